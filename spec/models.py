@@ -1,0 +1,310 @@
+"""The model table: every documented limit of the five Wan image models, in one place.
+
+Sources are named per entry: [zh-ref] the Chinese API reference pages, [en-guide] the
+English "multi-image edit and fuse" guide, [2.1-ref] the wanx2.1-imageedit reference,
+[facts] ../shared/API-FACTS.md. Where the documents disagree, both values are kept
+in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the default picks are named there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Mapping
+
+MB = 1024 * 1024
+SYNC_PATH = "/services/aigc/multimodal-generation/generation"
+ASYNC_GENERATION_PATH = "/services/aigc/image-generation/generation"
+SYNTHESIS_PATH = "/services/aigc/image2image/image-synthesis"
+SEED_MAX = 2_147_483_647
+DATA_URI_MAX_BYTES = 10_485_760  # "Exceeded limit on max bytes per data-uri item : 10485760"
+COMMON_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+
+WANX21_FUNCTIONS = (
+    "stylization_all",
+    "stylization_local",
+    "description_edit",
+    "description_edit_with_mask",
+    "remove_watermark",
+    "expand",
+    "super_resolution",
+    "colorization",
+    "doodle",
+    "control_cartoon_feature",
+)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed numeric interval."""
+
+    low: float
+    high: float
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """What `size` may be in one mode: named tiers and the explicit `W*H` bounds."""
+
+    tiers: Mapping[str, int]  # tier name -> side of the square whose area it targets
+    default: str | None  # tier name, "W*H", or None for "follow the input"
+    pixels: Range  # total pixels of an explicit W*H
+    aspect: Range  # width / height of an explicit W*H
+    multiple_of: int = 1  # the model rounds its output to this
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way of calling a model (edit, text-to-image, image set, interleave, ...)."""
+
+    name: str
+    images: Range  # how many input images
+    n: Range
+    n_default: int
+    size: SizeRule
+
+
+@dataclass(frozen=True)
+class ImageRule:
+    """Limits on every input image of a model."""
+
+    formats: tuple[str, ...]  # Pillow format names
+    side: Range  # width and height, pixels
+    aspect: Range | None
+    max_bytes: int
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """Everything wanform knows about one model; compared and hashed by identity."""
+
+    name: str
+    family: str  # "messages" (wan2.7, wan2.6), "images" (wan2.5), "imageedit" (wanx2.1)
+    sync_path: str | None
+    async_path: str
+    image: ImageRule
+    prompt_max: int
+    negative_prompt_max: int | None
+    parameters: frozenset[str]  # the parameter names the model documents
+    modes: Mapping[str, Mode]
+    submit_rps: float
+    max_in_flight: int
+    price_cny: float  # per successfully generated image, Beijing
+    typical_seconds: float  # documented typical task duration
+    regions: tuple[str, ...]
+
+    def mode(self, name: str) -> Mode:
+        return self.modes[name]
+
+
+_RATIO_1_8 = Range(1 / 8, 8)
+_RATIO_1_4 = Range(1 / 4, 4)
+_PX_768_2048 = Range(768 * 768, 2048 * 2048)
+_PX_768_1280 = Range(768 * 768, 1280 * 1280)
+_PX_768_4096 = Range(768 * 768, 4096 * 4096)
+
+_WAN27_IMAGE = ImageRule(COMMON_FORMATS, Range(240, 8000), _RATIO_1_8, 20 * MB)
+_WAN27_PARAMS = frozenset(
+    {"size", "n", "seed", "watermark", "thinking_mode", "enable_sequential", "bbox_list", "color_palette"}
+)
+
+
+def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
+    """wan2.7-image(-pro) [zh-ref]: 0-9 images, 1K/2K tiers, 4K only on pro text-to-image."""
+    edit_size = SizeRule(MappingProxyType({"1K": 1024, "2K": 2048}), "2K", _PX_768_2048, _RATIO_1_8)
+    t2i_tiers = {"1K": 1024, "2K": 2048, **({"4K": 4096} if pro else {})}
+    t2i_size = SizeRule(MappingProxyType(t2i_tiers), "2K", _PX_768_4096 if pro else _PX_768_2048, _RATIO_1_8)
+    return ModelSpec(
+        name=name,
+        family="messages",
+        sync_path=SYNC_PATH,
+        async_path=ASYNC_GENERATION_PATH,
+        image=_WAN27_IMAGE,
+        prompt_max=5000,
+        negative_prompt_max=None,
+        parameters=_WAN27_PARAMS,
+        modes=MappingProxyType(
+            {
+                "edit": Mode("edit", Range(1, 9), Range(1, 4), 4, edit_size),
+                "text_to_image": Mode("text_to_image", Range(0, 0), Range(1, 4), 4, t2i_size),
+                "sequential": Mode("sequential", Range(0, 9), Range(1, 12), 12, edit_size),
+            }
+        ),
+        submit_rps=5,
+        max_in_flight=5,
+        price_cny=price,
+        typical_seconds=30.0,
+        regions=("cn-beijing", "ap-southeast-1"),
+    )
+
+
+def _wan26() -> ModelSpec:
+    """wan2.6-image [zh-ref newer]: edit mode 1-4 images, interleave mode 0-1 image and n=1."""
+    edit_size = SizeRule(MappingProxyType({"1K": 1280, "2K": 2048}), "1K", _PX_768_2048, _RATIO_1_4, 16)
+    interleave_size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4, 16)
+    return ModelSpec(
+        name="wan2.6-image",
+        family="messages",
+        sync_path=SYNC_PATH,
+        async_path=ASYNC_GENERATION_PATH,
+        image=ImageRule(COMMON_FORMATS, Range(240, 8000), None, 10 * MB),
+        prompt_max=2000,
+        negative_prompt_max=500,
+        parameters=frozenset(
+            {"size", "n", "seed", "watermark", "negative_prompt", "prompt_extend", "enable_interleave", "max_images", "stream"}
+        ),
+        modes=MappingProxyType(
+            {
+                "edit": Mode("edit", Range(1, 4), Range(1, 4), 4, edit_size),
+                "interleave": Mode("interleave", Range(0, 1), Range(1, 1), 1, interleave_size),
+            }
+        ),
+        submit_rps=5,
+        max_in_flight=5,
+        price_cny=0.20,
+        typical_seconds=60.0,
+        regions=("cn-beijing", "ap-southeast-1", "us-east-1", "eu-central-1"),
+    )
+
+
+def _wan25() -> ModelSpec:
+    """wan2.5-i2i-preview [zh-ref, en-guide]: 1-3 images, explicit W*H only, async only."""
+    size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4)
+    return ModelSpec(
+        name="wan2.5-i2i-preview",
+        family="images",
+        sync_path=None,
+        async_path=SYNTHESIS_PATH,
+        image=ImageRule(COMMON_FORMATS, Range(384, 5000), None, 10 * MB),
+        prompt_max=2000,
+        negative_prompt_max=500,
+        parameters=frozenset({"size", "n", "seed", "watermark", "prompt_extend"}),
+        modes=MappingProxyType({"edit": Mode("edit", Range(1, 3), Range(1, 4), 4, size)}),
+        submit_rps=5,
+        max_in_flight=5,
+        price_cny=0.20,
+        typical_seconds=45.0,
+        regions=("cn-beijing", "ap-southeast-1"),
+    )
+
+
+def _wanx21() -> ModelSpec:
+    """wanx2.1-imageedit [2.1-ref]: one base image (plus a mask), ten functions, async only."""
+    no_size = SizeRule(MappingProxyType({}), None, Range(0, 0), Range(0, 0))
+    return ModelSpec(
+        name="wanx2.1-imageedit",
+        family="imageedit",
+        sync_path=None,
+        async_path=SYNTHESIS_PATH,
+        image=ImageRule(COMMON_FORMATS + ("TIFF",), Range(512, 4096), None, 10 * MB),
+        prompt_max=800,
+        negative_prompt_max=None,
+        parameters=frozenset(
+            {"n", "seed", "watermark", "strength", "top_scale", "bottom_scale", "left_scale", "right_scale",
+             "upscale_factor", "is_sketch"}
+        ),
+        modes=MappingProxyType({"edit": Mode("edit", Range(1, 1), Range(1, 4), 1, no_size)}),
+        submit_rps=2,
+        max_in_flight=2,
+        price_cny=0.14,
+        typical_seconds=10.0,
+        regions=("cn-beijing",),
+    )
+
+
+# Parameters of wanx2.1-imageedit that only mean something for some functions [2.1-ref, facts].
+WANX21_FUNCTION_PARAMETERS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "strength": frozenset({"stylization_all", "description_edit"}),
+        "top_scale": frozenset({"expand"}),
+        "bottom_scale": frozenset({"expand"}),
+        "left_scale": frozenset({"expand"}),
+        "right_scale": frozenset({"expand"}),
+        "upscale_factor": frozenset({"super_resolution"}),
+        "is_sketch": frozenset({"doodle"}),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two documents give different values; `sources` maps each variant to where it comes from."""
+
+    topic: str
+    sources: Mapping[str, str]
+    default: str
+
+
+DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
+    {
+        "wan2.7.n_default": Disagreement(
+            "default n of wan2.7 without enable_sequential",
+            MappingProxyType({"4": "[en-guide] 'Range: 1-4, default 4'", "1": "[zh-ref via facts] 'non-sequential 1-4, default 1'"}),
+            "4",
+        ),
+        "wan2.6.limits": Disagreement(
+            "wan2.6-image input side range and edit-mode size",
+            MappingProxyType(
+                {
+                    "2026": "[zh-ref newer, en-guide] sides 240-8000 px; 1K/2K tiers, W*H within 768*768..2048*2048",
+                    "2025": "[en-ref older] sides 384-5000 px; W*H only, within 768*768..1280*1280",
+                }
+            ),
+            "2026",
+        ),
+    }
+)
+
+
+def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -> None:
+    for key, value in variants.items():
+        if key not in DISAGREEMENTS or value not in DISAGREEMENTS[key].sources:
+            raise ValueError(f"unknown variant {key}={value}; known: {describe_variants()}")
+    n27 = int(variants.get("wan2.7.n_default", DISAGREEMENTS["wan2.7.n_default"].default))
+    for name in ("wan2.7-image-pro", "wan2.7-image"):
+        spec = models[name]
+        modes = {k: (replace(m, n_default=n27) if k != "sequential" else m) for k, m in spec.modes.items()}
+        models[name] = replace(spec, modes=MappingProxyType(modes))
+    if variants.get("wan2.6.limits", DISAGREEMENTS["wan2.6.limits"].default) == "2025":
+        spec = models["wan2.6-image"]
+        old_size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4, 16)
+        modes = dict(spec.modes, edit=replace(spec.modes["edit"], size=old_size))
+        image = replace(spec.image, side=Range(384, 5000))
+        models["wan2.6-image"] = replace(spec, image=image, modes=MappingProxyType(modes))
+
+
+def describe_variants() -> str:
+    """One line naming every variant key and its possible values."""
+    return ", ".join(f"{k}={'|'.join(d.sources)}" for k, d in DISAGREEMENTS.items())
+
+
+def parse_variants(text: str | None) -> dict[str, str]:
+    """Parse `key=value,key=value` (the WANFORM_VARIANTS format)."""
+    pairs = [p.strip() for p in (text or "").split(",") if p.strip()]
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"variant {pair!r} is not key=value; known: {describe_variants()}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def table(variants: Mapping[str, str] | None = None) -> Mapping[str, ModelSpec]:
+    """The model table, with the documents' disagreements resolved as `variants` say."""
+    models = {
+        m.name: m
+        for m in (_wan27("wan2.7-image-pro", 0.50, True), _wan27("wan2.7-image", 0.20, False), _wan26(), _wan25(), _wanx21())
+    }
+    _apply_variants(models, variants or {})
+    return MappingProxyType(models)
+
+
+MODELS: Mapping[str, ModelSpec] = table()
+TASK_QUERY_RPS = 20  # per account: GET/cancel/list of tasks [facts §3]
+UPLOAD_POLICY_RPS = 100  # per account and model [facts §5.6]
+RESULT_TTL_SECONDS = 24 * 3600  # task records and result URLs
+UPLOAD_TTL_SECONDS = 48 * 3600

@@ -1,0 +1,169 @@
+"""JSON Schemas generated from the model table: one request schema per model, and the recipe schema.
+
+The files in spec/schemas/ are this module's output for the default table;
+`python -m spec.schemagen` rewrites them, and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+from spec.models import MODELS, SEED_MAX, WANX21_FUNCTIONS, ModelSpec
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+DRAFT = "http://json-schema.org/draft-07/schema#"
+BASE_ID = "https://wanform.dev/schemas/"
+RECIPE_NAME = r"^[a-z0-9][a-z0-9._-]*$"
+BOX = {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
+       "description": "[x1, y1, x2, y2] in pixels of the original image, origin top-left"}
+BOOLEAN_PARAMETERS = ("watermark", "prompt_extend", "thinking_mode", "enable_sequential", "enable_interleave",
+                      "stream", "is_sketch")
+SCALE = {"type": "number", "minimum": 1.0, "maximum": 2.0}
+
+
+def _n_schema(spec: ModelSpec) -> dict:
+    return {"type": "integer", "minimum": 1, "maximum": int(max(m.n.high for m in spec.modes.values()))}
+
+
+def _parameter_schemas(spec: ModelSpec) -> dict[str, dict]:
+    """Type and simple range of every parameter the model documents."""
+    known = {
+        "n": _n_schema(spec),
+        "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
+        "size": {"type": "string", "description": "a tier such as \"2K\" or an explicit \"W*H\""},
+        "negative_prompt": {"type": "string"},
+        "max_images": {"type": "integer", "minimum": 1, "maximum": 5},
+        "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+        "top_scale": SCALE, "bottom_scale": SCALE, "left_scale": SCALE, "right_scale": SCALE,
+        "upscale_factor": {"type": "integer", "minimum": 1, "maximum": 4},
+        "bbox_list": {"type": "array", "items": {"type": "array", "items": BOX}},
+        "color_palette": {"type": "array", "items": {
+            "type": "object", "required": ["hex", "ratio"],
+            "properties": {"hex": {"type": "string"}, "ratio": {"type": "string"}}}},
+        **{name: {"type": "boolean"} for name in BOOLEAN_PARAMETERS},
+    }
+    return {name: known[name] for name in sorted(spec.parameters)}
+
+
+def _input_schema(spec: ModelSpec) -> dict:
+    if spec.family == "messages":
+        item = {"type": "object", "properties": {"text": {"type": "string"}, "image": {"type": "string"}},
+                "anyOf": [{"required": ["text"]}, {"required": ["image"]}]}
+        message = {"type": "object", "required": ["role", "content"],
+                   "properties": {"role": {"enum": ["user"]}, "content": {"type": "array", "minItems": 1, "items": item}}}
+        return {"type": "object", "required": ["messages"],
+                "properties": {"messages": {"type": "array", "minItems": 1, "items": message}}}
+    props: dict = {"prompt": {"type": "string"}}
+    if spec.family == "images":
+        props |= {"images": {"type": "array", "items": {"type": "string"}}, "negative_prompt": {"type": "string"}}
+        return {"type": "object", "required": ["prompt", "images"], "properties": props}
+    props |= {"function": {"enum": list(WANX21_FUNCTIONS)}, "base_image_url": {"type": "string"},
+              "mask_image_url": {"type": "string"}}
+    return {"type": "object", "required": ["prompt", "function", "base_image_url"], "properties": props}
+
+
+def request_schema(spec: ModelSpec) -> dict:
+    """The request body of `spec`'s endpoints; unknown parameters are allowed, as DashScope allows them."""
+    endpoints = [p for p in (spec.sync_path, spec.async_path) if p]
+    return {
+        "$schema": DRAFT,
+        "$id": f"{BASE_ID}request-{spec.name}.schema.json",
+        "title": f"{spec.name} request body",
+        "description": f"POST /api/v1{' or /api/v1'.join(endpoints)}. Generated from spec/models.py.",
+        "type": "object",
+        "required": ["model", "input"],
+        "properties": {
+            "model": {"enum": [spec.name]},
+            "input": _input_schema(spec),
+            "parameters": {"type": "object", "properties": _parameter_schemas(spec)},
+        },
+    }
+
+
+def _source_schema() -> dict:
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "path": {"type": "string", "description": "relative to the recipe file, inside the project root"},
+        "url": {"type": "string", "pattern": "^(https?|oss)://"},
+        "data": {"type": "string", "pattern": "^data:"}}}
+
+
+def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
+    merged: dict[str, dict] = {}
+    for spec in models.values():
+        for name, schema in _parameter_schemas(spec).items():
+            if name not in ("bbox_list", "color_palette", "stream"):
+                merged.setdefault(name, schema)
+    merged["n"] = {"type": "integer", "minimum": 1, "maximum": max(s["maximum"] for s in map(_n_schema, models.values()))}
+    return merged
+
+
+def _recipe_keys(spec: ModelSpec) -> list[str]:
+    """The recipe keys `spec` accepts: people's keys for its inputs plus its API parameters."""
+    keys = {"name", "description", "model", "prompt", "matrix", "inputs"} | (spec.parameters - {"bbox_list", "color_palette", "stream"})
+    if "color_palette" in spec.parameters:
+        keys.add("palette")
+    if spec.family == "imageedit":
+        keys |= {"function", "mask"}
+    if spec.family == "images":
+        keys.add("negative_prompt")
+    return sorted(keys)
+
+
+def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
+    """Recipe format v1, usable by editors via `# yaml-language-server: $schema=`."""
+    source = _source_schema()
+    input_item = {**source, "properties": {**source["properties"], "bboxes": {
+        "type": "array", "items": BOX, "description": "wan2.7 interactive editing: at most 2 boxes"}}}
+    colour = {"type": "object", "additionalProperties": False, "required": ["hex", "ratio"], "properties": {
+        "hex": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"},
+        "ratio": {"type": ["number", "string"], "description": "percent: 25, 25.5 or \"25.00%\""}}}
+    properties = {
+        "name": {"type": "string", "pattern": RECIPE_NAME},
+        "description": {"type": "string"},
+        "model": {"enum": list(models)},
+        "prompt": {"type": "string"},
+        "inputs": {"type": "array", "items": input_item},
+        "mask": source,
+        "function": {"enum": list(WANX21_FUNCTIONS)},
+        "palette": {"type": "array", "items": colour},
+        "matrix": {"type": "object", "minProperties": 1,
+                   "propertyNames": {"not": {"enum": ["name", "model", "inputs", "mask", "palette", "matrix", "description"]}},
+                   "additionalProperties": {"type": "array", "minItems": 1}},
+        **_recipe_parameters(models),
+    }
+    per_model = [{"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
+                  "then": {"propertyNames": {"enum": _recipe_keys(spec)}}} for name, spec in models.items()]
+    return {
+        "$schema": DRAFT,
+        "$id": f"{BASE_ID}recipe.schema.json",
+        "title": "wanform recipe (format v1)",
+        "description": "One job (or a matrix of jobs) for a DashScope Wan image model. Generated from spec/models.py.",
+        "type": "object",
+        "required": ["model", "prompt"],
+        "additionalProperties": False,
+        "properties": properties,
+        "allOf": per_model,
+    }
+
+
+def generated(models: Mapping[str, ModelSpec] = MODELS) -> dict[str, dict]:
+    """File name -> schema, for every generated schema."""
+    files = {f"request-{name}.schema.json": request_schema(spec) for name, spec in models.items()}
+    files["recipe.schema.json"] = recipe_schema(models)
+    return files
+
+
+def render(schema: dict) -> str:
+    """The stable text of a schema file."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    for name, schema in generated().items():
+        (SCHEMA_DIR / name).write_text(render(schema), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
