@@ -153,9 +153,15 @@ def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
     if explicit is None:
         if size in rule.tiers:
             return
-        offered = ", ".join(rule.tiers) or "none"
-        yield Problem("size-tier", f"size {size!r} is not offered by {view.spec.name} in {mode.name} mode "
-                                   f"(tiers: {offered}; or an explicit \"W*H\")", path)
+        elsewhere = [m for m in view.spec.modes.values() if size in m.size.tiers]
+        if elsewhere:
+            modes = " or ".join(f"{m.name} mode ({m.when})" for m in elsewhere)
+            yield Problem("size-tier", f"size {size} is only offered by {view.spec.name} in {modes}; "
+                                       f"this request is in {mode.name} mode ({mode.when})", path)
+        else:
+            offered = ", ".join(rule.tiers) or "none"
+            yield Problem("size-tier", f"size {size!r} is not offered by {view.spec.name} in {mode.name} mode "
+                                       f"(tiers: {offered}; or an explicit \"W*H\")", path)
         return
     width, height = explicit
     if width * height not in rule.pixels:

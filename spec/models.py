@@ -65,6 +65,7 @@ class Mode:
     n: Range
     n_default: int
     size: SizeRule
+    when: str = ""  # how a request ends up in this mode, for messages
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,10 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
         parameters=_WAN27_PARAMS,
         modes=MappingProxyType(
             {
-                "edit": Mode("edit", Range(1, 9), Range(1, 4), 4, edit_size),
-                "text_to_image": Mode("text_to_image", Range(0, 0), Range(1, 4), 4, t2i_size),
-                "sequential": Mode("sequential", Range(0, 9), Range(1, 12), 12, edit_size),
+                "edit": Mode("edit", Range(1, 9), Range(1, 4), 4, edit_size, "input images, enable_sequential off"),
+                "text_to_image": Mode("text_to_image", Range(0, 0), Range(1, 4), 4, t2i_size,
+                                      "no input images, enable_sequential off"),
+                "sequential": Mode("sequential", Range(0, 9), Range(1, 12), 12, edit_size, "enable_sequential: true"),
             }
         ),
         submit_rps=5,
@@ -158,8 +160,8 @@ def _wan26() -> ModelSpec:
         ),
         modes=MappingProxyType(
             {
-                "edit": Mode("edit", Range(1, 4), Range(1, 4), 4, edit_size),
-                "interleave": Mode("interleave", Range(0, 1), Range(1, 1), 1, interleave_size),
+                "edit": Mode("edit", Range(1, 4), Range(1, 4), 4, edit_size, "enable_interleave off"),
+                "interleave": Mode("interleave", Range(0, 1), Range(1, 1), 1, interleave_size, "enable_interleave: true"),
             }
         ),
         submit_rps=5,

@@ -25,7 +25,6 @@ CODES = {
     "minProperties": "wrong-count",
     "pattern": "bad-format",
     "additionalProperties": "unknown-key",
-    "propertyNames": "param-not-accepted",
     "anyOf": "wrong-shape",
     "oneOf": "wrong-shape",
 }
@@ -47,6 +46,20 @@ def _describe(value: object) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def _container(document: object, path: tuple) -> object:
+    for part in path:
+        document = document[part]  # type: ignore[index]
+    return document
+
+
+def _key_message(error: jsonschema.ValidationError, document: object) -> str:
+    """A key a `propertyNames` rule refuses: a parameter the recipe's model does not take."""
+    container = _container(document, tuple(error.absolute_path))
+    if isinstance(container, dict) and "model" in container and not error.absolute_path:
+        return f"{container['model']} does not take `{error.instance}`"
+    return f"`{error.instance}` cannot be used in {json_path(tuple(error.absolute_path))}"
+
+
 def _message(error: jsonschema.ValidationError, where: str) -> str:
     kind, expected = error.validator, error.validator_value
     if kind == "required":
@@ -59,11 +72,6 @@ def _message(error: jsonschema.ValidationError, where: str) -> str:
         return f"{where} is {error.instance!r}; allowed: {', '.join(map(str, allowed))}"
     if kind in ("minimum", "maximum"):
         return f"The type or value of {where} is out of definition: {error.instance} is {'below' if kind == 'minimum' else 'above'} {expected}"
-    if kind == "propertyNames":
-        key = error.context[0].instance if error.context else "?"
-        if not error.absolute_path and isinstance(error.instance, dict) and "model" in error.instance:
-            return f"{error.instance['model']} does not take `{key}`"
-        return f"`{key}` is not allowed in {where}"
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return f"{where} has an unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
@@ -76,17 +84,18 @@ def _key_path(error: jsonschema.ValidationError) -> tuple:
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return path + (extra[0],) if extra else path
-    if error.validator == "propertyNames" and error.context:
-        return path + (error.context[0].instance,)
     return path
 
 
-def problems_from(errors: Iterable[jsonschema.ValidationError]) -> list[Problem]:
-    """One Problem per schema error, deepest errors of a combinator unfolded."""
+def problems_from(errors: Iterable[jsonschema.ValidationError], document: object = None) -> list[Problem]:
+    """One Problem per schema error, in document order; `document` names the model for refused keys."""
     out = []
-    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
-        path = _key_path(error)
-        out.append(Problem(CODES.get(str(error.validator), "schema"), _message(error, json_path(tuple(error.absolute_path))), path))
+    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
+        path = tuple(error.absolute_path)
+        if "propertyNames" in error.schema_path:
+            out.append(Problem("param-not-accepted", _key_message(error, document), path + (error.instance,)))
+        else:
+            out.append(Problem(CODES.get(str(error.validator), "schema"), _message(error, json_path(path)), _key_path(error)))
     return out
 
 

@@ -134,7 +134,9 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         **_recipe_parameters(models),
     }
     per_model = [{"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
-                  "then": {"propertyNames": {"enum": _recipe_keys(spec)}}} for name, spec in models.items()]
+                  "then": {"propertyNames": {"enum": _recipe_keys(spec)},
+                           **({"required": ["function", "inputs"]} if spec.family == "imageedit" else {})}}
+                 for name, spec in models.items()]
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_ID}recipe.schema.json",

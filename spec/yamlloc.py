@@ -1,0 +1,145 @@
+"""YAML loading that keeps every node's line and column, and refuses what a recipe must not contain.
+
+pyyaml composes the node graph without expanding aliases; we build plain Python
+values from it ourselves, counting every node an alias expands to, so a
+"billion laughs" file stops at `MAX_NODES` instead of filling memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from spec.problems import Path
+
+# libyaml's parser is several times faster and gives the same nodes and marks; pure Python is the fallback.
+PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_NODES = 10_000
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
+
+
+class YamlError(ValueError):
+    """A file that cannot be a recipe; carries a stable code and where it went wrong."""
+
+    def __init__(self, code: str, message: str, mark: Mark | None = None):
+        super().__init__(message)
+        self.code, self.message, self.mark = code, message, mark
+
+
+@dataclass
+class Located:
+    """A YAML document as plain values, with the mark of every value and every mapping key."""
+
+    data: object
+    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+
+    def mark(self, path: Path, key: bool = False) -> Mark:
+        """The mark of the deepest node on `path` that exists (a key's mark for a missing value).
+
+        With `key`, a mapping entry is marked at its key rather than its value.
+        """
+        if key and tuple(path) in self.keys:
+            return self.keys[tuple(path)]
+        for end in range(len(path), -1, -1):
+            prefix = tuple(path[:end])
+            if prefix in self.values:
+                return self.values[prefix]
+            if prefix in self.keys:
+                return self.keys[prefix]
+        return Mark(1, 1)
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns composed nodes into values, recording marks and counting expanded nodes."""
+
+    def __init__(self) -> None:
+        self.constructor = yaml.SafeLoader("")
+        self.located = Located(None)
+        self.count = 0
+
+    def build(self, node: yaml.Node, path: Path) -> object:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise YamlError("yaml-too-large", f"the document expands to more than {MAX_NODES} nodes "
+                                              "(aliases referring to aliases?); a recipe is far smaller", _mark(node))
+        if len(path) > MAX_DEPTH:
+            raise YamlError("yaml-too-deep", f"the document nests deeper than {MAX_DEPTH} levels "
+                                             "(a recursive alias?)", _mark(node))
+        self.located.values.setdefault(path, _mark(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:
+            raise YamlError("yaml-value", f"cannot read this value: {exc.problem}", _mark(node)) from exc
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
+        self.constructor.flatten_mapping(node)  # applies `<<` merge keys
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = self.build(key_node, path + ("<key>",))
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise YamlError("yaml-key", "a mapping key must be a plain scalar", _mark(key_node))
+            if key in out:
+                first = self.located.keys[path + (key,)]
+                raise YamlError("duplicate-key", f"duplicate key {key!r} (first defined on line {first.line})",
+                                _mark(key_node))
+            self.located.keys[path + (key,)] = _mark(key_node)
+            out[key] = self.build(value_node, path + (key,))
+        self.located.values.pop(path + ("<key>",), None)
+        return out
+
+
+def load_text(text: str) -> Located:
+    """Parse one YAML document with locations; YamlError for anything that is not one sane document."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=PARSER))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(mark.line + 1, mark.column + 1) if mark else None
+        raise YamlError("yaml-syntax", f"invalid YAML: {exc.problem or exc.context}", where) from exc
+    except yaml.YAMLError as exc:
+        raise YamlError("yaml-syntax", f"invalid YAML: {exc}") from exc
+    if not nodes:
+        raise YamlError("yaml-empty", "the file is empty; a recipe is a mapping with at least model and prompt")
+    if len(nodes) != 1:
+        raise YamlError("yaml-documents", f"a recipe is one YAML document; this file has {len(nodes)}",
+                        _mark(nodes[1]))
+    builder = _Builder()
+    builder.located.data = builder.build(nodes[0], ())
+    return builder.located
+
+
+def load_file(path: str) -> Located:
+    """Read and parse a recipe file; unreadable, oversized and non-UTF-8 files are YamlErrors."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise YamlError("unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_BYTES:
+        raise YamlError("file-too-large", f"the file is over {MAX_BYTES} bytes; a recipe is far smaller")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlError("not-utf8", "the file is not valid UTF-8", Mark(line, column)) from exc
+    return load_text(text.removeprefix("\ufeff"))
