@@ -1,0 +1,110 @@
+"""Recipe files: finding them, loading them with locations, and expanding `matrix` into jobs."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from jsonschema import Draft7Validator
+
+from spec.models import MODELS
+from spec.problems import Location, Path, Problem
+from spec.schema import problems_from
+from spec.schemagen import recipe_schema
+from spec.yamlloc import Located, YamlError, load_file
+
+RECIPE_SUFFIXES = (".yaml", ".yml")
+_RECIPE_VALIDATOR = Draft7Validator(recipe_schema())
+
+
+@dataclass
+class Recipe:
+    """One recipe file, parsed, with its display path and its project root."""
+
+    file: str  # as shown to people: relative to the current directory when possible
+    abspath: FsPath
+    root: FsPath
+    located: Located
+
+    @property
+    def data(self) -> dict:
+        return self.located.data  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        return self.data.get("name") or self.abspath.stem
+
+    def location(self, path: Path, key: bool = False) -> Location:
+        mark = self.located.mark(path, key)
+        return Location(self.file, mark.line, mark.column)
+
+
+@dataclass
+class Job:
+    """One request's worth of a recipe: its values after matrix substitution, and where each came from."""
+
+    recipe: Recipe
+    name: str
+    values: dict
+    origins: dict[str, Path] = field(default_factory=dict)
+
+    def origin(self, key: str) -> Path:
+        """The recipe path a top-level value came from (a matrix entry, or the key itself)."""
+        return self.origins.get(key, (key,))
+
+
+def display_path(path: FsPath) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]:
+    """Every recipe file named or found below the named directories, sorted, with missing paths as problems."""
+    files, missing = [], []
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in RECIPE_SUFFIXES and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append((raw, Problem("not-found", "no such file or directory")))
+    return files, missing
+
+
+def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Location]:
+    """Parse and schema-check one recipe; on a problem the recipe is None or the problems are non-empty."""
+    shown = display_path(path)
+    try:
+        located = load_file(str(path))
+    except YamlError as exc:
+        mark = exc.mark
+        return None, [Problem(exc.code, exc.message)], Location(shown, mark.line if mark else 0, mark.column if mark else 0)
+    recipe = Recipe(shown, path.resolve(), root.resolve(), located)
+    if not isinstance(located.data, dict):
+        kind = type(located.data).__name__
+        return None, [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not a {kind}")], recipe.location(())
+    return recipe, problems_from(_RECIPE_VALIDATOR.iter_errors(located.data), located.data), recipe.location(())
+
+
+def _suffix(combo: dict[str, object]) -> str:
+    return "[" + ",".join(f"{k}={v}" for k, v in combo.items()) + "]"
+
+
+def expand(recipe: Recipe) -> list[Job]:
+    """The jobs of a recipe: one, or the cartesian product of its `matrix`."""
+    base = {k: v for k, v in recipe.data.items() if k != "matrix"}
+    matrix = recipe.data.get("matrix") or {}
+    if not matrix:
+        return [Job(recipe, recipe.name, base)]
+    keys = list(matrix)
+    jobs = []
+    for indices in itertools.product(*(range(len(matrix[k])) for k in keys)):
+        combo = {k: matrix[k][i] for k, i in zip(keys, indices)}
+        origins = {k: ("matrix", k, i) for k, i in zip(keys, indices)}
+        jobs.append(Job(recipe, recipe.name + _suffix(combo), {**base, **combo}, origins))
+    return jobs

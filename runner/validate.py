@@ -1,0 +1,160 @@
+"""The validation pipeline behind `validate`, `render` and `run`: files -> recipes -> jobs -> checked requests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Mapping
+
+from spec.checks import check_request
+from spec.imageprobe import ImageInfo, ImageProbeError, decode_data_uri, probe_bytes, probe_file, MIME_FORMATS
+from spec.models import MODELS, ModelSpec
+from spec.problems import Location, Path, Problem, Report
+
+from runner.recipes import Job, Recipe, discover, expand, load
+from runner.requests import BuiltRequest, ImageRef, build_request
+
+
+KEY_CODES = frozenset({"unknown-key", "param-not-accepted"})  # problems about a key, not its value
+
+
+class ImageFiles:
+    """Resolves recipe image entries to header facts, caching files by path, size and mtime."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int, int], ImageInfo | ImageProbeError] = {}
+
+    def local_path(self, recipe: Recipe, value: str) -> tuple[FsPath | None, Problem | None]:
+        """The file a `path:` names, confined to the project root."""
+        candidate = (recipe.abspath.parent / value).resolve()
+        if not candidate.is_relative_to(recipe.root):
+            return None, Problem("path-outside-root", f"{value} resolves to {candidate}, outside the project root "
+                                                      f"{recipe.root}; recipes may only read files inside it")
+        if not candidate.is_file():
+            return None, Problem("input-not-found", f"{value} does not exist (looked for {candidate})")
+        return candidate, None
+
+    def probe(self, path: FsPath) -> ImageInfo | ImageProbeError:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._cache:
+            try:
+                self._cache[key] = probe_file(path)
+            except ImageProbeError as exc:
+                self._cache[key] = exc
+        return self._cache[key]
+
+
+def _probe_data(value: str) -> tuple[ImageInfo | ImageProbeError | None, Problem | None]:
+    try:
+        mime, data = decode_data_uri(value)
+    except ValueError as exc:
+        return None, Problem("image-data-uri", str(exc))
+    try:
+        info = probe_bytes(data)
+    except ImageProbeError as exc:
+        return exc, None
+    declared = MIME_FORMATS.get(mime or "")
+    if declared and declared != info.format:
+        return info, Problem("image-mime", f"the data URI says {mime} but the bytes are {info.format}")
+    return info, None
+
+
+@dataclass
+class CheckedJob:
+    """A job, its request, and what the checks found, already placed in the recipe."""
+
+    job: Job
+    request: BuiltRequest
+    findings: list[tuple[Location, Problem]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for _, p in self.findings)
+
+
+def placeholder(ref: ImageRef) -> str:
+    """What an image is called in a request that will not be sent."""
+    return f"file://{ref.value}" if ref.kind == "path" else ref.value
+
+
+def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MODELS) -> CheckedJob:
+    """Build the job's request with placeholder images and run every check of the spec on it."""
+    request = build_request(job, placeholder, models=models)
+    by_body_path = {ref.body_path: ref for ref in request.images}
+    extra: list[Problem] = list(request.problems)
+
+    def lookup(body_path: Path, _ref: str) -> ImageInfo | ImageProbeError | None:
+        ref = by_body_path.get(tuple(body_path))
+        if ref is None or ref.kind == "url":
+            return None  # remote images are checked by the service when it downloads them
+        if ref.kind == "data":
+            info, problem = _probe_data(ref.value)
+        else:
+            local, problem = files.local_path(job.recipe, ref.value)
+            info = files.probe(local) if local else None
+        if problem:
+            extra.append(Problem(problem.code, problem.message, ref.recipe_path + (ref.kind,)))
+        return info
+
+    body_problems = check_request(request.body, models=models, images=lookup)
+    placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [(p, p.path) for p in extra]
+    checked = CheckedJob(job, request)
+    checked.findings = [(job.recipe.location(path), p) for p, path in placed]
+    return checked
+
+
+@dataclass
+class Validation:
+    """The outcome of validating some paths: the report, and the checked jobs of every valid recipe."""
+
+    report: Report
+    jobs: list[CheckedJob]
+    recipes: int = 0
+    invalid: set[str] = field(default_factory=set)
+
+
+def _n_warning(recipe: Recipe) -> list[Problem]:
+    if "n" in recipe.data or "n" in (recipe.data.get("matrix") or {}):
+        return []
+    return [Problem("n-omitted", "n is not set; wanform sends n: 1 (the service's own default is up to 4 images, "
+                                 "each billed)", ("model",), severity="warning")]
+
+
+def validate_paths(paths: list[str], root: str | os.PathLike = ".", models: Mapping[str, ModelSpec] = MODELS) -> Validation:
+    """Validate every recipe under `paths`; image paths are confined to `root`."""
+    files, missing = discover(paths)
+    result = Validation(Report(), [])
+    for raw, problem in missing:
+        result.report.add(Location(raw), [problem])
+        result.invalid.add(raw)
+    images = ImageFiles()
+    for path in files:
+        result.recipes += 1
+        _validate_file(path, FsPath(root), images, models, result)
+    return result
+
+
+def _validate_file(path: FsPath, root: FsPath, images: ImageFiles, models, result: Validation) -> None:
+    recipe, problems, where = load(path, root)
+    shown = recipe.file if recipe else where.file
+    result.report.files.append(shown)
+    if recipe is None or problems:
+        for problem in problems:
+            at_key = problem.code in KEY_CODES
+            result.report.add(recipe.location(problem.path, at_key) if recipe else where, [problem])
+        result.invalid.add(shown)
+        return
+    for problem in _n_warning(recipe):
+        result.report.add(recipe.location(problem.path), [problem])
+    found: dict[tuple, tuple[Location, Problem]] = {}
+    for job in expand(recipe):
+        checked = check_job(job, images, models)
+        result.jobs.append(checked)
+        for location, problem in checked.findings:  # a matrix repeats a job's problems: report each once
+            found.setdefault((location.line, location.column, problem.code, problem.message), (location, problem))
+        if not checked.ok:
+            result.invalid.add(shown)
+    for key in sorted(found):
+        result.report.add(*found[key][:1], [found[key][1]])
