@@ -253,6 +253,10 @@ def check_image(spec: ModelSpec, path: Path, info: ImageInfo | ImageProbeError, 
     if rule.aspect and info.width / info.height not in rule.aspect:
         yield Problem("image-aspect", f"{label} is {info.width}x{info.height}; its aspect ratio must be "
                                       f"{_ratio_text(rule.aspect)}", path)
+    if info.has_alpha and spec.family != "imageedit":
+        # The Chinese reference says transparency is not supported; the English guide says it is ignored.
+        yield Problem("image-alpha", f"{label} has an alpha channel, which {spec.name} does not use: "
+                                     "flatten it to be sure of the result", path, severity="warning")
 
 
 def check_images(view: RequestView, lookup: ImageLookup | None) -> tuple[list[Problem], list[ImageInfo | None]]:

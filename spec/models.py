@@ -180,7 +180,7 @@ def _wan25() -> ModelSpec:
         family="images",
         sync_path=None,
         async_path=SYNTHESIS_PATH,
-        image=ImageRule(COMMON_FORMATS, Range(384, 5000), None, 10 * MB),
+        image=ImageRule(COMMON_FORMATS, Range(384, 5000), _RATIO_1_4, 10 * MB),
         prompt_max=2000,
         negative_prompt_max=500,
         parameters=frozenset({"size", "n", "seed", "watermark", "prompt_extend"}),
