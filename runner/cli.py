@@ -41,7 +41,10 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, root: str) -> None:
     One line per problem, `path:line:col: error[CODE]: message`, then a summary.
     Exit 0 when every recipe is valid, 1 otherwise.
     """
-    result = validate_paths(list(paths) or ["recipes"], root=root)
+    targets = list(paths) or ["recipes"]
+    result = validate_paths(targets, root=root)
+    if not result.recipes and not result.invalid:
+        click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
     REPORTERS[fmt](result, sys.stdout, strict)
     sys.exit(EXIT_OK if result.report.ok(strict) and result.recipes else EXIT_INVALID)
 
