@@ -18,7 +18,7 @@ def _summary(result: Validation, strict: bool) -> dict:
         "jobs": len(result.jobs),
         "errors": len(report.errors()),
         "warnings": len(report.warnings()),
-        "ok": report.ok(strict),
+        "ok": report.ok(strict) and result.recipes > 0,
     }
 
 
