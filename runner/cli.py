@@ -24,7 +24,8 @@ def main() -> None:
     \b
     Exit codes:
       0  success
-      1  invalid input (a recipe or an argument)
+      1  invalid input: a recipe, or a path that holds none
+      2  usage error: an unknown option or a bad option value
     """
 
 

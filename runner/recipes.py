@@ -7,16 +7,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from jsonschema import Draft7Validator
-
 from spec.models import MODELS
 from spec.problems import Location, Path, Problem
-from spec.schema import problems_from
+from spec.schema import Validator, problems_from
 from spec.schemagen import recipe_schema
 from spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
-_RECIPE_VALIDATOR = Draft7Validator(recipe_schema())
+YAML_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "empty"}
+_RECIPE_VALIDATOR = Validator(recipe_schema())
 
 
 @dataclass
@@ -86,9 +85,19 @@ def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Loca
         return None, [Problem(exc.code, exc.message)], Location(shown, mark.line if mark else 0, mark.column if mark else 0)
     recipe = Recipe(shown, path.resolve(), root.resolve(), located)
     if not isinstance(located.data, dict):
-        kind = type(located.data).__name__
-        return None, [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not a {kind}")], recipe.location(())
-    return recipe, problems_from(_RECIPE_VALIDATOR.iter_errors(located.data), located.data), recipe.location(())
+        kind = YAML_KINDS.get(type(located.data), "a single value")
+        return None, [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not {kind}")], recipe.location(())
+    problems = problems_from(_RECIPE_VALIDATOR.iter_errors(located.data), located.data)
+    return recipe, problems + _missing(located.data), recipe.location(())
+
+
+def _missing(data: dict) -> list[Problem]:
+    """Keys every job needs, given at the top level or in `matrix`."""
+    model = data.get("model")
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    needed = ["prompt"] + (["function", "inputs"] if spec and spec.family == "imageedit" else [])
+    matrix = data.get("matrix") or {}
+    return [Problem("missing", f"Field required: {key}", ()) for key in needed if key not in data and key not in matrix]
 
 
 def _suffix(combo: dict[str, object]) -> str:

@@ -70,9 +70,10 @@ def palette_ratio(value: object) -> str:
         return str(value)
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
+        exact = number == number.quantize(Decimal("0.01"))
+    except InvalidOperation:  # .inf and .nan: the checks refuse the text form
         return str(value)
-    return f"{number:.2f}%" if number == number.quantize(Decimal("0.01")) else f"{number}%"
+    return f"{number:.2f}%" if exact else f"{number}%"
 
 
 Encoder = Callable[[ImageRef], str]
@@ -143,7 +144,7 @@ class _Builder:
         if len(inputs) != 1:
             self.req.problems.append(Problem(
                 "image-count", f"{self.spec.name} edits exactly one image; give one entry under inputs, got {len(inputs)}",
-                ("inputs",) if inputs else ("model",)))
+                ("inputs",) if "inputs" in self.values else ("model",)))
         out = {"function": self.values.get("function"), "prompt": self.values["prompt"]}
         self.map(("input", "function"), self.job.origin("function"))
         if inputs:

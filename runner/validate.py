@@ -27,22 +27,29 @@ class ImageFiles:
 
     def local_path(self, recipe: Recipe, value: str) -> tuple[FsPath | None, Problem | None]:
         """The file a `path:` names, confined to the project root."""
-        candidate = (recipe.abspath.parent / value).resolve()
-        if not candidate.is_relative_to(recipe.root):
-            return None, Problem("path-outside-root", f"{value} resolves to {candidate}, outside the project root "
-                                                      f"{recipe.root}; recipes may only read files inside it")
-        if not candidate.is_file():
-            return None, Problem("input-not-found", f"{value} does not exist (looked for {candidate})")
+        try:
+            candidate = (recipe.abspath.parent / value).resolve()
+            if not candidate.is_relative_to(recipe.root):
+                return None, Problem("path-outside-root", f"{value} resolves to {candidate}, outside the project root "
+                                                          f"{recipe.root}; recipes may only read files inside it")
+            if candidate.is_dir():
+                return None, Problem("input-not-found", f"{value} is a directory, not an image file")
+            if not candidate.is_file():
+                return None, Problem("input-not-found", f"{value} does not exist (looked for {candidate})")
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+            return None, Problem("input-not-found", f"{value!r} cannot be a file name here: {exc}")
         return candidate, None
 
     def probe(self, path: FsPath) -> ImageInfo | ImageProbeError:
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        if key not in self._cache:
-            try:
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns)
+            if key not in self._cache:
                 self._cache[key] = probe_file(path)
-            except ImageProbeError as exc:
-                self._cache[key] = exc
+        except ImageProbeError as exc:
+            return exc
+        except OSError as exc:
+            return ImageProbeError(f"cannot read it: {exc.strerror or exc}")
         return self._cache[key]
 
 
@@ -98,7 +105,8 @@ def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MOD
             extra.append(Problem(problem.code, problem.message, ref.recipe_path + (ref.kind,)))
         return info
 
-    body_problems = check_request(request.body, models=models, images=lookup)
+    # a request the builder could not complete (no base image, an input without a source) is not checked further
+    body_problems = [] if request.problems else check_request(request.body, models=models, images=lookup)
     placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [(p, p.path) for p in extra]
     checked = CheckedJob(job, request)
     checked.findings = [(job.recipe.location(path), p) for p, path in placed]
@@ -141,9 +149,9 @@ def _validate_file(path: FsPath, root: FsPath, images: ImageFiles, models, resul
     shown = recipe.file if recipe else where.file
     result.report.files.append(shown)
     if recipe is None or problems:
-        for problem in problems:
-            at_key = problem.code in KEY_CODES
-            result.report.add(recipe.location(problem.path, at_key) if recipe else where, [problem])
+        placed = [(recipe.location(p.path, p.code in KEY_CODES) if recipe else where, p) for p in problems]
+        for location, problem in sorted(placed, key=lambda item: (item[0].line, item[0].column)):
+            result.report.add(location, [problem])
         result.invalid.add(shown)
         return
     for problem in _n_warning(recipe):

@@ -134,7 +134,7 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
                       f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} mode, got {count}",
                       where)
     n = view.parameters.get("n")
-    if isinstance(n, int) and n not in mode.n:
+    if isinstance(n, int) and not isinstance(n, bool) and n not in mode.n:
         message = ("num_images_per_prompt must be 1." if mode.n.high == 1
                    else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}")
         yield Problem("n-range", message, ("parameters", "n"))
@@ -168,7 +168,7 @@ def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
         yield Problem("size-pixels", f"size {size} has {width * height} pixels; {view.spec.name} in {mode.name} mode "
                                      f"takes {int(rule.pixels.low)} to {int(rule.pixels.high)}", path)
     if width / height not in rule.aspect:
-        yield Problem("size-aspect", f"size {size} has aspect ratio {width / height:.3f}; allowed "
+        yield Problem("size-aspect", f"size {size} has aspect ratio {width / height:.4g}; allowed "
                                      f"{_ratio_text(rule.aspect)}", path)
 
 

@@ -48,7 +48,7 @@ def probe_stream(stream: BinaryIO, nbytes: int) -> ImageInfo:
                 alpha = "A" in img.getbands() or "transparency" in img.info
                 return ImageInfo(img.format or "", img.width, img.height, nbytes, alpha)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageProbeError(f"not a readable image ({exc.__class__.__name__})") from exc
+        raise ImageProbeError(f"Pillow cannot identify it ({exc.__class__.__name__})") from exc
 
 
 def probe_file(path: str | os.PathLike) -> ImageInfo:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Iterable, Mapping
+import math
+from typing import Iterable, Iterator, Mapping
 
 import jsonschema
 from jsonschema import Draft7Validator
 
 from spec.models import ModelSpec
-from spec.problems import Problem, json_path
+from spec.problems import Path, Problem, json_path
 from spec.schemagen import SCHEMA_DIR, request_schema
 
 CODES = {
@@ -24,12 +25,27 @@ CODES = {
     "maxItems": "wrong-count",
     "minProperties": "wrong-count",
     "pattern": "bad-format",
-    "additionalProperties": "unknown-key",
     "anyOf": "wrong-shape",
     "oneOf": "wrong-shape",
 }
 JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
               float: "a number", type(None): "null"}
+
+
+def _is_integer(_checker: object, value: object) -> bool:
+    # JSON Schema counts 5.0 as an integer; a recipe or request saying `n: 5.0` is a mistake worth naming
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(_checker: object, value: object) -> bool:
+    # .nan and .inf pass every minimum/maximum comparison; no parameter of these models takes them
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+Validator = jsonschema.validators.extend(
+    Draft7Validator,
+    type_checker=Draft7Validator.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number}),
+)
 
 
 def load(name: str) -> dict:
@@ -39,25 +55,13 @@ def load(name: str) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _validator_for(spec: ModelSpec) -> Draft7Validator:
-    return Draft7Validator(request_schema(spec))
+    return Validator(request_schema(spec))
 
 
 def _describe(value: object) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _container(document: object, path: tuple) -> object:
-    for part in path:
-        document = document[part]  # type: ignore[index]
-    return document
-
-
-def _key_message(error: jsonschema.ValidationError, document: object) -> str:
-    """A key a `propertyNames` rule refuses: a parameter the recipe's model does not take."""
-    container = _container(document, tuple(error.absolute_path))
-    if isinstance(container, dict) and "model" in container and not error.absolute_path:
-        return f"{container['model']} does not take `{error.instance}`"
-    return f"`{error.instance}` cannot be used in {json_path(tuple(error.absolute_path))}"
 
 
 def _message(error: jsonschema.ValidationError, where: str) -> str:
@@ -66,37 +70,54 @@ def _message(error: jsonschema.ValidationError, where: str) -> str:
         missing = [k for k in expected if k not in error.instance]
         return f"Field required: {'.'.join(p for p in (where, missing[0]) if p != '(root)')}"
     if kind == "type":
-        return f"{where} must be {' or '.join(expected) if isinstance(expected, list) else expected}, not {_describe(error.instance)}"
+        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{where} must be {'an' if wanted[0] in 'aeiou' else 'a'} {wanted}, not {_describe(error.instance)}"
     if kind in ("enum", "const"):
         allowed = expected if kind == "enum" else [expected]
         return f"{where} is {error.instance!r}; allowed: {', '.join(map(str, allowed))}"
     if kind in ("minimum", "maximum"):
-        return f"The type or value of {where} is out of definition: {error.instance} is {'below' if kind == 'minimum' else 'above'} {expected}"
-    if kind == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"{where} has an unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
+        side = "below the minimum" if kind == "minimum" else "above the maximum"
+        return f"The type or value of {where} is out of definition: {error.instance} is {side} {expected}"
     return f"{where}: {error.message}"
 
 
-def _key_path(error: jsonschema.ValidationError) -> tuple:
-    """Point unknown and not-accepted keys at the key itself, so a recipe error lands on its line."""
+def _unknown_keys(error: jsonschema.ValidationError) -> list:
+    """The keys an `additionalProperties: false` error is about, in document order."""
+    known = error.schema.get("properties", {})
+    return [key for key in error.instance if key not in known]
+
+
+def _refused_key(error: jsonschema.ValidationError, document: object) -> Problem:
+    """A key a model's `propertyNames` rule refuses."""
+    path = tuple(error.absolute_path)
+    model = document.get("model") if isinstance(document, dict) else None
+    where = f" in {json_path(path)}" if path else ""
+    message = f"{model} does not take `{error.instance}`{where}" if model else f"`{error.instance}` cannot be used{where}"
+    return Problem("param-not-accepted", message, path + (error.instance,))
+
+
+def _problems(error: jsonschema.ValidationError, document: object) -> Iterator[Problem]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return path + (extra[0],) if extra else path
-    return path
+        for key in _unknown_keys(error):
+            yield Problem("unknown-key", f"unknown key {key!r} in {json_path(path)}", path + (key,))
+    elif "propertyNames" in error.schema_path:
+        yield _refused_key(error, document)
+    else:
+        yield Problem(CODES.get(str(error.validator), "schema"), _message(error, json_path(path)), path)
 
 
 def problems_from(errors: Iterable[jsonschema.ValidationError], document: object = None) -> list[Problem]:
-    """One Problem per schema error, in document order; `document` names the model for refused keys."""
-    out = []
-    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
-        path = tuple(error.absolute_path)
-        if "propertyNames" in error.schema_path:
-            out.append(Problem("param-not-accepted", _key_message(error, document), path + (error.instance,)))
-        else:
-            out.append(Problem(CODES.get(str(error.validator), "schema"), _message(error, json_path(path)), _key_path(error)))
-    return out
+    """One Problem per schema error and unknown key, each key reported once, in path order."""
+    found: dict[tuple[Path, str], Problem] = {}
+    for error in errors:
+        for problem in _problems(error, document):
+            is_key = problem.code in ("unknown-key", "param-not-accepted")
+            slot = (problem.path, "key" if is_key else problem.code)
+            # a key unknown to the recipe format is also refused by its model's key list: say "unknown" once
+            if slot not in found or problem.code == "unknown-key":
+                found[slot] = problem
+    return sorted(found.values(), key=lambda p: [str(part) for part in p.path])
 
 
 def schema_problems(body: object, models: Mapping[str, ModelSpec]) -> list[Problem]:

@@ -23,14 +23,14 @@ BOOLEAN_PARAMETERS = ("watermark", "prompt_extend", "thinking_mode", "enable_seq
 SCALE = {"type": "number", "minimum": 1.0, "maximum": 2.0}
 
 
-def _n_schema(spec: ModelSpec) -> dict:
-    return {"type": "integer", "minimum": 1, "maximum": int(max(m.n.high for m in spec.modes.values()))}
+N_SCHEMA = {"type": "integer", "minimum": 1, "description": "its upper bound depends on the mode; see spec/models.py"}
+MATRIX_FORBIDDEN = ("name", "model", "inputs", "mask", "palette", "matrix", "description")
 
 
 def _parameter_schemas(spec: ModelSpec) -> dict[str, dict]:
     """Type and simple range of every parameter the model documents."""
     known = {
-        "n": _n_schema(spec),
+        "n": N_SCHEMA,
         "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
         "size": {"type": "string", "description": "a tier such as \"2K\" or an explicit \"W*H\""},
         "negative_prompt": {"type": "string"},
@@ -95,7 +95,6 @@ def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
         for name, schema in _parameter_schemas(spec).items():
             if name not in ("bbox_list", "color_palette", "stream"):
                 merged.setdefault(name, schema)
-    merged["n"] = {"type": "integer", "minimum": 1, "maximum": max(s["maximum"] for s in map(_n_schema, models.values()))}
     return merged
 
 
@@ -109,6 +108,15 @@ def _recipe_keys(spec: ModelSpec) -> list[str]:
     if spec.family == "images":
         keys.add("negative_prompt")
     return sorted(keys)
+
+
+def _model_rules(spec: ModelSpec) -> dict:
+    """The keys one model takes, at the top level, in `matrix` and on each input."""
+    keys = _recipe_keys(spec)
+    input_keys = ["path", "url", "data"] + (["bboxes"] if "bbox_list" in spec.parameters else [])
+    return {"propertyNames": {"enum": keys},
+            "properties": {"matrix": {"propertyNames": {"enum": keys}},
+                           "inputs": {"items": {"propertyNames": {"enum": input_keys}}}}}
 
 
 def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
@@ -128,22 +136,21 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         "mask": source,
         "function": {"enum": list(WANX21_FUNCTIONS)},
         "palette": {"type": "array", "items": colour},
-        "matrix": {"type": "object", "minProperties": 1,
-                   "propertyNames": {"not": {"enum": ["name", "model", "inputs", "mask", "palette", "matrix", "description"]}},
-                   "additionalProperties": {"type": "array", "minItems": 1}},
         **_recipe_parameters(models),
     }
+    varying = sorted(k for k in properties if k not in MATRIX_FORBIDDEN)
+    properties["matrix"] = {"type": "object", "minProperties": 1, "additionalProperties": False,
+                            "description": "one job per combination of these values",
+                            "properties": {k: {"type": "array", "minItems": 1, "items": properties[k]} for k in varying}}
     per_model = [{"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
-                  "then": {"propertyNames": {"enum": _recipe_keys(spec)},
-                           **({"required": ["function", "inputs"]} if spec.family == "imageedit" else {})}}
-                 for name, spec in models.items()]
+                  "then": _model_rules(spec)} for name, spec in models.items()]
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_ID}recipe.schema.json",
         "title": "wanform recipe (format v1)",
         "description": "One job (or a matrix of jobs) for a DashScope Wan image model. Generated from spec/models.py.",
         "type": "object",
-        "required": ["model", "prompt"],
+        "required": ["model"],
         "additionalProperties": False,
         "properties": properties,
         "allOf": per_model,

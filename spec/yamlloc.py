@@ -89,19 +89,31 @@ class _Builder:
             return self.constructor.construct_object(node)
         except yaml.constructor.ConstructorError as exc:
             raise YamlError("yaml-value", f"cannot read this value: {exc.problem}", _mark(node)) from exc
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # e.g. `!!int many`
+            raise YamlError("yaml-value", f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}",
+                            _mark(node)) from exc
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
-        self.constructor.flatten_mapping(node)  # applies `<<` merge keys
+        explicit = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+        self.constructor.flatten_mapping(node)  # puts `<<` merged pairs first, explicit pairs after them
+        merged = len(node.value) - explicit
         out: dict = {}
-        for key_node, value_node in node.value:
+        from_merge: set = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.build(key_node, path + ("<key>",))
-            if not isinstance(key, (str, int, float, bool)) or key is None:
+            if not isinstance(key, (str, int, float, bool)):
                 raise YamlError("yaml-key", "a mapping key must be a plain scalar", _mark(key_node))
-            if key in out:
+            if key in out and key not in from_merge:
                 first = self.located.keys[path + (key,)]
                 raise YamlError("duplicate-key", f"duplicate key {key!r} (first defined on line {first.line})",
                                 _mark(key_node))
+            # merged values yield to later merges and to explicit keys, as YAML's merge rule says
+            if index < merged:
+                from_merge.add(key)
+            else:
+                from_merge.discard(key)
             self.located.keys[path + (key,)] = _mark(key_node)
+            self.located.values.pop(path + (key,), None)
             out[key] = self.build(value_node, path + (key,))
         self.located.values.pop(path + ("<key>",), None)
         return out
@@ -114,7 +126,8 @@ def load_text(text: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
-        raise YamlError("yaml-syntax", f"invalid YAML: {exc.problem or exc.context}", where) from exc
+        context = f" ({exc.context} on line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        raise YamlError("yaml-syntax", f"invalid YAML: {exc.problem or exc.context}{context}", where) from exc
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"invalid YAML: {exc}") from exc
     if not nodes:
@@ -139,7 +152,8 @@ def load_file(path: str) -> Located:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        column = len(raw[line_start: exc.start].decode("utf-8", errors="replace")) + 1
         raise YamlError("not-utf8", "the file is not valid UTF-8", Mark(line, column)) from exc
     return load_text(text.removeprefix("\ufeff"))

@@ -1,0 +1,56 @@
+"""The generated schemas in spec/schemas: committed files match the generator, and they are plain draft-07."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pytest
+from jsonschema import Draft7Validator
+
+from spec.models import MODELS
+from spec.schemagen import DRAFT, SCHEMA_DIR, generated, render
+
+GENERATED = generated()
+# Keywords of drafts after 07: an editor that speaks draft-07 would silently ignore them.
+LATER_KEYWORDS = frozenset({"$defs", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
+                            "$vocabulary", "dependentRequired", "dependentSchemas", "prefixItems", "unevaluatedItems",
+                            "unevaluatedProperties", "minContains", "maxContains", "contentSchema"})
+
+
+def _keys(node: object) -> Iterator[str]:
+    """Every mapping key anywhere in a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _keys(item)
+
+
+def test_generator_covers_every_model() -> None:
+    """The generator renders the recipe schema and one request schema per model of the table."""
+    assert set(GENERATED) == {"recipe.schema.json"} | {f"request-{name}.schema.json" for name in MODELS}
+
+
+def test_no_stale_schema_files() -> None:
+    """Every committed request schema is one the generator still renders (no file left behind by a renamed model)."""
+    committed = {p.name for p in SCHEMA_DIR.glob("request-*.schema.json")} | {"recipe.schema.json"}
+    assert committed == set(GENERATED)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_committed_file_matches_generator(name: str) -> None:
+    """The committed file is byte for byte what `python -m spec.schemagen` writes; rerun it after changing spec/models.py."""
+    assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == render(GENERATED[name])
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_schema_is_valid_draft07(name: str) -> None:
+    """The committed schema declares draft-07, passes the draft-07 meta-schema, and uses no later keyword."""
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    assert schema["$schema"] == DRAFT == "http://json-schema.org/draft-07/schema#"
+    assert schema["$id"].endswith("/" + name)
+    assert LATER_KEYWORDS.isdisjoint(_keys(schema))
