@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from spec.models import MODELS
+from spec.models import MODELS, describe_variants, parse_variants, table
 from spec.schemagen import recipe_schema, render, request_schema
 
 from runner.reporters import REPORTERS
@@ -36,18 +36,28 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
               help="Project root; local image paths must stay inside it.")
-def validate(paths: tuple[str, ...], fmt: str, strict: bool, root: str) -> None:
+@click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
+              help=f"Which document to follow where the API pages disagree ({describe_variants()}).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, root: str, variants: str | None) -> None:
     """Check recipes (default: recipes/) against the spec, without sending anything.
 
     One line per problem, `path:line:col: error[CODE]: message`, then a summary.
     Exit 0 when every recipe is valid, 1 otherwise.
     """
     targets = list(paths) or ["recipes"]
-    result = validate_paths(targets, root=root)
+    result = validate_paths(targets, root=root, models=_models(variants))
     if not result.recipes and not result.invalid:
         click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
     REPORTERS[fmt](result, sys.stdout, strict)
     sys.exit(EXIT_OK if result.report.ok(strict) and result.recipes else EXIT_INVALID)
+
+
+def _models(variants: str | None):
+    """The model table with the documents' disagreements resolved as the user asked."""
+    try:
+        return table(parse_variants(variants))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--variants / WANFORM_VARIANTS") from exc
 
 
 @main.command()

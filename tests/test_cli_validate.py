@@ -268,3 +268,23 @@ def test_schema_for_an_unknown_model_is_a_usage_error(wanform: Invoke) -> None:
     result = wanform("schema", "--model", "wan9-image")
     assert result.exit_code == 2
     assert "'wan9-image' is not one of 'wan2.7-image-pro', 'wan2.7-image', 'wan2.6-image'" in result.stderr
+
+
+def test_variants_follow_the_older_wan26_page(wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WANFORM_VARIANTS=wan2.6.limits=2025 refuses the 2K tier that the newer page allows."""
+    monkeypatch.chdir(tmp_path)
+    from PIL import Image
+    Image.new("RGB", (600, 600)).save(tmp_path / "in.png")
+    _write(tmp_path / "r.yaml", "model: wan2.6-image\nprompt: p\nn: 1\nsize: 2K\ninputs:\n  - path: in.png\n")
+    assert wanform("validate", "r.yaml").exit_code == 0
+    monkeypatch.setenv("WANFORM_VARIANTS", "wan2.6.limits=2025")
+    result = wanform("validate", "r.yaml")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].startswith("r.yaml:4:7: error[size-tier]: ")
+
+
+def test_unknown_variant_is_a_usage_error(wanform: Invoke, in_cases: Path) -> None:
+    """A misspelt variant exits 2 and lists the known ones."""
+    result = wanform("validate", "--variants", "wan2.7.n_default=7", "valid/wan26-edit.yaml")
+    assert result.exit_code == 2
+    assert "wan2.7.n_default=4|1" in result.stderr
