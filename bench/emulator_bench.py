@@ -1,0 +1,260 @@
+"""Emulator throughput over real loopback sockets, against a bare aiohttp handler as the ceiling, and render time.
+
+Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20] [--repeat 3] [--renders 15]
+
+Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a child
+process; the load comes from one concurrent aiohttp client in this process, so on a 2-core machine server
+and client each get a core. Both servers see the same request count, concurrency and keep-alive
+connections; the server's CPU use during the run is printed so a client-bound run shows itself. The
+emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20 queries/s per
+account would otherwise be all we measure. Rendering is timed in-process, cache emptied before each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from emulator import render  # noqa: E402
+
+API_KEY = "sk-wanform-bench"
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+CREATE_PATH = "/services/aigc/image-generation/generation"
+CREATE_BODY = {
+    "model": "wan2.7-image",
+    "input": {"messages": [{"role": "user", "content": [{"text": "a red fox in the snow"}]}]},
+    "parameters": {"n": 1, "size": "1K", "seed": 1},
+}
+QUERY_TASKS = 64  # tasks created before the query run; queries cycle over them
+FIXED_BODY = {
+    "request_id": "00000000-0000-0000-0000-000000000000",
+    "output": {"task_id": "00000000-0000-0000-0000-000000000000", "task_status": "RUNNING"},
+}
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    concurrency: int
+    seconds: float  # time budget per run: a run stops early rather than hang
+    repeat: int  # query runs per server; the median is reported
+
+
+@dataclass(frozen=True)
+class Result:
+    done: int
+    failed: int
+    elapsed: float
+    server_cpu: float  # server CPU seconds / elapsed seconds
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed
+
+
+# ---------------------------------------------------------------- servers (child processes)
+
+def bare_app() -> web.Application:
+    """The ceiling: aiohttp answering a fixed JSON body, reading the request body on POST like a real handler."""
+    payload = json.dumps(FIXED_BODY).encode()
+
+    async def fixed(request: web.Request) -> web.Response:
+        if request.can_read_body:
+            await request.read()
+        return web.Response(body=payload, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fixed)
+    return app
+
+
+async def _serve_bare() -> str:
+    runner = web.AppRunner(bare_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return f"http://{host}:{port}/api/v1"
+
+
+async def _serve_emulator() -> str:
+    from emulator import EmulatorConfig, start
+
+    _, base_url = await start(EmulatorConfig(host="127.0.0.1", port=0, throttle=False))
+    return base_url
+
+
+def serve(kind: str, announce: multiprocessing.Queue) -> None:
+    """Child process: start one server, tell the parent its base URL, serve until terminated."""
+
+    async def main() -> None:
+        announce.put(await (_serve_emulator() if kind == "emulator" else _serve_bare()))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class Server:
+    """A server in a child process, with its CPU time readable from /proc."""
+
+    def __init__(self, kind: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._announce = context.Queue()
+        self._process = context.Process(target=serve, args=(kind, self._announce), daemon=True)
+
+    def __enter__(self) -> str:
+        self._process.start()
+        return self._announce.get(timeout=60)
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.join(10)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+# ---------------------------------------------------------------- client
+
+async def drive(load: Load, request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
+                session: aiohttp.ClientSession, cpu: Callable[[], float]) -> Result:
+    """`load.requests` calls of `request` from `load.concurrency` workers, bounded by `load.seconds`."""
+    counter = iter(range(load.requests))
+    outcomes: list[bool] = []
+    deadline = time.perf_counter() + load.seconds
+
+    async def worker() -> None:
+        for i in counter:
+            if time.perf_counter() > deadline:
+                return
+            outcomes.append(await request(session, i))
+
+    cpu_before, start = cpu(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(load.concurrency)))
+    elapsed = time.perf_counter() - start
+    return Result(sum(outcomes), outcomes.count(False), elapsed, (cpu() - cpu_before) / elapsed)
+
+
+async def create(session: aiohttp.ClientSession, base_url: str, body: dict = CREATE_BODY) -> tuple[bool, dict]:
+    headers = {**HEADERS, "X-DashScope-Async": "enable"}
+    async with session.post(base_url + CREATE_PATH, json=body, headers=headers) as response:
+        payload = await response.json(content_type=None)
+        return response.status == 200, payload
+
+
+async def measure(kind: str, load: Load) -> dict[str, Result]:
+    """Task queries, then task creations, against one server."""
+    server = Server(kind)
+    with server as base_url:
+        connector = aiohttp.TCPConnector(limit=load.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            ids = [(await create(session, base_url))[1].get("output", {}).get("task_id", "x") for _ in range(QUERY_TASKS)]
+
+            async def query(session: aiohttp.ClientSession, i: int) -> bool:
+                url = f"{base_url}/tasks/{ids[i % len(ids)]}"
+                async with session.get(url, headers=HEADERS) as response:
+                    await response.read()
+                    return response.status == 200
+
+            async def submit(session: aiohttp.ClientSession, i: int) -> bool:
+                return (await create(session, base_url))[0]
+
+            await drive(Load(min(200, load.requests), load.concurrency, load.seconds, 1), query, session, server.cpu_seconds)
+            runs = [await drive(load, query, session, server.cpu_seconds) for _ in range(load.repeat)]
+            queries = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
+            # One creation run only: every task created stays in the emulator, so runs are not alike.
+            creations = await drive(load, submit, session, server.cpu_seconds)
+    return {"queries": queries, "creations": creations}
+
+
+# ---------------------------------------------------------------- rendering
+
+def sample_input(width: int, height: int, noise: bool) -> Image.Image:
+    """A photo-like input (shapes on a gradient) or, for the worst case, incompressible noise."""
+    if noise:
+        return Image.frombytes("RGB", (width, height), random.Random(1).randbytes(width * height * 3))
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    rng = random.Random(2)
+    for _ in range(40):
+        x, y = rng.randrange(width), rng.randrange(height)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        draw.ellipse((x, y, x + rng.randrange(40, 400), y + rng.randrange(40, 400)), fill=colour)
+    return image
+
+
+def time_render(runs: int, base: Image.Image | None) -> list[float]:
+    """Seconds per 2048x2048 render (cache emptied each time)."""
+    palette = [("#C2D1E6", 40.0), ("#1F2A44", 35.0), ("#F2B880", 25.0)]
+    times = []
+    for i in range(runs):
+        render.CACHE.clear()
+        start = time.perf_counter()
+        png = render.render_png(2048, 2048, 42, "Spray the graffiti from image 2 onto the car in image 1. " * 4,
+                                base, [[100, 120, 900, 700]] if base else [], palette, i)
+        times.append(time.perf_counter() - start)
+    assert Image.open(io.BytesIO(png)).size == (2048, 2048)
+    return times
+
+
+# ---------------------------------------------------------------- report
+
+def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]) -> None:
+    print(f"HTTP: loopback, one aiohttp client process (concurrency {load.concurrency}, keep-alive), "
+          f"{load.requests} requests per run or {load.seconds:.0f} s, whichever ends first; server in its own process;"
+          f"\n  queries: median of {load.repeat} runs cycling over {QUERY_TASKS} tasks; creations: one run")
+    for name, label, target in (("queries", "task query  GET tasks/{id}", 0.5), ("creations", "task create POST async", None)):
+        emu, ceiling = emulator[name], bare[name]
+        ratio = emu.rate / ceiling.rate
+        verdict = "" if target is None else f"  [target >= {target:.0%}: {'met' if ratio >= target else 'NOT met'}]"
+        print(f"  {label}: emulator {emu.rate:7,.0f} req/s ({emu.done} ok, {emu.failed} failed, server CPU "
+              f"{emu.server_cpu:.0%}) | bare aiohttp {ceiling.rate:7,.0f} req/s (server CPU {ceiling.server_cpu:.0%}) "
+              f"| ratio {ratio:.0%}{verdict}")
+
+
+def report_render(runs: int) -> None:
+    print(f"render 2048x2048 PNG (median of {runs}, cache emptied each run):")
+    for label, base in (("no input (gradient)", None), ("photo-like 1536x1024 input", sample_input(1536, 1024, False)),
+                        ("noise 1536x1024 input (worst case)", sample_input(1536, 1024, True))):
+        times = time_render(runs, base)
+        median = statistics.median(times)
+        print(f"  {label:36} median {median * 1000:6.1f} ms, min {min(times) * 1000:6.1f}, max {max(times) * 1000:6.1f}"
+              f"  [target < 150 ms: {'met' if median < 0.150 else 'NOT met'}]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--renders", type=int, default=15)
+    args = parser.parse_args()
+    load = Load(args.requests, args.concurrency, args.seconds, args.repeat)
+    print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} cores")
+    emulator = asyncio.run(measure("emulator", load))
+    bare = asyncio.run(measure("bare", load))
+    report_http(load, emulator, bare)
+    report_render(args.renders)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The aiohttp application: factory, middlewares, lifecycle, and the ways to run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from emulator import admin, results, routes, uploads
+from emulator.accounts import Accounts
+from emulator.clock import VirtualClock
+from emulator.config import EmulatorConfig
+from emulator.errors import (INTERNAL, PATH_NOT_FOUND, URL_ERROR, ApiError, ConnectionDropped, OssError,
+                             error_body, oss_error_body)
+from emulator.faults import FaultBook, load_scenario
+from emulator.journal import Journal, facts, note, request_id
+from emulator.state import EMULATOR, Emulator
+from emulator.tasks import TaskStore
+from emulator.throttle import Throttle
+
+LOG = logging.getLogger("wanform.emulator")
+OSS_PATHS = (results.PREFIX, uploads.UPLOAD_PATH)
+WORKERS = 4  # rendering and large-body validation threads
+
+
+def _json_error(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    note(request, code=code)
+    if request.path.startswith(OSS_PATHS):
+        return web.Response(status=status, text=oss_error_body(request_id(request), code, message),
+                            content_type="application/xml")
+    return web.json_response(error_body(request_id(request), code, message), status=status)
+
+
+def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """No such route: an unknown service path is DashScope's "url error"; anything else is not found."""
+    if exc.status == 405:
+        return _json_error(request, 405, "MethodNotAllowed", f"Method {request.method} is not allowed here.")
+    if request.method == "POST" and request.path.startswith(routes.API + "/services/"):
+        return _json_error(request, 400, "InvalidParameter", URL_ERROR)
+    return _json_error(request, 404, "NotFound", PATH_NOT_FOUND)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can produce a traceback."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _json_error(request, exc.status, exc.code, exc.message)
+    except OssError as exc:
+        return _json_error(request, exc.status, exc.code, exc.message)
+    except ConnectionDropped:
+        note(request, dropped=True)
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=499)  # never reaches the client: the connection is gone
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _unrouted(request, exc)
+    except Exception:
+        LOG.exception("unexpected error on %s %s", request.method, request.path)
+        return _json_error(request, 500, "InternalError", INTERNAL)
+
+
+@web.middleware
+async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Record every request except the admin API's, with the status the client got (None: dropped)."""
+    if request.path.startswith(admin.PREFIX):
+        return await handler(request)
+    emulator = request.app[EMULATOR]
+    response = None
+    try:
+        response = await handler(request)
+        return response
+    finally:
+        dropped = facts(request).get("dropped") or response is None
+        emulator.journal.record(request, emulator.clock.now(), None if dropped else response.status)  # type: ignore[union-attr]
+
+
+def _rules(config: EmulatorConfig) -> list:
+    return [*(load_scenario(config.scenario) if config.scenario else []), *config.rules]
+
+
+def create_app(config: EmulatorConfig | None = None) -> web.Application:
+    """The emulator as an aiohttp application; ValueError when the configuration or scenario is invalid."""
+    config = config or EmulatorConfig()
+    faults = FaultBook(config.seed, _rules(config))  # first: a bad scenario stops us before threads exist
+    clock = VirtualClock(config.speed)
+    executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
+    result_store = results.ResultStore(clock, executor)
+    emulator = Emulator(
+        config=config,
+        clock=clock,
+        accounts=Accounts(config.api_keys),
+        throttle=Throttle(clock, config.models, config.throttle),
+        faults=faults,
+        tasks=TaskStore(clock, config.models, config.pending_seconds, config.throttle, result_store.forget),
+        results=result_store,
+        uploads=uploads.UploadStore(clock),
+        journal=Journal(),
+        executor=executor,
+    )
+    app = web.Application(middlewares=[journal_middleware, errors_middleware])
+    app[EMULATOR] = emulator
+    app.cleanup_ctx.append(_workers)
+    for module in (routes, uploads, results, admin):
+        module.add_routes(app)
+    return app
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    """The worker threads live as long as the application."""
+    yield
+    app[EMULATOR].executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/api/v1"
+
+
+async def start(config: EmulatorConfig | None = None) -> tuple[web.AppRunner, str]:
+    """Run the emulator in this event loop; the default config listens on a free loopback port.
+
+    Returns the runner (call `await runner.cleanup()` to stop) and the base URL, e.g.
+    `http://127.0.0.1:54321/api/v1`.
+    """
+    config = config or EmulatorConfig(port=0)
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, _base_url(config.host, port)
+
+
+async def _serve(config: EmulatorConfig) -> None:
+    stop = asyncio.Event()
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    except (NotImplementedError, RuntimeError):  # Windows has no SIGTERM handlers in asyncio
+        pass
+    runner, base_url = await start(config)
+    print(base_url, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(config: EmulatorConfig) -> None:
+    """Serve until Ctrl-C or SIGTERM, after printing the base URL (`http://HOST:PORT/api/v1`)."""
+    try:
+        asyncio.run(_serve(config))
+    except KeyboardInterrupt:
+        pass

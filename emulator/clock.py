@@ -1,0 +1,75 @@
+"""The virtual clock: real monotonic time times `speed`, plus whatever the admin API advanced it by."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8))  # task times are UTC+8 in every documented example
+
+
+class VirtualClock:
+    """Epoch seconds on a clock that runs `speed` times as fast as real time and can jump forward."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._tick: asyncio.Future[None] | None = None
+        self.rewind()
+
+    def rewind(self) -> None:
+        """Start again from the real present, as a new clock would."""
+        self._epoch = time.time()
+        self._mono = time.monotonic()
+        self._offset = 0.0
+        self._wake()
+
+    def now(self) -> float:
+        return self._epoch + (time.monotonic() - self._mono) * self.speed + self._offset
+
+    def advance(self, seconds: float) -> float:
+        """Jump forward and wake every sleeper so it can re-check its deadline; returns the new time."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+        self._wake()
+        return self.now()
+
+    def _wake(self) -> None:
+        tick, self._tick = self._tick, None
+        if tick is not None and not tick.done():
+            tick.set_result(None)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Wait until the virtual time reaches `deadline` (forever on a frozen clock unless advanced)."""
+        while (remaining := deadline - self.now()) > 0:
+            timeout = remaining / self.speed if self.speed > 0 else None
+            await asyncio.wait([self._next_tick()], timeout=timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self.now() + seconds)
+
+    def _next_tick(self) -> asyncio.Future[None]:
+        if self._tick is None or self._tick.get_loop() is not asyncio.get_running_loop():
+            self._tick = asyncio.get_running_loop().create_future()
+        return self._tick
+
+
+@functools.lru_cache(maxsize=4096)  # a task's times are formatted on every poll
+def task_time(epoch: float) -> str:
+    """`2026-03-26 17:16:01.663`: the documented task time format, in UTC+8."""
+    moment = datetime.fromtimestamp(epoch, BEIJING)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def epoch_ms(epoch: float) -> int:
+    """Epoch milliseconds, as the task list reports times."""
+    return int(epoch * 1000)
+
+
+def parse_list_time(text: str) -> float:
+    """`YYYYMMDDhhmmss` (UTC+8), the task list's filter format, to epoch seconds; ValueError if malformed."""
+    if len(text) != 14 or not text.isdigit():
+        raise ValueError(text)
+    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp()

@@ -1,0 +1,43 @@
+"""How one emulator instance behaves: where it listens, how fast its clock runs, who may call it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from spec.models import MB, MODELS, ModelSpec
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Settings of one emulator; every field has the default `wanform emulator` uses.
+
+    `speed` scales the virtual clock against real time (2 = twice as fast, 0.1 = ten times
+    slower, 0 = frozen: only `POST /__emulator/clock/advance` moves it). Task durations, rate
+    windows and the 24 h expiry all run on that clock.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    speed: float = 1.0
+    seed: int = 0
+    api_keys: tuple[str, ...] = ()  # empty: any `sk-` key is an account
+    scenario: str | None = None  # YAML file of fault rules
+    rules: tuple[Mapping[str, Any], ...] = ()  # fault rules given in-process, after the scenario's
+    queue_over_cap: bool = True  # tasks beyond the in-flight cap wait as PENDING; False: 429
+    throttle: bool = True  # False switches rate limits and in-flight caps off (benchmarks)
+    max_body_bytes: int = 32 * MB
+    models: Mapping[str, ModelSpec] = field(default_factory=lambda: MODELS, repr=False)
+    public_url: str | None = None  # "http://host:port" for result and upload URLs; default: the request's Host
+    pending_seconds: float = 0.05  # virtual time a free task waits before it runs (docs show 25-55 ms)
+
+    def __post_init__(self) -> None:
+        if self.speed < 0:
+            raise ValueError(f"speed must be 0 or more, got {self.speed}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
+        if self.pending_seconds < 0:
+            raise ValueError(f"pending_seconds must be 0 or more, got {self.pending_seconds}")
+        bad = [k for k in self.api_keys if not k.startswith("sk-")]
+        if bad:
+            raise ValueError(f"API keys start with 'sk-'; got {bad[0]!r}")

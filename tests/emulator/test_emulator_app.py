@@ -1,0 +1,168 @@
+"""The application as a whole: starting and serving, unknown routes, errors that must never leak, admin basics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+from emulator_api import ASYNC, GENERATION, SYNC, SYNTHESIS, data_uri, image_urls, wan25, wan26, wan27, wanx21
+
+from emulator import EmulatorConfig, start
+from emulator import routes as emulator_routes
+
+
+async def test_start_listens_on_a_free_loopback_port():
+    """`start()` serves on a free port and returns the base URL with that real port."""
+    runner, base_url = await start()
+    try:
+        port = runner.addresses[0][1]
+        assert base_url == f"http://127.0.0.1:{port}/api/v1"
+        async with aiohttp.ClientSession() as session, session.get(base_url + "/tasks/x") as response:
+            assert (response.status, (await response.json())["code"]) == (401, "InvalidApiKey")
+    finally:
+        await runner.cleanup()
+
+
+def test_serve_prints_its_base_url_and_stops_on_sigterm():
+    """`serve` prints `http://HOST:PORT/api/v1` and exits cleanly on SIGTERM."""
+    code = "from emulator import EmulatorConfig, serve; serve(EmulatorConfig(port=0))"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("http://127.0.0.1:") and line.endswith("/api/v1")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
+
+
+async def test_unknown_routes_answer_in_dashscope_shape(api):
+    """An unknown service path is "url error"; another unknown path is 404; a wrong method is 405, all JSON."""
+    status, answer = await api.call("POST", "/api/v1/services/aigc/text2image/image-synthesis", wan25(), headers=ASYNC)
+    assert (status, answer["code"], answer["message"]) == (400, "InvalidParameter", "url error, please check url!")
+    status, answer = await api.call("GET", "/api/v1/nothing")
+    assert (status, answer["code"], answer["message"]) == (404, "NotFound", "Request path not found.")
+    status, answer = await api.call("GET", GENERATION)
+    assert (status, answer["code"]) == (405, "MethodNotAllowed")
+
+
+async def test_unexpected_errors_become_internal_error(api, monkeypatch):
+    """An exception inside a handler is answered 500 InternalError in the flat body, not a traceback."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(emulator_routes, "build_job", broken)
+    status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
+    assert (status, answer["code"], answer["message"]) == (
+        500, "InternalError", "An internal error has occured, try again later or contact service support.")
+    assert "boom" not in str(answer)
+
+
+HOSTILE = [
+    {"model": None, "input": {}},
+    {"model": ["wan2.7-image"], "input": {}},
+    {"model": "wan2.7-image", "input": "text"},
+    {"model": "wan2.7-image", "input": None},
+    {"model": "wan2.7-image", "input": {"messages": {}}},
+    {"model": "wan2.7-image", "input": {"messages": []}},
+    {"model": "wan2.7-image", "input": {"messages": [None]}},
+    {"model": "wan2.7-image", "input": {"messages": [{"role": "user", "content": [1, None, []]}]}},
+    {"model": "wan2.7-image", "input": {"messages": [{"role": "user", "content": [{"image": 5}]}]}},
+    {"model": "wan2.7-image", "input": {"messages": [{"role": "system", "content": [{"text": "x"}]}]}},
+    {**wan27(), "parameters": None},
+    {**wan27(), "parameters": []},
+    wan27(n="two"), wan27(n=10**40), wan27(n=True), wan27(seed=-1), wan27(size="99999*99999"), wan27(size="0*0"),
+    wan27(size=["2K"]), wan27(bbox_list="boxes"), wan27(bbox_list=[[[1, 2, 3]]]), wan27(bbox_list=[[["a", 2, 3, 4]]]),
+    wan27(images=(data_uri(800, 600),), bbox_list=[[[0, 0, 10, 10]] * 5]),
+    wan27(color_palette=[{"hex": 1, "ratio": None}] * 3), wan27(color_palette="red"),
+    wan27(images=("data:image/png;base64,!!!!",)), wan27(images=("data:,plain",)), wan27(images=("",)),
+    wan27(images=("http://[::1",)), wan27(prompt="\x00\ud800" * 10),
+    wan26(enable_interleave=True, n=3), wan26(images=(data_uri(800, 600),) * 5),
+    {"model": "wan2.5-i2i-preview", "input": {"prompt": 3, "images": "x"}},
+    {"model": "wan2.5-i2i-preview", "input": {"prompt": "p", "images": []}},
+    {"model": "wanx2.1-imageedit", "input": {"function": "expand", "prompt": "p"}},
+    {"model": "wanx2.1-imageedit", "input": {"function": "nope", "prompt": "p", "base_image_url": data_uri(800, 600)}},
+    {**wanx21(), "input": {**wanx21()["input"], "function": "description_edit_with_mask", "mask_image_url": data_uri(10, 10)}},
+    {**wanx21(), "parameters": {"upscale_factor": 99, "top_scale": "big"}},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE)
+async def test_hostile_bodies_never_crash(api, body):
+    """Malformed and hostile bodies get a 4xx error body, or (if valid after all) a task that finishes and downloads."""
+    path = SYNTHESIS if isinstance(body.get("model"), str) and body["model"].startswith(("wan2.5", "wanx")) else GENERATION
+    status, answer = await api.call("POST", path, body, headers=ASYNC)
+    if status == 200:
+        await api.advance(61)
+        done = await api.task(answer["output"]["task_id"])
+        assert done["output"]["task_status"] == "SUCCEEDED"
+        assert [(await api.download(url))[0] for url in image_urls(done)] == [200] * done["usage"]["image_count"]
+        return
+    assert 400 <= status < 500, answer
+    assert answer["code"] and answer["request_id"]
+
+
+async def test_deeply_nested_json_is_refused_not_crashed(api):
+    """A body nested far deeper than any request is refused as illegal input or invalid, never a crash."""
+    deep = b'{"model": "wan2.7-image", "input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, answer = await api.call("POST", GENERATION, data=deep, headers=ASYNC)
+    assert 400 <= status < 500 and answer["code"]
+
+
+async def test_a_result_url_of_this_emulator_can_be_an_input(api):
+    """Feeding a result URL back in reads that result (its size shapes the output); a dead link cannot be read."""
+    first = await api.submit(wan27(size="1K", images=(data_uri(1000, 500),)))
+    await api.advance(31)
+    url = image_urls(await api.task(first))[0]
+    second = await api.submit(wan26(images=(url,), size="1K"))
+    await api.advance(61)
+    width, height = map(int, (await api.task(second))["usage"]["size"].split("*"))
+    assert 1.95 < width / height < 2.05
+    status, answer = await api.call("POST", GENERATION, wan26(images=(url.replace("Expires=", "Expires=1"),)), headers=ASYNC)
+    assert (status, answer["message"]) == (400, "Failed to download multimodal content.")
+
+
+async def test_public_url_names_result_links(make_api):
+    """With public_url set, result links use it instead of the request's Host."""
+    api = await make_api(public_url="http://emulator.test:9000")
+    task_id = await api.submit(wan27(size="1K"))
+    await api.advance(31)
+    assert image_urls(await api.task(task_id))[0].startswith("http://emulator.test:9000/__results/")
+
+
+async def test_reset_forgets_everything_and_rewinds_the_clock(api):
+    """After a reset there are no tasks and no journal, and the clock is back near real time."""
+    task_id = await api.submit(wan27())
+    await api.advance(10_000)
+    _, before = await api.call("GET", "/__emulator/clock", key=None)
+    assert (await api.call("POST", "/__emulator/reset", key=None))[0] == 200
+    _, after = await api.call("GET", "/__emulator/clock", key=None)
+    assert before["now"] - after["now"] > 9_000
+    assert await api.status(task_id) == "UNKNOWN"
+    assert [e["path"] for e in await api.journal()] == [f"/api/v1/tasks/{task_id}"]
+
+
+@pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "ten"}, {}, {"seconds": True}])
+async def test_clock_advance_needs_a_non_negative_number(api, body):
+    """The clock only moves forward, by a number of seconds."""
+    status, answer = await api.call("POST", "/__emulator/clock/advance", body, key=None)
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+
+
+async def test_admin_requests_are_not_journaled(api):
+    """Only API, upload and result requests appear in the journal."""
+    await api.call("GET", "/__emulator/clock", key=None)
+    await api.call("POST", SYNC, wan27(), headers=ASYNC)
+    assert [e["path"] for e in await api.journal()] == [SYNC]
+
+
+def test_config_rejects_impossible_settings():
+    """A negative speed or a key without the sk- prefix is a configuration error."""
+    with pytest.raises(ValueError, match="speed"):
+        EmulatorConfig(speed=-1)
+    with pytest.raises(ValueError, match="sk-"):
+        EmulatorConfig(api_keys=("pk-1",))

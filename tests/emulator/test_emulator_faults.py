@@ -1,0 +1,280 @@
+"""Fault rules: each action, each way to match, each way to set them, and seeded replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from emulator_api import (ASYNC, GENERATION, KEY, OTHER_KEY, SYNC, SYNTHESIS, assert_schema, data_uri, image_urls, wan25,
+                          wan26, wan27, wanx21)
+
+from emulator import EmulatorConfig, create_app
+from emulator.accounts import key_id
+
+TIMEOUT = "An internal timeout error has occured during execution, please try again later or contact service support."
+
+
+async def finish(api, task_id: str) -> dict:
+    await api.advance(61)
+    return await api.task(task_id)
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [({"code": "Arrearage"}, (400, "Arrearage", "Access denied, make sure your account is in good standing.")),
+     ({}, (500, "InternalError", "An internal error has occured, try again later or contact service support.")),
+     ({"code": "DataInspectionFailed"}, (400, "DataInspectionFailed", "Input data may contain inappropriate content.")),
+     ({"code": "IPInfringementSuspect"},
+      (400, "IPInfringementSuspect", "Input data is suspected of being involved in IP infringement.")),
+     ({"code": "Throttling"}, (429, "Throttling", "Requests throttling triggered.")),
+     ({"code": "Custom.Code", "status": 503, "message": "down"}, (503, "Custom.Code", "down"))],
+    ids=["arrearage", "default", "inspection", "ip", "throttling", "custom"],
+)
+async def test_error_rule_answers_with_the_code(api, rule, expected):
+    """An `error` rule answers a submission with its DashScope code, the code's status and message by default."""
+    await api.add_fault({"action": "error", **rule})
+    status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
+    assert (status, answer["code"], answer["message"]) == expected
+    _, listed = await api.call("GET", "/api/v1/tasks")
+    assert listed["total"] == 0
+
+
+async def test_fail_rule_fails_a_messages_style_task(api):
+    """A `fail` rule ends a wan2.7 task FAILED with code and message inside output, without usage."""
+    await api.add_fault({"action": "fail", "code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."})
+    body = await finish(api, await api.submit(wan27()))
+    assert_schema("response-task", body)
+    assert body["output"]["task_status"] == "FAILED"
+    assert (body["output"]["code"], body["output"]["message"]) == (
+        "DataInspectionFailed", "Output data may contain inappropriate content.")
+    assert "usage" not in body and "choices" not in body["output"]
+
+
+async def test_fail_rule_fails_a_results_style_task(api):
+    """A failed wan2.5 task reports all its images failed in task_metrics, like the documented example."""
+    await api.add_fault({"action": "fail", "code": "InvalidParameter", "message": "xxxxxx"})
+    body = await finish(api, await api.submit(wan25(n=4), path=SYNTHESIS))
+    assert body["output"]["task_metrics"] == {"TOTAL": 4, "SUCCEEDED": 0, "FAILED": 4}
+    assert (body["output"]["code"], body["output"]["message"]) == ("InvalidParameter", "xxxxxx")
+
+
+async def test_fail_rule_on_a_sync_call_answers_with_the_error(api):
+    """A sync call whose task fails answers, after running, with the rule's HTTP error."""
+    await api.add_fault({"action": "fail", "code": "InternalError.Timeout"})
+    call = asyncio.ensure_future(api.call("POST", SYNC, wan27()))
+    await asyncio.sleep(0.02)
+    await api.advance(31)
+    status, answer = await call
+    assert (status, answer["code"], answer["message"]) == (500, "InternalError.Timeout", TIMEOUT)
+
+
+async def test_partial_failure_in_results_style(api):
+    """k of n images fail with per-image code/message; the task SUCCEEDS and usage counts the rest."""
+    await api.add_fault({"action": "partial", "failed": 1})
+    body = await finish(api, await api.submit(wan25(n=2), path=SYNTHESIS))
+    assert_schema("response-task", body)
+    output = body["output"]
+    assert output["task_status"] == "SUCCEEDED"
+    assert output["results"][1] == {"code": "InternalError.Timeout", "message": TIMEOUT}
+    assert "url" in output["results"][0]
+    assert output["task_metrics"] == {"TOTAL": 2, "SUCCEEDED": 1, "FAILED": 1}
+    assert body["usage"] == {"image_count": 1}
+
+
+async def test_partial_failure_in_messages_style(api):
+    """In messages style the failed images are left out of choices and usage.image_count counts successes."""
+    await api.add_fault({"action": "partial", "failed": 2, "code": "DataInspectionFailed"})
+    body = await finish(api, await api.submit(wan27(n=3, size="1K")))
+    assert body["output"]["task_status"] == "SUCCEEDED"
+    assert len(image_urls(body)) == 1
+    assert body["usage"]["image_count"] == 1
+
+
+async def test_partial_failure_of_every_image_fails_the_task(api):
+    """When all n images fail the task is FAILED with the images' code."""
+    await api.add_fault({"action": "partial", "failed": 3, "code": "DataInspectionFailed"})
+    body = await finish(api, await api.submit(wanx21(n=2), path=SYNTHESIS))
+    assert body["output"]["task_status"] == "FAILED"
+    assert body["output"]["code"] == "DataInspectionFailed"
+    assert body["output"]["task_metrics"] == {"TOTAL": 2, "SUCCEEDED": 0, "FAILED": 2}
+
+
+async def test_latency_waits_on_the_virtual_clock(api):
+    """A `latency` rule holds the answer until that many virtual seconds have passed."""
+    await api.add_fault({"action": "latency", "seconds": 5})
+    call = asyncio.ensure_future(api.call("POST", GENERATION, wan27(), headers=ASYNC))
+    await asyncio.sleep(0.05)
+    assert not call.done()
+    await api.advance(5)
+    status, _ = await call
+    assert status == 200
+
+
+@pytest.mark.parametrize(("when", "tasks"), [("before", 0), ("after", 1)])
+async def test_drop_closes_the_connection(api, when, tasks):
+    """A `drop` rule closes the connection with no answer, before or after the task is created."""
+    await api.add_fault({"action": "drop", "when": when})
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await api.call("POST", GENERATION, wan27(), headers=ASYNC)
+    _, listed = await api.call("GET", "/api/v1/tasks")
+    assert listed["total"] == tasks
+    journal = await api.journal()
+    assert (journal[0]["status"], journal[0]["faults"]) == (None, ["r1"])
+
+
+async def test_cut_download_sends_half_then_closes(api):
+    """A `cut` rule promises the whole PNG and closes after half; with times: 1 the retry succeeds."""
+    await api.add_fault({"action": "cut", "times": 1})
+    body = await finish(api, await api.submit(wan27(size="1K")))
+    url = image_urls(body)[0]
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await api.download(url)
+    status, data = await api.download(url)
+    assert status == 200 and data.startswith(b"\x89PNG")
+
+
+async def test_cut_from_a_request_header_applies_to_that_tasks_downloads(api):
+    """A `cut` rule sent in X-Wanform-Fault goes with the task it created, and no other."""
+    header = {"X-Wanform-Fault": json.dumps({"action": "cut"})}
+    marked = await api.submit(wan27(size="1K"), headers=header)
+    plain = await api.submit(wan27(size="1K"))
+    await api.advance(31)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await api.download(image_urls(await api.task(marked))[0])
+    assert (await api.download(image_urls(await api.task(plain))[0]))[0] == 200
+
+
+async def test_header_rule_applies_to_its_request_only(api):
+    """An `error` rule in X-Wanform-Fault fails that request; the next one is unaffected."""
+    header = {"X-Wanform-Fault": json.dumps({"action": "error", "code": "Arrearage"})}
+    status, answer = await api.call("POST", GENERATION, wan27(), headers={**ASYNC, **header})
+    assert (status, answer["code"]) == (400, "Arrearage")
+    assert (await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] == 200
+
+
+@pytest.mark.parametrize("value", ["{not json", json.dumps({"action": "explode"}), json.dumps({"action": "error", "bogus": 1})])
+async def test_malformed_header_rule_is_invalid_parameter(api, value):
+    """A malformed X-Wanform-Fault header is 400 InvalidParameter naming the header."""
+    status, answer = await api.call("POST", GENERATION, wan27(), headers={**ASYNC, "X-Wanform-Fault": value})
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert answer["message"].startswith("X-Wanform-Fault: ")
+
+
+async def test_nth_and_times(api):
+    """`nth: 2` fires on the second matching request only; `times: 2` fires twice, then stops."""
+    await api.add_fault({"action": "error", "code": "Throttling", "nth": 2, "model": "wan2.7-image"})
+    await api.add_fault({"action": "error", "code": "Arrearage", "times": 2, "model": "wan2.5-i2i-preview"})
+    wan27_statuses = [(await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] for _ in range(3)]
+    await api.advance(1)
+    wan25_statuses = [(await api.call("POST", SYNTHESIS, wan25(), headers=ASYNC))[0] for _ in range(3)]
+    assert (wan27_statuses, wan25_statuses) == ([200, 429, 200], [400, 400, 200])
+
+
+async def test_prompt_account_and_endpoint_matching(api):
+    """Rules match on a prompt regex, an account (key or key id) and an endpoint."""
+    await api.add_fault({"action": "error", "code": "DataInspectionFailed", "prompt": "(?i)forbidden"})
+    await api.add_fault({"action": "error", "code": "Arrearage", "account": key_id(OTHER_KEY)})
+    await api.add_fault({"action": "error", "code": "InternalError", "endpoint": "task", "account": KEY})
+    assert (await api.call("POST", GENERATION, wan27("a FORBIDDEN thing"), headers=ASYNC))[1]["code"] == "DataInspectionFailed"
+    assert (await api.call("POST", GENERATION, wan27(), key=OTHER_KEY, headers=ASYNC))[1]["code"] == "Arrearage"
+    task_id = await api.submit(wan27())
+    status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}")
+    assert (status, answer["code"]) == (500, "InternalError")
+    assert await api.status(task_id, key=OTHER_KEY) == "UNKNOWN"
+
+
+async def probability_run(make_api, seed: int) -> list[int]:
+    api = await make_api(seed=seed, throttle=False)
+    await api.add_fault({"action": "error", "probability": 0.5})
+    return [(await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] for _ in range(16)]
+
+
+async def test_probability_is_seeded(make_api):
+    """The same seed replays the same choices; the choices are a real mix."""
+    first, again = await probability_run(make_api, 7), await probability_run(make_api, 7)
+    assert first == again
+    assert set(first) == {200, 500}
+
+
+async def test_scenario_file_and_reset(tmp_path, make_api):
+    """Rules from a YAML scenario are active from the start and come back after a reset; admin rules do not."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("faults:\n  - action: error\n    code: Arrearage\n    model: wan2.5-i2i-preview\n", encoding="utf-8")
+    api = await make_api(scenario=str(scenario))
+    await api.add_fault({"action": "error", "code": "Throttling"})
+    _, listed = await api.call("GET", "/__emulator/faults", key=None)
+    assert [(r["id"], r["code"]) for r in listed["faults"]] == [("r1", "Arrearage"), ("r2", "Throttling")]
+    await api.call("POST", "/__emulator/reset", key=None)
+    _, listed = await api.call("GET", "/__emulator/faults", key=None)
+    assert [r["id"] for r in listed["faults"]] == ["r1"]
+    assert (await api.call("POST", SYNTHESIS, wan25(), headers=ASYNC))[1]["code"] == "Arrearage"
+
+
+async def test_admin_lists_deletes_and_clears_rules(api):
+    """The admin API shows counters, deletes one rule by id and clears all."""
+    added = await api.add_fault([{"action": "latency", "seconds": 1, "endpoint": "task"},
+                                 {"action": "error", "endpoint": "list"}])
+    assert [r["id"] for r in added] == ["r1", "r2"]
+    await api.call("GET", "/api/v1/tasks")
+    _, listed = await api.call("GET", "/__emulator/faults", key=None)
+    assert [(r["id"], r["seen"], r["fired"]) for r in listed["faults"]] == [("r1", 0, 0), ("r2", 1, 1)]
+    assert (await api.call("DELETE", "/__emulator/faults/r2", key=None))[0] == 200
+    assert (await api.call("DELETE", "/__emulator/faults/r2", key=None))[0] == 404
+    assert (await api.call("GET", "/api/v1/tasks"))[0] == 200
+    await api.call("DELETE", "/__emulator/faults", key=None)
+    assert (await api.call("GET", "/__emulator/faults", key=None))[1] == {"faults": []}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [({"action": "error", "code": "Made.Up"}, "code 'Made.Up' is not in the emulator's catalogue: give `status` and `message`"),
+     ({"action": "fail", "endpoint": "task"}, "`fail` applies only to the endpoints sync, async, synthesis"),
+     ({"action": "latency"}, "`seconds` must be a number in (0, 86400], got None"),
+     ({"action": "error", "prompt": "("}, "`prompt` is not a valid regular expression: missing ), unterminated subpattern at position 0"),
+     ({"action": "error", "probability": 2}, "`probability` must be a number from 0 to 1, got 2"),
+     ({"action": "drop", "when": "later"}, "`when` must be before or after, got 'later'"),
+     ({"action": "error", "endpoint": "nowhere"},
+      "unknown endpoint 'nowhere'; known: submit, any, sync, async, synthesis, task, cancel, list, policy, upload, result")],
+    ids=["unknown-code", "fail-on-task", "latency-without-seconds", "bad-regex", "probability", "when", "endpoint"],
+)
+async def test_invalid_rules_are_refused_with_a_reason(api, rule, message):
+    """The admin API refuses an invalid rule with 400 and a sentence saying what is wrong."""
+    status, answer = await api.call("POST", "/__emulator/faults", rule, key=None)
+    assert (status, answer["code"], answer["message"]) == (400, "InvalidParameter", message)
+
+
+async def test_faults_on_upload_policy_and_messages_models(api):
+    """Rules can target the upload-policy endpoint; a wan2.6 image model task can be failed like the others."""
+    await api.add_fault({"action": "error", "code": "Throttling.RateQuota", "endpoint": "policy"})
+    status, answer = await api.call("GET", "/api/v1/uploads?action=getPolicy&model=wan2.6-image")
+    assert (status, answer["code"]) == (429, "Throttling.RateQuota")
+    await api.add_fault({"action": "fail", "model": "wan2.6-image"})
+    body = await finish(api, await api.submit(wan26(images=(data_uri(800, 600),))))
+    assert body["output"]["task_status"] == "FAILED"
+
+
+def test_invalid_scenario_stops_the_emulator_from_starting(tmp_path):
+    """A scenario with a bad rule, or one that cannot be read, is a configuration error naming the problem."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("- action: latency\n  seconds: 1\n- action: error\n  nth: 0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^rule 2: `nth` must be an integer of at least 1, got 0$"):
+        create_app(EmulatorConfig(scenario=str(scenario)))
+    with pytest.raises(ValueError, match="cannot read scenario"):
+        create_app(EmulatorConfig(scenario=str(tmp_path / "missing.yaml")))
+    scenario.write_text("faults: 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected a list of fault rules"):
+        create_app(EmulatorConfig(scenario=str(scenario)))
+
+
+async def test_drop_after_a_sync_call_loses_a_finished_result(api):
+    """On the sync route, `drop` after closes the connection once the generation has run."""
+    await api.add_fault({"action": "drop", "when": "after", "endpoint": "sync"})
+    call = asyncio.ensure_future(api.call("POST", SYNC, wan27()))
+    await asyncio.sleep(0.02)
+    assert not call.done()
+    await api.advance(31)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await call
+    assert [(e["path"], e["status"]) for e in await api.journal()] == [(SYNC, None)]

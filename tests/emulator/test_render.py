@@ -1,0 +1,252 @@
+"""The result renderer: exact sizes, deterministic bytes, visible boxes, palette and prompt, robustness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import struct
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image
+
+from emulator import render
+from emulator.render import BOX_COLOUR, TEXT_COLOUR, PngCache, render_png, render_png_async
+
+GREY = (128, 128, 128)
+RGB_PALETTE = [("#ff0000", 50.0), ("#00ff00", 30.0), ("#0000ff", 20.0)]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test renders for real, not from a previous test's cache."""
+    render.CACHE.clear()
+
+
+def decode(png: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
+
+
+def chunk_types(png: bytes) -> list[bytes]:
+    """The PNG chunk types in file order."""
+    types, offset = [], 8
+    while offset < len(png):
+        (length,) = struct.unpack(">I", png[offset : offset + 4])
+        types.append(png[offset + 4 : offset + 8])
+        offset += 12 + length
+    return types
+
+
+@pytest.mark.parametrize("size", [(800, 600), (2048, 2048), (2976, 1408), (1280, 1280), (4097, 17), (1, 1)])
+def test_size_is_exact(size):
+    """The PNG is exactly the requested width and height, drawn natively or enlarged."""
+    image = decode(render_png(*size, 7, "a cat", None, [], RGB_PALETTE, 0))
+    assert (image.format, image.mode, image.size) == ("PNG", "RGB", size)
+
+
+def test_same_arguments_give_same_bytes():
+    """Rendering twice (cache emptied in between) yields identical bytes."""
+    base = Image.new("RGB", (400, 300), GREY)
+    first = render_png(1024, 768, 42, "a cat", base, [[10, 10, 50, 50]], RGB_PALETTE, 1)
+    render.CACHE.clear()
+    assert render_png(1024, 768, 42, "a cat", base.copy(), [[10, 10, 50, 50]], RGB_PALETTE, 1) == first
+
+
+def test_png_carries_no_metadata():
+    """Only IHDR, IDAT and IEND chunks: no timestamp or text chunk can make bytes differ."""
+    assert set(chunk_types(render_png(640, 480, 1, "x", None, [], [], 0))) == {b"IHDR", b"IDAT", b"IEND"}
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"seed": 43},
+        {"seed": None},
+        {"prompt": "a dog"},
+        {"index": 1},
+        {"bboxes": [[10, 10, 60, 60]]},
+        {"palette": RGB_PALETTE[:2]},
+        {"base_image": Image.new("RGB", (400, 300), (0, 0, 255))},
+    ],
+)
+def test_any_argument_changes_the_bytes(changed):
+    """Changing the seed, prompt, index, boxes, palette or input image changes the picture."""
+    arguments = {
+        "width": 640, "height": 480, "seed": 42, "prompt": "a cat", "base_image": Image.new("RGB", (400, 300), GREY),
+        "bboxes": [], "palette": RGB_PALETTE, "index": 0,
+    }
+    assert render_png(**arguments) != render_png(**{**arguments, **changed})
+
+
+@pytest.mark.parametrize("size", [(800, 600), (2048, 1536)])
+def test_boxes_are_drawn_where_they_are_on_the_input(size):
+    """A box in input pixels appears as an outline at the same place of the enlarged input."""
+    base = Image.new("RGB", (400, 300), GREY)
+    x1, y1, x2, y2 = 100, 150, 300, 250
+    image = decode(render_png(*size, 1, "a cat", base, [[x1, y1, x2, y2]], [], 0))
+    ratio = size[0] / 400
+    middle = round((y1 + y2) / 2 * ratio)
+    assert image.getpixel((round(x1 * ratio) + 1, middle)) == BOX_COLOUR
+    assert image.getpixel((round(x2 * ratio) - 1, middle)) == BOX_COLOUR
+    assert image.getpixel((round((x1 + x2) / 2 * ratio), middle)) == GREY
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_palette_strip_widths_follow_the_ratios(scale):
+    """The bottom strip is red for the first 50%, green for the next 30%, blue for the last 20%."""
+    image = decode(render_png(1000 * scale, 700 * scale, 1, "p", None, [], RGB_PALETTE, 0))
+    bottom = 700 * scale - 2
+    assert [image.getpixel((x * scale, bottom)) for x in (0, 499, 500, 799, 800, 999)] == [
+        (255, 0, 0), (255, 0, 0), (0, 255, 0), (0, 255, 0), (0, 0, 255), (0, 0, 255),
+    ]
+
+
+def test_unusable_swatches_are_left_out():
+    """A colour that does not parse or a ratio of zero takes no room in the strip."""
+    palette = [("#ff0000", 50.0), ("not a colour", 25.0), ("#00ff00", 0.0), ("#0000ff", 50.0)]
+    image = decode(render_png(1000, 700, 1, "p", None, [], palette, 0))
+    assert [image.getpixel((x, 698)) for x in (499, 500)] == [(255, 0, 0), (0, 0, 255)]
+
+
+def test_prompt_is_written_on_a_panel_at_the_top():
+    """White text appears in the top band only when there is a prompt."""
+
+    def whites(prompt: str) -> int:
+        band = decode(render_png(800, 600, 1, prompt, None, [], [], 0)).crop((0, 0, 800, 40))
+        return sum(count for count, colour in band.getcolors(800 * 40) if colour == TEXT_COLOUR)
+
+    assert whites("") == 0
+    assert whites("HELLO WORLD") > 0
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["word " * 40_000, "x" * 200_000, "一只猫坐在窗台上" * 5000, "\x00\u200f\ud800 tab\tnew\nline \U0001f600 مرحبا", "   "],
+)
+def test_any_prompt_renders(prompt):
+    """Huge, unbroken, CJK, control-character and blank prompts all render at the requested size."""
+    assert decode(render_png(1280, 720, 1, prompt, None, [], [], 0)).size == (1280, 720)
+
+
+def test_long_prompt_is_truncated_with_an_ellipsis():
+    """A prompt longer than the panel ends in an ellipsis on its last line."""
+    font = render._font(22)
+    lines = render._wrap(render._printable("word " * 1000), font, 780, 3)
+    assert (len(lines), lines[-1][-1]) == (3, render.ELLIPSIS)
+
+
+def test_unbroken_text_is_cut_to_the_line_width():
+    """A run without spaces (a CJK prompt) is split so that no line is wider than the panel."""
+    font = render._font(22)
+    lines = render._wrap("猫" * 300, font, 300, 10)
+    assert len(lines) > 1
+    assert max(font.getlength(line) for line in lines) <= 300
+
+
+def rgba_half_transparent() -> Image.Image:
+    image = Image.new("RGBA", (400, 300), (255, 0, 0, 255))
+    image.paste((0, 0, 0, 0), (200, 0, 400, 300))
+    return image
+
+
+def palette_with_transparency() -> Image.Image:
+    image = Image.new("P", (400, 300), 1)
+    image.putpalette([0, 0, 0, 255, 0, 0])
+    image.paste(0, (200, 0, 400, 300))
+    image.info["transparency"] = 0
+    return image
+
+
+def grey_alpha() -> Image.Image:
+    image = Image.new("LA", (400, 300), (255, 255))
+    image.paste((0, 0), (200, 0, 400, 300))
+    return image
+
+
+@pytest.mark.parametrize("make", [rgba_half_transparent, palette_with_transparency, grey_alpha])
+def test_transparent_input_shows_the_background_through(make):
+    """Opaque input pixels are kept; fully transparent ones show the (never black) background."""
+    image = decode(render_png(800, 600, 1, "", make(), [], [], 0))
+    assert image.getpixel((200, 300)) in {(255, 0, 0), (255, 255, 255)}
+    assert image.getpixel((600, 300)) != (0, 0, 0)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "I;16", "I", "F", "CMYK", "YCbCr", "LAB", "HSV", "La"])
+def test_any_input_mode_renders(mode):
+    """Inputs in every Pillow mode render; a mode Pillow cannot convert becomes a grey stand-in."""
+    assert decode(render_png(640, 480, 1, "p", Image.new(mode, (320, 240)), [[0, 0, 10, 10]], [], 0)).size == (640, 480)
+
+
+def test_large_input_is_fitted_inside_the_output():
+    """An input much larger than the output is reduced to fit, its aspect kept and centred."""
+    base = Image.new("RGB", (6000, 1500), GREY)
+    image = decode(render_png(1024, 1024, 1, "", base, [], [], 0))
+    assert image.getpixel((512, 512)) == GREY  # 6000x1500 fits as 1024x256, rows 384 to 639
+    assert image.getpixel((512, 300)) != GREY
+
+
+def test_degenerate_boxes_do_not_fail():
+    """Inverted, out-of-range and malformed boxes are drawn as ordered rectangles or skipped."""
+    base = Image.new("RGB", (400, 300), GREY)
+    boxes = [[300, 250, 100, 150], [-50, -50, 9000, 9000], [1, 2, 3]]
+    assert decode(render_png(800, 600, 1, "", base, boxes, [], 0)).size == (800, 600)
+
+
+@pytest.mark.parametrize("size", [(0, 10), (10, -1), (9000, 9000), (10.5, 10)])
+def test_unrenderable_sizes_are_refused(size):
+    """Non-positive, non-integer and oversized outputs raise ValueError instead of exhausting memory."""
+    with pytest.raises(ValueError):
+        render_png(*size, 1, "", None, [], [], 0)
+
+
+def test_repeated_render_comes_from_the_cache():
+    """A second identical render returns the cached bytes object."""
+    first = render_png(640, 480, 1, "cached", None, [], [], 0)
+    assert (render_png(640, 480, 1, "cached", None, [], [], 0) is first, len(render.CACHE)) == (True, 1)
+
+
+def test_cache_is_bounded_by_bytes():
+    """The cache evicts least recently used entries once their total size exceeds the bound."""
+    cache = PngCache(10)
+    cache.put(b"a", b"1234")
+    cache.put(b"b", b"5678")
+    cache.get(b"a")
+    cache.put(b"c", b"9012")
+    cache.put(b"huge", b"x" * 11)
+    assert ([cache.get(k) for k in (b"a", b"b", b"c", b"huge")], cache.nbytes) == ([b"1234", None, b"9012", None], 8)
+
+
+async def test_async_render_runs_in_the_given_executor():
+    """render_png_async gives the same bytes as render_png, computed on the executor's thread."""
+    threads = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            threads.append(fn)
+            return super().submit(fn, *args, **kwargs)
+
+    with Recording(max_workers=1) as executor:
+        png = await render_png_async(640, 480, 3, "async", None, [], RGB_PALETTE, 2, executor=executor)
+    render.CACHE.clear()
+    assert (png, len(threads)) == (render_png(640, 480, 3, "async", None, [], RGB_PALETTE, 2), 1)
+
+
+async def test_async_render_leaves_the_loop_free():
+    """While a large render runs, other coroutines on the loop keep running."""
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(ticker())
+    await render_png_async(2048, 2048, 1, "busy", Image.effect_noise((1024, 1024), 50), [], [], 0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert ticks > 3
