@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import os
 import sys
+from pathlib import Path
 
 import click
+import stamina
 
 from spec.models import MODELS, describe_variants, parse_variants, table
 from spec.schemagen import recipe_schema, render, request_schema
 
+from runner import results as run_results
+from runner.errors import AccountError, EndpointError, TargetError, WanformError
 from runner.reporters import REPORTERS
-from runner.validate import validate_paths
+from runner.validate import Validation, validate_paths
 
 EXIT_OK, EXIT_INVALID = 0, 1
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="wanform")
-def main() -> None:
-    """Declarative, reproducible image jobs for DashScope's Wan image models.
-
+EXIT_CODES = """
     \b
     Exit codes:
-      0  success
-      1  invalid input: a recipe, or a path that holds none
-      2  usage error: an unknown option or a bad option value
-    """
+      0    success (`run`: every job succeeded)
+      1    invalid input: a recipe, or a path that holds none; nothing was sent
+      2    usage error: an unknown option or a bad option value
+      3    `run`: some jobs or images failed (the others are kept); `status`/`cancel`: the request failed
+      4    the run stopped early: an account-level error (bad key, arrears, no access) or an unusable target
+      130  interrupted (Ctrl-C): PENDING tasks were cancelled, a rerun resumes the rest
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             help=f"Declarative, reproducible image jobs for DashScope's Wan image models.\n{EXIT_CODES}")
+@click.version_option(package_name="wanform")
+def main() -> None:
+    pass
 
 
 @main.command()
@@ -65,6 +74,184 @@ def _models(variants: str | None):
 def schema(model: str | None) -> None:
     """Print the recipe JSON Schema (or a model's request schema)."""
     click.echo(render(request_schema(MODELS[model]) if model else recipe_schema()), nl=False)
+
+
+def _fail(message: str, code: int = EXIT_INVALID) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _validated(paths: tuple[str, ...], root: str, fmt: str, models) -> Validation:
+    """Valid jobs, or the validation report printed as `validate` prints it and exit 1."""
+    targets = list(paths) or ["recipes"]
+    result = validate_paths(targets, root=root, models=models)
+    if not result.recipes and not result.invalid:
+        click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
+    if not (result.report.ok() and result.recipes):
+        REPORTERS[fmt](result, sys.stdout, False)
+        sys.exit(EXIT_INVALID)
+    for finding in result.report.warnings():
+        p = finding.problem
+        click.echo(f"{finding.location}: {p.severity}[{p.code}]: {p.message}", err=True)
+    return result
+
+
+def _target(choice: str | None):
+    from runner.targets import resolve
+
+    try:
+        return resolve(choice, os.environ)
+    except TargetError as exc:
+        _fail(exc.message)
+
+
+TARGET_HELP = ("emulator, dashscope, or a base URL such as http://127.0.0.1:8000/api/v1. Default: dashscope when "
+               "DASHSCOPE_API_KEY is set (base URL from DASHSCOPE_HTTP_BASE_URL, DASHSCOPE_API_REGION, "
+               "DASHSCOPE_WORKSPACE_ID, as the official SDK resolves it), else the embedded emulator.")
+
+
+@main.command(help=f"""Run recipes (default: recipes/): submit, poll, download the images into --out.
+
+    Recipes are validated first; an invalid one stops the run before anything is sent. Every task id
+    is journaled in ROOT/.wanform/journal.jsonl the moment it is known: a rerun after a crash or
+    Ctrl-C polls those tasks instead of paying for them again, and skips jobs whose files are intact.
+    Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance).
+
+    Limits default to the documented ones per model (submissions/s, tasks in flight) and 20 task
+    queries/s per account; override with the options or WANFORM_SUBMIT_RPS, WANFORM_MAX_IN_FLIGHT,
+    WANFORM_QUERY_RPS. A value is N (every model) or model=N,model=N.
+
+{EXIT_CODES}""")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--target", metavar="TARGET", help=TARGET_HELP)
+@click.option("--sync", "synchronous", is_flag=True, help="Use the sync endpoint where the model has one.")
+@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Where images go.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Final report format.")
+@click.option("--submit-rps", metavar="N|MODEL=N,...", help="Task submissions per second.")
+@click.option("--max-in-flight", metavar="N|MODEL=N,...", help="Tasks submitted and not yet finished.")
+@click.option("--query-rps", metavar="N", help="Task queries per second for the whole account.")
+@click.option("--emulator-speed", type=click.FloatRange(min=0, min_open=True),
+              help="Clock speed of an emulator target (the embedded one runs at 10 unless told): polling starts "
+                   "at the documented durations divided by it.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
+              help="Project root: local images must stay inside it; the journal lives in ROOT/.wanform.")
+@click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
+              help="Which document to follow where the API pages disagree (as for `validate`).")
+def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str, fmt: str, submit_rps: str | None,
+        max_in_flight: str | None, query_rps: str | None, emulator_speed: float | None, root: str,
+        variants: str | None) -> None:
+    from runner.engine import RunOptions
+    from runner.launch import execute
+    from runner.limits import resolve_limits
+    from runner.progress import choose
+
+    models = _models(variants)
+    validation = _validated(paths, root, fmt, models)
+    chosen = _target(target)
+    if emulator_speed is not None and chosen.name == "dashscope":
+        _fail("--emulator-speed applies to an emulator target, not to dashscope")
+    try:
+        limits = resolve_limits(models, os.environ, submit_rps=submit_rps, max_in_flight=max_in_flight,
+                                query_rps=query_rps)
+    except ValueError as exc:
+        _fail(str(exc))
+    progress = choose(sys.stdout, sys.stderr, fmt)
+    options = RunOptions(out=Path(out), synchronous=synchronous, target_speed=emulator_speed)
+    stamina.instrumentation.set_on_retry_hooks([])  # retries show in the report, not as log lines
+    try:
+        result = asyncio.run(execute(validation.jobs, chosen, limits, options, progress, root=root, models=models))
+    except KeyboardInterrupt:
+        _fail("aborted; the journal holds every task id known so far", run_results.EXIT_INTERRUPTED)
+    except WanformError as exc:
+        _fail(exc.line())
+    except OSError as exc:
+        _fail(f"cannot start the run: {exc.strerror or exc}")
+    run_results.REPORTERS[fmt](result, sys.stdout)
+    sys.exit(result.exit_code)
+
+
+@main.command("render")
+@click.argument("paths", nargs=-1, type=click.Path(), required=True, metavar="RECIPE...")
+@click.option("--target", metavar="TARGET", help="Whose base URL the commands use: default DashScope's (from the "
+              "environment, as the SDK resolves it); `emulator` means a local `wanform emulator` on port 8000.")
+@click.option("--sync", "synchronous", is_flag=True, help="The sync endpoint where the model has one.")
+@click.option("--short", is_flag=True, help="Abbreviate data URIs (the output can then no longer be sent).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
+              help="Project root; local image paths must stay inside it.")
+@click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
+              help="Which document to follow where the API pages disagree (as for `validate`).")
+def render_command(paths: tuple[str, ...], target: str | None, synchronous: bool, short: bool, root: str,
+                   variants: str | None) -> None:
+    """Print each job's exact request as a curl command, without sending anything.
+
+    The key is written as $DASHSCOPE_API_KEY for the shell to fill in.
+    """
+    from runner.render import render as render_jobs
+    from runner.targets import LOCAL_EMULATOR_URL, sdk_base_url
+
+    validation = _validated(paths, root, "text", _models(variants))
+    try:
+        base = sdk_base_url(os.environ) if target in (None, "dashscope") else (
+            LOCAL_EMULATOR_URL if target == "emulator" else _target(target).base_url)
+    except TargetError as exc:
+        _fail(exc.message)
+    render_jobs(validation.jobs, base, sys.stdout, synchronous, short)
+
+
+def _task_command(action: str, task_id: str, target: str | None, fmt: str) -> None:
+    from runner.taskcmds import call, print_cancel, print_status
+
+    chosen = _target(target)
+    if chosen.embedded:
+        _fail(f"{action} needs the target the task was submitted to: set DASHSCOPE_API_KEY or pass --target")
+    try:
+        answer = asyncio.run(call(chosen, action, task_id))
+    except (AccountError, EndpointError) as exc:
+        _fail(exc.line(), run_results.EXIT_STOPPED)
+    except WanformError as exc:
+        _fail(exc.line(), run_results.EXIT_FAILED)
+    (print_status if action == "status" else print_cancel)(task_id, answer, sys.stdout, fmt)
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--target", metavar="TARGET", help=TARGET_HELP)
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(task_id: str, target: str | None, fmt: str) -> None:
+    """Show a task's status, times and result files (URLs without their signatures)."""
+    _task_command("status", task_id, target, fmt)
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--target", metavar="TARGET", help=TARGET_HELP)
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def cancel(task_id: str, target: str | None, fmt: str) -> None:
+    """Cancel a task; DashScope cancels only tasks still PENDING."""
+    _task_command("cancel", task_id, target, fmt)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0 picks a free port.")
+@click.option("--speed", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Virtual clock speed (2 = tasks finish twice as fast; 0 = frozen).")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False), help="YAML file of fault rules.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random faults and default seeds.")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help="Accept only this key (repeatable); default: any key starting with sk-.")
+def emulator(host: str, port: int, speed: float, scenario: str | None, seed: int, api_keys: tuple[str, ...]) -> None:
+    """Serve the offline DashScope emulator until Ctrl-C; prints its base URL."""
+    from emulator import EmulatorConfig, serve
+
+    try:
+        config = EmulatorConfig(host=host, port=port, speed=speed, scenario=scenario, seed=seed, api_keys=api_keys)
+        serve(config)
+    except ValueError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":  # pragma: no cover

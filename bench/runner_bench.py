@@ -1,0 +1,174 @@
+"""The runner against the emulator with stated limits, next to the lower bound they allow, then the official SDK.
+
+Run: python bench/runner_bench.py [--jobs 500] [--rps 20] [--in-flight 20] [--seconds 1]
+
+The emulator runs in its own process, with wan2.7-image set to RPS submissions/s, IN_FLIGHT tasks at
+once and SECONDS per task (plus its 0.05 s PENDING); task queries stay at DashScope's 20/s per account.
+The runner is given the same model table, so its limits are the stated ones. Every job is its own
+recipe with the same body (the emulator renders the image once and caches it), so the bench measures
+scheduling, not drawing.
+
+Lower bound: the last job cannot finish before max(JOBS/RPS, ceil(JOBS/IN_FLIGHT) * task, JOBS/20 queries)
+plus one task duration for the last batch to run. Requests per job and 429s come from the emulator's journal
+(per API key, so each client is counted apart). Peak memory is the bench process's peak RSS after the
+runner's part (the emulator's process is not counted). The SDK part drives `ImageGeneration.async_call` +
+`wait` from a thread pool as wide as IN_FLIGHT, retrying a 429 after a second, and downloads with requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import multiprocessing
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from runner.engine import RunOptions  # noqa: E402
+from runner.launch import execute  # noqa: E402
+from runner.limits import resolve_limits  # noqa: E402
+from runner.progress import Lines  # noqa: E402
+from runner.targets import Target  # noqa: E402
+from runner.validate import validate_paths  # noqa: E402
+from spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
+
+MODEL = "wan2.7-image"
+PENDING_SECONDS = 0.05  # the emulator's default wait before a task runs
+RUNNER_KEY = "sk-bench-runner"
+SDK_KEY = "sk-bench-sdk"
+RECIPE = """model: wan2.7-image
+name: {name}
+prompt: A red fox in fresh snow, morning light.
+size: 1K
+n: 1
+seed: 7
+"""
+
+
+def bench_models(rps: float, in_flight: int, seconds: float):
+    return {**MODELS, MODEL: replace(MODELS[MODEL], submit_rps=rps, max_in_flight=in_flight, typical_seconds=seconds)}
+
+
+def serve(rps: float, in_flight: int, seconds: float, urls: multiprocessing.Queue) -> None:
+    """The emulator's process: serve until killed."""
+    from emulator import EmulatorConfig, start
+
+    async def main() -> None:
+        runner, base_url = await start(EmulatorConfig(port=0, models=bench_models(rps, in_flight, seconds)))
+        urls.put(base_url)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def journal(base_url: str, key: str) -> list[dict]:
+    request = urllib.request.Request(base_url.removesuffix("/api/v1") + "/__emulator/journal",
+                                     headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.load(resp)["entries"]
+
+
+def traffic(base_url: str, key: str, jobs: int) -> str:
+    entries = journal(base_url, key)
+    throttled = sum(1 for e in entries if e["status"] == 429)
+    return f"{len(entries) / jobs:.2f} requests per job ({len(entries)} in all), {throttled} answered 429"
+
+
+def run_runner(base_url: str, root: Path, args) -> float:
+    for i in range(args.jobs):
+        (root / f"job-{i:04d}.yaml").write_text(RECIPE.format(name=f"job-{i:04d}"), encoding="utf-8")
+    validation = validate_paths([str(root)], root=root)
+    assert validation.report.ok() and len(validation.jobs) == args.jobs
+    models = bench_models(args.rps, args.in_flight, args.seconds)
+    options = RunOptions(out=root / "out", target_speed=1.0)
+    quiet = Lines(io.StringIO(), io.StringIO())
+    started = time.perf_counter()
+    result = asyncio.run(execute(validation.jobs, Target("url", base_url, RUNNER_KEY), resolve_limits(models, {}),
+                                 options, quiet, root=root, models=models))
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.summary()
+    return elapsed
+
+
+def sdk_job(base_url: str, out: Path, index: int) -> None:
+    from dashscope.aigc.image_generation import ImageGeneration
+    from dashscope.api_entities.dashscope_response import Message
+
+    messages = [Message(role="user", content=[{"text": "A red fox in fresh snow, morning light."}])]
+    while True:
+        task = ImageGeneration.async_call(model=MODEL, messages=messages, api_key=SDK_KEY, n=1, size="1K", seed=7)
+        if task.status_code != 429:
+            break
+        time.sleep(1)
+    while True:
+        done = ImageGeneration.wait(task, api_key=SDK_KEY)
+        if done.status_code != 429:
+            break
+        time.sleep(1)
+    url = done.output.choices[0].message.content[0]["image"]
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        (out / f"sdk-{index:04d}.png").write_bytes(resp.read())
+
+
+def run_sdk(base_url: str, root: Path, args) -> float:
+    import dashscope
+
+    dashscope.base_http_api_url = base_url
+    out = root / "sdk"
+    out.mkdir()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.in_flight) as pool:
+        list(pool.map(lambda i: sdk_job(base_url, out, i), range(args.jobs)))
+    return time.perf_counter() - started
+
+
+def lower_bound(args) -> float:
+    task = args.seconds + PENDING_SECONDS
+    return max(args.jobs / args.rps, math.ceil(args.jobs / args.in_flight) * task,
+               args.jobs / TASK_QUERY_RPS) + task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--rps", type=float, default=20.0)
+    parser.add_argument("--in-flight", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--skip-sdk", action="store_true")
+    args = parser.parse_args()
+    ctx = multiprocessing.get_context("spawn")
+    urls = ctx.Queue()
+    emulator = ctx.Process(target=serve, args=(args.rps, args.in_flight, args.seconds, urls), daemon=True)
+    emulator.start()
+    root = Path(tempfile.mkdtemp(prefix="wanform-bench-"))
+    try:
+        base_url = urls.get(timeout=60)
+        bound = lower_bound(args)
+        print(f"{args.jobs} jobs, {MODEL}: {args.rps:g} submissions/s, {args.in_flight} in flight, "
+              f"{args.seconds:g} s tasks (+{PENDING_SECONDS} s PENDING), {TASK_QUERY_RPS} task queries/s")
+        wall = run_runner(base_url, root, args)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"runner: {wall:.2f} s wall, lower bound {bound:.2f} s ({(wall / bound - 1) * 100:+.1f}%); "
+              f"{traffic(base_url, RUNNER_KEY, args.jobs)}; peak RSS {peak:.0f} MB")
+        if not args.skip_sdk:
+            sdk = run_sdk(base_url, root, args)
+            print(f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall; {traffic(base_url, SDK_KEY, args.jobs)}")
+            print(f"runner / SDK wall time: {wall / sdk:.2f}")
+    finally:
+        emulator.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

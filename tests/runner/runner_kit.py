@@ -1,0 +1,131 @@
+"""Helpers for the runner tests: a project directory with recipes, an emulator on a real socket, a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import textwrap
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+import aiohttp
+
+from emulator import EmulatorConfig, start
+from runner.engine import RunOptions
+from runner.launch import execute
+from runner.limits import Limits, resolve_limits
+from runner.progress import Lines
+from runner.results import RunResult
+from runner.targets import Target
+from runner.validate import validate_paths
+from spec.models import MODELS, ModelSpec
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "sk-wanform-secret-0123456789abcdef"  # tests grep every file the runner writes for it
+SPEED = 50.0
+SUBMIT_PATHS = ("/api/v1/services/aigc/image-generation/generation", "/api/v1/services/aigc/image2image/image-synthesis",
+                "/api/v1/services/aigc/multimodal-generation/generation")
+
+
+def fast_models(seconds: float = 0.3) -> Mapping[str, ModelSpec]:
+    """The model table with every task taking `seconds` (for emulator and runner alike)."""
+    return {name: replace(spec, typical_seconds=seconds) for name, spec in MODELS.items()}
+
+
+@dataclass
+class Project:
+    """A scratch project: recipes written by the test, the repository's example images under images/."""
+
+    root: Path
+
+    def recipe(self, name: str, text: str) -> Path:
+        path = self.root / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    def journal(self) -> list[dict]:
+        path = self.root / ".wanform" / "journal.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def written(self) -> bytes:
+        """Every byte the runner left in the project (outputs, sidecars, journal)."""
+        return b"".join(p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file() and "images" not in p.parts)
+
+
+def make_project(root: Path) -> Project:
+    shutil.copytree(REPO / "recipes" / "images", root / "images")
+    return Project(root)
+
+
+@dataclass
+class Emulator:
+    """An emulator in the test's event loop, and its admin API."""
+
+    base_url: str
+    runner: object
+    speed: float
+
+    @property
+    def admin_url(self) -> str:
+        return self.base_url.removesuffix("/api/v1") + "/__emulator"
+
+    async def _admin(self, method: str, path: str, body: object = None) -> dict:
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, self.admin_url + path, json=body) as resp:
+                assert resp.status < 300, await resp.text()
+                return await resp.json()
+
+    async def journal(self) -> list[dict]:
+        return (await self._admin("GET", "/journal"))["entries"]
+
+    async def fault(self, **rule: object) -> None:
+        await self._admin("POST", "/faults", rule)
+
+    async def advance(self, seconds: float) -> None:
+        await self._admin("POST", "/clock/advance", {"seconds": seconds})
+
+    async def created(self) -> list[str]:
+        """Task ids of every submission that created a task (answered or not)."""
+        return [e["task_id"] for e in await self.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]]
+
+
+async def start_emulator(**settings: object) -> Emulator:
+    config = EmulatorConfig(**{"port": 0, "speed": SPEED, **settings})
+    runner, base_url = await start(config)
+    return Emulator(base_url, runner, config.speed)
+
+
+@dataclass
+class Run:
+    """What a run returned and printed."""
+
+    result: RunResult
+    out: str
+    err: str
+
+    def job(self, name: str):
+        return next(j for j in self.result.jobs if j.job == name)
+
+
+async def run(project: Project, emulator: Emulator, *paths: str, key: str = KEY, limits: Limits | None = None,
+              models: Mapping[str, ModelSpec] = MODELS, base_url: str | None = None, **options: object) -> Run:
+    """Validate `paths` (default: every recipe of the project) and run them against the emulator."""
+    validation = validate_paths(list(paths) or [str(project.root)], root=project.root)
+    assert validation.report.ok(), [str(f.problem) for f in validation.report.errors()]
+    target = Target("url", base_url or emulator.base_url, key)
+    settings = {"out": project.out, "target_speed": emulator.speed, **options}
+    out, err = io.StringIO(), io.StringIO()
+    result = await execute(validation.jobs, target, limits or resolve_limits(MODELS, {}), RunOptions(**settings),
+                           Lines(out, err), root=project.root, models=models)
+    return Run(result, out.getvalue(), err.getvalue())
+
+
+def images(directory: Path) -> list[str]:
+    """Every file under `directory`, relative, sorted (temporary files included: there must be none)."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())

@@ -1,0 +1,53 @@
+"""The journal: durable task ids, replay by a later run, a crash's half line, one run at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.journal import Journal, JournalBusy
+
+
+def test_a_rerun_reads_the_latest_task_of_each_job(tmp_path):
+    """Submitted tasks are live; finished, cancelled and expired ones are not; intents are remembered."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1", request_id="r1")
+        journal.write("submitted", "b", task_id="t2")
+        journal.write("finished", "b", task_id="t2", status="SUCCEEDED", outputs=[{"file": "x.png"}])
+        journal.write("submitted", "c", task_id="t3")
+        journal.write("canceled", "c", task_id="t3")
+        journal.write("submitting", "d", at=12.5)
+    with Journal(tmp_path) as again:
+        a, b, c, d = (again.get(k) for k in "abcd")
+        assert (a.task_id, a.request_id, a.status, a.live) == ("t1", "r1", None, True)
+        assert (b.status, b.outputs, b.live) == ("SUCCEEDED", [{"file": "x.png"}], True)
+        assert (c.status, c.live) == ("CANCELED", False)
+        assert (d.intent, d.live) == (12.5, False)
+        assert again.task_ids == {"t1", "t2", "t3"}
+
+
+def test_a_refused_submission_clears_its_intent(tmp_path):
+    """An error answer means no task was made, so no lost task is looked for."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitting", "a", at=1.0)
+        journal.write("refused", "a", code="Throttling.RateQuota")
+        assert journal.get("a").intent is None
+
+
+def test_a_line_cut_by_a_crash_is_skipped_and_not_glued_to_the_next(tmp_path):
+    """A half-written last line is ignored, and the next entry starts on a line of its own."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1")
+    with open(journal.path, "a", encoding="utf-8") as fh:
+        fh.write('{"event": "submitted", "job": "b", "task_')
+    with Journal(tmp_path) as again:
+        assert again.get("b") is None
+        again.write("submitted", "c", task_id="t3")
+    with Journal(tmp_path) as third:
+        assert (third.get("a").task_id, third.get("c").task_id) == ("t1", "t3")
+
+
+def test_two_runs_cannot_share_a_journal(tmp_path):
+    """A second run in the same project is refused while the first holds the lock."""
+    with Journal(tmp_path):
+        with pytest.raises(JournalBusy, match="another wanform run holds"):
+            Journal(tmp_path).open()
