@@ -15,6 +15,10 @@ from spec.schemagen import recipe_schema, render, request_schema
 
 from runner import results as run_results
 from runner.errors import AccountError, EndpointError, TargetError, WanformError
+from runner import gitops
+from runner.junit import write_junit
+from runner.lockfile import LockFileError
+from runner.gitops_commands import merge_locks, plan
 from runner.reporters import REPORTERS
 from runner.validate import Validation, validate_paths
 
@@ -24,7 +28,7 @@ EXIT_CODES = """
     Exit codes:
       0    success (`run`: every job succeeded)
       1    invalid input: a recipe, or a path that holds none; nothing was sent
-      2    usage error: an unknown option or a bad option value
+      2    usage error (an unknown option or a bad value); `plan --detailed-exitcode`: changes pending
       3    `run`: some jobs or images failed (the others are kept); `status`/`cancel`: the request failed
       4    the run stopped early: an account-level error (bad key, arrears, no access) or an unusable target
       130  interrupted (Ctrl-C): PENDING tasks were cancelled, a rerun resumes the rest
@@ -126,8 +130,16 @@ TARGET_HELP = ("emulator, dashscope, or a base URL such as http://127.0.0.1:8000
 @click.option("--target", metavar="TARGET", help=TARGET_HELP)
 @click.option("--sync", "synchronous", is_flag=True, help="Use the sync endpoint where the model has one.")
 @click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Where images go.")
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Final report format.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "ndjson"]), default="text",
+              show_default=True, help="text; json: one report at the end; ndjson: one versioned event per line.")
+@click.option("--lock", "lock_path", type=click.Path(dir_okay=False), help="Lock file (default: ROOT/wanform.lock).")
+@click.option("--force", is_flag=True, help="Run every job, not only new and changed ones.")
+@click.option("--prune", is_flag=True, help="Drop orphaned lock entries (no recipe declares them) and their outputs.")
+@click.option("--max-images", type=click.IntRange(min=0), help="Refuse, before sending anything, a run that could "
+              "bill more images than this.")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="Likewise for the list-price estimate in CNY.")
+@click.option("--shard", metavar="K/N", help="Run slice K of N (deterministic and balanced), for a CI matrix.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Also write a JUnit XML report, one test case per job.")
 @click.option("--submit-rps", metavar="N|MODEL=N,...", help="Task submissions per second.")
 @click.option("--max-in-flight", metavar="N|MODEL=N,...", help="Tasks submitted and not yet finished.")
 @click.option("--query-rps", metavar="N", help="Task queries per second for the whole account.")
@@ -138,17 +150,50 @@ TARGET_HELP = ("emulator, dashscope, or a base URL such as http://127.0.0.1:8000
               help="Project root: local images must stay inside it; the journal lives in ROOT/.wanform.")
 @click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
               help="Which document to follow where the API pages disagree (as for `validate`).")
-def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str, fmt: str, submit_rps: str | None,
-        max_in_flight: str | None, query_rps: str | None, emulator_speed: float | None, root: str,
-        variants: str | None) -> None:
+def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str, fmt: str, lock_path: str | None,
+        force: bool, prune: bool, max_images: int | None, max_cost: float | None, shard: str | None,
+        junit: str | None, submit_rps: str | None, max_in_flight: str | None, query_rps: str | None,
+        emulator_speed: float | None, root: str, variants: str | None) -> None:
+    models = _models(variants)
+    validation = _validated(paths, root, "text" if fmt == "text" else "json", models)
+    try:
+        part = gitops.parse_shard(shard) if shard else None
+    except ValueError as exc:
+        _fail(str(exc))
+    with gitops.project_lock(Path(root)) as held:
+        if not held:
+            _fail(f"another wanform run is using {Path(root).resolve()} (it holds .wanform/project.lock); wait "
+                  "for it to end. The lock is released when that process exits, even if it crashed.")
+        try:
+            project = gitops.Project.open(Path(root), Path(lock_path) if lock_path else None)
+        except LockFileError as exc:
+            _fail(f"{exc}; fix it, or move it away to start afresh")
+        plan = project.plan(validation.jobs)
+        chosen_jobs = gitops.select(plan, force, part)
+        refusal = gitops.over_budget(chosen_jobs, max_images, max_cost)
+        if refusal:
+            _fail(refusal)
+        chosen = _target(target)
+        result = _execute([j.checked for j in chosen_jobs], chosen, synchronous, out, fmt, submit_rps, max_in_flight,
+                          query_rps, emulator_speed, root, models)
+        for removed in project.record(chosen_jobs, result, chosen.name, plan, prune):
+            click.echo(f"notice: pruned {removed}", err=True)
+    if junit:
+        write_junit(Path(junit), result)
+    run_results.REPORTERS[fmt](result, sys.stdout)
+    sys.exit(result.exit_code)
+
+
+def _execute(jobs, chosen, synchronous, out, fmt, submit_rps, max_in_flight, query_rps, emulator_speed, root, models):
+    """Run the chosen jobs on the target; the result of an empty selection is an empty run."""
     from runner.engine import RunOptions
     from runner.launch import execute
     from runner.limits import resolve_limits
     from runner.progress import choose
 
-    models = _models(variants)
-    validation = _validated(paths, root, fmt, models)
-    chosen = _target(target)
+    if not jobs:
+        click.echo("notice: nothing to run: every job is unchanged (--force runs them anyway)", err=True)
+        return run_results.RunResult(chosen.describe(), [])
     if emulator_speed is not None and chosen.name == "dashscope":
         _fail("--emulator-speed applies to an emulator target, not to dashscope")
     try:
@@ -160,15 +205,14 @@ def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str,
     options = RunOptions(out=Path(out), synchronous=synchronous, target_speed=emulator_speed)
     stamina.instrumentation.set_on_retry_hooks([])  # retries show in the report, not as log lines
     try:
-        result = asyncio.run(execute(validation.jobs, chosen, limits, options, progress, root=root, models=models))
+        result = asyncio.run(execute(jobs, chosen, limits, options, progress, root=root, models=models))
     except KeyboardInterrupt:
         _fail("aborted; the journal holds every task id known so far", run_results.EXIT_INTERRUPTED)
     except WanformError as exc:
         _fail(exc.line())
     except OSError as exc:
         _fail(f"cannot start the run: {exc.strerror or exc}")
-    run_results.REPORTERS[fmt](result, sys.stdout)
-    sys.exit(result.exit_code)
+    return result
 
 
 @main.command("render")
@@ -252,6 +296,10 @@ def emulator(host: str, port: int, speed: float, scenario: str | None, seed: int
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+main.add_command(plan)
+main.add_command(merge_locks)
 
 
 if __name__ == "__main__":  # pragma: no cover

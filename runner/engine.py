@@ -130,6 +130,8 @@ class Engine:
         """Run every job; returns when all ended, or after a stop or an interrupt has been handled."""
         started = time.monotonic()
         self.progress.start(self.result, lambda: self.client.traffic.throttled)
+        for w in self.work:
+            self.progress.event("queued", w.state)
         jobs = [asyncio.create_task(self._job(w)) for w in self.work]
         halted = asyncio.create_task(self._halt.wait())
         try:
@@ -201,7 +203,7 @@ class Engine:
     async def _run_job(self, w: Work) -> None:
         w.state.state = PREPARING
         w.sources = await asyncio.to_thread(load_sources, w.checked.request)
-        w.fingerprint = fingerprint(w.checked.job, w.sources, self.client.target.identity)
+        w.fingerprint = fingerprint(w.checked.request, w.sources, self.client.target.identity)
         record = self.journal.get(w.fingerprint)
         if record is not None and record.status == "SUCCEEDED" and await asyncio.to_thread(_intact, record.outputs):
             self._skip(w, record)
@@ -213,7 +215,7 @@ class Engine:
         await self._finish(w, answer)
 
     def _skip(self, w: Work, record: JobRecord) -> None:
-        w.state.task_id, w.state.state = record.task_id, SKIPPED
+        w.state.task_id, w.state.request_id, w.state.state = record.task_id, record.request_id, SKIPPED
         w.state.sidecar = str(w.place.sidecar) if w.place.sidecar.is_file() else None
         w.state.images = [ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs]
         self.progress.job_ended(w.state)
@@ -239,6 +241,7 @@ class Engine:
             return await self.submitter.call(w.fingerprint, w.model, wire)
         submitted = await self.submitter.submit(w.fingerprint, w.model, wire, intent)
         w.request_id = submitted.request_id
+        self.progress.event("submitted", w.state, task_id=submitted.task_id)
         if submitted.adopted:
             self._notice(w, f"adopted task {submitted.task_id}, created by a submission whose answer was lost")
         return await self._poll(w, submitted.task_id)
@@ -260,6 +263,7 @@ class Engine:
             output = answer.body.get("output") or {}
             w.task_status = str(output.get("task_status") or "UNKNOWN")
             w.state.state = RUNNING if w.task_status == "RUNNING" else PENDING
+            self.progress.event("polled", w.state, task_status=w.task_status)
             elapsed = time.monotonic() - began
             if w.task_status in FINAL:
                 if not resumed and w.task_status == "SUCCEEDED":
@@ -309,6 +313,7 @@ class Engine:
         }
         await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
         w.state.sidecar = str(w.place.sidecar)
+        w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
         self.journal.write("finished", w.fingerprint, task_id=w.state.task_id, status="SUCCEEDED",
                            request_id=provenance["request_id"], outputs=[vars(i) for i in w.state.images])
 
@@ -332,9 +337,11 @@ class Engine:
                 raise
 
         try:
-            return await retrying(attempt, self.options.download_retry, self._seen)
+            image = await retrying(attempt, self.options.download_retry, self._seen)
         except WanformError as exc:
             return ImageFailure(index, exc.code, exc.message)
+        self.progress.event("downloaded", w.state, index=index, file=image.file)
+        return image
 
     def _commit(self, out: AtomicFile, index: int, texts: dict[str, str]) -> ImageOut:
         out.file.seek(0)

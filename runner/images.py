@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import mimetypes
 import os
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Awaitable, Callable
 from spec.imageprobe import decode_data_uri, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 
+from runner.fingerprint import canonical, request_digest
 from runner.recipes import Job
 from runner.requests import BuiltRequest, ImageRef, build_request
 
@@ -106,10 +106,10 @@ def wire_request(job: Job, values: dict[tuple, str], synchronous: bool) -> Built
     return build_request(job, lambda ref: values[ref.body_path], synchronous=synchronous)
 
 
-def fingerprint(job: Job, sources: list[Source], target: str) -> str:
-    """A job's identity across runs: where it goes, its recipe and name, and its body with images as digests."""
-    digests = {s.ref.body_path: s.digest for s in sources}
-    body = build_request(job, lambda ref: digests[ref.body_path]).body
+def fingerprint(request: BuiltRequest, sources: list[Source], target: str) -> str:
+    """A job's identity across runs: where it goes, its recipe and name, and its request's digest (as in the lock)."""
+    job = request.job
     recipe = os.path.relpath(job.recipe.abspath, job.recipe.root)
-    ident = {"target": target, "recipe": recipe, "job": job.name, "body": body}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    digest = request_digest(request, {s.ref.body_path: s.digest for s in sources})
+    ident = {"target": target, "recipe": recipe, "job": job.name, "request": digest}
+    return hashlib.sha256(canonical(ident).encode("utf-8")).hexdigest()

@@ -5,7 +5,9 @@ Job lines and the final report go to stdout; the live panel and notices go to st
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime, timezone
 from typing import Callable, TextIO
 
 from rich.console import Console
@@ -14,6 +16,13 @@ from rich.table import Table
 
 from runner.results import (DOWNLOADING, FAILED, IN_FLIGHT, PARTIAL, QUEUED, PREPARING, SKIPPED, SUCCEEDED, JobState,
                             RunResult, job_line)
+
+
+EVENT_VERSION = 1
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Lines:
@@ -35,8 +44,35 @@ class Lines:
         self.err.write(f"notice: {text}\n")
         self.err.flush()
 
+    def event(self, kind: str, job: JobState, **details: object) -> None:
+        """A step of a job (queued, submitted, polled, downloaded); only the event stream shows these."""
+
     def stop(self) -> None:
         pass
+
+
+class Events(Lines):
+    """`-o ndjson`: one versioned JSON object per line on stdout for every step of every job."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        super().__init__(out, err, job_lines=False)
+
+    def _emit(self, doc: dict) -> None:
+        self.out.write(json.dumps({"v": EVENT_VERSION, "time": _now(), **doc}, sort_keys=True, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
+        self._emit({"event": "run_started", "target": result.target, "jobs": len(result.jobs)})
+
+    def event(self, kind: str, job: JobState, **details: object) -> None:
+        self._emit({"event": kind, "recipe": job.recipe, "job": job.job, "model": job.model, "task_id": job.task_id,
+                    **details})
+
+    def job_ended(self, job: JobState) -> None:
+        self._emit({"event": job.state, **{k: v for k, v in job.as_dict().items() if k != "status"}})
+
+    def notice(self, text: str) -> None:
+        self._emit({"event": "notice", "message": text})
 
 
 class Panel:
@@ -84,6 +120,8 @@ class LiveDisplay(Lines):
 
 def choose(out: TextIO, err: TextIO, fmt: str) -> Lines:
     """The live panel on a terminal in text mode; plain lines otherwise; no job lines with `-o json`."""
+    if fmt == "ndjson":
+        return Events(out, err)
     if fmt == "json":
         return Lines(out, err, job_lines=False)
     if err.isatty() and out.isatty():

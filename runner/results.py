@@ -44,6 +44,8 @@ class JobState:
     model: str
     state: str = QUEUED
     task_id: str | None = None
+    request_id: str | None = None
+    finished_at: str | None = None
     resumed: bool = False
     images: list[ImageOut] = field(default_factory=list)
     failures: list[ImageFailure] = field(default_factory=list)
@@ -58,7 +60,7 @@ class JobState:
     def as_dict(self) -> dict:
         out = {
             "recipe": self.recipe, "job": self.job, "model": self.model, "status": self.state,
-            "task_id": self.task_id, "resumed": self.resumed, "sidecar": self.sidecar,
+            "task_id": self.task_id, "request_id": self.request_id, "resumed": self.resumed, "sidecar": self.sidecar,
             "images": [vars(i) for i in self.images], "failed_images": [vars(f) for f in self.failures],
             "notices": self.notices,
             "error": None,
@@ -148,4 +150,12 @@ def as_json(result: RunResult, out: TextIO) -> None:
     out.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-REPORTERS = {"text": text, "json": as_json}
+def as_event(result: RunResult, out: TextIO) -> None:
+    """The last line of an `-o ndjson` stream: how the run ended."""
+    doc = {"v": 1, "event": "run_finished", "target": result.target, "exit_code": result.exit_code,
+           "summary": result.summary(), "interrupted": result.interrupted,
+           "stopped": None if result.stopped is None else {"code": result.stopped.code, "message": result.stopped.message}}
+    out.write(json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+REPORTERS = {"text": text, "json": as_json, "ndjson": as_event}

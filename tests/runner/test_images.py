@@ -41,7 +41,7 @@ def test_the_fingerprint_follows_the_image_bytes_not_the_file_name(project):
 
     def identity() -> str:
         checked = validate_paths([str(project.root / "clock.yaml")], root=project.root).jobs[0]
-        return fingerprint(checked.job, load_sources(checked.request), "https://dashscope.aliyuncs.com/api/v1")
+        return fingerprint(checked.request, load_sources(checked.request), "https://dashscope.aliyuncs.com/api/v1")
 
     first = identity()
     (project.root / "images" / "alarm-clock.png").rename(project.root / "images" / "clock.png")

@@ -1,0 +1,150 @@
+"""Plans against a lock: new, changed (and why), unchanged, orphaned, and outputs drifting on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from runner.fingerprint import HashCache
+from runner.lockfile import LockFile, LockFileError, merge
+from runner.plan import lock_entry, make_plan, shard
+from runner.validate import validate_paths
+
+RECIPE = """model: wan2.7-image
+prompt: Put a hat on the cat.
+n: 2
+seed: 7
+inputs:
+  - path: images/cat.png
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "recipes" / "images").mkdir(parents=True)
+    Image.new("RGB", (320, 240), "orange").save(tmp_path / "recipes" / "images" / "cat.png")
+    (tmp_path / "recipes" / "cat.yaml").write_text(RECIPE)
+    (tmp_path / "recipes" / "dog.yaml").write_text(RECIPE.replace("cat", "dog").replace("images/dog.png", "images/cat.png"))
+    return tmp_path
+
+
+def plan_of(root: Path):
+    result = validate_paths([str(root / "recipes")], root=root)
+    assert result.report.ok(), [f.as_dict() for f in result.report.findings]
+    return make_plan(result.jobs, LockFile.load(root / "wanform.lock"), root, HashCache(root))
+
+
+def record_all(root: Path) -> None:
+    """Pretend every pending job ran and made one output file; write the lock as a run would."""
+    lock = LockFile.load(root / "wanform.lock")
+    for job in plan_of(root).pending():
+        out = root / "out" / (job.key.replace("/", "_").replace("::", "-") + ".png")
+        out.parent.mkdir(exist_ok=True)
+        out.write_bytes(job.key.encode())
+        outputs = [{"path": out.relative_to(root).as_posix(), "sha256": HashCache(root).file(out), "width": 1, "height": 1}]
+        lock.jobs[job.key] = lock_entry(job, target="emulator", task_id="t", request_id="r", finished="2026-11-25T00:00:00Z",
+                                        outputs=outputs, failures=[])
+    lock.save()
+
+
+def statuses(plan) -> dict[str, tuple[str, list[str]]]:
+    return {job.key: (job.status, job.reasons) for job in plan.jobs}
+
+
+def test_fresh_project_is_all_new(project: Path) -> None:
+    """Without a lock every job is new, and the bill counts n images per job."""
+    plan = plan_of(project)
+    assert statuses(plan) == {"recipes/cat.yaml::cat": ("new", []), "recipes/dog.yaml::dog": ("new", [])}
+    assert plan.totals() == {"wan2.7-image": {"images": 4, "cost_cny": 0.8}}
+
+
+def test_after_a_run_everything_is_unchanged(project: Path) -> None:
+    """Once recorded, nothing is pending."""
+    record_all(project)
+    assert [job.status for job in plan_of(project).jobs] == ["unchanged", "unchanged"]
+
+
+def test_editing_one_recipe_changes_exactly_that_job_and_says_why(project: Path) -> None:
+    """A new seed in one recipe makes that job changed, naming the field."""
+    record_all(project)
+    path = project / "recipes" / "cat.yaml"
+    path.write_text(path.read_text().replace("seed: 7", "seed: 8"))
+    assert statuses(plan_of(project)) == {"recipes/cat.yaml::cat": ("changed", ["seed"]),
+                                          "recipes/dog.yaml::dog": ("unchanged", [])}
+
+
+def test_changing_image_bytes_changes_the_jobs_using_it(project: Path) -> None:
+    """One byte of an input image changes every job that reads it, naming the input."""
+    record_all(project)
+    Image.new("RGB", (320, 240), "black").save(project / "recipes" / "images" / "cat.png")
+    assert {k: v for k, v in statuses(plan_of(project)).items()} == {
+        "recipes/cat.yaml::cat": ("changed", ["inputs[0].image"]),
+        "recipes/dog.yaml::dog": ("changed", ["inputs[0].image"])}
+
+
+def test_renaming_an_image_changes_nothing(project: Path) -> None:
+    """The fingerprint follows image bytes, not file names."""
+    record_all(project)
+    images = project / "recipes" / "images"
+    shutil.move(images / "cat.png", images / "kitten.png")
+    for name in ("cat.yaml", "dog.yaml"):
+        path = project / "recipes" / name
+        path.write_text(path.read_text().replace("images/cat.png", "images/kitten.png"))
+    assert [job.status for job in plan_of(project).jobs] == ["unchanged", "unchanged"]
+
+
+def test_deleted_recipe_leaves_an_orphan(project: Path) -> None:
+    """A lock entry no recipe declares any more is orphaned."""
+    record_all(project)
+    (project / "recipes" / "dog.yaml").unlink()
+    assert statuses(plan_of(project)) == {"recipes/cat.yaml::cat": ("unchanged", []),
+                                          "recipes/dog.yaml::dog": ("orphaned", [])}
+
+
+def test_missing_and_modified_outputs_are_pending(project: Path) -> None:
+    """Outputs gone or edited on disk make their job pending again, saying which file."""
+    record_all(project)
+    lock = json.loads((project / "wanform.lock").read_text())["jobs"]
+    cat, dog = (lock[k]["outputs"][0]["path"] for k in ("recipes/cat.yaml::cat", "recipes/dog.yaml::dog"))
+    (project / cat).unlink()
+    (project / dog).write_bytes(b"edited")
+    assert statuses(plan_of(project)) == {"recipes/cat.yaml::cat": ("changed", [f"output missing: {cat}"]),
+                                          "recipes/dog.yaml::dog": ("changed", [f"output modified: {dog}"])}
+
+
+def test_saving_twice_is_byte_identical(project: Path) -> None:
+    """The lock is stable: loading and saving it changes no byte."""
+    record_all(project)
+    before = (project / "wanform.lock").read_bytes()
+    LockFile.load(project / "wanform.lock").save()
+    assert (project / "wanform.lock").read_bytes() == before
+
+
+def test_shards_cover_every_job_exactly_once(project: Path) -> None:
+    """Shards 1/3, 2/3 and 3/3 together hold every job once, and differ in size by at most one."""
+    for i in range(5):
+        (project / "recipes" / f"extra{i}.yaml").write_text(RECIPE.replace("seed: 7", f"seed: {i}"))
+    jobs = plan_of(project).pending()
+    slices = [shard(jobs, k, 3) for k in (1, 2, 3)]
+    keys = [job.key for part in slices for job in part]
+    assert sorted(keys) == sorted(job.key for job in jobs) and len(keys) == len(set(keys))
+    assert max(map(len, slices)) - min(map(len, slices)) <= 1
+
+
+def test_shard_locks_merge_without_conflict(tmp_path: Path) -> None:
+    """Entries from different shards union cleanly; one job with two different entries is refused."""
+    a, b = LockFile(tmp_path / "a", {"x::1": {"n": 1}}), LockFile(tmp_path / "b", {"y::2": {"n": 2}, "x::1": {"n": 1}})
+    assert merge([a, b], tmp_path / "m").jobs == {"x::1": {"n": 1}, "y::2": {"n": 2}}
+    with pytest.raises(LockFileError, match="x::1"):
+        merge([a, LockFile(tmp_path / "c", {"x::1": {"n": 3}})], tmp_path / "m")
+
+
+def test_conflict_markers_in_the_lock_are_a_clear_error(tmp_path: Path) -> None:
+    """A lock left with merge-conflict markers names the line instead of raising a raw JSON error."""
+    (tmp_path / "wanform.lock").write_text('{\n<<<<<<< HEAD\n}\n')
+    with pytest.raises(LockFileError, match=r"wanform.lock:2:1: the lock file is not valid JSON"):
+        LockFile.load(tmp_path / "wanform.lock")
