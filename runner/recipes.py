@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -9,13 +10,12 @@ from pathlib import Path as FsPath
 
 from spec.models import MODELS
 from spec.problems import Location, Path, Problem
-from spec.schema import Validator, problems_from
+from spec.schema import SchemaCheck
 from spec.schemagen import recipe_schema
 from spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 YAML_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "empty"}
-_RECIPE_VALIDATOR = Validator(recipe_schema())
 
 
 @dataclass
@@ -87,8 +87,13 @@ def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Loca
     if not isinstance(located.data, dict):
         kind = YAML_KINDS.get(type(located.data), "a single value")
         return None, [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not {kind}")], recipe.location(())
-    problems = problems_from(_RECIPE_VALIDATOR.iter_errors(located.data), located.data)
+    problems = _recipe_check().problems(located.data)
     return recipe, problems + _missing(located.data), recipe.location(())
+
+
+@functools.cache
+def _recipe_check() -> SchemaCheck:
+    return SchemaCheck(recipe_schema())
 
 
 def _missing(data: dict) -> list[Problem]:

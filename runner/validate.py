@@ -20,13 +20,24 @@ KEY_CODES = frozenset({"unknown-key", "param-not-accepted"})  # problems about a
 
 
 class ImageFiles:
-    """Resolves recipe image entries to header facts, caching files by path, size and mtime."""
+    """Resolves recipe image entries to header facts, caching files by path, size and mtime.
+
+    Paths are resolved once per recipe and entry: the jobs of a matrix share their inputs.
+    """
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, int, int], ImageInfo | ImageProbeError] = {}
+        self._paths: dict[tuple[FsPath, str], tuple[FsPath | None, Problem | None]] = {}
 
     def local_path(self, recipe: Recipe, value: str) -> tuple[FsPath | None, Problem | None]:
         """The file a `path:` names, confined to the project root."""
+        key = (recipe.abspath, value)
+        if key not in self._paths:
+            self._paths[key] = self._resolve(recipe, value)
+        return self._paths[key]
+
+    @staticmethod
+    def _resolve(recipe: Recipe, value: str) -> tuple[FsPath | None, Problem | None]:
         try:
             candidate = (recipe.abspath.parent / value).resolve()
             if not candidate.is_relative_to(recipe.root):

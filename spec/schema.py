@@ -7,6 +7,7 @@ import json
 import math
 from typing import Iterable, Iterator, Mapping
 
+import fastjsonschema
 import jsonschema
 from jsonschema import Draft7Validator
 
@@ -53,9 +54,38 @@ def load(name: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
 
 
+def _types_differ(value: object) -> bool:
+    """Whether `value` holds a float the two validators judge differently: 5.0 (an integer to fastjsonschema), NaN or inf."""
+    if isinstance(value, float):
+        return value.is_integer() or not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_types_differ(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_types_differ(item) for item in value)
+    return False
+
+
+class SchemaCheck:
+    """One schema, checked twice as fast as it is explained: compiled code says whether a document is valid,
+    jsonschema says why not. The verdict is always jsonschema's; the compiled check only spares valid documents."""
+
+    def __init__(self, schema: dict) -> None:
+        self._explain = Validator(schema)
+        self._accepts = fastjsonschema.compile(schema)
+
+    def problems(self, document: object) -> list[Problem]:
+        if not _types_differ(document):
+            try:
+                self._accepts(document)
+                return []
+            except fastjsonschema.JsonSchemaException:
+                pass
+        return problems_from(self._explain.iter_errors(document), document)
+
+
 @functools.lru_cache(maxsize=None)
-def _validator_for(spec: ModelSpec) -> Draft7Validator:
-    return Validator(request_schema(spec))
+def _check_for(spec: ModelSpec) -> SchemaCheck:
+    return SchemaCheck(request_schema(spec))
 
 
 def _describe(value: object) -> str:
@@ -130,4 +160,4 @@ def schema_problems(body: object, models: Mapping[str, ModelSpec]) -> list[Probl
         return [Problem("unknown-model", "Model not exist.", ("model",))]
     if "input" not in body:
         return [Problem("missing", "Required input parameter missing from request.", (), api_code="BadRequest.EmptyInput")]
-    return problems_from(_validator_for(models[body["model"]]).iter_errors(body))
+    return _check_for(models[body["model"]]).problems(body)
