@@ -162,8 +162,10 @@ def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str,
         _fail(str(exc))
     with gitops.project_lock(Path(root)) as held:
         if not held:
-            _fail(f"another wanform run is using {Path(root).resolve()} (it holds .wanform/project.lock); wait "
-                  "for it to end. The lock is released when that process exits, even if it crashed.")
+            holder = gitops.lock_holder(Path(root)) or "its owner file is unreadable"
+            _fail(f"another wanform run is using {Path(root).resolve()} ({holder}); wait for it to end, or stop that "
+                  "process. Its lock (.wanform/project.lock) goes away when the process exits, even on a crash, so "
+                  "there is never a stale one to clear.")
         try:
             project = gitops.Project.open(Path(root), Path(lock_path) if lock_path else None)
         except LockFileError as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import contextlib
+import json
+import os
+import socket
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -91,6 +94,7 @@ def project_lock(root: Path) -> Iterator[bool]:
     """Hold `.wanform/project.lock` for a whole run (plan, jobs, lock update); yields False if another run holds it.
 
     It is an OS-level lock (flock): it goes away with the process that held it, so a crash leaves nothing stale.
+    The holder writes who it is to `.wanform/project.owner`, for the message a refused run prints.
     """
     directory = root / ".wanform"
     directory.mkdir(parents=True, exist_ok=True)
@@ -100,10 +104,23 @@ def project_lock(root: Path) -> Iterator[bool]:
     except Timeout:
         yield False
         return
+    owner = directory / "project.owner"
     try:
+        owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
         yield True
     finally:
+        owner.unlink(missing_ok=True)
         lock.release()
+
+
+def lock_holder(root: Path) -> str:
+    """Who holds the project lock, as its owner file says (`pid 42 on host, since ...`), or '' if it does not say."""
+    try:
+        owner = json.loads((root / ".wanform" / "project.owner").read_text(encoding="utf-8"))
+        return f"pid {int(owner['pid'])} on {owner['host']}, since {owner['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 @dataclass

@@ -6,14 +6,15 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from filelock import FileLock
 from PIL import Image
 
+from runner import gitops
 from runner_kit import KEY, SUBMIT_PATHS
 
 FOX = """\
@@ -157,8 +158,10 @@ async def test_event_stream_and_junit(project, emulator):
 async def test_a_second_run_on_the_same_project_refuses(project, emulator):
     """While one run holds the project, another exits 1 at once, saying why, and sends nothing."""
     write_recipes(project.root)
-    (project.root / ".wanform").mkdir()
-    with FileLock(str(project.root / ".wanform" / "project.lock")):
+    with gitops.project_lock(project.root) as held:
+        assert held
         code, _, err = await wanform(project.root, "run", "--target", emulator.base_url, ".")
     assert code == 1 and "another wanform run is using" in err
+    assert f"pid {os.getpid()} on {socket.gethostname()}" in err  # who to wait for, or to stop
     assert await emulator.journal() == []
+    assert not (project.root / ".wanform" / "project.owner").exists()  # released with the lock
