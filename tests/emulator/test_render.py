@@ -47,6 +47,18 @@ def test_size_is_exact(size):
     assert (image.format, image.mode, image.size) == ("PNG", "RGB", size)
 
 
+@pytest.mark.parametrize("size", [(2048, 2048), (2976, 1408), (2985, 1405), (1281, 7), (4097, 2304), (5, 3000)])
+def test_enlarged_output_is_pillows_nearest_resize_of_the_canvas(size):
+    """The row-repeating encoder writes exactly the pixels Pillow's own NEAREST enlargement has."""
+    width, height = size
+    scale = -(-max(size) // render.CANVAS_MAX_SIDE)
+    canvas = Image.frombytes("RGB", (-(-width // scale), -(-height // scale)),
+                             bytes((i * 7919) % 251 for i in range(3 * -(-width // scale) * -(-height // scale))))
+    image = decode(render._encode_enlarged(canvas, size))
+    assert (image.mode, image.size) == ("RGB", size)
+    assert image.tobytes() == canvas.resize(size, Image.Resampling.NEAREST).tobytes()
+
+
 def test_same_arguments_give_same_bytes():
     """Rendering twice (cache emptied in between) yields identical bytes."""
     base = Image.new("RGB", (400, 300), GREY)
