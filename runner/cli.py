@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ from runner import results as run_results
 from runner.errors import AccountError, EndpointError, TargetError, WanformError
 from runner import gitops
 from runner.junit import write_junit
-from runner.lockfile import LockFileError
+from runner.lockfile import LOCK_NAME, LockFileError
 from runner.gitops_commands import merge_locks, plan
 from runner.reporters import REPORTERS
 from runner.validate import Validation, validate_paths
@@ -85,6 +86,16 @@ def _fail(message: str, code: int = EXIT_INVALID) -> None:
     sys.exit(code)
 
 
+def _check_writable(option: str, directory: Path) -> None:
+    """Exit 1 before anything is sent when files cannot be written in `directory` (made if missing)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        _fail(f"{option}: cannot write in {directory}: {exc.strerror or exc}; nothing was sent")
+
+
 def _validated(paths: tuple[str, ...], root: str, fmt: str, models) -> Validation:
     """Valid jobs, or the validation report printed as `validate` prints it and exit 1."""
     targets = list(paths) or ["recipes"]
@@ -133,7 +144,7 @@ TARGET_HELP = ("emulator, dashscope, or a base URL such as http://127.0.0.1:8000
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "ndjson"]), default="text",
               show_default=True, help="text; json: one report at the end; ndjson: one versioned event per line.")
 @click.option("--lock", "lock_path", type=click.Path(dir_okay=False), help="Lock file (default: ROOT/wanform.lock).")
-@click.option("--force", is_flag=True, help="Run every job, not only new and changed ones.")
+@click.option("--force", is_flag=True, help="Run every job as a new task, not only new and changed ones.")
 @click.option("--prune", is_flag=True, help="Drop orphaned lock entries (no recipe declares them) and their outputs.")
 @click.option("--max-images", type=click.IntRange(min=0), help="Refuse, before sending anything, a run that could "
               "bill more images than this.")
@@ -160,6 +171,11 @@ def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str,
         part = gitops.parse_shard(shard) if shard else None
     except ValueError as exc:
         _fail(str(exc))
+    lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
+    for option, directory in (("--root", Path(root) / ".wanform"), ("--lock", lock_file.parent),
+                              ("--junit", Path(junit).parent if junit else None), ("--out", Path(out))):
+        if directory is not None:
+            _check_writable(option, directory)
     with gitops.project_lock(Path(root)) as held:
         if not held:
             holder = gitops.lock_holder(Path(root)) or "its owner file is unreadable"
@@ -167,7 +183,7 @@ def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str,
                   "process. Its lock (.wanform/project.lock) goes away when the process exits, even on a crash, so "
                   "there is never a stale one to clear.")
         try:
-            project = gitops.Project.open(Path(root), Path(lock_path) if lock_path else None)
+            project = gitops.Project.open(Path(root), lock_file)
         except LockFileError as exc:
             _fail(f"{exc}; fix it, or move it away to start afresh")
         plan = project.plan(validation.jobs)
@@ -177,16 +193,21 @@ def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str,
             _fail(refusal)
         chosen = _target(target)
         result = _execute([j.checked for j in chosen_jobs], chosen, synchronous, out, fmt, submit_rps, max_in_flight,
-                          query_rps, emulator_speed, root, models)
-        for removed in project.record(chosen_jobs, result, chosen.name, plan, prune):
-            click.echo(f"notice: pruned {removed}", err=True)
-    if junit:
-        write_junit(Path(junit), result)
+                          query_rps, emulator_speed, root, models, force)
+        try:
+            for removed in project.record(chosen_jobs, result, chosen.name, plan, prune):
+                click.echo(f"notice: pruned {removed}", err=True)
+            if junit:
+                write_junit(Path(junit), result)
+        except OSError as exc:
+            _fail(f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are on disk and the "
+                  "journal holds every task, so a rerun records them without submitting them again.")
     run_results.REPORTERS[fmt](result, sys.stdout)
     sys.exit(result.exit_code)
 
 
-def _execute(jobs, chosen, synchronous, out, fmt, submit_rps, max_in_flight, query_rps, emulator_speed, root, models):
+def _execute(jobs, chosen, synchronous, out, fmt, submit_rps, max_in_flight, query_rps, emulator_speed, root, models,
+             force):
     """Run the chosen jobs on the target; the result of an empty selection is an empty run."""
     from runner.engine import RunOptions
     from runner.launch import execute
@@ -204,7 +225,7 @@ def _execute(jobs, chosen, synchronous, out, fmt, submit_rps, max_in_flight, que
     except ValueError as exc:
         _fail(str(exc))
     progress = choose(sys.stdout, sys.stderr, fmt)
-    options = RunOptions(out=Path(out), synchronous=synchronous, target_speed=emulator_speed)
+    options = RunOptions(out=Path(out), synchronous=synchronous, target_speed=emulator_speed, redo_finished=force)
     stamina.instrumentation.set_on_retry_hooks([])  # retries show in the report, not as log lines
     try:
         result = asyncio.run(execute(jobs, chosen, limits, options, progress, root=root, models=models))
@@ -213,7 +234,8 @@ def _execute(jobs, chosen, synchronous, out, fmt, submit_rps, max_in_flight, que
     except WanformError as exc:
         _fail(exc.line())
     except OSError as exc:
-        _fail(f"cannot start the run: {exc.strerror or exc}")
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"cannot start the run: {where}{exc.strerror or exc}")
     return result
 
 

@@ -52,6 +52,7 @@ class RunOptions:
     download_retry: RetryPolicy = RetryPolicy(attempts=6, budget=120.0)
     cancel_wait: float = 5.0  # seconds to let submissions land and cancel PENDING tasks after an interrupt
     target_speed: float | None = None  # an emulator's clock speed: its task durations are exact; None for DashScope
+    redo_finished: bool = False  # submit again jobs the journal has finished with their files intact (--force)
 
 
 @dataclass
@@ -205,9 +206,12 @@ class Engine:
         w.sources = await asyncio.to_thread(load_sources, w.checked.request)
         w.fingerprint = fingerprint(w.checked.request, w.sources, self.client.target.identity)
         record = self.journal.get(w.fingerprint)
-        if record is not None and record.status == "SUCCEEDED" and await asyncio.to_thread(_intact, record.outputs):
-            self._skip(w, record)
-            return
+        if record is not None and record.status == "SUCCEEDED":
+            if self.options.redo_finished:
+                record = None  # a new task, not the finished one polled again
+            elif await asyncio.to_thread(_intact, record.outputs):
+                self._skip(w, record)
+                return
         async with self.gates.slot(w.model):
             answer = await self._resume(w, record) if record is not None and record.live else None
             if answer is None:

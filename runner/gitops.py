@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 from spec.imageprobe import ImageProbeError, probe_file
 
 from runner.fingerprint import HashCache
-from runner.lockfile import LOCK_NAME, LockFile
+from runner.lockfile import LockFile
 from runner.plan import Plan, PlannedJob, lock_entry, make_plan, shard
 from runner.results import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
 from runner.validate import CheckedJob
@@ -132,8 +132,8 @@ class Project:
     hashes: HashCache
 
     @classmethod
-    def open(cls, root: Path, lock_path: Path | None) -> "Project":
-        return cls(root, LockFile.load(lock_path or root / LOCK_NAME), HashCache(root))
+    def open(cls, root: Path, lock_path: Path) -> "Project":
+        return cls(root, LockFile.load(lock_path), HashCache(root))
 
     def plan(self, jobs: list[CheckedJob]) -> Plan:
         return make_plan(jobs, self.lock, self.root, self.hashes)

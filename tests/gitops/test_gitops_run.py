@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from runner import gitops
@@ -77,6 +78,21 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     assert "car.yaml::car (wanx2.1-imageedit, 1 image): n" in out
     assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
     assert await submissions(emulator) == sent + 1
+
+
+async def test_force_runs_every_job_again(project, emulator):
+    """--force submits every declared job anew, even those whose finished task and files the journal holds,
+    and the lock records the new tasks."""
+    root = project.root
+    write_recipes(root)
+    assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    sent = await submissions(emulator)
+    tasks = {k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()}
+    code, _, err = await wanform(root, "run", "--force", "--target", emulator.base_url, ".")
+    assert code == 0, err
+    assert await submissions(emulator) == 2 * sent == 8, err
+    again = {k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()}
+    assert again.keys() == tasks.keys() and not set(again.values()) & set(tasks.values())
 
 
 async def test_image_bytes_rename_and_deletion(project, emulator):
@@ -153,6 +169,16 @@ async def test_event_stream_and_junit(project, emulator):
     suite = ET.parse(project.root / "report.xml").getroot()
     assert (suite.tag, suite.get("tests"), suite.get("failures")) == ("testsuite", "1", "0")
     assert [c.get("name") for c in suite.iter("testcase")] == ["car"]
+
+
+@pytest.mark.parametrize("option", ["--lock", "--junit", "--out"])
+async def test_an_unwritable_destination_stops_the_run_before_any_request(project, emulator, option):
+    """A lock, report or output path that cannot be written is named at once, with exit 1, and nothing is sent."""
+    write_recipes(project.root)
+    (project.root / "taken").write_text("a file, not a directory")
+    code, _, err = await wanform(project.root, "run", option, "taken/x", "--target", emulator.base_url, ".")
+    assert code == 1 and f"error: {option}: cannot write in taken" in err and "nothing was sent" in err
+    assert "Traceback" not in err and await emulator.journal() == []
 
 
 async def test_a_second_run_on_the_same_project_refuses(project, emulator):
