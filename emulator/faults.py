@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
+from spec.yamlloc import YamlError, load_file
 
 from emulator.accounts import Account
 from emulator.clock import VirtualClock
@@ -226,14 +226,25 @@ def parse_rule(data: object, rule_id: str, seed: int) -> Rule:
 
 
 def load_scenario(path: str | Path) -> list[Mapping]:
-    """The rules of a YAML scenario file: a list of rules, or a mapping with a `faults` list."""
+    """The rules of a YAML scenario file (a list of rules, or a mapping with a `faults` list), each checked.
+
+    Problems are ValueErrors that start with `path:line:column:`, like a recipe's.
+    """
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read scenario {path}: {exc}") from None
-    rules = document.get("faults") if isinstance(document, dict) else document
+        located = load_file(str(path))
+    except YamlError as exc:
+        where = f"{exc.mark.line}:{exc.mark.column}:" if exc.mark else ""
+        raise ValueError(f"{path}:{where} cannot read the scenario: {exc.message}") from None
+    nested = isinstance(located.data, dict)
+    rules = located.data.get("faults") if nested else located.data
     if not isinstance(rules, list):
-        raise ValueError(f"scenario {path}: expected a list of fault rules or a mapping with `faults:`")
+        raise ValueError(f"{path}:1:1: expected a list of fault rules or a mapping with `faults:`")
+    for i, rule in enumerate(rules):
+        try:
+            parse_rule(rule, f"r{i + 1}", 0)
+        except ValueError as exc:
+            mark = located.mark(("faults", i) if nested else (i,))
+            raise ValueError(f"{path}:{mark.line}:{mark.column}: rule {i + 1}: {exc}") from None
     return rules
 
 

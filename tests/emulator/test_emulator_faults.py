@@ -256,12 +256,18 @@ async def test_faults_on_upload_policy_and_messages_models(api):
 
 
 def test_invalid_scenario_stops_the_emulator_from_starting(tmp_path):
-    """A scenario with a bad rule, or one that cannot be read, is a configuration error naming the problem."""
+    """A scenario with a bad rule, bad YAML, or none at all is a configuration error naming file, line and column."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("- action: latency\n  seconds: 1\n- action: error\n  nth: 0\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"^rule 2: `nth` must be an integer of at least 1, got 0$"):
+    with pytest.raises(ValueError, match=rf"^{scenario}:3:3: rule 2: `nth` must be an integer of at least 1, got 0$"):
         create_app(EmulatorConfig(scenario=str(scenario)))
-    with pytest.raises(ValueError, match="cannot read scenario"):
+    scenario.write_text("faults:\n  - action: error\n  - action: explode\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{scenario}:3:5: rule 2: `action` must be one of"):
+        create_app(EmulatorConfig(scenario=str(scenario)))
+    scenario.write_text("faults:\n  - action: error\n    action: drop\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{scenario}:3:5: cannot read the scenario: duplicate key"):
+        create_app(EmulatorConfig(scenario=str(scenario)))
+    with pytest.raises(ValueError, match="cannot read the scenario"):
         create_app(EmulatorConfig(scenario=str(tmp_path / "missing.yaml")))
     scenario.write_text("faults: 3\n", encoding="utf-8")
     with pytest.raises(ValueError, match="expected a list of fault rules"):
