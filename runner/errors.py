@@ -139,6 +139,7 @@ HINTS: Mapping[str, str] = MappingProxyType({
     "DataInspectionFailed": "content moderation refused the input or output; change the prompt or images",
     "IPInfringementSuspect": "the input looks like protected IP; change the prompt or images",
     "AccessDenied": "this key may not use this model or endpoint in this region",
+    "UnsupportedOperation": "only a task still PENDING can be cancelled; `wanform status` shows where it is",
     "Throttling.AllocationQuota": "the account's quota is used up; raise it in the console",
 })
 

@@ -160,8 +160,8 @@ def test_status_and_cancel_talk_to_the_target(here, server):
     assert (cancel.exit_code, cancel.stdout) == (0, f"{task_id}: CANCELED\n")
     again = invoke("cancel", task_id, "--target", server.base_url, env=env)
     assert (again.exit_code, again.stderr) == (3, "error: UnsupportedOperation: Failed to cancel the task, please "
-                                                  "confirm if the task is in PENDING status. (the service refused this "
-                                                  "request; `wanform render` shows exactly what was sent)\n")
+                                                  "confirm if the task is in PENDING status. (only a task still "
+                                                  "PENDING can be cancelled; `wanform status` shows where it is)\n")
     shown = invoke("status", task_id, "--target", server.base_url, "-o", "json", env=env)
     assert json.loads(shown.stdout)["output"]["task_status"] == "CANCELED"
 
