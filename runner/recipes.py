@@ -67,7 +67,12 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in RECIPE_SUFFIXES and p.is_file())
+            for found in sorted(p for p in path.rglob("*") if p.suffix in RECIPE_SUFFIXES and not p.is_dir()):
+                if found.is_file():
+                    files.append(found)
+                else:
+                    missing.append((str(found), Problem("unreadable", "not a regular file: a broken or looping "
+                                                                      "symbolic link, a socket or a pipe")))
         elif path.is_file():
             files.append(path)
         else:

@@ -191,6 +191,19 @@ def test_missing_path_is_an_error(wanform: Invoke, in_cases: Path) -> None:
     assert result.exit_code == 1
 
 
+def test_a_recipe_name_that_is_not_a_file_is_reported(wanform: Invoke, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken symbolic link named like a recipe fails the run by name instead of being skipped in silence."""
+    _write(tmp_path / "recipes" / "one.yaml", T2I)
+    (tmp_path / "recipes" / "gone.yaml").symlink_to(tmp_path / "moved.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = wanform("validate", "recipes")
+    assert result.stdout.splitlines() == [
+        "recipes/gone.yaml: error[unreadable]: not a regular file: a broken or looping symbolic link, a socket or a pipe",
+        "failed: 1 recipes (1 jobs), 1 invalid, 1 errors, 0 warnings"]
+    assert result.exit_code == 1
+
+
 def test_empty_directory_fails(wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A directory without recipes is not a success: exit 1, a failed summary, and a note on stderr."""
     (tmp_path / "recipes").mkdir()
