@@ -2,6 +2,7 @@
 #   docker build -t wanform .
 #   docker run --rm -p 8000:8000 wanform                      # emulator on http://localhost:8000/api/v1
 #   docker run --rm -v "$PWD:/work" -w /work wanform validate recipes/
+#   docker run --rm -v "$PWD:/work" -w /work --user "$(id -u):$(id -g)" wanform run recipes/   # files owned by you
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
