@@ -61,8 +61,11 @@ def display_path(path: FsPath) -> str:
         return str(path)
 
 
+NOT_A_FILE = Problem("unreadable", "not a regular file: a broken or looping symbolic link, a device, a socket or a pipe")
+
+
 def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]:
-    """Every recipe file named or found below the named directories, sorted, with missing paths as problems."""
+    """Every recipe file named or found below the named directories, sorted, with unusable paths as problems."""
     files, missing = [], []
     for raw in paths:
         path = FsPath(raw)
@@ -71,10 +74,11 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
                 if found.is_file():
                     files.append(found)
                 else:
-                    missing.append((str(found), Problem("unreadable", "not a regular file: a broken or looping "
-                                                                      "symbolic link, a socket or a pipe")))
+                    missing.append((str(found), NOT_A_FILE))
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            missing.append((raw, NOT_A_FILE))
         else:
             missing.append((raw, Problem("not-found", "no such file or directory")))
     return files, missing

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Mapping
 
@@ -167,13 +167,27 @@ def _validate_file(path: FsPath, root: FsPath, images: ImageFiles, models, resul
         return
     for problem in _n_warning(recipe):
         result.report.add(recipe.location(problem.path), [problem])
-    found: dict[tuple, tuple[Location, Problem]] = {}
-    for job in expand(recipe):
+    found: dict[tuple, tuple[Location, Problem, list[str]]] = {}
+    jobs = expand(recipe)
+    for job in jobs:
         checked = check_job(job, images, models)
         result.jobs.append(checked)
         for location, problem in checked.findings:  # a matrix repeats a job's problems: report each once
-            found.setdefault((location.line, location.column, problem.code, problem.message), (location, problem))
+            key = (location.line, location.column, problem.code, problem.message)
+            found.setdefault(key, (location, problem, []))[2].append(job.name)
         if not checked.ok:
             result.invalid.add(shown)
+    matrix = recipe.data.get("matrix") or {}
+    at_matrix_values = {(where.line, where.column) for where in
+                        (recipe.location(("matrix", k, i)) for k in matrix for i in range(len(matrix[k])))}
     for key in sorted(found):
-        result.report.add(*found[key][:1], [found[key][1]])
+        location, problem, names = found[key]
+        # only some combinations have it, and the line is not one of their matrix values: say which
+        if len(names) < len(jobs) and key[:2] not in at_matrix_values:
+            problem = replace(problem, message=f"{problem.message} (in {_some(names)})")
+        result.report.add(location, [problem])
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")

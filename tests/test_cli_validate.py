@@ -199,8 +199,21 @@ def test_a_recipe_name_that_is_not_a_file_is_reported(wanform: Invoke, tmp_path:
     monkeypatch.chdir(tmp_path)
     result = wanform("validate", "recipes")
     assert result.stdout.splitlines() == [
-        "recipes/gone.yaml: error[unreadable]: not a regular file: a broken or looping symbolic link, a socket or a pipe",
+        "recipes/gone.yaml: error[unreadable]: not a regular file: a broken or looping symbolic link, a device, a "
+        "socket or a pipe",
         "failed: 1 recipes (1 jobs), 1 invalid, 1 errors, 0 warnings"]
+    assert result.exit_code == 1
+
+
+def test_a_problem_of_some_matrix_jobs_names_them(wanform: Invoke, tmp_path: Path) -> None:
+    """A problem only some combinations have names them, unless it already points at their matrix value."""
+    recipe = _write(tmp_path / "m.yaml", "model: wan2.6-image\nprompt: x\nn: 1\nmatrix:\n"
+                                         "  enable_interleave: [true, false]\n  size: ['1280*1280', '9000*9000']\n")
+    result = wanform("validate", str(recipe))
+    errors = [line.split(": ", 1)[1] for line in result.stdout.splitlines()[:-1]]
+    assert errors[0] == ("error[image-count]: wan2.6-image takes 1 to 4 input images in edit mode, got 0 "
+                         "(in m[enable_interleave=False,size=1280*1280], m[enable_interleave=False,size=9000*9000])")
+    assert all(line.split(":")[1] == "6" and "(in " not in line for line in result.stdout.splitlines()[1:-1])
     assert result.exit_code == 1
 
 
