@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from emulator.faults import load_scenario
-from runner.recipes import _recipe_check
+from spec.schema import SchemaCheck
+from spec.schemagen import recipe_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RECIPE, SCENARIO = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
@@ -16,7 +17,7 @@ RECIPE, SCENARIO = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="u
 
 def test_readme_recipe_passes_the_recipe_schema():
     recipe = yaml.safe_load(RECIPE)
-    assert recipe["model"] == "wan2.7-image-pro" and _recipe_check().problems(recipe) == []
+    assert recipe["model"] == "wan2.7-image-pro" and SchemaCheck(recipe_schema()).problems(recipe) == []
 
 
 def test_readme_scenario_loads(tmp_path):
