@@ -1,0 +1,119 @@
+"""spec/openapi.yaml describes the emulator that exists: its routes, the JSON Schemas beside it, and valid OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from emulator import EmulatorConfig, create_app
+from emulator.faults import HEADER as FAULT_HEADER
+from emulator.routes import API, ENDPOINTS, STATUSES
+from spec.models import MODELS
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
+OPENAPI = SPEC_DIR / "openapi.yaml"
+SCHEMAS = SPEC_DIR / "schemas"
+DOC = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+SUBMISSIONS = [API + path for path in ENDPOINTS]
+
+
+def refs(node: object) -> list[str]:
+    """Every `$ref` value in a document, in document order."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in refs(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in refs(item)]
+    return []
+
+
+def schema_files(node: object) -> list[Path]:
+    """The files that the refs to other documents name, resolved against spec/ (where openapi.yaml lives)."""
+    return [(SPEC_DIR / ref.partition("#")[0]).resolve() for ref in refs(node) if not ref.startswith("#")]
+
+
+def resolve(ref: str) -> dict:
+    """The node a same-document JSON pointer (`#/...`) names."""
+    node: object = DOC
+    for key in ref.removeprefix("#/").split("/"):
+        node = node[key.replace("~1", "/").replace("~0", "~")]  # type: ignore[index]
+    return node  # type: ignore[return-value]
+
+
+def deref(node: dict) -> dict:
+    """`node`, or what its same-document `$ref` points at."""
+    ref = node.get("$ref", "")
+    return resolve(ref) if ref.startswith("#/") else node
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    """(method, path) of every operation in the document."""
+    return {(method.upper(), path) for path, item in DOC["paths"].items() for method in item if method in METHODS}
+
+
+def emulator_routes() -> set[tuple[str, str]]:
+    """(method, path) of every route the app registers, with aiohttp's `{name:regex}` as OpenAPI's `{name}`."""
+    app = create_app(EmulatorConfig())
+    routes = {(r.method, re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", r.resource.canonical)) for r in app.router.routes()}
+    # aiohttp adds HEAD beside every GET (allow_head); those are not routes the emulator chose.
+    return {(method, path) for method, path in routes if not (method == "HEAD" and ("GET", path) in routes)}
+
+
+def test_document_is_openapi_3_1():
+    """The file parses as YAML into a mapping that declares OpenAPI 3.1.x."""
+    assert isinstance(DOC, dict)
+    assert re.fullmatch(r"3\.1\.\d+", str(DOC["openapi"]))
+
+
+def test_schema_refs_name_existing_files():
+    """Every `$ref` to another document names an existing file in spec/schemas."""
+    named = schema_files(DOC)
+    assert named, "the document references no schema file"
+    outside = sorted({str(path) for path in named if path.parent != SCHEMAS})
+    missing = sorted({path.name for path in named if not path.is_file()})
+    assert (outside, missing) == ([], [])
+
+
+def test_every_request_and_response_schema_is_referenced():
+    """Each request-*.schema.json and response-*.schema.json in spec/schemas is used at least once."""
+    published = {p.name for pattern in ("request-*.schema.json", "response-*.schema.json") for p in SCHEMAS.glob(pattern)}
+    assert published, "spec/schemas has no request or response schemas"
+    assert sorted(published - {path.name for path in schema_files(DOC)}) == []
+
+
+def test_paths_equal_the_emulator_routes():
+    """The (method, path) pairs of the document are exactly the routes create_app registers."""
+    documented, registered = documented_routes(), emulator_routes()
+    assert sorted(documented - registered) == [], "documented but not served"
+    assert sorted(registered - documented) == [], "served but not documented"
+
+
+def test_submission_bodies_offer_the_models_served_there():
+    """Each submission path's request body is a oneOf over exactly the models whose sync or async path it is."""
+    for path in SUBMISSIONS:
+        body = deref(DOC["paths"][path]["post"]["requestBody"])
+        choices = body["content"]["application/json"]["schema"]["oneOf"]
+        served = {f"request-{name}.schema.json" for name, spec in MODELS.items()
+                  if path.removeprefix(API) in (spec.sync_path, spec.async_path)}
+        assert sorted(file.name for file in schema_files(choices)) == sorted(served), path
+
+
+def test_repeated_constants_match_the_emulator():
+    """The fault header, the list's status values and the upload models are the emulator's own."""
+    for path in SUBMISSIONS:
+        headers = {p["name"] for p in map(deref, DOC["paths"][path]["post"]["parameters"]) if p["in"] == "header"}
+        assert FAULT_HEADER in headers, path
+    assert resolve("#/components/parameters/Status")["schema"]["enum"] == list(STATUSES)
+    upload = {p["name"]: p for p in DOC["paths"][API + "/uploads"]["get"]["parameters"]}
+    assert upload["model"]["schema"]["enum"] == list(MODELS)
+
+
+def test_openapi_spec_validator_accepts_the_document():
+    """openapi-spec-validator finds the document valid, resolving its relative file refs."""
+    spec, base_uri = read_from_filename(str(OPENAPI))
+    validate(spec, base_uri=base_uri)
