@@ -22,8 +22,10 @@ A rule is a flat mapping (YAML scenario file, `POST /__emulator/faults`, or the 
     cut:                            send half of a result file, then close the connection
 
 Rules are consulted in order; latency rules add up, and the first other matching rule acts
-(later ones do not count the request). Header rules apply to their own request, and `cut`
-header rules go with the task the request creates, to be consulted on its downloads.
+(later ones do not count the request). The header is read on the DashScope API endpoints
+(submissions, task query, cancel, list, upload policy); a header rule that names no endpoint
+applies to the request carrying it, and a `cut` header rule on a submission goes with the task
+it creates, to be consulted on its downloads.
 """
 
 from __future__ import annotations
@@ -248,6 +250,13 @@ def load_scenario(path: str | Path) -> list[Mapping]:
     return rules
 
 
+def _for_endpoint(item: object, endpoint: str) -> object:
+    """A header rule without `endpoint` (other than `cut`) made to match the request that carries it."""
+    if isinstance(item, Mapping) and "endpoint" not in item and item.get("action") != "cut":
+        return {**item, "endpoint": endpoint}
+    return item
+
+
 class FaultBook:
     """The active rules, their counters and random streams; `reset` restores the configured rules."""
 
@@ -289,13 +298,16 @@ class FaultBook:
     def clear(self) -> None:
         self.rules = []
 
-    def header_rules(self, value: str | None) -> list[Rule]:
-        """The rules an `X-Wanform-Fault` header carries; 400 InvalidParameter when it is malformed."""
+    def header_rules(self, value: str | None, endpoint: str) -> list[Rule]:
+        """The rules an `X-Wanform-Fault` header on an `endpoint` request carries; 400 InvalidParameter if malformed.
+
+        A rule that names no endpoint is for the request carrying it (a `cut` rule: for the task's downloads).
+        """
         if not value:
             return []
         try:
             data = json.loads(value)
-            items = data if isinstance(data, list) else [data]
+            items = [_for_endpoint(item, endpoint) for item in (data if isinstance(data, list) else [data])]
             rules = [parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)]
         except ValueError as exc:
             raise invalid_parameter(f"{HEADER}: {exc}") from None

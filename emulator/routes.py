@@ -168,7 +168,7 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
         raise invalid_parameter(f"the output would be {job.size} pixels; the emulator draws at most "
                                 f"{MAX_OUTPUT_PIXELS} pixels per image")
     streamed = _streamed(request, body, endpoint, job.style)
-    header_rules = emulator.faults.header_rules(request.headers.get(HEADER))
+    header_rules = emulator.faults.header_rules(request.headers.get(HEADER), endpoint)
     decision = emulator.faults.decide(Context(endpoint, account, spec.name, job.prompt), header_rules)
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
@@ -254,7 +254,7 @@ def _task_api(request: web.Request) -> tuple[Emulator, Account]:
 
 
 async def _task_faults(request: web.Request, emulator: Emulator, ctx: Context) -> Decision:
-    decision = emulator.faults.decide(ctx)
+    decision = emulator.faults.decide(ctx, emulator.faults.header_rules(request.headers.get(HEADER), ctx.endpoint))
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
     return decision

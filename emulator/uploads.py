@@ -21,7 +21,7 @@ from aiohttp import BodyPartReader, web
 from emulator.accounts import Account
 from emulator.clock import BEIJING, VirtualClock
 from emulator.errors import EMPTY_MODEL, MODEL_NOT_EXIST, URL_ERROR, OssError, bad_request, invalid_parameter
-from emulator.faults import Context, enact_after, enact_before
+from emulator.faults import HEADER, Context, enact_after, enact_before
 from emulator.journal import note, request_id
 from emulator.state import EMULATOR
 from spec.models import MB, UPLOAD_TTL_SECONDS
@@ -126,7 +126,8 @@ async def get_policy(request: web.Request) -> web.Response:
         raise invalid_parameter(MODEL_NOT_EXIST)
     note(request, model=model)
     emulator.throttle.policy(account, model)
-    decision = emulator.faults.decide(Context("policy", account, model))
+    decision = emulator.faults.decide(Context("policy", account, model),
+                                      emulator.faults.header_rules(request.headers.get(HEADER), "policy"))
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
     data = emulator.uploads.policy(account, emulator.base_url(request) + UPLOAD_PATH)

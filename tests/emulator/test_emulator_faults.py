@@ -154,6 +154,26 @@ async def test_header_rule_applies_to_its_request_only(api):
     assert (await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] == 200
 
 
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/v1/tasks/{id}"), ("POST", "/api/v1/tasks/{id}/cancel"),
+                                              ("GET", "/api/v1/tasks"), ("GET", "/api/v1/uploads?action=getPolicy&model=wan2.7-image")])
+async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
+    """The header works on every DashScope endpoint: a rule naming no endpoint fails the request carrying it."""
+    task_id = await api.submit(wan27())
+    header = {"X-Wanform-Fault": json.dumps({"action": "error", "code": "InternalError"})}
+    status, answer = await api.call(method, path.format(id=task_id), headers=header)
+    assert (status, answer["code"]) == (500, "InternalError")
+    assert (await api.call(method, path.format(id=task_id)))[0] == 200
+
+
+async def test_header_rule_for_tasks_cannot_fail_a_query(api):
+    """A task outcome (`fail`) is for submissions; on a task query the header is refused, naming itself."""
+    task_id = await api.submit(wan27())
+    header = {"X-Wanform-Fault": json.dumps({"action": "fail"})}
+    status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert answer["message"].startswith("X-Wanform-Fault: `fail` applies only to the endpoints sync, async, synthesis")
+
+
 @pytest.mark.parametrize("value", ["{not json", json.dumps({"action": "explode"}), json.dumps({"action": "error", "bogus": 1})])
 async def test_malformed_header_rule_is_invalid_parameter(api, value):
     """A malformed X-Wanform-Fault header is 400 InvalidParameter naming the header."""

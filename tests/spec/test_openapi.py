@@ -104,12 +104,16 @@ def test_submission_bodies_offer_the_models_served_there():
 
 
 def test_repeated_constants_match_the_emulator():
-    """The fault header, the list's status values and the upload models are the emulator's own."""
-    for path in SUBMISSIONS:
-        headers = {p["name"] for p in map(deref, DOC["paths"][path]["post"]["parameters"]) if p["in"] == "header"}
+    """The fault header (on every DashScope API route), the list's status values and the upload models are the
+    emulator's own."""
+    api_operations = [(path, op) for path, item in DOC["paths"].items() if path.startswith(API)
+                      for method, op in item.items() if method in METHODS]
+    assert len(api_operations) == 8
+    for path, operation in api_operations:
+        headers = {p["name"] for p in map(deref, operation["parameters"]) if p["in"] == "header"}
         assert FAULT_HEADER in headers, path
     assert resolve("#/components/parameters/Status")["schema"]["enum"] == list(STATUSES)
-    upload = {p["name"]: p for p in DOC["paths"][API + "/uploads"]["get"]["parameters"]}
+    upload = {p["name"]: p for p in map(deref, DOC["paths"][API + "/uploads"]["get"]["parameters"])}
     assert upload["model"]["schema"]["enum"] == list(MODELS)
 
 
