@@ -1,8 +1,8 @@
 """`wanform plan` over 2,000 jobs with a full lock: how long a no-change plan takes.
 
 Run: python bench/plan_bench.py [--recipes 500] [--jobs-per-recipe 4]
-It writes recipes (each a matrix of seeds) over 20 real input images, records every job in a
-lock as a run would, then times plan twice in fresh processes' worth of state: once with an
+It writes recipes (each a matrix of seeds) over 20 real input images (photo-sized noise, about
+5.5 MB each, so hashing them costs what it would), records every job in a lock as a run would, then times plan twice in fresh processes' worth of state: once with an
 empty image-hash cache (every image read) and once with the cache the first plan saved.
 Timing is in-process around validation + planning; recipe and lock generation are excluded.
 """
@@ -10,6 +10,7 @@ Timing is in-process around validation + planning; recipe and lock generation ar
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import time
@@ -28,8 +29,10 @@ from runner.validate import validate_paths  # noqa: E402
 def build(root: Path, recipes: int, per_recipe: int) -> None:
     images = root / "recipes" / "images"
     images.mkdir(parents=True)
+    rng = random.Random(7)
     for i in range(20):
-        Image.new("RGB", (640 + 16 * i, 480), (i * 11 % 256, 90, 200)).save(images / f"in{i}.png")
+        size = (1600 + 16 * i, 1200)
+        Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3)).save(images / f"in{i}.png", compress_level=1)
     seeds = ", ".join(str(s) for s in range(per_recipe))
     for r in range(recipes):
         (root / "recipes" / f"r{r:04d}.yaml").write_text(
@@ -62,6 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         build(root, args.recipes, args.jobs_per_recipe)
+        image_bytes = sum(p.stat().st_size for p in (root / "recipes" / "images").iterdir())
         first, _ = plan_once(root)
         record(root, first)
         (root / ".wanform" / "hashes.json").unlink()
@@ -69,8 +73,8 @@ def main() -> None:
         warm, warm_s = plan_once(root)
     jobs = len(warm.jobs)
     pending = len(warm.pending())
-    print(f"{args.recipes} recipes x {args.jobs_per_recipe} matrix jobs = {jobs} jobs, full lock, "
-          f"{len(cold.pending())}/{pending} pending (cold/warm)")
+    print(f"{args.recipes} recipes x {args.jobs_per_recipe} matrix jobs = {jobs} jobs over 20 images "
+          f"({image_bytes / 2**20:.0f} MiB), full lock, {len(cold.pending())}/{pending} pending (cold/warm)")
     print(f"plan, image-hash cache empty : {cold_s:.3f} s")
     print(f"plan, image-hash cache warm  : {warm_s:.3f} s   [target: < 2 s for 2,000 jobs]")
 
