@@ -7,11 +7,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 import click
 import stamina
 
-from spec.models import MODELS, describe_variants, parse_variants, table
+from spec.models import MODELS, ModelSpec
 from spec.schemagen import recipe_schema, render, request_schema
 
 from runner import results as run_results
@@ -19,6 +20,7 @@ from runner.errors import AccountError, EndpointError, TargetError, WanformError
 from runner import gitops
 from runner.junit import write_junit
 from runner.lockfile import LOCK_NAME, LockFileError
+from runner.options import variants_option
 from runner.gitops_commands import merge_locks, plan
 from runner.reporters import REPORTERS
 from runner.validate import Validation, validate_paths
@@ -50,28 +52,19 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
               help="Project root; local image paths must stay inside it.")
-@click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
-              help=f"Which document to follow where the API pages disagree ({describe_variants()}).")
-def validate(paths: tuple[str, ...], fmt: str, strict: bool, root: str, variants: str | None) -> None:
+@variants_option
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, root: str, models: Mapping[str, ModelSpec]) -> None:
     """Check recipes (default: recipes/) against the spec, without sending anything.
 
     One line per problem, `path:line:col: error[CODE]: message`, then a summary.
     Exit 0 when every recipe is valid, 1 otherwise.
     """
     targets = list(paths) or ["recipes"]
-    result = validate_paths(targets, root=root, models=_models(variants))
+    result = validate_paths(targets, root=root, models=models)
     if not result.recipes and not result.invalid:
         click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
     REPORTERS[fmt](result, sys.stdout, strict)
     sys.exit(EXIT_OK if result.report.ok(strict) and result.recipes else EXIT_INVALID)
-
-
-def _models(variants: str | None):
-    """The model table with the documents' disagreements resolved as the user asked."""
-    try:
-        return table(parse_variants(variants))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--variants / WANFORM_VARIANTS") from exc
 
 
 @main.command()
@@ -159,13 +152,11 @@ TARGET_HELP = ("emulator, dashscope, or a base URL such as http://127.0.0.1:8000
                    "at the documented durations divided by it.")
 @click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
               help="Project root: local images must stay inside it; the journal lives in ROOT/.wanform.")
-@click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
-              help="Which document to follow where the API pages disagree (as for `validate`).")
+@variants_option
 def run(paths: tuple[str, ...], target: str | None, synchronous: bool, out: str, fmt: str, lock_path: str | None,
         force: bool, prune: bool, max_images: int | None, max_cost: float | None, shard: str | None,
         junit: str | None, submit_rps: str | None, max_in_flight: str | None, query_rps: str | None,
-        emulator_speed: float | None, root: str, variants: str | None) -> None:
-    models = _models(variants)
+        emulator_speed: float | None, root: str, models: Mapping[str, ModelSpec]) -> None:
     validation = _validated(paths, root, "text" if fmt == "text" else "json", models)
     try:
         part = gitops.parse_shard(shard) if shard else None
@@ -247,10 +238,9 @@ def _execute(jobs, chosen, synchronous, out, fmt, submit_rps, max_in_flight, que
 @click.option("--short", is_flag=True, help="Abbreviate data URIs (the output can then no longer be sent).")
 @click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
               help="Project root; local image paths must stay inside it.")
-@click.option("--variants", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...",
-              help="Which document to follow where the API pages disagree (as for `validate`).")
+@variants_option
 def render_command(paths: tuple[str, ...], target: str | None, synchronous: bool, short: bool, root: str,
-                   variants: str | None) -> None:
+                   models: Mapping[str, ModelSpec]) -> None:
     """Print each job's exact request as a curl command, without sending anything.
 
     The key is written as $DASHSCOPE_API_KEY for the shell to fill in.
@@ -258,7 +248,7 @@ def render_command(paths: tuple[str, ...], target: str | None, synchronous: bool
     from runner.render import render as render_jobs
     from runner.targets import LOCAL_EMULATOR_URL, sdk_base_url
 
-    validation = _validated(paths, root, "text", _models(variants))
+    validation = _validated(paths, root, "text", models)
     try:
         base = sdk_base_url(os.environ) if target in (None, "dashscope") else (
             LOCAL_EMULATOR_URL if target == "emulator" else _target(target).base_url)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Mapping
 
 import click
 
+from spec.models import ModelSpec
+
 from runner.fingerprint import HashCache
 from runner.lockfile import LOCK_NAME, LockFile, LockFileError, merge
+from runner.options import variants_option
 from runner.plan import Plan, make_plan
 from runner.plan_report import PLAN_REPORTERS
 from runner.reporters import REPORTERS
@@ -26,9 +30,9 @@ def load_lock(path: Path) -> LockFile:
         sys.exit(EXIT_ERROR)
 
 
-def build_plan(paths: tuple[str, ...], root: str, lock_path: Path, fmt: str) -> Plan:
+def build_plan(paths: tuple[str, ...], root: str, lock_path: Path, fmt: str, models: Mapping[str, ModelSpec]) -> Plan:
     """Validate, then compare with the lock; invalid recipes are printed as `validate` prints them, exit 1."""
-    result = validate_paths(list(paths) or ["recipes"], root=root)
+    result = validate_paths(list(paths) or ["recipes"], root=root, models=models)
     if not (result.report.ok() and result.recipes):
         REPORTERS["json" if fmt == "json" else "text"](result, sys.stdout, False)
         sys.exit(EXIT_ERROR)
@@ -46,14 +50,16 @@ def build_plan(paths: tuple[str, ...], root: str, lock_path: Path, fmt: str) -> 
 @click.option("-o", "--output", "fmt", type=click.Choice(sorted(PLAN_REPORTERS)), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing is pending, 2 when changes are, 1 on error.")
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged jobs too.")
-def plan(paths: tuple[str, ...], lock_path: str | None, root: str, fmt: str, detailed_exitcode: bool, verbose: bool) -> None:
+@variants_option
+def plan(paths: tuple[str, ...], lock_path: str | None, root: str, fmt: str, detailed_exitcode: bool, verbose: bool,
+         models: Mapping[str, ModelSpec]) -> None:
     """Compare recipes (default: recipes/) with the lock file and the outputs on disk.
 
     Each job is new, changed (with the fields, inputs or outputs that changed), unchanged, or
     orphaned (in the lock, in no recipe any more). Prints the billable images and a cost
     estimate per model. Nothing is sent.
     """
-    found = build_plan(paths, root, Path(lock_path) if lock_path else Path(root) / LOCK_NAME, fmt)
+    found = build_plan(paths, root, Path(lock_path) if lock_path else Path(root) / LOCK_NAME, fmt, models)
     PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
     pending = bool(found.pending() or found.orphaned())
     sys.exit(EXIT_PENDING if detailed_exitcode and pending else EXIT_NOTHING_TO_DO)

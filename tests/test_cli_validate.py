@@ -302,11 +302,12 @@ def test_variants_follow_the_older_wan26_page(wanform: Invoke, tmp_path: Path, m
     from PIL import Image
     Image.new("RGB", (600, 600)).save(tmp_path / "in.png")
     _write(tmp_path / "r.yaml", "model: wan2.6-image\nprompt: p\nn: 1\nsize: 2K\ninputs:\n  - path: in.png\n")
-    assert wanform("validate", "r.yaml").exit_code == 0
+    assert [wanform(command, "r.yaml").exit_code for command in ("validate", "plan", "render")] == [0, 0, 0]
     monkeypatch.setenv("WANFORM_VARIANTS", "wan2.6.limits=2025")
-    result = wanform("validate", "r.yaml")
-    assert result.exit_code == 1
-    assert result.stdout.splitlines()[0].startswith("r.yaml:4:7: error[size-tier]: ")
+    for command in ("validate", "plan", "render", "run"):  # every command that validates follows the choice
+        result = wanform(command, "r.yaml")
+        assert result.exit_code == 1, command
+        assert result.stdout.splitlines()[0].startswith("r.yaml:4:7: error[size-tier]: "), command
 
 
 def test_unknown_variant_is_a_usage_error(wanform: Invoke, in_cases: Path) -> None:
