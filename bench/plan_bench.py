@@ -2,8 +2,9 @@
 
 Run: python bench/plan_bench.py [--recipes 500] [--jobs-per-recipe 4]
 It writes recipes (each a matrix of seeds) over 20 real input images (photo-sized noise, about
-5.5 MB each, so hashing them costs what it would), records every job in a lock as a run would, then times plan twice in fresh processes' worth of state: once with an
-empty image-hash cache (every image read) and once with the cache the first plan saved.
+5.5 MB each, so hashing them costs what it would), records every job in a lock as a run would,
+then times plan twice in fresh processes' worth of state: once with an empty image-hash cache
+(every image read) and once with the cache the first plan saved.
 Timing is in-process around validation + planning; recipe and lock generation are excluded.
 """
 

@@ -13,7 +13,7 @@ def _model_table(_ctx: click.Context, _param: click.Parameter, value: str | None
     try:
         return table(parse_variants(value))
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint="--variants / WANFORM_VARIANTS") from exc
 
 
 # The model table, with the API pages' disagreements resolved as the user asks; commands receive it as `models`.

@@ -66,7 +66,7 @@ def _types_differ(value: object) -> bool:
 
 
 class SchemaCheck:
-    """One schema, checked twice as fast as it is explained: compiled code says whether a document is valid,
+    """One schema, checked in two steps: fastjsonschema's compiled code says whether a document is valid, and
     jsonschema says why not. The verdict is always jsonschema's; the compiled check only spares valid documents."""
 
     def __init__(self, schema: dict) -> None:
