@@ -21,10 +21,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.fingerprint import HashCache  # noqa: E402
-from runner.lockfile import LockFile  # noqa: E402
-from runner.plan import lock_entry, make_plan  # noqa: E402
-from runner.validate import validate_paths  # noqa: E402
+from runner.gitops.fingerprint import HashCache  # noqa: E402
+from runner.gitops.lockfile import LockFile  # noqa: E402
+from runner.gitops.plan import lock_entry, make_plan  # noqa: E402
+from runner.recipes.check import validate_paths  # noqa: E402
 
 
 def build(root: Path, recipes: int, per_recipe: int) -> None:

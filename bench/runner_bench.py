@@ -35,12 +35,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.engine import RunOptions  # noqa: E402
-from runner.launch import execute  # noqa: E402
-from runner.limits import resolve_limits  # noqa: E402
-from runner.progress import Lines  # noqa: E402
-from runner.targets import Target  # noqa: E402
-from runner.validate import validate_paths  # noqa: E402
+from runner.engine.run import RunOptions  # noqa: E402
+from runner.engine.launch import execute  # noqa: E402
+from runner.api.limits import resolve_limits  # noqa: E402
+from runner.reports.progress import Lines  # noqa: E402
+from runner.api.targets import Target  # noqa: E402
+from runner.recipes.check import validate_paths  # noqa: E402
 from spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
 
 MODEL = "wan2.7-image"

@@ -21,7 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.validate import validate_paths  # noqa: E402
+from runner.recipes.check import validate_paths  # noqa: E402
 
 MODELS_CYCLE = ("wan2.7-image-pro", "wan2.7-image", "wan2.6-image", "wan2.5-i2i-preview", "wanx2.1-imageedit")
 

@@ -10,17 +10,20 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from emulator import admin, results, routes, uploads
-from emulator.accounts import Accounts
-from emulator.clock import VirtualClock
+from emulator.http import admin
+from emulator.http import results
+from emulator.http import dashscope as routes
+from emulator.http import uploads
+from emulator.state.accounts import Accounts
+from emulator.state.clock import VirtualClock
 from emulator.config import EmulatorConfig
-from emulator.errors import (INTERNAL, PATH_NOT_FOUND, URL_ERROR, ApiError, ConnectionDropped, OssError,
+from emulator.http.errors import (INTERNAL, PATH_NOT_FOUND, URL_ERROR, ErrorReply, ConnectionDropped, OssError,
                              error_body, oss_error_body)
-from emulator.faults import FaultBook, load_scenario
-from emulator.journal import Journal, facts, note, request_id
-from emulator.state import EMULATOR, Emulator
-from emulator.tasks import TaskStore
-from emulator.throttle import Throttle
+from emulator.state.faults import FaultBook, load_scenario
+from emulator.state.requestlog import RequestLog, facts, note, request_id
+from emulator.state.instance import EMULATOR, Emulator
+from emulator.state.tasks import TaskStore
+from emulator.state.throttle import Throttle
 
 LOG = logging.getLogger("wanform.emulator")
 OSS_PATHS = (results.PREFIX, uploads.UPLOAD_PATH)
@@ -49,7 +52,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can produce a traceback."""
     try:
         return await handler(request)
-    except ApiError as exc:
+    except ErrorReply as exc:
         return _json_error(request, exc.status, exc.code, exc.message)
     except OssError as exc:
         return _json_error(request, exc.status, exc.code, exc.message)
@@ -102,7 +105,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         tasks=TaskStore(clock, config.models, config.pending_seconds, config.throttle, result_store.forget),
         results=result_store,
         uploads=uploads.UploadStore(clock),
-        journal=Journal(),
+        journal=RequestLog(),
         executor=executor,
     )
     app = web.Application(middlewares=[journal_middleware, errors_middleware])

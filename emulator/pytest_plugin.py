@@ -50,7 +50,7 @@ class AdminClient:
         return self._call("POST", "/clock/advance", {"seconds": seconds})
 
     def add_fault(self, rule: dict) -> dict:
-        """Add a fault rule (the scenario file's format, see `emulator.faults`); returns it with its id."""
+        """Add a fault rule (the scenario file's format, see `emulator.state.faults`); returns it with its id."""
         return self._call("POST", "/faults", rule)["faults"][0]
 
     def clear_faults(self) -> None:

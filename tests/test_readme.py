@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from emulator.faults import load_scenario
+from emulator.state.faults import load_scenario
 from spec.schema import SchemaCheck
 from spec.schemagen import recipe_schema
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from runner.validate import Validation, validate_paths
+from runner.recipes.check import Validation, validate_paths
 
 HEADER = re.compile(r"^# expect(?P<warning>-warning)?: (?P<code>[a-z0-9-]+) (?P<line>\d+)$")
 

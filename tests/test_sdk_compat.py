@@ -26,7 +26,7 @@ from dashscope.api_entities.dashscope_response import (
 from dashscope.common.error import InvalidTask
 from PIL import Image
 
-from emulator.uploads import UPLOAD_PATH
+from emulator.http.uploads import UPLOAD_PATH
 from spec.checks import select_mode
 from spec.models import MODELS, SYNC_PATH
 from spec.sizes import output_size

@@ -12,7 +12,7 @@ import pytest
 from emulator_api import ASYNC, GENERATION, SYNC, SYNTHESIS, data_uri, image_urls, wan25, wan26, wan27, wanx21
 
 from emulator import EmulatorConfig, start
-from emulator import routes as emulator_routes
+from emulator.http import dashscope as emulator_routes
 
 
 async def test_start_listens_on_a_free_loopback_port():
@@ -55,7 +55,7 @@ async def test_unexpected_errors_become_internal_error(api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(emulator_routes, "build_job", broken)
+    monkeypatch.setattr(emulator_routes, "brief_for", broken)
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     assert (status, answer["code"], answer["message"]) == (
         500, "InternalError", "An internal error has occured, try again later or contact service support.")

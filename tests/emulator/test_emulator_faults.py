@@ -11,7 +11,7 @@ from emulator_api import (ASYNC, GENERATION, KEY, OTHER_KEY, SYNC, SYNTHESIS, as
                           wan26, wan27, wanx21)
 
 from emulator import EmulatorConfig, create_app
-from emulator.accounts import key_id
+from emulator.state.accounts import key_id
 
 TIMEOUT = "An internal timeout error has occured during execution, please try again later or contact service support."
 

@@ -13,7 +13,7 @@ from emulator_api import (ASYNC, GENERATION, KEY, SYNC, SYNTHESIS, assert_schema
                           wan26, wan27, wanx21)
 from PIL import Image
 
-from emulator.render import BOX_COLOUR
+from emulator.images.draw import BOX_COLOUR
 from spec.checks import select_mode
 from spec.models import MODELS
 from spec.sizes import output_size

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from emulator import render
-from emulator.render import BOX_COLOUR, TEXT_COLOUR, PngCache, render_png, render_png_async
+from emulator.images import draw as render
+from emulator.images.draw import BOX_COLOUR, TEXT_COLOUR, PngCache, render_png, render_png_async
 
 GREY = (128, 128, 128)
 RGB_PALETTE = [("#ff0000", 50.0), ("#00ff00", 30.0), ("#0000ff", 20.0)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from runner import gitops
+from runner.engine.guard import run_guard
 from runner_kit import KEY, SUBMIT_PATHS
 
 FOX = """\
@@ -184,10 +184,9 @@ async def test_an_unwritable_destination_stops_the_run_before_any_request(projec
 async def test_a_second_run_on_the_same_project_refuses(project, emulator):
     """While one run holds the project, another exits 1 at once, saying why, and sends nothing."""
     write_recipes(project.root)
-    with gitops.project_lock(project.root) as held:
-        assert held
+    with run_guard(project.root):
         code, _, err = await wanform(project.root, "run", "--target", emulator.base_url, ".")
     assert code == 1 and "another wanform run is using" in err
     assert f"pid {os.getpid()} on {socket.gethostname()}" in err  # who to wait for, or to stop
     assert await emulator.journal() == []
-    assert not (project.root / ".wanform" / "project.owner").exists()  # released with the lock
+    assert not (project.root / ".wanform" / "run.owner").exists()  # released with the lock

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from runner.fingerprint import HashCache
-from runner.lockfile import LockFile, LockFileError, merge
-from runner.plan import lock_entry, make_plan, shard
-from runner.validate import validate_paths
+from runner.gitops.fingerprint import HashCache
+from runner.gitops.lockfile import LockFile, LockFileError, merge
+from runner.gitops.plan import lock_entry, make_plan, shard
+from runner.recipes.check import validate_paths
 
 RECIPE = """model: wan2.7-image
 prompt: Put a hat on the cat.

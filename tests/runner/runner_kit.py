@@ -13,13 +13,13 @@ from typing import Mapping
 import aiohttp
 
 from emulator import EmulatorConfig, start
-from runner.engine import RunOptions
-from runner.launch import execute
-from runner.limits import Limits, resolve_limits
-from runner.progress import Lines
-from runner.results import RunResult
-from runner.targets import Target
-from runner.validate import validate_paths
+from runner.engine.run import RunOptions
+from runner.engine.launch import execute
+from runner.api.limits import Limits, resolve_limits
+from runner.reports.progress import Lines
+from runner.engine.states import RunResult
+from runner.api.targets import Target
+from runner.recipes.check import validate_paths
 from spec.models import MODELS, ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 import aiohttp
 import pytest
 
-from emulator.errors import CATALOGUE
-from runner import errors
-from runner.errors import (AccountError, ConnectError, DisconnectedError, EndpointError, ReadTimeoutError,
+from emulator.http.errors import CATALOGUE
+from runner.api import errors
+from runner.api.errors import (AccountError, ConnectError, DisconnectedError, EndpointError, ReadTimeoutError,
                            RejectedError, ServiceError, ThrottledError, from_answer, from_transport)
-from runner.retries import backoff
+from runner.api.retries import backoff
 
 NEVER_RETRIED = ("InvalidParameter", "DataInspectionFailed", "IPInfringementSuspect", "InvalidApiKey", "Arrearage",
                  "AccessDenied")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from runner.images import Source, data_uri, fingerprint, load_sources, needs_upload
-from runner.requests import ImageRef
-from runner.validate import validate_paths
+from runner.recipes.wire import Source, data_uri, journal_key, load_sources, needs_upload
+from runner.recipes.build import ImageRef
+from runner.recipes.check import validate_paths
 from spec.models import DATA_URI_MAX_BYTES
 
 RECIPE = """\
@@ -41,7 +41,7 @@ def test_the_fingerprint_follows_the_image_bytes_not_the_file_name(project):
 
     def identity() -> str:
         checked = validate_paths([str(project.root / "clock.yaml")], root=project.root).jobs[0]
-        return fingerprint(checked.request, load_sources(checked.request), "https://dashscope.aliyuncs.com/api/v1")
+        return journal_key(checked.request, load_sources(checked.request), "https://dashscope.aliyuncs.com/api/v1")
 
     first = identity()
     (project.root / "images" / "alarm-clock.png").rename(project.root / "images" / "clock.png")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from runner.journal import Journal, JournalBusy
+from runner.engine.guard import RunBusy
+from runner.engine.journal import Journal
 
 
 def test_a_rerun_reads_the_latest_task_of_each_job(tmp_path):
@@ -47,7 +51,24 @@ def test_a_line_cut_by_a_crash_is_skipped_and_not_glued_to_the_next(tmp_path):
 
 
 def test_two_runs_cannot_share_a_journal(tmp_path):
-    """A second run in the same project is refused while the first holds the lock."""
-    with Journal(tmp_path):
-        with pytest.raises(JournalBusy, match="another wanform run holds"):
+    """A journal cannot be opened while another process holds the project's run guard."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_GUARD, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        with pytest.raises(RunBusy, match=f"another wanform run is using .*pid {holder.pid} on"):
             Journal(tmp_path).open()
+    finally:
+        holder.communicate(b"")
+    with Journal(tmp_path) as journal:  # released with the process
+        journal.write("submitted", "a", task_id="t1")
+
+
+HOLD_GUARD = """
+import sys
+from runner.engine.guard import run_guard
+with run_guard(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""

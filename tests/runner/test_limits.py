@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from emulator.throttle import TokenBucket
-from runner.limits import SubmitGate, polite_limiter, resolve_limits
+from emulator.state.throttle import TokenBucket
+from runner.api.limits import SubmitGate, polite_limiter, resolve_limits
 from spec.models import MODELS
 
 

@@ -10,8 +10,8 @@ import os
 import pytest
 from PIL import Image
 
-from runner.errors import FileError
-from runner.outputs import AtomicFile, finish_png, job_stems, redact, safe_name, write_atomic
+from runner.api.errors import FileError
+from runner.engine.outputs import AtomicFile, finish_png, job_stems, redact, safe_name, write_atomic
 
 
 def png_bytes() -> bytes:

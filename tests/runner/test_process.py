@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 
 from runner_kit import KEY, SUBMIT_PATHS, Project
-from runner.results import EXIT_INTERRUPTED, EXIT_OK
+from runner.engine.states import EXIT_INTERRUPTED, EXIT_OK
 
 SEEDS = """\
     model: wan2.7-image

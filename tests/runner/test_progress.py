@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from runner.progress import LiveDisplay, Lines, Panel, choose
-from runner.results import ImageOut, JobState, RunResult
+from runner.reports.progress import LiveDisplay, Lines, Panel, choose
+from runner.engine.states import ImageOut, JobState, RunResult
 
 
 def test_the_panel_counts_jobs_by_phase():

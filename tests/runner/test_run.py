@@ -11,8 +11,8 @@ from dataclasses import replace
 from PIL import Image
 
 from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
-from runner.limits import resolve_limits
-from runner.results import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from runner.api.limits import resolve_limits
+from runner.engine.states import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 from spec.models import MODELS
 
 FOXES = """\

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import TargetError
-from runner.targets import EMULATOR_KEY, resolve, sdk_base_url
+from runner.api.errors import TargetError
+from runner.api.targets import EMULATOR_KEY, resolve, sdk_base_url
 
 KEY = "sk-real-key-never-shown"
 

@@ -10,8 +10,8 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from emulator import EmulatorConfig, create_app
-from emulator.faults import HEADER as FAULT_HEADER
-from emulator.routes import API, ENDPOINTS, STATUSES
+from emulator.state.faults import HEADER as FAULT_HEADER
+from emulator.http.dashscope import API, ENDPOINTS, STATUSES
 from spec.models import MODELS
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"

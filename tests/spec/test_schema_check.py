@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.recipes import expand, load
-from runner.requests import build_request
-from runner.validate import placeholder
+from runner.recipes.load import expand, load
+from runner.recipes.build import build_request
+from runner.recipes.check import placeholder
 from spec.models import MODELS
 from spec.schema import SchemaCheck, Validator, problems_from
 from spec.schemagen import recipe_schema, request_schema

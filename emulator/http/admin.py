@@ -1,0 +1,92 @@
+"""The admin API under /__emulator/: reset, the virtual clock, fault rules, the request journal.
+
+    POST   /__emulator/reset                 forget tasks, uploads, limits, journal; configured faults; rewind clock
+    GET    /__emulator/clock                 {"now": epoch seconds, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
+    POST   /__emulator/clock/advance         {"seconds": 3600} moves the virtual clock forward
+    GET    /__emulator/faults                the active rules with their counters
+    POST   /__emulator/faults                a rule or a list of rules (see emulator.faults); 201 with their ids
+    DELETE /__emulator/faults[/{id}]         all rules, or one
+    GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`, that key's only
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from emulator.state.accounts import key_id
+from emulator.state.clock import task_time
+from emulator.http.errors import ErrorReply, invalid_parameter
+from emulator.http.dashscope import parse_document, parse_json, read_body
+from emulator.state.instance import EMULATOR, Emulator
+
+PREFIX = "/__emulator"
+ADMIN_BODY_LIMIT = 1024 * 1024
+
+
+def _clock(emulator: Emulator) -> dict:
+    now = emulator.clock.now()
+    return {"now": now, "time": task_time(now), "speed": emulator.clock.speed}
+
+
+async def reset(request: web.Request) -> web.Response:
+    request.app[EMULATOR].reset()
+    return web.json_response({"reset": True})
+
+
+async def clock(request: web.Request) -> web.Response:
+    return web.json_response(_clock(request.app[EMULATOR]))
+
+
+async def advance(request: web.Request) -> web.Response:
+    """Move the virtual clock forward by `seconds`; tasks, limits and links see the new time at once."""
+    emulator = request.app[EMULATOR]
+    seconds = parse_json(await read_body(request, ADMIN_BODY_LIMIT)).get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds < math.inf:
+        raise invalid_parameter(f"seconds must be a number of 0 or more, got {seconds!r}")
+    emulator.clock.advance(seconds)
+    return web.json_response(_clock(emulator))
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    return web.json_response({"faults": [r.describe() for r in request.app[EMULATOR].faults.rules]})
+
+
+async def add_faults(request: web.Request) -> web.Response:
+    data = parse_document(await read_body(request, ADMIN_BODY_LIMIT))
+    try:
+        rules = request.app[EMULATOR].faults.add(data)
+    except ValueError as exc:
+        raise invalid_parameter(str(exc)) from None
+    return web.json_response({"faults": [r.describe() for r in rules]}, status=201)
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[EMULATOR].faults.clear()
+    return web.json_response({"faults": []})
+
+
+async def delete_fault(request: web.Request) -> web.Response:
+    rule_id = request.match_info["rule_id"]
+    if not request.app[EMULATOR].faults.remove(rule_id):
+        raise ErrorReply(404, "NotFound", f"no fault rule {rule_id}")
+    return web.json_response({"deleted": rule_id})
+
+
+async def journal(request: web.Request) -> web.Response:
+    """The journal, of one account when asked by key (Authorization) or by key id (?account=)."""
+    header = request.headers.get("Authorization", "")
+    account = key_id(header.partition(" ")[2].strip()) if header else request.query.get("account")
+    return web.json_response({"entries": list(request.app[EMULATOR].journal.entries(account))})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(PREFIX + "/reset", reset)
+    app.router.add_get(PREFIX + "/clock", clock)
+    app.router.add_post(PREFIX + "/clock/advance", advance)
+    app.router.add_get(PREFIX + "/faults", list_faults)
+    app.router.add_post(PREFIX + "/faults", add_faults)
+    app.router.add_delete(PREFIX + "/faults", clear_faults)
+    app.router.add_delete(PREFIX + "/faults/{rule_id}", delete_fault)
+    app.router.add_get(PREFIX + "/journal", journal)

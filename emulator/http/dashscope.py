@@ -1,0 +1,355 @@
+"""The DashScope endpoints under /api/v1: the three submission routes and the task API.
+
+A submission goes through the same gates, in this order: key, async header, body size and
+JSON, model and route, submission rate, `spec.checks.check_request`, fault rules,
+in-flight cap; then a task is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Mapping
+
+from aiohttp import web
+from yarl import URL
+
+from emulator.http import replies as bodies
+from emulator.state.accounts import Account
+from emulator.state.clock import parse_list_time
+from emulator.http.errors import (ASYNC_NOT_SUPPORTED, CANCEL_NOT_PENDING, EMPTY_INPUT, EMPTY_MODEL, INTERNAL,
+                             MODEL_NOT_EXIST, NOT_JSON, SYNC_NOT_SUPPORTED, TOO_LARGE, URL_ERROR, ErrorReply,
+                             bad_request, error_body, invalid_parameter)
+from emulator.state.faults import HEADER, Context, Decision, enact_after, enact_before
+from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
+from emulator.images.brief import brief_for
+from emulator.state.requestlog import note, request_id
+from emulator.images.draw import MAX_OUTPUT_PIXELS
+from emulator.state.instance import EMULATOR, Emulator
+from emulator.state.tasks import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
+from spec.checks import check_request
+from spec.models import ASYNC_GENERATION_PATH, RESULT_TTL_SECONDS, SEED_MAX, SYNC_PATH, SYNTHESIS_PATH, ModelSpec
+
+API = "/api/v1"
+ENDPOINTS = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: "synthesis"}
+OFF_LOOP_BYTES = 256 * 1024  # bodies this large carry images to decode: validate them in a worker thread
+CHUNK = 256 * 1024
+STARTED = frozenset({RUNNING, SUCCEEDED, FAILED})
+STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN)
+LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
+INTERLEAVE_NEEDS_STREAM = ("enable_interleave on the synchronous endpoint needs streaming: send the header "
+                           "X-DashScope-Sse: enable (and parameters.stream: true)")
+
+
+def _enabled(request: web.Request, header: str) -> bool:
+    return request.headers.get(header, "").strip().lower() == "enable"
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused with 400 BadRequest.TooLarge as soon as it passes `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise bad_request("BadRequest.TooLarge", TOO_LARGE)
+    chunks, total = [], 0
+    async for chunk in request.content.iter_chunked(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise bad_request("BadRequest.TooLarge", TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_document(raw: bytes) -> object:
+    """Any JSON value, or 400 BadRequest.IllegalInput."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise bad_request("BadRequest.IllegalInput", NOT_JSON) from None
+
+
+def parse_json(raw: bytes) -> dict:
+    """A JSON object, or 400 BadRequest.IllegalInput."""
+    body = parse_document(raw)
+    if not isinstance(body, dict):
+        raise bad_request("BadRequest.IllegalInput", NOT_JSON)
+    return body
+
+
+def route_model(body: dict, path: str, models: Mapping[str, ModelSpec]) -> ModelSpec:
+    """The model named in the body, if it exists and is served at `path`."""
+    model = body.get("model")
+    if model is None or model == "":
+        raise bad_request("BadRequest.EmptyModel", EMPTY_MODEL)
+    if not isinstance(model, str) or model not in models:
+        raise invalid_parameter(MODEL_NOT_EXIST)
+    spec = models[model]
+    if path not in (spec.sync_path, spec.async_path):
+        raise invalid_parameter(URL_ERROR)
+    if "input" not in body:
+        raise bad_request("BadRequest.EmptyInput", EMPTY_INPUT)
+    return spec
+
+
+def check_async_header(request: web.Request, endpoint: str) -> None:
+    """The sync route refuses the async header; the async routes require it (403 AccessDenied)."""
+    wants_async = _enabled(request, "X-DashScope-Async")
+    if endpoint == "sync" and wants_async:
+        raise ErrorReply(403, "AccessDenied", ASYNC_NOT_SUPPORTED)
+    if endpoint != "sync" and not wants_async:
+        raise ErrorReply(403, "AccessDenied", SYNC_NOT_SUPPORTED)
+
+
+async def validate(request: web.Request, emulator: Emulator, account: Account, body: dict, size: int) -> InputResolver:
+    """Run the shared contract on the body; the first error becomes the answer (400 and its api_code)."""
+    hosts = frozenset({request.host, URL(emulator.base_url(request)).raw_authority})
+    own = await fetch_own_results(body, hosts, emulator.results)
+    resolver = InputResolver(emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own)
+    models = emulator.config.models
+    if size >= OFF_LOOP_BYTES:
+        check = functools.partial(check_request, body, models=models, images=resolver)
+        problems = await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
+    else:
+        problems = check_request(body, models=models, images=resolver)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise bad_request(errors[0].api_code, errors[0].message)
+    return resolver
+
+
+def _apply(task: Task, decision: Decision, header_rules: list) -> None:
+    """What the fault rules do to the task: fail it, fail some images, cut its downloads."""
+    rule = decision.action("fail", "partial")
+    if rule is not None and rule.action == "fail":
+        task.failure = (rule.code, rule.message)
+    elif rule is not None:
+        task.failed_images = rule.failures(task.brief.count)
+    task.rules = tuple(r for r in header_rules if r.action == "cut")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A queued task, the fault decision taken on its request, and whether its answer is streamed."""
+
+    task: Task
+    decision: Decision
+    streamed: bool
+
+
+def _streamed(request: web.Request, body: dict, endpoint: str, style: str) -> bool:
+    """Whether a sync call asks for SSE (header or `parameters.stream`); interleaved output must."""
+    parameters = body.get("parameters") or {}
+    streamed = endpoint == "sync" and (_enabled(request, "X-DashScope-Sse") or parameters.get("stream") is True)
+    if endpoint == "sync" and style == "interleave" and not streamed:
+        raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
+    return streamed
+
+
+async def submit(request: web.Request, endpoint: str) -> Submission:
+    """Everything a submission goes through, up to a queued task."""
+    emulator = request.app[EMULATOR]
+    account = emulator.accounts.authenticate(request)
+    note(request, account=account.key_id)
+    check_async_header(request, endpoint)
+    raw = await read_body(request, emulator.config.max_body_bytes)
+    body = parse_json(raw)
+    spec = route_model(body, request.path.removeprefix(API), emulator.config.models)
+    note(request, model=spec.name)
+    emulator.throttle.submit(account, spec.name)
+    resolver = await validate(request, emulator, account, body, len(raw))
+    brief = brief_for(spec, body, resolver.infos, resolver.data, emulator.config.models, zlib.crc32(raw) % (SEED_MAX + 1))
+    if brief.width * brief.height > MAX_OUTPUT_PIXELS:
+        raise invalid_parameter(f"the output would be {brief.size} pixels; the emulator draws at most "
+                                f"{MAX_OUTPUT_PIXELS} pixels per image")
+    streamed = _streamed(request, body, endpoint, brief.style)
+    header_rules = emulator.faults.header_rules(request.headers.get(HEADER), endpoint)
+    decision = emulator.faults.decide(Context(endpoint, account, spec.name, brief.prompt), header_rules)
+    note(request, faults=decision.fired)
+    await enact_before(decision, emulator.clock)
+    emulator.throttle.admit(emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queue_over_cap)
+    task = emulator.tasks.submit(account, brief, endpoint, request_id(request), visible=endpoint != "sync")
+    _apply(task, decision, header_rules)
+    emulator.results.register(task)
+    return Submission(task, decision, streamed)
+
+
+def url_for(request: web.Request) -> bodies.UrlFor:
+    """Result URLs as this client reaches the emulator."""
+    emulator = request.app[EMULATOR]
+    base = emulator.base_url(request)
+    return lambda task, index: emulator.results.url(base, task, index)
+
+
+async def submit_async(request: web.Request) -> web.Response:
+    """POST image-generation/generation or image2image/image-synthesis: queue a task, answer PENDING."""
+    done = await submit(request, ENDPOINTS[request.path.removeprefix(API)])
+    note(request, task_id=done.task.task_id)
+    enact_after(done.decision)
+    return web.json_response(bodies.created(done.task, request_id(request)))
+
+
+async def submit_sync(request: web.Request) -> web.StreamResponse:
+    """POST multimodal-generation/generation: run the task, answer with its result (or stream it)."""
+    emulator = request.app[EMULATOR]
+    done = await submit(request, "sync")
+    if done.streamed:
+        return await _stream(request, emulator, done)
+    status = await emulator.tasks.finished(done.task)
+    enact_after(done.decision)
+    if status == FAILED:
+        raise _failure(done.decision)
+    return web.json_response(bodies.sync(done.task, request_id(request), url_for(request)))
+
+
+def _failure(decision: Decision) -> ErrorReply:
+    """A sync call whose task failed answers with the error of the rule that failed it."""
+    rule = decision.rule
+    if rule is None:
+        return ErrorReply(500, "InternalError", INTERNAL)
+    return ErrorReply(rule.status, rule.code, rule.message)
+
+
+def sse_event(number: int, status: int, payload: dict) -> bytes:
+    """One event in DashScope's SSE framing."""
+    event = "result" if status == 200 else "error"
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{data}\n\n".encode()
+
+
+async def _stream(request: web.Request, emulator: Emulator, done: Submission) -> web.StreamResponse:
+    """Send the result piece by piece while the task runs (spread over its run on the virtual clock)."""
+    task = done.task
+    await emulator.tasks.reached(task, STARTED)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream;charset=UTF-8", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    if task.failed():
+        await emulator.tasks.finished(task)
+        error = _failure(done.decision)
+        note(request, code=error.code)
+        await response.write(sse_event(1, error.status, error_body(request_id(request), error.code, error.message)))
+        return response
+    events = bodies.stream(task, request_id(request), url_for(request))
+    for number, payload in enumerate(events, 1):
+        await emulator.clock.sleep_until(task.scheduled + task.duration * number / len(events))  # type: ignore[operator]
+        await response.write(sse_event(number, 200, payload))
+    await emulator.tasks.finished(task)
+    enact_after(done.decision)
+    await response.write_eof()
+    return response
+
+
+def _task_api(request: web.Request) -> tuple[Emulator, Account]:
+    """Authenticate a task-API request and count it against the account's query rate."""
+    emulator = request.app[EMULATOR]
+    account = emulator.accounts.authenticate(request)
+    note(request, account=account.key_id)
+    emulator.throttle.query(account)
+    return emulator, account
+
+
+async def _task_faults(request: web.Request, emulator: Emulator, ctx: Context) -> Decision:
+    decision = emulator.faults.decide(ctx, emulator.faults.header_rules(request.headers.get(HEADER), ctx.endpoint))
+    note(request, faults=decision.fired)
+    await enact_before(decision, emulator.clock)
+    return decision
+
+
+async def get_task(request: web.Request) -> web.Response:
+    """GET /tasks/{task_id}: the task in its model's style; UNKNOWN when missing, expired or someone else's."""
+    emulator, account = _task_api(request)
+    task_id = request.match_info["task_id"]
+    task = emulator.tasks.get(account, task_id)
+    note(request, task_id=task_id, model=task.brief.model if task else None)
+    decision = await _task_faults(request, emulator, _task_context("task", account, task))
+    body = (bodies.task(task, emulator.clock.now(), request_id(request), url_for(request)) if task
+            else bodies.unknown(task_id, request_id(request)))
+    enact_after(decision)
+    return web.json_response(body)
+
+
+def _task_context(endpoint: str, account: Account, task: Task | None) -> Context:
+    return Context(endpoint, account, task.brief.model if task else None, task.brief.prompt if task else None)
+
+
+async def cancel_task(request: web.Request) -> web.Response:
+    """POST /tasks/{task_id}/cancel: only a PENDING task can be canceled."""
+    emulator, account = _task_api(request)
+    task_id = request.match_info["task_id"]
+    task = emulator.tasks.get(account, task_id)
+    note(request, task_id=task_id, model=task.brief.model if task else None)
+    decision = await _task_faults(request, emulator, _task_context("cancel", account, task))
+    if not emulator.tasks.cancel(account, task_id):
+        raise bad_request("UnsupportedOperation", CANCEL_NOT_PENDING)
+    enact_after(decision)
+    return web.json_response({"request_id": request_id(request)})
+
+
+def _list_time(query: Mapping[str, str], name: str) -> float | None:
+    if not query.get(name):
+        return None
+    try:
+        return parse_list_time(query[name])
+    except ValueError:
+        raise invalid_parameter(f"{name} must be a time like 20250101083000 (YYYYMMDDhhmmss)") from None
+
+
+def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
+    """The creation-time window of a list query: at most 24 h, the last 24 h by default."""
+    start, end = _list_time(query, "start_time"), _list_time(query, "end_time")
+    if end is None:
+        end = now if start is None else start + RESULT_TTL_SECONDS
+    if start is None:
+        start = end - RESULT_TTL_SECONDS
+    if not 0 <= end - start <= RESULT_TTL_SECONDS:
+        raise invalid_parameter("end_time must be after start_time, at most 24 hours later")
+    return start, end + (LAST_SECOND if query.get("end_time") else 0)
+
+
+def _page(query: Mapping[str, str], name: str, default: int) -> int:
+    text = query.get(name, str(default))
+    if not text.isdigit() or int(text) < 1:
+        raise invalid_parameter(f"{name} must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def _listed(task: Task, query: Mapping[str, str], window: tuple[float, float], now: float) -> bool:
+    return (window[0] <= task.submitted <= window[1]
+            and query.get("task_id", task.task_id) == task.task_id
+            and query.get("model_name", task.brief.model) == task.brief.model
+            and query.get("status", task.status(now)) == task.status(now))
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    """GET /tasks: this account's tasks created in a window (last 24 h by default), newest first, by page."""
+    emulator, account = _task_api(request)
+    decision = await _task_faults(request, emulator, Context("list", account))
+    query, now = request.query, emulator.clock.now()
+    if query.get("status", "PENDING") not in STATUSES:
+        raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
+    window, page_no, page_size = _window(query, now), _page(query, "page_no", 1), _page(query, "page_size", 10)
+    found = [t for t in emulator.tasks.tasks(account) if _listed(t, query, window, now)][::-1]
+    page = found[(page_no - 1) * page_size: page_no * page_size]
+    enact_after(decision)
+    return web.json_response({
+        "total": len(found),
+        "data": [bodies.list_entry(t, now) for t in page],
+        "total_page": math.ceil(len(found) / page_size),
+        "page_no": page_no,
+        "request_id": request_id(request),
+        "page_size": page_size,
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    for path in ENDPOINTS:
+        app.router.add_post(API + path, submit_sync if path == SYNC_PATH else submit_async)
+    app.router.add_get(API + "/tasks/{task_id}", get_task)
+    app.router.add_post(API + "/tasks/{task_id}/cancel", cancel_task)
+    app.router.add_get(API + "/tasks", list_tasks)
+    app.router.add_get(API + "/tasks/", list_tasks)

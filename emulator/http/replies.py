@@ -1,0 +1,166 @@
+"""The JSON bodies DashScope answers with, in the two documented styles.
+
+Messages style (wan2.7, wan2.6): `output.choices` + `output.finished`, usage with size and
+tokens. Results style (wan2.5, wanx2.1): `output.results` + `output.task_metrics`, usage with
+image_count. Choices that the docs leave open are decided here:
+- a FAILED task carries `code` and `message` inside `output` in both styles (the generic task
+  doc's rule), with its times; results style adds `task_metrics`; there is no `usage`.
+- in messages style, images that failed in a partial failure are left out of `choices`
+  (DashScope documents no per-image error there); `usage.image_count` counts the rest.
+- PENDING and RUNNING bodies carry `submit_time` (and `scheduled_time` once running);
+  CANCELED carries `submit_time` and `end_time` (the moment of the cancel).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from emulator.state.clock import epoch_ms, task_time
+from emulator.state.tasks import FAILED, FINAL, SUCCEEDED, UNKNOWN, Task
+
+UrlFor = Callable[[Task, int], str]
+REGION = "cn-beijing"
+UNIQUE_KEY_PARTS = {"sync": "multimodal-generation:generation", "async": "image-generation:generation",
+                    "synthesis": "image2image:image-synthesis"}
+OUTPUT_TOKENS_PER_IMAGE = 2  # the documented single-image examples report output_tokens 2
+
+
+def created(task: Task, request_id: str) -> dict:
+    """The answer to an async submission."""
+    return {"output": {"task_status": "PENDING", "task_id": task.task_id}, "request_id": request_id}
+
+
+def unknown(task_id: str, request_id: str) -> dict:
+    return {"request_id": request_id, "output": {"task_id": task_id, "task_status": UNKNOWN}}
+
+
+def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
+    """GET /tasks/{id} for a known task, in its model's style."""
+    status = item.status(now)
+    output: dict = {"task_id": item.task_id, "task_status": status, "submit_time": task_time(item.submitted)}
+    if item.scheduled is not None:
+        output["scheduled_time"] = task_time(item.scheduled)
+    if status in FINAL:
+        output["end_time"] = task_time(item.canceled if item.canceled is not None else item.end)  # type: ignore[arg-type]
+    body = {"request_id": request_id, "output": output}
+    if status == SUCCEEDED:
+        output.update(_outcome(item, url))
+        body["usage"] = usage(item)
+    elif status == FAILED:
+        output["code"], output["message"] = failure(item)
+    if item.brief.style == "results":
+        output["task_metrics"] = _metrics(item, status)
+    return body
+
+
+def sync(item: Task, request_id: str, url: UrlFor) -> dict:
+    """The answer to a successful synchronous call."""
+    return {"output": _outcome(item, url), "usage": usage(item), "request_id": request_id}
+
+
+def failure(item: Task) -> tuple[str, str]:
+    """Code and message of a FAILED task (a whole-task failure, or the first of its failed images)."""
+    return item.failure or next(iter(item.failed_images.values()))
+
+
+def usage(item: Task) -> dict:
+    """Only successful images count."""
+    brief, count = item.brief, len(item.succeeded_indexes())
+    if brief.style == "results":
+        return {"image_count": count}
+    text = sum(len(brief.text(i)) for i in range(brief.count)) if brief.style == "interleave" else 0
+    tokens = (brief.input_tokens, count * OUTPUT_TOKENS_PER_IMAGE + text) if brief.tokens else (0, 0)
+    return {"image_count": count, "input_tokens": tokens[0], "output_tokens": tokens[1],
+            "size": brief.size, "total_tokens": sum(tokens)}
+
+
+def _outcome(item: Task, url: UrlFor) -> dict:
+    if item.brief.style == "results":
+        return {"results": _results(item, url)}
+    return {"finished": True, "choices": _choices(item, url)}
+
+
+def _image(url: str) -> dict:
+    return {"image": url, "type": "image"}
+
+
+def choice(content: list[dict], finish_reason: str = "stop") -> dict:
+    return {"finish_reason": finish_reason, "message": {"role": "assistant", "content": content}}
+
+
+def _choices(item: Task, url: UrlFor) -> list[dict]:
+    ok, brief = item.succeeded_indexes(), item.brief
+    if brief.style == "choices":
+        return [choice([_image(url(item, i))]) for i in ok]
+    if brief.style == "set":
+        return [choice([_image(url(item, i)) for i in ok])]
+    content = []
+    for i in range(brief.count):
+        content.append({"text": brief.text(i), "type": "text"})
+        if i in ok:
+            content.append(_image(url(item, i)))
+    return [choice(content)]
+
+
+def _results(item: Task, url: UrlFor) -> list[dict]:
+    out, brief = [], item.brief
+    for i in range(brief.count):
+        if i in item.failed_images:
+            code, message = item.failed_images[i]
+            out.append({"code": code, "message": message})
+            continue
+        result = {"url": url(item, i)}
+        if brief.orig_prompt:
+            result["orig_prompt"] = brief.prompt
+        if brief.actual_prompt:
+            result["actual_prompt"] = f"{brief.prompt}, highly detailed, balanced composition"
+        out.append(result)
+    return out
+
+
+def _metrics(item: Task, status: str) -> dict:
+    total = item.brief.count
+    succeeded = len(item.succeeded_indexes()) if status == SUCCEEDED else 0
+    failed = total if status == FAILED else (total - succeeded if status == SUCCEEDED else 0)
+    return {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
+
+
+def list_entry(item: Task, now: float) -> dict:
+    """One task in GET /tasks: epoch-millisecond times, `end_time` only once it has ended."""
+    status, account = item.status(now), item.account
+    entry = {
+        "api_key_id": account.key_id,
+        "caller_parent_id": account.uid,
+        "caller_uid": account.uid,
+        "gmt_create": epoch_ms(item.submitted),
+        "model_name": item.brief.model,
+        "region": REGION,
+        "request_id": item.request_id,
+        "status": status,
+        "task_id": item.task_id,
+        "user_api_unique_key": f"apikey:v1:aigc:{UNIQUE_KEY_PARTS[item.endpoint]}:{item.brief.model}",
+    }
+    if item.scheduled is not None:
+        entry["start_time"] = epoch_ms(item.scheduled)
+    if status in FINAL:
+        entry["end_time"] = epoch_ms(item.canceled if item.canceled is not None else item.end)  # type: ignore[arg-type]
+    return entry
+
+
+def stream(item: Task, request_id: str, url: UrlFor) -> list[dict]:
+    """The SSE payloads of a streamed sync call: interleaved output piece by piece, other output at once."""
+    if item.brief.style != "interleave":
+        return [sync(item, request_id, url)]
+    brief, ok, pieces = item.brief, item.succeeded_indexes(), []
+    for i in range(brief.count):
+        pieces.append({"text": brief.text(i), "type": "text"})
+        if i in ok:
+            pieces.append(_image(url(item, i)))
+    events, full = [], usage(item)
+    for n, piece in enumerate(pieces, 1):
+        images = sum(1 for p in pieces[:n] if p["type"] == "image")
+        last = n == len(pieces)
+        partial = dict(full, image_count=images, size=brief.size if images else "0*0")
+        events.append({"output": {"choices": [choice([piece], "stop" if last else "null")], "finished": last},
+                       "usage": partial, "request_id": request_id})
+    return events

@@ -1,0 +1,122 @@
+"""What a valid request asks the model to make: how many images, at what size, drawn from what.
+
+The emulator returns exactly the requested count where the real model "decides up to n"
+(image sets, interleaved output), so tests can rely on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+from spec.checks import request_images, select_mode
+from spec.imageprobe import ImageInfo
+from spec.models import Mode, ModelSpec
+from spec.problems import Path
+from spec.sizes import output_size
+
+INTERLEAVE_MAX_IMAGES_DEFAULT = 5  # wan2.6 `max_images` default [facts §4.3]; not yet in spec.models
+TOKENLESS_MODES = frozenset({("wan2.6-image", "edit")})  # the docs show all-zero token usage here [facts §4.3]
+UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
+TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
+
+
+@dataclass(frozen=True)
+class Brief:
+    """The images one task produces and everything needed to draw them.
+
+    `style` is the body shape: "choices" (one choice per image), "set" (one choice holding
+    all images: wan2.7 image sets), "interleave" (one choice alternating text and images:
+    wan2.6 enable_interleave) or "results" (output.results: wan2.5, wanx2.1).
+    """
+
+    model: str
+    style: str
+    prompt: str
+    count: int
+    width: int
+    height: int
+    seed: int
+    base: bytes | None  # the last input image, drawn under the results; None: a placeholder
+    bboxes: tuple[tuple[int, ...], ...]
+    palette: tuple[tuple[str, float], ...]
+    input_tokens: int
+    tokens: bool  # whether usage reports tokens
+    orig_prompt: bool  # results carry orig_prompt (wan2.5)
+    actual_prompt: bool  # results carry actual_prompt (wan2.5 with prompt_extend)
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}*{self.height}"
+
+    def text(self, index: int) -> str:
+        """The text the model writes before image `index` of interleaved output."""
+        return f"Part {index + 1} of {self.count}: {self.prompt}"
+
+
+def _prompt(spec: ModelSpec, body: Mapping) -> str:
+    if spec.family != "messages":
+        return body["input"]["prompt"]
+    return next(item["text"] for item in body["input"]["messages"][0]["content"] if "text" in item)
+
+
+def _count_and_style(spec: ModelSpec, mode: Mode, parameters: Mapping) -> tuple[int, str]:
+    if spec.family != "messages":
+        return parameters.get("n", mode.n_default), "results"
+    if mode.name == "interleave":
+        return parameters.get("max_images", INTERLEAVE_MAX_IMAGES_DEFAULT), "interleave"
+    if mode.name == "sequential":
+        return parameters.get("n", mode.n_default), "set"
+    return parameters.get("n", mode.n_default), "choices"
+
+
+def _percent(text: str) -> float:
+    try:
+        return float(str(text).rstrip("%"))
+    except ValueError:
+        return 0.0
+
+
+def _image_tokens(info: ImageInfo | None) -> int:
+    if info is None:
+        return UNKNOWN_IMAGE_TOKENS
+    return math.ceil(info.width / TOKEN_TILE) * math.ceil(info.height / TOKEN_TILE)
+
+
+def brief_for(
+    spec: ModelSpec,
+    body: Mapping,
+    infos: Mapping[Path, ImageInfo],
+    data: Mapping[Path, bytes],
+    models: Mapping[str, ModelSpec],
+    default_seed: int,
+) -> Brief:
+    """The brief for a request that passed `spec.checks.check_request`; `infos`/`data` hold the probed inputs."""
+    parameters = body.get("parameters") or {}
+    refs = request_images(body, models)
+    inputs = refs[:-1] if body["input"].get("mask_image_url") is not None else refs
+    mode = select_mode(spec, parameters, len(inputs))
+    last = inputs[-1][0] if inputs else None
+    last_info = infos.get(last) if last else None
+    function = body["input"].get("function")
+    width, height = output_size(spec, mode, parameters, last_info and (last_info.width, last_info.height), function)
+    count, style = _count_and_style(spec, mode, parameters)
+    prompt = _prompt(spec, body)
+    boxes = parameters.get("bbox_list") or []
+    return Brief(
+        model=spec.name,
+        style=style,
+        prompt=prompt,
+        count=count,
+        width=width,
+        height=height,
+        seed=parameters.get("seed", default_seed),
+        base=data.get(last) if last else None,
+        bboxes=tuple(tuple(box) for box in boxes[len(inputs) - 1]) if len(boxes) == len(inputs) and inputs else (),
+        palette=tuple((c["hex"], _percent(c["ratio"])) for c in parameters.get("color_palette") or ()),
+        input_tokens=len(prompt) + sum(_image_tokens(infos.get(path)) for path, _ in inputs),
+        tokens=(spec.name, mode.name) not in TOKENLESS_MODES,
+        orig_prompt=spec.family == "images",
+        actual_prompt=spec.family == "images" and parameters.get("prompt_extend", True) is True,
+    )

@@ -1,0 +1,402 @@
+"""The emulator's result images: the last input fitted to the output size, its boxes, a palette strip, the prompt.
+
+Rendering is deterministic in its arguments and cached by them. Large outputs are drawn on a smaller canvas
+and enlarged by repeating pixels, which keeps them legible and makes PNG encoding cheap: a repeated row is
+written as PNG's "Up" filter, all zeros, instead of being filtered five ways and compressed again.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import functools
+import hashlib
+import io
+import json
+import math
+import random
+import struct
+import threading
+import zlib
+from collections import OrderedDict
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Sequence
+
+from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont
+
+CANVAS_MAX_SIDE = 1280  # outputs up to this size are drawn pixel for pixel
+MAX_OUTPUT_PIXELS = 8192 * 8192  # beyond this a PNG no longer fits comfortably in memory
+PNG_COMPRESS_LEVEL = 1
+# Run-length matching only: enlarged canvases filter to runs of zeros, and noisy inputs are not worth
+# searching for longer matches (about a quarter faster on them, and no larger on smooth pictures).
+PNG_STRATEGY = zlib.Z_RLE
+CACHE_MAX_BYTES = 64 * 1024 * 1024
+BOX_COLOUR = (255, 40, 40)
+TEXT_COLOUR = (255, 255, 255)
+PANEL_DARKNESS = 0.55  # how much the text panels darken what lies under them
+MAX_PROMPT_LINES = 6
+ELLIPSIS = "\u2026"
+
+Box = Sequence[float]
+Swatch = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the fitted input sits on the canvas, and the input's original size (for mapping boxes)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    source_width: int
+    source_height: int
+
+    def map_box(self, box: Box) -> tuple[int, int, int, int]:
+        """A box in input pixels -> the same box in canvas pixels, corners ordered."""
+        sx, sy = self.width / self.source_width, self.height / self.source_height
+        xs = sorted((self.left + box[0] * sx, self.left + box[2] * sx))
+        ys = sorted((self.top + box[1] * sy, self.top + box[3] * sy))
+        return round(xs[0]), round(ys[0]), round(xs[1]), round(ys[1])
+
+
+class PngCache:
+    """A thread-safe LRU of rendered PNGs, bounded by their total size in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> bytes | None:
+        with self._lock:
+            png = self._items.get(key)
+            if png is not None:
+                self._items.move_to_end(key)
+            return png
+
+    def put(self, key: bytes, png: bytes) -> None:
+        if len(png) > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = png
+            self._size += len(png)
+            while self._size > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+CACHE = PngCache(CACHE_MAX_BYTES)
+_LOAD_LOCK = threading.Lock()  # a lazily opened PIL image must not be loaded by two threads at once
+
+
+def render_png(
+    width: int,
+    height: int,
+    seed: int | None,
+    prompt: str,
+    base_image: Image.Image | None = None,
+    bboxes: Sequence[Box] = (),
+    palette: Sequence[Swatch] = (),
+    index: int = 0,
+) -> bytes:
+    """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes."""
+    _check_size(width, height)
+    scale = math.ceil(max(width, height) / CANVAS_MAX_SIDE)
+    canvas_size = (math.ceil(width / scale), math.ceil(height / scale))
+    fitted, placement = _fit(base_image, canvas_size) if base_image is not None else (None, None)
+    digest = _digest(width, height, seed, prompt, fitted, placement, bboxes, palette, index)
+    png = CACHE.get(digest)
+    if png is None:
+        canvas = _draw(canvas_size, digest, seed, prompt, fitted, placement, bboxes, palette, index)
+        png = _encode(canvas) if scale == 1 else _encode_enlarged(canvas, (width, height))
+        CACHE.put(digest, png)
+    return png
+
+
+async def render_png_async(
+    width: int,
+    height: int,
+    seed: int | None,
+    prompt: str,
+    base_image: Image.Image | None = None,
+    bboxes: Sequence[Box] = (),
+    palette: Sequence[Swatch] = (),
+    index: int = 0,
+    *,
+    executor: Executor | None = None,
+) -> bytes:
+    """`render_png` in `executor` (the loop's default when None), so the event loop never waits on Pillow."""
+    brief = functools.partial(render_png, width, height, seed, prompt, base_image, bboxes, palette, index)
+    return await asyncio.get_running_loop().run_in_executor(executor, brief)
+
+
+def _check_size(width: int, height: int) -> None:
+    if not (isinstance(width, int) and isinstance(height, int)) or width < 1 or height < 1:
+        raise ValueError(f"output size must be positive integers, got {width!r}x{height!r}")
+    if width * height > MAX_OUTPUT_PIXELS:
+        raise ValueError(f"output size {width}x{height} exceeds {MAX_OUTPUT_PIXELS} pixels")
+
+
+def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image, Placement]:
+    """The input scaled to fit inside the canvas (aspect kept, centred), as RGB or RGBA."""
+    with _LOAD_LOCK:
+        image.load()
+    cw, ch = canvas_size
+    ratio = min(cw / image.width, ch / image.height)
+    width, height = max(1, round(image.width * ratio)), max(1, round(image.height * ratio))
+    rgb = _as_rgb(image)
+    factor = min(rgb.width // width, rgb.height // height)
+    if factor >= 2:  # a box reduction first: resizing straight down from 8000 px is several times slower
+        rgb = rgb.reduce(factor)
+    fitted = rgb.resize((width, height), Image.Resampling.BILINEAR)
+    return fitted, Placement((cw - width) // 2, (ch - height) // 2, width, height, image.width, image.height)
+
+
+def _as_rgb(image: Image.Image) -> Image.Image:
+    """RGBA when the input has any transparency, RGB otherwise; a grey stand-in for modes Pillow cannot convert."""
+    transparent = "A" in image.getbands() or "transparency" in image.info
+    target = "RGBA" if transparent else "RGB"
+    if image.mode == target:
+        return image
+    try:
+        return image.convert(target)
+    except ValueError:
+        return Image.new("RGB", image.size, (128, 128, 128))
+
+
+def _digest(
+    width: int,
+    height: int,
+    seed: int | None,
+    prompt: str,
+    fitted: Image.Image | None,
+    placement: Placement | None,
+    bboxes: Sequence[Box],
+    palette: Sequence[Swatch],
+    index: int,
+) -> bytes:
+    """A stable hash of everything that shapes the picture; it is the cache key and seeds the randomness."""
+    described = [width, height, seed, prompt, index, bboxes, palette, placement and placement.__dict__]
+    digest = hashlib.sha256(json.dumps(described, ensure_ascii=False, default=repr).encode("utf-8", "replace"))
+    if fitted is not None:
+        digest.update(fitted.mode.encode())
+        digest.update(fitted.tobytes())
+    return digest.digest()
+
+
+def _draw(
+    canvas_size: tuple[int, int],
+    digest: bytes,
+    seed: int | None,
+    prompt: str,
+    fitted: Image.Image | None,
+    placement: Placement | None,
+    bboxes: Sequence[Box],
+    palette: Sequence[Swatch],
+    index: int,
+) -> Image.Image:
+    """Compose the picture on a canvas of `canvas_size`."""
+    canvas = _background(canvas_size, random.Random(digest))
+    if fitted is not None and placement is not None:
+        canvas.paste(fitted, (placement.left, placement.top), fitted if fitted.mode == "RGBA" else None)
+        _draw_boxes(canvas, placement, bboxes)
+    strip_height = _draw_palette(canvas, palette)
+    _draw_prompt(canvas, prompt)
+    _draw_caption(canvas, caption(seed, index), strip_height)
+    return canvas
+
+
+def caption(seed: int | None, index: int) -> str:
+    """The small print on every result: who made it, from which seed, which image of the task."""
+    return f"wanform emulator \u00b7 seed {'-' if seed is None else seed} \u00b7 {index}"
+
+
+def _background(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A soft seeded gradient: a 3x3 grid of random colours, smoothly enlarged."""
+    grid = Image.frombytes("RGB", (3, 3), bytes(rng.randrange(40, 216) for _ in range(27)))
+    return grid.resize(size, Image.Resampling.BICUBIC)
+
+
+def _line_width(canvas: Image.Image) -> int:
+    return max(2, round(min(canvas.size) / 256))
+
+
+def _draw_boxes(canvas: Image.Image, placement: Placement, bboxes: Sequence[Box]) -> None:
+    draw = ImageDraw.Draw(canvas)
+    for box in bboxes:
+        if len(box) == 4:
+            draw.rectangle(placement.map_box(box), outline=BOX_COLOUR, width=_line_width(canvas))
+
+
+def _swatches(palette: Sequence[Swatch]) -> list[tuple[tuple[int, int, int], float]]:
+    """Parsable colours with positive ratios; anything else is left out rather than failing the render."""
+    out = []
+    for hex_colour, ratio in palette:
+        try:
+            rgb = ImageColor.getrgb(str(hex_colour))[:3]
+            share = float(ratio)
+        except (ValueError, TypeError):
+            continue
+        if share > 0 and math.isfinite(share):
+            out.append((rgb, share))
+    return out
+
+
+def _draw_palette(canvas: Image.Image, palette: Sequence[Swatch]) -> int:
+    """A strip along the bottom, each colour as wide as its ratio; returns the strip's height (0 without one)."""
+    swatches = _swatches(palette)
+    if not swatches:
+        return 0
+    total = sum(share for _, share in swatches)
+    width, height = canvas.size
+    strip = max(3, height // 14)
+    draw = ImageDraw.Draw(canvas)
+    done = 0.0
+    for rgb, share in swatches:
+        left = round(width * done / total)
+        done += share
+        right = round(width * done / total)
+        if right > left:
+            draw.rectangle((left, height - strip, right - 1, height - 1), fill=rgb)
+    return strip
+
+
+@functools.lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _printable(text: str) -> str:
+    """Control, format and separator characters become spaces; runs of spaces become one."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def _split_word(word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+    """A word wider than the line, cut into pieces that fit (CJK prompts have no spaces)."""
+    pieces, piece = [], ""
+    for ch in word:
+        if piece and font.getlength(piece + ch) > width:
+            pieces.append(piece)
+            piece = ""
+        piece += ch
+    return pieces + [piece]
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int, max_lines: int) -> list[str]:
+    """Greedy word wrap into at most `max_lines`; a cut-off text ends with an ellipsis."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        for piece in _split_word(word, font, width) if font.getlength(word) > width else [word]:
+            candidate = f"{line} {piece}" if line else piece
+            if not line or font.getlength(candidate) <= width:
+                line = candidate
+                continue
+            lines.append(line)
+            line = piece
+            if len(lines) == max_lines:
+                return _ellipsize(lines, font, width)
+    return lines + [line] if line else lines
+
+
+def _ellipsize(lines: list[str], font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+    last = lines[-1]
+    while last and font.getlength(last + ELLIPSIS) > width:
+        last = last[:-1]
+    return lines[:-1] + [last + ELLIPSIS]
+
+
+def _darken(canvas: Image.Image, box: tuple[int, int, int, int]) -> None:
+    """Dim a region so white text on it stays readable over any picture."""
+    region = canvas.crop(box)
+    canvas.paste(Image.blend(region, Image.new("RGB", region.size), PANEL_DARKNESS), box[:2])
+
+
+def _draw_prompt(canvas: Image.Image, prompt: str) -> None:
+    """The prompt, wrapped and truncated, on a dimmed panel across the top."""
+    width, height = canvas.size
+    size = max(10, min(48, round(width / 36)))
+    font, pad = _font(size), max(2, size // 3)
+    line_height = round(size * 1.25)
+    max_lines = max(1, min(MAX_PROMPT_LINES, (height // 4) // line_height))
+    # Only what can show is laid out: even the narrowest glyphs cannot fit more than this.
+    visible = _printable(str(prompt)[: max_lines * (width // 2 + 1)])
+    lines = _wrap(visible, font, width - 2 * pad, max_lines)
+    if not lines:
+        return
+    _darken(canvas, (0, 0, width, min(height, 2 * pad + line_height * len(lines))))
+    draw = ImageDraw.Draw(canvas)
+    for row, line in enumerate(lines):
+        draw.text((pad, pad + row * line_height), line, font=font, fill=TEXT_COLOUR)
+
+
+def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
+    """A small caption at the bottom right, just above the palette strip."""
+    width, height = canvas.size
+    font = _font(max(8, min(24, round(width / 64))))
+    left, top, right, bottom = font.getbbox(text)
+    pad = 3
+    x = max(0, width - (right - left) - 2 * pad)
+    y = max(0, height - strip_height - (bottom - top) - 2 * pad)
+    _darken(canvas, (x, y, width, max(y + 1, height - strip_height)))
+    ImageDraw.Draw(canvas).text((x + pad - left, y + pad - top), text, font=font, fill=TEXT_COLOUR)
+
+
+def _encode(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_STRATEGY)
+    return buffer.getvalue()
+
+
+def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
+    """The PNG of an RGB `canvas` enlarged to `size` with NEAREST, the same pixels as Pillow's resize gives.
+
+    Pillow's encoder tries all five PNG filters on every row, which is most of the time a 2048x2048 output
+    takes; it cannot know that the rows repeat. Here each distinct row is widened by Pillow and written with
+    the "Sub" filter (computed by Pillow in C), and each repeat of it as the "Up" filter, which is all zeros.
+    """
+    width, height = size
+    wide = canvas.resize((width, canvas.height), Image.Resampling.NEAREST)
+    left_neighbours = ImageChops.offset(wide, 1, 0)
+    left_neighbours.paste((0, 0, 0), (0, 0, 1, wide.height))  # the pixel left of the first one counts as 0
+    sub_rows = ImageChops.subtract_modulo(wide, left_neighbours).tobytes()
+    stride = width * 3
+    repeat = b"\x02" + bytes(stride)
+    compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, 15, 9, PNG_STRATEGY)
+    data, previous = [], -1
+    for source in _row_sources(canvas.height, height):
+        if source == previous:
+            data.append(compressor.compress(repeat))
+        else:
+            data.append(compressor.compress(b"\x01" + sub_rows[source * stride:(source + 1) * stride]))
+        previous = source
+    data.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, no interlace
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(data)) + _chunk(b"IEND", b"")
+
+
+def _row_sources(rows: int, height: int) -> list[int]:
+    """Which of `rows` canvas rows each of `height` output rows shows, as Pillow's NEAREST resize picks them."""
+    index = Image.frombytes("I", (1, rows), array.array("i", range(rows)).tobytes())  # native int32 per pixel
+    return array.array("i", index.resize((1, height), Image.Resampling.NEAREST).tobytes()).tolist()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

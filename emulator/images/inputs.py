@@ -1,0 +1,113 @@
+"""Image references in a request: what the emulator can read (data URIs, `oss://` uploads, its own
+result URLs) is probed and kept for drawing; outside URLs are not fetched (no internet).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+from yarl import URL
+
+from emulator.state.accounts import Account
+from emulator.http.errors import BAD_URL, DOWNLOAD_FAILED, OssError, invalid_parameter
+from emulator.http.results import PREFIX, ResultStore
+from emulator.http.uploads import UploadStore
+from spec.imageprobe import ImageInfo, ImageProbeError, data_uri_size, decode_data_uri, probe_bytes
+from spec.models import DATA_URI_MAX_BYTES
+from spec.problems import Path
+
+OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
+DATA_URI_TOO_LARGE = f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."  # sic, as documented
+
+
+def _strings(document: object) -> Iterator[str]:
+    """Every string in a JSON document (iteratively: a deeply nested body must not exhaust the stack)."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def own_result_url(ref: str, hosts: frozenset[str]) -> bool:
+    """Whether `ref` is a result URL of this emulator (by host and path)."""
+    if not ref[:8].lower().startswith(("http://", "https://")) or PREFIX not in ref:
+        return False
+    try:
+        url = URL(ref)
+    except ValueError:
+        return False
+    return url.raw_authority in hosts and url.path.startswith(PREFIX)
+
+
+async def fetch_own_results(body: object, hosts: frozenset[str], results: ResultStore) -> dict[str, bytes | None]:
+    """Render the results this request points back at (None for a link that no longer works)."""
+    fetched: dict[str, bytes | None] = {}
+    for ref in _strings(body):
+        if ref in fetched or not own_result_url(ref, hosts):
+            continue
+        try:
+            fetched[ref] = await results.png(results.lookup_url(ref))
+        except OssError:
+            fetched[ref] = None
+    return fetched
+
+
+class InputResolver:
+    """The `images` lookup for `spec.checks.check_request`; remembers what it read, by path."""
+
+    def __init__(self, uploads: UploadStore, account: Account, oss_resolve: bool,
+                 own: Mapping[str, bytes | None]) -> None:
+        self._uploads = uploads
+        self._account = account
+        self._oss_resolve = oss_resolve
+        self._own = own
+        self.infos: dict[Path, ImageInfo] = {}
+        self.data: dict[Path, bytes] = {}
+
+    def __call__(self, path: Path, ref: str) -> ImageInfo | ImageProbeError | None:
+        fetched = self._fetch(ref)
+        if fetched is None or isinstance(fetched, ImageProbeError):
+            return fetched
+        try:
+            info = probe_bytes(fetched)
+        except ImageProbeError as exc:
+            return exc
+        self.infos[path], self.data[path] = info, fetched
+        return info
+
+    def _fetch(self, ref: str) -> bytes | ImageProbeError | None:
+        """The bytes behind `ref`; None for an outside URL; 400 for a reference DashScope would refuse."""
+        scheme = ref[:8].lower()
+        if scheme.startswith("data:"):
+            return self._data_uri(ref)
+        if scheme.startswith("oss://"):
+            return self._upload(ref)
+        if not scheme.startswith(("http://", "https://")):
+            raise invalid_parameter(BAD_URL)
+        if ref in self._own:
+            return self._downloaded(self._own[ref])
+        return None
+
+    def _data_uri(self, ref: str) -> bytes | ImageProbeError:
+        if data_uri_size(ref) > DATA_URI_MAX_BYTES:
+            raise invalid_parameter(DATA_URI_TOO_LARGE)
+        try:
+            return decode_data_uri(ref)[1]
+        except ValueError as exc:
+            return ImageProbeError(str(exc))
+
+    def _upload(self, ref: str) -> bytes:
+        if not self._oss_resolve:
+            raise invalid_parameter(BAD_URL)
+        return self._downloaded(self._uploads.get(self._account, ref[len("oss://"):]))
+
+    @staticmethod
+    def _downloaded(data: bytes | None) -> bytes:
+        if data is None:
+            raise invalid_parameter(DOWNLOAD_FAILED)
+        return data

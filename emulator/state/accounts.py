@@ -1,0 +1,58 @@
+"""Accounts: the API key is the account. Authentication answers exactly as DashScope does."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from emulator.http.errors import INVALID_API_KEY, NO_API_KEY, ErrorReply
+
+KEY_PREFIX = "sk-"
+
+
+def key_id(key: str) -> str:
+    """A short stable id for a key (12 hex digits of its sha256): what logs and the journal show instead."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Account:
+    """One caller. `key` never leaves the emulator; `key_id` and `uid` stand for it in bodies and logs."""
+
+    key: str
+    key_id: str
+    uid: str  # numeric, like DashScope's caller_uid
+
+
+@functools.lru_cache(maxsize=1024)  # the same few keys call again and again
+def _account(key: str) -> Account:
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return Account(key, digest[:12], str(int(digest[12:26], 16) % 10**16).zfill(16))
+
+
+class Accounts:
+    """Who may call: any `sk-` key, or only the configured keys."""
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        self._allowed = frozenset(allowed)
+
+    def authenticate(self, request: web.Request) -> Account:
+        """The account behind `Authorization: Bearer <key>`, or 401 InvalidApiKey."""
+        header = request.headers.get("Authorization", "").strip()
+        if not header:
+            raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() == "bearer" and not key:
+            raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
+        if scheme.lower() != "bearer" or not self._acceptable(key):
+            raise ErrorReply(401, "InvalidApiKey", INVALID_API_KEY)
+        return _account(key)
+
+    def _acceptable(self, key: str) -> bool:
+        if self._allowed:
+            return key in self._allowed
+        return key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX) and key.isprintable() and " " not in key

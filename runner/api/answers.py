@@ -1,0 +1,81 @@
+"""Reading a finished task (or a sync answer): its images, its failed images, its text, its times.
+
+Two documented shapes: `output.results[]` (wan2.5, wanx2.1: a URL, or a code and message per image)
+and `output.choices[].message.content[]` (wan2.6, wan2.7: images, and text for interleaved output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spec.checks import select_mode
+
+from runner.recipes.build import BuiltRequest
+from runner.engine.states import ImageFailure
+
+FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
+SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+EXACT_COUNT_MODES = frozenset({"edit", "text_to_image"})  # image sets and interleaved output make "up to n"
+
+
+@dataclass
+class Outcome:
+    """What a SUCCEEDED task made: result URLs by image number, failed images, and interleaved text."""
+
+    urls: dict[int, str] = field(default_factory=dict)
+    failures: list[ImageFailure] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+
+def outcome(output: dict) -> Outcome:
+    """The images (numbered from 1 in the order the service lists them) and failures of a task's output."""
+    found = Outcome()
+    if isinstance(output.get("results"), list):
+        for index, item in enumerate(output["results"], 1):
+            if isinstance(item, dict) and item.get("url"):
+                found.urls[index] = str(item["url"])
+            else:
+                item = item if isinstance(item, dict) else {}
+                found.failures.append(ImageFailure(index, str(item.get("code") or "Unknown"),
+                                                   str(item.get("message") or "no image and no reason given")))
+        return found
+    for choice in output.get("choices") or []:
+        for part in ((choice or {}).get("message") or {}).get("content") or []:
+            if isinstance(part, dict) and part.get("image"):
+                found.urls[len(found.urls) + 1] = str(part["image"])
+            elif isinstance(part, dict) and part.get("text"):
+                found.texts.append(str(part["text"]))
+    return found
+
+
+def expected_images(request: BuiltRequest) -> int | None:
+    """How many images a request must make, when the API promises an exact count (not "up to n")."""
+    spec, parameters = request.spec, request.body.get("parameters") or {}
+    if spec.family != "messages":
+        return None  # results style lists each failed image itself
+    mode = select_mode(spec, parameters, sum(ref.role == "input" for ref in request.images))
+    return int(parameters.get("n", mode.n_default)) if mode.name in EXACT_COUNT_MODES else None
+
+
+def missing(found: Outcome, expected: int | None) -> list[ImageFailure]:
+    """Failures for images the messages style leaves out of `choices` when some of the n fail."""
+    if expected is None or len(found.urls) >= expected:
+        return []
+    note = f"the service returned {len(found.urls)} of the {expected} images asked for"
+    return [ImageFailure(i, "NotReturned", note) for i in range(len(found.urls) + 1, expected + 1)]
+
+
+def service_seconds(output: dict) -> float | None:
+    """end_time minus submit_time as the service reports them; None when either is missing or unreadable."""
+    try:
+        start = datetime.strptime(str(output["submit_time"]), TIME_FORMAT)
+        end = datetime.strptime(str(output["end_time"]), TIME_FORMAT)
+    except (KeyError, ValueError):
+        return None
+    return (end - start).total_seconds()
+
+
+def service_times(output: dict) -> dict[str, str]:
+    return {k: str(output[k]) for k in SERVICE_TIMES if k in output}

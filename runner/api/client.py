@@ -1,0 +1,189 @@
+"""The HTTP client: one aiohttp session, one attempt per call, every failure raised as a `runner.api.errors` class.
+
+Retries, rate limits and bookkeeping live above this layer. The key goes only into the Authorization
+header of requests to the target; uploads and result downloads (other hosts) never carry it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Any, Callable, Mapping
+
+import aiohttp
+
+from runner.api import errors
+from runner.api.errors import ServiceError, safe_url
+from runner.api.targets import Target
+
+USER_AGENT = "wanform/0.1 (+aiohttp)"
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds per phase. `connect` includes waiting for a free pooled connection; `read` is between bytes."""
+
+    connect: float = 15.0
+    read: float = 60.0
+    sync_read: float = 300.0  # a sync call answers when the image is ready (the SDK waits 300 s too)
+    upload_read: float = 300.0
+
+    def client(self, read: float | None = None) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_connect=self.connect,
+                                     sock_read=self.read if read is None else read)
+
+
+@dataclass
+class Traffic:
+    """What the run sent: requests by kind and the 429 answers it got."""
+
+    requests: Counter = field(default_factory=Counter)
+    answers: int = 0  # answers of any status: proof the target is reachable
+    throttled: int = 0
+    retried: int = 0  # failures that were tried again
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A 2xx answer's JSON body."""
+
+    body: dict
+    status: int
+
+    @property
+    def request_id(self) -> str:
+        return str(self.body.get("request_id") or "")
+
+
+class Client:
+    """DashScope's HTTP API against one target."""
+
+    def __init__(self, session: aiohttp.ClientSession, target: Target, timeouts: Timeouts = Timeouts(),
+                 traffic: Traffic | None = None) -> None:
+        self.session = session
+        self.target = target
+        self.timeouts = timeouts
+        self.traffic = traffic if traffic is not None else Traffic()
+
+    def _auth(self, extra: Mapping[str, str] = {}) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.target.api_key}", "Accept": "application/json", **extra}
+
+    async def _call(self, kind: str, method: str, path: str, *, body: dict | None = None,
+                    headers: Mapping[str, str] = {}, params: Mapping[str, str] | None = None,
+                    read: float | None = None) -> Answer:
+        """One request to the API; the single place its answers and failures become runner errors."""
+        url = self.target.base_url + path
+        where = f"{method} {safe_url(url)}"
+        self.traffic.requests[kind] += 1
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        sent = self._auth({**({"Content-Type": "application/json"} if data is not None else {}), **headers})
+        try:
+            async with self.session.request(method, url, data=data, headers=sent, params=params,
+                                            timeout=self.timeouts.client(read), allow_redirects=False) as resp:
+                text = await resp.text(errors="replace")
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise errors.from_transport(exc, where=where) from None
+        return self._answer(status, text, where, retry_after)
+
+    def _answer(self, status: int, text: str, where: str, retry_after: str | None) -> Answer:
+        try:
+            parsed: Any = json.loads(text) if text else {}
+        except ValueError:
+            parsed = text
+        self.traffic.answers += 1
+        if status == 429:
+            self.traffic.throttled += 1
+        if not 200 <= status < 300:
+            raise errors.from_answer(status, parsed, where=where, retry_after_header=retry_after)
+        if not isinstance(parsed, dict):
+            raise ServiceError(status, "InvalidResponse", f"{where} answered {status} with a body that is not a "
+                               "JSON object", where=where)
+        if parsed.get("code") and "output" not in parsed and "data" not in parsed:
+            # The gateway may answer 200 with a business error in the body (API-FACTS §1.1).
+            raise errors.from_answer(status, parsed, where=where)
+        return Answer(parsed, status)
+
+    async def submit(self, path: str, body: dict, headers: Mapping[str, str], synchronous: bool = False) -> Answer:
+        """POST a generation request; async answers carry `output.task_id`."""
+        read = self.timeouts.sync_read if synchronous else None
+        return await self._call("submit", "POST", path, body=body, headers=headers, read=read)
+
+    async def task(self, task_id: str) -> Answer:
+        return await self._call("query", "GET", f"/tasks/{task_id}")
+
+    async def cancel(self, task_id: str) -> Answer:
+        return await self._call("cancel", "POST", f"/tasks/{task_id}/cancel")
+
+    async def tasks(self, **params: str) -> Answer:
+        """One page of the account's task list (filters: model_name, status, start_time, page_no, page_size)."""
+        return await self._call("list", "GET", "/tasks", params=params)
+
+    async def upload(self, model: str, name: str, data: bytes, mime: str) -> str:
+        """The temporary-upload flow: a policy, a form POST to its host; returns the file's `oss://` URL."""
+        policy = (await self._call("policy", "GET", "/uploads", params={"action": "getPolicy", "model": model})).body
+        fields = policy.get("data") or {}
+        try:
+            key = f"{fields['upload_dir']}/{name}"
+            form = aiohttp.FormData()
+            for field_name, source in (("OSSAccessKeyId", "oss_access_key_id"), ("Signature", "signature"),
+                                       ("policy", "policy"), ("key", None), ("x-oss-object-acl", "x_oss_object_acl"),
+                                       ("x-oss-forbid-overwrite", "x_oss_forbid_overwrite")):
+                form.add_field(field_name, key if source is None else str(fields[source]))
+            host = str(fields["upload_host"])
+        except KeyError as exc:
+            raise ServiceError(200, "InvalidResponse", f"the upload policy lacks {exc}", where="GET /uploads") from None
+        form.add_field("success_action_status", "200")
+        form.add_field("x-oss-content-type", mime)
+        form.add_field("file", data, filename=name, content_type=mime)
+        await self._form_post(host, form)
+        return f"oss://{key}"
+
+    async def _form_post(self, host: str, form: aiohttp.FormData) -> None:
+        where = f"POST {safe_url(host)}"
+        self.traffic.requests["upload"] += 1
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT,
+                   "Date": format_datetime(datetime.now(timezone.utc), usegmt=True)}
+        try:
+            async with self.session.post(host, data=form, headers=headers, allow_redirects=False,
+                                         timeout=self.timeouts.client(self.timeouts.upload_read)) as resp:
+                text = await resp.text(errors="replace")
+                status = resp.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise errors.from_transport(exc, where=where) from None
+        if not 200 <= status < 300:
+            raise errors.from_result_status(status, text, where=where)
+
+    async def download(self, url: str, sink: Callable[[bytes], None]) -> int:
+        """Stream a result file into `sink`; returns its size. A cut-off body raises DisconnectedError."""
+        where = f"GET {safe_url(url)}"
+        self.traffic.requests["download"] += 1
+        size = 0
+        try:
+            async with self.session.get(url, headers={"User-Agent": USER_AGENT}, allow_redirects=True,
+                                        timeout=self.timeouts.client()) as resp:
+                if not 200 <= resp.status < 300:
+                    raise errors.from_result_status(resp.status, await resp.text(errors="replace"), where=where)
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    try:
+                        sink(chunk)
+                    except OSError as exc:
+                        raise errors.FileError(f"cannot write the download: {exc.strerror or exc}") from None
+                    size += len(chunk)
+                expected = resp.content_length
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise errors.from_transport(exc, where=where) from None
+        if expected is not None and size != expected:
+            raise errors.DisconnectedError(f"{where}: got {size} of {expected} bytes", where=where)
+        return size
+
+
+def session(target: Target, limit: int = 100) -> aiohttp.ClientSession:
+    """The run's one session; proxies from the environment apply except to a loopback target."""
+    connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT},
+                                 trust_env=not target.loopback)

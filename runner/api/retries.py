@@ -1,0 +1,49 @@
+"""Retries: what is tried again (429, 5xx, lost connections, timeouts), with exponential backoff, jitter,
+a total time budget per operation, and the server's Retry-After when it sends one. Built on stamina."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
+
+import stamina
+
+from runner.api.errors import RetryableError, TransportError, WanformError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one operation (a submission, a poll, a download) is tried."""
+
+    attempts: int = 10
+    budget: float = 300.0  # seconds, across all attempts
+    wait_initial: float = 0.5
+    wait_max: float = 30.0
+    wait_jitter: float = 1.0
+
+
+def backoff(exc: Exception) -> bool | float:
+    """stamina's hook: False for what cannot succeed later, the Retry-After seconds when the server named them."""
+    if isinstance(exc, RetryableError):
+        return True if exc.retry_after is None else exc.retry_after
+    return isinstance(exc, TransportError)
+
+
+async def retrying(op: Callable[[], Awaitable[T]], policy: RetryPolicy,
+                   seen: Callable[[WanformError], None] | None = None) -> T:
+    """Run `op` until it succeeds, fails for good, or the policy is spent; `seen` hears of each retryable failure."""
+
+    def hook(exc: Exception) -> bool | float:
+        decision = backoff(exc)
+        if decision is not False and seen is not None:
+            seen(exc)  # type: ignore[arg-type]
+        return decision
+
+    async for attempt in stamina.retry_context(on=hook, attempts=policy.attempts, timeout=policy.budget,
+                                               wait_initial=policy.wait_initial, wait_max=policy.wait_max,
+                                               wait_jitter=policy.wait_jitter):
+        with attempt:
+            return await op()
+    raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover

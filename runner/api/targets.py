@@ -1,0 +1,102 @@
+"""Where requests go: the real DashScope (base URL resolved as the official SDK does), a URL, or the embedded emulator.
+
+The API key is held here and handed only to the HTTP client's Authorization header; a Target's repr
+and every string it produces leave it out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from runner.api.errors import TargetError, safe_url
+
+LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` listens by default
+# Regions whose HTTP base is the workspace host (the SDK's MAAS_REGIONS; cn-beijing keeps the legacy host).
+MAAS_REGIONS = frozenset({"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"})
+WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+EMULATOR_KEY = "sk-wanform-emulator"  # any `sk-` key is an account on the emulator
+API_SUFFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved target: its name for people, its base URL (ending in /api/v1), and the key (never shown)."""
+
+    name: str  # "dashscope", "emulator" or "url"
+    base_url: str
+    api_key: str = field(repr=False)
+    embedded: bool = False  # the runner must start the emulator itself and fill in base_url
+
+    @property
+    def loopback(self) -> bool:
+        host = urlsplit(self.base_url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def identity(self) -> str:
+        """What a job's fingerprint records of the target: the embedded emulator is one target whatever its port."""
+        return "emulator" if self.embedded else safe_url(self.base_url)
+
+    def describe(self) -> str:
+        return f"{self.name} {safe_url(self.base_url)}" if self.base_url else self.name
+
+    def with_base_url(self, base_url: str) -> Target:
+        return Target(self.name, base_url, self.api_key, self.embedded)
+
+
+def sdk_base_url(env: Mapping[str, str]) -> str:
+    """The HTTP base URL the official SDK would use with this environment (API-FACTS §6)."""
+    region = env.get("DASHSCOPE_API_REGION", "cn-beijing")
+    version = env.get("DASHSCOPE_API_VERSION", "v1")
+    workspace = env.get("DASHSCOPE_WORKSPACE_ID", "")
+    default = (f"https://{{workspace_id}}.{region}.maas.aliyuncs.com/api/{version}" if region in MAAS_REGIONS
+               else f"https://dashscope.aliyuncs.com/api/{version}")
+    url = env.get("DASHSCOPE_HTTP_BASE_URL") or default
+    if "{workspace_id}" not in url:
+        return url.rstrip("/")
+    if not workspace:
+        raise TargetError(f"the base URL {url} needs a workspace: set DASHSCOPE_WORKSPACE_ID "
+                          f"(region {region} uses the workspace host)")
+    if not WORKSPACE_PATTERN.match(workspace):
+        raise TargetError(f"DASHSCOPE_WORKSPACE_ID {workspace!r} is not a workspace id "
+                          "(letters, digits, _ and -, at most 64)")
+    return url.replace("{workspace_id}", workspace).rstrip("/")
+
+
+def check_url(url: str) -> str:
+    """A target URL as a base URL: http(s) with a host; a bare `http://host:port` gets `/api/v1`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"--target {safe_url(url)!r} is not emulator, dashscope or an http(s) URL "
+                          "such as http://127.0.0.1:8000/api/v1")
+    try:
+        parts.port
+    except ValueError:
+        raise TargetError(f"--target {safe_url(url)!r} has an invalid port") from None
+    if parts.query or parts.fragment:
+        raise TargetError("--target must not carry a query string or fragment")
+    base = url.rstrip("/")
+    return base if parts.path.strip("/") else base + API_SUFFIX
+
+
+def resolve(choice: str | None, env: Mapping[str, str]) -> Target:
+    """The target named by `--target` (or chosen from the environment when it is None)."""
+    key = env.get("DASHSCOPE_API_KEY", "").strip()
+    if choice is None:
+        choice = "dashscope" if key else "emulator"
+    if choice == "emulator":
+        return Target("emulator", "", EMULATOR_KEY, embedded=True)
+    if choice == "dashscope":
+        if not key:
+            raise TargetError("--target dashscope needs DASHSCOPE_API_KEY in the environment")
+        return Target("dashscope", sdk_base_url(env), key)
+    return Target("url", check_url(choice), key or EMULATOR_KEY)

@@ -1,0 +1,5 @@
+"""`python -m runner.cli`: the `wanform` command."""
+
+from runner.cli import main
+
+main()

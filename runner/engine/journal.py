@@ -1,0 +1,116 @@
+"""The run journal, `.wanform/journal.jsonl`: each task id reaches the disk the moment it is known.
+
+One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash, `kill -9`
+or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose task is
+journaled is polled, not submitted again. The run guard keeps two runs from sharing one journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from runner.engine.guard import run_guard
+
+DIRECTORY = ".wanform"
+FILE = "journal.jsonl"
+DEAD = frozenset({"CANCELED", "EXPIRED"})  # the task will never produce images: submit again
+
+
+@dataclass
+class JobRecord:
+    """What the journal knows of one job (by fingerprint): its latest task and how that ended."""
+
+    task_id: str | None = None
+    request_id: str = ""
+    status: str | None = None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
+    outputs: list[dict] = field(default_factory=list)
+    intent: float | None = None  # epoch seconds of a submission whose answer never reached the journal
+
+    @property
+    def live(self) -> bool:
+        """A task to poll rather than a job to submit."""
+        return self.task_id is not None and self.status not in DEAD and self.status != "FAILED"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Journal:
+    """The journal of one project directory, held open for one run."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.directory = Path(root) / DIRECTORY
+        self.path = self.directory / FILE
+        self.records: dict[str, JobRecord] = {}
+        self.task_ids: set[str] = set()
+        self._guard = contextlib.ExitStack()
+        self._file: IO[str] | None = None
+
+    def open(self) -> Journal:
+        """Take the lock, read what earlier runs wrote, and open for appending."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._guard.enter_context(run_guard(self.directory.parent))
+        text = self.path.read_text(encoding="utf-8", errors="replace") if self.path.exists() else ""
+        self._replay(text)
+        self._file = open(self.path, "a", encoding="utf-8")
+        if text and not text.endswith("\n"):
+            self._file.write("\n")  # a line cut short by a crash stays alone on its line
+        return self
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._guard.close()
+
+    def __enter__(self) -> Journal:
+        return self.open()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _replay(self, text: str) -> None:
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # the last line of a run killed mid-write
+            if isinstance(entry, dict) and isinstance(entry.get("job"), str):
+                self._apply(entry)
+
+    def _apply(self, entry: dict) -> None:
+        record = self.records.setdefault(entry["job"], JobRecord())
+        event, task_id = entry.get("event"), entry.get("task_id")
+        if task_id:
+            self.task_ids.add(task_id)
+        if event == "submitting":
+            record.intent = entry.get("at")
+        elif event == "refused":  # the service answered the submission with an error: no task was made
+            record.intent = None
+        elif event == "submitted":
+            self.records[entry["job"]] = JobRecord(task_id, entry.get("request_id", ""))
+        elif event == "finished" and task_id is None:  # a sync call: no task to resume
+            self.records[entry["job"]] = JobRecord(None, entry.get("request_id", ""), entry.get("status"),
+                                                   entry.get("outputs", []))
+        elif event in ("finished", "canceled", "expired") and task_id == record.task_id:
+            record.status = entry.get("status") or event.upper()
+            record.outputs = entry.get("outputs", [])
+
+    def get(self, job: str) -> JobRecord | None:
+        return self.records.get(job)
+
+    def write(self, event: str, job: str, **fields: object) -> None:
+        """Append one event and make it durable before returning."""
+        entry = {"event": event, "job": job, "time": _now(), **fields}
+        assert self._file is not None, "journal not open"
+        self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._apply(entry)

@@ -1,0 +1,191 @@
+"""Result files on disk: deterministic names, atomic writes, and provenance in PNG text chunks and a sidecar.
+
+A file appears under its final name only complete: it is written to a temporary file in the same
+directory, fsynced and renamed over the name (`os.replace`), so no reader ever sees half a PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import struct
+import tempfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from runner.api.errors import FileError, safe_url
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+SIDECAR_VERSION = 1
+DATA_URI = re.compile(r"^data:([^;,]*)[^,]*,")
+SIGNED_QUERY = re.compile(r"(?i)(signature|expires|accesskeyid|security-token|x-oss-|token)=")
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_STEM = 120  # file systems allow 255 bytes; leave room for the index, suffix and temp-file decoration
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once, at import, while nothing else runs
+FILE_MODE = 0o666 & ~_UMASK
+SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
+
+
+def safe_name(name: str) -> str:
+    """A file name from a recipe or job name: `fox[size=1K,seed=1]` -> `fox-size-1K-seed-1`; long ones end in a hash."""
+    plain = UNSAFE.sub("-", name).strip("-.") or "job"
+    if len(plain) <= MAX_STEM:
+        return plain
+    return plain[:MAX_STEM - 9].rstrip("-.") + "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+
+
+def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """A file stem per (recipe, job) name; jobs of one recipe whose names sanitise alike get a short hash each."""
+    pairs = list(dict.fromkeys(names))
+    counts = Counter((safe_name(recipe), safe_name(job)) for recipe, job in pairs)
+
+    def stem(recipe: str, job: str) -> str:
+        clash = counts[(safe_name(recipe), safe_name(job))] > 1
+        return safe_name(job) + ("-" + hashlib.sha256(job.encode("utf-8")).hexdigest()[:8] if clash else "")
+
+    return {pair: stem(*pair) for pair in pairs}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one job's files go: `<out>/<recipe>/<stem>-<i>.png` and `<out>/<recipe>/<stem>.json`."""
+
+    directory: Path
+    stem: str
+
+    def image(self, index: int, suffix: str = ".png") -> Path:
+        return self.directory / f"{self.stem}-{index}{suffix}"
+
+    @property
+    def sidecar(self) -> Path:
+        return self.directory / f"{self.stem}.json"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # platforms that cannot open a directory (Windows) make the rename durable themselves
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicFile:
+    """A temporary file beside `path` that becomes `path` on `commit`, or vanishes on `discard`."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.chmod(name, FILE_MODE)  # mkstemp makes 0600; results are ordinary files
+        self.temp = Path(name)
+        self.file = os.fdopen(fd, "w+b")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.temp, self.path)
+        _fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        self.file.close()
+        self.temp.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    out = AtomicFile(path)
+    try:
+        out.write(data)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+
+
+def text_chunk(keyword: str, text: str) -> bytes:
+    """A PNG iTXt chunk (UTF-8, uncompressed)."""
+    payload = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
+    return struct.pack(">I", len(payload)) + b"iTXt" + payload + struct.pack(">I", zlib.crc32(b"iTXt" + payload))
+
+
+def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
+    """Check the downloaded file is a whole PNG, put `texts` before its IEND, and return the final sha256."""
+    f = out.file
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    head = f.read(8)
+    f.seek(max(0, size - len(PNG_IEND)))
+    if head != PNG_SIGNATURE or size < 8 + len(PNG_IEND) or f.read() != PNG_IEND:
+        raise FileError(f"{out.path.name}: the download is not a complete PNG ({size} bytes)")
+    f.seek(size - len(PNG_IEND))
+    f.truncate()
+    for key, value in texts.items():
+        f.write(text_chunk(key, value))
+    f.write(PNG_IEND)
+    return file_sha256(f)
+
+
+def file_sha256(f: Any) -> str:
+    f.seek(0)
+    digest = hashlib.sha256()
+    while chunk := f.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def image_suffix(head: bytes) -> str:
+    """The extension a result's first bytes call for (DashScope returns PNG; other formats keep theirs)."""
+    if head.startswith(PNG_SIGNATURE):
+        return ".png"
+    if head.startswith(b"\xff\xd8"):
+        return ".jpg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ".webp"
+    return ".bin"
+
+
+def redact_value(value: str) -> str:
+    """A body string as provenance keeps it: data URIs as digest and size, signed URLs without their query."""
+    match = DATA_URI.match(value)
+    if match:
+        try:
+            data = base64.b64decode(value[match.end():])
+        except (binascii.Error, ValueError):
+            data = value[match.end():].encode("ascii", "replace")
+        return f"data:{match.group(1)};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
+    if "://" in value and SIGNED_QUERY.search(value.partition("?")[2]):
+        return safe_url(value)
+    return value
+
+
+def redact(data: Any) -> Any:
+    """A request body or answer with every string passed through `redact_value`."""
+    if isinstance(data, dict):
+        return {k: redact(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact(v) for v in data]
+    return redact_value(data) if isinstance(data, str) else data
+
+
+def safe_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
+
+
+def write_sidecar(path: Path, provenance: dict) -> None:
+    doc = {"version": SIDECAR_VERSION, **provenance}
+    write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -1,0 +1,377 @@
+"""The run: each validated job from its images to files on disk, under the service's limits, resumable.
+
+    prepare -> skip if the journal says done -> take a slot -> submit, or resume a journaled task
+            -> poll -> free the slot -> download every image at once -> sidecar and journal
+
+A job holds one of its model's in-flight slots from submission until its task is seen finished.
+An account-level error (or a target that never answers) stops the run; an interrupt lets the
+submissions in the air finish (so their task ids are journaled), then cancels tasks still PENDING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping
+
+from spec.models import MODELS, ModelSpec
+
+from runner.api.client import Answer, Client
+from runner.api.errors import (AccountError, EndpointError, FileError, TaskFailedError, TransportError, WanformError,
+                           safe_url)
+from runner.recipes.wire import Source, journal_key, load_sources
+from runner.engine.journal import Journal, JobRecord
+from runner.api.limits import Gates, Limits
+from runner.engine.outputs import (PNG_SIGNATURE, AtomicFile, Placement, file_sha256, finish_png, image_suffix, job_stems,
+                            safe_name, write_sidecar)
+from runner.engine.polling import Durations
+from runner.reports.progress import Lines
+from runner.engine.states import (DOWNLOADING, ENDED, FAILED, INTERRUPTED, PARTIAL, PENDING, PREPARING, RUNNING, SKIPPED,
+                            STOPPED, SUBMITTING, SUCCEEDED, ImageFailure, ImageOut, JobState, RunResult)
+from runner.api.retries import RetryPolicy, retrying
+from runner.engine.submission import Submitter
+from runner.api.answers import FINAL, expected_images, missing, outcome, service_seconds, service_times
+from runner.recipes.check import CheckedJob
+
+STOPPING = (AccountError, EndpointError)
+SOFTWARE = "wanform"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves beyond the limits: where files go, sync calls, retries, the grace after an interrupt."""
+
+    out: Path = Path("out")
+    synchronous: bool = False
+    retry: RetryPolicy = RetryPolicy()
+    download_retry: RetryPolicy = RetryPolicy(attempts=6, budget=120.0)
+    cancel_wait: float = 5.0  # seconds to let submissions land and cancel PENDING tasks after an interrupt
+    target_speed: float | None = None  # an emulator's clock speed: its task durations are exact; None for DashScope
+    redo_finished: bool = False  # submit again jobs the journal has finished with their files intact (--force)
+
+
+@dataclass
+class Work:
+    """One job while it runs: its validated request, its public state, and what provenance will record."""
+
+    checked: CheckedJob
+    state: JobState
+    place: Placement
+    sources: list[Source] = field(default_factory=list)
+    journal_key: str = ""
+    request: dict | None = None  # provenance form of what was sent
+    request_id: str = ""
+    task_status: str | None = None
+    times: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return self.checked.job.values["model"]
+
+
+def _iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _intact(outputs: list[dict]) -> bool:
+    """Whether every file a finished job wrote is still there, unchanged."""
+    for item in outputs:
+        path = Path(item.get("file", ""))
+        if not path.is_file():
+            return False
+        with open(path, "rb") as fh:
+            if file_sha256(fh) != item.get("sha256"):
+                return False
+    return bool(outputs)
+
+
+class Engine:
+    """Runs validated jobs against one target; `run()` once, `interrupt()` from a signal handler."""
+
+    def __init__(self, jobs: list[CheckedJob], client: Client, journal: Journal, limits: Limits, options: RunOptions,
+                 progress: Lines, models: Mapping[str, ModelSpec] = MODELS) -> None:
+        self.client, self.journal, self.options, self.progress = client, journal, options, progress
+        self.models = models
+        self.gates = Gates(limits)
+        speed = options.target_speed
+        self.durations = {name: Durations(spec.typical_seconds / (speed or 1.0), exact=speed is not None)
+                          for name, spec in models.items()}
+        self._halt = asyncio.Event()
+        self.submitter = Submitter(client, self.gates, journal, options.retry, self._seen, self._halt, self._stop)
+        stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
+        self.work = [self._work(c, stems) for c in jobs]
+        self.result = RunResult(client.target.describe(), [w.state for w in self.work])
+
+    def _work(self, checked: CheckedJob, stems: dict) -> Work:
+        job = checked.job
+        state = JobState(job.recipe.file, job.name, job.values["model"])
+        place = Placement(self.options.out / safe_name(job.recipe.name), stems[(job.recipe.name, job.name)])
+        return Work(checked, state, place)
+
+    def _seen(self, error: WanformError) -> None:
+        """Every retryable failure passes here (429s are also counted by the client)."""
+        self.client.traffic.retried += 1
+
+    def interrupt(self) -> None:
+        """Stop the run as Ctrl-C does."""
+        self.result.interrupted = True
+        self._halt.set()
+
+    def _stop(self, error: WanformError) -> None:
+        if self.result.stopped is None:
+            self.result.stopped = error
+        self._halt.set()
+
+    async def run(self) -> RunResult:
+        """Run every job; returns when all ended, or after a stop or an interrupt has been handled."""
+        started = time.monotonic()
+        self.progress.start(self.result, lambda: self.client.traffic.throttled)
+        for w in self.work:
+            self.progress.event("queued", w.state)
+        jobs = [asyncio.create_task(self._job(w)) for w in self.work]
+        halted = asyncio.create_task(self._halt.wait())
+        try:
+            await asyncio.wait([halted, asyncio.gather(*jobs, return_exceptions=True)],
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halted.cancel()
+            await self._settle(jobs)
+            if self.result.interrupted:
+                await self._cancel_pending()
+            self.progress.stop()
+        for job in jobs:
+            if job.done() and not job.cancelled() and job.exception() is not None:
+                raise job.exception()  # type: ignore[misc]  # a bug, not a service failure: show it
+        self.result.elapsed = time.monotonic() - started
+        self.result.requests = dict(self.client.traffic.requests)
+        self.result.throttled = self.client.traffic.throttled
+        self.result.retried = self.client.traffic.retried
+        return self.result
+
+    async def _settle(self, jobs: list[asyncio.Task]) -> None:
+        """Stop every job still running, and let submissions in the air land: their task ids must be journaled."""
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        if self.submitter.in_air:
+            await asyncio.wait(self.submitter.in_air, timeout=self.options.cancel_wait)
+
+    async def _cancel_pending(self) -> None:
+        """Cancel this run's unfinished tasks last seen PENDING (or not seen yet); RUNNING ones stay for a rerun."""
+        waiting = []
+        for w in self.work:
+            record = self.journal.get(w.journal_key) if w.journal_key else None
+            if record is not None and record.live and record.status is None and w.task_status in (None, "PENDING"):
+                waiting.append(asyncio.create_task(self._cancel(record.task_id, w)))  # type: ignore[arg-type]
+        if waiting:
+            await asyncio.wait(waiting, timeout=self.options.cancel_wait)
+
+    async def _cancel(self, task_id: str, w: Work) -> None:
+        try:
+            await self.gates.query.acquire()
+            await self.client.cancel(task_id)
+        except WanformError as exc:
+            self._notice(w, f"task {task_id} was not cancelled ({exc.code}); a rerun resumes it")
+            return
+        self.journal.write("canceled", w.journal_key, task_id=task_id)
+        self._notice(w, f"task {task_id} was cancelled while PENDING")
+
+    async def _job(self, w: Work) -> None:
+        try:
+            await self._run_job(w)
+        except asyncio.CancelledError:
+            if w.state.state not in ENDED:
+                w.state.state = STOPPED if self.result.stopped is not None else INTERRUPTED
+            raise
+        except WanformError as exc:
+            self._failed(w, exc)
+            if isinstance(exc, STOPPING) or (isinstance(exc, TransportError) and not self.client.traffic.answers):
+                self._stop(exc)
+
+    def _failed(self, w: Work, error: WanformError) -> None:
+        w.state.state, w.state.error = FAILED, error
+        self.progress.job_ended(w.state)
+
+    def _notice(self, w: Work, text: str) -> None:
+        w.state.notices.append(text)
+        self.progress.notice(f"{w.state.label}: {text}")
+
+    async def _run_job(self, w: Work) -> None:
+        w.state.state = PREPARING
+        w.sources = await asyncio.to_thread(load_sources, w.checked.request)
+        w.journal_key = journal_key(w.checked.request, w.sources, self.client.target.identity)
+        record = self.journal.get(w.journal_key)
+        if record is not None and record.status == "SUCCEEDED":
+            if self.options.redo_finished:
+                record = None  # a new task, not the finished one polled again
+            elif await asyncio.to_thread(_intact, record.outputs):
+                self._skip(w, record)
+                return
+        async with self.gates.slot(w.model):
+            answer = await self._resume(w, record) if record is not None and record.live else None
+            if answer is None:
+                answer = await self._start(w, record.intent if record is not None else None)
+        await self._finish(w, answer)
+
+    def _skip(self, w: Work, record: JobRecord) -> None:
+        w.state.task_id, w.state.request_id, w.state.state = record.task_id, record.request_id, SKIPPED
+        w.state.sidecar = str(w.place.sidecar) if w.place.sidecar.is_file() else None
+        w.state.images = [ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs]
+        self.progress.job_ended(w.state)
+
+    async def _resume(self, w: Work, record: JobRecord) -> Answer | None:
+        """Poll a task an earlier run submitted; None when it expired and the job must be submitted again."""
+        assert record.task_id is not None
+        w.state.resumed, w.request_id = True, record.request_id
+        answer = await self._poll(w, record.task_id, resumed=True)
+        if (answer.body.get("output") or {}).get("task_status") != "UNKNOWN":
+            return answer
+        self.journal.write("expired", w.journal_key, task_id=record.task_id)
+        self._notice(w, f"task {record.task_id} from an earlier run is UNKNOWN to the service (expired after 24 h, "
+                        "or never created); submitting the job again")
+        w.state.resumed = False
+        return None
+
+    async def _start(self, w: Work, intent: float | None) -> Answer:
+        w.state.state = SUBMITTING
+        wire, w.request = await self.submitter.wire(w.checked.job, w.sources, self._synchronous(w))
+        w.times["submitted_at"] = _iso()
+        if self._synchronous(w):
+            return await self.submitter.call(w.journal_key, w.model, wire)
+        submitted = await self.submitter.submit(w.journal_key, w.model, wire, intent)
+        w.request_id = submitted.request_id
+        self.progress.event("submitted", w.state, task_id=submitted.task_id)
+        if submitted.adopted:
+            self._notice(w, f"adopted task {submitted.task_id}, created by a submission whose answer was lost")
+        return await self._poll(w, submitted.task_id)
+
+    def _synchronous(self, w: Work) -> bool:
+        """--sync where the model has a sync endpoint, except interleaved output (it streams over SSE there)."""
+        interleave = (w.checked.request.body.get("parameters") or {}).get("enable_interleave") is True
+        return self.options.synchronous and self.models[w.model].sync_path is not None and not interleave
+
+    async def _poll(self, w: Work, task_id: str, resumed: bool = False) -> Answer:
+        """Ask about the task until it ends: first near the model's usual duration, then at growing intervals."""
+        w.state.task_id, w.state.state, w.task_status = task_id, PENDING, None
+        durations = self.durations[w.model]
+        began, misses = time.monotonic(), 0
+        wait = 0.0 if resumed else durations.first_poll()
+        while True:
+            await asyncio.sleep(wait)
+            answer = await retrying(lambda: self._query(task_id), self.options.retry, self._seen)
+            output = answer.body.get("output") or {}
+            w.task_status = str(output.get("task_status") or "UNKNOWN")
+            w.state.state = RUNNING if w.task_status == "RUNNING" else PENDING
+            self.progress.event("polled", w.state, task_status=w.task_status)
+            elapsed = time.monotonic() - began
+            if w.task_status in FINAL:
+                if not resumed and w.task_status == "SUCCEEDED":
+                    durations.learn(elapsed, misses, service_seconds(output))
+                return answer
+            misses += 1
+            wait = durations.next_poll(max(elapsed, durations.first_poll()) if resumed else elapsed, misses)
+
+    async def _query(self, task_id: str) -> Answer:
+        await self.gates.query.acquire()
+        return await self.client.task(task_id)
+
+    async def _finish(self, w: Work, answer: Answer) -> None:
+        """Turn a finished task (or sync answer) into files, a sidecar and a journal entry."""
+        output = answer.body.get("output") or {}
+        status = str(output.get("task_status") or "SUCCEEDED")
+        w.times["finished_at"] = _iso()
+        if status != "SUCCEEDED":
+            self.journal.write("finished", w.journal_key, task_id=w.state.task_id, status=status, outputs=[])
+            raise TaskFailedError(str(output.get("code") or status),
+                                  str(output.get("message") or _ended_without_images(status)),
+                                  task_id=w.state.task_id or "")
+        found = outcome(output)
+        expected = expected_images(w.checked.request)
+        w.state.state, w.state.failures = DOWNLOADING, found.failures + missing(found, expected)
+        fetched = await asyncio.gather(*(self._download(w, i, url) for i, url in found.urls.items()))
+        w.state.images = [f for f in fetched if isinstance(f, ImageOut)]
+        w.state.failures += [f for f in fetched if isinstance(f, ImageFailure)]
+        w.state.failures.sort(key=lambda f: f.index)
+        w.times["downloaded_at"] = _iso()
+        await self._record(w, answer, found.urls, found.texts)
+        w.state.state = SUCCEEDED if not w.state.failures else PARTIAL if w.state.images else FAILED
+        if w.state.state == FAILED:
+            w.state.error = TaskFailedError(w.state.failures[0].code, "no image was made: " + w.state.failures[0].message)
+        self.progress.job_ended(w.state)
+
+    async def _record(self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]) -> None:
+        """The sidecar (written off the loop), then the journal entry (on it: the journal has one writer)."""
+        output = answer.body.get("output") or {}
+        provenance = self._provenance(w) | {
+            "request_id": w.request_id or answer.request_id,
+            "status": "SUCCEEDED" if not w.state.failures else "PARTIAL",
+            "usage": answer.body.get("usage"), "task_metrics": output.get("task_metrics"),
+            "service_times": service_times(output), "timings": w.times, "texts": texts,
+            "images": [{**vars(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])} for i in w.state.images],
+            "failed_images": [vars(f) for f in w.state.failures],
+        }
+        await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
+        w.state.sidecar = str(w.place.sidecar)
+        w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
+        self.journal.write("finished", w.journal_key, task_id=w.state.task_id, status="SUCCEEDED",
+                           request_id=provenance["request_id"], outputs=[vars(i) for i in w.state.images])
+
+    def _provenance(self, w: Work) -> dict:
+        job = w.checked.job
+        return {"recipe": os.path.relpath(job.recipe.abspath, job.recipe.root), "job": job.name, "model": w.model,
+                "target": self.client.target.describe(), "task_id": w.state.task_id, "resumed": w.state.resumed,
+                "request": w.request, "inputs": [s.describe() for s in w.sources]}
+
+    async def _download(self, w: Work, index: int, url: str) -> ImageOut | ImageFailure:
+        """Fetch image `index` into its final name atomically, retrying cut-off transfers."""
+        texts = self._png_texts(w, index)
+
+        async def attempt() -> ImageOut:
+            out = await asyncio.to_thread(AtomicFile, w.place.image(index))
+            try:
+                await self.client.download(url, out.write)
+                return await asyncio.to_thread(self._commit, out, index, texts)
+            except BaseException:
+                out.discard()
+                raise
+
+        try:
+            image = await retrying(attempt, self.options.download_retry, self._seen)
+        except WanformError as exc:
+            return ImageFailure(index, exc.code, exc.message)
+        self.progress.event("downloaded", w.state, index=index, file=image.file)
+        return image
+
+    def _commit(self, out: AtomicFile, index: int, texts: dict[str, str]) -> ImageOut:
+        out.file.seek(0)
+        head = out.file.read(16)
+        if head.startswith(PNG_SIGNATURE):
+            digest = finish_png(out, texts)
+        else:
+            digest = file_sha256(out.file)
+        out.path = out.path.with_suffix(image_suffix(head))
+        size = out.file.seek(0, os.SEEK_END)
+        try:
+            out.commit()
+        except OSError as exc:
+            raise FileError(f"cannot write {out.path}: {exc.strerror or exc}") from None
+        return ImageOut(index, str(out.path), digest, size)
+
+    def _png_texts(self, w: Work, index: int) -> dict[str, str]:
+        job = w.checked.job
+        ident = json.dumps({"recipe": job.recipe.name, "job": job.name, "image": index}, ensure_ascii=False)
+        return {"Software": SOFTWARE, "Source": w.model, "Description": str(job.values.get("prompt", "")),
+                "Comment": f"sidecar {w.place.sidecar.name}; task {w.state.task_id}", "wanform": ident}
+
+
+def _ended_without_images(status: str) -> str:
+    if status == "CANCELED":
+        return "the task was cancelled before it ran (by an interrupt or another client)"
+    if status == "UNKNOWN":
+        return "the service no longer knows this task (expired after 24 h)"
+    return "the task failed without a message"

@@ -1,0 +1,202 @@
+"""Submitting a job exactly once, even when the answer to a submission is lost.
+
+Before a submission goes out, an intent is journaled; when its answer arrives, the task id is. If
+the connection breaks after the request was sent (or the process dies), the task may exist without
+the runner knowing its id. Before sending again, the runner lists the model's recent tasks (alone:
+no other submission of that model is in the air) and adopts a task that no journal entry claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
+
+from runner.api.client import Answer, Client
+from runner.api.errors import (AccountError, ApiError, ConnectError, EndpointError, OutcomeUnknownError, ServiceError,
+                           TransportError, WanformError)
+from runner.recipes.wire import Source, encode_all, wire_request
+from runner.engine.journal import Journal
+from runner.api.limits import Gates, SubmitGate
+from runner.engine.outputs import redact, safe_headers
+from runner.recipes.load import Job
+from runner.api.retries import RetryPolicy, retrying
+
+LOST_TASK_MARGIN = 120.0  # seconds: a lost task was created at most this long before its intent (clock skew)
+LIST_PAGE_SIZE = "100"
+UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
+T = TypeVar("T")
+
+
+@dataclass
+class Submitted:
+    """A task the service accepted for a job (or adopted after a lost answer)."""
+
+    task_id: str
+    request_id: str
+    adopted: bool = False
+
+
+class Submitter:
+    """Submissions, uploads and lost-answer recovery for one run."""
+
+    def __init__(self, client: Client, gates: Gates, journal: Journal, retry: RetryPolicy, seen,
+                 halt: asyncio.Event, stop: Callable[[WanformError], None]) -> None:
+        self.client, self.gates, self.journal, self.retry, self.seen = client, gates, journal, retry, seen
+        self.halt, self.stop = halt, stop  # the run's stop: once set, nothing more is sent
+        self._refused = 0  # connections refused before the target ever answered
+        self._gates: dict[str, SubmitGate] = defaultdict(SubmitGate)
+        self._claimed: set[str] = set()
+        self.in_air: set[asyncio.Task] = set()  # submissions to let finish (and journal) before the run exits
+        self._first = asyncio.Lock()
+        self._proven = False  # until the service has accepted a key, submissions go one at a time
+
+    async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
+        """The request as sent (images inline or uploaded) and its provenance form (no secrets, no big data)."""
+        model = job.values["model"]
+        values = await encode_all(sources, lambda source: self._upload(model, source))
+        request = wire_request(job, values, synchronous)
+        doc = {"method": "POST", "path": request.path, "headers": safe_headers(request.headers()),
+               "body": redact(request.body)}
+        return {"path": request.path, "body": request.body, "headers": request.headers()}, doc
+
+    async def _upload(self, model: str, source: Source) -> str:
+        async def attempt() -> str:
+            await self.gates.policy(model).acquire()
+            return await self.client.upload(model, source.name, source.data or b"", source.mime)
+
+        return await retrying(attempt, self.retry, self.seen)
+
+    async def submit(self, key: str, model: str, wire: dict, intent: float | None) -> Submitted:
+        """Submit once; `intent` (from the journal) means an earlier submission's answer may have been lost."""
+        lost_since = intent
+
+        async def attempt() -> Submitted:
+            nonlocal lost_since
+            if lost_since is not None:
+                found = await self.find_lost(model, lost_since)
+                lost_since = None
+                if found is not None:
+                    self.journal.write("submitted", key, task_id=found, request_id="", model=model,
+                                       adopted=True)
+                    return Submitted(found, "", adopted=True)
+            await self.gates.submit(model).acquire()
+            started = time.time()
+            try:
+                return await self._shielded(self._send(key, model, wire, started))
+            except TransportError as exc:
+                if exc.sent:
+                    lost_since = started
+                raise
+
+        return await retrying(attempt, self.retry, self.seen)
+
+    async def _shielded(self, coro) -> Submitted:
+        """Run a submission so that an interrupt cannot drop its answer before the task id is journaled."""
+        task = asyncio.ensure_future(coro)
+        self.in_air.add(task)
+        task.add_done_callback(self.in_air.discard)
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _send(self, key: str, model: str, wire: dict, started: float) -> Submitted:
+        return await self._vetted(lambda: self._send_now(key, model, wire, started))
+
+    async def _vetted(self, send: Callable[[], Awaitable[T]]) -> T:
+        """Send; the run's first request goes alone, so a bad key or a bad target costs one request, not many."""
+        if self._proven:
+            return await send()
+        async with self._first:
+            if self.halt.is_set():
+                raise asyncio.CancelledError()  # the first request stopped the run; this job winds down too
+            try:
+                answer = await send()
+            except (AccountError, EndpointError) as exc:
+                self.stop(exc)
+                raise
+            except ConnectError as exc:
+                self._refused += 1
+                if self._refused >= UNREACHABLE_AFTER and not self.client.traffic.answers:
+                    self.stop(exc)
+                raise
+            except ApiError:
+                self._proven = True  # the service judged the request itself, so it took the key
+                raise
+            self._proven = True
+            return answer
+
+    async def _send_now(self, key: str, model: str, wire: dict, started: float) -> Submitted:
+        async with self._gates[model].shared():
+            self.journal.write("submitting", key, model=model, at=started)
+            try:
+                answer = await self.client.submit(wire["path"], wire["body"], wire["headers"])
+            except ApiError as exc:
+                self.journal.write("refused", key, model=model, code=exc.code)
+                raise
+            task_id = _task_id(answer)
+            self.journal.write("submitted", key, task_id=task_id, request_id=answer.request_id, model=model)
+        return Submitted(task_id, answer.request_id)
+
+    async def call(self, key: str, model: str, wire: dict) -> Answer:
+        """A sync call: retried only when the service surely did not get it (a lost answer may be billed)."""
+
+        async def attempt() -> Answer:
+            await self.gates.submit(model).acquire()
+            try:
+                return await self._vetted(
+                    lambda: self.client.submit(wire["path"], wire["body"], wire["headers"], synchronous=True))
+            except TransportError as exc:
+                if exc.sent:
+                    raise OutcomeUnknownError(f"{exc.message}; the call was not repeated") from None
+                raise
+
+        return await retrying(attempt, self.retry, self.seen)
+
+    async def find_lost(self, model: str, since: float) -> str | None:
+        """The oldest listed task of `model`, created after `since` (less a margin), that no journal entry claims."""
+        async with self._gates[model].exclusive():
+            candidates = [e for e in await self._listed(model) if self._unclaimed(e, since)]
+            if not candidates:
+                return None
+            task_id = str(min(candidates, key=lambda e: e.get("gmt_create") or 0)["task_id"])
+            self._claimed.add(task_id)
+            return task_id
+
+    def _unclaimed(self, entry: dict, since: float) -> bool:
+        task_id = entry.get("task_id")
+        created = (entry.get("gmt_create") or 0) / 1000
+        return bool(task_id) and task_id not in self.journal.task_ids and task_id not in self._claimed \
+            and created >= since - LOST_TASK_MARGIN
+
+    async def _listed(self, model: str) -> list[dict]:
+        entries: list[dict] = []
+        page = 1
+        while True:
+            body = (await self._list_page(model, page)).body
+            entries += [e for e in body.get("data") or [] if isinstance(e, dict)]
+            if page >= int(body.get("total_page") or 1):
+                return entries
+            page += 1
+
+    async def _list_page(self, model: str, page: int) -> Answer:
+        async def attempt() -> Answer:
+            await self.gates.query.acquire()
+            return await self.client.tasks(model_name=model, page_no=str(page), page_size=LIST_PAGE_SIZE)
+
+        return await retrying(attempt, self.retry, self.seen)
+
+
+def _task_id(answer: Answer) -> str:
+    output = answer.body.get("output")
+    task_id = output.get("task_id") if isinstance(output, dict) else None
+    if not task_id:
+        raise ServiceError(answer.status, "InvalidResponse", "the submission answer has no output.task_id")
+    return str(task_id)
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    """Mark a shielded submission's failure as seen: its caller may have been cancelled before reading it."""
+    if not task.cancelled():
+        task.exception()

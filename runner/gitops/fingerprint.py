@@ -1,0 +1,134 @@
+"""A job's fingerprint: sha256 over the canonical request, with input images by content, not by name.
+
+Renaming an image changes nothing; changing one byte of it changes the job. Image hashes are
+cached in `.wanform/hashes.json` by path, size and mtime, so an unchanged tree is not re-read.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Mapping
+
+from spec.imageprobe import DATA_URI
+from spec.problems import Path, json_path
+
+from runner.engine.outputs import write_atomic
+from runner.recipes.build import BuiltRequest
+
+HASH_CACHE = FsPath(".wanform") / "hashes.json"
+LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
+CHUNK = 1 << 20
+
+
+def sha256_text(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical(value: object) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class HashCache:
+    """sha256 of files, remembered by (size, mtime) in the project's `.wanform/` between runs."""
+
+    def __init__(self, root: FsPath) -> None:
+        self.root = root
+        self.path = root / HASH_CACHE
+        self.entries: dict[str, list] = {}
+        self.dirty = False
+        try:
+            self.entries = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def file(self, path: FsPath) -> str:
+        stat = path.stat()
+        key = os.path.relpath(path, self.root)
+        known = self.entries.get(key)
+        if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
+            return known[2]
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(CHUNK):
+                digest.update(block)
+        value = "sha256:" + digest.hexdigest()
+        self.entries[key] = [stat.st_size, stat.st_mtime_ns, value]
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        if self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, (canonical(dict(sorted(self.entries.items()))) + "\n").encode())
+            self.dirty = False
+
+
+def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str:
+    """What identifies an input image: its bytes' hash, or for a remote image its URL."""
+    ref = request.images[index]
+    if ref.kind == "path":
+        return hashes.file((request.job.recipe.abspath.parent / ref.value).resolve())
+    if ref.kind == "data":
+        match = DATA_URI.match(ref.value)
+        payload = base64.b64decode(ref.value[match.end():] if match else "", validate=False)
+        return "sha256:" + hashlib.sha256(payload).hexdigest()
+    return ref.value
+
+
+def _set(body: dict, path: Path, value: str) -> None:
+    target = body
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+
+def _flatten(value: object, prefix: Path = ()) -> dict[str, object]:
+    if isinstance(value, dict):
+        return {k: v for key in sorted(value) for k, v in _flatten(value[key], prefix + (key,)).items()}
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return {k: v for i, item in enumerate(value) for k, v in _flatten(item, prefix + (i,)).items()}
+    if isinstance(value, str) and len(value) > LONG_TEXT:
+        value = sha256_text(value)
+    return {json_path(prefix): value}
+
+
+def _declared(request: BuiltRequest, identities: dict[Path, str]) -> dict:
+    """The job as its recipe declares it, images by identity: the lock's readable field list."""
+    values = {k: v for k, v in request.job.values.items() if k not in ("name", "description", "matrix")}
+    values["n"] = request.body["parameters"]["n"]
+    by_recipe = {ref.recipe_path: identities[ref.body_path] for ref in request.images}
+    if "inputs" in values:
+        values["inputs"] = [{**{k: v for k, v in entry.items() if k not in ("path", "url", "data")},
+                             "image": by_recipe.get(("inputs", i), "")} for i, entry in enumerate(values["inputs"])]
+    if "mask" in values:
+        values["mask"] = by_recipe.get(("mask",), "")
+    return values
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The digest of a job's request, and the job's declared fields (to say *what* changed)."""
+
+    digest: str
+    fields: dict[str, object]
+
+
+def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str:
+    """sha256 of the canonical request body, each image replaced by its identity (content hash or URL)."""
+    body = copy.deepcopy(request.body)
+    for path, identity in identities.items():
+        _set(body, path, identity)
+    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+def fingerprint(request: BuiltRequest, hashes: HashCache) -> Fingerprint:
+    """Fingerprint a built request, reading its local images through the hash cache."""
+    identities = {ref.body_path: _image_identity(request, i, hashes) for i, ref in enumerate(request.images)}
+    return Fingerprint(request_digest(request, identities), _flatten(_declared(request, identities)))

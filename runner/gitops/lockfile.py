@@ -1,0 +1,75 @@
+"""`wanform.lock`: what each job was, and what it made, as sorted JSON that diffs well in review.
+
+One entry per job, keyed `recipe-path::job-name` (the recipe path relative to the project root,
+with forward slashes), so entries written by different shards never touch the same lines.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.engine.outputs import write_atomic
+
+LOCK_NAME = "wanform.lock"
+LOCK_VERSION = 1
+
+
+class LockFileError(ValueError):
+    """The lock file exists but cannot be read as a wanform lock."""
+
+
+def job_key(recipe_path: str, job_name: str) -> str:
+    return f"{recipe_path}::{job_name}"
+
+
+@dataclass
+class LockFile:
+    """The lock's entries by job key; `dump` renders them in one stable form."""
+
+    path: Path
+    jobs: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> "LockFile":
+        """Read the lock, or start an empty one when there is none yet."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(path)
+        except OSError as exc:
+            raise LockFileError(f"{path}: cannot read the lock file: {exc.strerror or exc}") from exc
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise LockFileError(f"{path}:{exc.lineno}:{exc.colno}: the lock file is not valid JSON "
+                                "(a merge conflict left in it?)") from exc
+        if not isinstance(doc, dict) or doc.get("version") != LOCK_VERSION or not isinstance(doc.get("jobs"), dict):
+            raise LockFileError(f"{path}: not a version {LOCK_VERSION} wanform lock file")
+        return cls(path, doc["jobs"])
+
+    def dump(self) -> str:
+        doc = {"version": LOCK_VERSION, "jobs": self.jobs}
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def save(self) -> None:
+        """Write atomically; an unchanged lock is left byte for byte as it was."""
+        text = self.dump()
+        try:
+            if self.path.read_text(encoding="utf-8") == text:
+                return
+        except OSError:
+            pass
+        write_atomic(self.path, text.encode("utf-8"))
+
+
+def merge(locks: list[LockFile], into: Path) -> LockFile:
+    """Union of shard locks; the same job with different entries is a conflict, not a silent pick."""
+    merged = LockFile(into)
+    for lock in locks:
+        for key, entry in lock.jobs.items():
+            if key in merged.jobs and merged.jobs[key] != entry:
+                raise LockFileError(f"{lock.path}: job {key} differs from another lock's entry for it")
+            merged.jobs[key] = entry
+    return merged

@@ -1,0 +1,135 @@
+"""`wanform plan`: compare recipes with the lock file and the files on disk, and say what a run would do."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spec.models import MODELS
+
+from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
+from runner.gitops.lockfile import LockFile, job_key
+from runner.recipes.check import CheckedJob
+
+NEW, CHANGED, UNCHANGED, ORPHANED = "new", "changed", "unchanged", "orphaned"
+
+
+@dataclass
+class PlannedJob:
+    """One job's verdict, why, and what running it would bill."""
+
+    key: str
+    status: str
+    model: str
+    images: int = 0
+    reasons: list[str] = field(default_factory=list)
+    checked: CheckedJob | None = None
+    fingerprint: Fingerprint | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status in (NEW, CHANGED)
+
+    @property
+    def cost(self) -> float:
+        return self.images * MODELS[self.model].price_cny if self.model in MODELS else 0.0
+
+
+@dataclass
+class Plan:
+    """Every job of the recipes and of the lock, each with its verdict."""
+
+    jobs: list[PlannedJob]
+
+    def pending(self) -> list[PlannedJob]:
+        return [j for j in self.jobs if j.pending]
+
+    def orphaned(self) -> list[PlannedJob]:
+        return [j for j in self.jobs if j.status == ORPHANED]
+
+    def totals(self) -> dict[str, dict[str, float]]:
+        """Billable images and estimated cost of the pending jobs, per model."""
+        out: dict[str, dict[str, float]] = {}
+        for job in self.pending():
+            row = out.setdefault(job.model, {"images": 0, "cost_cny": 0.0})
+            row["images"] += job.images
+            row["cost_cny"] = round(row["cost_cny"] + job.cost, 6)
+        return dict(sorted(out.items()))
+
+
+def recipe_key(checked: CheckedJob, root: Path) -> str:
+    """The job's key in the lock: recipe path relative to the root, with forward slashes, and job name."""
+    relative = os.path.relpath(checked.job.recipe.abspath, root.resolve())
+    return job_key(Path(relative).as_posix(), checked.job.name)
+
+
+def _changed_fields(old: dict, new: dict) -> list[str]:
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def _output_drift(entry: dict, root: Path, hashes: HashCache) -> list[str]:
+    """Outputs the lock records that are gone or no longer the bytes that were made."""
+    drift = []
+    for output in entry.get("outputs", []):
+        path = root / output["path"]
+        if not path.is_file():
+            drift.append(f"output missing: {output['path']}")
+        elif hashes.file(path) != output["sha256"]:
+            drift.append(f"output modified: {output['path']}")
+    return drift
+
+
+def _verdict(checked: CheckedJob, key: str, lock: LockFile, root: Path, hashes: HashCache) -> PlannedJob:
+    found = fingerprint(checked.request, hashes)
+    images = int(checked.request.body["parameters"]["n"])
+    job = PlannedJob(key, NEW, checked.request.spec.name, images, checked=checked, fingerprint=found)
+    entry = lock.jobs.get(key)
+    if entry is None:
+        return job
+    if entry.get("fingerprint") != found.digest:
+        job.status = CHANGED
+        job.reasons = _changed_fields(entry.get("fields", {}), found.fields) or ["request"]
+        return job
+    job.reasons = _output_drift(entry, root, hashes)
+    job.status = CHANGED if job.reasons else UNCHANGED
+    return job
+
+
+def make_plan(jobs: list[CheckedJob], lock: LockFile, root: Path, hashes: HashCache) -> Plan:
+    """Verdicts for every valid job, plus the lock's entries that no recipe declares any more."""
+    planned = [_verdict(checked, recipe_key(checked, root), lock, root, hashes) for checked in jobs]
+    declared = {job.key for job in planned}
+    orphans = [PlannedJob(key, ORPHANED, entry.get("model", "")) for key, entry in sorted(lock.jobs.items())
+               if key not in declared]
+    return Plan(sorted(planned, key=lambda j: j.key) + orphans)
+
+
+def shard(jobs: list[PlannedJob], index: int, count: int) -> list[PlannedJob]:
+    """Slice `index` of `count` (1-based): every count-th job in key order, so shards differ by at most one job."""
+    ordered = sorted(jobs, key=lambda j: j.key)
+    return [job for position, job in enumerate(ordered) if position % count == index - 1]
+
+
+def lock_entry(job: PlannedJob, *, target: str, task_id: str | None, request_id: str | None, finished: str | None,
+               outputs: list[dict], failures: list[dict], sidecar: str | None = None) -> dict:
+    """What the lock records for a job that ran: its identity, its fingerprint, and what it made."""
+    assert job.checked is not None and job.fingerprint is not None
+    parameters = job.checked.request.body["parameters"]
+    recipe, _, name = job.key.partition("::")
+    return {
+        "recipe": recipe,
+        "job": name,
+        "model": job.model,
+        "n": parameters["n"],
+        "seed": parameters.get("seed"),
+        "fingerprint": job.fingerprint.digest,
+        "fields": job.fingerprint.fields,
+        "target": target,
+        "task_id": task_id,
+        "request_id": request_id,
+        "finished": finished,
+        "outputs": sorted(outputs, key=lambda o: o["path"]),
+        "sidecar": sidecar,
+        "failures": failures,
+    }

@@ -1,0 +1,106 @@
+"""Runs the GitOps way: only new and changed jobs, within a budget, a shard at a time, recorded in the lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import os
+from pathlib import Path
+
+from spec.imageprobe import ImageProbeError, probe_file
+
+from runner.gitops.fingerprint import HashCache
+from runner.gitops.lockfile import LockFile
+from runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan, shard
+from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+from runner.recipes.check import CheckedJob
+
+RECORDED = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`K/N` with 1 <= K <= N; ValueError otherwise."""
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise ValueError(f"--shard takes K/N with 1 <= K <= N, such as 2/3; got {text!r}")
+    return int(k), int(n)
+
+
+def select(plan: Plan, force: bool, part: tuple[int, int] | None) -> list[PlannedJob]:
+    """The jobs this run executes: pending ones (every declared one with `force`), then this shard's slice."""
+    chosen = [j for j in plan.jobs if j.checked is not None and (force or j.pending)]
+    return shard(chosen, *part) if part else chosen
+
+
+def over_budget(jobs: list[PlannedJob], max_images: int | None, max_cost: float | None) -> str | None:
+    """Why the run would bill more than allowed, or None."""
+    images = sum(j.images for j in jobs)
+    cost = sum(j.cost for j in jobs)
+    if max_images is not None and images > max_images:
+        return f"this run would bill up to {images} images, over --max-images {max_images}; nothing was sent"
+    if max_cost is not None and cost > max_cost:
+        return f"this run would cost up to {cost:.2f} CNY at list price, over --max-cost {max_cost:g}; nothing was sent"
+    return None
+
+
+def _output(file: str, sha256: str, root: Path) -> dict:
+    try:
+        info = probe_file(file)
+        width, height = info.width, info.height
+    except (OSError, ImageProbeError):
+        width = height = None
+    return {"path": _relative(file, root), "sha256": f"sha256:{sha256}", "width": width, "height": height}
+
+
+def _relative(file: str, root: Path) -> str:
+    return Path(os.path.relpath(os.path.abspath(file), root.resolve())).as_posix()
+
+
+def record(lock: LockFile, jobs: list[PlannedJob], states: list[JobState], root: Path, target: str) -> None:
+    """Write a lock entry for every job that ended with images (or was already done); others keep theirs."""
+    for job, state in zip(jobs, states, strict=True):
+        if state.state not in RECORDED:
+            continue
+        outputs = [_output(image.file, image.sha256, root) for image in state.images]
+        failures = [{"index": f.index, "code": f.code, "message": f.message} for f in state.failures]
+        sidecar = _relative(state.sidecar, root) if state.sidecar else None
+        lock.jobs[job.key] = lock_entry(job, target=target, task_id=state.task_id, request_id=state.request_id,
+                                        finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
+                                        outputs=outputs, failures=failures, sidecar=sidecar)
+
+
+def prune(lock: LockFile, plan: Plan, root: Path) -> list[str]:
+    """Drop orphaned entries from the lock and delete the outputs they recorded; returns the files removed."""
+    removed = []
+    for job in plan.orphaned():
+        entry = lock.jobs.pop(job.key, {})
+        files = entry.get("outputs", []) + ([{"path": entry["sidecar"]}] if entry.get("sidecar") else [])
+        for output in files:
+            path = root / output["path"]
+            if path.is_file():
+                path.unlink()
+                removed.append(output["path"])
+    return removed
+
+
+@dataclass
+class Project:
+    """A project's lock file and image-hash cache, for the length of one run."""
+
+    root: Path
+    lock: LockFile
+    hashes: HashCache
+
+    @classmethod
+    def open(cls, root: Path, lock_path: Path) -> "Project":
+        return cls(root, LockFile.load(lock_path), HashCache(root))
+
+    def plan(self, jobs: list[CheckedJob]) -> Plan:
+        return make_plan(jobs, self.lock, self.root, self.hashes)
+
+    def record(self, jobs: list[PlannedJob], result: RunResult, target: str, plan: Plan, prune_orphans: bool) -> list[str]:
+        """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache; returns files pruned."""
+        record(self.lock, jobs, result.jobs, self.root, target)
+        removed = prune(self.lock, plan, self.root) if prune_orphans else []
+        self.lock.save()
+        self.hashes.save()
+        return removed

@@ -1,0 +1,69 @@
+"""`wanform render`: the exact request each job would send, as a runnable curl command, sending nothing.
+
+The key appears only as `$DASHSCOPE_API_KEY`, for the shell to fill in. An image that must go through
+the temporary-upload flow has no `oss://` URL until the run uploads it; it is shown as a placeholder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import TextIO
+
+from runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
+from runner.recipes.check import CheckedJob
+
+SHORT_KEEP = 48
+DATA_URI = re.compile(r"^(data:[^,]*,)(.*)$", re.DOTALL)
+
+
+def shorten(value: str) -> str:
+    """A data URI cut to its head and its length; other strings unchanged."""
+    match = DATA_URI.match(value)
+    if not match or len(value) <= len(match.group(1)) + SHORT_KEEP:
+        return value
+    return f"{match.group(1)}{match.group(2)[:SHORT_KEEP]}...({len(match.group(2))} base64 chars)"
+
+
+def _shortened(data: object) -> object:
+    if isinstance(data, dict):
+        return {k: _shortened(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_shortened(v) for v in data]
+    return shorten(data) if isinstance(data, str) else data
+
+
+def _wire_value(source: Source) -> str:
+    if source.data is None:
+        return source.ref.value
+    if needs_upload(source):
+        return f"oss://<uploaded at run time: {source.ref.value if source.ref.kind == 'path' else source.name}>"
+    return data_uri(source)
+
+
+def curl(checked: CheckedJob, base_url: str, synchronous: bool, short: bool) -> str:
+    """The job's request as a shell command: headers, then the JSON body on stdin."""
+    sources = load_sources(checked.request)
+    values = {s.ref.body_path: _wire_value(s) for s in sources}
+    request = wire_request(checked.job, values, synchronous)
+    headers = {"Content-Type": "application/json", **request.headers()}
+    if any(needs_upload(s) for s in sources):
+        headers["X-DashScope-OssResourceResolve"] = "enable"
+    body = _shortened(request.body) if short else request.body
+    lines = [f"curl -sS -X POST {shlex.quote(base_url + request.path)}",
+             '  -H "Authorization: Bearer $DASHSCOPE_API_KEY"']
+    lines += [f"  -H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items()]
+    lines.append("  --data-binary @- <<'JSON'")
+    return " \\\n".join(lines) + "\n" + json.dumps(body, indent=2, ensure_ascii=False) + "\nJSON\n"
+
+
+def render(jobs: list[CheckedJob], base_url: str, out: TextIO, synchronous: bool = False, short: bool = False) -> None:
+    """Every job as a commented curl command."""
+    for checked in jobs:
+        job = checked.job
+        mode = "sync" if synchronous and checked.request.spec.sync_path else "async"
+        out.write(f"# {job.recipe.file}: {job.name} ({job.values['model']}, {mode})\n")
+        if short:
+            out.write("# --short: data URIs are abbreviated; this body cannot be sent as it is\n")
+        out.write(curl(checked, base_url, synchronous, short) + "\n")

@@ -1,0 +1,59 @@
+"""Rendering a plan: one line per job for people, a versioned JSON document for machines."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from runner.gitops.plan import Plan, PlannedJob
+
+PLAN_VERSION = 1
+MARKS = {"new": "+", "changed": "~", "unchanged": "=", "orphaned": "-"}
+
+
+def _line(job: PlannedJob) -> str:
+    detail = f"{job.model}, {job.images} image{'s' if job.images != 1 else ''}" if job.pending else job.model
+    why = f": {', '.join(job.reasons)}" if job.reasons else ""
+    return f"{MARKS[job.status]} {job.status:<9} {job.key} ({detail}){why}"
+
+
+def summary(plan: Plan) -> dict:
+    """Counts by verdict and the billable images and cost of what would run."""
+    counts = {status: 0 for status in MARKS}
+    for job in plan.jobs:
+        counts[job.status] += 1
+    totals = plan.totals()
+    return {
+        **counts,
+        "billable_images": int(sum(row["images"] for row in totals.values())),
+        "estimated_cost_cny": round(sum(row["cost_cny"] for row in totals.values()), 6),
+        "by_model": totals,
+    }
+
+
+def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
+    """Pending and orphaned jobs (every job with `verbose`), then the bill."""
+    for job in plan.jobs:
+        if verbose or job.status != "unchanged":
+            out.write(_line(job) + "\n")
+    s = summary(plan)
+    for model, row in s["by_model"].items():
+        out.write(f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY\n")
+    out.write(f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, {s['orphaned']} orphaned; "
+              f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
+              "(list price, Beijing; billed per image actually generated)\n")
+
+
+def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
+    """The same facts as `text`, every job included."""
+    doc = {
+        "version": PLAN_VERSION,
+        "summary": summary(plan),
+        "jobs": [{"key": j.key, "status": j.status, "model": j.model, "images": j.images if j.pending else 0,
+                  "reasons": j.reasons, "fingerprint": j.fingerprint.digest if j.fingerprint else None}
+                 for j in plan.jobs],
+    }
+    out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+PLAN_REPORTERS = {"text": text, "json": as_json}

@@ -1,0 +1,130 @@
+"""How a run shows itself while it works: a live panel on a terminal, plain lines elsewhere (CI, pipes).
+
+Job lines and the final report go to stdout; the live panel and notices go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Callable, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from runner.engine.states import (DOWNLOADING, FAILED, IN_FLIGHT, PARTIAL, QUEUED, PREPARING, SKIPPED, SUCCEEDED, JobState,
+                            RunResult)
+from runner.reports.run import job_line
+
+
+EVENT_VERSION = 1
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Lines:
+    """Plain output: a line per job as it ends, a line per notice."""
+
+    def __init__(self, out: TextIO, err: TextIO, job_lines: bool = True) -> None:
+        self.out, self.err, self.job_lines = out, err, job_lines
+
+    def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
+        self.err.write(f"running {len(result.jobs)} jobs against {result.target}\n")
+        self.err.flush()
+
+    def job_ended(self, job: JobState) -> None:
+        if self.job_lines:
+            self.out.write(job_line(job) + "\n")
+            self.out.flush()
+
+    def notice(self, text: str) -> None:
+        self.err.write(f"notice: {text}\n")
+        self.err.flush()
+
+    def event(self, kind: str, job: JobState, **details: object) -> None:
+        """A step of a job (queued, submitted, polled, downloaded); only the event stream shows these."""
+
+    def stop(self) -> None:
+        pass
+
+
+class Events(Lines):
+    """`-o ndjson`: one versioned JSON object per line on stdout for every step of every job."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        super().__init__(out, err, job_lines=False)
+
+    def _emit(self, doc: dict) -> None:
+        self.out.write(json.dumps({"v": EVENT_VERSION, "time": _now(), **doc}, sort_keys=True, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
+        self._emit({"event": "run_started", "target": result.target, "jobs": len(result.jobs)})
+
+    def event(self, kind: str, job: JobState, **details: object) -> None:
+        self._emit({"event": kind, "recipe": job.recipe, "job": job.job, "model": job.model, "task_id": job.task_id,
+                    **details})
+
+    def job_ended(self, job: JobState) -> None:
+        self._emit({"event": job.state, **{k: v for k, v in job.as_dict().items() if k != "status"}})
+
+    def notice(self, text: str) -> None:
+        self._emit({"event": "notice", "message": text})
+
+
+class Panel:
+    """The figures of a run as a small table, recomputed at each refresh."""
+
+    def __init__(self, result: RunResult, throttled: Callable[[], int]) -> None:
+        self.result, self.throttled, self.started = result, throttled, time.monotonic()
+
+    def __rich__(self) -> Table:
+        r = self.result
+        table = Table.grid(padding=(0, 2))
+        for _ in range(8):
+            table.add_column(justify="right")
+        table.add_row("queued", "in flight", "downloading", "done", "failed", "images", "429s", "elapsed")
+        table.add_row(str(r.count(QUEUED, PREPARING)), str(r.count(*IN_FLIGHT)), str(r.count(DOWNLOADING)),
+                      str(r.count(SUCCEEDED, SKIPPED)), str(r.count(FAILED, PARTIAL)),
+                      str(sum(len(j.images) for j in r.jobs)), str(self.throttled()),
+                      f"{time.monotonic() - self.started:.0f}s")
+        return table
+
+
+class LiveDisplay(Lines):
+    """A terminal: the panel stays at the bottom of stderr, job lines scroll above it."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        super().__init__(out, err)
+        self.console = Console(file=err)
+        self.live: Live | None = None
+
+    def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
+        self.console.print(f"running {len(result.jobs)} jobs against {result.target}", highlight=False)
+        self.live = Live(Panel(result, throttled), console=self.console, refresh_per_second=4, transient=True)
+        self.live.start()
+
+    def job_ended(self, job: JobState) -> None:
+        self.console.print(job_line(job), highlight=False, markup=False)
+
+    def notice(self, text: str) -> None:
+        self.console.print(f"notice: {text}", highlight=False, markup=False)
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def choose(out: TextIO, err: TextIO, fmt: str) -> Lines:
+    """The live panel on a terminal in text mode; plain lines otherwise; no job lines with `-o json`."""
+    if fmt == "ndjson":
+        return Events(out, err)
+    if fmt == "json":
+        return Lines(out, err, job_lines=False)
+    if err.isatty() and out.isatty():
+        return LiveDisplay(out, err)
+    return Lines(out, err)

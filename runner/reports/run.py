@@ -1,0 +1,65 @@
+"""The report of a run: lines for people, a JSON document, or the last event of an ndjson stream."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+
+REPORT_VERSION = 1
+
+
+def job_line(job: JobState) -> str:
+    """One line per finished job: status, name, and what came of it."""
+    if job.state in (SUCCEEDED, SKIPPED, PARTIAL):
+        made = f"{len(job.images)} image{'s' * (len(job.images) != 1)}"
+        extra = "".join(f"; image {f.index} failed: {f.code}: {f.message}" for f in job.failures)
+        why = " (done in an earlier run)" if job.state == SKIPPED else ""
+        return f"{job.state:<9} {job.label}: {made}{why}{extra}"
+    detail = job.error.line() if job.error else "not finished"
+    return f"{job.state:<9} {job.label}: {detail}"
+
+
+def stop_line(result: RunResult) -> str | None:
+    if result.interrupted:
+        return "interrupted: pending tasks were cancelled; rerun `wanform run` to resume the others"
+    if result.stopped is not None:
+        return f"stopped: {result.stopped.line()}"
+    return None
+
+
+def text(result: RunResult, out: TextIO) -> None:
+    """The final summary for people (job lines are printed as jobs end)."""
+    s = result.summary()
+    line = stop_line(result)
+    if line:
+        out.write(line + "\n")
+    verdict = {0: "ok", 3: "failed", 4: "stopped", 130: "interrupted"}[result.exit_code]
+    out.write(f"{verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
+              f"{s['skipped']} skipped, {s['not_finished']} not finished; {s['images']} images; "
+              f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n")
+
+
+def as_json(result: RunResult, out: TextIO) -> None:
+    """A stable machine-readable report."""
+    doc = {
+        "version": REPORT_VERSION, "target": result.target, "exit_code": result.exit_code,
+        "summary": result.summary(), "requests": dict(sorted(result.requests.items())),
+        "stopped": None if result.stopped is None else {"code": result.stopped.code, "message": result.stopped.message,
+                                                        "hint": result.stopped.hint},
+        "interrupted": result.interrupted,
+        "jobs": [j.as_dict() for j in result.jobs],
+    }
+    out.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def as_event(result: RunResult, out: TextIO) -> None:
+    """The last line of an `-o ndjson` stream: how the run ended."""
+    doc = {"v": 1, "event": "run_finished", "target": result.target, "exit_code": result.exit_code,
+           "summary": result.summary(), "interrupted": result.interrupted,
+           "stopped": None if result.stopped is None else {"code": result.stopped.code, "message": result.stopped.message}}
+    out.write(json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+REPORTERS = {"text": text, "json": as_json, "ndjson": as_event}
