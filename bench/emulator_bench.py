@@ -22,9 +22,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -70,6 +70,7 @@ class Result:
 
 
 # ---------------------------------------------------------------- servers (child processes)
+
 
 def bare_app() -> web.Application:
     """The ceiling: aiohttp answering a fixed JSON body, reading the request body on POST like a real handler."""
@@ -134,8 +135,13 @@ class Server:
 
 # ---------------------------------------------------------------- client
 
-async def drive(load: Load, request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
-                session: aiohttp.ClientSession, cpu: Callable[[], float]) -> Result:
+
+async def drive(
+    load: Load,
+    request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
+    session: aiohttp.ClientSession,
+    cpu: Callable[[], float],
+) -> Result:
     """`load.requests` calls of `request` from `load.concurrency` workers, bounded by `load.seconds`."""
     counter = iter(range(load.requests))
     outcomes: list[bool] = []
@@ -153,7 +159,9 @@ async def drive(load: Load, request: Callable[[aiohttp.ClientSession, int], Awai
     return Result(sum(outcomes), outcomes.count(False), elapsed, (cpu() - cpu_before) / elapsed)
 
 
-async def create(session: aiohttp.ClientSession, base_url: str, body: dict = CREATE_BODY) -> tuple[bool, dict]:
+async def create(
+    session: aiohttp.ClientSession, base_url: str, body: dict = CREATE_BODY
+) -> tuple[bool, dict]:
     headers = {**HEADERS, "X-DashScope-Async": "enable"}
     async with session.post(base_url + CREATE_PATH, json=body, headers=headers) as response:
         payload = await response.json(content_type=None)
@@ -166,7 +174,10 @@ async def measure(kind: str, load: Load) -> dict[str, Result]:
     with server as base_url:
         connector = aiohttp.TCPConnector(limit=load.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
-            ids = [(await create(session, base_url))[1].get("output", {}).get("task_id", "x") for _ in range(QUERY_TASKS)]
+            ids = [
+                (await create(session, base_url))[1].get("output", {}).get("task_id", "x")
+                for _ in range(QUERY_TASKS)
+            ]
 
             async def query(session: aiohttp.ClientSession, i: int) -> bool:
                 url = f"{base_url}/tasks/{ids[i % len(ids)]}"
@@ -177,8 +188,15 @@ async def measure(kind: str, load: Load) -> dict[str, Result]:
             async def submit(session: aiohttp.ClientSession, i: int) -> bool:
                 return (await create(session, base_url))[0]
 
-            await drive(Load(min(200, load.requests), load.concurrency, load.seconds, 1), query, session, server.cpu_seconds)
-            runs = [await drive(load, query, session, server.cpu_seconds) for _ in range(load.repeat)]
+            await drive(
+                Load(min(200, load.requests), load.concurrency, load.seconds, 1),
+                query,
+                session,
+                server.cpu_seconds,
+            )
+            runs = [
+                await drive(load, query, session, server.cpu_seconds) for _ in range(load.repeat)
+            ]
             queries = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
             # One creation run only: every task created stays in the emulator, so runs are not alike.
             creations = await drive(load, submit, session, server.cpu_seconds)
@@ -187,10 +205,13 @@ async def measure(kind: str, load: Load) -> dict[str, Result]:
 
 # ---------------------------------------------------------------- rendering
 
+
 def sample_input(width: int, height: int, noise: bool) -> Image.Image:
     """A photo-like input (shapes on a gradient) or, for the worst case, incompressible noise."""
     if noise:
-        return Image.frombytes("RGB", (width, height), random.Random(1).randbytes(width * height * 3))
+        return Image.frombytes(
+            "RGB", (width, height), random.Random(1).randbytes(width * height * 3)
+        )
     image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
     draw = ImageDraw.Draw(image)
     rng = random.Random(2)
@@ -208,8 +229,16 @@ def time_render(runs: int, base: Image.Image | None) -> list[float]:
     for i in range(runs):
         render.CACHE.clear()
         start = time.perf_counter()
-        png = render.render_png(2048, 2048, 42, "Spray the graffiti from image 2 onto the car in image 1. " * 4,
-                                base, [[100, 120, 900, 700]] if base else [], palette, i)
+        png = render.render_png(
+            2048,
+            2048,
+            42,
+            "Spray the graffiti from image 2 onto the car in image 1. " * 4,
+            base,
+            [[100, 120, 900, 700]] if base else [],
+            palette,
+            i,
+        )
         times.append(time.perf_counter() - start)
     assert Image.open(io.BytesIO(png)).size == (2048, 2048)
     return times
@@ -217,27 +246,44 @@ def time_render(runs: int, base: Image.Image | None) -> list[float]:
 
 # ---------------------------------------------------------------- report
 
+
 def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]) -> None:
-    print(f"HTTP: loopback, one aiohttp client process (concurrency {load.concurrency}, keep-alive), "
-          f"{load.requests} requests per run or {load.seconds:.0f} s, whichever ends first; server in its own process;"
-          f"\n  queries: median of {load.repeat} runs cycling over {QUERY_TASKS} tasks; creations: one run")
-    for name, label, target in (("queries", "task query  GET tasks/{id}", 0.5), ("creations", "task create POST async", None)):
+    print(
+        f"HTTP: loopback, one aiohttp client process (concurrency {load.concurrency}, keep-alive), "
+        f"{load.requests} requests per run or {load.seconds:.0f} s, whichever ends first; server in its own process;"
+        f"\n  queries: median of {load.repeat} runs cycling over {QUERY_TASKS} tasks; creations: one run"
+    )
+    for name, label, target in (
+        ("queries", "task query  GET tasks/{id}", 0.5),
+        ("creations", "task create POST async", None),
+    ):
         emu, ceiling = emulator[name], bare[name]
         ratio = emu.rate / ceiling.rate
-        verdict = "" if target is None else f"  [target >= {target:.0%}: {'met' if ratio >= target else 'NOT met'}]"
-        print(f"  {label}: emulator {emu.rate:7,.0f} req/s ({emu.done} ok, {emu.failed} failed, server CPU "
-              f"{emu.server_cpu:.0%}) | bare aiohttp {ceiling.rate:7,.0f} req/s (server CPU {ceiling.server_cpu:.0%}) "
-              f"| ratio {ratio:.0%}{verdict}")
+        verdict = (
+            ""
+            if target is None
+            else f"  [target >= {target:.0%}: {'met' if ratio >= target else 'NOT met'}]"
+        )
+        print(
+            f"  {label}: emulator {emu.rate:7,.0f} req/s ({emu.done} ok, {emu.failed} failed, server CPU "
+            f"{emu.server_cpu:.0%}) | bare aiohttp {ceiling.rate:7,.0f} req/s (server CPU {ceiling.server_cpu:.0%}) "
+            f"| ratio {ratio:.0%}{verdict}"
+        )
 
 
 def report_render(runs: int) -> None:
     print(f"render 2048x2048 PNG (median of {runs}, cache emptied each run):")
-    for label, base in (("no input (gradient)", None), ("photo-like 1536x1024 input", sample_input(1536, 1024, False)),
-                        ("noise 1536x1024 input (worst case)", sample_input(1536, 1024, True))):
+    for label, base in (
+        ("no input (gradient)", None),
+        ("photo-like 1536x1024 input", sample_input(1536, 1024, False)),
+        ("noise 1536x1024 input (worst case)", sample_input(1536, 1024, True)),
+    ):
         times = time_render(runs, base)
         median = statistics.median(times)
-        print(f"  {label:36} median {median * 1000:6.1f} ms, min {min(times) * 1000:6.1f}, max {max(times) * 1000:6.1f}"
-              f"  [target < 150 ms: {'met' if median < 0.150 else 'NOT met'}]")
+        print(
+            f"  {label:36} median {median * 1000:6.1f} ms, min {min(times) * 1000:6.1f}, max {max(times) * 1000:6.1f}"
+            f"  [target < 150 ms: {'met' if median < 0.150 else 'NOT met'}]"
+        )
 
 
 def main() -> None:

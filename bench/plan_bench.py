@@ -33,12 +33,15 @@ def build(root: Path, recipes: int, per_recipe: int) -> None:
     rng = random.Random(7)
     for i in range(20):
         size = (1600 + 16 * i, 1200)
-        Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3)).save(images / f"in{i}.png", compress_level=1)
+        Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3)).save(
+            images / f"in{i}.png", compress_level=1
+        )
     seeds = ", ".join(str(s) for s in range(per_recipe))
     for r in range(recipes):
         (root / "recipes" / f"r{r:04d}.yaml").write_text(
             f"model: wan2.7-image\nprompt: bench job {r}\nn: 1\ninputs:\n  - path: images/in{r % 20}.png\n"
-            f"matrix:\n  seed: [{seeds}]\n")
+            f"matrix:\n  seed: [{seeds}]\n"
+        )
 
 
 def plan_once(root: Path):
@@ -53,8 +56,15 @@ def plan_once(root: Path):
 def record(root: Path, plan) -> None:
     lock = LockFile.load(root / "wanform.lock")
     for job in plan.pending():
-        lock.jobs[job.key] = lock_entry(job, target="emulator", task_id="t", request_id="r", finished=None,
-                                        outputs=[], failures=[])
+        lock.jobs[job.key] = lock_entry(
+            job,
+            target="emulator",
+            task_id="t",
+            request_id="r",
+            finished=None,
+            outputs=[],
+            failures=[],
+        )
     lock.save()
 
 
@@ -74,8 +84,10 @@ def main() -> None:
         warm, warm_s = plan_once(root)
     jobs = len(warm.jobs)
     pending = len(warm.pending())
-    print(f"{args.recipes} recipes x {args.jobs_per_recipe} matrix jobs = {jobs} jobs over 20 images "
-          f"({image_bytes / 2**20:.0f} MiB), full lock, {len(cold.pending())}/{pending} pending (cold/warm)")
+    print(
+        f"{args.recipes} recipes x {args.jobs_per_recipe} matrix jobs = {jobs} jobs over 20 images "
+        f"({image_bytes / 2**20:.0f} MiB), full lock, {len(cold.pending())}/{pending} pending (cold/warm)"
+    )
     print(f"plan, image-hash cache empty : {cold_s:.3f} s")
     print(f"plan, image-hash cache warm  : {warm_s:.3f} s   [target: < 2 s for 2,000 jobs]")
 

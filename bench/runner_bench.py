@@ -35,12 +35,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.engine.run import RunOptions  # noqa: E402
-from runner.engine.launch import execute  # noqa: E402
 from runner.api.limits import resolve_limits  # noqa: E402
-from runner.reports.progress import Lines  # noqa: E402
 from runner.api.targets import Target  # noqa: E402
+from runner.engine.launch import execute  # noqa: E402
+from runner.engine.run import RunOptions  # noqa: E402
 from runner.recipes.check import validate_paths  # noqa: E402
+from runner.reports.progress import Lines  # noqa: E402
 from spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
 
 MODEL = "wan2.7-image"
@@ -57,7 +57,12 @@ seed: 7
 
 
 def bench_models(rps: float, in_flight: int, seconds: float):
-    return {**MODELS, MODEL: replace(MODELS[MODEL], submit_rps=rps, max_in_flight=in_flight, typical_seconds=seconds)}
+    return {
+        **MODELS,
+        MODEL: replace(
+            MODELS[MODEL], submit_rps=rps, max_in_flight=in_flight, typical_seconds=seconds
+        ),
+    }
 
 
 def serve(rps: float, in_flight: int, seconds: float, urls: multiprocessing.Queue) -> None:
@@ -65,7 +70,9 @@ def serve(rps: float, in_flight: int, seconds: float, urls: multiprocessing.Queu
     from emulator import EmulatorConfig, start
 
     async def main() -> None:
-        runner, base_url = await start(EmulatorConfig(port=0, models=bench_models(rps, in_flight, seconds)))
+        runner, base_url = await start(
+            EmulatorConfig(port=0, models=bench_models(rps, in_flight, seconds))
+        )
         urls.put(base_url)
         await asyncio.Event().wait()
 
@@ -73,8 +80,10 @@ def serve(rps: float, in_flight: int, seconds: float, urls: multiprocessing.Queu
 
 
 def journal(base_url: str, key: str) -> list[dict]:
-    request = urllib.request.Request(base_url.removesuffix("/api/v1") + "/__emulator/journal",
-                                     headers={"Authorization": f"Bearer {key}"})
+    request = urllib.request.Request(
+        base_url.removesuffix("/api/v1") + "/__emulator/journal",
+        headers={"Authorization": f"Bearer {key}"},
+    )
     with urllib.request.urlopen(request, timeout=30) as resp:
         return json.load(resp)["entries"]
 
@@ -87,15 +96,26 @@ def traffic(base_url: str, key: str, jobs: int) -> str:
 
 def run_runner(base_url: str, root: Path, args) -> float:
     for i in range(args.jobs):
-        (root / f"job-{i:04d}.yaml").write_text(RECIPE.format(name=f"job-{i:04d}"), encoding="utf-8")
+        (root / f"job-{i:04d}.yaml").write_text(
+            RECIPE.format(name=f"job-{i:04d}"), encoding="utf-8"
+        )
     validation = validate_paths([str(root)], root=root)
     assert validation.report.ok() and len(validation.jobs) == args.jobs
     models = bench_models(args.rps, args.in_flight, args.seconds)
     options = RunOptions(out=root / "out", target_speed=1.0)
     quiet = Lines(io.StringIO(), io.StringIO())
     started = time.perf_counter()
-    result = asyncio.run(execute(validation.jobs, Target("url", base_url, RUNNER_KEY), resolve_limits(models, {}),
-                                 options, quiet, root=root, models=models))
+    result = asyncio.run(
+        execute(
+            validation.jobs,
+            Target("url", base_url, RUNNER_KEY),
+            resolve_limits(models, {}),
+            options,
+            quiet,
+            root=root,
+            models=models,
+        )
+    )
     elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.summary()
     return elapsed
@@ -107,7 +127,9 @@ def sdk_job(base_url: str, out: Path, index: int) -> None:
 
     messages = [Message(role="user", content=[{"text": "A red fox in fresh snow, morning light."}])]
     while True:
-        task = ImageGeneration.async_call(model=MODEL, messages=messages, api_key=SDK_KEY, n=1, size="1K", seed=7)
+        task = ImageGeneration.async_call(
+            model=MODEL, messages=messages, api_key=SDK_KEY, n=1, size="1K", seed=7
+        )
         if task.status_code != 429:
             break
         time.sleep(1)
@@ -135,8 +157,14 @@ def run_sdk(base_url: str, root: Path, args) -> float:
 
 def lower_bound(args) -> float:
     task = args.seconds + PENDING_SECONDS
-    return max(args.jobs / args.rps, math.ceil(args.jobs / args.in_flight) * task,
-               args.jobs / TASK_QUERY_RPS) + task
+    return (
+        max(
+            args.jobs / args.rps,
+            math.ceil(args.jobs / args.in_flight) * task,
+            args.jobs / TASK_QUERY_RPS,
+        )
+        + task
+    )
 
 
 def main() -> None:
@@ -149,21 +177,29 @@ def main() -> None:
     args = parser.parse_args()
     ctx = multiprocessing.get_context("spawn")
     urls = ctx.Queue()
-    emulator = ctx.Process(target=serve, args=(args.rps, args.in_flight, args.seconds, urls), daemon=True)
+    emulator = ctx.Process(
+        target=serve, args=(args.rps, args.in_flight, args.seconds, urls), daemon=True
+    )
     emulator.start()
     root = Path(tempfile.mkdtemp(prefix="wanform-bench-"))
     try:
         base_url = urls.get(timeout=60)
         bound = lower_bound(args)
-        print(f"{args.jobs} jobs, {MODEL}: {args.rps:g} submissions/s, {args.in_flight} in flight, "
-              f"{args.seconds:g} s tasks (+{PENDING_SECONDS} s PENDING), {TASK_QUERY_RPS} task queries/s")
+        print(
+            f"{args.jobs} jobs, {MODEL}: {args.rps:g} submissions/s, {args.in_flight} in flight, "
+            f"{args.seconds:g} s tasks (+{PENDING_SECONDS} s PENDING), {TASK_QUERY_RPS} task queries/s"
+        )
         wall = run_runner(base_url, root, args)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"runner: {wall:.2f} s wall, lower bound {bound:.2f} s ({(wall / bound - 1) * 100:+.1f}%); "
-              f"{traffic(base_url, RUNNER_KEY, args.jobs)}; peak RSS {peak:.0f} MB")
+        print(
+            f"runner: {wall:.2f} s wall, lower bound {bound:.2f} s ({(wall / bound - 1) * 100:+.1f}%); "
+            f"{traffic(base_url, RUNNER_KEY, args.jobs)}; peak RSS {peak:.0f} MB"
+        )
         if not args.skip_sdk:
             sdk = run_sdk(base_url, root, args)
-            print(f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall; {traffic(base_url, SDK_KEY, args.jobs)}")
+            print(
+                f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall; {traffic(base_url, SDK_KEY, args.jobs)}"
+            )
             print(f"runner / SDK wall time: {wall / sdk:.2f}")
     finally:
         emulator.kill()

@@ -23,7 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runner.recipes.check import validate_paths  # noqa: E402
 
-MODELS_CYCLE = ("wan2.7-image-pro", "wan2.7-image", "wan2.6-image", "wan2.5-i2i-preview", "wanx2.1-imageedit")
+MODELS_CYCLE = (
+    "wan2.7-image-pro",
+    "wan2.7-image",
+    "wan2.6-image",
+    "wan2.5-i2i-preview",
+    "wanx2.1-imageedit",
+)
 
 
 def make_images(folder: Path, count: int) -> list[Path]:
@@ -40,8 +46,8 @@ def recipe_text(i: int, image: str) -> str:
     model = MODELS_CYCLE[i % len(MODELS_CYCLE)]
     extra = {
         "wan2.7-image-pro": f"inputs:\n  - path: {image}\n    bboxes: [[10, 10, 200, 200]]\n  - path: {image}\n"
-                            "palette:\n  - {hex: '#112233', ratio: 50}\n  - {hex: '#445566', ratio: 30}\n"
-                            "  - {hex: '#778899', ratio: 20}\nsize: 2K\n",
+        "palette:\n  - {hex: '#112233', ratio: 50}\n  - {hex: '#445566', ratio: 30}\n"
+        "  - {hex: '#778899', ratio: 20}\nsize: 2K\n",
         "wan2.7-image": "size: '1536*1024'\nthinking_mode: true\n",
         "wan2.6-image": f"inputs:\n  - path: {image}\nnegative_prompt: blur\nprompt_extend: false\n",
         "wan2.5-i2i-preview": f"inputs:\n  - path: {image}\n  - path: {image}\nsize: '1280*720'\n",
@@ -55,13 +61,17 @@ def throughput(count: int) -> None:
         root = Path(tmp)
         images = make_images(root / "images", 20)
         for i in range(count):
-            (root / f"r{i:04d}.yaml").write_text(recipe_text(i, f"images/{images[i % len(images)].name}"))
+            (root / f"r{i:04d}.yaml").write_text(
+                recipe_text(i, f"images/{images[i % len(images)].name}")
+            )
         start = time.perf_counter()
         result = validate_paths([str(root)], root=root)
         elapsed = time.perf_counter() - start
     errors = len(result.report.errors())
-    print(f"validated {result.recipes} recipes ({len(result.jobs)} jobs, {errors} errors) in {elapsed:.3f} s "
-          f"= {result.recipes / elapsed:,.0f} recipes/s  [target: {count} in < 2 s]")
+    print(
+        f"validated {result.recipes} recipes ({len(result.jobs)} jobs, {errors} errors) in {elapsed:.3f} s "
+        f"= {result.recipes / elapsed:,.0f} recipes/s  [target: {count} in < 2 s]"
+    )
 
 
 def peak_rss_kib() -> int:
@@ -96,13 +106,21 @@ def memory() -> None:
             folder = Path(tmp) / kind
             folder.mkdir()
             make_image(folder / "in.png", kind)
-            (folder / "r.yaml").write_text("model: wan2.7-image-pro\nprompt: p\nn: 1\ninputs:\n  - path: in.png\n")
-            out = subprocess.run([sys.executable, __file__, "--child", str(folder / "r.yaml")],
-                                 capture_output=True, text=True, check=True)
+            (folder / "r.yaml").write_text(
+                "model: wan2.7-image-pro\nprompt: p\nn: 1\ninputs:\n  - path: in.png\n"
+            )
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(folder / "r.yaml")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             before, after, errors = map(int, out.stdout.split())
             size = (folder / "in.png").stat().st_size
-            print(f"{kind:5} image {size / 1e6:6.2f} MB: peak RSS {after / 1024:6.1f} MiB "
-                  f"(grew {(after - before) / 1024:5.1f} MiB while validating), {errors} errors")
+            print(
+                f"{kind:5} image {size / 1e6:6.2f} MB: peak RSS {after / 1024:6.1f} MiB "
+                f"(grew {(after - before) / 1024:5.1f} MiB while validating), {errors} errors"
+            )
 
 
 def main() -> None:

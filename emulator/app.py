@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import AsyncIterator
 
 from aiohttp import web
 
-from emulator.http import admin
-from emulator.http import results
+from emulator.config import EmulatorConfig
+from emulator.http import admin, results, uploads
 from emulator.http import dashscope as routes
-from emulator.http import uploads
+from emulator.http.errors import (
+    INTERNAL,
+    PATH_NOT_FOUND,
+    URL_ERROR,
+    ConnectionDropped,
+    ErrorReply,
+    OssError,
+    error_body,
+    oss_error_body,
+)
 from emulator.state.accounts import Accounts
 from emulator.state.clock import VirtualClock
-from emulator.config import EmulatorConfig
-from emulator.http.errors import (INTERNAL, PATH_NOT_FOUND, URL_ERROR, ErrorReply, ConnectionDropped, OssError,
-                             error_body, oss_error_body)
 from emulator.state.faults import FaultBook, load_scenario
-from emulator.state.requestlog import RequestLog, facts, note, request_id
 from emulator.state.instance import EMULATOR, Emulator
+from emulator.state.requestlog import RequestLog, facts, note, request_id
 from emulator.state.tasks import TaskStore
 from emulator.state.throttle import Throttle
 
@@ -33,15 +40,20 @@ WORKERS = 4  # rendering and large-body validation threads
 def _json_error(request: web.Request, status: int, code: str, message: str) -> web.Response:
     note(request, code=code)
     if request.path.startswith(OSS_PATHS):
-        return web.Response(status=status, text=oss_error_body(request_id(request), code, message),
-                            content_type="application/xml")
+        return web.Response(
+            status=status,
+            text=oss_error_body(request_id(request), code, message),
+            content_type="application/xml",
+        )
     return web.json_response(error_body(request_id(request), code, message), status=status)
 
 
 def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
     """No such route: an unknown service path is DashScope's "url error"; anything else is not found."""
     if exc.status == 405:
-        return _json_error(request, 405, "MethodNotAllowed", f"Method {request.method} is not allowed here.")
+        return _json_error(
+            request, 405, "MethodNotAllowed", f"Method {request.method} is not allowed here."
+        )
     if request.method == "POST" and request.path.startswith(routes.API + "/services/"):
         return _json_error(request, 400, "InvalidParameter", URL_ERROR)
     return _json_error(request, 404, "NotFound", PATH_NOT_FOUND)
@@ -92,7 +104,9 @@ def _rules(config: EmulatorConfig) -> list:
 def create_app(config: EmulatorConfig | None = None) -> web.Application:
     """The emulator as an aiohttp application; ValueError when the configuration or scenario is invalid."""
     config = config or EmulatorConfig()
-    faults = FaultBook(config.seed, _rules(config))  # first: a bad scenario stops us before threads exist
+    faults = FaultBook(
+        config.seed, _rules(config)
+    )  # first: a bad scenario stops us before threads exist
     clock = VirtualClock(config.speed)
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
     result_store = results.ResultStore(clock, executor)
@@ -102,7 +116,9 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         accounts=Accounts(config.api_keys),
         throttle=Throttle(clock, config.models, config.throttle),
         faults=faults,
-        tasks=TaskStore(clock, config.models, config.pending_seconds, config.throttle, result_store.forget),
+        tasks=TaskStore(
+            clock, config.models, config.pending_seconds, config.throttle, result_store.forget
+        ),
         results=result_store,
         uploads=uploads.UploadStore(clock),
         journal=RequestLog(),
@@ -143,10 +159,9 @@ async def start(config: EmulatorConfig | None = None) -> tuple[web.AppRunner, st
 
 async def _serve(config: EmulatorConfig) -> None:
     stop = asyncio.Event()
-    try:
+    # Windows has no SIGTERM handlers in asyncio
+    with contextlib.suppress(NotImplementedError, RuntimeError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    except (NotImplementedError, RuntimeError):  # Windows has no SIGTERM handlers in asyncio
-        pass
     runner, base_url = await start(config)
     print(base_url, flush=True)
     try:
@@ -157,7 +172,5 @@ async def _serve(config: EmulatorConfig) -> None:
 
 def serve(config: EmulatorConfig) -> None:
     """Serve until Ctrl-C or SIGTERM, after printing the base URL (`http://HOST:PORT/api/v1`)."""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config))
-    except KeyboardInterrupt:
-        pass

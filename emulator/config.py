@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from spec.models import MB, MODELS, ModelSpec
 
@@ -28,8 +29,12 @@ class EmulatorConfig:
     throttle: bool = True  # False switches rate limits and in-flight caps off (benchmarks)
     max_body_bytes: int = 32 * MB
     models: Mapping[str, ModelSpec] = field(default_factory=lambda: MODELS, repr=False)
-    public_url: str | None = None  # "http://host:port" for result and upload URLs; default: the request's Host
-    pending_seconds: float = 0.05  # virtual time a free task waits before it runs (docs show 25-55 ms)
+    public_url: str | None = (
+        None  # "http://host:port" for result and upload URLs; default: the request's Host
+    )
+    pending_seconds: float = (
+        0.05  # virtual time a free task waits before it runs (docs show 25-55 ms)
+    )
 
     def __post_init__(self) -> None:
         if self.speed < 0:

@@ -16,8 +16,9 @@ import os
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -63,14 +64,18 @@ class AdminClient:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.root_url + ADMIN_PREFIX + path, data=data, method=method)
+        request = urllib.request.Request(
+            self.root_url + ADMIN_PREFIX + path, data=data, method=method
+        )
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
             with _NO_PROXY.open(request, timeout=self.timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
-            raise AdminError(f"{method} {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from exc
+            raise AdminError(
+                f"{method} {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}"
+            ) from exc
         return json.loads(payload) if payload else None
 
 
@@ -104,7 +109,9 @@ class EmulatorThread:
     def stop(self) -> None:
         """Close the server, then the loop and its thread."""
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(START_TIMEOUT_SECONDS)
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(
+                START_TIMEOUT_SECONDS
+            )
         self._halt()
 
     @property
@@ -162,12 +169,16 @@ def wanform_emulator_server(wanform_emulator_config: Any) -> Iterator[EmulatorTh
 
 
 @pytest.fixture
-def wanform_emulator(wanform_emulator_server: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> WanformEmulator:
+def wanform_emulator(
+    wanform_emulator_server: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> WanformEmulator:
     """A reset emulator, with `DASHSCOPE_HTTP_BASE_URL` and `DASHSCOPE_API_KEY` pointing the SDK at it."""
     return use_emulator(wanform_emulator_server, monkeypatch)
 
 
-def use_emulator(server: EmulatorThread, monkeypatch: pytest.MonkeyPatch, api_key: str = API_KEY) -> WanformEmulator:
+def use_emulator(
+    server: EmulatorThread, monkeypatch: pytest.MonkeyPatch, api_key: str = API_KEY
+) -> WanformEmulator:
     """Reset `server` and point the environment and the `dashscope` SDK at it until the test ends."""
     admin = AdminClient(server.root_url)
     admin.reset()

@@ -13,9 +13,9 @@ import io
 import math
 import random
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -65,7 +65,7 @@ def vertical_gradient(img: Image.Image, top: tuple, bottom: tuple, y0: int, y1: 
     draw = ImageDraw.Draw(img)
     for y in range(y0, y1):
         t = (y - y0) / max(1, y1 - y0 - 1)
-        colour = tuple(round(a + (b - a) * t) for a, b in zip(top, bottom))
+        colour = tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
         draw.line([(0, y), (img.width, y)], fill=colour[0] if img.mode == "L" else colour)
 
 
@@ -83,7 +83,11 @@ def draw_table_vase() -> Image.Image:
     for x in (60, 924):
         d.rectangle((x, 470, x + 40, 576), fill=(112, 70, 40))
     stem_top = (670, 205)
-    for bloom, colour in (((630, 110), (230, 80, 90)), ((672, 86), (250, 200, 60)), ((712, 118), (240, 130, 170))):
+    for bloom, colour in (
+        ((630, 110), (230, 80, 90)),
+        ((672, 86), (250, 200, 60)),
+        ((712, 118), (240, 130, 170)),
+    ):
         d.line([stem_top, bloom], fill=(60, 120, 50), width=5)
         d.ellipse((bloom[0] - 24, bloom[1] - 24, bloom[0] + 24, bloom[1] + 24), fill=colour)
         d.ellipse((bloom[0] - 8, bloom[1] - 8, bloom[0] + 8, bloom[1] + 8), fill=(120, 70, 30))
@@ -119,8 +123,14 @@ def draw_alarm_clock() -> Image.Image:
     for hour in range(12):
         a = math.radians(hour * 30)
         inner = 100 if hour % 3 else 88
-        d.line([(cx + round(inner * math.sin(a)), cy - round(inner * math.cos(a))),
-                (cx + round(118 * math.sin(a)), cy - round(118 * math.cos(a)))], fill=INK, width=6)
+        d.line(
+            [
+                (cx + round(inner * math.sin(a)), cy - round(inner * math.cos(a))),
+                (cx + round(118 * math.sin(a)), cy - round(118 * math.cos(a))),
+            ],
+            fill=INK,
+            width=6,
+        )
     d.line([(cx, cy), (cx + 55, cy - 40)], fill=INK, width=10)
     d.line([(cx, cy), (cx - 20, cy - 95)], fill=INK, width=6)
     d.ellipse((cx - 10, cy - 10, cx + 10, cy + 10), fill=INK)
@@ -134,8 +144,19 @@ def draw_car() -> Image.Image:
     d.rectangle((0, 440, 1024, 576), fill=(90, 90, 95))
     for x in range(20, 1024, 120):
         d.rectangle((x, 520, x + 60, 530), fill=(240, 240, 240))
-    d.polygon([(120, 410), (135, 320), (300, 298), (400, 218), (660, 214), (790, 298), (905, 318), (920, 410)],
-              fill=(30, 90, 200))
+    d.polygon(
+        [
+            (120, 410),
+            (135, 320),
+            (300, 298),
+            (400, 218),
+            (660, 214),
+            (790, 298),
+            (905, 318),
+            (920, 410),
+        ],
+        fill=(30, 90, 200),
+    )
     d.polygon([(418, 236), (648, 232), (752, 296), (330, 302)], fill=(180, 215, 240))
     d.line([(535, 234), (535, 300)], fill=(30, 90, 200), width=12)
     d.line([(CAR_DOOR[0], 302), (CAR_DOOR[0], 398)], fill=(20, 60, 140), width=4)
@@ -157,8 +178,24 @@ def draw_graffiti() -> Image.Image:
         for x in range(offset, 768, 96):
             d.rectangle((x + 3, y + 3, x + 93, y + 37), fill=(170, 80, 60))
     tag = font(190)
-    d.text((392, 262), "WAN!", font=tag, anchor="mm", fill=(40, 220, 255), stroke_width=12, stroke_fill=INK)
-    d.text((384, 250), "WAN!", font=tag, anchor="mm", fill=(255, 60, 170), stroke_width=6, stroke_fill=INK)
+    d.text(
+        (392, 262),
+        "WAN!",
+        font=tag,
+        anchor="mm",
+        fill=(40, 220, 255),
+        stroke_width=12,
+        stroke_fill=INK,
+    )
+    d.text(
+        (384, 250),
+        "WAN!",
+        font=tag,
+        anchor="mm",
+        fill=(255, 60, 170),
+        stroke_width=6,
+        stroke_fill=INK,
+    )
     rng = random.Random(7)
     for x in range(130, 640, 46):
         d.line([(x, 330), (x, 330 + rng.randrange(20, 90))], fill=(255, 60, 170), width=6)
@@ -249,7 +286,12 @@ def draw_grayscale_leaves() -> Image.Image:
         tip = (bx + 150 * math.cos(angle) * side, by + 150 * math.sin(angle))
         normal = (-(tip[1] - by) * 0.3, (tip[0] - bx) * 0.3)
         mid = ((bx + tip[0]) / 2, (by + tip[1]) / 2)
-        leaf = [(bx, by), (mid[0] + normal[0], mid[1] + normal[1]), tip, (mid[0] - normal[0], mid[1] - normal[1])]
+        leaf = [
+            (bx, by),
+            (mid[0] + normal[0], mid[1] + normal[1]),
+            tip,
+            (mid[0] - normal[0], mid[1] - normal[1]),
+        ]
         d.polygon([(round(x), round(y)) for x, y in leaf], fill=205 - 6 * i)
         d.line([(round(bx), round(by)), (round(tip[0]), round(tip[1]))], fill=120, width=3)
     return img
@@ -274,8 +316,12 @@ def draw_watermarked() -> Image.Image:
     img = Image.new("RGB", (1024, 640), (240, 232, 220))
     d = ImageDraw.Draw(img)
     d.rectangle((0, 420, 1024, 640), fill=(160, 110, 70))
-    for (x, y, r), colour in (((430, 330, 60), (220, 50, 40)), ((530, 320, 64), (250, 170, 40)),
-                              ((600, 350, 52), (120, 180, 60)), ((480, 370, 56), (200, 40, 90))):
+    for (x, y, r), colour in (
+        ((430, 330, 60), (220, 50, 40)),
+        ((530, 320, 64), (250, 170, 40)),
+        ((600, 350, 52), (120, 180, 60)),
+        ((480, 370, 56), (200, 40, 90)),
+    ):
         d.ellipse((x - r, y - r, x + r, y + r), fill=colour)
     d.chord((330, 300, 700, 500), 0, 180, fill=(70, 110, 160))
     layer = Image.new("L", (1600, 1600), 0)
@@ -358,7 +404,9 @@ def limit_problems(picture: Picture, img: Image.Image, nbytes: int) -> list[str]
             if img.width not in rule.side or img.height not in rule.side:
                 problems.append(f"{name}: {img.width}x{img.height} has a side outside {rule.side}")
             if rule.aspect and img.width / img.height not in rule.aspect:
-                problems.append(f"{name}: aspect {img.width / img.height:.3f} outside {rule.aspect}")
+                problems.append(
+                    f"{name}: aspect {img.width / img.height:.3f} outside {rule.aspect}"
+                )
             if nbytes > rule.max_bytes:
                 problems.append(f"{name}: {nbytes} bytes over {rule.max_bytes}")
     return sorted(set(problems))
@@ -379,7 +427,10 @@ def render_all() -> dict[str, bytes]:
         problems.append("table-vase-mask.png: mask size differs from table-vase.png")
     for picture in PICTURES:
         data = encode(picture, images[picture.filename])
-        problems += [f"{picture.filename}: {p}" for p in limit_problems(picture, images[picture.filename], len(data))]
+        problems += [
+            f"{picture.filename}: {p}"
+            for p in limit_problems(picture, images[picture.filename], len(data))
+        ]
         files[picture.filename] = data
     if problems:
         sys.exit("\n".join(problems))
@@ -395,10 +446,14 @@ def describe(name: str, data: bytes) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the committed images, write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed images, write nothing"
+    )
     args = parser.parse_args(argv)
     files = render_all()
-    stale = [n for n, data in files.items() if not (OUT / n).is_file() or (OUT / n).read_bytes() != data]
+    stale = [
+        n for n, data in files.items() if not (OUT / n).is_file() or (OUT / n).read_bytes() != data
+    ]
     if args.check:
         for name in stale:
             print(f"out of date: recipes/images/{name}")

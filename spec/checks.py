@@ -7,12 +7,12 @@ every semantic limit of the model table. Each problem's path points into the bod
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterator, Mapping
 
 from spec.imageprobe import ImageInfo, ImageProbeError
-from spec.models import MODELS, WANX21_FUNCTION_PARAMETERS, ModelSpec, Mode, Range
+from spec.models import MODELS, WANX21_FUNCTION_PARAMETERS, Mode, ModelSpec, Range
 from spec.problems import Path, Problem
 from spec.schema import schema_problems
 from spec.sizes import parse_explicit
@@ -42,7 +42,9 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
     problems = []
     messages = body["input"]["messages"]
     if len(messages) != 1:
-        problems.append(Problem("messages-count", "messages length only support 1", ("input", "messages")))
+        problems.append(
+            Problem("messages-count", "messages length only support 1", ("input", "messages"))
+        )
     texts, images = [], []
     for i, item in enumerate(messages[0]["content"] if messages else []):
         path = ("input", "messages", 0, "content", i)
@@ -51,12 +53,26 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
         else:
             images.append((path + ("image",), item["image"]))
     if not texts:
-        problems.append(Problem("prompt-missing", "lack of image or text: the message needs one text item", ("input", "messages", 0, "content")))
+        problems.append(
+            Problem(
+                "prompt-missing",
+                "lack of image or text: the message needs one text item",
+                ("input", "messages", 0, "content"),
+            )
+        )
     elif len(texts) > 1:
-        problems.append(Problem("prompt-count", "the message may hold only one text item", texts[1][0]))
+        problems.append(
+            Problem("prompt-count", "the message may hold only one text item", texts[1][0])
+        )
     params = body.get("parameters", {})
-    negative = (("parameters", "negative_prompt"), params["negative_prompt"]) if "negative_prompt" in params else None
-    return RequestView(spec, params, texts[0] if texts else None, negative, tuple(images), None, None), problems
+    negative = (
+        (("parameters", "negative_prompt"), params["negative_prompt"])
+        if "negative_prompt" in params
+        else None
+    )
+    return RequestView(
+        spec, params, texts[0] if texts else None, negative, tuple(images), None, None
+    ), problems
 
 
 def _view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Problem]]:
@@ -65,7 +81,9 @@ def _view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Problem]]:
         return _messages_view(spec, body)
     inp, params = body["input"], body.get("parameters", {})
     prompt = (("input", "prompt"), inp["prompt"])
-    negative = (("input", "negative_prompt"), inp["negative_prompt"]) if "negative_prompt" in inp else None
+    negative = (
+        (("input", "negative_prompt"), inp["negative_prompt"]) if "negative_prompt" in inp else None
+    )
     if spec.family == "images":
         images = tuple((("input", "images", i), ref) for i, ref in enumerate(inp["images"]))
         return RequestView(spec, params, prompt, negative, images, None, None), []
@@ -85,7 +103,9 @@ def select_mode(spec: ModelSpec, parameters: Mapping, image_count: int) -> Mode:
     return spec.modes["edit"]
 
 
-def request_images(body: Mapping, models: Mapping[str, ModelSpec] = MODELS) -> list[tuple[Path, str]]:
+def request_images(
+    body: Mapping, models: Mapping[str, ModelSpec] = MODELS
+) -> list[tuple[Path, str]]:
     """Every image reference in a structurally valid body, the mask last."""
     view, _ = _view(models[body["model"]], body)
     return list(view.images) + ([view.mask] if view.mask else [])
@@ -98,7 +118,10 @@ def _count_range(allowed: Range) -> str:
 
 def check_text(view: RequestView) -> Iterator[Problem]:
     """Prompts over the limit are truncated by the service; say so rather than let it happen silently."""
-    limits = ((view.prompt, view.spec.prompt_max, "prompt"), (view.negative_prompt, view.spec.negative_prompt_max, "negative_prompt"))
+    limits = (
+        (view.prompt, view.spec.prompt_max, "prompt"),
+        (view.negative_prompt, view.spec.negative_prompt_max, "negative_prompt"),
+    )
     for item, limit, label in limits:
         if item and limit and len(item[1]) > limit:
             yield Problem(
@@ -116,31 +139,50 @@ def check_parameters(view: RequestView) -> Iterator[Problem]:
     for name in view.parameters:
         if name in ALL_PARAMETERS and name not in view.spec.parameters:
             accepted = ", ".join(sorted(view.spec.parameters))
-            yield Problem("param-not-accepted", f"{view.spec.name} does not take `{name}` (it takes: {accepted})",
-                          ("parameters", name))
+            yield Problem(
+                "param-not-accepted",
+                f"{view.spec.name} does not take `{name}` (it takes: {accepted})",
+                ("parameters", name),
+            )
         functions = WANX21_FUNCTION_PARAMETERS.get(name)
         if view.function and functions and view.function not in functions:
-            yield Problem("param-not-for-function",
-                          f"`{name}` only applies to function {' or '.join(sorted(functions))}, not {view.function}; it is ignored",
-                          ("parameters", name), severity="warning")
+            yield Problem(
+                "param-not-for-function",
+                f"`{name}` only applies to function {' or '.join(sorted(functions))}, not {view.function}; it is ignored",
+                ("parameters", name),
+                severity="warning",
+            )
 
 
 def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
     """Image count and `n` for the mode the request runs in."""
     count = len(view.images)
     if count not in mode.images:
-        where = ("input", "messages", 0, "content") if view.spec.family == "messages" else ("input", "images")
-        yield Problem("image-count",
-                      f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} mode, got {count}",
-                      where)
+        where = (
+            ("input", "messages", 0, "content")
+            if view.spec.family == "messages"
+            else ("input", "images")
+        )
+        yield Problem(
+            "image-count",
+            f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} mode, got {count}",
+            where,
+        )
     n = view.parameters.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n not in mode.n:
-        message = ("num_images_per_prompt must be 1." if mode.n.high == 1
-                   else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}")
+        message = (
+            "num_images_per_prompt must be 1."
+            if mode.n.high == 1
+            else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}"
+        )
         yield Problem("n-range", message, ("parameters", "n"))
     max_images = view.parameters.get("max_images")
     if max_images is not None and mode.name != "interleave":
-        yield Problem("param-needs-mode", "max_images only applies with enable_interleave: true", ("parameters", "max_images"))
+        yield Problem(
+            "param-needs-mode",
+            "max_images only applies with enable_interleave: true",
+            ("parameters", "max_images"),
+        )
 
 
 def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
@@ -156,20 +198,36 @@ def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
         elsewhere = [m for m in view.spec.modes.values() if size in m.size.tiers]
         if elsewhere:
             modes = " or ".join(f"{m.name} mode ({m.when})" for m in elsewhere)
-            yield Problem("size-tier", f"size {size} is only offered by {view.spec.name} in {modes}; "
-                                       f"this request is in {mode.name} mode ({mode.when})", path)
+            yield Problem(
+                "size-tier",
+                f"size {size} is only offered by {view.spec.name} in {modes}; "
+                f"this request is in {mode.name} mode ({mode.when})",
+                path,
+            )
         else:
             offered = ", ".join(rule.tiers) or "none"
-            yield Problem("size-tier", f"size {size!r} is not offered by {view.spec.name} in {mode.name} mode "
-                                       f"(tiers: {offered}; or an explicit \"W*H\")", path)
+            yield Problem(
+                "size-tier",
+                f"size {size!r} is not offered by {view.spec.name} in {mode.name} mode "
+                f'(tiers: {offered}; or an explicit "W*H")',
+                path,
+            )
         return
     width, height = explicit
     if width * height not in rule.pixels:
-        yield Problem("size-pixels", f"size {size} has {width * height} pixels; {view.spec.name} in {mode.name} mode "
-                                     f"takes {int(rule.pixels.low)} to {int(rule.pixels.high)}", path)
+        yield Problem(
+            "size-pixels",
+            f"size {size} has {width * height} pixels; {view.spec.name} in {mode.name} mode "
+            f"takes {int(rule.pixels.low)} to {int(rule.pixels.high)}",
+            path,
+        )
     if width / height not in rule.aspect:
-        yield Problem("size-aspect", f"size {size} has aspect ratio {width / height:.4g}; allowed "
-                                     f"{_ratio_text(rule.aspect)}", path)
+        yield Problem(
+            "size-aspect",
+            f"size {size} has aspect ratio {width / height:.4g}; allowed "
+            f"{_ratio_text(rule.aspect)}",
+            path,
+        )
 
 
 def _ratio_text(allowed: Range) -> str:
@@ -182,12 +240,20 @@ def check_boxes(view: RequestView, infos: list[ImageInfo | None]) -> Iterator[Pr
     if boxes is None:
         return
     if len(boxes) != len(view.images):
-        yield Problem("bbox-count", f"bbox_list has {len(boxes)} entries but the request has {len(view.images)} images; "
-                                    "give one list per image ([] for none)", ("parameters", "bbox_list"))
+        yield Problem(
+            "bbox-count",
+            f"bbox_list has {len(boxes)} entries but the request has {len(view.images)} images; "
+            "give one list per image ([] for none)",
+            ("parameters", "bbox_list"),
+        )
     for i, per_image in enumerate(boxes):
         path = ("parameters", "bbox_list", i)
         if len(per_image) > MAX_BOXES_PER_IMAGE:
-            yield Problem("bbox-too-many", f"image {i + 1} has {len(per_image)} boxes; at most {MAX_BOXES_PER_IMAGE}", path)
+            yield Problem(
+                "bbox-too-many",
+                f"image {i + 1} has {len(per_image)} boxes; at most {MAX_BOXES_PER_IMAGE}",
+                path,
+            )
         info = infos[i] if i < len(infos) else None
         for j, box in enumerate(per_image):
             yield from _check_box(box, path + (j,), i, info)
@@ -198,8 +264,11 @@ def _check_box(box: list[int], path: Path, index: int, info: ImageInfo | None) -
     if not (x1 < x2 and y1 < y2):
         yield Problem("bbox-order", f"box {box} must have x1 < x2 and y1 < y2", path)
     elif info and (min(box) < 0 or x2 > info.width or y2 > info.height):
-        yield Problem("bbox-outside-image",
-                      f"box {box} reaches outside image {index + 1}, which is {info.width}x{info.height}", path)
+        yield Problem(
+            "bbox-outside-image",
+            f"box {box} reaches outside image {index + 1}, which is {info.width}x{info.height}",
+            path,
+        )
 
 
 def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
@@ -209,22 +278,37 @@ def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
         return
     path = ("parameters", "color_palette")
     if mode.name == "sequential":
-        yield Problem("palette-with-sequential", "color_palette cannot be used with enable_sequential: true", path)
+        yield Problem(
+            "palette-with-sequential",
+            "color_palette cannot be used with enable_sequential: true",
+            path,
+        )
     if len(palette) not in PALETTE_COLOURS:
-        yield Problem("palette-count", f"color_palette has {len(palette)} colours; it takes 3 to 10", path)
+        yield Problem(
+            "palette-count", f"color_palette has {len(palette)} colours; it takes 3 to 10", path
+        )
     total, readable = Decimal(0), True
     for i, colour in enumerate(palette):
         if not HEX.match(colour["hex"]):
-            yield Problem("palette-hex", f"{colour['hex']!r} is not a colour like \"#C2D1E6\"", path + (i, "hex"))
+            yield Problem(
+                "palette-hex",
+                f'{colour["hex"]!r} is not a colour like "#C2D1E6"',
+                path + (i, "hex"),
+            )
         ratio = _ratio(colour["ratio"])
         if ratio is None:
             readable = False
-            yield Problem("palette-ratio", f"ratio {colour['ratio']!r} must be a percentage with two decimals, like \"25.00%\"",
-                          path + (i, "ratio"))
+            yield Problem(
+                "palette-ratio",
+                f'ratio {colour["ratio"]!r} must be a percentage with two decimals, like "25.00%"',
+                path + (i, "ratio"),
+            )
         else:
             total += ratio
     if readable and total != Decimal("100.00"):
-        yield Problem("palette-sum", f"color_palette ratios sum to {total}%; they must sum to 100.00%", path)
+        yield Problem(
+            "palette-sum", f"color_palette ratios sum to {total}%; they must sum to 100.00%", path
+        )
 
 
 def _ratio(text: str) -> Decimal | None:
@@ -235,31 +319,56 @@ def _ratio(text: str) -> Decimal | None:
         return None
 
 
-def check_image(spec: ModelSpec, path: Path, info: ImageInfo | ImageProbeError, label: str) -> Iterator[Problem]:
+def check_image(
+    spec: ModelSpec, path: Path, info: ImageInfo | ImageProbeError, label: str
+) -> Iterator[Problem]:
     """Format, bytes, sides and aspect ratio of one input image, from its header."""
     if isinstance(info, ImageProbeError):
         yield Problem("image-unreadable", f"{label} is not a readable image: {info}", path)
         return
     rule = spec.image
     if info.format not in rule.formats:
-        yield Problem("image-format", f"{label} is {info.format or 'of an unknown format'}; {spec.name} takes "
-                                      f"{', '.join(rule.formats)}", path)
+        yield Problem(
+            "image-format",
+            f"{label} is {info.format or 'of an unknown format'}; {spec.name} takes "
+            f"{', '.join(rule.formats)}",
+            path,
+        )
     if info.nbytes > rule.max_bytes:
-        yield Problem("image-bytes", f"{label} is {info.nbytes} bytes; {spec.name} takes at most {rule.max_bytes}", path)
+        yield Problem(
+            "image-bytes",
+            f"{label} is {info.nbytes} bytes; {spec.name} takes at most {rule.max_bytes}",
+            path,
+        )
     for side, value in (("width", info.width), ("height", info.height)):
         if value not in rule.side:
-            yield Problem("image-side", f"{label} {side} is {value} px; {spec.name} takes {int(rule.side.low)} to "
-                                        f"{int(rule.side.high)} px", path)
+            yield Problem(
+                "image-side",
+                f"{label} {side} is {value} px; {spec.name} takes {int(rule.side.low)} to "
+                f"{int(rule.side.high)} px",
+                path,
+            )
     if rule.aspect and info.width / info.height not in rule.aspect:
-        yield Problem("image-aspect", f"{label} is {info.width}x{info.height}; its aspect ratio must be "
-                                      f"{_ratio_text(rule.aspect)}", path)
+        yield Problem(
+            "image-aspect",
+            f"{label} is {info.width}x{info.height}; its aspect ratio must be "
+            f"{_ratio_text(rule.aspect)}",
+            path,
+        )
     if info.has_alpha and spec.family != "imageedit":
         # The Chinese reference says transparency is not supported; the English guide says it is ignored.
-        yield Problem("image-alpha", f"{label} has an alpha channel, which {spec.name} does not use: "
-                                     "flatten it to be sure of the result", path, severity="warning")
+        yield Problem(
+            "image-alpha",
+            f"{label} has an alpha channel, which {spec.name} does not use: "
+            "flatten it to be sure of the result",
+            path,
+            severity="warning",
+        )
 
 
-def check_images(view: RequestView, lookup: ImageLookup | None) -> tuple[list[Problem], list[ImageInfo | None]]:
+def check_images(
+    view: RequestView, lookup: ImageLookup | None
+) -> tuple[list[Problem], list[ImageInfo | None]]:
     """Probe every input image (and the mask) through `lookup`; unknown images are not checked."""
     problems, infos = [], []
     for i, (path, ref) in enumerate(view.images):
@@ -271,7 +380,9 @@ def check_images(view: RequestView, lookup: ImageLookup | None) -> tuple[list[Pr
     return problems, infos
 
 
-def _check_mask(view: RequestView, lookup: ImageLookup | None, base: ImageInfo | None) -> Iterator[Problem]:
+def _check_mask(
+    view: RequestView, lookup: ImageLookup | None, base: ImageInfo | None
+) -> Iterator[Problem]:
     """wanx2.1: a mask exactly for description_edit_with_mask, a URL, as large as the base image."""
     if view.function is None:
         return
@@ -279,24 +390,40 @@ def _check_mask(view: RequestView, lookup: ImageLookup | None, base: ImageInfo |
     if wants_mask and view.mask is None:
         yield Problem("mask-missing", "description_edit_with_mask needs mask_image_url", ("input",))
     if not wants_mask and view.mask is not None:
-        yield Problem("mask-unexpected", f"mask_image_url only applies to description_edit_with_mask, not {view.function}",
-                      view.mask[0])
+        yield Problem(
+            "mask-unexpected",
+            f"mask_image_url only applies to description_edit_with_mask, not {view.function}",
+            view.mask[0],
+        )
     if view.mask is None or not wants_mask:
         return
     path, ref = view.mask
     if ref.startswith("data:"):
-        yield Problem("mask-data-uri", "mask_image_url must be a URL; base64 data is not accepted for the mask", path)
+        yield Problem(
+            "mask-data-uri",
+            "mask_image_url must be a URL; base64 data is not accepted for the mask",
+            path,
+        )
     info = lookup(path, ref) if lookup else None
     if info is None:
         return
     yield from check_image(view.spec, path, info, "the mask")
-    if isinstance(info, ImageInfo) and base and (info.width, info.height) != (base.width, base.height):
-        yield Problem("mask-size", f"the mask is {info.width}x{info.height} but the base image is "
-                                   f"{base.width}x{base.height}; they must match", path)
+    if (
+        isinstance(info, ImageInfo)
+        and base
+        and (info.width, info.height) != (base.width, base.height)
+    ):
+        yield Problem(
+            "mask-size",
+            f"the mask is {info.width}x{info.height} but the base image is "
+            f"{base.width}x{base.height}; they must match",
+            path,
+        )
 
 
-def check_request(body: object, *, models: Mapping[str, ModelSpec] = MODELS,
-                  images: ImageLookup | None = None) -> list[Problem]:
+def check_request(
+    body: object, *, models: Mapping[str, ModelSpec] = MODELS, images: ImageLookup | None = None
+) -> list[Problem]:
     """Every problem DashScope would reject (errors) or silently work around (warnings) in `body`."""
     problems = schema_problems(body, models)
     if problems:
@@ -305,6 +432,13 @@ def check_request(body: object, *, models: Mapping[str, ModelSpec] = MODELS,
     view, problems = _view(spec, body)  # type: ignore[arg-type]
     mode = select_mode(spec, view.parameters, len(view.images))
     image_problems, infos = check_images(view, images)
-    problems += [*check_text(view), *check_parameters(view), *check_counts(view, mode), *check_size(view, mode),
-                 *check_boxes(view, infos), *check_palette(view, mode), *image_problems]
+    problems += [
+        *check_text(view),
+        *check_parameters(view),
+        *check_counts(view, mode),
+        *check_size(view, mode),
+        *check_boxes(view, infos),
+        *check_palette(view, mode),
+        *image_problems,
+    ]
     return problems

@@ -13,7 +13,9 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,", re.IGNORECASE)
+DATA_URI = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,", re.IGNORECASE
+)
 MIME_FORMATS = {
     "image/jpeg": "JPEG",
     "image/jpg": "JPEG",
@@ -47,7 +49,13 @@ def probe_stream(stream: BinaryIO, nbytes: int) -> ImageInfo:
             with Image.open(stream) as img:
                 alpha = "A" in img.getbands() or "transparency" in img.info
                 return ImageInfo(img.format or "", img.width, img.height, nbytes, alpha)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise ImageProbeError(f"Pillow cannot identify it ({exc.__class__.__name__})") from exc
 
 
@@ -69,7 +77,7 @@ def decode_data_uri(uri: str) -> tuple[str | None, bytes]:
     if not match:
         raise ValueError("not a base64 data URI (data:{MIME_type};base64,{data})")
     try:
-        data = base64.b64decode(uri[match.end():], validate=True)
+        data = base64.b64decode(uri[match.end() :], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("the base64 data of the data URI is malformed") from exc
     mime = match.group("mime")

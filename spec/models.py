@@ -8,9 +8,9 @@ in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the default picks are na
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping
 
 MB = 1024 * 1024
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
@@ -109,7 +109,16 @@ _PX_768_4096 = Range(768 * 768, 4096 * 4096)
 
 _WAN27_IMAGE = ImageRule(COMMON_FORMATS, Range(240, 8000), _RATIO_1_8, 20 * MB)
 _WAN27_PARAMS = frozenset(
-    {"size", "n", "seed", "watermark", "thinking_mode", "enable_sequential", "bbox_list", "color_palette"}
+    {
+        "size",
+        "n",
+        "seed",
+        "watermark",
+        "thinking_mode",
+        "enable_sequential",
+        "bbox_list",
+        "color_palette",
+    }
 )
 
 
@@ -117,7 +126,9 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
     """wan2.7-image(-pro) [zh-ref]: 0-9 images, 1K/2K tiers, 4K only on pro text-to-image."""
     edit_size = SizeRule(MappingProxyType({"1K": 1024, "2K": 2048}), "2K", _PX_768_2048, _RATIO_1_8)
     t2i_tiers = {"1K": 1024, "2K": 2048, **({"4K": 4096} if pro else {})}
-    t2i_size = SizeRule(MappingProxyType(t2i_tiers), "2K", _PX_768_4096 if pro else _PX_768_2048, _RATIO_1_8)
+    t2i_size = SizeRule(
+        MappingProxyType(t2i_tiers), "2K", _PX_768_4096 if pro else _PX_768_2048, _RATIO_1_8
+    )
     return ModelSpec(
         name=name,
         family="messages",
@@ -129,10 +140,30 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
         parameters=_WAN27_PARAMS,
         modes=MappingProxyType(
             {
-                "edit": Mode("edit", Range(1, 9), Range(1, 4), 4, edit_size, "input images, enable_sequential off"),
-                "text_to_image": Mode("text_to_image", Range(0, 0), Range(1, 4), 4, t2i_size,
-                                      "no input images, enable_sequential off"),
-                "sequential": Mode("sequential", Range(0, 9), Range(1, 12), 12, edit_size, "enable_sequential: true"),
+                "edit": Mode(
+                    "edit",
+                    Range(1, 9),
+                    Range(1, 4),
+                    4,
+                    edit_size,
+                    "input images, enable_sequential off",
+                ),
+                "text_to_image": Mode(
+                    "text_to_image",
+                    Range(0, 0),
+                    Range(1, 4),
+                    4,
+                    t2i_size,
+                    "no input images, enable_sequential off",
+                ),
+                "sequential": Mode(
+                    "sequential",
+                    Range(0, 9),
+                    Range(1, 12),
+                    12,
+                    edit_size,
+                    "enable_sequential: true",
+                ),
             }
         ),
         submit_rps=5,
@@ -145,7 +176,9 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
 
 def _wan26() -> ModelSpec:
     """wan2.6-image [zh-ref newer]: edit mode 1-4 images, interleave mode 0-1 image and n=1."""
-    edit_size = SizeRule(MappingProxyType({"1K": 1280, "2K": 2048}), "1K", _PX_768_2048, _RATIO_1_4, 16)
+    edit_size = SizeRule(
+        MappingProxyType({"1K": 1280, "2K": 2048}), "1K", _PX_768_2048, _RATIO_1_4, 16
+    )
     interleave_size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4, 16)
     return ModelSpec(
         name="wan2.6-image",
@@ -156,12 +189,31 @@ def _wan26() -> ModelSpec:
         prompt_max=2000,
         negative_prompt_max=500,
         parameters=frozenset(
-            {"size", "n", "seed", "watermark", "negative_prompt", "prompt_extend", "enable_interleave", "max_images", "stream"}
+            {
+                "size",
+                "n",
+                "seed",
+                "watermark",
+                "negative_prompt",
+                "prompt_extend",
+                "enable_interleave",
+                "max_images",
+                "stream",
+            }
         ),
         modes=MappingProxyType(
             {
-                "edit": Mode("edit", Range(1, 4), Range(1, 4), 4, edit_size, "enable_interleave off"),
-                "interleave": Mode("interleave", Range(0, 1), Range(1, 1), 1, interleave_size, "enable_interleave: true"),
+                "edit": Mode(
+                    "edit", Range(1, 4), Range(1, 4), 4, edit_size, "enable_interleave off"
+                ),
+                "interleave": Mode(
+                    "interleave",
+                    Range(0, 1),
+                    Range(1, 1),
+                    1,
+                    interleave_size,
+                    "enable_interleave: true",
+                ),
             }
         ),
         submit_rps=5,
@@ -205,8 +257,18 @@ def _wanx21() -> ModelSpec:
         prompt_max=800,
         negative_prompt_max=None,
         parameters=frozenset(
-            {"n", "seed", "watermark", "strength", "top_scale", "bottom_scale", "left_scale", "right_scale",
-             "upscale_factor", "is_sketch"}
+            {
+                "n",
+                "seed",
+                "watermark",
+                "strength",
+                "top_scale",
+                "bottom_scale",
+                "left_scale",
+                "right_scale",
+                "upscale_factor",
+                "is_sketch",
+            }
         ),
         modes=MappingProxyType({"edit": Mode("edit", Range(1, 1), Range(1, 4), 1, no_size)}),
         submit_rps=2,
@@ -244,7 +306,12 @@ DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
     {
         "wan2.7.n_default": Disagreement(
             "default n of wan2.7 without enable_sequential",
-            MappingProxyType({"4": "[en-guide] 'Range: 1-4, default 4'", "1": "[zh-ref via facts] 'non-sequential 1-4, default 1'"}),
+            MappingProxyType(
+                {
+                    "4": "[en-guide] 'Range: 1-4, default 4'",
+                    "1": "[zh-ref via facts] 'non-sequential 1-4, default 1'",
+                }
+            ),
             "4",
         ),
         "wan2.6.limits": Disagreement(
@@ -268,7 +335,10 @@ def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -
     n27 = int(variants.get("wan2.7.n_default", DISAGREEMENTS["wan2.7.n_default"].default))
     for name in ("wan2.7-image-pro", "wan2.7-image"):
         spec = models[name]
-        modes = {k: (replace(m, n_default=n27) if k != "sequential" else m) for k, m in spec.modes.items()}
+        modes = {
+            k: (replace(m, n_default=n27) if k != "sequential" else m)
+            for k, m in spec.modes.items()
+        }
         models[name] = replace(spec, modes=MappingProxyType(modes))
     if variants.get("wan2.6.limits", DISAGREEMENTS["wan2.6.limits"].default) == "2025":
         spec = models["wan2.6-image"]
@@ -299,7 +369,13 @@ def table(variants: Mapping[str, str] | None = None) -> Mapping[str, ModelSpec]:
     """The model table, with the documents' disagreements resolved as `variants` say."""
     models = {
         m.name: m
-        for m in (_wan27("wan2.7-image-pro", 0.50, True), _wan27("wan2.7-image", 0.20, False), _wan26(), _wan25(), _wanx21())
+        for m in (
+            _wan27("wan2.7-image-pro", 0.50, True),
+            _wan27("wan2.7-image", 0.20, False),
+            _wan26(),
+            _wan25(),
+            _wanx21(),
+        )
     }
     _apply_variants(models, variants or {})
     return MappingProxyType(models)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import fastjsonschema
 import jsonschema
@@ -29,8 +29,15 @@ CODES = {
     "anyOf": "wrong-shape",
     "oneOf": "wrong-shape",
 }
-JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
-              float: "a number", type(None): "null"}
+JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def _is_integer(_checker: object, value: object) -> bool:
@@ -45,7 +52,9 @@ def _is_number(_checker: object, value: object) -> bool:
 
 Validator = jsonschema.validators.extend(
     Draft7Validator,
-    type_checker=Draft7Validator.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number}),
+    type_checker=Draft7Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}
+    ),
 )
 
 
@@ -83,7 +92,7 @@ class SchemaCheck:
         return problems_from(self._explain.iter_errors(document), document)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _check_for(spec: ModelSpec) -> SchemaCheck:
     return SchemaCheck(request_schema(spec))
 
@@ -122,7 +131,11 @@ def _refused_key(error: jsonschema.ValidationError, document: object) -> Problem
     path = tuple(error.absolute_path)
     model = document.get("model") if isinstance(document, dict) else None
     where = f" in {json_path(path)}" if path else ""
-    message = f"{model} does not take `{error.instance}`{where}" if model else f"`{error.instance}` cannot be used{where}"
+    message = (
+        f"{model} does not take `{error.instance}`{where}"
+        if model
+        else f"`{error.instance}` cannot be used{where}"
+    )
     return Problem("param-not-accepted", message, path + (error.instance,))
 
 
@@ -134,10 +147,14 @@ def _problems(error: jsonschema.ValidationError, document: object) -> Iterator[P
     elif "propertyNames" in error.schema_path:
         yield _refused_key(error, document)
     else:
-        yield Problem(CODES.get(str(error.validator), "schema"), _message(error, json_path(path)), path)
+        yield Problem(
+            CODES.get(str(error.validator), "schema"), _message(error, json_path(path)), path
+        )
 
 
-def problems_from(errors: Iterable[jsonschema.ValidationError], document: object = None) -> list[Problem]:
+def problems_from(
+    errors: Iterable[jsonschema.ValidationError], document: object = None
+) -> list[Problem]:
     """One Problem per schema error and unknown key, each key reported once, in path order."""
     found: dict[tuple[Path, str], Problem] = {}
     for error in errors:
@@ -153,11 +170,32 @@ def problems_from(errors: Iterable[jsonschema.ValidationError], document: object
 def schema_problems(body: object, models: Mapping[str, ModelSpec]) -> list[Problem]:
     """Structure of a request body: an object with a known model, an input, and its model's shape."""
     if not isinstance(body, dict):
-        return [Problem("not-an-object", "The input parameter requires json format.", (), api_code="BadRequest.IllegalInput")]
+        return [
+            Problem(
+                "not-an-object",
+                "The input parameter requires json format.",
+                (),
+                api_code="BadRequest.IllegalInput",
+            )
+        ]
     if "model" not in body:
-        return [Problem("missing", 'Required parameter "model" missing from request.', (), api_code="BadRequest.EmptyModel")]
+        return [
+            Problem(
+                "missing",
+                'Required parameter "model" missing from request.',
+                (),
+                api_code="BadRequest.EmptyModel",
+            )
+        ]
     if body["model"] not in models:
         return [Problem("unknown-model", "Model not exist.", ("model",))]
     if "input" not in body:
-        return [Problem("missing", "Required input parameter missing from request.", (), api_code="BadRequest.EmptyInput")]
+        return [
+            Problem(
+                "missing",
+                "Required input parameter missing from request.",
+                (),
+                api_code="BadRequest.EmptyInput",
+            )
+        ]
     return _check_for(models[body["model"]]).problems(body)

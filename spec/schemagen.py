@@ -7,8 +7,8 @@ The files in spec/schemas/ are this module's output for the default table;
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from spec.models import MODELS, SEED_MAX, WANX21_FUNCTIONS, ModelSpec
 
@@ -16,14 +16,30 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 DRAFT = "http://json-schema.org/draft-07/schema#"
 BASE_ID = "https://wanform.dev/schemas/"
 RECIPE_NAME = r"^[a-z0-9][a-z0-9._-]*$"
-BOX = {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
-       "description": "[x1, y1, x2, y2] in pixels of the original image, origin top-left"}
-BOOLEAN_PARAMETERS = ("watermark", "prompt_extend", "thinking_mode", "enable_sequential", "enable_interleave",
-                      "stream", "is_sketch")
+BOX = {
+    "type": "array",
+    "items": {"type": "integer"},
+    "minItems": 4,
+    "maxItems": 4,
+    "description": "[x1, y1, x2, y2] in pixels of the original image, origin top-left",
+}
+BOOLEAN_PARAMETERS = (
+    "watermark",
+    "prompt_extend",
+    "thinking_mode",
+    "enable_sequential",
+    "enable_interleave",
+    "stream",
+    "is_sketch",
+)
 SCALE = {"type": "number", "minimum": 1.0, "maximum": 2.0}
 
 
-N_SCHEMA = {"type": "integer", "minimum": 1, "description": "its upper bound depends on the mode; see spec/models.py"}
+N_SCHEMA = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "its upper bound depends on the mode; see spec/models.py",
+}
 MATRIX_FORBIDDEN = ("name", "model", "inputs", "mask", "palette", "matrix", "description")
 
 
@@ -32,16 +48,24 @@ def _parameter_schemas(spec: ModelSpec) -> dict[str, dict]:
     known = {
         "n": N_SCHEMA,
         "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
-        "size": {"type": "string", "description": "a tier such as \"2K\" or an explicit \"W*H\""},
+        "size": {"type": "string", "description": 'a tier such as "2K" or an explicit "W*H"'},
         "negative_prompt": {"type": "string"},
         "max_images": {"type": "integer", "minimum": 1, "maximum": 5},
         "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0},
-        "top_scale": SCALE, "bottom_scale": SCALE, "left_scale": SCALE, "right_scale": SCALE,
+        "top_scale": SCALE,
+        "bottom_scale": SCALE,
+        "left_scale": SCALE,
+        "right_scale": SCALE,
         "upscale_factor": {"type": "integer", "minimum": 1, "maximum": 4},
         "bbox_list": {"type": "array", "items": {"type": "array", "items": BOX}},
-        "color_palette": {"type": "array", "items": {
-            "type": "object", "required": ["hex", "ratio"],
-            "properties": {"hex": {"type": "string"}, "ratio": {"type": "string"}}}},
+        "color_palette": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["hex", "ratio"],
+                "properties": {"hex": {"type": "string"}, "ratio": {"type": "string"}},
+            },
+        },
         **{name: {"type": "boolean"} for name in BOOLEAN_PARAMETERS},
     }
     return {name: known[name] for name in sorted(spec.parameters)}
@@ -49,19 +73,41 @@ def _parameter_schemas(spec: ModelSpec) -> dict[str, dict]:
 
 def _input_schema(spec: ModelSpec) -> dict:
     if spec.family == "messages":
-        item = {"type": "object", "properties": {"text": {"type": "string"}, "image": {"type": "string"}},
-                "anyOf": [{"required": ["text"]}, {"required": ["image"]}]}
-        message = {"type": "object", "required": ["role", "content"],
-                   "properties": {"role": {"enum": ["user"]}, "content": {"type": "array", "minItems": 1, "items": item}}}
-        return {"type": "object", "required": ["messages"],
-                "properties": {"messages": {"type": "array", "minItems": 1, "items": message}}}
+        item = {
+            "type": "object",
+            "properties": {"text": {"type": "string"}, "image": {"type": "string"}},
+            "anyOf": [{"required": ["text"]}, {"required": ["image"]}],
+        }
+        message = {
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"enum": ["user"]},
+                "content": {"type": "array", "minItems": 1, "items": item},
+            },
+        }
+        return {
+            "type": "object",
+            "required": ["messages"],
+            "properties": {"messages": {"type": "array", "minItems": 1, "items": message}},
+        }
     props: dict = {"prompt": {"type": "string"}}
     if spec.family == "images":
-        props |= {"images": {"type": "array", "items": {"type": "string"}}, "negative_prompt": {"type": "string"}}
+        props |= {
+            "images": {"type": "array", "items": {"type": "string"}},
+            "negative_prompt": {"type": "string"},
+        }
         return {"type": "object", "required": ["prompt", "images"], "properties": props}
-    props |= {"function": {"enum": list(WANX21_FUNCTIONS)}, "base_image_url": {"type": "string"},
-              "mask_image_url": {"type": "string"}}
-    return {"type": "object", "required": ["prompt", "function", "base_image_url"], "properties": props}
+    props |= {
+        "function": {"enum": list(WANX21_FUNCTIONS)},
+        "base_image_url": {"type": "string"},
+        "mask_image_url": {"type": "string"},
+    }
+    return {
+        "type": "object",
+        "required": ["prompt", "function", "base_image_url"],
+        "properties": props,
+    }
 
 
 def request_schema(spec: ModelSpec) -> dict:
@@ -83,10 +129,18 @@ def request_schema(spec: ModelSpec) -> dict:
 
 
 def _source_schema() -> dict:
-    return {"type": "object", "additionalProperties": False, "properties": {
-        "path": {"type": "string", "description": "relative to the recipe file, inside the project root"},
-        "url": {"type": "string", "pattern": "^(https?|oss)://"},
-        "data": {"type": "string", "pattern": "^data:"}}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "path": {
+                "type": "string",
+                "description": "relative to the recipe file, inside the project root",
+            },
+            "url": {"type": "string", "pattern": "^(https?|oss)://"},
+            "data": {"type": "string", "pattern": "^data:"},
+        },
+    }
 
 
 def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
@@ -100,7 +154,9 @@ def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
 
 def _recipe_keys(spec: ModelSpec) -> list[str]:
     """The recipe keys `spec` accepts: people's keys for its inputs plus its API parameters."""
-    keys = {"name", "description", "model", "prompt", "matrix", "inputs"} | (spec.parameters - {"bbox_list", "color_palette", "stream"})
+    keys = {"name", "description", "model", "prompt", "matrix", "inputs"} | (
+        spec.parameters - {"bbox_list", "color_palette", "stream"}
+    )
     if "color_palette" in spec.parameters:
         keys.add("palette")
     if spec.family == "imageedit":
@@ -114,19 +170,38 @@ def _model_rules(spec: ModelSpec) -> dict:
     """The keys one model takes, at the top level, in `matrix` and on each input."""
     keys = _recipe_keys(spec)
     input_keys = ["path", "url", "data"] + (["bboxes"] if "bbox_list" in spec.parameters else [])
-    return {"propertyNames": {"enum": keys},
-            "properties": {"matrix": {"propertyNames": {"enum": keys}},
-                           "inputs": {"items": {"propertyNames": {"enum": input_keys}}}}}
+    return {
+        "propertyNames": {"enum": keys},
+        "properties": {
+            "matrix": {"propertyNames": {"enum": keys}},
+            "inputs": {"items": {"propertyNames": {"enum": input_keys}}},
+        },
+    }
 
 
 def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
     """Recipe format v1, usable by editors via `# yaml-language-server: $schema=`."""
     source = _source_schema()
-    input_item = {**source, "properties": {**source["properties"], "bboxes": {
-        "type": "array", "items": BOX, "description": "wan2.7 interactive editing: at most 2 boxes"}}}
-    colour = {"type": "object", "additionalProperties": False, "required": ["hex", "ratio"], "properties": {
-        "hex": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"},
-        "ratio": {"type": ["number", "string"], "description": "percent: 25, 25.5 or \"25.00%\""}}}
+    input_item = {
+        **source,
+        "properties": {
+            **source["properties"],
+            "bboxes": {
+                "type": "array",
+                "items": BOX,
+                "description": "wan2.7 interactive editing: at most 2 boxes",
+            },
+        },
+    }
+    colour = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["hex", "ratio"],
+        "properties": {
+            "hex": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"},
+            "ratio": {"type": ["number", "string"], "description": 'percent: 25, 25.5 or "25.00%"'},
+        },
+    }
     properties = {
         "name": {"type": "string", "pattern": RECIPE_NAME},
         "description": {"type": "string"},
@@ -139,11 +214,22 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         **_recipe_parameters(models),
     }
     varying = sorted(k for k in properties if k not in MATRIX_FORBIDDEN)
-    properties["matrix"] = {"type": "object", "minProperties": 1, "additionalProperties": False,
-                            "description": "one job per combination of these values",
-                            "properties": {k: {"type": "array", "minItems": 1, "items": properties[k]} for k in varying}}
-    per_model = [{"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
-                  "then": _model_rules(spec)} for name, spec in models.items()]
+    properties["matrix"] = {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "description": "one job per combination of these values",
+        "properties": {
+            k: {"type": "array", "minItems": 1, "items": properties[k]} for k in varying
+        },
+    }
+    per_model = [
+        {
+            "if": {"properties": {"model": {"const": name}}, "required": ["model"]},
+            "then": _model_rules(spec),
+        }
+        for name, spec in models.items()
+    ]
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_ID}recipe.schema.json",

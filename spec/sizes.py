@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from spec.models import Mode, ModelSpec
 
 EXPLICIT = re.compile(r"^(?P<w>[1-9][0-9]{0,5})\*(?P<h>[1-9][0-9]{0,5})$")
 TIER_ROUNDING = 16  # documented outputs for tiers ("2976*1408", "1488*704") are multiples of 16
-FOLLOW_INPUT_SIDE = 1280  # wan2.5 and wan2.6 interleave: about 1280*1280 pixels when size is omitted
+FOLLOW_INPUT_SIDE = (
+    1280  # wan2.5 and wan2.6 interleave: about 1280*1280 pixels when size is omitted
+)
 
 
 def parse_explicit(size: str) -> tuple[int, int] | None:
@@ -33,12 +35,18 @@ def _aspect(last_input: tuple[int, int] | None) -> float:
     return last_input[0] / last_input[1] if last_input else 1.0
 
 
-def _imageedit_size(parameters: Mapping, function: str | None, base: tuple[int, int]) -> tuple[int, int]:
+def _imageedit_size(
+    parameters: Mapping, function: str | None, base: tuple[int, int]
+) -> tuple[int, int]:
     """wanx2.1 keeps the base image's size, except `expand` (scales) and `super_resolution` (factor)."""
     width, height = base
     if function == "expand":
-        width *= float(parameters.get("left_scale", 1.0)) + float(parameters.get("right_scale", 1.0)) - 1
-        height *= float(parameters.get("top_scale", 1.0)) + float(parameters.get("bottom_scale", 1.0)) - 1
+        width *= (
+            float(parameters.get("left_scale", 1.0)) + float(parameters.get("right_scale", 1.0)) - 1
+        )
+        height *= (
+            float(parameters.get("top_scale", 1.0)) + float(parameters.get("bottom_scale", 1.0)) - 1
+        )
     elif function == "super_resolution":
         factor = int(parameters.get("upscale_factor", 1))
         width, height = width * factor, height * factor
@@ -61,7 +69,13 @@ def output_size(
     if explicit:
         return tuple(_round_to(v, rule.multiple_of) for v in explicit)  # type: ignore[return-value]
     if size in rule.tiers:
-        return _fit_area(rule.tiers[size], _aspect(last_input), max(TIER_ROUNDING, rule.multiple_of))
-    if last_input and last_input[0] * last_input[1] <= FOLLOW_INPUT_SIDE**2 and mode.name == "interleave":
+        return _fit_area(
+            rule.tiers[size], _aspect(last_input), max(TIER_ROUNDING, rule.multiple_of)
+        )
+    if (
+        last_input
+        and last_input[0] * last_input[1] <= FOLLOW_INPUT_SIDE**2
+        and mode.name == "interleave"
+    ):
         return tuple(_round_to(v, rule.multiple_of) for v in last_input)  # type: ignore[return-value]
     return _fit_area(FOLLOW_INPUT_SIDE, _aspect(last_input), max(TIER_ROUNDING, rule.multiple_of))

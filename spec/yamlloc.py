@@ -75,11 +75,18 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> object:
         self.count += 1
         if self.count > MAX_NODES:
-            raise YamlError("yaml-too-large", f"the document expands to more than {MAX_NODES} nodes "
-                                              "(aliases referring to aliases?); a recipe is far smaller", _mark(node))
+            raise YamlError(
+                "yaml-too-large",
+                f"the document expands to more than {MAX_NODES} nodes "
+                "(aliases referring to aliases?); a recipe is far smaller",
+                _mark(node),
+            )
         if len(path) > MAX_DEPTH:
-            raise YamlError("yaml-too-deep", f"the document nests deeper than {MAX_DEPTH} levels "
-                                             "(a recursive alias?)", _mark(node))
+            raise YamlError(
+                "yaml-too-deep",
+                f"the document nests deeper than {MAX_DEPTH} levels (a recursive alias?)",
+                _mark(node),
+            )
         self.located.values.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -88,14 +95,21 @@ class _Builder:
         try:
             return self.constructor.construct_object(node)
         except yaml.constructor.ConstructorError as exc:
-            raise YamlError("yaml-value", f"cannot read this value: {exc.problem}", _mark(node)) from exc
+            raise YamlError(
+                "yaml-value", f"cannot read this value: {exc.problem}", _mark(node)
+            ) from exc
         except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # e.g. `!!int many`
-            raise YamlError("yaml-value", f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}",
-                            _mark(node)) from exc
+            raise YamlError(
+                "yaml-value",
+                f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}",
+                _mark(node),
+            ) from exc
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
         explicit = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
-        self.constructor.flatten_mapping(node)  # puts `<<` merged pairs first, explicit pairs after them
+        self.constructor.flatten_mapping(
+            node
+        )  # puts `<<` merged pairs first, explicit pairs after them
         merged = len(node.value) - explicit
         out: dict = {}
         from_merge: set = set()
@@ -105,8 +119,11 @@ class _Builder:
                 raise YamlError("yaml-key", "a mapping key must be a plain scalar", _mark(key_node))
             if key in out and key not in from_merge:
                 first = self.located.keys[path + (key,)]
-                raise YamlError("duplicate-key", f"duplicate key {key!r} (first defined on line {first.line})",
-                                _mark(key_node))
+                raise YamlError(
+                    "duplicate-key",
+                    f"duplicate key {key!r} (first defined on line {first.line})",
+                    _mark(key_node),
+                )
             # merged values yield to later merges and to explicit keys, as YAML's merge rule says
             if index < merged:
                 from_merge.add(key)
@@ -126,15 +143,26 @@ def load_text(text: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
-        context = f" ({exc.context} on line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
-        raise YamlError("yaml-syntax", f"invalid YAML: {exc.problem or exc.context}{context}", where) from exc
+        context = (
+            f" ({exc.context} on line {exc.context_mark.line + 1})"
+            if exc.context and exc.context_mark
+            else ""
+        )
+        raise YamlError(
+            "yaml-syntax", f"invalid YAML: {exc.problem or exc.context}{context}", where
+        ) from exc
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"invalid YAML: {exc}") from exc
     if not nodes:
-        raise YamlError("yaml-empty", "the file is empty; a recipe is a mapping with at least model and prompt")
+        raise YamlError(
+            "yaml-empty", "the file is empty; a recipe is a mapping with at least model and prompt"
+        )
     if len(nodes) != 1:
-        raise YamlError("yaml-documents", f"a recipe is one YAML document; this file has {len(nodes)}",
-                        _mark(nodes[1]))
+        raise YamlError(
+            "yaml-documents",
+            f"a recipe is one YAML document; this file has {len(nodes)}",
+            _mark(nodes[1]),
+        )
     builder = _Builder()
     builder.located.data = builder.build(nodes[0], ())
     return builder.located
@@ -148,12 +176,14 @@ def load_file(path: str) -> Located:
     except OSError as exc:
         raise YamlError("unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
     if len(raw) > MAX_BYTES:
-        raise YamlError("file-too-large", f"the file is over {MAX_BYTES} bytes; a recipe is far smaller")
+        raise YamlError(
+            "file-too-large", f"the file is over {MAX_BYTES} bytes; a recipe is far smaller"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw[: exc.start].count(b"\n") + 1
-        column = len(raw[line_start: exc.start].decode("utf-8", errors="replace")) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         raise YamlError("not-utf8", "the file is not valid UTF-8", Mark(line, column)) from exc
     return load_text(text.removeprefix("\ufeff"))

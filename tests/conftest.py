@@ -49,15 +49,21 @@ IMAGES = {
 # Case files whose bytes a text file cannot hold (or that are too big to commit): name -> bytes.
 # Their expectations sit in their own header lines, like every other case.
 GENERATED_CASES = {
-    "invalid/not-utf8-latin1.yaml": (b"# expect: not-utf8 4\n"
-                                     b"# A Latin-1 e-acute in the prompt: the file is not UTF-8.\n"
-                                     b"model: wan2.7-image\n"
-                                     b"prompt: caf\xe9 on a rainy street\n"
-                                     b"n: 1\n"),
-    "invalid/not-utf8-utf16.yaml": "# expect: not-utf8 1\nmodel: wan2.7-image\nprompt: a fox\nn: 1\n".encode("utf-16"),
-    "invalid/file-too-large.yaml": (b"# expect: file-too-large 0\n"
-                                    b"# Over the 1 MiB cap on a recipe file: refused before parsing.\n"
-                                    b"model: wan2.7-image\nn: 1\nprompt: >-\n" + b"  a fox\n" * (MB // 8)),
+    "invalid/not-utf8-latin1.yaml": (
+        b"# expect: not-utf8 4\n"
+        b"# A Latin-1 e-acute in the prompt: the file is not UTF-8.\n"
+        b"model: wan2.7-image\n"
+        b"prompt: caf\xe9 on a rainy street\n"
+        b"n: 1\n"
+    ),
+    "invalid/not-utf8-utf16.yaml": "# expect: not-utf8 1\nmodel: wan2.7-image\nprompt: a fox\nn: 1\n".encode(
+        "utf-16"
+    ),
+    "invalid/file-too-large.yaml": (
+        b"# expect: file-too-large 0\n"
+        b"# Over the 1 MiB cap on a recipe file: refused before parsing.\n"
+        b"model: wan2.7-image\nn: 1\nprompt: >-\n" + b"  a fox\n" * (MB // 8)
+    ),
 }
 
 

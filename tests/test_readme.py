@@ -17,10 +17,18 @@ RECIPE, SCENARIO = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="u
 
 def test_readme_recipe_passes_the_recipe_schema():
     recipe = yaml.safe_load(RECIPE)
-    assert recipe["model"] == "wan2.7-image-pro" and SchemaCheck(recipe_schema()).problems(recipe) == []
+    assert (
+        recipe["model"] == "wan2.7-image-pro"
+        and SchemaCheck(recipe_schema()).problems(recipe) == []
+    )
 
 
 def test_readme_scenario_loads(tmp_path):
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
-    assert [rule["action"] for rule in load_scenario(scenario)] == ["error", "partial", "drop", "cut"]
+    assert [rule["action"] for rule in load_scenario(scenario)] == [
+        "error",
+        "partial",
+        "drop",
+        "cut",
+    ]

@@ -50,16 +50,29 @@ def expectations(path: Path) -> Findings:
 
 def findings(result: Validation) -> Findings:
     """The (code, line) pairs a validation reported."""
+
     def pairs(severity: str) -> tuple[tuple[str, int], ...]:
-        return tuple(sorted((f.problem.code, f.location.line) for f in result.report.findings
-                            if f.problem.severity == severity))
+        return tuple(
+            sorted(
+                (f.problem.code, f.location.line)
+                for f in result.report.findings
+                if f.problem.severity == severity
+            )
+        )
+
     return Findings(pairs("error"), pairs("warning"))
 
 
 def json_findings(document: dict) -> Findings:
     """The (code, line) pairs of a `validate -o json` document."""
+
     def pairs(severity: str) -> tuple[tuple[str, int], ...]:
-        return tuple(sorted((p["code"], p["line"]) for p in document["problems"] if p["severity"] == severity))
+        return tuple(
+            sorted(
+                (p["code"], p["line"]) for p in document["problems"] if p["severity"] == severity
+            )
+        )
+
     return Findings(pairs("error"), pairs("warning"))
 
 
@@ -96,8 +109,11 @@ CLI_SAMPLE = (
 def test_invalid_case_through_cli(case_root: Path, name: str) -> None:
     """`wanform validate -o json` exits 1 and reports the same findings as the case header declares."""
     path = case_root / "invalid" / name
-    result = CliRunner().invoke(main, ["validate", "-o", "json", "--root", str(case_root), str(path)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["validate", "-o", "json", "--root", str(case_root), str(path)],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 1, result.output
     assert json_findings(json.loads(result.stdout)) == expectations(path)
 
@@ -115,5 +131,9 @@ def test_invalid_directory_flags_every_file(case_root: Path) -> None:
 def test_valid_directory_has_no_errors(case_root: Path) -> None:
     """Validating the whole valid directory at once finds no error and builds at least one job per recipe."""
     result = validate_paths([str(case_root / "valid")], root=case_root)
-    assert (result.recipes, result.invalid, result.report.errors()) == (len(_listed(case_root / "valid")), set(), [])
+    assert (result.recipes, result.invalid, result.report.errors()) == (
+        len(_listed(case_root / "valid")),
+        set(),
+        [],
+    )
     assert len(result.jobs) >= result.recipes

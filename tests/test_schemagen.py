@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from jsonschema import Draft7Validator
@@ -13,9 +13,25 @@ from spec.schemagen import DRAFT, SCHEMA_DIR, generated, render
 
 GENERATED = generated()
 # Keywords of drafts after 07: an editor that speaks draft-07 would silently ignore them.
-LATER_KEYWORDS = frozenset({"$defs", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
-                            "$vocabulary", "dependentRequired", "dependentSchemas", "prefixItems", "unevaluatedItems",
-                            "unevaluatedProperties", "minContains", "maxContains", "contentSchema"})
+LATER_KEYWORDS = frozenset(
+    {
+        "$defs",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$recursiveRef",
+        "$recursiveAnchor",
+        "$vocabulary",
+        "dependentRequired",
+        "dependentSchemas",
+        "prefixItems",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "minContains",
+        "maxContains",
+        "contentSchema",
+    }
+)
 
 
 def _keys(node: object) -> Iterator[str]:
@@ -31,7 +47,9 @@ def _keys(node: object) -> Iterator[str]:
 
 def test_generator_covers_every_model() -> None:
     """The generator renders the recipe schema and one request schema per model of the table."""
-    assert set(GENERATED) == {"recipe.schema.json"} | {f"request-{name}.schema.json" for name in MODELS}
+    assert set(GENERATED) == {"recipe.schema.json"} | {
+        f"request-{name}.schema.json" for name in MODELS
+    }
 
 
 def test_no_stale_schema_files() -> None:

@@ -27,9 +27,6 @@ from dashscope.common.error import InvalidTask
 from PIL import Image
 
 from emulator.http.uploads import UPLOAD_PATH
-from spec.checks import select_mode
-from spec.models import MODELS, SYNC_PATH
-from spec.sizes import output_size
 
 # The plugin reaches users through its `pytest11` entry point; importing its fixtures here also runs
 # this suite where the package is installed without that entry point.
@@ -41,6 +38,9 @@ from emulator.pytest_plugin import (  # noqa: F401  (fixtures are found by name)
     wanform_emulator_config,
     wanform_emulator_server,
 )
+from spec.checks import select_mode
+from spec.models import MODELS, SYNC_PATH
+from spec.sizes import output_size
 
 PROMPT = "Put the red ball from image 1 on the table"
 
@@ -69,7 +69,9 @@ def download(url: str) -> Image.Image:
     return image
 
 
-def expected_size(model: str, parameters: dict, inputs: list[tuple[int, int]], function: str | None = None) -> str:
+def expected_size(
+    model: str, parameters: dict, inputs: list[tuple[int, int]], function: str | None = None
+) -> str:
     """The size the spec says the model returns, as `W*H`."""
     spec = MODELS[model]
     mode = select_mode(spec, parameters, len(inputs))
@@ -79,13 +81,20 @@ def expected_size(model: str, parameters: dict, inputs: list[tuple[int, int]], f
 
 def generation_images(response: ImageGenerationResponse) -> list[str]:
     """Every image URL in the choices of an ImageGeneration response."""
-    return [item["image"] for choice in response.output.choices for item in choice.message.content if "image" in item]
+    return [
+        item["image"]
+        for choice in response.output.choices
+        for item in choice.message.content
+        if "image" in item
+    ]
 
 
 def assert_pngs(urls: list[str], size: str) -> None:
     """Each URL downloads to a PNG of `size` (`W*H`)."""
     width, height = map(int, size.split("*"))
-    assert [(image.format, image.size) for image in map(download, urls)] == [("PNG", (width, height))] * len(urls)
+    assert [(image.format, image.size) for image in map(download, urls)] == [
+        ("PNG", (width, height))
+    ] * len(urls)
 
 
 def messages(*images: str, text: str = PROMPT) -> list[dict]:
@@ -103,12 +112,19 @@ def messages(*images: str, text: str = PROMPT) -> list[dict]:
 )
 def test_image_generation_call(wanform_emulator, model, inputs, parameters):
     """A synchronous ImageGeneration.call returns an ImageGenerationResponse whose images match usage.size."""
-    response = ImageGeneration.call(model=model, messages=messages(*(data_uri(*i) for i in inputs)), **parameters)
+    response = ImageGeneration.call(
+        model=model, messages=messages(*(data_uri(*i) for i in inputs)), **parameters
+    )
     assert isinstance(response, ImageGenerationResponse)
     assert (response.status_code, response.usage["image_count"], response.usage["size"]) == (
-        200, parameters["n"], expected_size(model, parameters, inputs),
+        200,
+        parameters["n"],
+        expected_size(model, parameters, inputs),
     )
-    assert (response.output.choices[0].message.role, response.output["finished"]) == ("assistant", True)
+    assert (response.output.choices[0].message.role, response.output["finished"]) == (
+        "assistant",
+        True,
+    )
     images = generation_images(response)
     assert len(images) == parameters["n"]
     assert_pngs(images, response.usage["size"])
@@ -116,26 +132,35 @@ def test_image_generation_call(wanform_emulator, model, inputs, parameters):
 
 def test_image_generation_async_call_and_wait(wanform_emulator):
     """async_call returns a PENDING task; wait returns the SUCCEEDED task with its images."""
-    created = ImageGeneration.async_call(model="wan2.7-image", messages=messages(data_uri(800, 600)), n=1, size="1K")
+    created = ImageGeneration.async_call(
+        model="wan2.7-image", messages=messages(data_uri(800, 600)), n=1, size="1K"
+    )
     assert isinstance(created, ImageGenerationResponse)
     assert (created.status_code, created.output.task_status) == (200, "PENDING")
     done = ImageGeneration.wait(created)
     assert isinstance(done, ImageGenerationResponse)
     assert (done.output.task_id, done.output.task_status, done.usage["image_count"]) == (
-        created.output.task_id, "SUCCEEDED", 1,
+        created.output.task_id,
+        "SUCCEEDED",
+        1,
     )
     assert_pngs(generation_images(done), done.usage["size"])
 
 
 def test_image_generation_fetch_follows_the_clock(wanform_emulator):
     """fetch reads a task before and after the emulator's clock passes its duration."""
-    created = ImageGeneration.async_call(model="wan2.6-image", messages=messages(data_uri(640, 640)), n=1)
+    created = ImageGeneration.async_call(
+        model="wan2.6-image", messages=messages(data_uri(640, 640)), n=1
+    )
     first = ImageGeneration.fetch(created.output.task_id)
     wanform_emulator.admin.advance(3600)
     later = ImageGeneration.fetch(created)
     assert isinstance(later, ImageGenerationResponse)
     assert first.output.task_status in {"PENDING", "RUNNING", "SUCCEEDED"}
-    assert (later.output.task_status, later.output["submit_time"] <= later.output["end_time"]) == ("SUCCEEDED", True)
+    assert (later.output.task_status, later.output["submit_time"] <= later.output["end_time"]) == (
+        "SUCCEEDED",
+        True,
+    )
     assert_pngs(generation_images(later), later.usage["size"])
 
 
@@ -151,7 +176,12 @@ def test_unknown_task_reads_as_unknown(wanform_emulator):
         ("wan2.5-i2i-preview", {"images": "two"}, [(640, 480), (480, 640)], {"n": 2}),
         ("wan2.5-i2i-preview", {"images": "one"}, [(800, 600)], {"n": 1, "size": "1024*768"}),
         ("wanx2.1-imageedit", {"function": "description_edit"}, [(640, 512)], {"n": 1}),
-        ("wanx2.1-imageedit", {"function": "super_resolution"}, [(600, 520)], {"n": 1, "upscale_factor": 2}),
+        (
+            "wanx2.1-imageedit",
+            {"function": "super_resolution"},
+            [(600, 520)],
+            {"n": 1, "upscale_factor": 2},
+        ),
     ],
     ids=["wan2.5-two-images", "wan2.5-explicit-size", "wanx2.1-edit", "wanx2.1-super-resolution"],
 )
@@ -165,25 +195,40 @@ def test_image_synthesis_call(wanform_emulator, model, kwargs, inputs, parameter
     response = ImageSynthesis.call(model=model, prompt=PROMPT, **call_args, **parameters)
     assert isinstance(response, ImageSynthesisResponse)
     assert (response.status_code, response.output.task_status, response.usage.image_count) == (
-        200, "SUCCEEDED", parameters["n"],
+        200,
+        "SUCCEEDED",
+        parameters["n"],
     )
-    assert response.output["task_metrics"] == {"TOTAL": parameters["n"], "SUCCEEDED": parameters["n"], "FAILED": 0}
-    assert_pngs([result.url for result in response.output.results],
-                expected_size(model, parameters, inputs, kwargs.get("function")))
+    assert response.output["task_metrics"] == {
+        "TOTAL": parameters["n"],
+        "SUCCEEDED": parameters["n"],
+        "FAILED": 0,
+    }
+    assert_pngs(
+        [result.url for result in response.output.results],
+        expected_size(model, parameters, inputs, kwargs.get("function")),
+    )
 
 
 def test_image_synthesis_call_raises_when_submission_fails(wanform_emulator):
     """A request the service rejects makes ImageSynthesis.call raise InvalidTask, as against DashScope."""
     with pytest.raises(InvalidTask, match="InvalidParameter"):
-        ImageSynthesis.call(model="wan2.5-i2i-preview", prompt=PROMPT, images=[data_uri(640, 480)], n=9)
+        ImageSynthesis.call(
+            model="wan2.5-i2i-preview", prompt=PROMPT, images=[data_uri(640, 480)], n=9
+        )
 
 
 def test_invalid_request_returns_the_error_response(wanform_emulator):
     """A rejected synchronous call comes back as a non-200 response carrying code and message."""
-    response = ImageGeneration.call(model="wan2.6-image", messages=messages(data_uri(640, 480)), n=9)
+    response = ImageGeneration.call(
+        model="wan2.6-image", messages=messages(data_uri(640, 480)), n=9
+    )
     assert isinstance(response, ImageGenerationResponse)
     assert (response.status_code, response.code, bool(response.message), response.output) == (
-        400, "InvalidParameter", True, None,
+        400,
+        "InvalidParameter",
+        True,
+        None,
     )
 
 
@@ -191,20 +236,34 @@ def test_local_file_goes_through_the_upload_flow(wanform_emulator, tmp_path):
     """A file:// image is uploaded by the SDK (getPolicy, form upload) and resolved from oss:// by the emulator."""
     path = png_file(tmp_path, "local input.png", 720, 480)
     parameters = {"n": 1, "size": "1K"}
-    response = ImageGeneration.call(model="wan2.7-image", messages=messages(path.as_uri()), **parameters)
-    assert (response.status_code, response.usage["size"]) == (200, expected_size("wan2.7-image", parameters, [(720, 480)]))
+    response = ImageGeneration.call(
+        model="wan2.7-image", messages=messages(path.as_uri()), **parameters
+    )
+    assert (response.status_code, response.usage["size"]) == (
+        200,
+        expected_size("wan2.7-image", parameters, [(720, 480)]),
+    )
     assert_pngs(generation_images(response), response.usage["size"])
-    assert [(e["method"], e["path"], e["status"]) for e in wanform_emulator.admin.journal()][:3] == [
-        ("GET", "/api/v1/uploads", 200), ("POST", UPLOAD_PATH, 200), ("POST", "/api/v1" + SYNC_PATH, 200),
+    assert [(e["method"], e["path"], e["status"]) for e in wanform_emulator.admin.journal()][
+        :3
+    ] == [
+        ("GET", "/api/v1/uploads", 200),
+        ("POST", UPLOAD_PATH, 200),
+        ("POST", "/api/v1" + SYNC_PATH, 200),
     ]
 
 
 def test_local_path_is_uploaded_for_image_synthesis(wanform_emulator, tmp_path):
     """A plain local path in ImageSynthesis images is uploaded too, and the task succeeds from the oss:// copy."""
     first, second = png_file(tmp_path, "a.png", 640, 480), png_file(tmp_path, "b.png", 512, 768)
-    response = ImageSynthesis.call(model="wan2.5-i2i-preview", prompt=PROMPT, images=[str(first), str(second)], n=1)
+    response = ImageSynthesis.call(
+        model="wan2.5-i2i-preview", prompt=PROMPT, images=[str(first), str(second)], n=1
+    )
     assert (response.output.task_status, response.usage.image_count) == ("SUCCEEDED", 1)
-    assert_pngs([response.output.results[0].url], expected_size("wan2.5-i2i-preview", {"n": 1}, [(640, 480), (512, 768)]))
+    assert_pngs(
+        [response.output.results[0].url],
+        expected_size("wan2.5-i2i-preview", {"n": 1}, [(640, 480), (512, 768)]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -225,21 +284,35 @@ def frozen_emulator(frozen_server, monkeypatch):
 
 
 def submit_imageedit() -> ImageSynthesisResponse:
-    return ImageSynthesis.async_call(model="wanx2.1-imageedit", prompt=PROMPT, function="colorization",
-                                     base_image_url=data_uri(640, 512), n=1)
+    return ImageSynthesis.async_call(
+        model="wanx2.1-imageedit",
+        prompt=PROMPT,
+        function="colorization",
+        base_image_url=data_uri(640, 512),
+        n=1,
+    )
 
 
 def test_cancel_pending_task(frozen_emulator):
     """With wanx2.1's two in-flight slots taken a third task waits PENDING; cancel makes it CANCELED."""
     running = [submit_imageedit(), submit_imageedit()]
-    frozen_emulator.admin.advance(1)  # past the queueing delay (and a fresh second of submission rate)
+    frozen_emulator.admin.advance(
+        1
+    )  # past the queueing delay (and a fresh second of submission rate)
     waiting = submit_imageedit()
     frozen_emulator.admin.advance(1)
-    assert [ImageSynthesis.fetch(t).output.task_status for t in (*running, waiting)] == ["RUNNING", "RUNNING", "PENDING"]
+    assert [ImageSynthesis.fetch(t).output.task_status for t in (*running, waiting)] == [
+        "RUNNING",
+        "RUNNING",
+        "PENDING",
+    ]
     canceled = ImageSynthesis.cancel(waiting)
     # The documented success body is only {"request_id"}; the SDK turns the rest of the body into `output`.
     assert (type(canceled), canceled.status_code, canceled.output, bool(canceled.request_id)) == (
-        DashScopeAPIResponse, 200, {}, True,
+        DashScopeAPIResponse,
+        200,
+        {},
+        True,
     )
     assert ImageSynthesis.fetch(waiting).output.task_status == "CANCELED"
 
@@ -250,7 +323,9 @@ def test_cancel_running_task_is_refused(frozen_emulator):
     frozen_emulator.admin.advance(1)
     response = ImageSynthesis.cancel(task)
     assert (response.status_code, response.code, response.message) == (
-        400, "UnsupportedOperation", "Failed to cancel the task, please confirm if the task is in PENDING status.",
+        400,
+        "UnsupportedOperation",
+        "Failed to cancel the task, please confirm if the task is in PENDING status.",
     )
 
 
@@ -259,36 +334,58 @@ def test_cancel_finished_task_is_refused(wanform_emulator):
     task = submit_imageedit()
     wanform_emulator.admin.advance(3600)
     assert ImageSynthesis.wait(task).output.task_status == "SUCCEEDED"
-    assert (ImageSynthesis.cancel(task).status_code, ImageSynthesis.cancel(task).code) == (400, "UnsupportedOperation")
+    assert (ImageSynthesis.cancel(task).status_code, ImageSynthesis.cancel(task).code) == (
+        400,
+        "UnsupportedOperation",
+    )
 
 
 def test_partial_failure_reaches_the_sdk(wanform_emulator):
     """With one of two images failing, the task SUCCEEDS, results carry the failure and usage counts one image."""
-    wanform_emulator.admin.add_fault({"action": "partial", "failed": 1, "model": "wan2.5-i2i-preview"})
-    response = ImageSynthesis.call(model="wan2.5-i2i-preview", prompt=PROMPT, images=[data_uri(640, 480)], n=2)
+    wanform_emulator.admin.add_fault(
+        {"action": "partial", "failed": 1, "model": "wan2.5-i2i-preview"}
+    )
+    response = ImageSynthesis.call(
+        model="wan2.5-i2i-preview", prompt=PROMPT, images=[data_uri(640, 480)], n=2
+    )
     good, bad = response.output.results
-    assert (response.output.task_status, response.usage.image_count, response.output["task_metrics"]) == (
-        "SUCCEEDED", 1, {"TOTAL": 2, "SUCCEEDED": 1, "FAILED": 1},
+    assert (
+        response.output.task_status,
+        response.usage.image_count,
+        response.output["task_metrics"],
+    ) == (
+        "SUCCEEDED",
+        1,
+        {"TOTAL": 2, "SUCCEEDED": 1, "FAILED": 1},
     )
     assert (bool(good.url), bad.url, bad["code"]) == (True, "", "InternalError.Timeout")
 
 
 def test_failed_task_reaches_the_sdk(wanform_emulator):
     """A task failed by a fault rule ends FAILED with its code and message inside output."""
-    wanform_emulator.admin.add_fault({"action": "fail", "code": "DataInspectionFailed", "model": "wanx2.1-imageedit"})
+    wanform_emulator.admin.add_fault(
+        {"action": "fail", "code": "DataInspectionFailed", "model": "wanx2.1-imageedit"}
+    )
     response = ImageSynthesis.wait(submit_imageedit())
     assert (response.status_code, response.output.task_status, response.output["code"]) == (
-        200, "FAILED", "DataInspectionFailed",
+        200,
+        "FAILED",
+        "DataInspectionFailed",
     )
 
 
 def test_error_fault_reaches_the_sdk(wanform_emulator):
     """An injected HTTP error comes back from ImageGeneration.call as that status and code."""
-    wanform_emulator.admin.add_fault({"action": "error", "code": "Arrearage", "model": "wan2.7-image"})
+    wanform_emulator.admin.add_fault(
+        {"action": "error", "code": "Arrearage", "model": "wan2.7-image"}
+    )
     response = ImageGeneration.call(model="wan2.7-image", messages=messages(), n=1, size="1K")
     assert (response.status_code, response.code) == (400, "Arrearage")
     wanform_emulator.admin.clear_faults()
-    assert ImageGeneration.call(model="wan2.7-image", messages=messages(), n=1, size="1K").status_code == 200
+    assert (
+        ImageGeneration.call(model="wan2.7-image", messages=messages(), n=1, size="1K").status_code
+        == 200
+    )
 
 
 def test_fixture_points_the_sdk_at_the_emulator(wanform_emulator):
@@ -302,8 +399,13 @@ def test_fixture_points_the_sdk_at_the_emulator(wanform_emulator):
 
 def test_settings_are_restored_after_the_test(wanform_emulator_server):
     """Once a test using the emulator ends, the SDK settings and environment are as they were."""
+
     def settings():
-        return dashscope.base_http_api_url, dashscope.api_key, os.environ.get("DASHSCOPE_HTTP_BASE_URL")
+        return (
+            dashscope.base_http_api_url,
+            dashscope.api_key,
+            os.environ.get("DASHSCOPE_HTTP_BASE_URL"),
+        )
 
     before = settings()
     with pytest.MonkeyPatch.context() as patch:

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from spec.yamlloc import MAX_BYTES, MAX_DEPTH, MAX_NODES, Located, Mark, YamlError, load_file, load_text
+from spec.yamlloc import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_NODES,
+    Located,
+    Mark,
+    YamlError,
+    load_file,
+    load_text,
+)
 
 NESTED = """\
 model: wan2.7-image
@@ -82,7 +91,11 @@ def test_merge_keys_can_be_overridden() -> None:
 def test_duplicate_key_names_the_first_line() -> None:
     """A key given twice is an error at the second occurrence whose message names the line of the first."""
     error = _error("model: wan2.7-image\nn: 1\nseed: 3\nn: 2\n")
-    assert (error.code, error.message, error.mark) == ("duplicate-key", "duplicate key 'n' (first defined on line 2)", Mark(4, 1))
+    assert (error.code, error.message, error.mark) == (
+        "duplicate-key",
+        "duplicate key 'n' (first defined on line 2)",
+        Mark(4, 1),
+    )
 
 
 def test_duplicate_key_in_a_nested_mapping() -> None:
@@ -94,17 +107,21 @@ def test_duplicate_key_in_a_nested_mapping() -> None:
 def test_alias_bomb_is_yaml_too_large() -> None:
     """A billion-laughs document is refused with yaml-too-large instead of being expanded."""
     rows = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    rows += [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")]
+    rows += [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi", strict=True)]
     error = _error("\n".join(rows) + "\nprompt: *i\n")
     assert error.code == "yaml-too-large"
-    assert error.message == (f"the document expands to more than {MAX_NODES} nodes (aliases referring to aliases?); "
-                             "a recipe is far smaller")
+    assert error.message == (
+        f"the document expands to more than {MAX_NODES} nodes (aliases referring to aliases?); "
+        "a recipe is far smaller"
+    )
 
 
 def test_node_limit_is_inclusive() -> None:
     """A document of exactly MAX_NODES nodes loads; one more node is yaml-too-large."""
+
     def document(items: int) -> str:  # the mapping, its key and the list are three nodes
         return "a: [" + ", ".join(["1"] * items) + "]\n"
+
     assert len(load_text(document(MAX_NODES - 3)).data["a"]) == MAX_NODES - 3
     assert _error(document(MAX_NODES - 2)).code == "yaml-too-large"
 
@@ -117,8 +134,10 @@ def test_recursive_alias_is_yaml_too_deep() -> None:
 
 def test_depth_limit_is_inclusive() -> None:
     """Nesting to exactly MAX_DEPTH levels loads; one level more is yaml-too-deep."""
+
     def document(depth: int) -> str:  # `a` is level 1, each list one more
         return "a: " + "[" * depth + "]" * depth + "\n"
+
     expected: list = []
     for _ in range(MAX_DEPTH - 1):
         expected = [expected]
@@ -165,13 +184,17 @@ def test_non_utf8_reports_line_and_column(tmp_path: Path) -> None:
     path.write_bytes(b"model: wan2.7-image\nprompt: caf\xe9\n")
     with pytest.raises(YamlError) as caught:
         load_file(str(path))
-    assert (caught.value.code, caught.value.message, caught.value.mark) == ("not-utf8", "the file is not valid UTF-8", Mark(2, 12))
+    assert (caught.value.code, caught.value.message, caught.value.mark) == (
+        "not-utf8",
+        "the file is not valid UTF-8",
+        Mark(2, 12),
+    )
 
 
 def test_non_utf8_column_counts_characters(tmp_path: Path) -> None:
     """The column of a bad byte counts the characters before it, like every other mark, not their bytes."""
     path = tmp_path / "mixed.yaml"
-    path.write_bytes("prompt: café ".encode("utf-8") + b"\xff\n")
+    path.write_bytes("prompt: café ".encode() + b"\xff\n")
     with pytest.raises(YamlError) as caught:
         load_file(str(path))
     assert caught.value.mark == Mark(1, 14)

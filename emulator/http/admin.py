@@ -1,12 +1,12 @@
 """The admin API under /__emulator/: reset, the virtual clock, fault rules, the request journal.
 
-    POST   /__emulator/reset                 forget tasks, uploads, limits, journal; configured faults; rewind clock
-    GET    /__emulator/clock                 {"now": epoch seconds, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
-    POST   /__emulator/clock/advance         {"seconds": 3600} moves the virtual clock forward
-    GET    /__emulator/faults                the active rules with their counters
-    POST   /__emulator/faults                a rule or a list of rules (see emulator.faults); 201 with their ids
-    DELETE /__emulator/faults[/{id}]         all rules, or one
-    GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`, that key's only
+POST   /__emulator/reset                 forget tasks, uploads, limits, journal; configured faults; rewind clock
+GET    /__emulator/clock                 {"now": epoch seconds, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
+POST   /__emulator/clock/advance         {"seconds": 3600} moves the virtual clock forward
+GET    /__emulator/faults                the active rules with their counters
+POST   /__emulator/faults                a rule or a list of rules (see emulator.faults); 201 with their ids
+DELETE /__emulator/faults[/{id}]         all rules, or one
+GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`, that key's only
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import math
 
 from aiohttp import web
 
+from emulator.http.dashscope import parse_document, parse_json, read_body
+from emulator.http.errors import ErrorReply, invalid_parameter
 from emulator.state.accounts import key_id
 from emulator.state.clock import task_time
-from emulator.http.errors import ErrorReply, invalid_parameter
-from emulator.http.dashscope import parse_document, parse_json, read_body
 from emulator.state.instance import EMULATOR, Emulator
 
 PREFIX = "/__emulator"
@@ -43,7 +43,11 @@ async def advance(request: web.Request) -> web.Response:
     """Move the virtual clock forward by `seconds`; tasks, limits and links see the new time at once."""
     emulator = request.app[EMULATOR]
     seconds = parse_json(await read_body(request, ADMIN_BODY_LIMIT)).get("seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds < math.inf:
+    if (
+        not isinstance(seconds, (int, float))
+        or isinstance(seconds, bool)
+        or not 0 <= seconds < math.inf
+    ):
         raise invalid_parameter(f"seconds must be a number of 0 or more, got {seconds!r}")
     emulator.clock.advance(seconds)
     return web.json_response(_clock(emulator))

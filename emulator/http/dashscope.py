@@ -12,37 +12,61 @@ import functools
 import json
 import math
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from aiohttp import web
 from yarl import URL
 
 from emulator.http import replies as bodies
+from emulator.http.errors import (
+    ASYNC_NOT_SUPPORTED,
+    CANCEL_NOT_PENDING,
+    EMPTY_INPUT,
+    EMPTY_MODEL,
+    INTERNAL,
+    MODEL_NOT_EXIST,
+    NOT_JSON,
+    SYNC_NOT_SUPPORTED,
+    TOO_LARGE,
+    URL_ERROR,
+    ErrorReply,
+    bad_request,
+    error_body,
+    invalid_parameter,
+)
+from emulator.images.brief import brief_for
+from emulator.images.draw import MAX_OUTPUT_PIXELS
+from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
 from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
-from emulator.http.errors import (ASYNC_NOT_SUPPORTED, CANCEL_NOT_PENDING, EMPTY_INPUT, EMPTY_MODEL, INTERNAL,
-                             MODEL_NOT_EXIST, NOT_JSON, SYNC_NOT_SUPPORTED, TOO_LARGE, URL_ERROR, ErrorReply,
-                             bad_request, error_body, invalid_parameter)
 from emulator.state.faults import HEADER, Context, Decision, enact_after, enact_before
-from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
-from emulator.images.brief import brief_for
-from emulator.state.requestlog import note, request_id
-from emulator.images.draw import MAX_OUTPUT_PIXELS
 from emulator.state.instance import EMULATOR, Emulator
+from emulator.state.requestlog import note, request_id
 from emulator.state.tasks import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 from spec.checks import check_request
-from spec.models import ASYNC_GENERATION_PATH, RESULT_TTL_SECONDS, SEED_MAX, SYNC_PATH, SYNTHESIS_PATH, ModelSpec
+from spec.models import (
+    ASYNC_GENERATION_PATH,
+    RESULT_TTL_SECONDS,
+    SEED_MAX,
+    SYNC_PATH,
+    SYNTHESIS_PATH,
+    ModelSpec,
+)
 
 API = "/api/v1"
 ENDPOINTS = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: "synthesis"}
-OFF_LOOP_BYTES = 256 * 1024  # bodies this large carry images to decode: validate them in a worker thread
+OFF_LOOP_BYTES = (
+    256 * 1024
+)  # bodies this large carry images to decode: validate them in a worker thread
 CHUNK = 256 * 1024
 STARTED = frozenset({RUNNING, SUCCEEDED, FAILED})
 STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN)
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
-INTERLEAVE_NEEDS_STREAM = ("enable_interleave on the synchronous endpoint needs streaming: send the header "
-                           "X-DashScope-Sse: enable (and parameters.stream: true)")
+INTERLEAVE_NEEDS_STREAM = (
+    "enable_interleave on the synchronous endpoint needs streaming: send the header "
+    "X-DashScope-Sse: enable (and parameters.stream: true)"
+)
 
 
 def _enabled(request: web.Request, header: str) -> bool:
@@ -106,7 +130,9 @@ def check_async_header(request: web.Request, endpoint: str) -> None:
         raise ErrorReply(403, "AccessDenied", SYNC_NOT_SUPPORTED)
 
 
-async def validate(request: web.Request, emulator: Emulator, account: Account, body: dict, size: int) -> InputResolver:
+async def validate(
+    request: web.Request, emulator: Emulator, account: Account, body: dict, size: int
+) -> InputResolver:
     """Run the shared contract on the body; the first error becomes the answer (400 and its api_code)."""
     hosts = frozenset({request.host, URL(emulator.base_url(request)).raw_authority})
     own = await fetch_own_results(body, hosts, emulator.results)
@@ -145,7 +171,9 @@ class Submission:
 def _streamed(request: web.Request, body: dict, endpoint: str, style: str) -> bool:
     """Whether a sync call asks for SSE (header or `parameters.stream`); interleaved output must."""
     parameters = body.get("parameters") or {}
-    streamed = endpoint == "sync" and (_enabled(request, "X-DashScope-Sse") or parameters.get("stream") is True)
+    streamed = endpoint == "sync" and (
+        _enabled(request, "X-DashScope-Sse") or parameters.get("stream") is True
+    )
     if endpoint == "sync" and style == "interleave" and not streamed:
         raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
     return streamed
@@ -163,17 +191,32 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
     note(request, model=spec.name)
     emulator.throttle.submit(account, spec.name)
     resolver = await validate(request, emulator, account, body, len(raw))
-    brief = brief_for(spec, body, resolver.infos, resolver.data, emulator.config.models, zlib.crc32(raw) % (SEED_MAX + 1))
+    brief = brief_for(
+        spec,
+        body,
+        resolver.infos,
+        resolver.data,
+        emulator.config.models,
+        zlib.crc32(raw) % (SEED_MAX + 1),
+    )
     if brief.width * brief.height > MAX_OUTPUT_PIXELS:
-        raise invalid_parameter(f"the output would be {brief.size} pixels; the emulator draws at most "
-                                f"{MAX_OUTPUT_PIXELS} pixels per image")
+        raise invalid_parameter(
+            f"the output would be {brief.size} pixels; the emulator draws at most "
+            f"{MAX_OUTPUT_PIXELS} pixels per image"
+        )
     streamed = _streamed(request, body, endpoint, brief.style)
     header_rules = emulator.faults.header_rules(request.headers.get(HEADER), endpoint)
-    decision = emulator.faults.decide(Context(endpoint, account, spec.name, brief.prompt), header_rules)
+    decision = emulator.faults.decide(
+        Context(endpoint, account, spec.name, brief.prompt), header_rules
+    )
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
-    emulator.throttle.admit(emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queue_over_cap)
-    task = emulator.tasks.submit(account, brief, endpoint, request_id(request), visible=endpoint != "sync")
+    emulator.throttle.admit(
+        emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queue_over_cap
+    )
+    task = emulator.tasks.submit(
+        account, brief, endpoint, request_id(request), visible=endpoint != "sync"
+    )
     _apply(task, decision, header_rules)
     emulator.results.register(task)
     return Submission(task, decision, streamed)
@@ -226,13 +269,17 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
     """Send the result piece by piece while the task runs (spread over its run on the virtual clock)."""
     task = done.task
     await emulator.tasks.reached(task, STARTED)
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream;charset=UTF-8", "Cache-Control": "no-cache"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream;charset=UTF-8", "Cache-Control": "no-cache"}
+    )
     await response.prepare(request)
     if task.failed():
         await emulator.tasks.finished(task)
         error = _failure(done.decision)
         note(request, code=error.code)
-        await response.write(sse_event(1, error.status, error_body(request_id(request), error.code, error.message)))
+        await response.write(
+            sse_event(1, error.status, error_body(request_id(request), error.code, error.message))
+        )
         return response
     events = bodies.stream(task, request_id(request), url_for(request))
     for number, payload in enumerate(events, 1):
@@ -254,7 +301,9 @@ def _task_api(request: web.Request) -> tuple[Emulator, Account]:
 
 
 async def _task_faults(request: web.Request, emulator: Emulator, ctx: Context) -> Decision:
-    decision = emulator.faults.decide(ctx, emulator.faults.header_rules(request.headers.get(HEADER), ctx.endpoint))
+    decision = emulator.faults.decide(
+        ctx, emulator.faults.header_rules(request.headers.get(HEADER), ctx.endpoint)
+    )
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
     return decision
@@ -267,14 +316,19 @@ async def get_task(request: web.Request) -> web.Response:
     task = emulator.tasks.get(account, task_id)
     note(request, task_id=task_id, model=task.brief.model if task else None)
     decision = await _task_faults(request, emulator, _task_context("task", account, task))
-    body = (bodies.task(task, emulator.clock.now(), request_id(request), url_for(request)) if task
-            else bodies.unknown(task_id, request_id(request)))
+    body = (
+        bodies.task(task, emulator.clock.now(), request_id(request), url_for(request))
+        if task
+        else bodies.unknown(task_id, request_id(request))
+    )
     enact_after(decision)
     return web.json_response(body)
 
 
 def _task_context(endpoint: str, account: Account, task: Task | None) -> Context:
-    return Context(endpoint, account, task.brief.model if task else None, task.brief.prompt if task else None)
+    return Context(
+        endpoint, account, task.brief.model if task else None, task.brief.prompt if task else None
+    )
 
 
 async def cancel_task(request: web.Request) -> web.Response:
@@ -296,7 +350,9 @@ def _list_time(query: Mapping[str, str], name: str) -> float | None:
     try:
         return parse_list_time(query[name])
     except ValueError:
-        raise invalid_parameter(f"{name} must be a time like 20250101083000 (YYYYMMDDhhmmss)") from None
+        raise invalid_parameter(
+            f"{name} must be a time like 20250101083000 (YYYYMMDDhhmmss)"
+        ) from None
 
 
 def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
@@ -319,10 +375,12 @@ def _page(query: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _listed(task: Task, query: Mapping[str, str], window: tuple[float, float], now: float) -> bool:
-    return (window[0] <= task.submitted <= window[1]
-            and query.get("task_id", task.task_id) == task.task_id
-            and query.get("model_name", task.brief.model) == task.brief.model
-            and query.get("status", task.status(now)) == task.status(now))
+    return (
+        window[0] <= task.submitted <= window[1]
+        and query.get("task_id", task.task_id) == task.task_id
+        and query.get("model_name", task.brief.model) == task.brief.model
+        and query.get("status", task.status(now)) == task.status(now)
+    )
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -332,18 +390,24 @@ async def list_tasks(request: web.Request) -> web.Response:
     query, now = request.query, emulator.clock.now()
     if query.get("status", "PENDING") not in STATUSES:
         raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
-    window, page_no, page_size = _window(query, now), _page(query, "page_no", 1), _page(query, "page_size", 10)
+    window, page_no, page_size = (
+        _window(query, now),
+        _page(query, "page_no", 1),
+        _page(query, "page_size", 10),
+    )
     found = [t for t in emulator.tasks.tasks(account) if _listed(t, query, window, now)][::-1]
-    page = found[(page_no - 1) * page_size: page_no * page_size]
+    page = found[(page_no - 1) * page_size : page_no * page_size]
     enact_after(decision)
-    return web.json_response({
-        "total": len(found),
-        "data": [bodies.list_entry(t, now) for t in page],
-        "total_page": math.ceil(len(found) / page_size),
-        "page_no": page_no,
-        "request_id": request_id(request),
-        "page_size": page_size,
-    })
+    return web.json_response(
+        {
+            "total": len(found),
+            "data": [bodies.list_entry(t, now) for t in page],
+            "total_page": math.ceil(len(found) / page_size),
+            "page_no": page_no,
+            "request_id": request_id(request),
+            "page_size": page_size,
+        }
+    )
 
 
 def add_routes(app: web.Application) -> None:

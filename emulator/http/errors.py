@@ -6,9 +6,9 @@ Every error a client can see leaves the emulator through `error_body`, so its sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from xml.sax.saxutils import escape
-from typing import Mapping
 
 # Documented messages the emulator answers with (API-FACTS §1.2, docs 002).
 NO_API_KEY = "No API-key provided."
@@ -31,27 +31,48 @@ INTERNAL = "An internal error has occured, try again later or contact service su
 # Code -> (HTTP status, typical message), for fault rules that name only a code (API-FACTS §1.2).
 CATALOGUE: Mapping[str, tuple[int, str]] = MappingProxyType(
     {
-        "InvalidParameter": (400, "Required parameter(s) missing or invalid, please check the request parameters."),
+        "InvalidParameter": (
+            400,
+            "Required parameter(s) missing or invalid, please check the request parameters.",
+        ),
         "DataInspectionFailed": (400, "Input data may contain inappropriate content."),
-        "IPInfringementSuspect": (400, "Input data is suspected of being involved in IP infringement."),
+        "IPInfringementSuspect": (
+            400,
+            "Input data is suspected of being involved in IP infringement.",
+        ),
         "Arrearage": (400, "Access denied, make sure your account is in good standing."),
         "InvalidApiKey": (401, INVALID_API_KEY),
         "AccessDenied": (403, "Access denied."),
-        "AccessDenied.Unpurchased": (403, "Access to model denied. Make sure you are eligible for using the model."),
+        "AccessDenied.Unpurchased": (
+            403,
+            "Access to model denied. Make sure you are eligible for using the model.",
+        ),
         "Throttling": (429, "Requests throttling triggered."),
         "Throttling.RateQuota": (429, RATE_LIMITED),
-        "Throttling.BurstRate": (429, "Request rate increased too quickly. To ensure system stability, please adjust "
-                                      "your client logic to scale requests more smoothly over time."),
-        "Throttling.AllocationQuota": (429, "Allocated quota exceeded, please increase your quota limit."),
+        "Throttling.BurstRate": (
+            429,
+            "Request rate increased too quickly. To ensure system stability, please adjust "
+            "your client logic to scale requests more smoothly over time.",
+        ),
+        "Throttling.AllocationQuota": (
+            429,
+            "Allocated quota exceeded, please increase your quota limit.",
+        ),
         "InternalError": (500, INTERNAL),
         "InternalError.Algo": (500, "An internal error has occured during algorithm execution."),
-        "InternalError.Timeout": (500, "An internal timeout error has occured during execution, please try again later "
-                                       "or contact service support."),
+        "InternalError.Timeout": (
+            500,
+            "An internal timeout error has occured during execution, please try again later "
+            "or contact service support.",
+        ),
         "SystemError": (500, "An system error has occured, try again later."),
         "ModelServiceFailed": (500, "Failed to request model service."),
         "RequestTimeOut": (500, "Request timed out, try again later."),
-        "ModelServingError": (503, "Too many requests. Your requests are being throttled due to system capacity "
-                                   "limits. Try again later."),
+        "ModelServingError": (
+            503,
+            "Too many requests. Your requests are being throttled due to system capacity "
+            "limits. Try again later.",
+        ),
         "ModelUnavailable": (503, "Model is unavailable, try again later."),
     }
 )
@@ -88,8 +109,10 @@ def error_body(request_id: str, code: str, message: str) -> dict:
 
 def oss_error_body(request_id: str, code: str, message: str) -> str:
     """OSS's XML error document."""
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>{escape(code)}</Code>\n'
-            f"  <Message>{escape(message)}</Message>\n  <RequestId>{escape(request_id)}</RequestId>\n</Error>\n")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>{escape(code)}</Code>\n'
+        f"  <Message>{escape(message)}</Message>\n  <RequestId>{escape(request_id)}</RequestId>\n</Error>\n"
+    )
 
 
 def no_such_key() -> OssError:

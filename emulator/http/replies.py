@@ -13,15 +13,18 @@ image_count. Choices that the docs leave open are decided here:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from emulator.state.clock import epoch_ms, task_time
 from emulator.state.tasks import FAILED, FINAL, SUCCEEDED, UNKNOWN, Task
 
 UrlFor = Callable[[Task, int], str]
 REGION = "cn-beijing"
-UNIQUE_KEY_PARTS = {"sync": "multimodal-generation:generation", "async": "image-generation:generation",
-                    "synthesis": "image2image:image-synthesis"}
+UNIQUE_KEY_PARTS = {
+    "sync": "multimodal-generation:generation",
+    "async": "image-generation:generation",
+    "synthesis": "image2image:image-synthesis",
+}
 OUTPUT_TOKENS_PER_IMAGE = 2  # the documented single-image examples report output_tokens 2
 
 
@@ -37,7 +40,11 @@ def unknown(task_id: str, request_id: str) -> dict:
 def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
     """GET /tasks/{id} for a known task, in its model's style."""
     status = item.status(now)
-    output: dict = {"task_id": item.task_id, "task_status": status, "submit_time": task_time(item.submitted)}
+    output: dict = {
+        "task_id": item.task_id,
+        "task_status": status,
+        "submit_time": task_time(item.submitted),
+    }
     if item.scheduled is not None:
         output["scheduled_time"] = task_time(item.scheduled)
     if status in FINAL:
@@ -69,9 +76,16 @@ def usage(item: Task) -> dict:
     if brief.style == "results":
         return {"image_count": count}
     text = sum(len(brief.text(i)) for i in range(brief.count)) if brief.style == "interleave" else 0
-    tokens = (brief.input_tokens, count * OUTPUT_TOKENS_PER_IMAGE + text) if brief.tokens else (0, 0)
-    return {"image_count": count, "input_tokens": tokens[0], "output_tokens": tokens[1],
-            "size": brief.size, "total_tokens": sum(tokens)}
+    tokens = (
+        (brief.input_tokens, count * OUTPUT_TOKENS_PER_IMAGE + text) if brief.tokens else (0, 0)
+    )
+    return {
+        "image_count": count,
+        "input_tokens": tokens[0],
+        "output_tokens": tokens[1],
+        "size": brief.size,
+        "total_tokens": sum(tokens),
+    }
 
 
 def _outcome(item: Task, url: UrlFor) -> dict:
@@ -161,6 +175,14 @@ def stream(item: Task, request_id: str, url: UrlFor) -> list[dict]:
         images = sum(1 for p in pieces[:n] if p["type"] == "image")
         last = n == len(pieces)
         partial = dict(full, image_count=images, size=brief.size if images else "0*0")
-        events.append({"output": {"choices": [choice([piece], "stop" if last else "null")], "finished": last},
-                       "usage": partial, "request_id": request_id})
+        events.append(
+            {
+                "output": {
+                    "choices": [choice([piece], "stop" if last else "null")],
+                    "finished": last,
+                },
+                "usage": partial,
+                "request_id": request_id,
+            }
+        )
     return events

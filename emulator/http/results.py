@@ -13,27 +13,29 @@ import hashlib
 import hmac
 import io
 import secrets
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Mapping
 
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 from yarl import URL
 
-from emulator.state.clock import VirtualClock
 from emulator.http.errors import OssError, no_such_key
-from emulator.state.faults import Context, enact_after, enact_before
 from emulator.images.brief import Brief
-from emulator.state.requestlog import note
 from emulator.images.draw import render_png
+from emulator.state.clock import VirtualClock
+from emulator.state.faults import Context, enact_after, enact_before
 from emulator.state.instance import EMULATOR
+from emulator.state.requestlog import note
 from emulator.state.tasks import SUCCEEDED, Task
 from spec.models import RESULT_TTL_SECONDS
 
 PREFIX = "/__results/"
 ACCESS_KEY_ID = "LTAI5tWanformEmulator"
-MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or 8000 * 8000, 8000 * 8000)  # the largest documented input
+MAX_DECODE_PIXELS = min(
+    Image.MAX_IMAGE_PIXELS or 8000 * 8000, 8000 * 8000
+)  # the largest documented input
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,21 @@ class ResultStore:
         if file is None or not name.endswith(".png"):
             raise no_such_key()
         expires = query.get("Expires", "")
-        if not expires.isdigit() or not hmac.compare_digest(query.get("Signature", ""), self._sign(token, int(expires))):
-            raise OssError(403, "SignatureDoesNotMatch",
-                           "The request signature we calculated does not match the signature you provided.")
+        if not expires.isdigit() or not hmac.compare_digest(
+            query.get("Signature", ""), self._sign(token, int(expires))
+        ):
+            raise OssError(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         if self._clock.now() >= int(expires):
             raise OssError(403, "AccessDenied", "Request has expired.")
         task = file.task
-        if task.status(self._clock.now()) != SUCCEEDED or file.index not in task.succeeded_indexes():
+        if (
+            task.status(self._clock.now()) != SUCCEEDED
+            or file.index not in task.succeeded_indexes()
+        ):
             raise no_such_key()
         return file
 
@@ -103,7 +113,9 @@ class ResultStore:
         future = self._rendering.get(file.token)
         if future is None:
             loop = asyncio.get_running_loop()
-            future = asyncio.ensure_future(loop.run_in_executor(self._executor, render, file.task.brief, file.index))
+            future = asyncio.ensure_future(
+                loop.run_in_executor(self._executor, render, file.task.brief, file.index)
+            )
             self._rendering[file.token] = future
             future.add_done_callback(lambda _: self._rendering.pop(file.token, None))
         return await asyncio.shield(future)
@@ -122,19 +134,31 @@ def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ..
         original = image.size
         if original[0] * original[1] > MAX_DECODE_PIXELS:
             return None, ()
-        image.draft("RGB", (brief.width, brief.height))  # JPEG decodes at 1/2, 1/4, 1/8 scale: much faster
+        image.draft(
+            "RGB", (brief.width, brief.height)
+        )  # JPEG decodes at 1/2, 1/4, 1/8 scale: much faster
         image.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None, ()
     sx, sy = image.width / original[0], image.height / original[1]
-    return image, tuple((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in brief.bboxes if len(b) == 4)
+    return image, tuple(
+        (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in brief.bboxes if len(b) == 4
+    )
 
 
 def render(brief: Brief, index: int) -> bytes:
     """Draw image `index` of `brief` (runs in a worker thread)."""
     base, boxes = _base_image(brief)
-    return render_png(width=brief.width, height=brief.height, seed=brief.seed, prompt=brief.prompt, base_image=base,
-                      bboxes=boxes, palette=brief.palette, index=index)
+    return render_png(
+        width=brief.width,
+        height=brief.height,
+        seed=brief.seed,
+        prompt=brief.prompt,
+        base_image=base,
+        bboxes=boxes,
+        palette=brief.palette,
+        index=index,
+    )
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -143,7 +167,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     file = emulator.results.lookup(request.match_info["name"], request.query)
     task = file.task
     note(request, account=task.account.key_id, model=task.brief.model, task_id=task.task_id)
-    decision = emulator.faults.decide(Context("result", task.account, task.brief.model, task.brief.prompt), task.rules)
+    decision = emulator.faults.decide(
+        Context("result", task.account, task.brief.model, task.brief.prompt), task.rules
+    )
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
     png = await emulator.results.png(file)

@@ -14,16 +14,23 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
+from emulator.http.errors import (
+    EMPTY_MODEL,
+    MODEL_NOT_EXIST,
+    URL_ERROR,
+    OssError,
+    bad_request,
+    invalid_parameter,
+)
 from emulator.state.accounts import Account
 from emulator.state.clock import BEIJING, VirtualClock
-from emulator.http.errors import EMPTY_MODEL, MODEL_NOT_EXIST, URL_ERROR, OssError, bad_request, invalid_parameter
 from emulator.state.faults import HEADER, Context, enact_after, enact_before
-from emulator.state.requestlog import note, request_id
 from emulator.state.instance import EMULATOR
+from emulator.state.requestlog import note, request_id
 from spec.models import MB, UPLOAD_TTL_SECONDS
 
 UPLOAD_PATH = "/__oss/upload"
@@ -47,7 +54,7 @@ class StoredFile:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class UploadStore:
@@ -62,13 +69,27 @@ class UploadStore:
         """The `data` of a getPolicy answer: a form-upload credential for a fresh directory of `account`."""
         now = self._clock.now()
         directory = f"{BUCKET}/{account.key_id}/{datetime.fromtimestamp(now, BEIJING):%Y-%m-%d}/{uuid.uuid4()}"
-        document = {"expiration": _iso(now + POLICY_SECONDS), "expires": now + POLICY_SECONDS,
-                    "conditions": [["content-length-range", 0, MAX_FILE_MB * MB], ["starts-with", "$key", directory]]}
+        document = {
+            "expiration": _iso(now + POLICY_SECONDS),
+            "expires": now + POLICY_SECONDS,
+            "conditions": [
+                ["content-length-range", 0, MAX_FILE_MB * MB],
+                ["starts-with", "$key", directory],
+            ],
+        }
         policy = base64.b64encode(json.dumps(document).encode()).decode()
-        return {"policy": policy, "signature": self._sign(policy), "upload_dir": directory, "upload_host": upload_host,
-                "expire_in_seconds": POLICY_SECONDS, "max_file_size_mb": MAX_FILE_MB,
-                "capacity_limit_mb": CAPACITY_LIMIT_MB, "oss_access_key_id": ACCESS_KEY_ID,
-                "x_oss_object_acl": "private", "x_oss_forbid_overwrite": "true"}
+        return {
+            "policy": policy,
+            "signature": self._sign(policy),
+            "upload_dir": directory,
+            "upload_host": upload_host,
+            "expire_in_seconds": POLICY_SECONDS,
+            "max_file_size_mb": MAX_FILE_MB,
+            "capacity_limit_mb": CAPACITY_LIMIT_MB,
+            "oss_access_key_id": ACCESS_KEY_ID,
+            "x_oss_object_acl": "private",
+            "x_oss_forbid_overwrite": "true",
+        }
 
     def accept(self, fields: dict[str, str], data: bytes | None) -> str:
         """Store a form upload after checking its policy as OSS would; returns the uploader's key id."""
@@ -76,19 +97,29 @@ class UploadStore:
             if not fields.get(name):
                 raise OssError(400, "InvalidArgument", f"The form field {name} is missing.")
         if not hmac.compare_digest(fields["Signature"], self._sign(fields["policy"])):
-            raise OssError(403, "SignatureDoesNotMatch",
-                           "The request signature we calculated does not match the signature you provided.")
+            raise OssError(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         document = json.loads(base64.b64decode(fields["policy"]))
         if self._clock.now() >= document["expires"]:
             raise OssError(403, "AccessDenied", POLICY_EXPIRED)
         directory, key = document["conditions"][1][2], fields["key"]
         if not key.startswith(directory + "/") or "/.." in key:
-            raise OssError(403, "AccessDenied",
-                           f'Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "{directory}"]')
+            raise OssError(
+                403,
+                "AccessDenied",
+                f'Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "{directory}"]',
+            )
         if data is None:
             raise OssError(400, "InvalidArgument", "The form field file is missing.")
         if self.get_file(key) is not None:
-            raise OssError(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
+            raise OssError(
+                409,
+                "FileAlreadyExists",
+                "The object you specified already exists and can not be overwritten.",
+            )
         account_id = directory.split("/")[1]
         self._files[key] = StoredFile(account_id, data, self._clock.now())
         return account_id
@@ -109,7 +140,9 @@ class UploadStore:
         self._files.clear()
 
     def _sign(self, policy: str) -> str:
-        return base64.b64encode(hmac.new(self._secret, policy.encode(), hashlib.sha1).digest()).decode()
+        return base64.b64encode(
+            hmac.new(self._secret, policy.encode(), hashlib.sha1).digest()
+        ).decode()
 
 
 async def get_policy(request: web.Request) -> web.Response:
@@ -126,8 +159,10 @@ async def get_policy(request: web.Request) -> web.Response:
         raise invalid_parameter(MODEL_NOT_EXIST)
     note(request, model=model)
     emulator.throttle.policy(account, model)
-    decision = emulator.faults.decide(Context("policy", account, model),
-                                      emulator.faults.header_rules(request.headers.get(HEADER), "policy"))
+    decision = emulator.faults.decide(
+        Context("policy", account, model),
+        emulator.faults.header_rules(request.headers.get(HEADER), "policy"),
+    )
     note(request, faults=decision.fired)
     await enact_before(decision, emulator.clock)
     data = emulator.uploads.policy(account, emulator.base_url(request) + UPLOAD_PATH)
@@ -147,8 +182,14 @@ async def _read_part(part: BodyPartReader, limit: int, too_large: OssError) -> b
 
 async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None]:
     """The form fields and the file of an OSS PostObject request, each within its size limit."""
-    malformed = OssError(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.")
-    too_large = OssError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
+    malformed = OssError(
+        400,
+        "MalformedPOSTRequest",
+        "The body of your POST request is not well-formed multipart/form-data.",
+    )
+    too_large = OssError(
+        400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."
+    )
     if not request.content_type.startswith("multipart/form-data"):
         raise malformed
     fields: dict[str, str] = {}
@@ -160,7 +201,9 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None
             if part.name == "file":
                 data = await _read_part(part, MAX_FILE_MB * MB, too_large)
             else:
-                fields[part.name] = (await _read_part(part, FIELD_MAX_BYTES, too_large)).decode("utf-8", "replace")
+                fields[part.name] = (await _read_part(part, FIELD_MAX_BYTES, too_large)).decode(
+                    "utf-8", "replace"
+                )
     except (ValueError, AssertionError, RuntimeError):
         raise malformed from None
     return fields, data

@@ -7,8 +7,8 @@ The emulator returns exactly the requested count where the real model "decides u
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from spec.checks import request_images, select_mode
 from spec.imageprobe import ImageInfo
@@ -16,8 +16,12 @@ from spec.models import Mode, ModelSpec
 from spec.problems import Path
 from spec.sizes import output_size
 
-INTERLEAVE_MAX_IMAGES_DEFAULT = 5  # wan2.6 `max_images` default [facts §4.3]; not yet in spec.models
-TOKENLESS_MODES = frozenset({("wan2.6-image", "edit")})  # the docs show all-zero token usage here [facts §4.3]
+INTERLEAVE_MAX_IMAGES_DEFAULT = (
+    5  # wan2.6 `max_images` default [facts §4.3]; not yet in spec.models
+)
+TOKENLESS_MODES = frozenset(
+    {("wan2.6-image", "edit")}
+)  # the docs show all-zero token usage here [facts §4.3]
 UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
 TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
 
@@ -100,7 +104,9 @@ def brief_for(
     last = inputs[-1][0] if inputs else None
     last_info = infos.get(last) if last else None
     function = body["input"].get("function")
-    width, height = output_size(spec, mode, parameters, last_info and (last_info.width, last_info.height), function)
+    width, height = output_size(
+        spec, mode, parameters, last_info and (last_info.width, last_info.height), function
+    )
     count, style = _count_and_style(spec, mode, parameters)
     prompt = _prompt(spec, body)
     boxes = parameters.get("bbox_list") or []
@@ -113,8 +119,12 @@ def brief_for(
         height=height,
         seed=parameters.get("seed", default_seed),
         base=data.get(last) if last else None,
-        bboxes=tuple(tuple(box) for box in boxes[len(inputs) - 1]) if len(boxes) == len(inputs) and inputs else (),
-        palette=tuple((c["hex"], _percent(c["ratio"])) for c in parameters.get("color_palette") or ()),
+        bboxes=tuple(tuple(box) for box in boxes[len(inputs) - 1])
+        if len(boxes) == len(inputs) and inputs
+        else (),
+        palette=tuple(
+            (c["hex"], _percent(c["ratio"])) for c in parameters.get("color_palette") or ()
+        ),
         input_tokens=len(prompt) + sum(_image_tokens(infos.get(path)) for path, _ in inputs),
         tokens=(spec.name, mode.name) not in TOKENLESS_MODES,
         orig_prompt=spec.family == "images",

@@ -19,9 +19,9 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Sequence
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont
 
@@ -143,7 +143,9 @@ async def render_png_async(
     executor: Executor | None = None,
 ) -> bytes:
     """`render_png` in `executor` (the loop's default when None), so the event loop never waits on Pillow."""
-    brief = functools.partial(render_png, width, height, seed, prompt, base_image, bboxes, palette, index)
+    brief = functools.partial(
+        render_png, width, height, seed, prompt, base_image, bboxes, palette, index
+    )
     return await asyncio.get_running_loop().run_in_executor(executor, brief)
 
 
@@ -163,10 +165,14 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
     width, height = max(1, round(image.width * ratio)), max(1, round(image.height * ratio))
     rgb = _as_rgb(image)
     factor = min(rgb.width // width, rgb.height // height)
-    if factor >= 2:  # a box reduction first: resizing straight down from 8000 px is several times slower
+    if (
+        factor >= 2
+    ):  # a box reduction first: resizing straight down from 8000 px is several times slower
         rgb = rgb.reduce(factor)
     fitted = rgb.resize((width, height), Image.Resampling.BILINEAR)
-    return fitted, Placement((cw - width) // 2, (ch - height) // 2, width, height, image.width, image.height)
+    return fitted, Placement(
+        (cw - width) // 2, (ch - height) // 2, width, height, image.width, image.height
+    )
 
 
 def _as_rgb(image: Image.Image) -> Image.Image:
@@ -193,8 +199,19 @@ def _digest(
     index: int,
 ) -> bytes:
     """A stable hash of everything that shapes the picture; it is the cache key and seeds the randomness."""
-    described = [width, height, seed, prompt, index, bboxes, palette, placement and placement.__dict__]
-    digest = hashlib.sha256(json.dumps(described, ensure_ascii=False, default=repr).encode("utf-8", "replace"))
+    described = [
+        width,
+        height,
+        seed,
+        prompt,
+        index,
+        bboxes,
+        palette,
+        placement and placement.__dict__,
+    ]
+    digest = hashlib.sha256(
+        json.dumps(described, ensure_ascii=False, default=repr).encode("utf-8", "replace")
+    )
     if fitted is not None:
         digest.update(fitted.mode.encode())
         digest.update(fitted.tobytes())
@@ -215,7 +232,9 @@ def _draw(
     """Compose the picture on a canvas of `canvas_size`."""
     canvas = _background(canvas_size, random.Random(digest))
     if fitted is not None and placement is not None:
-        canvas.paste(fitted, (placement.left, placement.top), fitted if fitted.mode == "RGBA" else None)
+        canvas.paste(
+            fitted, (placement.left, placement.top), fitted if fitted.mode == "RGBA" else None
+        )
         _draw_boxes(canvas, placement, bboxes)
     strip_height = _draw_palette(canvas, palette)
     _draw_prompt(canvas, prompt)
@@ -288,7 +307,9 @@ def _printable(text: str) -> str:
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
-def _split_word(word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+def _split_word(
+    word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
+) -> list[str]:
     """A word wider than the line, cut into pieces that fit (CJK prompts have no spaces)."""
     pieces, piece = [], ""
     for ch in word:
@@ -299,7 +320,9 @@ def _split_word(word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, w
     return pieces + [piece]
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int, max_lines: int) -> list[str]:
+def _wrap(
+    text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int, max_lines: int
+) -> list[str]:
     """Greedy word wrap into at most `max_lines`; a cut-off text ends with an ellipsis."""
     lines: list[str] = []
     line = ""
@@ -316,7 +339,9 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: 
     return lines + [line] if line else lines
 
 
-def _ellipsize(lines: list[str], font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+def _ellipsize(
+    lines: list[str], font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
+) -> list[str]:
     last = lines[-1]
     while last and font.getlength(last + ELLIPSIS) > width:
         last = last[:-1]
@@ -375,7 +400,9 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
     width, height = size
     wide = canvas.resize((width, canvas.height), Image.Resampling.NEAREST)
     left_neighbours = ImageChops.offset(wide, 1, 0)
-    left_neighbours.paste((0, 0, 0), (0, 0, 1, wide.height))  # the pixel left of the first one counts as 0
+    left_neighbours.paste(
+        (0, 0, 0), (0, 0, 1, wide.height)
+    )  # the pixel left of the first one counts as 0
     sub_rows = ImageChops.subtract_modulo(wide, left_neighbours).tobytes()
     stride = width * 3
     repeat = b"\x02" + bytes(stride)
@@ -385,16 +412,27 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
         if source == previous:
             data.append(compressor.compress(repeat))
         else:
-            data.append(compressor.compress(b"\x01" + sub_rows[source * stride:(source + 1) * stride]))
+            data.append(
+                compressor.compress(b"\x01" + sub_rows[source * stride : (source + 1) * stride])
+            )
         previous = source
     data.append(compressor.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, no interlace
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(data)) + _chunk(b"IEND", b"")
+    header = struct.pack(
+        ">IIBBBBB", width, height, 8, 2, 0, 0, 0
+    )  # 8-bit RGB, deflate, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", b"".join(data))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _row_sources(rows: int, height: int) -> list[int]:
     """Which of `rows` canvas rows each of `height` output rows shows, as Pillow's NEAREST resize picks them."""
-    index = Image.frombytes("I", (1, rows), array.array("i", range(rows)).tobytes())  # native int32 per pixel
+    index = Image.frombytes(
+        "I", (1, rows), array.array("i", range(rows)).tobytes()
+    )  # native int32 per pixel
     return array.array("i", index.resize((1, height), Image.Resampling.NEAREST).tobytes()).tolist()
 
 

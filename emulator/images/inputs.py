@@ -4,20 +4,22 @@ result URLs) is probed and kept for drawing; outside URLs are not fetched (no in
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from yarl import URL
 
-from emulator.state.accounts import Account
 from emulator.http.errors import BAD_URL, DOWNLOAD_FAILED, OssError, invalid_parameter
 from emulator.http.results import PREFIX, ResultStore
 from emulator.http.uploads import UploadStore
+from emulator.state.accounts import Account
 from spec.imageprobe import ImageInfo, ImageProbeError, data_uri_size, decode_data_uri, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 from spec.problems import Path
 
 OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
-DATA_URI_TOO_LARGE = f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."  # sic, as documented
+DATA_URI_TOO_LARGE = (
+    f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."  # sic, as documented
+)
 
 
 def _strings(document: object) -> Iterator[str]:
@@ -44,7 +46,9 @@ def own_result_url(ref: str, hosts: frozenset[str]) -> bool:
     return url.raw_authority in hosts and url.path.startswith(PREFIX)
 
 
-async def fetch_own_results(body: object, hosts: frozenset[str], results: ResultStore) -> dict[str, bytes | None]:
+async def fetch_own_results(
+    body: object, hosts: frozenset[str], results: ResultStore
+) -> dict[str, bytes | None]:
     """Render the results this request points back at (None for a link that no longer works)."""
     fetched: dict[str, bytes | None] = {}
     for ref in _strings(body):
@@ -60,8 +64,13 @@ async def fetch_own_results(body: object, hosts: frozenset[str], results: Result
 class InputResolver:
     """The `images` lookup for `spec.checks.check_request`; remembers what it read, by path."""
 
-    def __init__(self, uploads: UploadStore, account: Account, oss_resolve: bool,
-                 own: Mapping[str, bytes | None]) -> None:
+    def __init__(
+        self,
+        uploads: UploadStore,
+        account: Account,
+        oss_resolve: bool,
+        own: Mapping[str, bytes | None],
+    ) -> None:
         self._uploads = uploads
         self._account = account
         self._oss_resolve = oss_resolve
@@ -104,7 +113,7 @@ class InputResolver:
     def _upload(self, ref: str) -> bytes:
         if not self._oss_resolve:
             raise invalid_parameter(BAD_URL)
-        return self._downloaded(self._uploads.get(self._account, ref[len("oss://"):]))
+        return self._downloaded(self._uploads.get(self._account, ref[len("oss://") :]))
 
     @staticmethod
     def _downloaded(data: bytes | None) -> bytes:

@@ -55,4 +55,9 @@ class Accounts:
     def _acceptable(self, key: str) -> bool:
         if self._allowed:
             return key in self._allowed
-        return key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX) and key.isprintable() and " " not in key
+        return (
+            key.startswith(KEY_PREFIX)
+            and len(key) > len(KEY_PREFIX)
+            and key.isprintable()
+            and " " not in key
+        )

@@ -33,15 +33,15 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from spec.yamlloc import YamlError, load_file
-
+from emulator.http.errors import CATALOGUE, ConnectionDropped, ErrorReply, invalid_parameter
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
-from emulator.http.errors import CATALOGUE, ErrorReply, ConnectionDropped, invalid_parameter
+from spec.yamlloc import YamlError, load_file
 
 SUBMIT = ("sync", "async", "synthesis")
 ENDPOINTS = SUBMIT + ("task", "cancel", "list", "policy", "upload", "result")
@@ -55,7 +55,11 @@ ACTION_KEYS: Mapping[str, frozenset[str]] = {
     "drop": frozenset({"when"}),
     "cut": frozenset(),
 }
-DEFAULT_CODES = {"error": "InternalError", "fail": "InternalError", "partial": "InternalError.Timeout"}
+DEFAULT_CODES = {
+    "error": "InternalError",
+    "fail": "InternalError",
+    "partial": "InternalError.Timeout",
+}
 HEADER = "X-Wanform-Fault"
 
 
@@ -108,11 +112,17 @@ class Rule:
         return True
 
     def _criteria(self, ctx: Context) -> bool:
-        if ctx.endpoint not in self.endpoints or (self.model is not None and ctx.model != self.model):
+        if ctx.endpoint not in self.endpoints or (
+            self.model is not None and ctx.model != self.model
+        ):
             return False
-        if self.account is not None and (ctx.account is None or self.account not in (ctx.account.key, ctx.account.key_id)):
+        if self.account is not None and (
+            ctx.account is None or self.account not in (ctx.account.key, ctx.account.key_id)
+        ):
             return False
-        return self.prompt is None or (ctx.prompt is not None and self.prompt.search(ctx.prompt) is not None)
+        return self.prompt is None or (
+            ctx.prompt is not None and self.prompt.search(ctx.prompt) is not None
+        )
 
     def describe(self) -> dict:
         return {"id": self.id, **self.given, "seen": self.seen, "fired": self.fired}
@@ -152,7 +162,9 @@ def _endpoints(data: Mapping, action: str) -> tuple[str, ...]:
     for name in names:
         expanded = {"submit": SUBMIT, "any": ENDPOINTS}.get(name, (name,))
         if expanded[0] not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {name!r}; known: submit, any, {', '.join(ENDPOINTS)}")
+            raise ValueError(
+                f"unknown endpoint {name!r}; known: submit, any, {', '.join(ENDPOINTS)}"
+            )
         out.extend(expanded)
     allowed = {"fail": SUBMIT, "partial": SUBMIT, "cut": ("result",)}.get(action, ENDPOINTS)
     if any(n not in allowed for n in out):
@@ -168,7 +180,9 @@ def _error_fields(data: Mapping, action: str) -> dict:
     status = data.get("status", known_status)
     message = data.get("message", known_message)
     if status is None or message is None:
-        raise ValueError(f"code {code!r} is not in the emulator's catalogue: give `status` and `message`")
+        raise ValueError(
+            f"code {code!r} is not in the emulator's catalogue: give `status` and `message`"
+        )
     if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
         raise ValueError(f"`status` must be an HTTP error status (400-599), got {status!r}")
     if not isinstance(message, str):
@@ -184,7 +198,11 @@ def _action_fields(data: Mapping, action: str) -> dict:
         fields["failed"] = _int(data, "failed", 1) or 1
     if action == "latency":
         seconds = data.get("seconds")
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= 86400:
+        if (
+            not isinstance(seconds, (int, float))
+            or isinstance(seconds, bool)
+            or not 0 < seconds <= 86400
+        ):
             raise ValueError(f"`seconds` must be a number in (0, 86400], got {seconds!r}")
         fields["seconds"] = float(seconds)
     if action == "drop":
@@ -206,8 +224,11 @@ def _match_fields(data: Mapping) -> dict:
         except re.error as exc:
             raise ValueError(f"`prompt` is not a valid regular expression: {exc}") from None
     probability = data.get("probability")
-    if probability is not None and (not isinstance(probability, (int, float)) or isinstance(probability, bool)
-                                    or not 0 <= probability <= 1):
+    if probability is not None and (
+        not isinstance(probability, (int, float))
+        or isinstance(probability, bool)
+        or not 0 <= probability <= 1
+    ):
         raise ValueError(f"`probability` must be a number from 0 to 1, got {probability!r}")
     fields["probability"] = probability
     return fields
@@ -223,8 +244,15 @@ def parse_rule(data: object, rule_id: str, seed: int) -> Rule:
     unknown = sorted(set(data) - MATCH_KEYS - ACTION_KEYS[action] - {"action"})
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} in a `{action}` rule")
-    return Rule(id=rule_id, action=action, given=dict(data), endpoints=_endpoints(data, action),
-                rng=random.Random(f"{seed}/{rule_id}"), **_match_fields(data), **_action_fields(data, action))
+    return Rule(
+        id=rule_id,
+        action=action,
+        given=dict(data),
+        endpoints=_endpoints(data, action),
+        rng=random.Random(f"{seed}/{rule_id}"),
+        **_match_fields(data),
+        **_action_fields(data, action),
+    )
 
 
 def load_scenario(path: str | Path) -> list[Mapping]:
@@ -307,8 +335,13 @@ class FaultBook:
             return []
         try:
             data = json.loads(value)
-            items = [_for_endpoint(item, endpoint) for item in (data if isinstance(data, list) else [data])]
-            rules = [parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)]
+            items = [
+                _for_endpoint(item, endpoint)
+                for item in (data if isinstance(data, list) else [data])
+            ]
+            rules = [
+                parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)
+            ]
         except ValueError as exc:
             raise invalid_parameter(f"{HEADER}: {exc}") from None
         for rule in rules:

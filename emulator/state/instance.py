@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from emulator.config import EmulatorConfig
+    from emulator.http.results import ResultStore
+    from emulator.http.uploads import UploadStore
     from emulator.state.accounts import Accounts
     from emulator.state.clock import VirtualClock
-    from emulator.config import EmulatorConfig
     from emulator.state.faults import FaultBook
     from emulator.state.requestlog import RequestLog
-    from emulator.http.results import ResultStore
     from emulator.state.tasks import TaskStore
     from emulator.state.throttle import Throttle
-    from emulator.http.uploads import UploadStore
 
 
 @dataclass
@@ -42,7 +42,14 @@ class Emulator:
     def reset(self) -> None:
         """Back to a fresh start: no tasks, uploads, counters or journal, the configured faults, a rewound clock."""
         self.clock.rewind()
-        for part in (self.throttle, self.faults, self.tasks, self.results, self.uploads, self.journal):
+        for part in (
+            self.throttle,
+            self.faults,
+            self.tasks,
+            self.results,
+            self.uploads,
+            self.journal,
+        ):
             part.reset()
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from typing import Iterator
+from collections.abc import Iterator
 
 from aiohttp import web
 
 from emulator.state.clock import task_time
 
 JOURNAL_LIMIT = 100_000  # oldest entries are dropped beyond this
-NOTE = web.RequestKey("wanform.journal", dict)  # where handlers leave model, task_id, code for the journal
+NOTE = web.RequestKey(
+    "wanform.journal", dict
+)  # where handlers leave model, task_id, code for the journal
 
 
 def facts(request: web.Request) -> dict:
@@ -44,22 +46,28 @@ class RequestLog:
     def record(self, request: web.Request, now: float, status: int | None) -> None:
         """Add the entry for a finished request; `status` None means the connection was dropped."""
         noted = facts(request)
-        self._entries.append({
-            "time": now,  # formatted when read: recording must stay cheap
-            "account": noted.get("account"),
-            "method": request.method,
-            "path": request.path,
-            "model": noted.get("model"),
-            "status": status,
-            "code": noted.get("code"),
-            "task_id": noted.get("task_id"),
-            "request_id": noted.get("request_id"),
-            "faults": noted.get("faults", []),
-        })
+        self._entries.append(
+            {
+                "time": now,  # formatted when read: recording must stay cheap
+                "account": noted.get("account"),
+                "method": request.method,
+                "path": request.path,
+                "model": noted.get("model"),
+                "status": status,
+                "code": noted.get("code"),
+                "task_id": noted.get("task_id"),
+                "request_id": noted.get("request_id"),
+                "faults": noted.get("faults", []),
+            }
+        )
 
     def entries(self, account: str | None = None) -> Iterator[dict]:
         """All entries, or those of one account key id, with their time as `YYYY-MM-DD HH:mm:ss.SSS` (UTC+8)."""
-        return (dict(e, time=task_time(e["time"])) for e in self._entries if account is None or e["account"] == account)
+        return (
+            dict(e, time=task_time(e["time"]))
+            for e in self._entries
+            if account is None or e["account"] == account
+        )
 
     def reset(self) -> None:
         self._entries.clear()

@@ -12,19 +12,26 @@ import heapq
 import math
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
+from emulator.images.brief import Brief
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
-from emulator.images.brief import Brief
 from spec.models import RESULT_TTL_SECONDS, ModelSpec
 
 if TYPE_CHECKING:
     from emulator.state.faults import Rule
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN = (
-    "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
+    "PENDING",
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELED",
+    "UNKNOWN",
+)
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELED})
 Failure = tuple[str, str]  # (code, message)
 
@@ -44,7 +51,9 @@ class Task:
     visible: bool = True  # sync calls are tasks too, but nobody can query them
     failure: Failure | None = None  # the whole task FAILS with this
     failed_images: Mapping[int, Failure] = field(default_factory=dict)
-    rules: tuple[Rule, ...] = ()  # fault rules that came with the request and apply to its downloads
+    rules: tuple[
+        Rule, ...
+    ] = ()  # fault rules that came with the request and apply to its downloads
     tokens: tuple[str, ...] = ()  # result file names, one per image
     scheduled: float | None = None
     end: float | None = None
@@ -60,10 +69,16 @@ class Task:
 
     def failed(self) -> bool:
         """Whether the task ends FAILED: a whole-task failure, or every one of its images failed."""
-        return self.failure is not None or (bool(self.failed_images) and len(self.failed_images) >= self.brief.count)
+        return self.failure is not None or (
+            bool(self.failed_images) and len(self.failed_images) >= self.brief.count
+        )
 
     def succeeded_indexes(self) -> list[int]:
-        return [] if self.failed() else [i for i in range(self.brief.count) if i not in self.failed_images]
+        return (
+            []
+            if self.failed()
+            else [i for i in range(self.brief.count) if i not in self.failed_images]
+        )
 
     def closed_at(self) -> float:
         """When the task stopped changing (or was submitted, while it still waits)."""
@@ -76,7 +91,9 @@ class Lane:
     def __init__(self, cap: float) -> None:
         self.cap = cap
         self.waiting: deque[Task] = deque()
-        self.running: list[tuple[float, int, Task]] = []  # a heap by end time: uncapped lanes hold thousands
+        self.running: list[
+            tuple[float, int, Task]
+        ] = []  # a heap by end time: uncapped lanes hold thousands
         self.cursor = -math.inf  # time of the last event replayed
 
     def in_flight(self) -> int:
@@ -112,8 +129,14 @@ class Lane:
 class TaskStore:
     """Every account's tasks, kept 24 h (virtual) after they close, then forgotten."""
 
-    def __init__(self, clock: VirtualClock, models: Mapping[str, ModelSpec], pending_seconds: float,
-                 capped: bool, on_purge: Callable[[Task], None]) -> None:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        models: Mapping[str, ModelSpec],
+        pending_seconds: float,
+        capped: bool,
+        on_purge: Callable[[Task], None],
+    ) -> None:
         self._clock = clock
         self._models = models
         self._pending = pending_seconds
@@ -127,14 +150,25 @@ class TaskStore:
         lane.advance(self._clock.now())
         return lane.in_flight()
 
-    def submit(self, account: Account, brief: Brief, endpoint: str, request_id: str, visible: bool = True) -> Task:
+    def submit(
+        self, account: Account, brief: Brief, endpoint: str, request_id: str, visible: bool = True
+    ) -> Task:
         """Queue a new task in its lane; it starts when a slot is free."""
         now = self._clock.now()
         self._purge(account, now)
         lane = self._lane(account, brief.model)
         lane.advance(now)
-        task = Task(str(uuid.uuid4()), request_id, account, endpoint, brief, now, now + self._pending,
-                    self._models[brief.model].typical_seconds, visible=visible)
+        task = Task(
+            str(uuid.uuid4()),
+            request_id,
+            account,
+            endpoint,
+            brief,
+            now,
+            now + self._pending,
+            self._models[brief.model].typical_seconds,
+            visible=visible,
+        )
         lane.waiting.append(task)
         self._tasks.setdefault(account.key, OrderedDict())[task.task_id] = task
         return task

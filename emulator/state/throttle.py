@@ -8,11 +8,11 @@ clock that can jump, so this small token bucket is written by hand.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
+from emulator.http.errors import rate_limited
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
-from emulator.http.errors import rate_limited
 from spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from spec.checks import select_mode
-
-from runner.recipes.build import BuiltRequest
 from runner.engine.states import ImageFailure
+from runner.recipes.build import BuiltRequest
+from spec.checks import select_mode
 
 FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-EXACT_COUNT_MODES = frozenset({"edit", "text_to_image"})  # image sets and interleaved output make "up to n"
+EXACT_COUNT_MODES = frozenset(
+    {"edit", "text_to_image"}
+)  # image sets and interleaved output make "up to n"
 
 
 @dataclass
@@ -38,8 +39,13 @@ def outcome(output: dict) -> Outcome:
                 found.urls[index] = str(item["url"])
             else:
                 item = item if isinstance(item, dict) else {}
-                found.failures.append(ImageFailure(index, str(item.get("code") or "Unknown"),
-                                                   str(item.get("message") or "no image and no reason given")))
+                found.failures.append(
+                    ImageFailure(
+                        index,
+                        str(item.get("code") or "Unknown"),
+                        str(item.get("message") or "no image and no reason given"),
+                    )
+                )
         return found
     for choice in output.get("choices") or []:
         for part in ((choice or {}).get("message") or {}).get("content") or []:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -29,12 +30,18 @@ class Timeouts:
 
     connect: float = 15.0
     read: float = 60.0
-    sync_read: float = 300.0  # a sync call answers when the image is ready (the SDK waits 300 s too)
+    sync_read: float = (
+        300.0  # a sync call answers when the image is ready (the SDK waits 300 s too)
+    )
     upload_read: float = 300.0
 
     def client(self, read: float | None = None) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_connect=self.connect,
-                                     sock_read=self.read if read is None else read)
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=self.connect,
+            sock_connect=self.connect,
+            sock_read=self.read if read is None else read,
+        )
 
 
 @dataclass
@@ -62,28 +69,54 @@ class Answer:
 class Client:
     """DashScope's HTTP API against one target."""
 
-    def __init__(self, session: aiohttp.ClientSession, target: Target, timeouts: Timeouts = Timeouts(),
-                 traffic: Traffic | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        target: Target,
+        timeouts: Timeouts = Timeouts(),
+        traffic: Traffic | None = None,
+    ) -> None:
         self.session = session
         self.target = target
         self.timeouts = timeouts
         self.traffic = traffic if traffic is not None else Traffic()
 
     def _auth(self, extra: Mapping[str, str] = {}) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.target.api_key}", "Accept": "application/json", **extra}
+        return {
+            "Authorization": f"Bearer {self.target.api_key}",
+            "Accept": "application/json",
+            **extra,
+        }
 
-    async def _call(self, kind: str, method: str, path: str, *, body: dict | None = None,
-                    headers: Mapping[str, str] = {}, params: Mapping[str, str] | None = None,
-                    read: float | None = None) -> Answer:
+    async def _call(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        headers: Mapping[str, str] = {},
+        params: Mapping[str, str] | None = None,
+        read: float | None = None,
+    ) -> Answer:
         """One request to the API; the single place its answers and failures become runner errors."""
         url = self.target.base_url + path
         where = f"{method} {safe_url(url)}"
         self.traffic.requests[kind] += 1
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        sent = self._auth({**({"Content-Type": "application/json"} if data is not None else {}), **headers})
+        sent = self._auth(
+            {**({"Content-Type": "application/json"} if data is not None else {}), **headers}
+        )
         try:
-            async with self.session.request(method, url, data=data, headers=sent, params=params,
-                                            timeout=self.timeouts.client(read), allow_redirects=False) as resp:
+            async with self.session.request(
+                method,
+                url,
+                data=data,
+                headers=sent,
+                params=params,
+                timeout=self.timeouts.client(read),
+                allow_redirects=False,
+            ) as resp:
                 text = await resp.text(errors="replace")
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -101,14 +134,20 @@ class Client:
         if not 200 <= status < 300:
             raise errors.from_answer(status, parsed, where=where, retry_after_header=retry_after)
         if not isinstance(parsed, dict):
-            raise ServiceError(status, "InvalidResponse", f"{where} answered {status} with a body that is not a "
-                               "JSON object", where=where)
+            raise ServiceError(
+                status,
+                "InvalidResponse",
+                f"{where} answered {status} with a body that is not a JSON object",
+                where=where,
+            )
         if parsed.get("code") and "output" not in parsed and "data" not in parsed:
             # The gateway may answer 200 with a business error in the body (API-FACTS §1.1).
             raise errors.from_answer(status, parsed, where=where)
         return Answer(parsed, status)
 
-    async def submit(self, path: str, body: dict, headers: Mapping[str, str], synchronous: bool = False) -> Answer:
+    async def submit(
+        self, path: str, body: dict, headers: Mapping[str, str], synchronous: bool = False
+    ) -> Answer:
         """POST a generation request; async answers carry `output.task_id`."""
         read = self.timeouts.sync_read if synchronous else None
         return await self._call("submit", "POST", path, body=body, headers=headers, read=read)
@@ -125,18 +164,29 @@ class Client:
 
     async def upload(self, model: str, name: str, data: bytes, mime: str) -> str:
         """The temporary-upload flow: a policy, a form POST to its host; returns the file's `oss://` URL."""
-        policy = (await self._call("policy", "GET", "/uploads", params={"action": "getPolicy", "model": model})).body
+        policy = (
+            await self._call(
+                "policy", "GET", "/uploads", params={"action": "getPolicy", "model": model}
+            )
+        ).body
         fields = policy.get("data") or {}
         try:
             key = f"{fields['upload_dir']}/{name}"
             form = aiohttp.FormData()
-            for field_name, source in (("OSSAccessKeyId", "oss_access_key_id"), ("Signature", "signature"),
-                                       ("policy", "policy"), ("key", None), ("x-oss-object-acl", "x_oss_object_acl"),
-                                       ("x-oss-forbid-overwrite", "x_oss_forbid_overwrite")):
+            for field_name, source in (
+                ("OSSAccessKeyId", "oss_access_key_id"),
+                ("Signature", "signature"),
+                ("policy", "policy"),
+                ("key", None),
+                ("x-oss-object-acl", "x_oss_object_acl"),
+                ("x-oss-forbid-overwrite", "x_oss_forbid_overwrite"),
+            ):
                 form.add_field(field_name, key if source is None else str(fields[source]))
             host = str(fields["upload_host"])
         except KeyError as exc:
-            raise ServiceError(200, "InvalidResponse", f"the upload policy lacks {exc}", where="GET /uploads") from None
+            raise ServiceError(
+                200, "InvalidResponse", f"the upload policy lacks {exc}", where="GET /uploads"
+            ) from None
         form.add_field("success_action_status", "200")
         form.add_field("x-oss-content-type", mime)
         form.add_field("file", data, filename=name, content_type=mime)
@@ -146,11 +196,19 @@ class Client:
     async def _form_post(self, host: str, form: aiohttp.FormData) -> None:
         where = f"POST {safe_url(host)}"
         self.traffic.requests["upload"] += 1
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT,
-                   "Date": format_datetime(datetime.now(timezone.utc), usegmt=True)}
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "Date": format_datetime(datetime.now(UTC), usegmt=True),
+        }
         try:
-            async with self.session.post(host, data=form, headers=headers, allow_redirects=False,
-                                         timeout=self.timeouts.client(self.timeouts.upload_read)) as resp:
+            async with self.session.post(
+                host,
+                data=form,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self.timeouts.client(self.timeouts.upload_read),
+            ) as resp:
                 text = await resp.text(errors="replace")
                 status = resp.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -164,15 +222,23 @@ class Client:
         self.traffic.requests["download"] += 1
         size = 0
         try:
-            async with self.session.get(url, headers={"User-Agent": USER_AGENT}, allow_redirects=True,
-                                        timeout=self.timeouts.client()) as resp:
+            async with self.session.get(
+                url,
+                headers={"User-Agent": USER_AGENT},
+                allow_redirects=True,
+                timeout=self.timeouts.client(),
+            ) as resp:
                 if not 200 <= resp.status < 300:
-                    raise errors.from_result_status(resp.status, await resp.text(errors="replace"), where=where)
+                    raise errors.from_result_status(
+                        resp.status, await resp.text(errors="replace"), where=where
+                    )
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     try:
                         sink(chunk)
                     except OSError as exc:
-                        raise errors.FileError(f"cannot write the download: {exc.strerror or exc}") from None
+                        raise errors.FileError(
+                            f"cannot write the download: {exc.strerror or exc}"
+                        ) from None
                     size += len(chunk)
                 expected = resp.content_length
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -185,5 +251,6 @@ class Client:
 def session(target: Target, limit: int = 100) -> aiohttp.ClientSession:
     """The run's one session; proxies from the environment apply except to a loopback target."""
     connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT},
-                                 trust_env=not target.loopback)
+    return aiohttp.ClientSession(
+        connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=not target.loopback
+    )

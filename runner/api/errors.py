@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -79,7 +79,9 @@ class ReadTimeoutError(TransportError):
 class ApiError(WanformError):
     """An error answer: HTTP status, DashScope code and message, and the service's request id."""
 
-    def __init__(self, status: int, code: str, message: str, *, request_id: str = "", where: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, request_id: str = "", where: str = ""
+    ) -> None:
         super().__init__(message, where=where)
         self.status = status
         self.code = code
@@ -132,64 +134,136 @@ class FileError(WanformError):
 
 
 # Hints for codes whose remedy is more specific than their class's.
-HINTS: Mapping[str, str] = MappingProxyType({
-    "InvalidApiKey": "set DASHSCOPE_API_KEY to a key of the target's region",
-    "NOT AUTHORIZED": "DASHSCOPE_WORKSPACE_ID or the workspace host does not match the key",
-    "Arrearage": "the account is in arrears; top it up in the Alibaba Cloud console",
-    "DataInspectionFailed": "content moderation refused the input or output; change the prompt or images",
-    "IPInfringementSuspect": "the input looks like protected IP; change the prompt or images",
-    "AccessDenied": "this key may not use this model or endpoint in this region",
-    "UnsupportedOperation": "only a task still PENDING can be cancelled; `wanform status` shows where it is",
-    "Throttling.AllocationQuota": "the account's quota is used up; raise it in the console",
-})
+HINTS: Mapping[str, str] = MappingProxyType(
+    {
+        "InvalidApiKey": "set DASHSCOPE_API_KEY to a key of the target's region",
+        "NOT AUTHORIZED": "DASHSCOPE_WORKSPACE_ID or the workspace host does not match the key",
+        "Arrearage": "the account is in arrears; top it up in the Alibaba Cloud console",
+        "DataInspectionFailed": "content moderation refused the input or output; change the prompt or images",
+        "IPInfringementSuspect": "the input looks like protected IP; change the prompt or images",
+        "AccessDenied": "this key may not use this model or endpoint in this region",
+        "UnsupportedOperation": "only a task still PENDING can be cancelled; `wanform status` shows where it is",
+        "Throttling.AllocationQuota": "the account's quota is used up; raise it in the console",
+    }
+)
 
 # Every documented DashScope code (API-FACTS §1.2) and the class it becomes.
 _ACCOUNT = (
-    "InvalidApiKey", "NOT AUTHORIZED", "Arrearage", "AccessDenied", "AccessDenied.Unpurchased", "Model.AccessDenied",
-    "App.AccessDenied", "Workspace.AccessDenied", "AllocationQuota.FreeTierOnly", "WorkSpaceNotFound",
-    "CommodityNotPurchased", "PrepaidBillOverdue", "PostpaidBillOverdue", "Throttling.AllocationQuota",
+    "InvalidApiKey",
+    "NOT AUTHORIZED",
+    "Arrearage",
+    "AccessDenied",
+    "AccessDenied.Unpurchased",
+    "Model.AccessDenied",
+    "App.AccessDenied",
+    "Workspace.AccessDenied",
+    "AllocationQuota.FreeTierOnly",
+    "WorkSpaceNotFound",
+    "CommodityNotPurchased",
+    "PrepaidBillOverdue",
+    "PostpaidBillOverdue",
+    "Throttling.AllocationQuota",
 )
 _REJECTED = (
-    "InvalidParameter", "InvalidParameter.DataInspection", "DataInspectionFailed", "IPInfringementSuspect",
-    "UnsupportedOperation", "InvalidURL", "InvalidURL.ConnectionRefused", "InvalidURL.Timeout",
-    "BadRequest.EmptyInput", "BadRequest.EmptyParameters", "BadRequest.EmptyModel", "BadRequest.IllegalInput",
-    "BadRequest.InputDownloadFailed", "BadRequest.UnsupportedFileFormat", "BadRequest.TooLarge",
-    "InvalidImage.FileFormat", "InvalidImageFormat", "InvalidImageResolution", "InvalidImage.ImageSize",
-    "InvalidFile", "ModelNotFound", "Model.NotExist",
+    "InvalidParameter",
+    "InvalidParameter.DataInspection",
+    "DataInspectionFailed",
+    "IPInfringementSuspect",
+    "UnsupportedOperation",
+    "InvalidURL",
+    "InvalidURL.ConnectionRefused",
+    "InvalidURL.Timeout",
+    "BadRequest.EmptyInput",
+    "BadRequest.EmptyParameters",
+    "BadRequest.EmptyModel",
+    "BadRequest.IllegalInput",
+    "BadRequest.InputDownloadFailed",
+    "BadRequest.UnsupportedFileFormat",
+    "BadRequest.TooLarge",
+    "InvalidImage.FileFormat",
+    "InvalidImageFormat",
+    "InvalidImageResolution",
+    "InvalidImage.ImageSize",
+    "InvalidFile",
+    "ModelNotFound",
+    "Model.NotExist",
 )
 _ENDPOINT = ("NotFound",)  # "Request path not found.": the base URL is wrong, for every job alike
 _THROTTLED = ("Throttling", "Throttling.RateQuota", "Throttling.BurstRate")
 _SERVICE = (
-    "InternalError", "InternalError.Algo", "InternalError.Timeout", "InternalError.FileUpload", "InternalError.Upload",
-    "SystemError", "ModelServiceFailed", "RequestTimeOut", "ModelServingError", "ModelUnavailable",
-    "ServiceUnavailable", "GatewayTimeout",
+    "InternalError",
+    "InternalError.Algo",
+    "InternalError.Timeout",
+    "InternalError.FileUpload",
+    "InternalError.Upload",
+    "SystemError",
+    "ModelServiceFailed",
+    "RequestTimeOut",
+    "ModelServingError",
+    "ModelUnavailable",
+    "ServiceUnavailable",
+    "GatewayTimeout",
 )
-API_CODES: Mapping[str, type[ApiError]] = MappingProxyType({
-    **{c: AccountError for c in _ACCOUNT}, **{c: RejectedError for c in _REJECTED},
-    **{c: ThrottledError for c in _THROTTLED}, **{c: ServiceError for c in _SERVICE},
-    **{c: EndpointError for c in _ENDPOINT},
-})
+API_CODES: Mapping[str, type[ApiError]] = MappingProxyType(
+    {
+        **{c: AccountError for c in _ACCOUNT},
+        **{c: RejectedError for c in _REJECTED},
+        **{c: ThrottledError for c in _THROTTLED},
+        **{c: ServiceError for c in _SERVICE},
+        **{c: EndpointError for c in _ENDPOINT},
+    }
+)
 
 # aiohttp's exceptions, each named, so a new one in aiohttp shows up in the tests rather than as a traceback.
-_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ClientConnectorDNSError, aiohttp.ClientProxyConnectionError,
-             aiohttp.ClientSSLError, aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError,
-             aiohttp.ConnectionTimeoutError, aiohttp.ServerFingerprintMismatch)
-_BROKEN = (aiohttp.ClientConnectionError, aiohttp.ClientConnectionResetError, aiohttp.ClientOSError,
-           aiohttp.ServerConnectionError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-           aiohttp.UploadAbortedError)
+_NOT_SENT = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ClientConnectorDNSError,
+    aiohttp.ClientProxyConnectionError,
+    aiohttp.ClientSSLError,
+    aiohttp.ClientConnectorSSLError,
+    aiohttp.ClientConnectorCertificateError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ServerFingerprintMismatch,
+)
+_BROKEN = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientConnectionResetError,
+    aiohttp.ClientOSError,
+    aiohttp.ServerConnectionError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    aiohttp.UploadAbortedError,
+)
 _TIMED_OUT = (aiohttp.ServerTimeoutError, aiohttp.SocketTimeoutError)
-_BAD_TARGET = (aiohttp.InvalidURL, aiohttp.InvalidUrlClientError, aiohttp.NonHttpUrlClientError,
-               aiohttp.RedirectClientError, aiohttp.InvalidUrlRedirectClientError,
-               aiohttp.NonHttpUrlRedirectClientError, aiohttp.TooManyRedirects, aiohttp.ClientHttpProxyError)
+_BAD_TARGET = (
+    aiohttp.InvalidURL,
+    aiohttp.InvalidUrlClientError,
+    aiohttp.NonHttpUrlClientError,
+    aiohttp.RedirectClientError,
+    aiohttp.InvalidUrlRedirectClientError,
+    aiohttp.NonHttpUrlRedirectClientError,
+    aiohttp.TooManyRedirects,
+    aiohttp.ClientHttpProxyError,
+)
 # Raised only by response helpers the runner does not call (raise_for_status, .json(), websockets).
-_NOT_RAISED = (aiohttp.ClientError, aiohttp.ClientResponseError, aiohttp.ContentTypeError,
-               aiohttp.WSServerHandshakeError)
-TRANSPORT: Mapping[type[BaseException], type[WanformError]] = MappingProxyType({
-    **{c: ConnectError for c in _NOT_SENT}, **{c: DisconnectedError for c in _BROKEN},
-    **{c: ReadTimeoutError for c in _TIMED_OUT}, **{c: TargetError for c in _BAD_TARGET},
-    **{c: DisconnectedError for c in _NOT_RAISED},
-    asyncio.TimeoutError: ReadTimeoutError, ConnectionError: DisconnectedError, OSError: DisconnectedError,
-})
+_NOT_RAISED = (
+    aiohttp.ClientError,
+    aiohttp.ClientResponseError,
+    aiohttp.ContentTypeError,
+    aiohttp.WSServerHandshakeError,
+)
+TRANSPORT: Mapping[type[BaseException], type[WanformError]] = MappingProxyType(
+    {
+        **{c: ConnectError for c in _NOT_SENT},
+        **{c: DisconnectedError for c in _BROKEN},
+        **{c: ReadTimeoutError for c in _TIMED_OUT},
+        **{c: TargetError for c in _BAD_TARGET},
+        **{c: DisconnectedError for c in _NOT_RAISED},
+        asyncio.TimeoutError: ReadTimeoutError,
+        ConnectionError: DisconnectedError,
+        OSError: DisconnectedError,
+    }
+)
 
 
 def safe_url(url: object) -> str:
@@ -222,15 +296,19 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def from_answer(status: int, body: object, *, where: str, retry_after_header: str | None = None) -> ApiError:
+def from_answer(
+    status: int, body: object, *, where: str, retry_after_header: str | None = None
+) -> ApiError:
     """The error for a non-2xx answer: the body's code decides, the HTTP status when the code is unknown."""
     data = body if isinstance(body, dict) else {}
     code = str(data.get("code") or f"HTTP{status}")
     message = str(data.get("message") or data.get("msg") or _no_body_message(status, body))
-    cls = api_class(code) or (EndpointError if not data and status in (404, 405) else _by_status(status))
+    cls = api_class(code) or (
+        EndpointError if not data and status in (404, 405) else _by_status(status)
+    )
     error = cls(status, code, message, request_id=str(data.get("request_id") or ""), where=where)
     if isinstance(error, RetryableError):
         error.retry_after = retry_after(retry_after_header)
@@ -247,7 +325,11 @@ def _no_body_message(status: int, body: object) -> str:
 
 def _oss_detail(text: str) -> str:
     """An OSS error body's Code and Message only (its other fields may echo the request's signature)."""
-    fields = [m.group(1) for m in (re.search(f"<{tag}>([^<]*)</{tag}>", text) for tag in ("Code", "Message")) if m]
+    fields = [
+        m.group(1)
+        for m in (re.search(f"<{tag}>([^<]*)</{tag}>", text) for tag in ("Code", "Message"))
+        if m
+    ]
     return ": ".join(fields) if fields else " ".join(text.split())[:120]
 
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Mapping
 
 from aiolimiter import AsyncLimiter
 
 from spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
 
 RATE_MARGIN = 0.97  # the runner refills at 97% of the documented rate
-ENV = {"submit_rps": "WANFORM_SUBMIT_RPS", "max_in_flight": "WANFORM_MAX_IN_FLIGHT", "query_rps": "WANFORM_QUERY_RPS"}
+ENV = {
+    "submit_rps": "WANFORM_SUBMIT_RPS",
+    "max_in_flight": "WANFORM_MAX_IN_FLIGHT",
+    "query_rps": "WANFORM_QUERY_RPS",
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ def positive(text: str, what: str) -> float:
     return number
 
 
-def resolve_limits(models: Mapping[str, ModelSpec], env: Mapping[str, str], **flags: str | None) -> Limits:
+def resolve_limits(
+    models: Mapping[str, ModelSpec], env: Mapping[str, str], **flags: str | None
+) -> Limits:
     """The spec's defaults, then WANFORM_* variables, then flags (`submit_rps`, `max_in_flight`, `query_rps`)."""
     given = {key: flags.get(key) or env.get(var) for key, var in ENV.items()}
     submit = {name: spec.submit_rps for name, spec in models.items()}

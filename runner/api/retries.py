@@ -3,8 +3,9 @@ a total time budget per operation, and the server's Retry-After when it sends on
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 import stamina
 
@@ -31,8 +32,11 @@ def backoff(exc: Exception) -> bool | float:
     return isinstance(exc, TransportError)
 
 
-async def retrying(op: Callable[[], Awaitable[T]], policy: RetryPolicy,
-                   seen: Callable[[WanformError], None] | None = None) -> T:
+async def retrying(
+    op: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    seen: Callable[[WanformError], None] | None = None,
+) -> T:
     """Run `op` until it succeeds, fails for good, or the policy is spent; `seen` hears of each retryable failure."""
 
     def hook(exc: Exception) -> bool | float:
@@ -41,9 +45,14 @@ async def retrying(op: Callable[[], Awaitable[T]], policy: RetryPolicy,
             seen(exc)  # type: ignore[arg-type]
         return decision
 
-    async for attempt in stamina.retry_context(on=hook, attempts=policy.attempts, timeout=policy.budget,
-                                               wait_initial=policy.wait_initial, wait_max=policy.wait_max,
-                                               wait_jitter=policy.wait_jitter):
+    async for attempt in stamina.retry_context(
+        on=hook,
+        attempts=policy.attempts,
+        timeout=policy.budget,
+        wait_initial=policy.wait_initial,
+        wait_max=policy.wait_max,
+        wait_jitter=policy.wait_jitter,
+    ):
         with attempt:
             return await op()
     raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from runner.api.errors import TargetError, safe_url
 
 LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` listens by default
 # Regions whose HTTP base is the workspace host (the SDK's MAAS_REGIONS; cn-beijing keeps the legacy host).
-MAAS_REGIONS = frozenset({"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"})
+MAAS_REGIONS = frozenset(
+    {"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"}
+)
 WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EMULATOR_KEY = "sk-wanform-emulator"  # any `sk-` key is an account on the emulator
 API_SUFFIX = "/api/v1"
@@ -58,17 +60,24 @@ def sdk_base_url(env: Mapping[str, str]) -> str:
     region = env.get("DASHSCOPE_API_REGION", "cn-beijing")
     version = env.get("DASHSCOPE_API_VERSION", "v1")
     workspace = env.get("DASHSCOPE_WORKSPACE_ID", "")
-    default = (f"https://{{workspace_id}}.{region}.maas.aliyuncs.com/api/{version}" if region in MAAS_REGIONS
-               else f"https://dashscope.aliyuncs.com/api/{version}")
+    default = (
+        f"https://{{workspace_id}}.{region}.maas.aliyuncs.com/api/{version}"
+        if region in MAAS_REGIONS
+        else f"https://dashscope.aliyuncs.com/api/{version}"
+    )
     url = env.get("DASHSCOPE_HTTP_BASE_URL") or default
     if "{workspace_id}" not in url:
         return url.rstrip("/")
     if not workspace:
-        raise TargetError(f"the base URL {url} needs a workspace: set DASHSCOPE_WORKSPACE_ID "
-                          f"(region {region} uses the workspace host)")
+        raise TargetError(
+            f"the base URL {url} needs a workspace: set DASHSCOPE_WORKSPACE_ID "
+            f"(region {region} uses the workspace host)"
+        )
     if not WORKSPACE_PATTERN.match(workspace):
-        raise TargetError(f"DASHSCOPE_WORKSPACE_ID {workspace!r} is not a workspace id "
-                          "(letters, digits, _ and -, at most 64)")
+        raise TargetError(
+            f"DASHSCOPE_WORKSPACE_ID {workspace!r} is not a workspace id "
+            "(letters, digits, _ and -, at most 64)"
+        )
     return url.replace("{workspace_id}", workspace).rstrip("/")
 
 
@@ -76,10 +85,12 @@ def check_url(url: str) -> str:
     """A target URL as a base URL: http(s) with a host; a bare `http://host:port` gets `/api/v1`."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"--target {safe_url(url)!r} is not emulator, dashscope or an http(s) URL "
-                          "such as http://127.0.0.1:8000/api/v1")
+        raise TargetError(
+            f"--target {safe_url(url)!r} is not emulator, dashscope or an http(s) URL "
+            "such as http://127.0.0.1:8000/api/v1"
+        )
     try:
-        parts.port
+        _ = parts.port  # urllib checks the port only when it is read
     except ValueError:
         raise TargetError(f"--target {safe_url(url)!r} has an invalid port") from None
     if parts.query or parts.fragment:

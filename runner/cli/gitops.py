@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import click
 
-from spec.models import ModelSpec
-
+from runner.cli.options import variants_option
 from runner.gitops.fingerprint import HashCache
 from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
-from runner.cli.options import variants_option
 from runner.gitops.plan import Plan, make_plan
+from runner.recipes.check import validate_paths
 from runner.reports.plan import PLAN_REPORTERS
 from runner.reports.validation import REPORTERS
-from runner.recipes.check import validate_paths
+from spec.models import ModelSpec
 
 EXIT_NOTHING_TO_DO, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
@@ -30,7 +29,9 @@ def load_lock(path: Path) -> LockFile:
         sys.exit(EXIT_ERROR)
 
 
-def build_plan(paths: tuple[str, ...], root: str, lock_path: Path, fmt: str, models: Mapping[str, ModelSpec]) -> Plan:
+def build_plan(
+    paths: tuple[str, ...], root: str, lock_path: Path, fmt: str, models: Mapping[str, ModelSpec]
+) -> Plan:
     """Validate, then compare with the lock; invalid recipes are printed as `validate` prints them, exit 1."""
     result = validate_paths(list(paths) or ["recipes"], root=root, models=models)
     if not (result.report.ok() and result.recipes):
@@ -44,22 +45,52 @@ def build_plan(paths: tuple[str, ...], root: str, lock_path: Path, fmt: str, mod
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--lock", "lock_path", type=click.Path(dir_okay=False), help=f"Lock file (default: ROOT/{LOCK_NAME}).")
-@click.option("--root", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
-              help="Project root; lock paths and image paths are relative to it.")
-@click.option("-o", "--output", "fmt", type=click.Choice(sorted(PLAN_REPORTERS)), default="text", show_default=True)
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing is pending, 2 when changes are, 1 on error.")
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help=f"Lock file (default: ROOT/{LOCK_NAME}).",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    default=".",
+    show_default=True,
+    help="Project root; lock paths and image paths are relative to it.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(sorted(PLAN_REPORTERS)),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing is pending, 2 when changes are, 1 on error.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged jobs too.")
 @variants_option
-def plan(paths: tuple[str, ...], lock_path: str | None, root: str, fmt: str, detailed_exitcode: bool, verbose: bool,
-         models: Mapping[str, ModelSpec]) -> None:
+def plan(
+    paths: tuple[str, ...],
+    lock_path: str | None,
+    root: str,
+    fmt: str,
+    detailed_exitcode: bool,
+    verbose: bool,
+    models: Mapping[str, ModelSpec],
+) -> None:
     """Compare recipes (default: recipes/) with the lock file and the outputs on disk.
 
     Each job is new, changed (with the fields, inputs or outputs that changed), unchanged, or
     orphaned (in the lock, in no recipe any more). Prints the billable images and a cost
     estimate per model. Nothing is sent.
     """
-    found = build_plan(paths, root, Path(lock_path) if lock_path else Path(root) / LOCK_NAME, fmt, models)
+    found = build_plan(
+        paths, root, Path(lock_path) if lock_path else Path(root) / LOCK_NAME, fmt, models
+    )
     PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
     pending = bool(found.pending() or found.orphaned())
     sys.exit(EXIT_PENDING if detailed_exitcode and pending else EXIT_NOTHING_TO_DO)
@@ -67,8 +98,13 @@ def plan(paths: tuple[str, ...], lock_path: str | None, root: str, fmt: str, det
 
 @click.command("merge-locks")
 @click.argument("locks", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--into", type=click.Path(dir_okay=False), default=LOCK_NAME, show_default=True,
-              help="The lock file to write (it may be one of LOCKS).")
+@click.option(
+    "--into",
+    type=click.Path(dir_okay=False),
+    default=LOCK_NAME,
+    show_default=True,
+    help="The lock file to write (it may be one of LOCKS).",
+)
 def merge_locks(locks: tuple[str, ...], into: str) -> None:
     """Merge the lock files that the shards of a CI matrix wrote into one.
 

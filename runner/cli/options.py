@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import click
 
 from spec.models import ModelSpec, describe_variants, parse_variants, table
 
 
-def _model_table(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Mapping[str, ModelSpec]:
+def _model_table(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> Mapping[str, ModelSpec]:
     try:
         return table(parse_variants(value))
     except ValueError as exc:
@@ -18,5 +20,10 @@ def _model_table(_ctx: click.Context, _param: click.Parameter, value: str | None
 
 # The model table, with the API pages' disagreements resolved as the user asks; commands receive it as `models`.
 variants_option = click.option(
-    "--variants", "models", envvar="WANFORM_VARIANTS", metavar="KEY=VALUE,...", callback=_model_table,
-    help=f"Which document to follow where the API pages disagree ({describe_variants()}).")
+    "--variants",
+    "models",
+    envvar="WANFORM_VARIANTS",
+    metavar="KEY=VALUE,...",
+    callback=_model_table,
+    help=f"Which document to follow where the API pages disagree ({describe_variants()}).",
+)

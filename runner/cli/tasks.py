@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from runner.api.client import Answer, Client, session
-from runner.engine.outputs import redact
-from runner.api.targets import Target
 from runner.api.answers import outcome, service_times
+from runner.api.client import Answer, Client, session
+from runner.api.targets import Target
+from runner.engine.outputs import redact
 
 
 async def call(target: Target, action: str, task_id: str) -> Answer:
@@ -43,6 +43,11 @@ def print_status(task_id: str, answer: Answer, out: TextIO, fmt: str) -> None:
 
 def print_cancel(task_id: str, answer: Answer, out: TextIO, fmt: str) -> None:
     if fmt == "json":
-        out.write(json.dumps({"task_id": task_id, "canceled": True, "request_id": answer.request_id}, indent=2) + "\n")
+        out.write(
+            json.dumps(
+                {"task_id": task_id, "canceled": True, "request_id": answer.request_id}, indent=2
+            )
+            + "\n"
+        )
     else:
         out.write(f"{task_id}: CANCELED\n")

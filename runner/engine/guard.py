@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock, Timeout
 
@@ -48,7 +48,9 @@ def run_guard(root: str | os.PathLike) -> Iterator[None]:
     first = lock.lock_counter == 1
     try:
         if first:
-            owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}))
+            owner.write_text(
+                json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()})
+            )
         yield
     finally:
         if first:
@@ -66,4 +68,4 @@ def holder_of(root: Path) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

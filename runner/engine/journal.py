@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -28,9 +28,13 @@ class JobRecord:
 
     task_id: str | None = None
     request_id: str = ""
-    status: str | None = None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
+    status: str | None = (
+        None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
+    )
     outputs: list[dict] = field(default_factory=list)
-    intent: float | None = None  # epoch seconds of a submission whose answer never reached the journal
+    intent: float | None = (
+        None  # epoch seconds of a submission whose answer never reached the journal
+    )
 
     @property
     def live(self) -> bool:
@@ -39,7 +43,7 @@ class JobRecord:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Journal:
@@ -59,7 +63,7 @@ class Journal:
         self._guard.enter_context(run_guard(self.directory.parent))
         text = self.path.read_text(encoding="utf-8", errors="replace") if self.path.exists() else ""
         self._replay(text)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (held open for the run; close() shuts it)
         if text and not text.endswith("\n"):
             self._file.write("\n")  # a line cut short by a crash stays alone on its line
         return self
@@ -92,13 +96,16 @@ class Journal:
             self.task_ids.add(task_id)
         if event == "submitting":
             record.intent = entry.get("at")
-        elif event == "refused":  # the service answered the submission with an error: no task was made
+        elif (
+            event == "refused"
+        ):  # the service answered the submission with an error: no task was made
             record.intent = None
         elif event == "submitted":
             self.records[entry["job"]] = JobRecord(task_id, entry.get("request_id", ""))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
-            self.records[entry["job"]] = JobRecord(None, entry.get("request_id", ""), entry.get("status"),
-                                                   entry.get("outputs", []))
+            self.records[entry["job"]] = JobRecord(
+                None, entry.get("request_id", ""), entry.get("status"), entry.get("outputs", [])
+            )
         elif event in ("finished", "canceled", "expired") and task_id == record.task_id:
             record.status = entry.get("status") or event.upper()
             record.outputs = entry.get("outputs", [])

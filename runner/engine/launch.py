@@ -5,36 +5,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator, Callable, Mapping
-
-from spec.models import MODELS, ModelSpec
 
 from runner.api.client import Client, Timeouts, session
-from runner.engine.run import Engine, RunOptions
-from runner.engine.journal import Journal
 from runner.api.limits import Limits
-from runner.reports.progress import Lines
-from runner.engine.states import RunResult
 from runner.api.targets import Target
+from runner.engine.journal import Journal
+from runner.engine.run import Engine, RunOptions
+from runner.engine.states import RunResult
 from runner.recipes.check import CheckedJob
+from runner.reports.progress import Lines
+from spec.models import MODELS, ModelSpec
 
-EMULATOR_SPEED = 10.0  # the embedded emulator runs ten times faster than DashScope's documented durations
+EMULATOR_SPEED = (
+    10.0  # the embedded emulator runs ten times faster than DashScope's documented durations
+)
 
 
 @contextlib.asynccontextmanager
-async def reachable(target: Target, announce: Callable[[str], None], speed: float = EMULATOR_SPEED,
-                    models: Mapping[str, ModelSpec] = MODELS) -> AsyncIterator[Target]:
+async def reachable(
+    target: Target,
+    announce: Callable[[str], None],
+    speed: float = EMULATOR_SPEED,
+    models: Mapping[str, ModelSpec] = MODELS,
+) -> AsyncIterator[Target]:
     """The target ready to call: an embedded emulator is started on a free loopback port for the block's duration."""
     if not target.embedded:
         yield target
         return
     from emulator import EmulatorConfig, start  # only runs without a real target need the emulator
 
-    runner, base_url = await start(EmulatorConfig(host="127.0.0.1", port=0, speed=speed, models=models))
-    announce(f"running against the embedded emulator at {base_url} (offline, {speed:g}x speed, nothing is billed; "
-             "set DASHSCOPE_API_KEY or pass --target to use DashScope)")
+    runner, base_url = await start(
+        EmulatorConfig(host="127.0.0.1", port=0, speed=speed, models=models)
+    )
+    announce(
+        f"running against the embedded emulator at {base_url} (offline, {speed:g}x speed, nothing is billed; "
+        "set DASHSCOPE_API_KEY or pass --target to use DashScope)"
+    )
     try:
         yield target.with_base_url(base_url)
     finally:
@@ -63,18 +72,29 @@ def interrupts(engine: Engine):
             loop.remove_signal_handler(sig)
 
 
-async def execute(jobs: list[CheckedJob], target: Target, limits: Limits, options: RunOptions, progress: Lines,
-                  root: str | Path = ".", timeouts: Timeouts = Timeouts(),
-                  models: Mapping[str, ModelSpec] = MODELS) -> RunResult:
+async def execute(
+    jobs: list[CheckedJob],
+    target: Target,
+    limits: Limits,
+    options: RunOptions,
+    progress: Lines,
+    root: str | Path = ".",
+    timeouts: Timeouts = Timeouts(),
+    models: Mapping[str, ModelSpec] = MODELS,
+) -> RunResult:
     """Run validated jobs against `target`, journaling under `root`/.wanform.
 
     An embedded emulator runs at `options.target_speed`, EMULATOR_SPEED when that is None.
     """
     if target.embedded and options.target_speed is None:
         options = replace(options, target_speed=EMULATOR_SPEED)
-    async with reachable(target, progress.notice, options.target_speed or EMULATOR_SPEED, models) as ready:
+    async with reachable(
+        target, progress.notice, options.target_speed or EMULATOR_SPEED, models
+    ) as ready:
         with Journal(root) as journal:
-            async with session(ready, limit=max(64, 4 * sum(limits.max_in_flight.values()))) as http:
+            async with session(
+                ready, limit=max(64, 4 * sum(limits.max_in_flight.values()))
+            ) as http:
                 client = Client(http, ready, timeouts)
                 engine = Engine(jobs, client, journal, limits, options, progress, models)
                 with interrupts(engine):

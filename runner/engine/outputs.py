@@ -16,9 +16,10 @@ import struct
 import tempfile
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from runner.api.errors import FileError, safe_url
 
@@ -28,7 +29,9 @@ SIDECAR_VERSION = 1
 DATA_URI = re.compile(r"^data:([^;,]*)[^,]*,")
 SIGNED_QUERY = re.compile(r"(?i)(signature|expires|accesskeyid|security-token|x-oss-|token)=")
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-MAX_STEM = 120  # file systems allow 255 bytes; leave room for the index, suffix and temp-file decoration
+MAX_STEM = (
+    120  # file systems allow 255 bytes; leave room for the index, suffix and temp-file decoration
+)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once, at import, while nothing else runs
 FILE_MODE = 0o666 & ~_UMASK
@@ -40,7 +43,11 @@ def safe_name(name: str) -> str:
     plain = UNSAFE.sub("-", name).strip("-.") or "job"
     if len(plain) <= MAX_STEM:
         return plain
-    return plain[:MAX_STEM - 9].rstrip("-.") + "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return (
+        plain[: MAX_STEM - 9].rstrip("-.")
+        + "-"
+        + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    )
 
 
 def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -50,7 +57,9 @@ def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
 
     def stem(recipe: str, job: str) -> str:
         clash = counts[(safe_name(recipe), safe_name(job))] > 1
-        return safe_name(job) + ("-" + hashlib.sha256(job.encode("utf-8")).hexdigest()[:8] if clash else "")
+        return safe_name(job) + (
+            "-" + hashlib.sha256(job.encode("utf-8")).hexdigest()[:8] if clash else ""
+        )
 
     return {pair: stem(*pair) for pair in pairs}
 
@@ -120,7 +129,12 @@ def write_atomic(path: Path, data: bytes) -> None:
 def text_chunk(keyword: str, text: str) -> bytes:
     """A PNG iTXt chunk (UTF-8, uncompressed)."""
     payload = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
-    return struct.pack(">I", len(payload)) + b"iTXt" + payload + struct.pack(">I", zlib.crc32(b"iTXt" + payload))
+    return (
+        struct.pack(">I", len(payload))
+        + b"iTXt"
+        + payload
+        + struct.pack(">I", zlib.crc32(b"iTXt" + payload))
+    )
 
 
 def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
@@ -164,9 +178,9 @@ def redact_value(value: str) -> str:
     match = DATA_URI.match(value)
     if match:
         try:
-            data = base64.b64decode(value[match.end():])
+            data = base64.b64decode(value[match.end() :])
         except (binascii.Error, ValueError):
-            data = value[match.end():].encode("ascii", "replace")
+            data = value[match.end() :].encode("ascii", "replace")
         return f"data:{match.group(1)};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
     if "://" in value and SIGNED_QUERY.search(value.partition("?")[2]):
         return safe_url(value)
@@ -188,4 +202,6 @@ def safe_headers(headers: dict[str, str]) -> dict[str, str]:
 
 def write_sidecar(path: Path, provenance: dict) -> None:
     doc = {"version": SIDECAR_VERSION, **provenance}
-    write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_atomic(
+        path, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    )

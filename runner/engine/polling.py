@@ -6,11 +6,15 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-FIRST_POLL_MAX = 2.0  # seconds: before any task of a model has ended, probe early (the emulator may be fast)
+FIRST_POLL_MAX = (
+    2.0  # seconds: before any task of a model has ended, probe early (the emulator may be fast)
+)
 MIN_GAP = 0.05
 MAX_GAP = 10.0  # the docs advise polling about every 10 s
 SAMPLES = 16
-SHRINK = 0.97  # a task already done at its first poll may have ended earlier: nudge the estimate down
+SHRINK = (
+    0.97  # a task already done at its first poll may have ended earlier: nudge the estimate down
+)
 
 
 class Durations:

@@ -14,29 +14,67 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Mapping
 
-from spec.models import MODELS, ModelSpec
-
+from runner.api.answers import (
+    FINAL,
+    expected_images,
+    missing,
+    outcome,
+    service_seconds,
+    service_times,
+)
 from runner.api.client import Answer, Client
-from runner.api.errors import (AccountError, EndpointError, FileError, TaskFailedError, TransportError, WanformError,
-                           safe_url)
-from runner.recipes.wire import Source, journal_key, load_sources
-from runner.engine.journal import Journal, JobRecord
+from runner.api.errors import (
+    AccountError,
+    EndpointError,
+    FileError,
+    TaskFailedError,
+    TransportError,
+    WanformError,
+    safe_url,
+)
 from runner.api.limits import Gates, Limits
-from runner.engine.outputs import (PNG_SIGNATURE, AtomicFile, Placement, file_sha256, finish_png, image_suffix, job_stems,
-                            safe_name, write_sidecar)
-from runner.engine.polling import Durations
-from runner.reports.progress import Lines
-from runner.engine.states import (DOWNLOADING, ENDED, FAILED, INTERRUPTED, PARTIAL, PENDING, PREPARING, RUNNING, SKIPPED,
-                            STOPPED, SUBMITTING, SUCCEEDED, ImageFailure, ImageOut, JobState, RunResult)
 from runner.api.retries import RetryPolicy, retrying
+from runner.engine.journal import JobRecord, Journal
+from runner.engine.outputs import (
+    PNG_SIGNATURE,
+    AtomicFile,
+    Placement,
+    file_sha256,
+    finish_png,
+    image_suffix,
+    job_stems,
+    safe_name,
+    write_sidecar,
+)
+from runner.engine.polling import Durations
+from runner.engine.states import (
+    DOWNLOADING,
+    ENDED,
+    FAILED,
+    INTERRUPTED,
+    PARTIAL,
+    PENDING,
+    PREPARING,
+    RUNNING,
+    SKIPPED,
+    STOPPED,
+    SUBMITTING,
+    SUCCEEDED,
+    ImageFailure,
+    ImageOut,
+    JobState,
+    RunResult,
+)
 from runner.engine.submission import Submitter
-from runner.api.answers import FINAL, expected_images, missing, outcome, service_seconds, service_times
 from runner.recipes.check import CheckedJob
+from runner.recipes.wire import Source, journal_key, load_sources
+from runner.reports.progress import Lines
+from spec.models import MODELS, ModelSpec
 
 STOPPING = (AccountError, EndpointError)
 SOFTWARE = "wanform"
@@ -50,9 +88,15 @@ class RunOptions:
     synchronous: bool = False
     retry: RetryPolicy = RetryPolicy()
     download_retry: RetryPolicy = RetryPolicy(attempts=6, budget=120.0)
-    cancel_wait: float = 5.0  # seconds to let submissions land and cancel PENDING tasks after an interrupt
-    target_speed: float | None = None  # an emulator's clock speed: its task durations are exact; None for DashScope
-    redo_finished: bool = False  # submit again jobs the journal has finished with their files intact (--force)
+    cancel_wait: float = (
+        5.0  # seconds to let submissions land and cancel PENDING tasks after an interrupt
+    )
+    target_speed: float | None = (
+        None  # an emulator's clock speed: its task durations are exact; None for DashScope
+    )
+    redo_finished: bool = (
+        False  # submit again jobs the journal has finished with their files intact (--force)
+    )
 
 
 @dataclass
@@ -75,7 +119,7 @@ class Work:
 
 
 def _iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _intact(outputs: list[dict]) -> bool:
@@ -93,16 +137,28 @@ def _intact(outputs: list[dict]) -> bool:
 class Engine:
     """Runs validated jobs against one target; `run()` once, `interrupt()` from a signal handler."""
 
-    def __init__(self, jobs: list[CheckedJob], client: Client, journal: Journal, limits: Limits, options: RunOptions,
-                 progress: Lines, models: Mapping[str, ModelSpec] = MODELS) -> None:
+    def __init__(
+        self,
+        jobs: list[CheckedJob],
+        client: Client,
+        journal: Journal,
+        limits: Limits,
+        options: RunOptions,
+        progress: Lines,
+        models: Mapping[str, ModelSpec] = MODELS,
+    ) -> None:
         self.client, self.journal, self.options, self.progress = client, journal, options, progress
         self.models = models
         self.gates = Gates(limits)
         speed = options.target_speed
-        self.durations = {name: Durations(spec.typical_seconds / (speed or 1.0), exact=speed is not None)
-                          for name, spec in models.items()}
+        self.durations = {
+            name: Durations(spec.typical_seconds / (speed or 1.0), exact=speed is not None)
+            for name, spec in models.items()
+        }
         self._halt = asyncio.Event()
-        self.submitter = Submitter(client, self.gates, journal, options.retry, self._seen, self._halt, self._stop)
+        self.submitter = Submitter(
+            client, self.gates, journal, options.retry, self._seen, self._halt, self._stop
+        )
         stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
         self.work = [self._work(c, stems) for c in jobs]
         self.result = RunResult(client.target.describe(), [w.state for w in self.work])
@@ -110,7 +166,9 @@ class Engine:
     def _work(self, checked: CheckedJob, stems: dict) -> Work:
         job = checked.job
         state = JobState(job.recipe.file, job.name, job.values["model"])
-        place = Placement(self.options.out / safe_name(job.recipe.name), stems[(job.recipe.name, job.name)])
+        place = Placement(
+            self.options.out / safe_name(job.recipe.name), stems[(job.recipe.name, job.name)]
+        )
         return Work(checked, state, place)
 
     def _seen(self, error: WanformError) -> None:
@@ -136,8 +194,10 @@ class Engine:
         jobs = [asyncio.create_task(self._job(w)) for w in self.work]
         halted = asyncio.create_task(self._halt.wait())
         try:
-            await asyncio.wait([halted, asyncio.gather(*jobs, return_exceptions=True)],
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [halted, asyncio.gather(*jobs, return_exceptions=True)],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             halted.cancel()
             await self._settle(jobs)
@@ -166,7 +226,12 @@ class Engine:
         waiting = []
         for w in self.work:
             record = self.journal.get(w.journal_key) if w.journal_key else None
-            if record is not None and record.live and record.status is None and w.task_status in (None, "PENDING"):
+            if (
+                record is not None
+                and record.live
+                and record.status is None
+                and w.task_status in (None, "PENDING")
+            ):
                 waiting.append(asyncio.create_task(self._cancel(record.task_id, w)))  # type: ignore[arg-type]
         if waiting:
             await asyncio.wait(waiting, timeout=self.options.cancel_wait)
@@ -190,7 +255,9 @@ class Engine:
             raise
         except WanformError as exc:
             self._failed(w, exc)
-            if isinstance(exc, STOPPING) or (isinstance(exc, TransportError) and not self.client.traffic.answers):
+            if isinstance(exc, STOPPING) or (
+                isinstance(exc, TransportError) and not self.client.traffic.answers
+            ):
                 self._stop(exc)
 
     def _failed(self, w: Work, error: WanformError) -> None:
@@ -219,9 +286,15 @@ class Engine:
         await self._finish(w, answer)
 
     def _skip(self, w: Work, record: JobRecord) -> None:
-        w.state.task_id, w.state.request_id, w.state.state = record.task_id, record.request_id, SKIPPED
+        w.state.task_id, w.state.request_id, w.state.state = (
+            record.task_id,
+            record.request_id,
+            SKIPPED,
+        )
         w.state.sidecar = str(w.place.sidecar) if w.place.sidecar.is_file() else None
-        w.state.images = [ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs]
+        w.state.images = [
+            ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs
+        ]
         self.progress.job_ended(w.state)
 
     async def _resume(self, w: Work, record: JobRecord) -> Answer | None:
@@ -232,8 +305,11 @@ class Engine:
         if (answer.body.get("output") or {}).get("task_status") != "UNKNOWN":
             return answer
         self.journal.write("expired", w.journal_key, task_id=record.task_id)
-        self._notice(w, f"task {record.task_id} from an earlier run is UNKNOWN to the service (expired after 24 h, "
-                        "or never created); submitting the job again")
+        self._notice(
+            w,
+            f"task {record.task_id} from an earlier run is UNKNOWN to the service (expired after 24 h, "
+            "or never created); submitting the job again",
+        )
         w.state.resumed = False
         return None
 
@@ -247,13 +323,22 @@ class Engine:
         w.request_id = submitted.request_id
         self.progress.event("submitted", w.state, task_id=submitted.task_id)
         if submitted.adopted:
-            self._notice(w, f"adopted task {submitted.task_id}, created by a submission whose answer was lost")
+            self._notice(
+                w,
+                f"adopted task {submitted.task_id}, created by a submission whose answer was lost",
+            )
         return await self._poll(w, submitted.task_id)
 
     def _synchronous(self, w: Work) -> bool:
         """--sync where the model has a sync endpoint, except interleaved output (it streams over SSE there)."""
-        interleave = (w.checked.request.body.get("parameters") or {}).get("enable_interleave") is True
-        return self.options.synchronous and self.models[w.model].sync_path is not None and not interleave
+        interleave = (w.checked.request.body.get("parameters") or {}).get(
+            "enable_interleave"
+        ) is True
+        return (
+            self.options.synchronous
+            and self.models[w.model].sync_path is not None
+            and not interleave
+        )
 
     async def _poll(self, w: Work, task_id: str, resumed: bool = False) -> Answer:
         """Ask about the task until it ends: first near the model's usual duration, then at growing intervals."""
@@ -274,7 +359,9 @@ class Engine:
                     durations.learn(elapsed, misses, service_seconds(output))
                 return answer
             misses += 1
-            wait = durations.next_poll(max(elapsed, durations.first_poll()) if resumed else elapsed, misses)
+            wait = durations.next_poll(
+                max(elapsed, durations.first_poll()) if resumed else elapsed, misses
+            )
 
     async def _query(self, task_id: str) -> Answer:
         await self.gates.query.acquire()
@@ -286,14 +373,20 @@ class Engine:
         status = str(output.get("task_status") or "SUCCEEDED")
         w.times["finished_at"] = _iso()
         if status != "SUCCEEDED":
-            self.journal.write("finished", w.journal_key, task_id=w.state.task_id, status=status, outputs=[])
-            raise TaskFailedError(str(output.get("code") or status),
-                                  str(output.get("message") or _ended_without_images(status)),
-                                  task_id=w.state.task_id or "")
+            self.journal.write(
+                "finished", w.journal_key, task_id=w.state.task_id, status=status, outputs=[]
+            )
+            raise TaskFailedError(
+                str(output.get("code") or status),
+                str(output.get("message") or _ended_without_images(status)),
+                task_id=w.state.task_id or "",
+            )
         found = outcome(output)
         expected = expected_images(w.checked.request)
         w.state.state, w.state.failures = DOWNLOADING, found.failures + missing(found, expected)
-        fetched = await asyncio.gather(*(self._download(w, i, url) for i, url in found.urls.items()))
+        fetched = await asyncio.gather(
+            *(self._download(w, i, url) for i, url in found.urls.items())
+        )
         w.state.images = [f for f in fetched if isinstance(f, ImageOut)]
         w.state.failures += [f for f in fetched if isinstance(f, ImageFailure)]
         w.state.failures.sort(key=lambda f: f.index)
@@ -301,31 +394,54 @@ class Engine:
         await self._record(w, answer, found.urls, found.texts)
         w.state.state = SUCCEEDED if not w.state.failures else PARTIAL if w.state.images else FAILED
         if w.state.state == FAILED:
-            w.state.error = TaskFailedError(w.state.failures[0].code, "no image was made: " + w.state.failures[0].message)
+            w.state.error = TaskFailedError(
+                w.state.failures[0].code, "no image was made: " + w.state.failures[0].message
+            )
         self.progress.job_ended(w.state)
 
-    async def _record(self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]) -> None:
+    async def _record(
+        self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]
+    ) -> None:
         """The sidecar (written off the loop), then the journal entry (on it: the journal has one writer)."""
         output = answer.body.get("output") or {}
         provenance = self._provenance(w) | {
             "request_id": w.request_id or answer.request_id,
             "status": "SUCCEEDED" if not w.state.failures else "PARTIAL",
-            "usage": answer.body.get("usage"), "task_metrics": output.get("task_metrics"),
-            "service_times": service_times(output), "timings": w.times, "texts": texts,
-            "images": [{**vars(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])} for i in w.state.images],
+            "usage": answer.body.get("usage"),
+            "task_metrics": output.get("task_metrics"),
+            "service_times": service_times(output),
+            "timings": w.times,
+            "texts": texts,
+            "images": [
+                {**vars(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])}
+                for i in w.state.images
+            ],
             "failed_images": [vars(f) for f in w.state.failures],
         }
         await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
         w.state.sidecar = str(w.place.sidecar)
         w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
-        self.journal.write("finished", w.journal_key, task_id=w.state.task_id, status="SUCCEEDED",
-                           request_id=provenance["request_id"], outputs=[vars(i) for i in w.state.images])
+        self.journal.write(
+            "finished",
+            w.journal_key,
+            task_id=w.state.task_id,
+            status="SUCCEEDED",
+            request_id=provenance["request_id"],
+            outputs=[vars(i) for i in w.state.images],
+        )
 
     def _provenance(self, w: Work) -> dict:
         job = w.checked.job
-        return {"recipe": os.path.relpath(job.recipe.abspath, job.recipe.root), "job": job.name, "model": w.model,
-                "target": self.client.target.describe(), "task_id": w.state.task_id, "resumed": w.state.resumed,
-                "request": w.request, "inputs": [s.describe() for s in w.sources]}
+        return {
+            "recipe": os.path.relpath(job.recipe.abspath, job.recipe.root),
+            "job": job.name,
+            "model": w.model,
+            "target": self.client.target.describe(),
+            "task_id": w.state.task_id,
+            "resumed": w.state.resumed,
+            "request": w.request,
+            "inputs": [s.describe() for s in w.sources],
+        }
 
     async def _download(self, w: Work, index: int, url: str) -> ImageOut | ImageFailure:
         """Fetch image `index` into its final name atomically, retrying cut-off transfers."""
@@ -350,10 +466,8 @@ class Engine:
     def _commit(self, out: AtomicFile, index: int, texts: dict[str, str]) -> ImageOut:
         out.file.seek(0)
         head = out.file.read(16)
-        if head.startswith(PNG_SIGNATURE):
-            digest = finish_png(out, texts)
-        else:
-            digest = file_sha256(out.file)
+        png = head.startswith(PNG_SIGNATURE)
+        digest = finish_png(out, texts) if png else file_sha256(out.file)
         out.path = out.path.with_suffix(image_suffix(head))
         size = out.file.seek(0, os.SEEK_END)
         try:
@@ -364,9 +478,16 @@ class Engine:
 
     def _png_texts(self, w: Work, index: int) -> dict[str, str]:
         job = w.checked.job
-        ident = json.dumps({"recipe": job.recipe.name, "job": job.name, "image": index}, ensure_ascii=False)
-        return {"Software": SOFTWARE, "Source": w.model, "Description": str(job.values.get("prompt", "")),
-                "Comment": f"sidecar {w.place.sidecar.name}; task {w.state.task_id}", "wanform": ident}
+        ident = json.dumps(
+            {"recipe": job.recipe.name, "job": job.name, "image": index}, ensure_ascii=False
+        )
+        return {
+            "Software": SOFTWARE,
+            "Source": w.model,
+            "Description": str(job.values.get("prompt", "")),
+            "Comment": f"sidecar {w.place.sidecar.name}; task {w.state.task_id}",
+            "wanform": ident,
+        }
 
 
 def _ended_without_images(status: str) -> str:

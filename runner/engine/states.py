@@ -10,9 +10,21 @@ EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 3, 4,
 
 # A job's phases while it runs, then how it ended.
 QUEUED, PREPARING, SUBMITTING, PENDING, RUNNING, DOWNLOADING = (
-    "queued", "preparing", "submitting", "pending", "running", "downloading")
+    "queued",
+    "preparing",
+    "submitting",
+    "pending",
+    "running",
+    "downloading",
+)
 SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED = (
-    "succeeded", "partial", "failed", "skipped", "interrupted", "stopped")
+    "succeeded",
+    "partial",
+    "failed",
+    "skipped",
+    "interrupted",
+    "stopped",
+)
 ENDED = frozenset({SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED})
 IN_FLIGHT = frozenset({SUBMITTING, PENDING, RUNNING})
 
@@ -56,14 +68,25 @@ class JobState:
 
     def as_dict(self) -> dict:
         out = {
-            "recipe": self.recipe, "job": self.job, "model": self.model, "status": self.state,
-            "task_id": self.task_id, "request_id": self.request_id, "resumed": self.resumed, "sidecar": self.sidecar,
-            "images": [vars(i) for i in self.images], "failed_images": [vars(f) for f in self.failures],
+            "recipe": self.recipe,
+            "job": self.job,
+            "model": self.model,
+            "status": self.state,
+            "task_id": self.task_id,
+            "request_id": self.request_id,
+            "resumed": self.resumed,
+            "sidecar": self.sidecar,
+            "images": [vars(i) for i in self.images],
+            "failed_images": [vars(f) for f in self.failures],
             "notices": self.notices,
             "error": None,
         }
         if self.error is not None:
-            out["error"] = {"code": self.error.code, "message": self.error.message, "hint": self.error.hint}
+            out["error"] = {
+                "code": self.error.code,
+                "message": self.error.message,
+                "hint": self.error.hint,
+            }
         return out
 
 
@@ -93,11 +116,17 @@ class RunResult:
 
     def summary(self) -> dict:
         return {
-            "jobs": len(self.jobs), "succeeded": self.count(SUCCEEDED), "partial": self.count(PARTIAL),
-            "failed": self.count(FAILED), "skipped": self.count(SKIPPED),
-            "not_finished": self.count(INTERRUPTED, STOPPED) + sum(1 for j in self.jobs if j.state not in ENDED),
+            "jobs": len(self.jobs),
+            "succeeded": self.count(SUCCEEDED),
+            "partial": self.count(PARTIAL),
+            "failed": self.count(FAILED),
+            "skipped": self.count(SKIPPED),
+            "not_finished": self.count(INTERRUPTED, STOPPED)
+            + sum(1 for j in self.jobs if j.state not in ENDED),
             "images": sum(len(j.images) for j in self.jobs),
             "failed_images": sum(len(j.failures) for j in self.jobs),
-            "requests": sum(self.requests.values()), "throttled": self.throttled, "retried": self.retried,
+            "requests": sum(self.requests.values()),
+            "throttled": self.throttled,
+            "retried": self.retried,
             "elapsed_seconds": round(self.elapsed, 3),
         }

@@ -11,20 +11,31 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 from runner.api.client import Answer, Client
-from runner.api.errors import (AccountError, ApiError, ConnectError, EndpointError, OutcomeUnknownError, ServiceError,
-                           TransportError, WanformError)
-from runner.recipes.wire import Source, encode_all, wire_request
-from runner.engine.journal import Journal
+from runner.api.errors import (
+    AccountError,
+    ApiError,
+    ConnectError,
+    EndpointError,
+    OutcomeUnknownError,
+    ServiceError,
+    TransportError,
+    WanformError,
+)
 from runner.api.limits import Gates, SubmitGate
+from runner.api.retries import RetryPolicy, retrying
+from runner.engine.journal import Journal
 from runner.engine.outputs import redact, safe_headers
 from runner.recipes.load import Job
-from runner.api.retries import RetryPolicy, retrying
+from runner.recipes.wire import Source, encode_all, wire_request
 
-LOST_TASK_MARGIN = 120.0  # seconds: a lost task was created at most this long before its intent (clock skew)
+LOST_TASK_MARGIN = (
+    120.0  # seconds: a lost task was created at most this long before its intent (clock skew)
+)
 LIST_PAGE_SIZE = "100"
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
 T = TypeVar("T")
@@ -42,14 +53,30 @@ class Submitted:
 class Submitter:
     """Submissions, uploads and lost-answer recovery for one run."""
 
-    def __init__(self, client: Client, gates: Gates, journal: Journal, retry: RetryPolicy, seen,
-                 halt: asyncio.Event, stop: Callable[[WanformError], None]) -> None:
-        self.client, self.gates, self.journal, self.retry, self.seen = client, gates, journal, retry, seen
+    def __init__(
+        self,
+        client: Client,
+        gates: Gates,
+        journal: Journal,
+        retry: RetryPolicy,
+        seen,
+        halt: asyncio.Event,
+        stop: Callable[[WanformError], None],
+    ) -> None:
+        self.client, self.gates, self.journal, self.retry, self.seen = (
+            client,
+            gates,
+            journal,
+            retry,
+            seen,
+        )
         self.halt, self.stop = halt, stop  # the run's stop: once set, nothing more is sent
         self._refused = 0  # connections refused before the target ever answered
         self._gates: dict[str, SubmitGate] = defaultdict(SubmitGate)
         self._claimed: set[str] = set()
-        self.in_air: set[asyncio.Task] = set()  # submissions to let finish (and journal) before the run exits
+        self.in_air: set[asyncio.Task] = (
+            set()
+        )  # submissions to let finish (and journal) before the run exits
         self._first = asyncio.Lock()
         self._proven = False  # until the service has accepted a key, submissions go one at a time
 
@@ -58,8 +85,12 @@ class Submitter:
         model = job.values["model"]
         values = await encode_all(sources, lambda source: self._upload(model, source))
         request = wire_request(job, values, synchronous)
-        doc = {"method": "POST", "path": request.path, "headers": safe_headers(request.headers()),
-               "body": redact(request.body)}
+        doc = {
+            "method": "POST",
+            "path": request.path,
+            "headers": safe_headers(request.headers()),
+            "body": redact(request.body),
+        }
         return {"path": request.path, "body": request.body, "headers": request.headers()}, doc
 
     async def _upload(self, model: str, source: Source) -> str:
@@ -79,8 +110,9 @@ class Submitter:
                 found = await self.find_lost(model, lost_since)
                 lost_since = None
                 if found is not None:
-                    self.journal.write("submitted", key, task_id=found, request_id="", model=model,
-                                       adopted=True)
+                    self.journal.write(
+                        "submitted", key, task_id=found, request_id="", model=model, adopted=True
+                    )
                     return Submitted(found, "", adopted=True)
             await self.gates.submit(model).acquire()
             started = time.time()
@@ -136,7 +168,9 @@ class Submitter:
                 self.journal.write("refused", key, model=model, code=exc.code)
                 raise
             task_id = _task_id(answer)
-            self.journal.write("submitted", key, task_id=task_id, request_id=answer.request_id, model=model)
+            self.journal.write(
+                "submitted", key, task_id=task_id, request_id=answer.request_id, model=model
+            )
         return Submitted(task_id, answer.request_id)
 
     async def call(self, key: str, model: str, wire: dict) -> Answer:
@@ -146,7 +180,10 @@ class Submitter:
             await self.gates.submit(model).acquire()
             try:
                 return await self._vetted(
-                    lambda: self.client.submit(wire["path"], wire["body"], wire["headers"], synchronous=True))
+                    lambda: self.client.submit(
+                        wire["path"], wire["body"], wire["headers"], synchronous=True
+                    )
+                )
             except TransportError as exc:
                 if exc.sent:
                     raise OutcomeUnknownError(f"{exc.message}; the call was not repeated") from None
@@ -167,8 +204,12 @@ class Submitter:
     def _unclaimed(self, entry: dict, since: float) -> bool:
         task_id = entry.get("task_id")
         created = (entry.get("gmt_create") or 0) / 1000
-        return bool(task_id) and task_id not in self.journal.task_ids and task_id not in self._claimed \
+        return (
+            bool(task_id)
+            and task_id not in self.journal.task_ids
+            and task_id not in self._claimed
             and created >= since - LOST_TASK_MARGIN
+        )
 
     async def _listed(self, model: str) -> list[dict]:
         entries: list[dict] = []
@@ -183,7 +224,9 @@ class Submitter:
     async def _list_page(self, model: str, page: int) -> Answer:
         async def attempt() -> Answer:
             await self.gates.query.acquire()
-            return await self.client.tasks(model_name=model, page_no=str(page), page_size=LIST_PAGE_SIZE)
+            return await self.client.tasks(
+                model_name=model, page_no=str(page), page_size=LIST_PAGE_SIZE
+            )
 
         return await retrying(attempt, self.retry, self.seen)
 
@@ -192,7 +235,9 @@ def _task_id(answer: Answer) -> str:
     output = answer.body.get("output")
     task_id = output.get("task_id") if isinstance(output, dict) else None
     if not task_id:
-        raise ServiceError(answer.status, "InvalidResponse", "the submission answer has no output.task_id")
+        raise ServiceError(
+            answer.status, "InvalidResponse", "the submission answer has no output.task_id"
+        )
     return str(task_id)
 
 

@@ -11,15 +11,14 @@ import copy
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Mapping
-
-from spec.imageprobe import DATA_URI
-from spec.problems import Path, json_path
 
 from runner.engine.outputs import write_atomic
 from runner.recipes.build import BuiltRequest
+from spec.imageprobe import DATA_URI
+from spec.problems import Path, json_path
 
 HASH_CACHE = FsPath(".wanform") / "hashes.json"
 LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
@@ -77,7 +76,7 @@ def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str
         return hashes.file((request.job.recipe.abspath.parent / ref.value).resolve())
     if ref.kind == "data":
         match = DATA_URI.match(ref.value)
-        payload = base64.b64decode(ref.value[match.end():] if match else "", validate=False)
+        payload = base64.b64decode(ref.value[match.end() :] if match else "", validate=False)
         return "sha256:" + hashlib.sha256(payload).hexdigest()
     return ref.value
 
@@ -91,9 +90,13 @@ def _set(body: dict, path: Path, value: str) -> None:
 
 def _flatten(value: object, prefix: Path = ()) -> dict[str, object]:
     if isinstance(value, dict):
-        return {k: v for key in sorted(value) for k, v in _flatten(value[key], prefix + (key,)).items()}
+        return {
+            k: v for key in sorted(value) for k, v in _flatten(value[key], prefix + (key,)).items()
+        }
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        return {k: v for i, item in enumerate(value) for k, v in _flatten(item, prefix + (i,)).items()}
+        return {
+            k: v for i, item in enumerate(value) for k, v in _flatten(item, prefix + (i,)).items()
+        }
     if isinstance(value, str) and len(value) > LONG_TEXT:
         value = sha256_text(value)
     return {json_path(prefix): value}
@@ -101,12 +104,19 @@ def _flatten(value: object, prefix: Path = ()) -> dict[str, object]:
 
 def _declared(request: BuiltRequest, identities: dict[Path, str]) -> dict:
     """The job as its recipe declares it, images by identity: the lock's readable field list."""
-    values = {k: v for k, v in request.job.values.items() if k not in ("name", "description", "matrix")}
+    values = {
+        k: v for k, v in request.job.values.items() if k not in ("name", "description", "matrix")
+    }
     values["n"] = request.body["parameters"]["n"]
     by_recipe = {ref.recipe_path: identities[ref.body_path] for ref in request.images}
     if "inputs" in values:
-        values["inputs"] = [{**{k: v for k, v in entry.items() if k not in ("path", "url", "data")},
-                             "image": by_recipe.get(("inputs", i), "")} for i, entry in enumerate(values["inputs"])]
+        values["inputs"] = [
+            {
+                **{k: v for k, v in entry.items() if k not in ("path", "url", "data")},
+                "image": by_recipe.get(("inputs", i), ""),
+            }
+            for i, entry in enumerate(values["inputs"])
+        ]
     if "mask" in values:
         values["mask"] = by_recipe.get(("mask",), "")
     return values
@@ -130,5 +140,9 @@ def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str
 
 def fingerprint(request: BuiltRequest, hashes: HashCache) -> Fingerprint:
     """Fingerprint a built request, reading its local images through the hash cache."""
-    identities = {ref.body_path: _image_identity(request, i, hashes) for i, ref in enumerate(request.images)}
-    return Fingerprint(request_digest(request, identities), _flatten(_declared(request, identities)))
+    identities = {
+        ref.body_path: _image_identity(request, i, hashes) for i, ref in enumerate(request.images)
+    }
+    return Fingerprint(
+        request_digest(request, identities), _flatten(_declared(request, identities))
+    )

@@ -32,20 +32,28 @@ class LockFile:
     jobs: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "LockFile":
+    def load(cls, path: Path) -> LockFile:
         """Read the lock, or start an empty one when there is none yet."""
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return cls(path)
         except OSError as exc:
-            raise LockFileError(f"{path}: cannot read the lock file: {exc.strerror or exc}") from exc
+            raise LockFileError(
+                f"{path}: cannot read the lock file: {exc.strerror or exc}"
+            ) from exc
         try:
             doc = json.loads(text)
         except ValueError as exc:
-            raise LockFileError(f"{path}:{exc.lineno}:{exc.colno}: the lock file is not valid JSON "
-                                "(a merge conflict left in it?)") from exc
-        if not isinstance(doc, dict) or doc.get("version") != LOCK_VERSION or not isinstance(doc.get("jobs"), dict):
+            raise LockFileError(
+                f"{path}:{exc.lineno}:{exc.colno}: the lock file is not valid JSON "
+                "(a merge conflict left in it?)"
+            ) from exc
+        if (
+            not isinstance(doc, dict)
+            or doc.get("version") != LOCK_VERSION
+            or not isinstance(doc.get("jobs"), dict)
+        ):
             raise LockFileError(f"{path}: not a version {LOCK_VERSION} wanform lock file")
         return cls(path, doc["jobs"])
 
@@ -70,6 +78,8 @@ def merge(locks: list[LockFile], into: Path) -> LockFile:
     for lock in locks:
         for key, entry in lock.jobs.items():
             if key in merged.jobs and merged.jobs[key] != entry:
-                raise LockFileError(f"{lock.path}: job {key} differs from another lock's entry for it")
+                raise LockFileError(
+                    f"{lock.path}: job {key} differs from another lock's entry for it"
+                )
             merged.jobs[key] = entry
     return merged

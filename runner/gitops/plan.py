@@ -6,11 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spec.models import MODELS
-
 from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from runner.gitops.lockfile import LockFile, job_key
 from runner.recipes.check import CheckedJob
+from spec.models import MODELS
 
 NEW, CHANGED, UNCHANGED, ORPHANED = "new", "changed", "unchanged", "orphaned"
 
@@ -80,10 +79,14 @@ def _output_drift(entry: dict, root: Path, hashes: HashCache) -> list[str]:
     return drift
 
 
-def _verdict(checked: CheckedJob, key: str, lock: LockFile, root: Path, hashes: HashCache) -> PlannedJob:
+def _verdict(
+    checked: CheckedJob, key: str, lock: LockFile, root: Path, hashes: HashCache
+) -> PlannedJob:
     found = fingerprint(checked.request, hashes)
     images = int(checked.request.body["parameters"]["n"])
-    job = PlannedJob(key, NEW, checked.request.spec.name, images, checked=checked, fingerprint=found)
+    job = PlannedJob(
+        key, NEW, checked.request.spec.name, images, checked=checked, fingerprint=found
+    )
     entry = lock.jobs.get(key)
     if entry is None:
         return job
@@ -100,8 +103,11 @@ def make_plan(jobs: list[CheckedJob], lock: LockFile, root: Path, hashes: HashCa
     """Verdicts for every valid job, plus the lock's entries that no recipe declares any more."""
     planned = [_verdict(checked, recipe_key(checked, root), lock, root, hashes) for checked in jobs]
     declared = {job.key for job in planned}
-    orphans = [PlannedJob(key, ORPHANED, entry.get("model", "")) for key, entry in sorted(lock.jobs.items())
-               if key not in declared]
+    orphans = [
+        PlannedJob(key, ORPHANED, entry.get("model", ""))
+        for key, entry in sorted(lock.jobs.items())
+        if key not in declared
+    ]
     return Plan(sorted(planned, key=lambda j: j.key) + orphans)
 
 
@@ -111,8 +117,17 @@ def shard(jobs: list[PlannedJob], index: int, count: int) -> list[PlannedJob]:
     return [job for position, job in enumerate(ordered) if position % count == index - 1]
 
 
-def lock_entry(job: PlannedJob, *, target: str, task_id: str | None, request_id: str | None, finished: str | None,
-               outputs: list[dict], failures: list[dict], sidecar: str | None = None) -> dict:
+def lock_entry(
+    job: PlannedJob,
+    *,
+    target: str,
+    task_id: str | None,
+    request_id: str | None,
+    finished: str | None,
+    outputs: list[dict],
+    failures: list[dict],
+    sidecar: str | None = None,
+) -> dict:
     """What the lock records for a job that ran: its identity, its fingerprint, and what it made."""
     assert job.checked is not None and job.fingerprint is not None
     parameters = job.checked.request.body["parameters"]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from spec.imageprobe import ImageProbeError, probe_file
-
+from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
 from runner.gitops.fingerprint import HashCache
 from runner.gitops.lockfile import LockFile
 from runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan, shard
-from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
 from runner.recipes.check import CheckedJob
+from spec.imageprobe import ImageProbeError, probe_file
 
 RECORDED = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
 
@@ -31,7 +30,9 @@ def select(plan: Plan, force: bool, part: tuple[int, int] | None) -> list[Planne
     return shard(chosen, *part) if part else chosen
 
 
-def over_budget(jobs: list[PlannedJob], max_images: int | None, max_cost: float | None) -> str | None:
+def over_budget(
+    jobs: list[PlannedJob], max_images: int | None, max_cost: float | None
+) -> str | None:
     """Why the run would bill more than allowed, or None."""
     images = sum(j.images for j in jobs)
     cost = sum(j.cost for j in jobs)
@@ -48,24 +49,40 @@ def _output(file: str, sha256: str, root: Path) -> dict:
         width, height = info.width, info.height
     except (OSError, ImageProbeError):
         width = height = None
-    return {"path": _relative(file, root), "sha256": f"sha256:{sha256}", "width": width, "height": height}
+    return {
+        "path": _relative(file, root),
+        "sha256": f"sha256:{sha256}",
+        "width": width,
+        "height": height,
+    }
 
 
 def _relative(file: str, root: Path) -> str:
     return Path(os.path.relpath(os.path.abspath(file), root.resolve())).as_posix()
 
 
-def record(lock: LockFile, jobs: list[PlannedJob], states: list[JobState], root: Path, target: str) -> None:
+def record(
+    lock: LockFile, jobs: list[PlannedJob], states: list[JobState], root: Path, target: str
+) -> None:
     """Write a lock entry for every job that ended with images (or was already done); others keep theirs."""
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
         outputs = [_output(image.file, image.sha256, root) for image in state.images]
-        failures = [{"index": f.index, "code": f.code, "message": f.message} for f in state.failures]
+        failures = [
+            {"index": f.index, "code": f.code, "message": f.message} for f in state.failures
+        ]
         sidecar = _relative(state.sidecar, root) if state.sidecar else None
-        lock.jobs[job.key] = lock_entry(job, target=target, task_id=state.task_id, request_id=state.request_id,
-                                        finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
-                                        outputs=outputs, failures=failures, sidecar=sidecar)
+        lock.jobs[job.key] = lock_entry(
+            job,
+            target=target,
+            task_id=state.task_id,
+            request_id=state.request_id,
+            finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
+            outputs=outputs,
+            failures=failures,
+            sidecar=sidecar,
+        )
 
 
 def prune(lock: LockFile, plan: Plan, root: Path) -> list[str]:
@@ -73,7 +90,9 @@ def prune(lock: LockFile, plan: Plan, root: Path) -> list[str]:
     removed = []
     for job in plan.orphaned():
         entry = lock.jobs.pop(job.key, {})
-        files = entry.get("outputs", []) + ([{"path": entry["sidecar"]}] if entry.get("sidecar") else [])
+        files = entry.get("outputs", []) + (
+            [{"path": entry["sidecar"]}] if entry.get("sidecar") else []
+        )
         for output in files:
             path = root / output["path"]
             if path.is_file():
@@ -91,13 +110,20 @@ class Project:
     hashes: HashCache
 
     @classmethod
-    def open(cls, root: Path, lock_path: Path) -> "Project":
+    def open(cls, root: Path, lock_path: Path) -> Project:
         return cls(root, LockFile.load(lock_path), HashCache(root))
 
     def plan(self, jobs: list[CheckedJob]) -> Plan:
         return make_plan(jobs, self.lock, self.root, self.hashes)
 
-    def record(self, jobs: list[PlannedJob], result: RunResult, target: str, plan: Plan, prune_orphans: bool) -> list[str]:
+    def record(
+        self,
+        jobs: list[PlannedJob],
+        result: RunResult,
+        target: str,
+        plan: Plan,
+        prune_orphans: bool,
+    ) -> list[str]:
         """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache; returns files pruned."""
         record(self.lock, jobs, result.jobs, self.root, target)
         removed = prune(self.lock, plan, self.root) if prune_orphans else []

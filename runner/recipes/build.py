@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Callable
 
+from runner.recipes.load import Job
 from spec.models import MODELS, ModelSpec
 from spec.problems import Path, Problem
 
-from runner.recipes.load import Job
-
 # Recipe keys that are not API parameters (or become API parameters under another name).
-RECIPE_ONLY = frozenset({"name", "description", "model", "prompt", "negative_prompt", "inputs", "mask", "function", "palette"})
+RECIPE_ONLY = frozenset(
+    {
+        "name",
+        "description",
+        "model",
+        "prompt",
+        "negative_prompt",
+        "inputs",
+        "mask",
+        "function",
+        "palette",
+    }
+)
 DEFAULT_N = 1
 
 
@@ -48,7 +59,7 @@ class BuiltRequest:
                 best = (prefix, target)
         if best is None:
             return ("model",)
-        return best[1] + tuple(body_path[len(best[0]):])
+        return best[1] + tuple(body_path[len(best[0]) :])
 
     def headers(self) -> dict[str, str]:
         """Headers beyond auth and content type that this request needs."""
@@ -61,7 +72,11 @@ class BuiltRequest:
 def _image_values(body: dict) -> list[str]:
     inp = body.get("input", {})
     values = [c.get("image", "") for m in inp.get("messages", []) for c in m.get("content", [])]
-    return values + list(inp.get("images", [])) + [inp.get(k, "") for k in ("base_image_url", "mask_image_url")]
+    return (
+        values
+        + list(inp.get("images", []))
+        + [inp.get(k, "") for k in ("base_image_url", "mask_image_url")]
+    )
 
 
 def palette_ratio(value: object) -> str:
@@ -84,7 +99,9 @@ class _Builder:
         self.job, self.encode = job, encode
         self.spec = models[job.values["model"]]
         self.values = job.values
-        self.req = BuiltRequest(job, self.spec, {"model": self.spec.name}, self.spec.async_path, True)
+        self.req = BuiltRequest(
+            job, self.spec, {"model": self.spec.name}, self.spec.async_path, True
+        )
 
     def map(self, body_path: Path, recipe_path: Path) -> None:
         self.req.sources.append((body_path, recipe_path))
@@ -92,7 +109,9 @@ class _Builder:
     def image(self, body_path: Path, recipe_path: Path, entry: dict, role: str = "input") -> str:
         kind = next((k for k in ("path", "url", "data") if k in entry), None)
         if kind is None or sum(k in entry for k in ("path", "url", "data")) != 1:
-            self.req.problems.append(Problem("input-source", "give exactly one of path:, url: or data:", recipe_path))
+            self.req.problems.append(
+                Problem("input-source", "give exactly one of path:, url: or data:", recipe_path)
+            )
             kind = kind or "url"
         ref = ImageRef(body_path, recipe_path, kind, str(entry.get(kind, "")), role)
         self.req.images.append(ref)
@@ -115,7 +134,10 @@ class _Builder:
             for i in range(len(inputs)):
                 self.map(("parameters", "bbox_list", i), ("inputs", i, "bboxes"))
         if "palette" in self.values:
-            params["color_palette"] = [{"hex": c["hex"], "ratio": palette_ratio(c["ratio"])} for c in self.values["palette"]]
+            params["color_palette"] = [
+                {"hex": c["hex"], "ratio": palette_ratio(c["ratio"])}
+                for c in self.values["palette"]
+            ]
             self.map(("parameters", "color_palette"), ("palette",))
         if self.spec.family == "messages" and "negative_prompt" in self.values:
             params["negative_prompt"] = self.values["negative_prompt"]
@@ -123,16 +145,29 @@ class _Builder:
         return dict(sorted(params.items()))
 
     def messages_input(self) -> dict:
-        content = [{"image": self.image(("input", "messages", 0, "content", i, "image"), ("inputs", i), entry)}
-                   for i, entry in enumerate(self.values.get("inputs") or [])]
+        content = [
+            {
+                "image": self.image(
+                    ("input", "messages", 0, "content", i, "image"), ("inputs", i), entry
+                )
+            }
+            for i, entry in enumerate(self.values.get("inputs") or [])
+        ]
         text_path = ("input", "messages", 0, "content", len(content))
         self.map(text_path, self.job.origin("prompt"))
         self.map(("input", "messages", 0, "content"), ("inputs",))
-        return {"messages": [{"role": "user", "content": content + [{"text": self.values["prompt"]}]}]}
+        return {
+            "messages": [{"role": "user", "content": content + [{"text": self.values["prompt"]}]}]
+        }
 
     def images_input(self) -> dict:
-        out = {"prompt": self.values["prompt"],
-               "images": [self.image(("input", "images", i), ("inputs", i), e) for i, e in enumerate(self.values.get("inputs") or [])]}
+        out = {
+            "prompt": self.values["prompt"],
+            "images": [
+                self.image(("input", "images", i), ("inputs", i), e)
+                for i, e in enumerate(self.values.get("inputs") or [])
+            ],
+        }
         self.map(("input", "images"), ("inputs",))
         if "negative_prompt" in self.values:
             out["negative_prompt"] = self.values["negative_prompt"]
@@ -142,15 +177,23 @@ class _Builder:
     def imageedit_input(self) -> dict:
         inputs = self.values.get("inputs") or []
         if len(inputs) != 1:
-            self.req.problems.append(Problem(
-                "image-count", f"{self.spec.name} edits exactly one image; give one entry under inputs, got {len(inputs)}",
-                ("inputs",) if "inputs" in self.values else ("model",)))
+            self.req.problems.append(
+                Problem(
+                    "image-count",
+                    f"{self.spec.name} edits exactly one image; give one entry under inputs, got {len(inputs)}",
+                    ("inputs",) if "inputs" in self.values else ("model",),
+                )
+            )
         out = {"function": self.values.get("function"), "prompt": self.values["prompt"]}
         self.map(("input", "function"), self.job.origin("function"))
         if inputs:
-            out["base_image_url"] = self.image(("input", "base_image_url"), ("inputs", 0), inputs[0])
+            out["base_image_url"] = self.image(
+                ("input", "base_image_url"), ("inputs", 0), inputs[0]
+            )
         if "mask" in self.values:
-            out["mask_image_url"] = self.image(("input", "mask_image_url"), ("mask",), self.values["mask"], "mask")
+            out["mask_image_url"] = self.image(
+                ("input", "mask_image_url"), ("mask",), self.values["mask"], "mask"
+            )
         if out["function"] is None:
             del out["function"]
         return out
@@ -159,13 +202,19 @@ class _Builder:
         self.map(("input", "prompt"), self.job.origin("prompt"))
         self.map(("input",), ("model",))
         family = self.spec.family
-        inp = {"messages": self.messages_input, "images": self.images_input, "imageedit": self.imageedit_input}[family]()
+        inp = {
+            "messages": self.messages_input,
+            "images": self.images_input,
+            "imageedit": self.imageedit_input,
+        }[family]()
         self.req.body = {"model": self.spec.name, "input": inp, "parameters": self.parameters()}
         if synchronous and self.spec.sync_path:
             self.req.path, self.req.asynchronous = self.spec.sync_path, False
         return self.req
 
 
-def build_request(job: Job, encode: Encoder, *, synchronous: bool = False, models=MODELS) -> BuiltRequest:
+def build_request(
+    job: Job, encode: Encoder, *, synchronous: bool = False, models=MODELS
+) -> BuiltRequest:
     """The request for `job`, its images turned into references by `encode` (data URI, oss:// or a placeholder)."""
     return _Builder(job, encode, models).build(synchronous)

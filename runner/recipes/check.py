@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
-from typing import Mapping
 
+from runner.recipes.build import BuiltRequest, ImageRef, build_request
+from runner.recipes.load import Job, Recipe, discover, expand, load
 from spec.checks import check_request
-from spec.imageprobe import ImageInfo, ImageProbeError, decode_data_uri, probe_bytes, probe_file, MIME_FORMATS
+from spec.imageprobe import (
+    MIME_FORMATS,
+    ImageInfo,
+    ImageProbeError,
+    decode_data_uri,
+    probe_bytes,
+    probe_file,
+)
 from spec.models import MODELS, ModelSpec
 from spec.problems import Location, Path, Problem, Report
-
-from runner.recipes.load import Job, Recipe, discover, expand, load
-from runner.recipes.build import BuiltRequest, ImageRef, build_request
-
 
 KEY_CODES = frozenset({"unknown-key", "param-not-accepted"})  # problems about a key, not its value
 
@@ -41,12 +46,19 @@ class ImageFiles:
         try:
             candidate = (recipe.abspath.parent / value).resolve()
             if not candidate.is_relative_to(recipe.root):
-                return None, Problem("path-outside-root", f"{value} resolves to {candidate}, outside the project root "
-                                                          f"{recipe.root}; recipes may only read files inside it")
+                return None, Problem(
+                    "path-outside-root",
+                    f"{value} resolves to {candidate}, outside the project root "
+                    f"{recipe.root}; recipes may only read files inside it",
+                )
             if candidate.is_dir():
-                return None, Problem("input-not-found", f"{value} is a directory, not an image file")
+                return None, Problem(
+                    "input-not-found", f"{value} is a directory, not an image file"
+                )
             if not candidate.is_file():
-                return None, Problem("input-not-found", f"{value} does not exist (looked for {candidate})")
+                return None, Problem(
+                    "input-not-found", f"{value} does not exist (looked for {candidate})"
+                )
         except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
             return None, Problem("input-not-found", f"{value!r} cannot be a file name here: {exc}")
         return candidate, None
@@ -75,7 +87,9 @@ def _probe_data(value: str) -> tuple[ImageInfo | ImageProbeError | None, Problem
         return exc, None
     declared = MIME_FORMATS.get(mime or "")
     if declared and declared != info.format:
-        return info, Problem("image-mime", f"the data URI says {mime} but the bytes are {info.format}")
+        return info, Problem(
+            "image-mime", f"the data URI says {mime} but the bytes are {info.format}"
+        )
     return info, None
 
 
@@ -117,8 +131,12 @@ def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MOD
         return info
 
     # a request the builder could not complete (no base image, an input without a source) is not checked further
-    body_problems = [] if request.problems else check_request(request.body, models=models, images=lookup)
-    placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [(p, p.path) for p in extra]
+    body_problems = (
+        [] if request.problems else check_request(request.body, models=models, images=lookup)
+    )
+    placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [
+        (p, p.path) for p in extra
+    ]
     checked = CheckedJob(job, request)
     checked.findings = [(job.recipe.location(path), p) for p, path in placed]
     return checked
@@ -137,11 +155,20 @@ class Validation:
 def _n_warning(recipe: Recipe) -> list[Problem]:
     if "n" in recipe.data or "n" in (recipe.data.get("matrix") or {}):
         return []
-    return [Problem("n-omitted", "n is not set; wanform sends n: 1 (the service's own default is up to 4 images, "
-                                 "each billed)", ("model",), severity="warning")]
+    return [
+        Problem(
+            "n-omitted",
+            "n is not set; wanform sends n: 1 (the service's own default is up to 4 images, "
+            "each billed)",
+            ("model",),
+            severity="warning",
+        )
+    ]
 
 
-def validate_paths(paths: list[str], root: str | os.PathLike = ".", models: Mapping[str, ModelSpec] = MODELS) -> Validation:
+def validate_paths(
+    paths: list[str], root: str | os.PathLike = ".", models: Mapping[str, ModelSpec] = MODELS
+) -> Validation:
     """Validate every recipe under `paths`; image paths are confined to `root`."""
     files, missing = discover(paths)
     result = Validation(Report(), [])
@@ -155,12 +182,16 @@ def validate_paths(paths: list[str], root: str | os.PathLike = ".", models: Mapp
     return result
 
 
-def _validate_file(path: FsPath, root: FsPath, images: ImageFiles, models, result: Validation) -> None:
+def _validate_file(
+    path: FsPath, root: FsPath, images: ImageFiles, models, result: Validation
+) -> None:
     recipe, problems, where = load(path, root)
     shown = recipe.file if recipe else where.file
     result.report.files.append(shown)
     if recipe is None or problems:
-        placed = [(recipe.location(p.path, p.code in KEY_CODES) if recipe else where, p) for p in problems]
+        placed = [
+            (recipe.location(p.path, p.code in KEY_CODES) if recipe else where, p) for p in problems
+        ]
         for location, problem in sorted(placed, key=lambda item: (item[0].line, item[0].column)):
             result.report.add(location, [problem])
         result.invalid.add(shown)
@@ -172,14 +203,21 @@ def _validate_file(path: FsPath, root: FsPath, images: ImageFiles, models, resul
     for job in jobs:
         checked = check_job(job, images, models)
         result.jobs.append(checked)
-        for location, problem in checked.findings:  # a matrix repeats a job's problems: report each once
+        for (
+            location,
+            problem,
+        ) in checked.findings:  # a matrix repeats a job's problems: report each once
             key = (location.line, location.column, problem.code, problem.message)
             found.setdefault(key, (location, problem, []))[2].append(job.name)
         if not checked.ok:
             result.invalid.add(shown)
     matrix = recipe.data.get("matrix") or {}
-    at_matrix_values = {(where.line, where.column) for where in
-                        (recipe.location(("matrix", k, i)) for k in matrix for i in range(len(matrix[k])))}
+    at_matrix_values = {
+        (where.line, where.column)
+        for where in (
+            recipe.location(("matrix", k, i)) for k in matrix for i in range(len(matrix[k]))
+        )
+    }
     for key in sorted(found):
         location, problem, names = found[key]
         # only some combinations have it, and the line is not one of their matrix values: say which

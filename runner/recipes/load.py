@@ -15,7 +15,14 @@ from spec.schemagen import recipe_schema
 from spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
-YAML_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "empty"}
+YAML_KINDS = {
+    list: "a list",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "empty",
+}
 
 
 @dataclass
@@ -61,7 +68,10 @@ def display_path(path: FsPath) -> str:
         return str(path)
 
 
-NOT_A_FILE = Problem("unreadable", "not a regular file: a broken or looping symbolic link, a device, a socket or a pipe")
+NOT_A_FILE = Problem(
+    "unreadable",
+    "not a regular file: a broken or looping symbolic link, a device, a socket or a pipe",
+)
 
 
 def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]:
@@ -70,7 +80,9 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.suffix in RECIPE_SUFFIXES and not p.is_dir()):
+            for found in sorted(
+                p for p in path.rglob("*") if p.suffix in RECIPE_SUFFIXES and not p.is_dir()
+            ):
                 if found.is_file():
                     files.append(found)
                 else:
@@ -91,11 +103,19 @@ def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Loca
         located = load_file(str(path))
     except YamlError as exc:
         mark = exc.mark
-        return None, [Problem(exc.code, exc.message)], Location(shown, mark.line if mark else 0, mark.column if mark else 0)
+        return (
+            None,
+            [Problem(exc.code, exc.message)],
+            Location(shown, mark.line if mark else 0, mark.column if mark else 0),
+        )
     recipe = Recipe(shown, path.resolve(), root.resolve(), located)
     if not isinstance(located.data, dict):
         kind = YAML_KINDS.get(type(located.data), "a single value")
-        return None, [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not {kind}")], recipe.location(())
+        return (
+            None,
+            [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not {kind}")],
+            recipe.location(()),
+        )
     problems = _recipe_check().problems(located.data)
     return recipe, problems + _missing(located.data), recipe.location(())
 
@@ -111,7 +131,11 @@ def _missing(data: dict) -> list[Problem]:
     spec = MODELS.get(model) if isinstance(model, str) else None
     needed = ["prompt"] + (["function", "inputs"] if spec and spec.family == "imageedit" else [])
     matrix = data.get("matrix") or {}
-    return [Problem("missing", f"Field required: {key}", ()) for key in needed if key not in data and key not in matrix]
+    return [
+        Problem("missing", f"Field required: {key}", ())
+        for key in needed
+        if key not in data and key not in matrix
+    ]
 
 
 def _suffix(combo: dict[str, object]) -> str:
@@ -127,7 +151,7 @@ def expand(recipe: Recipe) -> list[Job]:
     keys = list(matrix)
     jobs = []
     for indices in itertools.product(*(range(len(matrix[k])) for k in keys)):
-        combo = {k: matrix[k][i] for k, i in zip(keys, indices)}
-        origins = {k: ("matrix", k, i) for k, i in zip(keys, indices)}
+        combo = {k: matrix[k][i] for k, i in zip(keys, indices, strict=True)}
+        origins = {k: ("matrix", k, i) for k, i in zip(keys, indices, strict=True)}
         jobs.append(Job(recipe, recipe.name + _suffix(combo), {**base, **combo}, origins))
     return jobs

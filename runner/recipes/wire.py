@@ -10,18 +10,23 @@ import base64
 import hashlib
 import mimetypes
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Awaitable, Callable
 
+from runner.gitops.fingerprint import canonical, request_digest
+from runner.recipes.build import BuiltRequest, ImageRef, build_request
+from runner.recipes.load import Job
 from spec.imageprobe import decode_data_uri, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 
-from runner.gitops.fingerprint import canonical, request_digest
-from runner.recipes.load import Job
-from runner.recipes.build import BuiltRequest, ImageRef, build_request
-
-FORMAT_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp", "TIFF": "image/tiff"}
+FORMAT_MIME = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "BMP": "image/bmp",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+}
 URL_ONLY_ROLES = frozenset({"mask"})  # wanx2.1: "仅支持图像URL地址,不支持Base64数据" (docs 002)
 
 
@@ -42,9 +47,14 @@ class Source:
 
     def describe(self) -> dict:
         """For provenance: where it came from and its digest, never the bytes."""
-        out = {"from": f"{self.ref.kind}:{self.ref.value}" if self.ref.kind != "data" else "data", "role": self.ref.role}
+        out = {
+            "from": f"{self.ref.kind}:{self.ref.value}" if self.ref.kind != "data" else "data",
+            "role": self.ref.role,
+        }
         if self.data is not None:
-            out.update(sha256=self.digest.removeprefix("sha256:"), bytes=len(self.data), mime=self.mime)
+            out.update(
+                sha256=self.digest.removeprefix("sha256:"), bytes=len(self.data), mime=self.mime
+            )
         return out
 
 
@@ -58,7 +68,12 @@ def load_source(job: Job, ref: ImageRef) -> Source:
         return Source(ref, None, "", "")
     if ref.kind == "data":
         mime, data = decode_data_uri(ref.value)
-        return Source(ref, data, mime or _mime(data), f"{ref.role}{mimetypes.guess_extension(mime or '') or ''}")
+        return Source(
+            ref,
+            data,
+            mime or _mime(data),
+            f"{ref.role}{mimetypes.guess_extension(mime or '') or ''}",
+        )
     path = _local_file(job, ref.value)
     data = path.read_bytes()
     return Source(ref, data, _mime(data), path.name)
@@ -82,7 +97,9 @@ def needs_upload(source: Source) -> bool:
         return False
     if source.ref.role in URL_ONLY_ROLES:
         return True
-    return 4 * ((len(source.data) + 2) // 3) + len(f"data:{source.mime};base64,") > DATA_URI_MAX_BYTES
+    return (
+        4 * ((len(source.data) + 2) // 3) + len(f"data:{source.mime};base64,") > DATA_URI_MAX_BYTES
+    )
 
 
 Uploader = Callable[[Source], Awaitable[str]]

@@ -11,8 +11,8 @@ import re
 import shlex
 from typing import TextIO
 
-from runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
 from runner.recipes.check import CheckedJob
+from runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
 
 SHORT_KEEP = 48
 DATA_URI = re.compile(r"^(data:[^,]*,)(.*)$", re.DOTALL)
@@ -51,14 +51,22 @@ def curl(checked: CheckedJob, base_url: str, synchronous: bool, short: bool) -> 
     if any(needs_upload(s) for s in sources):
         headers["X-DashScope-OssResourceResolve"] = "enable"
     body = _shortened(request.body) if short else request.body
-    lines = [f"curl -sS -X POST {shlex.quote(base_url + request.path)}",
-             '  -H "Authorization: Bearer $DASHSCOPE_API_KEY"']
+    lines = [
+        f"curl -sS -X POST {shlex.quote(base_url + request.path)}",
+        '  -H "Authorization: Bearer $DASHSCOPE_API_KEY"',
+    ]
     lines += [f"  -H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items()]
     lines.append("  --data-binary @- <<'JSON'")
     return " \\\n".join(lines) + "\n" + json.dumps(body, indent=2, ensure_ascii=False) + "\nJSON\n"
 
 
-def render(jobs: list[CheckedJob], base_url: str, out: TextIO, synchronous: bool = False, short: bool = False) -> None:
+def render(
+    jobs: list[CheckedJob],
+    base_url: str,
+    out: TextIO,
+    synchronous: bool = False,
+    short: bool = False,
+) -> None:
     """Every job as a commented curl command."""
     for checked in jobs:
         job = checked.job

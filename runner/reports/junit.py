@@ -12,23 +12,40 @@ from runner.engine.states import ENDED, FAILED, INTERRUPTED, PARTIAL, STOPPED, R
 def junit_xml(result: RunResult) -> bytes:
     """The report as bytes; a partial job is a failure that names its failed images."""
     failures = sum(1 for j in result.jobs if j.state in (FAILED, PARTIAL))
-    errors = sum(1 for j in result.jobs if j.state in (INTERRUPTED, STOPPED) or j.state not in ENDED)
-    suite = ET.Element("testsuite", name="wanform run", tests=str(len(result.jobs)), failures=str(failures),
-                       errors=str(errors), skipped="0", time=f"{result.elapsed:.3f}")
+    errors = sum(
+        1 for j in result.jobs if j.state in (INTERRUPTED, STOPPED) or j.state not in ENDED
+    )
+    suite = ET.Element(
+        "testsuite",
+        name="wanform run",
+        tests=str(len(result.jobs)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped="0",
+        time=f"{result.elapsed:.3f}",
+    )
     for job in result.jobs:
         case = ET.SubElement(suite, "testcase", classname=job.recipe, name=job.job)
         if job.state == PARTIAL:
             lines = [f"image {f.index}: {f.code}: {f.message}" for f in job.failures]
-            ET.SubElement(case, "failure", type="PartialFailure", message=lines[0]).text = "\n".join(lines)
+            ET.SubElement(
+                case, "failure", type="PartialFailure", message=lines[0]
+            ).text = "\n".join(lines)
         elif job.state == FAILED:
             code = job.error.code if job.error else "Failed"
-            ET.SubElement(case, "failure", type=code, message=job.error.line() if job.error else "failed")
+            ET.SubElement(
+                case, "failure", type=code, message=job.error.line() if job.error else "failed"
+            )
         elif job.state in (INTERRUPTED, STOPPED) or job.state not in ENDED:
-            ET.SubElement(case, "error", type=job.state, message=f"the job did not finish ({job.state})")
+            ET.SubElement(
+                case, "error", type=job.state, message=f"the job did not finish ({job.state})"
+            )
         out = [f"task {job.task_id}"] + [f"{i.file} sha256:{i.sha256}" for i in job.images]
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(suite)
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True) + b"\n"
+    return (
+        ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True) + b"\n"
+    )
 
 
 def write_junit(path: Path, result: RunResult) -> None:

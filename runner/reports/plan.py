@@ -12,7 +12,11 @@ MARKS = {"new": "+", "changed": "~", "unchanged": "=", "orphaned": "-"}
 
 
 def _line(job: PlannedJob) -> str:
-    detail = f"{job.model}, {job.images} image{'s' if job.images != 1 else ''}" if job.pending else job.model
+    detail = (
+        f"{job.model}, {job.images} image{'s' if job.images != 1 else ''}"
+        if job.pending
+        else job.model
+    )
     why = f": {', '.join(job.reasons)}" if job.reasons else ""
     return f"{MARKS[job.status]} {job.status:<9} {job.key} ({detail}){why}"
 
@@ -39,9 +43,11 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     s = summary(plan)
     for model, row in s["by_model"].items():
         out.write(f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY\n")
-    out.write(f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, {s['orphaned']} orphaned; "
-              f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
-              "(list price, Beijing; billed per image actually generated)\n")
+    out.write(
+        f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, {s['orphaned']} orphaned; "
+        f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
+        "(list price, Beijing; billed per image actually generated)\n"
+    )
 
 
 def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
@@ -49,9 +55,17 @@ def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     doc = {
         "version": PLAN_VERSION,
         "summary": summary(plan),
-        "jobs": [{"key": j.key, "status": j.status, "model": j.model, "images": j.images if j.pending else 0,
-                  "reasons": j.reasons, "fingerprint": j.fingerprint.digest if j.fingerprint else None}
-                 for j in plan.jobs],
+        "jobs": [
+            {
+                "key": j.key,
+                "status": j.status,
+                "model": j.model,
+                "images": j.images if j.pending else 0,
+                "reasons": j.reasons,
+                "fingerprint": j.fingerprint.digest if j.fingerprint else None,
+            }
+            for j in plan.jobs
+        ],
     }
     out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 

@@ -7,23 +7,33 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-from typing import Callable, TextIO
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from runner.engine.states import (DOWNLOADING, FAILED, IN_FLIGHT, PARTIAL, QUEUED, PREPARING, SKIPPED, SUCCEEDED, JobState,
-                            RunResult)
+from runner.engine.states import (
+    DOWNLOADING,
+    FAILED,
+    IN_FLIGHT,
+    PARTIAL,
+    PREPARING,
+    QUEUED,
+    SKIPPED,
+    SUCCEEDED,
+    JobState,
+    RunResult,
+)
 from runner.reports.run import job_line
-
 
 EVENT_VERSION = 1
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Lines:
@@ -59,18 +69,33 @@ class Events(Lines):
         super().__init__(out, err, job_lines=False)
 
     def _emit(self, doc: dict) -> None:
-        self.out.write(json.dumps({"v": EVENT_VERSION, "time": _now(), **doc}, sort_keys=True, ensure_ascii=False) + "\n")
+        self.out.write(
+            json.dumps(
+                {"v": EVENT_VERSION, "time": _now(), **doc}, sort_keys=True, ensure_ascii=False
+            )
+            + "\n"
+        )
         self.out.flush()
 
     def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
         self._emit({"event": "run_started", "target": result.target, "jobs": len(result.jobs)})
 
     def event(self, kind: str, job: JobState, **details: object) -> None:
-        self._emit({"event": kind, "recipe": job.recipe, "job": job.job, "model": job.model, "task_id": job.task_id,
-                    **details})
+        self._emit(
+            {
+                "event": kind,
+                "recipe": job.recipe,
+                "job": job.job,
+                "model": job.model,
+                "task_id": job.task_id,
+                **details,
+            }
+        )
 
     def job_ended(self, job: JobState) -> None:
-        self._emit({"event": job.state, **{k: v for k, v in job.as_dict().items() if k != "status"}})
+        self._emit(
+            {"event": job.state, **{k: v for k, v in job.as_dict().items() if k != "status"}}
+        )
 
     def notice(self, text: str) -> None:
         self._emit({"event": "notice", "message": text})
@@ -87,11 +112,19 @@ class Panel:
         table = Table.grid(padding=(0, 2))
         for _ in range(8):
             table.add_column(justify="right")
-        table.add_row("queued", "in flight", "downloading", "done", "failed", "images", "429s", "elapsed")
-        table.add_row(str(r.count(QUEUED, PREPARING)), str(r.count(*IN_FLIGHT)), str(r.count(DOWNLOADING)),
-                      str(r.count(SUCCEEDED, SKIPPED)), str(r.count(FAILED, PARTIAL)),
-                      str(sum(len(j.images) for j in r.jobs)), str(self.throttled()),
-                      f"{time.monotonic() - self.started:.0f}s")
+        table.add_row(
+            "queued", "in flight", "downloading", "done", "failed", "images", "429s", "elapsed"
+        )
+        table.add_row(
+            str(r.count(QUEUED, PREPARING)),
+            str(r.count(*IN_FLIGHT)),
+            str(r.count(DOWNLOADING)),
+            str(r.count(SUCCEEDED, SKIPPED)),
+            str(r.count(FAILED, PARTIAL)),
+            str(sum(len(j.images) for j in r.jobs)),
+            str(self.throttled()),
+            f"{time.monotonic() - self.started:.0f}s",
+        )
         return table
 
 
@@ -104,8 +137,12 @@ class LiveDisplay(Lines):
         self.live: Live | None = None
 
     def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
-        self.console.print(f"running {len(result.jobs)} jobs against {result.target}", highlight=False)
-        self.live = Live(Panel(result, throttled), console=self.console, refresh_per_second=4, transient=True)
+        self.console.print(
+            f"running {len(result.jobs)} jobs against {result.target}", highlight=False
+        )
+        self.live = Live(
+            Panel(result, throttled), console=self.console, refresh_per_second=4, transient=True
+        )
         self.live.start()
 
     def job_ended(self, job: JobState) -> None:

@@ -36,18 +36,28 @@ def text(result: RunResult, out: TextIO) -> None:
     if line:
         out.write(line + "\n")
     verdict = {0: "ok", 3: "failed", 4: "stopped", 130: "interrupted"}[result.exit_code]
-    out.write(f"{verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
-              f"{s['skipped']} skipped, {s['not_finished']} not finished; {s['images']} images; "
-              f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n")
+    out.write(
+        f"{verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
+        f"{s['skipped']} skipped, {s['not_finished']} not finished; {s['images']} images; "
+        f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n"
+    )
 
 
 def as_json(result: RunResult, out: TextIO) -> None:
     """A stable machine-readable report."""
     doc = {
-        "version": REPORT_VERSION, "target": result.target, "exit_code": result.exit_code,
-        "summary": result.summary(), "requests": dict(sorted(result.requests.items())),
-        "stopped": None if result.stopped is None else {"code": result.stopped.code, "message": result.stopped.message,
-                                                        "hint": result.stopped.hint},
+        "version": REPORT_VERSION,
+        "target": result.target,
+        "exit_code": result.exit_code,
+        "summary": result.summary(),
+        "requests": dict(sorted(result.requests.items())),
+        "stopped": None
+        if result.stopped is None
+        else {
+            "code": result.stopped.code,
+            "message": result.stopped.message,
+            "hint": result.stopped.hint,
+        },
         "interrupted": result.interrupted,
         "jobs": [j.as_dict() for j in result.jobs],
     }
@@ -56,9 +66,17 @@ def as_json(result: RunResult, out: TextIO) -> None:
 
 def as_event(result: RunResult, out: TextIO) -> None:
     """The last line of an `-o ndjson` stream: how the run ended."""
-    doc = {"v": 1, "event": "run_finished", "target": result.target, "exit_code": result.exit_code,
-           "summary": result.summary(), "interrupted": result.interrupted,
-           "stopped": None if result.stopped is None else {"code": result.stopped.code, "message": result.stopped.message}}
+    doc = {
+        "v": 1,
+        "event": "run_finished",
+        "target": result.target,
+        "exit_code": result.exit_code,
+        "summary": result.summary(),
+        "interrupted": result.interrupted,
+        "stopped": None
+        if result.stopped is None
+        else {"code": result.stopped.code, "message": result.stopped.message},
+    }
     out.write(json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from runner.recipes.check import Validation
 
@@ -29,8 +30,10 @@ def text(result: Validation, out: TextIO, strict: bool) -> None:
         out.write(f"{finding.location}: {p.severity}[{p.code}]: {p.message}\n")
     s = _summary(result, strict)
     verdict = "ok" if s["ok"] else "failed"
-    out.write(f"{verdict}: {s['recipes']} recipes ({s['jobs']} jobs), {s['invalid']} invalid, "
-              f"{s['errors']} errors, {s['warnings']} warnings{' (strict)' if strict else ''}\n")
+    out.write(
+        f"{verdict}: {s['recipes']} recipes ({s['jobs']} jobs), {s['invalid']} invalid, "
+        f"{s['errors']} errors, {s['warnings']} warnings{' (strict)' if strict else ''}\n"
+    )
 
 
 def as_json(result: Validation, out: TextIO, strict: bool) -> None:

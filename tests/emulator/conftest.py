@@ -31,6 +31,8 @@ def make_api(aiohttp_client):
     """Start another emulator with its own configuration."""
 
     async def make(**settings) -> Api:
-        return Api(await aiohttp_client(create_app(EmulatorConfig(**{"speed": 0, "port": 0, **settings}))))
+        return Api(
+            await aiohttp_client(create_app(EmulatorConfig(**{"speed": 0, "port": 0, **settings})))
+        )
 
     return make

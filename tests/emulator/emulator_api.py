@@ -32,26 +32,49 @@ def data_uri(width: int, height: int) -> str:
 
 
 def messages(prompt: str = "a red bicycle", images: tuple[str, ...] = ()) -> dict:
-    return {"messages": [{"role": "user", "content": [{"text": prompt}, *({"image": i} for i in images)]}]}
+    return {
+        "messages": [
+            {"role": "user", "content": [{"text": prompt}, *({"image": i} for i in images)]}
+        ]
+    }
 
 
 def wan27(prompt: str = "a red bicycle", images: tuple[str, ...] = (), **parameters: Any) -> dict:
-    return {"model": "wan2.7-image", "input": messages(prompt, images), "parameters": {"n": 1, **parameters}}
+    return {
+        "model": "wan2.7-image",
+        "input": messages(prompt, images),
+        "parameters": {"n": 1, **parameters},
+    }
 
 
 def wan26(prompt: str = "a red bicycle", images: tuple[str, ...] = (), **parameters: Any) -> dict:
-    return {"model": "wan2.6-image", "input": messages(prompt, images), "parameters": {"n": 1, **parameters}}
+    return {
+        "model": "wan2.6-image",
+        "input": messages(prompt, images),
+        "parameters": {"n": 1, **parameters},
+    }
 
 
-def wan25(prompt: str = "put the clock by the vase", images: tuple[str, ...] = (), **parameters: Any) -> dict:
-    return {"model": "wan2.5-i2i-preview", "input": {"prompt": prompt, "images": list(images or (data_uri(800, 600),))},
-            "parameters": {"n": 1, **parameters}}
+def wan25(
+    prompt: str = "put the clock by the vase", images: tuple[str, ...] = (), **parameters: Any
+) -> dict:
+    return {
+        "model": "wan2.5-i2i-preview",
+        "input": {"prompt": prompt, "images": list(images or (data_uri(800, 600),))},
+        "parameters": {"n": 1, **parameters},
+    }
 
 
 def wanx21(prompt: str = "make it a watercolour", **parameters: Any) -> dict:
-    return {"model": "wanx2.1-imageedit",
-            "input": {"function": "stylization_all", "prompt": prompt, "base_image_url": data_uri(800, 600)},
-            "parameters": {"n": 1, **parameters}}
+    return {
+        "model": "wanx2.1-imageedit",
+        "input": {
+            "function": "stylization_all",
+            "prompt": prompt,
+            "base_image_url": data_uri(800, 600),
+        },
+        "parameters": {"n": 1, **parameters},
+    }
 
 
 def assert_schema(name: str, body: dict) -> None:
@@ -66,23 +89,36 @@ class Api:
     def __init__(self, client: TestClient) -> None:
         self.client = client
 
-    async def call(self, method: str, path: str, body: Any = None, key: str | None = KEY,
-                   headers: dict | None = None, data: bytes | None = None) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: str | None = KEY,
+        headers: dict | None = None,
+        data: bytes | None = None,
+    ) -> tuple[int, Any]:
         sent = dict(headers or {})
         if key is not None:
             sent["Authorization"] = f"Bearer {key}"
         if body is not None:
             data = json.dumps(body).encode()
             sent.setdefault("Content-Type", "application/json")
-        payload = io.BytesIO(data) if data is not None else None  # aiohttp warns about large raw bytes bodies
+        payload = (
+            io.BytesIO(data) if data is not None else None
+        )  # aiohttp warns about large raw bytes bodies
         response = await self.client.request(method, path, data=payload, headers=sent)
         text = await response.text()
         is_json = response.content_type == "application/json"
         return response.status, (await response.json() if is_json and text else text)
 
-    async def submit(self, body: dict, path: str = GENERATION, key: str = KEY, headers: dict | None = None) -> str:
+    async def submit(
+        self, body: dict, path: str = GENERATION, key: str = KEY, headers: dict | None = None
+    ) -> str:
         """Create an async task; its id."""
-        status, answer = await self.call("POST", path, body, key=key, headers={**ASYNC, **(headers or {})})
+        status, answer = await self.call(
+            "POST", path, body, key=key, headers={**ASYNC, **(headers or {})}
+        )
         assert status == 200, answer
         return answer["output"]["task_id"]
 
@@ -95,7 +131,9 @@ class Api:
         return (await self.task(task_id, key))["output"]["task_status"]
 
     async def advance(self, seconds: float) -> None:
-        status, answer = await self.call("POST", "/__emulator/clock/advance", {"seconds": seconds}, key=None)
+        status, answer = await self.call(
+            "POST", "/__emulator/clock/advance", {"seconds": seconds}, key=None
+        )
         assert status == 200, answer
 
     async def add_fault(self, rule: Any) -> list[dict]:
@@ -113,11 +151,14 @@ class Api:
             return response.status, await response.read()
 
 
-
-
 def image_urls(body: dict) -> list[str]:
     """Every result URL in a task or sync body, in either style."""
     output = body["output"]
     if "results" in output:
         return [r["url"] for r in output["results"] if "url" in r]
-    return [c["image"] for choice in output["choices"] for c in choice["message"]["content"] if c["type"] == "image"]
+    return [
+        c["image"]
+        for choice in output["choices"]
+        for c in choice["message"]["content"]
+        if c["type"] == "image"
+    ]

@@ -15,12 +15,26 @@ BAD_KEY = (401, "InvalidApiKey", "Invalid API-key provided.")
 
 @pytest.mark.parametrize(
     ("authorization", "expected"),
-    [(None, NO_KEY), ("Bearer ", NO_KEY), ("Bearer pk-123", BAD_KEY), ("Basic sk-123", BAD_KEY), ("sk-123", BAD_KEY),
-     ("Bearer sk-", BAD_KEY)],
+    [
+        (None, NO_KEY),
+        ("Bearer ", NO_KEY),
+        ("Bearer pk-123", BAD_KEY),
+        ("Basic sk-123", BAD_KEY),
+        ("sk-123", BAD_KEY),
+        ("Bearer sk-", BAD_KEY),
+    ],
     ids=["missing", "empty", "not-sk", "not-bearer", "no-scheme", "prefix-only"],
 )
-@pytest.mark.parametrize("method_path", [("POST", GENERATION), ("GET", "/api/v1/tasks/x"), ("GET", "/api/v1/tasks"),
-                                         ("POST", "/api/v1/tasks/x/cancel"), ("GET", "/api/v1/uploads")])
+@pytest.mark.parametrize(
+    "method_path",
+    [
+        ("POST", GENERATION),
+        ("GET", "/api/v1/tasks/x"),
+        ("GET", "/api/v1/tasks"),
+        ("POST", "/api/v1/tasks/x/cancel"),
+        ("GET", "/api/v1/uploads"),
+    ],
+)
 async def test_bad_authorization_is_401(api, authorization, expected, method_path):
     """Every API endpoint answers a missing or malformed key with DashScope's 401 InvalidApiKey."""
     headers = {**ASYNC, **({"Authorization": authorization} if authorization is not None else {})}
@@ -58,7 +72,9 @@ async def test_journal_is_kept_per_account_without_the_key(api):
     first = await api.submit(wan27(), key=KEY)
     await api.submit(wan27(), key=OTHER_KEY)
     entries = await api.journal(key=KEY)
-    assert [(e["account"], e["task_id"], e["status"]) for e in entries] == [(key_id(KEY), first, 200)]
+    assert [(e["account"], e["task_id"], e["status"]) for e in entries] == [
+        (key_id(KEY), first, 200)
+    ]
     everything = await api.journal()
     assert [e["account"] for e in everything] == [key_id(KEY), key_id(OTHER_KEY)]
     assert KEY not in str(everything)
@@ -70,7 +86,9 @@ async def test_journal_records_refusals_with_their_code(api):
     await api.call("POST", SYNC, wan27(), key=None)
     entries = await api.journal()
     assert [(e["account"], e["model"], e["status"], e["code"]) for e in entries] == [
-        (key_id(KEY), None, 403, "AccessDenied"), (None, None, 401, "InvalidApiKey")]
+        (key_id(KEY), None, 403, "AccessDenied"),
+        (None, None, 401, "InvalidApiKey"),
+    ]
 
 
 def test_key_id_is_a_short_digest():

@@ -9,7 +9,18 @@ import sys
 
 import aiohttp
 import pytest
-from emulator_api import ASYNC, GENERATION, SYNC, SYNTHESIS, data_uri, image_urls, wan25, wan26, wan27, wanx21
+from emulator_api import (
+    ASYNC,
+    GENERATION,
+    SYNC,
+    SYNTHESIS,
+    data_uri,
+    image_urls,
+    wan25,
+    wan26,
+    wan27,
+    wanx21,
+)
 
 from emulator import EmulatorConfig, start
 from emulator.http import dashscope as emulator_routes
@@ -21,7 +32,10 @@ async def test_start_listens_on_a_free_loopback_port():
     try:
         port = runner.addresses[0][1]
         assert base_url == f"http://127.0.0.1:{port}/api/v1"
-        async with aiohttp.ClientSession() as session, session.get(base_url + "/tasks/x") as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(base_url + "/tasks/x") as response,
+        ):
             assert (response.status, (await response.json())["code"]) == (401, "InvalidApiKey")
     finally:
         await runner.cleanup()
@@ -30,7 +44,9 @@ async def test_start_listens_on_a_free_loopback_port():
 def test_serve_prints_its_base_url_and_stops_on_sigterm():
     """`serve` prints `http://HOST:PORT/api/v1` and exits cleanly on SIGTERM."""
     code = "from emulator import EmulatorConfig, serve; serve(EmulatorConfig(port=0))"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
     try:
         line = process.stdout.readline().strip()
         assert line.startswith("http://127.0.0.1:") and line.endswith("/api/v1")
@@ -42,23 +58,37 @@ def test_serve_prints_its_base_url_and_stops_on_sigterm():
 
 async def test_unknown_routes_answer_in_dashscope_shape(api):
     """An unknown service path is "url error"; another unknown path is 404; a wrong method is 405, all JSON."""
-    status, answer = await api.call("POST", "/api/v1/services/aigc/text2image/image-synthesis", wan25(), headers=ASYNC)
-    assert (status, answer["code"], answer["message"]) == (400, "InvalidParameter", "url error, please check url!")
+    status, answer = await api.call(
+        "POST", "/api/v1/services/aigc/text2image/image-synthesis", wan25(), headers=ASYNC
+    )
+    assert (status, answer["code"], answer["message"]) == (
+        400,
+        "InvalidParameter",
+        "url error, please check url!",
+    )
     status, answer = await api.call("GET", "/api/v1/nothing")
-    assert (status, answer["code"], answer["message"]) == (404, "NotFound", "Request path not found.")
+    assert (status, answer["code"], answer["message"]) == (
+        404,
+        "NotFound",
+        "Request path not found.",
+    )
     status, answer = await api.call("GET", GENERATION)
     assert (status, answer["code"]) == (405, "MethodNotAllowed")
 
 
 async def test_unexpected_errors_become_internal_error(api, monkeypatch):
     """An exception inside a handler is answered 500 InternalError in the flat body, not a traceback."""
+
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(emulator_routes, "brief_for", broken)
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     assert (status, answer["code"], answer["message"]) == (
-        500, "InternalError", "An internal error has occured, try again later or contact service support.")
+        500,
+        "InternalError",
+        "An internal error has occured, try again later or contact service support.",
+    )
     assert "boom" not in str(answer)
 
 
@@ -72,21 +102,47 @@ HOSTILE = [
     {"model": "wan2.7-image", "input": {"messages": [None]}},
     {"model": "wan2.7-image", "input": {"messages": [{"role": "user", "content": [1, None, []]}]}},
     {"model": "wan2.7-image", "input": {"messages": [{"role": "user", "content": [{"image": 5}]}]}},
-    {"model": "wan2.7-image", "input": {"messages": [{"role": "system", "content": [{"text": "x"}]}]}},
+    {
+        "model": "wan2.7-image",
+        "input": {"messages": [{"role": "system", "content": [{"text": "x"}]}]},
+    },
     {**wan27(), "parameters": None},
     {**wan27(), "parameters": []},
-    wan27(n="two"), wan27(n=10**40), wan27(n=True), wan27(seed=-1), wan27(size="99999*99999"), wan27(size="0*0"),
-    wan27(size=["2K"]), wan27(bbox_list="boxes"), wan27(bbox_list=[[[1, 2, 3]]]), wan27(bbox_list=[[["a", 2, 3, 4]]]),
+    wan27(n="two"),
+    wan27(n=10**40),
+    wan27(n=True),
+    wan27(seed=-1),
+    wan27(size="99999*99999"),
+    wan27(size="0*0"),
+    wan27(size=["2K"]),
+    wan27(bbox_list="boxes"),
+    wan27(bbox_list=[[[1, 2, 3]]]),
+    wan27(bbox_list=[[["a", 2, 3, 4]]]),
     wan27(images=(data_uri(800, 600),), bbox_list=[[[0, 0, 10, 10]] * 5]),
-    wan27(color_palette=[{"hex": 1, "ratio": None}] * 3), wan27(color_palette="red"),
-    wan27(images=("data:image/png;base64,!!!!",)), wan27(images=("data:,plain",)), wan27(images=("",)),
-    wan27(images=("http://[::1",)), wan27(prompt="\x00\ud800" * 10),
-    wan26(enable_interleave=True, n=3), wan26(images=(data_uri(800, 600),) * 5),
+    wan27(color_palette=[{"hex": 1, "ratio": None}] * 3),
+    wan27(color_palette="red"),
+    wan27(images=("data:image/png;base64,!!!!",)),
+    wan27(images=("data:,plain",)),
+    wan27(images=("",)),
+    wan27(images=("http://[::1",)),
+    wan27(prompt="\x00\ud800" * 10),
+    wan26(enable_interleave=True, n=3),
+    wan26(images=(data_uri(800, 600),) * 5),
     {"model": "wan2.5-i2i-preview", "input": {"prompt": 3, "images": "x"}},
     {"model": "wan2.5-i2i-preview", "input": {"prompt": "p", "images": []}},
     {"model": "wanx2.1-imageedit", "input": {"function": "expand", "prompt": "p"}},
-    {"model": "wanx2.1-imageedit", "input": {"function": "nope", "prompt": "p", "base_image_url": data_uri(800, 600)}},
-    {**wanx21(), "input": {**wanx21()["input"], "function": "description_edit_with_mask", "mask_image_url": data_uri(10, 10)}},
+    {
+        "model": "wanx2.1-imageedit",
+        "input": {"function": "nope", "prompt": "p", "base_image_url": data_uri(800, 600)},
+    },
+    {
+        **wanx21(),
+        "input": {
+            **wanx21()["input"],
+            "function": "description_edit_with_mask",
+            "mask_image_url": data_uri(10, 10),
+        },
+    },
     {**wanx21(), "parameters": {"upscale_factor": 99, "top_scale": "big"}},
 ]
 
@@ -94,13 +150,19 @@ HOSTILE = [
 @pytest.mark.parametrize("body", HOSTILE)
 async def test_hostile_bodies_never_crash(api, body):
     """Malformed and hostile bodies get a 4xx error body, or (if valid after all) a task that finishes and downloads."""
-    path = SYNTHESIS if isinstance(body.get("model"), str) and body["model"].startswith(("wan2.5", "wanx")) else GENERATION
+    path = (
+        SYNTHESIS
+        if isinstance(body.get("model"), str) and body["model"].startswith(("wan2.5", "wanx"))
+        else GENERATION
+    )
     status, answer = await api.call("POST", path, body, headers=ASYNC)
     if status == 200:
         await api.advance(61)
         done = await api.task(answer["output"]["task_id"])
         assert done["output"]["task_status"] == "SUCCEEDED"
-        assert [(await api.download(url))[0] for url in image_urls(done)] == [200] * done["usage"]["image_count"]
+        assert [(await api.download(url))[0] for url in image_urls(done)] == [200] * done["usage"][
+            "image_count"
+        ]
         return
     assert 400 <= status < 500, answer
     assert answer["code"] and answer["request_id"]
@@ -122,7 +184,9 @@ async def test_a_result_url_of_this_emulator_can_be_an_input(api):
     await api.advance(61)
     width, height = map(int, (await api.task(second))["usage"]["size"].split("*"))
     assert 1.95 < width / height < 2.05
-    status, answer = await api.call("POST", GENERATION, wan26(images=(url.replace("Expires=", "Expires=1"),)), headers=ASYNC)
+    status, answer = await api.call(
+        "POST", GENERATION, wan26(images=(url.replace("Expires=", "Expires=1"),)), headers=ASYNC
+    )
     assert (status, answer["message"]) == (400, "Failed to download multimodal content.")
 
 

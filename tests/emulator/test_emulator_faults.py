@@ -7,8 +7,21 @@ import json
 
 import aiohttp
 import pytest
-from emulator_api import (ASYNC, GENERATION, KEY, OTHER_KEY, SYNC, SYNTHESIS, assert_schema, data_uri, image_urls, wan25,
-                          wan26, wan27, wanx21)
+from emulator_api import (
+    ASYNC,
+    GENERATION,
+    KEY,
+    OTHER_KEY,
+    SYNC,
+    SYNTHESIS,
+    assert_schema,
+    data_uri,
+    image_urls,
+    wan25,
+    wan26,
+    wan27,
+    wanx21,
+)
 
 from emulator import EmulatorConfig, create_app
 from emulator.state.accounts import key_id
@@ -23,13 +36,34 @@ async def finish(api, task_id: str) -> dict:
 
 @pytest.mark.parametrize(
     ("rule", "expected"),
-    [({"code": "Arrearage"}, (400, "Arrearage", "Access denied, make sure your account is in good standing.")),
-     ({}, (500, "InternalError", "An internal error has occured, try again later or contact service support.")),
-     ({"code": "DataInspectionFailed"}, (400, "DataInspectionFailed", "Input data may contain inappropriate content.")),
-     ({"code": "IPInfringementSuspect"},
-      (400, "IPInfringementSuspect", "Input data is suspected of being involved in IP infringement.")),
-     ({"code": "Throttling"}, (429, "Throttling", "Requests throttling triggered.")),
-     ({"code": "Custom.Code", "status": 503, "message": "down"}, (503, "Custom.Code", "down"))],
+    [
+        (
+            {"code": "Arrearage"},
+            (400, "Arrearage", "Access denied, make sure your account is in good standing."),
+        ),
+        (
+            {},
+            (
+                500,
+                "InternalError",
+                "An internal error has occured, try again later or contact service support.",
+            ),
+        ),
+        (
+            {"code": "DataInspectionFailed"},
+            (400, "DataInspectionFailed", "Input data may contain inappropriate content."),
+        ),
+        (
+            {"code": "IPInfringementSuspect"},
+            (
+                400,
+                "IPInfringementSuspect",
+                "Input data is suspected of being involved in IP infringement.",
+            ),
+        ),
+        ({"code": "Throttling"}, (429, "Throttling", "Requests throttling triggered.")),
+        ({"code": "Custom.Code", "status": 503, "message": "down"}, (503, "Custom.Code", "down")),
+    ],
     ids=["arrearage", "default", "inspection", "ip", "throttling", "custom"],
 )
 async def test_error_rule_answers_with_the_code(api, rule, expected):
@@ -43,12 +77,20 @@ async def test_error_rule_answers_with_the_code(api, rule, expected):
 
 async def test_fail_rule_fails_a_messages_style_task(api):
     """A `fail` rule ends a wan2.7 task FAILED with code and message inside output, without usage."""
-    await api.add_fault({"action": "fail", "code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."})
+    await api.add_fault(
+        {
+            "action": "fail",
+            "code": "DataInspectionFailed",
+            "message": "Output data may contain inappropriate content.",
+        }
+    )
     body = await finish(api, await api.submit(wan27()))
     assert_schema("response-task", body)
     assert body["output"]["task_status"] == "FAILED"
     assert (body["output"]["code"], body["output"]["message"]) == (
-        "DataInspectionFailed", "Output data may contain inappropriate content.")
+        "DataInspectionFailed",
+        "Output data may contain inappropriate content.",
+    )
     assert "usage" not in body and "choices" not in body["output"]
 
 
@@ -154,8 +196,15 @@ async def test_header_rule_applies_to_its_request_only(api):
     assert (await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] == 200
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/api/v1/tasks/{id}"), ("POST", "/api/v1/tasks/{id}/cancel"),
-                                              ("GET", "/api/v1/tasks"), ("GET", "/api/v1/uploads?action=getPolicy&model=wan2.7-image")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/tasks/{id}"),
+        ("POST", "/api/v1/tasks/{id}/cancel"),
+        ("GET", "/api/v1/tasks"),
+        ("GET", "/api/v1/uploads?action=getPolicy&model=wan2.7-image"),
+    ],
+)
 async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
     """The header works on every DashScope endpoint: a rule naming no endpoint fails the request carrying it."""
     task_id = await api.submit(wan27())
@@ -171,34 +220,57 @@ async def test_header_rule_for_tasks_cannot_fail_a_query(api):
     header = {"X-Wanform-Fault": json.dumps({"action": "fail"})}
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
     assert (status, answer["code"]) == (400, "InvalidParameter")
-    assert answer["message"].startswith("X-Wanform-Fault: `fail` applies only to the endpoints sync, async, synthesis")
+    assert answer["message"].startswith(
+        "X-Wanform-Fault: `fail` applies only to the endpoints sync, async, synthesis"
+    )
 
 
-@pytest.mark.parametrize("value", ["{not json", json.dumps({"action": "explode"}), json.dumps({"action": "error", "bogus": 1})])
+@pytest.mark.parametrize(
+    "value",
+    ["{not json", json.dumps({"action": "explode"}), json.dumps({"action": "error", "bogus": 1})],
+)
 async def test_malformed_header_rule_is_invalid_parameter(api, value):
     """A malformed X-Wanform-Fault header is 400 InvalidParameter naming the header."""
-    status, answer = await api.call("POST", GENERATION, wan27(), headers={**ASYNC, "X-Wanform-Fault": value})
+    status, answer = await api.call(
+        "POST", GENERATION, wan27(), headers={**ASYNC, "X-Wanform-Fault": value}
+    )
     assert (status, answer["code"]) == (400, "InvalidParameter")
     assert answer["message"].startswith("X-Wanform-Fault: ")
 
 
 async def test_nth_and_times(api):
     """`nth: 2` fires on the second matching request only; `times: 2` fires twice, then stops."""
-    await api.add_fault({"action": "error", "code": "Throttling", "nth": 2, "model": "wan2.7-image"})
-    await api.add_fault({"action": "error", "code": "Arrearage", "times": 2, "model": "wan2.5-i2i-preview"})
-    wan27_statuses = [(await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] for _ in range(3)]
+    await api.add_fault(
+        {"action": "error", "code": "Throttling", "nth": 2, "model": "wan2.7-image"}
+    )
+    await api.add_fault(
+        {"action": "error", "code": "Arrearage", "times": 2, "model": "wan2.5-i2i-preview"}
+    )
+    wan27_statuses = [
+        (await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] for _ in range(3)
+    ]
     await api.advance(1)
-    wan25_statuses = [(await api.call("POST", SYNTHESIS, wan25(), headers=ASYNC))[0] for _ in range(3)]
+    wan25_statuses = [
+        (await api.call("POST", SYNTHESIS, wan25(), headers=ASYNC))[0] for _ in range(3)
+    ]
     assert (wan27_statuses, wan25_statuses) == ([200, 429, 200], [400, 400, 200])
 
 
 async def test_prompt_account_and_endpoint_matching(api):
     """Rules match on a prompt regex, an account (key or key id) and an endpoint."""
-    await api.add_fault({"action": "error", "code": "DataInspectionFailed", "prompt": "(?i)forbidden"})
+    await api.add_fault(
+        {"action": "error", "code": "DataInspectionFailed", "prompt": "(?i)forbidden"}
+    )
     await api.add_fault({"action": "error", "code": "Arrearage", "account": key_id(OTHER_KEY)})
-    await api.add_fault({"action": "error", "code": "InternalError", "endpoint": "task", "account": KEY})
-    assert (await api.call("POST", GENERATION, wan27("a FORBIDDEN thing"), headers=ASYNC))[1]["code"] == "DataInspectionFailed"
-    assert (await api.call("POST", GENERATION, wan27(), key=OTHER_KEY, headers=ASYNC))[1]["code"] == "Arrearage"
+    await api.add_fault(
+        {"action": "error", "code": "InternalError", "endpoint": "task", "account": KEY}
+    )
+    assert (await api.call("POST", GENERATION, wan27("a FORBIDDEN thing"), headers=ASYNC))[1][
+        "code"
+    ] == "DataInspectionFailed"
+    assert (await api.call("POST", GENERATION, wan27(), key=OTHER_KEY, headers=ASYNC))[1][
+        "code"
+    ] == "Arrearage"
     task_id = await api.submit(wan27())
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}")
     assert (status, answer["code"]) == (500, "InternalError")
@@ -221,11 +293,17 @@ async def test_probability_is_seeded(make_api):
 async def test_scenario_file_and_reset(tmp_path, make_api):
     """Rules from a YAML scenario are active from the start and come back after a reset; admin rules do not."""
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text("faults:\n  - action: error\n    code: Arrearage\n    model: wan2.5-i2i-preview\n", encoding="utf-8")
+    scenario.write_text(
+        "faults:\n  - action: error\n    code: Arrearage\n    model: wan2.5-i2i-preview\n",
+        encoding="utf-8",
+    )
     api = await make_api(scenario=str(scenario))
     await api.add_fault({"action": "error", "code": "Throttling"})
     _, listed = await api.call("GET", "/__emulator/faults", key=None)
-    assert [(r["id"], r["code"]) for r in listed["faults"]] == [("r1", "Arrearage"), ("r2", "Throttling")]
+    assert [(r["id"], r["code"]) for r in listed["faults"]] == [
+        ("r1", "Arrearage"),
+        ("r2", "Throttling"),
+    ]
     await api.call("POST", "/__emulator/reset", key=None)
     _, listed = await api.call("GET", "/__emulator/faults", key=None)
     assert [r["id"] for r in listed["faults"]] == ["r1"]
@@ -234,12 +312,19 @@ async def test_scenario_file_and_reset(tmp_path, make_api):
 
 async def test_admin_lists_deletes_and_clears_rules(api):
     """The admin API shows counters, deletes one rule by id and clears all."""
-    added = await api.add_fault([{"action": "latency", "seconds": 1, "endpoint": "task"},
-                                 {"action": "error", "endpoint": "list"}])
+    added = await api.add_fault(
+        [
+            {"action": "latency", "seconds": 1, "endpoint": "task"},
+            {"action": "error", "endpoint": "list"},
+        ]
+    )
     assert [r["id"] for r in added] == ["r1", "r2"]
     await api.call("GET", "/api/v1/tasks")
     _, listed = await api.call("GET", "/__emulator/faults", key=None)
-    assert [(r["id"], r["seen"], r["fired"]) for r in listed["faults"]] == [("r1", 0, 0), ("r2", 1, 1)]
+    assert [(r["id"], r["seen"], r["fired"]) for r in listed["faults"]] == [
+        ("r1", 0, 0),
+        ("r2", 1, 1),
+    ]
     assert (await api.call("DELETE", "/__emulator/faults/r2", key=None))[0] == 200
     assert (await api.call("DELETE", "/__emulator/faults/r2", key=None))[0] == 404
     assert (await api.call("GET", "/api/v1/tasks"))[0] == 200
@@ -249,15 +334,39 @@ async def test_admin_lists_deletes_and_clears_rules(api):
 
 @pytest.mark.parametrize(
     ("rule", "message"),
-    [({"action": "error", "code": "Made.Up"}, "code 'Made.Up' is not in the emulator's catalogue: give `status` and `message`"),
-     ({"action": "fail", "endpoint": "task"}, "`fail` applies only to the endpoints sync, async, synthesis"),
-     ({"action": "latency"}, "`seconds` must be a number in (0, 86400], got None"),
-     ({"action": "error", "prompt": "("}, "`prompt` is not a valid regular expression: missing ), unterminated subpattern at position 0"),
-     ({"action": "error", "probability": 2}, "`probability` must be a number from 0 to 1, got 2"),
-     ({"action": "drop", "when": "later"}, "`when` must be before or after, got 'later'"),
-     ({"action": "error", "endpoint": "nowhere"},
-      "unknown endpoint 'nowhere'; known: submit, any, sync, async, synthesis, task, cancel, list, policy, upload, result")],
-    ids=["unknown-code", "fail-on-task", "latency-without-seconds", "bad-regex", "probability", "when", "endpoint"],
+    [
+        (
+            {"action": "error", "code": "Made.Up"},
+            "code 'Made.Up' is not in the emulator's catalogue: give `status` and `message`",
+        ),
+        (
+            {"action": "fail", "endpoint": "task"},
+            "`fail` applies only to the endpoints sync, async, synthesis",
+        ),
+        ({"action": "latency"}, "`seconds` must be a number in (0, 86400], got None"),
+        (
+            {"action": "error", "prompt": "("},
+            "`prompt` is not a valid regular expression: missing ), unterminated subpattern at position 0",
+        ),
+        (
+            {"action": "error", "probability": 2},
+            "`probability` must be a number from 0 to 1, got 2",
+        ),
+        ({"action": "drop", "when": "later"}, "`when` must be before or after, got 'later'"),
+        (
+            {"action": "error", "endpoint": "nowhere"},
+            "unknown endpoint 'nowhere'; known: submit, any, sync, async, synthesis, task, cancel, list, policy, upload, result",
+        ),
+    ],
+    ids=[
+        "unknown-code",
+        "fail-on-task",
+        "latency-without-seconds",
+        "bad-regex",
+        "probability",
+        "when",
+        "endpoint",
+    ],
 )
 async def test_invalid_rules_are_refused_with_a_reason(api, rule, message):
     """The admin API refuses an invalid rule with 400 and a sentence saying what is wrong."""
@@ -278,14 +387,21 @@ async def test_faults_on_upload_policy_and_messages_models(api):
 def test_invalid_scenario_stops_the_emulator_from_starting(tmp_path):
     """A scenario with a bad rule, bad YAML, or none at all is a configuration error naming file, line and column."""
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text("- action: latency\n  seconds: 1\n- action: error\n  nth: 0\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"^{scenario}:3:3: rule 2: `nth` must be an integer of at least 1, got 0$"):
+    scenario.write_text(
+        "- action: latency\n  seconds: 1\n- action: error\n  nth: 0\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"^{scenario}:3:3: rule 2: `nth` must be an integer of at least 1, got 0$",
+    ):
         create_app(EmulatorConfig(scenario=str(scenario)))
     scenario.write_text("faults:\n  - action: error\n  - action: explode\n", encoding="utf-8")
     with pytest.raises(ValueError, match=rf"^{scenario}:3:5: rule 2: `action` must be one of"):
         create_app(EmulatorConfig(scenario=str(scenario)))
     scenario.write_text("faults:\n  - action: error\n    action: drop\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"^{scenario}:3:5: cannot read the scenario: duplicate key"):
+    with pytest.raises(
+        ValueError, match=rf"^{scenario}:3:5: cannot read the scenario: duplicate key"
+    ):
         create_app(EmulatorConfig(scenario=str(scenario)))
     with pytest.raises(ValueError, match="cannot read the scenario"):
         create_app(EmulatorConfig(scenario=str(tmp_path / "missing.yaml")))

@@ -6,10 +6,22 @@ import asyncio
 import base64
 
 import pytest
+from emulator_api import (
+    ASYNC,
+    GENERATION,
+    KEY,
+    SYNC,
+    SYNTHESIS,
+    assert_schema,
+    data_uri,
+    wan25,
+    wan26,
+    wan27,
+    wanx21,
+)
+
 from spec.checks import check_request
 from spec.imageprobe import decode_data_uri, probe_bytes
-
-from emulator_api import ASYNC, GENERATION, KEY, SYNC, SYNTHESIS, assert_schema, data_uri, wan25, wan26, wan27, wanx21
 
 
 def error(request_id_body: dict) -> tuple[str, str]:
@@ -19,7 +31,12 @@ def error(request_id_body: dict) -> tuple[str, str]:
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [(GENERATION, wan27()), (GENERATION, wan26(images=(data_uri(800, 600),))), (SYNTHESIS, wan25()), (SYNTHESIS, wanx21())],
+    [
+        (GENERATION, wan27()),
+        (GENERATION, wan26(images=(data_uri(800, 600),))),
+        (SYNTHESIS, wan25()),
+        (SYNTHESIS, wanx21()),
+    ],
     ids=["wan2.7", "wan2.6", "wan2.5", "wanx2.1"],
 )
 async def test_async_submission_answers_pending(api, path, body):
@@ -52,25 +69,75 @@ async def test_sdk_is_async_parameter_is_tolerated(api):
 @pytest.mark.parametrize(
     ("path", "headers", "body", "expected"),
     [
-        (GENERATION, {}, wan27(), (403, "AccessDenied", "current user api does not support synchronous calls.")),
-        (SYNTHESIS, {}, wan25(), (403, "AccessDenied", "current user api does not support synchronous calls.")),
-        (SYNC, ASYNC, wan27(), (403, "AccessDenied", "Current user api does not support asynchronous calls.")),
+        (
+            GENERATION,
+            {},
+            wan27(),
+            (403, "AccessDenied", "current user api does not support synchronous calls."),
+        ),
+        (
+            SYNTHESIS,
+            {},
+            wan25(),
+            (403, "AccessDenied", "current user api does not support synchronous calls."),
+        ),
+        (
+            SYNC,
+            ASYNC,
+            wan27(),
+            (403, "AccessDenied", "Current user api does not support asynchronous calls."),
+        ),
         (SYNC, {}, wan25(), (400, "InvalidParameter", "url error, please check url!")),
         (SYNTHESIS, ASYNC, wan27(), (400, "InvalidParameter", "url error, please check url!")),
         (GENERATION, ASYNC, wanx21(), (400, "InvalidParameter", "url error, please check url!")),
-        (GENERATION, ASYNC, {**wan27(), "model": "wan9-image"}, (400, "InvalidParameter", "Model not exist.")),
-        (GENERATION, ASYNC, {"input": wan27()["input"]},
-         (400, "BadRequest.EmptyModel", 'Required parameter "model" missing from request.')),
-        (GENERATION, ASYNC, {"model": "wan2.7-image", "parameters": {}},
-         (400, "BadRequest.EmptyInput", "Required input parameter missing from request.")),
-        (GENERATION, ASYNC, ["not", "an", "object"],
-         (400, "BadRequest.IllegalInput", "The input parameter requires json format.")),
-        (GENERATION, ASYNC, wan27(images=("ftp://example.com/a.png",)),
-         (400, "InvalidParameter", "The provided URL does not appear to be valid. Ensure it is correctly formatted.")),
+        (
+            GENERATION,
+            ASYNC,
+            {**wan27(), "model": "wan9-image"},
+            (400, "InvalidParameter", "Model not exist."),
+        ),
+        (
+            GENERATION,
+            ASYNC,
+            {"input": wan27()["input"]},
+            (400, "BadRequest.EmptyModel", 'Required parameter "model" missing from request.'),
+        ),
+        (
+            GENERATION,
+            ASYNC,
+            {"model": "wan2.7-image", "parameters": {}},
+            (400, "BadRequest.EmptyInput", "Required input parameter missing from request."),
+        ),
+        (
+            GENERATION,
+            ASYNC,
+            ["not", "an", "object"],
+            (400, "BadRequest.IllegalInput", "The input parameter requires json format."),
+        ),
+        (
+            GENERATION,
+            ASYNC,
+            wan27(images=("ftp://example.com/a.png",)),
+            (
+                400,
+                "InvalidParameter",
+                "The provided URL does not appear to be valid. Ensure it is correctly formatted.",
+            ),
+        ),
     ],
-    ids=["async-route-without-header", "synthesis-without-header", "sync-route-with-async-header",
-         "wan2.5-on-sync-route", "wan2.7-on-synthesis-route", "wanx2.1-on-generation-route", "unknown-model",
-         "missing-model", "missing-input", "json-array", "bad-url-scheme"],
+    ids=[
+        "async-route-without-header",
+        "synthesis-without-header",
+        "sync-route-with-async-header",
+        "wan2.5-on-sync-route",
+        "wan2.7-on-synthesis-route",
+        "wanx2.1-on-generation-route",
+        "unknown-model",
+        "missing-model",
+        "missing-input",
+        "json-array",
+        "bad-url-scheme",
+    ],
 )
 async def test_refused_submissions(api, path, headers, body, expected):
     """Each refusal has DashScope's HTTP status, code and message in the flat error body."""
@@ -80,9 +147,22 @@ async def test_refused_submissions(api, path, headers, body, expected):
 
 @pytest.mark.parametrize(
     "body",
-    [wan27(n=5), wan27(size="4K"), wan27(color_palette=[{"hex": "#FFFFFF", "ratio": "100.00%"}]),
-     wan26(), wan25(size="100*100"), {**wanx21(), "parameters": {"strength": 3}}],
-    ids=["n-range", "4k-on-non-pro", "short-palette", "wan2.6-edit-without-image", "wan2.5-size", "wanx2.1-strength"],
+    [
+        wan27(n=5),
+        wan27(size="4K"),
+        wan27(color_palette=[{"hex": "#FFFFFF", "ratio": "100.00%"}]),
+        wan26(),
+        wan25(size="100*100"),
+        {**wanx21(), "parameters": {"strength": 3}},
+    ],
+    ids=[
+        "n-range",
+        "4k-on-non-pro",
+        "short-palette",
+        "wan2.6-edit-without-image",
+        "wan2.5-size",
+        "wanx2.1-strength",
+    ],
 )
 async def test_spec_problems_are_answered_as_the_spec_words_them(api, body):
     """A body the shared checks refuse gets 400 with the first error's api_code and message, verbatim."""
@@ -95,7 +175,11 @@ async def test_spec_problems_are_answered_as_the_spec_words_them(api, body):
 async def test_non_json_body_is_illegal_input(api):
     """A body that is not JSON is 400 BadRequest.IllegalInput."""
     status, answer = await api.call("POST", GENERATION, data=b"model=wan2.7-image", headers=ASYNC)
-    assert (status, *error(answer)) == (400, "BadRequest.IllegalInput", "The input parameter requires json format.")
+    assert (status, *error(answer)) == (
+        400,
+        "BadRequest.IllegalInput",
+        "The input parameter requires json format.",
+    )
 
 
 async def test_body_over_the_cap_is_too_large(make_api):
@@ -110,7 +194,9 @@ async def test_body_over_the_cap_is_too_large(make_api):
         yield b"y" * 8192
         yield b'"}'
 
-    response = await api.client.post(GENERATION, data=chunks(), headers={**ASYNC, "Authorization": f"Bearer {KEY}"})
+    response = await api.client.post(
+        GENERATION, data=chunks(), headers={**ASYNC, "Authorization": f"Bearer {KEY}"}
+    )
     assert response.status == 400
     assert (await response.json())["code"] == "BadRequest.TooLarge"
 
@@ -120,7 +206,10 @@ async def test_data_uri_over_ten_megabytes_is_refused(api):
     huge = "data:image/png;base64," + base64.b64encode(b"\0" * (10 * 1024 * 1024 + 3)).decode()
     status, answer = await api.call("POST", GENERATION, wan27(images=(huge,)), headers=ASYNC)
     assert (status, *error(answer)) == (
-        400, "InvalidParameter", "Exceeded limit on max bytes per data-uri item : 10485760'.")
+        400,
+        "InvalidParameter",
+        "Exceeded limit on max bytes per data-uri item : 10485760'.",
+    )
 
 
 async def test_undecodable_image_is_a_validation_error_not_a_crash(api):
@@ -134,15 +223,23 @@ async def test_undecodable_image_is_a_validation_error_not_a_crash(api):
 
 async def test_outside_urls_are_not_fetched_but_accepted(api):
     """An http(s) image URL elsewhere is not checked (no internet); the task is created."""
-    status, _ = await api.call("POST", GENERATION, wan27(images=("https://example.com/car.webp",)), headers=ASYNC)
+    status, _ = await api.call(
+        "POST", GENERATION, wan27(images=("https://example.com/car.webp",)), headers=ASYNC
+    )
     assert status == 200
 
 
 async def test_image_too_small_for_the_model_is_refused(api):
     """An input image below the model's side range is refused by the shared spec checks."""
-    status, answer = await api.call("POST", GENERATION, wan27(images=(data_uri(200, 300),)), headers=ASYNC)
+    status, answer = await api.call(
+        "POST", GENERATION, wan27(images=(data_uri(200, 300),)), headers=ASYNC
+    )
     probe = lambda path, ref: probe_bytes(decode_data_uri(ref)[1])  # noqa: E731
-    first = next(p for p in check_request(wan27(images=(data_uri(200, 300),)), images=probe) if p.severity == "error")
+    first = next(
+        p
+        for p in check_request(wan27(images=(data_uri(200, 300),)), images=probe)
+        if p.severity == "error"
+    )
     assert (status, *error(answer)) == (400, "InvalidParameter", first.message)
     assert first.path == ("input", "messages", 0, "content", 1, "image")
 

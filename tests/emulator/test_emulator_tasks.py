@@ -9,8 +9,21 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from emulator_api import (ASYNC, GENERATION, KEY, SYNC, SYNTHESIS, assert_schema, data_uri, image_urls, png, wan25,
-                          wan26, wan27, wanx21)
+from emulator_api import (
+    ASYNC,
+    GENERATION,
+    KEY,
+    SYNC,
+    SYNTHESIS,
+    assert_schema,
+    data_uri,
+    image_urls,
+    png,
+    wan25,
+    wan26,
+    wan27,
+    wanx21,
+)
 from PIL import Image
 
 from emulator.images.draw import BOX_COLOUR
@@ -50,17 +63,26 @@ async def test_task_times_are_utc_plus_8(api):
     """submit_time is the virtual clock's time in UTC+8."""
     _, clock = await api.call("GET", "/__emulator/clock", key=None)
     task_id = await api.submit(wan27())
-    submitted = parse((await api.task(task_id))["output"]["submit_time"]).replace(tzinfo=timezone(timedelta(hours=8)))
+    submitted = parse((await api.task(task_id))["output"]["submit_time"]).replace(
+        tzinfo=timezone(timedelta(hours=8))
+    )
     assert abs(submitted.timestamp() - clock["now"]) < 0.002
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 async def test_each_model_runs_for_its_typical_duration(api, model):
     """A task stays RUNNING until exactly the model's typical_seconds have passed on the virtual clock."""
-    body = {"wan2.7-image-pro": wan27(), "wan2.7-image": wan27(), "wan2.6-image": wan26(images=(data_uri(800, 600),)),
-            "wan2.5-i2i-preview": wan25(), "wanx2.1-imageedit": wanx21()}[model]
+    body = {
+        "wan2.7-image-pro": wan27(),
+        "wan2.7-image": wan27(),
+        "wan2.6-image": wan26(images=(data_uri(800, 600),)),
+        "wan2.5-i2i-preview": wan25(),
+        "wanx2.1-imageedit": wanx21(),
+    }[model]
     body["model"] = model
-    task_id = await api.submit(body, path=SYNTHESIS if MODELS[model].family != "messages" else GENERATION)
+    task_id = await api.submit(
+        body, path=SYNTHESIS if MODELS[model].family != "messages" else GENERATION
+    )
     await api.advance(PICKUP + MODELS[model].typical_seconds - 0.01)
     assert await api.status(task_id) == "RUNNING"
     await api.advance(0.01)
@@ -99,7 +121,9 @@ async def test_output_follows_the_last_input_image(api):
     body = await api.task(task_id)
     width, height = map(int, body["usage"]["size"].split("*"))
     spec = MODELS["wan2.7-image"]
-    assert (width, height) == output_size(spec, select_mode(spec, {"size": "1K"}, 2), {"size": "1K"}, (1000, 500))
+    assert (width, height) == output_size(
+        spec, select_mode(spec, {"size": "1K"}, 2), {"size": "1K"}, (1000, 500)
+    )
     assert 1.95 < width / height < 2.05
     status, data = await api.download(image_urls(body)[0])
     assert status == 200
@@ -112,8 +136,12 @@ async def test_image_counts_per_style(api):
     image_set = await api.submit(wan27(n=3, enable_sequential=True, size="1K"))
     interleave = await api.submit(wan26(enable_interleave=True, max_images=2, n=1))
     await api.advance(61)
-    assert [len(c["message"]["content"]) for c in (await api.task(choices))["output"]["choices"]] == [1, 1]
-    assert [len(c["message"]["content"]) for c in (await api.task(image_set))["output"]["choices"]] == [3]
+    assert [
+        len(c["message"]["content"]) for c in (await api.task(choices))["output"]["choices"]
+    ] == [1, 1]
+    assert [
+        len(c["message"]["content"]) for c in (await api.task(image_set))["output"]["choices"]
+    ] == [3]
     content = (await api.task(interleave))["output"]["choices"][0]["message"]["content"]
     assert [c["type"] for c in content] == ["text", "image", "text", "image"]
 
@@ -121,8 +149,11 @@ async def test_image_counts_per_style(api):
 async def test_sync_interleave_streams_server_sent_events(api):
     """wan2.6 interleave on the sync route streams text and image chunks; the last one says stop."""
     body = wan26(enable_interleave=True, max_images=2, stream=True)
-    call = asyncio.ensure_future(api.client.post(SYNC, json=body, headers={"Authorization": f"Bearer {KEY}",
-                                                                             "X-DashScope-Sse": "enable"}))
+    call = asyncio.ensure_future(
+        api.client.post(
+            SYNC, json=body, headers={"Authorization": f"Bearer {KEY}", "X-DashScope-Sse": "enable"}
+        )
+    )
     await asyncio.sleep(0.05)
     await api.advance(61)
     response = await call
@@ -152,7 +183,11 @@ async def test_cancel_only_while_pending(api):
     assert canceled["output"]["task_status"] == "CANCELED" and "end_time" in canceled["output"]
     running = await api.submit(wan27())
     await api.advance(PICKUP)
-    refused = (400, "UnsupportedOperation", "Failed to cancel the task, please confirm if the task is in PENDING status.")
+    refused = (
+        400,
+        "UnsupportedOperation",
+        "Failed to cancel the task, please confirm if the task is in PENDING status.",
+    )
     for task_id in (running, pending, "no-such-task"):
         status, answer = await api.call("POST", f"/api/v1/tasks/{task_id}/cancel")
         assert (status, answer["code"], answer["message"]) == refused
@@ -165,7 +200,10 @@ async def test_unknown_task_reads_unknown(api):
     """A task id that never existed reads UNKNOWN with HTTP 200."""
     body = await api.task("86ecf553-d340-4e21-af6e-000000000000")
     assert_schema("response-task", body)
-    assert body["output"] == {"task_id": "86ecf553-d340-4e21-af6e-000000000000", "task_status": "UNKNOWN"}
+    assert body["output"] == {
+        "task_id": "86ecf553-d340-4e21-af6e-000000000000",
+        "task_status": "UNKNOWN",
+    }
 
 
 async def test_tasks_and_result_urls_expire_after_24_hours(api):
@@ -179,7 +217,9 @@ async def test_tasks_and_result_urls_expire_after_24_hours(api):
     assert (await api.download(url))[0] == 200
     await api.advance(31)
     status, body = await api.download(url)
-    assert status == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired." in body
+    assert (
+        status == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired." in body
+    )
 
 
 async def test_result_urls_refuse_tampering_and_unknown_files(api):
@@ -188,7 +228,9 @@ async def test_result_urls_refuse_tampering_and_unknown_files(api):
     await api.advance(31)
     url = image_urls(await api.task(task_id))[0]
     expires = re.search(r"Expires=(\d+)", url).group(1)
-    status, body = await api.download(url.replace(f"Expires={expires}", f"Expires={int(expires) + 1}"))
+    status, body = await api.download(
+        url.replace(f"Expires={expires}", f"Expires={int(expires) + 1}")
+    )
     assert status == 403 and b"SignatureDoesNotMatch" in body
     status, body = await api.download(re.sub(r"/__results/\w+\.png", "/__results/00.png", url))
     assert status == 404 and b"NoSuchKey" in body
@@ -203,13 +245,23 @@ async def test_list_filters_and_pages(api):
     _, everything = await api.call("GET", "/api/v1/tasks/")
     assert_schema("response-task-list", everything)
     assert [e["task_id"] for e in everything["data"]] == [third, second, first]
-    queries = {"model_name=wan2.7-image": [third, first], "status=CANCELED": [third], f"task_id={second}": [second],
-               "page_size=2&page_no=2": [first], "status=SUCCEEDED": []}
+    queries = {
+        "model_name=wan2.7-image": [third, first],
+        "status=CANCELED": [third],
+        f"task_id={second}": [second],
+        "page_size=2&page_no=2": [first],
+        "status=SUCCEEDED": [],
+    }
     for query, expected in queries.items():
         _, page = await api.call("GET", f"/api/v1/tasks?{query}")
         assert [e["task_id"] for e in page["data"]] == expected, query
     _, paged = await api.call("GET", "/api/v1/tasks?page_size=2")
-    assert (paged["total"], paged["total_page"], paged["page_no"], paged["page_size"]) == (3, 2, 1, 2)
+    assert (paged["total"], paged["total_page"], paged["page_no"], paged["page_size"]) == (
+        3,
+        2,
+        1,
+        2,
+    )
 
 
 async def test_list_entries_carry_epoch_milliseconds(api):
@@ -219,7 +271,10 @@ async def test_list_entries_carry_epoch_milliseconds(api):
     _, running = await api.call("GET", "/api/v1/tasks")
     entry = running["data"][0]
     assert entry["start_time"] - entry["gmt_create"] == 50 and "end_time" not in entry
-    assert entry["user_api_unique_key"] == "apikey:v1:aigc:image2image:image-synthesis:wan2.5-i2i-preview"
+    assert (
+        entry["user_api_unique_key"]
+        == "apikey:v1:aigc:image2image:image-synthesis:wan2.5-i2i-preview"
+    )
     await api.advance(45)
     _, done = await api.call("GET", "/api/v1/tasks")
     assert done["data"][0]["end_time"] - done["data"][0]["start_time"] == 45000
@@ -232,14 +287,20 @@ async def test_list_time_window(api):
     _, clock = await api.call("GET", "/__emulator/clock", key=None)
     now = datetime.fromtimestamp(clock["now"], timezone(timedelta(hours=8)))
     stamp = lambda moment: moment.strftime("%Y%m%d%H%M%S")  # noqa: E731
-    _, inside = await api.call("GET", f"/api/v1/tasks?start_time={stamp(now - timedelta(hours=1))}&end_time={stamp(now)}")
+    _, inside = await api.call(
+        "GET", f"/api/v1/tasks?start_time={stamp(now - timedelta(hours=1))}&end_time={stamp(now)}"
+    )
     _, before = await api.call("GET", f"/api/v1/tasks?end_time={stamp(now - timedelta(hours=1))}")
     assert (inside["total"], before["total"]) == (1, 0)
-    status, answer = await api.call("GET", f"/api/v1/tasks?start_time={stamp(now - timedelta(hours=25))}&end_time={stamp(now)}")
+    status, answer = await api.call(
+        "GET", f"/api/v1/tasks?start_time={stamp(now - timedelta(hours=25))}&end_time={stamp(now)}"
+    )
     assert (status, answer["code"]) == (400, "InvalidParameter")
 
 
-@pytest.mark.parametrize("query", ["page_no=0", "page_size=x", "status=DONE", "start_time=2025-01-01"])
+@pytest.mark.parametrize(
+    "query", ["page_no=0", "page_size=x", "status=DONE", "start_time=2025-01-01"]
+)
 async def test_list_refuses_malformed_queries(api, query):
     """Malformed list parameters are 400 InvalidParameter."""
     status, answer = await api.call("GET", f"/api/v1/tasks?{query}")
@@ -264,7 +325,9 @@ async def test_sync_call_with_async_header_never_creates_a_task(api):
 async def test_boxes_are_drawn_where_they_are_on_a_large_jpeg_input(api):
     """A JPEG input decoded at reduced scale still gets its boxes at the right place on the result."""
     jpeg = "data:image/jpeg;base64," + base64.b64encode(png(4000, 2000, "JPEG")).decode()
-    task_id = await api.submit(wan27(images=(jpeg,), size="1K", bbox_list=[[[400, 400, 3600, 1600]]]))
+    task_id = await api.submit(
+        wan27(images=(jpeg,), size="1K", bbox_list=[[[400, 400, 3600, 1600]]])
+    )
     await api.advance(31)
     body = await api.task(task_id)
     result = Image.open(io.BytesIO((await api.download(image_urls(body)[0]))[1])).convert("RGB")

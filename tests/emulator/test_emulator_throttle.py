@@ -6,7 +6,11 @@ from emulator_api import ASYNC, GENERATION, KEY, OTHER_KEY, SYNTHESIS, wan25, wa
 
 from spec.models import MODELS, TASK_QUERY_RPS
 
-RATE_LIMITED = (429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
+RATE_LIMITED = (
+    429,
+    "Throttling.RateQuota",
+    "Requests rate limit exceeded, please try again later.",
+)
 
 
 async def submit_status(api, body, path=GENERATION, key=KEY) -> int:
@@ -20,7 +24,9 @@ async def test_submission_rate_per_account_and_model(api):
     assert [await submit_status(api, wan27()) for _ in range(rps)] == [200] * rps
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     assert (status, answer["code"], answer["message"]) == RATE_LIMITED
-    assert await submit_status(api, wan25(), path=SYNTHESIS) == 200  # another model has its own budget
+    assert (
+        await submit_status(api, wan25(), path=SYNTHESIS) == 200
+    )  # another model has its own budget
     assert await submit_status(api, wan27(), key=OTHER_KEY) == 200  # and so has another account
     await api.advance(1 / MODELS["wan2.7-image"].submit_rps)
     assert await submit_status(api, wan27()) == 200

@@ -4,24 +4,43 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from emulator_api import ASYNC, GENERATION, KEY, OTHER_KEY, SYNTHESIS, assert_schema, png, wan25, wan27
+from emulator_api import (
+    ASYNC,
+    GENERATION,
+    KEY,
+    OTHER_KEY,
+    SYNTHESIS,
+    assert_schema,
+    png,
+    wan25,
+    wan27,
+)
 
 OSS_RESOLVE = {"X-DashScope-OssResourceResolve": "enable"}
 BAD_URL = "The provided URL does not appear to be valid. Ensure it is correctly formatted."
 
 
 async def policy(api, key: str = KEY, model: str = "wan2.7-image") -> dict:
-    status, answer = await api.call("GET", f"/api/v1/uploads?action=getPolicy&model={model}", key=key)
+    status, answer = await api.call(
+        "GET", f"/api/v1/uploads?action=getPolicy&model={model}", key=key
+    )
     assert status == 200, answer
     return answer["data"]
 
 
 def form(data: dict, key: str, content: bytes, **overrides: str) -> aiohttp.FormData:
     """The fields the official SDK sends, in its order."""
-    fields = {"OSSAccessKeyId": data["oss_access_key_id"], "Signature": data["signature"], "policy": data["policy"],
-              "key": key, "x-oss-object-acl": data["x_oss_object_acl"],
-              "x-oss-forbid-overwrite": data["x_oss_forbid_overwrite"], "success_action_status": "200",
-              "x-oss-content-type": "image/png", **overrides}
+    fields = {
+        "OSSAccessKeyId": data["oss_access_key_id"],
+        "Signature": data["signature"],
+        "policy": data["policy"],
+        "key": key,
+        "x-oss-object-acl": data["x_oss_object_acl"],
+        "x-oss-forbid-overwrite": data["x_oss_forbid_overwrite"],
+        "success_action_status": "200",
+        "x-oss-content-type": "image/png",
+        **overrides,
+    }
     out = aiohttp.FormData()
     for name, value in fields.items():
         out.add_field(name, value)
@@ -29,9 +48,13 @@ def form(data: dict, key: str, content: bytes, **overrides: str) -> aiohttp.Form
     return out
 
 
-async def upload(api, data: dict, name: str = "car.png", content: bytes | None = None, **overrides: str) -> tuple[int, str]:
+async def upload(
+    api, data: dict, name: str = "car.png", content: bytes | None = None, **overrides: str
+) -> tuple[int, str]:
     key = f"{data['upload_dir']}/{name}"
-    async with api.client.session.post(data["upload_host"], data=form(data, key, content or png(800, 400), **overrides)) as r:
+    async with api.client.session.post(
+        data["upload_host"], data=form(data, key, content or png(800, 400), **overrides)
+    ) as r:
         return r.status, await r.text()
 
 
@@ -42,13 +65,20 @@ async def test_policy_points_at_the_emulator(api):
     assert_schema("response-upload-policy", answer)
     data = answer["data"]
     assert data["upload_host"] == str(api.client.make_url("/__oss/upload"))
-    assert (data["expire_in_seconds"], data["max_file_size_mb"], data["x_oss_forbid_overwrite"]) == (300, 100, "true")
+    assert (
+        data["expire_in_seconds"],
+        data["max_file_size_mb"],
+        data["x_oss_forbid_overwrite"],
+    ) == (300, 100, "true")
 
 
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("action=getPolicy", (400, "BadRequest.EmptyModel")), ("action=getPolicy&model=nope", (400, "InvalidParameter")),
-     ("action=other&model=wan2.7-image", (400, "InvalidParameter"))],
+    [
+        ("action=getPolicy", (400, "BadRequest.EmptyModel")),
+        ("action=getPolicy&model=nope", (400, "InvalidParameter")),
+        ("action=other&model=wan2.7-image", (400, "InvalidParameter")),
+    ],
 )
 async def test_policy_refusals(api, query, expected):
     """getPolicy needs the getPolicy action and a known model."""
@@ -71,7 +101,9 @@ async def test_oss_reference_without_the_resolve_header_is_refused(api):
     """Without X-DashScope-OssResourceResolve: enable, an oss:// URL is not a valid URL."""
     data = await policy(api)
     await upload(api, data)
-    status, answer = await api.call("POST", SYNTHESIS, wan25(images=(f"oss://{data['upload_dir']}/car.png",)), headers=ASYNC)
+    status, answer = await api.call(
+        "POST", SYNTHESIS, wan25(images=(f"oss://{data['upload_dir']}/car.png",)), headers=ASYNC
+    )
     assert (status, answer["code"], answer["message"]) == (400, "InvalidParameter", BAD_URL)
 
 
@@ -79,9 +111,17 @@ async def test_another_accounts_upload_cannot_be_read(api):
     """An upload belongs to the account that asked for the policy; others cannot download it."""
     data = await policy(api, key=OTHER_KEY)
     await upload(api, data)
-    status, answer = await api.call("POST", GENERATION, wan27(images=(f"oss://{data['upload_dir']}/car.png",)),
-                                    headers={**ASYNC, **OSS_RESOLVE})
-    assert (status, answer["code"], answer["message"]) == (400, "InvalidParameter", "Failed to download multimodal content.")
+    status, answer = await api.call(
+        "POST",
+        GENERATION,
+        wan27(images=(f"oss://{data['upload_dir']}/car.png",)),
+        headers={**ASYNC, **OSS_RESOLVE},
+    )
+    assert (status, answer["code"], answer["message"]) == (
+        400,
+        "InvalidParameter",
+        "Failed to download multimodal content.",
+    )
 
 
 async def test_uploads_expire_after_48_hours(api):
@@ -89,8 +129,12 @@ async def test_uploads_expire_after_48_hours(api):
     data = await policy(api)
     await upload(api, data)
     await api.advance(48 * 3600)
-    status, answer = await api.call("POST", GENERATION, wan27(images=(f"oss://{data['upload_dir']}/car.png",)),
-                                    headers={**ASYNC, **OSS_RESOLVE})
+    status, answer = await api.call(
+        "POST",
+        GENERATION,
+        wan27(images=(f"oss://{data['upload_dir']}/car.png",)),
+        headers={**ASYNC, **OSS_RESOLVE},
+    )
     assert (status, answer["message"]) == (400, "Failed to download multimodal content.")
 
 
@@ -100,14 +144,19 @@ async def test_expired_policy_is_refused_like_oss(api):
     await api.advance(300)
     status, text = await upload(api, data)
     assert status == 403
-    assert "<Code>AccessDenied</Code>" in text and "<Message>Invalid according to Policy: Policy expired.</Message>" in text
+    assert (
+        "<Code>AccessDenied</Code>" in text
+        and "<Message>Invalid according to Policy: Policy expired.</Message>" in text
+    )
 
 
 async def test_form_upload_refusals(api):
     """A wrong signature, a key outside upload_dir, an overwrite and a non-form body are each refused."""
     data = await policy(api)
     assert (await upload(api, data, Signature="forged"))[0] == 403
-    outside = await api.client.session.post(data["upload_host"], data=form(data, "dashscope-instant/elsewhere/x.png", png(10, 10)))
+    outside = await api.client.session.post(
+        data["upload_host"], data=form(data, "dashscope-instant/elsewhere/x.png", png(10, 10))
+    )
     assert outside.status == 403 and "starts-with" in await outside.text()
     assert (await upload(api, data))[0] == 200
     status, text = await upload(api, data)
@@ -122,4 +171,6 @@ async def test_upload_journal_entry_names_the_account(api):
     await upload(api, data)
     entries = await api.journal(key=KEY)
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
-        ("GET", "/api/v1/uploads", 200), ("POST", "/__oss/upload", 200)]
+        ("GET", "/api/v1/uploads", 200),
+        ("POST", "/__oss/upload", 200),
+    ]

@@ -40,20 +40,27 @@ def chunk_types(png: bytes) -> list[bytes]:
     return types
 
 
-@pytest.mark.parametrize("size", [(800, 600), (2048, 2048), (2976, 1408), (1280, 1280), (4097, 17), (1, 1)])
+@pytest.mark.parametrize(
+    "size", [(800, 600), (2048, 2048), (2976, 1408), (1280, 1280), (4097, 17), (1, 1)]
+)
 def test_size_is_exact(size):
     """The PNG is exactly the requested width and height, drawn natively or enlarged."""
     image = decode(render_png(*size, 7, "a cat", None, [], RGB_PALETTE, 0))
     assert (image.format, image.mode, image.size) == ("PNG", "RGB", size)
 
 
-@pytest.mark.parametrize("size", [(2048, 2048), (2976, 1408), (2985, 1405), (1281, 7), (4097, 2304), (5, 3000)])
+@pytest.mark.parametrize(
+    "size", [(2048, 2048), (2976, 1408), (2985, 1405), (1281, 7), (4097, 2304), (5, 3000)]
+)
 def test_enlarged_output_is_pillows_nearest_resize_of_the_canvas(size):
     """The row-repeating encoder writes exactly the pixels Pillow's own NEAREST enlargement has."""
     width, height = size
     scale = -(-max(size) // render.CANVAS_MAX_SIDE)
-    canvas = Image.frombytes("RGB", (-(-width // scale), -(-height // scale)),
-                             bytes((i * 7919) % 251 for i in range(3 * -(-width // scale) * -(-height // scale))))
+    canvas = Image.frombytes(
+        "RGB",
+        (-(-width // scale), -(-height // scale)),
+        bytes((i * 7919) % 251 for i in range(3 * -(-width // scale) * -(-height // scale))),
+    )
     image = decode(render._encode_enlarged(canvas, size))
     assert (image.mode, image.size) == ("RGB", size)
     assert image.tobytes() == canvas.resize(size, Image.Resampling.NEAREST).tobytes()
@@ -64,12 +71,18 @@ def test_same_arguments_give_same_bytes():
     base = Image.new("RGB", (400, 300), GREY)
     first = render_png(1024, 768, 42, "a cat", base, [[10, 10, 50, 50]], RGB_PALETTE, 1)
     render.CACHE.clear()
-    assert render_png(1024, 768, 42, "a cat", base.copy(), [[10, 10, 50, 50]], RGB_PALETTE, 1) == first
+    assert (
+        render_png(1024, 768, 42, "a cat", base.copy(), [[10, 10, 50, 50]], RGB_PALETTE, 1) == first
+    )
 
 
 def test_png_carries_no_metadata():
     """Only IHDR, IDAT and IEND chunks: no timestamp or text chunk can make bytes differ."""
-    assert set(chunk_types(render_png(640, 480, 1, "x", None, [], [], 0))) == {b"IHDR", b"IDAT", b"IEND"}
+    assert set(chunk_types(render_png(640, 480, 1, "x", None, [], [], 0))) == {
+        b"IHDR",
+        b"IDAT",
+        b"IEND",
+    }
 
 
 @pytest.mark.parametrize(
@@ -87,8 +100,14 @@ def test_png_carries_no_metadata():
 def test_any_argument_changes_the_bytes(changed):
     """Changing the seed, prompt, index, boxes, palette or input image changes the picture."""
     arguments = {
-        "width": 640, "height": 480, "seed": 42, "prompt": "a cat", "base_image": Image.new("RGB", (400, 300), GREY),
-        "bboxes": [], "palette": RGB_PALETTE, "index": 0,
+        "width": 640,
+        "height": 480,
+        "seed": 42,
+        "prompt": "a cat",
+        "base_image": Image.new("RGB", (400, 300), GREY),
+        "bboxes": [],
+        "palette": RGB_PALETTE,
+        "index": 0,
     }
     assert render_png(**arguments) != render_png(**{**arguments, **changed})
 
@@ -112,7 +131,12 @@ def test_palette_strip_widths_follow_the_ratios(scale):
     image = decode(render_png(1000 * scale, 700 * scale, 1, "p", None, [], RGB_PALETTE, 0))
     bottom = 700 * scale - 2
     assert [image.getpixel((x * scale, bottom)) for x in (0, 499, 500, 799, 800, 999)] == [
-        (255, 0, 0), (255, 0, 0), (0, 255, 0), (0, 255, 0), (0, 0, 255), (0, 0, 255),
+        (255, 0, 0),
+        (255, 0, 0),
+        (0, 255, 0),
+        (0, 255, 0),
+        (0, 0, 255),
+        (0, 0, 255),
     ]
 
 
@@ -136,7 +160,13 @@ def test_prompt_is_written_on_a_panel_at_the_top():
 
 @pytest.mark.parametrize(
     "prompt",
-    ["word " * 40_000, "x" * 200_000, "一只猫坐在窗台上" * 5000, "\x00\u200f\ud800 tab\tnew\nline \U0001f600 مرحبا", "   "],
+    [
+        "word " * 40_000,
+        "x" * 200_000,
+        "一只猫坐在窗台上" * 5000,
+        "\x00\u200f\ud800 tab\tnew\nline \U0001f600 مرحبا",
+        "   ",
+    ],
 )
 def test_any_prompt_renders(prompt):
     """Huge, unbroken, CJK, control-character and blank prompts all render at the requested size."""
@@ -186,10 +216,14 @@ def test_transparent_input_shows_the_background_through(make):
     assert image.getpixel((600, 300)) != (0, 0, 0)
 
 
-@pytest.mark.parametrize("mode", ["1", "L", "P", "I;16", "I", "F", "CMYK", "YCbCr", "LAB", "HSV", "La"])
+@pytest.mark.parametrize(
+    "mode", ["1", "L", "P", "I;16", "I", "F", "CMYK", "YCbCr", "LAB", "HSV", "La"]
+)
 def test_any_input_mode_renders(mode):
     """Inputs in every Pillow mode render; a mode Pillow cannot convert becomes a grey stand-in."""
-    assert decode(render_png(640, 480, 1, "p", Image.new(mode, (320, 240)), [[0, 0, 10, 10]], [], 0)).size == (640, 480)
+    assert decode(
+        render_png(640, 480, 1, "p", Image.new(mode, (320, 240)), [[0, 0, 10, 10]], [], 0)
+    ).size == (640, 480)
 
 
 def test_large_input_is_fitted_inside_the_output():
@@ -217,7 +251,10 @@ def test_unrenderable_sizes_are_refused(size):
 def test_repeated_render_comes_from_the_cache():
     """A second identical render returns the cached bytes object."""
     first = render_png(640, 480, 1, "cached", None, [], [], 0)
-    assert (render_png(640, 480, 1, "cached", None, [], [], 0) is first, len(render.CACHE)) == (True, 1)
+    assert (render_png(640, 480, 1, "cached", None, [], [], 0) is first, len(render.CACHE)) == (
+        True,
+        1,
+    )
 
 
 def test_cache_is_bounded_by_bytes():
@@ -228,7 +265,10 @@ def test_cache_is_bounded_by_bytes():
     cache.get(b"a")
     cache.put(b"c", b"9012")
     cache.put(b"huge", b"x" * 11)
-    assert ([cache.get(k) for k in (b"a", b"b", b"c", b"huge")], cache.nbytes) == ([b"1234", None, b"9012", None], 8)
+    assert ([cache.get(k) for k in (b"a", b"b", b"c", b"huge")], cache.nbytes) == (
+        [b"1234", None, b"9012", None],
+        8,
+    )
 
 
 async def test_async_render_runs_in_the_given_executor():
@@ -241,7 +281,9 @@ async def test_async_render_runs_in_the_given_executor():
             return super().submit(fn, *args, **kwargs)
 
     with Recording(max_workers=1) as executor:
-        png = await render_png_async(640, 480, 3, "async", None, [], RGB_PALETTE, 2, executor=executor)
+        png = await render_png_async(
+            640, 480, 3, "async", None, [], RGB_PALETTE, 2, executor=executor
+        )
     render.CACHE.clear()
     assert (png, len(threads)) == (render_png(640, 480, 3, "async", None, [], RGB_PALETTE, 2), 1)
 

@@ -27,8 +27,11 @@ def test_pre_commit_hook_runs_validate():
     """The hook exposes `wanform validate` on recipe files."""
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert [(h["id"], h["entry"].split()[:2], h["language"]) for h in hooks] == [
-        ("wanform-validate", ["wanform", "validate"], "python")]
-    assert re.search(hooks[0]["files"], "recipes/x/y.yaml") and not re.search(hooks[0]["files"], ".github/ci.yml")
+        ("wanform-validate", ["wanform", "validate"], "python")
+    ]
+    assert re.search(hooks[0]["files"], "recipes/x/y.yaml") and not re.search(
+        hooks[0]["files"], ".github/ci.yml"
+    )
 
 
 def test_workflow_is_valid_yaml_with_both_jobs():

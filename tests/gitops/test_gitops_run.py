@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from runner_kit import KEY, SUBMIT_PATHS
 
 from runner.engine.guard import run_guard
-from runner_kit import KEY, SUBMIT_PATHS
 
 FOX = """\
 model: wan2.7-image
@@ -40,8 +40,16 @@ inputs:
 async def wanform(root: Path, *args: str) -> tuple[int, str, str]:
     """Run the CLI as a process in `root` with an API key set; return its exit code, stdout and stderr."""
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "runner.cli", *args, cwd=root, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "runner.cli",
+        *args,
+        cwd=root,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, out.decode(), err.decode()
 
@@ -61,20 +69,27 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     root = project.root
     write_recipes(root)
     code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
-    assert code == 2 and out.splitlines()[-1].startswith("plan: 4 new, 0 changed, 0 unchanged, 0 orphaned; 5 billable")
+    assert code == 2 and out.splitlines()[-1].startswith(
+        "plan: 4 new, 0 changed, 0 unchanged, 0 orphaned; 5 billable"
+    )
     code, _, err = await wanform(root, "run", "--target", emulator.base_url, ".")
     assert code == 0, err
     lock = (root / "wanform.lock").read_bytes()
     assert (await wanform(root, "plan", "--detailed-exitcode", "."))[0] == 0
     sent = await submissions(emulator)
     code, _, err = await wanform(root, "run", "--target", emulator.base_url, ".")
-    assert (code, await submissions(emulator), (root / "wanform.lock").read_bytes()) == (0, sent, lock)
+    assert (code, await submissions(emulator), (root / "wanform.lock").read_bytes()) == (
+        0,
+        sent,
+        lock,
+    )
     assert "nothing to run" in err
     (root / "car.yaml").write_text(CAR.replace("n: 2", "n: 1"))
     code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
     assert code == 2
     assert [line.split()[:3] for line in out.splitlines() if line.startswith(("+", "~", "-"))] == [
-        ["~", "changed", "car.yaml::car"]]
+        ["~", "changed", "car.yaml::car"]
+    ]
     assert "car.yaml::car (wanx2.1-imageedit, 1 image): n" in out
     assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
     assert await submissions(emulator) == sent + 1
@@ -87,11 +102,15 @@ async def test_force_runs_every_job_again(project, emulator):
     write_recipes(root)
     assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
     sent = await submissions(emulator)
-    tasks = {k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()}
+    tasks = {
+        k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()
+    }
     code, _, err = await wanform(root, "run", "--force", "--target", emulator.base_url, ".")
     assert code == 0, err
     assert await submissions(emulator) == 2 * sent == 8, err
-    again = {k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()}
+    again = {
+        k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()
+    }
     assert again.keys() == tasks.keys() and not set(again.values()) & set(tasks.values())
 
 
@@ -107,13 +126,19 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
     Image.new("RGB", (768, 1024), "gray").save(root / "images" / "portrait.png")
     code, out, _ = await wanform(root, "plan", "--detailed-exitcode", "-o", "json", ".")
     jobs = {j["key"]: (j["status"], j["reasons"]) for j in json.loads(out)["jobs"]}
-    assert code == 2 and Counter(status for status, _ in jobs.values()) == Counter({"changed": 3, "unchanged": 1})
+    assert code == 2 and Counter(status for status, _ in jobs.values()) == Counter(
+        {"changed": 3, "unchanged": 1}
+    )
     assert jobs["fox.yaml::fox[seed=1]"] == ("changed", ["inputs[0].image"])
     (root / "fox.yaml").unlink()
     code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
     assert code == 2 and "- orphaned  fox.yaml::fox[seed=2] (wan2.7-image)" in out
-    outputs = [o["path"] for e in json.loads((root / "wanform.lock").read_text())["jobs"].values()
-               if e["recipe"] == "fox.yaml" for o in e["outputs"]]
+    outputs = [
+        o["path"]
+        for e in json.loads((root / "wanform.lock").read_text())["jobs"].values()
+        if e["recipe"] == "fox.yaml"
+        for o in e["outputs"]
+    ]
     assert outputs and all((root / p).is_file() for p in outputs)
     code, _, err = await wanform(root, "run", "--prune", "--target", emulator.base_url, ".")
     assert code == 0, err
@@ -124,14 +149,20 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
 async def test_budget_refuses_before_any_request(project, emulator):
     """--max-images and --max-cost stop an over-budget run with exit 1 before a single request is sent."""
     write_recipes(project.root)
-    code, _, err = await wanform(project.root, "run", "--max-images", "4", "--target", emulator.base_url, ".")
+    code, _, err = await wanform(
+        project.root, "run", "--max-images", "4", "--target", emulator.base_url, "."
+    )
     assert code == 1 and "would bill up to 5 images, over --max-images 4; nothing was sent" in err
-    code, _, err = await wanform(project.root, "run", "--max-cost", "0.5", "--target", emulator.base_url, ".")
+    code, _, err = await wanform(
+        project.root, "run", "--max-cost", "0.5", "--target", emulator.base_url, "."
+    )
     assert code == 1 and "over --max-cost 0.5" in err
     assert await emulator.journal() == []
 
 
-async def test_shards_run_every_job_exactly_once_and_their_locks_merge(project, emulator, tmp_path_factory):
+async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
+    project, emulator, tmp_path_factory
+):
     """Three machines of a CI matrix, each with its own checkout: every job runs once, the locks merge."""
     write_recipes(project.root)
     for extra in range(3):
@@ -140,10 +171,14 @@ async def test_shards_run_every_job_exactly_once_and_their_locks_merge(project, 
     for k in (1, 2, 3):
         copy = tmp_path_factory.mktemp(f"shard{k}")
         shutil.copytree(project.root, copy, dirs_exist_ok=True)
-        code, _, err = await wanform(copy, "run", "--shard", f"{k}/3", "--target", emulator.base_url, ".")
+        code, _, err = await wanform(
+            copy, "run", "--shard", f"{k}/3", "--target", emulator.base_url, "."
+        )
         assert code == 0, err
         checkouts.append(copy)
-    assert await submissions(emulator) == 7  # 7 jobs, each in exactly one shard's lock (below): none ran twice
+    assert (
+        await submissions(emulator) == 7
+    )  # 7 jobs, each in exactly one shard's lock (below): none ran twice
     locks = [str(c / "wanform.lock") for c in checkouts]
     sizes = [len(json.loads(Path(p).read_text())["jobs"]) for p in locks]
     assert sorted(sizes) == [2, 2, 3]
@@ -151,33 +186,55 @@ async def test_shards_run_every_job_exactly_once_and_their_locks_merge(project, 
     assert code == 0, err
     merged = json.loads((project.root / "wanform.lock").read_text())["jobs"]
     assert len(merged) == 7
-    assert (await wanform(project.root, "plan", "--detailed-exitcode", "."))[0] == 2  # outputs live on the shards
+    assert (await wanform(project.root, "plan", "--detailed-exitcode", "."))[
+        0
+    ] == 2  # outputs live on the shards
 
 
 async def test_event_stream_and_junit(project, emulator):
     """-o ndjson streams versioned events for every step; --junit writes one test case per job."""
     (project.root / "car.yaml").write_text(CAR)
-    code, out, err = await wanform(project.root, "run", "-o", "ndjson", "--junit", "report.xml",
-                                   "--target", emulator.base_url, ".")
+    code, out, err = await wanform(
+        project.root,
+        "run",
+        "-o",
+        "ndjson",
+        "--junit",
+        "report.xml",
+        "--target",
+        emulator.base_url,
+        ".",
+    )
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]
     assert {e["v"] for e in events} == {1}
     kinds = [e["event"] for e in events]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     assert {"queued", "submitted", "polled", "downloaded", "succeeded"} <= set(kinds)
-    assert kinds.index("queued") < kinds.index("submitted") < kinds.index("downloaded") < kinds.index("succeeded")
+    assert (
+        kinds.index("queued")
+        < kinds.index("submitted")
+        < kinds.index("downloaded")
+        < kinds.index("succeeded")
+    )
     suite = ET.parse(project.root / "report.xml").getroot()
     assert (suite.tag, suite.get("tests"), suite.get("failures")) == ("testsuite", "1", "0")
     assert [c.get("name") for c in suite.iter("testcase")] == ["car"]
 
 
 @pytest.mark.parametrize("option", ["--lock", "--junit", "--out"])
-async def test_an_unwritable_destination_stops_the_run_before_any_request(project, emulator, option):
+async def test_an_unwritable_destination_stops_the_run_before_any_request(
+    project, emulator, option
+):
     """A lock, report or output path that cannot be written is named at once, with exit 1, and nothing is sent."""
     write_recipes(project.root)
     (project.root / "taken").write_text("a file, not a directory")
-    code, _, err = await wanform(project.root, "run", option, "taken/x", "--target", emulator.base_url, ".")
-    assert code == 1 and f"error: {option}: cannot write in taken" in err and "nothing was sent" in err
+    code, _, err = await wanform(
+        project.root, "run", option, "taken/x", "--target", emulator.base_url, "."
+    )
+    assert (
+        code == 1 and f"error: {option}: cannot write in taken" in err and "nothing was sent" in err
+    )
     assert "Traceback" not in err and await emulator.journal() == []
 
 

@@ -28,7 +28,9 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "recipes" / "images").mkdir(parents=True)
     Image.new("RGB", (320, 240), "orange").save(tmp_path / "recipes" / "images" / "cat.png")
     (tmp_path / "recipes" / "cat.yaml").write_text(RECIPE)
-    (tmp_path / "recipes" / "dog.yaml").write_text(RECIPE.replace("cat", "dog").replace("images/dog.png", "images/cat.png"))
+    (tmp_path / "recipes" / "dog.yaml").write_text(
+        RECIPE.replace("cat", "dog").replace("images/dog.png", "images/cat.png")
+    )
     return tmp_path
 
 
@@ -45,9 +47,23 @@ def record_all(root: Path) -> None:
         out = root / "out" / (job.key.replace("/", "_").replace("::", "-") + ".png")
         out.parent.mkdir(exist_ok=True)
         out.write_bytes(job.key.encode())
-        outputs = [{"path": out.relative_to(root).as_posix(), "sha256": HashCache(root).file(out), "width": 1, "height": 1}]
-        lock.jobs[job.key] = lock_entry(job, target="emulator", task_id="t", request_id="r", finished="2026-11-25T00:00:00Z",
-                                        outputs=outputs, failures=[])
+        outputs = [
+            {
+                "path": out.relative_to(root).as_posix(),
+                "sha256": HashCache(root).file(out),
+                "width": 1,
+                "height": 1,
+            }
+        ]
+        lock.jobs[job.key] = lock_entry(
+            job,
+            target="emulator",
+            task_id="t",
+            request_id="r",
+            finished="2026-11-25T00:00:00Z",
+            outputs=outputs,
+            failures=[],
+        )
     lock.save()
 
 
@@ -58,7 +74,10 @@ def statuses(plan) -> dict[str, tuple[str, list[str]]]:
 def test_fresh_project_is_all_new(project: Path) -> None:
     """Without a lock every job is new, and the bill counts n images per job."""
     plan = plan_of(project)
-    assert statuses(plan) == {"recipes/cat.yaml::cat": ("new", []), "recipes/dog.yaml::dog": ("new", [])}
+    assert statuses(plan) == {
+        "recipes/cat.yaml::cat": ("new", []),
+        "recipes/dog.yaml::dog": ("new", []),
+    }
     assert plan.totals() == {"wan2.7-image": {"images": 4, "cost_cny": 0.8}}
 
 
@@ -73,8 +92,10 @@ def test_editing_one_recipe_changes_exactly_that_job_and_says_why(project: Path)
     record_all(project)
     path = project / "recipes" / "cat.yaml"
     path.write_text(path.read_text().replace("seed: 7", "seed: 8"))
-    assert statuses(plan_of(project)) == {"recipes/cat.yaml::cat": ("changed", ["seed"]),
-                                          "recipes/dog.yaml::dog": ("unchanged", [])}
+    assert statuses(plan_of(project)) == {
+        "recipes/cat.yaml::cat": ("changed", ["seed"]),
+        "recipes/dog.yaml::dog": ("unchanged", []),
+    }
 
 
 def test_changing_image_bytes_changes_the_jobs_using_it(project: Path) -> None:
@@ -83,7 +104,8 @@ def test_changing_image_bytes_changes_the_jobs_using_it(project: Path) -> None:
     Image.new("RGB", (320, 240), "black").save(project / "recipes" / "images" / "cat.png")
     assert {k: v for k, v in statuses(plan_of(project)).items()} == {
         "recipes/cat.yaml::cat": ("changed", ["inputs[0].image"]),
-        "recipes/dog.yaml::dog": ("changed", ["inputs[0].image"])}
+        "recipes/dog.yaml::dog": ("changed", ["inputs[0].image"]),
+    }
 
 
 def test_renaming_an_image_changes_nothing(project: Path) -> None:
@@ -101,19 +123,25 @@ def test_deleted_recipe_leaves_an_orphan(project: Path) -> None:
     """A lock entry no recipe declares any more is orphaned."""
     record_all(project)
     (project / "recipes" / "dog.yaml").unlink()
-    assert statuses(plan_of(project)) == {"recipes/cat.yaml::cat": ("unchanged", []),
-                                          "recipes/dog.yaml::dog": ("orphaned", [])}
+    assert statuses(plan_of(project)) == {
+        "recipes/cat.yaml::cat": ("unchanged", []),
+        "recipes/dog.yaml::dog": ("orphaned", []),
+    }
 
 
 def test_missing_and_modified_outputs_are_pending(project: Path) -> None:
     """Outputs gone or edited on disk make their job pending again, saying which file."""
     record_all(project)
     lock = json.loads((project / "wanform.lock").read_text())["jobs"]
-    cat, dog = (lock[k]["outputs"][0]["path"] for k in ("recipes/cat.yaml::cat", "recipes/dog.yaml::dog"))
+    cat, dog = (
+        lock[k]["outputs"][0]["path"] for k in ("recipes/cat.yaml::cat", "recipes/dog.yaml::dog")
+    )
     (project / cat).unlink()
     (project / dog).write_bytes(b"edited")
-    assert statuses(plan_of(project)) == {"recipes/cat.yaml::cat": ("changed", [f"output missing: {cat}"]),
-                                          "recipes/dog.yaml::dog": ("changed", [f"output modified: {dog}"])}
+    assert statuses(plan_of(project)) == {
+        "recipes/cat.yaml::cat": ("changed", [f"output missing: {cat}"]),
+        "recipes/dog.yaml::dog": ("changed", [f"output modified: {dog}"]),
+    }
 
 
 def test_saving_twice_is_byte_identical(project: Path) -> None:
@@ -137,7 +165,10 @@ def test_shards_cover_every_job_exactly_once(project: Path) -> None:
 
 def test_shard_locks_merge_without_conflict(tmp_path: Path) -> None:
     """Entries from different shards union cleanly; one job with two different entries is refused."""
-    a, b = LockFile(tmp_path / "a", {"x::1": {"n": 1}}), LockFile(tmp_path / "b", {"y::2": {"n": 2}, "x::1": {"n": 1}})
+    a, b = (
+        LockFile(tmp_path / "a", {"x::1": {"n": 1}}),
+        LockFile(tmp_path / "b", {"y::2": {"n": 2}, "x::1": {"n": 1}}),
+    )
     assert merge([a, b], tmp_path / "m").jobs == {"x::1": {"n": 1}, "y::2": {"n": 2}}
     with pytest.raises(LockFileError, match="x::1"):
         merge([a, LockFile(tmp_path / "c", {"x::1": {"n": 3}})], tmp_path / "m")
@@ -145,6 +176,6 @@ def test_shard_locks_merge_without_conflict(tmp_path: Path) -> None:
 
 def test_conflict_markers_in_the_lock_are_a_clear_error(tmp_path: Path) -> None:
     """A lock left with merge-conflict markers names the line instead of raising a raw JSON error."""
-    (tmp_path / "wanform.lock").write_text('{\n<<<<<<< HEAD\n}\n')
+    (tmp_path / "wanform.lock").write_text("{\n<<<<<<< HEAD\n}\n")
     with pytest.raises(LockFileError, match=r"wanform.lock:2:1: the lock file is not valid JSON"):
         LockFile.load(tmp_path / "wanform.lock")

@@ -6,27 +6,30 @@ import io
 import json
 import shutil
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 import aiohttp
 
 from emulator import EmulatorConfig, start
-from runner.engine.run import RunOptions
-from runner.engine.launch import execute
 from runner.api.limits import Limits, resolve_limits
-from runner.reports.progress import Lines
-from runner.engine.states import RunResult
 from runner.api.targets import Target
+from runner.engine.launch import execute
+from runner.engine.run import RunOptions
+from runner.engine.states import RunResult
 from runner.recipes.check import validate_paths
+from runner.reports.progress import Lines
 from spec.models import MODELS, ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-wanform-secret-0123456789abcdef"  # tests grep every file the runner writes for it
 SPEED = 50.0
-SUBMIT_PATHS = ("/api/v1/services/aigc/image-generation/generation", "/api/v1/services/aigc/image2image/image-synthesis",
-                "/api/v1/services/aigc/multimodal-generation/generation")
+SUBMIT_PATHS = (
+    "/api/v1/services/aigc/image-generation/generation",
+    "/api/v1/services/aigc/image2image/image-synthesis",
+    "/api/v1/services/aigc/multimodal-generation/generation",
+)
 
 
 def fast_models(seconds: float = 0.3) -> Mapping[str, ModelSpec]:
@@ -51,11 +54,19 @@ class Project:
 
     def journal(self) -> list[dict]:
         path = self.root / ".wanform" / "journal.jsonl"
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
 
     def written(self) -> bytes:
         """Every byte the runner left in the project (outputs, sidecars, journal)."""
-        return b"".join(p.read_bytes() for p in sorted(self.root.rglob("*")) if p.is_file() and "images" not in p.parts)
+        return b"".join(
+            p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file() and "images" not in p.parts
+        )
 
 
 def make_project(root: Path) -> Project:
@@ -76,10 +87,12 @@ class Emulator:
         return self.base_url.removesuffix("/api/v1") + "/__emulator"
 
     async def _admin(self, method: str, path: str, body: object = None) -> dict:
-        async with aiohttp.ClientSession() as http:
-            async with http.request(method, self.admin_url + path, json=body) as resp:
-                assert resp.status < 300, await resp.text()
-                return await resp.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.admin_url + path, json=body) as resp,
+        ):
+            assert resp.status < 300, await resp.text()
+            return await resp.json()
 
     async def journal(self) -> list[dict]:
         return (await self._admin("GET", "/journal"))["entries"]
@@ -92,7 +105,9 @@ class Emulator:
 
     async def created(self) -> list[str]:
         """Task ids of every submission that created a task (answered or not)."""
-        return [e["task_id"] for e in await self.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]]
+        return [
+            e["task_id"] for e in await self.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]
+        ]
 
 
 async def start_emulator(**settings: object) -> Emulator:
@@ -113,16 +128,31 @@ class Run:
         return next(j for j in self.result.jobs if j.job == name)
 
 
-async def run(project: Project, emulator: Emulator, *paths: str, key: str = KEY, limits: Limits | None = None,
-              models: Mapping[str, ModelSpec] = MODELS, base_url: str | None = None, **options: object) -> Run:
+async def run(
+    project: Project,
+    emulator: Emulator,
+    *paths: str,
+    key: str = KEY,
+    limits: Limits | None = None,
+    models: Mapping[str, ModelSpec] = MODELS,
+    base_url: str | None = None,
+    **options: object,
+) -> Run:
     """Validate `paths` (default: every recipe of the project) and run them against the emulator."""
     validation = validate_paths(list(paths) or [str(project.root)], root=project.root)
     assert validation.report.ok(), [str(f.problem) for f in validation.report.errors()]
     target = Target("url", base_url or emulator.base_url, key)
     settings = {"out": project.out, "target_speed": emulator.speed, **options}
     out, err = io.StringIO(), io.StringIO()
-    result = await execute(validation.jobs, target, limits or resolve_limits(MODELS, {}), RunOptions(**settings),
-                           Lines(out, err), root=project.root, models=models)
+    result = await execute(
+        validation.jobs,
+        target,
+        limits or resolve_limits(MODELS, {}),
+        RunOptions(**settings),
+        Lines(out, err),
+        root=project.root,
+        models=models,
+    )
     return Run(result, out.getvalue(), err.getvalue())
 
 

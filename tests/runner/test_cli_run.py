@@ -11,11 +11,11 @@ import subprocess
 import aiohttp
 import pytest
 from click.testing import CliRunner
+from runner_kit import KEY, REPO
 
 from emulator import EmulatorConfig
 from emulator.pytest_plugin import EmulatorThread
 from runner.cli import main
-from runner_kit import KEY, REPO
 
 PALETTE = """\
     model: wan2.7-image
@@ -30,19 +30,32 @@ MASKED = (REPO / "recipes" / "wanx21-description-edit-with-mask.yaml").read_text
 
 @pytest.fixture(scope="module")
 def server():
-    thread = EmulatorThread(EmulatorConfig(port=0, speed=0))  # frozen: tasks stay PENDING until cancelled
+    thread = EmulatorThread(
+        EmulatorConfig(port=0, speed=0)
+    )  # frozen: tasks stay PENDING until cancelled
     thread.start()
     yield thread
     thread.stop()
 
 
-CLEAN_ENV = dict.fromkeys(("DASHSCOPE_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_API_REGION",
-                           "DASHSCOPE_WORKSPACE_ID", "WANFORM_SUBMIT_RPS", "WANFORM_MAX_IN_FLIGHT", "WANFORM_QUERY_RPS"))
+CLEAN_ENV = dict.fromkeys(
+    (
+        "DASHSCOPE_API_KEY",
+        "DASHSCOPE_HTTP_BASE_URL",
+        "DASHSCOPE_API_REGION",
+        "DASHSCOPE_WORKSPACE_ID",
+        "WANFORM_SUBMIT_RPS",
+        "WANFORM_MAX_IN_FLIGHT",
+        "WANFORM_QUERY_RPS",
+    )
+)
 
 
 def invoke(*args: str, env: dict | None = None):
     """The CLI in this process, with none of the caller's DashScope or WANFORM settings."""
-    return CliRunner().invoke(main, list(args), env={**CLEAN_ENV, **(env or {})}, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, list(args), env={**CLEAN_ENV, **(env or {})}, catch_exceptions=False
+    )
 
 
 @pytest.fixture
@@ -55,7 +68,11 @@ def test_help_documents_the_exit_codes():
     """`wanform --help` and `wanform run --help` list every exit code."""
     for args in ([], ["run"]):
         text = CliRunner().invoke(main, [*args, "--help"]).output
-        assert "0    success" in text and "1    invalid input" in text and "3    `run`: some jobs or images failed" in text
+        assert (
+            "0    success" in text
+            and "1    invalid input" in text
+            and "3    `run`: some jobs or images failed" in text
+        )
         assert "4    the run stopped early" in text and "130  interrupted (Ctrl-C)" in text
 
 
@@ -72,8 +89,11 @@ def test_a_bad_target_is_one_line_and_exit_1(here):
     """A target that is not a URL is refused with one line, before anything is sent."""
     here.recipe("ok", PALETTE)
     result = invoke("run", "ok.yaml", "--target", "ftp://example.com")
-    assert (result.exit_code, result.stderr) == (1, "error: --target 'ftp://example.com' is not emulator, dashscope or "
-                                                    "an http(s) URL such as http://127.0.0.1:8000/api/v1\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: --target 'ftp://example.com' is not emulator, dashscope or "
+        "an http(s) URL such as http://127.0.0.1:8000/api/v1\n",
+    )
 
 
 def test_a_refused_connection_stops_the_run_with_exit_4(here):
@@ -83,7 +103,8 @@ def test_a_refused_connection_stops_the_run_with_exit_4(here):
     assert result.exit_code == 4
     assert result.stdout.splitlines()[-2] == (
         "stopped: ConnectionError: POST http://127.0.0.1:9/api/v1/services/aigc/image-generation/generation: "
-        "cannot connect to 127.0.0.1:9 (Connection refused) (check the network and the target URL)")
+        "cannot connect to 127.0.0.1:9 (Connection refused) (check the network and the target URL)"
+    )
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -93,8 +114,17 @@ def test_run_reports_json_and_keeps_the_key_out_of_everything(here, server):
     server_fast = EmulatorThread(EmulatorConfig(port=0, speed=100))
     base = server_fast.start()
     try:
-        result = invoke("run", "ok.yaml", "--target", base, "--emulator-speed", "100", "-o", "json",
-                        env={"DASHSCOPE_API_KEY": KEY})
+        result = invoke(
+            "run",
+            "ok.yaml",
+            "--target",
+            base,
+            "--emulator-speed",
+            "100",
+            "-o",
+            "json",
+            env={"DASHSCOPE_API_KEY": KEY},
+        )
     finally:
         server_fast.stop()
     report = json.loads(result.stdout)
@@ -116,7 +146,8 @@ def test_render_prints_the_exact_request_with_the_key_as_a_variable(here):
         '  -H "Authorization: Bearer $DASHSCOPE_API_KEY" \\',
         "  -H 'Content-Type: application/json' \\",
         "  -H 'X-DashScope-Async: enable' \\",
-        "  --data-binary @- <<'JSON'"]
+        "  --data-binary @- <<'JSON'",
+    ]
     body = json.loads(result.stdout.split("<<'JSON'\n")[1].split("\nJSON\n")[0])
     assert body["input"]["messages"][0]["content"][0] == {"image": "data:image/png;base64," + data}
 
@@ -127,27 +158,43 @@ def test_render_short_abbreviates_data_uris_and_names_uploads(here):
     result = invoke("render", "masked.yaml", "--short")
     body = json.loads(result.stdout.split("<<'JSON'\n")[1].split("\nJSON\n")[0])
     assert body["input"]["base_image_url"].endswith(" base64 chars)")
-    assert body["input"]["mask_image_url"] == "oss://<uploaded at run time: images/table-vase-mask.png>"
+    assert (
+        body["input"]["mask_image_url"]
+        == "oss://<uploaded at run time: images/table-vase-mask.png>"
+    )
     assert "  -H 'X-DashScope-OssResourceResolve: enable' \\" in result.stdout.splitlines()
 
 
-@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="needs bash and curl")
+@pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("bash") is None, reason="needs bash and curl"
+)
 def test_the_rendered_command_is_accepted_by_the_service(here, server):
     """Running render's output with bash sends a request the emulator accepts as a new task."""
     here.recipe("ok", PALETTE)
     script = invoke("render", "ok.yaml", "--target", server.base_url).stdout
-    done = subprocess.run(["bash"], input=script, capture_output=True, text=True, env={"DASHSCOPE_API_KEY": KEY},
-                          timeout=30, check=True)
+    done = subprocess.run(
+        ["bash"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env={"DASHSCOPE_API_KEY": KEY},
+        timeout=30,
+        check=True,
+    )
     assert json.loads(done.stdout)["output"]["task_status"] == "PENDING"
 
 
 async def _create_task(base_url: str) -> str:
-    body = {"model": "wan2.7-image", "input": {"messages": [{"role": "user", "content": [{"text": "a fox"}]}]},
-            "parameters": {"n": 1}}
+    body = {
+        "model": "wan2.7-image",
+        "input": {"messages": [{"role": "user", "content": [{"text": "a fox"}]}]},
+        "parameters": {"n": 1},
+    }
     headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(base_url + "/services/aigc/image-generation/generation", json=body, headers=headers) as r:
-            return (await r.json())["output"]["task_id"]
+    async with aiohttp.ClientSession() as http, http.post(
+        base_url + "/services/aigc/image-generation/generation", json=body, headers=headers
+    ) as r:
+        return (await r.json())["output"]["task_id"]
 
 
 def test_status_and_cancel_talk_to_the_target(here, server):
@@ -159,9 +206,12 @@ def test_status_and_cancel_talk_to_the_target(here, server):
     cancel = invoke("cancel", task_id, "--target", server.base_url, env=env)
     assert (cancel.exit_code, cancel.stdout) == (0, f"{task_id}: CANCELED\n")
     again = invoke("cancel", task_id, "--target", server.base_url, env=env)
-    assert (again.exit_code, again.stderr) == (3, "error: UnsupportedOperation: Failed to cancel the task, please "
-                                                  "confirm if the task is in PENDING status. (only a task still "
-                                                  "PENDING can be cancelled; `wanform status` shows where it is)\n")
+    assert (again.exit_code, again.stderr) == (
+        3,
+        "error: UnsupportedOperation: Failed to cancel the task, please "
+        "confirm if the task is in PENDING status. (only a task still "
+        "PENDING can be cancelled; `wanform status` shows where it is)\n",
+    )
     shown = invoke("status", task_id, "--target", server.base_url, "-o", "json", env=env)
     assert json.loads(shown.stdout)["output"]["task_status"] == "CANCELED"
 
@@ -169,5 +219,8 @@ def test_status_and_cancel_talk_to_the_target(here, server):
 def test_status_without_a_target_says_where_to_look(here):
     """Without a key or --target there is no service that knows the task."""
     result = invoke("status", "abc")
-    assert (result.exit_code, result.stderr) == (1, "error: status needs the target the task was submitted to: set "
-                                                    "DASHSCOPE_API_KEY or pass --target\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: status needs the target the task was submitted to: set "
+        "DASHSCOPE_API_KEY or pass --target\n",
+    )

@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import inspect
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
 from emulator.http.errors import CATALOGUE
 from runner.api import errors
-from runner.api.errors import (AccountError, ConnectError, DisconnectedError, EndpointError, ReadTimeoutError,
-                           RejectedError, ServiceError, ThrottledError, from_answer, from_transport)
+from runner.api.errors import (
+    AccountError,
+    ConnectError,
+    DisconnectedError,
+    EndpointError,
+    ReadTimeoutError,
+    RejectedError,
+    ServiceError,
+    ThrottledError,
+    from_answer,
+    from_transport,
+)
 from runner.api.retries import backoff
 
-NEVER_RETRIED = ("InvalidParameter", "DataInspectionFailed", "IPInfringementSuspect", "InvalidApiKey", "Arrearage",
-                 "AccessDenied")
+NEVER_RETRIED = (
+    "InvalidParameter",
+    "DataInspectionFailed",
+    "IPInfringementSuspect",
+    "InvalidApiKey",
+    "Arrearage",
+    "AccessDenied",
+)
 WHERE = "POST http://127.0.0.1:1/api/v1/tasks"
 
 
 def aiohttp_exceptions() -> list[type]:
     """Every exception class aiohttp exports."""
-    return sorted({obj for _, obj in inspect.getmembers(aiohttp, inspect.isclass)
-                   if issubclass(obj, aiohttp.ClientError)}, key=lambda c: c.__name__)
+    return sorted(
+        {
+            obj
+            for _, obj in inspect.getmembers(aiohttp, inspect.isclass)
+            if issubclass(obj, aiohttp.ClientError)
+        },
+        key=lambda c: c.__name__,
+    )
 
 
 @pytest.mark.parametrize("cls", aiohttp_exceptions(), ids=lambda c: c.__name__)
@@ -44,19 +66,29 @@ def test_codes_that_cannot_succeed_later_are_never_retried(code):
     assert backoff(from_answer(status, {"code": code, "message": message}, where=WHERE)) is False
 
 
-@pytest.mark.parametrize(("code", "cls"), [
-    ("InvalidApiKey", AccountError), ("Arrearage", AccountError), ("AccessDenied", AccountError),
-    ("InvalidParameter", RejectedError), ("DataInspectionFailed", RejectedError),
-    ("Throttling.RateQuota", ThrottledError), ("InternalError.Algo", ServiceError), ("ModelUnavailable", ServiceError),
-    ("NotFound", EndpointError),
-])
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        ("InvalidApiKey", AccountError),
+        ("Arrearage", AccountError),
+        ("AccessDenied", AccountError),
+        ("InvalidParameter", RejectedError),
+        ("DataInspectionFailed", RejectedError),
+        ("Throttling.RateQuota", ThrottledError),
+        ("InternalError.Algo", ServiceError),
+        ("ModelUnavailable", ServiceError),
+        ("NotFound", EndpointError),
+    ],
+)
 def test_codes_map_to_their_class(code, cls):
     """The code decides the class, whatever the status."""
     assert type(from_answer(400, {"code": code, "message": "m"}, where=WHERE)) is cls
 
 
-@pytest.mark.parametrize(("status", "cls"), [(429, ThrottledError), (503, ServiceError), (401, AccountError),
-                                             (400, RejectedError)])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(429, ThrottledError), (503, ServiceError), (401, AccountError), (400, RejectedError)],
+)
 def test_unknown_codes_fall_back_to_the_status(status, cls):
     """A code DashScope has not documented is judged by its HTTP status."""
     assert type(from_answer(status, {"code": "Brand.New", "message": "m"}, where=WHERE)) is cls
@@ -66,25 +98,33 @@ def test_a_404_without_a_dashscope_body_is_a_wrong_target():
     """An HTML 404 means the target is not a DashScope API: the run stops rather than failing each job."""
     error = from_answer(404, "<html>Not Found</html>", where=WHERE)
     assert type(error) is EndpointError
-    assert error.line() == ("HTTP404: HTTP 404 without a DashScope error body: <html>Not Found</html> (the target "
-                            "should be a DashScope API base URL, such as https://dashscope.aliyuncs.com/api/v1)")
+    assert error.line() == (
+        "HTTP404: HTTP 404 without a DashScope error body: <html>Not Found</html> (the target "
+        "should be a DashScope API base URL, such as https://dashscope.aliyuncs.com/api/v1)"
+    )
 
 
 def test_retry_after_is_honoured_in_seconds_and_as_a_date():
     """Retry-After becomes the wait before the next attempt, in either of its two forms."""
-    assert backoff(from_answer(429, {"code": "Throttling"}, where=WHERE, retry_after_header="3")) == 3.0
-    now = datetime(2026, 1, 1, 0, 0, 0, tzinfo=timezone.utc)
+    assert (
+        backoff(from_answer(429, {"code": "Throttling"}, where=WHERE, retry_after_header="3"))
+        == 3.0
+    )
+    now = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
     assert errors.retry_after("Thu, 01 Jan 2026 00:00:07 GMT", now) == 7.0
     assert backoff(from_answer(429, {"code": "Throttling"}, where=WHERE)) is True
 
 
-@pytest.mark.parametrize(("exc", "cls", "sent"), [
-    (aiohttp.ServerDisconnectedError(), DisconnectedError, True),
-    (aiohttp.ClientPayloadError("Response payload is not completed"), DisconnectedError, True),
-    (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), ReadTimeoutError, True),
-    (aiohttp.ConnectionTimeoutError("Connection timeout to host"), ConnectError, False),
-    (TimeoutError(), ReadTimeoutError, True),
-])
+@pytest.mark.parametrize(
+    ("exc", "cls", "sent"),
+    [
+        (aiohttp.ServerDisconnectedError(), DisconnectedError, True),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), DisconnectedError, True),
+        (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), ReadTimeoutError, True),
+        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), ConnectError, False),
+        (TimeoutError(), ReadTimeoutError, True),
+    ],
+)
 def test_transport_failures_say_whether_the_request_may_have_arrived(exc, cls, sent):
     """A failure after sending leaves the outcome unknown; one before connecting does not."""
     error = from_transport(exc, where=WHERE)
@@ -105,10 +145,14 @@ def test_an_exception_outside_the_mapping_is_not_swallowed():
 
 def test_a_result_host_error_keeps_only_its_code_and_message():
     """An OSS error body is cut to Code and Message; an expired link is not retried, a 503 is."""
-    body = ("<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message>"
-            "<SignatureProvided>abc</SignatureProvided></Error>")
+    body = (
+        "<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message>"
+        "<SignatureProvided>abc</SignatureProvided></Error>"
+    )
     expired = errors.from_result_status(403, body, where="GET http://oss/x.png")
     assert (expired.line(), backoff(expired)) == (
         "FileTransfer: GET http://oss/x.png answered HTTP 403: AccessDenied: Request has expired. (result URLs "
-        "expire 24 h after the task ends; rerun to fetch what is still there)", False)
+        "expire 24 h after the task ends; rerun to fetch what is still there)",
+        False,
+    )
     assert backoff(errors.from_result_status(503, "", where="GET http://oss/x.png")) is True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from runner.recipes.wire import Source, data_uri, journal_key, load_sources, needs_upload
 from runner.recipes.build import ImageRef
 from runner.recipes.check import validate_paths
+from runner.recipes.wire import Source, data_uri, journal_key, load_sources, needs_upload
 from spec.models import DATA_URI_MAX_BYTES
 
 RECIPE = """\
@@ -19,14 +19,21 @@ RECIPE = """\
 
 
 def source(size: int, role: str = "input") -> Source:
-    return Source(ImageRef(("input",), ("inputs", 0), "path", "x.png", role), b"\0" * size, "image/png", "x.png")
+    return Source(
+        ImageRef(("input",), ("inputs", 0), "path", "x.png", role),
+        b"\0" * size,
+        "image/png",
+        "x.png",
+    )
 
 
 def test_files_go_inline_until_the_data_uri_would_pass_the_limit():
     """The base64 data URI's length decides: at the limit inline, one byte over it an upload."""
     prefix = len("data:image/png;base64,")
     largest = (DATA_URI_MAX_BYTES - prefix) // 4 * 3
-    assert len(data_uri(source(largest))) <= DATA_URI_MAX_BYTES and not needs_upload(source(largest))
+    assert len(data_uri(source(largest))) <= DATA_URI_MAX_BYTES and not needs_upload(
+        source(largest)
+    )
     assert needs_upload(source(largest + 1))
 
 
@@ -41,7 +48,9 @@ def test_the_fingerprint_follows_the_image_bytes_not_the_file_name(project):
 
     def identity() -> str:
         checked = validate_paths([str(project.root / "clock.yaml")], root=project.root).jobs[0]
-        return journal_key(checked.request, load_sources(checked.request), "https://dashscope.aliyuncs.com/api/v1")
+        return journal_key(
+            checked.request, load_sources(checked.request), "https://dashscope.aliyuncs.com/api/v1"
+        )
 
     first = identity()
     (project.root / "images" / "alarm-clock.png").rename(project.root / "images" / "clock.png")

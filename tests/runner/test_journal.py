@@ -16,7 +16,9 @@ def test_a_rerun_reads_the_latest_task_of_each_job(tmp_path):
     with Journal(tmp_path) as journal:
         journal.write("submitted", "a", task_id="t1", request_id="r1")
         journal.write("submitted", "b", task_id="t2")
-        journal.write("finished", "b", task_id="t2", status="SUCCEEDED", outputs=[{"file": "x.png"}])
+        journal.write(
+            "finished", "b", task_id="t2", status="SUCCEEDED", outputs=[{"file": "x.png"}]
+        )
         journal.write("submitted", "c", task_id="t3")
         journal.write("canceled", "c", task_id="t3")
         journal.write("submitting", "d", at=12.5)
@@ -53,7 +55,9 @@ def test_a_line_cut_by_a_crash_is_skipped_and_not_glued_to_the_next(tmp_path):
 def test_two_runs_cannot_share_a_journal(tmp_path):
     """A journal cannot be opened while another process holds the project's run guard."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_GUARD, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-c", HOLD_GUARD, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"held\n"

@@ -15,20 +15,37 @@ from spec.models import MODELS
 def test_defaults_are_the_documented_limits():
     """Without overrides: the model table's rates and caps, and 20 task queries per second."""
     limits = resolve_limits(MODELS, {})
-    assert (limits.submit_rps["wanx2.1-imageedit"], limits.max_in_flight["wanx2.1-imageedit"]) == (2, 2)
-    assert (limits.submit_rps["wan2.7-image-pro"], limits.max_in_flight["wan2.7-image-pro"], limits.query_rps) == (5, 5, 20)
+    assert (limits.submit_rps["wanx2.1-imageedit"], limits.max_in_flight["wanx2.1-imageedit"]) == (
+        2,
+        2,
+    )
+    assert (
+        limits.submit_rps["wan2.7-image-pro"],
+        limits.max_in_flight["wan2.7-image-pro"],
+        limits.query_rps,
+    ) == (5, 5, 20)
 
 
 def test_flags_override_the_environment_which_overrides_the_defaults():
     """WANFORM_* variables apply to every model or to named ones; a flag beats its variable."""
-    env = {"WANFORM_SUBMIT_RPS": "wan2.6-image=1", "WANFORM_MAX_IN_FLIGHT": "9", "WANFORM_QUERY_RPS": "10"}
+    env = {
+        "WANFORM_SUBMIT_RPS": "wan2.6-image=1",
+        "WANFORM_MAX_IN_FLIGHT": "9",
+        "WANFORM_QUERY_RPS": "10",
+    }
     limits = resolve_limits(MODELS, env, submit_rps="3,wanx2.1-imageedit=0.5")
     assert limits.submit_rps == {**dict.fromkeys(MODELS, 3.0), "wanx2.1-imageedit": 0.5}
     assert set(limits.max_in_flight.values()) == {9} and limits.query_rps == 10
 
 
-@pytest.mark.parametrize(("text", "message"), [("wan9=2", "unknown model 'wan9'"), ("fast", "'fast' is not a number"),
-                                               ("0", "must be a positive number")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("wan9=2", "unknown model 'wan9'"),
+        ("fast", "'fast' is not a number"),
+        ("0", "must be a positive number"),
+    ],
+)
 def test_bad_overrides_name_the_option_and_the_problem(text, message):
     """A malformed limit is refused with the option's name and what is wrong."""
     with pytest.raises(ValueError, match=f"--submit-rps: .*{message}"):

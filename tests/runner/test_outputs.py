@@ -36,7 +36,10 @@ def test_names_that_sanitise_alike_are_told_apart():
     """Two jobs of one recipe whose names clash on disk each get a hash; others keep their plain name."""
     stems = job_stems([("r", "p[x=a b]"), ("r", "p[x=a-b]"), ("r", "p[x=c]"), ("s", "p[x=a b]")])
     assert stems[("r", "p[x=c]")] == "p-x-c" and stems[("s", "p[x=a b]")] == "p-x-a-b"
-    assert stems[("r", "p[x=a b]")].startswith("p-x-a-b-") and stems[("r", "p[x=a b]")] != stems[("r", "p[x=a-b]")]
+    assert (
+        stems[("r", "p[x=a b]")].startswith("p-x-a-b-")
+        and stems[("r", "p[x=a b]")] != stems[("r", "p[x=a-b]")]
+    )
 
 
 def test_png_text_chunks_are_readable_and_the_digest_is_of_the_final_file(tmp_path):
@@ -80,8 +83,23 @@ def test_provenance_keeps_digests_not_data_uris_and_drops_signatures():
     """A data URI becomes its MIME type, sha256 and size; a signed URL loses its query; other text stays."""
     data = png_bytes()
     uri = "data:image/png;base64," + base64.b64encode(data).decode()
-    body = {"input": {"images": [uri, "https://oss/x.png?Expires=1&OSSAccessKeyId=k&Signature=s",
-                                 "https://example.com/a.png?size=large"]}, "n": 1}
-    assert redact(body) == {"input": {"images": [
-        f"data:image/png;sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}",
-        "https://oss/x.png", "https://example.com/a.png?size=large"]}, "n": 1}
+    body = {
+        "input": {
+            "images": [
+                uri,
+                "https://oss/x.png?Expires=1&OSSAccessKeyId=k&Signature=s",
+                "https://example.com/a.png?size=large",
+            ]
+        },
+        "n": 1,
+    }
+    assert redact(body) == {
+        "input": {
+            "images": [
+                f"data:image/png;sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}",
+                "https://oss/x.png",
+                "https://example.com/a.png?size=large",
+            ]
+        },
+        "n": 1,
+    }

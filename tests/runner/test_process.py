@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 
 from runner_kit import KEY, SUBMIT_PATHS, Project
+
 from runner.engine.states import EXIT_INTERRUPTED, EXIT_OK
 
 SEEDS = """\
@@ -24,14 +25,26 @@ SEEDS = """\
 async def wanform(project: Project, *args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runner.cli", "run", *args, cwd=project.root, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "runner.cli",
+        "run",
+        *args,
+        cwd=project.root,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
-async def journaled(project: Project, proc: asyncio.subprocess.Process, event: str, count: int) -> None:
+async def journaled(
+    project: Project, proc: asyncio.subprocess.Process, event: str, count: int
+) -> None:
     """Wait until the run's journal holds `count` entries of `event` (failing if the run ends first)."""
     path = project.root / ".wanform" / "journal.jsonl"
-    while not path.exists() or path.read_text(encoding="utf-8").count(f'"event": "{event}"') < count:
+    while (
+        not path.exists() or path.read_text(encoding="utf-8").count(f'"event": "{event}"') < count
+    ):
         assert proc.returncode is None, (await proc.stderr.read()).decode()
         await asyncio.sleep(0.02)
 
@@ -40,26 +53,38 @@ async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
     """SIGINT while tasks queue behind the service's cap: the PENDING ones are cancelled, the process exits 130."""
     emulator = await emulators(speed=1.0)  # 30 s tasks; 5 run at once, the rest wait PENDING
     project.recipe("foxes", SEEDS)
-    proc = await wanform(project, "foxes.yaml", "--target", emulator.base_url, "--max-in-flight", "8")
+    proc = await wanform(
+        project, "foxes.yaml", "--target", emulator.base_url, "--max-in-flight", "8"
+    )
     await asyncio.wait_for(journaled(project, proc, "submitted", 8), 20)
     proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == EXIT_INTERRUPTED, err.decode()
-    assert out.decode().startswith("interrupted: pending tasks were cancelled; rerun `wanform run` to resume")
-    cancels = Counter(e["status"] for e in await emulator.journal() if e["path"].endswith("/cancel"))
-    assert cancels == Counter({200: 3, 400: 5})  # 3 were PENDING; the 5 RUNNING ones cannot be cancelled
+    assert out.decode().startswith(
+        "interrupted: pending tasks were cancelled; rerun `wanform run` to resume"
+    )
+    cancels = Counter(
+        e["status"] for e in await emulator.journal() if e["path"].endswith("/cancel")
+    )
+    assert cancels == Counter(
+        {200: 3, 400: 5}
+    )  # 3 were PENDING; the 5 RUNNING ones cannot be cancelled
     assert [e["event"] for e in project.journal()].count("canceled") == 3
     assert KEY.encode() not in out + err + project.written()
 
 
 async def created(emulator) -> list[str]:
-    return [e["task_id"] for e in await emulator.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]]
+    return [
+        e["task_id"] for e in await emulator.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]
+    ]
 
 
 async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulators):
     """Killed with four tasks running and a fifth submission unanswered, then run again: one task per job."""
     emulator = await emulators(speed=30.0)  # 1 s tasks
-    await emulator.fault(action="latency", seconds=30, nth=5)  # the fifth submission takes a second to answer
+    await emulator.fault(
+        action="latency", seconds=30, nth=5
+    )  # the fifth submission takes a second to answer
     project.recipe("foxes", SEEDS)
     args = ("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "30", "-o", "json")
     first = await wanform(project, *args)
@@ -77,7 +102,10 @@ async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulato
     assert len(tasks) == len(set(tasks)) == 10
     assert sorted(j["task_id"] for j in report["jobs"]) == sorted(tasks)
     assert len(first_tasks) == 4 and err2.decode().count("adopted task") == 1
-    assert all(len(j["images"]) == 1 and os.path.isfile(project.root / j["images"][0]["file"]) for j in report["jobs"])
+    assert all(
+        len(j["images"]) == 1 and os.path.isfile(project.root / j["images"][0]["file"])
+        for j in report["jobs"]
+    )
     finished = {e["job"]: e["task_id"] for e in project.journal() if e["event"] == "finished"}
     assert len(finished) == 10 and all(finished[job] == task for job, task in first_tasks.items())
     assert KEY.encode() not in out1 + err1 + out2 + err2 + project.written()

@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import replace
 
 from PIL import Image
-
 from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
+
 from runner.api.limits import resolve_limits
 from runner.engine.states import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 from spec.models import MODELS
@@ -42,15 +42,24 @@ async def test_every_example_recipe_runs_to_its_images(project, emulators):
     shutil.copytree(REPO / "recipes", project.root / "recipes")
     models = {name: replace(spec, submit_rps=20, max_in_flight=10) for name, spec in MODELS.items()}
     emulator = await emulators(models=models)
-    done = await run(project, emulator, str(project.root / "recipes"), models=models,
-                     limits=resolve_limits(models, {}))
+    done = await run(
+        project,
+        emulator,
+        str(project.root / "recipes"),
+        models=models,
+        limits=resolve_limits(models, {}),
+    )
     assert done.result.exit_code == EXIT_OK, done.out + done.err
     jobs = done.result.jobs
     assert len(jobs) == 29
     created = Counter(e["task_id"] for e in submissions(await emulator.journal()))
     assert sorted(created.values()) == [1] * len(jobs)
     for job in jobs:
-        sidecar = json.loads((project.root / job.sidecar).read_text(encoding="utf-8")) if job.sidecar else {}
+        sidecar = (
+            json.loads((project.root / job.sidecar).read_text(encoding="utf-8"))
+            if job.sidecar
+            else {}
+        )
         assert sidecar["task_id"] == job.task_id and created[job.task_id] == 1
         assert sidecar["usage"]["image_count"] == len(job.images) > 0
         for image in job.images:
@@ -74,7 +83,12 @@ async def test_known_limits_draw_no_429(project, emulators):
     """With the documented limits enforced strictly (429 beyond the cap) the run never hears a 429."""
     models = fast_models(0.3)
     emulator = await emulators(speed=1.0, queue_over_cap=False, models=models)
-    project.recipe("foxes", FOXES.replace("[1, 2, 3]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]").replace("n: 2", "n: 1"))
+    project.recipe(
+        "foxes",
+        FOXES.replace("[1, 2, 3]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]").replace(
+            "n: 2", "n: 1"
+        ),
+    )
     done = await run(project, emulator, models=models, target_speed=1.0)
     assert done.result.exit_code == EXIT_OK
     entries = await emulator.journal()
@@ -85,8 +99,12 @@ async def test_known_limits_draw_no_429(project, emulators):
 async def test_partial_failure_keeps_the_images_that_were_made(project, emulators):
     """One of three images fails: the two others are saved, the failure's code is in the report and sidecar."""
     emulator = await emulators()
-    await emulator.fault(action="partial", failed=1, code="DataInspectionFailed",
-                         message="Output data may contain inappropriate content.")
+    await emulator.fault(
+        action="partial",
+        failed=1,
+        code="DataInspectionFailed",
+        message="Output data may contain inappropriate content.",
+    )
     project.recipe("vase", VASE)
     done = await run(project, emulator)
     job = done.job("vase")
@@ -94,8 +112,13 @@ async def test_partial_failure_keeps_the_images_that_were_made(project, emulator
     assert (job.state, [i.index for i in job.images]) == ("partial", [1, 2])
     assert [(f.index, f.code) for f in job.failures] == [(3, "DataInspectionFailed")]
     sidecar = json.loads((project.out / "vase" / "vase.json").read_text(encoding="utf-8"))
-    assert sidecar["failed_images"] == [{"index": 3, "code": "DataInspectionFailed",
-                                         "message": "Output data may contain inappropriate content."}]
+    assert sidecar["failed_images"] == [
+        {
+            "index": 3,
+            "code": "DataInspectionFailed",
+            "message": "Output data may contain inappropriate content.",
+        }
+    ]
     assert images(project.out) == ["vase/vase-1.png", "vase/vase-2.png", "vase/vase.json"]
     assert "image 3 failed: DataInspectionFailed" in done.out
 
@@ -104,18 +127,23 @@ async def test_a_failed_task_fails_its_job_only(project, emulators):
     """A task that ends FAILED makes its job fail with the task's code; the other jobs succeed."""
     emulator = await emulators()
     await emulator.fault(action="fail", code="InternalError.Algo", prompt="seed-two")
-    project.recipe("foxes", """\
+    project.recipe(
+        "foxes",
+        """\
         model: wan2.7-image
         prompt: a fox
         n: 1
         matrix:
           prompt: [seed-one fox, seed-two fox, seed-three fox]
-        """)
+        """,
+    )
     done = await run(project, emulator)
     states = {j.job: (j.state, j.error.code if j.error else None) for j in done.result.jobs}
-    assert states == {"foxes[prompt=seed-one fox]": ("succeeded", None),
-                      "foxes[prompt=seed-two fox]": ("failed", "InternalError.Algo"),
-                      "foxes[prompt=seed-three fox]": ("succeeded", None)}
+    assert states == {
+        "foxes[prompt=seed-one fox]": ("succeeded", None),
+        "foxes[prompt=seed-two fox]": ("failed", "InternalError.Algo"),
+        "foxes[prompt=seed-three fox]": ("succeeded", None),
+    }
     assert done.result.exit_code == EXIT_FAILED
 
 
@@ -141,7 +169,12 @@ async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(p
     project.recipe("vase", VASE)
     done = await run(project, emulator)
     assert done.result.exit_code == EXIT_OK
-    assert images(project.out) == ["vase/vase-1.png", "vase/vase-2.png", "vase/vase-3.png", "vase/vase.json"]
+    assert images(project.out) == [
+        "vase/vase-1.png",
+        "vase/vase-2.png",
+        "vase/vase-3.png",
+        "vase/vase.json",
+    ]
     for name in ("vase-1.png", "vase-2.png", "vase-3.png"):
         with Image.open(project.out / "vase" / name) as png:
             png.load()  # a truncated PNG raises here
@@ -164,9 +197,14 @@ async def test_an_expired_journaled_task_is_submitted_again_with_a_notice(projec
     job = done.job("vase")
     old = next(e["task_id"] for e in _journal(project) if e["event"] == "submitted")
     assert job.state == "succeeded" and job.task_id != old
-    assert job.notices == [f"task {old} from an earlier run is UNKNOWN to the service (expired after 24 h, "
-                           "or never created); submitting the job again"]
-    assert [e["event"] for e in _journal(project) if e.get("task_id") == old] == ["submitted", "expired"]
+    assert job.notices == [
+        f"task {old} from an earlier run is UNKNOWN to the service (expired after 24 h, "
+        "or never created); submitting the job again"
+    ]
+    assert [e["event"] for e in _journal(project) if e.get("task_id") == old] == [
+        "submitted",
+        "expired",
+    ]
 
 
 def _journal(project) -> list[dict]:
@@ -213,8 +251,10 @@ async def test_arrears_stop_the_run(project, emulators):
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
     assert done.result.exit_code == EXIT_STOPPED
-    assert done.result.stopped.line() == ("Arrearage: Access denied, make sure your account is in good standing. "
-                                          "(the account is in arrears; top it up in the Alibaba Cloud console)")
+    assert done.result.stopped.line() == (
+        "Arrearage: Access denied, make sure your account is in good standing. "
+        "(the account is in arrears; top it up in the Alibaba Cloud console)"
+    )
     assert len(submissions(await emulator.journal())) == 1
 
 
@@ -234,8 +274,10 @@ async def test_an_unreachable_target_stops_with_one_line(project, emulators):
     project.recipe("foxes", FOXES)
     done = await run(project, emulator, base_url="http://127.0.0.1:9/api/v1")
     assert done.result.exit_code == EXIT_STOPPED
-    assert done.result.stopped.line().startswith("ConnectionError: POST http://127.0.0.1:9/api/v1/services/aigc/"
-                                                 "image-generation/generation: cannot connect to 127.0.0.1:9")
+    assert done.result.stopped.line().startswith(
+        "ConnectionError: POST http://127.0.0.1:9/api/v1/services/aigc/"
+        "image-generation/generation: cannot connect to 127.0.0.1:9"
+    )
 
 
 async def test_sync_calls_write_the_same_files(project, emulators):

@@ -10,16 +10,31 @@ from runner.api.targets import EMULATOR_KEY, resolve, sdk_base_url
 KEY = "sk-real-key-never-shown"
 
 
-@pytest.mark.parametrize(("env", "url"), [
-    ({}, "https://dashscope.aliyuncs.com/api/v1"),
-    ({"DASHSCOPE_API_REGION": "cn-beijing", "DASHSCOPE_WORKSPACE_ID": "ws1"}, "https://dashscope.aliyuncs.com/api/v1"),
-    ({"DASHSCOPE_API_REGION": "ap-southeast-1", "DASHSCOPE_WORKSPACE_ID": "ws-9"},
-     "https://ws-9.ap-southeast-1.maas.aliyuncs.com/api/v1"),
-    ({"DASHSCOPE_HTTP_BASE_URL": "https://dashscope-intl.aliyuncs.com/api/v1/"},
-     "https://dashscope-intl.aliyuncs.com/api/v1"),
-    ({"DASHSCOPE_HTTP_BASE_URL": "https://{workspace_id}.eu-central-1.maas.aliyuncs.com/api/v1",
-      "DASHSCOPE_WORKSPACE_ID": "w"}, "https://w.eu-central-1.maas.aliyuncs.com/api/v1"),
-])
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, "https://dashscope.aliyuncs.com/api/v1"),
+        (
+            {"DASHSCOPE_API_REGION": "cn-beijing", "DASHSCOPE_WORKSPACE_ID": "ws1"},
+            "https://dashscope.aliyuncs.com/api/v1",
+        ),
+        (
+            {"DASHSCOPE_API_REGION": "ap-southeast-1", "DASHSCOPE_WORKSPACE_ID": "ws-9"},
+            "https://ws-9.ap-southeast-1.maas.aliyuncs.com/api/v1",
+        ),
+        (
+            {"DASHSCOPE_HTTP_BASE_URL": "https://dashscope-intl.aliyuncs.com/api/v1/"},
+            "https://dashscope-intl.aliyuncs.com/api/v1",
+        ),
+        (
+            {
+                "DASHSCOPE_HTTP_BASE_URL": "https://{workspace_id}.eu-central-1.maas.aliyuncs.com/api/v1",
+                "DASHSCOPE_WORKSPACE_ID": "w",
+            },
+            "https://w.eu-central-1.maas.aliyuncs.com/api/v1",
+        ),
+    ],
+)
 def test_base_url_is_resolved_as_the_sdk_does(env, url):
     """DASHSCOPE_HTTP_BASE_URL wins; a MaaS region uses the workspace host; otherwise the Beijing host."""
     assert sdk_base_url(env) == url
@@ -34,21 +49,43 @@ def test_a_maas_region_without_a_workspace_is_refused():
 def test_the_key_chooses_dashscope_and_its_absence_the_emulator():
     """Without --target: the real API when a key is set, else the embedded emulator with a placeholder key."""
     real = resolve(None, {"DASHSCOPE_API_KEY": KEY})
-    assert (real.name, real.base_url, real.embedded) == ("dashscope", "https://dashscope.aliyuncs.com/api/v1", False)
+    assert (real.name, real.base_url, real.embedded) == (
+        "dashscope",
+        "https://dashscope.aliyuncs.com/api/v1",
+        False,
+    )
     local = resolve(None, {})
-    assert (local.name, local.api_key, local.embedded, local.identity) == ("emulator", EMULATOR_KEY, True, "emulator")
+    assert (local.name, local.api_key, local.embedded, local.identity) == (
+        "emulator",
+        EMULATOR_KEY,
+        True,
+        "emulator",
+    )
 
 
-@pytest.mark.parametrize(("given", "base"), [("http://127.0.0.1:8000", "http://127.0.0.1:8000/api/v1"),
-                                             ("http://localhost:8000/api/v1/", "http://localhost:8000/api/v1")])
+@pytest.mark.parametrize(
+    ("given", "base"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/api/v1"),
+        ("http://localhost:8000/api/v1/", "http://localhost:8000/api/v1"),
+    ],
+)
 def test_a_url_target_is_a_base_url(given, base):
     """A bare host gets /api/v1; a trailing slash goes."""
     target = resolve(given, {"DASHSCOPE_API_KEY": KEY})
     assert (target.base_url, target.api_key, target.loopback) == (base, KEY, True)
 
 
-@pytest.mark.parametrize("given", ["ftp://x/api/v1", "not a url", "http://:80/api/v1", "http://h:99999/api/v1",
-                                   "http://h/api/v1?key=1"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "ftp://x/api/v1",
+        "not a url",
+        "http://:80/api/v1",
+        "http://h:99999/api/v1",
+        "http://h/api/v1?key=1",
+    ],
+)
 def test_a_bad_target_is_one_clear_error(given):
     """Anything but emulator, dashscope or an http(s) base URL is refused before anything is sent."""
     with pytest.raises(TargetError, match="--target"):

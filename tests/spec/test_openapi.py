@@ -10,8 +10,8 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from emulator import EmulatorConfig, create_app
-from emulator.state.faults import HEADER as FAULT_HEADER
 from emulator.http.dashscope import API, ENDPOINTS, STATUSES
+from emulator.state.faults import HEADER as FAULT_HEADER
 from spec.models import MODELS
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
@@ -34,7 +34,11 @@ def refs(node: object) -> list[str]:
 
 def schema_files(node: object) -> list[Path]:
     """The files that the refs to other documents name, resolved against spec/ (where openapi.yaml lives)."""
-    return [(SPEC_DIR / ref.partition("#")[0]).resolve() for ref in refs(node) if not ref.startswith("#")]
+    return [
+        (SPEC_DIR / ref.partition("#")[0]).resolve()
+        for ref in refs(node)
+        if not ref.startswith("#")
+    ]
 
 
 def resolve(ref: str) -> dict:
@@ -53,15 +57,27 @@ def deref(node: dict) -> dict:
 
 def documented_routes() -> set[tuple[str, str]]:
     """(method, path) of every operation in the document."""
-    return {(method.upper(), path) for path, item in DOC["paths"].items() for method in item if method in METHODS}
+    return {
+        (method.upper(), path)
+        for path, item in DOC["paths"].items()
+        for method in item
+        if method in METHODS
+    }
 
 
 def emulator_routes() -> set[tuple[str, str]]:
     """(method, path) of every route the app registers, with aiohttp's `{name:regex}` as OpenAPI's `{name}`."""
     app = create_app(EmulatorConfig())
-    routes = {(r.method, re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", r.resource.canonical)) for r in app.router.routes()}
+    routes = {
+        (r.method, re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", r.resource.canonical))
+        for r in app.router.routes()
+    }
     # aiohttp adds HEAD beside every GET (allow_head); those are not routes the emulator chose.
-    return {(method, path) for method, path in routes if not (method == "HEAD" and ("GET", path) in routes)}
+    return {
+        (method, path)
+        for method, path in routes
+        if not (method == "HEAD" and ("GET", path) in routes)
+    }
 
 
 def test_document_is_openapi_3_1():
@@ -81,7 +97,11 @@ def test_schema_refs_name_existing_files():
 
 def test_every_request_and_response_schema_is_referenced():
     """Each request-*.schema.json and response-*.schema.json in spec/schemas is used at least once."""
-    published = {p.name for pattern in ("request-*.schema.json", "response-*.schema.json") for p in SCHEMAS.glob(pattern)}
+    published = {
+        p.name
+        for pattern in ("request-*.schema.json", "response-*.schema.json")
+        for p in SCHEMAS.glob(pattern)
+    }
     assert published, "spec/schemas has no request or response schemas"
     assert sorted(published - {path.name for path in schema_files(DOC)}) == []
 
@@ -98,16 +118,24 @@ def test_submission_bodies_offer_the_models_served_there():
     for path in SUBMISSIONS:
         body = deref(DOC["paths"][path]["post"]["requestBody"])
         choices = body["content"]["application/json"]["schema"]["oneOf"]
-        served = {f"request-{name}.schema.json" for name, spec in MODELS.items()
-                  if path.removeprefix(API) in (spec.sync_path, spec.async_path)}
+        served = {
+            f"request-{name}.schema.json"
+            for name, spec in MODELS.items()
+            if path.removeprefix(API) in (spec.sync_path, spec.async_path)
+        }
         assert sorted(file.name for file in schema_files(choices)) == sorted(served), path
 
 
 def test_repeated_constants_match_the_emulator():
     """The fault header (on every DashScope API route), the list's status values and the upload models are the
     emulator's own."""
-    api_operations = [(path, op) for path, item in DOC["paths"].items() if path.startswith(API)
-                      for method, op in item.items() if method in METHODS]
+    api_operations = [
+        (path, op)
+        for path, item in DOC["paths"].items()
+        if path.startswith(API)
+        for method, op in item.items()
+        if method in METHODS
+    ]
     assert len(api_operations) == 8
     for path, operation in api_operations:
         headers = {p["name"] for p in map(deref, operation["parameters"]) if p["in"] == "header"}

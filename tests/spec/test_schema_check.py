@@ -12,19 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from runner.recipes.load import expand, load
 from runner.recipes.build import build_request
 from runner.recipes.check import placeholder
+from runner.recipes.load import expand, load
 from spec.models import MODELS
 from spec.schema import SchemaCheck, Validator, problems_from
 from spec.schemagen import recipe_schema, request_schema
 from spec.yamlloc import YamlError, load_file
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPE_FILES = sorted((REPO / "tests" / "cases").rglob("*.yaml")) + sorted((REPO / "recipes").glob("*.yaml"))
+RECIPE_FILES = sorted((REPO / "tests" / "cases").rglob("*.yaml")) + sorted(
+    (REPO / "recipes").glob("*.yaml")
+)
 RECIPE_SCHEMA = recipe_schema()
 RECIPE_CHECK = SchemaCheck(RECIPE_SCHEMA)
-REQUEST_CHECKS = {name: (SchemaCheck(request_schema(spec)), Validator(request_schema(spec))) for name, spec in MODELS.items()}
+REQUEST_CHECKS = {
+    name: (SchemaCheck(request_schema(spec)), Validator(request_schema(spec)))
+    for name, spec in MODELS.items()
+}
 # values where fastjsonschema's types are looser than the project's: 5.0 counts as an integer, NaN as a number
 LENIENT = (1.0, 4.0, math.nan, math.inf, -math.inf)
 
@@ -77,7 +82,9 @@ def test_corpus_is_large_enough_to_mean_something():
 
 @pytest.mark.parametrize(("name", "data"), DOCUMENTS, ids=[name for name, _ in DOCUMENTS])
 def test_recipe_verdict_is_jsonschemas(name: str, data: object):
-    assert RECIPE_CHECK.problems(data) == problems_from(Validator(RECIPE_SCHEMA).iter_errors(data), data)
+    assert RECIPE_CHECK.problems(data) == problems_from(
+        Validator(RECIPE_SCHEMA).iter_errors(data), data
+    )
 
 
 @pytest.mark.parametrize(("name", "body"), BODIES, ids=[name for name, _ in BODIES])
