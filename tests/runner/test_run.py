@@ -232,6 +232,19 @@ async def test_a_journaled_task_is_polled_not_resubmitted(project, emulators):
     assert len(submissions(await emulator.journal())) == 1
 
 
+async def test_a_modified_output_is_made_again_not_skipped(project, emulators):
+    """An output edited since the run (same name, same size) is not skipped: the task's images are fetched again."""
+    emulator = await emulators()
+    project.recipe("vase", VASE)
+    assert (await run(project, emulator)).result.exit_code == EXIT_OK
+    image = project.out / "vase" / "vase-2.png"
+    made = image.read_bytes()
+    image.write_bytes(made[:-20] + bytes(20))
+    again = await run(project, emulator)
+    assert (again.job("vase").state, len(await emulator.created())) == ("succeeded", 1)
+    assert image.read_bytes() == made
+
+
 async def test_a_bad_key_stops_the_run_at_once(project, emulators):
     """InvalidApiKey on the first submission stops the run (exit 4) instead of failing every job in turn."""
     emulator = await emulators(api_keys=("sk-the-only-good-key",))

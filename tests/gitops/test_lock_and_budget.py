@@ -1,0 +1,59 @@
+"""The lock's one stable text, and the budget's edge: exactly at the limit is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.gitops.lockfile import LockFile
+from runner.gitops.plan import NEW, PlannedJob
+from runner.gitops.project import over_budget
+
+
+def test_the_lock_is_written_with_sorted_keys_whatever_the_insertion_order(tmp_path: Path):
+    """Jobs and their fields come out in key order, so two runs' locks diff only where jobs differ."""
+    lock = LockFile(tmp_path / "wanform.lock")
+    lock.jobs["b.yaml::b"] = {"seed": 2, "model": "wan2.7-image"}
+    lock.jobs["a.yaml::a"] = {"seed": 1, "model": "wan2.6-image"}
+    assert lock.dump() == (
+        "{\n"
+        '  "jobs": {\n'
+        '    "a.yaml::a": {\n'
+        '      "model": "wan2.6-image",\n'
+        '      "seed": 1\n'
+        "    },\n"
+        '    "b.yaml::b": {\n'
+        '      "model": "wan2.7-image",\n'
+        '      "seed": 2\n'
+        "    }\n"
+        "  },\n"
+        '  "version": 1\n'
+        "}\n"
+    )
+
+
+def jobs(*images: int) -> list[PlannedJob]:
+    return [PlannedJob(f"r.yaml::{i}", NEW, "wan2.7-image", n) for i, n in enumerate(images)]
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(5, False), (4, True)])
+def test_max_images_allows_a_run_that_bills_exactly_the_limit(limit, refused):
+    """Five billable images pass --max-images 5 and are refused by --max-images 4."""
+    reason = over_budget(jobs(2, 3), limit, None)
+    assert (reason is not None) is refused
+    if refused:
+        assert reason == (
+            "this run would bill up to 5 images, over --max-images 4; nothing was sent"
+        )
+
+
+def test_max_cost_allows_a_run_that_costs_exactly_the_limit():
+    """A run whose list price equals --max-cost passes; a cent less refuses it."""
+    planned = jobs(2, 3)
+    cost = sum(j.cost for j in planned)
+    assert over_budget(planned, None, cost) is None
+    assert over_budget(planned, None, cost - 0.01) == (
+        f"this run would cost up to {cost:.2f} CNY at list price, "
+        f"over --max-cost {cost - 0.01:g}; nothing was sent"
+    )
