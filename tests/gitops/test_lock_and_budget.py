@@ -12,7 +12,7 @@ from runner.gitops.project import over_budget
 
 
 def test_the_lock_is_written_with_sorted_keys_whatever_the_insertion_order(tmp_path: Path):
-    """Jobs and their fields come out in key order, so two runs' locks diff only where jobs differ."""
+    """Jobs and their fields come out in key order, so locks diff only where jobs differ."""
     lock = LockFile(tmp_path / "wanform.lock")
     lock.jobs["b.yaml::b"] = {"seed": 2, "model": "wan2.7-image"}
     lock.jobs["a.yaml::a"] = {"seed": 1, "model": "wan2.6-image"}

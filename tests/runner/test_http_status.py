@@ -33,11 +33,11 @@ WHERE = "POST http://127.0.0.1/api/v1/services/aigc/image-generation/generation"
     ],
 )
 def test_an_unknown_code_is_classed_by_its_status(status, cls):
-    """A request timeout (408) and any 5xx may work later; 401 and 403 stop the run; other 4xx are final."""
+    """A timeout (408) and any 5xx may work later; 401 and 403 stop the run; other 4xx are final."""
     error = from_answer(status, {"code": "Brand.New", "message": "m"}, where=WHERE)
     assert type(error) is cls
 
 
 def test_a_405_without_an_error_body_is_not_a_dashscope_api():
-    """A 405 with no DashScope body means the base URL is wrong, which stops the run, as a 404 does."""
+    """A 405 without a DashScope body, like a 404, means the base URL is wrong: the run stops."""
     assert type(from_answer(405, "<html>Not Allowed</html>", where=WHERE)) is EndpointError

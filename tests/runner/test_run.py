@@ -245,6 +245,16 @@ async def test_a_modified_output_is_made_again_not_skipped(project, emulators):
     assert image.read_bytes() == made
 
 
+async def test_a_job_done_on_one_target_runs_again_on_another(project, emulators):
+    """The journal keys jobs by target too: what one service made is not taken as made by another."""
+    first, second = await emulators(), await emulators()
+    project.recipe("vase", VASE)
+    assert (await run(project, first)).result.exit_code == EXIT_OK
+    again = await run(project, second)
+    assert again.job("vase").state == "succeeded"
+    assert (len(await first.created()), len(await second.created())) == (1, 1)
+
+
 async def test_a_bad_key_stops_the_run_at_once(project, emulators):
     """InvalidApiKey on the first submission stops the run (exit 4) instead of failing every job in turn."""
     emulator = await emulators(api_keys=("sk-the-only-good-key",))

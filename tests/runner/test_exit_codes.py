@@ -1,0 +1,45 @@
+"""A run's exit code from how its jobs ended, as `wanform run --help` lists them."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.api.errors import AccountError
+from runner.engine.states import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    FAILED,
+    PARTIAL,
+    SKIPPED,
+    SUCCEEDED,
+    JobState,
+    RunResult,
+)
+
+
+def result(*states: str, stopped: bool = False, interrupted: bool = False) -> RunResult:
+    jobs = [JobState("r.yaml", f"j{i}", "wan2.7-image", state=s) for i, s in enumerate(states)]
+    stop = AccountError(401, "InvalidApiKey", "Invalid API-key provided.") if stopped else None
+    return RunResult("emulator", jobs, stopped=stop, interrupted=interrupted)
+
+
+@pytest.mark.parametrize(
+    ("states", "code"),
+    [
+        ((SUCCEEDED, SKIPPED), EXIT_OK),
+        ((SKIPPED, SKIPPED), EXIT_OK),
+        ((SUCCEEDED, PARTIAL), EXIT_FAILED),
+        ((SKIPPED, FAILED), EXIT_FAILED),
+    ],
+)
+def test_every_job_done_or_already_done_is_success(states, code):
+    """Succeeded and skipped jobs exit 0; one partial or failed job makes it 3."""
+    assert result(*states).exit_code == code
+
+
+def test_a_stop_exits_4_and_an_interrupt_130_even_after_a_stop():
+    """An account error stops the run with 4; Ctrl-C wins over it with 130."""
+    assert result(SUCCEEDED, stopped=True).exit_code == EXIT_STOPPED
+    assert result(SUCCEEDED, stopped=True, interrupted=True).exit_code == EXIT_INTERRUPTED

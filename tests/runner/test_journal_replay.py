@@ -1,0 +1,50 @@
+"""The journal's promises beyond replay: each entry is on disk before `write` returns, an event
+about a task that is no longer the job's latest changes nothing, and the guard leaves no owner."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from runner.engine.guard import DIRECTORY, OWNER, run_guard
+from runner.engine.journal import Journal
+
+
+def test_each_entry_is_fsynced_before_write_returns(tmp_path, monkeypatch):
+    """write() fsyncs the journal's own file once per entry, after the entry's line is in it."""
+    path = tmp_path / ".wanform" / "journal.jsonl"
+    synced = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        assert os.fstat(fd).st_ino == path.stat().st_ino
+        synced.append([json.loads(line)["task_id"] for line in path.read_text().splitlines()])
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1")
+        journal.write("submitted", "b", task_id="t2")
+    assert synced == [["t1"], ["t1", "t2"]]
+
+
+def test_an_event_about_an_earlier_task_leaves_the_latest_one_live(tmp_path):
+    """When a job was submitted again, the end of its first task does not end the second."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1")
+        journal.write("submitted", "a", task_id="t2")
+        journal.write("finished", "a", task_id="t1", status="FAILED", outputs=[])
+        journal.write("canceled", "a", task_id="t1")
+    with Journal(tmp_path) as again:
+        record = again.get("a")
+        assert (record.task_id, record.status, record.live) == ("t2", None, True)
+
+
+def test_the_owner_file_lives_exactly_as_long_as_the_outer_guard(tmp_path):
+    """The owner file comes with the guard, outlives a nested hold, and goes with the outer one."""
+    owner = tmp_path / DIRECTORY / OWNER
+    with run_guard(tmp_path):
+        with run_guard(tmp_path):
+            assert json.loads(owner.read_text())["pid"] == os.getpid()
+        assert owner.is_file()
+    assert not owner.exists()
