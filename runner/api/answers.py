@@ -16,14 +16,13 @@ from spec.checks import select_mode
 FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-EXACT_COUNT_MODES = frozenset(
-    {"edit", "text_to_image"}
-)  # image sets and interleaved output make "up to n"
+# modes that make exactly n images; image sets and interleaved output make "up to n"
+EXACT_COUNT_MODES = frozenset({"edit", "text_to_image"})
 
 
 @dataclass
 class Outcome:
-    """What a SUCCEEDED task made: result URLs by image number, failed images, and interleaved text."""
+    """What a SUCCEEDED task made: result URLs by image number, failed images, interleaved text."""
 
     urls: dict[int, str] = field(default_factory=dict)
     failures: list[ImageFailure] = field(default_factory=list)
@@ -31,7 +30,8 @@ class Outcome:
 
 
 def outcome(output: dict) -> Outcome:
-    """The images (numbered from 1 in the order the service lists them) and failures of a task's output."""
+    """The images (numbered from 1 in the order the service lists them) and failures of a task's
+    output."""
     found = Outcome()
     if isinstance(output.get("results"), list):
         for index, item in enumerate(output["results"], 1):
@@ -74,7 +74,8 @@ def missing(found: Outcome, expected: int | None) -> list[ImageFailure]:
 
 
 def service_seconds(output: dict) -> float | None:
-    """end_time minus submit_time as the service reports them; None when either is missing or unreadable."""
+    """end_time minus submit_time as the service reports them; None when either is missing or
+    unreadable."""
     try:
         start = datetime.strptime(str(output["submit_time"]), TIME_FORMAT)
         end = datetime.strptime(str(output["end_time"]), TIME_FORMAT)

@@ -1,4 +1,5 @@
-"""The HTTP client: one aiohttp session, one attempt per call, every failure raised as a `runner.api.errors` class.
+"""The HTTP client: one aiohttp session, one attempt per call, every failure raised as a class of
+`runner.api.errors`.
 
 Retries, rate limits and bookkeeping live above this layer. The key goes only into the Authorization
 header of requests to the target; uploads and result downloads (other hosts) never carry it.
@@ -26,13 +27,12 @@ CHUNK = 256 * 1024
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds per phase. `connect` includes waiting for a free pooled connection; `read` is between bytes."""
+    """Seconds per phase: `connect` includes waiting for a free pooled connection, `read` is the
+    longest silence between bytes."""
 
     connect: float = 15.0
     read: float = 60.0
-    sync_read: float = (
-        300.0  # a sync call answers when the image is ready (the SDK waits 300 s too)
-    )
+    sync_read: float = 300.0  # a sync call answers when the image is ready (the SDK waits 300 s)
     upload_read: float = 300.0
 
     def client(self, read: float | None = None) -> aiohttp.ClientTimeout:
@@ -46,7 +46,7 @@ class Timeouts:
 
 @dataclass
 class Traffic:
-    """What the run sent: requests by kind and the 429 answers it got."""
+    """What the run sent and heard: requests by kind, answers, 429s, and failures tried again."""
 
     requests: Counter = field(default_factory=Counter)
     answers: int = 0  # answers of any status: proof the target is reachable
@@ -99,7 +99,8 @@ class Client:
         params: Mapping[str, str] | None = None,
         read: float | None = None,
     ) -> Answer:
-        """One request to the API; the single place its answers and failures become runner errors."""
+        """One request to the API; the single place its answers and failures become runner
+        errors."""
         url = self.target.base_url + path
         where = f"{method} {safe_url(url)}"
         self.traffic.requests[kind] += 1
@@ -141,7 +142,8 @@ class Client:
                 where=where,
             )
         if parsed.get("code") and "output" not in parsed and "data" not in parsed:
-            # The gateway may answer 200 with a business error in the body (API-FACTS §1.1).
+            # A body shaped like page 002's error response (code and message, no output) is an
+            # error even under a 200: DashScope's own v2 SDK expects its gateway to answer so.
             raise errors.from_answer(status, parsed, where=where)
         return Answer(parsed, status)
 
@@ -159,11 +161,13 @@ class Client:
         return await self._call("cancel", "POST", f"/tasks/{task_id}/cancel")
 
     async def tasks(self, **params: str) -> Answer:
-        """One page of the account's task list (filters: model_name, status, start_time, page_no, page_size)."""
+        """One page of the account's task list (filters: model_name, status, start_time,
+        page_no, page_size)."""
         return await self._call("list", "GET", "/tasks", params=params)
 
     async def upload(self, model: str, name: str, data: bytes, mime: str) -> str:
-        """The temporary-upload flow: a policy, a form POST to its host; returns the file's `oss://` URL."""
+        """The temporary-upload flow: a policy, then a form POST to its host; returns the file's
+        `oss://` URL."""
         policy = (
             await self._call(
                 "policy", "GET", "/uploads", params={"action": "getPolicy", "model": model}
@@ -217,7 +221,8 @@ class Client:
             raise errors.from_result_status(status, text, where=where)
 
     async def download(self, url: str, sink: Callable[[bytes], None]) -> int:
-        """Stream a result file into `sink`; returns its size. A cut-off body raises DisconnectedError."""
+        """Stream a result file into `sink` and return its size; a cut-off body raises
+        DisconnectedError."""
         where = f"GET {safe_url(url)}"
         self.traffic.requests["download"] += 1
         size = 0

@@ -1,9 +1,11 @@
-"""The service's limits as the runner keeps to them: per-model submission rate and tasks in flight, and the
-account-wide task-query rate. Defaults come from the model table; flags and WANFORM_* variables override them.
+"""The service's limits as the runner keeps to them: per-model submission rate and tasks in
+flight, and the account-wide task-query rate. Defaults come from the model table; flags and
+WANFORM_* variables override them.
 
-DashScope counts with a token bucket holding one second of requests. The runner's limiter is a smaller
-bucket (one request less) that refills slightly slower, so a request that arrives a little early after
-travelling the network still finds a token waiting: with known limits, a run sees no 429.
+DashScope counts with a token bucket holding one second of requests. The runner's limiter is a
+smaller bucket (one request less) that refills slightly slower, so a request that arrives a little
+early after travelling the network still finds a token waiting: with known limits, a run sees no
+429.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def positive(text: str, what: str) -> float:
 def resolve_limits(
     models: Mapping[str, ModelSpec], env: Mapping[str, str], **flags: str | None
 ) -> Limits:
-    """The spec's defaults, then WANFORM_* variables, then flags (`submit_rps`, `max_in_flight`, `query_rps`)."""
+    """The spec's defaults, then WANFORM_* variables, then flags (`submit_rps`, `max_in_flight`,
+    `query_rps`)."""
     given = {key: flags.get(key) or env.get(var) for key, var in ENV.items()}
     submit = {name: spec.submit_rps for name, spec in models.items()}
     in_flight: dict[str, float] = {name: spec.max_in_flight for name, spec in models.items()}
@@ -74,7 +77,7 @@ def resolve_limits(
 
 
 def polite_limiter(rate: float) -> AsyncLimiter:
-    """A limiter that stays under a service-side bucket of `rate` tokens refilled at `rate` per second."""
+    """A limiter that stays under a service bucket of `rate` tokens, refilled at `rate` a second."""
     burst = max(1, math.floor(rate) - 1)
     return AsyncLimiter(burst, burst / (rate * RATE_MARGIN))
 
@@ -101,10 +104,11 @@ class Gates:
 
 
 class SubmitGate:
-    """Submissions of one model run side by side; finding a task whose creation answer was lost runs alone.
+    """Submissions of one model run side by side; finding a task whose creation answer was lost
+    runs alone.
 
-    While it runs, every other submission of the model has either answered (and its task id is journaled)
-    or not started, so any unjournaled task the service lists is the lost one.
+    While it runs, every other submission of the model has either answered (and its task id is
+    journaled) or not started, so any unjournaled task the service lists is the lost one.
     """
 
     def __init__(self) -> None:

@@ -1,5 +1,6 @@
-"""Retries: what is tried again (429, 5xx, lost connections, timeouts), with exponential backoff, jitter,
-a total time budget per operation, and the server's Retry-After when it sends one. Built on stamina."""
+"""Retries: what is tried again (429, 5xx, 408, lost connections, timeouts), with exponential
+backoff, jitter, a total time budget per operation, and the server's Retry-After when it sends one.
+Built on stamina."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class RetryPolicy:
 
 
 def backoff(exc: Exception) -> bool | float:
-    """stamina's hook: False for what cannot succeed later, the Retry-After seconds when the server named them."""
+    """stamina's hook: False for what cannot succeed later, the Retry-After seconds when the
+    server named them."""
     if isinstance(exc, RetryableError):
         return True if exc.retry_after is None else exc.retry_after
     return isinstance(exc, TransportError)
@@ -37,12 +39,13 @@ async def retrying(
     policy: RetryPolicy,
     seen: Callable[[WanformError], None] | None = None,
 ) -> T:
-    """Run `op` until it succeeds, fails for good, or the policy is spent; `seen` hears of each retryable failure."""
+    """Run `op` until it succeeds, fails for good, or the policy is spent; `seen` hears of each
+    retryable failure."""
 
     def hook(exc: Exception) -> bool | float:
         decision = backoff(exc)
-        if decision is not False and seen is not None:
-            seen(exc)  # type: ignore[arg-type]
+        if decision is not False and seen is not None and isinstance(exc, WanformError):
+            seen(exc)  # backoff retries only RetryableError and TransportError, both WanformError
         return decision
 
     async for attempt in stamina.retry_context(

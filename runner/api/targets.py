@@ -1,4 +1,5 @@
-"""Where requests go: the real DashScope (base URL resolved as the official SDK does), a URL, or the embedded emulator.
+"""Where requests go: the real DashScope (its base URL resolved as the official SDK does), a URL,
+or the embedded emulator.
 
 The API key is held here and handed only to the HTTP client's Authorization header; a Target's repr
 and every string it produces leave it out.
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 from runner.api.errors import TargetError, safe_url
 
 LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` listens by default
-# Regions whose HTTP base is the workspace host (the SDK's MAAS_REGIONS; cn-beijing keeps the legacy host).
+# Regions whose HTTP base is the workspace host (the SDK's MAAS_REGIONS; cn-beijing keeps the
+# legacy host, as page 000's base_http_api_url shows).
 MAAS_REGIONS = frozenset(
     {"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"}
 )
@@ -26,7 +28,8 @@ API_SUFFIX = "/api/v1"
 
 @dataclass(frozen=True)
 class Target:
-    """A resolved target: its name for people, its base URL (ending in /api/v1), and the key (never shown)."""
+    """A resolved target: its name for people, its base URL (empty until the embedded emulator
+    starts), and the key (never shown)."""
 
     name: str  # "dashscope", "emulator" or "url"
     base_url: str
@@ -45,7 +48,8 @@ class Target:
 
     @property
     def identity(self) -> str:
-        """What a job's fingerprint records of the target: the embedded emulator is one target whatever its port."""
+        """What a job's journal key records of the target: the embedded emulator is one target
+        whatever its port."""
         return "emulator" if self.embedded else safe_url(self.base_url)
 
     def describe(self) -> str:
@@ -56,7 +60,9 @@ class Target:
 
 
 def sdk_base_url(env: Mapping[str, str]) -> str:
-    """The HTTP base URL the official SDK would use with this environment (API-FACTS §6)."""
+    """The HTTP base URL the official SDK would use with this environment: DASHSCOPE_HTTP_BASE_URL,
+    else the workspace host in a MAAS region (page 004's ap-southeast-1 example), else the
+    Beijing host of page 000."""
     region = env.get("DASHSCOPE_API_REGION", "cn-beijing")
     version = env.get("DASHSCOPE_API_VERSION", "v1")
     workspace = env.get("DASHSCOPE_WORKSPACE_ID", "")

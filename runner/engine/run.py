@@ -1,11 +1,12 @@
-"""The run: each validated job from its images to files on disk, under the service's limits, resumable.
+"""The run: each valid job from its images to files on disk, within the service's limits, resumable.
 
     prepare -> skip if the journal says done -> take a slot -> submit, or resume a journaled task
             -> poll -> free the slot -> download every image at once -> sidecar and journal
 
 A job holds one of its model's in-flight slots from submission until its task is seen finished.
-An account-level error (or a target that never answers) stops the run; an interrupt lets the
-submissions in the air finish (so their task ids are journaled), then cancels tasks still PENDING.
+An account-level error, or a target that is not DashScope or never answers, stops the run; an
+interrupt lets the submissions in the air finish (so their task ids are journaled), then cancels
+tasks still PENDING.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from runner.api.answers import (
     FINAL,
@@ -82,26 +84,23 @@ SOFTWARE = "wanform"
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a run behaves beyond the limits: where files go, sync calls, retries, the grace after an interrupt."""
+    """How a run behaves beyond its limits: files, sync calls, retries, grace after an interrupt."""
 
     out: Path = Path("out")
     synchronous: bool = False
     retry: RetryPolicy = RetryPolicy()
     download_retry: RetryPolicy = RetryPolicy(attempts=6, budget=120.0)
-    cancel_wait: float = (
-        5.0  # seconds to let submissions land and cancel PENDING tasks after an interrupt
-    )
-    target_speed: float | None = (
-        None  # an emulator's clock speed: its task durations are exact; None for DashScope
-    )
-    redo_finished: bool = (
-        False  # submit again jobs the journal has finished with their files intact (--force)
-    )
+    # seconds to let submissions land and to cancel PENDING tasks after an interrupt
+    cancel_wait: float = 5.0
+    # an emulator's clock speed, which makes its task durations exact; None for DashScope
+    target_speed: float | None = None
+    # submit again the jobs the journal has finished with their files intact (--force)
+    redo_finished: bool = False
 
 
 @dataclass
 class Work:
-    """One job while it runs: its validated request, its public state, and what provenance will record."""
+    """One job while it runs: its checked request, its public state, what provenance will record."""
 
     checked: CheckedJob
     state: JobState
@@ -186,18 +185,16 @@ class Engine:
         self._halt.set()
 
     async def run(self) -> RunResult:
-        """Run every job; returns when all ended, or after a stop or an interrupt has been handled."""
+        """Run every job; return when all ended, or once a stop or an interrupt has been handled."""
         started = time.monotonic()
         self.progress.start(self.result, lambda: self.client.traffic.throttled)
         for w in self.work:
             self.progress.event("queued", w.state)
         jobs = [asyncio.create_task(self._job(w)) for w in self.work]
         halted = asyncio.create_task(self._halt.wait())
+        watched: list[asyncio.Future[Any]] = [halted, asyncio.gather(*jobs, return_exceptions=True)]
         try:
-            await asyncio.wait(
-                [halted, asyncio.gather(*jobs, return_exceptions=True)],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
             halted.cancel()
             await self._settle(jobs)
@@ -205,8 +202,9 @@ class Engine:
                 await self._cancel_pending()
             self.progress.stop()
         for job in jobs:
-            if job.done() and not job.cancelled() and job.exception() is not None:
-                raise job.exception()  # type: ignore[misc]  # a bug, not a service failure: show it
+            bug = job.exception() if job.done() and not job.cancelled() else None
+            if bug is not None:
+                raise bug  # not a service failure (those end the job): show it
         self.result.elapsed = time.monotonic() - started
         self.result.requests = dict(self.client.traffic.requests)
         self.result.throttled = self.client.traffic.throttled
@@ -214,7 +212,8 @@ class Engine:
         return self.result
 
     async def _settle(self, jobs: list[asyncio.Task]) -> None:
-        """Stop every job still running, and let submissions in the air land: their task ids must be journaled."""
+        """Cancel every job still running and let submissions in the air land: their task ids
+        must be journaled."""
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
@@ -222,17 +221,19 @@ class Engine:
             await asyncio.wait(self.submitter.in_air, timeout=self.options.cancel_wait)
 
     async def _cancel_pending(self) -> None:
-        """Cancel this run's unfinished tasks last seen PENDING (or not seen yet); RUNNING ones stay for a rerun."""
+        """Cancel this run's unfinished tasks last seen PENDING (or not seen yet); RUNNING ones
+        stay for a rerun."""
         waiting = []
         for w in self.work:
             record = self.journal.get(w.journal_key) if w.journal_key else None
             if (
                 record is not None
+                and record.task_id is not None
                 and record.live
                 and record.status is None
                 and w.task_status in (None, "PENDING")
             ):
-                waiting.append(asyncio.create_task(self._cancel(record.task_id, w)))  # type: ignore[arg-type]
+                waiting.append(asyncio.create_task(self._cancel(record.task_id, w)))
         if waiting:
             await asyncio.wait(waiting, timeout=self.options.cancel_wait)
 
@@ -298,7 +299,8 @@ class Engine:
         self.progress.job_ended(w.state)
 
     async def _resume(self, w: Work, record: JobRecord) -> Answer | None:
-        """Poll a task an earlier run submitted; None when it expired and the job must be submitted again."""
+        """Poll a task an earlier run submitted; None when it expired and the job must be
+        submitted again."""
         assert record.task_id is not None
         w.state.resumed, w.request_id = True, record.request_id
         answer = await self._poll(w, record.task_id, resumed=True)
@@ -307,8 +309,8 @@ class Engine:
         self.journal.write("expired", w.journal_key, task_id=record.task_id)
         self._notice(
             w,
-            f"task {record.task_id} from an earlier run is UNKNOWN to the service (expired after 24 h, "
-            "or never created); submitting the job again",
+            f"task {record.task_id} from an earlier run is UNKNOWN to the service "
+            "(expired after 24 h, or never created); submitting the job again",
         )
         w.state.resumed = False
         return None
@@ -330,7 +332,8 @@ class Engine:
         return await self._poll(w, submitted.task_id)
 
     def _synchronous(self, w: Work) -> bool:
-        """--sync where the model has a sync endpoint, except interleaved output (it streams over SSE there)."""
+        """--sync where the model has a sync endpoint, except for interleaved output (which
+        streams over SSE there)."""
         interleave = (w.checked.request.body.get("parameters") or {}).get(
             "enable_interleave"
         ) is True
@@ -341,7 +344,8 @@ class Engine:
         )
 
     async def _poll(self, w: Work, task_id: str, resumed: bool = False) -> Answer:
-        """Ask about the task until it ends: first near the model's usual duration, then at growing intervals."""
+        """Ask about the task until it ends: first near the model's usual duration (at once for a
+        resumed task), then at growing intervals."""
         w.state.task_id, w.state.state, w.task_status = task_id, PENDING, None
         durations = self.durations[w.model]
         began, misses = time.monotonic(), 0
@@ -402,7 +406,8 @@ class Engine:
     async def _record(
         self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]
     ) -> None:
-        """The sidecar (written off the loop), then the journal entry (on it: the journal has one writer)."""
+        """The sidecar (written off the loop), then the journal entry (on it: the journal has
+        one writer)."""
         output = answer.body.get("output") or {}
         provenance = self._provenance(w) | {
             "request_id": w.request_id or answer.request_id,

@@ -1,4 +1,4 @@
-"""From a job to the HTTP request its model expects, remembering which recipe node each part came from."""
+"""From a job to the HTTP request its model expects, remembering the recipe node of each part."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ DEFAULT_N = 1
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image the request carries, and the recipe entry (`path:`, `url:` or `data:`) it comes from."""
+    """An image the request carries, and its recipe entry (`path:`, `url:` or `data:`)."""
 
     body_path: Path
     recipe_path: Path
@@ -52,7 +52,8 @@ class BuiltRequest:
     problems: list[Problem] = field(default_factory=list)
 
     def recipe_path(self, body_path: Path) -> Path:
-        """The recipe node a body path came from: the longest mapped prefix, plus the rest of the path."""
+        """The recipe node a body path came from: the longest mapped prefix, plus the rest of
+        the path."""
         best: tuple[Path, Path] | None = None
         for prefix, target in self.sources:
             if body_path[: len(prefix)] == prefix and (best is None or len(prefix) > len(best[0])):
@@ -80,7 +81,8 @@ def _image_values(body: dict) -> list[str]:
 
 
 def palette_ratio(value: object) -> str:
-    """A palette ratio as the API writes it: 25 -> "25.00%"; other forms pass through for the checks to judge."""
+    """A palette ratio as the API writes it: 25 -> "25.00%"; other forms pass through for the
+    checks to judge."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     try:
@@ -180,7 +182,8 @@ class _Builder:
             self.req.problems.append(
                 Problem(
                     "image-count",
-                    f"{self.spec.name} edits exactly one image; give one entry under inputs, got {len(inputs)}",
+                    f"{self.spec.name} edits exactly one image; give one entry under inputs, "
+                    f"got {len(inputs)}",
                     ("inputs",) if "inputs" in self.values else ("model",),
                 )
             )
@@ -216,5 +219,6 @@ class _Builder:
 def build_request(
     job: Job, encode: Encoder, *, synchronous: bool = False, models=MODELS
 ) -> BuiltRequest:
-    """The request for `job`, its images turned into references by `encode` (data URI, oss:// or a placeholder)."""
+    """The request for `job`, its images turned into references by `encode` (a data URI, an
+    oss:// URL or a placeholder)."""
     return _Builder(job, encode, models).build(synchronous)

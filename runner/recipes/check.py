@@ -1,4 +1,4 @@
-"""The validation pipeline behind `validate`, `render` and `run`: files -> recipes -> jobs -> checked requests."""
+"""Validation for `validate`, `render` and `run`: files -> recipes -> jobs -> checked requests."""
 
 from __future__ import annotations
 
@@ -130,7 +130,8 @@ def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MOD
             extra.append(Problem(problem.code, problem.message, ref.recipe_path + (ref.kind,)))
         return info
 
-    # a request the builder could not complete (no base image, an input without a source) is not checked further
+    # a request the builder could not complete (no base image, an input without a source) is
+    # not checked further
     body_problems = (
         [] if request.problems else check_request(request.body, models=models, images=lookup)
     )
@@ -144,7 +145,8 @@ def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MOD
 
 @dataclass
 class Validation:
-    """The outcome of validating some paths: the report, and the checked jobs of every valid recipe."""
+    """The outcome of validating some paths: the report, and the checked jobs, valid or not, of
+    every recipe that loaded."""
 
     report: Report
     jobs: list[CheckedJob]

@@ -7,6 +7,7 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
+from typing import cast
 
 from spec.models import MODELS
 from spec.problems import Location, Path, Problem
@@ -36,7 +37,7 @@ class Recipe:
 
     @property
     def data(self) -> dict:
-        return self.located.data  # type: ignore[return-value]
+        return cast(dict, self.located.data)  # load() makes a Recipe of a mapping only
 
     @property
     def name(self) -> str:
@@ -49,7 +50,7 @@ class Recipe:
 
 @dataclass
 class Job:
-    """One request's worth of a recipe: its values after matrix substitution, and where each came from."""
+    """One request's worth of a recipe: its values after matrix substitution, and their origins."""
 
     recipe: Recipe
     name: str
@@ -75,7 +76,8 @@ NOT_A_FILE = Problem(
 
 
 def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]:
-    """Every recipe file named or found below the named directories, sorted, with unusable paths as problems."""
+    """Every recipe file named, or found below a named directory (sorted there), and the paths
+    that cannot be used, each with its problem."""
     files, missing = [], []
     for raw in paths:
         path = FsPath(raw)
@@ -97,7 +99,8 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
 
 
 def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Location]:
-    """Parse and schema-check one recipe; on a problem the recipe is None or the problems are non-empty."""
+    """Parse and schema-check one recipe; on a problem the recipe is None or the problems are
+    non-empty."""
     shown = display_path(path)
     try:
         located = load_file(str(path))
@@ -152,6 +155,6 @@ def expand(recipe: Recipe) -> list[Job]:
     jobs = []
     for indices in itertools.product(*(range(len(matrix[k])) for k in keys)):
         combo = {k: matrix[k][i] for k, i in zip(keys, indices, strict=True)}
-        origins = {k: ("matrix", k, i) for k, i in zip(keys, indices, strict=True)}
+        origins: dict[str, Path] = {k: ("matrix", k, i) for k, i in zip(keys, indices, strict=True)}
         jobs.append(Job(recipe, recipe.name + _suffix(combo), {**base, **combo}, origins))
     return jobs
