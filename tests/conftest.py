@@ -1,4 +1,5 @@
-"""Shared fixtures: a scratch copy of tests/cases, with the input images and byte-level cases its recipes need."""
+"""Shared fixtures: a scratch copy of tests/cases, with the input images and byte-level cases its
+recipes need."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ GENERATED_CASES = {
         b"prompt: caf\xe9 on a rainy street\n"
         b"n: 1\n"
     ),
-    "invalid/not-utf8-utf16.yaml": "# expect: not-utf8 1\nmodel: wan2.7-image\nprompt: a fox\nn: 1\n".encode(
-        "utf-16"
+    "invalid/not-utf8-utf16.yaml": (
+        "# expect: not-utf8 1\nmodel: wan2.7-image\nprompt: a fox\nn: 1\n".encode("utf-16")
     ),
     "invalid/file-too-large.yaml": (
         b"# expect: file-too-large 0\n"
@@ -72,7 +73,8 @@ def _write_image(path: Path, mode: str, width: int, height: int) -> None:
 
 
 def write_images(images: Path, outside: Path) -> None:
-    """Draw every image in IMAGES, plus the odd files: not an image, too many bytes, a link out of the root."""
+    """Draw every image in IMAGES, plus the odd files: not an image, too many bytes, a link out of
+    the root."""
     images.mkdir(parents=True, exist_ok=True)
     for name, (mode, width, height) in IMAGES.items():
         _write_image(images / name, mode, width, height)
@@ -102,7 +104,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def case_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of tests/cases with its images drawn and its byte-level cases written; the project root of the cases."""
+    """A copy of tests/cases with its images drawn and its byte-level cases written: the cases'
+    project root."""
     base = tmp_path_factory.mktemp("recipe-cases")
     root = base / "cases"
     shutil.copytree(CASES, root)

@@ -1,4 +1,5 @@
-"""The README's YAML examples are what the code accepts: the recipe passes the recipe schema, the scenario loads."""
+"""The README's YAML examples are what the code accepts: the recipe passes the recipe schema, the
+scenario loads."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ RECIPE, SCENARIO = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="u
 
 
 def test_readme_recipe_passes_the_recipe_schema():
+    """The README's recipe is a wan2.7-image-pro recipe without a single schema problem."""
     recipe = yaml.safe_load(RECIPE)
     assert (
         recipe["model"] == "wan2.7-image-pro"
@@ -24,6 +26,7 @@ def test_readme_recipe_passes_the_recipe_schema():
 
 
 def test_readme_scenario_loads(tmp_path):
+    """The README's fault scenario loads as its four rules, in order."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
     assert [rule["action"] for rule in load_scenario(scenario)] == [

@@ -148,7 +148,7 @@ def test_image_generation_async_call_and_wait(wanform_emulator):
 
 
 def test_image_generation_fetch_follows_the_clock(frozen_emulator):
-    """fetch reads a task PENDING while the emulator's clock stands still, SUCCEEDED once it passes the duration."""
+    """fetch sees the task PENDING on the frozen clock, SUCCEEDED once the clock passes its end."""
     created = ImageGeneration.async_call(
         model="wan2.6-image", messages=messages(data_uri(640, 640)), n=1
     )

@@ -1,4 +1,4 @@
-"""Fixtures for the runner tests: a scratch project, emulators on real sockets, retries without waiting."""
+"""Fixtures for the runner tests: a scratch project, emulators on real sockets, quick retries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import stamina
 
-# --import-mode=importlib puts no test directory on sys.path; the helper module sits beside this file.
+# --import-mode=importlib puts no test directory on sys.path; the helper module sits beside this.
 sys.path.insert(0, str(Path(__file__).parent))
 from runner_kit import Emulator, Project, make_project, start_emulator  # noqa: E402
 

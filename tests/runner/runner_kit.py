@@ -1,4 +1,4 @@
-"""Helpers for the runner tests: a project directory with recipes, an emulator on a real socket, a run."""
+"""Helpers for the runner tests: a project with recipes, an emulator on a real socket, a run."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def fast_models(seconds: float = 0.3) -> Mapping[str, ModelSpec]:
 
 @dataclass
 class Project:
-    """A scratch project: recipes written by the test, the repository's example images under images/."""
+    """A scratch project: recipes the test writes, the repository's example images in images/."""
 
     root: Path
 
@@ -157,5 +157,6 @@ async def run(
 
 
 def images(directory: Path) -> list[str]:
-    """Every file under `directory`, relative, sorted (temporary files included: there must be none)."""
+    """Every file under `directory`, relative and sorted, temporary files included (there must be
+    none)."""
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())

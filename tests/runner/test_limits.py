@@ -1,4 +1,4 @@
-"""Limits: defaults from the model table, overrides, and a limiter that stays under DashScope's bucket."""
+"""Limits: the model table's defaults, overrides, a limiter that stays under DashScope's bucket."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_bad_overrides_name_the_option_and_the_problem(text, message):
 
 @pytest.mark.parametrize("rate", [2, 5, 20])
 async def test_the_limiter_never_empties_the_services_bucket(rate):
-    """Requests paced by the limiter, arriving up to 10 ms early or late, always find a token in DashScope's bucket."""
+    """Requests paced by the limiter, arriving up to 10 ms early or late, always find a token."""
     limiter, jitter = polite_limiter(rate), random.Random(rate)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -64,14 +64,14 @@ async def test_the_limiter_never_empties_the_services_bucket(rate):
     arrivals = []
     for _ in range(2 * rate + 2):
         await limiter.acquire()
-        # Read in the same step as the limiter's decision (acquire does not yield after it), so a slow
-        # machine delays the whole sequence but never squeezes two requests closer than it allowed.
+        # Read in the same step as the limiter's decision (acquire does not yield after it), so a
+        # slow machine delays the sequence but never squeezes two requests closer than it allowed.
         arrivals.append(loop.time() + jitter.uniform(-NETWORK_JITTER, NETWORK_JITTER))
     assert all(bucket.take(t) for t in sorted(arrivals))
 
 
 async def test_an_exclusive_holder_waits_for_shared_ones_and_blocks_new_ones():
-    """Finding a lost task runs only when no submission of the model is in the air, and new ones wait for it."""
+    """Finding a lost task waits for the submissions in the air, and new ones wait for it."""
     gate, order = SubmitGate(), []
 
     async def shared(name: str, hold: float) -> None:

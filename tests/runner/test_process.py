@@ -1,4 +1,4 @@
-"""`wanform run` as a process against an emulator in the test: Ctrl-C, and kill -9 followed by a rerun."""
+"""`wanform run` as a process against an emulator in the test: Ctrl-C, and kill -9 then a rerun."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ async def wanform(project: Project, *args: str) -> asyncio.subprocess.Process:
 async def journaled(
     project: Project, proc: asyncio.subprocess.Process, event: str, count: int
 ) -> None:
-    """Wait until the run's journal holds `count` entries of `event` (failing if the run ends first)."""
+    """Wait until the run's journal holds `count` entries of `event`; fail if the run ends first."""
     path = project.root / ".wanform" / "journal.jsonl"
     while (
         not path.exists() or path.read_text(encoding="utf-8").count(f'"event": "{event}"') < count
@@ -50,7 +50,7 @@ async def journaled(
 
 
 async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
-    """SIGINT while tasks queue behind the service's cap: the PENDING ones are cancelled, the process exits 130."""
+    """SIGINT while tasks queue behind the service's cap: PENDING ones are cancelled, exit 130."""
     emulator = await emulators(speed=1.0)  # 30 s tasks; 5 run at once, the rest wait PENDING
     project.recipe("foxes", SEEDS)
     proc = await wanform(
@@ -66,9 +66,8 @@ async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
     cancels = Counter(
         e["status"] for e in await emulator.journal() if e["path"].endswith("/cancel")
     )
-    assert cancels == Counter(
-        {200: 3, 400: 5}
-    )  # 3 were PENDING; the 5 RUNNING ones cannot be cancelled
+    # 3 were PENDING; the 5 RUNNING ones cannot be cancelled
+    assert cancels == Counter({200: 3, 400: 5})
     assert [e["event"] for e in project.journal()].count("canceled") == 3
     assert KEY.encode() not in out + err + project.written()
 
@@ -80,11 +79,10 @@ async def created(emulator) -> list[str]:
 
 
 async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulators):
-    """Killed with four tasks running and a fifth submission unanswered, then run again: one task per job."""
+    """Killed with four tasks running and a fifth submission unanswered, rerun: one task a job."""
     emulator = await emulators(speed=30.0)  # 1 s tasks
-    await emulator.fault(
-        action="latency", seconds=30, nth=5
-    )  # the fifth submission takes a second to answer
+    # the fifth submission takes a second to answer
+    await emulator.fault(action="latency", seconds=30, nth=5)
     project.recipe("foxes", SEEDS)
     args = ("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "30", "-o", "json")
     first = await wanform(project, *args)

@@ -1,4 +1,5 @@
-"""End-to-end runs against the emulator over real sockets: every recipe, throttling, faults, resumption."""
+"""End-to-end runs against the emulator over real sockets: every recipe, throttling, faults,
+resumption."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def submissions(entries: list[dict]) -> list[dict]:
 
 
 async def test_every_example_recipe_runs_to_its_images(project, emulators):
-    """Each job of recipes/ ends SUCCEEDED with as many PNGs as the emulator made, a sidecar, and one task."""
+    """Each job of recipes/ ends SUCCEEDED with the PNGs the emulator made, a sidecar, one task."""
     shutil.copytree(REPO / "recipes", project.root / "recipes")
     models = {name: replace(spec, submit_rps=20, max_in_flight=10) for name, spec in MODELS.items()}
     emulator = await emulators(models=models)
@@ -68,7 +69,7 @@ async def test_every_example_recipe_runs_to_its_images(project, emulators):
 
 
 async def test_a_429_is_retried_and_counted(project, emulators):
-    """A throttled submission is sent again; the job succeeds, the report counts one 429, one task exists."""
+    """A throttled submission is sent again: all jobs succeed, one 429 is counted, a task a job."""
     emulator = await emulators()
     await emulator.fault(action="error", code="Throttling.RateQuota", nth=1)
     project.recipe("foxes", FOXES)
@@ -80,7 +81,7 @@ async def test_a_429_is_retried_and_counted(project, emulators):
 
 
 async def test_known_limits_draw_no_429(project, emulators):
-    """With the documented limits enforced strictly (429 beyond the cap) the run never hears a 429."""
+    """With the documented limits enforced strictly (429 beyond the cap) the run hears no 429."""
     models = fast_models(0.3)
     emulator = await emulators(speed=1.0, queue_over_cap=False, models=models)
     project.recipe(
@@ -97,7 +98,7 @@ async def test_known_limits_draw_no_429(project, emulators):
 
 
 async def test_partial_failure_keeps_the_images_that_were_made(project, emulators):
-    """One of three images fails: the two others are saved, the failure's code is in the report and sidecar."""
+    """One of three images fails: the others are saved, its code is in the report and sidecar."""
     emulator = await emulators()
     await emulator.fault(
         action="partial",
@@ -148,7 +149,7 @@ async def test_a_failed_task_fails_its_job_only(project, emulators):
 
 
 async def test_drops_before_and_after_creation_never_submit_twice(project, emulators):
-    """A connection dropped before the task exists is retried; one dropped after it is recovered, not resubmitted."""
+    """A connection dropped before the task exists is retried; one dropped after is recovered."""
     emulator = await emulators()
     await emulator.fault(action="drop", when="before", nth=1)
     await emulator.fault(action="drop", when="after", nth=1)
@@ -163,7 +164,7 @@ async def test_drops_before_and_after_creation_never_submit_twice(project, emula
 
 
 async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(project, emulators):
-    """The first download ends halfway; the file on disk is the whole second download, with no temporary left."""
+    """The first download ends halfway: the file is the whole second download, no temporary left."""
     emulator = await emulators()
     await emulator.fault(action="cut", nth=1)
     project.recipe("vase", VASE)
@@ -183,7 +184,7 @@ async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(p
 
 
 async def test_an_expired_journaled_task_is_submitted_again_with_a_notice(project, emulators):
-    """A task journaled by a run that died reads UNKNOWN 24 h later; the rerun says so and submits the job anew."""
+    """A journaled task reads UNKNOWN 24 h later: the rerun says so and submits the job anew."""
     models = fast_models(0.5)
     emulator = await emulators(speed=1.0, models=models)
     project.recipe("vase", VASE)
@@ -215,7 +216,7 @@ def _journal(project) -> list[dict]:
 
 
 async def test_a_journaled_task_is_polled_not_resubmitted(project, emulators):
-    """A run cancelled after submitting is resumed by the next run: the same task, one submission in all."""
+    """A run cancelled after submitting is resumed by the next: the same task, one submission."""
     models = fast_models(0.5)
     emulator = await emulators(speed=1.0, models=models)
     project.recipe("vase", VASE)
@@ -233,7 +234,7 @@ async def test_a_journaled_task_is_polled_not_resubmitted(project, emulators):
 
 
 async def test_a_modified_output_is_made_again_not_skipped(project, emulators):
-    """An output edited since the run (same name, same size) is not skipped: the task's images are fetched again."""
+    """An output edited since the run (same name and size) is not skipped: it is fetched again."""
     emulator = await emulators()
     project.recipe("vase", VASE)
     assert (await run(project, emulator)).result.exit_code == EXIT_OK
@@ -246,7 +247,7 @@ async def test_a_modified_output_is_made_again_not_skipped(project, emulators):
 
 
 async def test_a_job_done_on_one_target_runs_again_on_another(project, emulators):
-    """The journal keys jobs by target too: what one service made is not taken as made by another."""
+    """The journal keys jobs by target too: what one service made is not taken as another's."""
     first, second = await emulators(), await emulators()
     project.recipe("vase", VASE)
     assert (await run(project, first)).result.exit_code == EXIT_OK
@@ -256,7 +257,7 @@ async def test_a_job_done_on_one_target_runs_again_on_another(project, emulators
 
 
 async def test_a_bad_key_stops_the_run_at_once(project, emulators):
-    """InvalidApiKey on the first submission stops the run (exit 4) instead of failing every job in turn."""
+    """InvalidApiKey on the first submission stops the run (exit 4), not each job in turn."""
     emulator = await emulators(api_keys=("sk-the-only-good-key",))
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
@@ -268,7 +269,7 @@ async def test_a_bad_key_stops_the_run_at_once(project, emulators):
 
 
 async def test_arrears_stop_the_run(project, emulators):
-    """An Arrearage answer is account-level: not retried, the run stops with its message and what to do."""
+    """Arrearage is account-level: not retried, the run stops with its message and what to do."""
     emulator = await emulators()
     await emulator.fault(action="error", code="Arrearage")
     project.recipe("foxes", FOXES)
@@ -292,7 +293,7 @@ async def test_invalid_parameter_is_not_retried(project, emulators):
 
 
 async def test_an_unreachable_target_stops_with_one_line(project, emulators):
-    """Nothing listens at the target: the run stops (exit 4) naming the address, without a traceback."""
+    """Nothing listens at the target: the run stops (exit 4) naming the address, no traceback."""
     emulator = await emulators()
     project.recipe("foxes", FOXES)
     done = await run(project, emulator, base_url="http://127.0.0.1:9/api/v1")
@@ -304,7 +305,7 @@ async def test_an_unreachable_target_stops_with_one_line(project, emulators):
 
 
 async def test_sync_calls_write_the_same_files(project, emulators):
-    """--sync uses the sync endpoint for wan2.7; wan2.5 (no sync endpoint) and wan2.6 interleave stay async."""
+    """--sync uses wan2.7's sync endpoint; wan2.5 (none) and wan2.6 interleaving stay async."""
     emulator = await emulators()
     project.recipe("foxes", FOXES)
     project.recipe("vase", VASE)

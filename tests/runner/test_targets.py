@@ -1,4 +1,5 @@
-"""Choosing the target: the SDK's base-URL rules, URLs, the emulator fallback, and the key kept out of sight."""
+"""Choosing the target: the SDK's base-URL rules, URLs, the emulator fallback, and the key kept
+out of sight."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ KEY = "sk-real-key-never-shown"
         ),
         (
             {
-                "DASHSCOPE_HTTP_BASE_URL": "https://{workspace_id}.eu-central-1.maas.aliyuncs.com/api/v1",
+                "DASHSCOPE_HTTP_BASE_URL": (
+                    "https://{workspace_id}.eu-central-1.maas.aliyuncs.com/api/v1"
+                ),
                 "DASHSCOPE_WORKSPACE_ID": "w",
             },
             "https://w.eu-central-1.maas.aliyuncs.com/api/v1",
@@ -36,7 +39,7 @@ KEY = "sk-real-key-never-shown"
     ],
 )
 def test_base_url_is_resolved_as_the_sdk_does(env, url):
-    """DASHSCOPE_HTTP_BASE_URL wins; a MaaS region uses the workspace host; otherwise the Beijing host."""
+    """DASHSCOPE_HTTP_BASE_URL wins, then a MaaS region's workspace host, then the Beijing host."""
     assert sdk_base_url(env) == url
 
 
@@ -47,7 +50,7 @@ def test_a_maas_region_without_a_workspace_is_refused():
 
 
 def test_the_key_chooses_dashscope_and_its_absence_the_emulator():
-    """Without --target: the real API when a key is set, else the embedded emulator with a placeholder key."""
+    """Without --target: the real API when a key is set, else the embedded emulator and its key."""
     real = resolve(None, {"DASHSCOPE_API_KEY": KEY})
     assert (real.name, real.base_url, real.embedded) == (
         "dashscope",
@@ -87,7 +90,7 @@ def test_a_url_target_is_a_base_url(given, base):
     ],
 )
 def test_a_bad_target_is_one_clear_error(given):
-    """Anything but emulator, dashscope or an http(s) base URL is refused before anything is sent."""
+    """Anything but emulator, dashscope or an http(s) base URL is refused with one clear error."""
     with pytest.raises(TargetError, match="--target"):
         resolve(given, {})
 
