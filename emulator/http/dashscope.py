@@ -19,22 +19,7 @@ from aiohttp import web
 from yarl import URL
 
 from emulator.http import replies as bodies
-from emulator.http.errors import (
-    ASYNC_NOT_SUPPORTED,
-    CANCEL_NOT_PENDING,
-    EMPTY_INPUT,
-    EMPTY_MODEL,
-    INTERNAL,
-    MODEL_NOT_EXIST,
-    NOT_JSON,
-    SYNC_NOT_SUPPORTED,
-    TOO_LARGE,
-    URL_ERROR,
-    ErrorReply,
-    bad_request,
-    error_body,
-    invalid_parameter,
-)
+from emulator.http.errors import ErrorReply, bad_request, error_body, invalid_parameter
 from emulator.images.brief import brief_for
 from emulator.images.draw import MAX_OUTPUT_PIXELS
 from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
@@ -45,6 +30,18 @@ from emulator.state.instance import EMULATOR, Emulator
 from emulator.state.requestlog import note, request_id
 from emulator.state.tasks import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 from spec.checks import check_request
+from spec.errors import (
+    ASYNC_NOT_SUPPORTED,
+    CANCEL_NOT_PENDING,
+    EMPTY_INPUT,
+    EMPTY_MODEL,
+    INTERNAL,
+    MODEL_NOT_EXIST,
+    NOT_JSON,
+    SYNC_NOT_SUPPORTED,
+    TOO_LARGE,
+    URL_ERROR,
+)
 from spec.models import (
     ASYNC_GENERATION_PATH,
     RESULT_TTL_SECONDS,

@@ -18,19 +18,13 @@ from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
-from emulator.http.errors import (
-    EMPTY_MODEL,
-    MODEL_NOT_EXIST,
-    URL_ERROR,
-    OssError,
-    bad_request,
-    invalid_parameter,
-)
+from emulator.http.errors import OssError, bad_request, invalid_parameter
 from emulator.state.accounts import Account
 from emulator.state.clock import BEIJING, VirtualClock
 from emulator.state.faults import HEADER, Context, enact_after, enact_before
 from emulator.state.instance import EMULATOR
 from emulator.state.requestlog import note, request_id
+from spec.errors import EMPTY_MODEL, MODEL_NOT_EXIST, POLICY_EXPIRED, URL_ERROR
 from spec.models import MB, UPLOAD_TTL_SECONDS
 
 UPLOAD_PATH = "/__oss/upload"
@@ -41,7 +35,6 @@ POLICY_SECONDS = 300
 MAX_FILE_MB = 100
 CAPACITY_LIMIT_MB = 999999999
 FIELD_MAX_BYTES = 64 * 1024
-POLICY_EXPIRED = "Invalid according to Policy: Policy expired."
 
 
 @dataclass(frozen=True)

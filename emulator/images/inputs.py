@@ -8,18 +8,16 @@ from collections.abc import Iterator, Mapping
 
 from yarl import URL
 
-from emulator.http.errors import BAD_URL, DOWNLOAD_FAILED, OssError, invalid_parameter
+from emulator.http.errors import OssError, invalid_parameter
 from emulator.http.results import PREFIX, ResultStore
 from emulator.http.uploads import UploadStore
 from emulator.state.accounts import Account
+from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
 from spec.imageprobe import ImageInfo, ImageProbeError, data_uri_size, decode_data_uri, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 from spec.problems import Path
 
 OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
-DATA_URI_TOO_LARGE = (
-    f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."  # sic, as documented
-)
 
 
 def _strings(document: object) -> Iterator[str]:

@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.http.errors import CATALOGUE, ConnectionDropped, ErrorReply, invalid_parameter
+from emulator.http.errors import ConnectionDropped, ErrorReply, invalid_parameter
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
+from spec.errors import CATALOGUE
 from spec.yamlloc import YamlError, load_file
 
 SUBMIT = ("sync", "async", "synthesis")
@@ -176,9 +177,9 @@ def _error_fields(data: Mapping, action: str) -> dict:
     code = data.get("code", DEFAULT_CODES[action])
     if not isinstance(code, str) or not code:
         raise ValueError(f"`code` must be a DashScope error code, got {code!r}")
-    known_status, known_message = CATALOGUE.get(code, (None, None))
-    status = data.get("status", known_status)
-    message = data.get("message", known_message)
+    known = CATALOGUE.get(code)
+    status = data.get("status", known.status if known else None)
+    message = data.get("message", known.message if known else None)
     if status is None or message is None:
         raise ValueError(
             f"code {code!r} is not in the emulator's catalogue: give `status` and `message`"

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from spec.errors import Kind, kind_of_status, lookup
+
 
 class WanformError(Exception):
     """Base of every error the runner reports; `where` is the request (method and URL without its query)."""
@@ -147,70 +149,14 @@ HINTS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# Every documented DashScope code (API-FACTS §1.2) and the class it becomes.
-_ACCOUNT = (
-    "InvalidApiKey",
-    "NOT AUTHORIZED",
-    "Arrearage",
-    "AccessDenied",
-    "AccessDenied.Unpurchased",
-    "Model.AccessDenied",
-    "App.AccessDenied",
-    "Workspace.AccessDenied",
-    "AllocationQuota.FreeTierOnly",
-    "WorkSpaceNotFound",
-    "CommodityNotPurchased",
-    "PrepaidBillOverdue",
-    "PostpaidBillOverdue",
-    "Throttling.AllocationQuota",
-)
-_REJECTED = (
-    "InvalidParameter",
-    "InvalidParameter.DataInspection",
-    "DataInspectionFailed",
-    "IPInfringementSuspect",
-    "UnsupportedOperation",
-    "InvalidURL",
-    "InvalidURL.ConnectionRefused",
-    "InvalidURL.Timeout",
-    "BadRequest.EmptyInput",
-    "BadRequest.EmptyParameters",
-    "BadRequest.EmptyModel",
-    "BadRequest.IllegalInput",
-    "BadRequest.InputDownloadFailed",
-    "BadRequest.UnsupportedFileFormat",
-    "BadRequest.TooLarge",
-    "InvalidImage.FileFormat",
-    "InvalidImageFormat",
-    "InvalidImageResolution",
-    "InvalidImage.ImageSize",
-    "InvalidFile",
-    "ModelNotFound",
-    "Model.NotExist",
-)
-_ENDPOINT = ("NotFound",)  # "Request path not found.": the base URL is wrong, for every job alike
-_THROTTLED = ("Throttling", "Throttling.RateQuota", "Throttling.BurstRate")
-_SERVICE = (
-    "InternalError",
-    "InternalError.Algo",
-    "InternalError.Timeout",
-    "InternalError.FileUpload",
-    "InternalError.Upload",
-    "SystemError",
-    "ModelServiceFailed",
-    "RequestTimeOut",
-    "ModelServingError",
-    "ModelUnavailable",
-    "ServiceUnavailable",
-    "GatewayTimeout",
-)
-API_CODES: Mapping[str, type[ApiError]] = MappingProxyType(
+# What each kind of documented error (spec/errors.py) becomes.
+KIND_CLASSES: Mapping[Kind, type[ApiError]] = MappingProxyType(
     {
-        **{c: AccountError for c in _ACCOUNT},
-        **{c: RejectedError for c in _REJECTED},
-        **{c: ThrottledError for c in _THROTTLED},
-        **{c: ServiceError for c in _SERVICE},
-        **{c: EndpointError for c in _ENDPOINT},
+        "account": AccountError,
+        "rejected": RejectedError,
+        "endpoint": EndpointError,
+        "throttled": ThrottledError,
+        "service": ServiceError,
     }
 )
 
@@ -274,15 +220,12 @@ def safe_url(url: object) -> str:
 
 def api_class(code: str) -> type[ApiError] | None:
     """The class of a documented code, or of its family (`InternalError.X` -> InternalError)."""
-    return API_CODES.get(code) or API_CODES.get(code.split(".")[0])
+    known = lookup(code)
+    return KIND_CLASSES[known.kind] if known else None
 
 
 def _by_status(status: int) -> type[ApiError]:
-    if status == 429:
-        return ThrottledError
-    if status >= 500 or status == 408:
-        return ServiceError
-    return AccountError if status in (401, 403) else RejectedError
+    return KIND_CLASSES[kind_of_status(status)]
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:

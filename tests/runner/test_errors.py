@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from emulator.http.errors import CATALOGUE
 from runner.api import errors
 from runner.api.errors import (
     AccountError,
@@ -23,6 +22,7 @@ from runner.api.errors import (
     from_transport,
 )
 from runner.api.retries import backoff
+from spec.errors import CATALOGUE
 
 NEVER_RETRIED = (
     "InvalidParameter",
@@ -54,16 +54,31 @@ def test_every_aiohttp_exception_is_mapped_by_name(cls):
 
 
 @pytest.mark.parametrize("code", sorted(CATALOGUE))
-def test_every_code_the_emulator_sends_is_mapped(code):
-    """Each DashScope code the emulator can answer with maps to a class without falling back to the status."""
-    assert errors.api_class(code) is not None
+def test_every_catalogued_code_is_classified_as_the_catalogue_says(code):
+    """The runner's answer to each documented code, at its documented status, matches its kind."""
+    entry = CATALOGUE[code]
+    error = from_answer(entry.status, {"code": code, "message": entry.message}, where=WHERE)
+    assert (bool(backoff(error)), isinstance(error, AccountError)) == (
+        entry.retryable,
+        entry.account_level,
+    )
+    assert errors.KIND_CLASSES[entry.kind] is type(error)
+
+
+@pytest.mark.parametrize("code", sorted(CATALOGUE))
+def test_a_code_classifies_the_same_at_any_status(code):
+    """The code decides, not the status: a catalogued code at an unlikely status keeps its class."""
+    odd_status = 400 if CATALOGUE[code].status != 400 else 503
+    error = from_answer(odd_status, {"code": code, "message": "m"}, where=WHERE)
+    assert type(error) is errors.KIND_CLASSES[CATALOGUE[code].kind]
 
 
 @pytest.mark.parametrize("code", NEVER_RETRIED)
 def test_codes_that_cannot_succeed_later_are_never_retried(code):
     """InvalidParameter, moderation, IP, key, arrears and access answers are final."""
-    status, message = CATALOGUE[code]
-    assert backoff(from_answer(status, {"code": code, "message": message}, where=WHERE)) is False
+    entry = CATALOGUE[code]
+    answer = {"code": code, "message": entry.message}
+    assert backoff(from_answer(entry.status, answer, where=WHERE)) is False
 
 
 @pytest.mark.parametrize(
