@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from spec.errors import N_MUST_BE_ONE, NO_TEXT, ONE_MESSAGE
 from spec.imageprobe import ImageInfo, ImageProbeError
 from spec.models import MODELS, WANX21_FUNCTION_PARAMETERS, Mode, ModelSpec, Range
 from spec.problems import Path, Problem
-from spec.schema import schema_problems
+from spec.schema import envelope_problem, shape_problems
 from spec.sizes import parse_explicit
 
 ImageLookup = Callable[[Path, str], "ImageInfo | ImageProbeError | None"]
@@ -42,9 +43,7 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
     problems = []
     messages = body["input"]["messages"]
     if len(messages) != 1:
-        problems.append(
-            Problem("messages-count", "messages length only support 1", ("input", "messages"))
-        )
+        problems.append(Problem("messages-count", ONE_MESSAGE, ("input", "messages")))
     texts, images = [], []
     for i, item in enumerate(messages[0]["content"] if messages else []):
         path = ("input", "messages", 0, "content", i)
@@ -56,7 +55,7 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
         problems.append(
             Problem(
                 "prompt-missing",
-                "lack of image or text: the message needs one text item",
+                f"{NO_TEXT}: the message needs one text item",
                 ("input", "messages", 0, "content"),
             )
         )
@@ -171,7 +170,7 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
     n = view.parameters.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n not in mode.n:
         message = (
-            "num_images_per_prompt must be 1."
+            N_MUST_BE_ONE
             if mode.n.high == 1
             else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}"
         )
@@ -370,7 +369,8 @@ def check_images(
     view: RequestView, lookup: ImageLookup | None
 ) -> tuple[list[Problem], list[ImageInfo | None]]:
     """Probe every input image (and the mask) through `lookup`; unknown images are not checked."""
-    problems, infos = [], []
+    problems: list[Problem] = []
+    infos: list[ImageInfo | None] = []
     for i, (path, ref) in enumerate(view.images):
         info = lookup(path, ref) if lookup else None
         infos.append(info if isinstance(info, ImageInfo) else None)
@@ -425,11 +425,21 @@ def check_request(
     body: object, *, models: Mapping[str, ModelSpec] = MODELS, images: ImageLookup | None = None
 ) -> list[Problem]:
     """Every problem DashScope would reject (errors) or silently work around (warnings) in `body`."""
-    problems = schema_problems(body, models)
+    problem = envelope_problem(body, models)
+    if problem is not None:
+        return [problem]
+    assert isinstance(body, dict)  # envelope_problem refuses anything else
+    return check_body(models[body["model"]], body, images=images)
+
+
+def check_body(
+    spec: ModelSpec, body: Mapping, *, images: ImageLookup | None = None
+) -> list[Problem]:
+    """`check_request` after the envelope: for a body `envelope_problem` passed with `spec`."""
+    problems = shape_problems(spec, body)
     if problems:
         return problems
-    spec = models[body["model"]]  # type: ignore[index]
-    view, problems = _view(spec, body)  # type: ignore[arg-type]
+    view, problems = _view(spec, body)
     mode = select_mode(spec, view.parameters, len(view.images))
     image_problems, infos = check_images(view, images)
     problems += [

@@ -11,6 +11,7 @@ import fastjsonschema
 import jsonschema
 from jsonschema import Draft7Validator
 
+from spec.errors import EMPTY_INPUT, EMPTY_MODEL, MODEL_NOT_EXIST, NOT_JSON, URL_ERROR
 from spec.models import ModelSpec
 from spec.problems import Path, Problem, json_path
 from spec.schemagen import SCHEMA_DIR, request_schema
@@ -167,35 +168,33 @@ def problems_from(
     return sorted(found.values(), key=lambda p: [str(part) for part in p.path])
 
 
+def envelope_problem(
+    body: object, models: Mapping[str, ModelSpec], path: str | None = None
+) -> Problem | None:
+    """What the service checks before a body's shape: an object naming a known model, served at
+    `path` (when given), with an input. The answers are the documented ones (spec/errors.py)."""
+    if not isinstance(body, dict):
+        return Problem("not-an-object", NOT_JSON, (), api_code="BadRequest.IllegalInput")
+    model = body.get("model")
+    if model is None or model == "":
+        return Problem("missing", EMPTY_MODEL, (), api_code="BadRequest.EmptyModel")
+    if not isinstance(model, str) or model not in models:
+        return Problem("unknown-model", MODEL_NOT_EXIST, ("model",))
+    if path is not None and path not in (models[model].sync_path, models[model].async_path):
+        return Problem("wrong-endpoint", URL_ERROR, ("model",))
+    if "input" not in body:
+        return Problem("missing", EMPTY_INPUT, (), api_code="BadRequest.EmptyInput")
+    return None
+
+
+def shape_problems(spec: ModelSpec, body: object) -> list[Problem]:
+    """The body against its model's request schema (for a body `envelope_problem` passed)."""
+    return _check_for(spec).problems(body)
+
+
 def schema_problems(body: object, models: Mapping[str, ModelSpec]) -> list[Problem]:
     """Structure of a request body: an object with a known model, an input, and its model's shape."""
-    if not isinstance(body, dict):
-        return [
-            Problem(
-                "not-an-object",
-                "The input parameter requires json format.",
-                (),
-                api_code="BadRequest.IllegalInput",
-            )
-        ]
-    if "model" not in body:
-        return [
-            Problem(
-                "missing",
-                'Required parameter "model" missing from request.',
-                (),
-                api_code="BadRequest.EmptyModel",
-            )
-        ]
-    if body["model"] not in models:
-        return [Problem("unknown-model", "Model not exist.", ("model",))]
-    if "input" not in body:
-        return [
-            Problem(
-                "missing",
-                "Required input parameter missing from request.",
-                (),
-                api_code="BadRequest.EmptyInput",
-            )
-        ]
-    return _check_for(models[body["model"]]).problems(body)
+    problem = envelope_problem(body, models)
+    if problem is not None:
+        return [problem]
+    return shape_problems(models[body["model"]], body)  # type: ignore[index]
