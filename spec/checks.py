@@ -11,9 +11,17 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from spec import datauri
 from spec.errors import N_MUST_BE_ONE, NO_TEXT, ONE_MESSAGE
 from spec.imageprobe import ImageInfo, ImageProbeError
-from spec.models import MODELS, WANX21_FUNCTION_PARAMETERS, Mode, ModelSpec, Range
+from spec.models import (
+    MODELS,
+    URL_ONLY_FIELDS,
+    WANX21_FUNCTION_PARAMETERS,
+    Mode,
+    ModelSpec,
+    Range,
+)
 from spec.problems import Path, Problem
 from spec.schema import envelope_problem, shape_problems
 from spec.sizes import parse_explicit
@@ -22,8 +30,6 @@ ImageLookup = Callable[[Path, str], "ImageInfo | ImageProbeError | None"]
 HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 RATIO = re.compile(r"^(?P<num>[0-9]{1,3}\.[0-9]{2})%$")
 ALL_PARAMETERS = frozenset().union(*(m.parameters for m in MODELS.values()))
-MAX_BOXES_PER_IMAGE = 2
-PALETTE_COLOURS = Range(3, 10)
 
 
 @dataclass(frozen=True)
@@ -247,10 +253,11 @@ def check_boxes(view: RequestView, infos: list[ImageInfo | None]) -> Iterator[Pr
         )
     for i, per_image in enumerate(boxes):
         path = ("parameters", "bbox_list", i)
-        if len(per_image) > MAX_BOXES_PER_IMAGE:
+        limit = view.spec.boxes_per_image
+        if limit and len(per_image) > limit:
             yield Problem(
                 "bbox-too-many",
-                f"image {i + 1} has {len(per_image)} boxes; at most {MAX_BOXES_PER_IMAGE}",
+                f"image {i + 1} has {len(per_image)} boxes; at most {limit}",
                 path,
             )
         info = infos[i] if i < len(infos) else None
@@ -282,9 +289,12 @@ def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
             "color_palette cannot be used with enable_sequential: true",
             path,
         )
-    if len(palette) not in PALETTE_COLOURS:
+    allowed = view.spec.palette_colours
+    if allowed and len(palette) not in allowed:
         yield Problem(
-            "palette-count", f"color_palette has {len(palette)} colours; it takes 3 to 10", path
+            "palette-count",
+            f"color_palette has {len(palette)} colours; it takes {_count_range(allowed)}",
+            path,
         )
     total, readable = Decimal(0), True
     for i, colour in enumerate(palette):
@@ -398,7 +408,7 @@ def _check_mask(
     if view.mask is None or not wants_mask:
         return
     path, ref = view.mask
-    if ref.startswith("data:"):
+    if path[-1] in URL_ONLY_FIELDS and datauri.is_data_uri(ref):
         yield Problem(
             "mask-data-uri",
             "mask_image_url must be a URL; base64 data is not accepted for the mask",

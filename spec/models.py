@@ -1,9 +1,13 @@
-"""The model table: every documented limit of the five Wan image models, in one place.
+"""The model table: every documented limit of the five Wan image models, in one place,
+followed by the documented facts of the service around them (task API, uploads, polling).
 
-Sources are named per entry: [zh-ref] the Chinese API reference pages, [en-guide] the
-English "multi-image edit and fuse" guide, [2.1-ref] the wanx2.1-imageedit reference,
-[facts] ../shared/API-FACTS.md. Where the documents disagree, both values are kept
-in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the default picks are named there.
+Sources are named per entry: "page 000" ... "page 004" are the files in docs/ (page 002 is
+the wanx2.1-imageedit reference, page 003 the English "multi-image edit and fuse" guide);
+[zh-ref] the newer Chinese API reference pages they link to, [tasks-ref] the asynchronous
+task management page, [upload-ref] the temporary-file upload page (all digested in
+API-FACTS.md). Where the documents disagree, both values are kept in ``DISAGREEMENTS`` and
+``table(variants)`` picks one; the default picks are named there. Error codes and messages
+are in spec/errors.py.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class Mode:
     n_default: int
     size: SizeRule
     when: str = ""  # how a request ends up in this mode, for messages
+    max_images: Range | None = None  # `max_images`: how many images the model may make
+    max_images_default: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class ModelSpec:
     price_cny: float  # per successfully generated image, Beijing
     typical_seconds: float  # documented typical task duration
     regions: tuple[str, ...]
+    boxes_per_image: int = 0  # `bbox_list`: at most this many boxes per input image
+    palette_colours: Range | None = None  # `color_palette`: how many colours
 
     def mode(self, name: str) -> Mode:
         return self.modes[name]
@@ -171,6 +179,8 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
         price_cny=price,
         typical_seconds=30.0,
         regions=("cn-beijing", "ap-southeast-1"),
+        boxes_per_image=2,  # page 003: "Each image can have up to 2 bounding boxes"
+        palette_colours=Range(3, 10),  # page 003: "an array of 3-10 color objects"
     )
 
 
@@ -213,6 +223,8 @@ def _wan26() -> ModelSpec:
                     1,
                     interleave_size,
                     "enable_interleave: true",
+                    max_images=Range(1, 5),  # [zh-ref]: max_images 1-5, default 5
+                    max_images_default=5,
                 ),
             }
         ),
@@ -382,7 +394,25 @@ def table(variants: Mapping[str, str] | None = None) -> Mapping[str, ModelSpec]:
 
 
 MODELS: Mapping[str, ModelSpec] = table()
-TASK_QUERY_RPS = 20  # per account: GET/cancel/list of tasks [facts §3]
-UPLOAD_POLICY_RPS = 100  # per account and model [facts §5.6]
-RESULT_TTL_SECONDS = 24 * 3600  # task records and result URLs
-UPLOAD_TTL_SECONDS = 48 * 3600
+
+# Fields that take only a URL, never base64 data. Page 002 on mask_image_url: "仅支持图像URL地址,
+# 不支持Base64数据" (only an image URL, no base64 data).
+URL_ONLY_FIELDS = frozenset({"mask_image_url"})
+
+# The task API [tasks-ref].
+TASK_QUERY_RPS = 20  # per account: GET/cancel/list of tasks
+TASK_RETENTION_SECONDS = 24 * 3600  # page 002: task data "仅保留24小时"; page 003: then UNKNOWN
+TASK_LIST_WINDOW_SECONDS = 24 * 3600  # a list query spans at most 24 h, the last 24 h by default
+TASK_LIST_PAGE_NO_DEFAULT = 1
+TASK_LIST_PAGE_SIZE_DEFAULT = 10  # no maximum is documented
+POLL_INTERVAL_SECONDS = 10.0  # [zh-ref] for wan2.5/2.6: query about every 10 s
+
+# Result files: page 002 "链接仅在 24 小时内有效" (links valid for 24 hours); pages 001, 003, 004.
+RESULT_TTL_SECONDS = 24 * 3600
+
+# The temporary-upload flow [upload-ref]: the getPolicy answer and the files it admits.
+UPLOAD_POLICY_RPS = 100  # per account and model
+UPLOAD_POLICY_SECONDS = 300  # `expire_in_seconds`: how long a policy may be used
+UPLOAD_MAX_FILE_MB = 100  # `max_file_size_mb`
+UPLOAD_CAPACITY_LIMIT_MB = 999999999  # `capacity_limit_mb`, as in the documented answer
+UPLOAD_TTL_SECONDS = 48 * 3600  # an uploaded file stays readable for 48 h

@@ -40,10 +40,12 @@ from spec.errors import (
 )
 from spec.models import (
     ASYNC_GENERATION_PATH,
-    RESULT_TTL_SECONDS,
     SEED_MAX,
     SYNC_PATH,
     SYNTHESIS_PATH,
+    TASK_LIST_PAGE_NO_DEFAULT,
+    TASK_LIST_PAGE_SIZE_DEFAULT,
+    TASK_LIST_WINDOW_SECONDS,
     ModelSpec,
 )
 from spec.schema import envelope_problem
@@ -350,10 +352,10 @@ def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
     """The creation-time window of a list query: at most 24 h, the last 24 h by default."""
     start, end = _list_time(query, "start_time"), _list_time(query, "end_time")
     if end is None:
-        end = now if start is None else start + RESULT_TTL_SECONDS
+        end = now if start is None else start + TASK_LIST_WINDOW_SECONDS
     if start is None:
-        start = end - RESULT_TTL_SECONDS
-    if not 0 <= end - start <= RESULT_TTL_SECONDS:
+        start = end - TASK_LIST_WINDOW_SECONDS
+    if not 0 <= end - start <= TASK_LIST_WINDOW_SECONDS:
         raise invalid_parameter("end_time must be after start_time, at most 24 hours later")
     return start, end + (LAST_SECOND if query.get("end_time") else 0)
 
@@ -383,8 +385,8 @@ async def list_tasks(request: web.Request) -> web.Response:
         raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
     window, page_no, page_size = (
         _window(query, now),
-        _page(query, "page_no", 1),
-        _page(query, "page_size", 10),
+        _page(query, "page_no", TASK_LIST_PAGE_NO_DEFAULT),
+        _page(query, "page_size", TASK_LIST_PAGE_SIZE_DEFAULT),
     )
     found = [t for t in emulator.tasks.tasks(account) if _listed(t, query, window, now)][::-1]
     page = found[(page_no - 1) * page_size : page_no * page_size]

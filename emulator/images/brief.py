@@ -16,9 +16,6 @@ from spec.models import Mode, ModelSpec
 from spec.problems import Path
 from spec.sizes import output_size
 
-INTERLEAVE_MAX_IMAGES_DEFAULT = (
-    5  # wan2.6 `max_images` default [facts §4.3]; not yet in spec.models
-)
 TOKENLESS_MODES = frozenset(
     {("wan2.6-image", "edit")}
 )  # the docs show all-zero token usage here [facts §4.3]
@@ -69,7 +66,7 @@ def _count_and_style(spec: ModelSpec, mode: Mode, parameters: Mapping) -> tuple[
     if spec.family != "messages":
         return parameters.get("n", mode.n_default), "results"
     if mode.name == "interleave":
-        return parameters.get("max_images", INTERLEAVE_MAX_IMAGES_DEFAULT), "interleave"
+        return parameters.get("max_images", mode.max_images_default), "interleave"
     if mode.name == "sequential":
         return parameters.get("n", mode.n_default), "set"
     return parameters.get("n", mode.n_default), "choices"

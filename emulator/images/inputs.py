@@ -12,8 +12,9 @@ from emulator.http.errors import OssError, invalid_parameter
 from emulator.http.results import PREFIX, ResultStore
 from emulator.http.uploads import UploadStore
 from emulator.state.accounts import Account
+from spec import datauri
 from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
-from spec.imageprobe import ImageInfo, ImageProbeError, data_uri_size, decode_data_uri, probe_bytes
+from spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 from spec.problems import Path
 
@@ -90,7 +91,7 @@ class InputResolver:
     def _fetch(self, ref: str) -> bytes | ImageProbeError | None:
         """The bytes behind `ref`; None for an outside URL; 400 for a reference DashScope would refuse."""
         scheme = ref[:8].lower()
-        if scheme.startswith("data:"):
+        if datauri.is_data_uri(ref):
             return self._data_uri(ref)
         if scheme.startswith("oss://"):
             return self._upload(ref)
@@ -101,10 +102,10 @@ class InputResolver:
         return None
 
     def _data_uri(self, ref: str) -> bytes | ImageProbeError:
-        if data_uri_size(ref) > DATA_URI_MAX_BYTES:
+        if datauri.decoded_size(ref) > DATA_URI_MAX_BYTES:
             raise invalid_parameter(DATA_URI_TOO_LARGE)
         try:
-            return decode_data_uri(ref)[1]
+            return datauri.decode(ref)[1]
         except ValueError as exc:
             return ImageProbeError(str(exc))
 

@@ -6,8 +6,6 @@ directory, fsynced and renamed over the name (`os.replace`), so no reader ever s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import os
@@ -22,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.api.errors import FileError, safe_url
+from spec import datauri
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 SIDECAR_VERSION = 1
-DATA_URI = re.compile(r"^data:([^;,]*)[^,]*,")
 SIGNED_QUERY = re.compile(r"(?i)(signature|expires|accesskeyid|security-token|x-oss-|token)=")
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_STEM = (
@@ -175,13 +173,10 @@ def image_suffix(head: bytes) -> str:
 
 def redact_value(value: str) -> str:
     """A body string as provenance keeps it: data URIs as digest and size, signed URLs without their query."""
-    match = DATA_URI.match(value)
-    if match:
-        try:
-            data = base64.b64decode(value[match.end() :])
-        except (binascii.Error, ValueError):
-            data = value[match.end() :].encode("ascii", "replace")
-        return f"data:{match.group(1)};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
+    uri = datauri.parse(value)
+    if uri is not None:
+        data = uri.lenient_bytes()
+        return f"data:{uri.mime};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
     if "://" in value and SIGNED_QUERY.search(value.partition("?")[2]):
         return safe_url(value)
     return value

@@ -6,11 +6,13 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
+from spec.models import POLL_INTERVAL_SECONDS
+
 FIRST_POLL_MAX = (
     2.0  # seconds: before any task of a model has ended, probe early (the emulator may be fast)
 )
 MIN_GAP = 0.05
-MAX_GAP = 10.0  # the docs advise polling about every 10 s
+MAX_GAP = POLL_INTERVAL_SECONDS  # never wait longer than the docs advise between queries
 SAMPLES = 16
 SHRINK = (
     0.97  # a task already done at its first poll may have ended earlier: nudge the estimate down

@@ -36,6 +36,8 @@ from runner.recipes.wire import Source, encode_all, wire_request
 LOST_TASK_MARGIN = (
     120.0  # seconds: a lost task was created at most this long before its intent (clock skew)
 )
+# Our choice, to list a run's tasks in few queries: the docs give only the default (10) and
+# no maximum, and the emulator takes any size.
 LIST_PAGE_SIZE = "100"
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
 T = TypeVar("T")

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from spec.checks import check_request, request_images, select_mode
-from spec.imageprobe import ImageProbeError, decode_data_uri, probe_bytes
+from spec.datauri import decode as decode_data_uri
+from spec.imageprobe import ImageProbeError, probe_bytes
 from spec.models import MODELS, table
 from spec.schema import envelope_problem
 from spec.sizes import output_size
