@@ -122,7 +122,8 @@ def _count_range(allowed: Range) -> str:
 
 
 def check_text(view: RequestView) -> Iterator[Problem]:
-    """Prompts over the limit are truncated by the service; say so rather than let it happen silently."""
+    """Prompts over the limit are truncated by the service; say so rather than let it happen
+    silently."""
     limits = (
         (view.prompt, view.spec.prompt_max, "prompt"),
         (view.negative_prompt, view.spec.negative_prompt_max, "negative_prompt"),
@@ -131,7 +132,8 @@ def check_text(view: RequestView) -> Iterator[Problem]:
         if item and limit and len(item[1]) > limit:
             yield Problem(
                 f"{label.replace('_', '-')}-too-long",
-                f"{label} has {len(item[1])} characters; {view.spec.name} reads the first {limit} and drops the rest",
+                f"{label} has {len(item[1])} characters; {view.spec.name} reads the first "
+                f"{limit} and drops the rest",
                 item[0],
                 severity="warning",
             )
@@ -153,7 +155,8 @@ def check_parameters(view: RequestView) -> Iterator[Problem]:
         if view.function and functions and view.function not in functions:
             yield Problem(
                 "param-not-for-function",
-                f"`{name}` only applies to function {' or '.join(sorted(functions))}, not {view.function}; it is ignored",
+                f"`{name}` only applies to function {' or '.join(sorted(functions))}, "
+                f"not {view.function}; it is ignored",
                 ("parameters", name),
                 severity="warning",
             )
@@ -170,7 +173,8 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
         )
         yield Problem(
             "image-count",
-            f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} mode, got {count}",
+            f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} "
+            f"mode, got {count}",
             where,
         )
     n = view.parameters.get("n")
@@ -191,7 +195,8 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
 
 
 def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
-    """A tier the model offers in this mode, or an explicit W*H within its pixel and aspect range."""
+    """A tier the model offers in this mode, or an explicit W*H within its pixel and aspect
+    range."""
     size = view.parameters.get("size")
     if not isinstance(size, str):
         return
@@ -365,7 +370,8 @@ def check_image(
             path,
         )
     if info.has_alpha and spec.family != "imageedit":
-        # The Chinese reference says transparency is not supported; the English guide says it is ignored.
+        # The Chinese reference says transparency is not supported; the English guide says it is
+        # ignored.
         yield Problem(
             "image-alpha",
             f"{label} has an alpha channel, which {spec.name} does not use: "
@@ -434,7 +440,8 @@ def _check_mask(
 def check_request(
     body: object, *, models: Mapping[str, ModelSpec] = MODELS, images: ImageLookup | None = None
 ) -> list[Problem]:
-    """Every problem DashScope would reject (errors) or silently work around (warnings) in `body`."""
+    """Every problem DashScope would reject (errors) or silently work around (warnings) in
+    `body`."""
     problem = envelope_problem(body, models)
     if problem is not None:
         return [problem]

@@ -6,7 +6,7 @@ The kind says what a client should do: `rejected` (this request cannot succeed),
 emulator answers with its statuses and messages, so the two cannot disagree.
 
 Sources: "page 002" etc. are the files in docs/ (see docs/README.md); the other codes are
-only on the error-code pages below, digested in API-FACTS.md §1.2.
+only on the error-code page (ERROR_PAGE), the task and upload pages, or the SDK's code list.
 """
 
 from __future__ import annotations

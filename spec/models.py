@@ -3,11 +3,11 @@ followed by the documented facts of the service around them (task API, uploads, 
 
 Sources are named per entry: "page 000" ... "page 004" are the files in docs/ (page 002 is
 the wanx2.1-imageedit reference, page 003 the English "multi-image edit and fuse" guide);
-[zh-ref] the newer Chinese API reference pages they link to, [tasks-ref] the asynchronous
-task management page, [upload-ref] the temporary-file upload page (all digested in
-API-FACTS.md). Where the documents disagree, both values are kept in ``DISAGREEMENTS`` and
-``table(variants)`` picks one; the default picks are named there. Error codes and messages
-are in spec/errors.py.
+[zh-ref] the newer Chinese API reference pages they link to, [en-ref older] the older
+English wan2.6 reference, [tasks-ref] the asynchronous task management page, [upload-ref]
+the temporary-file upload page (all digested in API-FACTS.md). Where the documents
+disagree, both values are kept in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the
+default picks are named there. Error codes and messages are in spec/errors.py.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ MB = 1024 * 1024
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
 ASYNC_GENERATION_PATH = "/services/aigc/image-generation/generation"
 SYNTHESIS_PATH = "/services/aigc/image2image/image-synthesis"
-SEED_MAX = 2_147_483_647
-DATA_URI_MAX_BYTES = 10_485_760  # "Exceeded limit on max bytes per data-uri item : 10485760"
+SEED_MAX = 2_147_483_647  # page 003: seed in [0, 2147483647]
+DATA_URI_MAX_BYTES = 10_485_760  # error-code page: "Exceeded limit on max bytes per data-uri item"
 COMMON_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 
 WANX21_FUNCTIONS = (
@@ -237,7 +237,7 @@ def _wan26() -> ModelSpec:
 
 
 def _wan25() -> ModelSpec:
-    """wan2.5-i2i-preview [zh-ref, en-guide]: 1-3 images, explicit W*H only, async only."""
+    """wan2.5-i2i-preview [zh-ref, page 003]: 1-3 images, explicit W*H only, async only."""
     size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4)
     return ModelSpec(
         name="wan2.5-i2i-preview",
@@ -258,7 +258,7 @@ def _wan25() -> ModelSpec:
 
 
 def _wanx21() -> ModelSpec:
-    """wanx2.1-imageedit [2.1-ref]: one base image (plus a mask), ten functions, async only."""
+    """wanx2.1-imageedit [page 002]: one base image (plus a mask), ten functions, async only."""
     no_size = SizeRule(MappingProxyType({}), None, Range(0, 0), Range(0, 0))
     return ModelSpec(
         name="wanx2.1-imageedit",
@@ -291,7 +291,7 @@ def _wanx21() -> ModelSpec:
     )
 
 
-# Parameters of wanx2.1-imageedit that only mean something for some functions [2.1-ref, facts].
+# Parameters of wanx2.1-imageedit that only mean something for some functions [page 002].
 WANX21_FUNCTION_PARAMETERS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "strength": frozenset({"stylization_all", "description_edit"}),
@@ -320,8 +320,8 @@ DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
             "default n of wan2.7 without enable_sequential",
             MappingProxyType(
                 {
-                    "4": "[en-guide] 'Range: 1-4, default 4'",
-                    "1": "[zh-ref via facts] 'non-sequential 1-4, default 1'",
+                    "4": "[page 003] 'Range: 1-4, default 4'",
+                    "1": "[zh-ref] 'non-sequential 1-4, default 1'",
                 }
             ),
             "4",
@@ -330,7 +330,8 @@ DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
             "wan2.6-image input side range and edit-mode size",
             MappingProxyType(
                 {
-                    "2026": "[zh-ref newer, en-guide] sides 240-8000 px; 1K/2K tiers, W*H within 768*768..2048*2048",
+                    "2026": "[zh-ref newer, page 003] sides 240-8000 px; 1K/2K tiers, "
+                    "W*H within 768*768..2048*2048",
                     "2025": "[en-ref older] sides 384-5000 px; W*H only, within 768*768..1280*1280",
                 }
             ),

@@ -125,13 +125,15 @@ def _input_schema(spec: ModelSpec) -> dict:
 
 
 def request_schema(spec: ModelSpec) -> dict:
-    """The request body of `spec`'s endpoints; unknown parameters are allowed, as DashScope allows them."""
+    """The request body of `spec`'s endpoints; unknown parameters are allowed, as DashScope allows
+    them."""
     endpoints = [p for p in (spec.sync_path, spec.async_path) if p]
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_ID}request-{spec.name}.schema.json",
         "title": f"{spec.name} request body",
-        "description": f"POST /api/v1{' or /api/v1'.join(endpoints)}. Generated from spec/models.py.",
+        "description": f"POST /api/v1{' or /api/v1'.join(endpoints)}. "
+        "Generated from spec/models.py.",
         "type": "object",
         "required": ["model", "input"],
         "properties": {
@@ -249,7 +251,8 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         "$schema": DRAFT,
         "$id": f"{BASE_ID}recipe.schema.json",
         "title": "wanform recipe (format v1)",
-        "description": "One job (or a matrix of jobs) for a DashScope Wan image model. Generated from spec/models.py.",
+        "description": "One job (or a matrix of jobs) for a DashScope Wan image model. "
+        "Generated from spec/models.py.",
         "type": "object",
         "required": ["model"],
         "additionalProperties": False,

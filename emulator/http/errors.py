@@ -23,7 +23,8 @@ class ErrorReply(Exception):
 
 
 class OssError(Exception):
-    """An object-storage refusal (uploads, result files), answered as OSS does: XML with Code and Message."""
+    """An object-storage refusal (uploads, result files), answered as OSS does: XML with Code and
+    Message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
@@ -45,7 +46,8 @@ def oss_error_body(request_id: str, code: str, message: str) -> str:
     """OSS's XML error document."""
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>{escape(code)}</Code>\n'
-        f"  <Message>{escape(message)}</Message>\n  <RequestId>{escape(request_id)}</RequestId>\n</Error>\n"
+        f"  <Message>{escape(message)}</Message>\n"
+        f"  <RequestId>{escape(request_id)}</RequestId>\n</Error>\n"
     )
 
 

@@ -22,7 +22,8 @@ OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 
 
 def _strings(document: object) -> Iterator[str]:
-    """Every string in a JSON document (iteratively: a deeply nested body must not exhaust the stack)."""
+    """Every string in a JSON document (iteratively: a deeply nested body must not exhaust the
+    stack)."""
     stack = [document]
     while stack:
         item = stack.pop()
@@ -89,7 +90,8 @@ class InputResolver:
         return info
 
     def _fetch(self, ref: str) -> bytes | ImageProbeError | None:
-        """The bytes behind `ref`; None for an outside URL; 400 for a reference DashScope would refuse."""
+        """The bytes behind `ref`; None for an outside URL; 400 for a reference DashScope would
+        refuse."""
         scheme = ref[:8].lower()
         if datauri.is_data_uri(ref):
             return self._data_uri(ref)

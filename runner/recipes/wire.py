@@ -47,7 +47,7 @@ class Source:
 
     def describe(self) -> dict:
         """For provenance: where it came from and its digest, never the bytes."""
-        out = {
+        out: dict[str, str | int] = {
             "from": f"{self.ref.kind}:{self.ref.value}" if self.ref.kind != "data" else "data",
             "role": self.ref.role,
         }
@@ -124,7 +124,8 @@ def wire_request(job: Job, values: dict[tuple, str], synchronous: bool) -> Built
 
 
 def journal_key(request: BuiltRequest, sources: list[Source], target: str) -> str:
-    """A job's identity across runs: where it goes, its recipe and name, and its request's digest (as in the lock)."""
+    """A job's identity across runs: where it goes, its recipe and name, and its request's digest
+    (as in the lock)."""
     job = request.job
     recipe = os.path.relpath(job.recipe.abspath, job.recipe.root)
     digest = request_digest(request, {s.ref.body_path: s.digest for s in sources})

@@ -1,4 +1,5 @@
-"""The error hierarchy's one mapping from aiohttp exceptions and DashScope codes, and what is retried."""
+"""The error hierarchy's one mapping from aiohttp exceptions and DashScope codes, and what is
+retried."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def aiohttp_exceptions() -> list[type]:
 
 @pytest.mark.parametrize("cls", aiohttp_exceptions(), ids=lambda c: c.__name__)
 def test_every_aiohttp_exception_is_mapped_by_name(cls):
-    """Each aiohttp exception class has its own entry in the mapping, so a new one fails here, not in a run."""
+    """Each aiohttp exception class has its own entry in the mapping, so a new one fails here, not
+    in a run."""
     assert cls in errors.TRANSPORT
 
 
@@ -110,7 +112,8 @@ def test_unknown_codes_fall_back_to_the_status(status, cls):
 
 
 def test_a_404_without_a_dashscope_body_is_a_wrong_target():
-    """An HTML 404 means the target is not a DashScope API: the run stops rather than failing each job."""
+    """An HTML 404 means the target is not a DashScope API: the run stops rather than failing each
+    job."""
     error = from_answer(404, "<html>Not Found</html>", where=WHERE)
     assert type(error) is EndpointError
     assert error.line() == (
@@ -161,13 +164,14 @@ def test_an_exception_outside_the_mapping_is_not_swallowed():
 def test_a_result_host_error_keeps_only_its_code_and_message():
     """An OSS error body is cut to Code and Message; an expired link is not retried, a 503 is."""
     body = (
-        "<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message>"
+        "<?xml version='1.0'?><Error><Code>AccessDenied</Code>"
+        "<Message>Request has expired.</Message>"
         "<SignatureProvided>abc</SignatureProvided></Error>"
     )
     expired = errors.from_result_status(403, body, where="GET http://oss/x.png")
     assert (expired.line(), backoff(expired)) == (
-        "FileTransfer: GET http://oss/x.png answered HTTP 403: AccessDenied: Request has expired. (result URLs "
-        "expire 24 h after the task ends; rerun to fetch what is still there)",
+        "FileTransfer: GET http://oss/x.png answered HTTP 403: AccessDenied: Request has expired. "
+        "(result URLs expire 24 h after the task ends; rerun to fetch what is still there)",
         False,
     )
     assert backoff(errors.from_result_status(503, "", where="GET http://oss/x.png")) is True
