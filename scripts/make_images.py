@@ -72,8 +72,8 @@ def vertical_gradient(img: Image.Image, top: tuple, bottom: tuple, y0: int, y1: 
 
 
 def draw_table_vase() -> Image.Image:
-    """A dining table against a wall, a vase of flowers on the right and an empty spot on the
-    left."""
+    """A dining table against a wall,
+    a vase of flowers on the right and an empty spot on the left."""
     img = Image.new("RGB", (1024, 576), (236, 226, 208))
     d = ImageDraw.Draw(img)
     d.rectangle((80, 40, 330, 240), fill=WHITE)
@@ -301,8 +301,8 @@ def draw_grayscale_leaves() -> Image.Image:
 
 
 def draw_low_res_flower() -> Image.Image:
-    """A sunflower drawn at 96 px and blown up to the smallest accepted side, so it looks soft and
-    blocky."""
+    """A sunflower drawn at 96 px and blown up to the smallest accepted side,
+    so it looks soft and blocky."""
     small = Image.new("RGB", (96, 96), (120, 180, 230))
     d = ImageDraw.Draw(small)
     d.rectangle((0, 70, 96, 96), fill=(80, 150, 70))
@@ -390,8 +390,8 @@ PICTURES = (
 
 
 def model_tables() -> Iterator[Mapping[str, ModelSpec]]:
-    """The model table under every documented variant, so the images fit whichever one a user
-    picks."""
+    """The model table under every documented variant,
+    so the images fit whichever one a user picks."""
     yield MODELS
     for key, disagreement in DISAGREEMENTS.items():
         for variant in disagreement.sources:

@@ -1,7 +1,9 @@
 """Checks on an API request body that JSON Schema cannot express; shared by runner and emulator.
 
-`check_request` runs the model's request schema first and, when the structure is sound,
-every semantic limit of the model table. Each problem's path points into the body.
+`check_request` checks the envelope (spec.schema.envelope_problem), then `check_body` the
+model's request schema and, when the structure is sound, every semantic limit of the model
+table. The emulator runs the two steps apart, with its rate limit between them. Each
+problem's path points into the body.
 """
 
 from __future__ import annotations
@@ -122,8 +124,8 @@ def _count_range(allowed: Range) -> str:
 
 
 def check_text(view: RequestView) -> Iterator[Problem]:
-    """Prompts over the limit are truncated by the service; say so rather than let it happen
-    silently."""
+    """Prompts over the limit are truncated by the service;
+    say so rather than let it happen silently."""
     limits = (
         (view.prompt, view.spec.prompt_max, "prompt"),
         (view.negative_prompt, view.spec.negative_prompt_max, "negative_prompt"),
@@ -195,8 +197,8 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
 
 
 def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
-    """A tier the model offers in this mode, or an explicit W*H within its pixel and aspect
-    range."""
+    """A tier the model offers in this mode,
+    or an explicit W*H within its pixel and aspect range."""
     size = view.parameters.get("size")
     if not isinstance(size, str):
         return
@@ -440,8 +442,8 @@ def _check_mask(
 def check_request(
     body: object, *, models: Mapping[str, ModelSpec] = MODELS, images: ImageLookup | None = None
 ) -> list[Problem]:
-    """Every problem DashScope would reject (errors) or silently work around (warnings) in
-    `body`."""
+    """Every problem DashScope would reject
+    (errors) or silently work around (warnings) in `body`."""
     problem = envelope_problem(body, models)
     if problem is not None:
         return [problem]

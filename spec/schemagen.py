@@ -125,8 +125,8 @@ def _input_schema(spec: ModelSpec) -> dict:
 
 
 def request_schema(spec: ModelSpec) -> dict:
-    """The request body of `spec`'s endpoints; unknown parameters are allowed, as DashScope allows
-    them."""
+    """The request body of `spec`'s endpoints;
+    unknown parameters are allowed, as DashScope allows them."""
     endpoints = [p for p in (spec.sync_path, spec.async_path) if p]
     return {
         "$schema": DRAFT,

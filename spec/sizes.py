@@ -38,8 +38,8 @@ def _aspect(last_input: tuple[int, int] | None) -> float:
 def _imageedit_size(
     parameters: Mapping, function: str | None, base: tuple[int, int]
 ) -> tuple[int, int]:
-    """wanx2.1 keeps the base image's size, except `expand` (scales) and `super_resolution`
-    (factor)."""
+    """wanx2.1 keeps the base image's size, except `expand`
+    (scales) and `super_resolution` (factor)."""
     width, height = float(base[0]), float(base[1])
     if function == "expand":
         width *= (

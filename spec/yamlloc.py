@@ -138,8 +138,8 @@ class _Builder:
 
 
 def load_text(text: str) -> Located:
-    """Parse one YAML document with locations; YamlError for anything that is not one sane
-    document."""
+    """Parse one YAML document with locations;
+    YamlError for anything that is not one sane document."""
     try:
         nodes = list(yaml.compose_all(text, Loader=PARSER))
     except yaml.MarkedYAMLError as exc:

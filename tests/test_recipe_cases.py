@@ -108,8 +108,8 @@ CLI_SAMPLE = (
 
 @pytest.mark.parametrize("name", CLI_SAMPLE)
 def test_invalid_case_through_cli(case_root: Path, name: str) -> None:
-    """`wanform validate -o json` exits 1 and reports the same findings as the case header
-    declares."""
+    """`wanform validate -o json` exits 1 and reports
+    the same findings as the case header declares."""
     path = case_root / "invalid" / name
     result = CliRunner().invoke(
         main,
@@ -131,8 +131,8 @@ def test_invalid_directory_flags_every_file(case_root: Path) -> None:
 
 
 def test_valid_directory_has_no_errors(case_root: Path) -> None:
-    """Validating the whole valid directory at once finds no error and builds at least one job per
-    recipe."""
+    """Validating the whole valid directory at once finds no
+    error and builds at least one job per recipe."""
     result = validate_paths([str(case_root / "valid")], root=case_root)
     assert (result.recipes, result.invalid, result.report.errors()) == (
         len(_listed(case_root / "valid")),

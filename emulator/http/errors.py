@@ -23,8 +23,8 @@ class ErrorReply(Exception):
 
 
 class OssError(Exception):
-    """An object-storage refusal (uploads, result files), answered as OSS does: XML with Code and
-    Message."""
+    """An object-storage refusal (uploads, result files),
+    answered as OSS does: XML with Code and Message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")

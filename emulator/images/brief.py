@@ -92,8 +92,8 @@ def brief_for(
     models: Mapping[str, ModelSpec],
     default_seed: int,
 ) -> Brief:
-    """The brief for a request that passed `spec.checks.check_request`; `infos`/`data` hold the
-    probed inputs."""
+    """The brief for a request that passed `spec.checks.check_body`;
+    `infos`/`data` hold the probed inputs."""
     parameters = body.get("parameters") or {}
     refs = request_images(body, models)
     inputs = refs[:-1] if body["input"].get("mask_image_url") is not None else refs

@@ -22,8 +22,8 @@ OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 
 
 def _strings(document: object) -> Iterator[str]:
-    """Every string in a JSON document (iteratively: a deeply nested body must not exhaust the
-    stack)."""
+    """Every string in a JSON document (iteratively:
+    a deeply nested body must not exhaust the stack)."""
     stack = [document]
     while stack:
         item = stack.pop()
@@ -62,7 +62,7 @@ async def fetch_own_results(
 
 
 class InputResolver:
-    """The `images` lookup for `spec.checks.check_request`; remembers what it read, by path."""
+    """The `images` lookup for `spec.checks.check_body`; remembers what it read, by path."""
 
     def __init__(
         self,
@@ -90,8 +90,8 @@ class InputResolver:
         return info
 
     def _fetch(self, ref: str) -> bytes | ImageProbeError | None:
-        """The bytes behind `ref`; None for an outside URL; 400 for a reference DashScope would
-        refuse."""
+        """The bytes behind `ref`; None for an outside URL;
+        400 for a reference DashScope would refuse."""
         scheme = ref[:8].lower()
         if datauri.is_data_uri(ref):
             return self._data_uri(ref)

@@ -39,8 +39,8 @@ from spec.errors import Kind, kind_of_status, lookup
 
 
 class WanformError(Exception):
-    """Base of every error the runner reports; `where` is the request (method and URL without its
-    query)."""
+    """Base of every error the runner reports;
+    `where` is the request (method and URL without its query)."""
 
     code = "WanformError"
     hint = ""
@@ -242,8 +242,8 @@ def _by_status(status: int) -> type[ApiError]:
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent
-    or unreadable."""
+    """Seconds to wait from a Retry-After header
+    (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
@@ -259,8 +259,8 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 def from_answer(
     status: int, body: object, *, where: str, retry_after_header: str | None = None
 ) -> ApiError:
-    """The error for a non-2xx answer: the body's code decides, the HTTP status when the code is
-    unknown."""
+    """The error for a non-2xx answer: the body's code decides,
+    the HTTP status when the code is unknown."""
     data = body if isinstance(body, dict) else {}
     code = str(data.get("code") or f"HTTP{status}")
     message = str(data.get("message") or data.get("msg") or _no_body_message(status, body))
@@ -282,8 +282,8 @@ def _no_body_message(status: int, body: object) -> str:
 
 
 def _oss_detail(text: str) -> str:
-    """An OSS error body's Code and Message only (its other fields may echo the request's
-    signature)."""
+    """An OSS error body's Code and Message only
+    (its other fields may echo the request's signature)."""
     fields = [
         m.group(1)
         for m in (re.search(f"<{tag}>([^<]*)</{tag}>", text) for tag in ("Code", "Message"))
@@ -293,8 +293,8 @@ def _oss_detail(text: str) -> str:
 
 
 def from_result_status(status: int, text: str, *, where: str) -> WanformError:
-    """The error for a non-2xx answer from a file host (uploads, result files): 429 and 5xx may
-    pass."""
+    """The error for a non-2xx answer from a file host
+    (uploads, result files): 429 and 5xx may pass."""
     detail = _oss_detail(text) if text.lstrip().startswith("<") else " ".join(text.split())[:120]
     message = f"{where} answered HTTP {status}{': ' + detail if detail else ''}"
     if status == 429 or status >= 500:
@@ -303,8 +303,8 @@ def from_result_status(status: int, text: str, *, where: str) -> WanformError:
 
 
 def from_transport(exc: BaseException, *, where: str) -> WanformError:
-    """The error for an exception raised while talking to the service (aiohttp's, the socket's, a
-    timeout)."""
+    """The error for an exception raised while talking to the service
+    (aiohttp's, the socket's, a timeout)."""
     for cls in type(exc).__mro__:
         if cls in TRANSPORT:
             kind = TRANSPORT[cls]

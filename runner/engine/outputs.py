@@ -51,8 +51,8 @@ def safe_name(name: str) -> str:
 
 
 def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """A file stem per (recipe, job) name; jobs of one recipe whose names sanitise alike get a short
-    hash each."""
+    """A file stem per (recipe, job) name;
+    jobs of one recipe whose names sanitise alike get a short hash each."""
     pairs = list(dict.fromkeys(names))
     counts = Counter((safe_name(recipe), safe_name(job)) for recipe, job in pairs)
 
@@ -67,8 +67,8 @@ def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where one job's files go: `<out>/<recipe>/<stem>-<i>.png` and
-    `<out>/<recipe>/<stem>.json`."""
+    """Where one job's files go:
+    `<out>/<recipe>/<stem>-<i>.png` and `<out>/<recipe>/<stem>.json`."""
 
     directory: Path
     stem: str
@@ -141,8 +141,8 @@ def text_chunk(keyword: str, text: str) -> bytes:
 
 
 def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
-    """Check the downloaded file is a whole PNG, put `texts` before its IEND, and return the final
-    sha256."""
+    """Check the downloaded file is a whole PNG,
+    put `texts` before its IEND, and return the final sha256."""
     f = out.file
     size = f.seek(0, os.SEEK_END)
     f.seek(0)
@@ -167,8 +167,8 @@ def file_sha256(f: Any) -> str:
 
 
 def image_suffix(head: bytes) -> str:
-    """The extension a result's first bytes call for (DashScope returns PNG; other formats keep
-    theirs)."""
+    """The extension a result's first bytes call for
+    (DashScope returns PNG; other formats keep theirs)."""
     if head.startswith(PNG_SIGNATURE):
         return ".png"
     if head.startswith(b"\xff\xd8"):
@@ -179,8 +179,8 @@ def image_suffix(head: bytes) -> str:
 
 
 def redact_value(value: str) -> str:
-    """A body string as provenance keeps it: data URIs as digest and size, signed URLs without their
-    query."""
+    """A body string as provenance keeps it:
+    data URIs as digest and size, signed URLs without their query."""
     uri = datauri.parse(value)
     if uri is not None:
         data = uri.lenient_bytes()

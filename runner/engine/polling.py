@@ -40,8 +40,8 @@ class Durations:
         return self.typical if self.exact else min(self.typical, FIRST_POLL_MAX)
 
     def next_poll(self, elapsed: float, misses: int) -> float:
-        """Seconds to wait after the `misses`-th query that found the task still running at
-        `elapsed`."""
+        """Seconds to wait after the `misses`-th query
+        that found the task still running at `elapsed`."""
         known = self.samples or self.exact
         fraction = min(0.5, 0.1 * 2 ** (misses - 1)) if known else 1.0
         return min(MAX_GAP, max(MIN_GAP, elapsed * fraction))

@@ -83,8 +83,8 @@ class Submitter:
         self._proven = False  # until the service has accepted a key, submissions go one at a time
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
-        """The request as sent (images inline or uploaded) and its provenance form (no secrets, no
-        big data)."""
+        """The request as sent (images inline or uploaded) and its provenance form
+        (no secrets, no big data)."""
         model = job.values["model"]
         values = await encode_all(sources, lambda source: self._upload(model, source))
         request = wire_request(job, values, synchronous)
@@ -104,8 +104,8 @@ class Submitter:
         return await retrying(attempt, self.retry, self.seen)
 
     async def submit(self, key: str, model: str, wire: dict, intent: float | None) -> Submitted:
-        """Submit once; `intent` (from the journal) means an earlier submission's answer may have
-        been lost."""
+        """Submit once; `intent`
+        (from the journal) means an earlier submission's answer may have been lost."""
         lost_since = intent
 
         async def attempt() -> Submitted:
@@ -130,8 +130,8 @@ class Submitter:
         return await retrying(attempt, self.retry, self.seen)
 
     async def _shielded(self, coro) -> Submitted:
-        """Run a submission so that an interrupt cannot drop its answer before the task id is
-        journaled."""
+        """Run a submission so that an interrupt cannot
+        drop its answer before the task id is journaled."""
         task = asyncio.ensure_future(coro)
         self.in_air.add(task)
         task.add_done_callback(self.in_air.discard)
@@ -142,8 +142,8 @@ class Submitter:
         return await self._vetted(lambda: self._send_now(key, model, wire, started))
 
     async def _vetted(self, send: Callable[[], Awaitable[T]]) -> T:
-        """Send; the run's first request goes alone, so a bad key or a bad target costs one request,
-        not many."""
+        """Send; the run's first request goes alone,
+        so a bad key or a bad target costs one request, not many."""
         if self._proven:
             return await send()
         async with self._first:
@@ -181,8 +181,8 @@ class Submitter:
         return Submitted(task_id, answer.request_id)
 
     async def call(self, key: str, model: str, wire: dict) -> Answer:
-        """A sync call: retried only when the service surely did not get it (a lost answer may be
-        billed)."""
+        """A sync call: retried only when the service surely did not get it
+        (a lost answer may be billed)."""
 
         async def attempt() -> Answer:
             await self.gates.submit(model).acquire()
@@ -200,8 +200,8 @@ class Submitter:
         return await retrying(attempt, self.retry, self.seen)
 
     async def find_lost(self, model: str, since: float) -> str | None:
-        """The oldest listed task of `model`, created after `since` (less a margin), that no journal
-        entry claims."""
+        """The oldest listed task of `model`, created after `since`
+        (less a margin), that no journal entry claims."""
         async with self._gates[model].exclusive():
             candidates = [e for e in await self._listed(model) if self._unclaimed(e, since)]
             if not candidates:
@@ -251,7 +251,7 @@ def _task_id(answer: Answer) -> str:
 
 
 def _retrieve(task: asyncio.Task) -> None:
-    """Mark a shielded submission's failure as seen: its caller may have been cancelled before
-    reading it."""
+    """Mark a shielded submission's failure as seen:
+    its caller may have been cancelled before reading it."""
     if not task.cancelled():
         task.exception()

@@ -1,5 +1,5 @@
-"""The error hierarchy's one mapping from aiohttp exceptions and DashScope codes, and what is
-retried."""
+"""The error hierarchy's one mapping from aiohttp exceptions and DashScope codes,
+and what is retried."""
 
 from __future__ import annotations
 
@@ -50,8 +50,8 @@ def aiohttp_exceptions() -> list[type]:
 
 @pytest.mark.parametrize("cls", aiohttp_exceptions(), ids=lambda c: c.__name__)
 def test_every_aiohttp_exception_is_mapped_by_name(cls):
-    """Each aiohttp exception class has its own entry in the mapping, so a new one fails here, not
-    in a run."""
+    """Each aiohttp exception class has its own entry in the mapping,
+    so a new one fails here, not in a run."""
     assert cls in errors.TRANSPORT
 
 
@@ -112,8 +112,8 @@ def test_unknown_codes_fall_back_to_the_status(status, cls):
 
 
 def test_a_404_without_a_dashscope_body_is_a_wrong_target():
-    """An HTML 404 means the target is not a DashScope API: the run stops rather than failing each
-    job."""
+    """An HTML 404 means the target is not a DashScope API:
+    the run stops rather than failing each job."""
     error = from_answer(404, "<html>Not Found</html>", where=WHERE)
     assert type(error) is EndpointError
     assert error.line() == (

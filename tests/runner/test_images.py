@@ -39,8 +39,8 @@ def test_files_go_inline_until_the_data_uri_would_pass_the_limit():
 
 
 def test_a_wanx21_mask_is_always_uploaded():
-    """The mask field takes only URLs (page 002), so even a small mask goes through the upload
-    flow."""
+    """The mask field takes only URLs (page 002),
+    so even a small mask goes through the upload flow."""
     assert needs_upload(source(100, "mask_image_url")) and not needs_upload(source(100))
 
 

@@ -1,5 +1,5 @@
-"""The error catalogue in spec/errors.py: lookups, the status fallback, and where facts come
-from."""
+"""The error catalogue in spec/errors.py: lookups,
+the status fallback, and where facts come from."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def test_an_unknown_code_is_not_looked_up():
     [(429, "throttled"), (500, "service"), (408, "service"), (401, "account"), (400, "rejected")],
 )
 def test_undocumented_codes_are_judged_by_status(status, kind):
-    """429 is throttling, 5xx and 408 are the service's, 401/403 the account's, the rest
-    rejections."""
+    """429 is throttling, 5xx and 408 are the service's,
+    401/403 the account's, the rest rejections."""
     assert kind_of_status(status) == kind
 
 

@@ -1,5 +1,5 @@
-"""spec/openapi.yaml describes the emulator that exists: its routes, the JSON Schemas beside it, and
-valid OpenAPI 3.1."""
+"""spec/openapi.yaml describes the emulator that exists:
+its routes, the JSON Schemas beside it, and valid OpenAPI 3.1."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def refs(node: object) -> list[str]:
 
 
 def schema_files(node: object) -> list[Path]:
-    """The files that the refs to other documents name, resolved against spec/ (where openapi.yaml
-    lives)."""
+    """The files that the refs to other documents name,
+    resolved against spec/ (where openapi.yaml lives)."""
     return [
         (SPEC_DIR / ref.partition("#")[0]).resolve()
         for ref in refs(node)
@@ -68,8 +68,8 @@ def documented_routes() -> set[tuple[str, str]]:
 
 
 def emulator_routes() -> set[tuple[str, str]]:
-    """(method, path) of every route the app registers, with aiohttp's `{name:regex}` as OpenAPI's
-    `{name}`."""
+    """(method, path) of every route the app registers,
+    with aiohttp's `{name:regex}` as OpenAPI's `{name}`."""
     app = create_app(EmulatorConfig())
     routes = {
         (r.method, re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", r.resource.canonical))
@@ -99,8 +99,8 @@ def test_schema_refs_name_existing_files():
 
 
 def test_every_request_and_response_schema_is_referenced():
-    """Each request-*.schema.json and response-*.schema.json in spec/schemas is used at least
-    once."""
+    """Each request-*.schema.json and response-*.schema.json in
+    spec/schemas is used at least once."""
     published = {
         p.name
         for pattern in ("request-*.schema.json", "response-*.schema.json")
@@ -118,8 +118,8 @@ def test_paths_equal_the_emulator_routes():
 
 
 def test_submission_bodies_offer_the_models_served_there():
-    """Each submission path's request body is a oneOf over exactly the models whose sync or async
-    path it is."""
+    """Each submission path's request body is a oneOf over
+    exactly the models whose sync or async path it is."""
     for path in SUBMISSIONS:
         body = deref(DOC["paths"][path]["post"]["requestBody"])
         choices = body["content"]["application/json"]["schema"]["oneOf"]

@@ -99,8 +99,8 @@ def test_request_verdict_is_jsonschemas(name: str, body: dict):
 
 @pytest.mark.parametrize("value", LENIENT)
 def test_integer_and_finite_rules_survive_the_fast_path(value: float):
-    """`n: 4.0`, `n: .nan`, `n: .inf` are errors even though fastjsonschema alone would let some
-    through."""
+    """`n: 4.0`, `n: .nan`, `n:
+    .inf` are errors even though fastjsonschema alone would let some through."""
     check, _ = REQUEST_CHECKS["wan2.6-image"]
     body = copy.deepcopy(next(body for _, body in BODIES if body["model"] == "wan2.6-image"))
     body["parameters"]["n"] = value
