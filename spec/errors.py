@@ -5,8 +5,11 @@ The kind says what a client should do: `rejected` (this request cannot succeed),
 `throttled` and `service` (it may work later). The runner classifies answers by it and the
 emulator answers with its statuses and messages, so the two cannot disagree.
 
-Sources: "page 002" etc. are the files in docs/ (see docs/README.md); the other codes are
-only on the error-code page (ERROR_PAGE), the task and upload pages, or the SDK's code list.
+Sources, named per entry: "page 002" etc. are the files in docs/ (see docs/README.md); the
+error-code page (docs.qwencloud.com/api-reference/preparation/error-messages), the Wan API
+references, the task page (help.aliyun.com/zh/model-studio/manage-asynchronous-tasks), the
+upload page (help.aliyun.com/zh/model-studio/get-temporary-file-url), and the SDK's code
+list (dashscope v2 errors.py), all digested in API-FACTS.md.
 """
 
 from __future__ import annotations
@@ -20,46 +23,38 @@ from spec.models import DATA_URI_MAX_BYTES
 
 Kind = Literal["rejected", "account", "endpoint", "throttled", "service"]
 RETRYABLE_KINDS: frozenset[Kind] = frozenset({"throttled", "service"})
+ERROR_PAGE = "error-code page"
+SDK_CODES = "SDK code list"
 
-ERROR_PAGE = "error-code page (docs.qwencloud.com/api-reference/preparation/error-messages)"
-TASKS_PAGE = "task page (help.aliyun.com/zh/model-studio/manage-asynchronous-tasks)"
-UPLOAD_PAGE = "upload page (help.aliyun.com/zh/model-studio/get-temporary-file-url)"
-SDK_CROSSWALK = "dashscope SDK v2 errors.py code list (no documented message)"
-
-# Documented messages the service answers with, by meaning.
-NO_API_KEY = "No API-key provided."  # Wan pages' error example, ERROR_PAGE
+# Documented messages the service answers with, by meaning; from the error-code page unless
+# a comment names another source.
+NO_API_KEY = "No API-key provided."  # the Wan API references' error example
 INVALID_API_KEY = "Invalid API-key provided."  # page 002
-NOT_JSON = "The input parameter requires json format."  # ERROR_PAGE, BadRequest.IllegalInput
-EMPTY_MODEL = 'Required parameter "model" missing from request.'  # ERROR_PAGE
-EMPTY_INPUT = "Required input parameter missing from request."  # ERROR_PAGE
-MODEL_NOT_EXIST = "Model not exist."  # ERROR_PAGE: a wrong model name on the native API
+NOT_JSON = "The input parameter requires json format."  # BadRequest.IllegalInput
+EMPTY_MODEL = 'Required parameter "model" missing from request.'
+EMPTY_INPUT = "Required input parameter missing from request."
+MODEL_NOT_EXIST = "Model not exist."  # a wrong model name on the native API
 URL_ERROR = "url error, please check url!"  # page 003: model and endpoint do not match
-TOO_LARGE = "Payload Too Large."  # ERROR_PAGE, BadRequest.TooLarge
-SYNC_NOT_SUPPORTED = "current user api does not support synchronous calls."  # ERROR_PAGE
-ASYNC_NOT_SUPPORTED = "Current user api does not support asynchronous calls."  # ERROR_PAGE
-CANCEL_NOT_PENDING = (
-    "Failed to cancel the task, please confirm if the task is in PENDING status."  # TASKS_PAGE
-)
-RATE_LIMITED = "Requests rate limit exceeded, please try again later."  # ERROR_PAGE, TASKS_PAGE
-BAD_URL = (
-    "The provided URL does not appear to be valid. Ensure it is correctly formatted."  # ERROR_PAGE
-)
-DOWNLOAD_FAILED = "Failed to download multimodal content."  # ERROR_PAGE
-PATH_NOT_FOUND = "Request path not found."  # ERROR_PAGE, NotFound
-INTERNAL = (
-    "An internal error has occured, try again later or contact service support."  # ERROR_PAGE
-)
-INTERNAL_TIMEOUT = (
+TOO_LARGE = "Payload Too Large."
+SYNC_NOT_SUPPORTED = "current user api does not support synchronous calls."
+ASYNC_NOT_SUPPORTED = "Current user api does not support asynchronous calls."
+# the task page's answer to cancelling a task that is not PENDING
+CANCEL_NOT_PENDING = "Failed to cancel the task, please confirm if the task is in PENDING status."
+RATE_LIMITED = "Requests rate limit exceeded, please try again later."  # and the task page
+BAD_URL = "The provided URL does not appear to be valid. Ensure it is correctly formatted."
+DOWNLOAD_FAILED = "Failed to download multimodal content."
+PATH_NOT_FOUND = "Request path not found."
+INTERNAL = "An internal error has occured, try again later or contact service support."
+INTERNAL_TIMEOUT = (  # page 002, a partially failed task
     "An internal timeout error has occured during execution, please try again later "
-    "or contact service support."  # page 002, a partially failed task
+    "or contact service support."
 )
-POLICY_EXPIRED = "Invalid according to Policy: Policy expired."  # UPLOAD_PAGE
-ONE_MESSAGE = "messages length only support 1"  # ERROR_PAGE
-NO_TEXT = "lack of image or text"  # ERROR_PAGE
-N_MUST_BE_ONE = "num_images_per_prompt must be 1."  # ERROR_PAGE
-DATA_URI_TOO_LARGE = (
-    f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."  # ERROR_PAGE, sic
-)
+POLICY_EXPIRED = "Invalid according to Policy: Policy expired."  # upload page
+ONE_MESSAGE = "messages length only support 1"
+NO_TEXT = "lack of image or text"
+N_MUST_BE_ONE = "num_images_per_prompt must be 1."
+# sic: the stray quote is the service's
+DATA_URI_TOO_LARGE = f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."
 
 
 @dataclass(frozen=True)
@@ -171,7 +166,9 @@ _REJECTED = _codes(
     ("InvalidFile", 400, None),
     ("ModelNotFound", 404, "Model can not be found."),
 )
-_REJECTED_SDK = _codes("rejected", SDK_CROSSWALK, ("Model.NotExist", 400, None))
+# The SDK knows these codes but no page shows their status: the statuses are our reading of
+# the names (a missing model is a 400 on the native API, as "Model not exist." is).
+_REJECTED_SDK = _codes("rejected", SDK_CODES, ("Model.NotExist", 400, None))
 # "Request path not found.": the base URL is wrong, for every job alike
 _ENDPOINT = _codes("endpoint", ERROR_PAGE, ("NotFound", 404, PATH_NOT_FOUND))
 _THROTTLED = _codes(
@@ -206,7 +203,7 @@ _SERVICE = _codes(
     ("ModelUnavailable", 503, "Model is unavailable, try again later."),
 )
 _SERVICE_SDK = _codes(
-    "service", SDK_CROSSWALK, ("ServiceUnavailable", 503, None), ("GatewayTimeout", 504, None)
+    "service", SDK_CODES, ("ServiceUnavailable", 503, None), ("GatewayTimeout", 504, None)
 )
 CATALOGUE: Mapping[str, ErrorCode] = MappingProxyType(
     {
