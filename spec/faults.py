@@ -115,7 +115,7 @@ def _semantic_problems(rule: Mapping, prefix: Path) -> list[Problem]:
     code = _code_problem(rule)
     if code is not None:
         problems.append(Problem(CODE, code, prefix + ("code",)))
-    if "prompt" in rule:
+    if rule.get("prompt") is not None:
         try:
             re.compile(rule["prompt"])
         except re.error as exc:

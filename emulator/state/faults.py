@@ -150,7 +150,9 @@ def _error_fields(data: Mapping, action: str) -> dict:
 
 def _action_fields(data: Mapping, action: str) -> dict:
     """What the action does; keys it does not take are left at the Rule's defaults."""
-    fields: dict[str, Any] = {key: data[key] for key in ("failed", "when") if key in data}
+    fields: dict[str, Any] = {
+        key: data[key] for key in ("failed", "when") if data.get(key) is not None
+    }
     if action in DEFAULT_CODES:
         fields.update(_error_fields(data, action))
     if "seconds" in data:
@@ -161,7 +163,8 @@ def _action_fields(data: Mapping, action: str) -> dict:
 def _match_fields(data: Mapping) -> dict:
     """What the rule matches on; `prompt` compiled."""
     fields = {key: data.get(key) for key in ("model", "account", "nth", "times", "probability")}
-    fields["prompt"] = re.compile(data["prompt"]) if "prompt" in data else None
+    prompt = data.get("prompt")
+    fields["prompt"] = re.compile(prompt) if prompt is not None else None
     return fields
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.state.faults import ENDPOINTS, SUBMIT, load_scenario
+from emulator.state.faults import ENDPOINTS, SUBMIT, load_scenario, parse_rule
 from spec.errors import CATALOGUE
 from spec.faults import DEFAULT_CODES, SCHEMA, rule_problems, scenario_problems
 
@@ -81,3 +81,10 @@ def test_an_unknown_key_in_a_scenario_file_is_marked_at_the_key(tmp_path):
     scenario.write_text("faults:\n  - action: drop\n    later: 1\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r":3:5: rule 1: unknown key 'later' in a `drop` rule$"):
         load_scenario(scenario)
+
+
+def test_a_null_match_key_counts_as_absent():
+    """`model:` left empty in YAML (null) matches every model, as before the schema."""
+    given = {"action": "error", "model": None, "nth": None, "prompt": None}
+    rule = parse_rule(given, "r1", 0)
+    assert rule_problems(given) == [] and (rule.model, rule.nth, rule.prompt) == (None, None, None)
