@@ -154,3 +154,10 @@ def test_openapi_spec_validator_accepts_the_document():
     """openapi-spec-validator finds the document valid, resolving its relative file refs."""
     spec, base_uri = read_from_filename(str(OPENAPI))
     validate(spec, base_uri=base_uri)
+
+
+def test_fault_rules_are_the_scenario_schemas():
+    """The rule format of the admin API and the header is faults.schema.json, not a copy."""
+    rule = DOC["components"]["schemas"]["FaultRule"]
+    assert rule["$ref"] == "schemas/faults.schema.json#/definitions/rule"
+    assert "schemas/faults.schema.json" in DOC["components"]["parameters"]["Fault"]["description"]
