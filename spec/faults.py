@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 import jsonschema
 
@@ -21,11 +22,9 @@ SCHEMA = load("faults")
 _DEFINITIONS = SCHEMA["definitions"]
 RULE_PROPERTIES: Mapping[str, dict] = _DEFINITIONS["rule"]["properties"]
 # the code an error-like rule answers with when it names none
-DEFAULT_CODES: Mapping[str, str] = {
-    "error": "InternalError",
-    "fail": "InternalError",
-    "partial": "InternalError.Timeout",
-}
+DEFAULT_CODES: Mapping[str, str] = MappingProxyType(
+    {"error": "InternalError", "fail": "InternalError", "partial": "InternalError.Timeout"}
+)
 CODE = "fault-rule"
 
 _SCENARIO = Validator(SCHEMA)
@@ -80,10 +79,9 @@ def _schema_problems(
     found = []
     for error in errors:
         where = tuple(error.absolute_path)
-        path = prefix + where
-        if "propertyNames" in error.schema_path:
-            path += (error.instance,)
-        code = "unknown-key" if "propertyNames" in error.schema_path else CODE
+        unknown_key = "propertyNames" in error.schema_path
+        path = prefix + where + ((error.instance,) if unknown_key else ())
+        code = "unknown-key" if unknown_key else CODE
         order = _order(error, rule, where)
         found.append((order, Problem(code, _rule_message(error, rule, where), path)))
     return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
