@@ -14,16 +14,7 @@ from aiohttp import web
 from emulator.config import EmulatorConfig
 from emulator.http import admin, results, uploads
 from emulator.http import dashscope as routes
-from emulator.http.errors import (
-    INTERNAL,
-    PATH_NOT_FOUND,
-    URL_ERROR,
-    ConnectionDropped,
-    ErrorReply,
-    OssError,
-    error_body,
-    oss_error_body,
-)
+from emulator.http.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
 from emulator.state.accounts import Accounts
 from emulator.state.clock import VirtualClock
 from emulator.state.faults import FaultBook, load_scenario
@@ -31,6 +22,7 @@ from emulator.state.instance import EMULATOR, Emulator
 from emulator.state.requestlog import RequestLog, facts, note, request_id
 from emulator.state.tasks import TaskStore
 from emulator.state.throttle import Throttle
+from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
 OSS_PATHS = (results.PREFIX, uploads.UPLOAD_PATH)

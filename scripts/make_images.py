@@ -1,4 +1,5 @@
-"""Draw the input images of the example recipes into recipes/images/, byte for byte the same on every run.
+"""Draw the input images of the example recipes into recipes/images/, byte for byte the same on
+every run.
 
 Each picture names the models whose recipes read it and is checked against their input limits in
 spec.models (under every documented variant) before it is written. `--check` writes nothing and
@@ -33,7 +34,8 @@ SAVE_OPTIONS = {
 WAN27 = ("wan2.7-image-pro", "wan2.7-image")
 WAN26, WAN25, WANX21 = "wan2.6-image", "wan2.5-i2i-preview", "wanx2.1-imageedit"
 
-# Boxes ([x1, y1, x2, y2], pixels) that recipes' `bboxes` point at; the drawings are laid out around them.
+# Boxes ([x1, y1, x2, y2], pixels) that recipes' `bboxes` point at; the drawings are laid out around
+# them.
 VASE = (600, 60, 740, 402)
 EMPTY_SPOT = (300, 300, 470, 402)
 CLOCK = (100, 130, 476, 612)
@@ -70,7 +72,8 @@ def vertical_gradient(img: Image.Image, top: tuple, bottom: tuple, y0: int, y1: 
 
 
 def draw_table_vase() -> Image.Image:
-    """A dining table against a wall, a vase of flowers on the right and an empty spot on the left."""
+    """A dining table against a wall,
+    a vase of flowers on the right and an empty spot on the left."""
     img = Image.new("RGB", (1024, 576), (236, 226, 208))
     d = ImageDraw.Draw(img)
     d.rectangle((80, 40, 330, 240), fill=WHITE)
@@ -298,7 +301,8 @@ def draw_grayscale_leaves() -> Image.Image:
 
 
 def draw_low_res_flower() -> Image.Image:
-    """A sunflower drawn at 96 px and blown up to the smallest accepted side, so it looks soft and blocky."""
+    """A sunflower drawn at 96 px and blown up to the smallest accepted side,
+    so it looks soft and blocky."""
     small = Image.new("RGB", (96, 96), (120, 180, 230))
     d = ImageDraw.Draw(small)
     d.rectangle((0, 70, 96, 96), fill=(80, 150, 70))
@@ -386,7 +390,8 @@ PICTURES = (
 
 
 def model_tables() -> Iterator[Mapping[str, ModelSpec]]:
-    """The model table under every documented variant, so the images fit whichever one a user picks."""
+    """The model table under every documented variant,
+    so the images fit whichever one a user picks."""
     yield MODELS
     for key, disagreement in DISAGREEMENTS.items():
         for variant in disagreement.sources:

@@ -1,7 +1,9 @@
 """Checks on an API request body that JSON Schema cannot express; shared by runner and emulator.
 
-`check_request` runs the model's request schema first and, when the structure is sound,
-every semantic limit of the model table. Each problem's path points into the body.
+`check_request` checks the envelope (spec.schema.envelope_problem), then `check_body` the
+model's request schema and, when the structure is sound, every semantic limit of the model
+table. The emulator runs the two steps apart, with its rate limit between them. Each
+problem's path points into the body.
 """
 
 from __future__ import annotations
@@ -11,18 +13,25 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from spec import datauri
+from spec.errors import N_MUST_BE_ONE, NO_TEXT, ONE_MESSAGE
 from spec.imageprobe import ImageInfo, ImageProbeError
-from spec.models import MODELS, WANX21_FUNCTION_PARAMETERS, Mode, ModelSpec, Range
+from spec.models import (
+    MODELS,
+    URL_ONLY_FIELDS,
+    WANX21_FUNCTION_PARAMETERS,
+    Mode,
+    ModelSpec,
+    Range,
+)
 from spec.problems import Path, Problem
-from spec.schema import schema_problems
+from spec.schema import envelope_problem, shape_problems
 from spec.sizes import parse_explicit
 
 ImageLookup = Callable[[Path, str], "ImageInfo | ImageProbeError | None"]
 HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 RATIO = re.compile(r"^(?P<num>[0-9]{1,3}\.[0-9]{2})%$")
 ALL_PARAMETERS = frozenset().union(*(m.parameters for m in MODELS.values()))
-MAX_BOXES_PER_IMAGE = 2
-PALETTE_COLOURS = Range(3, 10)
 
 
 @dataclass(frozen=True)
@@ -42,9 +51,7 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
     problems = []
     messages = body["input"]["messages"]
     if len(messages) != 1:
-        problems.append(
-            Problem("messages-count", "messages length only support 1", ("input", "messages"))
-        )
+        problems.append(Problem("messages-count", ONE_MESSAGE, ("input", "messages")))
     texts, images = [], []
     for i, item in enumerate(messages[0]["content"] if messages else []):
         path = ("input", "messages", 0, "content", i)
@@ -56,7 +63,7 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
         problems.append(
             Problem(
                 "prompt-missing",
-                "lack of image or text: the message needs one text item",
+                f"{NO_TEXT}: the message needs one text item",
                 ("input", "messages", 0, "content"),
             )
         )
@@ -117,7 +124,8 @@ def _count_range(allowed: Range) -> str:
 
 
 def check_text(view: RequestView) -> Iterator[Problem]:
-    """Prompts over the limit are truncated by the service; say so rather than let it happen silently."""
+    """Prompts over the limit are truncated by the service;
+    say so rather than let it happen silently."""
     limits = (
         (view.prompt, view.spec.prompt_max, "prompt"),
         (view.negative_prompt, view.spec.negative_prompt_max, "negative_prompt"),
@@ -126,7 +134,8 @@ def check_text(view: RequestView) -> Iterator[Problem]:
         if item and limit and len(item[1]) > limit:
             yield Problem(
                 f"{label.replace('_', '-')}-too-long",
-                f"{label} has {len(item[1])} characters; {view.spec.name} reads the first {limit} and drops the rest",
+                f"{label} has {len(item[1])} characters; {view.spec.name} reads the first "
+                f"{limit} and drops the rest",
                 item[0],
                 severity="warning",
             )
@@ -148,7 +157,8 @@ def check_parameters(view: RequestView) -> Iterator[Problem]:
         if view.function and functions and view.function not in functions:
             yield Problem(
                 "param-not-for-function",
-                f"`{name}` only applies to function {' or '.join(sorted(functions))}, not {view.function}; it is ignored",
+                f"`{name}` only applies to function {' or '.join(sorted(functions))}, "
+                f"not {view.function}; it is ignored",
                 ("parameters", name),
                 severity="warning",
             )
@@ -165,13 +175,14 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
         )
         yield Problem(
             "image-count",
-            f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} mode, got {count}",
+            f"{view.spec.name} takes {_count_range(mode.images)} input images in {mode.name} "
+            f"mode, got {count}",
             where,
         )
     n = view.parameters.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n not in mode.n:
         message = (
-            "num_images_per_prompt must be 1."
+            N_MUST_BE_ONE
             if mode.n.high == 1
             else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}"
         )
@@ -186,7 +197,8 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
 
 
 def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
-    """A tier the model offers in this mode, or an explicit W*H within its pixel and aspect range."""
+    """A tier the model offers in this mode,
+    or an explicit W*H within its pixel and aspect range."""
     size = view.parameters.get("size")
     if not isinstance(size, str):
         return
@@ -248,10 +260,11 @@ def check_boxes(view: RequestView, infos: list[ImageInfo | None]) -> Iterator[Pr
         )
     for i, per_image in enumerate(boxes):
         path = ("parameters", "bbox_list", i)
-        if len(per_image) > MAX_BOXES_PER_IMAGE:
+        limit = view.spec.boxes_per_image
+        if limit and len(per_image) > limit:
             yield Problem(
                 "bbox-too-many",
-                f"image {i + 1} has {len(per_image)} boxes; at most {MAX_BOXES_PER_IMAGE}",
+                f"image {i + 1} has {len(per_image)} boxes; at most {limit}",
                 path,
             )
         info = infos[i] if i < len(infos) else None
@@ -283,9 +296,12 @@ def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
             "color_palette cannot be used with enable_sequential: true",
             path,
         )
-    if len(palette) not in PALETTE_COLOURS:
+    allowed = view.spec.palette_colours
+    if allowed and len(palette) not in allowed:
         yield Problem(
-            "palette-count", f"color_palette has {len(palette)} colours; it takes 3 to 10", path
+            "palette-count",
+            f"color_palette has {len(palette)} colours; it takes {_count_range(allowed)}",
+            path,
         )
     total, readable = Decimal(0), True
     for i, colour in enumerate(palette):
@@ -356,7 +372,8 @@ def check_image(
             path,
         )
     if info.has_alpha and spec.family != "imageedit":
-        # The Chinese reference says transparency is not supported; the English guide says it is ignored.
+        # The Chinese reference says transparency is not supported; the English guide says it is
+        # ignored.
         yield Problem(
             "image-alpha",
             f"{label} has an alpha channel, which {spec.name} does not use: "
@@ -370,7 +387,8 @@ def check_images(
     view: RequestView, lookup: ImageLookup | None
 ) -> tuple[list[Problem], list[ImageInfo | None]]:
     """Probe every input image (and the mask) through `lookup`; unknown images are not checked."""
-    problems, infos = [], []
+    problems: list[Problem] = []
+    infos: list[ImageInfo | None] = []
     for i, (path, ref) in enumerate(view.images):
         info = lookup(path, ref) if lookup else None
         infos.append(info if isinstance(info, ImageInfo) else None)
@@ -398,7 +416,7 @@ def _check_mask(
     if view.mask is None or not wants_mask:
         return
     path, ref = view.mask
-    if ref.startswith("data:"):
+    if path[-1] in URL_ONLY_FIELDS and datauri.is_data_uri(ref):
         yield Problem(
             "mask-data-uri",
             "mask_image_url must be a URL; base64 data is not accepted for the mask",
@@ -424,12 +442,23 @@ def _check_mask(
 def check_request(
     body: object, *, models: Mapping[str, ModelSpec] = MODELS, images: ImageLookup | None = None
 ) -> list[Problem]:
-    """Every problem DashScope would reject (errors) or silently work around (warnings) in `body`."""
-    problems = schema_problems(body, models)
+    """Every problem DashScope would reject
+    (errors) or silently work around (warnings) in `body`."""
+    problem = envelope_problem(body, models)
+    if problem is not None:
+        return [problem]
+    assert isinstance(body, dict)  # envelope_problem refuses anything else
+    return check_body(models[body["model"]], body, images=images)
+
+
+def check_body(
+    spec: ModelSpec, body: Mapping, *, images: ImageLookup | None = None
+) -> list[Problem]:
+    """`check_request` after the envelope: for a body `envelope_problem` passed with `spec`."""
+    problems = shape_problems(spec, body)
     if problems:
         return problems
-    spec = models[body["model"]]  # type: ignore[index]
-    view, problems = _view(spec, body)  # type: ignore[arg-type]
+    view, problems = _view(spec, body)
     mode = select_mode(spec, view.parameters, len(view.images))
     image_problems, infos = check_images(view, images)
     problems += [

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-DATA_URI = re.compile(
-    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,", re.IGNORECASE
-)
 MIME_FORMATS = {
     "image/jpeg": "JPEG",
     "image/jpg": "JPEG",
@@ -69,24 +63,3 @@ def probe_file(path: str | os.PathLike) -> ImageInfo:
 def probe_bytes(data: bytes) -> ImageInfo:
     """Probe an image held in memory."""
     return probe_stream(io.BytesIO(data), len(data))
-
-
-def decode_data_uri(uri: str) -> tuple[str | None, bytes]:
-    """Split a `data:MIME;base64,...` URI into its MIME type and bytes; ValueError if malformed."""
-    match = DATA_URI.match(uri)
-    if not match:
-        raise ValueError("not a base64 data URI (data:{MIME_type};base64,{data})")
-    try:
-        data = base64.b64decode(uri[match.end() :], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("the base64 data of the data URI is malformed") from exc
-    mime = match.group("mime")
-    return (mime.lower() if mime else None), data
-
-
-def data_uri_size(uri: str) -> int:
-    """Decoded size of a base64 data URI, computed without decoding it."""
-    match = DATA_URI.match(uri)
-    payload = len(uri) - (match.end() if match else 0)
-    padding = uri.endswith("==") + uri.endswith("=")
-    return payload * 3 // 4 - padding

@@ -1,9 +1,13 @@
-"""The model table: every documented limit of the five Wan image models, in one place.
+"""The model table: every documented limit of the five Wan image models, in one place,
+followed by the documented facts of the service around them (task API, uploads, polling).
 
-Sources are named per entry: [zh-ref] the Chinese API reference pages, [en-guide] the
-English "multi-image edit and fuse" guide, [2.1-ref] the wanx2.1-imageedit reference,
-[facts] ../shared/API-FACTS.md. Where the documents disagree, both values are kept
-in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the default picks are named there.
+Sources are named per entry: "page 000" ... "page 004" are the files in docs/ (page 002 is
+the wanx2.1-imageedit reference, page 003 the English "multi-image edit and fuse" guide);
+[zh-ref] the newer Chinese API reference pages they link to, [en-ref older] the older
+English wan2.6 reference, [tasks-ref] the asynchronous task management page, [upload-ref]
+the temporary-file upload page (all digested in API-FACTS.md). Where the documents
+disagree, both values are kept in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the
+default picks are named there. Error codes and messages are in spec/errors.py.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ MB = 1024 * 1024
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
 ASYNC_GENERATION_PATH = "/services/aigc/image-generation/generation"
 SYNTHESIS_PATH = "/services/aigc/image2image/image-synthesis"
-SEED_MAX = 2_147_483_647
-DATA_URI_MAX_BYTES = 10_485_760  # "Exceeded limit on max bytes per data-uri item : 10485760"
+SEED_MAX = 2_147_483_647  # page 003: seed in [0, 2147483647]
+DATA_URI_MAX_BYTES = 10_485_760  # error-code page: "Exceeded limit on max bytes per data-uri item"
 COMMON_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 
 WANX21_FUNCTIONS = (
@@ -66,6 +70,8 @@ class Mode:
     n_default: int
     size: SizeRule
     when: str = ""  # how a request ends up in this mode, for messages
+    max_images: Range | None = None  # `max_images`: how many images the model may make
+    max_images_default: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class ModelSpec:
     price_cny: float  # per successfully generated image, Beijing
     typical_seconds: float  # documented typical task duration
     regions: tuple[str, ...]
+    boxes_per_image: int = 0  # `bbox_list`: at most this many boxes per input image
+    palette_colours: Range | None = None  # `color_palette`: how many colours
 
     def mode(self, name: str) -> Mode:
         return self.modes[name]
@@ -171,6 +179,8 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
         price_cny=price,
         typical_seconds=30.0,
         regions=("cn-beijing", "ap-southeast-1"),
+        boxes_per_image=2,  # page 003: "Each image can have up to 2 bounding boxes"
+        palette_colours=Range(3, 10),  # page 003: "an array of 3-10 color objects"
     )
 
 
@@ -213,6 +223,8 @@ def _wan26() -> ModelSpec:
                     1,
                     interleave_size,
                     "enable_interleave: true",
+                    max_images=Range(1, 5),  # [zh-ref]: max_images 1-5, default 5
+                    max_images_default=5,
                 ),
             }
         ),
@@ -225,7 +237,7 @@ def _wan26() -> ModelSpec:
 
 
 def _wan25() -> ModelSpec:
-    """wan2.5-i2i-preview [zh-ref, en-guide]: 1-3 images, explicit W*H only, async only."""
+    """wan2.5-i2i-preview [zh-ref, page 003]: 1-3 images, explicit W*H only, async only."""
     size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4)
     return ModelSpec(
         name="wan2.5-i2i-preview",
@@ -246,7 +258,7 @@ def _wan25() -> ModelSpec:
 
 
 def _wanx21() -> ModelSpec:
-    """wanx2.1-imageedit [2.1-ref]: one base image (plus a mask), ten functions, async only."""
+    """wanx2.1-imageedit [page 002]: one base image (plus a mask), ten functions, async only."""
     no_size = SizeRule(MappingProxyType({}), None, Range(0, 0), Range(0, 0))
     return ModelSpec(
         name="wanx2.1-imageedit",
@@ -279,7 +291,7 @@ def _wanx21() -> ModelSpec:
     )
 
 
-# Parameters of wanx2.1-imageedit that only mean something for some functions [2.1-ref, facts].
+# Parameters of wanx2.1-imageedit that only mean something for some functions [page 002].
 WANX21_FUNCTION_PARAMETERS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "strength": frozenset({"stylization_all", "description_edit"}),
@@ -308,8 +320,8 @@ DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
             "default n of wan2.7 without enable_sequential",
             MappingProxyType(
                 {
-                    "4": "[en-guide] 'Range: 1-4, default 4'",
-                    "1": "[zh-ref via facts] 'non-sequential 1-4, default 1'",
+                    "4": "[page 003] 'Range: 1-4, default 4'",
+                    "1": "[zh-ref] 'non-sequential 1-4, default 1'",
                 }
             ),
             "4",
@@ -318,7 +330,8 @@ DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
             "wan2.6-image input side range and edit-mode size",
             MappingProxyType(
                 {
-                    "2026": "[zh-ref newer, en-guide] sides 240-8000 px; 1K/2K tiers, W*H within 768*768..2048*2048",
+                    "2026": "[zh-ref newer, page 003] sides 240-8000 px; 1K/2K tiers, "
+                    "W*H within 768*768..2048*2048",
                     "2025": "[en-ref older] sides 384-5000 px; W*H only, within 768*768..1280*1280",
                 }
             ),
@@ -382,7 +395,25 @@ def table(variants: Mapping[str, str] | None = None) -> Mapping[str, ModelSpec]:
 
 
 MODELS: Mapping[str, ModelSpec] = table()
-TASK_QUERY_RPS = 20  # per account: GET/cancel/list of tasks [facts §3]
-UPLOAD_POLICY_RPS = 100  # per account and model [facts §5.6]
-RESULT_TTL_SECONDS = 24 * 3600  # task records and result URLs
-UPLOAD_TTL_SECONDS = 48 * 3600
+
+# Fields that take only a URL, never base64 data. Page 002 on mask_image_url: "仅支持图像URL地址,
+# 不支持Base64数据" (only an image URL, no base64 data).
+URL_ONLY_FIELDS = frozenset({"mask_image_url"})
+
+# The task API [tasks-ref].
+TASK_QUERY_RPS = 20  # per account: GET/cancel/list of tasks
+TASK_RETENTION_SECONDS = 24 * 3600  # page 002: task data "仅保留24小时"; page 003: then UNKNOWN
+TASK_LIST_WINDOW_SECONDS = 24 * 3600  # a list query spans at most 24 h, the last 24 h by default
+TASK_LIST_PAGE_NO_DEFAULT = 1
+TASK_LIST_PAGE_SIZE_DEFAULT = 10  # no maximum is documented
+POLL_INTERVAL_SECONDS = 10.0  # [zh-ref] for wan2.5/2.6: query about every 10 s
+
+# Result files: page 002 "链接仅在 24 小时内有效" (links valid for 24 hours); pages 001, 003, 004.
+RESULT_TTL_SECONDS = 24 * 3600
+
+# The temporary-upload flow [upload-ref]: the getPolicy answer and the files it admits.
+UPLOAD_POLICY_RPS = 100  # per account and model
+UPLOAD_POLICY_SECONDS = 300  # `expire_in_seconds`: how long a policy may be used
+UPLOAD_MAX_FILE_MB = 100  # `max_file_size_mb`
+UPLOAD_CAPACITY_LIMIT_MB = 999999999  # `capacity_limit_mb`, as in the documented answer
+UPLOAD_TTL_SECONDS = 48 * 3600  # an uploaded file stays readable for 48 h

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-Path = tuple[str | int, ...]
+Path = tuple[str | int | float, ...]  # mapping keys as YAML reads them (a float key stays a float)
 Severity = Literal["error", "warning"]
 
 

@@ -11,6 +11,7 @@ import fastjsonschema
 import jsonschema
 from jsonschema import Draft7Validator
 
+from spec.errors import EMPTY_INPUT, EMPTY_MODEL, MODEL_NOT_EXIST, NOT_JSON, URL_ERROR
 from spec.models import ModelSpec
 from spec.problems import Path, Problem, json_path
 from spec.schemagen import SCHEMA_DIR, request_schema
@@ -41,7 +42,8 @@ JSON_TYPES = {
 
 
 def _is_integer(_checker: object, value: object) -> bool:
-    # JSON Schema counts 5.0 as an integer; a recipe or request saying `n: 5.0` is a mistake worth naming
+    # JSON Schema counts 5.0 as an integer; a recipe or request saying `n: 5.0` is a mistake worth
+    # naming
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -64,7 +66,8 @@ def load(name: str) -> dict:
 
 
 def _types_differ(value: object) -> bool:
-    """Whether `value` holds a float the two validators judge differently: 5.0 (an integer to fastjsonschema), NaN or inf."""
+    """Whether `value` holds a float the two validators judge differently: 5.0 (an integer to
+    fastjsonschema), NaN or inf."""
     if isinstance(value, float):
         return value.is_integer() or not math.isfinite(value)
     if isinstance(value, dict):
@@ -75,8 +78,9 @@ def _types_differ(value: object) -> bool:
 
 
 class SchemaCheck:
-    """One schema, checked in two steps: fastjsonschema's compiled code says whether a document is valid, and
-    jsonschema says why not. The verdict is always jsonschema's; the compiled check only spares valid documents."""
+    """One schema, checked in two steps: fastjsonschema's compiled code says whether a document is
+    valid, and jsonschema says why not. The verdict is always jsonschema's; the compiled check only
+    spares valid documents."""
 
     def __init__(self, schema: dict) -> None:
         self._explain = Validator(schema)
@@ -110,13 +114,17 @@ def _message(error: jsonschema.ValidationError, where: str) -> str:
         return f"Field required: {'.'.join(p for p in (where, missing[0]) if p != '(root)')}"
     if kind == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"{where} must be {'an' if wanted[0] in 'aeiou' else 'a'} {wanted}, not {_describe(error.instance)}"
+        article = "an" if wanted[0] in "aeiou" else "a"
+        return f"{where} must be {article} {wanted}, not {_describe(error.instance)}"
     if kind in ("enum", "const"):
         allowed = expected if kind == "enum" else [expected]
         return f"{where} is {error.instance!r}; allowed: {', '.join(map(str, allowed))}"
     if kind in ("minimum", "maximum"):
         side = "below the minimum" if kind == "minimum" else "above the maximum"
-        return f"The type or value of {where} is out of definition: {error.instance} is {side} {expected}"
+        return (
+            f"The type or value of {where} is out of definition: "
+            f"{error.instance} is {side} {expected}"
+        )
     return f"{where}: {error.message}"
 
 
@@ -161,41 +169,32 @@ def problems_from(
         for problem in _problems(error, document):
             is_key = problem.code in ("unknown-key", "param-not-accepted")
             slot = (problem.path, "key" if is_key else problem.code)
-            # a key unknown to the recipe format is also refused by its model's key list: say "unknown" once
+            # a key unknown to the recipe format is also refused by its model's key list: say
+            # "unknown" once
             if slot not in found or problem.code == "unknown-key":
                 found[slot] = problem
     return sorted(found.values(), key=lambda p: [str(part) for part in p.path])
 
 
-def schema_problems(body: object, models: Mapping[str, ModelSpec]) -> list[Problem]:
-    """Structure of a request body: an object with a known model, an input, and its model's shape."""
+def envelope_problem(
+    body: object, models: Mapping[str, ModelSpec], path: str | None = None
+) -> Problem | None:
+    """What the service checks before a body's shape: an object naming a known model, served at
+    `path` (when given), with an input. The answers are the documented ones (spec/errors.py)."""
     if not isinstance(body, dict):
-        return [
-            Problem(
-                "not-an-object",
-                "The input parameter requires json format.",
-                (),
-                api_code="BadRequest.IllegalInput",
-            )
-        ]
-    if "model" not in body:
-        return [
-            Problem(
-                "missing",
-                'Required parameter "model" missing from request.',
-                (),
-                api_code="BadRequest.EmptyModel",
-            )
-        ]
-    if body["model"] not in models:
-        return [Problem("unknown-model", "Model not exist.", ("model",))]
+        return Problem("not-an-object", NOT_JSON, (), api_code="BadRequest.IllegalInput")
+    model = body.get("model")
+    if model is None or model == "":
+        return Problem("missing", EMPTY_MODEL, (), api_code="BadRequest.EmptyModel")
+    if not isinstance(model, str) or model not in models:
+        return Problem("unknown-model", MODEL_NOT_EXIST, ("model",))
+    if path is not None and path not in (models[model].sync_path, models[model].async_path):
+        return Problem("wrong-endpoint", URL_ERROR, ("model",))
     if "input" not in body:
-        return [
-            Problem(
-                "missing",
-                "Required input parameter missing from request.",
-                (),
-                api_code="BadRequest.EmptyInput",
-            )
-        ]
-    return _check_for(models[body["model"]]).problems(body)
+        return Problem("missing", EMPTY_INPUT, (), api_code="BadRequest.EmptyInput")
+    return None
+
+
+def shape_problems(spec: ModelSpec, body: object) -> list[Problem]:
+    """The body against its model's request schema (for a body `envelope_problem` passed)."""
+    return _check_for(spec).problems(body)

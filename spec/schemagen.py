@@ -43,14 +43,28 @@ N_SCHEMA = {
 MATRIX_FORBIDDEN = ("name", "model", "inputs", "mask", "palette", "matrix", "description")
 
 
+def _max_images_schema(spec: ModelSpec) -> dict:
+    """`max_images`, from the mode that takes it (wan2.6 interleave); {} for other models."""
+    for mode in spec.modes.values():
+        if mode.max_images is not None:
+            return {
+                "type": "integer",
+                "minimum": int(mode.max_images.low),
+                "maximum": int(mode.max_images.high),
+                # not "default": fastjsonschema would write it into the checked body
+                "description": f"an upper bound; default {mode.max_images_default}",
+            }
+    return {}
+
+
 def _parameter_schemas(spec: ModelSpec) -> dict[str, dict]:
     """Type and simple range of every parameter the model documents."""
-    known = {
+    known: dict[str, dict] = {
         "n": N_SCHEMA,
         "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
         "size": {"type": "string", "description": 'a tier such as "2K" or an explicit "W*H"'},
         "negative_prompt": {"type": "string"},
-        "max_images": {"type": "integer", "minimum": 1, "maximum": 5},
+        "max_images": _max_images_schema(spec),
         "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0},
         "top_scale": SCALE,
         "bottom_scale": SCALE,
@@ -111,13 +125,15 @@ def _input_schema(spec: ModelSpec) -> dict:
 
 
 def request_schema(spec: ModelSpec) -> dict:
-    """The request body of `spec`'s endpoints; unknown parameters are allowed, as DashScope allows them."""
+    """The request body of `spec`'s endpoints;
+    unknown parameters are allowed, as DashScope allows them."""
     endpoints = [p for p in (spec.sync_path, spec.async_path) if p]
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_ID}request-{spec.name}.schema.json",
         "title": f"{spec.name} request body",
-        "description": f"POST /api/v1{' or /api/v1'.join(endpoints)}. Generated from spec/models.py.",
+        "description": f"POST /api/v1{' or /api/v1'.join(endpoints)}. "
+        "Generated from spec/models.py.",
         "type": "object",
         "required": ["model", "input"],
         "properties": {
@@ -189,7 +205,8 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
             "bboxes": {
                 "type": "array",
                 "items": BOX,
-                "description": "wan2.7 interactive editing: at most 2 boxes",
+                "description": "wan2.7 interactive editing: at most "
+                f"{max(m.boxes_per_image for m in models.values())} boxes",
             },
         },
     }
@@ -234,7 +251,8 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         "$schema": DRAFT,
         "$id": f"{BASE_ID}recipe.schema.json",
         "title": "wanform recipe (format v1)",
-        "description": "One job (or a matrix of jobs) for a DashScope Wan image model. Generated from spec/models.py.",
+        "description": "One job (or a matrix of jobs) for a DashScope Wan image model. "
+        "Generated from spec/models.py.",
         "type": "object",
         "required": ["model"],
         "additionalProperties": False,

@@ -38,8 +38,9 @@ def _aspect(last_input: tuple[int, int] | None) -> float:
 def _imageedit_size(
     parameters: Mapping, function: str | None, base: tuple[int, int]
 ) -> tuple[int, int]:
-    """wanx2.1 keeps the base image's size, except `expand` (scales) and `super_resolution` (factor)."""
-    width, height = base
+    """wanx2.1 keeps the base image's size, except `expand`
+    (scales) and `super_resolution` (factor)."""
+    width, height = float(base[0]), float(base[1])
     if function == "expand":
         width *= (
             float(parameters.get("left_scale", 1.0)) + float(parameters.get("right_scale", 1.0)) - 1
@@ -67,15 +68,16 @@ def output_size(
     size = parameters.get("size") or rule.default
     explicit = parse_explicit(size) if isinstance(size, str) else None
     if explicit:
-        return tuple(_round_to(v, rule.multiple_of) for v in explicit)  # type: ignore[return-value]
-    if size in rule.tiers:
-        return _fit_area(
-            rule.tiers[size], _aspect(last_input), max(TIER_ROUNDING, rule.multiple_of)
-        )
+        return _round_to(explicit[0], rule.multiple_of), _round_to(explicit[1], rule.multiple_of)
+    tier = rule.tiers.get(size) if isinstance(size, str) else None
+    if tier is not None:
+        return _fit_area(tier, _aspect(last_input), max(TIER_ROUNDING, rule.multiple_of))
     if (
         last_input
         and last_input[0] * last_input[1] <= FOLLOW_INPUT_SIDE**2
         and mode.name == "interleave"
     ):
-        return tuple(_round_to(v, rule.multiple_of) for v in last_input)  # type: ignore[return-value]
+        return _round_to(last_input[0], rule.multiple_of), _round_to(
+            last_input[1], rule.multiple_of
+        )
     return _fit_area(FOLLOW_INPUT_SIDE, _aspect(last_input), max(TIER_ROUNDING, rule.multiple_of))

@@ -13,7 +13,8 @@ import yaml
 
 from spec.problems import Path
 
-# libyaml's parser is several times faster and gives the same nodes and marks; pure Python is the fallback.
+# libyaml's parser is several times faster and gives the same nodes and marks; pure Python is the
+# fallback.
 PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 10_000
 MAX_BYTES = 1024 * 1024
@@ -137,7 +138,8 @@ class _Builder:
 
 
 def load_text(text: str) -> Located:
-    """Parse one YAML document with locations; YamlError for anything that is not one sane document."""
+    """Parse one YAML document with locations;
+    YamlError for anything that is not one sane document."""
     try:
         nodes = list(yaml.compose_all(text, Loader=PARSER))
     except yaml.MarkedYAMLError as exc:

@@ -1,4 +1,5 @@
-"""The API documents' JSON examples validate against spec/schemas, and the response schemas reject wrong bodies.
+"""The API documents' JSON examples validate against spec/schemas, and the response schemas reject
+wrong bodies.
 
 The examples and where each comes from are listed in tests/doc_examples/manifest.json; the documents
 themselves are read from $WANFORM_SHARED (see tests/doc_examples/extract.py).
@@ -20,7 +21,8 @@ from spec.schemagen import SCHEMA_DIR
 
 
 def _import_extract():
-    """tests/doc_examples/extract.py as a module; tests/ is not a package, so it is loaded by path."""
+    """tests/doc_examples/extract.py as a module;
+    tests/ is not a package, so it is loaded by path."""
     path = Path(__file__).parent / "doc_examples" / "extract.py"
     spec = importlib.util.spec_from_file_location("doc_examples_extract", path)
     module = importlib.util.module_from_spec(spec)
@@ -35,7 +37,8 @@ MANIFEST = extract.manifest()
 EXAMPLES = MANIFEST["examples"]
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 SCHEMA_BASE = "https://wanform.dev/schemas/"
-# Comparing examples with their sources needs the documents; a checkout without them still validates the examples.
+# Comparing examples with their sources needs the documents; a checkout without them still validates
+# the examples.
 needs_docs = pytest.mark.skipif(
     not (extract.SHARED / "docs").is_dir(),
     reason=f"API documents not found at {extract.SHARED}; set WANFORM_SHARED",
@@ -61,7 +64,8 @@ def read_example(file: str) -> object:
 
 
 def parent_of(document: object, path: list) -> tuple[object, str | int]:
-    """The container holding the value at `path` (keys and indexes), and that value's key or index in it."""
+    """The container holding the value at `path`
+    (keys and indexes), and that value's key or index in it."""
     *parents, last = path
     for key in parents:
         document = document[key]
@@ -69,7 +73,8 @@ def parent_of(document: object, path: list) -> tuple[object, str | int]:
 
 
 def document_for(example: dict) -> object:
-    """What gets validated: the example itself, or for a fragment its envelope with the example placed at `at`."""
+    """What gets validated: the example itself,
+    or for a fragment its envelope with the example placed at `at`."""
     body = read_example(example["file"])
     if "envelope" not in example:
         return body
@@ -89,7 +94,8 @@ def errors(schema: str, document: object) -> list[tuple[str, list]]:
     "path", sorted(SCHEMA_DIR.glob("*.schema.json")), ids=lambda path: path.name
 )
 def test_schema_file_is_draft7(path: Path) -> None:
-    """Every schema file is a valid draft-07 schema that declares draft-07 and an $id named after the file."""
+    """Every schema file is a valid draft-07 schema that
+    declares draft-07 and an $id named after the file."""
     schema = json.loads(path.read_text(encoding="utf-8"))
     Draft7Validator.check_schema(schema)
     assert (schema["$schema"], schema["$id"]) == (DRAFT7, SCHEMA_BASE + path.name)
@@ -97,7 +103,8 @@ def test_schema_file_is_draft7(path: Path) -> None:
 
 @each_example
 def test_example_matches_its_schema(example: dict) -> None:
-    """Each doc example validates against its schema with exactly the errors the manifest expects (normally none)."""
+    """Each doc example validates against its schema with exactly the errors the manifest expects
+    (normally none)."""
     found = Draft7Validator(load(example["schema"])).iter_errors(document_for(example))
     assert sorted(error.message for error in found) == example.get("expect_errors", [])
 
@@ -105,7 +112,8 @@ def test_example_matches_its_schema(example: dict) -> None:
 @needs_docs
 @each_example
 def test_example_is_faithful_to_its_sources(example: dict) -> None:
-    """An example file is its first source's text byte for byte, and every listed source decodes to the same JSON."""
+    """An example file is its first source's text byte for byte,
+    and every listed source decodes to the same JSON."""
     text = (EXAMPLES_DIR / example["file"]).read_text(encoding="utf-8")
     sources = example["sources"]
     blocks = [
@@ -118,7 +126,8 @@ def test_example_is_faithful_to_its_sources(example: dict) -> None:
 
 @needs_docs
 def test_manifest_accounts_for_every_block() -> None:
-    """Every `{`-starting block of the pages and ```json fence of API-FACTS.md is an example or a reasoned skip."""
+    """Every `{`-starting block of the pages and ```json fence
+    of API-FACTS.md is an example or a reasoned skip."""
     missing = [
         f"{block.doc}:{block.line}"
         for doc in extract.DOCUMENTS
@@ -139,7 +148,8 @@ def test_example_files_are_listed_and_distinct() -> None:
 
 
 def expected_naming(example: dict) -> tuple[str, str]:
-    """(kind, schema) an example should carry: a request names its body's model, a response one of ours."""
+    """(kind, schema) an example should carry:
+    a request names its body's model, a response one of ours."""
     if example["kind"] == "request":
         return "request", f"request-{document_for(example)['model']}"
     return "response", example["schema"] if example[
@@ -148,7 +158,8 @@ def expected_naming(example: dict) -> tuple[str, str]:
 
 
 def test_manifest_names_the_right_schema() -> None:
-    """A request example names the request schema of the model it sends; a response example names a response schema."""
+    """A request example names the request schema of the model it sends;
+    a response example names a response schema."""
     assert [(e["kind"], e["schema"]) for e in EXAMPLES] == [expected_naming(e) for e in EXAMPLES]
 
 
@@ -272,7 +283,8 @@ WRONG_BODIES = {
 
 @pytest.mark.parametrize("schema, body, expected", WRONG_BODIES.values(), ids=WRONG_BODIES.keys())
 def test_response_schema_rejects_wrong_body(schema: str, body: dict, expected: list) -> None:
-    """A doc example broken in one way fails its response schema with exactly the expected errors."""
+    """A doc example broken in one way fails
+    its response schema with exactly the expected errors."""
     assert errors(schema, body) == expected
 
 
@@ -308,5 +320,6 @@ UNDOCUMENTED_STATES = {
 
 @pytest.mark.parametrize("body", UNDOCUMENTED_STATES.values(), ids=UNDOCUMENTED_STATES.keys())
 def test_response_task_accepts_states_without_doc_example(body: dict) -> None:
-    """Task states the docs show no body for validate in the shape API-FACTS.md section 7 suggests."""
+    """Task states the docs show no body for
+    validate in the shape API-FACTS.md section 7 suggests."""
     assert errors("response-task", body) == []

@@ -1,8 +1,9 @@
-"""Data-driven acceptance tests: every recipe under tests/cases reports exactly what its header declares.
+"""Data-driven acceptance tests: every recipe under tests/cases reports exactly what its header
+declares.
 
-A case's leading comment lines declare its findings, one per line and repeated when a line has
-the same problem twice: `# expect: <code> <line>` for an error, `# expect-warning: <code> <line>`
-for a warning. Line 0 means "the file as a whole". Valid cases declare no errors.
+A case's leading comment lines declare its findings, one per line and repeated when a line has the
+same problem twice: `# expect: <code> <line>` for an error, `# expect-warning: <code> <line>` for a
+warning. Line 0 means "the file as a whole". Valid cases declare no errors.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ CLI_SAMPLE = (
 
 @pytest.mark.parametrize("name", CLI_SAMPLE)
 def test_invalid_case_through_cli(case_root: Path, name: str) -> None:
-    """`wanform validate -o json` exits 1 and reports the same findings as the case header declares."""
+    """`wanform validate -o json` exits 1 and reports
+    the same findings as the case header declares."""
     path = case_root / "invalid" / name
     result = CliRunner().invoke(
         main,
@@ -129,7 +131,8 @@ def test_invalid_directory_flags_every_file(case_root: Path) -> None:
 
 
 def test_valid_directory_has_no_errors(case_root: Path) -> None:
-    """Validating the whole valid directory at once finds no error and builds at least one job per recipe."""
+    """Validating the whole valid directory at once finds no
+    error and builds at least one job per recipe."""
     result = validate_paths([str(case_root / "valid")], root=case_root)
     assert (result.recipes, result.invalid, result.report.errors()) == (
         len(_listed(case_root / "valid")),

@@ -1,4 +1,5 @@
-"""The generated schemas in spec/schemas: committed files match the generator, and they are plain draft-07."""
+"""The generated schemas in spec/schemas:
+committed files match the generator, and they are plain draft-07."""
 
 from __future__ import annotations
 
@@ -53,20 +54,23 @@ def test_generator_covers_every_model() -> None:
 
 
 def test_no_stale_schema_files() -> None:
-    """Every committed request schema is one the generator still renders (no file left behind by a renamed model)."""
+    """Every committed request schema is one the generator still renders
+    (no file left behind by a renamed model)."""
     committed = {p.name for p in SCHEMA_DIR.glob("request-*.schema.json")} | {"recipe.schema.json"}
     assert committed == set(GENERATED)
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_committed_file_matches_generator(name: str) -> None:
-    """The committed file is byte for byte what `python -m spec.schemagen` writes; rerun it after changing spec/models.py."""
+    """The committed file is byte for byte what `python -m spec.schemagen` writes;
+    rerun it after changing spec/models.py."""
     assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == render(GENERATED[name])
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_schema_is_valid_draft07(name: str) -> None:
-    """The committed schema declares draft-07, passes the draft-07 meta-schema, and uses no later keyword."""
+    """The committed schema declares draft-07,
+    passes the draft-07 meta-schema, and uses no later keyword."""
     schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
     Draft7Validator.check_schema(schema)
     assert schema["$schema"] == DRAFT == "http://json-schema.org/draft-07/schema#"

@@ -1,4 +1,5 @@
-"""spec.yamlloc: YAML with a line and column for every node, and one clear YamlError for what a recipe must not be."""
+"""spec.yamlloc: YAML with a line and column for every node, and one clear YamlError for what a
+recipe must not be."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def _error(text: str) -> YamlError:
 
 
 def test_values_of_nested_keys_and_sequence_items_are_marked() -> None:
-    """Every value, down to a number inside a box of the second input, has its own 1-based line and column."""
+    """Every value, down to a number inside a box of the second input,
+    has its own 1-based line and column."""
     located = load_text(NESTED)
     assert located.values[()] == Mark(1, 1)
     assert located.values[("inputs",)] == Mark(3, 3)
@@ -74,7 +76,8 @@ def test_values_are_plain_python() -> None:
 
 
 def test_merge_keys_are_applied() -> None:
-    """`<<: *anchor` merges the anchored mapping, and merged keys keep the marks of where they are written."""
+    """`<<: *anchor` merges the anchored mapping,
+    and merged keys keep the marks of where they are written."""
     located = load_text("base: &b {size: 1K, n: 2}\njob:\n  <<: *b\n  seed: 7\n")
     assert located.data["job"] == {"size": "1K", "n": 2, "seed": 7}
     assert located.keys[("job", "size")] == Mark(1, 11)
@@ -82,14 +85,16 @@ def test_merge_keys_are_applied() -> None:
 
 
 def test_merge_keys_can_be_overridden() -> None:
-    """A key written next to `<<` overrides the merged value, as YAML's merge key defines; it is not a duplicate."""
+    """A key written next to `<<` overrides the merged value,
+    as YAML's merge key defines; it is not a duplicate."""
     located = load_text("base: &b {size: 1K, n: 2}\njob:\n  <<: *b\n  n: 4\n")
     assert located.data["job"] == {"size": "1K", "n": 4}
     assert located.values[("job", "n")] == Mark(4, 6)
 
 
 def test_duplicate_key_names_the_first_line() -> None:
-    """A key given twice is an error at the second occurrence whose message names the line of the first."""
+    """A key given twice is an error at the
+    second occurrence whose message names the line of the first."""
     error = _error("model: wan2.7-image\nn: 1\nseed: 3\nn: 2\n")
     assert (error.code, error.message, error.mark) == (
         "duplicate-key",
@@ -107,7 +112,10 @@ def test_duplicate_key_in_a_nested_mapping() -> None:
 def test_alias_bomb_is_yaml_too_large() -> None:
     """A billion-laughs document is refused with yaml-too-large instead of being expanded."""
     rows = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    rows += [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi", strict=True)]
+    rows += [
+        f"{b}: &{b} [{', '.join(['*' + a] * 9)}]"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
     error = _error("\n".join(rows) + "\nprompt: *i\n")
     assert error.code == "yaml-too-large"
     assert error.message == (
@@ -153,7 +161,8 @@ def test_syntax_error_has_a_mark() -> None:
 
 
 def test_empty_and_multi_document_text() -> None:
-    """No document is yaml-empty without a mark; a second document is yaml-documents at its start."""
+    """No document is yaml-empty without a mark;
+    a second document is yaml-documents at its start."""
     empty = _error("# only a comment\n")
     two = _error("a: 1\n---\nb: 2\n")
     assert (empty.code, empty.mark) == ("yaml-empty", None)
@@ -167,7 +176,8 @@ def test_unknown_tag_is_yaml_value() -> None:
 
 
 def test_bad_core_tag_value_is_yaml_value() -> None:
-    """A core tag whose text does not fit it (`!!int many`) is yaml-value, not a ValueError escaping the loader."""
+    """A core tag whose text does not fit it
+    (`!!int many`) is yaml-value, not a ValueError escaping the loader."""
     error = _error("n: !!int many\n")
     assert (error.code, error.mark) == ("yaml-value", Mark(1, 4))
 
@@ -192,7 +202,8 @@ def test_non_utf8_reports_line_and_column(tmp_path: Path) -> None:
 
 
 def test_non_utf8_column_counts_characters(tmp_path: Path) -> None:
-    """The column of a bad byte counts the characters before it, like every other mark, not their bytes."""
+    """The column of a bad byte counts the characters before it,
+    like every other mark, not their bytes."""
     path = tmp_path / "mixed.yaml"
     path.write_bytes("prompt: café ".encode() + b"\xff\n")
     with pytest.raises(YamlError) as caught:

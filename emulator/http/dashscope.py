@@ -1,8 +1,8 @@
 """The DashScope endpoints under /api/v1: the three submission routes and the task API.
 
 A submission goes through the same gates, in this order: key, async header, body size and
-JSON, model and route, submission rate, `spec.checks.check_request`, fault rules,
-in-flight cap; then a task is queued.
+JSON, model and route (`spec.schema.envelope_problem`), submission rate, the rest of the
+contract (`spec.checks.check_body`), fault rules, in-flight cap; then a task is queued.
 """
 
 from __future__ import annotations
@@ -19,22 +19,7 @@ from aiohttp import web
 from yarl import URL
 
 from emulator.http import replies as bodies
-from emulator.http.errors import (
-    ASYNC_NOT_SUPPORTED,
-    CANCEL_NOT_PENDING,
-    EMPTY_INPUT,
-    EMPTY_MODEL,
-    INTERNAL,
-    MODEL_NOT_EXIST,
-    NOT_JSON,
-    SYNC_NOT_SUPPORTED,
-    TOO_LARGE,
-    URL_ERROR,
-    ErrorReply,
-    bad_request,
-    error_body,
-    invalid_parameter,
-)
+from emulator.http.errors import ErrorReply, bad_request, error_body, invalid_parameter
 from emulator.images.brief import brief_for
 from emulator.images.draw import MAX_OUTPUT_PIXELS
 from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
@@ -44,15 +29,26 @@ from emulator.state.faults import HEADER, Context, Decision, enact_after, enact_
 from emulator.state.instance import EMULATOR, Emulator
 from emulator.state.requestlog import note, request_id
 from emulator.state.tasks import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
-from spec.checks import check_request
+from spec.checks import check_body
+from spec.errors import (
+    ASYNC_NOT_SUPPORTED,
+    CANCEL_NOT_PENDING,
+    INTERNAL,
+    NOT_JSON,
+    SYNC_NOT_SUPPORTED,
+    TOO_LARGE,
+)
 from spec.models import (
     ASYNC_GENERATION_PATH,
-    RESULT_TTL_SECONDS,
     SEED_MAX,
     SYNC_PATH,
     SYNTHESIS_PATH,
+    TASK_LIST_PAGE_NO_DEFAULT,
+    TASK_LIST_PAGE_SIZE_DEFAULT,
+    TASK_LIST_WINDOW_SECONDS,
     ModelSpec,
 )
+from spec.schema import envelope_problem
 
 API = "/api/v1"
 ENDPOINTS = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: "synthesis"}
@@ -108,17 +104,10 @@ def parse_json(raw: bytes) -> dict:
 
 def route_model(body: dict, path: str, models: Mapping[str, ModelSpec]) -> ModelSpec:
     """The model named in the body, if it exists and is served at `path`."""
-    model = body.get("model")
-    if model is None or model == "":
-        raise bad_request("BadRequest.EmptyModel", EMPTY_MODEL)
-    if not isinstance(model, str) or model not in models:
-        raise invalid_parameter(MODEL_NOT_EXIST)
-    spec = models[model]
-    if path not in (spec.sync_path, spec.async_path):
-        raise invalid_parameter(URL_ERROR)
-    if "input" not in body:
-        raise bad_request("BadRequest.EmptyInput", EMPTY_INPUT)
-    return spec
+    problem = envelope_problem(body, models, path)
+    if problem is not None:
+        raise bad_request(problem.api_code, problem.message)
+    return models[body["model"]]
 
 
 def check_async_header(request: web.Request, endpoint: str) -> None:
@@ -131,18 +120,22 @@ def check_async_header(request: web.Request, endpoint: str) -> None:
 
 
 async def validate(
-    request: web.Request, emulator: Emulator, account: Account, body: dict, size: int
+    request: web.Request,
+    emulator: Emulator,
+    account: Account,
+    spec: ModelSpec,
+    body: dict,
+    size: int,
 ) -> InputResolver:
-    """Run the shared contract on the body; the first error becomes the answer (400 and its api_code)."""
+    """Run the shared contract on a routed body; the first error becomes the answer (400, api_code)."""
     hosts = frozenset({request.host, URL(emulator.base_url(request)).raw_authority})
     own = await fetch_own_results(body, hosts, emulator.results)
     resolver = InputResolver(emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own)
-    models = emulator.config.models
     if size >= OFF_LOOP_BYTES:
-        check = functools.partial(check_request, body, models=models, images=resolver)
+        check = functools.partial(check_body, spec, body, images=resolver)
         problems = await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
     else:
-        problems = check_request(body, models=models, images=resolver)
+        problems = check_body(spec, body, images=resolver)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise bad_request(errors[0].api_code, errors[0].message)
@@ -190,7 +183,7 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
     spec = route_model(body, request.path.removeprefix(API), emulator.config.models)
     note(request, model=spec.name)
     emulator.throttle.submit(account, spec.name)
-    resolver = await validate(request, emulator, account, body, len(raw))
+    resolver = await validate(request, emulator, account, spec, body, len(raw))
     brief = brief_for(
         spec,
         body,
@@ -359,10 +352,10 @@ def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
     """The creation-time window of a list query: at most 24 h, the last 24 h by default."""
     start, end = _list_time(query, "start_time"), _list_time(query, "end_time")
     if end is None:
-        end = now if start is None else start + RESULT_TTL_SECONDS
+        end = now if start is None else start + TASK_LIST_WINDOW_SECONDS
     if start is None:
-        start = end - RESULT_TTL_SECONDS
-    if not 0 <= end - start <= RESULT_TTL_SECONDS:
+        start = end - TASK_LIST_WINDOW_SECONDS
+    if not 0 <= end - start <= TASK_LIST_WINDOW_SECONDS:
         raise invalid_parameter("end_time must be after start_time, at most 24 hours later")
     return start, end + (LAST_SECOND if query.get("end_time") else 0)
 
@@ -392,8 +385,8 @@ async def list_tasks(request: web.Request) -> web.Response:
         raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
     window, page_no, page_size = (
         _window(query, now),
-        _page(query, "page_no", 1),
-        _page(query, "page_size", 10),
+        _page(query, "page_no", TASK_LIST_PAGE_NO_DEFAULT),
+        _page(query, "page_size", TASK_LIST_PAGE_SIZE_DEFAULT),
     )
     found = [t for t in emulator.tasks.tasks(account) if _listed(t, query, window, now)][::-1]
     page = found[(page_no - 1) * page_size : page_no * page_size]

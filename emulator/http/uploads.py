@@ -2,7 +2,7 @@
 
 The policy's `upload_host` is the emulator itself (`/__oss/upload`); uploaded files live 48 h
 (virtual) under their key and are readable as `oss://<key>` by the same account only, in requests
-that carry `X-DashScope-OssResourceResolve: enable` (API-FACTS §5.6).
+that carry `X-DashScope-OssResourceResolve: enable` (the upload page; spec/models.py).
 """
 
 from __future__ import annotations
@@ -18,30 +18,22 @@ from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
-from emulator.http.errors import (
-    EMPTY_MODEL,
-    MODEL_NOT_EXIST,
-    URL_ERROR,
-    OssError,
-    bad_request,
-    invalid_parameter,
-)
+from emulator.http.errors import OssError, bad_request, invalid_parameter
 from emulator.state.accounts import Account
 from emulator.state.clock import BEIJING, VirtualClock
 from emulator.state.faults import HEADER, Context, enact_after, enact_before
 from emulator.state.instance import EMULATOR
 from emulator.state.requestlog import note, request_id
+from spec.errors import EMPTY_MODEL, MODEL_NOT_EXIST, POLICY_EXPIRED, URL_ERROR
 from spec.models import MB, UPLOAD_TTL_SECONDS
+from spec.models import UPLOAD_CAPACITY_LIMIT_MB as CAPACITY_LIMIT_MB
+from spec.models import UPLOAD_MAX_FILE_MB as MAX_FILE_MB
+from spec.models import UPLOAD_POLICY_SECONDS as POLICY_SECONDS
 
 UPLOAD_PATH = "/__oss/upload"
 BUCKET = "dashscope-instant"
 ACCESS_KEY_ID = "LTAI5tWanformUploads"
-# Values of the documented getPolicy response [facts §5.6]; not limits of a model, so not in spec.models.
-POLICY_SECONDS = 300
-MAX_FILE_MB = 100
-CAPACITY_LIMIT_MB = 999999999
 FIELD_MAX_BYTES = 64 * 1024
-POLICY_EXPIRED = "Invalid according to Policy: Policy expired."
 
 
 @dataclass(frozen=True)

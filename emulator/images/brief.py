@@ -16,12 +16,8 @@ from spec.models import Mode, ModelSpec
 from spec.problems import Path
 from spec.sizes import output_size
 
-INTERLEAVE_MAX_IMAGES_DEFAULT = (
-    5  # wan2.6 `max_images` default [facts §4.3]; not yet in spec.models
-)
-TOKENLESS_MODES = frozenset(
-    {("wan2.6-image", "edit")}
-)  # the docs show all-zero token usage here [facts §4.3]
+# the wan2.6 API reference's edit-mode usage example reports all-zero tokens
+TOKENLESS_MODES = frozenset({("wan2.6-image", "edit")})
 UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
 TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
 
@@ -69,7 +65,7 @@ def _count_and_style(spec: ModelSpec, mode: Mode, parameters: Mapping) -> tuple[
     if spec.family != "messages":
         return parameters.get("n", mode.n_default), "results"
     if mode.name == "interleave":
-        return parameters.get("max_images", INTERLEAVE_MAX_IMAGES_DEFAULT), "interleave"
+        return parameters.get("max_images", mode.max_images_default), "interleave"
     if mode.name == "sequential":
         return parameters.get("n", mode.n_default), "set"
     return parameters.get("n", mode.n_default), "choices"
@@ -96,7 +92,8 @@ def brief_for(
     models: Mapping[str, ModelSpec],
     default_seed: int,
 ) -> Brief:
-    """The brief for a request that passed `spec.checks.check_request`; `infos`/`data` hold the probed inputs."""
+    """The brief for a request that passed `spec.checks.check_body`;
+    `infos`/`data` hold the probed inputs."""
     parameters = body.get("parameters") or {}
     refs = request_images(body, models)
     inputs = refs[:-1] if body["input"].get("mask_image_url") is not None else refs
@@ -105,7 +102,7 @@ def brief_for(
     last_info = infos.get(last) if last else None
     function = body["input"].get("function")
     width, height = output_size(
-        spec, mode, parameters, last_info and (last_info.width, last_info.height), function
+        spec, mode, parameters, (last_info.width, last_info.height) if last_info else None, function
     )
     count, style = _count_and_style(spec, mode, parameters)
     prompt = _prompt(spec, body)

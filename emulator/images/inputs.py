@@ -8,22 +8,22 @@ from collections.abc import Iterator, Mapping
 
 from yarl import URL
 
-from emulator.http.errors import BAD_URL, DOWNLOAD_FAILED, OssError, invalid_parameter
+from emulator.http.errors import OssError, invalid_parameter
 from emulator.http.results import PREFIX, ResultStore
 from emulator.http.uploads import UploadStore
 from emulator.state.accounts import Account
-from spec.imageprobe import ImageInfo, ImageProbeError, data_uri_size, decode_data_uri, probe_bytes
+from spec import datauri
+from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
+from spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 from spec.problems import Path
 
 OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
-DATA_URI_TOO_LARGE = (
-    f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."  # sic, as documented
-)
 
 
 def _strings(document: object) -> Iterator[str]:
-    """Every string in a JSON document (iteratively: a deeply nested body must not exhaust the stack)."""
+    """Every string in a JSON document (iteratively:
+    a deeply nested body must not exhaust the stack)."""
     stack = [document]
     while stack:
         item = stack.pop()
@@ -62,7 +62,7 @@ async def fetch_own_results(
 
 
 class InputResolver:
-    """The `images` lookup for `spec.checks.check_request`; remembers what it read, by path."""
+    """The `images` lookup for `spec.checks.check_body`; remembers what it read, by path."""
 
     def __init__(
         self,
@@ -90,9 +90,10 @@ class InputResolver:
         return info
 
     def _fetch(self, ref: str) -> bytes | ImageProbeError | None:
-        """The bytes behind `ref`; None for an outside URL; 400 for a reference DashScope would refuse."""
+        """The bytes behind `ref`; None for an outside URL;
+        400 for a reference DashScope would refuse."""
         scheme = ref[:8].lower()
-        if scheme.startswith("data:"):
+        if datauri.is_data_uri(ref):
             return self._data_uri(ref)
         if scheme.startswith("oss://"):
             return self._upload(ref)
@@ -103,10 +104,10 @@ class InputResolver:
         return None
 
     def _data_uri(self, ref: str) -> bytes | ImageProbeError:
-        if data_uri_size(ref) > DATA_URI_MAX_BYTES:
+        if datauri.decoded_size(ref) > DATA_URI_MAX_BYTES:
             raise invalid_parameter(DATA_URI_TOO_LARGE)
         try:
-            return decode_data_uri(ref)[1]
+            return datauri.decode(ref)[1]
         except ValueError as exc:
             return ImageProbeError(str(exc))
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from emulator.http.errors import INVALID_API_KEY, NO_API_KEY, ErrorReply
+from emulator.http.errors import ErrorReply
+from spec.errors import INVALID_API_KEY, NO_API_KEY
 
 KEY_PREFIX = "sk-"
 

@@ -1,7 +1,7 @@
 """Fault rules: make the emulator fail the way DashScope sometimes does, on purpose and repeatably.
 
 A rule is a flat mapping (YAML scenario file, `POST /__emulator/faults`, or the JSON of an
-`X-Wanform-Fault` request header):
+`X-Wanform-Fault` request header), checked against spec/schemas/faults.schema.json:
 
     action: error | fail | partial | latency | drop | cut
     # which requests (all optional)
@@ -38,28 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.http.errors import CATALOGUE, ConnectionDropped, ErrorReply, invalid_parameter
+from emulator.http.errors import ConnectionDropped, ErrorReply, invalid_parameter
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
+from spec.errors import CATALOGUE
+from spec.faults import DEFAULT_CODES, rule_problems, scenario_problems, scenario_rules
 from spec.yamlloc import YamlError, load_file
 
 SUBMIT = ("sync", "async", "synthesis")
 ENDPOINTS = SUBMIT + ("task", "cancel", "list", "policy", "upload", "result")
-ACTIONS = ("error", "fail", "partial", "latency", "drop", "cut")
-MATCH_KEYS = frozenset({"model", "prompt", "account", "endpoint", "nth", "times", "probability"})
-ACTION_KEYS: Mapping[str, frozenset[str]] = {
-    "error": frozenset({"status", "code", "message"}),
-    "fail": frozenset({"code", "message"}),
-    "partial": frozenset({"failed", "code", "message"}),
-    "latency": frozenset({"seconds"}),
-    "drop": frozenset({"when"}),
-    "cut": frozenset(),
-}
-DEFAULT_CODES = {
-    "error": "InternalError",
-    "fail": "InternalError",
-    "partial": "InternalError.Timeout",
-}
 HEADER = "X-Wanform-Fault"
 
 
@@ -144,106 +131,50 @@ class Decision:
         return self.rule if self.rule is not None and self.rule.action in names else None
 
 
-def _int(data: Mapping, key: str, low: int) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"`{key}` must be an integer of at least {low}, got {value!r}")
-    return value
-
-
 def _endpoints(data: Mapping, action: str) -> tuple[str, ...]:
+    """The endpoint names a rule covers, `submit` and `any` spelled out."""
     given = data.get("endpoint", "result" if action == "cut" else "submit")
     names = [given] if isinstance(given, str) else given
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"`endpoint` must be a name or a list of names, got {given!r}")
-    out: list[str] = []
-    for name in names:
-        expanded = {"submit": SUBMIT, "any": ENDPOINTS}.get(name, (name,))
-        if expanded[0] not in ENDPOINTS:
-            raise ValueError(
-                f"unknown endpoint {name!r}; known: submit, any, {', '.join(ENDPOINTS)}"
-            )
-        out.extend(expanded)
-    allowed = {"fail": SUBMIT, "partial": SUBMIT, "cut": ("result",)}.get(action, ENDPOINTS)
-    if any(n not in allowed for n in out):
-        raise ValueError(f"`{action}` applies only to the endpoints {', '.join(allowed)}")
-    return tuple(out)
+    expanded = ({"submit": SUBMIT, "any": ENDPOINTS}.get(name, (name,)) for name in names)
+    return tuple(name for group in expanded for name in group)
 
 
 def _error_fields(data: Mapping, action: str) -> dict:
+    """Code, status and message of an error-like rule, defaults from spec/errors.py."""
     code = data.get("code", DEFAULT_CODES[action])
-    if not isinstance(code, str) or not code:
-        raise ValueError(f"`code` must be a DashScope error code, got {code!r}")
-    known_status, known_message = CATALOGUE.get(code, (None, None))
-    status = data.get("status", known_status)
-    message = data.get("message", known_message)
-    if status is None or message is None:
-        raise ValueError(
-            f"code {code!r} is not in the emulator's catalogue: give `status` and `message`"
-        )
-    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-        raise ValueError(f"`status` must be an HTTP error status (400-599), got {status!r}")
-    if not isinstance(message, str):
-        raise ValueError(f"`message` must be a string, got {message!r}")
+    known = CATALOGUE.get(code)
+    status = data.get("status", known and known.status)
+    message = data.get("message", known and known.message)
     return {"code": code, "status": status, "message": message}
 
 
 def _action_fields(data: Mapping, action: str) -> dict:
-    fields: dict[str, Any] = {}
+    """What the action does; keys it does not take are left at the Rule's defaults."""
+    fields: dict[str, Any] = {
+        key: data[key] for key in ("failed", "when") if data.get(key) is not None
+    }
     if action in DEFAULT_CODES:
         fields.update(_error_fields(data, action))
-    if action == "partial":
-        fields["failed"] = _int(data, "failed", 1) or 1
-    if action == "latency":
-        seconds = data.get("seconds")
-        if (
-            not isinstance(seconds, (int, float))
-            or isinstance(seconds, bool)
-            or not 0 < seconds <= 86400
-        ):
-            raise ValueError(f"`seconds` must be a number in (0, 86400], got {seconds!r}")
-        fields["seconds"] = float(seconds)
-    if action == "drop":
-        fields["when"] = data.get("when", "before")
-        if fields["when"] not in ("before", "after"):
-            raise ValueError(f"`when` must be before or after, got {fields['when']!r}")
+    if "seconds" in data:
+        fields["seconds"] = float(data["seconds"])
     return fields
 
 
 def _match_fields(data: Mapping) -> dict:
-    fields: dict[str, Any] = {"nth": _int(data, "nth", 1), "times": _int(data, "times", 0)}
-    for key in ("model", "account"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            raise ValueError(f"`{key}` must be a string, got {data[key]!r}")
-        fields[key] = data.get(key)
-    if data.get("prompt") is not None:
-        try:
-            fields["prompt"] = re.compile(str(data["prompt"]))
-        except re.error as exc:
-            raise ValueError(f"`prompt` is not a valid regular expression: {exc}") from None
-    probability = data.get("probability")
-    if probability is not None and (
-        not isinstance(probability, (int, float))
-        or isinstance(probability, bool)
-        or not 0 <= probability <= 1
-    ):
-        raise ValueError(f"`probability` must be a number from 0 to 1, got {probability!r}")
-    fields["probability"] = probability
+    """What the rule matches on; `prompt` compiled."""
+    fields = {key: data.get(key) for key in ("model", "account", "nth", "times", "probability")}
+    prompt = data.get("prompt")
+    fields["prompt"] = re.compile(prompt) if prompt is not None else None
     return fields
 
 
 def parse_rule(data: object, rule_id: str, seed: int) -> Rule:
     """A rule from its mapping form; ValueError with a readable reason when it is not one."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"a fault rule is a mapping, got {type(data).__name__}")
-    action = data.get("action")
-    if action not in ACTIONS:
-        raise ValueError(f"`action` must be one of {', '.join(ACTIONS)}, got {action!r}")
-    unknown = sorted(set(data) - MATCH_KEYS - ACTION_KEYS[action] - {"action"})
-    if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} in a `{action}` rule")
+    problems = rule_problems(data)
+    if problems:
+        raise ValueError(problems[0].message)
+    assert isinstance(data, Mapping)  # rule_problems refuses anything else
+    action = data["action"]
     return Rule(
         id=rule_id,
         action=action,
@@ -256,26 +187,22 @@ def parse_rule(data: object, rule_id: str, seed: int) -> Rule:
 
 
 def load_scenario(path: str | Path) -> list[Mapping]:
-    """The rules of a YAML scenario file (a list of rules, or a mapping with a `faults` list), each checked.
+    """The rules of a YAML scenario file (a list of rules, or a mapping with a `faults` list).
 
-    Problems are ValueErrors that start with `path:line:column:`, like a recipe's.
+    Problems are ValueErrors that start with `path:line:column:`, like a recipe's: the place
+    of the offending value (of the key, for an unknown key).
     """
     try:
         located = load_file(str(path))
     except YamlError as exc:
         where = f"{exc.mark.line}:{exc.mark.column}:" if exc.mark else ""
         raise ValueError(f"{path}:{where} cannot read the scenario: {exc.message}") from None
-    nested = isinstance(located.data, dict)
-    rules = located.data.get("faults") if nested else located.data
-    if not isinstance(rules, list):
-        raise ValueError(f"{path}:1:1: expected a list of fault rules or a mapping with `faults:`")
-    for i, rule in enumerate(rules):
-        try:
-            parse_rule(rule, f"r{i + 1}", 0)
-        except ValueError as exc:
-            mark = located.mark(("faults", i) if nested else (i,))
-            raise ValueError(f"{path}:{mark.line}:{mark.column}: rule {i + 1}: {exc}") from None
-    return rules
+    problems = scenario_problems(located.data)
+    if problems:
+        first = problems[0]
+        mark = located.mark(first.path, key=first.code == "unknown-key")
+        raise ValueError(f"{path}:{mark.line}:{mark.column}: {first.message}")
+    return scenario_rules(located.data)[1]
 
 
 def _for_endpoint(item: object, endpoint: str) -> object:

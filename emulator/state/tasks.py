@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from emulator.images.brief import Brief
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
-from spec.models import RESULT_TTL_SECONDS, ModelSpec
+from spec.models import RESULT_TTL_SECONDS, TASK_RETENTION_SECONDS, ModelSpec
 
 if TYPE_CHECKING:
     from emulator.state.faults import Rule
@@ -177,7 +177,7 @@ class TaskStore:
         """The account's task, advanced to now; None when unknown, expired or not queryable."""
         now = self._clock.now()
         task = self._tasks.get(account.key, {}).get(task_id)
-        if task is None or not task.visible or now >= task.submitted + RESULT_TTL_SECONDS:
+        if task is None or not task.visible or now >= task.submitted + TASK_RETENTION_SECONDS:
             return None
         self._lane(account, task.brief.model).advance(now)
         return task
@@ -199,7 +199,7 @@ class TaskStore:
         for lane in self._lanes.get(account.key, {}).values():
             lane.advance(now)
         for task in self._tasks.get(account.key, {}).values():
-            if task.visible and now < task.submitted + RESULT_TTL_SECONDS:
+            if task.visible and now < task.submitted + TASK_RETENTION_SECONDS:
                 yield task
 
     async def reached(self, task: Task, states: frozenset[str]) -> str:

@@ -1,24 +1,25 @@
 """Everything that can go wrong between the runner and DashScope, as one exception hierarchy.
 
-    WanformError                  one line for a person: what failed, the DashScope code, what to do
-    ├── TargetError               the target cannot be used as given (bad URL, missing workspace id)
-    ├── TransportError            no answer from the service; retried
-    │   ├── ConnectError          no connection was made, so nothing was sent
-    │   ├── DisconnectedError     the connection broke after the request went out: outcome unknown
-    │   └── ReadTimeoutError      the answer did not come in time: outcome unknown
-    ├── ApiError                  the service answered with an error body (status, code, message)
-    │   ├── RetryableError        it may work later; retried
-    │   │   ├── ThrottledError    429 Throttling*, with the server's Retry-After if any
-    │   │   └── ServiceError      5xx InternalError, ModelUnavailable, ...
-    │   ├── RejectedError         this request cannot succeed (InvalidParameter, DataInspectionFailed, ...)
-    │   ├── AccountError          nothing can succeed with this key (InvalidApiKey, Arrearage, ...): stops the run
-    │   └── EndpointError         the target is not a DashScope API (404/405 without an error body): stops the run
-    ├── TaskFailedError           the task ended FAILED (its code and message come from the task body)
-    ├── OutcomeUnknownError       a sync call's connection broke after sending: it may have been billed; not retried
-    └── FileError                 an upload or a result file failed, or a result is not what it claims
+    WanformError              one line for a person: what failed, the DashScope code, what to do
+    ├── TargetError           the target cannot be used as given (bad URL, missing workspace id)
+    ├── TransportError        no answer from the service; retried
+    │   ├── ConnectError      no connection was made, so nothing was sent
+    │   ├── DisconnectedError the connection broke after the request went out: outcome unknown
+    │   └── ReadTimeoutError  the answer did not come in time: outcome unknown
+    ├── ApiError              the service answered with an error body (status, code, message)
+    │   ├── RetryableError    it may work later; retried
+    │   │   ├── ThrottledError  429 Throttling*, with the server's Retry-After if any
+    │   │   └── ServiceError    5xx InternalError, ModelUnavailable, ...
+    │   ├── RejectedError     this request cannot succeed (InvalidParameter, ...)
+    │   ├── AccountError      nothing can succeed with this key (InvalidApiKey, ...): stops the run
+    │   └── EndpointError     the target is not a DashScope API (404/405, no error body): stops
+    ├── TaskFailedError       the task ended FAILED (code and message from the task body)
+    ├── OutcomeUnknownError   a sync call broke after sending: maybe billed; not retried
+    └── FileError             an upload or a result file failed, or a result is not what it claims
 
-aiohttp's exceptions and DashScope's codes become these classes in exactly two places:
-`from_transport` and `from_answer`. Messages never hold a key or a signed URL's query string.
+Which kind each DashScope code is (and so which class it becomes) is spec/errors.py's. aiohttp's
+exceptions and DashScope's codes become these classes in exactly two places: `from_transport` and
+`from_answer`. Messages never hold a key or a signed URL's query string.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from spec.errors import Kind, kind_of_status, lookup
+
 
 class WanformError(Exception):
-    """Base of every error the runner reports; `where` is the request (method and URL without its query)."""
+    """Base of every error the runner reports;
+    `where` is the request (method and URL without its query)."""
 
     code = "WanformError"
     hint = ""
@@ -105,7 +109,10 @@ class RejectedError(ApiError):
 
 
 class AccountError(ApiError):
-    hint = "check DASHSCOPE_API_KEY, its region (keys are per region) and the account in the Model Studio console"
+    hint = (
+        "check DASHSCOPE_API_KEY, its region (keys are per region) and the account in the "
+        "Model Studio console"
+    )
 
 
 class EndpointError(ApiError):
@@ -125,7 +132,10 @@ class TaskFailedError(WanformError):
 
 class OutcomeUnknownError(WanformError):
     code = "OutcomeUnknown"
-    hint = "the image may have been made and billed; check the Model Studio console before running the job again"
+    hint = (
+        "the image may have been made and billed; check the Model Studio console before "
+        "running the job again"
+    )
 
 
 class FileError(WanformError):
@@ -139,82 +149,31 @@ HINTS: Mapping[str, str] = MappingProxyType(
         "InvalidApiKey": "set DASHSCOPE_API_KEY to a key of the target's region",
         "NOT AUTHORIZED": "DASHSCOPE_WORKSPACE_ID or the workspace host does not match the key",
         "Arrearage": "the account is in arrears; top it up in the Alibaba Cloud console",
-        "DataInspectionFailed": "content moderation refused the input or output; change the prompt or images",
+        "DataInspectionFailed": (
+            "content moderation refused the input or output; change the prompt or images"
+        ),
         "IPInfringementSuspect": "the input looks like protected IP; change the prompt or images",
         "AccessDenied": "this key may not use this model or endpoint in this region",
-        "UnsupportedOperation": "only a task still PENDING can be cancelled; `wanform status` shows where it is",
+        "UnsupportedOperation": (
+            "only a task still PENDING can be cancelled; `wanform status` shows where it is"
+        ),
         "Throttling.AllocationQuota": "the account's quota is used up; raise it in the console",
     }
 )
 
-# Every documented DashScope code (API-FACTS §1.2) and the class it becomes.
-_ACCOUNT = (
-    "InvalidApiKey",
-    "NOT AUTHORIZED",
-    "Arrearage",
-    "AccessDenied",
-    "AccessDenied.Unpurchased",
-    "Model.AccessDenied",
-    "App.AccessDenied",
-    "Workspace.AccessDenied",
-    "AllocationQuota.FreeTierOnly",
-    "WorkSpaceNotFound",
-    "CommodityNotPurchased",
-    "PrepaidBillOverdue",
-    "PostpaidBillOverdue",
-    "Throttling.AllocationQuota",
-)
-_REJECTED = (
-    "InvalidParameter",
-    "InvalidParameter.DataInspection",
-    "DataInspectionFailed",
-    "IPInfringementSuspect",
-    "UnsupportedOperation",
-    "InvalidURL",
-    "InvalidURL.ConnectionRefused",
-    "InvalidURL.Timeout",
-    "BadRequest.EmptyInput",
-    "BadRequest.EmptyParameters",
-    "BadRequest.EmptyModel",
-    "BadRequest.IllegalInput",
-    "BadRequest.InputDownloadFailed",
-    "BadRequest.UnsupportedFileFormat",
-    "BadRequest.TooLarge",
-    "InvalidImage.FileFormat",
-    "InvalidImageFormat",
-    "InvalidImageResolution",
-    "InvalidImage.ImageSize",
-    "InvalidFile",
-    "ModelNotFound",
-    "Model.NotExist",
-)
-_ENDPOINT = ("NotFound",)  # "Request path not found.": the base URL is wrong, for every job alike
-_THROTTLED = ("Throttling", "Throttling.RateQuota", "Throttling.BurstRate")
-_SERVICE = (
-    "InternalError",
-    "InternalError.Algo",
-    "InternalError.Timeout",
-    "InternalError.FileUpload",
-    "InternalError.Upload",
-    "SystemError",
-    "ModelServiceFailed",
-    "RequestTimeOut",
-    "ModelServingError",
-    "ModelUnavailable",
-    "ServiceUnavailable",
-    "GatewayTimeout",
-)
-API_CODES: Mapping[str, type[ApiError]] = MappingProxyType(
+# What each kind of documented error (spec/errors.py) becomes.
+KIND_CLASSES: Mapping[Kind, type[ApiError]] = MappingProxyType(
     {
-        **{c: AccountError for c in _ACCOUNT},
-        **{c: RejectedError for c in _REJECTED},
-        **{c: ThrottledError for c in _THROTTLED},
-        **{c: ServiceError for c in _SERVICE},
-        **{c: EndpointError for c in _ENDPOINT},
+        "account": AccountError,
+        "rejected": RejectedError,
+        "endpoint": EndpointError,
+        "throttled": ThrottledError,
+        "service": ServiceError,
     }
 )
 
-# aiohttp's exceptions, each named, so a new one in aiohttp shows up in the tests rather than as a traceback.
+# aiohttp's exceptions, each named, so a new one in aiohttp shows up in the tests rather than as a
+# traceback.
 _NOT_SENT = (
     aiohttp.ClientConnectorError,
     aiohttp.ClientConnectorDNSError,
@@ -274,19 +233,17 @@ def safe_url(url: object) -> str:
 
 def api_class(code: str) -> type[ApiError] | None:
     """The class of a documented code, or of its family (`InternalError.X` -> InternalError)."""
-    return API_CODES.get(code) or API_CODES.get(code.split(".")[0])
+    known = lookup(code)
+    return KIND_CLASSES[known.kind] if known else None
 
 
 def _by_status(status: int) -> type[ApiError]:
-    if status == 429:
-        return ThrottledError
-    if status >= 500 or status == 408:
-        return ServiceError
-    return AccountError if status in (401, 403) else RejectedError
+    return KIND_CLASSES[kind_of_status(status)]
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    """Seconds to wait from a Retry-After header
+    (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
@@ -302,7 +259,8 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 def from_answer(
     status: int, body: object, *, where: str, retry_after_header: str | None = None
 ) -> ApiError:
-    """The error for a non-2xx answer: the body's code decides, the HTTP status when the code is unknown."""
+    """The error for a non-2xx answer: the body's code decides,
+    the HTTP status when the code is unknown."""
     data = body if isinstance(body, dict) else {}
     code = str(data.get("code") or f"HTTP{status}")
     message = str(data.get("message") or data.get("msg") or _no_body_message(status, body))
@@ -324,7 +282,8 @@ def _no_body_message(status: int, body: object) -> str:
 
 
 def _oss_detail(text: str) -> str:
-    """An OSS error body's Code and Message only (its other fields may echo the request's signature)."""
+    """An OSS error body's Code and Message only
+    (its other fields may echo the request's signature)."""
     fields = [
         m.group(1)
         for m in (re.search(f"<{tag}>([^<]*)</{tag}>", text) for tag in ("Code", "Message"))
@@ -334,7 +293,8 @@ def _oss_detail(text: str) -> str:
 
 
 def from_result_status(status: int, text: str, *, where: str) -> WanformError:
-    """The error for a non-2xx answer from a file host (uploads, result files): 429 and 5xx may pass."""
+    """The error for a non-2xx answer from a file host
+    (uploads, result files): 429 and 5xx may pass."""
     detail = _oss_detail(text) if text.lstrip().startswith("<") else " ".join(text.split())[:120]
     message = f"{where} answered HTTP {status}{': ' + detail if detail else ''}"
     if status == 429 or status >= 500:
@@ -343,7 +303,8 @@ def from_result_status(status: int, text: str, *, where: str) -> WanformError:
 
 
 def from_transport(exc: BaseException, *, where: str) -> WanformError:
-    """The error for an exception raised while talking to the service (aiohttp's, the socket's, a timeout)."""
+    """The error for an exception raised while talking to the service
+    (aiohttp's, the socket's, a timeout)."""
     for cls in type(exc).__mro__:
         if cls in TRANSPORT:
             kind = TRANSPORT[cls]

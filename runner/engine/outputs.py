@@ -1,4 +1,5 @@
-"""Result files on disk: deterministic names, atomic writes, and provenance in PNG text chunks and a sidecar.
+"""Result files on disk: deterministic names, atomic writes, and provenance in PNG text chunks and a
+sidecar.
 
 A file appears under its final name only complete: it is written to a temporary file in the same
 directory, fsynced and renamed over the name (`os.replace`), so no reader ever sees half a PNG.
@@ -6,8 +7,6 @@ directory, fsynced and renamed over the name (`os.replace`), so no reader ever s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import os
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.api.errors import FileError, safe_url
+from spec import datauri
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 SIDECAR_VERSION = 1
-DATA_URI = re.compile(r"^data:([^;,]*)[^,]*,")
 SIGNED_QUERY = re.compile(r"(?i)(signature|expires|accesskeyid|security-token|x-oss-|token)=")
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_STEM = (
@@ -39,7 +38,8 @@ SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
 
 
 def safe_name(name: str) -> str:
-    """A file name from a recipe or job name: `fox[size=1K,seed=1]` -> `fox-size-1K-seed-1`; long ones end in a hash."""
+    """A file name from a recipe or job name: `fox[size=1K,seed=1]` -> `fox-size-1K-seed-1`; long
+    ones end in a hash."""
     plain = UNSAFE.sub("-", name).strip("-.") or "job"
     if len(plain) <= MAX_STEM:
         return plain
@@ -51,7 +51,8 @@ def safe_name(name: str) -> str:
 
 
 def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """A file stem per (recipe, job) name; jobs of one recipe whose names sanitise alike get a short hash each."""
+    """A file stem per (recipe, job) name;
+    jobs of one recipe whose names sanitise alike get a short hash each."""
     pairs = list(dict.fromkeys(names))
     counts = Counter((safe_name(recipe), safe_name(job)) for recipe, job in pairs)
 
@@ -66,7 +67,8 @@ def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where one job's files go: `<out>/<recipe>/<stem>-<i>.png` and `<out>/<recipe>/<stem>.json`."""
+    """Where one job's files go:
+    `<out>/<recipe>/<stem>-<i>.png` and `<out>/<recipe>/<stem>.json`."""
 
     directory: Path
     stem: str
@@ -83,7 +85,8 @@ def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
-        return  # platforms that cannot open a directory (Windows) make the rename durable themselves
+        # platforms that cannot open a directory (Windows) make the rename durable themselves
+        return
     try:
         os.fsync(fd)
     finally:
@@ -138,7 +141,8 @@ def text_chunk(keyword: str, text: str) -> bytes:
 
 
 def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
-    """Check the downloaded file is a whole PNG, put `texts` before its IEND, and return the final sha256."""
+    """Check the downloaded file is a whole PNG,
+    put `texts` before its IEND, and return the final sha256."""
     f = out.file
     size = f.seek(0, os.SEEK_END)
     f.seek(0)
@@ -163,7 +167,8 @@ def file_sha256(f: Any) -> str:
 
 
 def image_suffix(head: bytes) -> str:
-    """The extension a result's first bytes call for (DashScope returns PNG; other formats keep theirs)."""
+    """The extension a result's first bytes call for
+    (DashScope returns PNG; other formats keep theirs)."""
     if head.startswith(PNG_SIGNATURE):
         return ".png"
     if head.startswith(b"\xff\xd8"):
@@ -174,14 +179,12 @@ def image_suffix(head: bytes) -> str:
 
 
 def redact_value(value: str) -> str:
-    """A body string as provenance keeps it: data URIs as digest and size, signed URLs without their query."""
-    match = DATA_URI.match(value)
-    if match:
-        try:
-            data = base64.b64decode(value[match.end() :])
-        except (binascii.Error, ValueError):
-            data = value[match.end() :].encode("ascii", "replace")
-        return f"data:{match.group(1)};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
+    """A body string as provenance keeps it:
+    data URIs as digest and size, signed URLs without their query."""
+    uri = datauri.parse(value)
+    if uri is not None:
+        data = uri.lenient_bytes()
+        return f"data:{uri.mime};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
     if "://" in value and SIGNED_QUERY.search(value.partition("?")[2]):
         return safe_url(value)
     return value

@@ -36,6 +36,8 @@ from runner.recipes.wire import Source, encode_all, wire_request
 LOST_TASK_MARGIN = (
     120.0  # seconds: a lost task was created at most this long before its intent (clock skew)
 )
+# Our choice, to list a run's tasks in few queries: the docs give only the default (10) and
+# no maximum, and the emulator takes any size.
 LIST_PAGE_SIZE = "100"
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
 T = TypeVar("T")
@@ -81,7 +83,8 @@ class Submitter:
         self._proven = False  # until the service has accepted a key, submissions go one at a time
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
-        """The request as sent (images inline or uploaded) and its provenance form (no secrets, no big data)."""
+        """The request as sent (images inline or uploaded) and its provenance form
+        (no secrets, no big data)."""
         model = job.values["model"]
         values = await encode_all(sources, lambda source: self._upload(model, source))
         request = wire_request(job, values, synchronous)
@@ -101,7 +104,8 @@ class Submitter:
         return await retrying(attempt, self.retry, self.seen)
 
     async def submit(self, key: str, model: str, wire: dict, intent: float | None) -> Submitted:
-        """Submit once; `intent` (from the journal) means an earlier submission's answer may have been lost."""
+        """Submit once; `intent`
+        (from the journal) means an earlier submission's answer may have been lost."""
         lost_since = intent
 
         async def attempt() -> Submitted:
@@ -126,7 +130,8 @@ class Submitter:
         return await retrying(attempt, self.retry, self.seen)
 
     async def _shielded(self, coro) -> Submitted:
-        """Run a submission so that an interrupt cannot drop its answer before the task id is journaled."""
+        """Run a submission so that an interrupt cannot
+        drop its answer before the task id is journaled."""
         task = asyncio.ensure_future(coro)
         self.in_air.add(task)
         task.add_done_callback(self.in_air.discard)
@@ -137,12 +142,14 @@ class Submitter:
         return await self._vetted(lambda: self._send_now(key, model, wire, started))
 
     async def _vetted(self, send: Callable[[], Awaitable[T]]) -> T:
-        """Send; the run's first request goes alone, so a bad key or a bad target costs one request, not many."""
+        """Send; the run's first request goes alone,
+        so a bad key or a bad target costs one request, not many."""
         if self._proven:
             return await send()
         async with self._first:
             if self.halt.is_set():
-                raise asyncio.CancelledError()  # the first request stopped the run; this job winds down too
+                # the first request stopped the run; this job winds down too
+                raise asyncio.CancelledError()
             try:
                 answer = await send()
             except (AccountError, EndpointError) as exc:
@@ -174,7 +181,8 @@ class Submitter:
         return Submitted(task_id, answer.request_id)
 
     async def call(self, key: str, model: str, wire: dict) -> Answer:
-        """A sync call: retried only when the service surely did not get it (a lost answer may be billed)."""
+        """A sync call: retried only when the service surely did not get it
+        (a lost answer may be billed)."""
 
         async def attempt() -> Answer:
             await self.gates.submit(model).acquire()
@@ -192,7 +200,8 @@ class Submitter:
         return await retrying(attempt, self.retry, self.seen)
 
     async def find_lost(self, model: str, since: float) -> str | None:
-        """The oldest listed task of `model`, created after `since` (less a margin), that no journal entry claims."""
+        """The oldest listed task of `model`, created after `since`
+        (less a margin), that no journal entry claims."""
         async with self._gates[model].exclusive():
             candidates = [e for e in await self._listed(model) if self._unclaimed(e, since)]
             if not candidates:
@@ -242,6 +251,7 @@ def _task_id(answer: Answer) -> str:
 
 
 def _retrieve(task: asyncio.Task) -> None:
-    """Mark a shielded submission's failure as seen: its caller may have been cancelled before reading it."""
+    """Mark a shielded submission's failure as seen:
+    its caller may have been cancelled before reading it."""
     if not task.cancelled():
         task.exception()

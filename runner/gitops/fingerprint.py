@@ -17,7 +17,7 @@ from pathlib import Path as FsPath
 
 from runner.engine.outputs import write_atomic
 from runner.recipes.build import BuiltRequest
-from spec.imageprobe import DATA_URI
+from spec import datauri
 from spec.problems import Path, json_path
 
 HASH_CACHE = FsPath(".wanform") / "hashes.json"
@@ -75,8 +75,8 @@ def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str
     if ref.kind == "path":
         return hashes.file((request.job.recipe.abspath.parent / ref.value).resolve())
     if ref.kind == "data":
-        match = DATA_URI.match(ref.value)
-        payload = base64.b64decode(ref.value[match.end() :] if match else "", validate=False)
+        uri = datauri.parse(ref.value)
+        payload = base64.b64decode(uri.payload if uri else "", validate=False)
         return "sha256:" + hashlib.sha256(payload).hexdigest()
     return ref.value
 

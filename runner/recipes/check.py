@@ -10,11 +10,11 @@ from pathlib import Path as FsPath
 from runner.recipes.build import BuiltRequest, ImageRef, build_request
 from runner.recipes.load import Job, Recipe, discover, expand, load
 from spec.checks import check_request
+from spec.datauri import decode as decode_data_uri
 from spec.imageprobe import (
     MIME_FORMATS,
     ImageInfo,
     ImageProbeError,
-    decode_data_uri,
     probe_bytes,
     probe_file,
 )

@@ -17,8 +17,9 @@ from pathlib import Path as FsPath
 from runner.gitops.fingerprint import canonical, request_digest
 from runner.recipes.build import BuiltRequest, ImageRef, build_request
 from runner.recipes.load import Job
-from spec.imageprobe import decode_data_uri, probe_bytes
-from spec.models import DATA_URI_MAX_BYTES
+from spec import datauri
+from spec.imageprobe import probe_bytes
+from spec.models import DATA_URI_MAX_BYTES, URL_ONLY_FIELDS
 
 FORMAT_MIME = {
     "JPEG": "image/jpeg",
@@ -27,7 +28,6 @@ FORMAT_MIME = {
     "WEBP": "image/webp",
     "TIFF": "image/tiff",
 }
-URL_ONLY_ROLES = frozenset({"mask"})  # wanx2.1: "仅支持图像URL地址,不支持Base64数据" (docs 002)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Source:
 
     def describe(self) -> dict:
         """For provenance: where it came from and its digest, never the bytes."""
-        out = {
+        out: dict[str, str | int] = {
             "from": f"{self.ref.kind}:{self.ref.value}" if self.ref.kind != "data" else "data",
             "role": self.ref.role,
         }
@@ -67,7 +67,7 @@ def load_source(job: Job, ref: ImageRef) -> Source:
     if ref.kind == "url":
         return Source(ref, None, "", "")
     if ref.kind == "data":
-        mime, data = decode_data_uri(ref.value)
+        mime, data = datauri.decode(ref.value)
         return Source(
             ref,
             data,
@@ -95,7 +95,7 @@ def needs_upload(source: Source) -> bool:
     """Whether the image must go through the temporary-upload flow rather than inline."""
     if source.data is None:
         return False
-    if source.ref.role in URL_ONLY_ROLES:
+    if source.ref.body_path[-1] in URL_ONLY_FIELDS:
         return True
     return (
         4 * ((len(source.data) + 2) // 3) + len(f"data:{source.mime};base64,") > DATA_URI_MAX_BYTES
@@ -124,7 +124,8 @@ def wire_request(job: Job, values: dict[tuple, str], synchronous: bool) -> Built
 
 
 def journal_key(request: BuiltRequest, sources: list[Source], target: str) -> str:
-    """A job's identity across runs: where it goes, its recipe and name, and its request's digest (as in the lock)."""
+    """A job's identity across runs: where it goes, its recipe and name, and its request's digest
+    (as in the lock)."""
     job = request.job
     recipe = os.path.relpath(job.recipe.abspath, job.recipe.root)
     digest = request_digest(request, {s.ref.body_path: s.digest for s in sources})

@@ -1,29 +1,30 @@
-"""`wanform render`: the exact request each job would send, as a runnable curl command, sending nothing.
+"""`wanform render`: the exact request each job would send, as a runnable curl command, sending
+nothing.
 
-The key appears only as `$DASHSCOPE_API_KEY`, for the shell to fill in. An image that must go through
-the temporary-upload flow has no `oss://` URL until the run uploads it; it is shown as a placeholder.
+The key appears only as `$DASHSCOPE_API_KEY`, for the shell to fill in. An image that must go
+through the temporary-upload flow has no `oss://` URL until the run uploads it; it is shown as a
+placeholder.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from typing import TextIO
 
 from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
+from spec import datauri
 
 SHORT_KEEP = 48
-DATA_URI = re.compile(r"^(data:[^,]*,)(.*)$", re.DOTALL)
 
 
 def shorten(value: str) -> str:
     """A data URI cut to its head and its length; other strings unchanged."""
-    match = DATA_URI.match(value)
-    if not match or len(value) <= len(match.group(1)) + SHORT_KEEP:
+    uri = datauri.parse(value)
+    if uri is None or len(uri.payload) <= SHORT_KEEP:
         return value
-    return f"{match.group(1)}{match.group(2)[:SHORT_KEEP]}...({len(match.group(2))} base64 chars)"
+    return f"{uri.head}{uri.payload[:SHORT_KEEP]}...({len(uri.payload)} base64 chars)"
 
 
 def _shortened(data: object) -> object:
@@ -38,7 +39,8 @@ def _wire_value(source: Source) -> str:
     if source.data is None:
         return source.ref.value
     if needs_upload(source):
-        return f"oss://<uploaded at run time: {source.ref.value if source.ref.kind == 'path' else source.name}>"
+        name = source.ref.value if source.ref.kind == "path" else source.name
+        return f"oss://<uploaded at run time: {name}>"
     return data_uri(source)
 
 

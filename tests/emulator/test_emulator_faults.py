@@ -221,7 +221,7 @@ async def test_header_rule_for_tasks_cannot_fail_a_query(api):
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
     assert (status, answer["code"]) == (400, "InvalidParameter")
     assert answer["message"].startswith(
-        "X-Wanform-Fault: `fail` applies only to the endpoints sync, async, synthesis"
+        "X-Wanform-Fault: a `fail` rule applies only to the endpoints submit, sync, async, synthesis"
     )
 
 
@@ -337,13 +337,13 @@ async def test_admin_lists_deletes_and_clears_rules(api):
     [
         (
             {"action": "error", "code": "Made.Up"},
-            "code 'Made.Up' is not in the emulator's catalogue: give `status` and `message`",
+            "code 'Made.Up' is not in the error catalogue (spec/errors.py): give `status` and `message`",
         ),
         (
             {"action": "fail", "endpoint": "task"},
-            "`fail` applies only to the endpoints sync, async, synthesis",
+            "a `fail` rule applies only to the endpoints submit, sync, async, synthesis, got 'task'",
         ),
-        ({"action": "latency"}, "`seconds` must be a number in (0, 86400], got None"),
+        ({"action": "latency"}, "a `latency` rule needs `seconds`: a number in (0, 86400]"),
         (
             {"action": "error", "prompt": "("},
             "`prompt` is not a valid regular expression: missing ), unterminated subpattern at position 0",
@@ -355,7 +355,8 @@ async def test_admin_lists_deletes_and_clears_rules(api):
         ({"action": "drop", "when": "later"}, "`when` must be before or after, got 'later'"),
         (
             {"action": "error", "endpoint": "nowhere"},
-            "unknown endpoint 'nowhere'; known: submit, any, sync, async, synthesis, task, cancel, list, policy, upload, result",
+            "`endpoint` must be one of submit, any, sync, async, synthesis, task, cancel, list, "
+            "policy, upload, result, got 'nowhere'",
         ),
     ],
     ids=[
@@ -385,18 +386,21 @@ async def test_faults_on_upload_policy_and_messages_models(api):
 
 
 def test_invalid_scenario_stops_the_emulator_from_starting(tmp_path):
-    """A scenario with a bad rule, bad YAML, or none at all is a configuration error naming file, line and column."""
+    """A bad rule, bad YAML, or no rules at all stop the emulator, naming file, line and column.
+
+    A rule's problem points at the offending value and names the rule's number.
+    """
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(
         "- action: latency\n  seconds: 1\n- action: error\n  nth: 0\n", encoding="utf-8"
     )
     with pytest.raises(
         ValueError,
-        match=rf"^{scenario}:3:3: rule 2: `nth` must be an integer of at least 1, got 0$",
+        match=rf"^{scenario}:4:8: rule 2: `nth` must be an integer of at least 1, got 0$",
     ):
         create_app(EmulatorConfig(scenario=str(scenario)))
     scenario.write_text("faults:\n  - action: error\n  - action: explode\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"^{scenario}:3:5: rule 2: `action` must be one of"):
+    with pytest.raises(ValueError, match=rf"^{scenario}:3:13: rule 2: `action` must be one of"):
         create_app(EmulatorConfig(scenario=str(scenario)))
     scenario.write_text("faults:\n  - action: error\n    action: drop\n", encoding="utf-8")
     with pytest.raises(

@@ -21,7 +21,8 @@ from emulator_api import (
 )
 
 from spec.checks import check_request
-from spec.imageprobe import decode_data_uri, probe_bytes
+from spec.datauri import decode as decode_data_uri
+from spec.imageprobe import probe_bytes
 
 
 def error(request_id_body: dict) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""The error hierarchy's one mapping from aiohttp exceptions and DashScope codes, and what is retried."""
+"""The error hierarchy's one mapping from aiohttp exceptions and DashScope codes,
+and what is retried."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from emulator.http.errors import CATALOGUE
 from runner.api import errors
 from runner.api.errors import (
     AccountError,
@@ -23,6 +23,7 @@ from runner.api.errors import (
     from_transport,
 )
 from runner.api.retries import backoff
+from spec.errors import CATALOGUE
 
 NEVER_RETRIED = (
     "InvalidParameter",
@@ -49,21 +50,37 @@ def aiohttp_exceptions() -> list[type]:
 
 @pytest.mark.parametrize("cls", aiohttp_exceptions(), ids=lambda c: c.__name__)
 def test_every_aiohttp_exception_is_mapped_by_name(cls):
-    """Each aiohttp exception class has its own entry in the mapping, so a new one fails here, not in a run."""
+    """Each aiohttp exception class has its own entry in the mapping,
+    so a new one fails here, not in a run."""
     assert cls in errors.TRANSPORT
 
 
 @pytest.mark.parametrize("code", sorted(CATALOGUE))
-def test_every_code_the_emulator_sends_is_mapped(code):
-    """Each DashScope code the emulator can answer with maps to a class without falling back to the status."""
-    assert errors.api_class(code) is not None
+def test_every_catalogued_code_is_classified_as_the_catalogue_says(code):
+    """The runner's answer to each documented code, at its documented status, matches its kind."""
+    entry = CATALOGUE[code]
+    error = from_answer(entry.status, {"code": code, "message": entry.message}, where=WHERE)
+    assert (bool(backoff(error)), isinstance(error, AccountError)) == (
+        entry.retryable,
+        entry.account_level,
+    )
+    assert errors.KIND_CLASSES[entry.kind] is type(error)
+
+
+@pytest.mark.parametrize("code", sorted(CATALOGUE))
+def test_a_code_classifies_the_same_at_any_status(code):
+    """The code decides, not the status: a catalogued code at an unlikely status keeps its class."""
+    odd_status = 400 if CATALOGUE[code].status != 400 else 503
+    error = from_answer(odd_status, {"code": code, "message": "m"}, where=WHERE)
+    assert type(error) is errors.KIND_CLASSES[CATALOGUE[code].kind]
 
 
 @pytest.mark.parametrize("code", NEVER_RETRIED)
 def test_codes_that_cannot_succeed_later_are_never_retried(code):
     """InvalidParameter, moderation, IP, key, arrears and access answers are final."""
-    status, message = CATALOGUE[code]
-    assert backoff(from_answer(status, {"code": code, "message": message}, where=WHERE)) is False
+    entry = CATALOGUE[code]
+    answer = {"code": code, "message": entry.message}
+    assert backoff(from_answer(entry.status, answer, where=WHERE)) is False
 
 
 @pytest.mark.parametrize(
@@ -95,7 +112,8 @@ def test_unknown_codes_fall_back_to_the_status(status, cls):
 
 
 def test_a_404_without_a_dashscope_body_is_a_wrong_target():
-    """An HTML 404 means the target is not a DashScope API: the run stops rather than failing each job."""
+    """An HTML 404 means the target is not a DashScope API:
+    the run stops rather than failing each job."""
     error = from_answer(404, "<html>Not Found</html>", where=WHERE)
     assert type(error) is EndpointError
     assert error.line() == (
@@ -146,13 +164,14 @@ def test_an_exception_outside_the_mapping_is_not_swallowed():
 def test_a_result_host_error_keeps_only_its_code_and_message():
     """An OSS error body is cut to Code and Message; an expired link is not retried, a 503 is."""
     body = (
-        "<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message>"
+        "<?xml version='1.0'?><Error><Code>AccessDenied</Code>"
+        "<Message>Request has expired.</Message>"
         "<SignatureProvided>abc</SignatureProvided></Error>"
     )
     expired = errors.from_result_status(403, body, where="GET http://oss/x.png")
     assert (expired.line(), backoff(expired)) == (
-        "FileTransfer: GET http://oss/x.png answered HTTP 403: AccessDenied: Request has expired. (result URLs "
-        "expire 24 h after the task ends; rerun to fetch what is still there)",
+        "FileTransfer: GET http://oss/x.png answered HTTP 403: AccessDenied: Request has expired. "
+        "(result URLs expire 24 h after the task ends; rerun to fetch what is still there)",
         False,
     )
     assert backoff(errors.from_result_status(503, "", where="GET http://oss/x.png")) is True

@@ -18,9 +18,10 @@ RECIPE = """\
     """
 
 
-def source(size: int, role: str = "input") -> Source:
+def source(size: int, field: str = "base_image_url") -> Source:
+    role = "mask" if field == "mask_image_url" else "input"
     return Source(
-        ImageRef(("input",), ("inputs", 0), "path", "x.png", role),
+        ImageRef(("input", field), ("inputs", 0), "path", "x.png", role),
         b"\0" * size,
         "image/png",
         "x.png",
@@ -38,8 +39,9 @@ def test_files_go_inline_until_the_data_uri_would_pass_the_limit():
 
 
 def test_a_wanx21_mask_is_always_uploaded():
-    """The mask field takes only URLs (docs 002), so even a small mask goes through the upload flow."""
-    assert needs_upload(source(100, role="mask")) and not needs_upload(source(100))
+    """The mask field takes only URLs (page 002),
+    so even a small mask goes through the upload flow."""
+    assert needs_upload(source(100, "mask_image_url")) and not needs_upload(source(100))
 
 
 def test_the_fingerprint_follows_the_image_bytes_not_the_file_name(project):

@@ -27,13 +27,15 @@ def test_matrix_suffixes_become_file_names():
 
 
 def test_long_names_are_cut_and_keep_a_hash():
-    """A name too long for a file system ends in a hash of the whole name, so two long names stay apart."""
+    """A name too long for a file system ends in a hash of the whole name,
+    so two long names stay apart."""
     a, b = safe_name("x" * 300 + "a"), safe_name("x" * 300 + "b")
     assert len(a) == 120 and a != b
 
 
 def test_names_that_sanitise_alike_are_told_apart():
-    """Two jobs of one recipe whose names clash on disk each get a hash; others keep their plain name."""
+    """Two jobs of one recipe whose names clash on disk each get a hash;
+    others keep their plain name."""
     stems = job_stems([("r", "p[x=a b]"), ("r", "p[x=a-b]"), ("r", "p[x=c]"), ("s", "p[x=a b]")])
     assert stems[("r", "p[x=c]")] == "p-x-c" and stems[("s", "p[x=a b]")] == "p-x-a-b"
     assert (
@@ -80,7 +82,8 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
 
 
 def test_provenance_keeps_digests_not_data_uris_and_drops_signatures():
-    """A data URI becomes its MIME type, sha256 and size; a signed URL loses its query; other text stays."""
+    """A data URI becomes its MIME type, sha256 and size;
+    a signed URL loses its query; other text stays."""
     data = png_bytes()
     uri = "data:image/png;base64," + base64.b64encode(data).decode()
     body = {

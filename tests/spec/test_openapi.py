@@ -1,4 +1,5 @@
-"""spec/openapi.yaml describes the emulator that exists: its routes, the JSON Schemas beside it, and valid OpenAPI 3.1."""
+"""spec/openapi.yaml describes the emulator that exists:
+its routes, the JSON Schemas beside it, and valid OpenAPI 3.1."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def refs(node: object) -> list[str]:
 
 
 def schema_files(node: object) -> list[Path]:
-    """The files that the refs to other documents name, resolved against spec/ (where openapi.yaml lives)."""
+    """The files that the refs to other documents name,
+    resolved against spec/ (where openapi.yaml lives)."""
     return [
         (SPEC_DIR / ref.partition("#")[0]).resolve()
         for ref in refs(node)
@@ -66,7 +68,8 @@ def documented_routes() -> set[tuple[str, str]]:
 
 
 def emulator_routes() -> set[tuple[str, str]]:
-    """(method, path) of every route the app registers, with aiohttp's `{name:regex}` as OpenAPI's `{name}`."""
+    """(method, path) of every route the app registers,
+    with aiohttp's `{name:regex}` as OpenAPI's `{name}`."""
     app = create_app(EmulatorConfig())
     routes = {
         (r.method, re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", r.resource.canonical))
@@ -96,7 +99,8 @@ def test_schema_refs_name_existing_files():
 
 
 def test_every_request_and_response_schema_is_referenced():
-    """Each request-*.schema.json and response-*.schema.json in spec/schemas is used at least once."""
+    """Each request-*.schema.json and response-*.schema.json in
+    spec/schemas is used at least once."""
     published = {
         p.name
         for pattern in ("request-*.schema.json", "response-*.schema.json")
@@ -114,7 +118,8 @@ def test_paths_equal_the_emulator_routes():
 
 
 def test_submission_bodies_offer_the_models_served_there():
-    """Each submission path's request body is a oneOf over exactly the models whose sync or async path it is."""
+    """Each submission path's request body is a oneOf over
+    exactly the models whose sync or async path it is."""
     for path in SUBMISSIONS:
         body = deref(DOC["paths"][path]["post"]["requestBody"])
         choices = body["content"]["application/json"]["schema"]["oneOf"]
@@ -127,8 +132,8 @@ def test_submission_bodies_offer_the_models_served_there():
 
 
 def test_repeated_constants_match_the_emulator():
-    """The fault header (on every DashScope API route), the list's status values and the upload models are the
-    emulator's own."""
+    """The fault header (on every DashScope API route), the list's status values and the upload
+    models are the emulator's own."""
     api_operations = [
         (path, op)
         for path, item in DOC["paths"].items()
@@ -149,3 +154,10 @@ def test_openapi_spec_validator_accepts_the_document():
     """openapi-spec-validator finds the document valid, resolving its relative file refs."""
     spec, base_uri = read_from_filename(str(OPENAPI))
     validate(spec, base_uri=base_uri)
+
+
+def test_fault_rules_are_the_scenario_schemas():
+    """The rule format of the admin API and the header is faults.schema.json, not a copy."""
+    rule = DOC["components"]["schemas"]["FaultRule"]
+    assert rule["$ref"] == "schemas/faults.schema.json#/definitions/rule"
+    assert "schemas/faults.schema.json" in DOC["components"]["parameters"]["Fault"]["description"]

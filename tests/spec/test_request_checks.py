@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from spec.checks import check_request, request_images, select_mode
-from spec.imageprobe import ImageProbeError, decode_data_uri, probe_bytes
+from spec.datauri import decode as decode_data_uri
+from spec.imageprobe import ImageProbeError, probe_bytes
 from spec.models import MODELS, table
+from spec.schema import envelope_problem
 from spec.sizes import output_size
 
 
@@ -218,3 +220,23 @@ def test_unknown_variant_is_refused():
     """A misspelt variant names the known ones instead of being ignored."""
     with pytest.raises(ValueError, match="wan2.7.n_default"):
         table({"wan2.7.n_default": "7"})
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "expected"),
+    [
+        ([], None, ("not-an-object", "BadRequest.IllegalInput")),
+        ({"model": "", "input": {}}, None, ("missing", "BadRequest.EmptyModel")),
+        ({"model": ["x"], "input": {}}, None, ("unknown-model", "InvalidParameter")),
+        ({"model": "wan2.5-i2i-preview"}, None, ("missing", "BadRequest.EmptyInput")),
+        (
+            {"model": "wan2.5-i2i-preview", "input": {}},
+            "/services/aigc/multimodal-generation/generation",
+            ("wrong-endpoint", "InvalidParameter"),
+        ),
+    ],
+)
+def test_the_envelope_is_checked_before_the_shape(body, path, expected):
+    """Object, model, route and input are refused with their documented codes, before any schema."""
+    problem = envelope_problem(body, MODELS, path)
+    assert problem is not None and (problem.code, problem.api_code) == expected

@@ -1,7 +1,9 @@
-"""SchemaCheck's compiled fast path never changes a verdict: it reports what jsonschema alone reports.
+"""SchemaCheck's compiled fast path never changes a verdict: it reports what jsonschema alone
+reports.
 
-Every recipe of the case corpus and of recipes/ is checked both ways against the recipe schema, and every
-request body they build (plus bodies mutated where the two validators' type rules part) against its model's.
+Every recipe of the case corpus and of recipes/ is checked both ways against the recipe schema, and
+every request body they build (plus bodies mutated where the two validators' type rules part)
+against its model's.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ REQUEST_CHECKS = {
     name: (SchemaCheck(request_schema(spec)), Validator(request_schema(spec)))
     for name, spec in MODELS.items()
 }
-# values where fastjsonschema's types are looser than the project's: 5.0 counts as an integer, NaN as a number
+# values where fastjsonschema's types are looser than the project's: 5.0 counts as an integer, NaN
+# as a number
 LENIENT = (1.0, 4.0, math.nan, math.inf, -math.inf)
 
 
@@ -96,7 +99,8 @@ def test_request_verdict_is_jsonschemas(name: str, body: dict):
 
 @pytest.mark.parametrize("value", LENIENT)
 def test_integer_and_finite_rules_survive_the_fast_path(value: float):
-    """`n: 4.0`, `n: .nan`, `n: .inf` are errors even though fastjsonschema alone would let some through."""
+    """`n: 4.0`, `n: .nan`, `n:
+    .inf` are errors even though fastjsonschema alone would let some through."""
     check, _ = REQUEST_CHECKS["wan2.6-image"]
     body = copy.deepcopy(next(body for _, body in BODIES if body["model"] == "wan2.6-image"))
     body["parameters"]["n"] = value

@@ -1,0 +1,152 @@
+"""The emulator's fault-rule format, checked against spec/schemas/faults.schema.json.
+
+The schema says what a scenario file, an admin-API body and an `X-Wanform-Fault` header may
+hold; this module turns its errors into one sentence each, with the path of the offending
+value, and adds the two checks a schema cannot make: an error code outside the catalogue
+(spec/errors.py) needs its status and message, and `prompt` must compile as a regex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+
+import jsonschema
+
+from spec.errors import CATALOGUE
+from spec.problems import Path, Problem
+from spec.schema import Validator, load
+
+SCHEMA = load("faults")
+_DEFINITIONS = SCHEMA["definitions"]
+RULE_PROPERTIES: Mapping[str, dict] = _DEFINITIONS["rule"]["properties"]
+# the code an error-like rule answers with when it names none
+DEFAULT_CODES: Mapping[str, str] = MappingProxyType(
+    {"error": "InternalError", "fail": "InternalError", "partial": "InternalError.Timeout"}
+)
+CODE = "fault-rule"
+
+_SCENARIO = Validator(SCHEMA)
+_RULE = Validator({"definitions": _DEFINITIONS, "$ref": "#/definitions/rule"})
+_NOT_A_SCENARIO = "expected a list of fault rules or a mapping with `faults:`"
+
+
+def _noun(schema: Mapping) -> str:
+    """What a value must be, from its schema: its title, or its allowed values."""
+    if "title" in schema:
+        return str(schema["title"])
+    return "one of " + ", ".join(map(str, schema.get("enum", ())))
+
+
+def _action(rule: object) -> str:
+    return str(rule.get("action")) if isinstance(rule, Mapping) else ""
+
+
+def _rule_message(error: jsonschema.ValidationError, rule: object, where: Path) -> str:
+    """One sentence for a schema error inside a rule; `where` is its path inside the rule."""
+    action = _action(rule)
+    if error.validator == "type" and not where:
+        return f"a fault rule is a mapping, got {type(error.instance).__name__}"
+    if "propertyNames" in error.schema_path:
+        return f"unknown key {error.instance!r} in a `{action}` rule"
+    if error.validator == "required":
+        key = next(k for k in error.validator_value if k not in error.instance)
+        owner = f"a `{action}` rule" if key != "action" else "a fault rule"
+        return f"{owner} needs `{key}`: {_noun(RULE_PROPERTIES[key])}"
+    if not where:
+        return error.message
+    allowed = error.schema.get("enum")
+    if "allOf" in error.schema_path and where[0] == "endpoint" and allowed:
+        names = ", ".join(allowed)
+        return f"a `{action}` rule applies only to the endpoints {names}, got {error.instance!r}"
+    return f"`{where[0]}` must be {_noun(error.schema)}, got {error.instance!r}"
+
+
+def _order(error: jsonschema.ValidationError, rule: object, where: Path) -> tuple:
+    """Report a rule's `action` first, then unknown keys, then the others as written."""
+    if "propertyNames" in error.schema_path:
+        return (1, 0)
+    if not where or where[0] == "action":
+        return (0, 0)
+    keys = list(rule) if isinstance(rule, Mapping) else []
+    return (2, keys.index(where[0]) if where[0] in keys else len(keys))
+
+
+def _schema_problems(
+    errors: Iterator[jsonschema.ValidationError], rule: object, prefix: Path
+) -> list[Problem]:
+    found = []
+    for error in errors:
+        where = tuple(error.absolute_path)
+        unknown_key = "propertyNames" in error.schema_path
+        path = prefix + where + ((error.instance,) if unknown_key else ())
+        code = "unknown-key" if unknown_key else CODE
+        order = _order(error, rule, where)
+        found.append((order, Problem(code, _rule_message(error, rule, where), path)))
+    return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
+
+
+def _code_problem(rule: Mapping) -> str | None:
+    """An error-like rule whose code the catalogue cannot complete."""
+    action = rule["action"]
+    if action not in DEFAULT_CODES:
+        return None
+    code = rule.get("code", DEFAULT_CODES[action])
+    known = CATALOGUE.get(code)
+    missing = [
+        key
+        for key, default in (
+            ("status", known.status if known else None),
+            ("message", known.message if known else None),
+        )
+        if key not in rule and default is None
+    ]
+    if not missing:
+        return None
+    why = "is not in the error catalogue (spec/errors.py)" if known is None else "has no message"
+    return f"code {code!r} {why}: give {' and '.join(f'`{key}`' for key in missing)}"
+
+
+def _semantic_problems(rule: Mapping, prefix: Path) -> list[Problem]:
+    problems = []
+    code = _code_problem(rule)
+    if code is not None:
+        problems.append(Problem(CODE, code, prefix + ("code",)))
+    if rule.get("prompt") is not None:
+        try:
+            re.compile(rule["prompt"])
+        except re.error as exc:
+            message = f"`prompt` is not a valid regular expression: {exc}"
+            problems.append(Problem(CODE, message, prefix + ("prompt",)))
+    return problems
+
+
+def rule_problems(rule: object, prefix: Path = ()) -> list[Problem]:
+    """What is wrong with one rule (the admin API's or a header's), most telling first;
+    `prefix` is the rule's path in a larger document."""
+    problems = _schema_problems(_RULE.iter_errors(rule), rule, prefix)
+    if problems or not isinstance(rule, Mapping):
+        return problems
+    return _semantic_problems(rule, prefix)
+
+
+def scenario_rules(document: object) -> tuple[Path, list]:
+    """Where a scenario keeps its rules (a top-level list, or `faults:`) and the rules."""
+    if isinstance(document, Mapping):
+        rules = document.get("faults")
+        return ("faults",), rules if isinstance(rules, list) else []
+    return (), document if isinstance(document, list) else []
+
+
+def scenario_problems(document: object) -> list[Problem]:
+    """What is wrong with a scenario file's document; a rule's problems say its number."""
+    prefix, rules = scenario_rules(document)
+    shape = [e for e in _SCENARIO.iter_errors(document) if len(e.absolute_path) <= len(prefix)]
+    if shape:
+        return [Problem(CODE, _NOT_A_SCENARIO, tuple(shape[0].absolute_path))]
+    return [
+        Problem(p.code, f"rule {i + 1}: {p.message}", p.path)
+        for i, rule in enumerate(rules)
+        for p in rule_problems(rule, prefix + (i,))
+    ]
