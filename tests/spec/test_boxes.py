@@ -8,7 +8,8 @@ import io
 from PIL import Image
 
 from spec.checks import check_request
-from spec.imageprobe import decode_data_uri, probe_bytes
+from spec.datauri import decode as decode_data_uri
+from spec.imageprobe import probe_bytes
 
 
 def png_uri(width: int, height: int) -> str:
