@@ -13,12 +13,12 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from runner.api.errors import WanformError
+from runner.timestamps import utc_now
 
 DIRECTORY = ".wanform"
 GUARD = "run.guard"
@@ -49,7 +49,9 @@ def run_guard(root: str | os.PathLike) -> Iterator[None]:
     try:
         if first:
             owner.write_text(
-                json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()})
+                json.dumps(
+                    {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now("seconds")}
+                )
             )
         yield
     finally:
@@ -65,7 +67,3 @@ def holder_of(root: Path) -> str:
         return f"pid {int(owner['pid'])} on {owner['host']}, since {owner['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return ""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

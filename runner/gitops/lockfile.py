@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.engine.outputs import write_atomic
+from runner.reports import versions
 
 LOCK_NAME = "wanform.lock"
-LOCK_VERSION = 1
 
 
 class LockFileError(ValueError):
@@ -51,14 +51,14 @@ class LockFile:
             ) from exc
         if (
             not isinstance(doc, dict)
-            or doc.get("version") != LOCK_VERSION
+            or doc.get("version") != versions.LOCK
             or not isinstance(doc.get("jobs"), dict)
         ):
-            raise LockFileError(f"{path}: not a version {LOCK_VERSION} wanform lock file")
+            raise LockFileError(f"{path}: not a version {versions.LOCK} wanform lock file")
         return cls(path, doc["jobs"])
 
     def dump(self) -> str:
-        doc = {"version": LOCK_VERSION, "jobs": self.jobs}
+        doc = {"version": versions.LOCK, "jobs": self.jobs}
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def save(self) -> None:

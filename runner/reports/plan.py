@@ -6,8 +6,8 @@ import json
 from typing import TextIO
 
 from runner.gitops.plan import Plan, PlannedJob
+from runner.reports import versions
 
-PLAN_VERSION = 1
 MARKS = {"new": "+", "changed": "~", "unchanged": "=", "orphaned": "-"}
 
 
@@ -53,7 +53,7 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
 def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     """The same facts as `text`, every job included."""
     doc = {
-        "version": PLAN_VERSION,
+        "version": versions.PLAN_REPORT,
         "summary": summary(plan),
         "jobs": [
             {

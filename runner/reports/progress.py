@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TextIO
 
 from rich.console import Console
@@ -27,13 +26,9 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
+from runner.reports import versions
 from runner.reports.run import job_line
-
-EVENT_VERSION = 1
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from runner.timestamps import utc_now
 
 
 class Lines:
@@ -71,7 +66,9 @@ class Events(Lines):
     def _emit(self, doc: dict) -> None:
         self.out.write(
             json.dumps(
-                {"v": EVENT_VERSION, "time": _now(), **doc}, sort_keys=True, ensure_ascii=False
+                {"v": versions.RUN_EVENTS, "time": utc_now(zulu=True), **doc},
+                sort_keys=True,
+                ensure_ascii=False,
             )
             + "\n"
         )

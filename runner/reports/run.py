@@ -6,8 +6,7 @@ import json
 from typing import TextIO
 
 from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
-
-REPORT_VERSION = 1
+from runner.reports import versions
 
 
 def job_line(job: JobState) -> str:
@@ -46,7 +45,7 @@ def text(result: RunResult, out: TextIO) -> None:
 def as_json(result: RunResult, out: TextIO) -> None:
     """A stable machine-readable report."""
     doc = {
-        "version": REPORT_VERSION,
+        "version": versions.RUN_REPORT,
         "target": result.target,
         "exit_code": result.exit_code,
         "summary": result.summary(),
@@ -67,7 +66,7 @@ def as_json(result: RunResult, out: TextIO) -> None:
 def as_event(result: RunResult, out: TextIO) -> None:
     """The last line of an `-o ndjson` stream: how the run ended."""
     doc = {
-        "v": 1,
+        "v": versions.RUN_EVENTS,
         "event": "run_finished",
         "target": result.target,
         "exit_code": result.exit_code,
