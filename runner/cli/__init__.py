@@ -18,6 +18,7 @@ from runner.cli.gitops import merge_locks, plan
 from runner.cli.options import variants_option
 from runner.engine import states as run_results
 from runner.engine.guard import RunBusy, run_guard
+from runner.exits import Exit, help_text
 from runner.gitops import project as gitops_project
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.recipes.check import Validation, validate_paths
@@ -27,17 +28,7 @@ from runner.reports.validation import REPORTERS
 from spec.models import MODELS, ModelSpec
 from spec.schemagen import recipe_schema, render, request_schema
 
-EXIT_OK, EXIT_INVALID = 0, 1
-EXIT_CODES = """
-    \b
-    Exit codes:
-      0    success (`run`: every job succeeded)
-      1    invalid input: a recipe, or a path that holds none; nothing was sent
-      2    usage error (an unknown option or a bad value); `plan --detailed-exitcode`: changes pending
-      3    `run`: some jobs or images failed (the others are kept); `status`/`cancel`: the request failed
-      4    the run stopped early: an account-level error (bad key, arrears, no access) or an unusable target
-      130  interrupted (Ctrl-C): PENDING tasks were cancelled, a rerun resumes the rest
-"""
+EXIT_CODES = help_text()
 
 
 @click.group(
@@ -82,7 +73,7 @@ def validate(
     if not result.recipes and not result.invalid:
         click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
     REPORTERS[fmt](result, sys.stdout, strict)
-    sys.exit(EXIT_OK if result.report.ok(strict) and result.recipes else EXIT_INVALID)
+    sys.exit(Exit.OK if result.report.ok(strict) and result.recipes else Exit.INVALID)
 
 
 @main.command()
@@ -96,7 +87,7 @@ def schema(model: str | None) -> None:
     click.echo(render(request_schema(MODELS[model]) if model else recipe_schema()), nl=False)
 
 
-def _fail(message: str, code: int = EXIT_INVALID) -> None:
+def _fail(message: str, code: int = Exit.INVALID) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -119,7 +110,7 @@ def _validated(paths: tuple[str, ...], root: str, fmt: str, models) -> Validatio
         click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
     if not (result.report.ok() and result.recipes):
         REPORTERS[fmt](result, sys.stdout, False)
-        sys.exit(EXIT_INVALID)
+        sys.exit(Exit.INVALID)
     for finding in result.report.warnings():
         p = finding.problem
         click.echo(f"{finding.location}: {p.severity}[{p.code}]: {p.message}", err=True)
@@ -350,7 +341,7 @@ def _execute(
             execute(jobs, chosen, limits, options, progress, root=root, models=models)
         )
     except KeyboardInterrupt:
-        _fail("aborted; the journal holds every task id known so far", run_results.EXIT_INTERRUPTED)
+        _fail("aborted; the journal holds every task id known so far", Exit.INTERRUPTED)
     except WanformError as exc:
         _fail(exc.line())
     except OSError as exc:
@@ -419,9 +410,9 @@ def _task_command(action: str, task_id: str, target: str | None, fmt: str) -> No
     try:
         answer = asyncio.run(call(chosen, action, task_id))
     except (AccountError, EndpointError) as exc:
-        _fail(exc.line(), run_results.EXIT_STOPPED)
+        _fail(exc.line(), Exit.STOPPED)
     except WanformError as exc:
-        _fail(exc.line(), run_results.EXIT_FAILED)
+        _fail(exc.line(), Exit.FAILED)
     (print_status if action == "status" else print_cancel)(task_id, answer, sys.stdout, fmt)
 
 

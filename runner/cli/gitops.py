@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from runner.cli.options import variants_option
+from runner.exits import CHANGES_PENDING, Exit
 from runner.gitops.fingerprint import HashCache
 from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
 from runner.gitops.plan import Plan, make_plan
@@ -17,8 +18,6 @@ from runner.reports.plan import PLAN_REPORTERS
 from runner.reports.validation import REPORTERS
 from spec.models import ModelSpec
 
-EXIT_NOTHING_TO_DO, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
-
 
 def load_lock(path: Path) -> LockFile:
     """The lock, or exit 1 with the reason it cannot be read."""
@@ -26,7 +25,7 @@ def load_lock(path: Path) -> LockFile:
         return LockFile.load(path)
     except LockFileError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(Exit.INVALID)
 
 
 def build_plan(
@@ -36,7 +35,7 @@ def build_plan(
     result = validate_paths(list(paths) or ["recipes"], root=root, models=models)
     if not (result.report.ok() and result.recipes):
         REPORTERS["json" if fmt == "json" else "text"](result, sys.stdout, False)
-        sys.exit(EXIT_ERROR)
+        sys.exit(Exit.INVALID)
     hashes = HashCache(Path(root))
     plan = make_plan(result.jobs, load_lock(lock_path), Path(root), hashes)
     hashes.save()
@@ -93,7 +92,7 @@ def plan(
     )
     PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
     pending = bool(found.pending() or found.orphaned())
-    sys.exit(EXIT_PENDING if detailed_exitcode and pending else EXIT_NOTHING_TO_DO)
+    sys.exit(CHANGES_PENDING if detailed_exitcode and pending else Exit.OK)
 
 
 @click.command("merge-locks")
@@ -115,6 +114,6 @@ def merge_locks(locks: tuple[str, ...], into: str) -> None:
         merged = merge([LockFile.load(Path(p)) for p in locks], Path(into))
     except LockFileError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(Exit.INVALID)
     merged.save()
     click.echo(f"merged {len(locks)} lock files: {len(merged.jobs)} jobs in {into}")

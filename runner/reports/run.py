@@ -34,9 +34,8 @@ def text(result: RunResult, out: TextIO) -> None:
     line = stop_line(result)
     if line:
         out.write(line + "\n")
-    verdict = {0: "ok", 3: "failed", 4: "stopped", 130: "interrupted"}[result.exit_code]
     out.write(
-        f"{verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
+        f"{result.exit_code.verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
         f"{s['skipped']} skipped, {s['not_finished']} not finished; {s['images']} images; "
         f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n"
     )
