@@ -319,6 +319,21 @@ def test_empty_directory_fails(
     assert result.stderr == "error: no recipe files (*.yaml, *.yml) under recipes\n"
 
 
+@pytest.mark.parametrize("command", ["run", "render", "plan"])
+def test_commands_that_validate_first_stop_as_validate_does(
+    wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """`run`, `render` and `plan` share validate's step: the same report, note and exit 1."""
+    (tmp_path / "recipes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = wanform(command, "recipes")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "failed: 0 recipes (0 jobs), 0 invalid, 0 errors, 0 warnings\n",
+        "error: no recipe files (*.yaml, *.yml) under recipes\n",
+    )
+
+
 def test_zero_byte_file(wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A zero-byte recipe is one yaml-empty error on the file, not a traceback."""
     (tmp_path / "empty.yaml").write_bytes(b"")
