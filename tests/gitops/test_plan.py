@@ -179,3 +179,18 @@ def test_conflict_markers_in_the_lock_are_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "wanform.lock").write_text("{\n<<<<<<< HEAD\n}\n")
     with pytest.raises(LockFileError, match=r"wanform.lock:2:1: the lock file is not valid JSON"):
         LockFile.load(tmp_path / "wanform.lock")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"version": 1, "jobs": {}, "n": ' + b"9" * 5000 + b"}",
+        b'{"version": 1, "jobs": {"\xff": 1}}',
+    ],
+    ids=["number-too-long", "not-utf8"],
+)
+def test_a_lock_json_cannot_read_is_a_lock_error(tmp_path: Path, content: bytes) -> None:
+    """A lock that fails to parse without a line and column is still a LockFileError naming it."""
+    (tmp_path / "wanform.lock").write_bytes(content)
+    with pytest.raises(LockFileError, match=r"wanform.lock: the lock file is not valid JSON"):
+        LockFile.load(tmp_path / "wanform.lock")
