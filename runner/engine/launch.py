@@ -54,7 +54,7 @@ async def reachable(
 def interrupts(engine: Engine):
     """Ctrl-C and SIGTERM interrupt the run gracefully once; a second Ctrl-C aborts."""
     loop = asyncio.get_running_loop()
-    installed = []
+    installed: list[signal.Signals] = []
 
     def first(signum: int) -> None:
         for sig in installed:

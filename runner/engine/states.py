@@ -66,7 +66,7 @@ class JobState:
         return f"{self.recipe}: {self.job}"
 
     def as_dict(self) -> dict:
-        out = {
+        out: dict[str, object] = {
             "recipe": self.recipe,
             "job": self.job,
             "model": self.model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +45,11 @@ def over_budget(
 
 
 def _output(file: str, sha256: str, root: Path) -> dict:
-    try:
+    width: int | None = None
+    height: int | None = None
+    with contextlib.suppress(OSError, ImageProbeError):
         info = probe_file(file)
         width, height = info.width, info.height
-    except (OSError, ImageProbeError):
-        width = height = None
     return {
         "path": _relative(file, root),
         "sha256": f"sha256:{sha256}",
