@@ -1,9 +1,9 @@
 """The run guard, `.wanform/run.guard`: one `wanform run` at a time in a project.
 
-It is an OS-level lock (flock), so it goes away with the process that held it: a crash leaves nothing
-stale to clear. The holder writes who it is to `.wanform/run.owner`, for the message a refused run
-prints. Within one process the guard is re-entrant, so the CLI can hold it across plan, jobs and lock
-update while the journal takes it again for the jobs alone.
+It is an OS-level lock (flock), so it goes away with the process that held it: a crash leaves
+nothing stale to clear. The holder writes who it is to `.wanform/run.owner`, for the message a
+refused run prints. Within one process the guard is re-entrant, so the CLI can hold it across plan,
+jobs and lock update while the journal takes it again for the jobs alone.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class RunBusy(WanformError):
 
 @contextlib.contextmanager
 def run_guard(root: str | os.PathLike) -> Iterator[None]:
-    """Hold the project's run guard; raises RunBusy, naming the holder, if another process has it."""
+    """Hold the project's run guard; raises RunBusy, naming the holder, if another process has
+    it."""
     directory = Path(root) / DIRECTORY
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(directory / GUARD), timeout=0, is_singleton=True)
@@ -61,7 +62,8 @@ def run_guard(root: str | os.PathLike) -> Iterator[None]:
 
 
 def holder_of(root: Path) -> str:
-    """Who holds the guard, as its owner file says (`pid 42 on host, since ...`), or '' if it does not say."""
+    """Who holds the guard, as its owner file says (`pid 42 on host, since ...`), or '' if it does
+    not say."""
     try:
         owner = json.loads((root / DIRECTORY / OWNER).read_text(encoding="utf-8"))
         return f"pid {int(owner['pid'])} on {owner['host']}, since {owner['since']}"

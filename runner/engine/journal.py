@@ -1,8 +1,9 @@
 """The run journal, `.wanform/journal.jsonl`: each task id reaches the disk the moment it is known.
 
-One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash, `kill -9`
-or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose task is
-journaled is polled, not submitted again. The run guard keeps two runs from sharing one journal.
+One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash,
+`kill -9` or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose
+task is journaled is polled, not submitted again. The run guard keeps two runs from sharing one
+journal.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What a run did, job by job: each job's state, images and failures, and the run's totals and exit code."""
+"""What a run did, job by job: each job's state, images and failures, and the run's totals and exit
+code."""
 
 from __future__ import annotations
 

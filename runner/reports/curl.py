@@ -1,7 +1,9 @@
-"""`wanform render`: the exact request each job would send, as a runnable curl command, sending nothing.
+"""`wanform render`: the exact request each job would send, as a runnable curl command, sending
+nothing.
 
-The key appears only as `$DASHSCOPE_API_KEY`, for the shell to fill in. An image that must go through
-the temporary-upload flow has no `oss://` URL until the run uploads it; it is shown as a placeholder.
+The key appears only as `$DASHSCOPE_API_KEY`, for the shell to fill in. An image that must go
+through the temporary-upload flow has no `oss://` URL until the run uploads it; it is shown as a
+placeholder.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def _wire_value(source: Source) -> str:
     if source.data is None:
         return source.ref.value
     if needs_upload(source):
-        return f"oss://<uploaded at run time: {source.ref.value if source.ref.kind == 'path' else source.name}>"
+        name = source.ref.value if source.ref.kind == "path" else source.name
+        return f"oss://<uploaded at run time: {name}>"
     return data_uri(source)
 
 

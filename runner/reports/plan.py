@@ -44,7 +44,8 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     for model, row in s["by_model"].items():
         out.write(f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY\n")
     out.write(
-        f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, {s['orphaned']} orphaned; "
+        f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, "
+        f"{s['orphaned']} orphaned; "
         f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
         "(list price, Beijing; billed per image actually generated)\n"
     )

@@ -1,4 +1,5 @@
-"""How a run shows itself while it works: a live panel on a terminal, plain lines elsewhere (CI, pipes).
+"""How a run shows itself while it works: a live panel on a terminal, plain lines elsewhere (CI,
+pipes).
 
 Job lines and the final report go to stdout; the live panel and notices go to stderr.
 """
@@ -51,7 +52,8 @@ class Lines:
         self.err.flush()
 
     def event(self, kind: str, job: JobState, **details: object) -> None:
-        """A step of a job (queued, submitted, polled, downloaded); only the event stream shows these."""
+        """A step of a job (queued, submitted, polled, downloaded); only the event stream shows
+        these."""
 
     def stop(self) -> None:
         pass
@@ -154,7 +156,8 @@ class LiveDisplay(Lines):
 
 
 def choose(out: TextIO, err: TextIO, fmt: str) -> Lines:
-    """The live panel on a terminal in text mode; plain lines otherwise; no job lines with `-o json`."""
+    """The live panel on a terminal in text mode; plain lines otherwise; no job lines with
+    `-o json`."""
     if fmt == "ndjson":
         return Events(out, err)
     if fmt == "json":

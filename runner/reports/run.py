@@ -35,8 +35,9 @@ def text(result: RunResult, out: TextIO) -> None:
     if line:
         out.write(line + "\n")
     out.write(
-        f"{result.exit_code.verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
-        f"{s['skipped']} skipped, {s['not_finished']} not finished; {s['images']} images; "
+        f"{result.exit_code.verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, "
+        f"{s['partial']} partial, {s['failed']} failed, {s['skipped']} skipped, "
+        f"{s['not_finished']} not finished; {s['images']} images; "
         f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n"
     )
 
