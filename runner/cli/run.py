@@ -25,6 +25,7 @@ from runner.engine.states import RunResult
 from runner.exits import Exit, help_text
 from runner.gitops import project as gitops_project
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
+from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
 from runner.reports import run as run_report
 from runner.reports.junit import write_junit
@@ -139,14 +140,7 @@ def run(
     validation = validated(paths, root, "text" if fmt == "text" else "json", models)
     part = _shard(shard)
     lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
-    for option, directory in (
-        ("--root", Path(root) / ".wanform"),
-        ("--lock", lock_file.parent),
-        ("--junit", Path(junit).parent if junit else None),
-        ("--out", Path(out)),
-    ):
-        if directory is not None:
-            check_writable(option, directory)
+    _check_destinations(Path(root), lock_file, junit, Path(out))
     options = RunOptions(
         out=Path(out), synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
     )
@@ -156,10 +150,7 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
-        try:
-            project = gitops_project.Project.open(Path(root), lock_file)
-        except LockFileError as exc:
-            fail(f"{exc}; fix it, or move it away to start afresh")
+        project = _open_project(Path(root), lock_file)
         plan = project.plan(validation.jobs)
         chosen_jobs = gitops_project.select(plan, force, part)
         refusal = gitops_project.over_budget(chosen_jobs, max_images, max_cost)
@@ -168,19 +159,54 @@ def run(
         chosen = resolve_target(target)
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         result = _execute(jobs, chosen, options, flags, fmt, root, models)
-        try:
-            for removed in project.record(chosen_jobs, result, chosen.name, plan, prune):
-                click.echo(f"notice: pruned {removed}", err=True)
-            if junit:
-                write_junit(Path(junit), result)
-        except OSError as exc:
-            fail(
-                f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "
-                "on disk and the journal holds every task, so a rerun records them without "
-                "submitting them again."
-            )
+        _record(project, chosen_jobs, result, chosen, plan, prune, junit)
     run_report.REPORTERS[fmt](result, sys.stdout)
     sys.exit(result.exit_code)
+
+
+def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Path) -> None:
+    """Exit 1, before anything is sent, if the journal, lock, report or images cannot be
+    written."""
+    for option, directory in (
+        ("--root", root / ".wanform"),
+        ("--lock", lock_file.parent),
+        ("--junit", Path(junit).parent if junit else None),
+        ("--out", out),
+    ):
+        if directory is not None:
+            check_writable(option, directory)
+
+
+def _open_project(root: Path, lock_file: Path) -> gitops_project.Project:
+    """The project with its lock read, or exit 1 saying what is wrong with the lock."""
+    try:
+        return gitops_project.Project.open(root, lock_file)
+    except LockFileError as exc:
+        fail(f"{exc}; fix it, or move it away to start afresh")
+
+
+def _record(
+    project: gitops_project.Project,
+    jobs: list[PlannedJob],
+    result: RunResult,
+    target: Target,
+    plan: Plan,
+    prune: bool,
+    junit: str | None,
+) -> None:
+    """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
+    written."""
+    try:
+        for removed in project.record(jobs, result, target.name, plan, prune):
+            click.echo(f"notice: pruned {removed}", err=True)
+        if junit:
+            write_junit(Path(junit), result)
+    except OSError as exc:
+        fail(
+            f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "
+            "on disk and the journal holds every task, so a rerun records them without "
+            "submitting them again."
+        )
 
 
 def _shard(shard: str | None) -> tuple[int, int] | None:
