@@ -39,7 +39,8 @@ def build(root: Path, recipes: int, per_recipe: int) -> None:
     seeds = ", ".join(str(s) for s in range(per_recipe))
     for r in range(recipes):
         (root / "recipes" / f"r{r:04d}.yaml").write_text(
-            f"model: wan2.7-image\nprompt: bench job {r}\nn: 1\ninputs:\n  - path: images/in{r % 20}.png\n"
+            f"model: wan2.7-image\nprompt: bench job {r}\nn: 1\n"
+            f"inputs:\n  - path: images/in{r % 20}.png\n"
             f"matrix:\n  seed: [{seeds}]\n"
         )
 
@@ -86,7 +87,8 @@ def main() -> None:
     pending = len(warm.pending())
     print(
         f"{args.recipes} recipes x {args.jobs_per_recipe} matrix jobs = {jobs} jobs over 20 images "
-        f"({image_bytes / 2**20:.0f} MiB), full lock, {len(cold.pending())}/{pending} pending (cold/warm)"
+        f"({image_bytes / 2**20:.0f} MiB), full lock, "
+        f"{len(cold.pending())}/{pending} pending (cold/warm)"
     )
     print(f"plan, image-hash cache empty : {cold_s:.3f} s")
     print(f"plan, image-hash cache warm  : {warm_s:.3f} s   [target: < 2 s for 2,000 jobs]")

@@ -1,8 +1,10 @@
-"""Validation throughput and memory: 1,000 generated recipes, and one recipe with a 20 MB input image.
+"""Validation throughput and memory: 1,000 generated recipes, and one recipe with a 20 MB input
+image.
 
 Run: python bench/validate_bench.py [--recipes 1000]
-Throughput is timed in-process around `validate_paths` (interpreter start and recipe generation excluded).
-Memory is each child process's peak RSS (VmHWM), validating one recipe whose image is small vs ~20 MB.
+Throughput is timed in-process around `validate_paths` (interpreter start and recipe generation
+excluded). Memory is each child process's peak RSS (VmHWM), validating one recipe whose image is
+small vs ~20 MB.
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ def make_images(folder: Path, count: int) -> list[Path]:
 def recipe_text(i: int, image: str) -> str:
     model = MODELS_CYCLE[i % len(MODELS_CYCLE)]
     extra = {
-        "wan2.7-image-pro": f"inputs:\n  - path: {image}\n    bboxes: [[10, 10, 200, 200]]\n  - path: {image}\n"
+        "wan2.7-image-pro": f"inputs:\n  - path: {image}\n    bboxes: [[10, 10, 200, 200]]\n"
+        f"  - path: {image}\n"
         "palette:\n  - {hex: '#112233', ratio: 50}\n  - {hex: '#445566', ratio: 30}\n"
         "  - {hex: '#778899', ratio: 20}\nsize: 2K\n",
         "wan2.7-image": "size: '1536*1024'\nthinking_mode: true\n",
-        "wan2.6-image": f"inputs:\n  - path: {image}\nnegative_prompt: blur\nprompt_extend: false\n",
+        "wan2.6-image": (
+            f"inputs:\n  - path: {image}\nnegative_prompt: blur\nprompt_extend: false\n"
+        ),
         "wan2.5-i2i-preview": f"inputs:\n  - path: {image}\n  - path: {image}\nsize: '1280*720'\n",
         "wanx2.1-imageedit": f"function: expand\ninputs:\n  - path: {image}\ntop_scale: 1.5\n",
     }[model]
@@ -69,13 +74,15 @@ def throughput(count: int) -> None:
         elapsed = time.perf_counter() - start
     errors = len(result.report.errors())
     print(
-        f"validated {result.recipes} recipes ({len(result.jobs)} jobs, {errors} errors) in {elapsed:.3f} s "
+        f"validated {result.recipes} recipes ({len(result.jobs)} jobs, {errors} errors) "
+        f"in {elapsed:.3f} s "
         f"= {result.recipes / elapsed:,.0f} recipes/s  [target: {count} in < 2 s]"
     )
 
 
 def peak_rss_kib() -> int:
-    """This process's peak resident set (VmHWM); unlike ru_maxrss it does not inherit the parent's peak."""
+    """This process's peak resident set (VmHWM); unlike ru_maxrss it does not inherit the parent's
+    peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
@@ -83,7 +90,8 @@ def peak_rss_kib() -> int:
 
 
 def child_peak(recipe: str) -> None:
-    """Child mode: validate one recipe, print peak RSS in KiB before and after, and the error count."""
+    """Child mode: validate one recipe, print peak RSS in KiB before and after, and the error
+    count."""
     before = peak_rss_kib()
     result = validate_paths([recipe], root=Path(recipe).parent)
     after = peak_rss_kib()
@@ -92,7 +100,8 @@ def child_peak(recipe: str) -> None:
 
 def make_image(path: Path, kind: str) -> None:
     if kind == "big":
-        # random noise does not compress: 2500x2600 RGB is about 19.5 MB as PNG, under wan2.7's 20 MB
+        # random noise does not compress: 2500x2600 RGB is about 19.5 MB as PNG, under wan2.7's
+        # 20 MB
         noise = random.Random(1).randbytes(2500 * 2600 * 3)
         Image.frombytes("RGB", (2500, 2600), noise).save(path, compress_level=1)
     else:
@@ -100,7 +109,8 @@ def make_image(path: Path, kind: str) -> None:
 
 
 def memory() -> None:
-    """Peak RSS of a fresh process validating one recipe, with a small and with a ~20 MB image (made beforehand)."""
+    """Peak RSS of a fresh process validating one recipe, with a small and with a ~20 MB image (made
+    beforehand)."""
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("small", "big"):
             folder = Path(tmp) / kind

@@ -6,15 +6,17 @@ import functools
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import fastjsonschema
-import jsonschema
-from jsonschema import Draft7Validator
 
 from spec.errors import EMPTY_INPUT, EMPTY_MODEL, MODEL_NOT_EXIST, NOT_JSON, URL_ERROR
 from spec.models import ModelSpec
 from spec.problems import Path, Problem, json_path
 from spec.schemagen import SCHEMA_DIR, request_schema
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CODES = {
     "required": "missing",
@@ -52,12 +54,22 @@ def _is_number(_checker: object, value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-Validator = jsonschema.validators.extend(
-    Draft7Validator,
-    type_checker=Draft7Validator.TYPE_CHECKER.redefine_many(
-        {"integer": _is_integer, "number": _is_number}
-    ),
-)
+@functools.cache
+def _validator_class() -> type[jsonschema.protocols.Validator]:
+    import jsonschema  # ~40 ms to import: only a document the compiled check refuses needs it
+
+    draft7 = jsonschema.Draft7Validator
+    return jsonschema.validators.extend(
+        draft7,
+        type_checker=draft7.TYPE_CHECKER.redefine_many(
+            {"integer": _is_integer, "number": _is_number}
+        ),
+    )
+
+
+def Validator(schema: dict) -> jsonschema.protocols.Validator:
+    """jsonschema's Draft 7 validator for `schema`, with the integer and number rules above."""
+    return _validator_class()(schema)
 
 
 def load(name: str) -> dict:
@@ -83,8 +95,12 @@ class SchemaCheck:
     spares valid documents."""
 
     def __init__(self, schema: dict) -> None:
-        self._explain = Validator(schema)
+        self._schema = schema
         self._accepts = fastjsonschema.compile(schema)
+
+    @functools.cached_property
+    def _explain(self) -> jsonschema.protocols.Validator:
+        return Validator(self._schema)
 
     def problems(self, document: object) -> list[Problem]:
         if not _types_differ(document):

@@ -1,4 +1,5 @@
-"""`wanform validate` and `wanform schema` through click's test runner: exit codes, report formats, paths and roots."""
+"""`wanform validate` and `wanform schema` through click's test runner: exit codes, report formats,
+paths and roots."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ PROBLEM_LINE = re.compile(
 )
 SUMMARY_LINE = re.compile(
     r"^(?P<verdict>ok|failed): (?P<recipes>\d+) recipes \((?P<jobs>\d+) jobs\), "
-    r"(?P<invalid>\d+) invalid, (?P<errors>\d+) errors, (?P<warnings>\d+) warnings(?P<strict> \(strict\))?$"
+    r"(?P<invalid>\d+) invalid, (?P<errors>\d+) errors, (?P<warnings>\d+) warnings"
+    r"(?P<strict> \(strict\))?$"
 )
 T2I = "model: wan2.7-image\nprompt: A red car on a beach.\nn: 1\n"
 
@@ -28,12 +30,14 @@ Invoke = Callable[..., Result]
 
 @pytest.fixture
 def wanform() -> Invoke:
-    """Run `wanform ARGS...` in-process; exceptions propagate, and stdout/stderr are printed for failing tests."""
+    """Run `wanform ARGS...` in-process; exceptions propagate, and stdout/stderr are printed for
+    failing tests."""
 
     def invoke(*args: str) -> Result:
         result = CliRunner().invoke(main, list(args), catch_exceptions=False)
         print(
-            f"$ wanform {' '.join(args)}\n--- exit {result.exit_code}; stdout:\n{result.stdout}--- stderr:\n{result.stderr}"
+            f"$ wanform {' '.join(args)}\n--- exit {result.exit_code}; "
+            f"stdout:\n{result.stdout}--- stderr:\n{result.stderr}"
         )
         return result
 
@@ -42,7 +46,8 @@ def wanform() -> Invoke:
 
 @pytest.fixture
 def in_cases(case_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Work from the case tree, so it is the default --root and reported paths are relative to it."""
+    """Work from the case tree, so it is the default --root and reported paths are relative to
+    it."""
     monkeypatch.chdir(case_root)
     return case_root
 
@@ -74,7 +79,8 @@ def test_matrix_recipe_counts_its_jobs(wanform: Invoke, in_cases: Path) -> None:
 
 
 def test_invalid_recipe_exits_1_with_one_line_per_problem(wanform: Invoke, in_cases: Path) -> None:
-    """An invalid recipe exits 1 and prints `path:line:col: error[CODE]: message`, then the summary."""
+    """An invalid recipe exits 1 and prints `path:line:col: error[CODE]: message`, then the
+    summary."""
     result = wanform("validate", "invalid/bbox-outside-right.yaml")
     assert result.exit_code == 1
     assert result.stdout == (
@@ -85,7 +91,8 @@ def test_invalid_recipe_exits_1_with_one_line_per_problem(wanform: Invoke, in_ca
 
 
 def test_every_problem_line_has_the_documented_format(wanform: Invoke, in_cases: Path) -> None:
-    """Each problem line of a mixed run parses as file[:line:col]: severity[code]: message, the last line as a summary."""
+    """Each problem line of a mixed run parses as file[:line:col]: severity[code]: message, the last
+    line as a summary."""
     result = wanform(
         "validate",
         "invalid/size-pixels-and-aspect.yaml",
@@ -133,7 +140,8 @@ def test_duplicate_key_message_names_the_first_line(wanform: Invoke, in_cases: P
     result = wanform("validate", "invalid/yaml-duplicate-key.yaml")
     assert (
         result.stdout.splitlines()[0]
-        == "invalid/yaml-duplicate-key.yaml:7:1: error[duplicate-key]: duplicate key 'n' (first defined on line 5)"
+        == "invalid/yaml-duplicate-key.yaml:7:1: error[duplicate-key]: "
+        "duplicate key 'n' (first defined on line 5)"
     )
 
 
@@ -165,7 +173,8 @@ def test_json_document_shape(wanform: Invoke, in_cases: Path) -> None:
                 "column": 8,
                 "severity": "warning",
                 "code": "n-omitted",
-                "message": "n is not set; wanform sends n: 1 (the service's own default is up to 4 images, each billed)",
+                "message": "n is not set; wanform sends n: 1 "
+                "(the service's own default is up to 4 images, each billed)",
             },
         ],
     }
@@ -180,7 +189,8 @@ def _text_from_json(document: dict) -> list[str]:
         lines.append(f"{where}: {p['severity']}[{p['code']}]: {p['message']}")
     s = document["summary"]
     lines.append(
-        f"{'ok' if s['ok'] else 'failed'}: {s['recipes']} recipes ({s['jobs']} jobs), {s['invalid']} invalid, "
+        f"{'ok' if s['ok'] else 'failed'}: {s['recipes']} recipes ({s['jobs']} jobs), "
+        f"{s['invalid']} invalid, "
         f"{s['errors']} errors, {s['warnings']} warnings"
     )
     return lines
@@ -229,7 +239,8 @@ def test_strict_json_summary_is_not_ok(wanform: Invoke, in_cases: Path) -> None:
 def test_directory_recurses_into_yaml_and_yml(
     wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A directory argument means every *.yaml and *.yml below it, at any depth, and nothing else."""
+    """A directory argument means every *.yaml and *.yml below it, at any depth, and nothing
+    else."""
     for name in ("top.yaml", "sub/second.yml", "sub/deeper/third.yaml"):
         _write(tmp_path / "recipes" / name, T2I)
     _write(tmp_path / "recipes" / "sub" / "notes.txt", "not a recipe: {")
@@ -272,21 +283,23 @@ def test_missing_path_is_an_error(wanform: Invoke, in_cases: Path) -> None:
 def test_a_recipe_name_that_is_not_a_file_is_reported(
     wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A broken symbolic link named like a recipe fails the run by name instead of being skipped in silence."""
+    """A broken symbolic link named like a recipe fails the run by name instead of being skipped in
+    silence."""
     _write(tmp_path / "recipes" / "one.yaml", T2I)
     (tmp_path / "recipes" / "gone.yaml").symlink_to(tmp_path / "moved.yaml")
     monkeypatch.chdir(tmp_path)
     result = wanform("validate", "recipes")
     assert result.stdout.splitlines() == [
-        "recipes/gone.yaml: error[unreadable]: not a regular file: a broken or looping symbolic link, a device, a "
-        "socket or a pipe",
+        "recipes/gone.yaml: error[unreadable]: not a regular file: "
+        "a broken or looping symbolic link, a device, a socket or a pipe",
         "failed: 1 recipes (1 jobs), 1 invalid, 1 errors, 0 warnings",
     ]
     assert result.exit_code == 1
 
 
 def test_a_problem_of_some_matrix_jobs_names_them(wanform: Invoke, tmp_path: Path) -> None:
-    """A problem only some combinations have names them, unless it already points at their matrix value."""
+    """A problem only some combinations have names them, unless it already points at their matrix
+    value."""
     recipe = _write(
         tmp_path / "m.yaml",
         "model: wan2.6-image\nprompt: x\nn: 1\nmatrix:\n"
@@ -308,7 +321,8 @@ def test_a_problem_of_some_matrix_jobs_names_them(wanform: Invoke, tmp_path: Pat
 def test_empty_directory_fails(
     wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A directory without recipes is not a success: exit 1, a failed summary, and a note on stderr."""
+    """A directory without recipes is not a success: exit 1, a failed summary, and a note on
+    stderr."""
     (tmp_path / "recipes").mkdir()
     monkeypatch.chdir(tmp_path)
     result = wanform("validate", "recipes")
@@ -319,14 +333,29 @@ def test_empty_directory_fails(
     assert result.stderr == "error: no recipe files (*.yaml, *.yml) under recipes\n"
 
 
+@pytest.mark.parametrize("command", ["run", "render", "plan"])
+def test_commands_that_validate_first_stop_as_validate_does(
+    wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """`run`, `render` and `plan` share validate's step: the same report, note and exit 1."""
+    (tmp_path / "recipes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = wanform(command, "recipes")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "failed: 0 recipes (0 jobs), 0 invalid, 0 errors, 0 warnings\n",
+        "error: no recipe files (*.yaml, *.yml) under recipes\n",
+    )
+
+
 def test_zero_byte_file(wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A zero-byte recipe is one yaml-empty error on the file, not a traceback."""
     (tmp_path / "empty.yaml").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     result = wanform("validate", "empty.yaml")
     assert (
-        result.stdout.splitlines()[0]
-        == "empty.yaml: error[yaml-empty]: the file is empty; a recipe is a mapping with at least model and prompt"
+        result.stdout.splitlines()[0] == "empty.yaml: error[yaml-empty]: the file is empty; "
+        "a recipe is a mapping with at least model and prompt"
     )
     assert result.exit_code == 1
 
@@ -392,7 +421,8 @@ def test_schema_prints_the_recipe_schema(wanform: Invoke) -> None:
 
 
 def test_schema_for_a_model_prints_its_request_schema(wanform: Invoke) -> None:
-    """`wanform schema --model wan2.6-image` prints that model's request schema file byte for byte."""
+    """`wanform schema --model wan2.6-image` prints that model's request schema file byte for
+    byte."""
     result = wanform("schema", "--model", "wan2.6-image")
     committed = (SCHEMA_DIR / "request-wan2.6-image.schema.json").read_text(encoding="utf-8")
     assert (result.exit_code, result.stdout) == (0, committed)

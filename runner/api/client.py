@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from runner.api import errors
+from runner.api import errors, transport
 from runner.api.errors import ServiceError, safe_url
 from runner.api.targets import Target
 
@@ -121,7 +121,7 @@ class Client:
                 text = await resp.text(errors="replace")
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise errors.from_transport(exc, where=where) from None
+            raise transport.from_transport(exc, where=where) from None
         return self._answer(status, text, where, retry_after)
 
     def _answer(self, status: int, text: str, where: str, retry_after: str | None) -> Answer:
@@ -216,7 +216,7 @@ class Client:
                 text = await resp.text(errors="replace")
                 status = resp.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise errors.from_transport(exc, where=where) from None
+            raise transport.from_transport(exc, where=where) from None
         if not 200 <= status < 300:
             raise errors.from_result_status(status, text, where=where)
 
@@ -247,7 +247,7 @@ class Client:
                     size += len(chunk)
                 expected = resp.content_length
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise errors.from_transport(exc, where=where) from None
+            raise transport.from_transport(exc, where=where) from None
         if expected is not None and size != expected:
             raise errors.DisconnectedError(f"{where}: got {size} of {expected} bytes", where=where)
         return size

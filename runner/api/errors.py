@@ -18,22 +18,19 @@
     └── FileError             an upload or a result file failed, or a result is not what it claims
 
 Which kind each DashScope code is (and so which class it becomes) is spec/errors.py's. aiohttp's
-exceptions and DashScope's codes become these classes in exactly two places: `from_transport` and
-`from_answer`. Messages never hold a key or a signed URL's query string.
+exceptions and DashScope's codes become these classes in exactly two places:
+`transport.from_transport` and `from_answer`. Messages never hold a key or a signed URL's query
+string.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from urllib.parse import urlsplit, urlunsplit
-
-import aiohttp
 
 from spec.errors import Kind, kind_of_status, lookup
 
@@ -172,58 +169,6 @@ KIND_CLASSES: Mapping[Kind, type[ApiError]] = MappingProxyType(
     }
 )
 
-# aiohttp's exceptions, each named, so a new one in aiohttp shows up in the tests rather than as a
-# traceback.
-_NOT_SENT = (
-    aiohttp.ClientConnectorError,
-    aiohttp.ClientConnectorDNSError,
-    aiohttp.ClientProxyConnectionError,
-    aiohttp.ClientSSLError,
-    aiohttp.ClientConnectorSSLError,
-    aiohttp.ClientConnectorCertificateError,
-    aiohttp.ConnectionTimeoutError,
-    aiohttp.ServerFingerprintMismatch,
-)
-_BROKEN = (
-    aiohttp.ClientConnectionError,
-    aiohttp.ClientConnectionResetError,
-    aiohttp.ClientOSError,
-    aiohttp.ServerConnectionError,
-    aiohttp.ServerDisconnectedError,
-    aiohttp.ClientPayloadError,
-    aiohttp.UploadAbortedError,
-)
-_TIMED_OUT = (aiohttp.ServerTimeoutError, aiohttp.SocketTimeoutError)
-_BAD_TARGET = (
-    aiohttp.InvalidURL,
-    aiohttp.InvalidUrlClientError,
-    aiohttp.NonHttpUrlClientError,
-    aiohttp.RedirectClientError,
-    aiohttp.InvalidUrlRedirectClientError,
-    aiohttp.NonHttpUrlRedirectClientError,
-    aiohttp.TooManyRedirects,
-    aiohttp.ClientHttpProxyError,
-)
-# Raised only by response helpers the runner does not call (raise_for_status, .json(), websockets).
-_NOT_RAISED = (
-    aiohttp.ClientError,
-    aiohttp.ClientResponseError,
-    aiohttp.ContentTypeError,
-    aiohttp.WSServerHandshakeError,
-)
-TRANSPORT: Mapping[type[BaseException], type[WanformError]] = MappingProxyType(
-    {
-        **{c: ConnectError for c in _NOT_SENT},
-        **{c: DisconnectedError for c in _BROKEN},
-        **{c: ReadTimeoutError for c in _TIMED_OUT},
-        **{c: TargetError for c in _BAD_TARGET},
-        **{c: DisconnectedError for c in _NOT_RAISED},
-        asyncio.TimeoutError: ReadTimeoutError,
-        ConnectionError: DisconnectedError,
-        OSError: DisconnectedError,
-    }
-)
-
 
 def safe_url(url: object) -> str:
     """A URL without its query string and fragment (signed URLs carry their credentials there)."""
@@ -300,23 +245,3 @@ def from_result_status(status: int, text: str, *, where: str) -> WanformError:
     if status == 429 or status >= 500:
         return ServiceError(status, f"HTTP{status}", message, where=where)
     return FileError(message, where=where)
-
-
-def from_transport(exc: BaseException, *, where: str) -> WanformError:
-    """The error for an exception raised while talking to the service
-    (aiohttp's, the socket's, a timeout)."""
-    for cls in type(exc).__mro__:
-        if cls in TRANSPORT:
-            kind = TRANSPORT[cls]
-            return kind(f"{where}: {_describe(exc, kind)}", where=where)
-    raise exc
-
-
-def _describe(exc: BaseException, kind: type[WanformError]) -> str:
-    if kind is ReadTimeoutError:
-        return "no answer in time"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = os.strerror(exc.os_error.errno) if exc.os_error.errno else str(exc.os_error)
-        return f"cannot connect to {exc.host}:{exc.port} ({reason})"
-    text = str(exc) or type(exc).__name__
-    return text.split("?")[0]  # a URL in aiohttp's message must not carry its signed query

@@ -1,4 +1,5 @@
-"""The GitOps commands: `wanform plan` (what a run would do, sending nothing) and `wanform merge-locks`."""
+"""The GitOps commands: `wanform plan` (what a run would do, sending nothing) and
+`wanform merge-locks`."""
 
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ from pathlib import Path
 import click
 
 from runner.cli.options import variants_option
+from runner.cli.steps import fail
+from runner.cli.validate import validated
+from runner.exits import CHANGES_PENDING, Exit
 from runner.gitops.fingerprint import HashCache
 from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
 from runner.gitops.plan import Plan, make_plan
-from runner.recipes.check import validate_paths
 from runner.reports.plan import PLAN_REPORTERS
-from runner.reports.validation import REPORTERS
 from spec.models import ModelSpec
-
-EXIT_NOTHING_TO_DO, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 
 
 def load_lock(path: Path) -> LockFile:
@@ -25,18 +25,15 @@ def load_lock(path: Path) -> LockFile:
     try:
         return LockFile.load(path)
     except LockFileError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail(str(exc))
 
 
 def build_plan(
     paths: tuple[str, ...], root: str, lock_path: Path, fmt: str, models: Mapping[str, ModelSpec]
 ) -> Plan:
-    """Validate, then compare with the lock; invalid recipes are printed as `validate` prints them, exit 1."""
-    result = validate_paths(list(paths) or ["recipes"], root=root, models=models)
-    if not (result.report.ok() and result.recipes):
-        REPORTERS["json" if fmt == "json" else "text"](result, sys.stdout, False)
-        sys.exit(EXIT_ERROR)
+    """Validate, then compare with the lock; invalid recipes are printed as `validate` prints
+    them, exit 1."""
+    result = validated(paths, root, fmt, models)
     hashes = HashCache(Path(root))
     plan = make_plan(result.jobs, load_lock(lock_path), Path(root), hashes)
     hashes.save()
@@ -93,7 +90,7 @@ def plan(
     )
     PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
     pending = bool(found.pending() or found.orphaned())
-    sys.exit(EXIT_PENDING if detailed_exitcode and pending else EXIT_NOTHING_TO_DO)
+    sys.exit(CHANGES_PENDING if detailed_exitcode and pending else Exit.OK)
 
 
 @click.command("merge-locks")
@@ -114,7 +111,6 @@ def merge_locks(locks: tuple[str, ...], into: str) -> None:
     try:
         merged = merge([LockFile.load(Path(p)) for p in locks], Path(into))
     except LockFileError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail(str(exc))
     merged.save()
     click.echo(f"merged {len(locks)} lock files: {len(merged.jobs)} jobs in {into}")

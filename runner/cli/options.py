@@ -8,6 +8,12 @@ import click
 
 from spec.models import ModelSpec, describe_variants, parse_variants, table
 
+TARGET_HELP = (
+    "emulator, dashscope, or a base URL such as http://127.0.0.1:8000/api/v1. Default: dashscope "
+    "when DASHSCOPE_API_KEY is set (base URL from DASHSCOPE_HTTP_BASE_URL, DASHSCOPE_API_REGION, "
+    "DASHSCOPE_WORKSPACE_ID, as the official SDK resolves it), else the embedded emulator."
+)
+
 
 def _model_table(
     _ctx: click.Context, _param: click.Parameter, value: str | None
@@ -18,7 +24,8 @@ def _model_table(
         raise click.BadParameter(str(exc), param_hint="--variants / WANFORM_VARIANTS") from exc
 
 
-# The model table, with the API pages' disagreements resolved as the user asks; commands receive it as `models`.
+# The model table, with the API pages' disagreements resolved as the user asks; commands receive it
+# as `models`.
 variants_option = click.option(
     "--variants",
     "models",
@@ -27,3 +34,6 @@ variants_option = click.option(
     callback=_model_table,
     help=f"Which document to follow where the API pages disagree ({describe_variants()}).",
 )
+
+# Where `run`, `status` and `cancel` send their requests.
+target_option = click.option("--target", metavar="TARGET", help=TARGET_HELP)

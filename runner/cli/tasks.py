@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from typing import TextIO
+
+import click
 
 from runner.api.answers import outcome, service_times
 from runner.api.client import Answer, Client, session
+from runner.api.errors import AccountError, EndpointError, WanformError
 from runner.api.targets import Target
+from runner.cli.options import target_option
+from runner.cli.steps import fail, resolve_target
 from runner.engine.outputs import redact
+from runner.exits import Exit
+
+output_option = click.option(
+    "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
+@click.command()
+@click.argument("task_id")
+@target_option
+@output_option
+def status(task_id: str, target: str | None, fmt: str) -> None:
+    """Show a task's status, times and result files (URLs without their signatures)."""
+    _task_command("status", task_id, target, fmt)
+
+
+@click.command()
+@click.argument("task_id")
+@target_option
+@output_option
+def cancel(task_id: str, target: str | None, fmt: str) -> None:
+    """Cancel a task; DashScope cancels only tasks still PENDING."""
+    _task_command("cancel", task_id, target, fmt)
+
+
+def _task_command(action: str, task_id: str, target: str | None, fmt: str) -> None:
+    """One request to the target the task was submitted to, and its answer printed."""
+    chosen = resolve_target(target)
+    if chosen.embedded:
+        fail(
+            f"{action} needs the target the task was submitted to: set DASHSCOPE_API_KEY or pass "
+            "--target"
+        )
+    try:
+        answer = asyncio.run(call(chosen, action, task_id))
+    except (AccountError, EndpointError) as exc:
+        fail(exc.line(), Exit.STOPPED)
+    except WanformError as exc:
+        fail(exc.line(), Exit.FAILED)
+    (print_status if action == "status" else print_cancel)(task_id, answer, sys.stdout, fmt)
 
 
 async def call(target: Target, action: str, task_id: str) -> Answer:
-    """GET the task, or POST its cancel; raises runner.errors."""
+    """GET the task, or POST its cancel; raises runner.api.errors classes."""
     async with session(target) as http:
         client = Client(http, target)
         return await (client.task(task_id) if action == "status" else client.cancel(task_id))

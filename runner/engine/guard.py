@@ -1,9 +1,9 @@
 """The run guard, `.wanform/run.guard`: one `wanform run` at a time in a project.
 
-It is an OS-level lock (flock), so it goes away with the process that held it: a crash leaves nothing
-stale to clear. The holder writes who it is to `.wanform/run.owner`, for the message a refused run
-prints. Within one process the guard is re-entrant, so the CLI can hold it across plan, jobs and lock
-update while the journal takes it again for the jobs alone.
+It is an OS-level lock (flock), so it goes away with the process that held it: a crash leaves
+nothing stale to clear. The holder writes who it is to `.wanform/run.owner`, for the message a
+refused run prints. Within one process the guard is re-entrant, so the CLI can hold it across plan,
+jobs and lock update while the journal takes it again for the jobs alone.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from runner.api.errors import WanformError
+from runner.timestamps import utc_now
 
 DIRECTORY = ".wanform"
 GUARD = "run.guard"
@@ -35,7 +35,8 @@ class RunBusy(WanformError):
 
 @contextlib.contextmanager
 def run_guard(root: str | os.PathLike) -> Iterator[None]:
-    """Hold the project's run guard; raises RunBusy, naming the holder, if another process has it."""
+    """Hold the project's run guard; raises RunBusy, naming the holder, if another process has
+    it."""
     directory = Path(root) / DIRECTORY
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(directory / GUARD), timeout=0, is_singleton=True)
@@ -49,7 +50,9 @@ def run_guard(root: str | os.PathLike) -> Iterator[None]:
     try:
         if first:
             owner.write_text(
-                json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()})
+                json.dumps(
+                    {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now("seconds")}
+                )
             )
         yield
     finally:
@@ -59,13 +62,10 @@ def run_guard(root: str | os.PathLike) -> Iterator[None]:
 
 
 def holder_of(root: Path) -> str:
-    """Who holds the guard, as its owner file says (`pid 42 on host, since ...`), or '' if it does not say."""
+    """Who holds the guard, as its owner file says (`pid 42 on host, since ...`), or '' if it does
+    not say."""
     try:
         owner = json.loads((root / DIRECTORY / OWNER).read_text(encoding="utf-8"))
         return f"pid {int(owner['pid'])} on {owner['host']}, since {owner['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return ""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

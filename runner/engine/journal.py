@@ -1,8 +1,9 @@
 """The run journal, `.wanform/journal.jsonl`: each task id reaches the disk the moment it is known.
 
-One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash, `kill -9`
-or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose task is
-journaled is polled, not submitted again. The run guard keeps two runs from sharing one journal.
+One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash,
+`kill -9` or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose
+task is journaled is polled, not submitted again. The run guard keeps two runs from sharing one
+journal.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from runner.engine.guard import run_guard
+from runner.timestamps import utc_now
 
 DIRECTORY = ".wanform"
 FILE = "journal.jsonl"
@@ -40,10 +41,6 @@ class JobRecord:
     def live(self) -> bool:
         """A task to poll rather than a job to submit."""
         return self.task_id is not None and self.status not in DEAD and self.status != "FAILED"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Journal:
@@ -115,7 +112,7 @@ class Journal:
 
     def write(self, event: str, job: str, **fields: object) -> None:
         """Append one event and make it durable before returning."""
-        entry = {"event": event, "job": job, "time": _now(), **fields}
+        entry = {"event": event, "job": job, "time": utc_now(), **fields}
         assert self._file is not None, "journal not open"
         self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
         self._file.flush()

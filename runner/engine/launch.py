@@ -1,4 +1,5 @@
-"""Starting a run: the embedded emulator when it is the target, the HTTP session, the journal, the signals."""
+"""Starting a run: the embedded emulator when it is the target, the HTTP session, the journal, the
+signals."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ async def reachable(
     speed: float = EMULATOR_SPEED,
     models: Mapping[str, ModelSpec] = MODELS,
 ) -> AsyncIterator[Target]:
-    """The target ready to call: an embedded emulator is started on a free loopback port for the block's duration."""
+    """The target ready to call: an embedded emulator is started on a free loopback port for the
+    block's duration."""
     if not target.embedded:
         yield target
         return
@@ -41,8 +43,8 @@ async def reachable(
         EmulatorConfig(host="127.0.0.1", port=0, speed=speed, models=models)
     )
     announce(
-        f"running against the embedded emulator at {base_url} (offline, {speed:g}x speed, nothing is billed; "
-        "set DASHSCOPE_API_KEY or pass --target to use DashScope)"
+        f"running against the embedded emulator at {base_url} (offline, {speed:g}x speed, "
+        "nothing is billed; set DASHSCOPE_API_KEY or pass --target to use DashScope)"
     )
     try:
         yield target.with_base_url(base_url)
@@ -54,7 +56,7 @@ async def reachable(
 def interrupts(engine: Engine):
     """Ctrl-C and SIGTERM interrupt the run gracefully once; a second Ctrl-C aborts."""
     loop = asyncio.get_running_loop()
-    installed = []
+    installed: list[signal.Signals] = []
 
     def first(signum: int) -> None:
         for sig in installed:

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.api.errors import FileError, safe_url
+from runner.reports import versions
 from spec import datauri
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-SIDECAR_VERSION = 1
 SIGNED_QUERY = re.compile(r"(?i)(signature|expires|accesskeyid|security-token|x-oss-|token)=")
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_STEM = (
@@ -204,7 +204,7 @@ def safe_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 def write_sidecar(path: Path, provenance: dict) -> None:
-    doc = {"version": SIDECAR_VERSION, **provenance}
+    doc = {"version": versions.SIDECAR, **provenance}
     write_atomic(
         path, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     )

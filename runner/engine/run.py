@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +75,7 @@ from runner.engine.submission import Submitter
 from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, journal_key, load_sources
 from runner.reports.progress import Lines
+from runner.timestamps import utc_now
 from spec.models import MODELS, ModelSpec
 
 STOPPING = (AccountError, EndpointError)
@@ -115,10 +115,6 @@ class Work:
     @property
     def model(self) -> str:
         return self.checked.job.values["model"]
-
-
-def _iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _intact(outputs: list[dict]) -> bool:
@@ -318,7 +314,7 @@ class Engine:
     async def _start(self, w: Work, intent: float | None) -> Answer:
         w.state.state = SUBMITTING
         wire, w.request = await self.submitter.wire(w.checked.job, w.sources, self._synchronous(w))
-        w.times["submitted_at"] = _iso()
+        w.times["submitted_at"] = utc_now()
         if self._synchronous(w):
             return await self.submitter.call(w.journal_key, w.model, wire)
         submitted = await self.submitter.submit(w.journal_key, w.model, wire, intent)
@@ -375,7 +371,7 @@ class Engine:
         """Turn a finished task (or sync answer) into files, a sidecar and a journal entry."""
         output = answer.body.get("output") or {}
         status = str(output.get("task_status") or "SUCCEEDED")
-        w.times["finished_at"] = _iso()
+        w.times["finished_at"] = utc_now()
         if status != "SUCCEEDED":
             self.journal.write(
                 "finished", w.journal_key, task_id=w.state.task_id, status=status, outputs=[]
@@ -394,7 +390,7 @@ class Engine:
         w.state.images = [f for f in fetched if isinstance(f, ImageOut)]
         w.state.failures += [f for f in fetched if isinstance(f, ImageFailure)]
         w.state.failures.sort(key=lambda f: f.index)
-        w.times["downloaded_at"] = _iso()
+        w.times["downloaded_at"] = utc_now()
         await self._record(w, answer, found.urls, found.texts)
         w.state.state = SUCCEEDED if not w.state.failures else PARTIAL if w.state.images else FAILED
         if w.state.state == FAILED:

@@ -1,12 +1,12 @@
-"""What a run did, job by job: each job's state, images and failures, and the run's totals and exit code."""
+"""What a run did, job by job: each job's state, images and failures, and the run's totals and exit
+code."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from runner.api.errors import WanformError
-
-EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
+from runner.exits import Exit
 
 # A job's phases while it runs, then how it ended.
 QUEUED, PREPARING, SUBMITTING, PENDING, RUNNING, DOWNLOADING = (
@@ -67,7 +67,7 @@ class JobState:
         return f"{self.recipe}: {self.job}"
 
     def as_dict(self) -> dict:
-        out = {
+        out: dict[str, object] = {
             "recipe": self.recipe,
             "job": self.job,
             "model": self.model,
@@ -107,12 +107,12 @@ class RunResult:
         return sum(1 for j in self.jobs if j.state in states)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> Exit:
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return Exit.INTERRUPTED
         if self.stopped is not None:
-            return EXIT_STOPPED
-        return EXIT_OK if self.count(SUCCEEDED, SKIPPED) == len(self.jobs) else EXIT_FAILED
+            return Exit.STOPPED
+        return Exit.OK if self.count(SUCCEEDED, SKIPPED) == len(self.jobs) else Exit.FAILED
 
     def summary(self) -> dict:
         return {

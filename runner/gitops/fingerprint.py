@@ -1,4 +1,5 @@
-"""A job's fingerprint: sha256 over the canonical request, with input images by content, not by name.
+"""A job's fingerprint: sha256 over the canonical request, with input images by content, not by
+name.
 
 Renaming an image changes nothing; changing one byte of it changes the job. Image hashes are
 cached in `.wanform/hashes.json` by path, size and mtime, so an unchanged tree is not re-read.
@@ -131,7 +132,8 @@ class Fingerprint:
 
 
 def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str:
-    """sha256 of the canonical request body, each image replaced by its identity (content hash or URL)."""
+    """sha256 of the canonical request body, each image replaced by its identity (content hash or
+    URL)."""
     body = copy.deepcopy(request.body)
     for path, identity in identities.items():
         _set(body, path, identity)

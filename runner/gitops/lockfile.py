@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.engine.outputs import write_atomic
+from runner.reports import versions
 
 LOCK_NAME = "wanform.lock"
-LOCK_VERSION = 1
 
 
 class LockFileError(ValueError):
@@ -42,23 +42,19 @@ class LockFile:
             raise LockFileError(
                 f"{path}: cannot read the lock file: {exc.strerror or exc}"
             ) from exc
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise LockFileError(
-                f"{path}:{exc.lineno}:{exc.colno}: the lock file is not valid JSON "
-                "(a merge conflict left in it?)"
-            ) from exc
+        except UnicodeDecodeError as exc:
+            raise LockFileError(f"{path}: the lock file is not valid JSON: {exc}") from exc
+        doc = _parse(path, text)
         if (
             not isinstance(doc, dict)
-            or doc.get("version") != LOCK_VERSION
+            or doc.get("version") != versions.LOCK
             or not isinstance(doc.get("jobs"), dict)
         ):
-            raise LockFileError(f"{path}: not a version {LOCK_VERSION} wanform lock file")
+            raise LockFileError(f"{path}: not a version {versions.LOCK} wanform lock file")
         return cls(path, doc["jobs"])
 
     def dump(self) -> str:
-        doc = {"version": LOCK_VERSION, "jobs": self.jobs}
+        doc = {"version": versions.LOCK, "jobs": self.jobs}
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def save(self) -> None:
@@ -72,8 +68,22 @@ class LockFile:
         write_atomic(self.path, text.encode("utf-8"))
 
 
+def _parse(path: Path, text: str) -> object:
+    """The lock's JSON document; a LockFileError at the line and column json names, if it does."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LockFileError(
+            f"{path}:{exc.lineno}:{exc.colno}: the lock file is not valid JSON "
+            "(a merge conflict left in it?)"
+        ) from exc
+    except ValueError as exc:  # json's other refusals carry no position: a number too long for int
+        raise LockFileError(f"{path}: the lock file is not valid JSON: {exc}") from exc
+
+
 def merge(locks: list[LockFile], into: Path) -> LockFile:
-    """Union of shard locks; the same job with different entries is a conflict, not a silent pick."""
+    """Union of shard locks; the same job with two different entries is a conflict, never a
+    silent pick."""
     merged = LockFile(into)
     for lock in locks:
         for key, entry in lock.jobs.items():

@@ -1,4 +1,5 @@
-"""`wanform plan`: compare recipes with the lock file and the files on disk, and say what a run would do."""
+"""`wanform plan`: compare recipes with the lock file and the files on disk, and say what a run
+would do."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ class Plan:
 
 
 def recipe_key(checked: CheckedJob, root: Path) -> str:
-    """The job's key in the lock: recipe path relative to the root, with forward slashes, and job name."""
+    """The job's key in the lock: recipe path relative to the root, with forward slashes, and job
+    name."""
     relative = os.path.relpath(checked.job.recipe.abspath, root.resolve())
     return job_key(Path(relative).as_posix(), checked.job.name)
 
@@ -112,7 +114,8 @@ def make_plan(jobs: list[CheckedJob], lock: LockFile, root: Path, hashes: HashCa
 
 
 def shard(jobs: list[PlannedJob], index: int, count: int) -> list[PlannedJob]:
-    """Slice `index` of `count` (1-based): every count-th job in key order, so shards differ by at most one job."""
+    """Slice `index` of `count` (1-based): every count-th job in key order, so shards differ by at
+    most one job."""
     ordered = sorted(jobs, key=lambda j: j.key)
     return [job for position, job in enumerate(ordered) if position % count == index - 1]
 

@@ -1,7 +1,9 @@
-"""Runs the GitOps way: only new and changed jobs, within a budget, a shard at a time, recorded in the lock."""
+"""Runs the GitOps way: only new and changed jobs, within a budget, a shard at a time, recorded in
+the lock."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def select(plan: Plan, force: bool, part: tuple[int, int] | None) -> list[PlannedJob]:
-    """The jobs this run executes: pending ones (every declared one with `force`), then this shard's slice."""
+    """The jobs this run executes: pending ones (every declared one with `force`), then this shard's
+    slice."""
     chosen = [j for j in plan.jobs if j.checked is not None and (force or j.pending)]
     return shard(chosen, *part) if part else chosen
 
@@ -37,18 +40,24 @@ def over_budget(
     images = sum(j.images for j in jobs)
     cost = sum(j.cost for j in jobs)
     if max_images is not None and images > max_images:
-        return f"this run would bill up to {images} images, over --max-images {max_images}; nothing was sent"
+        return (
+            f"this run would bill up to {images} images, over --max-images {max_images}; "
+            "nothing was sent"
+        )
     if max_cost is not None and cost > max_cost:
-        return f"this run would cost up to {cost:.2f} CNY at list price, over --max-cost {max_cost:g}; nothing was sent"
+        return (
+            f"this run would cost up to {cost:.2f} CNY at list price, "
+            f"over --max-cost {max_cost:g}; nothing was sent"
+        )
     return None
 
 
 def _output(file: str, sha256: str, root: Path) -> dict:
-    try:
+    width: int | None = None
+    height: int | None = None
+    with contextlib.suppress(OSError, ImageProbeError):
         info = probe_file(file)
         width, height = info.width, info.height
-    except (OSError, ImageProbeError):
-        width = height = None
     return {
         "path": _relative(file, root),
         "sha256": f"sha256:{sha256}",
@@ -64,7 +73,8 @@ def _relative(file: str, root: Path) -> str:
 def record(
     lock: LockFile, jobs: list[PlannedJob], states: list[JobState], root: Path, target: str
 ) -> None:
-    """Write a lock entry for every job that ended with images (or was already done); others keep theirs."""
+    """Write a lock entry for every job that ended with images (or was already done); others keep
+    theirs."""
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
@@ -86,7 +96,8 @@ def record(
 
 
 def prune(lock: LockFile, plan: Plan, root: Path) -> list[str]:
-    """Drop orphaned entries from the lock and delete the outputs they recorded; returns the files removed."""
+    """Drop orphaned entries from the lock and delete the outputs they recorded; returns the files
+    removed."""
     removed = []
     for job in plan.orphaned():
         entry = lock.jobs.pop(job.key, {})
@@ -124,7 +135,8 @@ class Project:
         plan: Plan,
         prune_orphans: bool,
     ) -> list[str]:
-        """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache; returns files pruned."""
+        """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache;
+        returns files pruned."""
         record(self.lock, jobs, result.jobs, self.root, target)
         removed = prune(self.lock, plan, self.root) if prune_orphans else []
         self.lock.save()

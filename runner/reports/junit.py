@@ -43,9 +43,7 @@ def junit_xml(result: RunResult) -> bytes:
         out = [f"task {job.task_id}"] + [f"{i.file} sha256:{i.sha256}" for i in job.images]
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(suite)
-    return (
-        ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True) + b"\n"
-    )
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
 def write_junit(path: Path, result: RunResult) -> None:

@@ -6,8 +6,8 @@ import json
 from typing import TextIO
 
 from runner.gitops.plan import Plan, PlannedJob
+from runner.reports import versions
 
-PLAN_VERSION = 1
 MARKS = {"new": "+", "changed": "~", "unchanged": "=", "orphaned": "-"}
 
 
@@ -44,7 +44,8 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     for model, row in s["by_model"].items():
         out.write(f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY\n")
     out.write(
-        f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, {s['orphaned']} orphaned; "
+        f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, "
+        f"{s['orphaned']} orphaned; "
         f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
         "(list price, Beijing; billed per image actually generated)\n"
     )
@@ -53,7 +54,7 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
 def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     """The same facts as `text`, every job included."""
     doc = {
-        "version": PLAN_VERSION,
+        "version": versions.PLAN_REPORT,
         "summary": summary(plan),
         "jobs": [
             {

@@ -1,4 +1,5 @@
-"""How a run shows itself while it works: a live panel on a terminal, plain lines elsewhere (CI, pipes).
+"""How a run shows itself while it works: a live panel on a terminal, plain lines elsewhere (CI,
+pipes).
 
 Job lines and the final report go to stdout; the live panel and notices go to stderr.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TextIO
 
 from rich.console import Console
@@ -27,13 +27,9 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
+from runner.reports import versions
 from runner.reports.run import job_line
-
-EVENT_VERSION = 1
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from runner.timestamps import utc_now
 
 
 class Lines:
@@ -56,7 +52,8 @@ class Lines:
         self.err.flush()
 
     def event(self, kind: str, job: JobState, **details: object) -> None:
-        """A step of a job (queued, submitted, polled, downloaded); only the event stream shows these."""
+        """A step of a job (queued, submitted, polled, downloaded); only the event stream shows
+        these."""
 
     def stop(self) -> None:
         pass
@@ -71,7 +68,9 @@ class Events(Lines):
     def _emit(self, doc: dict) -> None:
         self.out.write(
             json.dumps(
-                {"v": EVENT_VERSION, "time": _now(), **doc}, sort_keys=True, ensure_ascii=False
+                {"v": versions.RUN_EVENTS, "time": utc_now(zulu=True), **doc},
+                sort_keys=True,
+                ensure_ascii=False,
             )
             + "\n"
         )
@@ -157,7 +156,8 @@ class LiveDisplay(Lines):
 
 
 def choose(out: TextIO, err: TextIO, fmt: str) -> Lines:
-    """The live panel on a terminal in text mode; plain lines otherwise; no job lines with `-o json`."""
+    """The live panel on a terminal in text mode; plain lines otherwise; no job lines with
+    `-o json`."""
     if fmt == "ndjson":
         return Events(out, err)
     if fmt == "json":

@@ -6,8 +6,7 @@ import json
 from typing import TextIO
 
 from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
-
-REPORT_VERSION = 1
+from runner.reports import versions
 
 
 def job_line(job: JobState) -> str:
@@ -35,10 +34,10 @@ def text(result: RunResult, out: TextIO) -> None:
     line = stop_line(result)
     if line:
         out.write(line + "\n")
-    verdict = {0: "ok", 3: "failed", 4: "stopped", 130: "interrupted"}[result.exit_code]
     out.write(
-        f"{verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, {s['partial']} partial, {s['failed']} failed, "
-        f"{s['skipped']} skipped, {s['not_finished']} not finished; {s['images']} images; "
+        f"{result.exit_code.verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, "
+        f"{s['partial']} partial, {s['failed']} failed, {s['skipped']} skipped, "
+        f"{s['not_finished']} not finished; {s['images']} images; "
         f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n"
     )
 
@@ -46,7 +45,7 @@ def text(result: RunResult, out: TextIO) -> None:
 def as_json(result: RunResult, out: TextIO) -> None:
     """A stable machine-readable report."""
     doc = {
-        "version": REPORT_VERSION,
+        "version": versions.RUN_REPORT,
         "target": result.target,
         "exit_code": result.exit_code,
         "summary": result.summary(),
@@ -67,7 +66,7 @@ def as_json(result: RunResult, out: TextIO) -> None:
 def as_event(result: RunResult, out: TextIO) -> None:
     """The last line of an `-o ndjson` stream: how the run ended."""
     doc = {
-        "v": 1,
+        "v": versions.RUN_EVENTS,
         "event": "run_finished",
         "target": result.target,
         "exit_code": result.exit_code,

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from runner.recipes.check import Validation
-
-REPORT_VERSION = 1
+from runner.reports import versions
 
 
 def _summary(result: Validation, strict: bool) -> dict:
@@ -39,7 +38,7 @@ def text(result: Validation, out: TextIO, strict: bool) -> None:
 def as_json(result: Validation, out: TextIO, strict: bool) -> None:
     """A stable JSON document with the same facts as the text report."""
     doc = {
-        "version": REPORT_VERSION,
+        "version": versions.VALIDATION_REPORT,
         "summary": _summary(result, strict),
         "files": [{"file": f, "valid": f not in result.invalid} for f in result.report.files],
         "problems": [f.as_dict() for f in result.report.findings],

@@ -50,7 +50,8 @@ def test_workflow_takes_the_key_from_the_secret_store_only():
 
 
 def test_every_wanform_command_in_the_workflow_parses():
-    """Each `wanform ...` line names a real command with real options (click parses it without running)."""
+    """Each `wanform ...` line names a real command with real options (click parses it without
+    running)."""
     doc = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())
     runs = [step["run"] for job in doc["jobs"].values() for step in job["steps"] if "run" in step]
     commands = [c for run in runs for c in _commands(run)]

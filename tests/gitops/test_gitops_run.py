@@ -1,4 +1,5 @@
-"""`wanform run` and `wanform plan` as a team's CI uses them: processes against an emulator, a lock in git."""
+"""`wanform run` and `wanform plan` as a team's CI uses them: processes against an emulator, a lock
+in git."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ inputs:
 
 
 async def wanform(root: Path, *args: str) -> tuple[int, str, str]:
-    """Run the CLI as a process in `root` with an API key set; return its exit code, stdout and stderr."""
+    """Run the CLI as a process in `root` with an API key set; return its exit code, stdout and
+    stderr."""
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -64,8 +66,9 @@ async def submissions(emulator) -> int:
 
 
 async def test_a_change_runs_exactly_what_it_declares(project, emulator):
-    """Fresh: all new (exit 2); after a run nothing is pending (exit 0), a rerun sends nothing and leaves the
-    lock byte for byte; editing one recipe makes exactly its jobs pending, and only they run."""
+    """Fresh: all new (exit 2); after a run nothing is pending (exit 0), a rerun sends nothing and
+    leaves the lock byte for byte; editing one recipe makes exactly its jobs pending, and only they
+    run."""
     root = project.root
     write_recipes(root)
     code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
@@ -96,8 +99,8 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
 
 
 async def test_force_runs_every_job_again(project, emulator):
-    """--force submits every declared job anew, even those whose finished task and files the journal holds,
-    and the lock records the new tasks."""
+    """--force submits every declared job anew, even those whose finished task and files the
+    journal holds, and the lock records the new tasks."""
     root = project.root
     write_recipes(root)
     assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
@@ -147,7 +150,8 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
 
 
 async def test_budget_refuses_before_any_request(project, emulator):
-    """--max-images and --max-cost stop an over-budget run with exit 1 before a single request is sent."""
+    """--max-images and --max-cost stop an over-budget run with exit 1 before a single request is
+    sent."""
     write_recipes(project.root)
     code, _, err = await wanform(
         project.root, "run", "--max-images", "4", "--target", emulator.base_url, "."
@@ -163,7 +167,8 @@ async def test_budget_refuses_before_any_request(project, emulator):
 async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
     project, emulator, tmp_path_factory
 ):
-    """Three machines of a CI matrix, each with its own checkout: every job runs once, the locks merge."""
+    """Three machines of a CI matrix, each with its own checkout: every job runs once, the locks
+    merge."""
     write_recipes(project.root)
     for extra in range(3):
         (project.root / f"fox{extra}.yaml").write_text(FOX.replace("[1, 2, 3]", f"[{10 + extra}]"))
@@ -226,7 +231,8 @@ async def test_event_stream_and_junit(project, emulator):
 async def test_an_unwritable_destination_stops_the_run_before_any_request(
     project, emulator, option
 ):
-    """A lock, report or output path that cannot be written is named at once, with exit 1, and nothing is sent."""
+    """A lock, report or output path that cannot be written is named at once, with exit 1, and
+    nothing is sent."""
     write_recipes(project.root)
     (project.root / "taken").write_text("a file, not a directory")
     code, _, err = await wanform(

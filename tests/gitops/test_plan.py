@@ -1,4 +1,5 @@
-"""Plans against a lock: new, changed (and why), unchanged, orphaned, and outputs drifting on disk."""
+"""Plans against a lock: new, changed (and why), unchanged, orphaned, and outputs drifting on
+disk."""
 
 from __future__ import annotations
 
@@ -164,7 +165,8 @@ def test_shards_cover_every_job_exactly_once(project: Path) -> None:
 
 
 def test_shard_locks_merge_without_conflict(tmp_path: Path) -> None:
-    """Entries from different shards union cleanly; one job with two different entries is refused."""
+    """Entries from different shards union cleanly; one job with two different entries is
+    refused."""
     a, b = (
         LockFile(tmp_path / "a", {"x::1": {"n": 1}}),
         LockFile(tmp_path / "b", {"y::2": {"n": 2}, "x::1": {"n": 1}}),
@@ -175,7 +177,23 @@ def test_shard_locks_merge_without_conflict(tmp_path: Path) -> None:
 
 
 def test_conflict_markers_in_the_lock_are_a_clear_error(tmp_path: Path) -> None:
-    """A lock left with merge-conflict markers names the line instead of raising a raw JSON error."""
+    """A lock left with merge-conflict markers names the line instead of raising a raw JSON
+    error."""
     (tmp_path / "wanform.lock").write_text("{\n<<<<<<< HEAD\n}\n")
     with pytest.raises(LockFileError, match=r"wanform.lock:2:1: the lock file is not valid JSON"):
+        LockFile.load(tmp_path / "wanform.lock")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"version": 1, "jobs": {}, "n": ' + b"9" * 5000 + b"}",
+        b'{"version": 1, "jobs": {"\xff": 1}}',
+    ],
+    ids=["number-too-long", "not-utf8"],
+)
+def test_a_lock_json_cannot_read_is_a_lock_error(tmp_path: Path, content: bytes) -> None:
+    """A lock that fails to parse without a line and column is still a LockFileError naming it."""
+    (tmp_path / "wanform.lock").write_bytes(content)
+    with pytest.raises(LockFileError, match=r"wanform.lock: the lock file is not valid JSON"):
         LockFile.load(tmp_path / "wanform.lock")

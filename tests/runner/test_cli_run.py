@@ -1,4 +1,5 @@
-"""The commands around a run: `run`'s refusals and report, `render`, `status`, `cancel`, and the exit codes."""
+"""The commands around a run: `run`'s refusals and report, `render`, `status`, `cancel`, and the
+exit codes."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def test_help_documents_the_exit_codes():
 
 
 def test_an_invalid_recipe_stops_the_run_as_validate_reports_it(here):
-    """`run` prints exactly what `validate` prints for an invalid recipe, exits 1, and starts nothing."""
+    """`run` prints exactly what `validate` prints for an invalid recipe, exits 1, and starts
+    nothing."""
     here.recipe("bad", PALETTE.replace("n: 1", "n: 9"))
     validated = invoke("validate", "bad.yaml")
     ran = invoke("run", "bad.yaml", "--target", "http://127.0.0.1:9/api/v1")
@@ -97,19 +99,22 @@ def test_a_bad_target_is_one_line_and_exit_1(here):
 
 
 def test_a_refused_connection_stops_the_run_with_exit_4(here):
-    """Nothing listening at the target: a stop line naming the address and what to check, exit 4, no traceback."""
+    """Nothing listening at the target: a stop line naming the address and what to check, exit 4, no
+    traceback."""
     here.recipe("ok", PALETTE)
     result = invoke("run", "ok.yaml", "--target", "http://127.0.0.1:9/api/v1")
     assert result.exit_code == 4
     assert result.stdout.splitlines()[-2] == (
-        "stopped: ConnectionError: POST http://127.0.0.1:9/api/v1/services/aigc/image-generation/generation: "
+        "stopped: ConnectionError: "
+        "POST http://127.0.0.1:9/api/v1/services/aigc/image-generation/generation: "
         "cannot connect to 127.0.0.1:9 (Connection refused) (check the network and the target URL)"
     )
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_run_reports_json_and_keeps_the_key_out_of_everything(here, server):
-    """`-o json` prints one document with each job; neither it nor any file written holds the key."""
+    """`-o json` prints one document with each job; neither it nor any file written holds the
+    key."""
     here.recipe("ok", PALETTE)
     server_fast = EmulatorThread(EmulatorConfig(port=0, speed=100))
     base = server_fast.start()
@@ -142,7 +147,8 @@ def test_render_prints_the_exact_request_with_the_key_as_a_variable(here):
     lines = result.stdout.splitlines()
     assert lines[:6] == [
         "# ok.yaml: ok (wan2.7-image, async)",
-        "curl -sS -X POST https://dashscope.aliyuncs.com/api/v1/services/aigc/image-generation/generation \\",
+        "curl -sS -X POST "
+        "https://dashscope.aliyuncs.com/api/v1/services/aigc/image-generation/generation \\",
         '  -H "Authorization: Bearer $DASHSCOPE_API_KEY" \\',
         "  -H 'Content-Type: application/json' \\",
         "  -H 'X-DashScope-Async: enable' \\",
@@ -191,14 +197,18 @@ async def _create_task(base_url: str) -> str:
         "parameters": {"n": 1},
     }
     headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
-    async with aiohttp.ClientSession() as http, http.post(
-        base_url + "/services/aigc/image-generation/generation", json=body, headers=headers
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            base_url + "/services/aigc/image-generation/generation", json=body, headers=headers
+        ) as r,
+    ):
         return (await r.json())["output"]["task_id"]
 
 
 def test_status_and_cancel_talk_to_the_target(here, server):
-    """`status` shows a PENDING task, `cancel` cancels it, `status` then says CANCELED; a second cancel exits 3."""
+    """`status` shows a PENDING task, `cancel` cancels it, `status` then says CANCELED; a second
+    cancel exits 3."""
     task_id = asyncio.run(_create_task(server.base_url))
     env = {"DASHSCOPE_API_KEY": KEY}
     status = invoke("status", task_id, "--target", server.base_url, env=env)

@@ -6,10 +6,6 @@ import pytest
 
 from runner.api.errors import AccountError
 from runner.engine.states import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_STOPPED,
     FAILED,
     PARTIAL,
     SKIPPED,
@@ -17,6 +13,7 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
+from runner.exits import Exit
 
 
 def result(*states: str, stopped: bool = False, interrupted: bool = False) -> RunResult:
@@ -28,10 +25,10 @@ def result(*states: str, stopped: bool = False, interrupted: bool = False) -> Ru
 @pytest.mark.parametrize(
     ("states", "code"),
     [
-        ((SUCCEEDED, SKIPPED), EXIT_OK),
-        ((SKIPPED, SKIPPED), EXIT_OK),
-        ((SUCCEEDED, PARTIAL), EXIT_FAILED),
-        ((SKIPPED, FAILED), EXIT_FAILED),
+        ((SUCCEEDED, SKIPPED), Exit.OK),
+        ((SKIPPED, SKIPPED), Exit.OK),
+        ((SUCCEEDED, PARTIAL), Exit.FAILED),
+        ((SKIPPED, FAILED), Exit.FAILED),
     ],
 )
 def test_every_job_done_or_already_done_is_success(states, code):
@@ -41,5 +38,5 @@ def test_every_job_done_or_already_done_is_success(states, code):
 
 def test_a_stop_exits_4_and_an_interrupt_130_even_after_a_stop():
     """An account error stops the run with 4; Ctrl-C wins over it with 130."""
-    assert result(SUCCEEDED, stopped=True).exit_code == EXIT_STOPPED
-    assert result(SUCCEEDED, stopped=True, interrupted=True).exit_code == EXIT_INTERRUPTED
+    assert result(SUCCEEDED, stopped=True).exit_code == Exit.STOPPED
+    assert result(SUCCEEDED, stopped=True, interrupted=True).exit_code == Exit.INTERRUPTED

@@ -12,7 +12,8 @@ from runner.engine.journal import Journal
 
 
 def test_a_rerun_reads_the_latest_task_of_each_job(tmp_path):
-    """Submitted tasks are live; finished, cancelled and expired ones are not; intents are remembered."""
+    """Submitted tasks are live; finished, cancelled and expired ones are not; intents are
+    remembered."""
     with Journal(tmp_path) as journal:
         journal.write("submitted", "a", task_id="t1", request_id="r1")
         journal.write("submitted", "b", task_id="t2")

@@ -11,7 +11,7 @@ from collections import Counter
 
 from runner_kit import KEY, SUBMIT_PATHS, Project
 
-from runner.engine.states import EXIT_INTERRUPTED, EXIT_OK
+from runner.exits import Exit
 
 SEEDS = """\
     model: wan2.7-image
@@ -59,7 +59,7 @@ async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
     await asyncio.wait_for(journaled(project, proc, "submitted", 8), 20)
     proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == EXIT_INTERRUPTED, err.decode()
+    assert proc.returncode == Exit.INTERRUPTED, err.decode()
     assert out.decode().startswith(
         "interrupted: pending tasks were cancelled; rerun `wanform run` to resume"
     )
@@ -94,7 +94,7 @@ async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulato
     first_tasks = {e["job"]: e["task_id"] for e in project.journal() if e["event"] == "submitted"}
     second = await wanform(project, *args)
     out2, err2 = await asyncio.wait_for(second.communicate(), 60)
-    assert second.returncode == EXIT_OK, err2.decode()
+    assert second.returncode == Exit.OK, err2.decode()
     report = json.loads(out2)
     tasks = await created(emulator)
     assert len(tasks) == len(set(tasks)) == 10

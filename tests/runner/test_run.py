@@ -13,7 +13,7 @@ from PIL import Image
 from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
 
 from runner.api.limits import resolve_limits
-from runner.engine.states import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from runner.exits import Exit
 from spec.models import MODELS
 
 FOXES = """\
@@ -50,7 +50,7 @@ async def test_every_example_recipe_runs_to_its_images(project, emulators):
         models=models,
         limits=resolve_limits(models, {}),
     )
-    assert done.result.exit_code == EXIT_OK, done.out + done.err
+    assert done.result.exit_code == Exit.OK, done.out + done.err
     jobs = done.result.jobs
     assert len(jobs) == 29
     created = Counter(e["task_id"] for e in submissions(await emulator.journal()))
@@ -74,7 +74,7 @@ async def test_a_429_is_retried_and_counted(project, emulators):
     await emulator.fault(action="error", code="Throttling.RateQuota", nth=1)
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
-    assert done.result.exit_code == EXIT_OK
+    assert done.result.exit_code == Exit.OK
     assert done.result.throttled == 1
     statuses = [e["status"] for e in submissions(await emulator.journal())]
     assert sorted(statuses) == [200, 200, 200, 429]
@@ -91,7 +91,7 @@ async def test_known_limits_draw_no_429(project, emulators):
         ),
     )
     done = await run(project, emulator, models=models, target_speed=1.0)
-    assert done.result.exit_code == EXIT_OK
+    assert done.result.exit_code == Exit.OK
     entries = await emulator.journal()
     assert {e["status"] for e in entries} == {200}
     assert len(submissions(entries)) == 12 and done.result.throttled == 0
@@ -109,7 +109,7 @@ async def test_partial_failure_keeps_the_images_that_were_made(project, emulator
     project.recipe("vase", VASE)
     done = await run(project, emulator)
     job = done.job("vase")
-    assert done.result.exit_code == EXIT_FAILED
+    assert done.result.exit_code == Exit.FAILED
     assert (job.state, [i.index for i in job.images]) == ("partial", [1, 2])
     assert [(f.index, f.code) for f in job.failures] == [(3, "DataInspectionFailed")]
     sidecar = json.loads((project.out / "vase" / "vase.json").read_text(encoding="utf-8"))
@@ -145,7 +145,7 @@ async def test_a_failed_task_fails_its_job_only(project, emulators):
         "foxes[prompt=seed-two fox]": ("failed", "InternalError.Algo"),
         "foxes[prompt=seed-three fox]": ("succeeded", None),
     }
-    assert done.result.exit_code == EXIT_FAILED
+    assert done.result.exit_code == Exit.FAILED
 
 
 async def test_drops_before_and_after_creation_never_submit_twice(project, emulators):
@@ -155,7 +155,7 @@ async def test_drops_before_and_after_creation_never_submit_twice(project, emula
     await emulator.fault(action="drop", when="after", nth=1)
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
-    assert done.result.exit_code == EXIT_OK
+    assert done.result.exit_code == Exit.OK
     created = await emulator.created()
     assert len(created) == len(set(created)) == 3
     assert sorted(j.task_id for j in done.result.jobs) == sorted(created)
@@ -169,7 +169,7 @@ async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(p
     await emulator.fault(action="cut", nth=1)
     project.recipe("vase", VASE)
     done = await run(project, emulator)
-    assert done.result.exit_code == EXIT_OK
+    assert done.result.exit_code == Exit.OK
     assert images(project.out) == [
         "vase/vase-1.png",
         "vase/vase-2.png",
@@ -226,7 +226,7 @@ async def test_a_journaled_task_is_polled_not_resubmitted(project, emulators):
     first.cancel()
     await asyncio.gather(first, return_exceptions=True)
     done = await run(project, emulator, models=models)
-    assert done.job("vase").resumed and done.result.exit_code == EXIT_OK
+    assert done.job("vase").resumed and done.result.exit_code == Exit.OK
     assert len(await emulator.created()) == 1
     again = await run(project, emulator, models=models)
     assert again.job("vase").state == "skipped"
@@ -237,7 +237,7 @@ async def test_a_modified_output_is_made_again_not_skipped(project, emulators):
     """An output edited since the run (same name and size) is not skipped: it is fetched again."""
     emulator = await emulators()
     project.recipe("vase", VASE)
-    assert (await run(project, emulator)).result.exit_code == EXIT_OK
+    assert (await run(project, emulator)).result.exit_code == Exit.OK
     image = project.out / "vase" / "vase-2.png"
     made = image.read_bytes()
     image.write_bytes(made[:-20] + bytes(20))
@@ -250,7 +250,7 @@ async def test_a_job_done_on_one_target_runs_again_on_another(project, emulators
     """The journal keys jobs by target too: what one service made is not taken as another's."""
     first, second = await emulators(), await emulators()
     project.recipe("vase", VASE)
-    assert (await run(project, first)).result.exit_code == EXIT_OK
+    assert (await run(project, first)).result.exit_code == Exit.OK
     again = await run(project, second)
     assert again.job("vase").state == "succeeded"
     assert (len(await first.created()), len(await second.created())) == (1, 1)
@@ -261,7 +261,7 @@ async def test_a_bad_key_stops_the_run_at_once(project, emulators):
     emulator = await emulators(api_keys=("sk-the-only-good-key",))
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
-    assert done.result.exit_code == EXIT_STOPPED
+    assert done.result.exit_code == Exit.STOPPED
     assert done.result.stopped.code == "InvalidApiKey"
     assert len(submissions(await emulator.journal())) == 1
     assert KEY.encode() not in project.written()
@@ -274,7 +274,7 @@ async def test_arrears_stop_the_run(project, emulators):
     await emulator.fault(action="error", code="Arrearage")
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
-    assert done.result.exit_code == EXIT_STOPPED
+    assert done.result.exit_code == Exit.STOPPED
     assert done.result.stopped.line() == (
         "Arrearage: Access denied, make sure your account is in good standing. "
         "(the account is in arrears; top it up in the Alibaba Cloud console)"
@@ -297,7 +297,7 @@ async def test_an_unreachable_target_stops_with_one_line(project, emulators):
     emulator = await emulators()
     project.recipe("foxes", FOXES)
     done = await run(project, emulator, base_url="http://127.0.0.1:9/api/v1")
-    assert done.result.exit_code == EXIT_STOPPED
+    assert done.result.exit_code == Exit.STOPPED
     assert done.result.stopped.line().startswith(
         "ConnectionError: POST http://127.0.0.1:9/api/v1/services/aigc/"
         "image-generation/generation: cannot connect to 127.0.0.1:9"
@@ -311,7 +311,7 @@ async def test_sync_calls_write_the_same_files(project, emulators):
     project.recipe("vase", VASE)
     shutil.copy(REPO / "recipes" / "wan26-image-interleave.yaml", project.root / "story.yaml")
     done = await run(project, emulator, synchronous=True)
-    assert done.result.exit_code == EXIT_OK
+    assert done.result.exit_code == Exit.OK
     paths = Counter(e["path"].rsplit("/", 2)[-2] for e in submissions(await emulator.journal()))
     assert paths == Counter({"multimodal-generation": 3, "image2image": 1, "image-generation": 1})
     assert len(images(project.out)) == 3 * 3 + 4 + 5

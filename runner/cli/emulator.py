@@ -1,0 +1,56 @@
+"""`wanform emulator`: the offline DashScope emulator as a server."""
+
+from __future__ import annotations
+
+import click
+
+from emulator import EmulatorConfig, serve
+from runner.cli.steps import fail
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Virtual clock speed (2 = tasks finish twice as fast; 0 = frozen).",
+)
+@click.option(
+    "--scenario", type=click.Path(exists=True, dir_okay=False), help="YAML file of fault rules."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for random faults and default seeds.",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help="Accept only this key (repeatable); default: any key starting with sk-.",
+)
+def emulator(
+    host: str, port: int, speed: float, scenario: str | None, seed: int, api_keys: tuple[str, ...]
+) -> None:
+    """Serve the offline DashScope emulator until Ctrl-C; prints its base URL."""
+    try:
+        config = EmulatorConfig(
+            host=host, port=port, speed=speed, scenario=scenario, seed=seed, api_keys=api_keys
+        )
+        serve(config)
+    except ValueError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")

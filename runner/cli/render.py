@@ -1,0 +1,66 @@
+"""`wanform render`: each job's request as the curl command that would send it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+import click
+
+from runner.api.errors import TargetError
+from runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
+from runner.cli.options import variants_option
+from runner.cli.steps import fail, resolve_target
+from runner.cli.validate import validated
+from runner.reports.curl import render as render_jobs
+from spec.models import ModelSpec
+
+
+def _base_url(target: str | None) -> str:
+    """Whose base URL the commands use: DashScope's as the SDK resolves it, unless told
+    otherwise."""
+    try:
+        if target in (None, "dashscope"):
+            return sdk_base_url(os.environ)
+        return LOCAL_EMULATOR_URL if target == "emulator" else resolve_target(target).base_url
+    except TargetError as exc:
+        fail(exc.message)
+
+
+@click.command("render")
+@click.argument("paths", nargs=-1, type=click.Path(), required=True, metavar="RECIPE...")
+@click.option(
+    "--target",
+    metavar="TARGET",
+    help="Whose base URL the commands use: default DashScope's (from the environment, as the SDK "
+    "resolves it); `emulator` means a local `wanform emulator` on port 8000.",
+)
+@click.option(
+    "--sync", "synchronous", is_flag=True, help="The sync endpoint where the model has one."
+)
+@click.option(
+    "--short", is_flag=True, help="Abbreviate data URIs (the output can then no longer be sent)."
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    default=".",
+    show_default=True,
+    help="Project root; local image paths must stay inside it.",
+)
+@variants_option
+def render(
+    paths: tuple[str, ...],
+    target: str | None,
+    synchronous: bool,
+    short: bool,
+    root: str,
+    models: Mapping[str, ModelSpec],
+) -> None:
+    """Print each job's exact request as a curl command, without sending anything.
+
+    The key is written as $DASHSCOPE_API_KEY for the shell to fill in.
+    """
+    validation = validated(paths, root, "text", models)
+    render_jobs(validation.jobs, _base_url(target), sys.stdout, synchronous, short)

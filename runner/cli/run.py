@@ -1,0 +1,258 @@
+"""`wanform run`: validate, plan against the lock, run the chosen jobs, record them in the lock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+import stamina
+
+from runner.api.errors import WanformError
+from runner.api.limits import Limits, resolve_limits
+from runner.api.targets import Target
+from runner.cli.options import target_option, variants_option
+from runner.cli.steps import check_writable, fail, resolve_target
+from runner.cli.validate import validated
+from runner.engine.guard import RunBusy, run_guard
+from runner.engine.launch import execute
+from runner.engine.run import RunOptions
+from runner.engine.states import RunResult
+from runner.exits import Exit, help_text
+from runner.gitops import project as gitops_project
+from runner.gitops.lockfile import LOCK_NAME, LockFileError
+from runner.gitops.plan import Plan, PlannedJob
+from runner.recipes.check import CheckedJob
+from runner.reports import run as run_report
+from runner.reports.junit import write_junit
+from runner.reports.progress import choose
+from spec.models import ModelSpec
+
+RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the images into --out.
+
+    Recipes are validated first; an invalid one stops the run before anything is sent. Every task
+    id is journaled in ROOT/.wanform/journal.jsonl the moment it is known: a rerun after a crash or
+    Ctrl-C polls those tasks instead of paying for them again, and skips jobs whose files are
+    intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance).
+
+    Limits default to the documented ones per model (submissions/s, tasks in flight) and 20 task
+    queries/s per account; override with the options or WANFORM_SUBMIT_RPS, WANFORM_MAX_IN_FLIGHT,
+    WANFORM_QUERY_RPS. A value is N (every model) or model=N,model=N.
+
+{help_text()}"""
+
+
+@click.command(help=RUN_HELP)
+@click.argument("paths", nargs=-1, type=click.Path())
+@target_option
+@click.option(
+    "--sync", "synchronous", is_flag=True, help="Use the sync endpoint where the model has one."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="out",
+    show_default=True,
+    help="Where images go.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["text", "json", "ndjson"]),
+    default="text",
+    show_default=True,
+    help="text; json: one report at the end; ndjson: one versioned event per line.",
+)
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help="Lock file (default: ROOT/wanform.lock).",
+)
+@click.option(
+    "--force", is_flag=True, help="Run every job as a new task, not only new and changed ones."
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Drop orphaned lock entries (no recipe declares them) and their outputs.",
+)
+@click.option(
+    "--max-images",
+    type=click.IntRange(min=0),
+    help="Refuse, before sending anything, a run that could bill more images than this.",
+)
+@click.option(
+    "--max-cost", type=click.FloatRange(min=0), help="Likewise for the list-price estimate in CNY."
+)
+@click.option(
+    "--shard", metavar="K/N", help="Run slice K of N (deterministic and balanced), for a CI matrix."
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False),
+    help="Also write a JUnit XML report, one test case per job.",
+)
+@click.option("--submit-rps", metavar="N|MODEL=N,...", help="Task submissions per second.")
+@click.option(
+    "--max-in-flight", metavar="N|MODEL=N,...", help="Tasks submitted and not yet finished."
+)
+@click.option("--query-rps", metavar="N", help="Task queries per second for the whole account.")
+@click.option(
+    "--emulator-speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Clock speed of an emulator target (the embedded one runs at 10 unless told): polling "
+    "starts at the documented durations divided by it.",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    default=".",
+    show_default=True,
+    help="Project root: local images must stay inside it; the journal lives in ROOT/.wanform.",
+)
+@variants_option
+def run(
+    paths: tuple[str, ...],
+    target: str | None,
+    synchronous: bool,
+    out: str,
+    fmt: str,
+    lock_path: str | None,
+    force: bool,
+    prune: bool,
+    max_images: int | None,
+    max_cost: float | None,
+    shard: str | None,
+    junit: str | None,
+    submit_rps: str | None,
+    max_in_flight: str | None,
+    query_rps: str | None,
+    emulator_speed: float | None,
+    root: str,
+    models: Mapping[str, ModelSpec],
+) -> None:
+    validation = validated(paths, root, "text" if fmt == "text" else "json", models)
+    part = _shard(shard)
+    lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
+    _check_destinations(Path(root), lock_file, junit, Path(out))
+    options = RunOptions(
+        out=Path(out), synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
+    )
+    flags = {"submit_rps": submit_rps, "max_in_flight": max_in_flight, "query_rps": query_rps}
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(run_guard(Path(root)))
+        except RunBusy as exc:
+            fail(f"{exc.message}; {exc.hint}.")
+        project = _open_project(Path(root), lock_file)
+        plan = project.plan(validation.jobs)
+        chosen_jobs = gitops_project.select(plan, force, part)
+        refusal = gitops_project.over_budget(chosen_jobs, max_images, max_cost)
+        if refusal:
+            fail(refusal)
+        chosen = resolve_target(target)
+        jobs = [j.checked for j in chosen_jobs if j.checked is not None]
+        result = _execute(jobs, chosen, options, flags, fmt, root, models)
+        _record(project, chosen_jobs, result, chosen, plan, prune, junit)
+    run_report.REPORTERS[fmt](result, sys.stdout)
+    sys.exit(result.exit_code)
+
+
+def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Path) -> None:
+    """Exit 1, before anything is sent, if the journal, lock, report or images cannot be
+    written."""
+    for option, directory in (
+        ("--root", root / ".wanform"),
+        ("--lock", lock_file.parent),
+        ("--junit", Path(junit).parent if junit else None),
+        ("--out", out),
+    ):
+        if directory is not None:
+            check_writable(option, directory)
+
+
+def _open_project(root: Path, lock_file: Path) -> gitops_project.Project:
+    """The project with its lock read, or exit 1 saying what is wrong with the lock."""
+    try:
+        return gitops_project.Project.open(root, lock_file)
+    except LockFileError as exc:
+        fail(f"{exc}; fix it, or move it away to start afresh")
+
+
+def _record(
+    project: gitops_project.Project,
+    jobs: list[PlannedJob],
+    result: RunResult,
+    target: Target,
+    plan: Plan,
+    prune: bool,
+    junit: str | None,
+) -> None:
+    """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
+    written."""
+    try:
+        for removed in project.record(jobs, result, target.name, plan, prune):
+            click.echo(f"notice: pruned {removed}", err=True)
+        if junit:
+            write_junit(Path(junit), result)
+    except OSError as exc:
+        fail(
+            f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "
+            "on disk and the journal holds every task, so a rerun records them without "
+            "submitting them again."
+        )
+
+
+def _shard(shard: str | None) -> tuple[int, int] | None:
+    """`--shard K/N` as (K, N), or exit 1 saying what it takes."""
+    try:
+        return gitops_project.parse_shard(shard) if shard else None
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _limits(models: Mapping[str, ModelSpec], flags: Mapping[str, str | None]) -> Limits:
+    """The rate limits from the model table, WANFORM_* variables and the flags, or exit 1."""
+    try:
+        return resolve_limits(models, os.environ, **flags)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _execute(
+    jobs: list[CheckedJob],
+    chosen: Target,
+    options: RunOptions,
+    flags: Mapping[str, str | None],
+    fmt: str,
+    root: str,
+    models: Mapping[str, ModelSpec],
+) -> RunResult:
+    """Run the chosen jobs on the target; the result of an empty selection is an empty run."""
+    if not jobs:
+        click.echo(
+            "notice: nothing to run: every job is unchanged (--force runs them anyway)", err=True
+        )
+        return RunResult(chosen.describe(), [])
+    if options.target_speed is not None and chosen.name == "dashscope":
+        fail("--emulator-speed applies to an emulator target, not to dashscope")
+    limits = _limits(models, flags)
+    progress = choose(sys.stdout, sys.stderr, fmt)
+    stamina.instrumentation.set_on_retry_hooks([])  # retries show in the report, not as log lines
+    try:
+        return asyncio.run(
+            execute(jobs, chosen, limits, options, progress, root=root, models=models)
+        )
+    except KeyboardInterrupt:
+        fail("aborted; the journal holds every task id known so far", Exit.INTERRUPTED)
+    except WanformError as exc:
+        fail(exc.line())
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"cannot start the run: {where}{exc.strerror or exc}")

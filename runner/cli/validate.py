@@ -1,0 +1,85 @@
+"""`wanform validate` and `wanform schema`, and the validation step `run`, `render` and `plan`
+share."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+import click
+
+from runner.cli.options import variants_option
+from runner.exits import Exit
+from runner.recipes.check import Validation, validate_paths
+from runner.reports.validation import REPORTERS
+from spec.models import MODELS, ModelSpec
+from spec.schemagen import recipe_schema, render, request_schema
+
+
+def checked(paths: tuple[str, ...], root: str, models: Mapping[str, ModelSpec]) -> Validation:
+    """The recipes under `paths` (default: recipes/) checked; says so on stderr if there are
+    none."""
+    targets = list(paths) or ["recipes"]
+    result = validate_paths(targets, root=root, models=models)
+    if not result.recipes and not result.invalid:
+        click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
+    return result
+
+
+def validated(
+    paths: tuple[str, ...], root: str, fmt: str, models: Mapping[str, ModelSpec]
+) -> Validation:
+    """Valid recipes, their warnings on stderr; or the report as `validate -o FMT` prints it, and
+    exit 1."""
+    result = checked(paths, root, models)
+    if not (result.report.ok() and result.recipes):
+        REPORTERS[fmt](result, sys.stdout, False)
+        sys.exit(Exit.INVALID)
+    for finding in result.report.warnings():
+        p = finding.problem
+        click.echo(f"{finding.location}: {p.severity}[{p.code}]: {p.message}", err=True)
+    return result
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(sorted(REPORTERS)),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    default=".",
+    show_default=True,
+    help="Project root; local image paths must stay inside it.",
+)
+@variants_option
+def validate(
+    paths: tuple[str, ...], fmt: str, strict: bool, root: str, models: Mapping[str, ModelSpec]
+) -> None:
+    """Check recipes (default: recipes/) against the spec, without sending anything.
+
+    One line per problem, `path:line:col: error[CODE]: message`, then a summary.
+    Exit 0 when every recipe is valid, 1 otherwise.
+    """
+    result = checked(paths, root, models)
+    REPORTERS[fmt](result, sys.stdout, strict)
+    sys.exit(Exit.OK if result.report.ok(strict) and result.recipes else Exit.INVALID)
+
+
+@click.command()
+@click.option(
+    "--model",
+    type=click.Choice(list(MODELS)),
+    help="Print this model's request body schema instead.",
+)
+def schema(model: str | None) -> None:
+    """Print the recipe JSON Schema (or a model's request schema)."""
+    click.echo(render(request_schema(MODELS[model]) if model else recipe_schema()), nl=False)

@@ -1,0 +1,46 @@
+"""The exit codes of `wanform`, each with its meaning: the help text and the run verdicts come
+from here."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    """What a `wanform` process says with its exit status."""
+
+    OK = 0
+    INVALID = 1
+    USAGE = 2
+    FAILED = 3
+    STOPPED = 4
+    INTERRUPTED = 130
+
+    @property
+    def verdict(self) -> str:
+        """The word a report opens with: ok, failed, stopped, interrupted."""
+        return self.name.lower()
+
+
+# `plan --detailed-exitcode` reuses click's usage code, as terraform does, for "changes pending".
+CHANGES_PENDING = Exit.USAGE
+
+MEANINGS = {
+    Exit.OK: "success (`run`: every job succeeded)",
+    Exit.INVALID: "invalid input: a recipe, or a path that holds none; nothing was sent",
+    Exit.USAGE: "usage error (an unknown option or a bad value); "
+    "`plan --detailed-exitcode`: changes pending",
+    Exit.FAILED: "`run`: some jobs or images failed (the others are kept); "
+    "`status`/`cancel`: the request failed",
+    Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access) "
+    "or an unusable target",
+    Exit.INTERRUPTED: "interrupted (Ctrl-C): PENDING tasks were cancelled, "
+    "a rerun resumes the rest",
+}
+
+
+def help_text() -> str:
+    """The `Exit codes:` block of `wanform --help` and `wanform run --help`, which click leaves
+    unwrapped (`\b`)."""
+    rows = "".join(f"      {code:<5}{meaning}\n" for code, meaning in MEANINGS.items())
+    return f"\n    \b\n    Exit codes:\n{rows}"
