@@ -7,7 +7,7 @@ process; the load comes from one concurrent aiohttp client in this process, so o
 and client each get a core. Both servers see the same request count, concurrency and keep-alive
 connections; the server's CPU use during the run is printed so a client-bound run shows itself. The
 emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20 queries/s per
-account would otherwise be all we measure. Rendering is timed in-process, cache emptied before each run.
+account would otherwise be all we measure. Rendering is timed in-process, without a cache.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator import render  # noqa: E402
+from emulator.images import draw as render  # noqa: E402
 
 API_KEY = "sk-wanform-bench"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
@@ -223,11 +223,10 @@ def sample_input(width: int, height: int, noise: bool) -> Image.Image:
 
 
 def time_render(runs: int, base: Image.Image | None) -> list[float]:
-    """Seconds per 2048x2048 render (cache emptied each time)."""
+    """Seconds per 2048x2048 render (no cache: every run draws)."""
     palette = [("#C2D1E6", 40.0), ("#1F2A44", 35.0), ("#F2B880", 25.0)]
     times = []
     for i in range(runs):
-        render.CACHE.clear()
         start = time.perf_counter()
         png = render.render_png(
             2048,
@@ -272,7 +271,7 @@ def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]
 
 
 def report_render(runs: int) -> None:
-    print(f"render 2048x2048 PNG (median of {runs}, cache emptied each run):")
+    print(f"render 2048x2048 PNG (median of {runs}, no cache):")
     for label, base in (
         ("no input (gradient)", None),
         ("photo-like 1536x1024 input", sample_input(1536, 1024, False)),

@@ -26,7 +26,7 @@ from dashscope.api_entities.dashscope_response import (
 from dashscope.common.error import InvalidTask
 from PIL import Image
 
-from emulator.http.uploads import UPLOAD_PATH
+from emulator.http.storage import UPLOAD_PATH
 
 # The plugin reaches users through its `pytest11` entry point; importing its fixtures here also runs
 # this suite where the package is installed without that entry point.

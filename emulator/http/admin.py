@@ -15,11 +15,12 @@ import math
 
 from aiohttp import web
 
-from emulator.http.dashscope import parse_document, parse_json, read_body
-from emulator.http.errors import ErrorReply, invalid_parameter
+from emulator.errors import ErrorReply, invalid_parameter
+from emulator.http.context import EMULATOR
+from emulator.http.requestbody import parse_document, parse_json, read_body
 from emulator.state.accounts import key_id
 from emulator.state.clock import task_time
-from emulator.state.instance import EMULATOR, Emulator
+from emulator.state.instance import Emulator
 
 PREFIX = "/__emulator"
 ADMIN_BODY_LIMIT = 1024 * 1024

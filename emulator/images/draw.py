@@ -102,7 +102,6 @@ class PngCache:
         return len(self._items)
 
 
-CACHE = PngCache(CACHE_MAX_BYTES)
 _LOAD_LOCK = threading.Lock()  # a lazily opened PIL image must not be loaded by two threads at once
 
 
@@ -115,18 +114,23 @@ def render_png(
     bboxes: Sequence[Box] = (),
     palette: Sequence[Swatch] = (),
     index: int = 0,
+    cache: PngCache | None = None,
 ) -> bytes:
-    """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes."""
+    """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes.
+
+    With a `cache`, a render already in it is returned from it instead of drawn again.
+    """
     _check_size(width, height)
     scale = math.ceil(max(width, height) / CANVAS_MAX_SIDE)
     canvas_size = (math.ceil(width / scale), math.ceil(height / scale))
     fitted, placement = _fit(base_image, canvas_size) if base_image is not None else (None, None)
     digest = _digest(width, height, seed, prompt, fitted, placement, bboxes, palette, index)
-    png = CACHE.get(digest)
+    png = cache.get(digest) if cache is not None else None
     if png is None:
         canvas = _draw(canvas_size, digest, seed, prompt, fitted, placement, bboxes, palette, index)
         png = _encode(canvas) if scale == 1 else _encode_enlarged(canvas, (width, height))
-        CACHE.put(digest, png)
+        if cache is not None:
+            cache.put(digest, png)
     return png
 
 
@@ -140,13 +144,15 @@ async def render_png_async(
     palette: Sequence[Swatch] = (),
     index: int = 0,
     *,
+    cache: PngCache | None = None,
     executor: Executor | None = None,
 ) -> bytes:
-    """`render_png` in `executor` (the loop's default when None), so the event loop never waits on Pillow."""
-    brief = functools.partial(
-        render_png, width, height, seed, prompt, base_image, bboxes, palette, index
+    """`render_png` in `executor` (the loop's default when None): the event loop never waits on
+    Pillow."""
+    call = functools.partial(
+        render_png, width, height, seed, prompt, base_image, bboxes, palette, index, cache
     )
-    return await asyncio.get_running_loop().run_in_executor(executor, brief)
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 def _check_size(width: int, height: int) -> None:

@@ -8,10 +8,10 @@ from collections.abc import Iterator, Mapping
 
 from yarl import URL
 
-from emulator.http.errors import BAD_URL, DOWNLOAD_FAILED, OssError, invalid_parameter
-from emulator.http.results import PREFIX, ResultStore
-from emulator.http.uploads import UploadStore
+from emulator.errors import BAD_URL, DOWNLOAD_FAILED, OssError, invalid_parameter
 from emulator.state.accounts import Account
+from emulator.state.results import PREFIX, ResultStore
+from emulator.state.uploads import UploadStore
 from spec.imageprobe import ImageInfo, ImageProbeError, data_uri_size, decode_data_uri, probe_bytes
 from spec.models import DATA_URI_MAX_BYTES
 from spec.problems import Path

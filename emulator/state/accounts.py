@@ -6,9 +6,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 
-from aiohttp import web
-
-from emulator.http.errors import INVALID_API_KEY, NO_API_KEY, ErrorReply
+from emulator.errors import INVALID_API_KEY, NO_API_KEY, ErrorReply
 
 KEY_PREFIX = "sk-"
 
@@ -39,9 +37,9 @@ class Accounts:
     def __init__(self, allowed: tuple[str, ...]) -> None:
         self._allowed = frozenset(allowed)
 
-    def authenticate(self, request: web.Request) -> Account:
-        """The account behind `Authorization: Bearer <key>`, or 401 InvalidApiKey."""
-        header = request.headers.get("Authorization", "").strip()
+    def authenticate(self, authorization: str) -> Account:
+        """The account behind an `Authorization: Bearer <key>` header value, or 401 InvalidApiKey."""
+        header = authorization.strip()
         if not header:
             raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
         scheme, _, key = header.partition(" ")

@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.http.errors import CATALOGUE, ConnectionDropped, ErrorReply, invalid_parameter
+from emulator.errors import CATALOGUE
 from emulator.state.accounts import Account
-from emulator.state.clock import VirtualClock
 from spec.yamlloc import YamlError, load_file
 
 SUBMIT = ("sync", "async", "synthesis")
@@ -327,23 +326,18 @@ class FaultBook:
         self.rules = []
 
     def header_rules(self, value: str | None, endpoint: str) -> list[Rule]:
-        """The rules an `X-Wanform-Fault` header on an `endpoint` request carries; 400 InvalidParameter if malformed.
+        """The rules an `X-Wanform-Fault` header on an `endpoint` request carries.
 
-        A rule that names no endpoint is for the request carrying it (a `cut` rule: for the task's downloads).
+        A rule that names no endpoint is for the request carrying it (a `cut` rule: for the
+        task's downloads). ValueError when the header is not JSON or a rule is invalid.
         """
         if not value:
             return []
-        try:
-            data = json.loads(value)
-            items = [
-                _for_endpoint(item, endpoint)
-                for item in (data if isinstance(data, list) else [data])
-            ]
-            rules = [
-                parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)
-            ]
-        except ValueError as exc:
-            raise invalid_parameter(f"{HEADER}: {exc}") from None
+        data = json.loads(value)
+        items = [
+            _for_endpoint(item, endpoint) for item in (data if isinstance(data, list) else [data])
+        ]
+        rules = [parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)]
         for rule in rules:
             rule.rng = self._header_rng
         return rules
@@ -361,21 +355,3 @@ class FaultBook:
                 else:
                     decision.rule = rule
         return decision
-
-
-async def enact_before(decision: Decision, clock: VirtualClock) -> None:
-    """Wait out the latency, then answer with the injected error or drop the connection, if the rule says so."""
-    if decision.latency:
-        await clock.sleep(decision.latency)
-    rule = decision.rule
-    if rule is not None and rule.action == "error":
-        raise ErrorReply(rule.status, rule.code, rule.message)
-    if rule is not None and rule.action == "drop" and rule.when == "before":
-        raise ConnectionDropped()
-
-
-def enact_after(decision: Decision) -> None:
-    """Drop the connection once the request has taken effect, if the rule says so."""
-    rule = decision.action("drop")
-    if rule is not None and rule.when == "after":
-        raise ConnectionDropped()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from emulator.http.errors import rate_limited
+from emulator.errors import rate_limited
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
 from spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec

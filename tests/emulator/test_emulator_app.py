@@ -24,6 +24,7 @@ from emulator_api import (
 
 from emulator import EmulatorConfig, start
 from emulator.http import dashscope as emulator_routes
+from emulator.http.context import EMULATOR
 
 
 async def test_start_listens_on_a_free_loopback_port():
@@ -208,6 +209,17 @@ async def test_reset_forgets_everything_and_rewinds_the_clock(api):
     assert before["now"] - after["now"] > 9_000
     assert await api.status(task_id) == "UNKNOWN"
     assert [e["path"] for e in await api.journal()] == [f"/api/v1/tasks/{task_id}"]
+
+
+async def test_reset_empties_the_png_cache(api):
+    """A downloaded result sits in the emulator's PNG cache until a reset empties it."""
+    task_id = await api.submit(wan27(size="1K"))
+    await api.advance(31)
+    status, _ = await api.download(image_urls(await api.task(task_id))[0])
+    pngs = api.client.app[EMULATOR].pngs
+    cached = len(pngs)
+    await api.call("POST", "/__emulator/reset", key=None)
+    assert (status, cached, len(pngs), pngs.nbytes) == (200, 1, 0, 0)
 
 
 @pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "ten"}, {}, {"seconds": True}])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from emulator.http.errors import CATALOGUE
+from emulator.errors import CATALOGUE
 from runner.api import errors
 from runner.api.errors import (
     AccountError,

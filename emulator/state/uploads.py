@@ -1,8 +1,8 @@
-"""The temporary-upload flow: `GET /api/v1/uploads?action=getPolicy` and the OSS form upload it points to.
+"""Temporary uploads: the policies `getPolicy` hands out and the files uploaded with them.
 
-The policy's `upload_host` is the emulator itself (`/__oss/upload`); uploaded files live 48 h
-(virtual) under their key and are readable as `oss://<key>` by the same account only, in requests
-that carry `X-DashScope-OssResourceResolve: enable` (API-FACTS §5.6).
+Uploaded files live 48 h (virtual) under their key and are readable as `oss://<key>` by the
+same account only, in requests that carry `X-DashScope-OssResourceResolve: enable` (the
+temporary-file page, help.aliyun.com/zh/model-studio/get-temporary-file-url).
 """
 
 from __future__ import annotations
@@ -16,27 +16,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiohttp import BodyPartReader, web
-
-from emulator.http.errors import (
-    EMPTY_MODEL,
-    MODEL_NOT_EXIST,
-    URL_ERROR,
-    OssError,
-    bad_request,
-    invalid_parameter,
-)
+from emulator.errors import OssError
 from emulator.state.accounts import Account
 from emulator.state.clock import BEIJING, VirtualClock
-from emulator.state.faults import HEADER, Context, enact_after, enact_before
-from emulator.state.instance import EMULATOR
-from emulator.state.requestlog import note, request_id
 from spec.models import MB, UPLOAD_TTL_SECONDS
 
-UPLOAD_PATH = "/__oss/upload"
 BUCKET = "dashscope-instant"
 ACCESS_KEY_ID = "LTAI5tWanformUploads"
-# Values of the documented getPolicy response [facts §5.6]; not limits of a model, so not in spec.models.
+# Values of the getPolicy response on the temporary-file page (get-temporary-file-url); not
+# limits of a model, so not in spec.models.
 POLICY_SECONDS = 300
 MAX_FILE_MB = 100
 CAPACITY_LIMIT_MB = 999999999
@@ -143,85 +131,3 @@ class UploadStore:
         return base64.b64encode(
             hmac.new(self._secret, policy.encode(), hashlib.sha1).digest()
         ).decode()
-
-
-async def get_policy(request: web.Request) -> web.Response:
-    """GET /api/v1/uploads?action=getPolicy&model=M."""
-    emulator = request.app[EMULATOR]
-    account = emulator.accounts.authenticate(request)
-    note(request, account=account.key_id)
-    if request.query.get("action") != "getPolicy":
-        raise invalid_parameter(URL_ERROR)
-    model = request.query.get("model")
-    if not model:
-        raise bad_request("BadRequest.EmptyModel", EMPTY_MODEL)
-    if model not in emulator.config.models:
-        raise invalid_parameter(MODEL_NOT_EXIST)
-    note(request, model=model)
-    emulator.throttle.policy(account, model)
-    decision = emulator.faults.decide(
-        Context("policy", account, model),
-        emulator.faults.header_rules(request.headers.get(HEADER), "policy"),
-    )
-    note(request, faults=decision.fired)
-    await enact_before(decision, emulator.clock)
-    data = emulator.uploads.policy(account, emulator.base_url(request) + UPLOAD_PATH)
-    enact_after(decision)
-    return web.json_response({"request_id": request_id(request), "data": data})
-
-
-async def _read_part(part: BodyPartReader, limit: int, too_large: OssError) -> bytes:
-    chunks, total = [], 0
-    while chunk := await part.read_chunk(256 * 1024):
-        total += len(chunk)
-        if total > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None]:
-    """The form fields and the file of an OSS PostObject request, each within its size limit."""
-    malformed = OssError(
-        400,
-        "MalformedPOSTRequest",
-        "The body of your POST request is not well-formed multipart/form-data.",
-    )
-    too_large = OssError(
-        400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."
-    )
-    if not request.content_type.startswith("multipart/form-data"):
-        raise malformed
-    fields: dict[str, str] = {}
-    data = None
-    try:
-        async for part in await request.multipart():
-            if not isinstance(part, BodyPartReader) or not part.name:
-                raise malformed
-            if part.name == "file":
-                data = await _read_part(part, MAX_FILE_MB * MB, too_large)
-            else:
-                fields[part.name] = (await _read_part(part, FIELD_MAX_BYTES, too_large)).decode(
-                    "utf-8", "replace"
-                )
-    except (ValueError, AssertionError, RuntimeError):
-        raise malformed from None
-    return fields, data
-
-
-async def form_upload(request: web.Request) -> web.Response:
-    """POST /__oss/upload: the form upload `upload_host` points to; answers `success_action_status`."""
-    emulator = request.app[EMULATOR]
-    decision = emulator.faults.decide(Context("upload"))
-    note(request, faults=decision.fired)
-    await enact_before(decision, emulator.clock)
-    fields, data = await _read_form(request)
-    note(request, account=emulator.uploads.accept(fields, data))
-    enact_after(decision)
-    status = fields.get("success_action_status", "204")
-    return web.Response(status=int(status) if status in ("200", "201", "204") else 204)
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/uploads", get_policy)
-    app.router.add_post(UPLOAD_PATH, form_upload)
