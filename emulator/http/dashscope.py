@@ -240,8 +240,10 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
         )
         return response
     events = bodies.stream(task, request_id(request), url_for(request))
+    start = task.scheduled
+    assert start is not None, "a task that has STARTED is scheduled"
     for number, payload in enumerate(events, 1):
-        await emulator.clock.sleep_until(task.scheduled + task.duration * number / len(events))  # type: ignore[operator]
+        await emulator.clock.sleep_until(start + task.duration * number / len(events))
         await response.write(sse_event(number, 200, payload))
     await emulator.tasks.finished(task)
     # no write_eof: aiohttp ends the stream after the fault step, which may drop it instead

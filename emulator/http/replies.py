@@ -48,7 +48,7 @@ def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
     if item.scheduled is not None:
         output["scheduled_time"] = task_time(item.scheduled)
     if status in FINAL:
-        output["end_time"] = task_time(item.canceled if item.canceled is not None else item.end)  # type: ignore[arg-type]
+        output["end_time"] = task_time(item.closed_at())
     body = {"request_id": request_id, "output": output}
     if status == SUCCEEDED:
         output.update(_outcome(item, url))
@@ -157,7 +157,7 @@ def list_entry(item: Task, now: float) -> dict:
     if item.scheduled is not None:
         entry["start_time"] = epoch_ms(item.scheduled)
     if status in FINAL:
-        entry["end_time"] = epoch_ms(item.canceled if item.canceled is not None else item.end)  # type: ignore[arg-type]
+        entry["end_time"] = epoch_ms(item.closed_at())
     return entry
 
 

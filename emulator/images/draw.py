@@ -382,7 +382,8 @@ def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
     """A small caption at the bottom right, just above the palette strip."""
     width, height = canvas.size
     font = _font(max(8, min(24, round(width / 64))))
-    left, top, right, bottom = font.getbbox(text)
+    # whole pixels already; typed as floats because a bitmap font's box may not be
+    left, top, right, bottom = (round(v) for v in font.getbbox(text))
     pad = 3
     x = max(0, width - (right - left) - 2 * pad)
     y = max(0, height - strip_height - (bottom - top) - 2 * pad)

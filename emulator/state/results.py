@@ -65,7 +65,8 @@ class ResultStore:
     def url(self, base: str, task: Task, index: int) -> str:
         """The signed URL of one image of a finished task; it expires 24 h after the task ended."""
         token = task.tokens[index]
-        expires = int(task.end + RESULT_TTL_SECONDS)  # type: ignore[operator]
+        assert task.end is not None, "only a scheduled task has images to link to"
+        expires = int(task.end + RESULT_TTL_SECONDS)
         # Every part is URL-safe (hex, digits, URL-safe base64): no quoting needed on this hot path.
         signature = self._sign(token, expires)
         query = f"Expires={expires}&OSSAccessKeyId={ACCESS_KEY_ID}&Signature={signature}"

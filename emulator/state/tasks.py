@@ -176,7 +176,7 @@ class TaskStore:
     def get(self, account: Account, task_id: str) -> Task | None:
         """The account's task, advanced to now; None when unknown, expired or not queryable."""
         now = self._clock.now()
-        task = self._tasks.get(account.key, {}).get(task_id)
+        task = self._tasks.get(account.key, OrderedDict()).get(task_id)
         if task is None or not task.visible or now >= task.submitted + RESULT_TTL_SECONDS:
             return None
         self._lane(account, task.brief.model).advance(now)
