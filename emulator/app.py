@@ -52,7 +52,7 @@ def _json_error(request: web.Request, status: int, code: str, message: str) -> w
 
 
 def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
-    """No such route: an unknown service path is DashScope's "url error"; anything else is not found."""
+    """No such route: an unknown service path is DashScope's "url error", anything else 404."""
     if exc.status == 405:
         return _json_error(
             request, 405, "MethodNotAllowed", f"Method {request.method} is not allowed here."
@@ -64,7 +64,9 @@ def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can produce a traceback."""
+    """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can
+    produce a traceback.
+    """
     try:
         return await handler(request)
     except ErrorReply as exc:
@@ -87,7 +89,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 @web.middleware
 async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Record every request except the admin API's, with the status the client got (None: dropped)."""
+    """Log every request but the admin API's, with the status the client got (None: dropped)."""
     if request.path.startswith(admin.PREFIX):
         return await handler(request)
     emulator = request.app[EMULATOR]
@@ -108,7 +110,7 @@ def _rules(config: EmulatorConfig) -> list:
 
 
 def create_app(config: EmulatorConfig | None = None) -> web.Application:
-    """The emulator as an aiohttp application; ValueError when the configuration or scenario is invalid."""
+    """The emulator as an aiohttp application; ValueError for a bad configuration or scenario."""
     config = config or EmulatorConfig()
     # first: a bad scenario stops us before threads exist
     faults = FaultBook(config.seed, _rules(config))

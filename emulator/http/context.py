@@ -1,4 +1,4 @@
-"""What a handler reaches through its request: the emulator's state, and the facts noted for the log.
+"""What a handler reaches through its request: the emulator's state, the facts noted for the log.
 
 The state lives on the application under one typed key; what handlers learn about a request
 (account, model, task id, error code, faults fired) is kept on the request until the log

@@ -99,7 +99,7 @@ def check_async_header(request: web.Request, endpoint: str) -> None:
 async def validate(
     request: web.Request, emulator: Emulator, account: Account, body: dict, size: int
 ) -> InputResolver:
-    """Run the shared contract on the body; the first error becomes the answer (400 and its api_code)."""
+    """Run the shared contract on the body; the first error is the answer (400, its api_code)."""
     hosts = frozenset({request.host, URL(base_url(request)).raw_authority})
     own = await fetch_own_results(body, hosts, emulator.results)
     resolver = InputResolver(emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own)
@@ -127,7 +127,7 @@ def _apply(task: Task, decision: Decision, header_rules: Sequence[Rule]) -> None
 
 @dataclass(frozen=True)
 class Submission:
-    """A queued task, the fault decision taken on its request, and whether its answer is streamed."""
+    """A queued task, the fault step of its request, and whether its answer is streamed."""
 
     task: Task
     faults: Step
@@ -190,14 +190,14 @@ def url_for(request: web.Request) -> bodies.UrlFor:
 
 
 async def submit_async(request: web.Request) -> web.Response:
-    """POST image-generation/generation or image2image/image-synthesis: queue a task, answer PENDING."""
+    """POST image-generation/generation or image2image/image-synthesis: queue, answer PENDING."""
     done = await submit(request, ENDPOINTS[request.path.removeprefix(API)])
     note(request, task_id=done.task.task_id)
     return web.json_response(bodies.created(done.task, request_id(request)))
 
 
 async def submit_sync(request: web.Request) -> web.StreamResponse:
-    """POST multimodal-generation/generation: run the task, answer with its result (or stream it)."""
+    """POST multimodal-generation/generation: run the task, answer with (or stream) its result."""
     emulator = request.app[EMULATOR]
     done = await submit(request, "sync")
     if done.streamed:
@@ -224,7 +224,7 @@ def sse_event(number: int, status: int, payload: dict) -> bytes:
 
 
 async def _stream(request: web.Request, emulator: Emulator, done: Submission) -> web.StreamResponse:
-    """Send the result piece by piece while the task runs (spread over its run on the virtual clock)."""
+    """Send the result piece by piece, spread over the task's run on the virtual clock."""
     task = done.task
     await emulator.tasks.reached(task, STARTED)
     response = web.StreamResponse(
@@ -259,7 +259,9 @@ def _task_api(request: web.Request) -> tuple[Emulator, Account]:
 
 
 async def get_task(request: web.Request) -> web.Response:
-    """GET /tasks/{task_id}: the task in its model's style; UNKNOWN when missing, expired or someone else's."""
+    """GET /tasks/{task_id}: the task in its model's style; UNKNOWN when missing, expired or
+    someone else's.
+    """
     emulator, account = _task_api(request)
     task_id = request.match_info["task_id"]
     task = emulator.tasks.get(account, task_id)
@@ -333,7 +335,9 @@ def _listed(task: Task, query: Mapping[str, str], window: tuple[float, float], n
 
 
 async def list_tasks(request: web.Request) -> web.Response:
-    """GET /tasks: this account's tasks created in a window (last 24 h by default), newest first, by page."""
+    """GET /tasks: the account's tasks created in a window (default: the last 24 h), newest first,
+    by page.
+    """
     emulator, account = _task_api(request)
     await checkpoint(request, account)
     query, now = request.query, emulator.clock.now()

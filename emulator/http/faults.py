@@ -1,4 +1,4 @@
-"""Fault injection on the routes, written once: each route names its fault endpoint when it is added.
+"""Fault injection on the routes, written once: each route names its fault endpoint when added.
 
 `faulty(endpoint, handler)` wraps a handler. When the handler knows who is calling and about
 what, it calls `await checkpoint(request, ...)`: the `X-Wanform-Fault` header is read (on the
@@ -76,7 +76,7 @@ async def checkpoint(
 
 
 def header_rules(request: web.Request, endpoint: str) -> list[Rule]:
-    """The rules the request's `X-Wanform-Fault` header carries; 400 InvalidParameter if malformed."""
+    """The rules in the request's `X-Wanform-Fault` header; 400 InvalidParameter if malformed."""
     try:
         return request.app[EMULATOR].faults.header_rules(request.headers.get(HEADER), endpoint)
     except ValueError as exc:

@@ -66,7 +66,7 @@ def sync(item: Task, request_id: str, url: UrlFor) -> dict:
 
 
 def failure(item: Task) -> tuple[str, str]:
-    """Code and message of a FAILED task (a whole-task failure, or the first of its failed images)."""
+    """Code and message of a FAILED task: a whole-task failure, or its first failed image's."""
     return item.failure or next(iter(item.failed_images.values()))
 
 
@@ -152,7 +152,9 @@ def list_entry(item: Task, now: float) -> dict:
         "request_id": item.request_id,
         "status": status,
         "task_id": item.task_id,
-        "user_api_unique_key": f"apikey:v1:aigc:{UNIQUE_KEY_PARTS[item.endpoint]}:{item.brief.model}",
+        "user_api_unique_key": (
+            f"apikey:v1:aigc:{UNIQUE_KEY_PARTS[item.endpoint]}:{item.brief.model}"
+        ),
     }
     if item.scheduled is not None:
         entry["start_time"] = epoch_ms(item.scheduled)
@@ -162,7 +164,9 @@ def list_entry(item: Task, now: float) -> dict:
 
 
 def stream(item: Task, request_id: str, url: UrlFor) -> list[dict]:
-    """The SSE payloads of a streamed sync call: interleaved output piece by piece, other output at once."""
+    """The SSE payloads of a streamed sync call: interleaved output piece by piece, other output
+    at once.
+    """
     if item.brief.style != "interleave":
         return [sync(item, request_id, url)]
     brief, ok, pieces = item.brief, item.succeeded_indexes(), []

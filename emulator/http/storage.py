@@ -86,7 +86,7 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None
 
 
 async def form_upload(request: web.Request) -> web.Response:
-    """POST /__oss/upload: the form upload `upload_host` points to; answers `success_action_status`."""
+    """POST /__oss/upload, where `upload_host` points; answers `success_action_status`."""
     emulator = request.app[EMULATOR]
     await checkpoint(request)
     fields, data = await _read_form(request)

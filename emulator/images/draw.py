@@ -1,8 +1,10 @@
-"""The emulator's result images: the last input fitted to the output size, its boxes, a palette strip, the prompt.
+"""The emulator's result images: the last input fitted to the output size, its boxes, a palette
+strip, the prompt.
 
-Rendering is deterministic in its arguments and cached by them. Large outputs are drawn on a smaller canvas
-and enlarged by repeating pixels, which keeps them legible and makes PNG encoding cheap: a repeated row is
-written as PNG's "Up" filter, all zeros, instead of being filtered five ways and compressed again.
+Rendering is deterministic in its arguments, and cached by them in a `PngCache` when given one.
+Large outputs are drawn on a smaller canvas and enlarged by repeating pixels, which keeps them
+legible and makes PNG encoding cheap: a repeated row is written as PNG's "Up" filter, all zeros,
+instead of being filtered five ways and compressed again.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont
 CANVAS_MAX_SIDE = 1280  # outputs up to this size are drawn pixel for pixel
 MAX_OUTPUT_PIXELS = 8192 * 8192  # beyond this a PNG no longer fits comfortably in memory
 PNG_COMPRESS_LEVEL = 1
-# Run-length matching only: enlarged canvases filter to runs of zeros, and noisy inputs are not worth
-# searching for longer matches (about a quarter faster on them, and no larger on smooth pictures).
+# Run-length matching only: enlarged canvases filter to runs of zeros, and noisy inputs are not
+# worth searching for longer matches (about a quarter faster on them, no larger on smooth ones).
 PNG_STRATEGY = zlib.Z_RLE
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 BOX_COLOUR = (255, 40, 40)
@@ -44,7 +46,7 @@ Swatch = tuple[str, float]
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the fitted input sits on the canvas, and the input's original size (for mapping boxes)."""
+    """Where the fitted input sits on the canvas, and its original size (for mapping boxes)."""
 
     left: int
     top: int
@@ -182,7 +184,7 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
 
 
 def _as_rgb(image: Image.Image) -> Image.Image:
-    """RGBA when the input has any transparency, RGB otherwise; a grey stand-in for modes Pillow cannot convert."""
+    """RGBA when the input has any transparency, else RGB; grey for modes Pillow cannot convert."""
     transparent = "A" in image.getbands() or "transparency" in image.info
     target = "RGBA" if transparent else "RGB"
     if image.mode == target:
@@ -204,7 +206,7 @@ def _digest(
     palette: Sequence[Swatch],
     index: int,
 ) -> bytes:
-    """A stable hash of everything that shapes the picture; it is the cache key and seeds the randomness."""
+    """A stable hash of all that shapes the picture: the cache key, and the randomness's seed."""
     described = [
         width,
         height,
@@ -271,7 +273,7 @@ def _draw_boxes(canvas: Image.Image, placement: Placement, bboxes: Sequence[Box]
 
 
 def _swatches(palette: Sequence[Swatch]) -> list[tuple[tuple[int, int, int], float]]:
-    """Parsable colours with positive ratios; anything else is left out rather than failing the render."""
+    """Parsable colours with positive ratios; the rest is left out rather than fail the render."""
     out = []
     for hex_colour, ratio in palette:
         try:
@@ -285,7 +287,7 @@ def _swatches(palette: Sequence[Swatch]) -> list[tuple[tuple[int, int, int], flo
 
 
 def _draw_palette(canvas: Image.Image, palette: Sequence[Swatch]) -> int:
-    """A strip along the bottom, each colour as wide as its ratio; returns the strip's height (0 without one)."""
+    """A strip along the bottom, each colour as wide as its ratio; the strip's height (0: none)."""
     swatches = _swatches(palette)
     if not swatches:
         return 0
@@ -398,11 +400,12 @@ def _encode(image: Image.Image) -> bytes:
 
 
 def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
-    """The PNG of an RGB `canvas` enlarged to `size` with NEAREST, the same pixels as Pillow's resize gives.
+    """The PNG of an RGB `canvas` enlarged to `size` with NEAREST: Pillow's resize, pixel for pixel.
 
-    Pillow's encoder tries all five PNG filters on every row, which is most of the time a 2048x2048 output
-    takes; it cannot know that the rows repeat. Here each distinct row is widened by Pillow and written with
-    the "Sub" filter (computed by Pillow in C), and each repeat of it as the "Up" filter, which is all zeros.
+    Pillow's encoder tries all five PNG filters on every row, which is most of the time a
+    2048x2048 output takes; it cannot know that the rows repeat. Here each distinct row is
+    widened by Pillow and written with the "Sub" filter (computed by Pillow in C), and each
+    repeat of it as the "Up" filter, which is all zeros.
     """
     width, height = size
     wide = canvas.resize((width, canvas.height), Image.Resampling.NEAREST)
@@ -436,7 +439,7 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
 
 
 def _row_sources(rows: int, height: int) -> list[int]:
-    """Which of `rows` canvas rows each of `height` output rows shows, as Pillow's NEAREST resize picks them."""
+    """Which of `rows` canvas rows each of `height` output rows shows, as NEAREST picks them."""
     index = Image.frombytes(
         "I", (1, rows), array.array("i", range(rows)).tobytes()
     )  # native int32 per pixel

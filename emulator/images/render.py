@@ -14,7 +14,7 @@ MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or 8000 * 8000, 8000 * 8000)
 
 
 def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ...], ...]]:
-    """The last input, decoded near the output size, with its boxes in the decoded image's pixels."""
+    """The last input, decoded near the output size, its boxes in the decoded image's pixels."""
     if brief.base is None:
         return None, ()
     try:

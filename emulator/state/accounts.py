@@ -12,13 +12,13 @@ KEY_PREFIX = "sk-"
 
 
 def key_id(key: str) -> str:
-    """A short stable id for a key (12 hex digits of its sha256): what logs and the journal show instead."""
+    """A short stable id for a key (12 hex digits of its sha256), shown in its place in logs."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
 class Account:
-    """One caller. `key` never leaves the emulator; `key_id` and `uid` stand for it in bodies and logs."""
+    """One caller. `key` never leaves the emulator; `key_id` and `uid` stand for it outside."""
 
     key: str
     key_id: str
@@ -38,7 +38,7 @@ class Accounts:
         self._allowed = frozenset(allowed)
 
     def authenticate(self, authorization: str) -> Account:
-        """The account behind an `Authorization: Bearer <key>` header value, or 401 InvalidApiKey."""
+        """The account of an `Authorization: Bearer <key>` header value, or 401 InvalidApiKey."""
         header = authorization.strip()
         if not header:
             raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)

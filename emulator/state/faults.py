@@ -7,7 +7,8 @@ A rule is a flat mapping (YAML scenario file, `POST /__emulator/faults`, or the 
     # which requests (all optional)
     model: wan2.7-image        prompt: "(?i)cat"  (regex, searched)
     account: sk-... or its key id (uploads to /__oss/upload carry no key: account rules skip them)
-    endpoint: submit | any | sync | async | synthesis | task | cancel | list | policy | upload | result
+    endpoint: submit | any | sync | async | synthesis | task | cancel | list | policy | upload
+              | result
               (or a list; default: submit, and result for `cut`)
     nth: 3            fire on the 3rd matching request only
     times: 2          fire at most twice
@@ -278,14 +279,14 @@ def load_scenario(path: str | Path) -> list[Mapping]:
 
 
 def _for_endpoint(item: object, endpoint: str) -> object:
-    """A header rule without `endpoint` (other than `cut`) made to match the request that carries it."""
+    """A header rule without `endpoint` (but `cut`) made to match the request that carries it."""
     if isinstance(item, Mapping) and "endpoint" not in item and item.get("action") != "cut":
         return {**item, "endpoint": endpoint}
     return item
 
 
 class FaultBook:
-    """The active rules, their counters and random streams; `reset` restores the configured rules."""
+    """The active rules, their counters and random streams; `reset` restores the configured ones."""
 
     def __init__(self, seed: int, configured: list[Mapping]) -> None:
         self._seed = seed
@@ -301,7 +302,7 @@ class FaultBook:
         self.add(self._configured)
 
     def add(self, data: object) -> list[Rule]:
-        """Append one rule or a list of rules; all or nothing (ValueError naming the bad rule of a list)."""
+        """Append one rule or a list of them, all or nothing; ValueError names a list's bad rule."""
         if not isinstance(data, list):
             return self._append([parse_rule(data, f"r{self._serial + 1}", self._seed)])
         rules = []

@@ -1,4 +1,4 @@
-"""The request log: one entry per request to the API, uploads and result files, for tests to read."""
+"""The request log: an entry per request to the API, uploads and result files, for tests to read."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ JOURNAL_LIMIT = 100_000  # oldest entries are dropped beyond this
 
 
 class RequestLog:
-    """Entries in arrival order: time, account key id, method, path, model, status, code, task_id."""
+    """Entries in arrival order: time, account key id, method, path, model, status, code, task."""
 
     def __init__(self) -> None:
         self._entries: deque[dict] = deque(maxlen=JOURNAL_LIMIT)

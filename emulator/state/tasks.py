@@ -1,4 +1,5 @@
-"""Tasks and their lifecycle on the virtual clock: PENDING -> RUNNING -> SUCCEEDED | FAILED, or CANCELED.
+"""Tasks and their lifecycle on the virtual clock: PENDING -> RUNNING -> SUCCEEDED | FAILED, or
+CANCELED.
 
 Each account and model has a lane: tasks queue in submission order behind `max_in_flight`
 slots. A task waits `pending_seconds` before it can start, then runs for the model's

@@ -55,7 +55,7 @@ class Throttle:
         self._take(account, "policy", model, UPLOAD_POLICY_RPS)
 
     def admit(self, in_flight: int, spec: ModelSpec, queue_over_cap: bool) -> None:
-        """With queueing off, refuse a task while the account already has `max_in_flight` of this model."""
+        """With queueing off, refuse a task while the account has `max_in_flight` of the model."""
         if self._enabled and not queue_over_cap and in_flight >= spec.max_in_flight:
             raise rate_limited()
 

@@ -54,9 +54,10 @@ class UploadStore:
         self._files: dict[str, StoredFile] = {}
 
     def policy(self, account: Account, upload_host: str) -> dict:
-        """The `data` of a getPolicy answer: a form-upload credential for a fresh directory of `account`."""
+        """The `data` of a getPolicy answer: a form-upload credential for a fresh directory."""
         now = self._clock.now()
-        directory = f"{BUCKET}/{account.key_id}/{datetime.fromtimestamp(now, BEIJING):%Y-%m-%d}/{uuid.uuid4()}"
+        day = datetime.fromtimestamp(now, BEIJING)
+        directory = f"{BUCKET}/{account.key_id}/{day:%Y-%m-%d}/{uuid.uuid4()}"
         document = {
             "expiration": _iso(now + POLICY_SECONDS),
             "expires": now + POLICY_SECONDS,
@@ -80,7 +81,7 @@ class UploadStore:
         }
 
     def accept(self, fields: dict[str, str], data: bytes | None) -> str:
-        """Store a form upload after checking its policy as OSS would; returns the uploader's key id."""
+        """Store a form upload once its policy checks out as OSS's would; the uploader's key id."""
         for name in ("policy", "Signature", "key"):
             if not fields.get(name):
                 raise OssError(400, "InvalidArgument", f"The form field {name} is missing.")
@@ -98,7 +99,8 @@ class UploadStore:
             raise OssError(
                 403,
                 "AccessDenied",
-                f'Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "{directory}"]',
+                "Invalid according to Policy: Policy Condition failed: "
+                f'["starts-with", "$key", "{directory}"]',
             )
         if data is None:
             raise OssError(400, "InvalidArgument", "The form field file is missing.")
