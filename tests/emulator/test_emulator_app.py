@@ -1,4 +1,4 @@
-"""The application as a whole: starting and serving, unknown routes, errors that must never leak, admin basics."""
+"""The application as a whole: starting, serving, unknown routes, errors that never leak, admin."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_serve_prints_its_base_url_and_stops_on_sigterm():
 
 
 async def test_unknown_routes_answer_in_dashscope_shape(api):
-    """An unknown service path is "url error"; another unknown path is 404; a wrong method is 405, all JSON."""
+    """An unknown service path is "url error", other paths 404, a wrong method 405; all JSON."""
     status, answer = await api.call(
         "POST", "/api/v1/services/aigc/text2image/image-synthesis", wan25(), headers=ASYNC
     )
@@ -78,7 +78,7 @@ async def test_unknown_routes_answer_in_dashscope_shape(api):
 
 
 async def test_unexpected_errors_become_internal_error(api, monkeypatch):
-    """An exception inside a handler is answered 500 InternalError in the flat body, not a traceback."""
+    """An exception in a handler is answered 500 InternalError in the flat body, not a traceback."""
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
@@ -150,7 +150,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("body", HOSTILE)
 async def test_hostile_bodies_never_crash(api, body):
-    """Malformed and hostile bodies get a 4xx error body, or (if valid after all) a task that finishes and downloads."""
+    """Malformed and hostile bodies get a 4xx error body, or, if valid after all, a working task."""
     path = (
         SYNTHESIS
         if isinstance(body.get("model"), str) and body["model"].startswith(("wan2.5", "wanx"))
@@ -170,14 +170,14 @@ async def test_hostile_bodies_never_crash(api, body):
 
 
 async def test_deeply_nested_json_is_refused_not_crashed(api):
-    """A body nested far deeper than any request is refused as illegal input or invalid, never a crash."""
+    """A body nested far deeper than any request is refused as illegal or invalid, never a crash."""
     deep = b'{"model": "wan2.7-image", "input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     status, answer = await api.call("POST", GENERATION, data=deep, headers=ASYNC)
     assert 400 <= status < 500 and answer["code"]
 
 
 async def test_a_result_url_of_this_emulator_can_be_an_input(api):
-    """Feeding a result URL back in reads that result (its size shapes the output); a dead link cannot be read."""
+    """A result URL fed back in is read (its size shapes the output); a dead link cannot be read."""
     first = await api.submit(wan27(size="1K", images=(data_uri(1000, 500),)))
     await api.advance(31)
     url = image_urls(await api.task(first))[0]

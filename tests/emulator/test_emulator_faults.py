@@ -26,7 +26,10 @@ from emulator_api import (
 from emulator import EmulatorConfig, create_app
 from emulator.state.accounts import key_id
 
-TIMEOUT = "An internal timeout error has occured during execution, please try again later or contact service support."
+TIMEOUT = (
+    "An internal timeout error has occured during execution, please try again later "
+    "or contact service support."
+)
 
 
 async def finish(api, task_id: str) -> dict:
@@ -67,7 +70,7 @@ async def finish(api, task_id: str) -> dict:
     ids=["arrearage", "default", "inspection", "ip", "throttling", "custom"],
 )
 async def test_error_rule_answers_with_the_code(api, rule, expected):
-    """An `error` rule answers a submission with its DashScope code, the code's status and message by default."""
+    """An `error` rule answers a submission with its code, by default its status and message."""
     await api.add_fault({"action": "error", **rule})
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     assert (status, answer["code"], answer["message"]) == expected
@@ -76,7 +79,7 @@ async def test_error_rule_answers_with_the_code(api, rule, expected):
 
 
 async def test_fail_rule_fails_a_messages_style_task(api):
-    """A `fail` rule ends a wan2.7 task FAILED with code and message inside output, without usage."""
+    """A `fail` rule ends a wan2.7 task FAILED, code and message inside output, without usage."""
     await api.add_fault(
         {
             "action": "fail",
@@ -95,7 +98,7 @@ async def test_fail_rule_fails_a_messages_style_task(api):
 
 
 async def test_fail_rule_fails_a_results_style_task(api):
-    """A failed wan2.5 task reports all its images failed in task_metrics, like the documented example."""
+    """A failed wan2.5 task reports all its images failed in task_metrics, as documented."""
     await api.add_fault({"action": "fail", "code": "InvalidParameter", "message": "xxxxxx"})
     body = await finish(api, await api.submit(wan25(n=4), path=SYNTHESIS))
     assert body["output"]["task_metrics"] == {"TOTAL": 4, "SUCCEEDED": 0, "FAILED": 4}
@@ -113,7 +116,7 @@ async def test_fail_rule_on_a_sync_call_answers_with_the_error(api):
 
 
 async def test_partial_failure_in_results_style(api):
-    """k of n images fail with per-image code/message; the task SUCCEEDS and usage counts the rest."""
+    """k of n images fail with their code and message; the task SUCCEEDS, usage counts the rest."""
     await api.add_fault({"action": "partial", "failed": 1})
     body = await finish(api, await api.submit(wan25(n=2), path=SYNTHESIS))
     assert_schema("response-task", body)
@@ -126,7 +129,7 @@ async def test_partial_failure_in_results_style(api):
 
 
 async def test_partial_failure_in_messages_style(api):
-    """In messages style the failed images are left out of choices and usage.image_count counts successes."""
+    """In messages style failed images are left out of choices; usage.image_count counts others."""
     await api.add_fault({"action": "partial", "failed": 2, "code": "DataInspectionFailed"})
     body = await finish(api, await api.submit(wan27(n=3, size="1K")))
     assert body["output"]["task_status"] == "SUCCEEDED"
@@ -167,7 +170,7 @@ async def test_drop_closes_the_connection(api, when, tasks):
 
 
 async def test_cut_download_sends_half_then_closes(api):
-    """A `cut` rule promises the whole PNG and closes after half; with times: 1 the retry succeeds."""
+    """A `cut` rule promises the whole PNG and closes after half; with times: 1 a retry succeeds."""
     await api.add_fault({"action": "cut", "times": 1})
     body = await finish(api, await api.submit(wan27(size="1K")))
     url = image_urls(body)[0]
@@ -206,7 +209,7 @@ async def test_header_rule_applies_to_its_request_only(api):
     ],
 )
 async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
-    """The header works on every DashScope endpoint: a rule naming no endpoint fails the request carrying it."""
+    """The header works on every DashScope endpoint; a rule naming none fails its own request."""
     task_id = await api.submit(wan27())
     header = {"X-Wanform-Fault": json.dumps({"action": "error", "code": "InternalError"})}
     status, answer = await api.call(method, path.format(id=task_id), headers=header)
@@ -215,7 +218,7 @@ async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
 
 
 async def test_header_rule_for_tasks_cannot_fail_a_query(api):
-    """A task outcome (`fail`) is for submissions; on a task query the header is refused, naming itself."""
+    """A task outcome (`fail`) is for submissions: on a task query the header is refused."""
     task_id = await api.submit(wan27())
     header = {"X-Wanform-Fault": json.dumps({"action": "fail"})}
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
@@ -291,7 +294,7 @@ async def test_probability_is_seeded(make_api):
 
 
 async def test_scenario_file_and_reset(tmp_path, make_api):
-    """Rules from a YAML scenario are active from the start and come back after a reset; admin rules do not."""
+    """A YAML scenario's rules act from the start and again after a reset; admin rules do not."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(
         "faults:\n  - action: error\n    code: Arrearage\n    model: wan2.5-i2i-preview\n",
@@ -346,7 +349,8 @@ async def test_admin_lists_deletes_and_clears_rules(api):
         ({"action": "latency"}, "`seconds` must be a number in (0, 86400], got None"),
         (
             {"action": "error", "prompt": "("},
-            "`prompt` is not a valid regular expression: missing ), unterminated subpattern at position 0",
+            "`prompt` is not a valid regular expression: "
+            "missing ), unterminated subpattern at position 0",
         ),
         (
             {"action": "error", "probability": 2},
@@ -375,7 +379,7 @@ async def test_invalid_rules_are_refused_with_a_reason(api, rule, message):
 
 
 async def test_faults_on_upload_policy_and_messages_models(api):
-    """Rules can target the upload-policy endpoint; a wan2.6 image model task can be failed like the others."""
+    """Rules can target the upload-policy endpoint; a wan2.6 task can be failed like the others."""
     await api.add_fault({"action": "error", "code": "Throttling.RateQuota", "endpoint": "policy"})
     status, answer = await api.call("GET", "/api/v1/uploads?action=getPolicy&model=wan2.6-image")
     assert (status, answer["code"]) == (429, "Throttling.RateQuota")

@@ -1,4 +1,4 @@
-"""The result renderer: exact sizes, deterministic bytes, visible boxes, palette and prompt, robustness."""
+"""The result renderer: exact sizes, same bytes, visible boxes, palette and prompt, robustness."""
 
 from __future__ import annotations
 
@@ -236,13 +236,13 @@ def test_degenerate_boxes_do_not_fail():
 
 @pytest.mark.parametrize("size", [(0, 10), (10, -1), (9000, 9000), (10.5, 10)])
 def test_unrenderable_sizes_are_refused(size):
-    """Non-positive, non-integer and oversized outputs raise ValueError instead of exhausting memory."""
+    """Non-positive, non-integer and oversized outputs raise ValueError, not exhaust memory."""
     with pytest.raises(ValueError):
         render_png(*size, 1, "", None, [], [], 0)
 
 
 def test_repeated_render_comes_from_the_cache():
-    """With a cache, a second identical render returns the cached bytes object; without, a new one."""
+    """With a cache a second identical render returns the cached bytes object; without, new ones."""
     cache = PngCache(1024 * 1024)
     first = render_png(640, 480, 1, "cached", None, [], [], 0, cache)
     again = render_png(640, 480, 1, "cached", None, [], [], 0, cache)
