@@ -156,7 +156,8 @@ async def drive(
                 return
             outcomes.append(await request(session, i))
 
-    cpu_before, start = cpu(), time.perf_counter()
+    cpu_before = cpu()
+    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(load.concurrency)))
     elapsed = time.perf_counter() - start
     return Result(sum(outcomes), outcomes.count(False), elapsed, (cpu() - cpu_before) / elapsed)
@@ -219,7 +220,8 @@ def sample_input(width: int, height: int, noise: bool) -> Image.Image:
     draw = ImageDraw.Draw(image)
     rng = random.Random(2)
     for _ in range(40):
-        x, y = rng.randrange(width), rng.randrange(height)
+        x = rng.randrange(width)
+        y = rng.randrange(height)
         colour = tuple(rng.randrange(256) for _ in range(3))
         draw.ellipse((x, y, x + rng.randrange(40, 400), y + rng.randrange(40, 400)), fill=colour)
     return image
@@ -261,7 +263,8 @@ def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]
         ("queries", "task query  GET tasks/{id}", 0.5),
         ("creations", "task create POST async", None),
     ):
-        emu, ceiling = emulator[name], bare[name]
+        emu = emulator[name]
+        ceiling = bare[name]
         ratio = emu.rate / ceiling.rate
         verdict = (
             ""

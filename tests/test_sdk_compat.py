@@ -256,7 +256,8 @@ def test_local_file_goes_through_the_upload_flow(wanform_emulator, tmp_path):
 
 def test_local_path_is_uploaded_for_image_synthesis(wanform_emulator, tmp_path):
     """A plain local path in ImageSynthesis images is uploaded too; the task succeeds from it."""
-    first, second = png_file(tmp_path, "a.png", 640, 480), png_file(tmp_path, "b.png", 512, 768)
+    first = png_file(tmp_path, "a.png", 640, 480)
+    second = png_file(tmp_path, "b.png", 512, 768)
     response = ImageSynthesis.call(
         model="wan2.5-i2i-preview", prompt=PROMPT, images=[str(first), str(second)], n=1
     )
@@ -391,7 +392,8 @@ def test_error_fault_reaches_the_sdk(wanform_emulator):
 
 def test_fixture_points_the_sdk_at_the_emulator(wanform_emulator):
     """The fixture points the environment and the SDK's import-time settings at the emulator."""
-    base, key = wanform_emulator.base_url, wanform_emulator.api_key
+    base = wanform_emulator.base_url
+    key = wanform_emulator.api_key
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1", base)
     assert key.startswith("sk-wanform-test")
     assert (os.environ["DASHSCOPE_HTTP_BASE_URL"], os.environ["DASHSCOPE_API_KEY"]) == (base, key)

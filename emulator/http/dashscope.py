@@ -340,7 +340,8 @@ async def list_tasks(request: web.Request) -> web.Response:
     """
     emulator, account = _task_api(request)
     await checkpoint(request, account)
-    query, now = request.query, emulator.clock.now()
+    query = request.query
+    now = emulator.clock.now()
     if query.get("status", "PENDING") not in STATUSES:
         raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
     window, page_no, page_size = (

@@ -72,7 +72,8 @@ def failure(item: Task) -> tuple[str, str]:
 
 def usage(item: Task) -> dict:
     """Only successful images count."""
-    brief, count = item.brief, len(item.succeeded_indexes())
+    brief = item.brief
+    count = len(item.succeeded_indexes())
     if brief.style == "results":
         return {"image_count": count}
     text = sum(len(brief.text(i)) for i in range(brief.count)) if brief.style == "interleave" else 0
@@ -103,7 +104,8 @@ def choice(content: list[dict], finish_reason: str = "stop") -> dict:
 
 
 def _choices(item: Task, url: UrlFor) -> list[dict]:
-    ok, brief = item.succeeded_indexes(), item.brief
+    ok = item.succeeded_indexes()
+    brief = item.brief
     if brief.style == "choices":
         return [choice([_image(url(item, i))]) for i in ok]
     if brief.style == "set":
@@ -117,7 +119,8 @@ def _choices(item: Task, url: UrlFor) -> list[dict]:
 
 
 def _results(item: Task, url: UrlFor) -> list[dict]:
-    out, brief = [], item.brief
+    out = []
+    brief = item.brief
     for i in range(brief.count):
         if i in item.failed_images:
             code, message = item.failed_images[i]
@@ -141,7 +144,8 @@ def _metrics(item: Task, status: str) -> dict:
 
 def list_entry(item: Task, now: float) -> dict:
     """One task in GET /tasks: epoch-millisecond times, `end_time` only once it has ended."""
-    status, account = item.status(now), item.account
+    status = item.status(now)
+    account = item.account
     entry = {
         "api_key_id": account.key_id,
         "caller_parent_id": account.uid,
@@ -169,12 +173,15 @@ def stream(item: Task, request_id: str, url: UrlFor) -> list[dict]:
     """
     if item.brief.style != "interleave":
         return [sync(item, request_id, url)]
-    brief, ok, pieces = item.brief, item.succeeded_indexes(), []
+    brief = item.brief
+    ok = item.succeeded_indexes()
+    pieces = []
     for i in range(brief.count):
         pieces.append({"text": brief.text(i), "type": "text"})
         if i in ok:
             pieces.append(_image(url(item, i)))
-    events, full = [], usage(item)
+    events = []
+    full = usage(item)
     for n, piece in enumerate(pieces, 1):
         images = sum(1 for p in pieces[:n] if p["type"] == "image")
         last = n == len(pieces)

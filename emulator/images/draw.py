@@ -57,7 +57,8 @@ class Placement:
 
     def map_box(self, box: Box) -> tuple[int, int, int, int]:
         """A box in input pixels -> the same box in canvas pixels, corners ordered."""
-        sx, sy = self.width / self.source_width, self.height / self.source_height
+        sx = self.width / self.source_width
+        sy = self.height / self.source_height
         xs = sorted((self.left + box[0] * sx, self.left + box[2] * sx))
         ys = sorted((self.top + box[1] * sy, self.top + box[3] * sy))
         return round(xs[0]), round(ys[0]), round(xs[1]), round(ys[1])
@@ -170,7 +171,8 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
         image.load()
     cw, ch = canvas_size
     ratio = min(cw / image.width, ch / image.height)
-    width, height = max(1, round(image.width * ratio)), max(1, round(image.height * ratio))
+    width = max(1, round(image.width * ratio))
+    height = max(1, round(image.height * ratio))
     rgb = _as_rgb(image)
     factor = min(rgb.width // width, rgb.height // height)
     if (
@@ -319,7 +321,8 @@ def _split_word(
     word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
 ) -> list[str]:
     """A word wider than the line, cut into pieces that fit (CJK prompts have no spaces)."""
-    pieces, piece = [], ""
+    pieces = []
+    piece = ""
     for ch in word:
         if piece and font.getlength(piece + ch) > width:
             pieces.append(piece)
@@ -366,7 +369,8 @@ def _draw_prompt(canvas: Image.Image, prompt: str) -> None:
     """The prompt, wrapped and truncated, on a dimmed panel across the top."""
     width, height = canvas.size
     size = max(10, min(48, round(width / 36)))
-    font, pad = _font(size), max(2, size // 3)
+    font = _font(size)
+    pad = max(2, size // 3)
     line_height = round(size * 1.25)
     max_lines = max(1, min(MAX_PROMPT_LINES, (height // 4) // line_height))
     # Only what can show is laid out: even the narrowest glyphs cannot fit more than this.
@@ -417,7 +421,8 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
     stride = width * 3
     repeat = b"\x02" + bytes(stride)
     compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, 15, 9, PNG_STRATEGY)
-    data, previous = [], -1
+    data = []
+    previous = -1
     for source in _row_sources(canvas.height, height):
         if source == previous:
             data.append(compressor.compress(repeat))

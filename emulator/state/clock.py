@@ -37,7 +37,8 @@ class VirtualClock:
         return self.now()
 
     def _wake(self) -> None:
-        tick, self._tick = self._tick, None
+        tick = self._tick
+        self._tick = None
         if tick is not None and not tick.done():
             tick.set_result(None)
 

@@ -320,7 +320,8 @@ class FaultBook:
 
     def remove(self, rule_id: str) -> bool:
         kept = [r for r in self.rules if r.id != rule_id]
-        found, self.rules = len(kept) != len(self.rules), kept
+        found = len(kept) != len(self.rules)
+        self.rules = kept
         return found
 
     def clear(self) -> None:

@@ -25,14 +25,12 @@ from spec.models import RESULT_TTL_SECONDS, ModelSpec
 if TYPE_CHECKING:
     from emulator.state.faults import Rule
 
-PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN = (
-    "PENDING",
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "CANCELED",
-    "UNKNOWN",
-)
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELED = "CANCELED"
+UNKNOWN = "UNKNOWN"
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELED})
 Failure = tuple[str, str]  # (code, message)
 
@@ -103,13 +101,15 @@ class Lane:
     def advance(self, now: float) -> None:
         """Replay every start and end up to `now`, in time order (an end first on a tie)."""
         while True:
-            start, end = self._next_start(), self._next_end()
+            start = self._next_start()
+            end = self._next_end()
             if end <= start and end <= now:
                 heapq.heappop(self.running)
                 self.cursor = end
             elif start <= now:
                 task = self.waiting.popleft()
-                task.scheduled, task.end = start, start + task.duration
+                task.scheduled = start
+                task.end = start + task.duration
                 heapq.heappush(self.running, (task.end, id(task), task))
                 self.cursor = start
             else:

@@ -65,9 +65,11 @@ class Throttle:
     def _take(self, account: Account, kind: str, model: str, rate: float) -> None:
         if not self._enabled:
             return
-        now, key = self._clock.now(), (account.key, kind, model)
+        now = self._clock.now()
+        key = (account.key, kind, model)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate, now)
+            bucket = TokenBucket(rate, now)
+            self._buckets[key] = bucket
         if not bucket.take(now):
             raise rate_limited()

@@ -94,7 +94,8 @@ class UploadStore:
         document = json.loads(base64.b64decode(fields["policy"]))
         if self._clock.now() >= document["expires"]:
             raise OssError(403, "AccessDenied", POLICY_EXPIRED)
-        directory, key = document["conditions"][1][2], fields["key"]
+        directory = document["conditions"][1][2]
+        key = fields["key"]
         if not key.startswith(directory + "/") or "/.." in key:
             raise OssError(
                 403,

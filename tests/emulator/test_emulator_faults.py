@@ -288,7 +288,8 @@ async def probability_run(make_api, seed: int) -> list[int]:
 
 async def test_probability_is_seeded(make_api):
     """The same seed replays the same choices; the choices are a real mix."""
-    first, again = await probability_run(make_api, 7), await probability_run(make_api, 7)
+    first = await probability_run(make_api, 7)
+    again = await probability_run(make_api, 7)
     assert first == again
     assert set(first) == {200, 500}
 

@@ -26,7 +26,8 @@ def decode(png: bytes) -> Image.Image:
 
 def chunk_types(png: bytes) -> list[bytes]:
     """The PNG chunk types in file order."""
-    types, offset = [], 8
+    types = []
+    offset = 8
     while offset < len(png):
         (length,) = struct.unpack(">I", png[offset : offset + 4])
         types.append(png[offset + 4 : offset + 8])
