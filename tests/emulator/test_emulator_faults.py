@@ -22,6 +22,7 @@ from emulator_api import (
     wan27,
     wanx21,
 )
+from yarl import URL
 
 from emulator import EmulatorConfig, create_app
 from emulator.state.accounts import key_id
@@ -425,3 +426,67 @@ async def test_drop_after_a_sync_call_loses_a_finished_result(api):
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await call
     assert [(e["path"], e["status"]) for e in await api.journal()] == [(SYNC, None)]
+
+
+async def _result_url(api) -> str:
+    return image_urls(await finish(api, await api.submit(wan27(size="1K"))))[0]
+
+
+ROUTE_REQUESTS = {
+    "sync": ("POST", SYNC, wan27(), {}),
+    "async": ("POST", GENERATION, wan27(), ASYNC),
+    "synthesis": ("POST", SYNTHESIS, wan25(), ASYNC),
+    "task": ("GET", "/api/v1/tasks/{id}", None, {}),
+    "cancel": ("POST", "/api/v1/tasks/{id}/cancel", None, {}),
+    "list": ("GET", "/api/v1/tasks", None, {}),
+    "policy": ("GET", "/api/v1/uploads?action=getPolicy&model=wan2.7-image", None, {}),
+    "upload": ("POST", "/__oss/upload", None, {}),
+    "result": ("GET", "{url}", None, {}),
+}
+
+
+@pytest.mark.parametrize("endpoint", ROUTE_REQUESTS)
+async def test_each_route_consults_the_rules_of_its_endpoint(api, endpoint):
+    """A rule for one endpoint fires on that endpoint's route and is noted in its journal entry."""
+    url = await _result_url(api)
+    task_id = await api.submit(wan27())
+    method, path, body, headers = ROUTE_REQUESTS[endpoint]
+    path = path.format(id=task_id, url=URL(url).path_qs)
+    [rule] = await api.add_fault({"action": "error", "code": "Arrearage", "endpoint": endpoint})
+    status, _ = await api.call(method, path, body, headers=headers)
+    last = (await api.journal())[-1]
+    assert (status, last["path"], last["faults"]) == (400, path.partition("?")[0], [rule["id"]])
+
+
+async def test_upload_and_result_routes_ignore_the_header(api):
+    """X-Wanform-Fault is for the DashScope API: the form upload and result downloads ignore it."""
+    url = await _result_url(api)
+    header = {"X-Wanform-Fault": json.dumps({"action": "error", "endpoint": "any"})}
+    upload_status, upload_answer = await api.call("POST", "/__oss/upload", headers=header)
+    async with api.client.session.get(url, headers=header) as response:
+        download_status = response.status
+    assert (upload_status, "MalformedPOSTRequest" in upload_answer, download_status) == (
+        400,
+        True,
+        200,
+    )
+
+
+async def test_drop_after_a_streamed_sync_call_leaves_the_stream_unfinished(api):
+    """On a streamed sync call, `drop` after sends every event, then closes without ending."""
+    await api.add_fault({"action": "drop", "when": "after", "endpoint": "sync"})
+    headers = {"X-DashScope-Sse": "enable", "Authorization": f"Bearer {KEY}"}
+    received = []
+
+    async def read() -> None:
+        async with api.client.post(SYNC, json=wan27(), headers=headers) as response:
+            async for line in response.content:
+                received.append(line)
+
+    reading = asyncio.ensure_future(read())
+    await asyncio.sleep(0.02)
+    await api.advance(31)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await reading
+    events = sum(line.startswith(b"data:") for line in received)
+    assert (events, (await api.journal())[-1]["status"]) == (1, None)
