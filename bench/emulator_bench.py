@@ -1,13 +1,16 @@
-"""Emulator throughput over real loopback sockets, against a bare aiohttp handler as the ceiling, and render time.
+"""Emulator throughput over loopback sockets, against a bare aiohttp handler as the ceiling;
+render time.
 
-Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20] [--repeat 3] [--renders 15]
+Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20]
+                                    [--repeat 3] [--renders 15]
 
-Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a child
-process; the load comes from one concurrent aiohttp client in this process, so on a 2-core machine server
-and client each get a core. Both servers see the same request count, concurrency and keep-alive
-connections; the server's CPU use during the run is printed so a client-bound run shows itself. The
-emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20 queries/s per
-account would otherwise be all we measure. Rendering is timed in-process, cache emptied before each run.
+Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a
+child process; the load comes from one concurrent aiohttp client in this process, so on a 2-core
+machine server and client each get a core. Both servers see the same request count, concurrency and
+keep-alive connections; the server's CPU use during the run is printed so a client-bound run shows
+itself. The emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20
+queries/s per account would otherwise be all we measure. Rendering is timed in-process, without a
+cache.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator import render  # noqa: E402
+from emulator.images import draw as render  # noqa: E402
 
 API_KEY = "sk-wanform-bench"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
@@ -73,7 +76,7 @@ class Result:
 
 
 def bare_app() -> web.Application:
-    """The ceiling: aiohttp answering a fixed JSON body, reading the request body on POST like a real handler."""
+    """The ceiling: aiohttp answering a fixed JSON body, reading a POST's body like a handler."""
     payload = json.dumps(FIXED_BODY).encode()
 
     async def fixed(request: web.Request) -> web.Response:
@@ -142,7 +145,7 @@ async def drive(
     session: aiohttp.ClientSession,
     cpu: Callable[[], float],
 ) -> Result:
-    """`load.requests` calls of `request` from `load.concurrency` workers, bounded by `load.seconds`."""
+    """`load.requests` calls of `request` from `load.concurrency` workers, within `load.seconds`."""
     counter = iter(range(load.requests))
     outcomes: list[bool] = []
     deadline = time.perf_counter() + load.seconds
@@ -153,7 +156,8 @@ async def drive(
                 return
             outcomes.append(await request(session, i))
 
-    cpu_before, start = cpu(), time.perf_counter()
+    cpu_before = cpu()
+    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(load.concurrency)))
     elapsed = time.perf_counter() - start
     return Result(sum(outcomes), outcomes.count(False), elapsed, (cpu() - cpu_before) / elapsed)
@@ -198,7 +202,7 @@ async def measure(kind: str, load: Load) -> dict[str, Result]:
                 await drive(load, query, session, server.cpu_seconds) for _ in range(load.repeat)
             ]
             queries = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
-            # One creation run only: every task created stays in the emulator, so runs are not alike.
+            # One creation run only: every task created stays in the emulator, so runs differ.
             creations = await drive(load, submit, session, server.cpu_seconds)
     return {"queries": queries, "creations": creations}
 
@@ -216,18 +220,18 @@ def sample_input(width: int, height: int, noise: bool) -> Image.Image:
     draw = ImageDraw.Draw(image)
     rng = random.Random(2)
     for _ in range(40):
-        x, y = rng.randrange(width), rng.randrange(height)
+        x = rng.randrange(width)
+        y = rng.randrange(height)
         colour = tuple(rng.randrange(256) for _ in range(3))
         draw.ellipse((x, y, x + rng.randrange(40, 400), y + rng.randrange(40, 400)), fill=colour)
     return image
 
 
 def time_render(runs: int, base: Image.Image | None) -> list[float]:
-    """Seconds per 2048x2048 render (cache emptied each time)."""
+    """Seconds per 2048x2048 render (no cache: every run draws)."""
     palette = [("#C2D1E6", 40.0), ("#1F2A44", 35.0), ("#F2B880", 25.0)]
     times = []
     for i in range(runs):
-        render.CACHE.clear()
         start = time.perf_counter()
         png = render.render_png(
             2048,
@@ -250,14 +254,17 @@ def time_render(runs: int, base: Image.Image | None) -> list[float]:
 def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]) -> None:
     print(
         f"HTTP: loopback, one aiohttp client process (concurrency {load.concurrency}, keep-alive), "
-        f"{load.requests} requests per run or {load.seconds:.0f} s, whichever ends first; server in its own process;"
-        f"\n  queries: median of {load.repeat} runs cycling over {QUERY_TASKS} tasks; creations: one run"
+        f"{load.requests} requests per run or {load.seconds:.0f} s, whichever ends first; "
+        "server in its own process;"
+        f"\n  queries: median of {load.repeat} runs cycling over {QUERY_TASKS} tasks; "
+        "creations: one run"
     )
     for name, label, target in (
         ("queries", "task query  GET tasks/{id}", 0.5),
         ("creations", "task create POST async", None),
     ):
-        emu, ceiling = emulator[name], bare[name]
+        emu = emulator[name]
+        ceiling = bare[name]
         ratio = emu.rate / ceiling.rate
         verdict = (
             ""
@@ -265,14 +272,14 @@ def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]
             else f"  [target >= {target:.0%}: {'met' if ratio >= target else 'NOT met'}]"
         )
         print(
-            f"  {label}: emulator {emu.rate:7,.0f} req/s ({emu.done} ok, {emu.failed} failed, server CPU "
-            f"{emu.server_cpu:.0%}) | bare aiohttp {ceiling.rate:7,.0f} req/s (server CPU {ceiling.server_cpu:.0%}) "
-            f"| ratio {ratio:.0%}{verdict}"
+            f"  {label}: emulator {emu.rate:7,.0f} req/s ({emu.done} ok, {emu.failed} failed, "
+            f"server CPU {emu.server_cpu:.0%}) | bare aiohttp {ceiling.rate:7,.0f} req/s "
+            f"(server CPU {ceiling.server_cpu:.0%}) | ratio {ratio:.0%}{verdict}"
         )
 
 
 def report_render(runs: int) -> None:
-    print(f"render 2048x2048 PNG (median of {runs}, cache emptied each run):")
+    print(f"render 2048x2048 PNG (median of {runs}, no cache):")
     for label, base in (
         ("no input (gradient)", None),
         ("photo-like 1536x1024 input", sample_input(1536, 1024, False)),
@@ -281,7 +288,8 @@ def report_render(runs: int) -> None:
         times = time_render(runs, base)
         median = statistics.median(times)
         print(
-            f"  {label:36} median {median * 1000:6.1f} ms, min {min(times) * 1000:6.1f}, max {max(times) * 1000:6.1f}"
+            f"  {label:36} median {median * 1000:6.1f} ms, min {min(times) * 1000:6.1f}, "
+            f"max {max(times) * 1000:6.1f}"
             f"  [target < 150 ms: {'met' if median < 0.150 else 'NOT met'}]"
         )
 

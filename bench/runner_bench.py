@@ -1,18 +1,20 @@
-"""The runner against the emulator with stated limits, next to the lower bound they allow, then the official SDK.
+"""The runner against the emulator with stated limits, next to the lower bound they allow, then
+the official SDK.
 
 Run: python bench/runner_bench.py [--jobs 500] [--rps 20] [--in-flight 20] [--seconds 1]
 
-The emulator runs in its own process, with wan2.7-image set to RPS submissions/s, IN_FLIGHT tasks at
-once and SECONDS per task (plus its 0.05 s PENDING); task queries stay at DashScope's 20/s per account.
-The runner is given the same model table, so its limits are the stated ones. Every job is its own
-recipe with the same body (the emulator renders the image once and caches it), so the bench measures
-scheduling, not drawing.
+The emulator runs in its own process, with wan2.7-image set to RPS submissions/s, IN_FLIGHT tasks
+at once and SECONDS per task (plus its 0.05 s PENDING); task queries stay at DashScope's 20/s per
+account. The runner is given the same model table, so its limits are the stated ones. Every job is
+its own recipe with the same body (the emulator renders the image once and caches it), so the bench
+measures scheduling, not drawing.
 
-Lower bound: the last job cannot finish before max(JOBS/RPS, ceil(JOBS/IN_FLIGHT) * task, JOBS/20 queries)
-plus one task duration for the last batch to run. Requests per job and 429s come from the emulator's journal
-(per API key, so each client is counted apart). Peak memory is the bench process's peak RSS after the
-runner's part (the emulator's process is not counted). The SDK part drives `ImageGeneration.async_call` +
-`wait` from a thread pool as wide as IN_FLIGHT, retrying a 429 after a second, and downloads with requests.
+Lower bound: the last job cannot finish before max(JOBS/RPS, ceil(JOBS/IN_FLIGHT) * task, JOBS/20
+queries) plus one task duration for the last batch to run. Requests per job and 429s come from the
+emulator's journal (per API key, so each client is counted apart). Peak memory is the bench
+process's peak RSS after the runner's part (the emulator's process is not counted). The SDK part
+drives `ImageGeneration.async_call` + `wait` from a thread pool as wide as IN_FLIGHT, retrying a
+429 after a second, and downloads with requests.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def journal(base_url: str, key: str) -> list[dict]:
 def traffic(base_url: str, key: str, jobs: int) -> str:
     entries = journal(base_url, key)
     throttled = sum(1 for e in entries if e["status"] == 429)
-    return f"{len(entries) / jobs:.2f} requests per job ({len(entries)} in all), {throttled} answered 429"
+    per_job = len(entries) / jobs
+    return f"{per_job:.2f} requests per job ({len(entries)} in all), {throttled} answered 429"
 
 
 def run_runner(base_url: str, root: Path, args) -> float:
@@ -187,18 +190,21 @@ def main() -> None:
         bound = lower_bound(args)
         print(
             f"{args.jobs} jobs, {MODEL}: {args.rps:g} submissions/s, {args.in_flight} in flight, "
-            f"{args.seconds:g} s tasks (+{PENDING_SECONDS} s PENDING), {TASK_QUERY_RPS} task queries/s"
+            f"{args.seconds:g} s tasks (+{PENDING_SECONDS} s PENDING), "
+            f"{TASK_QUERY_RPS} task queries/s"
         )
         wall = run_runner(base_url, root, args)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"runner: {wall:.2f} s wall, lower bound {bound:.2f} s ({(wall / bound - 1) * 100:+.1f}%); "
+            f"runner: {wall:.2f} s wall, lower bound {bound:.2f} s "
+            f"({(wall / bound - 1) * 100:+.1f}%); "
             f"{traffic(base_url, RUNNER_KEY, args.jobs)}; peak RSS {peak:.0f} MB"
         )
         if not args.skip_sdk:
             sdk = run_sdk(base_url, root, args)
             print(
-                f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall; {traffic(base_url, SDK_KEY, args.jobs)}"
+                f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall; "
+                f"{traffic(base_url, SDK_KEY, args.jobs)}"
             )
             print(f"runner / SDK wall time: {wall / sdk:.2f}")
     finally:

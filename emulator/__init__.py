@@ -1,14 +1,17 @@
-"""An offline DashScope for the Wan image models: same endpoints, bodies, errors and limits, no key or internet.
+"""An offline DashScope for the Wan image models: same endpoints, bodies, errors and limits.
 
-Defaults (all from spec.models, on a virtual clock that `speed` scales and the admin API advances):
-- a task is PENDING for 0.05 s, then RUNNING for its model's typical duration: wan2.7-image-pro and
-  wan2.7-image 30 s, wan2.6-image 60 s, wan2.5-i2i-preview 45 s, wanx2.1-imageedit 10 s; sync calls too.
-- per account and model: 5 submissions/s and 5 tasks in flight (wanx2.1-imageedit: 2 and 2); tasks over
-  the cap wait as PENDING (or get 429 with queue_over_cap=False); 20 task queries/s per account;
-  100 upload policies/s per account and model.
-- task ids read UNKNOWN 24 h after submission, result URLs expire 24 h after the task ended, uploads
-  after 48 h; request bodies over 32 MB get 400 BadRequest.TooLarge.
-Use `create_app(config)` in-process, `await start(config)` on a free port, or `serve(config)` from the CLI.
+No key or internet needed. Defaults (from spec.models and EmulatorConfig, on a virtual clock that
+`speed` scales and the admin API advances):
+- a task is PENDING for 0.05 s, then RUNNING for its model's typical duration: wan2.7-image-pro
+  and wan2.7-image 30 s, wan2.6-image 60 s, wan2.5-i2i-preview 45 s, wanx2.1-imageedit 10 s;
+  sync calls too.
+- per account and model: 5 submissions/s and 5 tasks in flight (wanx2.1-imageedit: 2 and 2);
+  tasks over the cap wait as PENDING (or get 429 with queue_over_cap=False); 20 task queries/s
+  per account; 100 upload policies/s per account and model.
+- task ids read UNKNOWN 24 h after submission, result URLs expire 24 h after the task ended,
+  uploads after 48 h; request bodies over 32 MB get 400 BadRequest.TooLarge.
+Use `create_app(config)` in-process, `await start(config)` on a free port, or `serve(config)`
+from the CLI.
 """
 
 from emulator.app import create_app, serve, start

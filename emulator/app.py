@@ -12,26 +12,29 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from emulator.config import EmulatorConfig
-from emulator.http import admin, results, uploads
+from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
+from emulator.http import admin, storage
 from emulator.http import dashscope as routes
-from emulator.http.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
+from emulator.http.context import EMULATOR, facts, note, request_id
+from emulator.images.draw import CACHE_MAX_BYTES, PngCache
 from emulator.state.accounts import Accounts
 from emulator.state.clock import VirtualClock
 from emulator.state.faults import FaultBook, load_scenario
-from emulator.state.instance import EMULATOR, Emulator
-from emulator.state.requestlog import RequestLog, facts, note, request_id
+from emulator.state.instance import Emulator
+from emulator.state.requestlog import RequestLog
+from emulator.state.results import ResultStore
 from emulator.state.tasks import TaskStore
 from emulator.state.throttle import Throttle
+from emulator.state.uploads import UploadStore
 from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
-OSS_PATHS = (results.PREFIX, uploads.UPLOAD_PATH)
 WORKERS = 4  # rendering and large-body validation threads
 
 
 def _json_error(request: web.Request, status: int, code: str, message: str) -> web.Response:
     note(request, code=code)
-    if request.path.startswith(OSS_PATHS):
+    if request.path.startswith(storage.OSS_PATHS):
         return web.Response(
             status=status,
             text=oss_error_body(request_id(request), code, message),
@@ -41,7 +44,7 @@ def _json_error(request: web.Request, status: int, code: str, message: str) -> w
 
 
 def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
-    """No such route: an unknown service path is DashScope's "url error"; anything else is not found."""
+    """No such route: an unknown service path is DashScope's "url error", anything else 404."""
     if exc.status == 405:
         return _json_error(
             request, 405, "MethodNotAllowed", f"Method {request.method} is not allowed here."
@@ -53,7 +56,9 @@ def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can produce a traceback."""
+    """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can
+    produce a traceback.
+    """
     try:
         return await handler(request)
     except ErrorReply as exc:
@@ -76,17 +81,20 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 @web.middleware
 async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Record every request except the admin API's, with the status the client got (None: dropped)."""
+    """Log every request but the admin API's, with the status the client got (None: dropped)."""
     if request.path.startswith(admin.PREFIX):
         return await handler(request)
     emulator = request.app[EMULATOR]
-    response = None
+    status = None
     try:
         response = await handler(request)
+        status = response.status
         return response
     finally:
-        dropped = facts(request).get("dropped") or response is None
-        emulator.journal.record(request, emulator.clock.now(), None if dropped else response.status)  # type: ignore[union-attr]
+        noted = facts(request)
+        if noted.get("dropped"):
+            status = None
+        emulator.journal.record(emulator.clock.now(), request.method, request.path, status, noted)
 
 
 def _rules(config: EmulatorConfig) -> list:
@@ -94,14 +102,14 @@ def _rules(config: EmulatorConfig) -> list:
 
 
 def create_app(config: EmulatorConfig | None = None) -> web.Application:
-    """The emulator as an aiohttp application; ValueError when the configuration or scenario is invalid."""
+    """The emulator as an aiohttp application; ValueError for a bad configuration or scenario."""
     config = config or EmulatorConfig()
-    faults = FaultBook(
-        config.seed, _rules(config)
-    )  # first: a bad scenario stops us before threads exist
+    # first: a bad scenario stops us before threads exist
+    faults = FaultBook(config.seed, _rules(config))
     clock = VirtualClock(config.speed)
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
-    result_store = results.ResultStore(clock, executor)
+    pngs = PngCache(CACHE_MAX_BYTES)
+    result_store = ResultStore(clock, executor, pngs)
     emulator = Emulator(
         config=config,
         clock=clock,
@@ -112,14 +120,15 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
             clock, config.models, config.pending_seconds, config.throttle, result_store.forget
         ),
         results=result_store,
-        uploads=uploads.UploadStore(clock),
+        uploads=UploadStore(clock),
         journal=RequestLog(),
+        pngs=pngs,
         executor=executor,
     )
     app = web.Application(middlewares=[journal_middleware, errors_middleware])
     app[EMULATOR] = emulator
     app.cleanup_ctx.append(_workers)
-    for module in (routes, uploads, results, admin):
+    for module in (routes, storage, admin):
         module.add_routes(app)
     return app
 

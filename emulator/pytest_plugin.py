@@ -1,10 +1,11 @@
-"""A pytest plugin for users' own test suites: the `wanform_emulator` fixture, a running offline DashScope.
+"""A pytest plugin for users' own test suites: `wanform_emulator`, a running offline DashScope.
 
-Registered through the `pytest11` entry point `wanform_emulator`. The emulator runs in-process on a free
-loopback port with its event loop on a background thread, so synchronous code such as the official
-`dashscope` SDK can call it. One server per test session; each test starts from a reset emulator.
-Override the `wanform_emulator_config` fixture to change its settings (speed, seed, ...); for a second
-emulator with other settings, start an `EmulatorThread` and call `use_emulator` in a fixture of your own.
+Registered through the `pytest11` entry point `wanform_emulator`. The emulator runs in-process
+on a free loopback port with its event loop on a background thread, so synchronous code such as
+the official `dashscope` SDK can call it. One server per test session; each test starts from a
+reset emulator. Override the `wanform_emulator_config` fixture to change its settings (speed,
+seed, ...); for a second emulator with other settings, start an `EmulatorThread` and call
+`use_emulator` in a fixture of your own.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ START_TIMEOUT_SECONDS = 30
 ADMIN_TIMEOUT_SECONDS = 30
 ADMIN_PREFIX = "/__emulator"
 LOOPBACK_HOSTS = "127.0.0.1,localhost"
-# Tasks finish within the official SDK's first one-second poll, so `ImageSynthesis.call` returns promptly.
+# Tasks finish within the official SDK's first one-second poll: `ImageSynthesis.call` returns soon.
 DEFAULT_SPEED = 1000.0
 
 
@@ -43,7 +44,9 @@ class AdminClient:
         self.timeout = timeout
 
     def reset(self) -> None:
-        """Forget every task, upload, rate-limit window and journal entry; restore the configured fault rules."""
+        """Forget every task, upload, rate window, journal entry and rendered image; keep only
+        the configured fault rules.
+        """
         self._call("POST", "/reset")
 
     def advance(self, seconds: float) -> dict:
@@ -51,7 +54,9 @@ class AdminClient:
         return self._call("POST", "/clock/advance", {"seconds": seconds})
 
     def add_fault(self, rule: dict) -> dict:
-        """Add a fault rule (the scenario file's format, see `emulator.state.faults`); returns it with its id."""
+        """Add a fault rule (a scenario file's format, see `emulator.state.faults`) and return it
+        with its id.
+        """
         return self._call("POST", "/faults", rule)["faults"][0]
 
     def clear_faults(self) -> None:
@@ -59,7 +64,7 @@ class AdminClient:
         self._call("DELETE", "/faults")
 
     def journal(self) -> list[dict]:
-        """Every request the emulator has seen since the last reset, with its response status and code."""
+        """Every request the emulator has seen since the last reset, with its status and code."""
         return self._call("GET", "/journal")["entries"]
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -79,7 +84,7 @@ class AdminClient:
         return json.loads(payload) if payload else None
 
 
-# The emulator listens on loopback; a proxy configured in the environment must not be asked to reach it.
+# The emulator listens on loopback; a proxy set in the environment must not be asked to reach it.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -172,14 +177,14 @@ def wanform_emulator_server(wanform_emulator_config: Any) -> Iterator[EmulatorTh
 def wanform_emulator(
     wanform_emulator_server: EmulatorThread, monkeypatch: pytest.MonkeyPatch
 ) -> WanformEmulator:
-    """A reset emulator, with `DASHSCOPE_HTTP_BASE_URL` and `DASHSCOPE_API_KEY` pointing the SDK at it."""
+    """A reset emulator; `DASHSCOPE_HTTP_BASE_URL` and `DASHSCOPE_API_KEY` point the SDK at it."""
     return use_emulator(wanform_emulator_server, monkeypatch)
 
 
 def use_emulator(
     server: EmulatorThread, monkeypatch: pytest.MonkeyPatch, api_key: str = API_KEY
 ) -> WanformEmulator:
-    """Reset `server` and point the environment and the `dashscope` SDK at it until the test ends."""
+    """Reset `server`, and point the environment and the `dashscope` SDK at it for the test."""
     admin = AdminClient(server.root_url)
     admin.reset()
     monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", server.base_url)
@@ -190,13 +195,13 @@ def use_emulator(
 
 
 def _bypass_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy set in the environment must not be asked to reach loopback (requests honours `no_proxy`)."""
+    """No proxy set in the environment is asked to reach loopback (requests honours no_proxy)."""
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(name, ",".join(filter(None, [os.environ.get(name, ""), LOOPBACK_HOSTS])))
 
 
 def _point_sdk(monkeypatch: pytest.MonkeyPatch, base_url: str, api_key: str) -> None:
-    """The SDK reads its environment once, at import: patch the module attributes it reads per call."""
+    """The SDK reads its environment once, at import: patch the attributes it reads per call."""
     if importlib.util.find_spec("dashscope") is None:
         return
     import dashscope

@@ -1,8 +1,9 @@
-"""The official `dashscope` SDK (2.0.2) against the emulator, through the `wanform_emulator` fixture.
+"""The official `dashscope` SDK (2.0.2) against the emulator, in the `wanform_emulator` fixture.
 
-Each test calls the SDK exactly as user code calls DashScope and checks that it gets back the same kinds
-of objects: ImageGenerationResponse with choices of image messages, ImageSynthesisResponse with results,
-task ids, statuses and usage, and result URLs that download to real PNGs of the reported size.
+Each test calls the SDK exactly as user code calls DashScope and checks that it gets back the same
+kinds of objects: ImageGenerationResponse with choices of image messages, ImageSynthesisResponse
+with results, task ids, statuses and usage, and result URLs that download to real PNGs of the
+reported size.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dashscope.api_entities.dashscope_response import (
 from dashscope.common.error import InvalidTask
 from PIL import Image
 
-from emulator.http.uploads import UPLOAD_PATH
+from emulator.http.storage import UPLOAD_PATH
 
 # The plugin reaches users through its `pytest11` entry point; importing its fixtures here also runs
 # this suite where the package is installed without that entry point.
@@ -111,7 +112,7 @@ def messages(*images: str, text: str = PROMPT) -> list[dict]:
     ids=["wan2.7-pro-edit", "wan2.7-pro-t2i", "wan2.6-edit"],
 )
 def test_image_generation_call(wanform_emulator, model, inputs, parameters):
-    """A synchronous ImageGeneration.call returns an ImageGenerationResponse whose images match usage.size."""
+    """A sync ImageGeneration.call returns an ImageGenerationResponse, its images of usage.size."""
     response = ImageGeneration.call(
         model=model, messages=messages(*(data_uri(*i) for i in inputs)), **parameters
     )
@@ -186,7 +187,7 @@ def test_unknown_task_reads_as_unknown(wanform_emulator):
     ids=["wan2.5-two-images", "wan2.5-explicit-size", "wanx2.1-edit", "wanx2.1-super-resolution"],
 )
 def test_image_synthesis_call(wanform_emulator, model, kwargs, inputs, parameters):
-    """ImageSynthesis.call (submit, then poll) returns a SUCCEEDED ImageSynthesisResponse with PNG results."""
+    """ImageSynthesis.call (submit, poll) returns a SUCCEEDED ImageSynthesisResponse of PNGs."""
     uris = [data_uri(*i) for i in inputs]
     if "function" in kwargs:
         call_args = {"function": kwargs["function"], "base_image_url": uris[0]}
@@ -211,7 +212,7 @@ def test_image_synthesis_call(wanform_emulator, model, kwargs, inputs, parameter
 
 
 def test_image_synthesis_call_raises_when_submission_fails(wanform_emulator):
-    """A request the service rejects makes ImageSynthesis.call raise InvalidTask, as against DashScope."""
+    """A request the service rejects makes ImageSynthesis.call raise InvalidTask, as DashScope."""
     with pytest.raises(InvalidTask, match="InvalidParameter"):
         ImageSynthesis.call(
             model="wan2.5-i2i-preview", prompt=PROMPT, images=[data_uri(640, 480)], n=9
@@ -233,7 +234,7 @@ def test_invalid_request_returns_the_error_response(wanform_emulator):
 
 
 def test_local_file_goes_through_the_upload_flow(wanform_emulator, tmp_path):
-    """A file:// image is uploaded by the SDK (getPolicy, form upload) and resolved from oss:// by the emulator."""
+    """The SDK uploads a file:// image (getPolicy, form upload); the emulator resolves it from oss://."""
     path = png_file(tmp_path, "local input.png", 720, 480)
     parameters = {"n": 1, "size": "1K"}
     response = ImageGeneration.call(
@@ -254,8 +255,9 @@ def test_local_file_goes_through_the_upload_flow(wanform_emulator, tmp_path):
 
 
 def test_local_path_is_uploaded_for_image_synthesis(wanform_emulator, tmp_path):
-    """A plain local path in ImageSynthesis images is uploaded too, and the task succeeds from the oss:// copy."""
-    first, second = png_file(tmp_path, "a.png", 640, 480), png_file(tmp_path, "b.png", 512, 768)
+    """A plain local path in ImageSynthesis images is uploaded too; the task succeeds from it."""
+    first = png_file(tmp_path, "a.png", 640, 480)
+    second = png_file(tmp_path, "b.png", 512, 768)
     response = ImageSynthesis.call(
         model="wan2.5-i2i-preview", prompt=PROMPT, images=[str(first), str(second)], n=1
     )
@@ -294,7 +296,7 @@ def submit_imageedit() -> ImageSynthesisResponse:
 
 
 def test_cancel_pending_task(frozen_emulator):
-    """With wanx2.1's two in-flight slots taken a third task waits PENDING; cancel makes it CANCELED."""
+    """With wanx2.1's two in-flight slots taken a third task waits PENDING; cancel: CANCELED."""
     running = [submit_imageedit(), submit_imageedit()]
     frozen_emulator.admin.advance(
         1
@@ -307,7 +309,7 @@ def test_cancel_pending_task(frozen_emulator):
         "PENDING",
     ]
     canceled = ImageSynthesis.cancel(waiting)
-    # The documented success body is only {"request_id"}; the SDK turns the rest of the body into `output`.
+    # The documented success body is only {"request_id"}; the SDK makes the rest into `output`.
     assert (type(canceled), canceled.status_code, canceled.output, bool(canceled.request_id)) == (
         DashScopeAPIResponse,
         200,
@@ -318,7 +320,7 @@ def test_cancel_pending_task(frozen_emulator):
 
 
 def test_cancel_running_task_is_refused(frozen_emulator):
-    """cancel of a RUNNING task answers 400 UnsupportedOperation, which the SDK returns as a response."""
+    """Cancelling a RUNNING task is 400 UnsupportedOperation; the SDK returns it as a response."""
     task = submit_imageedit()
     frozen_emulator.admin.advance(1)
     response = ImageSynthesis.cancel(task)
@@ -341,7 +343,7 @@ def test_cancel_finished_task_is_refused(wanform_emulator):
 
 
 def test_partial_failure_reaches_the_sdk(wanform_emulator):
-    """With one of two images failing, the task SUCCEEDS, results carry the failure and usage counts one image."""
+    """With one of two images failing the task SUCCEEDS; results carry the failure; usage one."""
     wanform_emulator.admin.add_fault(
         {"action": "partial", "failed": 1, "model": "wan2.5-i2i-preview"}
     )
@@ -389,8 +391,9 @@ def test_error_fault_reaches_the_sdk(wanform_emulator):
 
 
 def test_fixture_points_the_sdk_at_the_emulator(wanform_emulator):
-    """The fixture sets the environment and the SDK's import-time settings to a loopback emulator and a test key."""
-    base, key = wanform_emulator.base_url, wanform_emulator.api_key
+    """The fixture points the environment and the SDK's import-time settings at the emulator."""
+    base = wanform_emulator.base_url
+    key = wanform_emulator.api_key
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1", base)
     assert key.startswith("sk-wanform-test")
     assert (os.environ["DASHSCOPE_HTTP_BASE_URL"], os.environ["DASHSCOPE_API_KEY"]) == (base, key)

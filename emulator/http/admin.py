@@ -1,12 +1,15 @@
 """The admin API under /__emulator/: reset, the virtual clock, fault rules, the request journal.
 
-POST   /__emulator/reset                 forget tasks, uploads, limits, journal; configured faults; rewind clock
-GET    /__emulator/clock                 {"now": epoch seconds, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
-POST   /__emulator/clock/advance         {"seconds": 3600} moves the virtual clock forward
-GET    /__emulator/faults                the active rules with their counters
-POST   /__emulator/faults                a rule or a list of rules (see emulator.faults); 201 with their ids
-DELETE /__emulator/faults[/{id}]         all rules, or one
-GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`, that key's only
+POST   /__emulator/reset             forget tasks, uploads, limits, journal, rendered images;
+                                     the configured faults only; rewind the clock
+GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
+POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward
+GET    /__emulator/faults            the active rules with their counters
+POST   /__emulator/faults            a rule or a list of rules (see emulator.state.faults);
+                                     201 with their ids
+DELETE /__emulator/faults[/{id}]     all rules, or one
+GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`,
+                                     that key's only
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import math
 
 from aiohttp import web
 
-from emulator.http.dashscope import parse_document, parse_json, read_body
-from emulator.http.errors import ErrorReply, invalid_parameter
+from emulator.errors import ErrorReply, invalid_parameter
+from emulator.http.context import EMULATOR
+from emulator.http.requestbody import parse_document, parse_json, read_body
 from emulator.state.accounts import key_id
 from emulator.state.clock import task_time
-from emulator.state.instance import EMULATOR, Emulator
+from emulator.state.instance import Emulator
 
 PREFIX = "/__emulator"
 ADMIN_BODY_LIMIT = 1024 * 1024
@@ -40,7 +44,7 @@ async def clock(request: web.Request) -> web.Response:
 
 
 async def advance(request: web.Request) -> web.Response:
-    """Move the virtual clock forward by `seconds`; tasks, limits and links see the new time at once."""
+    """Move the virtual clock forward by `seconds`; tasks, limits and links see it at once."""
     emulator = request.app[EMULATOR]
     seconds = parse_json(await read_body(request, ADMIN_BODY_LIMIT)).get("seconds")
     if (

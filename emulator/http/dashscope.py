@@ -12,31 +12,31 @@ import functools
 import json
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from yarl import URL
 
+from emulator.errors import ErrorReply, bad_request, error_body, invalid_parameter
 from emulator.http import replies as bodies
-from emulator.http.errors import ErrorReply, bad_request, error_body, invalid_parameter
+from emulator.http.context import EMULATOR, base_url, caller, note, request_id
+from emulator.http.faults import Step, checkpoint, faulty
+from emulator.http.requestbody import parse_json, read_body
 from emulator.images.brief import brief_for
 from emulator.images.draw import MAX_OUTPUT_PIXELS
 from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
 from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
-from emulator.state.faults import HEADER, Context, Decision, enact_after, enact_before
-from emulator.state.instance import EMULATOR, Emulator
-from emulator.state.requestlog import note, request_id
+from emulator.state.faults import Decision, Rule
+from emulator.state.instance import Emulator
 from emulator.state.tasks import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 from spec.checks import check_body
 from spec.errors import (
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,
     INTERNAL,
-    NOT_JSON,
     SYNC_NOT_SUPPORTED,
-    TOO_LARGE,
 )
 from spec.models import (
     ASYNC_GENERATION_PATH,
@@ -55,7 +55,6 @@ ENDPOINTS = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: 
 OFF_LOOP_BYTES = (
     256 * 1024
 )  # bodies this large carry images to decode: validate them in a worker thread
-CHUNK = 256 * 1024
 STARTED = frozenset({RUNNING, SUCCEEDED, FAILED})
 STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN)
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
@@ -67,39 +66,6 @@ INTERLEAVE_NEEDS_STREAM = (
 
 def _enabled(request: web.Request, header: str) -> bool:
     return request.headers.get(header, "").strip().lower() == "enable"
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The raw body, refused with 400 BadRequest.TooLarge as soon as it passes `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        raise bad_request("BadRequest.TooLarge", TOO_LARGE)
-    chunks, total = [], 0
-    async for chunk in request.content.iter_chunked(CHUNK):
-        total += len(chunk)
-        if total > limit:
-            raise bad_request("BadRequest.TooLarge", TOO_LARGE)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_document(raw: bytes) -> object:
-    """Any JSON value, or 400 BadRequest.IllegalInput."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise bad_request("BadRequest.IllegalInput", NOT_JSON) from None
-
-
-def parse_json(raw: bytes) -> dict:
-    """A JSON object, or 400 BadRequest.IllegalInput."""
-    body = parse_document(raw)
-    if not isinstance(body, dict):
-        raise bad_request("BadRequest.IllegalInput", NOT_JSON)
-    return body
 
 
 def route_model(body: dict, path: str, models: Mapping[str, ModelSpec]) -> ModelSpec:
@@ -127,8 +93,8 @@ async def validate(
     body: dict,
     size: int,
 ) -> InputResolver:
-    """Run the shared contract on a routed body; the first error becomes the answer (400, api_code)."""
-    hosts = frozenset({request.host, URL(emulator.base_url(request)).raw_authority})
+    """Run the shared contract on the body; the first error is the answer (400, its api_code)."""
+    hosts = frozenset({request.host, URL(base_url(request)).raw_authority})
     own = await fetch_own_results(body, hosts, emulator.results)
     resolver = InputResolver(emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own)
     if size >= OFF_LOOP_BYTES:
@@ -142,7 +108,7 @@ async def validate(
     return resolver
 
 
-def _apply(task: Task, decision: Decision, header_rules: list) -> None:
+def _apply(task: Task, decision: Decision, header_rules: Sequence[Rule]) -> None:
     """What the fault rules do to the task: fail it, fail some images, cut its downloads."""
     rule = decision.action("fail", "partial")
     if rule is not None and rule.action == "fail":
@@ -154,10 +120,10 @@ def _apply(task: Task, decision: Decision, header_rules: list) -> None:
 
 @dataclass(frozen=True)
 class Submission:
-    """A queued task, the fault decision taken on its request, and whether its answer is streamed."""
+    """A queued task, the fault step of its request, and whether its answer is streamed."""
 
     task: Task
-    decision: Decision
+    faults: Step
     streamed: bool
 
 
@@ -175,8 +141,7 @@ def _streamed(request: web.Request, body: dict, endpoint: str, style: str) -> bo
 async def submit(request: web.Request, endpoint: str) -> Submission:
     """Everything a submission goes through, up to a queued task."""
     emulator = request.app[EMULATOR]
-    account = emulator.accounts.authenticate(request)
-    note(request, account=account.key_id)
+    account = caller(request)
     check_async_header(request, endpoint)
     raw = await read_body(request, emulator.config.max_body_bytes)
     body = parse_json(raw)
@@ -198,48 +163,41 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
             f"{MAX_OUTPUT_PIXELS} pixels per image"
         )
     streamed = _streamed(request, body, endpoint, brief.style)
-    header_rules = emulator.faults.header_rules(request.headers.get(HEADER), endpoint)
-    decision = emulator.faults.decide(
-        Context(endpoint, account, spec.name, brief.prompt), header_rules
-    )
-    note(request, faults=decision.fired)
-    await enact_before(decision, emulator.clock)
+    faults = await checkpoint(request, account, spec.name, brief.prompt)
     emulator.throttle.admit(
         emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queue_over_cap
     )
     task = emulator.tasks.submit(
         account, brief, endpoint, request_id(request), visible=endpoint != "sync"
     )
-    _apply(task, decision, header_rules)
+    _apply(task, faults.decision, faults.header_rules)
     emulator.results.register(task)
-    return Submission(task, decision, streamed)
+    return Submission(task, faults, streamed)
 
 
 def url_for(request: web.Request) -> bodies.UrlFor:
     """Result URLs as this client reaches the emulator."""
     emulator = request.app[EMULATOR]
-    base = emulator.base_url(request)
+    base = base_url(request)
     return lambda task, index: emulator.results.url(base, task, index)
 
 
 async def submit_async(request: web.Request) -> web.Response:
-    """POST image-generation/generation or image2image/image-synthesis: queue a task, answer PENDING."""
+    """POST image-generation/generation or image2image/image-synthesis: queue, answer PENDING."""
     done = await submit(request, ENDPOINTS[request.path.removeprefix(API)])
     note(request, task_id=done.task.task_id)
-    enact_after(done.decision)
     return web.json_response(bodies.created(done.task, request_id(request)))
 
 
 async def submit_sync(request: web.Request) -> web.StreamResponse:
-    """POST multimodal-generation/generation: run the task, answer with its result (or stream it)."""
+    """POST multimodal-generation/generation: run the task, answer with (or stream) its result."""
     emulator = request.app[EMULATOR]
     done = await submit(request, "sync")
     if done.streamed:
         return await _stream(request, emulator, done)
     status = await emulator.tasks.finished(done.task)
-    enact_after(done.decision)
     if status == FAILED:
-        raise _failure(done.decision)
+        raise _failure(done.faults.decision)
     return web.json_response(bodies.sync(done.task, request_id(request), url_for(request)))
 
 
@@ -259,7 +217,7 @@ def sse_event(number: int, status: int, payload: dict) -> bytes:
 
 
 async def _stream(request: web.Request, emulator: Emulator, done: Submission) -> web.StreamResponse:
-    """Send the result piece by piece while the task runs (spread over its run on the virtual clock)."""
+    """Send the result piece by piece, spread over the task's run on the virtual clock."""
     task = done.task
     await emulator.tasks.reached(task, STARTED)
     response = web.StreamResponse(
@@ -268,60 +226,54 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
     await response.prepare(request)
     if task.failed():
         await emulator.tasks.finished(task)
-        error = _failure(done.decision)
+        error = _failure(done.faults.decision)
         note(request, code=error.code)
         await response.write(
             sse_event(1, error.status, error_body(request_id(request), error.code, error.message))
         )
         return response
     events = bodies.stream(task, request_id(request), url_for(request))
+    start = task.scheduled
+    assert start is not None, "a task that has STARTED is scheduled"
     for number, payload in enumerate(events, 1):
-        await emulator.clock.sleep_until(task.scheduled + task.duration * number / len(events))  # type: ignore[operator]
+        await emulator.clock.sleep_until(start + task.duration * number / len(events))
         await response.write(sse_event(number, 200, payload))
     await emulator.tasks.finished(task)
-    enact_after(done.decision)
-    await response.write_eof()
+    # no write_eof: aiohttp ends the stream after the fault step, which may drop it instead
     return response
 
 
 def _task_api(request: web.Request) -> tuple[Emulator, Account]:
     """Authenticate a task-API request and count it against the account's query rate."""
     emulator = request.app[EMULATOR]
-    account = emulator.accounts.authenticate(request)
-    note(request, account=account.key_id)
+    account = caller(request)
     emulator.throttle.query(account)
     return emulator, account
 
 
-async def _task_faults(request: web.Request, emulator: Emulator, ctx: Context) -> Decision:
-    decision = emulator.faults.decide(
-        ctx, emulator.faults.header_rules(request.headers.get(HEADER), ctx.endpoint)
-    )
-    note(request, faults=decision.fired)
-    await enact_before(decision, emulator.clock)
-    return decision
-
-
 async def get_task(request: web.Request) -> web.Response:
-    """GET /tasks/{task_id}: the task in its model's style; UNKNOWN when missing, expired or someone else's."""
+    """GET /tasks/{task_id}: the task in its model's style; UNKNOWN when missing, expired or
+    someone else's.
+    """
     emulator, account = _task_api(request)
     task_id = request.match_info["task_id"]
     task = emulator.tasks.get(account, task_id)
     note(request, task_id=task_id, model=task.brief.model if task else None)
-    decision = await _task_faults(request, emulator, _task_context("task", account, task))
+    await _task_checkpoint(request, account, task)
     body = (
         bodies.task(task, emulator.clock.now(), request_id(request), url_for(request))
         if task
         else bodies.unknown(task_id, request_id(request))
     )
-    enact_after(decision)
     return web.json_response(body)
 
 
-def _task_context(endpoint: str, account: Account, task: Task | None) -> Context:
-    return Context(
-        endpoint, account, task.brief.model if task else None, task.brief.prompt if task else None
-    )
+async def _task_checkpoint(request: web.Request, account: Account, task: Task | None) -> None:
+    """The fault step of a request about one task, matching on its model and prompt if known."""
+    if task is None:
+        await checkpoint(request, account)
+    else:
+        await checkpoint(request, account, task.brief.model, task.brief.prompt)
 
 
 async def cancel_task(request: web.Request) -> web.Response:
@@ -330,10 +282,9 @@ async def cancel_task(request: web.Request) -> web.Response:
     task_id = request.match_info["task_id"]
     task = emulator.tasks.get(account, task_id)
     note(request, task_id=task_id, model=task.brief.model if task else None)
-    decision = await _task_faults(request, emulator, _task_context("cancel", account, task))
+    await _task_checkpoint(request, account, task)
     if not emulator.tasks.cancel(account, task_id):
         raise bad_request("UnsupportedOperation", CANCEL_NOT_PENDING)
-    enact_after(decision)
     return web.json_response({"request_id": request_id(request)})
 
 
@@ -377,10 +328,13 @@ def _listed(task: Task, query: Mapping[str, str], window: tuple[float, float], n
 
 
 async def list_tasks(request: web.Request) -> web.Response:
-    """GET /tasks: this account's tasks created in a window (last 24 h by default), newest first, by page."""
+    """GET /tasks: the account's tasks created in a window (default: the last 24 h), newest first,
+    by page.
+    """
     emulator, account = _task_api(request)
-    decision = await _task_faults(request, emulator, Context("list", account))
-    query, now = request.query, emulator.clock.now()
+    await checkpoint(request, account)
+    query = request.query
+    now = emulator.clock.now()
     if query.get("status", "PENDING") not in STATUSES:
         raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
     window, page_no, page_size = (
@@ -390,7 +344,6 @@ async def list_tasks(request: web.Request) -> web.Response:
     )
     found = [t for t in emulator.tasks.tasks(account) if _listed(t, query, window, now)][::-1]
     page = found[(page_no - 1) * page_size : page_no * page_size]
-    enact_after(decision)
     return web.json_response(
         {
             "total": len(found),
@@ -404,9 +357,10 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    for path in ENDPOINTS:
-        app.router.add_post(API + path, submit_sync if path == SYNC_PATH else submit_async)
-    app.router.add_get(API + "/tasks/{task_id}", get_task)
-    app.router.add_post(API + "/tasks/{task_id}/cancel", cancel_task)
-    app.router.add_get(API + "/tasks", list_tasks)
-    app.router.add_get(API + "/tasks/", list_tasks)
+    for path, endpoint in ENDPOINTS.items():
+        submit_handler = submit_sync if path == SYNC_PATH else submit_async
+        app.router.add_post(API + path, faulty(endpoint, submit_handler))
+    app.router.add_get(API + "/tasks/{task_id}", faulty("task", get_task))
+    app.router.add_post(API + "/tasks/{task_id}/cancel", faulty("cancel", cancel_task))
+    app.router.add_get(API + "/tasks", faulty("list", list_tasks))
+    app.router.add_get(API + "/tasks/", faulty("list", list_tasks))

@@ -48,7 +48,7 @@ def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
     if item.scheduled is not None:
         output["scheduled_time"] = task_time(item.scheduled)
     if status in FINAL:
-        output["end_time"] = task_time(item.canceled if item.canceled is not None else item.end)  # type: ignore[arg-type]
+        output["end_time"] = task_time(item.closed_at())
     body = {"request_id": request_id, "output": output}
     if status == SUCCEEDED:
         output.update(_outcome(item, url))
@@ -66,13 +66,14 @@ def sync(item: Task, request_id: str, url: UrlFor) -> dict:
 
 
 def failure(item: Task) -> tuple[str, str]:
-    """Code and message of a FAILED task (a whole-task failure, or the first of its failed images)."""
+    """Code and message of a FAILED task: a whole-task failure, or its first failed image's."""
     return item.failure or next(iter(item.failed_images.values()))
 
 
 def usage(item: Task) -> dict:
     """Only successful images count."""
-    brief, count = item.brief, len(item.succeeded_indexes())
+    brief = item.brief
+    count = len(item.succeeded_indexes())
     if brief.style == "results":
         return {"image_count": count}
     text = sum(len(brief.text(i)) for i in range(brief.count)) if brief.style == "interleave" else 0
@@ -103,7 +104,8 @@ def choice(content: list[dict], finish_reason: str = "stop") -> dict:
 
 
 def _choices(item: Task, url: UrlFor) -> list[dict]:
-    ok, brief = item.succeeded_indexes(), item.brief
+    ok = item.succeeded_indexes()
+    brief = item.brief
     if brief.style == "choices":
         return [choice([_image(url(item, i))]) for i in ok]
     if brief.style == "set":
@@ -117,7 +119,8 @@ def _choices(item: Task, url: UrlFor) -> list[dict]:
 
 
 def _results(item: Task, url: UrlFor) -> list[dict]:
-    out, brief = [], item.brief
+    out = []
+    brief = item.brief
     for i in range(brief.count):
         if i in item.failed_images:
             code, message = item.failed_images[i]
@@ -141,7 +144,8 @@ def _metrics(item: Task, status: str) -> dict:
 
 def list_entry(item: Task, now: float) -> dict:
     """One task in GET /tasks: epoch-millisecond times, `end_time` only once it has ended."""
-    status, account = item.status(now), item.account
+    status = item.status(now)
+    account = item.account
     entry = {
         "api_key_id": account.key_id,
         "caller_parent_id": account.uid,
@@ -152,25 +156,32 @@ def list_entry(item: Task, now: float) -> dict:
         "request_id": item.request_id,
         "status": status,
         "task_id": item.task_id,
-        "user_api_unique_key": f"apikey:v1:aigc:{UNIQUE_KEY_PARTS[item.endpoint]}:{item.brief.model}",
+        "user_api_unique_key": (
+            f"apikey:v1:aigc:{UNIQUE_KEY_PARTS[item.endpoint]}:{item.brief.model}"
+        ),
     }
     if item.scheduled is not None:
         entry["start_time"] = epoch_ms(item.scheduled)
     if status in FINAL:
-        entry["end_time"] = epoch_ms(item.canceled if item.canceled is not None else item.end)  # type: ignore[arg-type]
+        entry["end_time"] = epoch_ms(item.closed_at())
     return entry
 
 
 def stream(item: Task, request_id: str, url: UrlFor) -> list[dict]:
-    """The SSE payloads of a streamed sync call: interleaved output piece by piece, other output at once."""
+    """The SSE payloads of a streamed sync call: interleaved output piece by piece, other output
+    at once.
+    """
     if item.brief.style != "interleave":
         return [sync(item, request_id, url)]
-    brief, ok, pieces = item.brief, item.succeeded_indexes(), []
+    brief = item.brief
+    ok = item.succeeded_indexes()
+    pieces = []
     for i in range(brief.count):
         pieces.append({"text": brief.text(i), "type": "text"})
         if i in ok:
             pieces.append(_image(url(item, i)))
-    events, full = [], usage(item)
+    events = []
+    full = usage(item)
     for n, piece in enumerate(pieces, 1):
         images = sum(1 for p in pieces[:n] if p["type"] == "image")
         last = n == len(pieces)

@@ -1,8 +1,10 @@
-"""The emulator's result images: the last input fitted to the output size, its boxes, a palette strip, the prompt.
+"""The emulator's result images: the last input fitted to the output size, its boxes, a palette
+strip, the prompt.
 
-Rendering is deterministic in its arguments and cached by them. Large outputs are drawn on a smaller canvas
-and enlarged by repeating pixels, which keeps them legible and makes PNG encoding cheap: a repeated row is
-written as PNG's "Up" filter, all zeros, instead of being filtered five ways and compressed again.
+Rendering is deterministic in its arguments, and cached by them in a `PngCache` when given one.
+Large outputs are drawn on a smaller canvas and enlarged by repeating pixels, which keeps them
+legible and makes PNG encoding cheap: a repeated row is written as PNG's "Up" filter, all zeros,
+instead of being filtered five ways and compressed again.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont
 CANVAS_MAX_SIDE = 1280  # outputs up to this size are drawn pixel for pixel
 MAX_OUTPUT_PIXELS = 8192 * 8192  # beyond this a PNG no longer fits comfortably in memory
 PNG_COMPRESS_LEVEL = 1
-# Run-length matching only: enlarged canvases filter to runs of zeros, and noisy inputs are not worth
-# searching for longer matches (about a quarter faster on them, and no larger on smooth pictures).
+# Run-length matching only: enlarged canvases filter to runs of zeros, and noisy inputs are not
+# worth searching for longer matches (about a quarter faster on them, no larger on smooth ones).
 PNG_STRATEGY = zlib.Z_RLE
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 BOX_COLOUR = (255, 40, 40)
@@ -44,7 +46,7 @@ Swatch = tuple[str, float]
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the fitted input sits on the canvas, and the input's original size (for mapping boxes)."""
+    """Where the fitted input sits on the canvas, and its original size (for mapping boxes)."""
 
     left: int
     top: int
@@ -55,7 +57,8 @@ class Placement:
 
     def map_box(self, box: Box) -> tuple[int, int, int, int]:
         """A box in input pixels -> the same box in canvas pixels, corners ordered."""
-        sx, sy = self.width / self.source_width, self.height / self.source_height
+        sx = self.width / self.source_width
+        sy = self.height / self.source_height
         xs = sorted((self.left + box[0] * sx, self.left + box[2] * sx))
         ys = sorted((self.top + box[1] * sy, self.top + box[3] * sy))
         return round(xs[0]), round(ys[0]), round(xs[1]), round(ys[1])
@@ -102,7 +105,6 @@ class PngCache:
         return len(self._items)
 
 
-CACHE = PngCache(CACHE_MAX_BYTES)
 _LOAD_LOCK = threading.Lock()  # a lazily opened PIL image must not be loaded by two threads at once
 
 
@@ -115,18 +117,23 @@ def render_png(
     bboxes: Sequence[Box] = (),
     palette: Sequence[Swatch] = (),
     index: int = 0,
+    cache: PngCache | None = None,
 ) -> bytes:
-    """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes."""
+    """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes.
+
+    With a `cache`, a render already in it is returned from it instead of drawn again.
+    """
     _check_size(width, height)
     scale = math.ceil(max(width, height) / CANVAS_MAX_SIDE)
     canvas_size = (math.ceil(width / scale), math.ceil(height / scale))
     fitted, placement = _fit(base_image, canvas_size) if base_image is not None else (None, None)
     digest = _digest(width, height, seed, prompt, fitted, placement, bboxes, palette, index)
-    png = CACHE.get(digest)
+    png = cache.get(digest) if cache is not None else None
     if png is None:
         canvas = _draw(canvas_size, digest, seed, prompt, fitted, placement, bboxes, palette, index)
         png = _encode(canvas) if scale == 1 else _encode_enlarged(canvas, (width, height))
-        CACHE.put(digest, png)
+        if cache is not None:
+            cache.put(digest, png)
     return png
 
 
@@ -140,13 +147,15 @@ async def render_png_async(
     palette: Sequence[Swatch] = (),
     index: int = 0,
     *,
+    cache: PngCache | None = None,
     executor: Executor | None = None,
 ) -> bytes:
-    """`render_png` in `executor` (the loop's default when None), so the event loop never waits on Pillow."""
-    brief = functools.partial(
-        render_png, width, height, seed, prompt, base_image, bboxes, palette, index
+    """`render_png` in `executor` (the loop's default when None): the event loop never waits on
+    Pillow."""
+    call = functools.partial(
+        render_png, width, height, seed, prompt, base_image, bboxes, palette, index, cache
     )
-    return await asyncio.get_running_loop().run_in_executor(executor, brief)
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 def _check_size(width: int, height: int) -> None:
@@ -162,7 +171,8 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
         image.load()
     cw, ch = canvas_size
     ratio = min(cw / image.width, ch / image.height)
-    width, height = max(1, round(image.width * ratio)), max(1, round(image.height * ratio))
+    width = max(1, round(image.width * ratio))
+    height = max(1, round(image.height * ratio))
     rgb = _as_rgb(image)
     factor = min(rgb.width // width, rgb.height // height)
     if (
@@ -176,7 +186,7 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
 
 
 def _as_rgb(image: Image.Image) -> Image.Image:
-    """RGBA when the input has any transparency, RGB otherwise; a grey stand-in for modes Pillow cannot convert."""
+    """RGBA when the input has any transparency, else RGB; grey for modes Pillow cannot convert."""
     transparent = "A" in image.getbands() or "transparency" in image.info
     target = "RGBA" if transparent else "RGB"
     if image.mode == target:
@@ -198,7 +208,7 @@ def _digest(
     palette: Sequence[Swatch],
     index: int,
 ) -> bytes:
-    """A stable hash of everything that shapes the picture; it is the cache key and seeds the randomness."""
+    """A stable hash of all that shapes the picture: the cache key, and the randomness's seed."""
     described = [
         width,
         height,
@@ -265,7 +275,7 @@ def _draw_boxes(canvas: Image.Image, placement: Placement, bboxes: Sequence[Box]
 
 
 def _swatches(palette: Sequence[Swatch]) -> list[tuple[tuple[int, int, int], float]]:
-    """Parsable colours with positive ratios; anything else is left out rather than failing the render."""
+    """Parsable colours with positive ratios; the rest is left out rather than fail the render."""
     out = []
     for hex_colour, ratio in palette:
         try:
@@ -279,7 +289,7 @@ def _swatches(palette: Sequence[Swatch]) -> list[tuple[tuple[int, int, int], flo
 
 
 def _draw_palette(canvas: Image.Image, palette: Sequence[Swatch]) -> int:
-    """A strip along the bottom, each colour as wide as its ratio; returns the strip's height (0 without one)."""
+    """A strip along the bottom, each colour as wide as its ratio; the strip's height (0: none)."""
     swatches = _swatches(palette)
     if not swatches:
         return 0
@@ -311,7 +321,8 @@ def _split_word(
     word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
 ) -> list[str]:
     """A word wider than the line, cut into pieces that fit (CJK prompts have no spaces)."""
-    pieces, piece = [], ""
+    pieces = []
+    piece = ""
     for ch in word:
         if piece and font.getlength(piece + ch) > width:
             pieces.append(piece)
@@ -358,7 +369,8 @@ def _draw_prompt(canvas: Image.Image, prompt: str) -> None:
     """The prompt, wrapped and truncated, on a dimmed panel across the top."""
     width, height = canvas.size
     size = max(10, min(48, round(width / 36)))
-    font, pad = _font(size), max(2, size // 3)
+    font = _font(size)
+    pad = max(2, size // 3)
     line_height = round(size * 1.25)
     max_lines = max(1, min(MAX_PROMPT_LINES, (height // 4) // line_height))
     # Only what can show is laid out: even the narrowest glyphs cannot fit more than this.
@@ -376,7 +388,8 @@ def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
     """A small caption at the bottom right, just above the palette strip."""
     width, height = canvas.size
     font = _font(max(8, min(24, round(width / 64))))
-    left, top, right, bottom = font.getbbox(text)
+    # whole pixels already; typed as floats because a bitmap font's box may not be
+    left, top, right, bottom = (round(v) for v in font.getbbox(text))
     pad = 3
     x = max(0, width - (right - left) - 2 * pad)
     y = max(0, height - strip_height - (bottom - top) - 2 * pad)
@@ -391,11 +404,12 @@ def _encode(image: Image.Image) -> bytes:
 
 
 def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
-    """The PNG of an RGB `canvas` enlarged to `size` with NEAREST, the same pixels as Pillow's resize gives.
+    """The PNG of an RGB `canvas` enlarged to `size` with NEAREST: Pillow's resize, pixel for pixel.
 
-    Pillow's encoder tries all five PNG filters on every row, which is most of the time a 2048x2048 output
-    takes; it cannot know that the rows repeat. Here each distinct row is widened by Pillow and written with
-    the "Sub" filter (computed by Pillow in C), and each repeat of it as the "Up" filter, which is all zeros.
+    Pillow's encoder tries all five PNG filters on every row, which is most of the time a
+    2048x2048 output takes; it cannot know that the rows repeat. Here each distinct row is
+    widened by Pillow and written with the "Sub" filter (computed by Pillow in C), and each
+    repeat of it as the "Up" filter, which is all zeros.
     """
     width, height = size
     wide = canvas.resize((width, canvas.height), Image.Resampling.NEAREST)
@@ -407,7 +421,8 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
     stride = width * 3
     repeat = b"\x02" + bytes(stride)
     compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, 15, 9, PNG_STRATEGY)
-    data, previous = [], -1
+    data = []
+    previous = -1
     for source in _row_sources(canvas.height, height):
         if source == previous:
             data.append(compressor.compress(repeat))
@@ -429,7 +444,7 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
 
 
 def _row_sources(rows: int, height: int) -> list[int]:
-    """Which of `rows` canvas rows each of `height` output rows shows, as Pillow's NEAREST resize picks them."""
+    """Which of `rows` canvas rows each of `height` output rows shows, as NEAREST picks them."""
     index = Image.frombytes(
         "I", (1, rows), array.array("i", range(rows)).tobytes()
     )  # native int32 per pixel

@@ -8,10 +8,10 @@ from collections.abc import Iterator, Mapping
 
 from yarl import URL
 
-from emulator.http.errors import OssError, invalid_parameter
-from emulator.http.results import PREFIX, ResultStore
-from emulator.http.uploads import UploadStore
+from emulator.errors import OssError, invalid_parameter
 from emulator.state.accounts import Account
+from emulator.state.results import PREFIX, ResultStore
+from emulator.state.uploads import UploadStore
 from spec import datauri
 from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
 from spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes

@@ -6,22 +6,20 @@ import functools
 import hashlib
 from dataclasses import dataclass
 
-from aiohttp import web
-
-from emulator.http.errors import ErrorReply
+from emulator.errors import ErrorReply
 from spec.errors import INVALID_API_KEY, NO_API_KEY
 
 KEY_PREFIX = "sk-"
 
 
 def key_id(key: str) -> str:
-    """A short stable id for a key (12 hex digits of its sha256): what logs and the journal show instead."""
+    """A short stable id for a key (12 hex digits of its sha256), shown in its place in logs."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
 class Account:
-    """One caller. `key` never leaves the emulator; `key_id` and `uid` stand for it in bodies and logs."""
+    """One caller. `key` never leaves the emulator; `key_id` and `uid` stand for it outside."""
 
     key: str
     key_id: str
@@ -40,9 +38,9 @@ class Accounts:
     def __init__(self, allowed: tuple[str, ...]) -> None:
         self._allowed = frozenset(allowed)
 
-    def authenticate(self, request: web.Request) -> Account:
-        """The account behind `Authorization: Bearer <key>`, or 401 InvalidApiKey."""
-        header = request.headers.get("Authorization", "").strip()
+    def authenticate(self, authorization: str) -> Account:
+        """The account of an `Authorization: Bearer <key>` header value, or 401 InvalidApiKey."""
+        header = authorization.strip()
         if not header:
             raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
         scheme, _, key = header.partition(" ")

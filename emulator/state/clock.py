@@ -1,4 +1,4 @@
-"""The virtual clock: real monotonic time times `speed`, plus whatever the admin API advanced it by."""
+"""The virtual clock: real monotonic time times `speed`, plus what the admin API advanced it by."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ BEIJING = timezone(timedelta(hours=8))  # task times are UTC+8 in every document
 
 
 class VirtualClock:
-    """Epoch seconds on a clock that runs `speed` times as fast as real time and can jump forward."""
+    """Epoch seconds on a clock `speed` times as fast as real time, that can jump forward."""
 
     def __init__(self, speed: float) -> None:
         self.speed = speed
@@ -29,7 +29,7 @@ class VirtualClock:
         return self._epoch + (time.monotonic() - self._mono) * self.speed + self._offset
 
     def advance(self, seconds: float) -> float:
-        """Jump forward and wake every sleeper so it can re-check its deadline; returns the new time."""
+        """Jump forward and wake every sleeper to re-check its deadline; returns the new time."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._offset += seconds
@@ -37,12 +37,13 @@ class VirtualClock:
         return self.now()
 
     def _wake(self) -> None:
-        tick, self._tick = self._tick, None
+        tick = self._tick
+        self._tick = None
         if tick is not None and not tick.done():
             tick.set_result(None)
 
     async def sleep_until(self, deadline: float) -> None:
-        """Wait until the virtual time reaches `deadline` (forever on a frozen clock unless advanced)."""
+        """Wait until the virtual time reaches `deadline` (on a frozen clock: until advanced)."""
         while (remaining := deadline - self.now()) > 0:
             timeout = remaining / self.speed if self.speed > 0 else None
             await asyncio.wait([self._next_tick()], timeout=timeout)
@@ -69,7 +70,7 @@ def epoch_ms(epoch: float) -> int:
 
 
 def parse_list_time(text: str) -> float:
-    """`YYYYMMDDhhmmss` (UTC+8), the task list's filter format, to epoch seconds; ValueError if malformed."""
+    """`YYYYMMDDhhmmss` (UTC+8), the task list's filter format, to epoch seconds; or ValueError."""
     if len(text) != 14 or not text.isdigit():
         raise ValueError(text)
     return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp()

@@ -7,7 +7,8 @@ A rule is a flat mapping (YAML scenario file, `POST /__emulator/faults`, or the 
     # which requests (all optional)
     model: wan2.7-image        prompt: "(?i)cat"  (regex, searched)
     account: sk-... or its key id (uploads to /__oss/upload carry no key: account rules skip them)
-    endpoint: submit | any | sync | async | synthesis | task | cancel | list | policy | upload | result
+    endpoint: submit | any | sync | async | synthesis | task | cancel | list | policy | upload
+              | result
               (or a list; default: submit, and result for `cut`)
     nth: 3            fire on the 3rd matching request only
     times: 2          fire at most twice
@@ -38,9 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.http.errors import ConnectionDropped, ErrorReply, invalid_parameter
 from emulator.state.accounts import Account
-from emulator.state.clock import VirtualClock
 from spec.errors import CATALOGUE
 from spec.faults import DEFAULT_CODES, rule_problems, scenario_problems, scenario_rules
 from spec.yamlloc import YamlError, load_file
@@ -206,14 +205,14 @@ def load_scenario(path: str | Path) -> list[Mapping]:
 
 
 def _for_endpoint(item: object, endpoint: str) -> object:
-    """A header rule without `endpoint` (other than `cut`) made to match the request that carries it."""
+    """A header rule without `endpoint` (but `cut`) made to match the request that carries it."""
     if isinstance(item, Mapping) and "endpoint" not in item and item.get("action") != "cut":
         return {**item, "endpoint": endpoint}
     return item
 
 
 class FaultBook:
-    """The active rules, their counters and random streams; `reset` restores the configured rules."""
+    """The active rules, their counters and random streams; `reset` restores the configured ones."""
 
     def __init__(self, seed: int, configured: list[Mapping]) -> None:
         self._seed = seed
@@ -229,7 +228,7 @@ class FaultBook:
         self.add(self._configured)
 
     def add(self, data: object) -> list[Rule]:
-        """Append one rule or a list of rules; all or nothing (ValueError naming the bad rule of a list)."""
+        """Append one rule or a list of them, all or nothing; ValueError names a list's bad rule."""
         if not isinstance(data, list):
             return self._append([parse_rule(data, f"r{self._serial + 1}", self._seed)])
         rules = []
@@ -247,30 +246,26 @@ class FaultBook:
 
     def remove(self, rule_id: str) -> bool:
         kept = [r for r in self.rules if r.id != rule_id]
-        found, self.rules = len(kept) != len(self.rules), kept
+        found = len(kept) != len(self.rules)
+        self.rules = kept
         return found
 
     def clear(self) -> None:
         self.rules = []
 
     def header_rules(self, value: str | None, endpoint: str) -> list[Rule]:
-        """The rules an `X-Wanform-Fault` header on an `endpoint` request carries; 400 InvalidParameter if malformed.
+        """The rules an `X-Wanform-Fault` header on an `endpoint` request carries.
 
-        A rule that names no endpoint is for the request carrying it (a `cut` rule: for the task's downloads).
+        A rule that names no endpoint is for the request carrying it (a `cut` rule: for the
+        task's downloads). ValueError when the header is not JSON or a rule is invalid.
         """
         if not value:
             return []
-        try:
-            data = json.loads(value)
-            items = [
-                _for_endpoint(item, endpoint)
-                for item in (data if isinstance(data, list) else [data])
-            ]
-            rules = [
-                parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)
-            ]
-        except ValueError as exc:
-            raise invalid_parameter(f"{HEADER}: {exc}") from None
+        data = json.loads(value)
+        items = [
+            _for_endpoint(item, endpoint) for item in (data if isinstance(data, list) else [data])
+        ]
+        rules = [parse_rule(item, f"header-{i + 1}", self._seed) for i, item in enumerate(items)]
         for rule in rules:
             rule.rng = self._header_rng
         return rules
@@ -288,21 +283,3 @@ class FaultBook:
                 else:
                     decision.rule = rule
         return decision
-
-
-async def enact_before(decision: Decision, clock: VirtualClock) -> None:
-    """Wait out the latency, then answer with the injected error or drop the connection, if the rule says so."""
-    if decision.latency:
-        await clock.sleep(decision.latency)
-    rule = decision.rule
-    if rule is not None and rule.action == "error":
-        raise ErrorReply(rule.status, rule.code, rule.message)
-    if rule is not None and rule.action == "drop" and rule.when == "before":
-        raise ConnectionDropped()
-
-
-def enact_after(decision: Decision) -> None:
-    """Drop the connection once the request has taken effect, if the rule says so."""
-    rule = decision.action("drop")
-    if rule is not None and rule.when == "after":
-        raise ConnectionDropped()

@@ -1,4 +1,4 @@
-"""The emulator's state, held by the aiohttp application under one typed key."""
+"""The emulator's state: one object that holds every part and can reset them together."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 if TYPE_CHECKING:
     from emulator.config import EmulatorConfig
-    from emulator.http.results import ResultStore
-    from emulator.http.uploads import UploadStore
+    from emulator.images.draw import PngCache
     from emulator.state.accounts import Accounts
     from emulator.state.clock import VirtualClock
     from emulator.state.faults import FaultBook
     from emulator.state.requestlog import RequestLog
+    from emulator.state.results import ResultStore
     from emulator.state.tasks import TaskStore
     from emulator.state.throttle import Throttle
+    from emulator.state.uploads import UploadStore
 
 
 @dataclass
@@ -33,14 +32,13 @@ class Emulator:
     results: ResultStore
     uploads: UploadStore
     journal: RequestLog
+    pngs: PngCache  # rendered result images, shared by downloads and inputs that point back
     executor: Executor  # worker threads for rendering and for validating large bodies
 
-    def base_url(self, request: web.Request) -> str:
-        """Where clients reach this emulator: the configured public URL, else the request's own Host."""
-        return (self.config.public_url or f"{request.scheme}://{request.host}").rstrip("/")
-
     def reset(self) -> None:
-        """Back to a fresh start: no tasks, uploads, counters or journal, the configured faults, a rewound clock."""
+        """Back to a fresh start: no tasks, uploads, counters, log entries or rendered images;
+        the configured fault rules only; the clock rewound to the real present.
+        """
         self.clock.rewind()
         for part in (
             self.throttle,
@@ -51,6 +49,4 @@ class Emulator:
             self.journal,
         ):
             part.reset()
-
-
-EMULATOR = web.AppKey("emulator", Emulator)
+        self.pngs.clear()

@@ -1,4 +1,5 @@
-"""Tasks and their lifecycle on the virtual clock: PENDING -> RUNNING -> SUCCEEDED | FAILED, or CANCELED.
+"""Tasks and their lifecycle on the virtual clock: PENDING -> RUNNING -> SUCCEEDED | FAILED, or
+CANCELED.
 
 Each account and model has a lane: tasks queue in submission order behind `max_in_flight`
 slots. A task waits `pending_seconds` before it can start, then runs for the model's
@@ -24,14 +25,12 @@ from spec.models import RESULT_TTL_SECONDS, TASK_RETENTION_SECONDS, ModelSpec
 if TYPE_CHECKING:
     from emulator.state.faults import Rule
 
-PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN = (
-    "PENDING",
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "CANCELED",
-    "UNKNOWN",
-)
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELED = "CANCELED"
+UNKNOWN = "UNKNOWN"
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELED})
 Failure = tuple[str, str]  # (code, message)
 
@@ -102,13 +101,15 @@ class Lane:
     def advance(self, now: float) -> None:
         """Replay every start and end up to `now`, in time order (an end first on a tie)."""
         while True:
-            start, end = self._next_start(), self._next_end()
+            start = self._next_start()
+            end = self._next_end()
             if end <= start and end <= now:
                 heapq.heappop(self.running)
                 self.cursor = end
             elif start <= now:
                 task = self.waiting.popleft()
-                task.scheduled, task.end = start, start + task.duration
+                task.scheduled = start
+                task.end = start + task.duration
                 heapq.heappush(self.running, (task.end, id(task), task))
                 self.cursor = start
             else:
@@ -176,7 +177,7 @@ class TaskStore:
     def get(self, account: Account, task_id: str) -> Task | None:
         """The account's task, advanced to now; None when unknown, expired or not queryable."""
         now = self._clock.now()
-        task = self._tasks.get(account.key, {}).get(task_id)
+        task = self._tasks.get(account.key, OrderedDict()).get(task_id)
         if task is None or not task.visible or now >= task.submitted + TASK_RETENTION_SECONDS:
             return None
         self._lane(account, task.brief.model).advance(now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from emulator.http.errors import rate_limited
+from emulator.errors import rate_limited
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
 from spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
@@ -55,7 +55,7 @@ class Throttle:
         self._take(account, "policy", model, UPLOAD_POLICY_RPS)
 
     def admit(self, in_flight: int, spec: ModelSpec, queue_over_cap: bool) -> None:
-        """With queueing off, refuse a task while the account already has `max_in_flight` of this model."""
+        """With queueing off, refuse a task while the account has `max_in_flight` of the model."""
         if self._enabled and not queue_over_cap and in_flight >= spec.max_in_flight:
             raise rate_limited()
 
@@ -65,9 +65,11 @@ class Throttle:
     def _take(self, account: Account, kind: str, model: str, rate: float) -> None:
         if not self._enabled:
             return
-        now, key = self._clock.now(), (account.key, kind, model)
+        now = self._clock.now()
+        key = (account.key, kind, model)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate, now)
+            bucket = TokenBucket(rate, now)
+            self._buckets[key] = bucket
         if not bucket.take(now):
             raise rate_limited()

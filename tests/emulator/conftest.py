@@ -1,4 +1,4 @@
-"""Fixtures for the emulator tests: an emulator on a real socket with a frozen clock, and its API client."""
+"""Fixtures for the emulator tests: an emulator on a real socket, its clock frozen; its client."""
 
 from __future__ import annotations
 

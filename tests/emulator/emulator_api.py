@@ -1,4 +1,4 @@
-"""Helpers for the emulator tests: request bodies for each model, a small API client, schema checks."""
+"""Helpers for the emulator tests: request bodies per model, a small API client, schema checks."""
 
 from __future__ import annotations
 

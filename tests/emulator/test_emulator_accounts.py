@@ -1,4 +1,4 @@
-"""Authentication and accounts: DashScope's 401s, restricted keys, and one account never seeing another's work."""
+"""Authentication and accounts: DashScope's 401s, restricted keys, accounts kept apart."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ async def test_one_account_never_sees_anothers_tasks(api):
 
 
 async def test_journal_is_kept_per_account_without_the_key(api):
-    """The journal names accounts by a short key id, never the key, and can be read for one account."""
+    """The journal names accounts by a short key id, never the key, and can be read per account."""
     first = await api.submit(wan27(), key=KEY)
     await api.submit(wan27(), key=OTHER_KEY)
     entries = await api.journal(key=KEY)
@@ -81,7 +81,7 @@ async def test_journal_is_kept_per_account_without_the_key(api):
 
 
 async def test_journal_records_refusals_with_their_code(api):
-    """A refused request is journaled with its status and code; an unauthenticated one has no account."""
+    """A refused request is journaled with status and code; an unauthenticated one, no account."""
     await api.call("POST", SYNC, wan27(), key=KEY, headers=ASYNC)
     await api.call("POST", SYNC, wan27(), key=None)
     entries = await api.journal()

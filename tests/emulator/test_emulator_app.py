@@ -1,4 +1,4 @@
-"""The application as a whole: starting and serving, unknown routes, errors that must never leak, admin basics."""
+"""The application as a whole: starting, serving, unknown routes, errors that never leak, admin."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from emulator_api import (
 
 from emulator import EmulatorConfig, start
 from emulator.http import dashscope as emulator_routes
+from emulator.http.context import EMULATOR
 
 
 async def test_start_listens_on_a_free_loopback_port():
@@ -57,7 +58,7 @@ def test_serve_prints_its_base_url_and_stops_on_sigterm():
 
 
 async def test_unknown_routes_answer_in_dashscope_shape(api):
-    """An unknown service path is "url error"; another unknown path is 404; a wrong method is 405, all JSON."""
+    """An unknown service path is "url error", other paths 404, a wrong method 405; all JSON."""
     status, answer = await api.call(
         "POST", "/api/v1/services/aigc/text2image/image-synthesis", wan25(), headers=ASYNC
     )
@@ -77,7 +78,7 @@ async def test_unknown_routes_answer_in_dashscope_shape(api):
 
 
 async def test_unexpected_errors_become_internal_error(api, monkeypatch):
-    """An exception inside a handler is answered 500 InternalError in the flat body, not a traceback."""
+    """An exception in a handler is answered 500 InternalError in the flat body, not a traceback."""
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
@@ -149,7 +150,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("body", HOSTILE)
 async def test_hostile_bodies_never_crash(api, body):
-    """Malformed and hostile bodies get a 4xx error body, or (if valid after all) a task that finishes and downloads."""
+    """Malformed and hostile bodies get a 4xx error body, or, if valid after all, a working task."""
     path = (
         SYNTHESIS
         if isinstance(body.get("model"), str) and body["model"].startswith(("wan2.5", "wanx"))
@@ -169,14 +170,14 @@ async def test_hostile_bodies_never_crash(api, body):
 
 
 async def test_deeply_nested_json_is_refused_not_crashed(api):
-    """A body nested far deeper than any request is refused as illegal input or invalid, never a crash."""
+    """A body nested far deeper than any request is refused as illegal or invalid, never a crash."""
     deep = b'{"model": "wan2.7-image", "input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     status, answer = await api.call("POST", GENERATION, data=deep, headers=ASYNC)
     assert 400 <= status < 500 and answer["code"]
 
 
 async def test_a_result_url_of_this_emulator_can_be_an_input(api):
-    """Feeding a result URL back in reads that result (its size shapes the output); a dead link cannot be read."""
+    """A result URL fed back in is read (its size shapes the output); a dead link cannot be read."""
     first = await api.submit(wan27(size="1K", images=(data_uri(1000, 500),)))
     await api.advance(31)
     url = image_urls(await api.task(first))[0]
@@ -208,6 +209,17 @@ async def test_reset_forgets_everything_and_rewinds_the_clock(api):
     assert before["now"] - after["now"] > 9_000
     assert await api.status(task_id) == "UNKNOWN"
     assert [e["path"] for e in await api.journal()] == [f"/api/v1/tasks/{task_id}"]
+
+
+async def test_reset_empties_the_png_cache(api):
+    """A downloaded result sits in the emulator's PNG cache until a reset empties it."""
+    task_id = await api.submit(wan27(size="1K"))
+    await api.advance(31)
+    status, _ = await api.download(image_urls(await api.task(task_id))[0])
+    pngs = api.client.app[EMULATOR].pngs
+    cached = len(pngs)
+    await api.call("POST", "/__emulator/reset", key=None)
+    assert (status, cached, len(pngs), pngs.nbytes) == (200, 1, 0, 0)
 
 
 @pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "ten"}, {}, {"seconds": True}])

@@ -22,11 +22,15 @@ from emulator_api import (
     wan27,
     wanx21,
 )
+from yarl import URL
 
 from emulator import EmulatorConfig, create_app
 from emulator.state.accounts import key_id
 
-TIMEOUT = "An internal timeout error has occured during execution, please try again later or contact service support."
+TIMEOUT = (
+    "An internal timeout error has occured during execution, please try again later "
+    "or contact service support."
+)
 
 
 async def finish(api, task_id: str) -> dict:
@@ -67,7 +71,7 @@ async def finish(api, task_id: str) -> dict:
     ids=["arrearage", "default", "inspection", "ip", "throttling", "custom"],
 )
 async def test_error_rule_answers_with_the_code(api, rule, expected):
-    """An `error` rule answers a submission with its DashScope code, the code's status and message by default."""
+    """An `error` rule answers a submission with its code, by default its status and message."""
     await api.add_fault({"action": "error", **rule})
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     assert (status, answer["code"], answer["message"]) == expected
@@ -76,7 +80,7 @@ async def test_error_rule_answers_with_the_code(api, rule, expected):
 
 
 async def test_fail_rule_fails_a_messages_style_task(api):
-    """A `fail` rule ends a wan2.7 task FAILED with code and message inside output, without usage."""
+    """A `fail` rule ends a wan2.7 task FAILED, code and message inside output, without usage."""
     await api.add_fault(
         {
             "action": "fail",
@@ -95,7 +99,7 @@ async def test_fail_rule_fails_a_messages_style_task(api):
 
 
 async def test_fail_rule_fails_a_results_style_task(api):
-    """A failed wan2.5 task reports all its images failed in task_metrics, like the documented example."""
+    """A failed wan2.5 task reports all its images failed in task_metrics, as documented."""
     await api.add_fault({"action": "fail", "code": "InvalidParameter", "message": "xxxxxx"})
     body = await finish(api, await api.submit(wan25(n=4), path=SYNTHESIS))
     assert body["output"]["task_metrics"] == {"TOTAL": 4, "SUCCEEDED": 0, "FAILED": 4}
@@ -113,7 +117,7 @@ async def test_fail_rule_on_a_sync_call_answers_with_the_error(api):
 
 
 async def test_partial_failure_in_results_style(api):
-    """k of n images fail with per-image code/message; the task SUCCEEDS and usage counts the rest."""
+    """k of n images fail with their code and message; the task SUCCEEDS, usage counts the rest."""
     await api.add_fault({"action": "partial", "failed": 1})
     body = await finish(api, await api.submit(wan25(n=2), path=SYNTHESIS))
     assert_schema("response-task", body)
@@ -126,7 +130,7 @@ async def test_partial_failure_in_results_style(api):
 
 
 async def test_partial_failure_in_messages_style(api):
-    """In messages style the failed images are left out of choices and usage.image_count counts successes."""
+    """In messages style failed images are left out of choices; usage.image_count counts others."""
     await api.add_fault({"action": "partial", "failed": 2, "code": "DataInspectionFailed"})
     body = await finish(api, await api.submit(wan27(n=3, size="1K")))
     assert body["output"]["task_status"] == "SUCCEEDED"
@@ -167,7 +171,7 @@ async def test_drop_closes_the_connection(api, when, tasks):
 
 
 async def test_cut_download_sends_half_then_closes(api):
-    """A `cut` rule promises the whole PNG and closes after half; with times: 1 the retry succeeds."""
+    """A `cut` rule promises the whole PNG and closes after half; with times: 1 a retry succeeds."""
     await api.add_fault({"action": "cut", "times": 1})
     body = await finish(api, await api.submit(wan27(size="1K")))
     url = image_urls(body)[0]
@@ -206,7 +210,7 @@ async def test_header_rule_applies_to_its_request_only(api):
     ],
 )
 async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
-    """The header works on every DashScope endpoint: a rule naming no endpoint fails the request carrying it."""
+    """The header works on every DashScope endpoint; a rule naming none fails its own request."""
     task_id = await api.submit(wan27())
     header = {"X-Wanform-Fault": json.dumps({"action": "error", "code": "InternalError"})}
     status, answer = await api.call(method, path.format(id=task_id), headers=header)
@@ -215,7 +219,7 @@ async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
 
 
 async def test_header_rule_for_tasks_cannot_fail_a_query(api):
-    """A task outcome (`fail`) is for submissions; on a task query the header is refused, naming itself."""
+    """A task outcome (`fail`) is for submissions: on a task query the header is refused."""
     task_id = await api.submit(wan27())
     header = {"X-Wanform-Fault": json.dumps({"action": "fail"})}
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
@@ -285,13 +289,14 @@ async def probability_run(make_api, seed: int) -> list[int]:
 
 async def test_probability_is_seeded(make_api):
     """The same seed replays the same choices; the choices are a real mix."""
-    first, again = await probability_run(make_api, 7), await probability_run(make_api, 7)
+    first = await probability_run(make_api, 7)
+    again = await probability_run(make_api, 7)
     assert first == again
     assert set(first) == {200, 500}
 
 
 async def test_scenario_file_and_reset(tmp_path, make_api):
-    """Rules from a YAML scenario are active from the start and come back after a reset; admin rules do not."""
+    """A YAML scenario's rules act from the start and again after a reset; admin rules do not."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(
         "faults:\n  - action: error\n    code: Arrearage\n    model: wan2.5-i2i-preview\n",
@@ -346,7 +351,8 @@ async def test_admin_lists_deletes_and_clears_rules(api):
         ({"action": "latency"}, "a `latency` rule needs `seconds`: a number in (0, 86400]"),
         (
             {"action": "error", "prompt": "("},
-            "`prompt` is not a valid regular expression: missing ), unterminated subpattern at position 0",
+            "`prompt` is not a valid regular expression: "
+            "missing ), unterminated subpattern at position 0",
         ),
         (
             {"action": "error", "probability": 2},
@@ -376,7 +382,7 @@ async def test_invalid_rules_are_refused_with_a_reason(api, rule, message):
 
 
 async def test_faults_on_upload_policy_and_messages_models(api):
-    """Rules can target the upload-policy endpoint; a wan2.6 image model task can be failed like the others."""
+    """Rules can target the upload-policy endpoint; a wan2.6 task can be failed like the others."""
     await api.add_fault({"action": "error", "code": "Throttling.RateQuota", "endpoint": "policy"})
     status, answer = await api.call("GET", "/api/v1/uploads?action=getPolicy&model=wan2.6-image")
     assert (status, answer["code"]) == (429, "Throttling.RateQuota")
@@ -424,3 +430,67 @@ async def test_drop_after_a_sync_call_loses_a_finished_result(api):
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await call
     assert [(e["path"], e["status"]) for e in await api.journal()] == [(SYNC, None)]
+
+
+async def _result_url(api) -> str:
+    return image_urls(await finish(api, await api.submit(wan27(size="1K"))))[0]
+
+
+ROUTE_REQUESTS = {
+    "sync": ("POST", SYNC, wan27(), {}),
+    "async": ("POST", GENERATION, wan27(), ASYNC),
+    "synthesis": ("POST", SYNTHESIS, wan25(), ASYNC),
+    "task": ("GET", "/api/v1/tasks/{id}", None, {}),
+    "cancel": ("POST", "/api/v1/tasks/{id}/cancel", None, {}),
+    "list": ("GET", "/api/v1/tasks", None, {}),
+    "policy": ("GET", "/api/v1/uploads?action=getPolicy&model=wan2.7-image", None, {}),
+    "upload": ("POST", "/__oss/upload", None, {}),
+    "result": ("GET", "{url}", None, {}),
+}
+
+
+@pytest.mark.parametrize("endpoint", ROUTE_REQUESTS)
+async def test_each_route_consults_the_rules_of_its_endpoint(api, endpoint):
+    """A rule for one endpoint fires on that endpoint's route and is noted in its journal entry."""
+    url = await _result_url(api)
+    task_id = await api.submit(wan27())
+    method, path, body, headers = ROUTE_REQUESTS[endpoint]
+    path = path.format(id=task_id, url=URL(url).path_qs)
+    [rule] = await api.add_fault({"action": "error", "code": "Arrearage", "endpoint": endpoint})
+    status, _ = await api.call(method, path, body, headers=headers)
+    last = (await api.journal())[-1]
+    assert (status, last["path"], last["faults"]) == (400, path.partition("?")[0], [rule["id"]])
+
+
+async def test_upload_and_result_routes_ignore_the_header(api):
+    """X-Wanform-Fault is for the DashScope API: the form upload and result downloads ignore it."""
+    url = await _result_url(api)
+    header = {"X-Wanform-Fault": json.dumps({"action": "error", "endpoint": "any"})}
+    upload_status, upload_answer = await api.call("POST", "/__oss/upload", headers=header)
+    async with api.client.session.get(url, headers=header) as response:
+        download_status = response.status
+    assert (upload_status, "MalformedPOSTRequest" in upload_answer, download_status) == (
+        400,
+        True,
+        200,
+    )
+
+
+async def test_drop_after_a_streamed_sync_call_leaves_the_stream_unfinished(api):
+    """On a streamed sync call, `drop` after sends every event, then closes without ending."""
+    await api.add_fault({"action": "drop", "when": "after", "endpoint": "sync"})
+    headers = {"X-DashScope-Sse": "enable", "Authorization": f"Bearer {KEY}"}
+    received = []
+
+    async def read() -> None:
+        async with api.client.post(SYNC, json=wan27(), headers=headers) as response:
+            async for line in response.content:
+                received.append(line)
+
+    reading = asyncio.ensure_future(read())
+    await asyncio.sleep(0.02)
+    await api.advance(31)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await reading
+    events = sum(line.startswith(b"data:") for line in received)
+    assert (events, (await api.journal())[-1]["status"]) == (1, None)

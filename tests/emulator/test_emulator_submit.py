@@ -1,4 +1,5 @@
-"""Submission endpoints: what each accepts, and every way a request is refused with DashScope's status, code and message."""
+"""Submission endpoints: what each accepts, and every way a request is refused with DashScope's
+status, code and message."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def error(request_id_body: dict) -> tuple[str, str]:
     ids=["wan2.7", "wan2.6", "wan2.5", "wanx2.1"],
 )
 async def test_async_submission_answers_pending(api, path, body):
-    """Each async route accepts its models and answers with a PENDING task in the documented shape."""
+    """Each async route accepts its models and answers with a PENDING task, as documented."""
     status, answer = await api.call("POST", path, body, headers=ASYNC)
     assert status == 200
     assert_schema("response-task-created", answer)
@@ -49,7 +50,7 @@ async def test_async_submission_answers_pending(api, path, body):
 
 
 async def test_sync_call_answers_after_the_model_duration(api):
-    """The sync route holds the answer until the task has run on the virtual clock, then returns the result."""
+    """The sync route answers once the task has run on the virtual clock, with its result."""
     call = asyncio.ensure_future(api.call("POST", SYNC, wan27(size="1K")))
     await asyncio.sleep(0.05)
     assert not call.done()
@@ -166,7 +167,7 @@ async def test_refused_submissions(api, path, headers, body, expected):
     ],
 )
 async def test_spec_problems_are_answered_as_the_spec_words_them(api, body):
-    """A body the shared checks refuse gets 400 with the first error's api_code and message, verbatim."""
+    """A body the shared checks refuse gets 400 with the first error's api_code and message."""
     first = next(p for p in check_request(body) if p.severity == "error")
     path = SYNTHESIS if body["model"] in ("wan2.5-i2i-preview", "wanx2.1-imageedit") else GENERATION
     status, answer = await api.call("POST", path, body, headers=ASYNC)
@@ -184,7 +185,7 @@ async def test_non_json_body_is_illegal_input(api):
 
 
 async def test_body_over_the_cap_is_too_large(make_api):
-    """A body over max_body_bytes is 400 BadRequest.TooLarge, whether it announces its length or not."""
+    """A body over max_body_bytes is 400 BadRequest.TooLarge, announced in advance or not."""
     api = await make_api(max_body_bytes=4096)
     big = wan27(prompt="x" * 5000)
     status, answer = await api.call("POST", GENERATION, big, headers=ASYNC)
@@ -246,7 +247,7 @@ async def test_image_too_small_for_the_model_is_refused(api):
 
 
 async def test_output_beyond_what_the_emulator_draws_is_refused(api):
-    """wanx2.1 super resolution x4 of a 4096 px image would exceed the renderer's cap: 400, not a broken download."""
+    """wanx2.1's x4 super resolution of a 4096 px image is over the renderer's cap: 400 at once."""
     body = wanx21(upscale_factor=4)
     body["input"].update(function="super_resolution", base_image_url=data_uri(4096, 4096))
     status, answer = await api.call("POST", SYNTHESIS, body, headers=ASYNC)

@@ -1,4 +1,4 @@
-"""The task lifecycle on the virtual clock, the two body styles, cancel rules, expiry and the task list."""
+"""The task lifecycle on the virtual clock, both body styles, cancel, expiry and the task list."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def parse(stamp: str) -> datetime:
 
 
 async def test_lifecycle_pending_running_succeeded(api):
-    """A task is PENDING, RUNNING after the pickup delay, SUCCEEDED after the model's duration, with its times."""
+    """A task is PENDING, RUNNING, then SUCCEEDED after the model's duration, with its times."""
     task_id = await api.submit(wan27())
     pending = await api.task(task_id)
     assert pending["output"].keys() == {"task_id", "task_status", "submit_time"}
@@ -71,7 +71,7 @@ async def test_task_times_are_utc_plus_8(api):
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 async def test_each_model_runs_for_its_typical_duration(api, model):
-    """A task stays RUNNING until exactly the model's typical_seconds have passed on the virtual clock."""
+    """A task stays RUNNING until exactly the model's typical_seconds have passed on the clock."""
     body = {
         "wan2.7-image-pro": wan27(),
         "wan2.7-image": wan27(),
@@ -90,7 +90,7 @@ async def test_each_model_runs_for_its_typical_duration(api, model):
 
 
 async def test_results_style_body_for_wan25(api):
-    """wan2.5 results carry url, orig_prompt and (with prompt_extend) actual_prompt, plus task_metrics."""
+    """wan2.5 results carry url, orig_prompt, actual_prompt (with prompt_extend), task_metrics."""
     extended = await api.submit(wan25(n=2), path=SYNTHESIS)
     plain = await api.submit(wan25(prompt_extend=False), path=SYNTHESIS)
     await api.advance(60)
@@ -115,7 +115,7 @@ async def test_results_style_body_for_wanx21_while_running_and_after(api):
 
 
 async def test_output_follows_the_last_input_image(api):
-    """The output keeps the last input's aspect ratio at the tier's area, and the PNG has that size."""
+    """The output keeps the last input's aspect ratio at the tier's area; the PNG has that size."""
     task_id = await api.submit(wan27(images=(data_uri(600, 600), data_uri(1000, 500)), size="1K"))
     await api.advance(31)
     body = await api.task(task_id)
@@ -131,7 +131,7 @@ async def test_output_follows_the_last_input_image(api):
 
 
 async def test_image_counts_per_style(api):
-    """n choices in edit mode, one choice of n images for a set, one alternating choice for interleave."""
+    """n choices in edit mode, one choice of n images for a set, one alternating for interleave."""
     choices = await api.submit(wan27(n=2, size="1K"))
     image_set = await api.submit(wan27(n=3, enable_sequential=True, size="1K"))
     interleave = await api.submit(wan26(enable_interleave=True, max_images=2, n=1))
@@ -174,7 +174,7 @@ async def test_sync_interleave_without_streaming_is_refused(api):
 
 
 async def test_cancel_only_while_pending(api):
-    """Cancel succeeds on a PENDING task (then CANCELED) and is refused on RUNNING, finished and unknown ones."""
+    """Cancel works on a PENDING task (then CANCELED), not on RUNNING, finished or unknown ones."""
     pending = await api.submit(wan27())
     status, answer = await api.call("POST", f"/api/v1/tasks/{pending}/cancel")
     assert status == 200
@@ -207,7 +207,7 @@ async def test_unknown_task_reads_unknown(api):
 
 
 async def test_tasks_and_result_urls_expire_after_24_hours(api):
-    """24 virtual hours after submission the task reads UNKNOWN; 24 hours after it ended its URL is refused."""
+    """24 virtual hours after submission a task reads UNKNOWN; 24 h after its end its URL is 403."""
     task_id = await api.submit(wan27(size="1K"))
     await api.advance(31)
     url = image_urls(await api.task(task_id))[0]
@@ -223,7 +223,7 @@ async def test_tasks_and_result_urls_expire_after_24_hours(api):
 
 
 async def test_result_urls_refuse_tampering_and_unknown_files(api):
-    """A changed Expires or Signature is 403 SignatureDoesNotMatch; an unknown file is 404 NoSuchKey."""
+    """A changed Expires or Signature is 403 SignatureDoesNotMatch, an unknown file 404."""
     task_id = await api.submit(wan27(size="1K"))
     await api.advance(31)
     url = image_urls(await api.task(task_id))[0]
@@ -237,7 +237,7 @@ async def test_result_urls_refuse_tampering_and_unknown_files(api):
 
 
 async def test_list_filters_and_pages(api):
-    """GET /tasks filters by model, status and task id, pages newest first, and answers on /tasks/ too."""
+    """GET /tasks filters by model, status and task id, pages newest first, answers on /tasks/."""
     first = await api.submit(wan27())
     second = await api.submit(wan25(), path=SYNTHESIS)
     third = await api.submit(wan27())
@@ -282,7 +282,7 @@ async def test_list_entries_carry_epoch_milliseconds(api):
 
 
 async def test_list_time_window(api):
-    """start_time/end_time (YYYYMMDDhhmmss, UTC+8) select by creation time; a window over 24 h is refused."""
+    """start_time/end_time (YYYYMMDDhhmmss, UTC+8) select by creation time; over 24 h is refused."""
     await api.submit(wan27())
     _, clock = await api.call("GET", "/__emulator/clock", key=None)
     now = datetime.fromtimestamp(clock["now"], timezone(timedelta(hours=8)))
@@ -323,7 +323,7 @@ async def test_sync_call_with_async_header_never_creates_a_task(api):
 
 
 async def test_boxes_are_drawn_where_they_are_on_a_large_jpeg_input(api):
-    """A JPEG input decoded at reduced scale still gets its boxes at the right place on the result."""
+    """A JPEG input decoded at reduced scale still gets its boxes in the right place."""
     jpeg = "data:image/jpeg;base64," + base64.b64encode(png(4000, 2000, "JPEG")).decode()
     task_id = await api.submit(
         wan27(images=(jpeg,), size="1K", bbox_list=[[[400, 400, 3600, 1600]]])

@@ -19,7 +19,7 @@ async def submit_status(api, body, path=GENERATION, key=KEY) -> int:
 
 
 async def test_submission_rate_per_account_and_model(api):
-    """Within one virtual second an account may submit `submit_rps` tasks of a model; the next is 429."""
+    """In a virtual second an account may submit `submit_rps` tasks of a model; the next is 429."""
     rps = int(MODELS["wan2.7-image"].submit_rps)
     assert [await submit_status(api, wan27()) for _ in range(rps)] == [200] * rps
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
@@ -33,7 +33,7 @@ async def test_submission_rate_per_account_and_model(api):
 
 
 async def test_tasks_over_the_cap_wait_as_pending(api):
-    """With queueing (the default) a task beyond max_in_flight stays PENDING until a slot frees up."""
+    """With queueing (the default) a task beyond max_in_flight stays PENDING until a slot frees."""
     spec = MODELS["wanx2.1-imageedit"]
     cap = spec.max_in_flight
     ids = [await api.submit(wanx21(), path=SYNTHESIS) for _ in range(cap)]
@@ -50,7 +50,7 @@ async def test_tasks_over_the_cap_wait_as_pending(api):
 
 
 async def test_tasks_over_the_cap_get_429_when_queueing_is_off(make_api):
-    """With queue_over_cap=False a task beyond max_in_flight is refused with 429 until one finishes."""
+    """With queue_over_cap=False a task beyond max_in_flight gets 429 until one finishes."""
     api = await make_api(queue_over_cap=False)
     spec = MODELS["wanx2.1-imageedit"]
     for _ in range(spec.max_in_flight):
@@ -76,7 +76,7 @@ async def test_canceling_a_queued_task_frees_its_place(api):
 
 
 async def test_task_queries_are_limited_per_account(api):
-    """Task queries, cancels and lists share TASK_QUERY_RPS per account; other accounts are unaffected."""
+    """Task queries, cancels and lists share TASK_QUERY_RPS per account; others are unaffected."""
     statuses = [(await api.call("GET", "/api/v1/tasks/x"))[0] for _ in range(TASK_QUERY_RPS)]
     assert statuses == [200] * TASK_QUERY_RPS
     status, answer = await api.call("GET", "/api/v1/tasks")

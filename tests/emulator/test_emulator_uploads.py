@@ -87,7 +87,7 @@ async def test_policy_refusals(api, query, expected):
 
 
 async def test_uploaded_file_is_an_input_with_the_resolve_header(api):
-    """An uploaded file read as oss://key sets the output's aspect ratio, as the file's own size says."""
+    """An uploaded file read as oss://key sets the output's aspect ratio, from its own size."""
     data = await policy(api)
     assert await upload(api, data) == (200, "")
     body = wan27(images=(f"oss://{data['upload_dir']}/car.png",), size="1K")
@@ -139,7 +139,7 @@ async def test_uploads_expire_after_48_hours(api):
 
 
 async def test_expired_policy_is_refused_like_oss(api):
-    """A form upload after the policy's 300 s is 403 AccessDenied "Policy expired.", in OSS's XML."""
+    """A form upload after the policy's 300 s is 403 AccessDenied "Policy expired." in OSS XML."""
     data = await policy(api)
     await api.advance(300)
     status, text = await upload(api, data)
@@ -151,7 +151,7 @@ async def test_expired_policy_is_refused_like_oss(api):
 
 
 async def test_form_upload_refusals(api):
-    """A wrong signature, a key outside upload_dir, an overwrite and a non-form body are each refused."""
+    """A wrong signature, a key outside upload_dir, an overwrite, a non-form body: each refused."""
     data = await policy(api)
     assert (await upload(api, data, Signature="forged"))[0] == 403
     outside = await api.client.session.post(

@@ -1,4 +1,4 @@
-"""The result renderer: exact sizes, deterministic bytes, visible boxes, palette and prompt, robustness."""
+"""The result renderer: exact sizes, same bytes, visible boxes, palette and prompt, robustness."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ GREY = (128, 128, 128)
 RGB_PALETTE = [("#ff0000", 50.0), ("#00ff00", 30.0), ("#0000ff", 20.0)]
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    """Each test renders for real, not from a previous test's cache."""
-    render.CACHE.clear()
-
-
 def decode(png: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(png))
     image.load()
@@ -32,7 +26,8 @@ def decode(png: bytes) -> Image.Image:
 
 def chunk_types(png: bytes) -> list[bytes]:
     """The PNG chunk types in file order."""
-    types, offset = [], 8
+    types = []
+    offset = 8
     while offset < len(png):
         (length,) = struct.unpack(">I", png[offset : offset + 4])
         types.append(png[offset + 4 : offset + 8])
@@ -67,10 +62,9 @@ def test_enlarged_output_is_pillows_nearest_resize_of_the_canvas(size):
 
 
 def test_same_arguments_give_same_bytes():
-    """Rendering twice (cache emptied in between) yields identical bytes."""
+    """Rendering twice, with no cache, yields identical bytes."""
     base = Image.new("RGB", (400, 300), GREY)
     first = render_png(1024, 768, 42, "a cat", base, [[10, 10, 50, 50]], RGB_PALETTE, 1)
-    render.CACHE.clear()
     assert (
         render_png(1024, 768, 42, "a cat", base.copy(), [[10, 10, 50, 50]], RGB_PALETTE, 1) == first
     )
@@ -243,15 +237,20 @@ def test_degenerate_boxes_do_not_fail():
 
 @pytest.mark.parametrize("size", [(0, 10), (10, -1), (9000, 9000), (10.5, 10)])
 def test_unrenderable_sizes_are_refused(size):
-    """Non-positive, non-integer and oversized outputs raise ValueError instead of exhausting memory."""
+    """Non-positive, non-integer and oversized outputs raise ValueError, not exhaust memory."""
     with pytest.raises(ValueError):
         render_png(*size, 1, "", None, [], [], 0)
 
 
 def test_repeated_render_comes_from_the_cache():
-    """A second identical render returns the cached bytes object."""
-    first = render_png(640, 480, 1, "cached", None, [], [], 0)
-    assert (render_png(640, 480, 1, "cached", None, [], [], 0) is first, len(render.CACHE)) == (
+    """With a cache a second identical render returns the cached bytes object; without, new ones."""
+    cache = PngCache(1024 * 1024)
+    first = render_png(640, 480, 1, "cached", None, [], [], 0, cache)
+    again = render_png(640, 480, 1, "cached", None, [], [], 0, cache)
+    uncached = render_png(640, 480, 1, "cached", None, [], [], 0)
+    assert (again is first, uncached is first, uncached == first, len(cache)) == (
+        True,
+        False,
         True,
         1,
     )
@@ -284,7 +283,6 @@ async def test_async_render_runs_in_the_given_executor():
         png = await render_png_async(
             640, 480, 3, "async", None, [], RGB_PALETTE, 2, executor=executor
         )
-    render.CACHE.clear()
     assert (png, len(threads)) == (render_png(640, 480, 3, "async", None, [], RGB_PALETTE, 2), 1)
 
 

@@ -1,7 +1,7 @@
 """Result files behind signed-looking URLs that expire like DashScope's OSS links (24 h, virtual).
 
-`/__results/<token>.png?Expires=<epoch>&OSSAccessKeyId=...&Signature=...`: a tampered
-signature gets 403, an expired link 403, an unknown file 404, with OSS-style XML bodies.
+`/__results/<token>.png?Expires=<epoch>&OSSAccessKeyId=...&Signature=...`: a lookup with a
+tampered signature or an expired link raises a 403 OssError, of an unknown file a 404.
 Images are rendered on first download, in a worker thread.
 """
 
@@ -11,31 +11,22 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import io
 import secrets
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from aiohttp import web
-from PIL import Image, UnidentifiedImageError
 from yarl import URL
 
-from emulator.http.errors import OssError, no_such_key
-from emulator.images.brief import Brief
-from emulator.images.draw import render_png
+from emulator.errors import OssError, no_such_key
+from emulator.images.draw import PngCache
+from emulator.images.render import render
 from emulator.state.clock import VirtualClock
-from emulator.state.faults import Context, enact_after, enact_before
-from emulator.state.instance import EMULATOR
-from emulator.state.requestlog import note
 from emulator.state.tasks import SUCCEEDED, Task
 from spec.models import RESULT_TTL_SECONDS
 
 PREFIX = "/__results/"
 ACCESS_KEY_ID = "LTAI5tWanformEmulator"
-MAX_DECODE_PIXELS = min(
-    Image.MAX_IMAGE_PIXELS or 8000 * 8000, 8000 * 8000
-)  # the largest documented input
 
 
 @dataclass(frozen=True)
@@ -50,9 +41,10 @@ class ResultFile:
 class ResultStore:
     """Which token is which image, how its URL is signed, and the renders in progress."""
 
-    def __init__(self, clock: VirtualClock, executor: Executor) -> None:
+    def __init__(self, clock: VirtualClock, executor: Executor, pngs: PngCache) -> None:
         self._clock = clock
         self._executor = executor
+        self._pngs = pngs
         self._secret = secrets.token_bytes(16)
         self._files: dict[str, ResultFile] = {}
         self._rendering: dict[str, asyncio.Future[bytes]] = {}
@@ -73,10 +65,12 @@ class ResultStore:
     def url(self, base: str, task: Task, index: int) -> str:
         """The signed URL of one image of a finished task; it expires 24 h after the task ended."""
         token = task.tokens[index]
-        expires = int(task.end + RESULT_TTL_SECONDS)  # type: ignore[operator]
+        assert task.end is not None, "only a scheduled task has images to link to"
+        expires = int(task.end + RESULT_TTL_SECONDS)
         # Every part is URL-safe (hex, digits, URL-safe base64): no quoting needed on this hot path.
         signature = self._sign(token, expires)
-        return f"{base}{PREFIX}{token}.png?Expires={expires}&OSSAccessKeyId={ACCESS_KEY_ID}&Signature={signature}"
+        query = f"Expires={expires}&OSSAccessKeyId={ACCESS_KEY_ID}&Signature={signature}"
+        return f"{base}{PREFIX}{token}.png?{query}"
 
     def lookup(self, name: str, query: Mapping[str, str]) -> ResultFile:
         """The file a download asks for, if its link is intact, unexpired and the image exists."""
@@ -114,7 +108,9 @@ class ResultStore:
         if future is None:
             loop = asyncio.get_running_loop()
             future = asyncio.ensure_future(
-                loop.run_in_executor(self._executor, render, file.task.brief, file.index)
+                loop.run_in_executor(
+                    self._executor, render, file.task.brief, file.index, self._pngs
+                )
             )
             self._rendering[file.token] = future
             future.add_done_callback(lambda _: self._rendering.pop(file.token, None))
@@ -123,72 +119,3 @@ class ResultStore:
     def _sign(self, token: str, expires: int) -> str:
         mac = hmac.new(self._secret, f"{token}\n{expires}".encode(), hashlib.sha1).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ...], ...]]:
-    """The last input, decoded near the output size, with its boxes in the decoded image's pixels."""
-    if brief.base is None:
-        return None, ()
-    try:
-        image = Image.open(io.BytesIO(brief.base))
-        original = image.size
-        if original[0] * original[1] > MAX_DECODE_PIXELS:
-            return None, ()
-        image.draft(
-            "RGB", (brief.width, brief.height)
-        )  # JPEG decodes at 1/2, 1/4, 1/8 scale: much faster
-        image.load()
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-        return None, ()
-    sx, sy = image.width / original[0], image.height / original[1]
-    return image, tuple(
-        (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in brief.bboxes if len(b) == 4
-    )
-
-
-def render(brief: Brief, index: int) -> bytes:
-    """Draw image `index` of `brief` (runs in a worker thread)."""
-    base, boxes = _base_image(brief)
-    return render_png(
-        width=brief.width,
-        height=brief.height,
-        seed=brief.seed,
-        prompt=brief.prompt,
-        base_image=base,
-        bboxes=boxes,
-        palette=brief.palette,
-        index=index,
-    )
-
-
-async def download(request: web.Request) -> web.StreamResponse:
-    """GET a result file; fault rules for the `result` endpoint (and the task's own) may delay or cut it."""
-    emulator = request.app[EMULATOR]
-    file = emulator.results.lookup(request.match_info["name"], request.query)
-    task = file.task
-    note(request, account=task.account.key_id, model=task.brief.model, task_id=task.task_id)
-    decision = emulator.faults.decide(
-        Context("result", task.account, task.brief.model, task.brief.prompt), task.rules
-    )
-    note(request, faults=decision.fired)
-    await enact_before(decision, emulator.clock)
-    png = await emulator.results.png(file)
-    if decision.action("cut"):
-        return await _cut_off(request, png)
-    enact_after(decision)
-    return web.Response(body=png, content_type="image/png")
-
-
-async def _cut_off(request: web.Request, png: bytes) -> web.StreamResponse:
-    """Promise the whole file, send half of it, then close the connection."""
-    response = web.StreamResponse(headers={"Content-Type": "image/png"})
-    response.content_length = len(png)
-    await response.prepare(request)
-    await response.write(png[: len(png) // 2])
-    if request.transport is not None:
-        request.transport.close()
-    return response
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get(PREFIX + "{name}", download)

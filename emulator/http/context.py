@@ -1,0 +1,53 @@
+"""What a handler reaches through its request: the emulator's state, the facts noted for the log.
+
+The state lives on the application under one typed key; what handlers learn about a request
+(account, model, task id, error code, faults fired) is kept on the request until the log
+middleware records it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from emulator.state.accounts import Account
+from emulator.state.instance import Emulator
+
+EMULATOR = web.AppKey("emulator", Emulator)
+NOTE = web.RequestKey("wanform.journal", dict)
+
+
+def facts(request: web.Request) -> dict:
+    """What handlers have noted about the request so far."""
+    noted = request.get(NOTE)
+    if noted is None:
+        noted = {}
+        request[NOTE] = noted
+    return noted
+
+
+def note(request: web.Request, **fields: object) -> None:
+    """Record facts for the request's log entry (account key id, model, task_id, code, faults)."""
+    facts(request).update({k: v for k, v in fields.items() if v is not None})
+
+
+def request_id(request: web.Request) -> str:
+    """The request's id, made on first use; every answer and the log entry carry it."""
+    noted = facts(request)
+    if "request_id" not in noted:
+        noted["request_id"] = str(uuid.uuid4())
+    return noted["request_id"]
+
+
+def base_url(request: web.Request) -> str:
+    """Where clients reach this emulator: the configured public URL, else the request's own Host."""
+    public = request.app[EMULATOR].config.public_url
+    return (public or f"{request.scheme}://{request.host}").rstrip("/")
+
+
+def caller(request: web.Request) -> Account:
+    """The account whose key authorizes the request (else 401 InvalidApiKey), noted for the log."""
+    account = request.app[EMULATOR].accounts.authenticate(request.headers.get("Authorization", ""))
+    note(request, account=account.key_id)
+    return account

@@ -1,0 +1,101 @@
+"""Fault injection on the routes, written once: each route names its fault endpoint when added.
+
+`faulty(endpoint, handler)` wraps a handler. When the handler knows who is calling and about
+what, it calls `await checkpoint(request, ...)`: the `X-Wanform-Fault` header is read (on the
+DashScope API routes only), the rules decide, the rules that fired are noted for the log, and
+latency, an `error` answer or a `drop: before` happen there. Once the handler has answered,
+`drop: after` closes the connection. `fail`, `partial` and `cut` act on the task, not on the
+answer: the submission handler applies them from the returned `Step`, and a `cut` is carried
+out by the download handler.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from emulator.errors import ConnectionDropped, ErrorReply, invalid_parameter
+from emulator.http.context import EMULATOR, note
+from emulator.state.accounts import Account
+from emulator.state.clock import VirtualClock
+from emulator.state.faults import ENDPOINTS, HEADER, SUBMIT, Context, Decision, Rule
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The DashScope API routes read the header; the object-storage routes (upload, result) do not.
+HEADER_ENDPOINTS = frozenset({*SUBMIT, "task", "cancel", "list", "policy"})
+
+
+@dataclass
+class Step:
+    """The fault step of one request: its route's endpoint, then the rules' decision."""
+
+    endpoint: str
+    decision: Decision = field(default_factory=Decision)  # no faults until the checkpoint
+    header_rules: list[Rule] = field(default_factory=list)
+
+
+STEP = web.RequestKey("wanform.fault_step", Step)
+
+
+def faulty(endpoint: str, handler: Handler) -> Handler:
+    """`handler` with the fault step of `endpoint`; it must `await checkpoint(request, ...)`."""
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"unknown fault endpoint {endpoint!r}")
+
+    @functools.wraps(handler)
+    async def with_faults(request: web.Request) -> web.StreamResponse:
+        step = Step(endpoint)
+        request[STEP] = step
+        response = await handler(request)
+        enact_after(step.decision)
+        return response
+
+    return with_faults
+
+
+async def checkpoint(
+    request: web.Request,
+    account: Account | None = None,
+    model: str | None = None,
+    prompt: str | None = None,
+    extra: Sequence[Rule] = (),
+) -> Step:
+    """Decide this request's faults and enact what acts before the answer; `extra` rules last."""
+    step = request[STEP]
+    emulator = request.app[EMULATOR]
+    if step.endpoint in HEADER_ENDPOINTS:
+        step.header_rules = header_rules(request, step.endpoint)
+    context = Context(step.endpoint, account, model, prompt)
+    step.decision = emulator.faults.decide(context, [*step.header_rules, *extra])
+    note(request, faults=step.decision.fired)
+    await enact_before(step.decision, emulator.clock)
+    return step
+
+
+def header_rules(request: web.Request, endpoint: str) -> list[Rule]:
+    """The rules in the request's `X-Wanform-Fault` header; 400 InvalidParameter if malformed."""
+    try:
+        return request.app[EMULATOR].faults.header_rules(request.headers.get(HEADER), endpoint)
+    except ValueError as exc:
+        raise invalid_parameter(f"{HEADER}: {exc}") from None
+
+
+async def enact_before(decision: Decision, clock: VirtualClock) -> None:
+    """Wait out the latency, then answer with the injected error or drop the connection."""
+    if decision.latency:
+        await clock.sleep(decision.latency)
+    rule = decision.rule
+    if rule is not None and rule.action == "error":
+        raise ErrorReply(rule.status, rule.code, rule.message)
+    if rule is not None and rule.action == "drop" and rule.when == "before":
+        raise ConnectionDropped()
+
+
+def enact_after(decision: Decision) -> None:
+    """Drop the connection once the request has taken effect, if the rule says so."""
+    rule = decision.action("drop")
+    if rule is not None and rule.when == "after":
+        raise ConnectionDropped()
