@@ -225,7 +225,8 @@ async def test_header_rule_for_tasks_cannot_fail_a_query(api):
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
     assert (status, answer["code"]) == (400, "InvalidParameter")
     assert answer["message"].startswith(
-        "X-Wanform-Fault: a `fail` rule applies only to the endpoints submit, sync, async, synthesis"
+        "X-Wanform-Fault: a `fail` rule applies only to the endpoints "
+        "submit, sync, async, synthesis"
     )
 
 
@@ -342,11 +343,13 @@ async def test_admin_lists_deletes_and_clears_rules(api):
     [
         (
             {"action": "error", "code": "Made.Up"},
-            "code 'Made.Up' is not in the error catalogue (spec/errors.py): give `status` and `message`",
+            "code 'Made.Up' is not in the error catalogue (spec/errors.py): "
+            "give `status` and `message`",
         ),
         (
             {"action": "fail", "endpoint": "task"},
-            "a `fail` rule applies only to the endpoints submit, sync, async, synthesis, got 'task'",
+            "a `fail` rule applies only to the endpoints "
+            "submit, sync, async, synthesis, got 'task'",
         ),
         ({"action": "latency"}, "a `latency` rule needs `seconds`: a number in (0, 86400]"),
         (
