@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
 import json
+import marshal
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import os
+import tempfile
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import fastjsonschema
@@ -89,6 +95,57 @@ def _types_differ(value: object) -> bool:
     return False
 
 
+def cache_dir() -> str:
+    """Where compiled schema checks are kept between processes: `$XDG_CACHE_HOME/wanform`."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "wanform")
+
+
+def compiled(schema: dict) -> Callable[[object], object]:
+    """fastjsonschema's validator for `schema`. Compiling its generated code to bytecode is most
+    of a short command's time, so the bytecode is cached on disk, keyed by the schema, the
+    generator's version and the interpreter's bytecode format; an unusable entry is replaced."""
+    text = json.dumps(schema, sort_keys=True)
+    key = f"{fastjsonschema.VERSION}|{importlib.util.MAGIC_NUMBER.hex()}|{text}"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    path = os.path.join(cache_dir(), f"schema-{digest}.marshal")
+    try:
+        with open(path, "rb") as file:
+            return _entry_point(marshal.load(file))
+    except (OSError, EOFError, ValueError, TypeError, LookupError):
+        pass
+    # Without a top-level $id the generated entry point is `validate`, as documented; our schemas
+    # refer only within themselves, so the id changes nothing else.
+    anonymous = {k: v for k, v in schema.items() if k != "$id"}
+    code = compile(fastjsonschema.compile_to_code(anonymous), "<compiled schema>", "exec")
+    _store(path, marshal.dumps(code))
+    return _entry_point(code)
+
+
+def _entry_point(code: object) -> Callable[[object], object]:
+    """Run compiled validator code and return its `validate` (LookupError if it has none)."""
+    if not isinstance(code, types.CodeType):
+        raise TypeError("not compiled code")
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # code fastjsonschema generated from our own schema
+    validate = namespace["validate"]
+    if not callable(validate):
+        raise TypeError("validate is not a function")
+    return validate
+
+
+def _store(path: str, data: bytes) -> None:
+    """Write `path` whole or not at all (a read-only home just goes without the cache)."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
 class SchemaCheck:
     """One schema, checked in two steps: fastjsonschema's compiled code says whether a document is
     valid, and jsonschema says why not. The verdict is always jsonschema's; the compiled check only
@@ -96,7 +153,7 @@ class SchemaCheck:
 
     def __init__(self, schema: dict) -> None:
         self._schema = schema
-        self._accepts = fastjsonschema.compile(schema)
+        self._accepts = compiled(schema)
 
     @functools.cached_property
     def _explain(self) -> jsonschema.protocols.Validator:

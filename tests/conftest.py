@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 CASES = Path(__file__).parent / "cases"
+SCRATCH_CACHE = tempfile.mkdtemp(prefix="wanform-test-cache-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compiled schema checks are cached in a scratch folder, not in the user's home, for this
+    process and the CLI processes the tests start."""
+    os.environ["XDG_CACHE_HOME"] = SCRATCH_CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SCRATCH_CACHE, ignore_errors=True)
+
+
 MB = 1024 * 1024
 
 # Images the cases read from images/, by name: (Pillow mode, width, height). Mode "1" keeps even
