@@ -84,7 +84,7 @@ MUTANTS = [
     ),
     Mutant(
         "408-not-retryable",
-        "runner/api/errors.py",
+        "spec/errors.py",
         "if status >= 500 or status == 408:",
         "if status >= 500:",
         (RUN + "test_http_status.py", RUN + "test_errors.py"),
@@ -199,8 +199,8 @@ MUTANTS = [
     Mutant(
         "skipped-is-failure",
         "runner/engine/states.py",
-        "return EXIT_OK if self.count(SUCCEEDED, SKIPPED) == len(self.jobs) else EXIT_FAILED",
-        "return EXIT_OK if self.count(SUCCEEDED) == len(self.jobs) else EXIT_FAILED",
+        "return Exit.OK if self.count(SUCCEEDED, SKIPPED) == len(self.jobs) else Exit.FAILED",
+        "return Exit.OK if self.count(SUCCEEDED) == len(self.jobs) else Exit.FAILED",
         (RUN + "test_exit_codes.py",),
         "a rerun that finds everything done exits 3",
     ),
@@ -266,8 +266,8 @@ MUTANTS = [
     Mutant(
         "boxes-per-image-off-by-one",
         "spec/checks.py",
-        "if len(per_image) > MAX_BOXES_PER_IMAGE:",
-        "if len(per_image) >= MAX_BOXES_PER_IMAGE:",
+        "if limit and len(per_image) > limit:",
+        "if limit and len(per_image) >= limit:",
         ("tests/spec/test_boxes.py", "tests/spec/test_request_checks.py"),
         "two boxes on one image, which the service allows, are refused",
     ),
