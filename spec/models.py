@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from types import MappingProxyType
 
 MB = 1024 * 1024
@@ -400,7 +401,22 @@ MODELS: Mapping[str, ModelSpec] = table()
 # 不支持Base64数据" (only an image URL, no base64 data).
 URL_ONLY_FIELDS = frozenset({"mask_image_url"})
 
+
 # The task API [tasks-ref].
+class TaskStatus(StrEnum):
+    """A task's `task_status` (page 002's enumeration; CANCELED from [tasks-ref])."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"  # page 002: the task does not exist or its state is unknown
+
+
+# A task in one of these never changes again. UNKNOWN is not among them: an unknown task id may
+# yet become known (a submission whose answer was lost).
+ENDED_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED})
 TASK_QUERY_RPS = 20  # per account: GET/cancel/list of tasks
 TASK_RETENTION_SECONDS = 24 * 3600  # page 002: task data "仅保留24小时"; page 003: then UNKNOWN
 TASK_LIST_WINDOW_SECONDS = 24 * 3600  # a list query spans at most 24 h, the last 24 h by default

@@ -30,7 +30,7 @@ from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
 from emulator.state.faults import Decision, Rule
 from emulator.state.instance import Emulator
-from emulator.state.tasks import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
+from emulator.state.tasks import Task
 from spec.checks import check_body
 from spec.errors import (
     ASYNC_NOT_SUPPORTED,
@@ -47,6 +47,7 @@ from spec.models import (
     TASK_LIST_PAGE_SIZE_DEFAULT,
     TASK_LIST_WINDOW_SECONDS,
     ModelSpec,
+    TaskStatus,
 )
 from spec.schema import envelope_problem
 
@@ -55,8 +56,8 @@ ENDPOINTS = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: 
 OFF_LOOP_BYTES = (
     256 * 1024
 )  # bodies this large carry images to decode: validate them in a worker thread
-STARTED = frozenset({RUNNING, SUCCEEDED, FAILED})
-STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN)
+STARTED = frozenset({TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED})
+STATUSES = tuple(TaskStatus)
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
 INTERLEAVE_NEEDS_STREAM = (
     "enable_interleave on the synchronous endpoint needs streaming: send the header "
@@ -196,7 +197,7 @@ async def submit_sync(request: web.Request) -> web.StreamResponse:
     if done.streamed:
         return await _stream(request, emulator, done)
     status = await emulator.tasks.finished(done.task)
-    if status == FAILED:
+    if status == TaskStatus.FAILED:
         raise _failure(done.faults.decision)
     return web.json_response(bodies.sync(done.task, request_id(request), url_for(request)))
 

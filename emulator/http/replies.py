@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from emulator.state.clock import epoch_ms, task_time
-from emulator.state.tasks import FAILED, FINAL, SUCCEEDED, UNKNOWN, Task
+from emulator.state.tasks import Task
+from spec.models import ENDED_STATUSES, TaskStatus
 
 UrlFor = Callable[[Task, int], str]
 REGION = "cn-beijing"
@@ -34,7 +35,10 @@ def created(task: Task, request_id: str) -> dict:
 
 
 def unknown(task_id: str, request_id: str) -> dict:
-    return {"request_id": request_id, "output": {"task_id": task_id, "task_status": UNKNOWN}}
+    return {
+        "request_id": request_id,
+        "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN},
+    }
 
 
 def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
@@ -47,13 +51,13 @@ def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
     }
     if item.scheduled is not None:
         output["scheduled_time"] = task_time(item.scheduled)
-    if status in FINAL:
+    if status in ENDED_STATUSES:
         output["end_time"] = task_time(item.closed_at())
     body = {"request_id": request_id, "output": output}
-    if status == SUCCEEDED:
+    if status == TaskStatus.SUCCEEDED:
         output.update(_outcome(item, url))
         body["usage"] = usage(item)
-    elif status == FAILED:
+    elif status == TaskStatus.FAILED:
         output["code"], output["message"] = failure(item)
     if item.brief.style == "results":
         output["task_metrics"] = _metrics(item, status)
@@ -137,8 +141,12 @@ def _results(item: Task, url: UrlFor) -> list[dict]:
 
 def _metrics(item: Task, status: str) -> dict:
     total = item.brief.count
-    succeeded = len(item.succeeded_indexes()) if status == SUCCEEDED else 0
-    failed = total if status == FAILED else (total - succeeded if status == SUCCEEDED else 0)
+    succeeded = len(item.succeeded_indexes()) if status == TaskStatus.SUCCEEDED else 0
+    failed = (
+        total
+        if status == TaskStatus.FAILED
+        else (total - succeeded if status == TaskStatus.SUCCEEDED else 0)
+    )
     return {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
 
 
@@ -162,7 +170,7 @@ def list_entry(item: Task, now: float) -> dict:
     }
     if item.scheduled is not None:
         entry["start_time"] = epoch_ms(item.scheduled)
-    if status in FINAL:
+    if status in ENDED_STATUSES:
         entry["end_time"] = epoch_ms(item.closed_at())
     return entry
 

@@ -22,8 +22,8 @@ from emulator.errors import OssError, no_such_key
 from emulator.images.draw import PngCache
 from emulator.images.render import render
 from emulator.state.clock import VirtualClock
-from emulator.state.tasks import SUCCEEDED, Task
-from spec.models import RESULT_TTL_SECONDS
+from emulator.state.tasks import Task
+from spec.models import RESULT_TTL_SECONDS, TaskStatus
 
 PREFIX = "/__results/"
 ACCESS_KEY_ID = "LTAI5tWanformEmulator"
@@ -91,7 +91,7 @@ class ResultStore:
             raise OssError(403, "AccessDenied", "Request has expired.")
         task = file.task
         if (
-            task.status(self._clock.now()) != SUCCEEDED
+            task.status(self._clock.now()) != TaskStatus.SUCCEEDED
             or file.index not in task.succeeded_indexes()
         ):
             raise no_such_key()

@@ -20,18 +20,17 @@ from typing import TYPE_CHECKING
 from emulator.images.brief import Brief
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
-from spec.models import RESULT_TTL_SECONDS, TASK_RETENTION_SECONDS, ModelSpec
+from spec.models import (
+    ENDED_STATUSES,
+    RESULT_TTL_SECONDS,
+    TASK_RETENTION_SECONDS,
+    ModelSpec,
+    TaskStatus,
+)
 
 if TYPE_CHECKING:
     from emulator.state.faults import Rule
 
-PENDING = "PENDING"
-RUNNING = "RUNNING"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELED = "CANCELED"
-UNKNOWN = "UNKNOWN"
-FINAL = frozenset({SUCCEEDED, FAILED, CANCELED})
 Failure = tuple[str, str]  # (code, message)
 
 
@@ -61,10 +60,10 @@ class Task:
     def status(self, now: float) -> str:
         """The state at `now`; valid once the task's lane has been advanced to `now`."""
         if self.canceled is not None:
-            return CANCELED
+            return TaskStatus.CANCELED
         if self.end is not None and self.end <= now:
-            return FAILED if self.failed() else SUCCEEDED
-        return RUNNING if self.scheduled is not None else PENDING
+            return TaskStatus.FAILED if self.failed() else TaskStatus.SUCCEEDED
+        return TaskStatus.RUNNING if self.scheduled is not None else TaskStatus.PENDING
 
     def failed(self) -> bool:
         """Whether the task ends FAILED: a whole-task failure, or every one of its images failed."""
@@ -187,7 +186,7 @@ class TaskStore:
         """Cancel a PENDING task; False when the task is not PENDING (or not known)."""
         now = self._clock.now()
         task = self.get(account, task_id)
-        if task is None or task.status(now) != PENDING:
+        if task is None or task.status(now) != TaskStatus.PENDING:
             return False
         self._lane(account, task.brief.model).waiting.remove(task)
         task.canceled = now
@@ -215,7 +214,7 @@ class TaskStore:
             await self._clock.sleep_until(lane.next_event())
 
     async def finished(self, task: Task) -> str:
-        return await self.reached(task, FINAL)
+        return await self.reached(task, ENDED_STATUSES)
 
     def reset(self) -> None:
         self._tasks.clear()

@@ -12,8 +12,11 @@ from datetime import datetime
 from runner.engine.states import ImageFailure
 from runner.recipes.build import BuiltRequest
 from spec.checks import select_mode
+from spec.models import ENDED_STATUSES, TaskStatus
 
-FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
+# Statuses after which polling a task tells nothing more: it ended, or it is not (or no longer)
+# known to the service.
+POLL_ENDS = ENDED_STATUSES | {TaskStatus.UNKNOWN}
 SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 # modes that make exactly n images; image sets and interleaved output make "up to n"

@@ -18,7 +18,7 @@ from runner.api.targets import Target
 from runner.cli.options import target_option, variants_option
 from runner.cli.steps import check_writable, fail, resolve_target
 from runner.cli.validate import validated
-from runner.engine.guard import RunBusy, run_guard
+from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
 from runner.engine.run import RunOptions
 from runner.engine.states import RunResult
@@ -168,7 +168,7 @@ def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Pat
     """Exit 1, before anything is sent, if the journal, lock, report or images cannot be
     written."""
     for option, directory in (
-        ("--root", root / ".wanform"),
+        ("--root", root / STATE_DIR),
         ("--lock", lock_file.parent),
         ("--junit", Path(junit).parent if junit else None),
         ("--out", out),

@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 from runner.api.errors import WanformError
 from runner.timestamps import utc_now
 
-DIRECTORY = ".wanform"
+STATE_DIR = ".wanform"  # the project's working state: journal, run guard, hash cache
 GUARD = "run.guard"
 OWNER = "run.owner"
 
@@ -37,7 +37,7 @@ class RunBusy(WanformError):
 def run_guard(root: str | os.PathLike) -> Iterator[None]:
     """Hold the project's run guard; raises RunBusy, naming the holder, if another process has
     it."""
-    directory = Path(root) / DIRECTORY
+    directory = Path(root) / STATE_DIR
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(directory / GUARD), timeout=0, is_singleton=True)
     try:
@@ -65,7 +65,7 @@ def holder_of(root: Path) -> str:
     """Who holds the guard, as its owner file says (`pid 42 on host, since ...`), or '' if it does
     not say."""
     try:
-        owner = json.loads((root / DIRECTORY / OWNER).read_text(encoding="utf-8"))
+        owner = json.loads((root / STATE_DIR / OWNER).read_text(encoding="utf-8"))
         return f"pid {int(owner['pid'])} on {owner['host']}, since {owner['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return ""

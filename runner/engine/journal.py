@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from runner.engine.guard import run_guard
+from runner.engine.guard import STATE_DIR, run_guard
 from runner.timestamps import utc_now
+from spec.models import TaskStatus
 
-DIRECTORY = ".wanform"
 FILE = "journal.jsonl"
-DEAD = frozenset({"CANCELED", "EXPIRED"})  # the task will never produce images: submit again
+EXPIRED = "EXPIRED"  # the journal's own status: the task outlived its retention, unseen
+# The task will never produce images: submit again.
+DEAD = frozenset({TaskStatus.CANCELED, EXPIRED})
 
 
 @dataclass
@@ -40,14 +42,18 @@ class JobRecord:
     @property
     def live(self) -> bool:
         """A task to poll rather than a job to submit."""
-        return self.task_id is not None and self.status not in DEAD and self.status != "FAILED"
+        return (
+            self.task_id is not None
+            and self.status not in DEAD
+            and self.status != TaskStatus.FAILED
+        )
 
 
 class Journal:
     """The journal of one project directory, held open for one run."""
 
     def __init__(self, root: str | os.PathLike) -> None:
-        self.directory = Path(root) / DIRECTORY
+        self.directory = Path(root) / STATE_DIR
         self.path = self.directory / FILE
         self.records: dict[str, JobRecord] = {}
         self.task_ids: set[str] = set()

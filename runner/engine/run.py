@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.api.answers import (
-    FINAL,
+    POLL_ENDS,
     expected_images,
     missing,
     outcome,
@@ -76,7 +76,7 @@ from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, journal_key, load_sources
 from runner.reports.progress import Lines
 from runner.timestamps import utc_now
-from spec.models import MODELS, ModelSpec
+from spec.models import MODELS, ModelSpec, TaskStatus
 
 STOPPING = (AccountError, EndpointError)
 SOFTWARE = "wanform"
@@ -227,7 +227,7 @@ class Engine:
                 and record.task_id is not None
                 and record.live
                 and record.status is None
-                and w.task_status in (None, "PENDING")
+                and w.task_status in (None, TaskStatus.PENDING)
             ):
                 waiting.append(asyncio.create_task(self._cancel(record.task_id, w)))
         if waiting:
@@ -270,7 +270,7 @@ class Engine:
         w.sources = await asyncio.to_thread(load_sources, w.checked.request)
         w.journal_key = journal_key(w.checked.request, w.sources, self.client.target.identity)
         record = self.journal.get(w.journal_key)
-        if record is not None and record.status == "SUCCEEDED":
+        if record is not None and record.status == TaskStatus.SUCCEEDED:
             if self.options.redo_finished:
                 record = None  # a new task, not the finished one polled again
             elif await asyncio.to_thread(_intact, record.outputs):
@@ -300,7 +300,7 @@ class Engine:
         assert record.task_id is not None
         w.state.resumed, w.request_id = True, record.request_id
         answer = await self._poll(w, record.task_id, resumed=True)
-        if (answer.body.get("output") or {}).get("task_status") != "UNKNOWN":
+        if (answer.body.get("output") or {}).get("task_status") != TaskStatus.UNKNOWN:
             return answer
         self.journal.write("expired", w.journal_key, task_id=record.task_id)
         self._notice(
@@ -350,12 +350,12 @@ class Engine:
             await asyncio.sleep(wait)
             answer = await retrying(lambda: self._query(task_id), self.options.retry, self._seen)
             output = answer.body.get("output") or {}
-            w.task_status = str(output.get("task_status") or "UNKNOWN")
-            w.state.state = RUNNING if w.task_status == "RUNNING" else PENDING
+            w.task_status = str(output.get("task_status") or TaskStatus.UNKNOWN)
+            w.state.state = RUNNING if w.task_status == TaskStatus.RUNNING else PENDING
             self.progress.event("polled", w.state, task_status=w.task_status)
             elapsed = time.monotonic() - began
-            if w.task_status in FINAL:
-                if not resumed and w.task_status == "SUCCEEDED":
+            if w.task_status in POLL_ENDS:
+                if not resumed and w.task_status == TaskStatus.SUCCEEDED:
                     durations.learn(elapsed, misses, service_seconds(output))
                 return answer
             misses += 1
@@ -370,9 +370,9 @@ class Engine:
     async def _finish(self, w: Work, answer: Answer) -> None:
         """Turn a finished task (or sync answer) into files, a sidecar and a journal entry."""
         output = answer.body.get("output") or {}
-        status = str(output.get("task_status") or "SUCCEEDED")
+        status = str(output.get("task_status") or TaskStatus.SUCCEEDED)
         w.times["finished_at"] = utc_now()
-        if status != "SUCCEEDED":
+        if status != TaskStatus.SUCCEEDED:
             self.journal.write(
                 "finished", w.journal_key, task_id=w.state.task_id, status=status, outputs=[]
             )
@@ -492,8 +492,8 @@ class Engine:
 
 
 def _ended_without_images(status: str) -> str:
-    if status == "CANCELED":
+    if status == TaskStatus.CANCELED:
         return "the task was cancelled before it ran (by an interrupt or another client)"
-    if status == "UNKNOWN":
+    if status == TaskStatus.UNKNOWN:
         return "the service no longer knows this task (expired after 24 h)"
     return "the task failed without a message"

@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
+from runner.engine.guard import STATE_DIR
 from runner.engine.outputs import write_atomic
 from runner.recipes.build import BuiltRequest
 from spec import datauri
 from spec.problems import Path, json_path
 
-HASH_CACHE = FsPath(".wanform") / "hashes.json"
+HASH_CACHE = FsPath(STATE_DIR) / "hashes.json"
 LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
 CHUNK = 1 << 20
 

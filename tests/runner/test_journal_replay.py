@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from runner.engine.guard import DIRECTORY, OWNER, run_guard
+from runner.engine.guard import OWNER, STATE_DIR, run_guard
 from runner.engine.journal import Journal
 
 
@@ -42,7 +42,7 @@ def test_an_event_about_an_earlier_task_leaves_the_latest_one_live(tmp_path):
 
 def test_the_owner_file_lives_exactly_as_long_as_the_outer_guard(tmp_path):
     """The owner file comes with the guard, outlives a nested hold, and goes with the outer one."""
-    owner = tmp_path / DIRECTORY / OWNER
+    owner = tmp_path / STATE_DIR / OWNER
     with run_guard(tmp_path):
         with run_guard(tmp_path):
             assert json.loads(owner.read_text())["pid"] == os.getpid()
