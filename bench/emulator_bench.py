@@ -233,7 +233,7 @@ def time_render(runs: int, base: Image.Image | None) -> list[float]:
     times = []
     for i in range(runs):
         start = time.perf_counter()
-        png = render.render_png(
+        png = render.draw_png(
             2048,
             2048,
             42,

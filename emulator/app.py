@@ -82,7 +82,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 @web.middleware
 async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Log every request but the admin API's, with the status the client got (None: dropped)."""
-    if request.path.startswith(admin.PREFIX):
+    if request.path.startswith(admin.ADMIN_PREFIX):
         return await handler(request)
     emulator = request.app[EMULATOR]
     status = None

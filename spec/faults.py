@@ -16,11 +16,15 @@ import jsonschema
 
 from spec.errors import CATALOGUE
 from spec.problems import Path, Problem
-from spec.schema import Validator, load
+from spec.schema import Validator, load_schema
 
-SCHEMA = load("faults")
+SCHEMA = load_schema("faults")
 _DEFINITIONS = SCHEMA["definitions"]
 RULE_PROPERTIES: Mapping[str, dict] = _DEFINITIONS["rule"]["properties"]
+_GROUPS = ("submit", "any")  # names that stand for several endpoints
+# the endpoints a rule can name, as the schema lists them: the submission routes, then the rest
+SUBMIT_ENDPOINTS = tuple(e for e in _DEFINITIONS["submitEndpoint"]["enum"] if e not in _GROUPS)
+ENDPOINTS = tuple(e for e in _DEFINITIONS["endpoint"]["enum"] if e not in _GROUPS)
 # the code an error-like rule answers with when it names none
 DEFAULT_CODES: Mapping[str, str] = MappingProxyType(
     {"error": "InternalError", "fail": "InternalError", "partial": "InternalError.Timeout"}

@@ -78,7 +78,7 @@ def Validator(schema: dict) -> jsonschema.protocols.Validator:
     return _validator_class()(schema)
 
 
-def load(name: str) -> dict:
+def load_schema(name: str) -> dict:
     """A schema file from spec/schemas by name, e.g. `response-task`."""
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
 

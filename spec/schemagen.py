@@ -268,14 +268,14 @@ def generated(models: Mapping[str, ModelSpec] = MODELS) -> dict[str, dict]:
     return files
 
 
-def render(schema: dict) -> str:
+def schema_text(schema: dict) -> str:
     """The stable text of a schema file."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def main() -> None:
     for name, schema in generated().items():
-        (SCHEMA_DIR / name).write_text(render(schema), encoding="utf-8")
+        (SCHEMA_DIR / name).write_text(schema_text(schema), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
-from spec.schema import load
+from spec.schema import load_schema
 from spec.schemagen import SCHEMA_DIR
 
 
@@ -86,7 +86,7 @@ def document_for(example: dict) -> object:
 
 def errors(schema: str, document: object) -> list[tuple[str, list]]:
     """(keyword, path) of each top-level validation error, sorted."""
-    found = Draft7Validator(load(schema)).iter_errors(document)
+    found = Draft7Validator(load_schema(schema)).iter_errors(document)
     return sorted((error.validator, list(error.absolute_path)) for error in found)
 
 
@@ -105,7 +105,7 @@ def test_schema_file_is_draft7(path: Path) -> None:
 def test_example_matches_its_schema(example: dict) -> None:
     """Each doc example validates against its schema with exactly the errors the manifest expects
     (normally none)."""
-    found = Draft7Validator(load(example["schema"])).iter_errors(document_for(example))
+    found = Draft7Validator(load_schema(example["schema"])).iter_errors(document_for(example))
     assert sorted(error.message for error in found) == example.get("expect_errors", [])
 
 

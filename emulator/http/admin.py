@@ -25,7 +25,7 @@ from emulator.state.accounts import key_id
 from emulator.state.clock import task_time
 from emulator.state.instance import Emulator
 
-PREFIX = "/__emulator"
+ADMIN_PREFIX = "/__emulator"
 ADMIN_BODY_LIMIT = 1024 * 1024
 
 
@@ -90,11 +90,11 @@ async def journal(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PREFIX + "/reset", reset)
-    app.router.add_get(PREFIX + "/clock", clock)
-    app.router.add_post(PREFIX + "/clock/advance", advance)
-    app.router.add_get(PREFIX + "/faults", list_faults)
-    app.router.add_post(PREFIX + "/faults", add_faults)
-    app.router.add_delete(PREFIX + "/faults", clear_faults)
-    app.router.add_delete(PREFIX + "/faults/{rule_id}", delete_fault)
-    app.router.add_get(PREFIX + "/journal", journal)
+    app.router.add_post(ADMIN_PREFIX + "/reset", reset)
+    app.router.add_get(ADMIN_PREFIX + "/clock", clock)
+    app.router.add_post(ADMIN_PREFIX + "/clock/advance", advance)
+    app.router.add_get(ADMIN_PREFIX + "/faults", list_faults)
+    app.router.add_post(ADMIN_PREFIX + "/faults", add_faults)
+    app.router.add_delete(ADMIN_PREFIX + "/faults", clear_faults)
+    app.router.add_delete(ADMIN_PREFIX + "/faults/{rule_id}", delete_fault)
+    app.router.add_get(ADMIN_PREFIX + "/journal", journal)

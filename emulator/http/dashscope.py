@@ -52,7 +52,7 @@ from spec.models import (
 from spec.schema import envelope_problem
 
 API = "/api/v1"
-ENDPOINTS = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: "synthesis"}
+SUBMIT_ROUTES = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: "synthesis"}
 OFF_LOOP_BYTES = (
     256 * 1024
 )  # bodies this large carry images to decode: validate them in a worker thread
@@ -86,7 +86,7 @@ def check_async_header(request: web.Request, endpoint: str) -> None:
         raise ErrorReply(403, "AccessDenied", SYNC_NOT_SUPPORTED)
 
 
-async def validate(
+async def check_submission(
     request: web.Request,
     emulator: Emulator,
     account: Account,
@@ -149,7 +149,7 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
     spec = route_model(body, request.path.removeprefix(API), emulator.config.models)
     note(request, model=spec.name)
     emulator.throttle.submit(account, spec.name)
-    resolver = await validate(request, emulator, account, spec, body, len(raw))
+    resolver = await check_submission(request, emulator, account, spec, body, len(raw))
     brief = brief_for(
         spec,
         body,
@@ -185,7 +185,7 @@ def url_for(request: web.Request) -> bodies.UrlFor:
 
 async def submit_async(request: web.Request) -> web.Response:
     """POST image-generation/generation or image2image/image-synthesis: queue, answer PENDING."""
-    done = await submit(request, ENDPOINTS[request.path.removeprefix(API)])
+    done = await submit(request, SUBMIT_ROUTES[request.path.removeprefix(API)])
     note(request, task_id=done.task.task_id)
     return web.json_response(bodies.created(done.task, request_id(request)))
 
@@ -358,7 +358,7 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    for path, endpoint in ENDPOINTS.items():
+    for path, endpoint in SUBMIT_ROUTES.items():
         submit_handler = submit_sync if path == SYNC_PATH else submit_async
         app.router.add_post(API + path, faulty(endpoint, submit_handler))
     app.router.add_get(API + "/tasks/{task_id}", faulty("task", get_task))

@@ -21,11 +21,12 @@ from emulator.errors import ConnectionDropped, ErrorReply, invalid_parameter
 from emulator.http.context import EMULATOR, note
 from emulator.state.accounts import Account
 from emulator.state.clock import VirtualClock
-from emulator.state.faults import ENDPOINTS, HEADER, SUBMIT, Context, Decision, Rule
+from emulator.state.faults import HEADER, Context, Decision, Rule
+from spec.faults import ENDPOINTS, SUBMIT_ENDPOINTS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The DashScope API routes read the header; the object-storage routes (upload, result) do not.
-HEADER_ENDPOINTS = frozenset({*SUBMIT, "task", "cancel", "list", "policy"})
+HEADER_ENDPOINTS = frozenset({*SUBMIT_ENDPOINTS, "task", "cancel", "list", "policy"})
 
 
 @dataclass

@@ -12,7 +12,7 @@ from aiohttp import BodyPartReader, web
 from emulator.errors import OssError, bad_request, invalid_parameter
 from emulator.http.context import EMULATOR, base_url, caller, note, request_id
 from emulator.http.faults import checkpoint, faulty
-from emulator.state.results import PREFIX as RESULTS_PREFIX
+from emulator.state.results import RESULTS_PREFIX
 from emulator.state.uploads import FIELD_MAX_BYTES
 from spec.errors import EMPTY_MODEL, MODEL_NOT_EXIST, URL_ERROR
 from spec.models import MB, UPLOAD_MAX_FILE_MB

@@ -45,7 +45,7 @@ Swatch = tuple[str, float]
 
 
 @dataclass(frozen=True)
-class Placement:
+class Fit:
     """Where the fitted input sits on the canvas, and its original size (for mapping boxes)."""
 
     left: int
@@ -108,7 +108,7 @@ class PngCache:
 _LOAD_LOCK = threading.Lock()  # a lazily opened PIL image must not be loaded by two threads at once
 
 
-def render_png(
+def draw_png(
     width: int,
     height: int,
     seed: int | None,
@@ -150,10 +150,10 @@ async def render_png_async(
     cache: PngCache | None = None,
     executor: Executor | None = None,
 ) -> bytes:
-    """`render_png` in `executor` (the loop's default when None): the event loop never waits on
+    """`draw_png` in `executor` (the loop's default when None): the event loop never waits on
     Pillow."""
     call = functools.partial(
-        render_png, width, height, seed, prompt, base_image, bboxes, palette, index, cache
+        draw_png, width, height, seed, prompt, base_image, bboxes, palette, index, cache
     )
     return await asyncio.get_running_loop().run_in_executor(executor, call)
 
@@ -165,7 +165,7 @@ def _check_size(width: int, height: int) -> None:
         raise ValueError(f"output size {width}x{height} exceeds {MAX_OUTPUT_PIXELS} pixels")
 
 
-def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image, Placement]:
+def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image, Fit]:
     """The input scaled to fit inside the canvas (aspect kept, centred), as RGB or RGBA."""
     with _LOAD_LOCK:
         image.load()
@@ -180,7 +180,7 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
     ):  # a box reduction first: resizing straight down from 8000 px is several times slower
         rgb = rgb.reduce(factor)
     fitted = rgb.resize((width, height), Image.Resampling.BILINEAR)
-    return fitted, Placement(
+    return fitted, Fit(
         (cw - width) // 2, (ch - height) // 2, width, height, image.width, image.height
     )
 
@@ -203,7 +203,7 @@ def _digest(
     seed: int | None,
     prompt: str,
     fitted: Image.Image | None,
-    placement: Placement | None,
+    placement: Fit | None,
     bboxes: Sequence[Box],
     palette: Sequence[Swatch],
     index: int,
@@ -234,7 +234,7 @@ def _draw(
     seed: int | None,
     prompt: str,
     fitted: Image.Image | None,
-    placement: Placement | None,
+    placement: Fit | None,
     bboxes: Sequence[Box],
     palette: Sequence[Swatch],
     index: int,
@@ -267,7 +267,7 @@ def _line_width(canvas: Image.Image) -> int:
     return max(2, round(min(canvas.size) / 256))
 
 
-def _draw_boxes(canvas: Image.Image, placement: Placement, bboxes: Sequence[Box]) -> None:
+def _draw_boxes(canvas: Image.Image, placement: Fit, bboxes: Sequence[Box]) -> None:
     draw = ImageDraw.Draw(canvas)
     for box in bboxes:
         if len(box) == 4:

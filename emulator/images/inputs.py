@@ -10,7 +10,7 @@ from yarl import URL
 
 from emulator.errors import OssError, invalid_parameter
 from emulator.state.accounts import Account
-from emulator.state.results import PREFIX, ResultStore
+from emulator.state.results import RESULTS_PREFIX, ResultStore
 from emulator.state.uploads import UploadStore
 from spec import datauri
 from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
@@ -37,13 +37,13 @@ def _strings(document: object) -> Iterator[str]:
 
 def own_result_url(ref: str, hosts: frozenset[str]) -> bool:
     """Whether `ref` is a result URL of this emulator (by host and path)."""
-    if not ref[:8].lower().startswith(("http://", "https://")) or PREFIX not in ref:
+    if not ref[:8].lower().startswith(("http://", "https://")) or RESULTS_PREFIX not in ref:
         return False
     try:
         url = URL(ref)
     except ValueError:
         return False
-    return url.raw_authority in hosts and url.path.startswith(PREFIX)
+    return url.raw_authority in hosts and url.path.startswith(RESULTS_PREFIX)
 
 
 async def fetch_own_results(

@@ -41,11 +41,16 @@ from typing import Any
 
 from emulator.state.accounts import Account
 from spec.errors import CATALOGUE
-from spec.faults import DEFAULT_CODES, rule_problems, scenario_problems, scenario_rules
+from spec.faults import (
+    DEFAULT_CODES,
+    ENDPOINTS,
+    SUBMIT_ENDPOINTS,
+    rule_problems,
+    scenario_problems,
+    scenario_rules,
+)
 from spec.yamlloc import YamlError, load_file
 
-SUBMIT = ("sync", "async", "synthesis")
-ENDPOINTS = SUBMIT + ("task", "cancel", "list", "policy", "upload", "result")
 HEADER = "X-Wanform-Fault"
 
 
@@ -134,7 +139,7 @@ def _endpoints(data: Mapping, action: str) -> tuple[str, ...]:
     """The endpoint names a rule covers, `submit` and `any` spelled out."""
     given = data.get("endpoint", "result" if action == "cut" else "submit")
     names = [given] if isinstance(given, str) else given
-    expanded = ({"submit": SUBMIT, "any": ENDPOINTS}.get(name, (name,)) for name in names)
+    expanded = ({"submit": SUBMIT_ENDPOINTS, "any": ENDPOINTS}.get(name, (name,)) for name in names)
     return tuple(name for group in expanded for name in group)
 
 

@@ -20,12 +20,12 @@ from yarl import URL
 
 from emulator.errors import OssError, no_such_key
 from emulator.images.draw import PngCache
-from emulator.images.render import render
+from emulator.images.painter import paint
 from emulator.state.clock import VirtualClock
 from emulator.state.tasks import Task
 from spec.models import RESULT_TTL_SECONDS, TaskStatus
 
-PREFIX = "/__results/"
+RESULTS_PREFIX = "/__results/"
 ACCESS_KEY_ID = "LTAI5tWanformEmulator"
 
 
@@ -70,7 +70,7 @@ class ResultStore:
         # Every part is URL-safe (hex, digits, URL-safe base64): no quoting needed on this hot path.
         signature = self._sign(token, expires)
         query = f"Expires={expires}&OSSAccessKeyId={ACCESS_KEY_ID}&Signature={signature}"
-        return f"{base}{PREFIX}{token}.png?{query}"
+        return f"{base}{RESULTS_PREFIX}{token}.png?{query}"
 
     def lookup(self, name: str, query: Mapping[str, str]) -> ResultFile:
         """The file a download asks for, if its link is intact, unexpired and the image exists."""
@@ -100,7 +100,7 @@ class ResultStore:
     def lookup_url(self, url: str) -> ResultFile:
         """`lookup` for a full result URL (an input that points back at this emulator)."""
         parsed = URL(url)
-        return self.lookup(parsed.path.removeprefix(PREFIX), parsed.query)
+        return self.lookup(parsed.path.removeprefix(RESULTS_PREFIX), parsed.query)
 
     async def png(self, file: ResultFile) -> bytes:
         """The PNG bytes, rendered once even when several downloads ask at the same moment."""
@@ -108,9 +108,7 @@ class ResultStore:
         if future is None:
             loop = asyncio.get_running_loop()
             future = asyncio.ensure_future(
-                loop.run_in_executor(
-                    self._executor, render, file.task.brief, file.index, self._pngs
-                )
+                loop.run_in_executor(self._executor, paint, file.task.brief, file.index, self._pngs)
             )
             self._rendering[file.token] = future
             future.add_done_callback(lambda _: self._rendering.pop(file.token, None))

@@ -27,7 +27,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy_commands:
-            self.add_command(load(self.lazy_commands[cmd_name][0]), cmd_name)
+            self.add_command(import_command(self.lazy_commands[cmd_name][0]), cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -39,7 +39,7 @@ class LazyGroup(click.Group):
         click.Group(commands={**stand_ins, **self.commands}).format_commands(ctx, formatter)
 
 
-def load(target: str) -> click.Command:
+def import_command(target: str) -> click.Command:
     """The command at `module:attribute`."""
     module, _, attribute = target.partition(":")
     command = getattr(importlib.import_module(module), attribute)

@@ -13,7 +13,7 @@ from runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
 from runner.cli.options import variants_option
 from runner.cli.steps import fail, resolve_target
 from runner.cli.validate import validated
-from runner.reports.curl import render as render_jobs
+from runner.reports.curl import write_curls
 from spec.models import ModelSpec
 
 
@@ -63,4 +63,4 @@ def render(
     The key is written as $DASHSCOPE_API_KEY for the shell to fill in.
     """
     validation = validated(paths, root, "text", models)
-    render_jobs(validation.jobs, _base_url(target), sys.stdout, synchronous, short)
+    write_curls(validation.jobs, _base_url(target), sys.stdout, synchronous, short)

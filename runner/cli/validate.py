@@ -13,7 +13,7 @@ from runner.exits import Exit
 from runner.recipes.check import Validation, validate_paths
 from runner.reports.validation import REPORTERS
 from spec.models import MODELS, ModelSpec
-from spec.schemagen import recipe_schema, render, request_schema
+from spec.schemagen import recipe_schema, request_schema, schema_text
 
 
 def checked(paths: tuple[str, ...], root: str, models: Mapping[str, ModelSpec]) -> Validation:
@@ -82,4 +82,4 @@ def validate(
 )
 def schema(model: str | None) -> None:
     """Print the recipe JSON Schema (or a model's request schema)."""
-    click.echo(render(request_schema(MODELS[model]) if model else recipe_schema()), nl=False)
+    click.echo(schema_text(request_schema(MODELS[model]) if model else recipe_schema()), nl=False)

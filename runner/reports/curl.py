@@ -62,7 +62,7 @@ def curl(checked: CheckedJob, base_url: str, synchronous: bool, short: bool) -> 
     return " \\\n".join(lines) + "\n" + json.dumps(body, indent=2, ensure_ascii=False) + "\nJSON\n"
 
 
-def render(
+def write_curls(
     jobs: list[CheckedJob],
     base_url: str,
     out: TextIO,

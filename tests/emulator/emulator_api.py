@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft7Validator
 from PIL import Image
 
-from spec.schema import load
+from spec.schema import load_schema
 
 KEY = "sk-test-account-one"
 OTHER_KEY = "sk-test-account-two"
@@ -79,7 +79,7 @@ def wanx21(prompt: str = "make it a watercolour", **parameters: Any) -> dict:
 
 def assert_schema(name: str, body: dict) -> None:
     """The body matches the hand-written response schema `name` in spec/schemas."""
-    errors = [e.message for e in Draft7Validator(load(name)).iter_errors(body)]
+    errors = [e.message for e in Draft7Validator(load_schema(name)).iter_errors(body)]
     assert errors == []
 
 

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
-from emulator.state.faults import ENDPOINTS, SUBMIT, load_scenario, parse_rule
+from emulator import EmulatorConfig, create_app
+from emulator.state.faults import load_scenario, parse_rule
 from spec.errors import CATALOGUE
-from spec.faults import DEFAULT_CODES, SCHEMA, rule_problems, scenario_problems
+from spec.faults import (
+    DEFAULT_CODES,
+    ENDPOINTS,
+    SCHEMA,
+    SUBMIT_ENDPOINTS,
+    rule_problems,
+    scenario_problems,
+)
 
 DEFINITIONS = SCHEMA["definitions"]
 
 
-def test_the_schema_names_the_endpoints_the_emulator_consults():
-    """Endpoint names in the schema are the emulator's, plus `submit` and `any`."""
-    assert DEFINITIONS["endpoint"]["enum"] == ["submit", "any", *ENDPOINTS]
-    assert DEFINITIONS["submitEndpoint"]["enum"] == ["submit", *SUBMIT]
+def fault_endpoints_of_routes() -> set[str]:
+    """The fault endpoint each of the emulator's routes was registered with (`faulty`)."""
+    found = set()
+    for route in create_app(EmulatorConfig()).router.routes():
+        closure = inspect.getclosurevars(route.handler).nonlocals
+        if "endpoint" in closure:
+            found.add(closure["endpoint"])
+    return found
+
+
+def test_the_schema_names_exactly_the_endpoints_the_emulator_routes_consult():
+    """Every endpoint a rule may name has a route consulting it, and no route consults another."""
+    assert fault_endpoints_of_routes() == set(ENDPOINTS)
+    assert set(SUBMIT_ENDPOINTS) == {"sync", "async", "synthesis"}
 
 
 def test_every_default_code_is_catalogued_with_a_message():

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from emulator import EmulatorConfig, create_app
-from emulator.http.dashscope import API, ENDPOINTS, STATUSES
+from emulator.http.dashscope import API, STATUSES, SUBMIT_ROUTES
 from emulator.state.faults import HEADER as FAULT_HEADER
 from spec.models import MODELS
 
@@ -20,7 +20,7 @@ OPENAPI = SPEC_DIR / "openapi.yaml"
 SCHEMAS = SPEC_DIR / "schemas"
 DOC = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-SUBMISSIONS = [API + path for path in ENDPOINTS]
+SUBMISSIONS = [API + path for path in SUBMIT_ROUTES]
 
 
 def refs(node: object) -> list[str]:

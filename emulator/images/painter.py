@@ -7,7 +7,7 @@ import io
 from PIL import Image, UnidentifiedImageError
 
 from emulator.images.brief import Brief
-from emulator.images.draw import PngCache, render_png
+from emulator.images.draw import PngCache, draw_png
 
 # the largest documented input
 MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or 8000 * 8000, 8000 * 8000)
@@ -34,10 +34,10 @@ def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ..
     )
 
 
-def render(brief: Brief, index: int, cache: PngCache | None = None) -> bytes:
+def paint(brief: Brief, index: int, cache: PngCache | None = None) -> bytes:
     """Draw image `index` of `brief` (in a worker thread), through `cache` when given."""
     base, boxes = _base_image(brief)
-    return render_png(
+    return draw_png(
         width=brief.width,
         height=brief.height,
         seed=brief.seed,
