@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta, timezone
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -423,6 +424,25 @@ TASK_LIST_WINDOW_SECONDS = 24 * 3600  # a list query spans at most 24 h, the las
 TASK_LIST_PAGE_NO_DEFAULT = 1
 TASK_LIST_PAGE_SIZE_DEFAULT = 10  # no maximum is documented
 POLL_INTERVAL_SECONDS = 10.0  # [zh-ref] for wan2.5/2.6: query about every 10 s
+
+# Times in task bodies: `2026-03-26 17:16:01.663`, UTC+8 in every documented example (pages 001,
+# 002); the task list filters by `YYYYMMDDhhmmss` [tasks-ref].
+SERVICE_TIMEZONE = timezone(timedelta(hours=8))
+TASK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+TASK_LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
+
+# Usage as the documented answers report it: the single-image examples (pages 001, 004) count 2
+# output tokens per image, and wan2.6's edit examples report all-zero token usage [zh-ref].
+OUTPUT_TOKENS_PER_IMAGE = 2
+TOKENLESS_MODES = frozenset({("wan2.6-image", "edit")})
+
+# Where the service is: page 000's base_http_api_url for Beijing, and the workspace host of the
+# regions that have one (page 004's ap-southeast-1 example; the SDK lists these regions).
+BEIJING_BASE_URL = "https://dashscope.aliyuncs.com/api/{version}"
+WORKSPACE_BASE_URL = "https://{workspace_id}.{region}.maas.aliyuncs.com/api/{version}"
+WORKSPACE_REGIONS = frozenset(
+    {"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"}
+)
 
 # Result files: page 002 "链接仅在 24 小时内有效" (links valid for 24 hours); pages 001, 003, 004.
 RESULT_TTL_SECONDS = 24 * 3600

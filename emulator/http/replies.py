@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from emulator.state.clock import epoch_ms, task_time
 from emulator.state.tasks import Task
-from spec.models import ENDED_STATUSES, TaskStatus
+from spec.models import ENDED_STATUSES, OUTPUT_TOKENS_PER_IMAGE, TaskStatus
 
 UrlFor = Callable[[Task, int], str]
 REGION = "cn-beijing"
@@ -26,7 +26,6 @@ UNIQUE_KEY_PARTS = {
     "async": "image-generation:generation",
     "synthesis": "image2image:image-synthesis",
 }
-OUTPUT_TOKENS_PER_IMAGE = 2  # the documented single-image examples report output_tokens 2
 
 
 def created(task: Task, request_id: str) -> dict:

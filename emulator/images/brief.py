@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 from spec.checks import request_images, select_mode
 from spec.imageprobe import ImageInfo
-from spec.models import Mode, ModelSpec
+from spec.models import TOKENLESS_MODES, Mode, ModelSpec
 from spec.problems import Path
 from spec.sizes import output_size
 
-# the wan2.6 API reference's edit-mode usage example reports all-zero tokens
-TOKENLESS_MODES = frozenset({("wan2.6-image", "edit")})
 UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
 TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
 

@@ -8,9 +8,11 @@ from PIL import Image, UnidentifiedImageError
 
 from emulator.images.brief import Brief
 from emulator.images.draw import PngCache, draw_png
+from spec.models import MODELS
 
-# the largest documented input
-MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or 8000 * 8000, 8000 * 8000)
+# the largest input any model takes (sides up to 8000 px on page 003)
+LARGEST_SIDE = int(max(spec.image.side.high for spec in MODELS.values()))
+MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or LARGEST_SIDE**2, LARGEST_SIDE**2)
 
 
 def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ...], ...]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-BEIJING = timezone(timedelta(hours=8))  # task times are UTC+8 in every documented example
+from spec.models import SERVICE_TIMEZONE, TASK_LIST_TIME_FORMAT, TASK_TIME_FORMAT
 
 
 class VirtualClock:
@@ -60,8 +60,8 @@ class VirtualClock:
 @functools.lru_cache(maxsize=4096)  # a task's times are formatted on every poll
 def task_time(epoch: float) -> str:
     """`2026-03-26 17:16:01.663`: the documented task time format, in UTC+8."""
-    moment = datetime.fromtimestamp(epoch, BEIJING)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    # milliseconds, where strftime's %f would give microseconds
+    return datetime.fromtimestamp(epoch, SERVICE_TIMEZONE).strftime(TASK_TIME_FORMAT)[:-3]
 
 
 def epoch_ms(epoch: float) -> int:
@@ -73,4 +73,6 @@ def parse_list_time(text: str) -> float:
     """`YYYYMMDDhhmmss` (UTC+8), the task list's filter format, to epoch seconds; or ValueError."""
     if len(text) != 14 or not text.isdigit():
         raise ValueError(text)
-    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp()
+    return (
+        datetime.strptime(text, TASK_LIST_TIME_FORMAT).replace(tzinfo=SERVICE_TIMEZONE).timestamp()
+    )

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 
 from emulator.errors import OssError
 from emulator.state.accounts import Account
-from emulator.state.clock import BEIJING, VirtualClock
+from emulator.state.clock import VirtualClock
 from spec.errors import POLICY_EXPIRED
 from spec.models import (
     MB,
+    SERVICE_TIMEZONE,
     UPLOAD_CAPACITY_LIMIT_MB,
     UPLOAD_MAX_FILE_MB,
     UPLOAD_POLICY_SECONDS,
@@ -57,7 +58,7 @@ class UploadStore:
     def policy(self, account: Account, upload_host: str) -> dict:
         """The `data` of a getPolicy answer: a form-upload credential for a fresh directory."""
         now = self._clock.now()
-        day = datetime.fromtimestamp(now, BEIJING)
+        day = datetime.fromtimestamp(now, SERVICE_TIMEZONE)
         directory = f"{BUCKET}/{account.key_id}/{day:%Y-%m-%d}/{uuid.uuid4()}"
         document = {
             "expiration": _iso(now + UPLOAD_POLICY_SECONDS),

@@ -12,13 +12,12 @@ from datetime import datetime
 from runner.engine.states import ImageFailure
 from runner.recipes.build import BuiltRequest
 from spec.checks import select_mode
-from spec.models import ENDED_STATUSES, TaskStatus
+from spec.models import ENDED_STATUSES, TASK_TIME_FORMAT, TaskStatus
 
 # Statuses after which polling a task tells nothing more: it ended, or it is not (or no longer)
 # known to the service.
 POLL_ENDS = ENDED_STATUSES | {TaskStatus.UNKNOWN}
 SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 # modes that make exactly n images; image sets and interleaved output make "up to n"
 EXACT_COUNT_MODES = frozenset({"edit", "text_to_image"})
 
@@ -80,8 +79,8 @@ def service_seconds(output: dict) -> float | None:
     """end_time minus submit_time as the service reports them; None when either is missing or
     unreadable."""
     try:
-        start = datetime.strptime(str(output["submit_time"]), TIME_FORMAT)
-        end = datetime.strptime(str(output["end_time"]), TIME_FORMAT)
+        start = datetime.strptime(str(output["submit_time"]), TASK_TIME_FORMAT)
+        end = datetime.strptime(str(output["end_time"]), TASK_TIME_FORMAT)
     except (KeyError, ValueError):
         return None
     return (end - start).total_seconds()

@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from runner.api.errors import TargetError, safe_url
+from spec.models import BEIJING_BASE_URL, WORKSPACE_BASE_URL, WORKSPACE_REGIONS
 
 LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` listens by default
-# Regions whose HTTP base is the workspace host (the SDK's MAAS_REGIONS; cn-beijing keeps the
-# legacy host, as page 000's base_http_api_url shows).
-MAAS_REGIONS = frozenset(
-    {"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"}
-)
 WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EMULATOR_KEY = "sk-wanform-emulator"  # any `sk-` key is an account on the emulator
 API_SUFFIX = "/api/v1"
@@ -66,11 +62,12 @@ def sdk_base_url(env: Mapping[str, str]) -> str:
     region = env.get("DASHSCOPE_API_REGION", "cn-beijing")
     version = env.get("DASHSCOPE_API_VERSION", "v1")
     workspace = env.get("DASHSCOPE_WORKSPACE_ID", "")
-    default = (
-        f"https://{{workspace_id}}.{region}.maas.aliyuncs.com/api/{version}"
-        if region in MAAS_REGIONS
-        else f"https://dashscope.aliyuncs.com/api/{version}"
-    )
+    if region in WORKSPACE_REGIONS:
+        default = WORKSPACE_BASE_URL.format(
+            workspace_id="{workspace_id}", region=region, version=version
+        )
+    else:
+        default = BEIJING_BASE_URL.format(version=version)
     url = env.get("DASHSCOPE_HTTP_BASE_URL") or default
     if "{workspace_id}" not in url:
         return url.rstrip("/")
