@@ -425,6 +425,15 @@ TASK_LIST_PAGE_NO_DEFAULT = 1
 TASK_LIST_PAGE_SIZE_DEFAULT = 10  # no maximum is documented
 POLL_INTERVAL_SECONDS = 10.0  # [zh-ref] for wan2.5/2.6: query about every 10 s
 
+# Request headers the service reads, each switched on by the value "enable": asynchronous
+# submission (pages 000-004), `oss://` inputs from the temporary upload [upload-ref], and a
+# streamed synchronous answer (page 000).
+ASYNC_HEADER = "X-DashScope-Async"
+OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
+SSE_HEADER = "X-DashScope-SSE"
+HEADER_ON = "enable"
+OSS_SCHEME = "oss://"  # a temporary upload's URL
+
 # Times in task bodies: `2026-03-26 17:16:01.663`, UTC+8 in every documented example (pages 001,
 # 002); the task list filters by `YYYYMMDDhhmmss` [tasks-ref].
 SERVICE_TIMEZONE = timezone(timedelta(hours=8))

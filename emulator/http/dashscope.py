@@ -25,7 +25,7 @@ from emulator.http.faults import Step, checkpoint, faulty
 from emulator.http.requestbody import parse_json, read_body
 from emulator.images.brief import brief_for
 from emulator.images.draw import MAX_OUTPUT_PIXELS
-from emulator.images.inputs import OSS_RESOLVE_HEADER, InputResolver, fetch_own_results
+from emulator.images.inputs import InputResolver, fetch_own_results
 from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
 from emulator.state.faults import Decision, Rule
@@ -40,7 +40,11 @@ from spec.errors import (
 )
 from spec.models import (
     ASYNC_GENERATION_PATH,
+    ASYNC_HEADER,
+    HEADER_ON,
+    OSS_RESOLVE_HEADER,
     SEED_MAX,
+    SSE_HEADER,
     SYNC_PATH,
     SYNTHESIS_PATH,
     TASK_LIST_PAGE_NO_DEFAULT,
@@ -61,12 +65,12 @@ STATUSES = tuple(TaskStatus)
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
 INTERLEAVE_NEEDS_STREAM = (
     "enable_interleave on the synchronous endpoint needs streaming: send the header "
-    "X-DashScope-Sse: enable (and parameters.stream: true)"
+    f"{SSE_HEADER}: {HEADER_ON} (and parameters.stream: true)"
 )
 
 
 def _enabled(request: web.Request, header: str) -> bool:
-    return request.headers.get(header, "").strip().lower() == "enable"
+    return request.headers.get(header, "").strip().lower() == HEADER_ON
 
 
 def route_model(body: dict, path: str, models: Mapping[str, ModelSpec]) -> ModelSpec:
@@ -79,7 +83,7 @@ def route_model(body: dict, path: str, models: Mapping[str, ModelSpec]) -> Model
 
 def check_async_header(request: web.Request, endpoint: str) -> None:
     """The sync route refuses the async header; the async routes require it (403 AccessDenied)."""
-    wants_async = _enabled(request, "X-DashScope-Async")
+    wants_async = _enabled(request, ASYNC_HEADER)
     if endpoint == "sync" and wants_async:
         raise ErrorReply(403, "AccessDenied", ASYNC_NOT_SUPPORTED)
     if endpoint != "sync" and not wants_async:
@@ -132,7 +136,7 @@ def _streamed(request: web.Request, body: dict, endpoint: str, style: str) -> bo
     """Whether a sync call asks for SSE (header or `parameters.stream`); interleaved output must."""
     parameters = body.get("parameters") or {}
     streamed = endpoint == "sync" and (
-        _enabled(request, "X-DashScope-Sse") or parameters.get("stream") is True
+        _enabled(request, SSE_HEADER) or parameters.get("stream") is True
     )
     if endpoint == "sync" and style == "interleave" and not streamed:
         raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)

@@ -15,10 +15,8 @@ from emulator.state.uploads import UploadStore
 from spec import datauri
 from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
 from spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes
-from spec.models import DATA_URI_MAX_BYTES
+from spec.models import DATA_URI_MAX_BYTES, OSS_SCHEME
 from spec.problems import Path
-
-OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 
 
 def _strings(document: object) -> Iterator[str]:
@@ -95,7 +93,7 @@ class InputResolver:
         scheme = ref[:8].lower()
         if datauri.is_data_uri(ref):
             return self._data_uri(ref)
-        if scheme.startswith("oss://"):
+        if scheme.startswith(OSS_SCHEME):
             return self._upload(ref)
         if not scheme.startswith(("http://", "https://")):
             raise invalid_parameter(BAD_URL)
@@ -114,7 +112,7 @@ class InputResolver:
     def _upload(self, ref: str) -> bytes:
         if not self._oss_resolve:
             raise invalid_parameter(BAD_URL)
-        return self._downloaded(self._uploads.get(self._account, ref[len("oss://") :]))
+        return self._downloaded(self._uploads.get(self._account, ref[len(OSS_SCHEME) :]))
 
     @staticmethod
     def _downloaded(data: bytes | None) -> bytes:

@@ -20,6 +20,7 @@ import aiohttp
 from runner.api import errors, transport
 from runner.api.errors import ServiceError, safe_url
 from runner.api.targets import Target
+from spec.models import OSS_SCHEME
 
 USER_AGENT = "wanform/0.1 (+aiohttp)"
 CHUNK = 256 * 1024
@@ -195,7 +196,7 @@ class Client:
         form.add_field("x-oss-content-type", mime)
         form.add_field("file", data, filename=name, content_type=mime)
         await self._form_post(host, form)
-        return f"oss://{key}"
+        return f"{OSS_SCHEME}{key}"
 
     async def _form_post(self, host: str, form: aiohttp.FormData) -> None:
         where = f"POST {safe_url(host)}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from runner.recipes.load import Job
-from spec.models import MODELS, ModelSpec
+from spec.models import ASYNC_HEADER, HEADER_ON, MODELS, OSS_RESOLVE_HEADER, OSS_SCHEME, ModelSpec
 from spec.problems import Path, Problem
 
 # Recipe keys that are not API parameters (or become API parameters under another name).
@@ -64,9 +64,9 @@ class BuiltRequest:
 
     def headers(self) -> dict[str, str]:
         """Headers beyond auth and content type that this request needs."""
-        out = {"X-DashScope-Async": "enable"} if self.asynchronous else {}
-        if any(str(v).startswith("oss://") for v in _image_values(self.body)):
-            out["X-DashScope-OssResourceResolve"] = "enable"
+        out = {ASYNC_HEADER: HEADER_ON} if self.asynchronous else {}
+        if any(str(v).startswith(OSS_SCHEME) for v in _image_values(self.body)):
+            out[OSS_RESOLVE_HEADER] = HEADER_ON
         return out
 
 

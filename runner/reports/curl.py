@@ -15,6 +15,7 @@ from typing import TextIO
 from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
 from spec import datauri
+from spec.models import HEADER_ON, OSS_RESOLVE_HEADER, OSS_SCHEME
 
 SHORT_KEEP = 48
 
@@ -40,7 +41,7 @@ def _wire_value(source: Source) -> str:
         return source.ref.value
     if needs_upload(source):
         name = source.ref.value if source.ref.kind == "path" else source.name
-        return f"oss://<uploaded at run time: {name}>"
+        return f"{OSS_SCHEME}<uploaded at run time: {name}>"
     return data_uri(source)
 
 
@@ -51,7 +52,7 @@ def curl(checked: CheckedJob, base_url: str, synchronous: bool, short: bool) -> 
     request = wire_request(checked.job, values, synchronous)
     headers = {"Content-Type": "application/json", **request.headers()}
     if any(needs_upload(s) for s in sources):
-        headers["X-DashScope-OssResourceResolve"] = "enable"
+        headers[OSS_RESOLVE_HEADER] = HEADER_ON
     body = _shortened(request.body) if short else request.body
     lines = [
         f"curl -sS -X POST {shlex.quote(base_url + request.path)}",

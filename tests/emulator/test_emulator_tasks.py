@@ -170,7 +170,7 @@ async def test_sync_interleave_without_streaming_is_refused(api):
     """Interleaved output on the sync route needs streaming."""
     status, answer = await api.call("POST", SYNC, wan26(enable_interleave=True))
     assert (status, answer["code"]) == (400, "InvalidParameter")
-    assert "X-DashScope-Sse: enable" in answer["message"]
+    assert "X-DashScope-SSE: enable" in answer["message"]
 
 
 async def test_cancel_only_while_pending(api):
