@@ -5,11 +5,12 @@ The kind says what a client should do: `rejected` (this request cannot succeed),
 `throttled` and `service` (it may work later). The runner classifies answers by it and the
 emulator answers with its statuses and messages, so the two cannot disagree.
 
-Sources, named per entry: "page 002" etc. are the files in docs/ (see docs/README.md); the
-error-code page (docs.qwencloud.com/api-reference/preparation/error-messages), the Wan API
-references, the task page (help.aliyun.com/zh/model-studio/manage-asynchronous-tasks), the
-upload page (help.aliyun.com/zh/model-studio/get-temporary-file-url), and the SDK's code
-list (dashscope v2 errors.py), all digested in API-FACTS.md.
+Sources, named per entry: "page 000" ... "page 004" are the pages of the API documentation
+set wanform is built from, by number; the error-code page
+(docs.qwencloud.com/api-reference/preparation/error-messages), the Wan API references, the
+task page (help.aliyun.com/zh/model-studio/manage-asynchronous-tasks), the upload page
+(help.aliyun.com/zh/model-studio/get-temporary-file-url), and the SDK's code list
+(dashscope v2 errors.py).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The model table: every documented limit of the five Wan image models, in one place,
 followed by the documented facts of the service around them (task API, uploads, polling).
 
-Sources are named per entry: "page 000" ... "page 004" are the files in docs/ (page 002 is
+Sources are named per entry: "page 000" ... "page 004" are the pages of the API documentation
+set wanform is built from, by number (page 002 is
 the wanx2.1-imageedit reference, page 003 the English "multi-image edit and fuse" guide);
 [zh-ref] the newer Chinese API reference pages they link to, [en-ref older] the older
 English wan2.6 reference, [tasks-ref] the asynchronous task management page, [upload-ref]
-the temporary-file upload page (all digested in API-FACTS.md). Where the documents
+the temporary-file upload page. Where the documents
 disagree, both values are kept in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the
 default picks are named there. Error codes and messages are in spec/errors.py.
 """

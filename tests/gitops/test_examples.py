@@ -57,6 +57,7 @@ def test_every_wanform_command_in_the_workflow_parses():
     commands = [c for run in runs for c in _commands(run)]
     assert {c[0] for c in commands} >= {"validate", "plan", "run"}
     for args in commands:
+        # click types ctx as Context, but get_command of a group never reads it
         command = main.get_command(None, args[0])  # type: ignore[arg-type]
         assert command is not None, args
         command.make_context(args[0], args[1:], resilient_parsing=False)
