@@ -137,7 +137,7 @@ def draw_png(
     return png
 
 
-async def render_png_async(
+async def draw_png_async(
     width: int,
     height: int,
     seed: int | None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.options import variants_option
+from runner.cli.options import root_option, variants_option
 from runner.cli.steps import fail
 from runner.cli.validate import validated
 from runner.exits import CHANGES_PENDING, Exit
@@ -48,13 +48,7 @@ def build_plan(
     type=click.Path(dir_okay=False),
     help=f"Lock file (default: ROOT/{LOCK_NAME}).",
 )
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    default=".",
-    show_default=True,
-    help="Project root; lock paths and image paths are relative to it.",
-)
+@root_option("Project root; lock paths and image paths are relative to it.")
 @click.option(
     "-o",
     "--output",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import click
 
@@ -34,6 +34,18 @@ variants_option = click.option(
     callback=_model_table,
     help=f"Which document to follow where the API pages disagree ({describe_variants()}).",
 )
+
+
+def root_option(text: str = "Project root; local image paths must stay inside it.") -> Callable:
+    """`--root`: the project folder, which must exist; `text` says what the command keeps there."""
+    return click.option(
+        "--root",
+        type=click.Path(exists=True, file_okay=False),
+        default=".",
+        show_default=True,
+        help=text,
+    )
+
 
 # Where `run`, `status` and `cancel` send their requests.
 target_option = click.option("--target", metavar="TARGET", help=TARGET_HELP)

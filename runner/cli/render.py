@@ -10,7 +10,7 @@ import click
 
 from runner.api.errors import TargetError
 from runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
-from runner.cli.options import variants_option
+from runner.cli.options import root_option, variants_option
 from runner.cli.steps import fail, resolve_target
 from runner.cli.validate import validated
 from runner.reports.curl import write_curls
@@ -42,13 +42,7 @@ def _base_url(target: str | None) -> str:
 @click.option(
     "--short", is_flag=True, help="Abbreviate data URIs (the output can then no longer be sent)."
 )
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    default=".",
-    show_default=True,
-    help="Project root; local image paths must stay inside it.",
-)
+@root_option()
 @variants_option
 def render(
     paths: tuple[str, ...],

@@ -15,7 +15,7 @@ import stamina
 from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
-from runner.cli.options import target_option, variants_option
+from runner.cli.options import root_option, target_option, variants_option
 from runner.cli.steps import check_writable, fail, resolve_target
 from runner.cli.validate import validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
@@ -109,13 +109,7 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     help="Clock speed of an emulator target (the embedded one runs at 10 unless told): polling "
     "starts at the documented durations divided by it.",
 )
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    default=".",
-    show_default=True,
-    help="Project root: local images must stay inside it; the journal lives in ROOT/.wanform.",
-)
+@root_option("Project root: local images must stay inside it; the journal lives in ROOT/.wanform.")
 @variants_option
 def run(
     paths: tuple[str, ...],

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import click
 
-from runner.cli.options import variants_option
+from runner.cli.options import root_option, variants_option
 from runner.exits import Exit
 from runner.recipes.check import Validation, validate_paths
 from runner.reports.validation import REPORTERS
@@ -53,13 +53,7 @@ def validated(
     help="Report format.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    default=".",
-    show_default=True,
-    help="Project root; local image paths must stay inside it.",
-)
+@root_option()
 @variants_option
 def validate(
     paths: tuple[str, ...], fmt: str, strict: bool, root: str, models: Mapping[str, ModelSpec]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from emulator.images import draw as render
-from emulator.images.draw import BOX_COLOUR, TEXT_COLOUR, PngCache, draw_png, render_png_async
+from emulator.images.draw import BOX_COLOUR, TEXT_COLOUR, PngCache, draw_png, draw_png_async
 
 GREY = (128, 128, 128)
 RGB_PALETTE = [("#ff0000", 50.0), ("#00ff00", 30.0), ("#0000ff", 20.0)]
@@ -271,7 +271,7 @@ def test_cache_is_bounded_by_bytes():
 
 
 async def test_async_render_runs_in_the_given_executor():
-    """render_png_async gives the same bytes as draw_png, computed on the executor's thread."""
+    """draw_png_async gives the same bytes as draw_png, computed on the executor's thread."""
     threads = []
 
     class Recording(ThreadPoolExecutor):
@@ -280,7 +280,7 @@ async def test_async_render_runs_in_the_given_executor():
             return super().submit(fn, *args, **kwargs)
 
     with Recording(max_workers=1) as executor:
-        png = await render_png_async(
+        png = await draw_png_async(
             640, 480, 3, "async", None, [], RGB_PALETTE, 2, executor=executor
         )
     assert (png, len(threads)) == (draw_png(640, 480, 3, "async", None, [], RGB_PALETTE, 2), 1)
@@ -297,7 +297,7 @@ async def test_async_render_leaves_the_loop_free():
             await asyncio.sleep(0.001)
 
     task = asyncio.create_task(ticker())
-    await render_png_async(2048, 2048, 1, "busy", Image.effect_noise((1024, 1024), 50), [], [], 0)
+    await draw_png_async(2048, 2048, 1, "busy", Image.effect_noise((1024, 1024), 50), [], [], 0)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
