@@ -463,3 +463,6 @@ UPLOAD_POLICY_SECONDS = 300  # `expire_in_seconds`: how long a policy may be use
 UPLOAD_MAX_FILE_MB = 100  # `max_file_size_mb`
 UPLOAD_CAPACITY_LIMIT_MB = 999999999  # `capacity_limit_mb`, as in the documented answer
 UPLOAD_TTL_SECONDS = 48 * 3600  # an uploaded file stays readable for 48 h
+UPLOAD_BUCKET = "dashscope-instant"  # `upload_dir` starts with it, as do the `oss://` URLs
+UPLOAD_OBJECT_ACL = "private"  # `x_oss_object_acl`
+UPLOAD_FORBID_OVERWRITE = "true"  # `x_oss_forbid_overwrite`

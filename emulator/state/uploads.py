@@ -23,13 +23,15 @@ from spec.errors import POLICY_EXPIRED
 from spec.models import (
     MB,
     SERVICE_TIMEZONE,
+    UPLOAD_BUCKET,
     UPLOAD_CAPACITY_LIMIT_MB,
+    UPLOAD_FORBID_OVERWRITE,
     UPLOAD_MAX_FILE_MB,
+    UPLOAD_OBJECT_ACL,
     UPLOAD_POLICY_SECONDS,
     UPLOAD_TTL_SECONDS,
 )
 
-BUCKET = "dashscope-instant"
 ACCESS_KEY_ID = "LTAI5tWanformUploads"
 FIELD_MAX_BYTES = 64 * 1024
 
@@ -59,7 +61,7 @@ class UploadStore:
         """The `data` of a getPolicy answer: a form-upload credential for a fresh directory."""
         now = self._clock.now()
         day = datetime.fromtimestamp(now, SERVICE_TIMEZONE)
-        directory = f"{BUCKET}/{account.key_id}/{day:%Y-%m-%d}/{uuid.uuid4()}"
+        directory = f"{UPLOAD_BUCKET}/{account.key_id}/{day:%Y-%m-%d}/{uuid.uuid4()}"
         document = {
             "expiration": _iso(now + UPLOAD_POLICY_SECONDS),
             "expires": now + UPLOAD_POLICY_SECONDS,
@@ -78,8 +80,8 @@ class UploadStore:
             "max_file_size_mb": UPLOAD_MAX_FILE_MB,
             "capacity_limit_mb": UPLOAD_CAPACITY_LIMIT_MB,
             "oss_access_key_id": ACCESS_KEY_ID,
-            "x_oss_object_acl": "private",
-            "x_oss_forbid_overwrite": "true",
+            "x_oss_object_acl": UPLOAD_OBJECT_ACL,
+            "x_oss_forbid_overwrite": UPLOAD_FORBID_OVERWRITE,
         }
 
     def accept(self, fields: dict[str, str], data: bytes | None) -> str:
