@@ -26,7 +26,7 @@ OPERATION_TIMEOUT_SECONDS = 60  # one operation's cases take a few seconds
 # Tasks end within moments of real time, so a sync call that succeeds answers quickly.
 SPEED = 100_000.0
 
-# The six checks that hold for every operation, and the one that holds where the schema says all.
+# Checks that hold for every operation, and positive_data_acceptance where the schema says all.
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
@@ -34,6 +34,7 @@ CHECKS = [
     "response_schema_conformance",
     "response_headers_conformance",
     "unsupported_method",
+    "negative_data_rejection",
     "positive_data_acceptance",
 ]
 
