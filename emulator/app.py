@@ -46,9 +46,12 @@ def _json_error(request: web.Request, status: int, code: str, message: str) -> w
 def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
     """No such route: an unknown service path is DashScope's "url error", anything else 404."""
     if exc.status == 405:
-        return _json_error(
+        response = _json_error(
             request, 405, "MethodNotAllowed", f"Method {request.method} is not allowed here."
         )
+        # RFC 9110 requires a 405 to list the methods the resource does allow
+        response.headers["Allow"] = exc.headers.get("Allow", "")
+        return response
     if request.method == "POST" and request.path.startswith(routes.API + "/services/"):
         return _json_error(request, 400, "InvalidParameter", URL_ERROR)
     return _json_error(request, 404, "NotFound", PATH_NOT_FOUND)

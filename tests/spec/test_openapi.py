@@ -161,4 +161,37 @@ def test_fault_rules_are_the_scenario_schemas():
     """The rule format of the admin API and the header is faults.schema.json, not a copy."""
     rule = DOC["components"]["schemas"]["FaultRule"]
     assert rule["$ref"] == "schemas/faults.schema.json#/definitions/rule"
-    assert "schemas/faults.schema.json" in DOC["components"]["parameters"]["Fault"]["description"]
+    fault = DOC["components"]["parameters"]["Fault"]
+    assert "schemas/faults.schema.json" in fault["description"]
+    # the header's value is JSON of one rule or a list of them, so generators send real rules
+    assert refs(fault["content"]["application/json"]) == ["#/components/schemas/FaultRule"] * 2
+
+
+def concrete(path: str) -> str:
+    """A documented path with each `{name}` filled in, so it reaches its route."""
+    return re.sub(r"\{\w+\}", "x", path)
+
+
+async def test_an_undocumented_method_gets_405_with_allow(aiohttp_client):
+    """Each documented path answers PUT (which no path documents) with 405 and an Allow header
+    naming its documented methods (and HEAD beside GET)."""
+    client = await aiohttp_client(create_app(EmulatorConfig()))
+    for path, item in DOC["paths"].items():
+        documented = {method.upper() for method in item if method in METHODS}
+        assert "PUT" not in documented, path
+        response = await client.put(concrete(path))
+        allowed = set(response.headers.get("Allow", "").split(","))
+        assert response.status == 405, path
+        assert allowed == documented | ({"HEAD"} if "GET" in documented else set()), path
+
+
+async def test_a_form_part_with_a_forbidden_header_is_malformed(aiohttp_client):
+    """A form part whose header line holds a control character is 400 MalformedPOSTRequest."""
+    client = await aiohttp_client(create_app(EmulatorConfig()))
+    body = b'--b\r\nContent-Disposition: form-data; name="\x14"\r\n\r\nv\r\n--b--\r\n'
+    response = await client.post(
+        "/__oss/upload", data=body, headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status == 400
+    assert response.content_type == "application/xml"
+    assert "<Code>MalformedPOSTRequest</Code>" in await response.text()
