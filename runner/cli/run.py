@@ -144,7 +144,7 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
-        project = _open_project(Path(root), lock_file)
+        project = _open_project(Path(root), lock_file, Path(out))
         plan = project.plan(validation.jobs)
         chosen_jobs = gitops_project.select(plan, force, part)
         refusal = gitops_project.over_budget(chosen_jobs, max_images, max_cost)
@@ -171,10 +171,10 @@ def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Pat
             check_writable(option, directory)
 
 
-def _open_project(root: Path, lock_file: Path) -> gitops_project.Project:
+def _open_project(root: Path, lock_file: Path, out: Path) -> gitops_project.Project:
     """The project with its lock read, or exit 1 saying what is wrong with the lock."""
     try:
-        return gitops_project.Project.open(root, lock_file)
+        return gitops_project.Project.open(root, lock_file, out)
     except LockFileError as exc:
         fail(f"{exc}; fix it, or move it away to start afresh")
 

@@ -14,6 +14,7 @@ from runner.api.client import Client, Timeouts, session
 from runner.api.limits import Limits
 from runner.api.targets import Target
 from runner.engine.journal import Journal
+from runner.engine.outputs import OutsideError, within
 from runner.engine.run import Engine, RunOptions
 from runner.engine.states import RunResult
 from runner.recipes.check import CheckedJob
@@ -74,6 +75,18 @@ def interrupts(engine: Engine):
             loop.remove_signal_handler(sig)
 
 
+def check_journal(journal: Journal, areas: tuple[Path, ...]) -> None:
+    """OutsideError naming the first journal entry whose recorded file leads out of `areas`."""
+    for key, record in journal.records.items():
+        for output in record.outputs:
+            file = output.get("file") if isinstance(output, dict) else None
+            if not (isinstance(file, str) and file and within(file, areas)):
+                raise OutsideError(
+                    f"{journal.path}: the entry of job {key} records {file!r}, which is outside "
+                    "the project and the output folder"
+                )
+
+
 async def execute(
     jobs: list[CheckedJob],
     target: Target,
@@ -94,6 +107,7 @@ async def execute(
         target, progress.notice, options.target_speed or EMULATOR_SPEED, models
     ) as ready:
         with Journal(root) as journal:
+            check_journal(journal, (Path(root), options.out))
             async with session(
                 ready, limit=max(64, 4 * sum(limits.max_in_flight.values()))
             ) as http:

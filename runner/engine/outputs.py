@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.api.errors import FileError, safe_url
+from runner.api.errors import FileError, WanformError, safe_url
 from runner.reports import versions
 from spec import datauri
 
@@ -79,6 +79,20 @@ class Placement:
     @property
     def sidecar(self) -> Path:
         return self.directory / f"{self.stem}.json"
+
+
+class OutsideError(WanformError):
+    """A path read from the lock, the journal or a sidecar leads out of the project and the output
+    folder."""
+
+    code = "PathOutside"
+    hint = "wanform reads and deletes files only there; fix or remove that entry"
+
+
+def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
+    """Whether `path`, with `..` and symlinks resolved, lies inside one of `areas`."""
+    real = Path(path).resolve()
+    return any(real.is_relative_to(area.resolve()) for area in areas)
 
 
 def _fsync_dir(directory: Path) -> None:
