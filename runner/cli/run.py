@@ -20,10 +20,12 @@ from runner.cli.steps import check_writable, fail, resolve_target
 from runner.cli.validate import validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
+from runner.engine.outputs import remove_stale_temps, safe_name
 from runner.engine.run import RunOptions
 from runner.engine.states import RunResult
 from runner.exits import Exit, help_text
 from runner.gitops import project as gitops_project
+from runner.gitops.fingerprint import HASH_CACHE
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
@@ -144,6 +146,7 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
+        _remove_stale_temps(Path(root), Path(out), validation.jobs, [lock_file, junit])
         project = _open_project(Path(root), lock_file, Path(out))
         plan = project.plan(validation.jobs)
         chosen_jobs = gitops_project.select(plan, force, part)
@@ -169,6 +172,20 @@ def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Pat
     ):
         if directory is not None:
             check_writable(option, directory)
+
+
+def _remove_stale_temps(
+    root: Path, out: Path, jobs: list[CheckedJob], files: list[Path | str | None]
+) -> None:
+    """Delete temporaries a killed run left in the folders this run writes (under the run guard,
+    so none is another run's live file)."""
+    folders = sorted({out / safe_name(c.job.recipe.name) for c in jobs})
+    written = [Path(f) for f in files if f] + [root / HASH_CACHE]
+    removed = remove_stale_temps(folders, written)
+    if removed:
+        click.echo(
+            f"notice: removed {len(removed)} stale temporary file(s) of a killed run", err=True
+        )
 
 
 def _open_project(root: Path, lock_file: Path, out: Path) -> gitops_project.Project:
