@@ -39,7 +39,8 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     Recipes are validated first; an invalid one stops the run before anything is sent. Every task
     id is journaled in ROOT/.wanform/journal.jsonl the moment it is known: a rerun after a crash or
     Ctrl-C polls those tasks instead of paying for them again, and skips jobs whose files are
-    intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance).
+    intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance); OUT is
+    ROOT/out unless --out says otherwise, and a relative --out is taken from ROOT too.
 
     Limits default to the documented ones per model (submissions/s, tasks in flight) and 20 task
     queries/s per account; override with the options or WANFORM_SUBMIT_RPS, WANFORM_MAX_IN_FLIGHT,
@@ -59,7 +60,7 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     type=click.Path(file_okay=False),
     default="out",
     show_default=True,
-    help="Where images go.",
+    help="Where images go; a relative path is taken from ROOT, not the current directory.",
 )
 @click.option(
     "-o",
@@ -136,9 +137,10 @@ def run(
     validation = validated(paths, root, "text" if fmt == "text" else "json", models)
     part = _shard(shard)
     lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
-    _check_destinations(Path(root), lock_file, junit, Path(out))
+    out_dir = Path(root) / out  # an absolute --out stays as given
+    _check_destinations(Path(root), lock_file, junit, out_dir)
     options = RunOptions(
-        out=Path(out), synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
+        out=out_dir, synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
     )
     flags = {"submit_rps": submit_rps, "max_in_flight": max_in_flight, "query_rps": query_rps}
     with contextlib.ExitStack() as held:
@@ -146,8 +148,8 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
-        _remove_stale_temps(Path(root), Path(out), validation.jobs, [lock_file, junit])
-        project = _open_project(Path(root), lock_file, Path(out))
+        _remove_stale_temps(Path(root), out_dir, validation.jobs, [lock_file, junit])
+        project = _open_project(Path(root), lock_file, out_dir)
         plan = project.plan(validation.jobs)
         chosen_jobs = gitops_project.select(plan, force, part)
         refusal = gitops_project.over_budget(chosen_jobs, max_images, max_cost)
