@@ -16,7 +16,7 @@ from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, fail, resolve_target
+from runner.cli.steps import check_writable, exit_on_interrupt, fail, finish, resolve_target
 from runner.cli.validate import validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
@@ -33,6 +33,8 @@ from runner.reports import run as run_report
 from runner.reports.junit import write_junit
 from runner.reports.progress import choose
 from spec.models import ModelSpec
+
+INTERRUPTED = "interrupted; the journal holds every task id known so far: a rerun resumes them"
 
 RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the images into --out.
 
@@ -134,6 +136,7 @@ def run(
     root: str,
     models: Mapping[str, ModelSpec],
 ) -> None:
+    exit_on_interrupt(INTERRUPTED)
     validation = validated(paths, root, "text" if fmt == "text" else "json", models)
     part = _shard(shard)
     lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
@@ -160,7 +163,7 @@ def run(
         result = _execute(jobs, chosen, options, flags, fmt, root, models)
         _record(project, chosen_jobs, result, chosen, plan, prune, junit)
     run_report.REPORTERS[fmt](result, sys.stdout)
-    sys.exit(result.exit_code)
+    finish(result.exit_code)
 
 
 def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Path) -> None:
@@ -263,7 +266,7 @@ def _execute(
             execute(jobs, chosen, limits, options, progress, root=root, models=models)
         )
     except KeyboardInterrupt:
-        fail("aborted; the journal holds every task id known so far", Exit.INTERRUPTED)
+        fail(INTERRUPTED, Exit.INTERRUPTED)
     except WanformError as exc:
         fail(exc.line())
     except OSError as exc:
