@@ -8,22 +8,38 @@ header of requests to the target; uploads and result downloads (other hosts) nev
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from runner.api import errors, transport
-from runner.api.errors import ServiceError, safe_url
+from runner.api.errors import RejectedError, ServiceError, safe_url
 from runner.api.targets import Target
 from spec.models import OSS_SCHEME
 
 USER_AGENT = "wanform/0.1 (+aiohttp)"
 CHUNK = 256 * 1024
+# DashScope's task ids are UUIDs; allow a little more, never a path, query or escape character
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def task_path(task_id: str, action: str = "") -> str:
+    """The API path of a task (`/tasks/<id>[/action]`); RejectedError if the id is not an id."""
+    if not TASK_ID.fullmatch(task_id):
+        raise RejectedError(
+            0,
+            "InvalidTaskId",
+            f"{task_id!r} is not a task id (letters, digits, - and _, at most 128)",
+        )
+    path = "/tasks/" + quote(task_id, safe="")  # the id is a single path segment, whatever it holds
+    return f"{path}/{action}" if action else path
 
 
 @dataclass(frozen=True)
@@ -156,10 +172,10 @@ class Client:
         return await self._call("submit", "POST", path, body=body, headers=headers, read=read)
 
     async def task(self, task_id: str) -> Answer:
-        return await self._call("query", "GET", f"/tasks/{task_id}")
+        return await self._call("query", "GET", task_path(task_id))
 
     async def cancel(self, task_id: str) -> Answer:
-        return await self._call("cancel", "POST", f"/tasks/{task_id}/cancel")
+        return await self._call("cancel", "POST", task_path(task_id, "cancel"))
 
     async def tasks(self, **params: str) -> Answer:
         """One page of the account's task list (filters: model_name, status, start_time,

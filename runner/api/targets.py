@@ -69,6 +69,7 @@ def sdk_base_url(env: Mapping[str, str]) -> str:
     else:
         default = BEIJING_BASE_URL.format(version=version)
     url = env.get("DASHSCOPE_HTTP_BASE_URL") or default
+    _refuse_credentials("DASHSCOPE_HTTP_BASE_URL", url)
     if "{workspace_id}" not in url:
         return url.rstrip("/")
     if not workspace:
@@ -84,8 +85,18 @@ def sdk_base_url(env: Mapping[str, str]) -> str:
     return url.replace("{workspace_id}", workspace).rstrip("/")
 
 
+def _refuse_credentials(source: str, url: str) -> None:
+    """Refuse a URL with `user:password@` before it is shown anywhere; the message leaves it out."""
+    if "@" in urlsplit(url).netloc:
+        raise TargetError(
+            f"{source} must not carry credentials (user:password@host); "
+            "the API key goes in DASHSCOPE_API_KEY"
+        )
+
+
 def check_url(url: str) -> str:
     """A target URL as a base URL: http(s) with a host; a bare `http://host:port` gets `/api/v1`."""
+    _refuse_credentials("--target", url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetError(

@@ -16,14 +16,16 @@ from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, fail, resolve_target
+from runner.cli.steps import check_writable, exit_on_interrupt, fail, finish, resolve_target
 from runner.cli.validate import validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
+from runner.engine.outputs import remove_stale_temps, safe_name
 from runner.engine.run import RunOptions
 from runner.engine.states import RunResult
 from runner.exits import Exit, help_text
 from runner.gitops import project as gitops_project
+from runner.gitops.fingerprint import HASH_CACHE
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
@@ -32,12 +34,15 @@ from runner.reports.junit import write_junit
 from runner.reports.progress import choose
 from spec.models import ModelSpec
 
+INTERRUPTED = "interrupted; the journal holds every task id known so far: a rerun resumes them"
+
 RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the images into --out.
 
     Recipes are validated first; an invalid one stops the run before anything is sent. Every task
     id is journaled in ROOT/.wanform/journal.jsonl the moment it is known: a rerun after a crash or
     Ctrl-C polls those tasks instead of paying for them again, and skips jobs whose files are
-    intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance).
+    intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance); OUT is
+    ROOT/out unless --out says otherwise, and a relative --out is taken from ROOT too.
 
     Limits default to the documented ones per model (submissions/s, tasks in flight) and 20 task
     queries/s per account; override with the options or WANFORM_SUBMIT_RPS, WANFORM_MAX_IN_FLIGHT,
@@ -57,7 +62,7 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     type=click.Path(file_okay=False),
     default="out",
     show_default=True,
-    help="Where images go.",
+    help="Where images go; a relative path is taken from ROOT, not the current directory.",
 )
 @click.option(
     "-o",
@@ -131,12 +136,14 @@ def run(
     root: str,
     models: Mapping[str, ModelSpec],
 ) -> None:
+    exit_on_interrupt(INTERRUPTED)
     validation = validated(paths, root, "text" if fmt == "text" else "json", models)
     part = _shard(shard)
     lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
-    _check_destinations(Path(root), lock_file, junit, Path(out))
+    out_dir = Path(root) / out  # an absolute --out stays as given
+    _check_destinations(Path(root), lock_file, junit, out_dir)
     options = RunOptions(
-        out=Path(out), synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
+        out=out_dir, synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
     )
     flags = {"submit_rps": submit_rps, "max_in_flight": max_in_flight, "query_rps": query_rps}
     with contextlib.ExitStack() as held:
@@ -144,7 +151,8 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
-        project = _open_project(Path(root), lock_file)
+        _remove_stale_temps(Path(root), out_dir, validation.jobs, [lock_file, junit])
+        project = _open_project(Path(root), lock_file, out_dir)
         plan = project.plan(validation.jobs)
         chosen_jobs = gitops_project.select(plan, force, part)
         refusal = gitops_project.over_budget(chosen_jobs, max_images, max_cost)
@@ -155,7 +163,7 @@ def run(
         result = _execute(jobs, chosen, options, flags, fmt, root, models)
         _record(project, chosen_jobs, result, chosen, plan, prune, junit)
     run_report.REPORTERS[fmt](result, sys.stdout)
-    sys.exit(result.exit_code)
+    finish(result.exit_code)
 
 
 def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Path) -> None:
@@ -171,10 +179,24 @@ def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Pat
             check_writable(option, directory)
 
 
-def _open_project(root: Path, lock_file: Path) -> gitops_project.Project:
+def _remove_stale_temps(
+    root: Path, out: Path, jobs: list[CheckedJob], files: list[Path | str | None]
+) -> None:
+    """Delete temporaries a killed run left in the folders this run writes (under the run guard,
+    so none is another run's live file)."""
+    folders = sorted({out / safe_name(c.job.recipe.name) for c in jobs})
+    written = [Path(f) for f in files if f] + [root / HASH_CACHE]
+    removed = remove_stale_temps(folders, written)
+    if removed:
+        click.echo(
+            f"notice: removed {len(removed)} stale temporary file(s) of a killed run", err=True
+        )
+
+
+def _open_project(root: Path, lock_file: Path, out: Path) -> gitops_project.Project:
     """The project with its lock read, or exit 1 saying what is wrong with the lock."""
     try:
-        return gitops_project.Project.open(root, lock_file)
+        return gitops_project.Project.open(root, lock_file, out)
     except LockFileError as exc:
         fail(f"{exc}; fix it, or move it away to start afresh")
 
@@ -244,7 +266,7 @@ def _execute(
             execute(jobs, chosen, limits, options, progress, root=root, models=models)
         )
     except KeyboardInterrupt:
-        fail("aborted; the journal holds every task id known so far", Exit.INTERRUPTED)
+        fail(INTERRUPTED, Exit.INTERRUPTED)
     except WanformError as exc:
         fail(exc.line())
     except OSError as exc:

@@ -10,8 +10,8 @@ from typing import TextIO
 import click
 
 from runner.api.answers import outcome, service_times
-from runner.api.client import Answer, Client, session
-from runner.api.errors import AccountError, EndpointError, WanformError
+from runner.api.client import Answer, Client, session, task_path
+from runner.api.errors import AccountError, EndpointError, RejectedError, WanformError
 from runner.api.targets import Target
 from runner.cli.options import target_option
 from runner.cli.steps import fail, resolve_target
@@ -43,6 +43,10 @@ def cancel(task_id: str, target: str | None, fmt: str) -> None:
 
 def _task_command(action: str, task_id: str, target: str | None, fmt: str) -> None:
     """One request to the target the task was submitted to, and its answer printed."""
+    try:
+        task_path(task_id)
+    except RejectedError as exc:
+        fail(exc.message)
     chosen = resolve_target(target)
     if chosen.embedded:
         fail(

@@ -9,11 +9,13 @@ import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from runner.api.client import Client, Timeouts, session
 from runner.api.limits import Limits
 from runner.api.targets import Target
 from runner.engine.journal import Journal
+from runner.engine.outputs import OutsideError, within
 from runner.engine.run import Engine, RunOptions
 from runner.engine.states import RunResult
 from runner.recipes.check import CheckedJob
@@ -54,24 +56,43 @@ async def reachable(
 
 @contextlib.contextmanager
 def interrupts(engine: Engine):
-    """Ctrl-C and SIGTERM interrupt the run gracefully once; a second Ctrl-C aborts."""
+    """Ctrl-C and SIGTERM interrupt the run gracefully once; a second one, and any after the jobs,
+    goes to the handler that was there before (asyncio would put Python's default back)."""
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
+    previous: dict[signal.Signals, Any] = {}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            if handler is not None:  # None: a handler not set from Python, which cannot be restored
+                signal.signal(sig, handler)
+        previous.clear()
 
     def first(signum: int) -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)  # the default handler is back: a second Ctrl-C aborts
+        restore()
         engine.interrupt()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, first, sig)
-            installed.append(sig)
+            previous[sig] = handler
     try:
         yield
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        restore()
+
+
+def check_journal(journal: Journal, areas: tuple[Path, ...]) -> None:
+    """OutsideError naming the first journal entry whose recorded file leads out of `areas`."""
+    for key, record in journal.records.items():
+        for output in record.outputs:
+            file = output.get("file") if isinstance(output, dict) else None
+            if not (isinstance(file, str) and file and within(file, areas)):
+                raise OutsideError(
+                    f"{journal.path}: the entry of job {key} records {file!r}, which is outside "
+                    "the project and the output folder"
+                )
 
 
 async def execute(
@@ -94,6 +115,7 @@ async def execute(
         target, progress.notice, options.target_speed or EMULATOR_SPEED, models
     ) as ready:
         with Journal(root) as journal:
+            check_journal(journal, (Path(root), options.out))
             async with session(
                 ready, limit=max(64, 4 * sum(limits.max_in_flight.values()))
             ) as http:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.api.errors import FileError, safe_url
+from runner.api.errors import FileError, WanformError, safe_url
 from runner.reports import versions
 from spec import datauri
 
@@ -35,6 +35,8 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once, at import, while nothing else runs
 FILE_MODE = 0o666 & ~_UMASK
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key"})
+# AtomicFile's temporary names: mkstemp puts 8 characters of this set between prefix and suffix
+TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.part")
 
 
 def safe_name(name: str) -> str:
@@ -81,6 +83,20 @@ class Placement:
         return self.directory / f"{self.stem}.json"
 
 
+class OutsideError(WanformError):
+    """A path read from the lock, the journal or a sidecar leads out of the project and the output
+    folder."""
+
+    code = "PathOutside"
+    hint = "wanform reads and deletes files only there; fix or remove that entry"
+
+
+def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
+    """Whether `path`, with `..` and symlinks resolved, lies inside one of `areas`."""
+    real = Path(path).resolve()
+    return any(real.is_relative_to(area.resolve()) for area in areas)
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -117,6 +133,20 @@ class AtomicFile:
     def discard(self) -> None:
         self.file.close()
         self.temp.unlink(missing_ok=True)
+
+
+def remove_stale_temps(folders: Iterable[Path], files: Iterable[Path] = ()) -> list[Path]:
+    """Delete AtomicFile temporaries a killed run left: any in `folders`, those of `files` beside
+    them. Call it only under the run guard, which no other wanform run then writes under."""
+    wanted = [(folder, None) for folder in folders] + [(f.parent, f.name) for f in files]
+    removed = []
+    for folder, name in wanted:
+        for path in sorted(folder.glob(".*.part")):
+            match = TEMP_NAME.fullmatch(path.name)
+            if match and name in (None, match["name"]) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.engine.outputs import within
 from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from runner.gitops.lockfile import LockFile, job_key
 from runner.recipes.check import CheckedJob
@@ -69,12 +70,15 @@ def _changed_fields(old: dict, new: dict) -> list[str]:
     return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
 
 
-def _output_drift(entry: dict, root: Path, hashes: HashCache) -> list[str]:
-    """Outputs the lock records that are gone or no longer the bytes that were made."""
+def _output_drift(entry: dict, root: Path, hashes: HashCache, areas: tuple[Path, ...]) -> list[str]:
+    """Outputs the lock records that are gone or no longer the bytes that were made; a path
+    outside `areas` is reported, never read."""
     drift = []
     for output in entry.get("outputs", []):
         path = root / output["path"]
-        if not path.is_file():
+        if not within(path, areas):
+            drift.append(f"output outside the project and the output folder: {output['path']}")
+        elif not path.is_file():
             drift.append(f"output missing: {output['path']}")
         elif hashes.file(path) != output["sha256"]:
             drift.append(f"output modified: {output['path']}")
@@ -82,7 +86,12 @@ def _output_drift(entry: dict, root: Path, hashes: HashCache) -> list[str]:
 
 
 def _verdict(
-    checked: CheckedJob, key: str, lock: LockFile, root: Path, hashes: HashCache
+    checked: CheckedJob,
+    key: str,
+    lock: LockFile,
+    root: Path,
+    hashes: HashCache,
+    areas: tuple[Path, ...],
 ) -> PlannedJob:
     found = fingerprint(checked.request, hashes)
     images = int(checked.request.body["parameters"]["n"])
@@ -96,14 +105,24 @@ def _verdict(
         job.status = CHANGED
         job.reasons = _changed_fields(entry.get("fields", {}), found.fields) or ["request"]
         return job
-    job.reasons = _output_drift(entry, root, hashes)
+    job.reasons = _output_drift(entry, root, hashes, areas)
     job.status = CHANGED if job.reasons else UNCHANGED
     return job
 
 
-def make_plan(jobs: list[CheckedJob], lock: LockFile, root: Path, hashes: HashCache) -> Plan:
-    """Verdicts for every valid job, plus the lock's entries that no recipe declares any more."""
-    planned = [_verdict(checked, recipe_key(checked, root), lock, root, hashes) for checked in jobs]
+def make_plan(
+    jobs: list[CheckedJob],
+    lock: LockFile,
+    root: Path,
+    hashes: HashCache,
+    areas: tuple[Path, ...] = (),
+) -> Plan:
+    """Verdicts for every valid job, plus the lock's entries that no recipe declares any more;
+    outputs are read only inside `areas` (default: the root)."""
+    areas = areas or (root,)
+    planned = [
+        _verdict(checked, recipe_key(checked, root), lock, root, hashes, areas) for checked in jobs
+    ]
     declared = {job.key for job in planned}
     orphans = [
         PlannedJob(key, ORPHANED, entry.get("model", ""))

@@ -8,9 +8,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.engine.outputs import within
 from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
 from runner.gitops.fingerprint import HashCache
-from runner.gitops.lockfile import LockFile
+from runner.gitops.lockfile import LockFile, LockFileError
 from runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan, shard
 from runner.recipes.check import CheckedJob
 from spec.imageprobe import ImageProbeError, probe_file
@@ -95,20 +96,36 @@ def record(
         )
 
 
-def prune(lock: LockFile, plan: Plan, root: Path) -> list[str]:
+def recorded_files(entry: dict) -> list[object]:
+    """The paths a lock entry records: its outputs, then its sidecar."""
+    outputs = [o.get("path") if isinstance(o, dict) else o for o in entry.get("outputs", [])]
+    return outputs + ([entry["sidecar"]] if entry.get("sidecar") else [])
+
+
+def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
+    """LockFileError naming the first entry whose recorded path leads out of `areas` (relative
+    paths are taken from `root`)."""
+    for key, entry in sorted(lock.jobs.items()):
+        for path in recorded_files(entry) if isinstance(entry, dict) else []:
+            if not (isinstance(path, str) and path and within(root / path, areas)):
+                raise LockFileError(
+                    f"{lock.path}: job {key} records {path!r}, which is outside the project "
+                    "and the output folder"
+                )
+
+
+def prune(lock: LockFile, plan: Plan, root: Path, areas: tuple[Path, ...] = ()) -> list[str]:
     """Drop orphaned entries from the lock and delete the outputs they recorded; returns the files
-    removed."""
+    removed. Every path is checked first: one outside `areas` (default: the root) deletes none."""
+    orphans = LockFile(lock.path, {j.key: lock.jobs.get(j.key, {}) for j in plan.orphaned()})
+    check_confined(orphans, root, areas or (root,))
     removed = []
-    for job in plan.orphaned():
-        entry = lock.jobs.pop(job.key, {})
-        files = entry.get("outputs", []) + (
-            [{"path": entry["sidecar"]}] if entry.get("sidecar") else []
-        )
-        for output in files:
-            path = root / output["path"]
-            if path.is_file():
-                path.unlink()
-                removed.append(output["path"])
+    for key in orphans.jobs:
+        for path in recorded_files(lock.jobs.pop(key, {})):
+            assert isinstance(path, str)  # check_confined let only strings through
+            if (root / path).is_file():
+                (root / path).unlink()
+                removed.append(path)
     return removed
 
 
@@ -119,13 +136,19 @@ class Project:
     root: Path
     lock: LockFile
     hashes: HashCache
+    areas: tuple[Path, ...]  # where the lock's paths may lead: the root and the output folder
 
     @classmethod
-    def open(cls, root: Path, lock_path: Path) -> Project:
-        return cls(root, LockFile.load(lock_path), HashCache(root))
+    def open(cls, root: Path, lock_path: Path, out: Path | None = None) -> Project:
+        """Read the lock; LockFileError if it cannot be read or records a path outside the root
+        and `out`."""
+        areas = (root, out) if out is not None else (root,)
+        lock = LockFile.load(lock_path)
+        check_confined(lock, root, areas)
+        return cls(root, lock, HashCache(root), areas)
 
     def plan(self, jobs: list[CheckedJob]) -> Plan:
-        return make_plan(jobs, self.lock, self.root, self.hashes)
+        return make_plan(jobs, self.lock, self.root, self.hashes, self.areas)
 
     def record(
         self,
@@ -138,7 +161,7 @@ class Project:
         """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache;
         returns files pruned."""
         record(self.lock, jobs, result.jobs, self.root, target)
-        removed = prune(self.lock, plan, self.root) if prune_orphans else []
+        removed = prune(self.lock, plan, self.root, self.areas) if prune_orphans else []
         self.lock.save()
         self.hashes.save()
         return removed

@@ -105,3 +105,19 @@ def test_the_key_is_not_in_the_targets_repr_or_description():
     """Printing a target (or logging it) never shows the key."""
     target = resolve(None, {"DASHSCOPE_API_KEY": KEY})
     assert KEY not in repr(target) + target.describe() + target.identity
+
+
+@pytest.mark.parametrize(
+    ("choice", "env"),
+    [
+        (None, {"DASHSCOPE_API_KEY": KEY, "DASHSCOPE_HTTP_BASE_URL": "http://u:hunter2@h/api/v1"}),
+        ("dashscope", {"DASHSCOPE_API_KEY": KEY, "DASHSCOPE_HTTP_BASE_URL": "http://hunter2@h"}),
+        ("http://u:hunter2@127.0.0.1:8000/api/v1", {}),
+        ("https://:hunter2@example.com", {}),
+    ],
+)
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(choice, env):
+    """A base URL with user:password@ is refused by a message that does not contain the secret."""
+    with pytest.raises(TargetError, match="must not carry credentials") as caught:
+        resolve(choice, env)
+    assert "hunter2" not in str(caught.value)
