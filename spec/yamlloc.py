@@ -99,7 +99,9 @@ class _Builder:
             raise YamlError(
                 "yaml-value", f"cannot read this value: {exc.problem}", _mark(node)
             ) from exc
-        except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # e.g. `!!int many`
+        # pyyaml's own scalar constructors fail this way on bad tagged values: `!!int many`,
+        # `!!bool many` (KeyError), `!!int ""` (IndexError)
+        except (ValueError, TypeError, AttributeError, OverflowError, LookupError) as exc:
             raise YamlError(
                 "yaml-value",
                 f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}",
