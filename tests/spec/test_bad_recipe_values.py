@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.recipes.check import validate_paths
-from spec.yamlloc import YamlError, load_text
+from spec.yamlloc import Mark, YamlError, load_text
 
 BASE = "model: wan2.7-image\nprompt: a red car\n"
 HUGE = "1" + "0" * 309
@@ -65,3 +65,11 @@ def test_symlink_loop_input_is_located(tmp_path: Path) -> None:
 def test_bad_tag_in_one_file_keeps_the_others(tmp_path: Path) -> None:
     """A file with `!!bool many` is reported, and the valid file beside it still is."""
     assert _codes(tmp_path, BASE + "n: !!bool many\n") == [("bad.yaml", 3, "yaml-value")]
+
+
+def test_control_character_is_located() -> None:
+    """A character YAML forbids is a yaml-syntax error at its line and column."""
+    with pytest.raises(YamlError) as caught:
+        load_text(BASE + "description: \x1f\n")
+    assert (caught.value.code, caught.value.mark) == ("yaml-syntax", Mark(3, 14))
+    assert "U+001F" in caught.value.message
