@@ -3,7 +3,8 @@
 POST   /__emulator/reset             forget tasks, uploads, limits, journal, rendered images;
                                      the configured faults only; rewind the clock
 GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
-POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward
+POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward (by at
+                                     most ten years at a time)
 GET    /__emulator/faults            the active rules with their counters
 POST   /__emulator/faults            a rule or a list of rules (see emulator.state.faults);
                                      201 with their ids

@@ -5,7 +5,8 @@ A rule is a flat mapping (YAML scenario file, `POST /__emulator/faults`, or the 
 
     action: error | fail | partial | latency | drop | cut
     # which requests (all optional)
-    model: wan2.7-image        prompt: "(?i)cat"  (regex, searched)
+    model: wan2.7-image        prompt: "(?i)cat"  (regex, searched; at most 500 characters,
+                                                   a search over 50 ms counts as no match)
     account: sk-... or its key id (uploads to /__oss/upload carry no key: account rules skip them)
     endpoint: submit | any | sync | async | synthesis | task | cancel | list | policy | upload
               | result
