@@ -73,3 +73,9 @@ def test_control_character_is_located() -> None:
         load_text(BASE + "description: \x1f\n")
     assert (caught.value.code, caught.value.mark) == ("yaml-syntax", Mark(3, 14))
     assert "U+001F" in caught.value.message
+
+
+def test_matrix_that_is_not_a_mapping_with_a_missing_key(tmp_path: Path) -> None:
+    """`matrix: 256` beside a missing prompt is two problems, not a TypeError."""
+    codes = _codes(tmp_path, "model: wan2.7-image\nn: 1\nmatrix: 256\n")
+    assert sorted(code for _, _, code in codes) == ["missing", "wrong-type"]
