@@ -1,7 +1,8 @@
 """A longer run of the fuzz properties in tests/test_fuzz.py: `validate` over mutated recipes,
-`check_request` and the emulator's submission path over mutated bodies.
+`check_request` and the emulator's submission path over mutated bodies, and the emulator's task
+list, admin and result routes over odd queries and bodies.
 
-Run: python bench/fuzz.py [--examples 5000] [--seed N] [--only validate|request|emulator]
+Run: python bench/fuzz.py [--examples 5000] [--seed N] [--only validate|request|emulator|routes]
 Unlike the test, a failing example does not stop the run: each property prints how many examples
 it tried and its distinct failures (exception type and message, with the first example that
 raised it). Exits 1 when any property failed.
@@ -65,7 +66,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=5000, help="per property")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=["validate", "request", "emulator"])
+    parser.add_argument("--only", choices=["validate", "request", "emulator", "routes"])
     args = parser.parse_args()
     failed = False
     with tempfile.TemporaryDirectory() as temporary:
@@ -82,6 +83,10 @@ def main() -> int:
             "emulator": (
                 test_fuzz.request_bodies(),
                 lambda body: test_fuzz.check_submission(emulator, body),
+            ),
+            "routes": (
+                test_fuzz.OTHER_REQUESTS,
+                lambda call: test_fuzz.check_other_request(emulator, call),
             ),
         }
         try:
