@@ -57,6 +57,13 @@ def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
     return _json_error(request, 404, "NotFound", PATH_NOT_FOUND)
 
 
+def _client_gone(request: web.Request) -> web.Response:
+    """The client hung up mid-request: its business, worth one line and no traceback."""
+    LOG.info("client went away during %s %s", request.method, request.path)
+    note(request, dropped=True)
+    return web.Response(status=499)  # never reaches the client: the connection is gone
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can
@@ -77,6 +84,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         return _unrouted(request, exc)
+    except ConnectionResetError:  # aiohttp's "Connection lost" while reading a body
+        return _client_gone(request)
     except Exception:
         LOG.exception("unexpected error on %s %s", request.method, request.path)
         return _json_error(request, 500, "InternalError", INTERNAL)

@@ -118,6 +118,12 @@ def request_images(
     return list(view.images) + ([view.mask] if view.mask else [])
 
 
+def _taken(view: RequestView, name: str) -> object:
+    """A parameter's value when the model takes it, else None: the schema checked the shape of
+    only these (check_parameters reports the others)."""
+    return view.parameters.get(name) if name in view.spec.parameters else None
+
+
 def _count_range(allowed: Range) -> str:
     low, high = int(allowed.low), int(allowed.high)
     return f"{low}" if low == high else f"{low} to {high}"
@@ -199,7 +205,7 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
 def check_size(view: RequestView, mode: Mode) -> Iterator[Problem]:
     """A tier the model offers in this mode,
     or an explicit W*H within its pixel and aspect range."""
-    size = view.parameters.get("size")
+    size = _taken(view, "size")
     if not isinstance(size, str):
         return
     path, rule = ("parameters", "size"), mode.size
@@ -248,8 +254,8 @@ def _ratio_text(allowed: Range) -> str:
 
 def check_boxes(view: RequestView, infos: list[ImageInfo | None]) -> Iterator[Problem]:
     """bbox_list: one list per image, at most two boxes each, ordered corners, inside the image."""
-    boxes = view.parameters.get("bbox_list")
-    if boxes is None:
+    boxes = _taken(view, "bbox_list")
+    if not isinstance(boxes, list):
         return
     if len(boxes) != len(view.images):
         yield Problem(
@@ -286,8 +292,8 @@ def _check_box(box: list[int], path: Path, index: int, info: ImageInfo | None) -
 
 def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
     """color_palette: 3-10 valid colours whose ratios have two decimals and sum to 100.00%."""
-    palette = view.parameters.get("color_palette")
-    if palette is None:
+    palette = _taken(view, "color_palette")
+    if not isinstance(palette, list):
         return
     path = ("parameters", "color_palette")
     if mode.name == "sequential":

@@ -4,15 +4,19 @@ The schema says what a scenario file, an admin-API body and an `X-Wanform-Fault`
 hold; this module turns its errors into one sentence each, with the path of the offending
 value, and adds the two checks a schema cannot make: an error code outside the catalogue
 (spec/errors.py) needs its status and message, and `prompt` must compile as a regex.
+
+Prompt patterns are compiled and matched with the `regex` package, not `re`: it can stop a
+search after a time limit (`PROMPT_MATCH_SECONDS`), so a backtracking pattern such as `(a|aa)+$`
+cannot freeze the emulator; its default (V0) syntax is `re`'s.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
 import jsonschema
+import regex
 
 from spec.errors import CATALOGUE
 from spec.problems import Path, Problem
@@ -30,6 +34,8 @@ DEFAULT_CODES: Mapping[str, str] = MappingProxyType(
     {"error": "InternalError", "fail": "InternalError", "partial": "InternalError.Timeout"}
 )
 CODE = "fault-rule"
+PROMPT_PATTERN_MAX = 500  # characters; a rule picks prompts by a word or two, not a grammar
+PROMPT_MATCH_SECONDS = 0.05  # per search: a timed-out search counts as no match
 
 _SCENARIO = Validator(SCHEMA)
 _RULE = Validator({"definitions": _DEFINITIONS, "$ref": "#/definitions/rule"})
@@ -117,13 +123,33 @@ def _semantic_problems(rule: Mapping, prefix: Path) -> list[Problem]:
     code = _code_problem(rule)
     if code is not None:
         problems.append(Problem(CODE, code, prefix + ("code",)))
-    if rule.get("prompt") is not None:
-        try:
-            re.compile(rule["prompt"])
-        except re.error as exc:
-            message = f"`prompt` is not a valid regular expression: {exc}"
-            problems.append(Problem(CODE, message, prefix + ("prompt",)))
+    prompt = rule.get("prompt")
+    reason = prompt_pattern_problem(prompt) if isinstance(prompt, str) else None
+    if reason is not None:
+        problems.append(Problem(CODE, reason, prefix + ("prompt",)))
     return problems
+
+
+def compile_prompt(pattern: str) -> regex.Pattern[str]:
+    """A rule's `prompt` compiled; ValueError (with the reason) when it is not usable."""
+    if len(pattern) > PROMPT_PATTERN_MAX:
+        raise ValueError(f"`prompt` has {len(pattern)} characters; at most {PROMPT_PATTERN_MAX}")
+    try:
+        return regex.compile(pattern)
+    except regex.error as exc:
+        raise ValueError(f"`prompt` is not a valid regular expression: {exc}") from None
+    except (RecursionError, OverflowError, MemoryError):
+        # deep nesting exhausts the compiler's recursion; huge repeat counts overflow
+        raise ValueError("`prompt` is not a valid regular expression: too complex") from None
+
+
+def prompt_pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a rule's `prompt`, or None."""
+    try:
+        compile_prompt(pattern)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def rule_problems(rule: object, prefix: Path = ()) -> list[Problem]:

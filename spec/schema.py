@@ -56,8 +56,11 @@ def _is_integer(_checker: object, value: object) -> bool:
 
 
 def _is_number(_checker: object, value: object) -> bool:
-    # .nan and .inf pass every minimum/maximum comparison; no parameter of these models takes them
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # .nan and .inf pass every minimum/maximum comparison; no parameter of these models takes them.
+    # An int is always finite (math.isfinite overflows on one past 1e308).
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @functools.cache

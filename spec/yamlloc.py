@@ -99,7 +99,9 @@ class _Builder:
             raise YamlError(
                 "yaml-value", f"cannot read this value: {exc.problem}", _mark(node)
             ) from exc
-        except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # e.g. `!!int many`
+        # pyyaml's own scalar constructors fail this way on bad tagged values: `!!int many`,
+        # `!!bool many` (KeyError), `!!int ""` (IndexError)
+        except (ValueError, TypeError, AttributeError, OverflowError, LookupError) as exc:
             raise YamlError(
                 "yaml-value",
                 f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}",
@@ -137,6 +139,16 @@ class _Builder:
         return out
 
 
+def _code_point(character: int | str) -> int:
+    return character if isinstance(character, int) else ord(character[:1] or "\0")
+
+
+def _position_mark(text: str, position: int) -> Mark:
+    """The line and column of a character offset into `text`."""
+    line_start = text.rfind("\n", 0, position) + 1
+    return Mark(text.count("\n", 0, position) + 1, position - line_start + 1)
+
+
 def load_text(text: str) -> Located:
     """Parse one YAML document with locations;
     YamlError for anything that is not one sane document."""
@@ -152,6 +164,13 @@ def load_text(text: str) -> Located:
         )
         raise YamlError(
             "yaml-syntax", f"invalid YAML: {exc.problem or exc.context}{context}", where
+        ) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids; it has a position only
+        raise YamlError(
+            "yaml-syntax",
+            f"invalid YAML: character U+{_code_point(exc.character):04X} is not allowed "
+            f"({exc.reason})",
+            _position_mark(text, exc.position),
         ) from exc
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"invalid YAML: {exc}") from exc

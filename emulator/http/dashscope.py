@@ -63,6 +63,7 @@ OFF_LOOP_BYTES = (
 STARTED = frozenset({TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED})
 STATUSES = tuple(TaskStatus)
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
+PAGE_DIGITS = 9  # page_no and page_size: ASCII digits, at most this many
 INTERLEAVE_NEEDS_STREAM = (
     "enable_interleave on the synchronous endpoint needs streaming: send the header "
     f"{SSE_HEADER}: {HEADER_ON} (and parameters.stream: true)"
@@ -318,7 +319,8 @@ def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
 
 def _page(query: Mapping[str, str], name: str, default: int) -> int:
     text = query.get(name, str(default))
-    if not text.isdigit() or int(text) < 1:
+    # str.isdigit takes any script's digits (and "²", which int() refuses); 9 digits is plenty
+    if not (text.isascii() and text.isdigit() and len(text) <= PAGE_DIGITS) or int(text) < 1:
         raise invalid_parameter(f"{name} must be a positive integer, got {text!r}")
     return int(text)
 

@@ -18,11 +18,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise bad_request("BadRequest.TooLarge", TOO_LARGE)
     chunks = []
     total = 0
-    async for chunk in request.content.iter_chunked(CHUNK):
-        total += len(chunk)
-        if total > limit:
-            raise bad_request("BadRequest.TooLarge", TOO_LARGE)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_chunked(CHUNK):
+            total += len(chunk)
+            if total > limit:
+                raise bad_request("BadRequest.TooLarge", TOO_LARGE)
+            chunks.append(chunk)
+    except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not
+        raise bad_request("BadRequest.IllegalInput", NOT_JSON) from None
     return b"".join(chunks)
 
 

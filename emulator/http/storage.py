@@ -8,7 +8,7 @@ Refusals on the two object-storage paths are answered as OSS does, in XML (see `
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
-from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.http import HttpProcessingError
 
 from emulator.errors import OssError, bad_request, invalid_parameter
 from emulator.http.context import EMULATOR, base_url, caller, note, request_id
@@ -75,8 +75,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None
             else:
                 value = await _read_part(part, FIELD_MAX_BYTES, too_large)
                 fields[part.name] = value.decode("utf-8", "replace")
-    except (ValueError, AssertionError, RuntimeError, BadHttpMessage):
-        # BadHttpMessage: a part's header lines that HTTP forbids (control characters, say)
+    # HttpProcessingError: a part header aiohttp cannot parse (control bytes, say);
+    # RequestPayloadError: a body that ends early or cannot be decoded
+    except (
+        ValueError,
+        AssertionError,
+        RuntimeError,
+        HttpProcessingError,
+        web.RequestPayloadError,
+    ):
         raise malformed from None
     return fields, data
 

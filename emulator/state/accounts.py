@@ -14,7 +14,8 @@ KEY_PREFIX = "sk-"
 
 def key_id(key: str) -> str:
     """A short stable id for a key (12 hex digits of its sha256), shown in its place in logs."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+    # surrogateescape: a header's bytes that are not UTF-8 reach us as lone surrogates
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

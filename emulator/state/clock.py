@@ -9,6 +9,10 @@ from datetime import datetime
 
 from spec.models import SERVICE_TIMEZONE, TASK_LIST_TIME_FORMAT, TASK_TIME_FORMAT
 
+# One jump covers any TTL or quota window; far beyond, times stop fitting a datetime (year 9999).
+MAX_ADVANCE_SECONDS = 10 * 365 * 86400
+LATEST = datetime(9000, 1, 1, tzinfo=SERVICE_TIMEZONE).timestamp()
+
 
 class VirtualClock:
     """Epoch seconds on a clock `speed` times as fast as real time, that can jump forward."""
@@ -29,9 +33,13 @@ class VirtualClock:
         return self._epoch + (time.monotonic() - self._mono) * self.speed + self._offset
 
     def advance(self, seconds: float) -> float:
-        """Jump forward and wake every sleeper to re-check its deadline; returns the new time."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
+        """Jump forward and wake every sleeper to re-check its deadline; returns the new time.
+
+        ValueError for a jump back, of more than ten years, or past the year 9000."""
+        if not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+            raise ValueError(f"seconds must be 0 to {MAX_ADVANCE_SECONDS} (ten years)")
+        if self.now() + seconds > LATEST:
+            raise ValueError("the clock cannot move past the year 9000")
         self._offset += seconds
         self._wake()
         return self.now()

@@ -5,7 +5,8 @@ A rule is a flat mapping (YAML scenario file, `POST /__emulator/faults`, or the 
 
     action: error | fail | partial | latency | drop | cut
     # which requests (all optional)
-    model: wan2.7-image        prompt: "(?i)cat"  (regex, searched)
+    model: wan2.7-image        prompt: "(?i)cat"  (regex, searched; at most 500 characters,
+                                                   a search over 50 ms counts as no match)
     account: sk-... or its key id (uploads to /__oss/upload carry no key: account rules skip them)
     endpoint: submit | any | sync | async | synthesis | task | cancel | list | policy | upload
               | result
@@ -32,19 +33,23 @@ it creates, to be consulted on its downloads.
 from __future__ import annotations
 
 import json
+import logging
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import regex
 
 from emulator.state.accounts import Account
 from spec.errors import CATALOGUE
 from spec.faults import (
     DEFAULT_CODES,
     ENDPOINTS,
+    PROMPT_MATCH_SECONDS,
     SUBMIT_ENDPOINTS,
+    compile_prompt,
     rule_problems,
     scenario_problems,
     scenario_rules,
@@ -52,6 +57,7 @@ from spec.faults import (
 from spec.yamlloc import YamlError, load_file
 
 HEADER = "X-Wanform-Fault"
+LOG = logging.getLogger("wanform.emulator")
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class Rule:
     endpoints: tuple[str, ...]
     rng: random.Random
     model: str | None = None
-    prompt: re.Pattern[str] | None = None
+    prompt: regex.Pattern[str] | None = None
     account: str | None = None
     nth: int | None = None
     times: int | None = None
@@ -111,9 +117,16 @@ class Rule:
             ctx.account is None or self.account not in (ctx.account.key, ctx.account.key_id)
         ):
             return False
-        return self.prompt is None or (
-            ctx.prompt is not None and self.prompt.search(ctx.prompt) is not None
-        )
+        return self.prompt is None or (ctx.prompt is not None and self._prompt_matches(ctx.prompt))
+
+    def _prompt_matches(self, prompt: str) -> bool:
+        """A time-bounded search: a pattern that backtracks for too long counts as no match."""
+        assert self.prompt is not None
+        try:
+            return self.prompt.search(prompt, timeout=PROMPT_MATCH_SECONDS) is not None
+        except TimeoutError:
+            LOG.warning("fault rule %s: `prompt` search timed out; no match", self.id)
+            return False
 
     def describe(self) -> dict:
         return {"id": self.id, **self.given, "seen": self.seen, "fired": self.fired}
@@ -168,7 +181,7 @@ def _match_fields(data: Mapping) -> dict:
     """What the rule matches on; `prompt` compiled."""
     fields = {key: data.get(key) for key in ("model", "account", "nth", "times", "probability")}
     prompt = data.get("prompt")
-    fields["prompt"] = re.compile(prompt) if prompt is not None else None
+    fields["prompt"] = compile_prompt(prompt) if prompt is not None else None
     return fields
 
 

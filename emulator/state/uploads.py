@@ -89,7 +89,8 @@ class UploadStore:
         for name in ("policy", "Signature", "key"):
             if not fields.get(name):
                 raise OssError(400, "InvalidArgument", f"The form field {name} is missing.")
-        if not hmac.compare_digest(fields["Signature"], self._sign(fields["policy"])):
+        given = fields["Signature"].encode("utf-8", "surrogateescape")  # compare_digest: not str
+        if not hmac.compare_digest(given, self._sign(fields["policy"]).encode("utf-8")):
             raise OssError(
                 403,
                 "SignatureDoesNotMatch",

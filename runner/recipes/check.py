@@ -59,7 +59,8 @@ class ImageFiles:
                 return None, Problem(
                     "input-not-found", f"{value} does not exist (looked for {candidate})"
                 )
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        # a NUL byte, a name too long for the file system; a symlink loop (RuntimeError before 3.13)
+        except (OSError, ValueError, RuntimeError) as exc:
             return None, Problem("input-not-found", f"{value!r} cannot be a file name here: {exc}")
         return candidate, None
 

@@ -133,7 +133,8 @@ def _missing(data: dict) -> list[Problem]:
     model = data.get("model")
     spec = MODELS.get(model) if isinstance(model, str) else None
     needed = ["prompt"] + (["function", "inputs"] if spec and spec.family == "imageedit" else [])
-    matrix = data.get("matrix") or {}
+    matrix = data.get("matrix")
+    matrix = matrix if isinstance(matrix, dict) else {}  # any other matrix is a schema problem
     return [
         Problem("missing", f"Field required: {key}", ())
         for key in needed

@@ -354,8 +354,7 @@ async def test_admin_lists_deletes_and_clears_rules(api):
         ({"action": "latency"}, "a `latency` rule needs `seconds`: a number in (0, 86400]"),
         (
             {"action": "error", "prompt": "("},
-            "`prompt` is not a valid regular expression: "
-            "missing ), unterminated subpattern at position 0",
+            "`prompt` is not a valid regular expression: missing ) at position 1",
         ),
         (
             {"action": "error", "probability": 2},
