@@ -38,19 +38,6 @@ CHECKS = [
     "positive_data_acceptance",
 ]
 
-# Operations not generated at all.
-EXCLUDED_OPERATIONS = {
-    "adminAdvanceClock": "an advance that takes the clock past what a date can hold (year 9999) "
-    "is a 500 until the input-parsing work bounds `seconds` (400); include it, with the bound in "
-    "the document, once that lands",
-}
-
-# Operations generated from valid data only: their invalid data finds a bug being fixed elsewhere.
-POSITIVE_ONLY = {
-    "formUpload": "a non-ASCII Signature is a 500 (hmac.compare_digest of str) until the "
-    "input-parsing work's non-ASCII fix lands; generate invalid data again then",
-}
-
 # positive_data_acceptance (a schema-valid request gets no 400) does not hold for these: the
 # server checks something no JSON Schema can state.
 POSITIVE_EXCEPTIONS = {
@@ -92,16 +79,10 @@ CONFIG = SchemathesisConfig.from_dict(
                 {"include-operation-id": operation, "checks": {"positive_data_acceptance": OFF}}
                 for operation in POSITIVE_EXCEPTIONS
             ),
-            *(
-                {"include-operation-id": operation, "generation": {"mode": "positive"}}
-                for operation in POSITIVE_ONLY
-            ),
         ],
     }
 )
 SCHEMA = schemathesis.openapi.from_path(OPENAPI, config=CONFIG)
-for operation_id in EXCLUDED_OPERATIONS:
-    SCHEMA = SCHEMA.exclude(operation_id=operation_id)
 
 pytestmark = pytest.mark.timeout(OPERATION_TIMEOUT_SECONDS)
 

@@ -12,6 +12,7 @@ from openapi_spec_validator.readers import read_from_filename
 
 from emulator import EmulatorConfig, create_app
 from emulator.http.dashscope import API, STATUSES, SUBMIT_ROUTES
+from emulator.state.clock import MAX_ADVANCE_SECONDS
 from emulator.state.faults import HEADER as FAULT_HEADER
 from spec.models import MODELS
 
@@ -195,3 +196,10 @@ async def test_a_form_part_with_a_forbidden_header_is_malformed(aiohttp_client):
     assert response.status == 400
     assert response.content_type == "application/xml"
     assert "<Code>MalformedPOSTRequest</Code>" in await response.text()
+
+
+def test_the_clock_advance_bound_is_the_emulators():
+    """The document's largest clock advance is the one the emulator's clock accepts."""
+    body = DOC["paths"]["/__emulator/clock/advance"]["post"]["requestBody"]
+    seconds = body["content"]["application/json"]["schema"]["properties"]["seconds"]
+    assert seconds["maximum"] == MAX_ADVANCE_SECONDS
