@@ -9,6 +9,7 @@ import signal
 import sys
 from collections import Counter
 
+import pytest
 from runner_kit import KEY, SUBMIT_PATHS, Project
 
 from runner.exits import Exit
@@ -21,13 +22,19 @@ SEEDS = """\
       seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     """
 
+# `wanform` whose requests give up after 3 s, so a rerun waits out a killed run's request quickly
+SHORT_TIMEOUTS = (
+    "from runner.api.client import Timeouts; from runner.engine import launch; "
+    "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
+    "from runner.cli import main; main()"
+)
 
-async def wanform(project: Project, *args: str) -> asyncio.subprocess.Process:
+
+async def wanform(project: Project, *args: str, short: bool = False) -> asyncio.subprocess.Process:
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "runner.cli",
+        *(("-c", SHORT_TIMEOUTS) if short else ("-m", "runner.cli")),
         "run",
         *args,
         cwd=project.root,
@@ -78,21 +85,25 @@ async def created(emulator) -> list[str]:
     ]
 
 
-async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulators):
-    """Killed with four tasks running and a fifth submission unanswered, rerun: one task a job."""
+@pytest.mark.parametrize("made_before_rerun", [True, False])
+async def test_kill_9_then_rerun_submits_every_job_exactly_once(
+    project, emulators, made_before_rerun
+):
+    """Killed with four tasks running and a fifth submission unanswered, rerun (before or after
+    that submission makes its task): one task a job."""
     emulator = await emulators(speed=30.0)  # 1 s tasks
-    # the fifth submission takes a second to answer
-    await emulator.fault(action="latency", seconds=30, nth=5)
+    # the fifth submission takes two seconds to make its task, within the 3 s request timeout
+    await emulator.fault(action="latency", seconds=60, nth=5)
     project.recipe("foxes", SEEDS)
     args = ("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "30", "-o", "json")
-    first = await wanform(project, *args)
+    first = await wanform(project, *args, short=True)
     await asyncio.wait_for(journaled(project, first, "submitting", 5), 20)
     first.kill()
     out1, err1 = await first.communicate()
-    while len(await created(emulator)) < 5:  # the emulator creates the fifth task after its latency
+    while made_before_rerun and len(await created(emulator)) < 5:
         await asyncio.sleep(0.05)
     first_tasks = {e["job"]: e["task_id"] for e in project.journal() if e["event"] == "submitted"}
-    second = await wanform(project, *args)
+    second = await wanform(project, *args, short=True)
     out2, err2 = await asyncio.wait_for(second.communicate(), 60)
     assert second.returncode == Exit.OK, err2.decode()
     report = json.loads(out2)
