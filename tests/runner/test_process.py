@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 from runner_kit import KEY, SUBMIT_PATHS, Project
 
+from emulator.http.context import EMULATOR
 from runner.exits import Exit
 
 SEEDS = """\
@@ -118,3 +119,31 @@ async def test_kill_9_then_rerun_submits_every_job_exactly_once(
     finished = {e["job"]: e["task_id"] for e in project.journal() if e["event"] == "finished"}
     assert len(finished) == 10 and all(finished[job] == task for job, task in first_tasks.items())
     assert KEY.encode() not in out1 + err1 + out2 + err2 + project.written()
+
+
+async def test_a_rerun_never_swaps_the_tasks_of_two_killed_submissions(project, emulators):
+    """Killed with two submissions unanswered whose tasks are made in the other order, rerun:
+    neither job takes the other's task; both are unresolved."""
+    emulator = await emulators(speed=50.0)
+    # one submission a second: the bridge first (alone, as a run's first), the fox, the graffiti
+    await emulator.fault(action="latency", seconds=125, prompt="fox")  # sent second, made last
+    await emulator.fault(action="latency", seconds=25, prompt="graffiti")
+    for name in ("bridge", "fox", "graffiti"):
+        project.recipe(name, f"model: wan2.7-image\nprompt: a {name}\nsize: '1024*1024'\nn: 1\n")
+    args = (".", "--target", emulator.base_url, "--emulator-speed", "50", "--submit-rps", "1")
+    first = await wanform(project, *args, short=True)
+    await asyncio.wait_for(journaled(project, first, "submitting", 3), 20)
+    first.kill()
+    await first.communicate()
+    while len(await created(emulator)) < 3:
+        await asyncio.sleep(0.05)
+    second = await wanform(project, *args, "-o", "json", short=True)
+    out, err = await asyncio.wait_for(second.communicate(), 60)
+    jobs = {j["job"]: j for j in json.loads(out)["jobs"]}
+    state = emulator.runner.app[EMULATOR]  # type: ignore[attr-defined]  # an AppRunner
+    account = state.accounts.authenticate(f"Bearer {KEY}")
+    made = {task.task_id: task.brief.prompt for task in state.tasks.tasks(account)}
+    for name, job in jobs.items():
+        assert not job["images"] or made[job["task_id"]] == f"a {name}", err.decode()
+    assert (jobs["fox"]["status"], jobs["graffiti"]["status"]) == ("unresolved", "unresolved")
+    assert len(made) == 3 and second.returncode == Exit.FAILED
