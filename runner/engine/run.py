@@ -297,7 +297,7 @@ class Engine:
                 return
         if record is not None and record.unresolved is not None:
             if not self.options.resubmit_unresolved:
-                raise UnresolvedError(record.unresolved, "an earlier run took none of its tasks")
+                raise UnresolvedError(record.unresolved, "an earlier run could not tell its task")
             record = None  # the user chose to pay again: a new task, no lost one looked for
         async with self.gates.slot(w.model):
             answer = await self._resume(w, record) if record is not None and record.live else None

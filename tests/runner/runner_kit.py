@@ -13,7 +13,6 @@ from pathlib import Path
 import aiohttp
 
 from emulator import EmulatorConfig, start
-from runner.api.client import Timeouts
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.engine.launch import execute
@@ -137,7 +136,6 @@ async def run(
     limits: Limits | None = None,
     models: Mapping[str, ModelSpec] = MODELS,
     base_url: str | None = None,
-    timeouts: Timeouts = Timeouts(),
     **options: object,
 ) -> Run:
     """Validate `paths` (default: every recipe of the project) and run them against the emulator."""
@@ -153,7 +151,6 @@ async def run(
         RunOptions(**settings),
         Lines(out, err),
         root=project.root,
-        timeouts=timeouts,
         models=models,
     )
     return Run(result, out.getvalue(), err.getvalue())

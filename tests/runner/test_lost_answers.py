@@ -14,10 +14,14 @@ from runner_kit import KEY, SUBMIT_PATHS, Emulator, make_project, run
 from emulator import EmulatorConfig
 from emulator.http.context import EMULATOR
 from emulator.pytest_plugin import EmulatorThread
-from runner.api.client import Timeouts
+from runner.api.answers import allowed_images, disagreement, fixed_size
 from runner.api.limits import resolve_limits
 from runner.cli import main
+from runner.engine.states import UNRESOLVED, JobState, RunResult
+from runner.engine.submission import UnresolvedError
 from runner.exits import Exit
+from runner.recipes.check import validate_paths
+from runner.reports.junit import junit_xml
 from spec.models import MODELS
 
 RECIPE = """\
@@ -37,7 +41,6 @@ JOBS = {
     "kite": ("A kite over the dunes.", "896*1152"),
     "piano": ("An old piano in a hall.", "1280*1024"),
 }
-SHORT = Timeouts(connect=1.0, read=2.0)  # a 3 s window for a lost submission
 FAST = {name: replace(spec, submit_rps=50, max_in_flight=20) for name, spec in MODELS.items()}
 
 
@@ -182,3 +185,49 @@ def cli(*args: str, env: dict | None = None):
     return CliRunner().invoke(
         main, list(args), env={"DASHSCOPE_API_KEY": None, **(env or {})}, catch_exceptions=False
     )
+
+
+VASE = """\
+    model: wan2.5-i2i-preview
+    prompt: Put the alarm clock next to the vase.
+    inputs:
+      - path: images/alarm-clock.png
+      - path: images/table-vase.png
+    size: "1280*720"
+    n: 2
+    """
+
+
+def request_of(project, name: str, text: str):
+    path = project.recipe(name, text)
+    return validate_paths([str(path)], root=project.root).jobs[0].request
+
+
+def test_a_task_answer_that_the_request_cannot_have_made_is_told_apart(project):
+    """Too many images, another size, another orig_prompt: each is a reason not to adopt."""
+    fox = request_of(project, "fox", RECIPE.format(prompt="A fox.", size="1024*1024"))
+    vase = request_of(project, "vase", VASE)
+    own = [{"url": "u", "orig_prompt": "Put the alarm clock next to the vase."}]
+    assert disagreement(fox, {"usage": {"image_count": 1, "size": "1024*1024"}}) is None
+    assert disagreement(fox, {"usage": {"image_count": 2, "size": "1024*1024"}}) == (
+        "it made 2 images where the job allows 1"
+    )
+    assert disagreement(fox, {"usage": {"image_count": 1, "size": "1280*960"}}) == (
+        "its images are 1280*960 where the job asks for 1024*1024"
+    )
+    assert disagreement(vase, {"output": {"results": own}, "usage": {"image_count": 1}}) is None
+    other = [{"url": "u", "orig_prompt": "A fox."}]
+    assert disagreement(vase, {"output": {"results": other}}) == "its prompt is not the job's"
+    assert (allowed_images(vase), fixed_size(vase), fixed_size(fox)) == (
+        2,
+        (1280, 720),
+        (1024, 1024),
+    )
+
+
+def test_junit_counts_an_unresolved_job_as_a_failure_naming_its_candidates():
+    """An unresolved job is a JUnit failure of type Unresolved whose message names the tasks."""
+    job = JobState("fox.yaml", "fox", "wan2.7-image", state=UNRESOLVED)
+    job.error = UnresolvedError(["t1", "t2"], "2 unclaimed tasks of wan2.7-image were made")
+    xml = junit_xml(RunResult("url", [job])).decode()
+    assert 'failures="1"' in xml and 'type="Unresolved"' in xml and "t1, t2" in xml
