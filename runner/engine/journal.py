@@ -81,7 +81,8 @@ class Journal:
         self._guard.enter_context(run_guard(self.directory.parent))
         text = self.path.read_text(encoding="utf-8", errors="replace") if self.path.exists() else ""
         self._replay(text)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (held open for the run; close() shuts it)
+        # held open for the run (close() shuts it), so no `with`
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         if text and not text.endswith("\n"):
             self._file.write("\n")  # a line cut short by a crash stays alone on its line
         return self
@@ -112,8 +113,8 @@ class Journal:
         event, task_id = entry.get("event"), entry.get("task_id")
         if task_id:
             self.task_ids.add(task_id)
-        if event == "submitting":
-            record.intent = entry.get("at")
+        if event == "submitting":  # a new attempt: an earlier unresolved one is given up
+            record.intent, record.unresolved = entry.get("at"), None
             timeout = entry.get("timeout")
             record.deadline = (
                 None if record.intent is None or timeout is None else (record.intent + timeout)

@@ -110,7 +110,11 @@ def test_an_unanswered_submission_keeps_its_deadline_and_an_unresolved_job_its_c
         journal.write("submitting", "a", at=100.0, timeout=75.0)
         journal.write("submitting", "b", at=100.0, timeout=75.0)
         journal.write("unresolved", "b", candidates=["t1", "t2"])
+        journal.write("submitting", "c", at=100.0, timeout=75.0)
+        journal.write("unresolved", "c", candidates=["t1", "t2"])
+        journal.write("submitting", "c", at=200.0, timeout=75.0)  # --resubmit-unresolved
     with Journal(tmp_path) as again:
-        a, b = again.get("a"), again.get("b")
+        a, b, c = again.get("a"), again.get("b"), again.get("c")
         assert (a.intent, a.deadline, a.unresolved) == (100.0, 175.0, None)
         assert (b.intent, b.live, b.unresolved) == (None, False, ["t1", "t2"])
+        assert (c.intent, c.deadline, c.unresolved) == (200.0, 275.0, None)
