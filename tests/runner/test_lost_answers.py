@@ -3,6 +3,7 @@ unresolved."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from dataclasses import replace
@@ -15,10 +16,13 @@ from emulator import EmulatorConfig
 from emulator.http.context import EMULATOR
 from emulator.pytest_plugin import EmulatorThread
 from runner.api.answers import allowed_images, disagreement, fixed_size
-from runner.api.limits import resolve_limits
+from runner.api.client import Answer, Timeouts
+from runner.api.limits import Gates, resolve_limits
+from runner.api.retries import RetryPolicy
 from runner.cli import main
+from runner.engine.journal import Journal
 from runner.engine.states import UNRESOLVED, JobState, RunResult
-from runner.engine.submission import UnresolvedError
+from runner.engine.submission import Submitter, UnresolvedError
 from runner.exits import Exit
 from runner.recipes.check import validate_paths
 from runner.reports.junit import junit_xml
@@ -177,7 +181,8 @@ def test_the_cli_reports_an_unresolved_job_and_resubmits_it_only_when_told(tmp_p
     (line,) = [line for line in first.stdout.splitlines() if line.startswith("unresolved")]
     assert (first.exit_code, again.exit_code, paid.exit_code) == (3, 3, 0), first.stdout
     assert line.count("candidates: ") == 1 and "--resubmit-unresolved" in line
-    assert "1 unresolved" in first.stdout and "fox" in plan.stdout
+    pending = [line.split()[:2] for line in plan.stdout.splitlines() if "fox.yaml::fox" in line]
+    assert "1 unresolved" in first.stdout and pending == [["+", "new"]]
     assert "unresolved" in again.stdout and "succeeded" in paid.stdout
 
 
@@ -231,3 +236,36 @@ def test_junit_counts_an_unresolved_job_as_a_failure_naming_its_candidates():
     job.error = UnresolvedError(["t1", "t2"], "2 unclaimed tasks of wan2.7-image were made")
     xml = junit_xml(RunResult("url", [job])).decode()
     assert 'failures="1"' in xml and 'type="Unresolved"' in xml and "t1, t2" in xml
+
+
+class Listed:
+    """A client whose task list holds the given entries, and whose requests give up after 75 s."""
+
+    timeouts = Timeouts(connect=15.0, read=60.0)
+
+    def __init__(self, entries: list[dict]) -> None:
+        self.entries = entries
+
+    async def tasks(self, **params: str) -> Answer:
+        return Answer({"data": self.entries, "total_page": 1}, 200)
+
+
+async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_path):
+    """Tasks made before the submission or after it could no longer make one are not its
+    candidates (on a service clock the runner shares)."""
+    sent = 1_000_000.0
+    made = {"early": sent - 200, "in": sent + 30, "late": sent + 75 + 200}
+    entries = [{"task_id": t, "gmt_create": int(at * 1000)} for t, at in made.items()]
+    with Journal(tmp_path) as journal:
+        submitter = Submitter(
+            Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+            Gates(resolve_limits(MODELS, {})),
+            journal,
+            RetryPolicy(),
+            lambda error: None,
+            asyncio.Event(),
+            lambda error: None,
+        )
+        assert await submitter.find_lost("wan2.7-image", sent, sent + submitter.window) == ["in"]
+        submitter.windowed = False  # an emulator's clock has no upper bound; "in" is claimed now
+        assert await submitter.find_lost("wan2.7-image", sent, sent + 75) == ["late"]
