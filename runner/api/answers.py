@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from runner.api.errors import WanformError
 from runner.engine.states import ImageFailure
 from runner.recipes.build import BuiltRequest
 from spec.checks import select_mode
-from spec.models import ENDED_STATUSES, TASK_TIME_FORMAT, TaskStatus
+from spec.models import ENDED_STATUSES, TASK_TIME_FORMAT, Mode, TaskStatus
+from spec.sizes import output_size, parse_explicit
 
 # Statuses after which polling a task tells nothing more: it ended, or it is not (or no longer)
 # known to the service.
@@ -63,8 +65,59 @@ def expected_images(request: BuiltRequest) -> int | None:
     spec, parameters = request.spec, request.body.get("parameters") or {}
     if spec.family != "messages":
         return None  # results style lists each failed image itself
-    mode = select_mode(spec, parameters, sum(ref.role == "input" for ref in request.images))
+    mode = _mode(request)
     return int(parameters.get("n", mode.n_default)) if mode.name in EXACT_COUNT_MODES else None
+
+
+class WrongResultError(WanformError):
+    """A result that cannot be what the job asked for: too many images, or the wrong size."""
+
+    code = "WrongResult"
+    hint = "the service returned something other than the request made; nothing was kept"
+
+
+def _mode(request: BuiltRequest) -> Mode:
+    parameters = request.body.get("parameters") or {}
+    return select_mode(request.spec, parameters, sum(ref.role == "input" for ref in request.images))
+
+
+def allowed_images(request: BuiltRequest) -> int | None:
+    """The most images a request can make: `n`, or `max_images` for interleaved output."""
+    mode, parameters = _mode(request), request.body.get("parameters") or {}
+    most = (
+        parameters.get("max_images", mode.max_images_default)
+        if mode.name == "interleave"
+        else parameters.get("n", mode.n_default)
+    )
+    return int(most) if isinstance(most, int | float) else None
+
+
+def fixed_size(request: BuiltRequest) -> tuple[int, int] | None:
+    """Width and height of every image, when the request names them (`W*H`); else None."""
+    size = (request.body.get("parameters") or {}).get("size")
+    if request.spec.family == "imageedit" or not isinstance(size, str):
+        return None
+    if parse_explicit(size) is None:
+        return None  # a tier or the default: the size follows the input images
+    return output_size(request.spec, _mode(request), request.body["parameters"], None)
+
+
+def disagreement(request: BuiltRequest, body: dict) -> str | None:
+    """What a finished task's answer shows that the request cannot have made; None when
+    nothing does (its usage: image count and size; its results' orig_prompt)."""
+    raw = body.get("usage")
+    usage: dict = raw if isinstance(raw, dict) else {}
+    count, allowed = usage.get("image_count"), allowed_images(request)
+    if isinstance(count, int) and allowed is not None and count > allowed:
+        return f"it made {count} images where the job allows {allowed}"
+    size = fixed_size(request)
+    if size is not None and "size" in usage and usage["size"] != f"{size[0]}*{size[1]}":
+        return f"its images are {usage['size']} where the job asks for {size[0]}*{size[1]}"
+    prompt = (request.body.get("input") or {}).get("prompt")
+    for item in (body.get("output") or {}).get("results") or []:
+        if isinstance(item, dict) and "orig_prompt" in item and item["orig_prompt"] != prompt:
+            return "its prompt is not the job's"
+    return None
 
 
 def missing(found: Outcome, expected: int | None) -> list[ImageFailure]:

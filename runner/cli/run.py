@@ -83,6 +83,12 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     "--force", is_flag=True, help="Run every job as a new task, not only new and changed ones."
 )
 @click.option(
+    "--resubmit-unresolved",
+    is_flag=True,
+    help="Submit again the jobs whose lost submission answer matched no task surely "
+    "(they may be billed twice).",
+)
+@click.option(
     "--prune",
     is_flag=True,
     help="Drop orphaned lock entries (no recipe declares them) and their outputs.",
@@ -124,6 +130,7 @@ def run(
     fmt: str,
     lock_path: str | None,
     force: bool,
+    resubmit_unresolved: bool,
     prune: bool,
     max_images: int | None,
     max_cost: float | None,
@@ -143,7 +150,11 @@ def run(
     out_dir = Path(root) / out  # an absolute --out stays as given
     _check_destinations(Path(root), lock_file, junit, out_dir)
     options = RunOptions(
-        out=out_dir, synchronous=synchronous, target_speed=emulator_speed, redo_finished=force
+        out=out_dir,
+        synchronous=synchronous,
+        target_speed=emulator_speed,
+        redo_finished=force,
+        resubmit_unresolved=resubmit_unresolved,
     )
     flags = {"submit_rps": submit_rps, "max_in_flight": max_in_flight, "query_rps": query_rps}
     with contextlib.ExitStack() as held:

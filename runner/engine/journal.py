@@ -23,6 +23,18 @@ FILE = "journal.jsonl"
 EXPIRED = "EXPIRED"  # the journal's own status: the task outlived its retention, unseen
 # The task will never produce images: submit again.
 DEAD = frozenset({TaskStatus.CANCELED, EXPIRED})
+# The type of each field a line may hold: a line that breaks one is skipped, as a torn one is.
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "event": str,
+    "job": str,
+    "task_id": (str, type(None)),
+    "request_id": str,
+    "status": (str, type(None)),
+    "at": (int, float),
+    "timeout": (int, float),
+    "outputs": list,
+    "candidates": list,
+}
 
 
 @dataclass
@@ -38,6 +50,9 @@ class JobRecord:
     intent: float | None = (
         None  # epoch seconds of a submission whose answer never reached the journal
     )
+    deadline: float | None = None  # after this, that submission can no longer make a task
+    adopted: bool = False  # the task was found after a lost answer, not named by one
+    unresolved: list[str] | None = None  # tasks that may be the job's lost one: none was taken
 
     @property
     def live(self) -> bool:
@@ -66,7 +81,8 @@ class Journal:
         self._guard.enter_context(run_guard(self.directory.parent))
         text = self.path.read_text(encoding="utf-8", errors="replace") if self.path.exists() else ""
         self._replay(text)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (held open for the run; close() shuts it)
+        # held open for the run (close() shuts it), so no `with`
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         if text and not text.endswith("\n"):
             self._file.write("\n")  # a line cut short by a crash stays alone on its line
         return self
@@ -89,7 +105,7 @@ class Journal:
                 entry = json.loads(line)
             except ValueError:
                 continue  # the last line of a run killed mid-write
-            if isinstance(entry, dict) and isinstance(entry.get("job"), str):
+            if _well_formed(entry):
                 self._apply(entry)
 
     def _apply(self, entry: dict) -> None:
@@ -97,14 +113,22 @@ class Journal:
         event, task_id = entry.get("event"), entry.get("task_id")
         if task_id:
             self.task_ids.add(task_id)
-        if event == "submitting":
-            record.intent = entry.get("at")
+        if event == "submitting":  # a new attempt: an earlier unresolved one is given up
+            record.intent, record.unresolved = entry.get("at"), None
+            timeout = entry.get("timeout")
+            record.deadline = (
+                None if record.intent is None or timeout is None else (record.intent + timeout)
+            )
         elif (
             event == "refused"
         ):  # the service answered the submission with an error: no task was made
-            record.intent = None
+            record.intent = record.deadline = None
         elif event == "submitted":
-            self.records[entry["job"]] = JobRecord(task_id, entry.get("request_id", ""))
+            self.records[entry["job"]] = JobRecord(
+                task_id, entry.get("request_id", ""), adopted=entry.get("adopted") is True
+            )
+        elif event == "unresolved":
+            self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
             self.records[entry["job"]] = JobRecord(
                 None, entry.get("request_id", ""), entry.get("status"), entry.get("outputs", [])
@@ -124,3 +148,14 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._apply(entry)
+
+
+def _well_formed(entry: object) -> bool:
+    """Whether a replayed line is an entry this module wrote: a job, and fields of their types."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("job"), str):
+        return False
+    if any(k in entry and not isinstance(entry[k], t) for k, t in FIELD_TYPES.items()):
+        return False
+    return all(isinstance(c, str) for c in entry.get("candidates", [])) and all(
+        isinstance(o, dict) for o in entry.get("outputs", [])
+    )

@@ -22,7 +22,11 @@ from typing import Any
 
 from runner.api.answers import (
     POLL_ENDS,
+    WrongResultError,
+    allowed_images,
+    disagreement,
     expected_images,
+    fixed_size,
     missing,
     outcome,
     service_seconds,
@@ -66,16 +70,18 @@ from runner.engine.states import (
     STOPPED,
     SUBMITTING,
     SUCCEEDED,
+    UNRESOLVED,
     ImageFailure,
     ImageOut,
     JobState,
     RunResult,
 )
-from runner.engine.submission import Submitter
+from runner.engine.submission import Lost, Submitter, UnresolvedError
 from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, journal_key, load_sources
 from runner.reports.progress import Lines
 from runner.timestamps import utc_now
+from spec.imageprobe import ImageProbeError, probe_stream
 from spec.models import MODELS, ModelSpec, TaskStatus
 
 STOPPING = (AccountError, EndpointError)
@@ -96,6 +102,8 @@ class RunOptions:
     target_speed: float | None = None
     # submit again the jobs the journal has finished with their files intact (--force)
     redo_finished: bool = False
+    # submit again the jobs whose lost submission answer matched no task surely
+    resubmit_unresolved: bool = False
 
 
 @dataclass
@@ -111,6 +119,7 @@ class Work:
     request_id: str = ""
     task_status: str | None = None
     times: dict[str, str] = field(default_factory=dict)
+    adopted: bool = False  # its task was found after a lost answer: checked before it is kept
 
     @property
     def model(self) -> str:
@@ -152,7 +161,14 @@ class Engine:
         }
         self._halt = asyncio.Event()
         self.submitter = Submitter(
-            client, self.gates, journal, options.retry, self._seen, self._halt, self._stop
+            client,
+            self.gates,
+            journal,
+            options.retry,
+            self._seen,
+            self._halt,
+            self._stop,
+            windowed=speed is None,  # an emulator's clock runs faster than the runner's
         )
         stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
         self.work = [self._work(c, stems) for c in jobs]
@@ -250,6 +266,9 @@ class Engine:
             if w.state.state not in ENDED:
                 w.state.state = STOPPED if self.result.stopped is not None else INTERRUPTED
             raise
+        except UnresolvedError as exc:
+            w.state.state, w.state.error = UNRESOLVED, exc
+            self.progress.job_ended(w.state)
         except WanformError as exc:
             self._failed(w, exc)
             if isinstance(exc, STOPPING) or (
@@ -276,10 +295,14 @@ class Engine:
             elif await asyncio.to_thread(_intact, record.outputs):
                 self._skip(w, record)
                 return
+        if record is not None and record.unresolved is not None:
+            if not self.options.resubmit_unresolved:
+                raise UnresolvedError(record.unresolved, "an earlier run could not tell its task")
+            record = None  # the user chose to pay again: a new task, no lost one looked for
         async with self.gates.slot(w.model):
             answer = await self._resume(w, record) if record is not None and record.live else None
             if answer is None:
-                answer = await self._start(w, record.intent if record is not None else None)
+                answer = await self._start(w, Lost.journaled(record))
         await self._finish(w, answer)
 
     def _skip(self, w: Work, record: JobRecord) -> None:
@@ -298,7 +321,7 @@ class Engine:
         """Poll a task an earlier run submitted; None when it expired and the job must be
         submitted again."""
         assert record.task_id is not None
-        w.state.resumed, w.request_id = True, record.request_id
+        w.state.resumed, w.request_id, w.adopted = True, record.request_id, record.adopted
         answer = await self._poll(w, record.task_id, resumed=True)
         if (answer.body.get("output") or {}).get("task_status") != TaskStatus.UNKNOWN:
             return answer
@@ -311,14 +334,14 @@ class Engine:
         w.state.resumed = False
         return None
 
-    async def _start(self, w: Work, intent: float | None) -> Answer:
+    async def _start(self, w: Work, lost: Lost | None) -> Answer:
         w.state.state = SUBMITTING
         wire, w.request = await self.submitter.wire(w.checked.job, w.sources, self._synchronous(w))
         w.times["submitted_at"] = utc_now()
         if self._synchronous(w):
             return await self.submitter.call(w.journal_key, w.model, wire)
-        submitted = await self.submitter.submit(w.journal_key, w.model, wire, intent)
-        w.request_id = submitted.request_id
+        submitted = await self.submitter.submit(w.journal_key, w.model, wire, lost)
+        w.request_id, w.adopted = submitted.request_id, submitted.adopted
         self.progress.event("submitted", w.state, task_id=submitted.task_id)
         if submitted.adopted:
             self._notice(
@@ -381,15 +404,23 @@ class Engine:
                 str(output.get("message") or _ended_without_images(status)),
                 task_id=w.state.task_id or "",
             )
+        self._check_adopted(w, answer)
         found = outcome(output)
-        expected = expected_images(w.checked.request)
-        w.state.state, w.state.failures = DOWNLOADING, found.failures + missing(found, expected)
+        request = w.checked.request
+        allowed = allowed_images(request)
+        if allowed is not None and len(found.urls) > allowed:
+            self._wrong(w, f"the task returned {len(found.urls)} images, the job allows {allowed}")
+        w.state.state = DOWNLOADING
+        w.state.failures = found.failures + missing(found, expected_images(request))
         fetched = await asyncio.gather(
             *(self._download(w, i, url) for i, url in found.urls.items())
         )
         w.state.images = [f for f in fetched if isinstance(f, ImageOut)]
         w.state.failures += [f for f in fetched if isinstance(f, ImageFailure)]
         w.state.failures.sort(key=lambda f: f.index)
+        wrong = next((f for f in w.state.failures if f.code == WrongResultError.code), None)
+        if wrong is not None:
+            self._wrong(w, wrong.message)
         w.times["downloaded_at"] = utc_now()
         await self._record(w, answer, found.urls, found.texts)
         w.state.state = SUCCEEDED if not w.state.failures else PARTIAL if w.state.images else FAILED
@@ -398,6 +429,22 @@ class Engine:
                 w.state.failures[0].code, "no image was made: " + w.state.failures[0].message
             )
         self.progress.job_ended(w.state)
+
+    def _check_adopted(self, w: Work, answer: Answer) -> None:
+        """An adopted task must agree with the job in all its answer shows, or it is not taken."""
+        reason = disagreement(w.checked.request, answer.body) if w.adopted else None
+        if reason is None:
+            return
+        task_id = w.state.task_id or ""
+        self.journal.write("unresolved", w.journal_key, model=w.model, candidates=[task_id])
+        raise UnresolvedError([task_id], f"the one task made meanwhile is not the job's: {reason}")
+
+    def _wrong(self, w: Work, reason: str) -> None:
+        """A result the request cannot have made fails the job; a rerun submits it again."""
+        self.journal.write(
+            "finished", w.journal_key, task_id=w.state.task_id, status="FAILED", outputs=[]
+        )
+        raise WrongResultError(reason)
 
     async def _record(
         self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]
@@ -445,14 +492,16 @@ class Engine:
         }
 
     async def _download(self, w: Work, index: int, url: str) -> ImageOut | ImageFailure:
-        """Fetch image `index` into its final name atomically, retrying cut-off transfers."""
+        """Fetch image `index` into its final name atomically, retrying cut-off transfers; an
+        image of another size than the request fixes is not kept."""
         texts = self._png_texts(w, index)
+        size = fixed_size(w.checked.request)
 
         async def attempt() -> ImageOut:
             out = await asyncio.to_thread(AtomicFile, w.place.image(index))
             try:
                 await self.client.download(url, out.write)
-                return await asyncio.to_thread(self._commit, out, index, texts)
+                return await asyncio.to_thread(self._commit, out, index, texts, size)
             except BaseException:
                 out.discard()
                 raise
@@ -464,7 +513,11 @@ class Engine:
         self.progress.event("downloaded", w.state, index=index, file=image.file)
         return image
 
-    def _commit(self, out: AtomicFile, index: int, texts: dict[str, str]) -> ImageOut:
+    def _commit(
+        self, out: AtomicFile, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
+    ) -> ImageOut:
+        if fixed is not None:
+            _check_size(out, index, fixed)
         out.file.seek(0)
         head = out.file.read(16)
         png = head.startswith(PNG_SIGNATURE)
@@ -489,6 +542,20 @@ class Engine:
             "Comment": f"sidecar {w.place.sidecar.name}; task {w.state.task_id}",
             "wanform": ident,
         }
+
+
+def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:
+    """Raise WrongResultError when the downloaded image is not `size` pixels (or no image)."""
+    nbytes = out.file.seek(0, os.SEEK_END)
+    out.file.seek(0)
+    try:
+        info = probe_stream(out.file, nbytes)
+        made = (info.width, info.height)
+    except ImageProbeError:
+        made = None
+    if made != size:
+        shown = f"{made[0]}*{made[1]}" if made else "not an image"
+        raise WrongResultError(f"image {index} is {shown}, the job asks for {size[0]}*{size[1]}")
 
 
 def _ended_without_images(status: str) -> str:

@@ -25,7 +25,9 @@ SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED = (
     "interrupted",
     "stopped",
 )
-ENDED = frozenset({SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED})
+# A lost submission answer that no task surely matches: nothing taken, nothing paid again.
+UNRESOLVED = "unresolved"
+ENDED = frozenset({SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED, UNRESOLVED})
 IN_FLIGHT = frozenset({SUBMITTING, PENDING, RUNNING})
 
 
@@ -121,6 +123,7 @@ class RunResult:
             "partial": self.count(PARTIAL),
             "failed": self.count(FAILED),
             "skipped": self.count(SKIPPED),
+            "unresolved": self.count(UNRESOLVED),
             "not_finished": self.count(INTERRUPTED, STOPPED)
             + sum(1 for j in self.jobs if j.state not in ENDED),
             "images": sum(len(j.images) for j in self.jobs),

@@ -3,7 +3,11 @@
 Before a submission goes out, an intent is journaled; when its answer arrives, the task id is. If
 the connection breaks after the request was sent (or the process dies), the task may exist without
 the runner knowing its id. Before sending again, the runner lists the model's recent tasks (alone:
-no other submission of that model is in the air) and adopts a task that no journal entry claims.
+no other submission of that model is in the air). DashScope has no idempotency key and its list
+carries no request content, so a task is adopted only when it is the one unclaimed task of the
+model made in the submission's window; with more, the job is unresolved rather than given a task
+that may be another job's (a wrong image is worse than a second bill). A rerun first waits until
+the unanswered request can no longer make a task.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from runner.api.errors import (
 )
 from runner.api.limits import Gates, SubmitGate
 from runner.api.retries import RetryPolicy, retrying
-from runner.engine.journal import Journal
+from runner.engine.journal import JobRecord, Journal
 from runner.engine.outputs import redact, safe_headers
 from runner.recipes.load import Job
 from runner.recipes.wire import Source, encode_all, wire_request
@@ -39,8 +43,37 @@ LOST_TASK_MARGIN = (
 # Our choice, to list a run's tasks in few queries: the docs give only the default (10) and
 # no maximum, and the emulator takes any size.
 LIST_PAGE_SIZE = "100"
+RESUBMIT = "rerun with --resubmit-unresolved to submit it again, knowing it may be billed twice"
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
 T = TypeVar("T")
+
+
+class UnresolvedError(WanformError):
+    """A submission's answer was lost and no task is surely the job's: none was taken."""
+
+    code = "Unresolved"
+    hint = RESUBMIT
+
+    def __init__(self, candidates: list[str], why: str) -> None:
+        named = ", ".join(candidates) if candidates else "none"
+        super().__init__(f"the answer to its submission was lost and {why} (candidates: {named})")
+        self.candidates = candidates
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A submission whose answer was lost: when it was sent, and until when it could make a task
+    (None: unknown, or a clock not comparable with the service's)."""
+
+    since: float
+    until: float | None = None
+    earlier_run: bool = False  # journaled by a run that died: it may still be in the air
+
+    @classmethod
+    def journaled(cls, record: JobRecord | None) -> Lost | None:
+        if record is None or record.intent is None:
+            return None
+        return cls(record.intent, record.deadline, earlier_run=True)
 
 
 @dataclass
@@ -64,6 +97,7 @@ class Submitter:
         seen,
         halt: asyncio.Event,
         stop: Callable[[WanformError], None],
+        windowed: bool = True,
     ) -> None:
         self.client, self.gates, self.journal, self.retry, self.seen = (
             client,
@@ -81,6 +115,9 @@ class Submitter:
         )  # submissions to let finish (and journal) before the run exits
         self._first = asyncio.Lock()
         self._proven = False  # until the service has accepted a key, submissions go one at a time
+        # how long a submission can make a task after it is sent: beyond it, the runner gives up
+        self.window = client.timeouts.connect + client.timeouts.read
+        self.windowed = windowed  # the service's task times are on the runner's clock
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
         """The request as sent (images inline or uploaded) and its provenance form
@@ -103,31 +140,45 @@ class Submitter:
 
         return await retrying(attempt, self.retry, self.seen)
 
-    async def submit(self, key: str, model: str, wire: dict, intent: float | None) -> Submitted:
-        """Submit once; `intent`
-        (from the journal) means an earlier submission's answer may have been lost."""
-        lost_since = intent
+    async def submit(self, key: str, model: str, wire: dict, lost: Lost | None) -> Submitted:
+        """Submit once; `lost` (from the journal) is an earlier submission whose answer may have
+        been lost."""
 
         async def attempt() -> Submitted:
-            nonlocal lost_since
-            if lost_since is not None:
-                found = await self.find_lost(model, lost_since)
-                lost_since = None
+            nonlocal lost
+            if lost is not None:
+                found = await self._recover(key, model, lost)
+                lost = None
                 if found is not None:
-                    self.journal.write(
-                        "submitted", key, task_id=found, request_id="", model=model, adopted=True
-                    )
-                    return Submitted(found, "", adopted=True)
+                    return found
             await self.gates.submit(model).acquire()
             started = time.time()
             try:
                 return await self._shielded(self._send(key, model, wire, started))
             except TransportError as exc:
-                if exc.sent:
-                    lost_since = started
+                if exc.sent:  # the request is over for the runner: its task exists by now, or never
+                    lost = Lost(started, time.time())
                 raise
 
         return await retrying(attempt, self.retry, self.seen)
+
+    async def _recover(self, key: str, model: str, lost: Lost) -> Submitted | None:
+        """The task a lost answer named, when exactly one can be it; None when none was made."""
+        if lost.earlier_run and lost.until is not None:
+            # a killed run's request may still make its task until then: never decide before
+            await asyncio.sleep(min(lost.until - time.time(), lost.until - lost.since))
+        candidates = await self.find_lost(model, lost.since, lost.until)
+        if len(candidates) > 1:
+            self.journal.write("unresolved", key, model=model, candidates=candidates)
+            raise UnresolvedError(
+                candidates, f"{len(candidates)} unclaimed tasks of {model} were made meanwhile"
+            )
+        if not candidates:
+            return None
+        self.journal.write(
+            "submitted", key, task_id=candidates[0], request_id="", model=model, adopted=True
+        )
+        return Submitted(candidates[0], "", adopted=True)
 
     async def _shielded(self, coro) -> Submitted:
         """Run a submission so that an interrupt cannot
@@ -168,7 +219,7 @@ class Submitter:
 
     async def _send_now(self, key: str, model: str, wire: dict, started: float) -> Submitted:
         async with self._gates[model].shared():
-            self.journal.write("submitting", key, model=model, at=started)
+            self.journal.write("submitting", key, model=model, at=time.time(), timeout=self.window)
             try:
                 answer = await self.client.submit(wire["path"], wire["body"], wire["headers"])
             except ApiError as exc:
@@ -199,25 +250,29 @@ class Submitter:
 
         return await retrying(attempt, self.retry, self.seen)
 
-    async def find_lost(self, model: str, since: float) -> str | None:
-        """The oldest listed task of `model`, created after `since`
-        (less a margin), that no journal entry claims."""
+    async def find_lost(self, model: str, since: float, until: float | None) -> list[str]:
+        """The listed tasks of `model` made between `since` and `until` (widened by a margin)
+        that no journal entry claims, oldest first; a lone one is claimed for the caller."""
         async with self._gates[model].exclusive():
-            candidates = [e for e in await self._listed(model) if self._unclaimed(e, since)]
-            if not candidates:
-                return None
-            task_id = str(min(candidates, key=lambda e: e.get("gmt_create") or 0)["task_id"])
-            self._claimed.add(task_id)
-            return task_id
+            listed = [e for e in await self._listed(model) if self._unclaimed(e, since, until)]
+            listed.sort(key=lambda e: e.get("gmt_create") or 0)
+            candidates = [str(e["task_id"]) for e in listed]
+            if len(candidates) == 1:
+                self._claimed.add(candidates[0])
+            return candidates
 
-    def _unclaimed(self, entry: dict, since: float) -> bool:
+    def _unclaimed(self, entry: dict, since: float, until: float | None) -> bool:
         task_id = entry.get("task_id")
-        created = (entry.get("gmt_create") or 0) / 1000
+        created = entry.get("gmt_create")
+        created = created / 1000 if isinstance(created, int | float) else 0.0
+        late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
         return (
-            bool(task_id)
+            isinstance(task_id, str)
+            and bool(task_id)
             and task_id not in self.journal.task_ids
             and task_id not in self._claimed
             and created >= since - LOST_TASK_MARGIN
+            and not late
         )
 
     async def _listed(self, model: str) -> list[dict]:

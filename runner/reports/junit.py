@@ -6,12 +6,22 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from runner.engine.outputs import write_atomic
-from runner.engine.states import ENDED, FAILED, INTERRUPTED, PARTIAL, STOPPED, RunResult
+from runner.engine.states import (
+    ENDED,
+    FAILED,
+    INTERRUPTED,
+    PARTIAL,
+    STOPPED,
+    UNRESOLVED,
+    RunResult,
+)
 
 
 def junit_xml(result: RunResult) -> bytes:
     """The report as bytes; a partial job is a failure that names its failed images."""
-    failures = sum(1 for j in result.jobs if j.state in (FAILED, PARTIAL))
+    failures = sum(1 for j in result.jobs if j.state in (FAILED, PARTIAL)) + result.count(
+        UNRESOLVED
+    )
     errors = sum(
         1 for j in result.jobs if j.state in (INTERRUPTED, STOPPED) or j.state not in ENDED
     )
@@ -31,7 +41,7 @@ def junit_xml(result: RunResult) -> bytes:
             ET.SubElement(
                 case, "failure", type="PartialFailure", message=lines[0]
             ).text = "\n".join(lines)
-        elif job.state == FAILED:
+        elif job.state in (FAILED, UNRESOLVED):
             code = job.error.code if job.error else "Failed"
             ET.SubElement(
                 case, "failure", type=code, message=job.error.line() if job.error else "failed"

@@ -24,6 +24,7 @@ from runner.engine.states import (
     QUEUED,
     SKIPPED,
     SUCCEEDED,
+    UNRESOLVED,
     JobState,
     RunResult,
 )
@@ -119,7 +120,7 @@ class Panel:
             str(r.count(*IN_FLIGHT)),
             str(r.count(DOWNLOADING)),
             str(r.count(SUCCEEDED, SKIPPED)),
-            str(r.count(FAILED, PARTIAL)),
+            str(r.count(FAILED, PARTIAL, UNRESOLVED)),
             str(sum(len(j.images) for j in r.jobs)),
             str(self.throttled()),
             f"{time.monotonic() - self.started:.0f}s",

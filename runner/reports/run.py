@@ -37,7 +37,8 @@ def text(result: RunResult, out: TextIO) -> None:
     out.write(
         f"{result.exit_code.verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, "
         f"{s['partial']} partial, {s['failed']} failed, {s['skipped']} skipped, "
-        f"{s['not_finished']} not finished; {s['images']} images; "
+        + (f"{s['unresolved']} unresolved, " if s["unresolved"] else "")
+        + f"{s['not_finished']} not finished; {s['images']} images; "
         f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n"
     )
 

@@ -77,3 +77,44 @@ with run_guard(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
 """
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"event": "submitted", "job": "b", "task_id": ["t2"]}',
+        '{"event": "submitted", "job": "b", "task_id": {"id": "t2"}}',
+        '{"event": "submitting", "job": "b", "at": "yesterday"}',
+        '{"event": "finished", "job": "a", "task_id": "t1", "outputs": "x.png"}',
+        '{"event": "unresolved", "job": "b", "candidates": [1, 2]}',
+        '["submitted", "b"]',
+    ],
+)
+def test_a_malformed_line_is_skipped_like_a_torn_one(tmp_path, line):
+    """A line whose fields have the wrong types is ignored on replay; the others still count."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1")
+    with open(journal.path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    with Journal(tmp_path) as again:
+        a = again.get("a")
+        assert again.get("b") is None and again.task_ids == {"t1"}
+        assert (a.task_id, a.status, a.outputs, a.live) == ("t1", None, [], True)
+
+
+def test_an_unanswered_submission_keeps_its_deadline_and_an_unresolved_job_its_candidates(
+    tmp_path,
+):
+    """The journal gives a rerun the moment a lost request expires and a job's candidates."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitting", "a", at=100.0, timeout=75.0)
+        journal.write("submitting", "b", at=100.0, timeout=75.0)
+        journal.write("unresolved", "b", candidates=["t1", "t2"])
+        journal.write("submitting", "c", at=100.0, timeout=75.0)
+        journal.write("unresolved", "c", candidates=["t1", "t2"])
+        journal.write("submitting", "c", at=200.0, timeout=75.0)  # --resubmit-unresolved
+    with Journal(tmp_path) as again:
+        a, b, c = again.get("a"), again.get("b"), again.get("c")
+        assert (a.intent, a.deadline, a.unresolved) == (100.0, 175.0, None)
+        assert (b.intent, b.live, b.unresolved) == (None, False, ["t1", "t2"])
+        assert (c.intent, c.deadline, c.unresolved) == (200.0, 275.0, None)

@@ -9,8 +9,10 @@ import signal
 import sys
 from collections import Counter
 
+import pytest
 from runner_kit import KEY, SUBMIT_PATHS, Project
 
+from emulator.http.context import EMULATOR
 from runner.exits import Exit
 
 SEEDS = """\
@@ -21,13 +23,19 @@ SEEDS = """\
       seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     """
 
+# `wanform` whose requests give up after 3 s, so a rerun waits out a killed run's request quickly
+SHORT_TIMEOUTS = (
+    "from runner.api.client import Timeouts; from runner.engine import launch; "
+    "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
+    "from runner.cli import main; main()"
+)
 
-async def wanform(project: Project, *args: str) -> asyncio.subprocess.Process:
+
+async def wanform(project: Project, *args: str, short: bool = False) -> asyncio.subprocess.Process:
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "runner.cli",
+        *(("-c", SHORT_TIMEOUTS) if short else ("-m", "runner.cli")),
         "run",
         *args,
         cwd=project.root,
@@ -47,6 +55,12 @@ async def journaled(
     ):
         assert proc.returncode is None, (await proc.stderr.read()).decode()
         await asyncio.sleep(0.02)
+
+
+async def tasks_made(emulator, count: int) -> None:
+    """Return once the emulator has made `count` tasks (callers bound the wait)."""
+    while len(await created(emulator)) < count:
+        await asyncio.sleep(0.05)
 
 
 async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
@@ -78,21 +92,27 @@ async def created(emulator) -> list[str]:
     ]
 
 
-async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulators):
-    """Killed with four tasks running and a fifth submission unanswered, rerun: one task a job."""
+@pytest.mark.parametrize("made_before_rerun", [True, False])
+async def test_kill_9_then_rerun_submits_every_job_exactly_once(
+    project, emulators, made_before_rerun
+):
+    """Killed with four tasks running and a fifth submission unanswered, rerun (before or after
+    that submission makes its task): one task a job."""
     emulator = await emulators(speed=30.0)  # 1 s tasks
-    # the fifth submission takes a second to answer
-    await emulator.fault(action="latency", seconds=30, nth=5)
+    # the fifth submission takes two seconds to make its task, within the 3 s request timeout
+    await emulator.fault(action="latency", seconds=60, nth=5)
     project.recipe("foxes", SEEDS)
     args = ("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "30", "-o", "json")
-    first = await wanform(project, *args)
+    first = await wanform(project, *args, short=True)
     await asyncio.wait_for(journaled(project, first, "submitting", 5), 20)
+    # journaled before it is sent: give the fifth request time to reach the emulator
+    await asyncio.sleep(0.3)
     first.kill()
     out1, err1 = await first.communicate()
-    while len(await created(emulator)) < 5:  # the emulator creates the fifth task after its latency
-        await asyncio.sleep(0.05)
+    if made_before_rerun:  # the emulator makes the fifth task after its latency
+        await asyncio.wait_for(tasks_made(emulator, 5), 30)
     first_tasks = {e["job"]: e["task_id"] for e in project.journal() if e["event"] == "submitted"}
-    second = await wanform(project, *args)
+    second = await wanform(project, *args, short=True)
     out2, err2 = await asyncio.wait_for(second.communicate(), 60)
     assert second.returncode == Exit.OK, err2.decode()
     report = json.loads(out2)
@@ -107,3 +127,31 @@ async def test_kill_9_then_rerun_submits_every_job_exactly_once(project, emulato
     finished = {e["job"]: e["task_id"] for e in project.journal() if e["event"] == "finished"}
     assert len(finished) == 10 and all(finished[job] == task for job, task in first_tasks.items())
     assert KEY.encode() not in out1 + err1 + out2 + err2 + project.written()
+
+
+async def test_a_rerun_never_swaps_the_tasks_of_two_killed_submissions(project, emulators):
+    """Killed with two submissions unanswered whose tasks are made in the other order, rerun:
+    neither job takes the other's task; both are unresolved."""
+    emulator = await emulators(speed=50.0)
+    # one submission a second: the bridge first (alone, as a run's first), the fox, the graffiti
+    await emulator.fault(action="latency", seconds=125, prompt="fox")  # sent second, made last
+    await emulator.fault(action="latency", seconds=25, prompt="graffiti")
+    for name in ("bridge", "fox", "graffiti"):
+        project.recipe(name, f"model: wan2.7-image\nprompt: a {name}\nsize: '1024*1024'\nn: 1\n")
+    args = (".", "--target", emulator.base_url, "--emulator-speed", "50", "--submit-rps", "1")
+    first = await wanform(project, *args, short=True)
+    await asyncio.wait_for(journaled(project, first, "submitting", 3), 20)
+    await asyncio.sleep(0.3)  # the third request reaches the emulator before the kill
+    first.kill()
+    await first.communicate()
+    await asyncio.wait_for(tasks_made(emulator, 3), 30)
+    second = await wanform(project, *args, "-o", "json", short=True)
+    out, err = await asyncio.wait_for(second.communicate(), 60)
+    jobs = {j["job"]: j for j in json.loads(out)["jobs"]}
+    state = emulator.runner.app[EMULATOR]  # type: ignore[attr-defined]  # an AppRunner
+    account = state.accounts.authenticate(f"Bearer {KEY}")
+    made = {task.task_id: task.brief.prompt for task in state.tasks.tasks(account)}
+    for name, job in jobs.items():
+        assert not job["images"] or made[job["task_id"]] == f"a {name}", err.decode()
+    assert (jobs["fox"]["status"], jobs["graffiti"]["status"]) == ("unresolved", "unresolved")
+    assert len(made) == 3 and second.returncode == Exit.FAILED

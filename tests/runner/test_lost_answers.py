@@ -1,0 +1,271 @@
+"""Lost submission answers: a job adopts a task only when it surely is its own, else it is
+unresolved."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from dataclasses import replace
+
+from click.testing import CliRunner
+from PIL import Image
+from runner_kit import KEY, SUBMIT_PATHS, Emulator, make_project, run
+
+from emulator import EmulatorConfig
+from emulator.http.context import EMULATOR
+from emulator.pytest_plugin import EmulatorThread
+from runner.api.answers import allowed_images, disagreement, fixed_size
+from runner.api.client import Answer, Timeouts
+from runner.api.limits import Gates, resolve_limits
+from runner.api.retries import RetryPolicy
+from runner.cli import main
+from runner.engine.journal import Journal
+from runner.engine.states import UNRESOLVED, JobState, RunResult
+from runner.engine.submission import Submitter, UnresolvedError
+from runner.exits import Exit
+from runner.recipes.check import validate_paths
+from runner.reports.junit import junit_xml
+from spec.models import MODELS
+
+RECIPE = """\
+    model: wan2.7-image
+    prompt: {prompt}
+    size: "{size}"
+    n: 1
+    seed: 5
+    """
+JOBS = {
+    "fox": ("A red fox in the snow.", "1024*1024"),
+    "graffiti": ("Graffiti on a brick wall.", "1280*960"),
+    "lighthouse": ("A lighthouse at dusk.", "960*1280"),
+    "teapot": ("A blue teapot on a table.", "1344*768"),
+    "owl": ("An owl on a branch.", "768*1344"),
+    "bridge": ("A stone bridge in fog.", "1152*896"),
+    "kite": ("A kite over the dunes.", "896*1152"),
+    "piano": ("An old piano in a hall.", "1280*1024"),
+}
+FAST = {name: replace(spec, submit_rps=50, max_in_flight=20) for name, spec in MODELS.items()}
+
+
+def briefs(emulator: Emulator) -> dict:
+    """What the emulator was asked to make, by task id."""
+    state = emulator.runner.app[EMULATOR]  # type: ignore[attr-defined]  # runner is an AppRunner
+    account = state.accounts.authenticate(f"Bearer {KEY}")
+    return {task.task_id: task.brief for task in state.tasks.tasks(account)}
+
+
+def assert_own_images(jobs, made: dict) -> None:
+    """Every image a job kept was made for its own prompt, at its own size."""
+    for job in jobs:
+        prompt, size = JOBS[job.job]
+        width, height = (int(side) for side in size.split("*"))
+        if job.images:
+            assert (made[job.task_id].prompt, made[job.task_id].size) == (prompt, size), job.job
+        for image in job.images:
+            with Image.open(image.file) as png:
+                assert png.size == (width, height), job.job
+
+
+def write_jobs(project, names) -> None:
+    for name in names:
+        prompt, size = JOBS[name]
+        project.recipe(name, RECIPE.format(prompt=prompt, size=size))
+
+
+async def test_answers_dropped_at_random_never_swap_images(project, emulators):
+    """With a quarter of submission answers dropped, no job keeps an image made for another."""
+    emulator = await emulators(models=FAST, seed=12)
+    await emulator.fault(action="drop", when="after", endpoint="submit", probability=0.25)
+    write_jobs(project, JOBS)
+    done = await run(project, emulator, models=FAST, limits=resolve_limits(FAST, {}))
+    dropped = [e for e in await emulator.journal() if e["path"] in SUBMIT_PATHS and not e["status"]]
+    assert len(dropped) >= 2
+    assert_own_images(done.result.jobs, briefs(emulator))
+    states = {j.state for j in done.result.jobs}
+    assert states <= {"succeeded", "unresolved"}
+    if "unresolved" in states:
+        assert done.result.exit_code == Exit.FAILED
+
+
+async def test_two_projects_on_one_key_never_take_each_others_tasks(tmp_path, emulators):
+    """A lost answer with another project's task in its window leaves the job unresolved."""
+    emulator = await emulators()
+    other, mine = make_project(tmp_path / "other"), make_project(tmp_path / "mine")
+    write_jobs(other, ["graffiti"])
+    write_jobs(mine, ["fox"])
+    assert (await run(other, emulator)).result.exit_code == Exit.OK
+    await emulator.fault(action="drop", when="after", prompt="fox", nth=1)
+    done = await run(mine, emulator)
+    assert_own_images(done.result.jobs, briefs(emulator))
+    fox = done.job("fox")
+    created = await emulator.created()
+    assert (fox.state, fox.images, done.result.exit_code) == ("unresolved", [], Exit.FAILED)
+    assert all(task in fox.error.message for task in created)
+    assert "--resubmit-unresolved" in fox.error.line()
+    again = await run(mine, emulator)
+    assert again.job("fox").state == "unresolved" and await emulator.created() == created
+    paid = await run(mine, emulator, resubmit_unresolved=True)
+    assert paid.job("fox").state == "succeeded" and len(await emulator.created()) == 3
+    assert_own_images(paid.result.jobs, briefs(emulator))
+
+
+async def test_a_lone_candidate_that_differs_from_the_job_is_not_adopted(tmp_path, emulators):
+    """The only task in the window was made for another project's request: unresolved, no
+    image."""
+    emulator = await emulators()
+    other, mine = make_project(tmp_path / "other"), make_project(tmp_path / "mine")
+    write_jobs(other, ["graffiti"])
+    write_jobs(mine, ["fox"])
+    assert (await run(other, emulator)).result.exit_code == Exit.OK
+    # the fox submission's connection breaks before it makes a task: the graffiti task is alone
+    await emulator.fault(action="drop", when="before", prompt="fox", nth=1)
+    done = await run(mine, emulator)
+    assert_own_images(done.result.jobs, briefs(emulator))
+    fox = done.job("fox")
+    assert (fox.state, fox.images, len(await emulator.created())) == ("unresolved", [], 1)
+
+
+async def test_an_image_of_another_size_than_the_job_asks_for_is_an_error(project, emulators):
+    """A journal that names another job's task: its images fail the job and replace nothing."""
+    emulator = await emulators()
+    write_jobs(project, ["fox", "graffiti"])
+    assert (await run(project, emulator)).result.exit_code == Exit.OK
+    made = briefs(emulator)
+    submitted = {
+        made[e["task_id"]].prompt: (e["job"], e["task_id"])
+        for e in project.journal()
+        if e["event"] == "submitted"
+    }
+    fox_key, graffiti_task = submitted[JOBS["fox"][0]][0], submitted[JOBS["graffiti"][0]][1]
+    with open(project.root / ".wanform" / "journal.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"event": "submitted", "job": fox_key, "task_id": graffiti_task}))
+    done = await run(project, emulator)
+    fox = done.job("fox")
+    assert (fox.state, fox.error.code, fox.images) == ("failed", "WrongResult", [])
+    assert "image 1 is 1280*960, the job asks for 1024*1024" in fox.error.message
+    with Image.open(project.out / "fox" / "fox-1.png") as png:
+        assert png.size == (1024, 1024)
+    assert done.result.exit_code == Exit.FAILED and len(await emulator.created()) == 2
+
+
+def test_the_cli_reports_an_unresolved_job_and_resubmits_it_only_when_told(tmp_path, monkeypatch):
+    """`wanform run` names the candidates and the choice, exits 3, leaves the job pending in
+    `plan`, and pays again only with --resubmit-unresolved."""
+    server = EmulatorThread(EmulatorConfig(port=0, speed=100))
+    base = server.start()
+    env = {"DASHSCOPE_API_KEY": KEY}
+    try:
+        other, mine = make_project(tmp_path / "other"), make_project(tmp_path / "mine")
+        write_jobs(other, ["graffiti"])
+        write_jobs(mine, ["fox"])
+        monkeypatch.chdir(other.root)
+        assert (
+            cli(
+                "run", "graffiti.yaml", "--target", base, "--emulator-speed", "100", env=env
+            ).exit_code
+            == 0
+        )
+        fault = json.dumps({"action": "drop", "when": "after", "prompt": "fox", "nth": 1})
+        admin = urllib.request.Request(
+            server.root_url + "/__emulator/faults", fault.encode(), method="POST"
+        )
+        urllib.request.urlopen(admin).close()
+        monkeypatch.chdir(mine.root)
+        run_fox = ("run", "fox.yaml", "--target", base, "--emulator-speed", "100")
+        first, again = cli(*run_fox, env=env), cli(*run_fox, env=env)
+        plan = cli("plan", "fox.yaml")
+        paid = cli(*run_fox, "--resubmit-unresolved", env=env)
+    finally:
+        server.stop()
+    (line,) = [line for line in first.stdout.splitlines() if line.startswith("unresolved")]
+    assert (first.exit_code, again.exit_code, paid.exit_code) == (3, 3, 0), first.stdout
+    assert line.count("candidates: ") == 1 and "--resubmit-unresolved" in line
+    pending = [line.split()[:2] for line in plan.stdout.splitlines() if "fox.yaml::fox" in line]
+    assert "1 unresolved" in first.stdout and pending == [["+", "new"]]
+    assert "unresolved" in again.stdout and "succeeded" in paid.stdout
+
+
+def cli(*args: str, env: dict | None = None):
+    return CliRunner().invoke(
+        main, list(args), env={"DASHSCOPE_API_KEY": None, **(env or {})}, catch_exceptions=False
+    )
+
+
+VASE = """\
+    model: wan2.5-i2i-preview
+    prompt: Put the alarm clock next to the vase.
+    inputs:
+      - path: images/alarm-clock.png
+      - path: images/table-vase.png
+    size: "1280*720"
+    n: 2
+    """
+
+
+def request_of(project, name: str, text: str):
+    path = project.recipe(name, text)
+    return validate_paths([str(path)], root=project.root).jobs[0].request
+
+
+def test_a_task_answer_that_the_request_cannot_have_made_is_told_apart(project):
+    """Too many images, another size, another orig_prompt: each is a reason not to adopt."""
+    fox = request_of(project, "fox", RECIPE.format(prompt="A fox.", size="1024*1024"))
+    vase = request_of(project, "vase", VASE)
+    own = [{"url": "u", "orig_prompt": "Put the alarm clock next to the vase."}]
+    assert disagreement(fox, {"usage": {"image_count": 1, "size": "1024*1024"}}) is None
+    assert disagreement(fox, {"usage": {"image_count": 2, "size": "1024*1024"}}) == (
+        "it made 2 images where the job allows 1"
+    )
+    assert disagreement(fox, {"usage": {"image_count": 1, "size": "1280*960"}}) == (
+        "its images are 1280*960 where the job asks for 1024*1024"
+    )
+    assert disagreement(vase, {"output": {"results": own}, "usage": {"image_count": 1}}) is None
+    other = [{"url": "u", "orig_prompt": "A fox."}]
+    assert disagreement(vase, {"output": {"results": other}}) == "its prompt is not the job's"
+    assert (allowed_images(vase), fixed_size(vase), fixed_size(fox)) == (
+        2,
+        (1280, 720),
+        (1024, 1024),
+    )
+
+
+def test_junit_counts_an_unresolved_job_as_a_failure_naming_its_candidates():
+    """An unresolved job is a JUnit failure of type Unresolved whose message names the tasks."""
+    job = JobState("fox.yaml", "fox", "wan2.7-image", state=UNRESOLVED)
+    job.error = UnresolvedError(["t1", "t2"], "2 unclaimed tasks of wan2.7-image were made")
+    xml = junit_xml(RunResult("url", [job])).decode()
+    assert 'failures="1"' in xml and 'type="Unresolved"' in xml and "t1, t2" in xml
+
+
+class Listed:
+    """A client whose task list holds the given entries, and whose requests give up after 75 s."""
+
+    timeouts = Timeouts(connect=15.0, read=60.0)
+
+    def __init__(self, entries: list[dict]) -> None:
+        self.entries = entries
+
+    async def tasks(self, **params: str) -> Answer:
+        return Answer({"data": self.entries, "total_page": 1}, 200)
+
+
+async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_path):
+    """Tasks made before the submission or after it could no longer make one are not its
+    candidates (on a service clock the runner shares)."""
+    sent = 1_000_000.0
+    made = {"early": sent - 200, "in": sent + 30, "late": sent + 75 + 200}
+    entries = [{"task_id": t, "gmt_create": int(at * 1000)} for t, at in made.items()]
+    with Journal(tmp_path) as journal:
+        submitter = Submitter(
+            Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+            Gates(resolve_limits(MODELS, {})),
+            journal,
+            RetryPolicy(),
+            lambda error: None,
+            asyncio.Event(),
+            lambda error: None,
+        )
+        assert await submitter.find_lost("wan2.7-image", sent, sent + submitter.window) == ["in"]
+        submitter.windowed = False  # an emulator's clock has no upper bound; "in" is claimed now
+        assert await submitter.find_lost("wan2.7-image", sent, sent + 75) == ["late"]
