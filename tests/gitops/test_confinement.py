@@ -3,14 +3,11 @@ outside is read, and --prune deletes nothing when one leads out."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
-from runner_kit import KEY, make_project
+from runner_kit import make_project, run_cli
 
 from runner.engine.journal import Journal
 from runner.engine.launch import check_journal
@@ -109,22 +106,7 @@ async def test_run_prune_refuses_in_one_line_and_deletes_nothing(victims, emulat
     root, beside, elsewhere = victims
     make_project(root).recipe("fox", FOX)
     orphan_lock(root, elsewhere)
-    env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "runner.cli",
-        "run",
-        "--prune",
-        "--target",
-        emulator.base_url,
-        ".",
-        cwd=root,
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert (proc.returncode, err.decode().count("\n")) == (1, 1), err
-    assert "job gone.yaml::gone records '../victim.txt'" in err.decode()
+    code, _, err = await run_cli(root, "run", "--prune", "--target", emulator.base_url, ".")
+    assert (code, err.count("\n")) == (1, 1), err
+    assert "job gone.yaml::gone records '../victim.txt'" in err
     assert beside.read_text() == elsewhere.read_text() == "keep"

@@ -3,19 +3,17 @@ in git."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import socket
-import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from runner_kit import KEY, SUBMIT_PATHS
+from runner_kit import SUBMIT_PATHS, run_cli
 
 from runner.engine.guard import run_guard
 
@@ -38,24 +36,6 @@ inputs:
 """
 
 
-async def wanform(root: Path, *args: str) -> tuple[int, str, str]:
-    """Run the CLI as a process in `root` with an API key set; return its exit code, stdout and
-    stderr."""
-    env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "runner.cli",
-        *args,
-        cwd=root,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
-
-
 def write_recipes(root: Path) -> None:
     (root / "fox.yaml").write_text(FOX)
     (root / "car.yaml").write_text(CAR)
@@ -71,16 +51,16 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     run."""
     root = project.root
     write_recipes(root)
-    code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
     assert code == 2 and out.splitlines()[-1].startswith(
         "plan: 4 new, 0 changed, 0 unchanged, 0 orphaned; 5 billable"
     )
-    code, _, err = await wanform(root, "run", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--target", emulator.base_url, ".")
     assert code == 0, err
     lock = (root / "wanform.lock").read_bytes()
-    assert (await wanform(root, "plan", "--detailed-exitcode", "."))[0] == 0
+    assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
     sent = await submissions(emulator)
-    code, _, err = await wanform(root, "run", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--target", emulator.base_url, ".")
     assert (code, await submissions(emulator), (root / "wanform.lock").read_bytes()) == (
         0,
         sent,
@@ -88,13 +68,13 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     )
     assert "nothing to run" in err
     (root / "car.yaml").write_text(CAR.replace("n: 2", "n: 1"))
-    code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
     assert code == 2
     assert [line.split()[:3] for line in out.splitlines() if line.startswith(("+", "~", "-"))] == [
         ["~", "changed", "car.yaml::car"]
     ]
     assert "car.yaml::car (wanx2.1-imageedit, 1 image): n" in out
-    assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
     assert await submissions(emulator) == sent + 1
 
 
@@ -103,12 +83,12 @@ async def test_force_runs_every_job_again(project, emulator):
     journal holds, and the lock records the new tasks."""
     root = project.root
     write_recipes(root)
-    assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
     sent = await submissions(emulator)
     tasks = {
         k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()
     }
-    code, _, err = await wanform(root, "run", "--force", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--force", "--target", emulator.base_url, ".")
     assert code == 0, err
     assert await submissions(emulator) == 2 * sent == 8, err
     again = {
@@ -122,19 +102,19 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
     orphaned, and --prune removes its entry and its files."""
     root = project.root
     write_recipes(root)
-    assert (await wanform(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
     shutil.move(root / "images" / "grayscale-leaves.jpg", root / "images" / "leaves.jpg")
     (root / "car.yaml").write_text(CAR.replace("grayscale-leaves.jpg", "leaves.jpg"))
-    assert (await wanform(root, "plan", "--detailed-exitcode", "."))[0] == 0
+    assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
     Image.new("RGB", (768, 1024), "gray").save(root / "images" / "portrait.png")
-    code, out, _ = await wanform(root, "plan", "--detailed-exitcode", "-o", "json", ".")
+    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", "-o", "json", ".")
     jobs = {j["key"]: (j["status"], j["reasons"]) for j in json.loads(out)["jobs"]}
     assert code == 2 and Counter(status for status, _ in jobs.values()) == Counter(
         {"changed": 3, "unchanged": 1}
     )
     assert jobs["fox.yaml::fox[seed=1]"] == ("changed", ["inputs[0].image"])
     (root / "fox.yaml").unlink()
-    code, out, _ = await wanform(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
     assert code == 2 and "- orphaned  fox.yaml::fox[seed=2] (wan2.7-image)" in out
     outputs = [
         o["path"]
@@ -143,7 +123,7 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
         for o in e["outputs"]
     ]
     assert outputs and all((root / p).is_file() for p in outputs)
-    code, _, err = await wanform(root, "run", "--prune", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--prune", "--target", emulator.base_url, ".")
     assert code == 0, err
     assert not any((root / p).exists() for p in outputs)
     assert sorted(json.loads((root / "wanform.lock").read_text())["jobs"]) == ["car.yaml::car"]
@@ -153,11 +133,11 @@ async def test_budget_refuses_before_any_request(project, emulator):
     """--max-images and --max-cost stop an over-budget run with exit 1 before a single request is
     sent."""
     write_recipes(project.root)
-    code, _, err = await wanform(
+    code, _, err = await run_cli(
         project.root, "run", "--max-images", "4", "--target", emulator.base_url, "."
     )
     assert code == 1 and "would bill up to 5 images, over --max-images 4; nothing was sent" in err
-    code, _, err = await wanform(
+    code, _, err = await run_cli(
         project.root, "run", "--max-cost", "0.5", "--target", emulator.base_url, "."
     )
     assert code == 1 and "over --max-cost 0.5" in err
@@ -176,7 +156,7 @@ async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
     for k in (1, 2, 3):
         copy = tmp_path_factory.mktemp(f"shard{k}")
         shutil.copytree(project.root, copy, dirs_exist_ok=True)
-        code, _, err = await wanform(
+        code, _, err = await run_cli(
             copy, "run", "--shard", f"{k}/3", "--target", emulator.base_url, "."
         )
         assert code == 0, err
@@ -187,11 +167,11 @@ async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
     locks = [str(c / "wanform.lock") for c in checkouts]
     sizes = [len(json.loads(Path(p).read_text())["jobs"]) for p in locks]
     assert sorted(sizes) == [2, 2, 3]
-    code, out, err = await wanform(project.root, "merge-locks", *locks)
+    code, out, err = await run_cli(project.root, "merge-locks", *locks)
     assert code == 0, err
     merged = json.loads((project.root / "wanform.lock").read_text())["jobs"]
     assert len(merged) == 7
-    assert (await wanform(project.root, "plan", "--detailed-exitcode", "."))[
+    assert (await run_cli(project.root, "plan", "--detailed-exitcode", "."))[
         0
     ] == 2  # outputs live on the shards
 
@@ -199,7 +179,7 @@ async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
 async def test_event_stream_and_junit(project, emulator):
     """-o ndjson streams versioned events for every step; --junit writes one test case per job."""
     (project.root / "car.yaml").write_text(CAR)
-    code, out, err = await wanform(
+    code, out, err = await run_cli(
         project.root,
         "run",
         "-o",
@@ -235,7 +215,7 @@ async def test_an_unwritable_destination_stops_the_run_before_any_request(
     nothing is sent."""
     write_recipes(project.root)
     (project.root / "taken").write_text("a file, not a directory")
-    code, _, err = await wanform(
+    code, _, err = await run_cli(
         project.root, "run", option, "taken/x", "--target", emulator.base_url, "."
     )
     assert (
@@ -248,7 +228,7 @@ async def test_a_second_run_on_the_same_project_refuses(project, emulator):
     """While one run holds the project, another exits 1 at once, saying why, and sends nothing."""
     write_recipes(project.root)
     with run_guard(project.root):
-        code, _, err = await wanform(project.root, "run", "--target", emulator.base_url, ".")
+        code, _, err = await run_cli(project.root, "run", "--target", emulator.base_url, ".")
     assert code == 1 and "another wanform run is using" in err
     assert f"pid {os.getpid()} on {socket.gethostname()}" in err  # who to wait for, or to stop
     assert await emulator.journal() == []

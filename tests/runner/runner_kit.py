@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import shutil
+import sys
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +28,14 @@ from spec.models import MODELS, ModelSpec
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-wanform-secret-0123456789abcdef"  # tests grep every file the runner writes for it
 SPEED = 50.0
+# ten jobs of one model, one image each
+SEEDS = """\
+    model: wan2.7-image
+    prompt: A red fox in the snow.
+    n: 1
+    matrix:
+      seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    """
 SUBMIT_PATHS = (
     "/api/v1/services/aigc/image-generation/generation",
     "/api/v1/services/aigc/image2image/image-synthesis",
@@ -160,3 +171,21 @@ def images(directory: Path) -> list[str]:
     """Every file under `directory`, relative and sorted, temporary files included (there must be
     none)."""
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+
+
+async def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
+    """Run the CLI as a process in `root` with an API key set; return its exit code, stdout and
+    stderr."""
+    env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "runner.cli",
+        *args,
+        cwd=root,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode(), err.decode()

@@ -11,18 +11,11 @@ import sys
 import termios
 from pathlib import Path
 
-from runner_kit import KEY, Project
+from runner_kit import KEY, SEEDS, Project
 
 from runner.cli.run import INTERRUPTED
 from runner.exits import Exit
 
-SEEDS = """\
-    model: wan2.7-image
-    prompt: A red fox in the snow.
-    n: 1
-    matrix:
-      seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
-    """
 F_SETPIPE_SZ = 1031  # Linux: the smallest pipe, one page, fills after 4096 bytes
 
 

@@ -10,18 +10,10 @@ import sys
 from collections import Counter
 
 import pytest
-from runner_kit import KEY, SUBMIT_PATHS, Project
+from runner_kit import KEY, SEEDS, SUBMIT_PATHS, Project
 
 from emulator.http.context import EMULATOR
 from runner.exits import Exit
-
-SEEDS = """\
-    model: wan2.7-image
-    prompt: A red fox in the snow.
-    n: 1
-    matrix:
-      seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
-    """
 
 # `wanform` whose requests give up after 3 s, so a rerun waits out a killed run's request quickly
 SHORT_TIMEOUTS = (
