@@ -3,7 +3,11 @@ from here."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from enum import IntEnum
+from typing import NoReturn
 
 
 class Exit(IntEnum):
@@ -44,3 +48,21 @@ def help_text() -> str:
     unwrapped (`\b`)."""
     rows = "".join(f"      {code:<5}{meaning}\n" for code, meaning in MEANINGS.items())
     return f"\n    \b\n    Exit codes:\n{rows}"
+
+
+def own_process() -> bool:
+    """Whether the command owns the process (not called in-process with captured output, as
+    tests do)."""
+    return sys.stdout is sys.__stdout__
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with `code` once the command has unwound (its guards released, its files
+    closed). A process of its own skips Python's finalization, which puts the default SIGINT
+    handler back, so that a Ctrl-C there would kill the process by signal."""
+    if not own_process():
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from runner.cli.lazy import LazyGroup
-from runner.exits import help_text
+from runner.exits import help_text, leave
 
 # name -> (where the command is, the first sentence of its help: the line `wanform --help` shows)
 COMMANDS = {
@@ -61,3 +61,13 @@ COMMANDS = {
 @click.version_option(package_name="wanform")
 def main() -> None:
     pass
+
+
+def entry() -> None:
+    """The `wanform` process: the command, then `leave` with its exit status."""
+    try:
+        main()
+    except SystemExit as done:
+        if not isinstance(done.code, int | None):
+            raise  # a message for Python to print (none of wanform's commands exits so)
+        leave(done.code or 0)

@@ -16,7 +16,7 @@ from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, exit_on_interrupt, fail, finish, resolve_target
+from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
 from runner.cli.validate import validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
@@ -174,7 +174,7 @@ def run(
         result = _execute(jobs, chosen, options, flags, fmt, root, models)
         _record(project, chosen_jobs, result, chosen, plan, prune, junit)
     run_report.REPORTERS[fmt](result, sys.stdout)
-    finish(result.exit_code)
+    sys.exit(result.exit_code)
 
 
 def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Path) -> None:

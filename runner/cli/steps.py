@@ -3,7 +3,6 @@ directory."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -15,37 +14,20 @@ import click
 
 from runner.api.errors import TargetError
 from runner.api.targets import Target, resolve
-from runner.exits import Exit
+from runner.exits import Exit, own_process
 
 
 def fail(message: str, code: int = Exit.INVALID) -> NoReturn:
     """Print `error: message` on stderr and exit with `code`."""
     click.echo(f"error: {message}", err=True)
-    finish(code)
-
-
-def own_process() -> bool:
-    """Whether the command owns the process (not called in-process with captured output, as
-    tests do)."""
-    return sys.stdout is sys.__stdout__
-
-
-def finish(code: int) -> NoReturn:
-    """Exit with `code`; a process of its own skips Python's finalization, which puts the default
-    SIGINT handler back, so that a Ctrl-C there would kill the process by signal."""
-    if not own_process():
-        sys.exit(code)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+    sys.exit(code)
 
 
 def exit_on_interrupt(message: str) -> None:
     """From now on a Ctrl-C the jobs do not handle gracefully ends the process at once: `message`
     on stderr, exit 130, never a traceback or death by signal.
 
-    Never undone: the process ends with the command (see `finish`). The journal is fsynced and
+    Never undone: the process ends with the command (see `exits.leave`). The journal is fsynced and
     every file replaced atomically, so stopping anywhere loses nothing a rerun cannot redo.
     """
 

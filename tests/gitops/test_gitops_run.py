@@ -144,6 +144,16 @@ async def test_budget_refuses_before_any_request(project, emulator):
     assert await emulator.journal() == []
 
 
+async def test_a_refused_run_releases_the_guard_and_its_owner_file(project, emulator):
+    """A run that exits 1 while it holds the run guard leaves no owner file behind."""
+    write_recipes(project.root)
+    code, _, err = await run_cli(
+        project.root, "run", "--max-images", "4", "--target", emulator.base_url, "."
+    )
+    assert code == 1, err
+    assert not (project.root / ".wanform" / "run.owner").exists()
+
+
 async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
     project, emulator, tmp_path_factory
 ):
