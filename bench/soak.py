@@ -9,14 +9,19 @@ submission answers dropped after the task was made, FAILED and partial tasks, do
 halfway, latency. Jobs are spread over every model; each recipe's prompt is unique, and each job's
 seed within its recipe, so every task the emulator made names the job that sent it. Each project
 runs `wanform run` as its own process (requests time out after a few seconds, so a rerun waits out
-a killed run's unanswered submission quickly); the kills fall on seeded random moments of either
-project's runs, and each project is rerun, unkilled, until a run ends with exit 0 or 3.
+a killed run's unanswered submission quickly). Each of the K kills goes to a project picked by the
+seeded dice, with a seeded share of the work left: its run dies once its journal has grown by that
+share of the lines it would write (before the first line, at that share of its start-up). A
+project whose run ends before its kill is done: its other kills are not delivered (the printed
+run count says how many were). Each project is then rerun, unkilled, until a run ends with exit 0
+or 3 (at most SETTLE_RUNS times).
 
 Printed counts and how they are measured (every count but jobs and submissions should be 0):
   jobs           jobs of both projects, as `wanform validate` expands the recipes
   submissions    tasks the emulator made (one per accepted submission)
-  duplicates     billed tasks of a job (not FAILED nor CANCELED) beyond its first, less those that
-                 follow a partial task of the job (a partial job may be rerun knowingly)
+  duplicates     billed tasks (not FAILED nor CANCELED) of a job that it neither used nor names as
+                 an unresolved job's candidates, and that did not end partial before a new
+                 submission (a partial job may be rerun knowingly): paid for nothing known
   wrong images   result files whose pixels are no image of a task made for the job, or whose
                  embedded prompt is not the job's
   no state       jobs neither succeeded (with their files), failed, partial, nor unresolved naming
@@ -92,6 +97,7 @@ WANFORM = (
     "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=3.0), launch.MODELS); "
     "from runner.cli import entry; entry()"
 )
+STARTUP_SECONDS = 1.0  # about how long `wanform run` takes to send its first request
 KILL_POLL = 0.01  # seconds between looks at a run's journal
 
 # One recipe per kind, in turn; `{n}` is 1 or 2 by the dice, the sizes are those the job fixes.
@@ -112,6 +118,8 @@ def scenario(speed: float) -> list[dict]:
     speed."""
     return [
         {"action": "latency", "endpoint": "any", "probability": 0.15, "seconds": 0.8 * speed},
+        # a submission a killed run sent, still making its task while the rerun starts
+        {"action": "latency", "endpoint": "submit", "probability": 0.05, "seconds": 2.5 * speed},
         {
             "action": "error",
             "endpoint": "submit",
@@ -205,26 +213,55 @@ def job_table(project: Project) -> dict[tuple[str, str], dict]:
     }
 
 
+# Journal lines a rerun still writes for a job, by the last event its journal holds (about):
+# a new submission writes submitting, submitted and finished; a journaled task only finished.
+OWED = {"submitted": 1, "finished": 0, "unresolved": 0}
+OWED_AFRESH = 3
+
+
+def journal_lines(project: Project) -> int:
+    with contextlib.suppress(FileNotFoundError):
+        return (project.root / ".wanform" / "journal.jsonl").read_bytes().count(b"\n")
+    return 0
+
+
 def journal_events(project: Project) -> tuple[int, int]:
-    """Lines in the project's journal, and how many of them say a job finished."""
+    """Lines in the project's journal, and about how many more a run that finishes its jobs
+    would write."""
     path = project.root / ".wanform" / "journal.jsonl"
     try:
-        text = path.read_bytes()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
-        return 0, 0
-    return text.count(b"\n"), text.count(b'"event": "finished"')
+        return 0, OWED_AFRESH * project.jobs
+    last: dict[str, dict] = {}
+    for line in lines:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            entry = json.loads(line)
+            last[entry["job"]] = entry
+    owed = OWED_AFRESH * max(0, project.jobs - len(last))
+    for entry in last.values():
+        failed = entry["event"] == "finished" and entry.get("status") != "SUCCEEDED"
+        owed += OWED_AFRESH if failed else OWED.get(entry["event"], OWED_AFRESH)
+    return len(lines), owed
+
+
+def due(kill: float, owed: int, events: int, started: float) -> bool:
+    """Whether a run planned to die at `kill` (a share of the `owed` events) is due: after that
+    many events, or, when that is none, that share of its start-up."""
+    share = kill * (owed + 1)
+    if share < 1:
+        return time.monotonic() - started >= share * STARTUP_SECONDS
+    return events >= int(share)
 
 
 async def wanform_run(project: Project, base_url: str, speed: float, kill: float | None) -> None:
-    """One `wanform run` of the project. With `kill` (a fraction of the work left), SIGKILL it
-    once its journal has grown by that share of the events the unfinished jobs still owe (about
-    two a job, at least: submitting or submitted, finished), so kills land in every phase of a
-    run."""
+    """One `wanform run` of the project. With `kill` (a share of the work left), SIGKILL it once
+    its journal has grown by that share of the lines the run would write, so kills land in every
+    phase of a run: start-up, submissions, polling, downloads."""
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     env.pop("DASHSCOPE_HTTP_BASE_URL", None)
     args = (".", "--target", base_url, "--emulator-speed", str(speed), "-o", "json")
-    lines, finished = journal_events(project)
-    owed = 2 * max(1, project.jobs - finished)
+    lines, owed = journal_events(project)
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -243,7 +280,7 @@ async def wanform_run(project: Project, base_url: str, speed: float, kill: float
         await asyncio.wait([communicate], timeout=KILL_POLL)
         if time.monotonic() - started > RUN_TIMEOUT:
             hung = True
-        elif kill is None or journal_events(project)[0] - lines < int(kill * owed):
+        elif kill is None or not due(kill, owed, journal_lines(project) - lines, started):
             continue
         killed = not hung
         with contextlib.suppress(ProcessLookupError):
@@ -251,6 +288,9 @@ async def wanform_run(project: Project, base_url: str, speed: float, kill: float
         break
     out, err = await communicate
     run = {
+        "kill": kill,
+        "events": journal_lines(project) - lines,
+        "owed": owed,
         "exit": proc.returncode,
         "killed": killed,
         "hung": hung,
@@ -357,6 +397,7 @@ def final_states(project: Project, jobs: dict) -> dict[tuple[str, str], dict]:
         recipe, _, name = key.partition("::")
         found[(os.path.basename(recipe), name)] = {
             "status": "partial" if entry.get("failures") else "succeeded",
+            "task_id": entry.get("task_id"),
             "images": [{"file": str(project.root / o["path"])} for o in entry.get("outputs") or []],
             "error": None,
         }
@@ -368,18 +409,33 @@ def final_states(project: Project, jobs: dict) -> dict[tuple[str, str], dict]:
     return {key: found[key] for key in jobs if key in found}
 
 
+def candidates(job: dict) -> list[str]:
+    """The tasks an unresolved job's report names as maybe its own."""
+    message = (job.get("error") or {}).get("message") or ""
+    before, found, named = message.rpartition("(candidates: ")
+    if not found or named.rstrip(")") == "none":
+        return []
+    return named.rstrip(")").split(", ")
+
+
 def in_state(job: dict | None) -> bool:
     """Whether a job ended in a state the soak accepts (see STATES)."""
     if job is None:
         return False
     state = STATES.get(job.get("status", ""))
     if state == "succeeded":
-        return bool(job["images"]) and all((Path(i["file"])).is_file() for i in job["images"])
+        return bool(job["images"]) and all(Path(i["file"]).is_file() for i in job["images"])
     if state == "unresolved":
-        message = (job.get("error") or {}).get("message", "")
-        named = message.rpartition("(candidates: ")[2].rstrip(")")
-        return bool(named) and named != "none" and named != message
+        return bool(candidates(job))
     return state is not None
+
+
+def unaccounted(paid: list[Task], job: dict | None) -> list[Task]:
+    """The job's billed tasks it neither used, nor names as candidates (unresolved), nor knowingly
+    replaced (a partial task followed by a new submission): paid for nothing anyone knows of."""
+    known = {(job or {}).get("task_id"), *candidates(job or {})}
+    replaced = {t.task_id for t in paid[:-1] if t.failed_images}
+    return [t for t in paid if t.task_id not in known | replaced]
 
 
 async def audit(projects: list[Project], truth: Truth) -> Audit:
@@ -392,11 +448,13 @@ async def audit(projects: list[Project], truth: Truth) -> Audit:
         for key, values in jobs.items():
             label = f"{project.name}/{key[0]}: {key[1]}"
             made = truth.by_job[(values["prompt"], values.get("seed"))]
-            paid = [t for t in made if billed(t, truth.now)]
-            excused = sum(1 for t in paid[:-1] if t.failed_images)
-            for task in paid[1 + excused :]:
-                result.add("duplicates", f"{label}: task {task.task_id} paid again")
             end = ends.get(key)
+            paid = [t for t in made if billed(t, truth.now)]
+            for task in unaccounted(paid, end):
+                result.add(
+                    "duplicates",
+                    f"{label}: task {task.task_id} paid for: neither used nor named by the job",
+                )
             result.states[STATES.get((end or {}).get("status", ""), "none")] += 1
             if not in_state(end):
                 result.add("no state", f"{label}: {json.dumps(end)[:300]}")
@@ -460,6 +518,7 @@ class Outcome:
     audit: Audit
     projects: list[Project]
     seconds: float
+    truth: Truth  # to audit the projects again (the emulator is stopped; its tasks stay readable)
 
 
 async def soak(settings: Settings, base: Path) -> Outcome:
@@ -480,10 +539,11 @@ async def soak(settings: Settings, base: Path) -> Outcome:
                 for p, kills in zip(projects, plans, strict=True)
             )
         )
-        result = await audit(projects, Truth(runner.app))
+        truth = Truth(runner.app)
+        result = await audit(projects, truth)
     finally:
         await runner.cleanup()
-    return Outcome(settings, result, projects, time.monotonic() - started)
+    return Outcome(settings, result, projects, time.monotonic() - started, truth)
 
 
 def describe(outcome: Outcome, verbose: bool = False) -> str:
@@ -506,6 +566,7 @@ def describe(outcome: Outcome, verbose: bool = False) -> str:
         shown = audit_.details[name] if verbose else audit_.details[name][:5]
         lines += [f"  {name}: {d}" for d in shown]
     if verbose:
+        lines += [f"  {p.name} run: {r}" for p in outcome.projects for r in p.runs]
         lines += [
             f"  traceback: {r['stderr']}" for p in outcome.projects for r in p.runs if "stderr" in r
         ]
