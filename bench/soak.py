@@ -1,7 +1,8 @@
 """Crash-and-fault soak: two projects sharing one API key run N jobs against a faulty emulator,
 `wanform run` killed with SIGKILL at random moments and rerun until it finishes; then an audit.
 
-Run: python bench/soak.py [--jobs 60] [--kills 10] [--seed 1] [--speed 50] [--keep DIR]
+Run: python bench/soak.py [--jobs 60] [--kills 10] [--seed 1] [--speed 50] [--faults 1]
+     [--keep DIR] [-v]
 
 The emulator runs in this process (its task table is the audit's ground truth) on a real socket at
 SPEED times DashScope's durations, with the fault rules of `scenario()`: 429s and 5xx answers,
@@ -113,10 +114,10 @@ KINDS = (
 )
 
 
-def scenario(speed: float) -> list[dict]:
-    """The mixed fault rules; latencies are virtual seconds, so real ones are the same at any
-    speed."""
-    return [
+def scenario(speed: float, scale: float = 1.0) -> list[dict]:
+    """The mixed fault rules, each rule's probability times `scale` (at most 1); latencies are
+    virtual seconds, so real ones are the same at any speed."""
+    rules = [
         {"action": "latency", "endpoint": "any", "probability": 0.15, "seconds": 0.8 * speed},
         # a submission a killed run sent, still making its task while the rerun starts
         {"action": "latency", "endpoint": "submit", "probability": 0.05, "seconds": 2.5 * speed},
@@ -140,6 +141,7 @@ def scenario(speed: float) -> list[dict]:
         {"action": "partial", "code": "DataInspectionFailed", "probability": 0.03},
         {"action": "cut", "probability": 0.08},
     ]
+    return [dict(rule, probability=min(1.0, rule["probability"] * scale)) for rule in rules]
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class Settings:
     kills: int = 10
     seed: int = 1
     speed: float = 50.0
+    faults: float = 1.0  # scales every fault rule's probability
 
 
 @dataclass
@@ -526,7 +529,9 @@ async def soak(settings: Settings, base: Path) -> Outcome:
     started = time.monotonic()
     projects = write_projects(base, settings)
     scenario_file = base / "scenario.yaml"
-    scenario_file.write_text(yaml.safe_dump({"faults": scenario(settings.speed)}), encoding="utf-8")
+    scenario_file.write_text(
+        yaml.safe_dump({"faults": scenario(settings.speed, settings.faults)}), encoding="utf-8"
+    )
     config = EmulatorConfig(
         port=0, speed=settings.speed, seed=settings.seed, scenario=str(scenario_file)
     )
@@ -551,10 +556,10 @@ def describe(outcome: Outcome, verbose: bool = False) -> str:
     runs = [r for p in outcome.projects for r in p.runs]
     lines = [
         f"soak: seed {s.seed}, {s.jobs} jobs in 2 projects sharing one key, {s.kills} kills "
-        f"planned, emulator at {s.speed:g}x, {outcome.seconds:.1f} s",
+        f"planned, emulator at {s.speed:g}x, faults x{s.faults:g}, {outcome.seconds:.1f} s",
         f"runs: {len(runs)} ({sum(r['killed'] for r in runs)} killed by SIGKILL, "
         f"exit codes {dict(Counter(r['exit'] for r in runs if not r['killed']))})",
-        "scenario: " + "; ".join(json.dumps(rule) for rule in scenario(s.speed)),
+        "scenario: " + "; ".join(json.dumps(rule) for rule in scenario(s.speed, s.faults)),
         "",
         f"{'count':<16}{'value':>7}  target",
     ]
@@ -579,10 +584,11 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=Settings.kills)
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--speed", type=float, default=Settings.speed)
+    parser.add_argument("--faults", type=float, default=Settings.faults, help="fault rate scale")
     parser.add_argument("--keep", type=Path, help="leave the projects in this (new) folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="every finding, in full")
     args = parser.parse_args()
-    settings = Settings(args.jobs, args.kills, args.seed, args.speed)
+    settings = Settings(args.jobs, args.kills, args.seed, args.speed, args.faults)
     base = args.keep or Path(tempfile.mkdtemp(prefix="wanform-soak-"))
     base.mkdir(parents=True, exist_ok=True)
     try:

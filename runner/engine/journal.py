@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -72,6 +73,8 @@ class Journal:
         self.path = self.directory / FILE
         self.records: dict[str, JobRecord] = {}
         self.task_ids: set[str] = set()
+        # when each task's submission was answered, epoch seconds: the task was made before then
+        self.answered: dict[str, float] = {}
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
 
@@ -127,6 +130,9 @@ class Journal:
             self.records[entry["job"]] = JobRecord(
                 task_id, entry.get("request_id", ""), adopted=entry.get("adopted") is True
             )
+            answered = _epoch(entry.get("time"))
+            if task_id and answered is not None:
+                self.answered[task_id] = answered
         elif event == "unresolved":
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
@@ -148,6 +154,14 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._apply(entry)
+
+
+def _epoch(text: object) -> float | None:
+    """Epoch seconds of a line's `time` (ISO 8601 with its offset); None when it is not one."""
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _well_formed(entry: object) -> bool:

@@ -13,6 +13,7 @@ the unanswered request can no longer make a task.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -254,17 +255,31 @@ class Submitter:
         """The listed tasks of `model` made between `since` and `until` (widened by a margin)
         that no journal entry claims, oldest first; a lone one is claimed for the caller."""
         async with self._gates[model].exclusive():
-            listed = [e for e in await self._listed(model) if self._unclaimed(e, since, until)]
-            listed.sort(key=lambda e: e.get("gmt_create") or 0)
+            listed = await self._listed(model)
+            floor = self._made_before(listed, since)
+            listed = [
+                e for e in listed if self._unclaimed(e, since, until) and _created(e) >= floor
+            ]
+            listed.sort(key=_created)
             candidates = [str(e["task_id"]) for e in listed]
             if len(candidates) == 1:
                 self._claimed.add(candidates[0])
             return candidates
 
+    def _made_before(self, listed: list[dict], since: float) -> float:
+        """When the service made the latest listed task whose answer the journal holds from before
+        `since`. A request sent after that answer made its task later, on the service's own clock
+        (no clock skew or emulator speed enters): an earlier task is another's, such as one of a
+        project sharing the key."""
+        answered = self.journal.answered
+        return max(
+            (_created(e) for e in listed if answered.get(str(e.get("task_id")), math.inf) <= since),
+            default=-math.inf,
+        )
+
     def _unclaimed(self, entry: dict, since: float, until: float | None) -> bool:
         task_id = entry.get("task_id")
-        created = entry.get("gmt_create")
-        created = created / 1000 if isinstance(created, int | float) else 0.0
+        created = _created(entry)
         late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
         return (
             isinstance(task_id, str)
@@ -293,6 +308,12 @@ class Submitter:
             )
 
         return await retrying(attempt, self.retry, self.seen)
+
+
+def _created(entry: dict) -> float:
+    """A listed task's creation time, epoch seconds on the service's clock (0 when missing)."""
+    created = entry.get("gmt_create")
+    return created / 1000 if isinstance(created, int | float) else 0.0
 
 
 def _task_id(answer: Answer) -> str:

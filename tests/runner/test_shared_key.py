@@ -1,0 +1,30 @@
+"""Two projects sharing one API key: a lost submission answer never gives a job the other
+project's task (found by bench/soak.py)."""
+
+from __future__ import annotations
+
+from runner_kit import KEY, make_project, run
+
+from emulator.http.context import EMULATOR
+
+RECIPE = "model: wan2.7-image\nprompt: {prompt}\nsize: '1024*1024'\nn: 1\nseed: 5\n"
+
+
+async def test_a_task_made_before_the_request_was_sent_is_not_adopted(tmp_path, emulators):
+    """Project B's task, made before project A's last answered one, cannot be the task of A's next
+    submission; with that submission's answer lost before it made anything, A submits again."""
+    emulator = await emulators()
+    alpha, beta = make_project(tmp_path / "alpha"), make_project(tmp_path / "beta")
+    beta.recipe("bridge", RECIPE.format(prompt="A stone bridge in fog."))
+    alpha.recipe("fox", RECIPE.format(prompt="A red fox in the snow."))
+    alpha.recipe("owl", RECIPE.format(prompt="An owl on a branch."))
+    assert (await run(beta, emulator)).result.exit_code == 0
+    assert (await run(alpha, emulator, str(alpha.root / "fox.yaml"))).result.exit_code == 0
+    # the owl's first submission is lost before it reaches the service: no task is made
+    await emulator.fault(action="drop", when="before", prompt="owl", times=1)
+    owl = (await run(alpha, emulator, str(alpha.root / "owl.yaml"))).job("owl")
+    state = emulator.runner.app[EMULATOR]  # type: ignore[attr-defined]  # an AppRunner
+    account = state.accounts.authenticate(f"Bearer {KEY}")
+    made = {task.task_id: task.brief.prompt for task in state.tasks.tasks(account)}
+    assert made[owl.task_id] == "An owl on a branch.", owl
+    assert owl.state == "succeeded" and len(made) == 3
