@@ -73,7 +73,8 @@ class Journal:
         self.path = self.directory / FILE
         self.records: dict[str, JobRecord] = {}
         self.task_ids: set[str] = set()
-        # when each task's submission was answered, epoch seconds: the task was made before then
+        # when each task was first journaled (answered or adopted), epoch seconds: it was made
+        # before then
         self.answered: dict[str, float] = {}
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
@@ -132,7 +133,7 @@ class Journal:
             )
             answered = _epoch(entry.get("time"))
             if task_id and answered is not None:
-                self.answered[task_id] = answered
+                self.answered.setdefault(task_id, answered)
         elif event == "unresolved":
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume

@@ -99,6 +99,7 @@ class Submitter:
         halt: asyncio.Event,
         stop: Callable[[WanformError], None],
         windowed: bool = True,
+        speed: float = 1.0,
     ) -> None:
         self.client, self.gates, self.journal, self.retry, self.seen = (
             client,
@@ -119,6 +120,7 @@ class Submitter:
         # how long a submission can make a task after it is sent: beyond it, the runner gives up
         self.window = client.timeouts.connect + client.timeouts.read
         self.windowed = windowed  # the service's task times are on the runner's clock
+        self.speed = speed  # service seconds per runner second (an emulator's clock speed)
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
         """The request as sent (images inline or uploaded) and its provenance form
@@ -267,13 +269,20 @@ class Submitter:
             return candidates
 
     def _made_before(self, listed: list[dict], since: float) -> float:
-        """When the service made the latest listed task whose answer the journal holds from before
-        `since`. A request sent after that answer made its task later, on the service's own clock
-        (no clock skew or emulator speed enters): an earlier task is another's, such as one of a
-        project sharing the key."""
+        """The earliest service time a request sent at `since` can have made its task at.
+
+        A task the journal saw answered at local time `a` was made at service time `c` no later
+        than `a` on the service's clock; a request sent at `since` makes its task no earlier than
+        `since` on it. The clocks differ by an unknown offset (and run at `speed` to one another),
+        so the task is made at `c + (since - a) * speed` or later: with no clock skew to allow for,
+        a task made before that is another's, such as one of a project sharing the key."""
         answered = self.journal.answered
         return max(
-            (_created(e) for e in listed if answered.get(str(e.get("task_id")), math.inf) <= since),
+            (
+                _created(e) + (since - answered[task_id]) * self.speed
+                for e in listed
+                if (task_id := str(e.get("task_id"))) in answered
+            ),
             default=-math.inf,
         )
 
