@@ -54,6 +54,7 @@ class JobRecord:
     deadline: float | None = None  # after this, that submission can no longer make a task
     adopted: bool = False  # the task was found after a lost answer, not named by one
     unresolved: list[str] | None = None  # tasks that may be the job's lost one: none was taken
+    model: str | None = None  # the model of the submission `intent` stands for
 
     @property
     def live(self) -> bool:
@@ -76,6 +77,8 @@ class Journal:
         # when each task was first journaled (answered or adopted), epoch seconds: it was made
         # before then
         self.answered: dict[str, float] = {}
+        # tasks an unresolved job named as maybe its own: no other job can surely claim them
+        self.named: set[str] = set()
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
 
@@ -119,6 +122,7 @@ class Journal:
             self.task_ids.add(task_id)
         if event == "submitting":  # a new attempt: an earlier unresolved one is given up
             record.intent, record.unresolved = entry.get("at"), None
+            record.model = entry.get("model")
             timeout = entry.get("timeout")
             record.deadline = (
                 None if record.intent is None or timeout is None else (record.intent + timeout)
@@ -136,6 +140,7 @@ class Journal:
                 self.answered.setdefault(task_id, answered)
         elif event == "unresolved":
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
+            self.named.update(entry.get("candidates", []))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
             self.records[entry["job"]] = JobRecord(
                 None, entry.get("request_id", ""), entry.get("status"), entry.get("outputs", [])

@@ -5,8 +5,9 @@ the connection breaks after the request was sent (or the process dies), the task
 the runner knowing its id. Before sending again, the runner lists the model's recent tasks (alone:
 no other submission of that model is in the air). DashScope has no idempotency key and its list
 carries no request content, so a task is adopted only when it is the one unclaimed task of the
-model made in the submission's window; with more, the job is unresolved rather than given a task
-that may be another job's (a wrong image is worse than a second bill). A rerun first waits until
+model made in the submission's window and no other lost submission can have made it; else the job
+is unresolved rather than given a task that may be another job's (a wrong image is worse than a
+second bill). A rerun first waits until
 the unanswered request can no longer make a task.
 """
 
@@ -170,11 +171,12 @@ class Submitter:
         if lost.earlier_run and lost.until is not None:
             # a killed run's request may still make its task until then: never decide before
             await asyncio.sleep(min(lost.until - time.time(), lost.until - lost.since))
-        candidates = await self.find_lost(model, lost.since, lost.until)
-        if len(candidates) > 1:
+        candidates, rival = await self.find_lost(model, lost.since, lost.until, key)
+        if len(candidates) > 1 or rival:
             self.journal.write("unresolved", key, model=model, candidates=candidates)
             raise UnresolvedError(
-                candidates, f"{len(candidates)} unclaimed tasks of {model} were made meanwhile"
+                candidates,
+                rival or f"{len(candidates)} unclaimed tasks of {model} were made meanwhile",
             )
         if not candidates:
             return None
@@ -253,20 +255,43 @@ class Submitter:
 
         return await retrying(attempt, self.retry, self.seen)
 
-    async def find_lost(self, model: str, since: float, until: float | None) -> list[str]:
+    async def find_lost(
+        self, model: str, since: float, until: float | None, key: str = ""
+    ) -> tuple[list[str], str | None]:
         """The listed tasks of `model` made between `since` and `until` (widened by a margin)
-        that no journal entry claims, oldest first; a lone one is claimed for the caller."""
+        that no journal entry claims, oldest first; a lone one is claimed for job `key`, unless
+        it may as well be another job's lost task: then why it cannot be taken."""
         async with self._gates[model].exclusive():
             listed = await self._listed(model)
             floor = self._made_before(listed, since)
-            listed = [
-                e for e in listed if self._unclaimed(e, since, until) and _created(e) >= floor
+            found = [
+                e for e in listed if self._unclaimed(e) and self._within(e, since, until, floor)
             ]
-            listed.sort(key=_created)
-            candidates = [str(e["task_id"]) for e in listed]
-            if len(candidates) == 1:
+            found.sort(key=_created)
+            candidates = [str(e["task_id"]) for e in found]
+            rival = self._rival(found[0], key, model, listed) if len(found) == 1 else None
+            if len(candidates) == 1 and rival is None:
                 self._claimed.add(candidates[0])
-            return candidates
+            return candidates, rival
+
+    def _rival(self, entry: dict, key: str, model: str, listed: list[dict]) -> str | None:
+        """Why a lone candidate may be another job's: an unresolved job named it, or it lies in
+        the window of another submission of the model whose answer the journal lacks."""
+        if entry["task_id"] in self.journal.named:
+            return "the one task made meanwhile is named by another job whose answer was lost"
+        for other, record in self.journal.records.items():
+            if (
+                other != key
+                and record.intent is not None
+                and record.model == model
+                and self._within(
+                    entry, record.intent, record.deadline, self._made_before(listed, record.intent)
+                )
+            ):
+                return (
+                    "the one task made meanwhile may be that of another job whose answer was lost"
+                )
+        return None
 
     def _made_before(self, listed: list[dict], since: float) -> float:
         """The earliest service time a request sent at `since` can have made its task at.
@@ -286,18 +311,21 @@ class Submitter:
             default=-math.inf,
         )
 
-    def _unclaimed(self, entry: dict, since: float, until: float | None) -> bool:
+    def _unclaimed(self, entry: dict) -> bool:
         task_id = entry.get("task_id")
-        created = _created(entry)
-        late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
         return (
             isinstance(task_id, str)
             and bool(task_id)
             and task_id not in self.journal.task_ids
             and task_id not in self._claimed
-            and created >= since - LOST_TASK_MARGIN
-            and not late
         )
+
+    def _within(self, entry: dict, since: float, until: float | None, floor: float) -> bool:
+        """Whether a submission sent at `since`, able to make a task until `until` and no earlier
+        than `floor` on the service's clock (`_made_before`), can have made the listed task."""
+        created = _created(entry)
+        late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
+        return created >= since - LOST_TASK_MARGIN and not late and created >= floor
 
     async def _listed(self, model: str) -> list[dict]:
         entries: list[dict] = []
