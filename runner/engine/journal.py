@@ -33,6 +33,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "at": (int, float),
     "timeout": (int, float),
     "outputs": list,
+    "failures": list,
     "candidates": list,
 }
 
@@ -47,6 +48,7 @@ class JobRecord:
         None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
     )
     outputs: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # images it did not make or keep
     intent: float | None = (
         None  # epoch seconds of a submission whose answer never reached the journal
     )
@@ -131,11 +133,16 @@ class Journal:
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
             self.records[entry["job"]] = JobRecord(
-                None, entry.get("request_id", ""), entry.get("status"), entry.get("outputs", [])
+                None,
+                entry.get("request_id", ""),
+                entry.get("status"),
+                entry.get("outputs", []),
+                entry.get("failures", []),
             )
         elif event in ("finished", "canceled", "expired") and task_id == record.task_id:
             record.status = entry.get("status") or event.upper()
             record.outputs = entry.get("outputs", [])
+            record.failures = entry.get("failures", [])
 
     def get(self, job: str) -> JobRecord | None:
         return self.records.get(job)
@@ -157,5 +164,5 @@ def _well_formed(entry: object) -> bool:
     if any(k in entry and not isinstance(entry[k], t) for k, t in FIELD_TYPES.items()):
         return False
     return all(isinstance(c, str) for c in entry.get("candidates", [])) and all(
-        isinstance(o, dict) for o in entry.get("outputs", [])
+        isinstance(o, dict) for o in entry.get("outputs", []) + entry.get("failures", [])
     )
