@@ -127,9 +127,12 @@ def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
         job.reasons.append("a rerun submits the whole request again")
     elif then == REFETCH:  # the images count stays: without the journal it is submitted again
         job.status = INCOMPLETE
+        task = entry.get("task_id")
         job.reasons.append(
-            f"a rerun fetches them again from task {entry.get('task_id')}, not billed again "
-            "while the journal holds it"
+            f"a rerun fetches them again from task {task}, not billed again while the journal "
+            "holds it"
+            if task
+            else "a rerun submits it again (a sync call leaves no task to fetch from)"
         )
     else:
         job.status, job.images = PARTIAL, 0

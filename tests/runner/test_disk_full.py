@@ -91,6 +91,16 @@ class Disk:
         return write
 
 
+class OneFileFull(Disk):
+    """Writes to the files named `trigger...` fail ENOSPC; the others (the sidecar) go through."""
+
+    def filling(self, raw: FullDisk):
+        def write(data) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        return write
+
+
 def run(root: Path, base_url: str, *args: str):
     env = {"DASHSCOPE_API_KEY": KEY, "DASHSCOPE_HTTP_BASE_URL": None}
     os.chdir(root)
@@ -162,3 +172,40 @@ def test_a_full_disk_keeps_what_was_made_and_the_rerun_fetches_the_rest(
         "owl.json",
     ]
     assert temporaries(root) == []
+
+
+def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
+    project, emulator, monkeypatch
+):
+    """Image 2 cannot be written, the sidecar can: the job is partial with OutputNotWritten,
+    `plan` calls it incomplete (a rerun fetches the image from the same task), and the rerun
+    completes it without submitting anything."""
+    base_url, _ = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("owl", OWL)
+    OneFileFull(root / "out", trigger="owl-2").install(monkeypatch)
+
+    first = run(root, base_url)
+    assert first.exit_code == 3, first.output
+    job = json.loads(first.stdout)["jobs"][0]
+    assert (job["status"], job["state"], job["rerun"]) == ("partial", "partial", "refetch")
+    assert [(f["index"], f["code"]) for f in job["failed_images"]] == [(2, "OutputNotWritten")]
+    assert any("SUCCEEDED and is billed" in n for n in job["notices"])
+    assert temporaries(root) == []
+    plan = CliRunner().invoke(main, ["plan", "--detailed-exitcode", "."])
+    assert plan.exit_code == 2
+    assert "~ incomplete owl.yaml::owl (wan2.5-i2i-preview, 2 images): image 2 failed: " in (
+        plan.stdout
+    )
+    assert f"a rerun fetches them again from task {job['task_id']}" in plan.stdout
+
+    monkeypatch.undo()
+    monkeypatch.chdir(root)
+    second = run(root, base_url)
+    assert second.exit_code == 0, second.output
+    again = json.loads(second.stdout)["jobs"][0]
+    assert (again["task_id"], again["resumed"], len(again["images"])) == (job["task_id"], True, 2)
+    assert json.loads((root / "wanform.lock").read_text())["jobs"]["owl.yaml::owl"]["state"] == (
+        "complete"
+    )
