@@ -9,12 +9,14 @@ journal.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from runner.api.errors import WanformError
 from runner.engine.guard import STATE_DIR, run_guard
 from runner.timestamps import utc_now
 from spec.models import TaskStatus
@@ -36,6 +38,17 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "failures": list,
     "candidates": list,
 }
+
+
+class JournalError(WanformError):
+    """A journal line could not be written (a full disk): the run stops, since no task may be
+    paid for without it."""
+
+    code = "JournalNotWritten"
+    hint = (
+        "the run stopped submitting; make room and rerun: tasks already made are polled, or found "
+        "again, never silently paid for twice"
+    )
 
 
 @dataclass
@@ -148,12 +161,18 @@ class Journal:
         return self.records.get(job)
 
     def write(self, event: str, job: str, **fields: object) -> None:
-        """Append one event and make it durable before returning."""
+        """Append one event and make it durable before returning; JournalError if it cannot be."""
         entry = {"event": event, "job": job, "time": utc_now(), **fields}
         assert self._file is not None, "journal not open"
-        self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "")
+            raise JournalError(
+                f"cannot write {self.path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
+            ) from None
         self._apply(entry)
 
 

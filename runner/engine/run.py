@@ -44,7 +44,7 @@ from runner.api.errors import (
 )
 from runner.api.limits import Gates, Limits
 from runner.api.retries import RetryPolicy, retrying
-from runner.engine.journal import JobRecord, Journal
+from runner.engine.journal import JobRecord, Journal, JournalError
 from runner.engine.outputs import (
     PNG_SIGNATURE,
     AtomicFile,
@@ -90,7 +90,7 @@ from runner.timestamps import utc_now
 from spec.imageprobe import ImageProbeError, probe_stream
 from spec.models import MODELS, ModelSpec, TaskStatus
 
-STOPPING = (AccountError, EndpointError)
+STOPPING = (AccountError, EndpointError, JournalError)
 SOFTWARE = "wanform"
 
 

@@ -17,7 +17,7 @@ from runner_kit import KEY, SUBMIT_PATHS
 from emulator import EmulatorConfig
 from emulator.pytest_plugin import AdminClient, EmulatorThread
 from runner.cli import main
-from runner.engine import outputs
+from runner.engine import journal, outputs
 
 FOX = """\
 model: wan2.5-i2i-preview
@@ -131,8 +131,10 @@ def test_a_full_disk_keeps_what_was_made_and_the_rerun_fetches_the_rest(
     monkeypatch.chdir(root)
     project.recipe("fox", FOX)
     project.recipe("owl", OWL)
-    # the owl is slow, so the fox jobs are written before the disk fills
-    admin.add_fault({"action": "latency", "prompt": "owl", "endpoint": "submit", "seconds": 200})
+    # the owl's images come late, so the fox jobs are written before the disk fills
+    admin.add_fault(
+        {"action": "latency", "prompt": "owl", "endpoint": "result", "seconds": 300, "times": 2}
+    )
     disk = Disk(root / "out", trigger="owl")
     disk.install(monkeypatch)
 
@@ -143,7 +145,7 @@ def test_a_full_disk_keeps_what_was_made_and_the_rerun_fetches_the_rest(
     states = {j["job"]: j for j in report["jobs"]}
     assert {name: j["status"] for name, j in states.items() if name != "owl"} == {
         f"fox[seed={s}]": "succeeded" for s in (1, 2, 3)
-    }
+    }, first.stdout
     owl = states["owl"]
     assert owl["status"] == "failed" and owl["images"] == []
     said = owl["error"]["message"] + " " + owl["error"]["hint"]
@@ -209,3 +211,42 @@ def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
     assert json.loads((root / "wanform.lock").read_text())["jobs"]["owl.yaml::owl"]["state"] == (
         "complete"
     )
+
+
+class FullJournal:
+    """The journal's file on a full disk: every write fails ENOSPC."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str):
+        return getattr(self.file, name)
+
+
+def test_a_journal_that_cannot_be_written_stops_the_run_before_anything_is_sent(
+    project, emulator, monkeypatch
+):
+    """No task may be paid for without its journal line: the run stops (exit 4) naming the
+    journal and ENOSPC, with no traceback, and sends no submission."""
+    base_url, admin = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("fox", FOX)
+    real_open = journal.Journal.open
+
+    def full_open(self: journal.Journal) -> journal.Journal:
+        opened = real_open(self)
+        self._file = FullJournal(self._file)  # type: ignore[assignment]
+        return opened
+
+    monkeypatch.setattr(journal.Journal, "open", full_open)
+    result = run(root, base_url)
+    assert result.exit_code == 4, result.output
+    stopped = json.loads(result.stdout)["stopped"]
+    assert stopped["code"] == "JournalNotWritten"
+    assert "journal.jsonl: No space left on device (ENOSPC)" in stopped["message"]
+    assert "cannot start the run" not in result.output
+    assert submissions(admin) == 0
