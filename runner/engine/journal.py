@@ -182,6 +182,18 @@ def _well_formed(entry: object) -> bool:
         return False
     if any(k in entry and not isinstance(entry[k], t) for k, t in FIELD_TYPES.items()):
         return False
-    return all(isinstance(c, str) for c in entry.get("candidates", [])) and all(
-        isinstance(o, dict) for o in entry.get("outputs", []) + entry.get("failures", [])
+    return (
+        all(isinstance(c, str) for c in entry.get("candidates", []))
+        and all(isinstance(o, dict) for o in entry.get("outputs", []))
+        and all(_failure(f) for f in entry.get("failures", []))
+    )
+
+
+def _failure(item: object) -> bool:
+    """Whether a failure is as `finished` writes it: an image number, a code and a message."""
+    return (
+        isinstance(item, dict)
+        and type(item.get("index")) is int
+        and isinstance(item.get("code"), str)
+        and isinstance(item.get("message"), str)
     )

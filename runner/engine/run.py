@@ -12,6 +12,7 @@ tasks still PENDING.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -263,7 +264,8 @@ class Engine:
         except WanformError as exc:
             self._notice(w, f"task {task_id} was not cancelled ({exc.code}); a rerun resumes it")
             return
-        self.journal.write("canceled", w.journal_key, task_id=task_id)
+        with contextlib.suppress(JournalError):  # unrecorded, a rerun polls it and sees CANCELED
+            self.journal.write("canceled", w.journal_key, task_id=task_id)
         self._notice(w, f"task {task_id} was cancelled while PENDING")
 
     async def _job(self, w: Work) -> None:
@@ -328,8 +330,7 @@ class Engine:
             ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs
         ]
         w.state.failures = [
-            ImageFailure(int(f.get("index", 0)), str(f.get("code")), str(f.get("message", "")))
-            for f in record.failures
+            ImageFailure(f["index"], f["code"], f["message"]) for f in record.failures
         ]
         self.progress.job_ended(w.state)
 
@@ -480,7 +481,8 @@ class Engine:
         for item in w.previous:
             old = Path(str(item.get("file", "")))
             if old not in made and within(old, (w.place.directory,)) and old.is_file():
-                old.unlink()
+                with contextlib.suppress(OSError):  # the lock and sidecar list what is current
+                    old.unlink()
 
     def _check_adopted(self, w: Work, answer: Answer) -> None:
         """An adopted task must agree with the job in all its answer shows, or it is not taken."""
