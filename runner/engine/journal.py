@@ -36,6 +36,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "timeout": (int, float),
     "outputs": list,
     "failures": list,
+    "sidecar": bool,
     "candidates": list,
 }
 
@@ -62,6 +63,7 @@ class JobRecord:
     )
     outputs: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)  # images it did not make or keep
+    sidecar: bool = True  # False: the job's sidecar could not be written
     intent: float | None = (
         None  # epoch seconds of a submission whose answer never reached the journal
     )
@@ -151,11 +153,13 @@ class Journal:
                 entry.get("status"),
                 entry.get("outputs", []),
                 entry.get("failures", []),
+                entry.get("sidecar", True),
             )
         elif event in ("finished", "canceled", "expired") and task_id == record.task_id:
             record.status = entry.get("status") or event.upper()
             record.outputs = entry.get("outputs", [])
             record.failures = entry.get("failures", [])
+            record.sidecar = entry.get("sidecar", True)
 
     def get(self, job: str) -> JobRecord | None:
         return self.records.get(job)

@@ -335,8 +335,9 @@ class Engine:
         self.progress.job_ended(w.state)
 
     def _kept(self, w: Work, record: JobRecord) -> bool:
-        """Whether a finished job's images and sidecar are all still on disk, unchanged."""
-        return _intact(record.outputs) and w.place.sidecar.is_file()
+        """Whether a finished job's images are all still on disk, unchanged, and its sidecar was
+        written."""
+        return _intact(record.outputs) and (record.sidecar or w.place.sidecar.is_file())
 
     async def _resume(self, w: Work, record: JobRecord) -> Answer | None:
         """Poll a task an earlier run submitted; None when it expired and the job must be
@@ -536,6 +537,7 @@ class Engine:
             request_id=provenance["request_id"],
             outputs=[vars(i) for i in w.state.images],
             failures=[vars(f) for f in w.state.failures],
+            sidecar=unwritten is None,
         )
         return unwritten
 

@@ -250,3 +250,34 @@ def test_a_journal_that_cannot_be_written_stops_the_run_before_anything_is_sent(
     assert "journal.jsonl: No space left on device (ENOSPC)" in stopped["message"]
     assert "cannot start the run" not in result.output
     assert submissions(admin) == 0
+
+
+def test_a_sidecar_not_written_fails_the_job_truthfully_and_the_rerun_writes_it(
+    project, emulator, monkeypatch
+):
+    """Both images are written, the sidecar is not: the job failed (it has no provenance) saying
+    its task SUCCEEDED and is billed; the rerun fetches from the same task and writes it."""
+    base_url, admin = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("owl", OWL)
+    OneFileFull(root / "out", trigger="owl.json").install(monkeypatch)
+
+    first = run(root, base_url)
+    assert first.exit_code == 3, first.output
+    job = json.loads(first.stdout)["jobs"][0]
+    assert (job["status"], len(job["images"])) == ("failed", 2)
+    assert (
+        "SUCCEEDED and is billed, but its sidecar could not be written" in job["error"]["message"]
+    )
+    assert "out/owl/owl.json: No space left on device (ENOSPC)" in job["error"]["message"]
+    assert temporaries(root) == []
+    sent = submissions(admin)
+
+    monkeypatch.undo()
+    monkeypatch.chdir(root)
+    second = run(root, base_url)
+    assert second.exit_code == 0, second.output
+    again = json.loads(second.stdout)["jobs"][0]
+    assert (again["task_id"], again["resumed"]) == (job["task_id"], True)
+    assert submissions(admin) == sent and (root / "out" / "owl" / "owl.json").is_file()
