@@ -164,3 +164,19 @@ async def test_an_image_set_with_fewer_images_than_n_is_complete(project, emulat
     entry = lock(root)["story.yaml::story"]
     assert entry["state"] == "complete" and len(entry["outputs"]) == 2
     assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
+
+
+async def test_images_left_out_without_a_code_leave_the_job_partial_not_pending(project, emulator):
+    """wan2.7 leaves failed images out of its answer and names no code: nothing says a retry
+    would pass, so the job is partial (NotReturned) and is not billed again unasked."""
+    root = project.root
+    project.recipe("boat", STORY.replace("enable_sequential: true\n", "").replace("n: 3", "n: 2"))
+    await emulator.fault(action="partial", model="wan2.7-image", failed=1, code="InternalError")
+    code, out, _ = await run(root, emulator, ".")
+    assert code == 3 and "image 2 failed: NotReturned" in out
+    assert lock(root)["boat.yaml::boat"]["state"] == "partial"
+    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    assert (
+        code == 0
+        and "! partial   boat.yaml::boat (wan2.7-image): image 2 failed: NotReturned" in out
+    )
