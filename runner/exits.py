@@ -36,8 +36,8 @@ MEANINGS = {
     "`plan --detailed-exitcode`: changes pending",
     Exit.FAILED: "`run`: some jobs or images failed, or a job is unresolved (the others are kept); "
     "`status`/`cancel`: the request failed",
-    Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access) "
-    "or an unusable target",
+    Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access), "
+    "an unusable target, or a journal that cannot be written",
     Exit.INTERRUPTED: "interrupted (Ctrl-C): PENDING tasks were cancelled, "
     "a rerun resumes the rest",
 }
