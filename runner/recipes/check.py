@@ -19,8 +19,7 @@ from spec.imageprobe import (
 )
 from spec.models import MODELS, ModelSpec
 from spec.problems import Location, Path, Problem, Report
-
-KEY_CODES = frozenset({"unknown-key", "param-not-accepted"})  # problems about a key, not its value
+from spec.schema import KEY_CODES  # problems about a key, not its value
 
 
 class ImageFiles:
