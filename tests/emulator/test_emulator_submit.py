@@ -271,3 +271,49 @@ async def test_the_largest_documented_wanx21_outputs_are_served(api, function, p
     status, png = await api.download(url)
     info = probe_bytes(png)
     assert (status, info.format, (info.width, info.height)) == (200, "PNG", size)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {
+                "model": "wan2.7-image",
+                "input": {
+                    "messages": [
+                        {"role": "user", "content": [{"text": "a", "image": data_uri(300, 300)}]}
+                    ]
+                },
+                "parameters": {"n": 1},
+            },
+            "The item of content should be a message of a certain modal.",
+        ),
+        (
+            wan27(images=(data_uri(300, 300).replace("image/png", "image/jpeg"),)),
+            "the data URI says image/jpeg but the bytes are PNG",
+        ),
+        (wanx21(size="1024*1024"), "wanx2.1-imageedit does not take `size`"),
+    ],
+    ids=["text-and-image-item", "mime-mismatch", "size-on-wanx21"],
+)
+async def test_the_shared_checks_refuse_what_the_docs_refuse(api, body, message):
+    """Issue 10's mismatches 1-3: each is 400 InvalidParameter with the shared check's words."""
+    path = SYNTHESIS if body["model"].startswith("wanx") else GENERATION
+    status, answer = await api.call("POST", path, body, headers=ASYNC)
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert answer["message"].startswith(message)
+
+
+@pytest.mark.parametrize("field", ["base_image_url", "mask_image_url"])
+async def test_a_url_with_chinese_characters_is_refused(api, field):
+    """Page 002: neither wanx2.1 URL may contain Chinese characters."""
+    body = wanx21()
+    body["input"].update(
+        function="description_edit_with_mask",
+        base_image_url="https://example.com/base.png",
+        mask_image_url="https://example.com/mask.png",
+    )
+    body["input"][field] = "https://example.com/图片.png"
+    status, answer = await api.call("POST", SYNTHESIS, body, headers=ASYNC)
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert "Chinese characters" in answer["message"]
