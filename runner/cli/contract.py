@@ -1,0 +1,218 @@
+"""`wanform contract record|check`: the parity suite against DashScope or an emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from runner.api.errors import WanformError
+from runner.api.targets import Target
+from runner.cli.options import variants_option
+from runner.cli.steps import check_writable, fail, resolve_target
+from runner.exits import Exit
+from spec.models import ModelSpec, choose
+
+CONTRACT_TARGET_HELP = (
+    "emulator (embedded, offline), dashscope (DASHSCOPE_API_KEY and the SDK's base URL "
+    "variables), or a base URL such as http://127.0.0.1:8000/api/v1."
+)
+MAX_COST_HELP = (
+    "Refuse, before anything is sent, a suite whose images could cost more than this many CNY "
+    "at list price. An emulator (a target answering /__emulator/clock) costs nothing."
+)
+
+
+class Refused(Exception):
+    """The suite would cost more than --max-cost, or cannot run against this target."""
+
+
+def _approve(max_cost: float):
+    from runner.contract.reach import bill
+
+    def approve(where, cases) -> None:
+        if where.emulator:
+            if where.speed <= 0:
+                raise Refused("the target emulator's clock is frozen (speed 0): tasks never end")
+            click.echo(f"{len(cases)} cases against an emulator: nothing is billed", err=True)
+            return
+        cost = bill(cases)
+        click.echo(f"{len(cases)} cases would make {cost.describe()}", err=True)
+        if cost.most_cost > max_cost:
+            raise Refused(
+                f"the suite could cost {cost.most_cost:.2f} CNY, over --max-cost {max_cost:g}; "
+                f"nothing was sent (pass --max-cost {cost.most_cost:.2f} to accept)"
+            )
+
+    return approve
+
+
+def _chosen(case_ids: tuple[str, ...]):
+    from runner.contract.cases import CASES, SUITE
+
+    unknown = [c for c in case_ids if c not in CASES]
+    if unknown:
+        fail(f"--case {unknown[0]!r} is not a case of the suite; known: {', '.join(CASES)}")
+    return [CASES[c] for c in case_ids] if case_ids else list(SUITE)
+
+
+def _play(target: Target, models: Mapping[str, ModelSpec], cases, max_cost: float):
+    from runner.contract.session import play_suite
+
+    def progress(case) -> None:
+        click.echo(f"  {case.id}", err=True)
+
+    try:
+        return asyncio.run(play_suite(target, models, cases, _approve(max_cost), progress))
+    except Refused as exc:
+        fail(str(exc))
+    except WanformError as exc:
+        fail(exc.message, Exit.STOPPED)
+
+
+def _kind(target: Target, emulator: bool) -> str:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(target.base_url).hostname or ""
+    if target.name == "dashscope" or (not emulator and host.endswith(".aliyuncs.com")):
+        return "dashscope"
+    return "emulator" if emulator else "url"
+
+
+def _region(kind: str, base_url: str) -> str | None:
+    """The DashScope region a base URL points at (its host says so)."""
+    from urllib.parse import urlsplit
+
+    if kind != "dashscope":
+        return None
+    host = urlsplit(base_url).hostname or ""
+    if ".maas." in host:
+        return host.split(".")[1]
+    return {"dashscope-intl": "ap-southeast-1", "dashscope-us": "us-east-1"}.get(
+        host.split(".")[0], "cn-beijing"
+    )
+
+
+max_cost_option = click.option(
+    "--max-cost", type=click.FloatRange(min=0), default=0.0, show_default=True, help=MAX_COST_HELP
+)
+case_option = click.option(
+    "--case", "case_ids", multiple=True, metavar="ID", help="Play only this case (repeatable)."
+)
+
+
+@click.group()
+def contract() -> None:
+    """The parity suite: record what a target answers, or check a target against snapshots."""
+
+
+@contract.command()
+@click.option("--target", "target_choice", required=True, help=CONTRACT_TARGET_HELP)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Snapshot folder.")
+@max_cost_option
+@case_option
+@variants_option
+def record(
+    target_choice: str,
+    out: str,
+    max_cost: float,
+    case_ids: tuple[str, ...],
+    models: Mapping[str, ModelSpec],
+) -> None:
+    """Play the suite against a target and write one normalised snapshot per case into --out,
+    with provenance.json. Prints the billable images and their list price first."""
+    from runner.contract import snapshots
+
+    cases = _chosen(case_ids)
+    folder = Path(out)
+    check_writable("--out", folder)
+    target = resolve_target(target_choice)
+    played = _play(target, models, cases, max_cost)
+    kind = _kind(target, played.where.emulator)
+    variants = next(iter(models.values())).variants if played.where.emulator else {}
+    origin = snapshots.provenance(
+        kind, played.where.base_url, _region(kind, played.where.base_url), variants
+    )
+    origin["skipped"] = {c.id: c.emulator_only for c in played.skipped}
+    by_id = {c.id: c for c in cases}
+    written = {
+        case_id: snapshots.snapshot(by_id[case_id], seen, kind)
+        for case_id, seen in played.observed.items()
+    }
+    snapshots.write(folder, written, origin)
+    click.echo(f"recorded {len(written)} cases from {kind} into {folder}")
+    for case in played.skipped:
+        click.echo(f"skipped {case.id}: {case.emulator_only}")
+
+
+@contract.command()
+@click.option(
+    "--target", "target_choice", default="emulator", show_default=True, help=CONTRACT_TARGET_HELP
+)
+@click.option(
+    "--snapshots",
+    "folder",
+    type=click.Path(file_okay=False),
+    help="Snapshot folder to compare with. Default: the expectations shipped in spec/contract.",
+)
+@max_cost_option
+@case_option
+@variants_option
+def check(
+    target_choice: str,
+    folder: str | None,
+    max_cost: float,
+    case_ids: tuple[str, ...],
+    models: Mapping[str, ModelSpec],
+) -> None:
+    """Play the suite against a target and compare each case with its snapshot. Exit 0 when all
+    agree, 3 when any differs, 1 for unreadable snapshots."""
+    from runner.contract import compare, snapshots
+
+    try:
+        origin, expected = snapshots.read(Path(folder) if folder else snapshots.SHIPPED)
+    except snapshots.SnapshotError as exc:
+        fail(str(exc))
+    cases = [c for c in _chosen(case_ids) if c.id in expected]
+    missing = [c.id for c in _chosen(case_ids) if c.id not in expected]
+    played = _play(resolve_target(target_choice), models, cases, max_cost)
+    variants = next(iter(models.values())).variants
+    settles = origin["target"] == "dashscope"
+    counts = {"differ": 0, "verified": 0, "documented": 0, "unverified": 0}
+    for case in cases:
+        if case.id not in played.observed:
+            continue
+        diffs = compare.differences(case, expected[case.id], played.observed[case.id])
+        if diffs:
+            counts["differ"] += 1
+            click.echo(f"differs {case.id}: {'; '.join(diffs)}")
+        elif settles:
+            counts["verified"] += 1
+        elif expected[case.id]["unverified"]:
+            counts["unverified"] += 1
+        else:
+            counts["documented"] += 1
+        if settles and case.guess:
+            verdict = "differs from" if diffs else "agrees with"
+            click.echo(
+                f"settled {case.guess}: DashScope {verdict} {case.guess}="
+                f"{choose(variants, case.guess)} (case {case.id})"
+            )
+    played_count = len(played.observed)
+    click.echo(
+        f"{played_count} cases played against the snapshots of {origin['target']}"
+        f" ({origin['date']}): {counts['differ']} differ, "
+        + (
+            f"{counts['verified']} agree with DashScope"
+            if settles
+            else f"{counts['documented']} agree with a documented expectation, "
+            f"{counts['unverified']} agree only with an unverified expectation (not verified)"
+        )
+    )
+    if missing:
+        click.echo(f"not recorded: {', '.join(missing)}")
+    if played.skipped:
+        click.echo(f"not played (emulator only): {', '.join(c.id for c in played.skipped)}")
+    raise SystemExit(Exit.FAILED if counts["differ"] else Exit.OK)

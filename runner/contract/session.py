@@ -1,0 +1,44 @@
+"""One pass of the suite over a target: reach it, let the caller approve what it may cost, play
+every case it can play, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from runner.api.client import session
+from runner.api.targets import Target
+from runner.contract.play import Player, Where
+from runner.contract.reach import reach
+from runner.contract.suite import Case
+from spec.models import ModelSpec
+
+
+@dataclass
+class Played:
+    """The target as reached, the cases it could not play, and what each played case showed."""
+
+    where: Where
+    skipped: list[Case] = field(default_factory=list)
+    observed: dict[str, dict] = field(default_factory=dict)
+
+
+async def play_suite(
+    target: Target,
+    models: Mapping[str, ModelSpec],
+    cases: Iterable[Case],
+    approve: Callable[[Where, list[Case]], None],
+    progress: Callable[[Case], None] = lambda case: None,
+) -> Played:
+    """Play `cases` against `target`; `approve` sees the reached target and the cases about to
+    be played before anything is sent, and raises to stop."""
+    async with session(target) as http, reach(target, http, models) as where:
+        chosen = list(cases)
+        played = Played(where, [c for c in chosen if c.emulator_only and not where.emulator])
+        playable = [c for c in chosen if c not in played.skipped]
+        approve(where, playable)
+        player = Player(http, where)
+        for case in playable:
+            progress(case)
+            played.observed[case.id] = await player.play(case)
+        return played
