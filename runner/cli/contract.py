@@ -177,7 +177,8 @@ def check(
         fail(str(exc))
     cases = [c for c in _chosen(case_ids) if c.id in expected]
     missing = [c.id for c in _chosen(case_ids) if c.id not in expected]
-    played = _play(resolve_target(target_choice), models, cases, max_cost)
+    target = resolve_target(target_choice)
+    played = _play(target, models, cases, max_cost)
     variants = next(iter(models.values())).variants
     settles = origin["target"] == "dashscope"
     counts = {"differ": 0, "verified": 0, "documented": 0, "unverified": 0}
@@ -196,9 +197,10 @@ def check(
             counts["documented"] += 1
         if settles and case.guess:
             verdict = "differs from" if diffs else "agrees with"
+            choice = f", whose choice is {case.guess}={choose(variants, case.guess)}"
             click.echo(
-                f"settled {case.guess}: DashScope {verdict} {case.guess}="
-                f"{choose(variants, case.guess)} (case {case.id})"
+                f"settled {case.guess} by case {case.id}: DashScope {verdict} the target"
+                + (choice if target.embedded else "")
             )
     played_count = len(played.observed)
     click.echo(

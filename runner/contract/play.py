@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -185,6 +186,16 @@ class Player:
                     "unverified": seen["unverified"],
                 }
 
+    async def _admin(self, action: str, model: str) -> bool:
+        """Ask an emulator to hold or release a model's new tasks; False if it cannot."""
+        parts = urlsplit(self.where.base_url)
+        url = f"{parts.scheme}://{parts.netloc}/__emulator/{action}"
+        try:
+            async with self.http.post(url, json={"model": model}, allow_redirects=False) as resp:
+                return resp.status == 200
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise transport.from_transport(exc, where=f"POST {safe_url(url)}") from None
+
     async def _cancel(self, task_id: str) -> dict:
         return (await self.send(Call("POST", f"/tasks/{task_id}/cancel"), label=TASK_CANCEL))[0]
 
@@ -192,6 +203,9 @@ class Player:
         """Every request of `case`, its tasks polled to their end: the observation a snapshot
         holds (before `record` adds the case's description)."""
         fault = case.fault if self.where.emulator else None
+        # an emulator that can hold the model's tasks in PENDING makes a cancel at once certain
+        held = case.cancel == "at-once" and self.where.emulator
+        held = held and await self._admin("hold", case.model)
         answers, created = [], []
         for call in case.calls:
             submits = call.method == "POST" and call.path.startswith("/services/")
@@ -203,6 +217,8 @@ class Player:
         cancel = None
         if case.cancel == "at-once" and created:
             cancel = await self._cancel(created[0][0])
+        if held:
+            await self._admin("release", case.model)
         # polled side by side, so that no task ends unseen while another is watched
         tasks = list(await asyncio.gather(*(self.poll(*pair) for pair in created)))
         if case.cancel == "after" and created:

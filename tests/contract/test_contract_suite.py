@@ -1,0 +1,98 @@
+"""The suite's cases, the shipped expectations and the normalisation of answers."""
+
+from __future__ import annotations
+
+from runner.contract import normalise, snapshots
+from runner.contract.cases import CASES, SUITE
+from runner.contract.compare import differences
+from runner.contract.expect import departures
+from runner.contract.play import observe
+from runner.contract.reach import bill
+from spec.models import GUESSES, MODELS
+
+
+def test_every_guess_has_a_case() -> None:
+    """Each id of spec/guesses.yaml is the guess of at least one case."""
+    assert {c.guess for c in SUITE if c.guess} == set(GUESSES)
+
+
+def test_case_ids_are_unique_and_succeeding_cases_bill_one_image_where_they_can() -> None:
+    """No two cases share an id; a documented rule that succeeds uses the cheapest model."""
+    assert len(CASES) == len(SUITE)
+    cheapest = min(MODELS.values(), key=lambda m: m.price_cny).name
+    assert all(c.model == cheapest and c.images == 1 for c in SUITE if c.images and not c.guess)
+
+
+def test_shipped_expectations_state_what_each_case_declares() -> None:
+    """Every shipped expectation shows its case's documented answer, marks its guess unverified,
+    and every case not shipped is listed with the reason it was left out."""
+    origin, shipped = snapshots.read(snapshots.SHIPPED)
+    assert origin["target"] == "docs"
+    for case_id, snap in shipped.items():
+        case = CASES[case_id]
+        assert departures(case, snap) == [], case_id
+        assert (case.guess in snap["unverified"]) if case.guess else not snap["unverified"]
+    assert set(CASES) - set(shipped) == set(origin["skipped"])
+
+
+def test_bill_counts_expected_and_worst_case_images() -> None:
+    """The price is images times the model's list price; guessed refusals count only at most."""
+    over_cap = CASES["guess.over-cap"]
+    assert bill([over_cap]).images == 2
+    assert bill([over_cap]).most_images == 3
+    assert bill([over_cap]).most_cost == round(3 * MODELS[over_cap.model].price_cny, 6)
+    assert bill([CASES["wan2.7.n-over-4"]]).most_cost == 0
+
+
+def test_scrub_replaces_what_changes_or_could_be_secret() -> None:
+    """URLs (with signed queries), ids, times and keys become placeholders."""
+    text = (
+        "task 0385dc79-5ff8-4d82-bcb6-1234567890ab at 2026-03-26 17:16:01.663 from "
+        "https://x.oss.aliyuncs.com/a.png?Expires=1&Signature=abc with sk-abcdef"
+    )
+    assert normalise.scrub(text) == "task <id> at <time> from <url> with <key>"
+
+
+def test_key_paths_merge_array_items_and_name_mixed_types() -> None:
+    """Array items share one path; a value whose type varies lists every type seen."""
+    body = {"output": {"results": [{"url": "u"}, {"code": "X", "message": "m"}]}, "n": None}
+    assert normalise.key_paths(body) == {
+        "n": "null",
+        "output": "object",
+        "output.results": "array",
+        "output.results[]": "object",
+        "output.results[].code": "string",
+        "output.results[].message": "string",
+        "output.results[].url": "string",
+    }
+    assert normalise.key_paths({"a": [1, "x"]})["a[]"] == "integer|string"
+
+
+def test_observe_reads_an_event_stream() -> None:
+    """An SSE answer keeps the keys of every event, its images and the names of its lines."""
+    stream = (
+        'id:1\nevent:result\n:HTTP_STATUS/200\ndata:{"output":{"choices":[{"message":'
+        '{"content":[{"image":"https://r/1.png","type":"image"}]}}]}}\n\n'
+    )
+    seen = observe("POST /x", 200, {"Content-Type": "text/event-stream"}, stream)
+    assert seen["stream"] == [":HTTP_STATUS", "data", "event", "id"]
+    assert seen["images"] == 1
+    assert "output.choices[].message.content[].image" in seen["keys"]
+
+
+def test_messages_are_compared_only_where_the_documents_give_them() -> None:
+    """A different message counts for a case with a documented message, not for another."""
+    answer = {
+        "call": "POST /x",
+        "status": 400,
+        "code": "InvalidParameter",
+        "message": "one",
+        "keys": {},
+        "images": None,
+        "unverified": [],
+    }
+    snap = {"answers": [answer], "tasks": [], "cancel": None, "images": 0}
+    other = {**snap, "answers": [{**answer, "message": "two"}]}
+    assert differences(CASES["wan2.7.n-over-4"], snap, other) == []
+    documented = differences(CASES["body.model-unknown"], snap, other)
+    assert documented == ["answer 1 (POST /x): message 'two', expected 'one'"]
