@@ -95,6 +95,25 @@ def _region(kind: str, base_url: str) -> str | None:
     )
 
 
+def _settled(case, differs: bool, embedded: bool, variants, expected) -> None:
+    """The line for a guessed point that DashScope's snapshot settles; on the embedded emulator,
+    a differing one names the value of the guess that answers as DashScope did."""
+    from runner.contract.session import alternative
+
+    verdict = "differs from" if differs else "agrees with"
+    line = f"settled {case.guess} by case {case.id}: DashScope {verdict} the target"
+    if embedded:
+        line += f", whose choice is {case.guess}={choose(variants, case.guess)}"
+    if differs and embedded:
+        value = asyncio.run(alternative(case, expected, variants))
+        line += (
+            f"; DashScope answers as {case.guess}={value} (--variants {case.guess}={value})"
+            if value is not None
+            else f"; no other value of {case.guess} answers as DashScope did"
+        )
+    click.echo(line)
+
+
 max_cost_option = click.option(
     "--max-cost", type=click.FloatRange(min=0), default=0.0, show_default=True, help=MAX_COST_HELP
 )
@@ -124,6 +143,7 @@ def record(
     """Play the suite against a target and write one normalised snapshot per case into --out,
     with provenance.json. Prints the billable images and their list price first."""
     from runner.contract import snapshots
+    from runner.contract.expect import departures
 
     cases = _chosen(case_ids)
     folder = Path(out)
@@ -143,6 +163,10 @@ def record(
     }
     snapshots.write(folder, written, origin)
     click.echo(f"recorded {len(written)} cases from {kind} into {folder}")
+    for case_id, snap in written.items():
+        departed = departures(by_id[case_id], snap)
+        if departed:
+            click.echo(f"departs {case_id} from its documented expectation: {'; '.join(departed)}")
     for case in played.skipped:
         click.echo(f"skipped {case.id}: {case.emulator_only}")
 
@@ -196,12 +220,7 @@ def check(
         else:
             counts["documented"] += 1
         if settles and case.guess:
-            verdict = "differs from" if diffs else "agrees with"
-            choice = f", whose choice is {case.guess}={choose(variants, case.guess)}"
-            click.echo(
-                f"settled {case.guess} by case {case.id}: DashScope {verdict} the target"
-                + (choice if target.embedded else "")
-            )
+            _settled(case, bool(diffs), target.embedded, variants, expected[case.id])
     played_count = len(played.observed)
     click.echo(
         f"{played_count} cases played against the snapshots of {origin['target']}"

@@ -11,7 +11,7 @@ from runner.api.targets import Target
 from runner.contract.play import Player, Where
 from runner.contract.reach import reach
 from runner.contract.suite import Case
-from spec.models import ModelSpec
+from spec.models import GUESSES, ModelSpec, choose, table
 
 
 @dataclass
@@ -42,3 +42,21 @@ async def play_suite(
             progress(case)
             played.observed[case.id] = await player.play(case)
         return played
+
+
+async def alternative(case: Case, expected: Mapping, variants: Mapping[str, str]) -> str | None:
+    """The value of the case's guess under which the embedded emulator answers as `expected`
+    shows, trying every value but the current one; None when none does."""
+    from runner.api.targets import resolve
+    from runner.contract.compare import differences
+
+    assert case.guess is not None
+    current = choose(variants, case.guess)
+    for value in GUESSES[case.guess].values:
+        if value == current:
+            continue
+        models = table({**variants, case.guess: value})
+        played = await play_suite(resolve("emulator", {}), models, [case], lambda w, c: None)
+        if not differences(case, expected, played.observed[case.id]):
+            return value
+    return None

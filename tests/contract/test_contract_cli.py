@@ -148,3 +148,28 @@ def test_record_against_the_service_refuses_to_spend_over_max_cost(tmp_path: Pat
     assert re.search(r"\d+ billable images, \d+\.\d\d CNY at list price", result.output)
     assert "over --max-cost 0; nothing was sent" in result.output
     assert not list(tmp_path.glob("*.json"))
+
+
+@pytest.mark.parametrize("emulators", [(N_DEFAULT_1,)], indirect=True)
+def test_a_differing_settled_guess_names_the_value_dashscope_follows(
+    emulators: list[str], tmp_path: Path
+) -> None:
+    """Checked on the embedded emulator, a guess that DashScope's snapshot contradicts is
+    reported with the value of the guess under which the emulator answers as DashScope did."""
+    out = tmp_path / "snaps"
+    only = ("--case", "guess.wan2.7-n-omitted")
+    recorded = contract("record", "--target", emulators[0], "--out", str(out), *only)
+    assert recorded.exit_code == 0, recorded.output
+    assert (
+        "departs guess.wan2.7-n-omitted from its documented expectation: "
+        "1 images, the case declares 4" in recorded.output
+    )
+    origin = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    (out / "provenance.json").write_text(json.dumps({**origin, "target": "dashscope"}))
+    checked = contract("check", "--snapshots", str(out), *only)
+    assert checked.exit_code == 3, checked.output
+    assert (
+        "settled wan2.7.n_default by case guess.wan2.7-n-omitted: DashScope differs from the "
+        "target, whose choice is wan2.7.n_default=4; DashScope answers as wan2.7.n_default=1 "
+        "(--variants wan2.7.n_default=1)" in checked.output
+    )
