@@ -155,7 +155,7 @@ def record(
     origin = snapshots.provenance(
         kind, played.where.base_url, _region(kind, played.where.base_url), variants
     )
-    origin["skipped"] = {c.id: c.emulator_only for c in played.skipped}
+    origin["skipped"] = played.skipped
     by_id = {c.id: c for c in cases}
     written = {
         case_id: snapshots.snapshot(by_id[case_id], seen, kind)
@@ -167,8 +167,8 @@ def record(
         departed = departures(by_id[case_id], snap)
         if departed:
             click.echo(f"departs {case_id} from its documented expectation: {'; '.join(departed)}")
-    for case in played.skipped:
-        click.echo(f"skipped {case.id}: {case.emulator_only}")
+    for case_id, why in played.skipped.items():
+        click.echo(f"skipped {case_id}: {why}")
 
 
 @contract.command()
@@ -235,5 +235,5 @@ def check(
     if missing:
         click.echo(f"not recorded: {', '.join(missing)}")
     if played.skipped:
-        click.echo(f"not played (emulator only): {', '.join(c.id for c in played.skipped)}")
+        click.echo(f"not played: {'; '.join(f'{k} ({v})' for k, v in played.skipped.items())}")
     raise SystemExit(Exit.FAILED if counts["differ"] else Exit.OK)

@@ -435,6 +435,7 @@ GUESSED = (
         200,
         model=W27,
         images=2,
+        up_to=True,
     ),
     _guess(
         "guess.over-cap",
@@ -548,6 +549,7 @@ GUESSED = (
         200,
         model="wan2.6-image",
         images=1,
+        streamed=False,
     ),
     _guess(
         "guess.sse-framing",
@@ -562,6 +564,7 @@ GUESSED = (
         200,
         model="wan2.6-image",
         images=1,
+        streamed=True,
     ),
     _guess(
         "guess.messages-partial-failure",

@@ -46,6 +46,10 @@ class Where:
     speed: float = 1.0
 
 
+class CannotPlay(Exception):
+    """This target cannot play the case (the message says why); nothing was sent for it."""
+
+
 class Pacer:
     """Keeps each kind of request at its documented rate on the target's clock."""
 
@@ -205,9 +209,10 @@ class Player:
         """Every request of `case`, its tasks polled to their end: the observation a snapshot
         holds (before `record` adds the case's description)."""
         fault = case.fault if self.where.emulator else None
-        # an emulator that can hold the model's tasks in PENDING makes a cancel at once certain
-        held = case.cancel == "at-once" and self.where.emulator
-        held = held and await self._admin("hold", case.model)
+        # a cancel at once is certain only while the emulator holds the model's tasks in PENDING
+        held = case.cancel == "at-once"
+        if held and not await self._admin("hold", case.model):
+            raise CannotPlay("this emulator cannot hold tasks in PENDING (POST /__emulator/hold)")
         answers, created = [], []
         for call in case.calls:
             submits = call.method == "POST" and call.path.startswith("/services/")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from runner.api.client import session
 from runner.api.targets import Target
-from runner.contract.play import Player, Where
+from runner.contract.play import CannotPlay, Player, Where
 from runner.contract.reach import reach
 from runner.contract.suite import Case
 from spec.models import GUESSES, ModelSpec, choose, table
@@ -19,7 +19,7 @@ class Played:
     """The target as reached, the cases it could not play, and what each played case showed."""
 
     where: Where
-    skipped: list[Case] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # case id -> why it was not played
     observed: dict[str, dict] = field(default_factory=dict)
 
 
@@ -34,13 +34,18 @@ async def play_suite(
     be played before anything is sent, and raises to stop."""
     async with session(target) as http, reach(target, http, models) as where:
         chosen = list(cases)
-        played = Played(where, [c for c in chosen if c.emulator_only and not where.emulator])
-        playable = [c for c in chosen if c not in played.skipped]
+        played = Played(
+            where, {c.id: c.emulator_only for c in chosen if c.emulator_only and not where.emulator}
+        )
+        playable = [c for c in chosen if c.id not in played.skipped]
         approve(where, playable)
         player = Player(http, where)
         for case in playable:
             progress(case)
-            played.observed[case.id] = await player.play(case)
+            try:
+                played.observed[case.id] = await player.play(case)
+            except CannotPlay as exc:
+                played.skipped[case.id] = str(exc)
         return played
 
 

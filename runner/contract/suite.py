@@ -59,6 +59,8 @@ class Case:
     guess: str | None = None  # the spec/guesses.yaml id the expectation rests on
     model: str = CHEAPEST  # the model that bills, if anything does
     images: int = 0  # billable images when the answer is the expected one
+    up_to: bool = False  # the documents say "up to": 1 to `images` images are expected
+    streamed: bool | None = None  # whether the answer is an event stream (None: not the point)
     at_most: int = 0  # billable images at most (a guessed refusal the service may accept)
     # cancel the first task: "after" it ended (documented: refused), "at-once" while the
     # emulator holds it PENDING

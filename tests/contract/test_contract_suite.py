@@ -97,3 +97,19 @@ def test_messages_are_compared_only_where_the_documents_give_them() -> None:
     assert differences(CASES["wan2.7.n-over-4"], snap, other) == []
     documented = differences(CASES["body.model-unknown"], snap, other)
     assert documented == ["answer 1 (POST /x): message 'two', expected 'one'"]
+
+
+def test_departures_allow_up_to_images_and_name_a_stream_where_none_belongs() -> None:
+    """An image set may make fewer images than n, never none; a stream where the case declares
+    plain JSON is a departure."""
+    answer = {"status": 200, "code": None, "message": None, "keys": {}, "images": None}
+    image_set = CASES["guess.image-set-count"]
+    for images, departs in ((1, False), (2, False), (0, True), (3, True)):
+        snap = {"answers": [answer], "cancel": None, "images": images}
+        assert bool(departures(image_set, snap)) is departs, images
+    plain = CASES["guess.stream-parameter-without-header"]
+    streamed = {"answers": [{**answer, "stream": ["data"]}], "cancel": None, "images": 1}
+    assert departures(plain, streamed) == [
+        "answered with an event stream, the case declares plain JSON"
+    ]
+    assert departures(plain, {**streamed, "answers": [answer]}) == []
