@@ -22,8 +22,10 @@ from runner.contract.suite import (
 )
 from spec.errors import (
     ASYNC_NOT_SUPPORTED,
+    BAD_URL,
     CANCEL_NOT_PENDING,
     DATA_URI_TOO_LARGE,
+    DOWNLOAD_FAILED,
     EMPTY_MODEL,
     INVALID_API_KEY,
     MODEL_NOT_EXIST,
@@ -34,7 +36,7 @@ from spec.errors import (
     SYNC_NOT_SUPPORTED,
     URL_ERROR,
 )
-from spec.models import HEADER_ON, SSE_HEADER, SYNTHESIS_PATH
+from spec.models import HEADER_ON, OSS_RESOLVE_HEADER, SSE_HEADER, SYNTHESIS_PATH
 
 W27 = "wan2.7-image"  # the cheaper wan2.7
 BAD = 400
@@ -297,6 +299,59 @@ WAN27 = (
         _w27(_img(2500, 250), TEXT),
     ),
     _invalid(
+        "wan2.7.palette-hex",
+        "a palette colour is a hex code like #C2D1E6",
+        "003 color_palette",
+        _w27(
+            TEXT,
+            color_palette=[
+                {"hex": "red", "ratio": "40.00%"},
+                {"hex": "#1F2A44", "ratio": "35.00%"},
+                {"hex": "#F2B880", "ratio": "25.00%"},
+            ],
+        ),
+    ),
+    _invalid(
+        "wan2.7.role-not-user",
+        "the message's role is user",
+        "001 input.messages.role; API-FACTS §4.2",
+        generation(
+            {
+                "model": W27,
+                "input": {"messages": [{"role": "assistant", "content": [TEXT]}]},
+                "parameters": {"n": 1},
+            }
+        ),
+    ),
+    _invalid(
+        "wan2.7.url-scheme",
+        "an image is an http(s) URL or a data URI",
+        "003 image input methods; API-FACTS §1.2",
+        _w27({"image": "ftp://example.com/a.png"}, TEXT),
+        message=BAD_URL,
+    ),
+    _invalid(
+        "wan2.7.oss-without-resolve-header",
+        "an oss:// image needs X-DashScope-OssResourceResolve: enable",
+        "API-FACTS §1.2, §5.6 (temporary upload)",
+        _w27({"image": "oss://dashscope-instant/contract/2026-01-01/x/a.png"}, TEXT),
+        message=BAD_URL,
+    ),
+    _invalid(
+        "wan2.7.oss-not-uploaded",
+        "an oss:// image that was never uploaded cannot be downloaded",
+        "API-FACTS §1.2 'Failed to download multimodal content.'",
+        generation(
+            messages(
+                W27,
+                [{"image": "oss://dashscope-instant/contract/2026-01-01/x/a.png"}, TEXT],
+                n=1,
+            ),
+            headers={**ASYNC, OSS_RESOLVE_HEADER: HEADER_ON},
+        ),
+        message=DOWNLOAD_FAILED,
+    ),
+    _invalid(
         "wan2.7.data-uri-mime-mismatch",
         "a data URI's MIME type matches its bytes",
         "003 image input methods; issue 10 item 3",
@@ -311,6 +366,18 @@ OTHER_MODELS = (
         "API-FACTS §4.3; error page 'num_images_per_prompt must be 1.'",
         generation(_w26(n=2, enable_interleave=True)),
         message=N_MUST_BE_ONE,
+    ),
+    _invalid(
+        "wan2.6.interleave-two-images",
+        "wan2.6 interleaved output takes 0 or 1 image",
+        "API-FACTS §4.3",
+        generation(_w26(_img(512, 512), _img(512, 512), enable_interleave=True)),
+    ),
+    _invalid(
+        "wan2.6.interleave-sync-without-stream",
+        "wan2.6 interleaved output on the synchronous endpoint must be streamed",
+        "API-FACTS §4.1, §4.3 'stream must be true for interleave via sync'",
+        sync(_w26(enable_interleave=True, max_images=1)),
     ),
     _invalid(
         "wan2.6.edit-without-image",
@@ -329,6 +396,33 @@ OTHER_MODELS = (
                 "parameters": {"n": 1},
             }
         ),
+    ),
+    _invalid(
+        "wan2.5.size-pixels",
+        "wan2.5 size has 768*768 to 1280*1280 pixels",
+        "API-FACTS §4.4",
+        synthesis(
+            {
+                "model": "wan2.5-i2i-preview",
+                "input": {"prompt": "make it blue", "images": [image(512, 512)]},
+                "parameters": {"n": 1, "size": "2048*2048"},
+            }
+        ),
+    ),
+    _invalid("wanx2.1.n-over-4", "wanx2.1 n is 1 to 4", "002 n", _wanx(n=5)),
+    _invalid(
+        "wanx2.1.expand-scale-over-2",
+        "expand's scales are 1.0 to 2.0",
+        "002 top_scale",
+        _wanx(function="expand", top_scale=2.5),
+    ),
+    Case(
+        "wanx2.1.tiff-accepted",
+        "wanx2.1 takes TIFF input images",
+        "002 base_image_url formats",
+        (synthesis(imageedit(image(512, 512, fmt="TIFF"))),),
+        200,
+        images=1,
     ),
     _invalid(
         "wanx2.1.function-unknown",
@@ -392,6 +486,19 @@ TASKS = (
         "a task id nobody has reads UNKNOWN",
         "002 '任务不存在或状态未知'; API-FACTS §3.1",
         (Call("GET", f"/tasks/{UNKNOWN_TASK}"),),
+        200,
+    ),
+    _invalid(
+        "task.list-bad-status",
+        "the task list filters by one of the six statuses",
+        "API-FACTS §3.3",
+        Call("GET", "/tasks?status=DONE"),
+    ),
+    Case(
+        "upload.policy",
+        "the temporary upload starts with a policy",
+        "API-FACTS §5.6 (get-temporary-file-url)",
+        (Call("GET", "/uploads?action=getPolicy&model=wanx2.1-imageedit"),),
         200,
     ),
     Case(

@@ -98,7 +98,8 @@ def imageedit(base: str, function: str = "colorization", prompt: str = "colour i
 
 def generation(body: Mapping | str, **kwargs) -> Call:
     """An asynchronous messages-style submission."""
-    return Call("POST", ASYNC_GENERATION_PATH, body, ASYNC, **kwargs)
+    kwargs.setdefault("headers", ASYNC)
+    return Call("POST", ASYNC_GENERATION_PATH, body, **kwargs)
 
 
 def synthesis(body: Mapping | str, **kwargs) -> Call:
