@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import click
 from runner.api.errors import WanformError
 from runner.api.targets import Target
 from runner.cli.options import variants_option
-from runner.cli.steps import check_writable, fail, resolve_target
+from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
 from runner.exits import Exit
 from spec.models import ModelSpec, choose
 
@@ -60,6 +61,9 @@ def _chosen(case_ids: tuple[str, ...]):
 
 def _play(target: Target, models: Mapping[str, ModelSpec], cases, max_cost: float):
     from runner.contract.session import play_suite
+
+    if not target.embedded and next(iter(models.values())).variants:
+        click.echo("note: --variants applies to the embedded emulator only", err=True)
 
     def progress(case) -> None:
         click.echo(f"  {case.id}", err=True)
@@ -143,15 +147,17 @@ def record(
     """Play the suite against a target and write one normalised snapshot per case into --out,
     with provenance.json. Prints the billable images and their list price first."""
     from runner.contract import snapshots
+    from runner.contract.cases import CASES
     from runner.contract.expect import departures
 
+    exit_on_interrupt("interrupted; no snapshot was written")
     cases = _chosen(case_ids)
     folder = Path(out)
     check_writable("--out", folder)
     target = resolve_target(target_choice)
     played = _play(target, models, cases, max_cost)
     kind = _kind(target, played.where.emulator)
-    variants = next(iter(models.values())).variants if played.where.emulator else {}
+    variants = next(iter(models.values())).variants if target.embedded else {}
     origin = snapshots.provenance(
         kind, played.where.base_url, _region(kind, played.where.base_url), variants
     )
@@ -161,7 +167,10 @@ def record(
         case_id: snapshots.snapshot(by_id[case_id], seen, kind)
         for case_id, seen in played.observed.items()
     }
-    snapshots.write(folder, written, origin)
+    try:
+        snapshots.write(folder, written, origin, CASES)
+    except OSError as exc:
+        fail(f"--out: cannot write the snapshots into {folder}: {exc.strerror or exc}")
     click.echo(f"recorded {len(written)} cases from {kind} into {folder}")
     for case_id, snap in written.items():
         departed = departures(by_id[case_id], snap)
@@ -194,46 +203,36 @@ def check(
     """Play the suite against a target and compare each case with its snapshot. Exit 0 when all
     agree, 3 when any differs, 1 for unreadable snapshots."""
     from runner.contract import compare, snapshots
+    from runner.contract.cases import SUITE
 
+    exit_on_interrupt("interrupted; nothing was compared")
     try:
         origin, expected = snapshots.read(Path(folder) if folder else snapshots.SHIPPED)
     except snapshots.SnapshotError as exc:
         fail(str(exc))
-    cases = [c for c in _chosen(case_ids) if c.id in expected]
-    missing = [c.id for c in _chosen(case_ids) if c.id not in expected]
+    chosen = _chosen(case_ids)
+    cases = [c for c in chosen if c.id in expected]
+    missing = [c.id for c in chosen if c.id not in expected]
+    if not cases:
+        fail(f"{folder or snapshots.SHIPPED}: no snapshot of any case to compare with")
     target = resolve_target(target_choice)
     played = _play(target, models, cases, max_cost)
     variants = next(iter(models.values())).variants
     settles = origin["target"] == "dashscope"
-    counts = {"differ": 0, "verified": 0, "documented": 0, "unverified": 0}
-    for case in cases:
-        if case.id not in played.observed:
-            continue
+    counts: Counter = Counter()
+    for case in (c for c in cases if c.id in played.observed):
         diffs = compare.differences(case, expected[case.id], played.observed[case.id])
+        counts[compare.verdict(diffs, expected[case.id], settles)] += 1
         if diffs:
-            counts["differ"] += 1
             click.echo(f"differs {case.id}: {'; '.join(diffs)}")
-        elif settles:
-            counts["verified"] += 1
-        elif expected[case.id]["unverified"]:
-            counts["unverified"] += 1
-        else:
-            counts["documented"] += 1
         if settles and case.guess:
             _settled(case, bool(diffs), target.embedded, variants, expected[case.id])
-    played_count = len(played.observed)
-    click.echo(
-        f"{played_count} cases played against the snapshots of {origin['target']}"
-        f" ({origin['date']}): {counts['differ']} differ, "
-        + (
-            f"{counts['verified']} agree with DashScope"
-            if settles
-            else f"{counts['documented']} agree with a documented expectation, "
-            f"{counts['unverified']} agree only with an unverified expectation (not verified)"
-        )
-    )
+    click.echo(compare.summary(counts, origin))
+    strangers = sorted(set(expected) - {c.id for c in SUITE})
+    if strangers:
+        click.echo(f"snapshots of no case in this suite: {', '.join(strangers)}")
     if missing:
         click.echo(f"not recorded: {', '.join(missing)}")
     if played.skipped:
         click.echo(f"not played: {'; '.join(f'{k} ({v})' for k, v in played.skipped.items())}")
-    raise SystemExit(Exit.FAILED if counts["differ"] else Exit.OK)
+    raise SystemExit(Exit.FAILED if counts["differs"] else Exit.OK)

@@ -7,6 +7,7 @@ task status sequences and the framing of a stream; messages only where the docum
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from runner.contract.suite import Case
@@ -81,3 +82,29 @@ def differences(case: Case, expected: Mapping, actual: Mapping) -> list[str]:
     if actual["images"] != expected["images"]:
         out.append(f"{actual['images']} images in all, expected {expected['images']}")
     return out
+
+
+def verdict(diffs: list[str], expected: Mapping, settles: bool) -> str:
+    """How a case counts: `differs`; else `verified` (the snapshot came from DashScope),
+    `unverified` (it rests on a guess) or `agrees`."""
+    if diffs:
+        return "differs"
+    if settles:
+        return "verified"
+    return "unverified" if expected["unverified"] else "agrees"
+
+
+def summary(counts: Counter, origin: Mapping) -> str:
+    """The closing line of a check."""
+    played = sum(counts.values())
+    head = (
+        f"{played} cases played against the snapshots of {origin['target']} "
+        f"({origin['date']}): {counts['differs']} differ, "
+    )
+    if origin["target"] == "dashscope":
+        return head + f"{counts['verified']} agree with DashScope (verified)"
+    agree = counts["agrees"] + counts["unverified"]
+    return head + (
+        f"{agree} agree, {counts['unverified']} of them only with an unverified expectation "
+        "(a guess: not verified)"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -78,9 +78,12 @@ def _dump(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write(folder: Path, snapshots: Mapping[str, dict], origin: dict) -> None:
-    """Write each snapshot and the provenance, each file replaced atomically."""
+def write(folder: Path, snapshots: Mapping[str, dict], origin: dict, known: Iterable[str]) -> None:
+    """Write each snapshot and the provenance, each file replaced atomically; an older snapshot
+    of a `known` case not among them is removed, so the folder holds one recording."""
     folder.mkdir(parents=True, exist_ok=True)
+    for case_id in set(known) - set(snapshots):
+        (folder / f"{case_id}.json").unlink(missing_ok=True)
     for name, data in [*((f"{k}.json", v) for k, v in snapshots.items()), (PROVENANCE, origin)]:
         part = folder / f".{name}.part"
         part.write_text(_dump(data), encoding="utf-8")

@@ -137,6 +137,10 @@ def test_check_refuses_unreadable_snapshots(tmp_path: Path) -> None:
     broken = contract("check", "--snapshots", str(tmp_path))
     assert broken.exit_code == 1
     assert "auth.no-key.json: unreadable" in broken.output
+    (tmp_path / "auth.no-key.json").unlink()
+    empty = contract("check", "--snapshots", str(tmp_path))
+    assert empty.exit_code == 1
+    assert "no snapshot of any case to compare with" in empty.output
 
 
 def test_record_against_the_service_refuses_to_spend_over_max_cost(tmp_path: Path) -> None:

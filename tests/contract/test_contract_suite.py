@@ -113,3 +113,13 @@ def test_departures_allow_up_to_images_and_name_a_stream_where_none_belongs() ->
         "answered with an event stream, the case declares plain JSON"
     ]
     assert departures(plain, {**streamed, "answers": [answer]}) == []
+
+
+def test_writing_a_recording_removes_older_snapshots_of_its_cases(tmp_path) -> None:
+    """A folder holds one recording: a case's snapshot left from an earlier one goes, files
+    that are no case's stay."""
+    (tmp_path / "auth.no-key.json").write_text("{}")
+    (tmp_path / "notes.json").write_text("{}")
+    origin = snapshots.provenance("emulator", "http://127.0.0.1:1/api/v1", None, {})
+    snapshots.write(tmp_path, {}, origin, CASES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "provenance.json"]
