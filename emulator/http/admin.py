@@ -11,6 +11,10 @@ POST   /__emulator/faults            a rule or a list of rules (see emulator.sta
 DELETE /__emulator/faults[/{id}]     all rules, or one
 GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`,
                                      that key's only
+GET    /__emulator/hold              {"held": [model, ...]}
+POST   /__emulator/hold              {"model": M}: the model's new tasks stay PENDING (cancel
+                                     them, or let them go with release)
+POST   /__emulator/release           {"model": M}: its held tasks start; {"released": count}
 """
 
 from __future__ import annotations
@@ -87,7 +91,35 @@ async def journal(request: web.Request) -> web.Response:
     return web.json_response({"entries": list(request.app[EMULATOR].journal.entries(account))})
 
 
+async def _model(request: web.Request) -> str:
+    model = parse_json(await read_body(request, ADMIN_BODY_LIMIT)).get("model")
+    if not isinstance(model, str) or model not in request.app[EMULATOR].config.models:
+        raise invalid_parameter(f"model must be one the emulator serves, got {model!r}")
+    return model
+
+
+async def held(request: web.Request) -> web.Response:
+    return web.json_response({"held": request.app[EMULATOR].tasks.held()})
+
+
+async def hold(request: web.Request) -> web.Response:
+    """Hold the model's new tasks in PENDING until released."""
+    emulator = request.app[EMULATOR]
+    emulator.tasks.hold(await _model(request))
+    return web.json_response({"held": emulator.tasks.held()})
+
+
+async def release(request: web.Request) -> web.Response:
+    """Let the model's held tasks run."""
+    return web.json_response(
+        {"released": request.app[EMULATOR].tasks.release(await _model(request))}
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get(ADMIN_PREFIX + "/hold", held)
+    app.router.add_post(ADMIN_PREFIX + "/hold", hold)
+    app.router.add_post(ADMIN_PREFIX + "/release", release)
     app.router.add_post(ADMIN_PREFIX + "/reset", reset)
     app.router.add_get(ADMIN_PREFIX + "/clock", clock)
     app.router.add_post(ADMIN_PREFIX + "/clock/advance", advance)

@@ -11,7 +11,8 @@ JOURNAL_LIMIT = 100_000  # oldest entries are dropped beyond this
 
 
 class RequestLog:
-    """Entries in arrival order: time, account key id, method, path, model, status, code, task."""
+    """Entries in arrival order: time, account key id, method, path, model, status, code, task,
+    fault rules fired, and the guesses (spec/guesses.yaml ids) the answer rested on."""
 
     def __init__(self) -> None:
         self._entries: deque[dict] = deque(maxlen=JOURNAL_LIMIT)
@@ -33,6 +34,7 @@ class RequestLog:
                 "task_id": noted.get("task_id"),
                 "request_id": noted.get("request_id"),
                 "faults": noted.get("faults", []),
+                "unverified": noted.get("unverified", []),
             }
         )
 

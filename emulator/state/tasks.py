@@ -53,6 +53,7 @@ class Task:
         Rule, ...
     ] = ()  # fault rules that came with the request and apply to its downloads
     tokens: tuple[str, ...] = ()  # result file names, one per image
+    unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) its answers rest on
     scheduled: float | None = None
     end: float | None = None
     canceled: float | None = None
@@ -144,6 +145,23 @@ class TaskStore:
         self._on_purge = on_purge
         self._tasks: dict[str, OrderedDict[str, Task]] = {}
         self._lanes: dict[str, dict[str, Lane]] = {}
+        self._held: dict[str, list[Task]] = {}  # model -> its tasks held in PENDING
+
+    def hold(self, model: str) -> None:
+        """Keep the model's new tasks PENDING (for any account) until `release(model)`."""
+        self._held.setdefault(model, [])
+
+    def release(self, model: str) -> int:
+        """Let the model's held tasks start (each after its usual wait); returns how many."""
+        now = self._clock.now()
+        held = self._held.pop(model, [])
+        for task in held:
+            task.ready = now + self._pending
+        self._clock.wake()  # a sync call waiting on a held task re-reads its lane
+        return len(held)
+
+    def held(self) -> list[str]:
+        return sorted(self._held)
 
     def in_flight(self, account: Account, model: str) -> int:
         lane = self._lane(account, model)
@@ -165,10 +183,12 @@ class TaskStore:
             endpoint,
             brief,
             now,
-            now + self._pending,
+            math.inf if brief.model in self._held else now + self._pending,
             self._models[brief.model].typical_seconds,
             visible=visible,
         )
+        if brief.model in self._held:
+            self._held[brief.model].append(task)
         lane.waiting.append(task)
         self._tasks.setdefault(account.key, OrderedDict())[task.task_id] = task
         return task
@@ -219,6 +239,7 @@ class TaskStore:
     def reset(self) -> None:
         self._tasks.clear()
         self._lanes.clear()
+        self._held.clear()
 
     def _lane(self, account: Account, model: str) -> Lane:
         lanes = self._lanes.setdefault(account.key, {})

@@ -14,7 +14,7 @@ from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
 
 from runner.api.limits import resolve_limits
 from runner.exits import Exit
-from spec.models import MODELS
+from spec.models import MODELS, table
 
 FOXES = """\
     model: wan2.7-image
@@ -306,7 +306,7 @@ async def test_an_unreachable_target_stops_with_one_line(project, emulators):
 
 async def test_sync_calls_write_the_same_files(project, emulators):
     """--sync uses wan2.7's sync endpoint; wan2.5 (none) and wan2.6 interleaving stay async."""
-    emulator = await emulators()
+    emulator = await emulators(models=table({"sets.count": "exact"}))  # every image, to count
     project.recipe("foxes", FOXES)
     project.recipe("vase", VASE)
     shutil.copy(REPO / "recipes" / "wan26-image-interleave.yaml", project.root / "story.yaml")
