@@ -8,6 +8,7 @@ faster than the wall clock, so its waits shrink by that factor.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 import uuid
@@ -76,11 +77,13 @@ def _headers(where: Where, call: Call, fault: Mapping | None) -> dict[str, str]:
     return out
 
 
-def _payload(body: Mapping | str | None) -> bytes | None:
+def _payload(body: Mapping | str | None) -> io.BytesIO | None:
+    """The body as a stream: aiohttp sends a stream of megabytes (the oversized data URI)
+    without holding up the event loop."""
     if body is None:
         return None
     text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return text.encode("utf-8")
+    return io.BytesIO(text.encode("utf-8"))
 
 
 def _sse(text: str) -> tuple[list[object], list[str]]:

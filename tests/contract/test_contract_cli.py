@@ -177,3 +177,12 @@ def test_a_differing_settled_guess_names_the_value_dashscope_follows(
         "target, whose choice is wan2.7.n_default=4; DashScope answers as wan2.7.n_default=1 "
         "(--variants wan2.7.n_default=1)" in checked.output
     )
+
+
+def test_the_embedded_emulator_agrees_with_the_shipped_expectations() -> None:
+    """`wanform contract check` with no options plays every shipped case and finds no
+    difference (after a change to the emulator, rerun scripts/contract_expectations.py)."""
+    result = contract("check")
+    assert result.exit_code == 0, result.output
+    assert "differs" not in result.output
+    assert " 0 differ, " in result.output
