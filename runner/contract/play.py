@@ -31,9 +31,9 @@ POLL_SECONDS = 2.0  # between task queries to DashScope
 EMULATOR_POLL_SECONDS = 0.5  # to an emulator, on its clock: no running task ends unseen
 TASK_BUDGET_SECONDS = 15 * 60  # a task still running after this (target time) is given up
 RATE_MARGIN = 1.25  # requests are spaced a quarter more than the documented rate needs
-READ_SECONDS = 330.0
+READ_SECONDS = 330.0  # a synchronous call answers when its image is ready
 TASK_QUERY = "GET /tasks/{task}"  # how snapshots name a task's query and cancel
-TASK_CANCEL = "POST /tasks/{task}/cancel"  # a synchronous call answers when its image is ready
+TASK_CANCEL = "POST /tasks/{task}/cancel"
 
 
 @dataclass(frozen=True)
