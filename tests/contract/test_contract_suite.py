@@ -123,3 +123,17 @@ def test_writing_a_recording_removes_older_snapshots_of_its_cases(tmp_path) -> N
     origin = snapshots.provenance("emulator", "http://127.0.0.1:1/api/v1", None, {})
     snapshots.write(tmp_path, {}, origin, CASES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "provenance.json"]
+
+
+def test_provenance_names_the_region_from_the_host() -> None:
+    """The region of a DashScope base URL comes from its host: the workspace host's region, the
+    international and US hosts, else Beijing; other targets have none."""
+    from runner.cli.contract import _region
+
+    assert _region("dashscope", "https://ws1.ap-southeast-1.maas.aliyuncs.com/api/v1") == (
+        "ap-southeast-1"
+    )
+    assert _region("dashscope", "https://dashscope-intl.aliyuncs.com/api/v1") == "ap-southeast-1"
+    assert _region("dashscope", "https://dashscope-us.aliyuncs.com/api/v1") == "us-east-1"
+    assert _region("dashscope", "https://dashscope.aliyuncs.com/api/v1") == "cn-beijing"
+    assert _region("url", "http://127.0.0.1:8000/api/v1") is None
