@@ -33,7 +33,6 @@ from emulator.http.context import (
 from emulator.http.faults import Step, checkpoint, faulty
 from emulator.http.requestbody import parse_json, read_body
 from emulator.images.brief import brief_for
-from emulator.images.draw import MAX_OUTPUT_PIXELS
 from emulator.images.inputs import InputResolver, fetch_own_results
 from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
@@ -190,11 +189,6 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
         emulator.config.models,
         zlib.crc32(raw) % (SEED_MAX + 1),
     )
-    if brief.width * brief.height > MAX_OUTPUT_PIXELS:
-        raise invalid_parameter(
-            f"the output would be {brief.size} pixels; the emulator draws at most "
-            f"{MAX_OUTPUT_PIXELS} pixels per image"
-        )
     unverified(request, *brief.unverified)
     streamed = _streamed(request, body, endpoint, brief.style)
     faults = await checkpoint(request, account, spec.name, brief.prompt)

@@ -317,3 +317,23 @@ async def test_sync_calls_write_the_same_files(project, emulators):
     assert len(images(project.out)) == 3 * 3 + 4 + 5
     story = json.loads((project.out / "story" / "story.json").read_text(encoding="utf-8"))
     assert len(story["texts"]) == 4 and len(story["images"]) == 4
+
+
+async def test_an_image_set_of_fewer_than_n_is_a_complete_job(project, emulators):
+    """The docs promise "up to n" images for an image set: seed 3 makes 3 of 4 on the emulator
+    (sets.count=fewer), and the job succeeds with those 3."""
+    emulator = await emulators()
+    project.recipe(
+        "set",
+        """\
+        model: wan2.7-image
+        prompt: Four seasons of one tree.
+        enable_sequential: true
+        n: 4
+        seed: 3
+        """,
+    )
+    done = await run(project, emulator)
+    assert [(j.state, len(j.images), j.failures) for j in done.result.jobs] == [
+        ("succeeded", 3, [])
+    ]
