@@ -17,6 +17,10 @@ COMMANDS = {
         "runner.cli.tasks:cancel",
         "Cancel a task; DashScope cancels only tasks still PENDING.",
     ),
+    "contract": (
+        "runner.cli.contract:contract",
+        "The parity suite: record what a target answers, or check a target against snapshots.",
+    ),
     "emulator": (
         "runner.cli.emulator:emulator",
         "Serve the offline DashScope emulator until Ctrl-C; prints its base URL.",
