@@ -28,7 +28,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose run made a complete, a partial and a failed job, then its report."""
     root = make_project(tmp_path_factory.mktemp("report"))
-    with EmulatorProcess("--scenario", str(root / "scenario.yaml")) as emulator:
+    with EmulatorProcess("--speed", "50", "--scenario", str(root / "scenario.yaml")) as emulator:
         wanform(root, "run", "--target", emulator.base_url, "--emulator-speed", "50", check=3)
     wanform(root, "report")
     return root
