@@ -9,8 +9,10 @@ GET    /__emulator/faults            the active rules with their counters
 POST   /__emulator/faults            a rule or a list of rules (see emulator.state.faults);
                                      201 with their ids
 DELETE /__emulator/faults[/{id}]     all rules, or one
-GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`,
-                                     that key's only
+GET    /__emulator/journal[?account=ID&limit=N]  requests in order (the last N); with
+                                     `Authorization: Bearer <key>`, that key's only
+
+Task and account listings are in `emulator.http.listings`; who may call is `emulator.http.ui`'s.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiohttp import web
 
 from emulator.errors import ErrorReply, invalid_parameter
 from emulator.http.context import EMULATOR
+from emulator.http.listings import limit
 from emulator.http.requestbody import parse_document, parse_json, read_body
 from emulator.state.accounts import key_id
 from emulator.state.clock import task_time
@@ -84,7 +87,10 @@ async def journal(request: web.Request) -> web.Response:
     """The journal, of one account when asked by key (Authorization) or by key id (?account=)."""
     header = request.headers.get("Authorization", "")
     account = key_id(header.partition(" ")[2].strip()) if header else request.query.get("account")
-    return web.json_response({"entries": list(request.app[EMULATOR].journal.entries(account))})
+    entries = list(request.app[EMULATOR].journal.entries(account))
+    if "limit" in request.query:
+        entries = entries[-limit(request) :]
+    return web.json_response({"entries": entries})
 
 
 def add_routes(app: web.Application) -> None:
