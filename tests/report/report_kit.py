@@ -114,3 +114,38 @@ def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     """A full-page screenshot into the folder the test run prints at its end."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+KEY = "sk-wanform-dashboard-0123456789"
+
+
+def http(
+    url: str, method: str = "GET", body: object = None, headers: dict | None = None
+) -> tuple[int, dict]:
+    """A request as a program makes it (no Origin, no Sec-Fetch-*): status and JSON body."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+def submit(base_url: str, prompt: str) -> tuple[int, dict]:
+    """An asynchronous wan2.7-image task with one image."""
+    body = {
+        "model": "wan2.7-image",
+        "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+        "parameters": {"n": 1, "size": "1K"},
+    }
+    headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+    return http(base_url + "/services/aigc/image-generation/generation", "POST", body, headers)
