@@ -12,7 +12,8 @@ from runner.cli.options import root_option, variants_option
 from runner.cli.steps import check_writable, fail
 from runner.cli.validate import validated
 from runner.gitops import project as gitops_project
-from runner.gitops.lockfile import LOCK_NAME, LockFileError
+from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
+from runner.gitops.plan import make_plan
 from runner.reports import history
 from runner.reports.html import markdown, page, previous
 from spec.models import ModelSpec
@@ -47,6 +48,12 @@ from spec.models import ModelSpec
     help="Show only new, changed and orphaned jobs, a changed job's previous outputs beside it.",
 )
 @click.option(
+    "--base",
+    metavar="REV",
+    help="With --plan: compare with the lock as git revision REV has it (say origin/main), and "
+    "show REV's outputs as the previous ones.",
+)
+@click.option(
     "-o",
     "--output",
     "fmt",
@@ -63,6 +70,7 @@ def report(
     out: str,
     lock_path: str | None,
     plan_only: bool,
+    base: str | None,
     fmt: str,
     root: str,
     models: Mapping[str, ModelSpec],
@@ -82,14 +90,19 @@ def report(
         project = gitops_project.Project.open(project_root, lock_file, project_root / out)
     except LockFileError as exc:
         fail(str(exc))
-    plan = project.plan(validation.jobs)
     check_writable("--report-dir", folder)
     places = page.places(project_root, folder)
+    if base is not None and not plan_only:
+        fail("--base goes with --plan")
+    compared = _base(project, lock_file, base, folder) if base else project.lock
+    plan = make_plan(validation.jobs, compared, project_root, project.hashes, project.areas)
     find = None
     if plan_only:
-        find = previous.finder(project_root, lock_file, places, page.thumbnailer(places.thumbs))
+        commit = base or previous.lock_commit(project_root, lock_file)
+        make = page.thumbnailer(places.thumbs)
+        find = previous.finder(project_root, commit, compared.jobs, places, make)
     found = page.collect(
-        plan, project.lock, history.load_runs(project_root), places, plan_only, find
+        plan, project.lock, history.load_runs(project_root), places, plan_only, find, compared
     )
     if fmt == "markdown":
         markdown.write(found, sys.stdout)
@@ -99,3 +112,16 @@ def report(
     except OSError as exc:
         fail(f"cannot write the report: {exc.strerror or exc}")
     click.echo(f"report: {len(found.cards)} jobs in {written} (open {written.resolve().as_uri()})")
+
+
+def _base(project: gitops_project.Project, lock: Path, rev: str, folder: Path) -> LockFile:
+    """The lock as `rev` has it, its paths confined like the working lock's; or exit 1."""
+    saved = previous.base_lock(project.root, lock, rev, folder)
+    if saved is None:
+        fail(f"--base {rev}: git has no {lock} at that revision (or this is no git repository)")
+    try:
+        found = LockFile.load(saved)
+        gitops_project.check_confined(found, project.root, project.areas)
+    except LockFileError as exc:
+        fail(f"--base {rev}: {exc}")
+    return found

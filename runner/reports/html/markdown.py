@@ -9,7 +9,7 @@ from runner.reports.html.page import Report
 
 def _cell(text: object) -> str:
     """A table cell: pipes escaped, lines joined, so no value can break the table."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
 
 def _run_line(run: dict) -> str:
@@ -41,5 +41,5 @@ def write(report: Report, out: TextIO) -> None:
         return
     out.write("\n| job | model | state | plan | what changed |\n|---|---|---|---|---|\n")
     for c in report.cards:
-        row = [f"`{_cell(c['key'])}`", c["model"], c["state"], c["plan"], ", ".join(c["reasons"])]
+        row = [f"`{c['key']}`", c["model"], c["state"], c["plan"], ", ".join(c["reasons"])]
         out.write("| " + " | ".join(_cell(v) for v in row) + " |\n")

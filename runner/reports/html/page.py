@@ -15,7 +15,7 @@ import jinja2
 
 from runner.engine.outputs import write_atomic
 from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import ORPHANED, UNCHANGED, Plan
+from runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
 from runner.reports.history import REPORT_STATES, last_states
 from runner.reports.html.cards import Places, Thumbnailer, card
 from runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
@@ -62,10 +62,14 @@ def collect(
     runs: list[dict],
     places: Places,
     plan_only: bool = False,
-    previous: Callable[[dict], list[dict]] | None = None,
+    previous: Callable[[str], list[dict]] | None = None,
+    base: LockFile | None = None,
 ) -> Report:
     """Cards for the declared jobs (with `plan_only`: for new, changed and orphaned ones), and
-    the newest run's summary. `previous` gives a changed job's earlier outputs."""
+    the newest run's summary. `previous` gives a changed job's earlier outputs, those `base` (the
+    lock the plan compared with, by default `lock`) names; when `lock` still has that entry, the
+    new outputs are not made yet."""
+    base = base or lock
     make = thumbnailer(places.thumbs)
     last = last_states(runs)
     cards = []
@@ -74,8 +78,10 @@ def collect(
             continue
         entry = lock.jobs.get(job.key)
         shown = card(job, entry, last.get(job.key), places, make)
-        if previous is not None and entry is not None and job.status != "new":
-            shown["previous"] = previous(entry)
+        if previous is not None and job.status == CHANGED:
+            shown["previous"] = previous(job.key)
+            if base.jobs.get(job.key) == entry:
+                shown["outputs"] = []
         cards.append(shown)
     counts: dict[str, int] = {}
     for job in plan.jobs:

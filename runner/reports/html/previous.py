@@ -1,9 +1,11 @@
-"""A changed job's previous outputs: the files its lock entry names, from the working copy while
-they still hold those bytes, else from the commit that last changed the lock (`git show`)."""
+"""A changed job's previous outputs: the files its entry in the lock names, from the working copy
+while they still hold those bytes, else from git (`git show`): from the commit that last changed
+the lock, or from `--base REV` when the plan compares with the lock as REV has it."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -43,16 +45,31 @@ def lock_commit(root: Path, lock: Path) -> str | None:
     return text or None
 
 
-def finder(root: Path, lock: Path, places: Places, make: Thumbnailer) -> Callable[[dict], list]:
-    """`previous(entry)`: the entry's outputs as pictures; those the working copy no longer holds
-    are restored from git into REPORT/previous/ (verified against the lock's sha256)."""
-    commit = lock_commit(root, lock)
+def base_lock(root: Path, lock: Path, rev: str, folder: Path) -> Path | None:
+    """The lock as commit `rev` has it, saved as REPORT/previous/base.lock; None if git has not
+    it (no repository, no such revision, or no lock there)."""
+    relative = Path(os.path.relpath(lock.resolve(), root.resolve())).as_posix()
+    data = _git(root, "show", f"{rev}:./{relative}")
+    if data is None:
+        return None
+    target = folder / "previous" / "base.lock"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, data)
+    return target
 
-    def previous(entry: dict) -> list[dict]:
+
+def finder(
+    root: Path, commit: str | None, jobs: dict[str, dict], places: Places, make: Thumbnailer
+) -> Callable[[str], list[dict]]:
+    """`previous(key)`: the outputs `jobs[key]` names, as pictures; those the working copy no
+    longer holds are restored from `commit` into REPORT/previous/ (checked against the sha256)."""
+
+    def previous(key: str) -> list[dict]:
         shown = []
-        for output in entry.get("outputs", []):
-            path, digest = root / output["path"], output.get("sha256")
-            if _sha256(path) != digest:
+        for output in (jobs.get(key) or {}).get("outputs", []):
+            digest = output.get("sha256")
+            path: Path | None = root / output["path"]
+            if _sha256(root / output["path"]) != digest:
                 path = _restored(root, commit, output["path"], digest, places.report)
             if path is None:
                 shown.append({"path": output["path"], "error": "not on disk, not in git"})
@@ -69,7 +86,7 @@ def _restored(
     """The file as `commit` holds it, saved under REPORT/previous/; None if git has not it."""
     if commit is None or not digest:
         return None
-    data = _git(root, "show", f"{commit}:{name}")
+    data = _git(root, "show", f"{commit}:./{name}")
     if data is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
         return None
     target = report / "previous" / digest.removeprefix("sha256:")[:32] / Path(name).name
