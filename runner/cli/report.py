@@ -96,10 +96,11 @@ def report(
         fail("--base goes with --plan")
     compared = _base(project, lock_file, base, folder) if base else project.lock
     plan = make_plan(validation.jobs, compared, project_root, project.hashes, project.areas)
+    project.hashes.save()
     find = None
     if plan_only:
         commit = base or previous.lock_commit(project_root, lock_file)
-        make = page.thumbnailer(places.thumbs)
+        make = page.Thumbnails(places.thumbs)
         find = previous.finder(project_root, commit, compared.jobs, places, make)
     found = page.collect(
         plan, project.lock, history.load_runs(project_root), places, plan_only, find, compared

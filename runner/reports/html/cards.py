@@ -78,14 +78,26 @@ def inputs(checked: CheckedJob, places: Places, make: Thumbnailer) -> list[dict]
         label = f"image {number}" if ref.role == "input" else ref.role
         entry: dict = {"label": label, "kind": ref.kind}
         if ref.kind == "path":
-            path = checked.job.recipe.abspath.parent / ref.value
-            entry |= picture(path, places, make, own=False)
+            entry |= picture(_local(checked, ref.value), places, make, own=False)
         else:
             entry["text"] = ref.value if ref.kind == "url" else "data: URI"
         spec = declared[number - 1] if ref.role == "input" and number <= len(declared) else {}
         entry["boxes"] = boxes(entry, number, spec.get("bboxes") or [])
         shown.append(entry)
     return shown
+
+
+def _local(checked: CheckedJob, value: str) -> Path:
+    return checked.job.recipe.abspath.parent / value
+
+
+def images(checked: CheckedJob | None, entry: dict | None, root: Path) -> list[tuple[Path, bool]]:
+    """Every local image a card shows, with whether it is wanform's own output."""
+    shown = []
+    if checked is not None:
+        refs = checked.request.images
+        shown = [(_local(checked, ref.value), False) for ref in refs if ref.kind == "path"]
+    return shown + [(root / o["path"], True) for o in (entry or {}).get("outputs", [])]
 
 
 def palette(checked: CheckedJob) -> list[dict]:

@@ -7,7 +7,9 @@ REPORT/thumbs, linked to the full files. Nothing on the page loads from the netw
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from runner.engine.outputs import write_atomic
 from runner.gitops.lockfile import LockFile
 from runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
 from runner.reports.history import REPORT_STATES, last_states
-from runner.reports.html.cards import Places, Thumbnailer, card
+from runner.reports.html.cards import Places, card, images
 from runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,23 +39,34 @@ class Report:
     models: list[str] = field(default_factory=list)
 
 
-def thumbnailer(cache: Path) -> Thumbnailer:
-    """Thumbnails into `cache`, each image at most once per report."""
-    made: dict[tuple[Path, bool], Thumb | ThumbError] = {}
+class Thumbnails:
+    """Thumbnails into `cache`, each image at most once per report; `prefetch` makes many at once
+    on worker threads (Pillow decodes without holding the GIL)."""
 
-    def make(path: Path, own: bool) -> Thumb:
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.made: dict[tuple[Path, bool], Thumb | ThumbError] = {}
+
+    def _make(self, path: Path, own: bool) -> Thumb | ThumbError:
+        try:
+            return thumbnail(path, self.cache, own)
+        except ThumbError as exc:  # remembered, raised again for each card that shows it
+            return exc
+
+    def prefetch(self, images: list[tuple[Path, bool]]) -> None:
+        todo = sorted(set(images) - self.made.keys())
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for key, found in zip(todo, pool.map(lambda k: self._make(*k), todo), strict=True):
+                self.made[key] = found
+
+    def __call__(self, path: Path, own: bool) -> Thumb:
         key = (path, own)
-        if key not in made:
-            try:
-                made[key] = thumbnail(path, cache, own)
-            except ThumbError as exc:  # remembered, raised again for the next card that shows it
-                made[key] = exc
-        found = made[key]
+        if key not in self.made:
+            self.made[key] = self._make(path, own)
+        found = self.made[key]
         if isinstance(found, ThumbError):
             raise found
         return found
-
-    return make
 
 
 def collect(
@@ -70,12 +83,18 @@ def collect(
     lock the plan compared with, by default `lock`) names; when `lock` still has that entry, the
     new outputs are not made yet."""
     base = base or lock
-    make = thumbnailer(places.thumbs)
+    make = Thumbnails(places.thumbs)
+    shown_jobs = [
+        job
+        for job in plan.jobs
+        if not (plan_only and job.status == UNCHANGED or not plan_only and job.status == ORPHANED)
+    ]
+    make.prefetch(
+        [i for job in shown_jobs for i in images(job.checked, lock.jobs.get(job.key), places.root)]
+    )
     last = last_states(runs)
     cards = []
-    for job in plan.jobs:
-        if plan_only and job.status == UNCHANGED or not plan_only and job.status == ORPHANED:
-            continue
+    for job in shown_jobs:
         entry = lock.jobs.get(job.key)
         shown = card(job, entry, last.get(job.key), places, make)
         if previous is not None and job.status == CHANGED:
