@@ -90,7 +90,8 @@ def report(
         project = gitops_project.Project.open(project_root, lock_file, project_root / out)
     except LockFileError as exc:
         fail(str(exc))
-    check_writable("--report-dir", folder)
+    if fmt == "html":
+        check_writable("--report-dir", folder)
     places = page.places(project_root, folder)
     if base is not None and not plan_only:
         fail("--base goes with --plan")
@@ -98,12 +99,19 @@ def report(
     plan = make_plan(validation.jobs, compared, project_root, project.hashes, project.areas)
     project.hashes.save()
     find = None
-    if plan_only:
+    if plan_only and fmt == "html":
         commit = base or previous.lock_commit(project_root, lock_file)
         make = page.Thumbnails(places.thumbs)
         find = previous.finder(project_root, commit, compared.jobs, places, make)
     found = page.collect(
-        plan, project.lock, history.load_runs(project_root), places, plan_only, find, compared
+        plan,
+        project.lock,
+        history.load_runs(project_root),
+        places,
+        plan_only,
+        find,
+        compared,
+        pictures=fmt == "html",
     )
     if fmt == "markdown":
         markdown.write(found, sys.stdout)

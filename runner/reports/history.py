@@ -73,7 +73,10 @@ def summary(keys: list[str], result: RunResult, target_kind: str) -> dict:
     cost: dict[str, float] = {}
     jobs = []
     for key, job in zip(keys, result.jobs, strict=True):
-        state = report_state(job.state, None)
+        # a job found done by an earlier run is what that run made of it
+        state = report_state(
+            job.state, {"failures": job.failures} if job.state == SKIPPED else None
+        )
         states[state] = states.get(state, 0) + 1
         if job.model in MODELS and job.state != SKIPPED:
             price = len(job.images) * MODELS[job.model].price_cny

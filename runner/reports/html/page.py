@@ -43,11 +43,14 @@ class Thumbnails:
     """Thumbnails into `cache`, each image at most once per report; `prefetch` makes many at once
     on worker threads (Pillow decodes without holding the GIL)."""
 
-    def __init__(self, cache: Path) -> None:
+    def __init__(self, cache: Path, enabled: bool = True) -> None:
         self.cache = cache
+        self.enabled = enabled  # off for Markdown, which shows no image
         self.made: dict[tuple[Path, bool], Thumb | ThumbError] = {}
 
     def _make(self, path: Path, own: bool) -> Thumb | ThumbError:
+        if not self.enabled:
+            return ThumbError("no thumbnails in this format")
         try:
             return thumbnail(path, self.cache, own)
         except ThumbError as exc:  # remembered, raised again for each card that shows it
@@ -77,21 +80,27 @@ def collect(
     plan_only: bool = False,
     previous: Callable[[str], list[dict]] | None = None,
     base: LockFile | None = None,
+    pictures: bool = True,
 ) -> Report:
     """Cards for the declared jobs (with `plan_only`: for new, changed and orphaned ones), and
     the newest run's summary. `previous` gives a changed job's earlier outputs, those `base` (the
     lock the plan compared with, by default `lock`) names; when `lock` still has that entry, the
     new outputs are not made yet."""
     base = base or lock
-    make = Thumbnails(places.thumbs)
+    make = Thumbnails(places.thumbs, pictures)
     shown_jobs = [
         job
         for job in plan.jobs
         if not (plan_only and job.status == UNCHANGED or not plan_only and job.status == ORPHANED)
     ]
-    make.prefetch(
-        [i for job in shown_jobs for i in images(job.checked, lock.jobs.get(job.key), places.root)]
-    )
+    if pictures:
+        make.prefetch(
+            [
+                i
+                for job in shown_jobs
+                for i in images(job.checked, lock.jobs.get(job.key), places.root)
+            ]
+        )
     last = last_states(runs)
     cards = []
     for job in shown_jobs:
