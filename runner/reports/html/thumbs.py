@@ -105,13 +105,15 @@ def _reduced(path: Path, fmt: str, pixels: int, own: bool) -> Image.Image:
 
 @contextlib.contextmanager
 def _limit_lifted(own: bool) -> Iterator[None]:
-    """Pillow's decompression-bomb limit lifted for wanform's own outputs, kept for the rest."""
-    if not own:
-        yield
-        return
+    """Pillow's decompression-bomb limit lifted for wanform's own outputs, kept for the rest.
+
+    The limit is Pillow's global: every open takes the lock, so that an input opened on another
+    thread never sees it lifted.
+    """
     with _BOMB_LOCK:
         limit = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None
+        if own:
+            Image.MAX_IMAGE_PIXELS = None
         try:
             yield
         finally:
