@@ -87,9 +87,8 @@ async def journal(request: web.Request) -> web.Response:
     """The journal, of one account when asked by key (Authorization) or by key id (?account=)."""
     header = request.headers.get("Authorization", "")
     account = key_id(header.partition(" ")[2].strip()) if header else request.query.get("account")
-    entries = list(request.app[EMULATOR].journal.entries(account))
-    if "limit" in request.query:
-        entries = entries[-limit(request) :]
+    last = limit(request) if "limit" in request.query else None
+    entries = list(request.app[EMULATOR].journal.entries(account, last))
     return web.json_response({"entries": entries})
 
 

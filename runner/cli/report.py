@@ -82,6 +82,8 @@ def report(
     and timings; above them the last run's summary. The page works from a file:// URL, with no
     server and no network. Thumbnails are cached in REPORT-DIR/thumbs.
     """
+    if base is not None and not plan_only:
+        raise click.UsageError("--base goes with --plan")
     project_root = Path(root)
     folder = project_root / report_dir
     lock_file = Path(lock_path) if lock_path else project_root / LOCK_NAME
@@ -90,30 +92,21 @@ def report(
         project = gitops_project.Project.open(project_root, lock_file, project_root / out)
     except LockFileError as exc:
         fail(str(exc))
-    if fmt == "html":
+    html = fmt == "html"
+    if html:
         check_writable("--report-dir", folder)
     places = page.places(project_root, folder)
-    if base is not None and not plan_only:
-        fail("--base goes with --plan")
     compared = _base(project, lock_file, base, folder) if base else project.lock
     plan = make_plan(validation.jobs, compared, project_root, project.hashes, project.areas)
     project.hashes.save()
     find = None
-    if plan_only and fmt == "html":
+    if plan_only and html:  # a changed job's previous outputs, from disk or git
         commit = base or previous.lock_commit(project_root, lock_file)
         make = page.Thumbnails(places.thumbs)
         find = previous.finder(project_root, commit, compared.jobs, places, make)
-    found = page.collect(
-        plan,
-        project.lock,
-        history.load_runs(project_root),
-        places,
-        plan_only,
-        find,
-        compared,
-        pictures=fmt == "html",
-    )
-    if fmt == "markdown":
+    runs = history.load_runs(project_root)
+    found = page.collect(plan, project.lock, runs, places, plan_only, find, compared, html)
+    if not html:
         markdown.write(found, sys.stdout)
         return
     try:

@@ -119,11 +119,12 @@ def test_base_revision_puts_before_next_to_now(committed: Path) -> None:
 
 
 def test_base_needs_git_and_plan(committed: Path) -> None:
-    """A revision git does not know, or --base without --plan, exits 1 with a message."""
+    """A revision git does not know exits 1 with a message; --base without --plan is a usage
+    error (2)."""
     done = wanform(committed, "report", "--plan", "--base", "no-such-rev", check=1)
     assert "--base no-such-rev" in done.stderr and "Traceback" not in done.stderr
     assert (
-        "--base goes with --plan" in wanform(committed, "report", "--base", "HEAD", check=1).stderr
+        "--base goes with --plan" in wanform(committed, "report", "--base", "HEAD", check=2).stderr
     )
 
 
