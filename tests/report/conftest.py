@@ -34,9 +34,13 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium through Playwright; skipped where there is none."""
+    """Headless Debian Chromium through Playwright; skipped where there is none.
+
+    Per module, not per session: Playwright's sync API keeps its event loop marked running in
+    this thread while it is open, and the async tests of later modules need that thread free.
+    """
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
