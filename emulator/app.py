@@ -13,7 +13,7 @@ from aiohttp import web
 
 from emulator.config import EmulatorConfig
 from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
-from emulator.http import admin, storage
+from emulator.http import admin, listings, storage, ui
 from emulator.http import dashscope as routes
 from emulator.http.context import (
     EMULATOR,
@@ -148,10 +148,10 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         pngs=pngs,
         executor=executor,
     )
-    app = web.Application(middlewares=[journal_middleware, errors_middleware])
+    app = web.Application(middlewares=[journal_middleware, errors_middleware, ui.guard_middleware])
     app[EMULATOR] = emulator
     app.cleanup_ctx.append(_workers)
-    for module in (routes, storage, admin):
+    for module in (routes, storage, admin, listings, ui):
         module.add_routes(app)
     return app
 

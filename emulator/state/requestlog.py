@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from emulator.state.clock import task_time
 
@@ -38,14 +39,18 @@ class RequestLog:
             }
         )
 
-    def entries(self, account: str | None = None) -> Iterator[dict]:
-        """All entries, or those of one account key id, their time as `YYYY-MM-DD HH:mm:ss.SSS`
-        (UTC+8)."""
-        return (
-            dict(e, time=task_time(e["time"]))
-            for e in self._entries
-            if account is None or e["account"] == account
+    def entries(self, account: str | None = None, last: int | None = None) -> Iterator[dict]:
+        """All entries (or the `last` ones), or those of one account key id, in arrival order,
+        their time as `YYYY-MM-DD HH:mm:ss.SSS` (UTC+8)."""
+        chosen: Iterable[dict] = (
+            e for e in self._entries if account is None or e["account"] == account
         )
+        if last is not None:  # from the newest end: a dashboard asks every second
+            newest = (
+                e for e in reversed(self._entries) if account is None or e["account"] == account
+            )
+            chosen = reversed(list(itertools.islice(newest, last)))
+        return (dict(e, time=task_time(e["time"])) for e in chosen)
 
     def reset(self) -> None:
         self._entries.clear()

@@ -222,6 +222,18 @@ class TaskStore:
             if task.visible and now < task.submitted + TASK_RETENTION_SECONDS:
                 yield task
 
+    def accounts(self) -> list[Account]:
+        """Every account that has submitted a task since the last reset."""
+        return [next(iter(t.values())).account for t in self._tasks.values() if t]
+
+    def find(self, task_id: str) -> Task | None:
+        """A queryable task of any account, advanced to now (for the admin API)."""
+        for tasks in self._tasks.values():
+            task = tasks.get(task_id)
+            if task is not None:
+                return self.get(task.account, task_id)
+        return None
+
     async def reached(self, task: Task, states: frozenset[str]) -> str:
         """Wait on the virtual clock until `task` is in one of `states`; returns that state."""
         lane = self._lane(task.account, task.brief.model)

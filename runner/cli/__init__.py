@@ -37,6 +37,10 @@ COMMANDS = {
         "runner.cli.render:render",
         "Print each job's exact request as a curl command, without sending anything.",
     ),
+    "report": (
+        "runner.cli.report:report",
+        "Write a report of the jobs (default: recipes/) as REPORT-DIR/index.html.",
+    ),
     "run": (
         "runner.cli.run:run",
         "Run recipes (default: recipes/): submit, poll, download the images into --out.",
