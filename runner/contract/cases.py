@@ -49,6 +49,10 @@ def _img(width: int = 256, height: int = 256, **kwargs) -> dict:
     return {"image": image(width, height, **kwargs)}
 
 
+def _palette(*colours: tuple[str, str]) -> list[dict]:
+    return [{"hex": hex_code, "ratio": ratio} for hex_code, ratio in colours]
+
+
 def _w27(*content: dict, **parameters: object) -> Call:
     return generation(messages(W27, list(content) or [TEXT], **{"n": 1, **parameters}))
 
@@ -235,11 +239,9 @@ WAN27 = (
         _w27(
             TEXT,
             enable_sequential=True,
-            color_palette=[
-                {"hex": "#C2D1E6", "ratio": "40.00%"},
-                {"hex": "#1F2A44", "ratio": "35.00%"},
-                {"hex": "#F2B880", "ratio": "25.00%"},
-            ],
+            color_palette=_palette(
+                ("#C2D1E6", "40.00%"), ("#1F2A44", "35.00%"), ("#F2B880", "25.00%")
+            ),
         ),
     ),
     _invalid(
@@ -248,10 +250,7 @@ WAN27 = (
         "003 'an array of 3-10 color objects'",
         _w27(
             TEXT,
-            color_palette=[
-                {"hex": "#C2D1E6", "ratio": "60.00%"},
-                {"hex": "#1F2A44", "ratio": "40.00%"},
-            ],
+            color_palette=_palette(("#C2D1E6", "60.00%"), ("#1F2A44", "40.00%")),
         ),
     ),
     _invalid(
@@ -260,11 +259,9 @@ WAN27 = (
         "003 color_palette",
         _w27(
             TEXT,
-            color_palette=[
-                {"hex": "#C2D1E6", "ratio": "40.00%"},
-                {"hex": "#1F2A44", "ratio": "35.00%"},
-                {"hex": "#F2B880", "ratio": "15.00%"},
-            ],
+            color_palette=_palette(
+                ("#C2D1E6", "40.00%"), ("#1F2A44", "35.00%"), ("#F2B880", "15.00%")
+            ),
         ),
     ),
     _invalid(
@@ -273,11 +270,7 @@ WAN27 = (
         "003 color_palette",
         _w27(
             TEXT,
-            color_palette=[
-                {"hex": "#C2D1E6", "ratio": "40%"},
-                {"hex": "#1F2A44", "ratio": "35%"},
-                {"hex": "#F2B880", "ratio": "25%"},
-            ],
+            color_palette=_palette(("#C2D1E6", "40%"), ("#1F2A44", "35%"), ("#F2B880", "25%")),
         ),
     ),
     _invalid(
@@ -304,11 +297,7 @@ WAN27 = (
         "003 color_palette",
         _w27(
             TEXT,
-            color_palette=[
-                {"hex": "red", "ratio": "40.00%"},
-                {"hex": "#1F2A44", "ratio": "35.00%"},
-                {"hex": "#F2B880", "ratio": "25.00%"},
-            ],
+            color_palette=_palette(("red", "40.00%"), ("#1F2A44", "35.00%"), ("#F2B880", "25.00%")),
         ),
     ),
     _invalid(
