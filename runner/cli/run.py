@@ -29,6 +29,7 @@ from runner.gitops.fingerprint import HASH_CACHE
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
+from runner.reports import history
 from runner.reports import run as run_report
 from runner.reports.junit import write_junit
 from runner.reports.progress import choose
@@ -173,6 +174,9 @@ def run(
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         result = _execute(jobs, chosen, options, flags, fmt, root, models)
         _record(project, chosen_jobs, result, chosen, plan, prune, junit)
+        kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
+        if kept:
+            click.echo(f"warning: {kept}", err=True)
     run_report.REPORTERS[fmt](result, sys.stdout)
     sys.exit(result.exit_code)
 
