@@ -13,6 +13,7 @@ import errno
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -70,6 +71,7 @@ class JobRecord:
     deadline: float | None = None  # after this, that submission can no longer make a task
     adopted: bool = False  # the task was found after a lost answer, not named by one
     unresolved: list[str] | None = None  # tasks that may be the job's lost one: none was taken
+    model: str | None = None  # the model of the submission `intent` stands for
 
     @property
     def live(self) -> bool:
@@ -89,6 +91,11 @@ class Journal:
         self.path = self.directory / FILE
         self.records: dict[str, JobRecord] = {}
         self.task_ids: set[str] = set()
+        # when each task was first journaled (answered or adopted), epoch seconds: it was made
+        # before then
+        self.answered: dict[str, float] = {}
+        # tasks an unresolved job named as maybe its own: no other job can surely claim them
+        self.named: set[str] = set()
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
 
@@ -132,6 +139,7 @@ class Journal:
             self.task_ids.add(task_id)
         if event == "submitting":  # a new attempt: an earlier unresolved one is given up
             record.intent, record.unresolved = entry.get("at"), None
+            record.model = entry.get("model")
             timeout = entry.get("timeout")
             record.deadline = (
                 None if record.intent is None or timeout is None else (record.intent + timeout)
@@ -144,8 +152,12 @@ class Journal:
             self.records[entry["job"]] = JobRecord(
                 task_id, entry.get("request_id", ""), adopted=entry.get("adopted") is True
             )
+            answered = _epoch(entry.get("time"))
+            if task_id and answered is not None:
+                self.answered.setdefault(task_id, answered)
         elif event == "unresolved":
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
+            self.named.update(entry.get("candidates", []))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
             self.records[entry["job"]] = JobRecord(
                 None,
@@ -178,6 +190,14 @@ class Journal:
                 f"cannot write {self.path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
             ) from None
         self._apply(entry)
+
+
+def _epoch(text: object) -> float | None:
+    """Epoch seconds of a line's `time` (ISO 8601 with its offset); None when it is not one."""
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _well_formed(entry: object) -> bool:

@@ -177,6 +177,7 @@ class Engine:
             self._halt,
             self._stop,
             windowed=speed is None,  # an emulator's clock runs faster than the runner's
+            speed=speed or 1.0,
         )
         stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
         self.work = [self._work(c, stems) for c in jobs]

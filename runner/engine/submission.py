@@ -5,14 +5,16 @@ the connection breaks after the request was sent (or the process dies), the task
 the runner knowing its id. Before sending again, the runner lists the model's recent tasks (alone:
 no other submission of that model is in the air). DashScope has no idempotency key and its list
 carries no request content, so a task is adopted only when it is the one unclaimed task of the
-model made in the submission's window; with more, the job is unresolved rather than given a task
-that may be another job's (a wrong image is worse than a second bill). A rerun first waits until
+model made in the submission's window and no other lost submission can have made it; else the job
+is unresolved rather than given a task that may be another job's (a wrong image is worse than a
+second bill). A rerun first waits until
 the unanswered request can no longer make a task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -98,6 +100,7 @@ class Submitter:
         halt: asyncio.Event,
         stop: Callable[[WanformError], None],
         windowed: bool = True,
+        speed: float = 1.0,
     ) -> None:
         self.client, self.gates, self.journal, self.retry, self.seen = (
             client,
@@ -118,6 +121,7 @@ class Submitter:
         # how long a submission can make a task after it is sent: beyond it, the runner gives up
         self.window = client.timeouts.connect + client.timeouts.read
         self.windowed = windowed  # the service's task times are on the runner's clock
+        self.speed = speed  # service seconds per runner second (an emulator's clock speed)
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
         """The request as sent (images inline or uploaded) and its provenance form
@@ -167,11 +171,12 @@ class Submitter:
         if lost.earlier_run and lost.until is not None:
             # a killed run's request may still make its task until then: never decide before
             await asyncio.sleep(min(lost.until - time.time(), lost.until - lost.since))
-        candidates = await self.find_lost(model, lost.since, lost.until)
-        if len(candidates) > 1:
+        candidates, rival = await self.find_lost(model, lost.since, lost.until, key)
+        if len(candidates) > 1 or rival:
             self.journal.write("unresolved", key, model=model, candidates=candidates)
             raise UnresolvedError(
-                candidates, f"{len(candidates)} unclaimed tasks of {model} were made meanwhile"
+                candidates,
+                rival or f"{len(candidates)} unclaimed tasks of {model} were made meanwhile",
             )
         if not candidates:
             return None
@@ -250,30 +255,77 @@ class Submitter:
 
         return await retrying(attempt, self.retry, self.seen)
 
-    async def find_lost(self, model: str, since: float, until: float | None) -> list[str]:
+    async def find_lost(
+        self, model: str, since: float, until: float | None, key: str = ""
+    ) -> tuple[list[str], str | None]:
         """The listed tasks of `model` made between `since` and `until` (widened by a margin)
-        that no journal entry claims, oldest first; a lone one is claimed for the caller."""
+        that no journal entry claims, oldest first; a lone one is claimed for job `key`, unless
+        it may as well be another job's lost task: then why it cannot be taken."""
         async with self._gates[model].exclusive():
-            listed = [e for e in await self._listed(model) if self._unclaimed(e, since, until)]
-            listed.sort(key=lambda e: e.get("gmt_create") or 0)
-            candidates = [str(e["task_id"]) for e in listed]
-            if len(candidates) == 1:
+            listed = await self._listed(model)
+            floor = self._made_before(listed, since)
+            found = [
+                e for e in listed if self._unclaimed(e) and self._within(e, since, until, floor)
+            ]
+            found.sort(key=_created)
+            candidates = [str(e["task_id"]) for e in found]
+            rival = self._rival(found[0], key, model, listed) if len(found) == 1 else None
+            if len(candidates) == 1 and rival is None:
                 self._claimed.add(candidates[0])
-            return candidates
+            return candidates, rival
 
-    def _unclaimed(self, entry: dict, since: float, until: float | None) -> bool:
+    def _rival(self, entry: dict, key: str, model: str, listed: list[dict]) -> str | None:
+        """Why a lone candidate may be another job's: an unresolved job named it, or it lies in
+        the window of another submission of the model whose answer the journal lacks."""
+        if entry["task_id"] in self.journal.named:
+            return "the one task made meanwhile is named by another job whose answer was lost"
+        for other, record in self.journal.records.items():
+            if (
+                other != key
+                and record.intent is not None
+                and record.model == model
+                and self._within(
+                    entry, record.intent, record.deadline, self._made_before(listed, record.intent)
+                )
+            ):
+                return (
+                    "the one task made meanwhile may be that of another job whose answer was lost"
+                )
+        return None
+
+    def _made_before(self, listed: list[dict], since: float) -> float:
+        """The earliest service time a request sent at `since` can have made its task at.
+
+        A task the journal saw answered at local time `a` was made at service time `c` no later
+        than `a` on the service's clock; a request sent at `since` makes its task no earlier than
+        `since` on it. The clocks differ by an unknown offset (and run at `speed` to one another),
+        so the task is made at `c + (since - a) * speed` or later: with no clock skew to allow for,
+        a task made before that is another's, such as one of a project sharing the key."""
+        answered = self.journal.answered
+        return max(
+            (
+                _created(e) + (since - answered[task_id]) * self.speed
+                for e in listed
+                if (task_id := str(e.get("task_id"))) in answered
+            ),
+            default=-math.inf,
+        )
+
+    def _unclaimed(self, entry: dict) -> bool:
         task_id = entry.get("task_id")
-        created = entry.get("gmt_create")
-        created = created / 1000 if isinstance(created, int | float) else 0.0
-        late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
         return (
             isinstance(task_id, str)
             and bool(task_id)
             and task_id not in self.journal.task_ids
             and task_id not in self._claimed
-            and created >= since - LOST_TASK_MARGIN
-            and not late
         )
+
+    def _within(self, entry: dict, since: float, until: float | None, floor: float) -> bool:
+        """Whether a submission sent at `since`, able to make a task until `until` and no earlier
+        than `floor` on the service's clock (`_made_before`), can have made the listed task."""
+        created = _created(entry)
+        late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
+        return created >= since - LOST_TASK_MARGIN and not late and created >= floor
 
     async def _listed(self, model: str) -> list[dict]:
         entries: list[dict] = []
@@ -293,6 +345,12 @@ class Submitter:
             )
 
         return await retrying(attempt, self.retry, self.seen)
+
+
+def _created(entry: dict) -> float:
+    """A listed task's creation time, epoch seconds on the service's clock (0 when missing)."""
+    created = entry.get("gmt_create")
+    return created / 1000 if isinstance(created, int | float) else 0.0
 
 
 def _task_id(answer: Answer) -> str:

@@ -8,6 +8,7 @@ import json
 import urllib.request
 from dataclasses import replace
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 from runner_kit import KEY, SUBMIT_PATHS, Emulator, make_project, run
@@ -22,7 +23,7 @@ from runner.api.retries import RetryPolicy
 from runner.cli import main
 from runner.engine.journal import Journal
 from runner.engine.states import UNRESOLVED, JobState, RunResult
-from runner.engine.submission import Submitter, UnresolvedError
+from runner.engine.submission import Lost, Submitter, UnresolvedError
 from runner.exits import Exit
 from runner.recipes.check import validate_paths
 from runner.reports.junit import junit_xml
@@ -266,6 +267,34 @@ async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_pa
             asyncio.Event(),
             lambda error: None,
         )
-        assert await submitter.find_lost("wan2.7-image", sent, sent + submitter.window) == ["in"]
+        found = await submitter.find_lost("wan2.7-image", sent, sent + submitter.window)
+        assert found == (["in"], None)
         submitter.windowed = False  # an emulator's clock has no upper bound; "in" is claimed now
-        assert await submitter.find_lost("wan2.7-image", sent, sent + 75) == ["late"]
+        assert await submitter.find_lost("wan2.7-image", sent, sent + 75) == (["late"], None)
+
+
+async def test_a_lone_candidate_another_lost_submission_may_have_made_is_not_adopted(tmp_path):
+    """Two jobs' answers were lost (a run killed with both in the air) and one task was made: it
+    is each job's one candidate, but may be either's, so neither takes it (found by bench/soak.py,
+    where another job then adopted a task its own unresolved neighbour named)."""
+    sent = 1_000_000.0
+    entries = [{"task_id": "made", "gmt_create": int((sent + 1) * 1000)}]
+    with Journal(tmp_path) as journal:
+        for job in ("owl", "fox"):
+            journal.write("submitting", job, model="wan2.7-image", at=sent, timeout=75.0)
+        submitter = Submitter(
+            Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+            Gates(resolve_limits(MODELS, {})),
+            journal,
+            RetryPolicy(),
+            lambda error: None,
+            asyncio.Event(),
+            lambda error: None,
+        )
+        for job in ("owl", "fox"):
+            lost = Lost.journaled(journal.get(job))
+            assert lost is not None
+            with pytest.raises(UnresolvedError) as raised:
+                await submitter.submit(job, "wan2.7-image", {}, lost)
+            assert raised.value.candidates == ["made"], job
+            assert journal.get(job).unresolved == ["made"], job  # type: ignore[union-attr]
