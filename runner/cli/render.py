@@ -12,7 +12,7 @@ from runner.api.errors import TargetError
 from runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
 from runner.cli.options import root_option, variants_option
 from runner.cli.steps import fail, resolve_target
-from runner.cli.validate import validated
+from runner.cli.validate import project_at, validated
 from runner.reports.curl import write_curls
 from spec.models import ModelSpec
 
@@ -49,12 +49,13 @@ def render(
     target: str | None,
     synchronous: bool,
     short: bool,
-    root: str,
+    root: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
     """Print each job's exact request as a curl command, without sending anything.
 
-    The key is written as $DASHSCOPE_API_KEY for the shell to fill in.
+    The key is written as $DASHSCOPE_API_KEY for the shell to fill in; the project's defaults are
+    merged in.
     """
-    validation = validated(paths, root, "text", models)
+    validation = validated(paths, project_at(root), "text", models)
     write_curls(validation.jobs, _base_url(target), sys.stdout, synchronous, short)

@@ -1,0 +1,116 @@
+"""Chains in the plan: what identifies an input made by another job, and why a job changed.
+
+An input `from: JOB` is identified by the sha256 of JOB's output file when that file is the one
+JOB's current request made (JOB unchanged, or made in this run), else by JOB's fingerprint and the
+image's index: a change upstream shows downstream as `~ changed (upstream: JOB)` and an unchanged
+chain stays unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from runner.gitops.fingerprint import HashCache, fingerprint
+from runner.gitops.lockfile import LockFile
+from runner.gitops.plan import CHANGED, UNCHANGED, Plan, PlannedJob, make_plan
+from runner.recipes import graph
+from runner.recipes.check import CheckedJob
+from runner.recipes.load import DEFAULTS
+from spec.problems import Path as BodyPath
+from spec.problems import json_path
+
+Made = Mapping[str, Mapping[int, str]]  # job key -> image index -> "sha256:..." of its file
+
+
+def output_digests(entry: dict) -> dict[int, str]:
+    """The lock entry's output files by image index."""
+    return {
+        int(o["index"]): str(o["sha256"])
+        for o in entry.get("outputs", [])
+        if isinstance(o, dict) and isinstance(o.get("index"), int) and o.get("sha256")
+    }
+
+
+def identity(
+    upstream_key: str, image: int, done: Mapping[str, PlannedJob], lock: LockFile, made: Made
+) -> str:
+    """What identifies image `image` of `upstream_key` for its dependants."""
+    if image in made.get(upstream_key, {}):
+        return made[upstream_key][image]
+    upstream = done.get(upstream_key)
+    if upstream is None or upstream.fingerprint is None:
+        return f"job:{upstream_key}#{image}"
+    if upstream.status == UNCHANGED:
+        recorded = output_digests(lock.jobs.get(upstream_key, {}))
+        if image in recorded:
+            return recorded[image]
+    return f"{upstream.fingerprint.digest}#{image}"
+
+
+def linker(lock: LockFile, made: Made | None = None):
+    """The `links` callback of `make_plan` for this lock (and the images a run just made)."""
+
+    def links(checked: CheckedJob, done: Mapping[str, PlannedJob]) -> Mapping[BodyPath, str]:
+        return {
+            link.body_path: identity(link.upstream, link.image, done, lock, made or {})
+            for link in checked.links
+        }
+
+    return links
+
+
+def upstream_first(jobs: list[CheckedJob]) -> list[CheckedJob]:
+    """The jobs ordered so that every job comes after the jobs it takes outputs from."""
+    by_key = {c.key: c for c in jobs}
+    upstream = {c.key: {link.upstream for link in c.links} for c in jobs}
+    order, stuck = graph.toposort(by_key, upstream)
+    return [by_key[key] for key in order + stuck]
+
+
+def _reasons(job: PlannedJob) -> list[str]:
+    """The changed fields, an input made upstream said as `upstream: JOB`, a default's origin."""
+    assert job.checked is not None
+    places = {ref.body_path: ref.recipe_path for ref in job.checked.request.images}
+    upstream = {
+        json_path((*places[link.body_path], "image")): link.upstream
+        for link in job.checked.links
+        if link.body_path in places
+    }
+    out = []
+    for reason in job.reasons:
+        top = reason.split(".")[0].split("[")[0]
+        if reason in upstream:
+            out.append(f"upstream: {upstream[reason]}")
+        elif job.checked.job.origin(top)[:1] == (DEFAULTS,):
+            out.append(f"{reason} (default in {job.checked.job.recipe.defaults.file})")
+        else:
+            out.append(reason)
+    return list(dict.fromkeys(out))
+
+
+def plan_chained(
+    jobs: list[CheckedJob],
+    lock: LockFile,
+    root: Path,
+    hashes: HashCache,
+    areas: tuple[Path, ...] = (),
+) -> Plan:
+    """`make_plan` upstream first, with inputs made by other jobs identified as above."""
+    plan = make_plan(upstream_first(jobs), lock, root, hashes, areas, linker(lock))
+    for job in plan.jobs:
+        if job.status == CHANGED and job.checked is not None:
+            job.reasons = _reasons(job)
+    return plan
+
+
+def relinked(
+    jobs: list[PlannedJob], plan: Plan, lock: LockFile, made: Made, hashes: HashCache
+) -> None:
+    """After a run: the fingerprints of `jobs` again, their inputs made upstream now known by the
+    files this run (or an earlier one) made, so the lock records what the next plan computes."""
+    done = {j.key: j for j in plan.jobs}
+    links = linker(lock, made)
+    for job in jobs:
+        if job.checked is not None and job.checked.links:
+            job.fingerprint = fingerprint(job.checked.request, hashes, links(job.checked, done))
