@@ -19,6 +19,7 @@ from runner.recipes.references import (
     declared_image,
     index_problem,
     key_of,
+    matrix_problems,
     references,
 )
 from spec.checks import check_request
@@ -244,6 +245,8 @@ def _load_reported(
     """Load a named recipe: it, or None and its problems placed; its defaults not applied go to
     the notes."""
     recipe, problems, where = load(path, root, project.defaults)
+    if recipe is not None and not problems:
+        problems = matrix_problems(recipe.data)
     shown = recipe.file if recipe else where.file
     result.report.files.append(shown)
     if recipe is None or problems:

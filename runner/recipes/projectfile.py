@@ -88,6 +88,7 @@ def read(root: Path) -> ProjectFile:
     for problem in map(_explained, problems):
         mark = located.mark(problem.path, problem.code in ("unknown-key", "param-not-accepted"))
         project.problems.append((Location(shown, mark.line, mark.column), problem))
+    project.problems.sort(key=lambda item: (item[0].line, item[0].column))
     if problems or not isinstance(data, dict):
         return project
     project.globs = tuple(data.get("recipes") or DEFAULT_GLOBS)

@@ -60,6 +60,35 @@ def references(job: Job) -> Iterator[Reference]:
         yield Reference(i, str(entry["from"]), int(entry.get("image", 1)), where)
 
 
+def matrix_problems(data: dict) -> list[Problem]:
+    """`from: matrix` inputs and the references `matrix.from` lists go together."""
+    listed = "from" in (data.get("matrix") or {})
+    takers = [
+        i
+        for i, entry in enumerate(data.get("inputs") or [])
+        if isinstance(entry, dict) and entry.get("from") == MATRIX_REFERENCE
+    ]
+    if listed and not takers:
+        return [
+            Problem(
+                "matrix-from-unused",
+                "matrix lists references under `from`, but no input is written `from: matrix` "
+                "to take them",
+                ("matrix", "from"),
+            )
+        ]
+    if takers and not listed:
+        return [
+            Problem(
+                "matrix-from-missing",
+                "`from: matrix` takes each reference listed under matrix.from, and there is none",
+                ("inputs", i, "from"),
+            )
+            for i in takers
+        ]
+    return []
+
+
 class Index:
     """Every job of the project by key and by short name."""
 

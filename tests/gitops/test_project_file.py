@@ -1,0 +1,190 @@
+"""`wanform.yaml`: found by walking up, located errors, defaults, precedence, and no way for a
+repository to send the key elsewhere."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from runner.cli import main
+from runner.recipes.projectfile import find_root, read
+from spec.schema import SchemaCheck
+from spec.schemagen import project_schema
+
+FOX = """\
+# yaml-language-server: $schema=../spec/schemas/recipe.schema.json
+model: wan2.7-image
+prompt: A red fox in the snow.
+n: 1
+"""
+UPSCALE = """\
+model: wanx2.1-imageedit
+function: super_resolution
+prompt: Sharper.
+upscale_factor: 2
+inputs:
+  - path: ../images/w512.png
+n: 1
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def wanform(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    print(f"$ wanform {' '.join(args)}\n{result.stdout}--- stderr:\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write(tmp_path / "recipes" / "fox.yaml", FOX)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_errors_in_the_project_file_are_located(project: Path) -> None:
+    """A wrong type and an unknown key: file:line:col for each, exit 1, whatever the command."""
+    write(project / "wanform.yaml", "out: out\nmax_images: many\nbase_url: https://evil.example\n")
+    for command in ("validate", "plan", "run", "render"):
+        result = wanform(command, *(["recipes/fox.yaml"] if command == "render" else []))
+        assert result.exit_code == 1
+        lines = result.stdout.splitlines()[:2]
+        assert [line.split(": ")[0] for line in lines] == ["wanform.yaml:2:13", "wanform.yaml:3:1"]
+        assert "never a URL" in lines[1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "target: https://evil.example/api/v1\n",
+        "base_url: https://evil.example/api/v1\n",
+        "dashscope_http_base_url: https://evil.example\n",
+        "defaults:\n  base_url: https://evil.example\n",
+        "out: https://evil.example/x\n",
+        "out: ../outside\n",
+        "out: /tmp/elsewhere\n",
+        "recipes: [../../*.yaml]\n",
+    ],
+)
+def test_the_project_file_cannot_redirect_the_key_or_leave_the_project(
+    project: Path, text: str
+) -> None:
+    """No key takes a URL, and paths stay inside the project: each is a located error."""
+    write(project / "wanform.yaml", text)
+    loaded = read(project)
+    assert loaded.problems and all(p.severity == "error" for _, p in loaded.problems)
+    assert loaded.target is None and loaded.out is None
+
+
+def test_the_schema_lists_every_key_and_none_names_a_url() -> None:
+    """The project schema accepts no key it does not list, and lists none for a URL."""
+    schema = project_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["defaults"]["additionalProperties"] is False
+    names = [*schema["properties"], *schema["properties"]["defaults"]["properties"]]
+    assert not [n for n in names if "url" in n.lower() or "host" in n.lower()]
+    check = SchemaCheck(schema)
+    assert check.problems({"target": "emulator", "region": "ap-southeast-1"}) == []
+    assert check.problems({"target": "http://127.0.0.1:8000/api/v1"})
+
+
+def test_the_project_is_found_walking_up_and_root_overrides(project: Path, monkeypatch) -> None:
+    """From a subfolder the project file's folder is the root; --root names another."""
+    write(project / "wanform.yaml", "recipes: [recipes/**/*.yaml]\n")
+    write(project / "recipes" / "deep" / "more" / "b.yaml", FOX)
+    monkeypatch.chdir(project / "recipes" / "deep")
+    assert find_root(Path(".")) == project.resolve()
+    result = wanform("validate")
+    assert result.exit_code == 0 and "ok: 2 recipes" in result.stdout
+    other = write(project / "elsewhere" / "recipes" / "x.yaml", FOX).parents[1]
+    result = wanform("validate", "--root", str(other), str(other / "recipes"))
+    assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
+
+
+def test_defaults_apply_where_the_model_takes_them_and_recipes_win(project: Path) -> None:
+    """`watermark` and `seed` reach every request; a recipe's own seed wins; `size` is not
+    applied to wanx2.1, and `validate -v` says so."""
+    write(project / "wanform.yaml", "defaults:\n  watermark: true\n  seed: 5\n  size: 1K\n")
+    write(project / "recipes" / "seeded.yaml", FOX + "seed: 9\n")
+    write(project / "images" / "w512.png", "")
+    from PIL import Image
+
+    Image.new("L", (512, 512), 100).save(project / "images" / "w512.png")
+    write(project / "recipes" / "upscale.yaml", UPSCALE)
+    result = wanform("validate", "-v")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "note: recipes/upscale.yaml: default size from wanform.yaml is not applied: "
+        "wanx2.1-imageedit does not take it"
+    ]
+    bodies = {}
+    for name in ("fox", "seeded", "upscale"):
+        rendered = wanform("render", f"recipes/{name}.yaml").stdout
+        bodies[name] = json.loads(rendered.split("<<'JSON'\n")[1].split("\nJSON")[0])["parameters"]
+    assert bodies["fox"] == {"n": 1, "seed": 5, "size": "1K", "watermark": True}
+    assert bodies["seeded"]["seed"] == 9
+    assert bodies["upscale"] == {"n": 1, "seed": 5, "upscale_factor": 2, "watermark": True}
+
+
+def test_a_bad_default_is_located_in_the_project_file(project: Path) -> None:
+    """A default a request rejects points at its line in wanform.yaml, not at the recipe."""
+    write(project / "wanform.yaml", "defaults:\n  size: 9K\n")
+    result = wanform("validate")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("wanform.yaml:2:9: error[size-tier]:")
+
+
+def test_plan_says_a_job_changed_because_a_default_did(project: Path) -> None:
+    """After the lock records a job, changing a default shows it as the reason."""
+    write(project / "wanform.yaml", "defaults:\n  watermark: false\n")
+    assert wanform("run").exit_code == 0
+    write(project / "wanform.yaml", "defaults:\n  watermark: true\n")
+    result = wanform("plan")
+    assert "recipes/fox.yaml::fox (wan2.7-image, 1 image): watermark (default in wanform.yaml)" in (
+        result.stdout
+    )
+
+
+def test_command_line_wins_over_the_project_file(project: Path) -> None:
+    """`out` and `max_images` from the file apply unless the command line gives its own."""
+    write(project / "wanform.yaml", "out: build/images\nmax_images: 0\ntarget: emulator\n")
+    refused = wanform("run")
+    assert refused.exit_code == 1 and "over --max-images 0" in refused.stderr
+    result = wanform("run", "--max-images", "1")
+    assert result.exit_code == 0, result.stderr
+    assert (project / "build" / "images" / "fox" / "fox-1.png").is_file()
+    assert wanform("run", "--out", "elsewhere", "--force", "--max-images", "1").exit_code == 0
+    assert (project / "elsewhere" / "fox" / "fox-1.png").is_file()
+
+
+def test_a_project_target_dashscope_needs_the_key_from_the_environment(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`target: dashscope` without DASHSCOPE_API_KEY stops before anything is sent."""
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    write(project / "wanform.yaml", "target: dashscope\n")
+    result = wanform("run")
+    assert result.exit_code == 1 and "needs DASHSCOPE_API_KEY" in result.stderr
+
+
+def test_validate_of_a_folder_skips_hidden_folders_and_virtual_environments(
+    project: Path,
+) -> None:
+    """`.pre-commit-hooks.yaml`, a `.github/` workflow, a venv's YAML and wanform.yaml are not
+    recipes."""
+    write(project / ".pre-commit-hooks.yaml", "- id: x\n")
+    write(project / ".github" / "workflows" / "ci.yaml", "on: push\n")
+    write(project / "venv" / "pyvenv.cfg", "home = /usr\n")
+    write(project / "venv" / "lib" / "site.yaml", "a: b\n")
+    write(project / "wanform.yaml", "out: out\n")
+    result = wanform("validate", ".")
+    assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
