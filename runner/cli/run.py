@@ -176,7 +176,9 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
-        _remove_stale_temps(Path(root), out_dir, validation.jobs, [lock_file, junit])
+        _remove_stale_temps(
+            Path(root), out_dir, validation.jobs + validation.context, [lock_file, junit]
+        )
         gitops = _open_project(Path(root), lock_file, out_dir)
         plan = gitops.plan(validation.jobs + validation.context)
         chosen_jobs = gitops_project.select(plan, force, part, _wanted(plan, wanted))
