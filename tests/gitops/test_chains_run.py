@@ -288,3 +288,41 @@ async def test_a_damaged_upstream_file_is_made_again_before_its_dependants_run(p
     assert set(report(out)) == {"fox", "winter", "print"}
     [taken] = sidecar(root, "winter", "winter")["inputs"]
     assert taken["sha256"] == report(out)["fox"]["images"][0]["sha256"]
+
+
+async def test_running_one_file_runs_the_upstream_it_needs_from_other_files(project, emulator):
+    """`run recipes/winter.yaml` resolves `fox` in another file and runs it first, not print."""
+    root = project.root
+    chain(root)
+    code, out, err = await run_cli(
+        root, "run", "--target", emulator.base_url, "-o", "json", "recipes/winter.yaml"
+    )
+    assert code == Exit.OK, err
+    assert set(report(out)) == {"fox", "winter"}
+
+
+async def test_plan_draws_the_pending_graph(project):
+    """`plan --graph mermaid` and `--graph dot`: the pending jobs, an edge from each input."""
+    root = project.root
+    chain(root)
+    code, out, _ = await run_cli(root, "plan", "--graph", "mermaid")
+    assert code == Exit.OK
+    assert out.splitlines() == [
+        "flowchart LR",
+        '  j0["recipes/fox.yaml::fox<br/>new"]',
+        '  j1["recipes/print.yaml::print<br/>new"]',
+        '  j2["recipes/winter.yaml::winter<br/>new"]',
+        "  j2 --> j1",
+        "  j0 --> j2",
+    ]
+    code, out, _ = await run_cli(root, "plan", "--graph", "dot", "recipes/print.yaml")
+    assert '  "recipes/winter.yaml::winter" -> "recipes/print.yaml::print";' in out.splitlines()
+
+
+async def test_render_shows_where_an_upstream_image_will_go(project):
+    """A `from:` input renders as a placeholder naming the job and image."""
+    root = project.root
+    chain(root)
+    code, out, _ = await run_cli(root, "render", "recipes/print.yaml")
+    assert code == Exit.OK
+    assert '"base_image_url": "<image 1 of winter, sent when that job has made it>"' in out
