@@ -26,6 +26,7 @@ from runner.engine.states import RunResult
 from runner.exits import Exit, help_text
 from runner.gitops import project as gitops_project
 from runner.gitops.fingerprint import HASH_CACHE
+from runner.gitops.links import recorded_outputs
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
@@ -220,11 +221,8 @@ def _known(project: gitops_project.Project, jobs: list[CheckedJob]) -> dict[str,
     running = {c.key for c in jobs}
     out = {}
     for up in {link.upstream for c in jobs for link in c.links} - running:
-        out[up] = {
-            int(o["index"]): project.root / o["path"]
-            for o in project.lock.jobs.get(up, {}).get("outputs", [])
-            if isinstance(o, dict) and isinstance(o.get("index"), int) and o.get("path")
-        }
+        paths = recorded_outputs(project.lock.jobs.get(up, {}), "path")
+        out[up] = {index: project.root / path for index, path in paths.items()}
     return out
 
 

@@ -8,6 +8,7 @@ chain stays unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,15 +22,28 @@ from spec.problems import Path as BodyPath
 from spec.problems import json_path
 
 Made = Mapping[str, Mapping[int, str]]  # job key -> image index -> "sha256:..." of its file
+INDEXED_NAME = re.compile(r"-([0-9]+)\.[A-Za-z]+$")
 
 
-def output_digests(entry: dict) -> dict[int, str]:
-    """The lock entry's output files by image index."""
-    return {
-        int(o["index"]): str(o["sha256"])
-        for o in entry.get("outputs", [])
-        if isinstance(o, dict) and isinstance(o.get("index"), int) and o.get("sha256")
-    }
+def output_index(output: object) -> int | None:
+    """The image index of one output a lock entry records; entries written before the lock kept
+    it have it in the file name (`<job>-<i>.png`)."""
+    if not isinstance(output, dict):
+        return None
+    if isinstance(output.get("index"), int):
+        return output["index"]
+    found = INDEXED_NAME.search(str(output.get("path", "")))
+    return int(found[1]) if found else None
+
+
+def recorded_outputs(entry: dict, field: str) -> dict[int, str]:
+    """One field (`path` or `sha256`) of the lock entry's outputs, by image index."""
+    out = {}
+    for output in entry.get("outputs", []):
+        index = output_index(output)
+        if index is not None and output.get(field):
+            out[index] = str(output[field])
+    return out
 
 
 def identity(
@@ -42,7 +56,7 @@ def identity(
     if upstream is None or upstream.fingerprint is None:
         return f"job:{upstream_key}#{image}"
     if upstream.status == UNCHANGED:
-        recorded = output_digests(lock.jobs.get(upstream_key, {}))
+        recorded = recorded_outputs(lock.jobs.get(upstream_key, {}), "sha256")
         if image in recorded:
             return recorded[image]
     return f"{upstream.fingerprint.digest}#{image}"

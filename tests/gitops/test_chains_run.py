@@ -14,6 +14,7 @@ import pytest
 from runner_kit import KEY, SUBMIT_PATHS, run_cli, start_emulator
 
 from runner.exits import Exit
+from runner.gitops.links import recorded_outputs
 
 FOX = """\
 name: fox
@@ -326,3 +327,16 @@ async def test_render_shows_where_an_upstream_image_will_go(project):
     code, out, _ = await run_cli(root, "render", "recipes/print.yaml")
     assert code == Exit.OK
     assert '"base_image_url": "<image 1 of winter, sent when that job has made it>"' in out
+
+
+def test_a_lock_written_before_outputs_kept_their_index_still_names_them():
+    """An output without `index` takes it from its file name; one with `index` keeps its own."""
+    entry = {
+        "outputs": [
+            {"path": "out/fox/fox-3.png", "sha256": "sha256:c"},
+            {"index": 1, "path": "out/fox/fox-9.png", "sha256": "sha256:a"},
+            {"path": "out/fox/unnumbered.png", "sha256": "sha256:x"},
+        ]
+    }
+    assert recorded_outputs(entry, "sha256") == {3: "sha256:c", 1: "sha256:a"}
+    assert recorded_outputs(entry, "path") == {3: "out/fox/fox-3.png", 1: "out/fox/fox-9.png"}
