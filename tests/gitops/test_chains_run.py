@@ -340,3 +340,14 @@ def test_a_lock_written_before_outputs_kept_their_index_still_names_them():
     }
     assert recorded_outputs(entry, "sha256") == {3: "sha256:c", 1: "sha256:a"}
     assert recorded_outputs(entry, "path") == {3: "out/fox/fox-3.png", 1: "out/fox/fox-9.png"}
+
+
+async def test_planning_one_step_counts_the_whole_chain(project):
+    """`plan recipes/print.yaml` bills the two steps it needs upstream too."""
+    root = project.root
+    chain(root)
+    code, out, _ = await run_cli(root, "plan", "recipes/print.yaml")
+    assert code == Exit.OK
+    assert out.splitlines()[-1].startswith(
+        "plan: 3 new, 0 changed, 0 unchanged, 0 orphaned; 3 billable"
+    )
