@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -74,15 +73,6 @@ def chain(root: Path, n: int = 1) -> None:
     (root / "recipes" / "fox.yaml").write_text(FOX.format(n=n))
     (root / "recipes" / "winter.yaml").write_text(WINTER)
     (root / "recipes" / "print.yaml").write_text(PRINT)
-
-
-async def submitted(emulator) -> Counter:
-    """Submissions by prompt: which jobs reached the service, and how often."""
-    return Counter(
-        (e.get("prompt") or e["path"].rsplit("/", 1)[-1])
-        for e in await emulator.journal()
-        if e["path"] in SUBMIT_PATHS and e.get("task_id")
-    )
 
 
 async def tasks(emulator) -> list[str]:
@@ -351,3 +341,20 @@ async def test_planning_one_step_counts_the_whole_chain(project):
     assert out.splitlines()[-1].startswith(
         "plan: 3 new, 0 changed, 0 unchanged, 0 orphaned; 3 billable"
     )
+
+
+async def test_independent_chains_run_side_by_side(project, emulator):
+    """Two chains: both first steps are submitted before either second step, not one chain after
+    the other."""
+    root = project.root
+    chain(root)
+    (root / "recipes" / "print.yaml").unlink()
+    (root / "recipes" / "cat.yaml").write_text(FOX.format(n=1).replace("name: fox", "name: cat"))
+    (root / "recipes" / "cat-winter.yaml").write_text(
+        WINTER.replace("name: winter", "name: cat-winter").replace("from: fox", "from: cat")
+    )
+    code, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    assert code == Exit.OK, err
+    by_task = {j["task_id"]: name for name, j in report(out).items()}
+    order = [by_task[t] for t in await tasks(emulator)]
+    assert sorted(order[:2]) == ["cat", "fox"] and sorted(order[2:]) == ["cat-winter", "winter"]
