@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runner.gitops.fingerprint import HashCache, fingerprint
 from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import CHANGED, UNCHANGED, Plan, PlannedJob, make_plan
+from runner.gitops.plan import CHANGED, UNCHANGED, Links, Plan, PlannedJob, make_plan
 from runner.recipes import graph
 from runner.recipes.check import CheckedJob
 from runner.recipes.load import DEFAULTS
@@ -62,7 +62,7 @@ def identity(
     return f"{upstream.fingerprint.digest}#{image}"
 
 
-def linker(lock: LockFile, made: Made | None = None):
+def linker(lock: LockFile, made: Made | None = None) -> Links:
     """The `links` callback of `make_plan` for this lock (and the images a run just made)."""
 
     def links(checked: CheckedJob, done: Mapping[str, PlannedJob]) -> Mapping[BodyPath, str]:
@@ -76,10 +76,12 @@ def linker(lock: LockFile, made: Made | None = None):
 
 def upstream_first(jobs: list[CheckedJob]) -> list[CheckedJob]:
     """The jobs ordered so that every job comes after the jobs it takes outputs from."""
-    by_key = {c.key: c for c in jobs}
+    by_key: dict[str, list[CheckedJob]] = {}
+    for checked in jobs:
+        by_key.setdefault(checked.key, []).append(checked)
     upstream = {c.key: {link.upstream for link in c.links} for c in jobs}
     order, stuck = graph.toposort(by_key, upstream)
-    return [by_key[key] for key in order + stuck]
+    return [checked for key in order + stuck for checked in by_key[key]]
 
 
 def _reasons(job: PlannedJob) -> list[str]:
