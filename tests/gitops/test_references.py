@@ -204,3 +204,35 @@ def test_an_invalid_upstream_invalidates_its_dependants(tmp_path: Path) -> None:
         ("fox.yaml", 4, 7, "size-tier"),
         ("winter.yaml", 5, 11, "reference-invalid"),
     ]
+
+
+def test_a_matrix_combination_is_named_as_wanform_prints_it(tmp_path: Path) -> None:
+    """`fox[seed=2]` names one combination of a matrix recipe, also as RECIPE_PATH::JOB; the bare
+    recipe name names no job."""
+    write(tmp_path, "fox", T2I.format(name="fox", n=1) + "matrix:\n  seed: [1, 2]\n")
+    write(tmp_path, "winter", EDIT.format(name="winter", ref='"fox[seed=2]"'))
+    write(tmp_path, "spring", EDIT.format(name="spring", ref='"recipes/fox.yaml::fox[seed=1]"'))
+    write(tmp_path, "autumn", EDIT.format(name="autumn", ref="fox"))
+    result = check(tmp_path)
+    assert problems(result) == [("autumn.yaml", 5, 11, "unknown-job")]
+    links = {c.job.name: [(lk.upstream, lk.image) for lk in c.links] for c in result.jobs}
+    assert links["winter"] == [("recipes/fox.yaml::fox[seed=2]", 1)]
+    assert links["spring"] == [("recipes/fox.yaml::fox[seed=1]", 1)]
+
+
+def test_the_upstreams_declared_aspect_ratio_bounds_the_downstream(tmp_path: Path) -> None:
+    """A 3200x400 (8:1) upstream image is beyond the 1:4 to 4:1 wan2.5-i2i-preview takes."""
+    write(tmp_path, "banner", T2I.format(name="banner", n=1).replace("1K", '"3200*400"'))
+    write(
+        tmp_path,
+        "edit",
+        """\
+        model: wan2.5-i2i-preview
+        prompt: Make it night.
+        inputs:
+          - from: banner
+        size: "1280*1280"
+        n: 1
+        """,
+    )
+    assert problems(check(tmp_path)) == [("edit.yaml", 4, 5, "image-aspect")]
