@@ -35,14 +35,18 @@ def project_at(root: str | None, fmt: str = "text") -> ProjectFile:
 def checked(
     paths: tuple[str, ...], project: ProjectFile, models: Mapping[str, ModelSpec]
 ) -> Validation:
-    """The recipes under `paths` checked (default: the project's recipes, else recipes/); says so
-    on stderr if there are none."""
+    """The recipes under `paths` checked (default: the project's recipes, else the root's
+    recipes/); says so on stderr if there are none."""
     targets = list(paths) or (
-        [str(p) for p in project.recipe_files()] if project.path else ["recipes"]
+        [str(p) for p in project.recipe_files()]
+        if project.path
+        else [str(project.root / "recipes")]
     )
     result = validate_paths(targets, root=project.root, models=models, project=project)
     if not result.recipes and not result.invalid:
-        shown = ", ".join(paths or (project.globs if project.path else ("recipes",)))
+        shown = ", ".join(
+            paths or (project.globs if project.path else (str(project.root / "recipes"),))
+        )
         click.echo(f"error: no recipe files (*.yaml, *.yml) under {shown}", err=True)
     return result
 

@@ -188,3 +188,77 @@ def test_validate_of_a_folder_skips_hidden_folders_and_virtual_environments(
     write(project / "wanform.yaml", "out: out\n")
     result = wanform("validate", ".")
     assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
+
+
+def test_render_takes_the_projects_target_and_region_after_the_command_line_and_environment(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`target: dashscope` with `region:` gives the region's host; DASHSCOPE_API_REGION wins over
+    the file, and --target over both."""
+    for name in ("DASHSCOPE_API_REGION", "DASHSCOPE_HTTP_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE_ID", "ws1")
+    write(project / "wanform.yaml", "target: dashscope\nregion: ap-southeast-1\n")
+
+    def url() -> str:
+        return next(w for w in wanform("render", *args).stdout.split() if w.startswith("http"))
+
+    args: tuple[str, ...] = ("recipes/fox.yaml",)
+    assert url().startswith("https://ws1.ap-southeast-1.maas.aliyuncs.com/api/v1/")
+    monkeypatch.setenv("DASHSCOPE_API_REGION", "cn-beijing")
+    assert url().startswith("https://dashscope.aliyuncs.com/api/v1/")
+    args = ("--target", "emulator", "recipes/fox.yaml")
+    assert url().startswith("http://127.0.0.1:8000/api/v1/")
+
+
+def test_run_takes_the_projects_region(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` with the file's dashscope target and workspace region asks for the workspace id
+    that region needs, before anything is sent."""
+    for name in ("DASHSCOPE_API_REGION", "DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_WORKSPACE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
+    write(project / "wanform.yaml", "target: dashscope\nregion: ap-southeast-1\n")
+    result = wanform("run")
+    assert result.exit_code == 1
+    assert "set DASHSCOPE_WORKSPACE_ID (region ap-southeast-1" in result.stderr
+
+
+def test_a_run_from_a_subfolder_keeps_lock_and_images_at_the_project_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock, .wanform/ and out/ go to the folder holding wanform.yaml, not the current one;
+    --root names another project whatever the current folder is."""
+    write(project / "wanform.yaml", "max_images: 5\n")
+    monkeypatch.chdir(write(project / "recipes" / "deep" / "x.txt", "").parent)
+    assert wanform("run").exit_code == 0
+    assert (project / "wanform.lock").is_file() and (project / ".wanform").is_dir()
+    assert (project / "out" / "fox" / "fox-1.png").is_file()
+    assert not (project / "recipes" / "deep" / "wanform.lock").exists()
+    other = write(project.parent / "other" / "recipes" / "cat.yaml", FOX).parents[1]
+    result = wanform("validate", "--root", str(other), "-v")
+    assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
+    assert wanform("run", "--root", str(other)).exit_code == 0
+    assert (other / "wanform.lock").is_file() and (other / "out" / "cat" / "cat-1.png").is_file()
+
+
+def test_the_recipes_globs_name_the_recipes(project: Path) -> None:
+    """Without `recipes:` every YAML under recipes/ (nested too) is one; with it, only the files
+    its globs name."""
+    write(project / "recipes" / "a" / "b" / "nested.yaml", FOX)
+    write(project / "steps" / "one.yaml", FOX)
+    write(project / "wanform.yaml", "out: out\n")
+    assert "ok: 2 recipes" in wanform("validate").stdout
+    write(project / "wanform.yaml", "recipes: [steps/*.yaml, recipes/a/**/*.yaml]\n")
+    result = wanform("plan")
+    assert "steps/one.yaml::one" in result.stdout and "recipes/a/b/nested.yaml" in result.stdout
+    assert "recipes/fox.yaml" not in result.stdout
+
+
+def test_the_projects_max_cost_holds_unless_the_command_line_says_otherwise(
+    project: Path,
+) -> None:
+    """`max_cost: 0` refuses a run; --max-cost on the command line wins."""
+    write(project / "wanform.yaml", "max_cost: 0\n")
+    refused = wanform("run")
+    assert refused.exit_code == 1 and "over --max-cost 0" in refused.stderr
+    assert wanform("run", "--max-cost", "5").exit_code == 0
