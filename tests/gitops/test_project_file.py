@@ -185,8 +185,16 @@ def test_validate_of_a_folder_skips_hidden_folders_and_virtual_environments(
     write(project / ".github" / "workflows" / "ci.yaml", "on: push\n")
     write(project / "venv" / "pyvenv.cfg", "home = /usr\n")
     write(project / "venv" / "lib" / "site.yaml", "a: b\n")
+    write(project / ".venv" / "lib" / "python3.12" / "site-packages" / "x" / "data.yaml", "- 1\n")
     write(project / "wanform.yaml", "out: out\n")
     result = wanform("validate", ".")
+    assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
+    # a folder outside the `recipes:` globs, as in a checkout's tools/
+    write(project / "tools" / ".pre-commit-hooks.yaml", "- id: x\n")
+    write(project / "tools" / "env" / "pyvenv.cfg", "home = /usr\n")
+    write(project / "tools" / "env" / "conf.yaml", "a: b\n")
+    write(project / "tools" / "fox.yaml", FOX)
+    result = wanform("validate", "tools")
     assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
 
 
@@ -262,3 +270,29 @@ def test_the_projects_max_cost_holds_unless_the_command_line_says_otherwise(
     refused = wanform("run")
     assert refused.exit_code == 1 and "over --max-cost 0" in refused.stderr
     assert wanform("run", "--max-cost", "5").exit_code == 0
+
+
+def test_a_recipes_matrix_wins_over_a_default(project: Path) -> None:
+    """`seed` from the matrix, not from `defaults`, in each job's request."""
+    write(project / "wanform.yaml", "defaults:\n  seed: 5\n")
+    write(project / "recipes" / "fox.yaml", FOX + "matrix:\n  seed: [1, 2]\n")
+    rendered = wanform("render", "recipes/fox.yaml").stdout
+    bodies = [json.loads(part.split("\nJSON")[0]) for part in rendered.split("<<'JSON'\n")[1:]]
+    assert [b["parameters"]["seed"] for b in bodies] == [1, 2]
+
+
+def test_a_changed_default_reaches_down_a_chain(project: Path) -> None:
+    """A new default seed changes the upstream (the default is the reason) and the step that takes
+    its image (the upstream is); the run then leaves the chain unchanged."""
+    write(project / "wanform.yaml", "defaults:\n  seed: 5\n")
+    winter = "model: wan2.7-image\nprompt: Make it winter.\ninputs:\n  - from: fox\nn: 1\nseed: 3\n"
+    write(project / "recipes" / "winter.yaml", winter)
+    assert wanform("run").exit_code == 0
+    write(project / "wanform.yaml", "defaults:\n  seed: 6\n")
+    changed = [line for line in wanform("plan").stdout.splitlines() if line.startswith("~")]
+    assert [line.split(": ", 1)[1] for line in changed] == [
+        "seed (default in wanform.yaml)",
+        "upstream: recipes/fox.yaml::fox",
+    ]
+    assert wanform("run").exit_code == 0
+    assert wanform("plan", "--detailed-exitcode").exit_code == 0
