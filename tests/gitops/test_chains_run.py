@@ -180,8 +180,8 @@ async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, em
 
 
 async def test_run_job_runs_it_and_the_upstream_it_needs_only(project, emulator):
-    """`--job winter` runs fox and winter, not print nor an unrelated recipe; an unknown name is a
-    usage error."""
+    """`--job winter` runs fox and winter, not print nor an unrelated recipe; `--job` repeated runs
+    each job named; an unknown name is a usage error."""
     root = project.root
     chain(root)
     (root / "recipes" / "other.yaml").write_text(FOX.format(n=1).replace("name: fox", "name: o"))
@@ -190,6 +190,11 @@ async def test_run_job_runs_it_and_the_upstream_it_needs_only(project, emulator)
     )
     assert code == Exit.OK, err
     assert set(report(out)) == {"fox", "winter"}
+    code, out, err = await run_cli(
+        root, "run", "--target", emulator.base_url, "--job", "print", "--job", "o", "-o", "json"
+    )
+    assert code == Exit.OK, err
+    assert set(report(out)) == {"print", "o"}  # fox and winter are done: not run again
     code, _, err = await run_cli(root, "run", "--target", emulator.base_url, "--job", "wolf")
     assert code == Exit.USAGE and "--job wolf: no job named wolf" in err
 

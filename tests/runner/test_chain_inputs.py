@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 
 from runner.engine.chain import Chain, LinkedInputError, UpstreamError
 from runner.engine.states import FAILED, SUCCEEDED, ImageOut, JobState
+from runner.recipes import wire
 from runner.recipes.check import CheckedJob, validate_paths
 
 FOX = "name: fox\nmodel: wan2.7-image\nprompt: A fox.\nsize: 1K\nn: 1\n"
@@ -93,3 +95,28 @@ def test_a_file_gone_since_the_upstream_ended_is_never_sent(
             await chain.inputs(winter)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("limit", [None, 1000], ids=["small-inline", "large-uploaded"])
+def test_an_upstream_file_is_sent_inline_or_uploaded_never_as_a_url(
+    winter: CheckedJob, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    """The upstream's bytes go as a data URI while they fit one, else through the temporary
+    upload (oss://); never as the upstream's result URL."""
+    if limit is not None:
+        monkeypatch.setattr(wire, "DATA_URI_MAX_BYTES", limit)
+    made = image(tmp_path / "fox-1.png", (1024, 1024))
+    linked = asyncio.run(Chain(known={"recipes/fox.yaml::fox": {1: made}}).inputs(winter))
+    uploaded: list[bytes] = []
+
+    async def upload(source: wire.Source) -> str:
+        uploaded.append(source.data or b"")
+        return "oss://dashscope-instant/fox-1.png"
+
+    values = asyncio.run(wire.encode_all(wire.load_sources(winter.request, linked), upload))
+    [value] = values.values()
+    if limit is None:
+        assert value == "data:image/png;base64," + base64.b64encode(made.read_bytes()).decode()
+        assert uploaded == []
+    else:
+        assert value == "oss://dashscope-instant/fox-1.png" and uploaded == [made.read_bytes()]
