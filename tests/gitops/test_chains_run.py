@@ -200,7 +200,8 @@ async def test_run_job_runs_it_and_the_upstream_it_needs_only(project, emulator)
 
 
 async def test_shards_keep_each_chain_together(project, emulator):
-    """Two shards: each runs whole chains, the merged lock holds every job once."""
+    """Two shards: each runs whole chains; merge-locks makes one lock holding every job once, with
+    nothing left pending."""
     root = project.root
     chain(root)
     for name in ("a", "b", "c"):
@@ -218,6 +219,9 @@ async def test_shards_keep_each_chain_together(project, emulator):
     assert chained <= keys[0] or chained <= keys[1]
     assert not keys[0] & keys[1] and len(keys[0] | keys[1]) == 6
     assert sorted(map(len, keys)) == [3, 3]
+    code, _, err = await run_cli(root, "merge-locks", "1.lock", "2.lock")
+    assert code == Exit.OK, err
+    assert (await run_cli(root, "plan", "--detailed-exitcode"))[0] == Exit.OK
 
 
 async def wanform(root: Path, *args: str) -> asyncio.subprocess.Process:

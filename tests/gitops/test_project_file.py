@@ -296,3 +296,19 @@ def test_a_changed_default_reaches_down_a_chain(project: Path) -> None:
     ]
     assert wanform("run").exit_code == 0
     assert wanform("plan", "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("out: out\nrecipes: [a\n", "wanform.yaml:3:1"),
+        ("defaults:\n  watermark: true\n  colour: red\n", "wanform.yaml:3:3"),
+        ("- out\n", "wanform.yaml:1:1"),
+    ],
+    ids=["yaml-syntax", "unknown-default", "not-a-mapping"],
+)
+def test_every_kind_of_project_file_error_is_located(project: Path, text: str, where: str) -> None:
+    """Broken YAML, a default no recipe takes, a list where a mapping belongs: file:line:col."""
+    write(project / "wanform.yaml", text)
+    result = wanform("validate")
+    assert result.exit_code == 1 and result.stdout.startswith(f"{where}: error["), result.stdout
