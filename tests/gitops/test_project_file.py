@@ -312,3 +312,14 @@ def test_every_kind_of_project_file_error_is_located(project: Path, text: str, w
     write(project / "wanform.yaml", text)
     result = wanform("validate")
     assert result.exit_code == 1 and result.stdout.startswith(f"{where}: error["), result.stdout
+
+
+def test_a_key_in_the_environment_does_not_override_the_projects_target(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment names no target: with `target: emulator` a DASHSCOPE_API_KEY only supplies
+    the key, and the run stays on the embedded emulator."""
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-real-looking")
+    write(project / "wanform.yaml", "target: emulator\n")
+    result = wanform("run")
+    assert result.exit_code == 0 and "emulator" in result.stderr.splitlines()[0]
