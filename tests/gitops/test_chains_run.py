@@ -4,12 +4,14 @@ order, upstream failures and short upstreams, change propagation, --job, --shard
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from runner_kit import KEY, SUBMIT_PATHS, run_cli, start_emulator
 
 from runner.exits import Exit
@@ -288,6 +290,33 @@ async def test_a_damaged_upstream_file_is_made_again_before_its_dependants_run(p
     assert set(report(out)) == {"fox", "winter", "print"}
     [taken] = sidecar(root, "winter", "winter")["inputs"]
     assert taken["sha256"] == report(out)["fox"]["images"][0]["sha256"]
+
+
+async def test_an_upstream_image_smaller_than_asked_fails_the_downstream_before_it_is_sent(
+    project, emulator
+):
+    """The model made fox 800x800 where 1K was asked (the lock agrees): the edit whose box fits
+    1024x1024 but not 800x800 fails with the recipe's line and column, and is never sent."""
+    root = project.root
+    chain(root)
+    (root / "recipes" / "print.yaml").unlink()
+    assert (await run_cli(root, "run", "--target", emulator.base_url))[0] == Exit.OK
+    image = root / "out" / "fox" / "fox-1.png"
+    Image.new("RGB", (800, 800), (90, 120, 150)).save(image)
+    lock = json.loads((root / "wanform.lock").read_text())
+    [output] = lock["jobs"]["recipes/fox.yaml::fox"]["outputs"]
+    output.update(sha256="sha256:" + hashlib.sha256(image.read_bytes()).hexdigest(), width=800)
+    (root / "wanform.lock").write_text(json.dumps(lock))
+    boxed = WINTER.replace("[[100, 100, 500, 500]]", "[[100, 100, 900, 900]]")
+    (root / "recipes" / "winter.yaml").write_text(boxed.replace("winter.", "snow."))
+    code, out, _ = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    assert code == Exit.FAILED
+    jobs = report(out)
+    assert set(jobs) == {"winter"} and jobs["winter"]["status"] == "failed"
+    assert (
+        "recipes/winter.yaml:6:14: error[bbox-outside-image]" in jobs["winter"]["error"]["message"]
+    )
+    assert len(await tasks(emulator)) == 2
 
 
 async def test_running_one_file_runs_the_upstream_it_needs_from_other_files(project, emulator):
