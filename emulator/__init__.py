@@ -6,7 +6,7 @@ No key or internet needed. Defaults (from spec.models and EmulatorConfig, on a v
   and wan2.7-image 30 s, wan2.6-image 60 s, wan2.5-i2i-preview 45 s, wanx2.1-imageedit 10 s;
   sync calls too.
 - per account and model: 5 submissions/s and 5 tasks in flight (wanx2.1-imageedit: 2 and 2);
-  tasks over the cap wait as PENDING (or get 429 with queue_over_cap=False); 20 task queries/s
+  tasks over the cap get 429 (or wait as PENDING: `service.over_cap=queue`); 20 task queries/s
   per account; 100 upload policies/s per account and model.
 - task ids read UNKNOWN 24 h after submission, result URLs expire 24 h after the task ended,
   uploads after 48 h; request bodies over 32 MB get 400 BadRequest.TooLarge.

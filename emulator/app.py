@@ -13,9 +13,16 @@ from aiohttp import web
 
 from emulator.config import EmulatorConfig
 from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
-from emulator.http import admin, storage
+from emulator.http import admin, listings, storage, ui
 from emulator.http import dashscope as routes
-from emulator.http.context import EMULATOR, facts, note, request_id
+from emulator.http.context import (
+    EMULATOR,
+    UNVERIFIED_HEADER,
+    facts,
+    note,
+    request_id,
+    unverified,
+)
 from emulator.images.draw import CACHE_MAX_BYTES, PngCache
 from emulator.state.accounts import Accounts
 from emulator.state.clock import VirtualClock
@@ -72,6 +79,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     try:
         return await handler(request)
     except ErrorReply as exc:
+        unverified(request, *exc.unverified)
         return _json_error(request, exc.status, exc.code, exc.message)
     except OssError as exc:
         return _json_error(request, exc.status, exc.code, exc.message)
@@ -101,6 +109,9 @@ async def journal_middleware(request: web.Request, handler) -> web.StreamRespons
     try:
         response = await handler(request)
         status = response.status
+        guesses = facts(request).get("unverified")
+        if guesses and not response.prepared:  # a stream sets it before it starts
+            response.headers[UNVERIFIED_HEADER] = ",".join(guesses)
         return response
     finally:
         noted = facts(request)
@@ -137,10 +148,10 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         pngs=pngs,
         executor=executor,
     )
-    app = web.Application(middlewares=[journal_middleware, errors_middleware])
+    app = web.Application(middlewares=[journal_middleware, errors_middleware, ui.guard_middleware])
     app[EMULATOR] = emulator
     app.cleanup_ctx.append(_workers)
-    for module in (routes, storage, admin):
+    for module in (routes, storage, admin, listings, ui):
         module.add_routes(app)
     return app
 

@@ -15,7 +15,8 @@ class EmulatorConfig:
 
     `speed` scales the virtual clock against real time (2 = twice as fast, 0.1 = ten times
     slower, 0 = frozen: only `POST /__emulator/clock/advance` moves it). Task durations, rate
-    windows and the 24 h expiry all run on that clock.
+    windows and the 24 h expiry all run on that clock. `models` is `spec.models.table(variants)`:
+    the variants it was built with pick the emulator's answer to every guessed point.
     """
 
     host: str = "127.0.0.1"
@@ -25,7 +26,9 @@ class EmulatorConfig:
     api_keys: tuple[str, ...] = ()  # empty: any `sk-` key is an account
     scenario: str | None = None  # YAML file of fault rules
     rules: tuple[Mapping[str, Any], ...] = ()  # fault rules given in-process, after the scenario's
-    queue_over_cap: bool = True  # tasks beyond the in-flight cap wait as PENDING; False: 429
+    # tasks beyond the in-flight cap wait as PENDING (True) or get 429 (False); None: as the
+    # models' guess `service.over_cap` says (spec/guesses.yaml)
+    queue_over_cap: bool | None = None
     throttle: bool = True  # False switches rate limits and in-flight caps off (benchmarks)
     max_body_bytes: int = 32 * MB
     models: Mapping[str, ModelSpec] = field(default_factory=lambda: MODELS, repr=False)
@@ -35,6 +38,16 @@ class EmulatorConfig:
     pending_seconds: float = (
         0.05  # virtual time a free task waits before it runs (docs show 25-55 ms)
     )
+
+    def guess(self, guess_id: str) -> str:
+        """The value of a guess (spec/guesses.yaml), as the model table was built with it."""
+        return next(iter(self.models.values())).guess(guess_id)
+
+    @property
+    def queues_over_cap(self) -> bool:
+        if self.queue_over_cap is not None:
+            return self.queue_over_cap
+        return self.guess("service.over_cap") == "queue"
 
     def __post_init__(self) -> None:
         if self.speed < 0:

@@ -15,11 +15,14 @@ from spec.errors import RATE_LIMITED
 class ErrorReply(Exception):
     """An answer in DashScope's flat error shape; raise it anywhere below a handler."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, unverified: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.unverified = unverified  # ids of the guesses (spec/guesses.yaml) this answer rests on
 
 
 class OssError(Exception):
@@ -55,13 +58,13 @@ def no_such_key() -> OssError:
     return OssError(404, "NoSuchKey", "The specified key does not exist.")
 
 
-def bad_request(code: str, message: str) -> ErrorReply:
-    return ErrorReply(400, code, message)
+def bad_request(code: str, message: str, unverified: tuple[str, ...] = ()) -> ErrorReply:
+    return ErrorReply(400, code, message, unverified)
 
 
-def invalid_parameter(message: str) -> ErrorReply:
-    return ErrorReply(400, "InvalidParameter", message)
+def invalid_parameter(message: str, unverified: tuple[str, ...] = ()) -> ErrorReply:
+    return ErrorReply(400, "InvalidParameter", message, unverified)
 
 
-def rate_limited() -> ErrorReply:
-    return ErrorReply(429, "Throttling.RateQuota", RATE_LIMITED)
+def rate_limited(unverified: tuple[str, ...] = ()) -> ErrorReply:
+    return ErrorReply(429, "Throttling.RateQuota", RATE_LIMITED, unverified)

@@ -11,6 +11,7 @@ seed, ...); for a second emulator with other settings, start an `EmulatorThread`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -62,6 +63,23 @@ class AdminClient:
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self._call("DELETE", "/faults")
+
+    def hold(self, model: str) -> None:
+        """Keep the model's new tasks PENDING (to cancel them) until `release(model)` or reset."""
+        self._call("POST", "/hold", {"model": model})
+
+    def release(self, model: str) -> int:
+        """Let the model's held tasks run; returns how many there were."""
+        return self._call("POST", "/release", {"model": model})["released"]
+
+    @contextlib.contextmanager
+    def held(self, model: str) -> Iterator[None]:
+        """`with admin.held(model):` holds its new tasks for the block, then releases them."""
+        self.hold(model)
+        try:
+            yield
+        finally:
+            self.release(model)
 
     def journal(self) -> list[dict]:
         """Every request the emulator has seen since the last reset, with its status and code."""

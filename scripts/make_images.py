@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from spec.models import DISAGREEMENTS, MODELS, ModelSpec, table
+from spec.models import GUESSES, MODELS, ModelSpec, table
 
 OUT = Path(__file__).resolve().parent.parent / "recipes" / "images"
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}
@@ -393,8 +393,8 @@ def model_tables() -> Iterator[Mapping[str, ModelSpec]]:
     """The model table under every documented variant,
     so the images fit whichever one a user picks."""
     yield MODELS
-    for key, disagreement in DISAGREEMENTS.items():
-        for variant in disagreement.sources:
+    for key, guess in GUESSES.items():
+        for variant in guess.alternatives:
             yield table({key: variant})
 
 

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from spec import datauri
-from spec.errors import N_MUST_BE_ONE, NO_TEXT, ONE_MESSAGE
-from spec.imageprobe import ImageInfo, ImageProbeError
+from spec.errors import (
+    MIXED_MODAL,
+    N_MUST_BE_ONE,
+    NO_TEXT,
+    ONE_MESSAGE,
+    URL_HAS_CHINESE,
+)
+from spec.imageprobe import MIME_FORMATS, ImageInfo, ImageProbeError
 from spec.models import (
+    DATA_URI_MAX_BYTES,
+    MB,
     MODELS,
     URL_ONLY_FIELDS,
     WANX21_FUNCTION_PARAMETERS,
@@ -32,6 +40,44 @@ ImageLookup = Callable[[Path, str], "ImageInfo | ImageProbeError | None"]
 HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 RATIO = re.compile(r"^(?P<num>[0-9]{1,3}\.[0-9]{2})%$")
 ALL_PARAMETERS = frozenset().union(*(m.parameters for m in MODELS.values()))
+# Han characters, CJK punctuation and full-width forms: page 002 forbids "中文字符" in URLs
+CHINESE = re.compile(
+    "[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0002ffff]"
+)
+# Parameters a model's pages call "not supported", each with its own guess (spec/guesses.yaml);
+# any other parameter of another model falls under `params.other_models`.
+NOT_SUPPORTED_GUESSES: Mapping[tuple[str, str], str] = {
+    **{
+        (model, name): "wan2.7.unsupported_params"
+        for model in ("wan2.7-image-pro", "wan2.7-image")
+        for name in ("prompt_extend", "negative_prompt", "stream")
+    },
+    ("wan2.5-i2i-preview", "negative_prompt"): "wan2.5.negative_prompt",
+}
+
+
+def guessed(
+    spec: ModelSpec, guess: str, refuse: bool, code: str, message: str, path: Path
+) -> Problem:
+    """A finding that rests on guess `guess`: an error when the table's choice refuses it
+    (`refuse`), else a warning saying the service is taken to let it through."""
+    if refuse:
+        return Problem(code, message, path, guess=guess)
+    return Problem(
+        code,
+        f"{message} (taken as accepted: {guess}={spec.guess(guess)})",
+        path,
+        severity="warning",
+        guess=guess,
+    )
+
+
+def data_uri_limit(spec: ModelSpec) -> tuple[int, str | None]:
+    """The most bytes a data URI may decode to for `spec`, and the guess that decides it."""
+    if spec.name.startswith("wan2.7"):
+        wide = spec.guess("wan2.7.data_uri_max") == "20MB"
+        return (20 * MB if wide else DATA_URI_MAX_BYTES), "wan2.7.data_uri_max"
+    return DATA_URI_MAX_BYTES, None
 
 
 @dataclass(frozen=True)
@@ -55,6 +101,8 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
     texts, images = [], []
     for i, item in enumerate(messages[0]["content"] if messages else []):
         path = ("input", "messages", 0, "content", i)
+        if "text" in item and "image" in item:
+            problems.append(Problem("content-mixed", MIXED_MODAL, path))
         if "text" in item:
             texts.append((path + ("text",), item["text"]))
         else:
@@ -66,6 +114,12 @@ def _messages_view(spec: ModelSpec, body: Mapping) -> tuple[RequestView, list[Pr
                 f"{NO_TEXT}: the message needs one text item",
                 ("input", "messages", 0, "content"),
             )
+        )
+    elif len(texts) > 1 and spec.name.startswith("wan2.7"):
+        refuse = spec.guess("wan2.7.text_items") == "one"
+        message = "the message may hold only one text item"
+        problems.append(
+            guessed(spec, "wan2.7.text_items", refuse, "prompt-count", message, texts[1][0])
         )
     elif len(texts) > 1:
         problems.append(
@@ -146,17 +200,25 @@ def check_text(view: RequestView) -> Iterator[Problem]:
                 severity="warning",
             )
     if view.prompt is not None and not view.prompt[1].strip():
-        yield Problem("prompt-empty", "the prompt is empty", view.prompt[0])
+        refuse = view.spec.guess("prompt.empty") == "refuse"
+        yield guessed(
+            view.spec, "prompt.empty", refuse, "prompt-empty", "the prompt is empty", view.prompt[0]
+        )
 
 
 def check_parameters(view: RequestView) -> Iterator[Problem]:
     """Documented parameters of other models, and wanx2.1 parameters meant for another function."""
+    spec = view.spec
     for name in view.parameters:
-        if name in ALL_PARAMETERS and name not in view.spec.parameters:
-            accepted = ", ".join(sorted(view.spec.parameters))
-            yield Problem(
+        if name in ALL_PARAMETERS and name not in spec.parameters:
+            guess = NOT_SUPPORTED_GUESSES.get((spec.name, name), "params.other_models")
+            accepted = ", ".join(sorted(spec.parameters))
+            yield guessed(
+                spec,
+                guess,
+                spec.guess(guess) == "refuse",
                 "param-not-accepted",
-                f"{view.spec.name} does not take `{name}` (it takes: {accepted})",
+                f"{spec.name} does not take `{name}` (it takes: {accepted})",
                 ("parameters", name),
             )
         functions = WANX21_FUNCTION_PARAMETERS.get(name)
@@ -193,9 +255,13 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
             else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}"
         )
         yield Problem("n-range", message, ("parameters", "n"))
-    max_images = view.parameters.get("max_images")
+    max_images = _taken(view, "max_images")
     if max_images is not None and mode.name != "interleave":
-        yield Problem(
+        guess = "wan2.6.max_images_without_interleave"
+        yield guessed(
+            view.spec,
+            guess,
+            view.spec.guess(guess) == "refuse",
             "param-needs-mode",
             "max_images only applies with enable_interleave: true",
             ("parameters", "max_images"),
@@ -378,15 +444,30 @@ def check_image(
             path,
         )
     if info.has_alpha and spec.family != "imageedit":
-        # The Chinese reference says transparency is not supported; the English guide says it is
-        # ignored.
-        yield Problem(
+        # Page 000 says transparency is not supported; page 003 says it is ignored.
+        yield guessed(
+            spec,
+            "image.alpha",
+            spec.guess("image.alpha") == "refuse",
             "image-alpha",
             f"{label} has an alpha channel, which {spec.name} does not use: "
             "flatten it to be sure of the result",
             path,
-            severity="warning",
         )
+
+
+def check_reference(spec: ModelSpec, path: Path, ref: str, info: object) -> Iterator[Problem]:
+    """What the reference itself shows: a data URI whose MIME type is not its bytes' format
+    (page 003: they must match), a wanx2.1 URL with Chinese characters (page 002)."""
+    uri = datauri.parse(ref) if datauri.is_data_uri(ref) else None
+    if uri is not None and isinstance(info, ImageInfo):
+        declared = MIME_FORMATS.get(uri.mime.lower())
+        if declared and declared != info.format:
+            yield Problem(
+                "image-mime", f"the data URI says {uri.mime} but the bytes are {info.format}", path
+            )
+    if uri is None and spec.family == "imageedit" and CHINESE.search(ref):
+        yield Problem("url-chinese", URL_HAS_CHINESE, path)
 
 
 def check_images(
@@ -398,6 +479,7 @@ def check_images(
     for i, (path, ref) in enumerate(view.images):
         info = lookup(path, ref) if lookup else None
         infos.append(info if isinstance(info, ImageInfo) else None)
+        problems.extend(check_reference(view.spec, path, ref, info))
         if info is not None:
             problems.extend(check_image(view.spec, path, info, f"image {i + 1}"))
     problems.extend(_check_mask(view, lookup, infos[0] if infos else None))
@@ -414,7 +496,11 @@ def _check_mask(
     if wants_mask and view.mask is None:
         yield Problem("mask-missing", "description_edit_with_mask needs mask_image_url", ("input",))
     if not wants_mask and view.mask is not None:
-        yield Problem(
+        guess = "wanx2.1.mask_other_function"
+        yield guessed(
+            view.spec,
+            guess,
+            view.spec.guess(guess) == "refuse",
             "mask-unexpected",
             f"mask_image_url only applies to description_edit_with_mask, not {view.function}",
             view.mask[0],
@@ -422,6 +508,8 @@ def _check_mask(
     if view.mask is None or not wants_mask:
         return
     path, ref = view.mask
+    if CHINESE.search(ref) and not datauri.is_data_uri(ref):
+        yield Problem("url-chinese", URL_HAS_CHINESE, path)
     if path[-1] in URL_ONLY_FIELDS and datauri.is_data_uri(ref):
         yield Problem(
             "mask-data-uri",

@@ -54,8 +54,17 @@ POLICY_EXPIRED = "Invalid according to Policy: Policy expired."  # upload page
 ONE_MESSAGE = "messages length only support 1"
 NO_TEXT = "lack of image or text"
 N_MUST_BE_ONE = "num_images_per_prompt must be 1."
-# sic: the stray quote is the service's
-DATA_URI_TOO_LARGE = f"Exceeded limit on max bytes per data-uri item : {DATA_URI_MAX_BYTES}'."
+MIXED_MODAL = "The item of content should be a message of a certain modal."
+# page 002 on base_image_url and mask_image_url: "URL地址中不能包含中文字符"; no message documented
+URL_HAS_CHINESE = "The URL may not contain Chinese characters; percent-encode them."
+
+
+def data_uri_too_large(limit: int = DATA_URI_MAX_BYTES) -> str:
+    """The error page's message for a data URI over `limit` bytes (sic: the stray quote)."""
+    return f"Exceeded limit on max bytes per data-uri item : {limit}'."
+
+
+DATA_URI_TOO_LARGE = data_uri_too_large()
 
 
 @dataclass(frozen=True)

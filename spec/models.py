@@ -7,16 +7,18 @@ the wanx2.1-imageedit reference, page 003 the English "multi-image edit and fuse
 [zh-ref] the newer Chinese API reference pages they link to, [en-ref older] the older
 English wan2.6 reference, [tasks-ref] the asynchronous task management page, [upload-ref]
 the temporary-file upload page. Where the documents
-disagree, both values are kept in ``DISAGREEMENTS`` and ``table(variants)`` picks one; the
-default picks are named there. Error codes and messages are in spec/errors.py.
+disagree or are silent, spec/guesses.yaml (``GUESSES``) names the point, its default and its
+alternatives; ``table(variants)`` and ``choose(variants, id)`` pick one. Error codes and
+messages are in spec/errors.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta, timezone
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
 
 MB = 1024 * 1024
@@ -107,6 +109,12 @@ class ModelSpec:
     regions: tuple[str, ...]
     boxes_per_image: int = 0  # `bbox_list`: at most this many boxes per input image
     palette_colours: Range | None = None  # `color_palette`: how many colours
+    # the variants the table was built with (guess id -> value); `choose` reads them
+    variants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def guess(self, guess_id: str) -> str:
+        """The value of a guess (spec/guesses.yaml) as this table resolves it."""
+        return choose(self.variants, guess_id)
 
     def mode(self, name: str) -> Mode:
         return self.modes[name]
@@ -309,46 +317,68 @@ WANX21_FUNCTION_PARAMETERS: Mapping[str, frozenset[str]] = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class Disagreement:
-    """Two documents give different values; `sources` maps each variant to where it comes from."""
+class Guess:
+    """One point where the documents are silent or disagree (an entry of spec/guesses.yaml)."""
 
+    id: str
     topic: str
-    sources: Mapping[str, str]
+    docs: str  # what the documents say, by file
     default: str
+    does: str  # what the default means
+    alternatives: Mapping[str, str]  # every other value -> what it means
+    why: str  # "docs lean", "robust" or "docs disagree"
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return (self.default, *self.alternatives)
 
 
-DISAGREEMENTS: Mapping[str, Disagreement] = MappingProxyType(
-    {
-        "wan2.7.n_default": Disagreement(
-            "default n of wan2.7 without enable_sequential",
-            MappingProxyType(
-                {
-                    "4": "[page 003] 'Range: 1-4, default 4'",
-                    "1": "[zh-ref] 'non-sequential 1-4, default 1'",
-                }
-            ),
-            "4",
-        ),
-        "wan2.6.limits": Disagreement(
-            "wan2.6-image input side range and edit-mode size",
-            MappingProxyType(
-                {
-                    "2026": "[zh-ref newer, page 003] sides 240-8000 px; 1K/2K tiers, "
-                    "W*H within 768*768..2048*2048",
-                    "2025": "[en-ref older] sides 384-5000 px; W*H only, within 768*768..1280*1280",
-                }
-            ),
-            "2026",
-        ),
-    }
-)
+GUESS_REASONS = frozenset({"docs lean", "robust", "docs disagree"})
+_GUESS_FIELDS = ("id", "topic", "docs", "default", "does", "alternatives", "why")
+
+
+def _load_guesses() -> Mapping[str, Guess]:
+    """spec/guesses.yaml, checked field by field; a malformed table fails at import."""
+    import yaml  # here: most commands import this module, few read the table
+
+    text = (Path(__file__).parent / "guesses.yaml").read_text(encoding="utf-8")
+    entries = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    out: dict[str, Guess] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or sorted(entry) != sorted(_GUESS_FIELDS):
+            raise ValueError(f"spec/guesses.yaml: entry needs exactly {_GUESS_FIELDS}: {entry}")
+        guess = Guess(
+            **{k: entry[k] for k in _GUESS_FIELDS if k != "alternatives"},
+            alternatives=MappingProxyType({str(k): v for k, v in entry["alternatives"].items()}),
+        )
+        if guess.why not in GUESS_REASONS or guess.id in out or not guess.alternatives:
+            raise ValueError(f"spec/guesses.yaml: bad or repeated entry {guess.id}")
+        if guess.default in guess.alternatives:
+            raise ValueError(f"spec/guesses.yaml: {guess.id}: the default is an alternative")
+        out[guess.id] = guess
+    return MappingProxyType(out)
+
+
+# Every guess wanform makes, by id: the `--variants` / WANFORM_VARIANTS keys.
+GUESSES: Mapping[str, Guess] = _load_guesses()
+
+
+def check_variants(variants: Mapping[str, str]) -> None:
+    """Refuse a key that is no guess's id, or a value that is not one of its values."""
+    for key, value in variants.items():
+        if key not in GUESSES or value not in GUESSES[key].values:
+            raise ValueError(f"unknown variant {key}={value}; known: {describe_variants()}")
+
+
+def choose(variants: Mapping[str, str] | None, guess_id: str) -> str:
+    """The value of guess `guess_id`: the one `variants` picks, else the table's default."""
+    return (variants or {}).get(guess_id, GUESSES[guess_id].default)
 
 
 def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -> None:
-    for key, value in variants.items():
-        if key not in DISAGREEMENTS or value not in DISAGREEMENTS[key].sources:
-            raise ValueError(f"unknown variant {key}={value}; known: {describe_variants()}")
-    n27 = int(variants.get("wan2.7.n_default", DISAGREEMENTS["wan2.7.n_default"].default))
+    check_variants(variants)
+    chosen = MappingProxyType(dict(variants))
+    n27 = int(choose(variants, "wan2.7.n_default"))
     for name in ("wan2.7-image-pro", "wan2.7-image"):
         spec = models[name]
         modes = {
@@ -356,17 +386,19 @@ def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -
             for k, m in spec.modes.items()
         }
         models[name] = replace(spec, modes=MappingProxyType(modes))
-    if variants.get("wan2.6.limits", DISAGREEMENTS["wan2.6.limits"].default) == "2025":
+    if choose(variants, "wan2.6.limits") == "2025":
         spec = models["wan2.6-image"]
         old_size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4, 16)
         modes = dict(spec.modes, edit=replace(spec.modes["edit"], size=old_size))
         image = replace(spec.image, side=Range(384, 5000))
         models["wan2.6-image"] = replace(spec, image=image, modes=MappingProxyType(modes))
+    for name, spec in models.items():
+        models[name] = replace(spec, variants=chosen)
 
 
 def describe_variants() -> str:
     """One line naming every variant key and its possible values."""
-    return ", ".join(f"{k}={'|'.join(d.sources)}" for k, d in DISAGREEMENTS.items())
+    return ", ".join(f"{k}={'|'.join(g.values)}" for k, g in GUESSES.items())
 
 
 def parse_variants(text: str | None) -> dict[str, str]:

@@ -15,7 +15,8 @@ class Problem:
     """One finding: a stable code, a sentence for people, and where it is.
 
     `path` points into the document that was checked (an API request body, or a
-    recipe); `api_code` is the DashScope error code the service answers with.
+    recipe); `api_code` is the DashScope error code the service answers with; `guess` is the id
+    in spec/guesses.yaml of the guessed rule that made this finding, if one did.
     """
 
     code: str
@@ -23,6 +24,7 @@ class Problem:
     path: Path = ()
     severity: Severity = "error"
     api_code: str = "InvalidParameter"
+    guess: str | None = None
 
 
 def json_path(path: Path) -> str:

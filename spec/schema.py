@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 import fastjsonschema
 
-from spec.errors import EMPTY_INPUT, EMPTY_MODEL, MODEL_NOT_EXIST, NOT_JSON, URL_ERROR
+from spec.errors import (
+    EMPTY_INPUT,
+    EMPTY_MODEL,
+    MIXED_MODAL,
+    MODEL_NOT_EXIST,
+    NOT_JSON,
+    URL_ERROR,
+)
 from spec.models import ModelSpec
 from spec.problems import Path, Problem, json_path
 from spec.schemagen import SCHEMA_DIR, request_schema
@@ -24,6 +31,7 @@ from spec.schemagen import SCHEMA_DIR, request_schema
 if TYPE_CHECKING:
     import jsonschema
 
+KEY_CODES = frozenset({"unknown-key", "param-not-accepted", "content-mixed"})  # about a key
 CODES = {
     "required": "missing",
     "type": "wrong-type",
@@ -227,6 +235,16 @@ def _problems(error: jsonschema.ValidationError, document: object) -> Iterator[P
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
         for key in _unknown_keys(error):
+            if key == "text" and path[:1] == ("inputs",) and len(path) == 2:
+                # a recipe's way to build an item holding an image and text: refused as the
+                # service refuses such an item
+                yield Problem(
+                    "content-mixed",
+                    f"{MIXED_MODAL} Input {path[1] + 1} gives an image and `text`; "
+                    "write the text in `prompt`",
+                    path + (key,),
+                )
+                continue
             yield Problem("unknown-key", f"unknown key {key!r} in {json_path(path)}", path + (key,))
     elif "propertyNames" in error.schema_path:
         yield _refused_key(error, document)
@@ -243,11 +261,11 @@ def problems_from(
     found: dict[tuple[Path, str], Problem] = {}
     for error in errors:
         for problem in _problems(error, document):
-            is_key = problem.code in ("unknown-key", "param-not-accepted")
+            is_key = problem.code in KEY_CODES
             slot = (problem.path, "key" if is_key else problem.code)
             # a key unknown to the recipe format is also refused by its model's key list: say
-            # "unknown" once
-            if slot not in found or problem.code == "unknown-key":
+            # "unknown" (or why it cannot be) once
+            if slot not in found or problem.code != "param-not-accepted":
                 found[slot] = problem
     return sorted(found.values(), key=lambda p: [str(part) for part in p.path])
 

@@ -49,6 +49,9 @@ POSITIVE_EXCEPTIONS = {
     "adminAddFaults": "`prompt` must compile as a Python regular expression, and an error code "
     "outside the catalogue needs its status and message (spec/faults.py's semantic checks)",
     "cancelTask": "only a task that exists and is PENDING can be canceled: server state",
+    "cancelTaskSlash": "as cancelTask",
+    "adminHold": "`model` must name a model the emulator serves",
+    "adminRelease": "as adminHold",
     "listTasks": "end_time must fall within 24 h after start_time (a rule across two "
     "parameters), and a date must exist in the calendar (no Feb 30)",
     "listTasksSlash": "as listTasks",

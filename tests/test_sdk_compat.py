@@ -8,17 +8,22 @@ reported size.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
 import io
 import os
 import re
 import urllib.request
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import dashscope
 import pytest
 from dashscope import ImageSynthesis
-from dashscope.aigc.image_generation import ImageGeneration
+from dashscope.aigc.image_generation import AioImageGeneration, ImageGeneration
+from dashscope.aigc.image_synthesis import AioImageSynthesis
 from dashscope.api_entities.dashscope_response import (
     DashScopeAPIResponse,
     ImageGenerationResponse,
@@ -43,6 +48,7 @@ from spec.checks import select_mode
 from spec.models import MODELS, SYNC_PATH
 from spec.sizes import output_size
 
+T = TypeVar("T")
 PROMPT = "Put the red ball from image 1 on the table"
 
 
@@ -295,20 +301,12 @@ def submit_imageedit() -> ImageSynthesisResponse:
     )
 
 
-def test_cancel_pending_task(frozen_emulator):
-    """With wanx2.1's two in-flight slots taken a third task waits PENDING; cancel: CANCELED."""
-    running = [submit_imageedit(), submit_imageedit()]
-    frozen_emulator.admin.advance(
-        1
-    )  # past the queueing delay (and a fresh second of submission rate)
-    waiting = submit_imageedit()
-    frozen_emulator.admin.advance(1)
-    assert [ImageSynthesis.fetch(t).output.task_status for t in (*running, waiting)] == [
-        "RUNNING",
-        "RUNNING",
-        "PENDING",
-    ]
-    canceled = ImageSynthesis.cancel(waiting)
+def test_cancel_held_task(wanform_emulator):
+    """A held model's new task stays PENDING at the plugin's speed, so the SDK can cancel it."""
+    with wanform_emulator.admin.held("wanx2.1-imageedit"):
+        waiting = submit_imageedit()
+        assert ImageSynthesis.fetch(waiting).output.task_status == "PENDING"
+        canceled = ImageSynthesis.cancel(waiting)
     # The documented success body is only {"request_id"}; the SDK makes the rest into `output`.
     assert (type(canceled), canceled.status_code, canceled.output, bool(canceled.request_id)) == (
         DashScopeAPIResponse,
@@ -317,6 +315,78 @@ def test_cancel_pending_task(frozen_emulator):
         True,
     )
     assert ImageSynthesis.fetch(waiting).output.task_status == "CANCELED"
+
+
+def test_released_task_runs(wanform_emulator):
+    """A task held in PENDING runs to SUCCEEDED once its model is released."""
+    wanform_emulator.admin.hold("wanx2.1-imageedit")
+    task = submit_imageedit()
+    assert ImageSynthesis.fetch(task).output.task_status == "PENDING"
+    assert wanform_emulator.admin.release("wanx2.1-imageedit") == 1
+    assert ImageSynthesis.wait(task).output.task_status == "SUCCEEDED"
+
+
+def run_sdk(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run the async SDK's calls; it leaves its aiohttp sessions open, which is its own affair:
+    they are collected here, quietly, before the loop closes."""
+
+    def quiet(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if not str(context.get("message", "")).startswith("Unclosed"):
+            loop.default_exception_handler(context)
+
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(quiet)
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        gc.collect()
+        loop.close()
+
+
+def test_async_sdk_synthesis_call_fetch_wait_cancel(wanform_emulator):
+    """AioImageSynthesis asks for /tasks/{id}/ and /tasks/{id}/cancel/ (trailing slash)."""
+    edit = {
+        "model": "wanx2.1-imageedit",
+        "prompt": PROMPT,
+        "function": "colorization",
+        "base_image_url": data_uri(640, 512),
+        "n": 1,
+    }
+
+    async def held_task() -> tuple:
+        created = await AioImageSynthesis.async_call(**edit)
+        fetched = await AioImageSynthesis.fetch(created)
+        canceled = await AioImageSynthesis.cancel(created)
+        return fetched, canceled, await AioImageSynthesis.wait(created)
+
+    with wanform_emulator.admin.held("wanx2.1-imageedit"):
+        fetched, canceled, waited = run_sdk(held_task())
+    done = run_sdk(AioImageSynthesis.call(**edit))
+    assert fetched.output.task_status == "PENDING"
+    assert (canceled.status_code, waited.output.task_status) == (200, "CANCELED")
+    assert (done.status_code, done.output.task_status, len(done.output.results)) == (
+        200,
+        "SUCCEEDED",
+        1,
+    )
+    journal = wanform_emulator.admin.journal()
+    assert any(e["path"].endswith("/cancel/") for e in journal)
+    assert [e["status"] for e in journal if e["status"] != 200] == []
+
+
+def test_async_sdk_generation_fetch_and_wait(wanform_emulator):
+    """AioImageGeneration.fetch and wait read the task through the trailing-slash path."""
+    created = ImageGeneration.async_call(
+        model="wan2.7-image", messages=messages(data_uri(800, 600)), n=1, size="1K"
+    )
+
+    async def calls() -> tuple:
+        return await AioImageGeneration.fetch(created), await AioImageGeneration.wait(created)
+
+    fetched, waited = run_sdk(calls())
+    assert (fetched.status_code, fetched.output.task_id) == (200, created.output.task_id)
+    assert (waited.output.task_status, len(generation_images(waited))) == ("SUCCEEDED", 1)
+    assert_pngs(generation_images(waited), waited.usage["size"])
 
 
 def test_cancel_running_task_is_refused(frozen_emulator):

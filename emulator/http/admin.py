@@ -9,8 +9,14 @@ GET    /__emulator/faults            the active rules with their counters
 POST   /__emulator/faults            a rule or a list of rules (see emulator.state.faults);
                                      201 with their ids
 DELETE /__emulator/faults[/{id}]     all rules, or one
-GET    /__emulator/journal[?account=ID]  requests in order; with `Authorization: Bearer <key>`,
-                                     that key's only
+GET    /__emulator/journal[?account=ID&limit=N]  requests in order (the last N); with
+                                     `Authorization: Bearer <key>`, that key's only
+GET    /__emulator/hold              {"held": [model, ...]}
+POST   /__emulator/hold              {"model": M}: the model's new tasks stay PENDING (cancel
+                                     them, or let them go with release)
+POST   /__emulator/release           {"model": M}: its held tasks start; {"released": count}
+
+Task and account listings are in `emulator.http.listings`; who may call is `emulator.http.ui`'s.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from aiohttp import web
 
 from emulator.errors import ErrorReply, invalid_parameter
 from emulator.http.context import EMULATOR
+from emulator.http.listings import limit
 from emulator.http.requestbody import parse_document, parse_json, read_body
 from emulator.state.accounts import key_id
 from emulator.state.clock import task_time
@@ -84,10 +91,40 @@ async def journal(request: web.Request) -> web.Response:
     """The journal, of one account when asked by key (Authorization) or by key id (?account=)."""
     header = request.headers.get("Authorization", "")
     account = key_id(header.partition(" ")[2].strip()) if header else request.query.get("account")
-    return web.json_response({"entries": list(request.app[EMULATOR].journal.entries(account))})
+    last = limit(request) if "limit" in request.query else None
+    entries = list(request.app[EMULATOR].journal.entries(account, last))
+    return web.json_response({"entries": entries})
+
+
+async def _model(request: web.Request) -> str:
+    model = parse_json(await read_body(request, ADMIN_BODY_LIMIT)).get("model")
+    if not isinstance(model, str) or model not in request.app[EMULATOR].config.models:
+        raise invalid_parameter(f"model must be one the emulator serves, got {model!r}")
+    return model
+
+
+async def held(request: web.Request) -> web.Response:
+    return web.json_response({"held": request.app[EMULATOR].tasks.held()})
+
+
+async def hold(request: web.Request) -> web.Response:
+    """Hold the model's new tasks in PENDING until released."""
+    emulator = request.app[EMULATOR]
+    emulator.tasks.hold(await _model(request))
+    return web.json_response({"held": emulator.tasks.held()})
+
+
+async def release(request: web.Request) -> web.Response:
+    """Let the model's held tasks run."""
+    return web.json_response(
+        {"released": request.app[EMULATOR].tasks.release(await _model(request))}
+    )
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get(ADMIN_PREFIX + "/hold", held)
+    app.router.add_post(ADMIN_PREFIX + "/hold", hold)
+    app.router.add_post(ADMIN_PREFIX + "/release", release)
     app.router.add_post(ADMIN_PREFIX + "/reset", reset)
     app.router.add_get(ADMIN_PREFIX + "/clock", clock)
     app.router.add_post(ADMIN_PREFIX + "/clock/advance", advance)

@@ -16,6 +16,8 @@ from emulator.state.instance import Emulator
 
 EMULATOR = web.AppKey("emulator", Emulator)
 NOTE = web.RequestKey("wanform.journal", dict)
+# names the spec/guesses.yaml ids an answer's content rests on
+UNVERIFIED_HEADER = "X-Wanform-Unverified"
 
 
 def facts(request: web.Request) -> dict:
@@ -30,6 +32,13 @@ def facts(request: web.Request) -> dict:
 def note(request: web.Request, **fields: object) -> None:
     """Record facts for the request's log entry (account key id, model, task_id, code, faults)."""
     facts(request).update({k: v for k, v in fields.items() if v is not None})
+
+
+def unverified(request: web.Request, *ids: str | None) -> None:
+    """Note that the answer rests on these guesses (spec/guesses.yaml ids), in first-use order;
+    they go to the `X-Wanform-Unverified` header and the journal."""
+    noted = facts(request).setdefault("unverified", [])
+    noted.extend(i for i in ids if i and i not in noted)
 
 
 def request_id(request: web.Request) -> str:

@@ -20,11 +20,19 @@ from yarl import URL
 
 from emulator.errors import ErrorReply, bad_request, error_body, invalid_parameter
 from emulator.http import replies as bodies
-from emulator.http.context import EMULATOR, base_url, caller, note, request_id
+from emulator.http.context import (
+    EMULATOR,
+    UNVERIFIED_HEADER,
+    base_url,
+    caller,
+    facts,
+    note,
+    request_id,
+    unverified,
+)
 from emulator.http.faults import Step, checkpoint, faulty
 from emulator.http.requestbody import parse_json, read_body
 from emulator.images.brief import brief_for
-from emulator.images.draw import MAX_OUTPUT_PIXELS
 from emulator.images.inputs import InputResolver, fetch_own_results
 from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
@@ -102,7 +110,9 @@ async def check_submission(
     """Run the shared contract on the body; the first error is the answer (400, its api_code)."""
     hosts = frozenset({request.host, URL(base_url(request)).raw_authority})
     own = await fetch_own_results(body, hosts, emulator.results)
-    resolver = InputResolver(emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own)
+    resolver = InputResolver(
+        spec, emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own
+    )
     if size >= OFF_LOOP_BYTES:
         check = functools.partial(check_body, spec, body, images=resolver)
         problems = await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
@@ -110,17 +120,26 @@ async def check_submission(
         problems = check_body(spec, body, images=resolver)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise bad_request(errors[0].api_code, errors[0].message)
+        first = errors[0]
+        raise bad_request(first.api_code, first.message, (first.guess,) if first.guess else ())
+    unverified(request, *(p.guess for p in problems), *sorted(resolver.unverified))
     return resolver
 
 
-def _apply(task: Task, decision: Decision, header_rules: Sequence[Rule]) -> None:
-    """What the fault rules do to the task: fail it, fail some images, cut its downloads."""
+def _apply(
+    request: web.Request, task: Task, decision: Decision, header_rules: Sequence[Rule]
+) -> None:
+    """What the fault rules do to the task: fail it, fail some images, cut its downloads. A
+    partial failure in messages style follows the guess `messages.partial_failure`."""
     rule = decision.action("fail", "partial")
     if rule is not None and rule.action == "fail":
         task.failure = (rule.code, rule.message)
     elif rule is not None:
         task.failed_images = rule.failures(task.brief.count)
+        if task.brief.style != "results" and task.failed_images:
+            unverified(request, "messages.partial_failure")
+            if request.app[EMULATOR].config.guess("messages.partial_failure") == "fail":
+                task.failure = next(iter(task.failed_images.values()))
     task.rules = tuple(r for r in header_rules if r.action == "cut")
 
 
@@ -134,13 +153,20 @@ class Submission:
 
 
 def _streamed(request: web.Request, body: dict, endpoint: str, style: str) -> bool:
-    """Whether a sync call asks for SSE (header or `parameters.stream`); interleaved output must."""
-    parameters = body.get("parameters") or {}
-    streamed = endpoint == "sync" and (
-        _enabled(request, SSE_HEADER) or parameters.get("stream") is True
-    )
-    if endpoint == "sync" and style == "interleave" and not streamed:
-        raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
+    """Whether a sync call asks for SSE: the header, or `parameters.stream` alone if the guess
+    `sse.stream_param` says so; interleaved output must stream."""
+    if endpoint != "sync":
+        return False
+    header = _enabled(request, SSE_HEADER)
+    by_parameter = not header and (body.get("parameters") or {}).get("stream") is True
+    if by_parameter:
+        unverified(request, "sse.stream_param")
+    either = request.app[EMULATOR].config.guess("sse.stream_param") == "either"
+    streamed = header or (by_parameter and either)
+    if style == "interleave" and not streamed:
+        raise invalid_parameter(
+            INTERLEAVE_NEEDS_STREAM, tuple(facts(request).get("unverified", ()))
+        )
     return streamed
 
 
@@ -163,20 +189,18 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
         emulator.config.models,
         zlib.crc32(raw) % (SEED_MAX + 1),
     )
-    if brief.width * brief.height > MAX_OUTPUT_PIXELS:
-        raise invalid_parameter(
-            f"the output would be {brief.size} pixels; the emulator draws at most "
-            f"{MAX_OUTPUT_PIXELS} pixels per image"
-        )
+    unverified(request, *brief.unverified)
     streamed = _streamed(request, body, endpoint, brief.style)
     faults = await checkpoint(request, account, spec.name, brief.prompt)
-    emulator.throttle.admit(
-        emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queue_over_cap
-    )
+    if emulator.throttle.admit(
+        emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queues_over_cap
+    ):
+        unverified(request, "service.over_cap")
     task = emulator.tasks.submit(
         account, brief, endpoint, request_id(request), visible=endpoint != "sync"
     )
-    _apply(task, faults.decision, faults.header_rules)
+    _apply(request, task, faults.decision, faults.header_rules)
+    task.unverified = tuple(facts(request).get("unverified", ()))
     emulator.results.register(task)
     return Submission(task, faults, streamed)
 
@@ -215,19 +239,26 @@ def _failure(decision: Decision) -> ErrorReply:
     return ErrorReply(rule.status, rule.code, rule.message)
 
 
-def sse_event(number: int, status: int, payload: dict) -> bytes:
-    """One event in DashScope's SSE framing."""
+def sse_event(number: int, status: int, payload: dict, framing: str = "comment") -> bytes:
+    """One event in DashScope's SSE framing; its status line as the guess `sse.framing` says."""
     event = "result" if status == 200 else "error"
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{data}\n\n".encode()
+    line = f":HTTP_STATUS/{status}" if framing == "comment" else f"status:{status}"
+    return f"id:{number}\nevent:{event}\n{line}\ndata:{data}\n\n".encode()
 
 
 async def _stream(request: web.Request, emulator: Emulator, done: Submission) -> web.StreamResponse:
     """Send the result piece by piece, spread over the task's run on the virtual clock."""
     task = done.task
+    framing = emulator.config.guess("sse.framing")
+    unverified(request, "sse.framing")
     await emulator.tasks.reached(task, STARTED)
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream;charset=UTF-8", "Cache-Control": "no-cache"}
+        headers={
+            "Content-Type": "text/event-stream;charset=UTF-8",
+            "Cache-Control": "no-cache",
+            UNVERIFIED_HEADER: ",".join(facts(request)["unverified"]),
+        }
     )
     await response.prepare(request)
     if task.failed():
@@ -235,7 +266,12 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
         error = _failure(done.faults.decision)
         note(request, code=error.code)
         await response.write(
-            sse_event(1, error.status, error_body(request_id(request), error.code, error.message))
+            sse_event(
+                1,
+                error.status,
+                error_body(request_id(request), error.code, error.message),
+                framing,
+            )
         )
         return response
     events = bodies.stream(task, request_id(request), url_for(request))
@@ -243,7 +279,7 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
     assert start is not None, "a task that has STARTED is scheduled"
     for number, payload in enumerate(events, 1):
         await emulator.clock.sleep_until(start + task.duration * number / len(events))
-        await response.write(sse_event(number, 200, payload))
+        await response.write(sse_event(number, 200, payload, framing))
     await emulator.tasks.finished(task)
     # no write_eof: aiohttp ends the stream after the fault step, which may drop it instead
     return response
@@ -266,12 +302,14 @@ async def get_task(request: web.Request) -> web.Response:
     task = emulator.tasks.get(account, task_id)
     note(request, task_id=task_id, model=task.brief.model if task else None)
     await _task_checkpoint(request, account, task)
-    body = (
-        bodies.task(task, emulator.clock.now(), request_id(request), url_for(request))
-        if task
-        else bodies.unknown(task_id, request_id(request))
-    )
-    return web.json_response(body)
+    if task is None:
+        return web.json_response(bodies.unknown(task_id, request_id(request)))
+    now = emulator.clock.now()
+    unverified(request, *task.unverified)
+    if task.status(now) == TaskStatus.CANCELED:
+        unverified(request, "task.canceled_body")
+    bare = emulator.config.guess("task.canceled_body") == "bare"
+    return web.json_response(bodies.task(task, now, request_id(request), url_for(request), bare))
 
 
 async def _task_checkpoint(request: web.Request, account: Account, task: Task | None) -> None:
@@ -289,6 +327,12 @@ async def cancel_task(request: web.Request) -> web.Response:
     task = emulator.tasks.get(account, task_id)
     note(request, task_id=task_id, model=task.brief.model if task else None)
     await _task_checkpoint(request, account, task)
+    if task is None:  # unknown, expired or another account's: the guess `cancel.unknown_task`
+        unverified(request, "cancel.unknown_task")
+        if emulator.config.guess("cancel.unknown_task") == "ok":
+            return web.json_response({"request_id": request_id(request)})
+    else:
+        unverified(request, *task.unverified)
     if not emulator.tasks.cancel(account, task_id):
         raise bad_request("UnsupportedOperation", CANCEL_NOT_PENDING)
     return web.json_response({"request_id": request_id(request)})
@@ -367,7 +411,9 @@ def add_routes(app: web.Application) -> None:
     for path, endpoint in SUBMIT_ROUTES.items():
         submit_handler = submit_sync if path == SYNC_PATH else submit_async
         app.router.add_post(API + path, faulty(endpoint, submit_handler))
-    app.router.add_get(API + "/tasks/{task_id}", faulty("task", get_task))
-    app.router.add_post(API + "/tasks/{task_id}/cancel", faulty("cancel", cancel_task))
+    # the SDK's async classes add a trailing slash: both forms are served
+    for slash in ("", "/"):
+        app.router.add_get(API + "/tasks/{task_id}" + slash, faulty("task", get_task))
+        app.router.add_post(API + "/tasks/{task_id}/cancel" + slash, faulty("cancel", cancel_task))
     app.router.add_get(API + "/tasks", faulty("list", list_tasks))
     app.router.add_get(API + "/tasks/", faulty("list", list_tasks))

@@ -9,6 +9,8 @@ image_count. Choices that the docs leave open are decided here:
   (DashScope documents no per-image error there); `usage.image_count` counts the rest.
 - PENDING and RUNNING bodies carry `submit_time` (and `scheduled_time` once running);
   CANCELED carries `submit_time` and `end_time` (the moment of the cancel).
+The guesses among these (spec/guesses.yaml) can be switched: `messages.partial_failure`,
+`task.canceled_body`.
 """
 
 from __future__ import annotations
@@ -40,9 +42,15 @@ def unknown(task_id: str, request_id: str) -> dict:
     }
 
 
-def task(item: Task, now: float, request_id: str, url: UrlFor) -> dict:
-    """GET /tasks/{id} for a known task, in its model's style."""
+def task(item: Task, now: float, request_id: str, url: UrlFor, bare_cancel: bool = False) -> dict:
+    """GET /tasks/{id} for a known task, in its model's style; `bare_cancel`: a CANCELED task
+    shows only its id and status (the guess `task.canceled_body`)."""
     status = item.status(now)
+    if bare_cancel and status == TaskStatus.CANCELED:
+        return {
+            "request_id": request_id,
+            "output": {"task_id": item.task_id, "task_status": status},
+        }
     output: dict = {
         "task_id": item.task_id,
         "task_status": status,

@@ -1,12 +1,14 @@
 """What a valid request asks the model to make: how many images, at what size, drawn from what.
 
-The emulator returns exactly the requested count where the real model "decides up to n"
-(image sets, interleaved output), so tests can rely on it.
+Where the real model "decides up to n" (image sets, interleaved output) the emulator follows the
+guess `sets.count` (spec/guesses.yaml): by default a third of such requests, chosen by their seed,
+make fewer images than asked, so a client meets the case and a replay meets it again.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,6 +45,7 @@ class Brief:
     tokens: bool  # whether usage reports tokens
     orig_prompt: bool  # results carry orig_prompt (wan2.5)
     actual_prompt: bool  # results carry actual_prompt (wan2.5 with prompt_extend)
+    unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) the count rests on
 
     @property
     def size(self) -> str:
@@ -67,6 +70,25 @@ def _count_and_style(spec: ModelSpec, mode: Mode, parameters: Mapping) -> tuple[
     if mode.name == "sequential":
         return parameters.get("n", mode.n_default), "set"
     return parameters.get("n", mode.n_default), "choices"
+
+
+def _up_to(count: int, seed: int) -> int:
+    """How many of "up to `count`" images a request makes when `sets.count` is `fewer`:
+    one in three seeds makes 1 to count-1 of them."""
+    pick = random.Random(seed)
+    if count > 1 and pick.random() < 1 / 3:
+        return pick.randint(1, count - 1)
+    return count
+
+
+def _guesses(spec: ModelSpec, mode: Mode, parameters: Mapping, style: str) -> tuple[str, ...]:
+    """The guesses that decided how many images the request makes."""
+    guesses = []
+    if spec.name.startswith("wan2.7") and mode.name != "sequential" and "n" not in parameters:
+        guesses.append("wan2.7.n_default")
+    if style in ("set", "interleave"):
+        guesses.append("sets.count")
+    return tuple(guesses)
 
 
 def _percent(text: str) -> float:
@@ -103,6 +125,9 @@ def brief_for(
         spec, mode, parameters, (last_info.width, last_info.height) if last_info else None, function
     )
     count, style = _count_and_style(spec, mode, parameters)
+    seed = parameters.get("seed", default_seed)
+    if style in ("set", "interleave") and spec.guess("sets.count") == "fewer":
+        count = _up_to(count, seed)
     prompt = _prompt(spec, body)
     boxes = parameters.get("bbox_list") or []
     return Brief(
@@ -112,7 +137,7 @@ def brief_for(
         count=count,
         width=width,
         height=height,
-        seed=parameters.get("seed", default_seed),
+        seed=seed,
         base=data.get(last) if last else None,
         bboxes=tuple(tuple(box) for box in boxes[len(inputs) - 1])
         if len(boxes) == len(inputs) and inputs
@@ -124,4 +149,5 @@ def brief_for(
         tokens=(spec.name, mode.name) not in TOKENLESS_MODES,
         orig_prompt=spec.family == "images",
         actual_prompt=spec.family == "images" and parameters.get("prompt_extend", True) is True,
+        unverified=_guesses(spec, mode, parameters, style),
     )

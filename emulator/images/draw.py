@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont
 
 CANVAS_MAX_SIDE = 1280  # outputs up to this size are drawn pixel for pixel
-MAX_OUTPUT_PIXELS = 8192 * 8192  # beyond this a PNG no longer fits comfortably in memory
+# the largest documented output: wanx2.1 super_resolution x4 of a 4096x4096 base (page 002);
+# outputs this large are encoded row by row, so memory stays at a few rows of them
+MAX_OUTPUT_PIXELS = 16384 * 16384
 PNG_COMPRESS_LEVEL = 1
 # Run-length matching only: enlarged canvases filter to runs of zeros, and noisy inputs are not
 # worth searching for longer matches (about a quarter faster on them, no larger on smooth ones).
@@ -408,28 +410,18 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
 
     Pillow's encoder tries all five PNG filters on every row, which is most of the time a
     2048x2048 output takes; it cannot know that the rows repeat. Here each distinct row is
-    widened by Pillow and written with the "Sub" filter (computed by Pillow in C), and each
-    repeat of it as the "Up" filter, which is all zeros.
+    widened by Pillow on its own and written with the "Sub" filter (computed by Pillow in C), and
+    each repeat of it as the "Up" filter, which is all zeros: memory holds one output row, not
+    the image (a 16384x16384 output would be 805 MB raw).
     """
     width, height = size
-    wide = canvas.resize((width, canvas.height), Image.Resampling.NEAREST)
-    left_neighbours = ImageChops.offset(wide, 1, 0)
-    left_neighbours.paste(
-        (0, 0, 0), (0, 0, 1, wide.height)
-    )  # the pixel left of the first one counts as 0
-    sub_rows = ImageChops.subtract_modulo(wide, left_neighbours).tobytes()
-    stride = width * 3
-    repeat = b"\x02" + bytes(stride)
+    repeat = b"\x02" + bytes(width * 3)
     compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, 15, 9, PNG_STRATEGY)
     data = []
     previous = -1
     for source in _row_sources(canvas.height, height):
-        if source == previous:
-            data.append(compressor.compress(repeat))
-        else:
-            data.append(
-                compressor.compress(b"\x01" + sub_rows[source * stride : (source + 1) * stride])
-            )
+        row = repeat if source == previous else b"\x01" + _sub_row(canvas, source, width)
+        data.append(compressor.compress(row))
         previous = source
     data.append(compressor.flush())
     header = struct.pack(
@@ -441,6 +433,15 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
         + _chunk(b"IDAT", b"".join(data))
         + _chunk(b"IEND", b"")
     )
+
+
+def _sub_row(canvas: Image.Image, row: int, width: int) -> bytes:
+    """Canvas row `row` widened to `width` (NEAREST), PNG-"Sub"-filtered: each byte minus the
+    same channel of the pixel to its left (0 left of the first)."""
+    wide = canvas.crop((0, row, canvas.width, row + 1)).resize((width, 1), Image.Resampling.NEAREST)
+    left_neighbours = ImageChops.offset(wide, 1, 0)
+    left_neighbours.putpixel((0, 0), (0, 0, 0))
+    return ImageChops.subtract_modulo(wide, left_neighbours).tobytes()
 
 
 def _row_sources(rows: int, height: int) -> list[int]:

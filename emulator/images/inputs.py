@@ -13,9 +13,10 @@ from emulator.state.accounts import Account
 from emulator.state.results import RESULTS_PREFIX, ResultStore
 from emulator.state.uploads import UploadStore
 from spec import datauri
-from spec.errors import BAD_URL, DATA_URI_TOO_LARGE, DOWNLOAD_FAILED
+from spec.checks import data_uri_limit
+from spec.errors import BAD_URL, DOWNLOAD_FAILED, data_uri_too_large
 from spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes
-from spec.models import DATA_URI_MAX_BYTES, OSS_SCHEME
+from spec.models import DATA_URI_MAX_BYTES, OSS_SCHEME, ModelSpec
 from spec.problems import Path
 
 
@@ -64,11 +65,14 @@ class InputResolver:
 
     def __init__(
         self,
+        spec: ModelSpec,
         uploads: UploadStore,
         account: Account,
         oss_resolve: bool,
         own: Mapping[str, bytes | None],
     ) -> None:
+        self._limit, self._limit_guess = data_uri_limit(spec)
+        self.unverified: set[str] = set()  # guesses the inputs' answer rested on
         self._uploads = uploads
         self._account = account
         self._oss_resolve = oss_resolve
@@ -102,8 +106,12 @@ class InputResolver:
         return None
 
     def _data_uri(self, ref: str) -> bytes | ImageProbeError:
-        if datauri.decoded_size(ref) > DATA_URI_MAX_BYTES:
-            raise invalid_parameter(DATA_URI_TOO_LARGE)
+        size = datauri.decoded_size(ref)
+        # the cap is a guess only where the models' pages and the error page disagree
+        guessed = (self._limit_guess,) if self._limit_guess and size > DATA_URI_MAX_BYTES else ()
+        if size > self._limit:
+            raise invalid_parameter(data_uri_too_large(self._limit), guessed)
+        self.unverified.update(guessed)
         try:
             return datauri.decode(ref)[1]
         except ValueError as exc:

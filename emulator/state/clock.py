@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import time
 from datetime import datetime
 
@@ -27,7 +28,7 @@ class VirtualClock:
         self._epoch = time.time()
         self._mono = time.monotonic()
         self._offset = 0.0
-        self._wake()
+        self.wake()
 
     def now(self) -> float:
         return self._epoch + (time.monotonic() - self._mono) * self.speed + self._offset
@@ -41,10 +42,11 @@ class VirtualClock:
         if self.now() + seconds > LATEST:
             raise ValueError("the clock cannot move past the year 9000")
         self._offset += seconds
-        self._wake()
+        self.wake()
         return self.now()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Wake every sleeper to re-check its deadline (after a deadline moved)."""
         tick = self._tick
         self._tick = None
         if tick is not None and not tick.done():
@@ -53,6 +55,9 @@ class VirtualClock:
     async def sleep_until(self, deadline: float) -> None:
         """Wait until the virtual time reaches `deadline` (on a frozen clock: until advanced)."""
         while (remaining := deadline - self.now()) > 0:
+            if remaining == math.inf:  # no deadline yet (a held task): a wake, then re-read
+                await self._next_tick()
+                return
             timeout = remaining / self.speed if self.speed > 0 else None
             await asyncio.wait([self._next_tick()], timeout=timeout)
 

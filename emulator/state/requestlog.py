@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from emulator.state.clock import task_time
 
@@ -11,7 +12,8 @@ JOURNAL_LIMIT = 100_000  # oldest entries are dropped beyond this
 
 
 class RequestLog:
-    """Entries in arrival order: time, account key id, method, path, model, status, code, task."""
+    """Entries in arrival order: time, account key id, method, path, model, status, code, task,
+    fault rules fired, and the guesses (spec/guesses.yaml ids) the answer rested on."""
 
     def __init__(self) -> None:
         self._entries: deque[dict] = deque(maxlen=JOURNAL_LIMIT)
@@ -33,17 +35,22 @@ class RequestLog:
                 "task_id": noted.get("task_id"),
                 "request_id": noted.get("request_id"),
                 "faults": noted.get("faults", []),
+                "unverified": noted.get("unverified", []),
             }
         )
 
-    def entries(self, account: str | None = None) -> Iterator[dict]:
-        """All entries, or those of one account key id, their time as `YYYY-MM-DD HH:mm:ss.SSS`
-        (UTC+8)."""
-        return (
-            dict(e, time=task_time(e["time"]))
-            for e in self._entries
-            if account is None or e["account"] == account
+    def entries(self, account: str | None = None, last: int | None = None) -> Iterator[dict]:
+        """All entries (or the `last` ones), or those of one account key id, in arrival order,
+        their time as `YYYY-MM-DD HH:mm:ss.SSS` (UTC+8)."""
+        chosen: Iterable[dict] = (
+            e for e in self._entries if account is None or e["account"] == account
         )
+        if last is not None:  # from the newest end: a dashboard asks every second
+            newest = (
+                e for e in reversed(self._entries) if account is None or e["account"] == account
+            )
+            chosen = reversed(list(itertools.islice(newest, last)))
+        return (dict(e, time=task_time(e["time"])) for e in chosen)
 
     def reset(self) -> None:
         self._entries.clear()

@@ -53,6 +53,7 @@ class Task:
         Rule, ...
     ] = ()  # fault rules that came with the request and apply to its downloads
     tokens: tuple[str, ...] = ()  # result file names, one per image
+    unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) its answers rest on
     scheduled: float | None = None
     end: float | None = None
     canceled: float | None = None
@@ -144,6 +145,23 @@ class TaskStore:
         self._on_purge = on_purge
         self._tasks: dict[str, OrderedDict[str, Task]] = {}
         self._lanes: dict[str, dict[str, Lane]] = {}
+        self._held: dict[str, list[Task]] = {}  # model -> its tasks held in PENDING
+
+    def hold(self, model: str) -> None:
+        """Keep the model's new tasks PENDING (for any account) until `release(model)`."""
+        self._held.setdefault(model, [])
+
+    def release(self, model: str) -> int:
+        """Let the model's held tasks start (each after its usual wait); returns how many."""
+        now = self._clock.now()
+        held = self._held.pop(model, [])
+        for task in held:
+            task.ready = now + self._pending
+        self._clock.wake()  # a sync call waiting on a held task re-reads its lane
+        return len(held)
+
+    def held(self) -> list[str]:
+        return sorted(self._held)
 
     def in_flight(self, account: Account, model: str) -> int:
         lane = self._lane(account, model)
@@ -165,10 +183,12 @@ class TaskStore:
             endpoint,
             brief,
             now,
-            now + self._pending,
+            math.inf if brief.model in self._held else now + self._pending,
             self._models[brief.model].typical_seconds,
             visible=visible,
         )
+        if brief.model in self._held:
+            self._held[brief.model].append(task)
         lane.waiting.append(task)
         self._tasks.setdefault(account.key, OrderedDict())[task.task_id] = task
         return task
@@ -202,6 +222,18 @@ class TaskStore:
             if task.visible and now < task.submitted + TASK_RETENTION_SECONDS:
                 yield task
 
+    def accounts(self) -> list[Account]:
+        """Every account that has submitted a task since the last reset."""
+        return [next(iter(t.values())).account for t in self._tasks.values() if t]
+
+    def find(self, task_id: str) -> Task | None:
+        """A queryable task of any account, advanced to now (for the admin API)."""
+        for tasks in self._tasks.values():
+            task = tasks.get(task_id)
+            if task is not None:
+                return self.get(task.account, task_id)
+        return None
+
     async def reached(self, task: Task, states: frozenset[str]) -> str:
         """Wait on the virtual clock until `task` is in one of `states`; returns that state."""
         lane = self._lane(task.account, task.brief.model)
@@ -219,6 +251,7 @@ class TaskStore:
     def reset(self) -> None:
         self._tasks.clear()
         self._lanes.clear()
+        self._held.clear()
 
     def _lane(self, account: Account, model: str) -> Lane:
         lanes = self._lanes.setdefault(account.key, {})

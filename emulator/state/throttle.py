@@ -54,10 +54,13 @@ class Throttle:
         """An upload-policy request, limited per account and model."""
         self._take(account, "policy", model, UPLOAD_POLICY_RPS)
 
-    def admit(self, in_flight: int, spec: ModelSpec, queue_over_cap: bool) -> None:
-        """With queueing off, refuse a task while the account has `max_in_flight` of the model."""
-        if self._enabled and not queue_over_cap and in_flight >= spec.max_in_flight:
-            raise rate_limited()
+    def admit(self, in_flight: int, spec: ModelSpec, queue_over_cap: bool) -> bool:
+        """Whether a task arrives over the model's in-flight cap (then it queues); with queueing
+        off such a task is refused with 429. Either answer is the guess `service.over_cap`."""
+        over = self._enabled and in_flight >= spec.max_in_flight
+        if over and not queue_over_cap:
+            raise rate_limited(("service.over_cap",))
+        return over
 
     def reset(self) -> None:
         self._buckets.clear()

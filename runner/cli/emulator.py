@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import click
 
 from emulator import EmulatorConfig, serve
+from runner.cli.options import variants_option
 from runner.cli.steps import fail
+from spec.models import ModelSpec
 
 
 @click.command()
@@ -41,13 +45,30 @@ from runner.cli.steps import fail
     metavar="KEY",
     help="Accept only this key (repeatable); default: any key starting with sk-.",
 )
+@variants_option
 def emulator(
-    host: str, port: int, speed: float, scenario: str | None, seed: int, api_keys: tuple[str, ...]
+    host: str,
+    port: int,
+    speed: float,
+    scenario: str | None,
+    seed: int,
+    api_keys: tuple[str, ...],
+    models: Mapping[str, ModelSpec],
 ) -> None:
-    """Serve the offline DashScope emulator until Ctrl-C; prints its base URL."""
+    """Serve the offline DashScope emulator until Ctrl-C; prints its base URL.
+
+    Where the API documents are silent or disagree, it answers as spec/guesses.yaml's defaults
+    say; --variants picks the alternatives (service.over_cap=queue queues tasks over the
+    in-flight cap instead of answering 429)."""
     try:
         config = EmulatorConfig(
-            host=host, port=port, speed=speed, scenario=scenario, seed=seed, api_keys=api_keys
+            host=host,
+            port=port,
+            speed=speed,
+            scenario=scenario,
+            seed=seed,
+            api_keys=api_keys,
+            models=models,
         )
         serve(config)
     except ValueError as exc:

@@ -32,7 +32,8 @@ variants_option = click.option(
     envvar="WANFORM_VARIANTS",
     metavar="KEY=VALUE,...",
     callback=_model_table,
-    help=f"Which document to follow where the API pages disagree ({describe_variants()}).",
+    help="Which answer to assume where the API pages disagree or are silent (spec/guesses.yaml; "
+    f"the first value is the default): {describe_variants()}.",
 )
 
 

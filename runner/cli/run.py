@@ -31,6 +31,7 @@ from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
 from runner.recipes.references import Index
+from runner.reports import history
 from runner.reports import run as run_report
 from runner.reports.junit import write_junit
 from runner.reports.progress import choose
@@ -193,6 +194,9 @@ def run(
         known = _known(gitops, jobs)
         result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
         _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
+        kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
+        if kept:
+            click.echo(f"warning: {kept}", err=True)
     run_report.REPORTERS[fmt](result, sys.stdout)
     sys.exit(result.exit_code)
 

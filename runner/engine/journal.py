@@ -9,12 +9,14 @@ journal.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from runner.api.errors import WanformError
 from runner.engine.guard import STATE_DIR, run_guard
 from runner.timestamps import utc_now
 from spec.models import TaskStatus
@@ -33,8 +35,21 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "at": (int, float),
     "timeout": (int, float),
     "outputs": list,
+    "failures": list,
+    "sidecar": bool,
     "candidates": list,
 }
+
+
+class JournalError(WanformError):
+    """A journal line could not be written (a full disk): the run stops, since no task may be
+    paid for without it."""
+
+    code = "JournalNotWritten"
+    hint = (
+        "the run stopped submitting; make room and rerun: tasks already made are polled, or found "
+        "again, never silently paid for twice"
+    )
 
 
 @dataclass
@@ -47,6 +62,8 @@ class JobRecord:
         None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
     )
     outputs: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # images it did not make or keep
+    sidecar: bool = True  # False: the job's sidecar could not be written
     intent: float | None = (
         None  # epoch seconds of a submission whose answer never reached the journal
     )
@@ -131,22 +148,35 @@ class Journal:
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
             self.records[entry["job"]] = JobRecord(
-                None, entry.get("request_id", ""), entry.get("status"), entry.get("outputs", [])
+                None,
+                entry.get("request_id", ""),
+                entry.get("status"),
+                entry.get("outputs", []),
+                entry.get("failures", []),
+                entry.get("sidecar", True),
             )
         elif event in ("finished", "canceled", "expired") and task_id == record.task_id:
             record.status = entry.get("status") or event.upper()
             record.outputs = entry.get("outputs", [])
+            record.failures = entry.get("failures", [])
+            record.sidecar = entry.get("sidecar", True)
 
     def get(self, job: str) -> JobRecord | None:
         return self.records.get(job)
 
     def write(self, event: str, job: str, **fields: object) -> None:
-        """Append one event and make it durable before returning."""
+        """Append one event and make it durable before returning; JournalError if it cannot be."""
         entry = {"event": event, "job": job, "time": utc_now(), **fields}
         assert self._file is not None, "journal not open"
-        self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "")
+            raise JournalError(
+                f"cannot write {self.path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
+            ) from None
         self._apply(entry)
 
 
@@ -156,6 +186,18 @@ def _well_formed(entry: object) -> bool:
         return False
     if any(k in entry and not isinstance(entry[k], t) for k, t in FIELD_TYPES.items()):
         return False
-    return all(isinstance(c, str) for c in entry.get("candidates", [])) and all(
-        isinstance(o, dict) for o in entry.get("outputs", [])
+    return (
+        all(isinstance(c, str) for c in entry.get("candidates", []))
+        and all(isinstance(o, dict) for o in entry.get("outputs", []))
+        and all(_failure(f) for f in entry.get("failures", []))
+    )
+
+
+def _failure(item: object) -> bool:
+    """Whether a failure is as `finished` writes it: an image number, a code and a message."""
+    return (
+        isinstance(item, dict)
+        and type(item.get("index")) is int
+        and isinstance(item.get("code"), str)
+        and isinstance(item.get("message"), str)
     )

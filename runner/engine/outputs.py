@@ -7,6 +7,8 @@ directory, fsynced and renamed over the name (`os.replace`), so no reader ever s
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -91,6 +93,25 @@ class OutsideError(WanformError):
     hint = "wanform reads and deletes files only there; fix or remove that entry"
 
 
+class OutputWriteError(WanformError):
+    """A result file the run could not write (a full disk, a read-only folder): its task SUCCEEDED
+    and is billed, but the file is not on disk."""
+
+    code = "OutputNotWritten"
+    hint = (
+        "the task SUCCEEDED and its images are billed; make room (or fix the folder) and rerun: "
+        "it fetches them from the same task without paying again"
+    )
+
+
+def write_error(path: Path, exc: OSError) -> OutputWriteError:
+    """The OS error of writing `path`, named: `cannot write P: No space left on device (ENOSPC)`."""
+    name = errno.errorcode.get(exc.errno or 0)
+    return OutputWriteError(
+        f"cannot write {path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
+    )
+
+
 def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
     """Whether `path`, with `..` and symlinks resolved, lies inside one of `areas`."""
     real = Path(path).resolve()
@@ -131,8 +152,14 @@ class AtomicFile:
         _fsync_dir(self.path.parent)
 
     def discard(self) -> None:
-        self.file.close()
-        self.temp.unlink(missing_ok=True)
+        """Remove the temporary. Closing it may fail again (its buffered bytes cannot be written
+        to a full disk): that second error is dropped, the first one is what the caller reports."""
+        try:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        finally:
+            with contextlib.suppress(OSError):
+                self.temp.unlink(missing_ok=True)
 
 
 def remove_stale_temps(folders: Iterable[Path], files: Iterable[Path] = ()) -> list[Path]:

@@ -12,10 +12,11 @@ tasks still PENDING.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,16 +46,19 @@ from runner.api.errors import (
 from runner.api.limits import Gates, Limits
 from runner.api.retries import RetryPolicy, retrying
 from runner.engine.chain import Chain, UpstreamError
-from runner.engine.journal import JobRecord, Journal
+from runner.engine.journal import JobRecord, Journal, JournalError
 from runner.engine.outputs import (
     PNG_SIGNATURE,
     AtomicFile,
+    OutputWriteError,
     Placement,
     file_sha256,
     finish_png,
     image_suffix,
     job_stems,
     safe_name,
+    within,
+    write_error,
     write_sidecar,
 )
 from runner.engine.polling import Durations
@@ -64,9 +68,11 @@ from runner.engine.states import (
     ENDED,
     FAILED,
     INTERRUPTED,
+    NOT_KEPT,
     PARTIAL,
     PENDING,
     PREPARING,
+    RESUBMIT,
     RUNNING,
     SKIPPED,
     STOPPED,
@@ -77,6 +83,7 @@ from runner.engine.states import (
     ImageOut,
     JobState,
     RunResult,
+    rerun_kind,
 )
 from runner.engine.submission import Lost, Submitter, UnresolvedError
 from runner.recipes.check import CheckedJob
@@ -86,7 +93,7 @@ from runner.timestamps import utc_now
 from spec.imageprobe import ImageProbeError, probe_stream
 from spec.models import MODELS, ModelSpec, TaskStatus
 
-STOPPING = (AccountError, EndpointError)
+STOPPING = (AccountError, EndpointError, JournalError)
 SOFTWARE = "wanform"
 
 
@@ -122,6 +129,7 @@ class Work:
     task_status: str | None = None
     times: dict[str, str] = field(default_factory=dict)
     adopted: bool = False  # its task was found after a lost answer: checked before it is kept
+    previous: list[dict] = field(default_factory=list)  # files of the task this one replaces
 
     @property
     def model(self) -> str:
@@ -261,7 +269,8 @@ class Engine:
         except WanformError as exc:
             self._notice(w, f"task {task_id} was not cancelled ({exc.code}); a rerun resumes it")
             return
-        self.journal.write("canceled", w.journal_key, task_id=task_id)
+        with contextlib.suppress(JournalError):  # unrecorded, a rerun polls it and sees CANCELED
+            self.journal.write("canceled", w.journal_key, task_id=task_id)
         self._notice(w, f"task {task_id} was cancelled while PENDING")
 
     async def _job(self, w: Work) -> None:
@@ -301,11 +310,16 @@ class Engine:
         w.journal_key = journal_key(w.checked.request, w.sources, self.client.target.identity)
         record = self.journal.get(w.journal_key)
         if record is not None and record.status == TaskStatus.SUCCEEDED:
-            if self.options.redo_finished:
+            then = rerun_kind(record.failures)
+            if self.options.redo_finished or then == RESUBMIT:
+                if not self.options.redo_finished:
+                    self._notice(w, _resubmitting(record.task_id, record.failures))
+                w.previous = record.outputs  # kept until the new task's images are written
                 record = None  # a new task, not the finished one polled again
-            elif await asyncio.to_thread(_intact, record.outputs):
+            elif then is None and await asyncio.to_thread(self._kept, w, record):
                 self._skip(w, record)
                 return
+            # else its task is polled again and every file fetched again: nothing is billed
         if record is not None and record.unresolved is not None:
             if not self.options.resubmit_unresolved:
                 raise UnresolvedError(record.unresolved, "an earlier run could not tell its task")
@@ -326,7 +340,15 @@ class Engine:
         w.state.images = [
             ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs
         ]
+        w.state.failures = [
+            ImageFailure(f["index"], f["code"], f["message"]) for f in record.failures
+        ]
         self.progress.job_ended(w.state)
+
+    def _kept(self, w: Work, record: JobRecord) -> bool:
+        """Whether a finished job's images are all still on disk, unchanged, and its sidecar was
+        written."""
+        return _intact(record.outputs) and (record.sidecar or w.place.sidecar.is_file())
 
     async def _resume(self, w: Work, record: JobRecord) -> Answer | None:
         """Poll a task an earlier run submitted; None when it expired and the job must be
@@ -422,7 +444,9 @@ class Engine:
         if allowed is not None and len(found.urls) > allowed:
             self._wrong(w, f"the task returned {len(found.urls)} images, the job allows {allowed}")
         w.state.state = DOWNLOADING
-        w.state.failures = found.failures + missing(found, expected_images(request))
+        w.state.failures = found.failures + _not_returned(
+            missing(found, expected_images(request)), output
+        )
         fetched = await asyncio.gather(
             *(self._download(w, i, url) for i, url in found.urls.items())
         )
@@ -433,13 +457,44 @@ class Engine:
         if wrong is not None:
             self._wrong(w, wrong.message)
         w.times["downloaded_at"] = utc_now()
-        await self._record(w, answer, found.urls, found.texts)
-        w.state.state = SUCCEEDED if not w.state.failures else PARTIAL if w.state.images else FAILED
-        if w.state.state == FAILED:
-            w.state.error = TaskFailedError(
-                w.state.failures[0].code, "no image was made: " + w.state.failures[0].message
-            )
+        unwritten = await self._record(w, answer, found.urls, found.texts)
+        self._conclude(w, unwritten)
+        if w.previous and w.state.state in (SUCCEEDED, PARTIAL):
+            await asyncio.to_thread(self._drop_replaced, w)
         self.progress.job_ended(w.state)
+
+    def _conclude(self, w: Work, unwritten: OutputWriteError | None) -> None:
+        """The job's end state. A SUCCEEDED task whose files were not all kept is billed: it is
+        never reported as a service failure, and a rerun fetches them from the same task."""
+        state, task = w.state, w.state.task_id
+        not_kept = [f for f in state.failures if f.code in NOT_KEPT]
+        if unwritten is not None or (not_kept and not state.images):
+            state.state = FAILED
+            state.error = _not_kept_error(task, unwritten, not_kept, len(state.images))
+        elif not state.failures:
+            state.state = SUCCEEDED
+        elif state.images:
+            state.state = PARTIAL
+            if not_kept:
+                self._notice(
+                    w,
+                    f"task {task} SUCCEEDED and is billed, but image(s) "
+                    f"{', '.join(str(f.index) for f in not_kept)} could not be kept; a rerun "
+                    "fetches them from the same task without paying again",
+                )
+        else:
+            first = state.failures[0]
+            state.state = FAILED
+            state.error = TaskFailedError(first.code, "no image was made: " + first.message)
+
+    def _drop_replaced(self, w: Work) -> None:
+        """Delete the replaced task's images that the new task did not write over."""
+        made = {Path(i.file) for i in w.state.images}
+        for item in w.previous:
+            old = Path(str(item.get("file", "")))
+            if old not in made and within(old, (w.place.directory,)) and old.is_file():
+                with contextlib.suppress(OSError):  # the lock and sidecar list what is current
+                    old.unlink()
 
     def _check_adopted(self, w: Work, answer: Answer) -> None:
         """An adopted task must agree with the job in all its answer shows, or it is not taken."""
@@ -459,9 +514,10 @@ class Engine:
 
     async def _record(
         self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]
-    ) -> None:
+    ) -> OutputWriteError | None:
         """The sidecar (written off the loop), then the journal entry (on it: the journal has
-        one writer)."""
+        one writer), which names the images written and those not made or not kept. Returns why
+        the sidecar could not be written, if it could not."""
         output = answer.body.get("output") or {}
         provenance = self._provenance(w) | {
             "request_id": w.request_id or answer.request_id,
@@ -477,8 +533,12 @@ class Engine:
             ],
             "failed_images": [vars(f) for f in w.state.failures],
         }
-        await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
-        w.state.sidecar = str(w.place.sidecar)
+        unwritten = None
+        try:
+            await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
+            w.state.sidecar = str(w.place.sidecar)
+        except OSError as exc:
+            unwritten = write_error(w.place.sidecar, exc)
         w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
         self.journal.write(
             "finished",
@@ -487,7 +547,10 @@ class Engine:
             status="SUCCEEDED",
             request_id=provenance["request_id"],
             outputs=[vars(i) for i in w.state.images],
+            failures=[vars(f) for f in w.state.failures],
+            sidecar=unwritten is None,
         )
+        return unwritten
 
     def _provenance(self, w: Work) -> dict:
         job = w.checked.job
@@ -509,9 +572,13 @@ class Engine:
         size = fixed_size(w.checked.request)
 
         async def attempt() -> ImageOut:
-            out = await asyncio.to_thread(AtomicFile, w.place.image(index))
+            path = w.place.image(index)
             try:
-                await self.client.download(url, out.write)
+                out = await asyncio.to_thread(AtomicFile, path)
+            except OSError as exc:
+                raise write_error(path, exc) from None
+            try:
+                await self.client.download(url, _sink(out))
                 return await asyncio.to_thread(self._commit, out, index, texts, size)
             except BaseException:
                 out.discard()
@@ -529,16 +596,16 @@ class Engine:
     ) -> ImageOut:
         if fixed is not None:
             _check_size(out, index, fixed)
-        out.file.seek(0)
-        head = out.file.read(16)
-        png = head.startswith(PNG_SIGNATURE)
-        digest = finish_png(out, texts) if png else file_sha256(out.file)
-        out.path = out.path.with_suffix(image_suffix(head))
-        size = out.file.seek(0, os.SEEK_END)
         try:
+            out.file.seek(0)
+            head = out.file.read(16)
+            png = head.startswith(PNG_SIGNATURE)
+            digest = finish_png(out, texts) if png else file_sha256(out.file)
+            out.path = out.path.with_suffix(image_suffix(head))
+            size = out.file.seek(0, os.SEEK_END)
             out.commit()
         except OSError as exc:
-            raise FileError(f"cannot write {out.path}: {exc.strerror or exc}") from None
+            raise write_error(out.path, exc) from None
         return ImageOut(index, str(out.path), digest, size)
 
     def _png_texts(self, w: Work, index: int) -> dict[str, str]:
@@ -567,6 +634,60 @@ def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:
     if made != size:
         shown = f"{made[0]}*{made[1]}" if made else "not an image"
         raise WrongResultError(f"image {index} is {shown}, the job asks for {size[0]}*{size[1]}")
+
+
+def _sink(out: AtomicFile) -> Callable[[bytes], None]:
+    """`out.write`, with a failed write named as the file it was for (not as a broken download)."""
+
+    def write(data: bytes) -> None:
+        try:
+            out.write(data)
+        except OSError as exc:
+            raise write_error(out.path, exc) from None
+
+    return write
+
+
+def _not_returned(lost: list[ImageFailure], output: dict) -> list[ImageFailure]:
+    """Images the messages style left out, with the task's own code and message when it gives
+    them (the task doc: a partly failed task's output carries them)."""
+    code = output.get("code")
+    if not code:
+        return lost
+    return [ImageFailure(f.index, str(code), str(output.get("message") or f.message)) for f in lost]
+
+
+def _not_kept_error(
+    task: str | None,
+    unwritten: OutputWriteError | None,
+    not_kept: list[ImageFailure],
+    written: int,
+) -> WanformError:
+    """Why a SUCCEEDED (and billed) task's files are not all on disk, saying so."""
+    if unwritten is not None:
+        return OutputWriteError(
+            f"task {task} SUCCEEDED and is billed, but its sidecar could not be written "
+            f"({written} image(s) are on disk): {unwritten.message}"
+        )
+    first = not_kept[0]
+    if first.code == OutputWriteError.code:
+        return OutputWriteError(
+            f"task {task} SUCCEEDED and its images are billed, but none could be written: "
+            f"image {first.index}: {first.message}"
+        )
+    return FileError(
+        f"task {task} SUCCEEDED and its images are billed, but none could be downloaded: "
+        f"image {first.index}: {first.message}"
+    )
+
+
+def _resubmitting(task: str | None, failures: list[dict]) -> str:
+    codes = ", ".join(sorted({str(f.get("code")) for f in failures}))
+    return (
+        f"task {task} made {len(failures)} image(s) fewer than asked ({codes}, which a retry "
+        "may pass); submitting the whole request again (billed again for every image it "
+        "makes); the images made are kept until the new ones are written"
+    )
 
 
 def _ended_without_images(status: str) -> str:

@@ -3,10 +3,12 @@ code."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from runner.api.errors import WanformError
 from runner.exits import Exit
+from spec.errors import lookup
 
 # A job's phases while it runs, then how it ended.
 QUEUED, PREPARING, SUBMITTING, PENDING, RUNNING, DOWNLOADING = (
@@ -31,6 +33,32 @@ UNRESOLVED = "unresolved"
 BLOCKED = "blocked"
 ENDED = frozenset({SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED, UNRESOLVED, BLOCKED})
 IN_FLIGHT = frozenset({SUBMITTING, PENDING, RUNNING})
+# How a job stands once it ended, as the lock and the reports name it.
+COMPLETE = "complete"
+OUTCOMES = {SUCCEEDED: COMPLETE, PARTIAL: PARTIAL, FAILED: FAILED, UNRESOLVED: UNRESOLVED}
+
+# Per-image failure codes of the runner's own: the task SUCCEEDED and the image is billed, but its
+# file was not kept (it could not be downloaded or written). Its task still has it.
+NOT_KEPT = frozenset({"OutputNotWritten", "FileTransfer"})
+# What finishes a partial job: fetch its task's images again (free), or submit it again (billed).
+REFETCH, RESUBMIT = "refetch", "resubmit"
+
+
+def retryable(code: str) -> bool:
+    """Whether an image that failed with `code` may be made by the same request later (timeouts,
+    internal errors), by the error catalogue; content refusals and unknown codes may not."""
+    known = lookup(code)
+    return known is not None and known.retryable
+
+
+def rerun_kind(failures: Iterable[Mapping[str, object]]) -> str | None:
+    """What finishes a job that ended with these per-image failures: RESUBMIT when one may pass on
+    a retry, else REFETCH when a file was not kept, else None (content failures: a rerun would
+    fail and bill again)."""
+    codes = [str(f.get("code")) for f in failures]
+    if any(retryable(code) for code in codes):
+        return RESUBMIT
+    return REFETCH if any(code in NOT_KEPT for code in codes) else None
 
 
 @dataclass
@@ -70,12 +98,27 @@ class JobState:
     def label(self) -> str:
         return f"{self.recipe}: {self.job}"
 
+    @property
+    def outcome(self) -> str | None:
+        """complete, partial, failed or unresolved; None while (or because) it did not finish. A
+        job skipped as done is what the earlier run made of it."""
+        if self.state == SKIPPED:
+            return PARTIAL if self.failures else COMPLETE
+        return OUTCOMES.get(self.state)
+
+    @property
+    def rerun(self) -> str | None:
+        """For a partial job, what a rerun does about it (REFETCH, RESUBMIT or None: nothing)."""
+        return rerun_kind(vars(f) for f in self.failures) if self.outcome == PARTIAL else None
+
     def as_dict(self) -> dict:
         out: dict[str, object] = {
             "recipe": self.recipe,
             "job": self.job,
             "model": self.model,
             "status": self.state,
+            "state": self.outcome,
+            "rerun": self.rerun,
             "task_id": self.task_id,
             "request_id": self.request_id,
             "resumed": self.resumed,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.engine.outputs import within
+from runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from runner.gitops.lockfile import LockFile, job_key
 from runner.recipes.check import CheckedJob
@@ -16,6 +17,9 @@ from spec.models import MODELS
 from spec.problems import Path as BodyPath
 
 NEW, CHANGED, UNCHANGED, ORPHANED = "new", "changed", "unchanged", "orphaned"
+# A job whose images did not all come: a rerun finishes it (pending), or it would only fail and
+# bill again (content refusals), so only --force reruns it.
+INCOMPLETE, PARTIAL = "incomplete", "partial"
 
 
 @dataclass
@@ -32,7 +36,7 @@ class PlannedJob:
 
     @property
     def pending(self) -> bool:
-        return self.status in (NEW, CHANGED)
+        return self.status in (NEW, CHANGED, INCOMPLETE)
 
     @property
     def cost(self) -> float:
@@ -114,7 +118,32 @@ def _verdict(
         return job
     job.reasons = _output_drift(entry, root, hashes, areas)
     job.status = CHANGED if job.reasons else UNCHANGED
+    failures = [f for f in entry.get("failures") or [] if isinstance(f, dict)]
+    if job.status == UNCHANGED and failures:
+        _unfinished(job, entry, failures)
     return job
+
+
+def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
+    """A job the lock records with failed images: incomplete when a rerun can finish it (submit
+    it again, billed; or fetch its task's images again, not billed), else partial."""
+    then = rerun_kind(failures)
+    job.reasons = [f"image {f.get('index')} failed: {f.get('code')}" for f in failures]
+    if then == RESUBMIT:
+        job.status = INCOMPLETE
+        job.reasons.append("a rerun submits the whole request again")
+    elif then == REFETCH:  # the images count stays: without the journal it is submitted again
+        job.status = INCOMPLETE
+        task = entry.get("task_id")
+        job.reasons.append(
+            f"a rerun fetches them again from task {task}, not billed again while the journal "
+            "holds it"
+            if task
+            else "a rerun submits it again (a sync call leaves no task to fetch from)"
+        )
+    else:
+        job.status, job.images = PARTIAL, 0
+        job.reasons.append("not rerun: it would fail and bill again; --force reruns it")
 
 
 def make_plan(
@@ -156,6 +185,7 @@ def lock_entry(
     outputs: list[dict],
     failures: list[dict],
     sidecar: str | None = None,
+    state: str = "complete",
 ) -> dict:
     """What the lock records for a job that ran: its identity, its fingerprint, and what it made."""
     assert job.checked is not None and job.fingerprint is not None
@@ -176,4 +206,5 @@ def lock_entry(
         "outputs": sorted(outputs, key=lambda o: o["path"]),
         "sidecar": sidecar,
         "failures": failures,
+        "state": state,
     }

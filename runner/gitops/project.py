@@ -117,6 +117,7 @@ def record(
             outputs=outputs,
             failures=failures,
             sidecar=sidecar,
+            state=state.outcome or PARTIAL,
         )
 
 

@@ -15,6 +15,7 @@ from runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
+from runner.reports.run import RERUN
 
 
 def junit_xml(result: RunResult) -> bytes:
@@ -40,7 +41,7 @@ def junit_xml(result: RunResult) -> bytes:
             lines = [f"image {f.index}: {f.code}: {f.message}" for f in job.failures]
             ET.SubElement(
                 case, "failure", type="PartialFailure", message=lines[0]
-            ).text = "\n".join(lines)
+            ).text = "\n".join([*lines, RERUN[job.rerun]])
         elif job.state in (FAILED, UNRESOLVED):
             code = job.error.code if job.error else "Failed"
             ET.SubElement(
@@ -50,7 +51,9 @@ def junit_xml(result: RunResult) -> bytes:
             ET.SubElement(
                 case, "error", type=job.state, message=f"the job did not finish ({job.state})"
             )
-        out = [f"task {job.task_id}"] + [f"{i.file} sha256:{i.sha256}" for i in job.images]
+        out = [f"state: {job.outcome or job.state}", f"task {job.task_id}"] + [
+            f"{i.file} sha256:{i.sha256}" for i in job.images
+        ]
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(suite)
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n"

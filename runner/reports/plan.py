@@ -8,7 +8,14 @@ from typing import TextIO
 from runner.gitops.plan import Plan, PlannedJob
 from runner.reports import versions
 
-MARKS = {"new": "+", "changed": "~", "unchanged": "=", "orphaned": "-"}
+MARKS = {
+    "new": "+",
+    "changed": "~",
+    "incomplete": "~",
+    "unchanged": "=",
+    "partial": "!",
+    "orphaned": "-",
+}
 
 
 def _line(job: PlannedJob) -> str:
@@ -43,8 +50,11 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     s = summary(plan)
     for model, row in s["by_model"].items():
         out.write(f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY\n")
+    unfinished = "".join(
+        f"{s[status]} {status}, " for status in ("incomplete", "partial") if s[status]
+    )
     out.write(
-        f"plan: {s['new']} new, {s['changed']} changed, {s['unchanged']} unchanged, "
+        f"plan: {s['new']} new, {s['changed']} changed, {unfinished}{s['unchanged']} unchanged, "
         f"{s['orphaned']} orphaned; "
         f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
         "(list price, Beijing; billed per image actually generated)\n"

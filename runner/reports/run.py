@@ -5,8 +5,23 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+from runner.engine.states import (
+    PARTIAL,
+    REFETCH,
+    RESUBMIT,
+    SKIPPED,
+    SUCCEEDED,
+    JobState,
+    RunResult,
+)
 from runner.reports import versions
+
+# What a rerun does about a partial job, by JobState.rerun.
+RERUN = {
+    RESUBMIT: "a rerun submits the whole request again",
+    REFETCH: "a rerun fetches the missing images from the same task, not billed again",
+    None: "not rerun: it would fail and bill again; --force reruns it",
+}
 
 
 def job_line(job: JobState) -> str:
@@ -15,7 +30,8 @@ def job_line(job: JobState) -> str:
         made = f"{len(job.images)} image{'s' * (len(job.images) != 1)}"
         extra = "".join(f"; image {f.index} failed: {f.code}: {f.message}" for f in job.failures)
         why = " (done in an earlier run)" if job.state == SKIPPED else ""
-        return f"{job.state:<9} {job.label}: {made}{why}{extra}"
+        then = f"; {RERUN[job.rerun]}" if job.outcome == PARTIAL else ""
+        return f"{job.state:<9} {job.label}: {made}{why}{extra}{then}"
     detail = job.error.line() if job.error else "not finished"
     return f"{job.state:<9} {job.label}: {detail}"
 

@@ -11,3 +11,4 @@ RUN_EVENTS = 1  # `wanform run -o ndjson`: the "v" of every line, `run_finished`
 PLAN_REPORT = 1  # `wanform plan -o json`
 SIDECAR = 1  # OUT/<recipe>/<job>.json: the provenance of a job's images
 LOCK = 1  # wanform.lock
+RUN_HISTORY = 1  # ROOT/.wanform/runs/run-*.json: one run's summary, read by `wanform report`

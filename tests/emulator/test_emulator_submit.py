@@ -15,6 +15,7 @@ from emulator_api import (
     SYNTHESIS,
     assert_schema,
     data_uri,
+    image_urls,
     wan25,
     wan26,
     wan27,
@@ -246,10 +247,73 @@ async def test_image_too_small_for_the_model_is_refused(api):
     assert first.path == ("input", "messages", 0, "content", 1, "image")
 
 
-async def test_output_beyond_what_the_emulator_draws_is_refused(api):
-    """wanx2.1's x4 super resolution of a 4096 px image is over the renderer's cap: 400 at once."""
-    body = wanx21(upscale_factor=4)
-    body["input"].update(function="super_resolution", base_image_url=data_uri(4096, 4096))
+@pytest.mark.parametrize(
+    ("function", "parameters", "size"),
+    [
+        ("super_resolution", {"upscale_factor": 4}, (16384, 16384)),
+        (
+            "expand",
+            {f"{side}_scale": 2.0 for side in ("top", "bottom", "left", "right")},
+            (12288, 12288),
+        ),
+    ],
+    ids=["super-resolution-x4", "expand-x2"],
+)
+async def test_the_largest_documented_wanx21_outputs_are_served(api, function, parameters, size):
+    """A 4096 px base made 4x larger, or expanded by 2.0 on every side (page 002), is served at
+    the documented size; the result's size is read from its header only."""
+    body = wanx21(**parameters)
+    body["input"].update(function=function, base_image_url=data_uri(4096, 4096))
+    task_id = await api.submit(body, path=SYNTHESIS)
+    await api.advance(60)
+    task = await api.task(task_id)
+    [url] = image_urls(task)
+    status, png = await api.download(url)
+    info = probe_bytes(png)
+    assert (status, info.format, (info.width, info.height)) == (200, "PNG", size)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {
+                "model": "wan2.7-image",
+                "input": {
+                    "messages": [
+                        {"role": "user", "content": [{"text": "a", "image": data_uri(300, 300)}]}
+                    ]
+                },
+                "parameters": {"n": 1},
+            },
+            "The item of content should be a message of a certain modal.",
+        ),
+        (
+            wan27(images=(data_uri(300, 300).replace("image/png", "image/jpeg"),)),
+            "the data URI says image/jpeg but the bytes are PNG",
+        ),
+        (wanx21(size="1024*1024"), "wanx2.1-imageedit does not take `size`"),
+    ],
+    ids=["text-and-image-item", "mime-mismatch", "size-on-wanx21"],
+)
+async def test_the_shared_checks_refuse_what_the_docs_refuse(api, body, message):
+    """Issue 10's mismatches 1-3: each is 400 InvalidParameter with the shared check's words."""
+    path = SYNTHESIS if body["model"].startswith("wanx") else GENERATION
+    status, answer = await api.call("POST", path, body, headers=ASYNC)
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert answer["message"].startswith(message)
+
+
+@pytest.mark.parametrize("field", ["base_image_url", "mask_image_url"])
+async def test_a_url_with_chinese_characters_is_refused(api, field):
+    """Page 002: neither wanx2.1 URL may contain Chinese characters."""
+    body = wanx21()
+    body["input"].update(
+        function="description_edit_with_mask",
+        base_image_url="https://example.com/base.png",
+        mask_image_url="https://example.com/mask.png",
+    )
+    body["input"][field] = "https://example.com/图片.png"
     status, answer = await api.call("POST", SYNTHESIS, body, headers=ASYNC)
     assert (status, answer["code"]) == (400, "InvalidParameter")
-    assert answer["message"].startswith("the output would be 16384*16384 pixels")
+    assert "Chinese characters" in answer["message"]

@@ -28,7 +28,7 @@ from PIL import Image
 
 from emulator.images.draw import BOX_COLOUR
 from spec.checks import select_mode
-from spec.models import MODELS
+from spec.models import MODELS, table
 from spec.sizes import output_size
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
@@ -146,8 +146,9 @@ async def test_image_counts_per_style(api):
     assert [c["type"] for c in content] == ["text", "image", "text", "image"]
 
 
-async def test_sync_interleave_streams_server_sent_events(api):
+async def test_sync_interleave_streams_server_sent_events(make_api):
     """wan2.6 interleave on the sync route streams text and image chunks; the last one says stop."""
+    api = await make_api(models=table({"sets.count": "exact"}))
     body = wan26(enable_interleave=True, max_images=2, stream=True)
     call = asyncio.ensure_future(
         api.client.post(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from emulator_api import ASYNC, GENERATION, KEY, OTHER_KEY, SYNTHESIS, wan25, wan27, wanx21
 
-from spec.models import MODELS, TASK_QUERY_RPS
+from spec.models import MODELS, TASK_QUERY_RPS, table
+
+QUEUEING = table({"service.over_cap": "queue"})
 
 RATE_LIMITED = (
     429,
@@ -18,8 +20,9 @@ async def submit_status(api, body, path=GENERATION, key=KEY) -> int:
     return status
 
 
-async def test_submission_rate_per_account_and_model(api):
+async def test_submission_rate_per_account_and_model(make_api):
     """In a virtual second an account may submit `submit_rps` tasks of a model; the next is 429."""
+    api = await make_api(models=QUEUEING)  # the cap would refuse the last one too
     rps = int(MODELS["wan2.7-image"].submit_rps)
     assert [await submit_status(api, wan27()) for _ in range(rps)] == [200] * rps
     status, answer = await api.call("POST", GENERATION, wan27(), headers=ASYNC)
@@ -32,13 +35,19 @@ async def test_submission_rate_per_account_and_model(api):
     assert await submit_status(api, wan27()) == 200
 
 
-async def test_tasks_over_the_cap_wait_as_pending(api):
-    """With queueing (the default) a task beyond max_in_flight stays PENDING until a slot frees."""
+async def test_tasks_over_the_cap_wait_as_pending(make_api):
+    """With service.over_cap=queue a task beyond max_in_flight stays PENDING until a slot frees,
+    and its answers say they rest on that guess."""
+    api = await make_api(models=QUEUEING)
     spec = MODELS["wanx2.1-imageedit"]
     cap = spec.max_in_flight
     ids = [await api.submit(wanx21(), path=SYNTHESIS) for _ in range(cap)]
     await api.advance(1)  # refills the submission budget; the first `cap` tasks start
-    waiting = await api.submit(wanx21(), path=SYNTHESIS)
+    response = await api.client.post(
+        SYNTHESIS, json=wanx21(), headers={**ASYNC, "Authorization": f"Bearer {KEY}"}
+    )
+    assert response.headers["X-Wanform-Unverified"] == "service.over_cap"
+    waiting = (await response.json())["output"]["task_id"]
     await api.advance(1)
     assert [await api.status(i) for i in ids] == ["RUNNING"] * cap
     assert await api.status(waiting) == "PENDING"
@@ -49,21 +58,25 @@ async def test_tasks_over_the_cap_wait_as_pending(api):
     assert scheduled == first_end
 
 
-async def test_tasks_over_the_cap_get_429_when_queueing_is_off(make_api):
-    """With queue_over_cap=False a task beyond max_in_flight gets 429 until one finishes."""
-    api = await make_api(queue_over_cap=False)
+async def test_tasks_over_the_cap_get_429_by_default(api):
+    """A task beyond max_in_flight gets 429 until one finishes, marked as the guess it is."""
     spec = MODELS["wanx2.1-imageedit"]
     for _ in range(spec.max_in_flight):
         await api.submit(wanx21(), path=SYNTHESIS)
     await api.advance(1)
-    status, answer = await api.call("POST", SYNTHESIS, wanx21(), headers=ASYNC)
-    assert (status, answer["code"], answer["message"]) == RATE_LIMITED
+    response = await api.client.post(
+        SYNTHESIS, json=wanx21(), headers={**ASYNC, "Authorization": f"Bearer {KEY}"}
+    )
+    answer = await response.json()
+    assert (response.status, answer["code"], answer["message"]) == RATE_LIMITED
+    assert response.headers["X-Wanform-Unverified"] == "service.over_cap"
     await api.advance(spec.typical_seconds)
     assert await submit_status(api, wanx21(), path=SYNTHESIS) == 200
 
 
-async def test_canceling_a_queued_task_frees_its_place(api):
+async def test_canceling_a_queued_task_frees_its_place(make_api):
     """A canceled queued task never runs, and the task behind it moves up."""
+    api = await make_api(models=QUEUEING)
     cap = MODELS["wanx2.1-imageedit"].max_in_flight
     for _ in range(cap):
         await api.submit(wanx21(), path=SYNTHESIS)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import io
 import struct
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -235,7 +237,7 @@ def test_degenerate_boxes_do_not_fail():
     assert decode(draw_png(800, 600, 1, "", base, boxes, [], 0)).size == (800, 600)
 
 
-@pytest.mark.parametrize("size", [(0, 10), (10, -1), (9000, 9000), (10.5, 10)])
+@pytest.mark.parametrize("size", [(0, 10), (10, -1), (16385, 16384), (10.5, 10)])
 def test_unrenderable_sizes_are_refused(size):
     """Non-positive, non-integer and oversized outputs raise ValueError, not exhaust memory."""
     with pytest.raises(ValueError):
@@ -302,3 +304,19 @@ async def test_async_render_leaves_the_loop_free():
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert ticks > 3
+
+
+def test_the_largest_output_is_encoded_in_bounded_memory():
+    """A 16384x16384 result (805 MB as raw RGB) is written row by row: the process stays small."""
+    # VmHWM: this process's peak resident memory (ru_maxrss would carry the parent's over exec)
+    code = (
+        "import re; from emulator.images.draw import draw_png; "
+        "png = draw_png(16384, 16384, 1, 'a prompt', None, [], [], 0); "
+        "status = open('/proc/self/status').read(); "
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status)[1]) // 1024, len(png))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    peak_mb, nbytes = map(int, done.stdout.split())
+    assert peak_mb < 150 and nbytes > 0  # whole-image encoding peaked above 400 MB

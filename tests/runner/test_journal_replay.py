@@ -48,3 +48,16 @@ def test_the_owner_file_lives_exactly_as_long_as_the_outer_guard(tmp_path):
             assert json.loads(owner.read_text())["pid"] == os.getpid()
         assert owner.is_file()
     assert not owner.exists()
+
+
+def test_a_finished_line_with_a_malformed_failure_is_skipped_as_a_torn_one(tmp_path):
+    """Failures are replayed only as `finished` writes them (index, code, message)."""
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1")
+        failure = {"index": 2, "code": "InternalError.Timeout", "message": "late"}
+        journal.write("finished", "a", task_id="t1", status="SUCCEEDED", failures=[failure])
+        journal.write("submitted", "b", task_id="t2")
+        journal.write("finished", "b", task_id="t2", status="SUCCEEDED", failures=[{"index": [2]}])
+    with Journal(tmp_path) as again:
+        assert again.get("a").failures == [failure]
+        assert (again.get("b").status, again.get("b").failures) == (None, [])

@@ -57,7 +57,8 @@ async def tasks_made(emulator, count: int) -> None:
 
 async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
     """SIGINT while tasks queue behind the service's cap: PENDING ones are cancelled, exit 130."""
-    emulator = await emulators(speed=1.0)  # 30 s tasks; 5 run at once, the rest wait PENDING
+    # 30 s tasks; 5 run at once, the rest wait PENDING
+    emulator = await emulators(speed=1.0, queue_over_cap=True)
     project.recipe("foxes", SEEDS)
     proc = await wanform(
         project, "foxes.yaml", "--target", emulator.base_url, "--max-in-flight", "8"

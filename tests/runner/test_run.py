@@ -14,7 +14,7 @@ from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
 
 from runner.api.limits import resolve_limits
 from runner.exits import Exit
-from spec.models import MODELS
+from spec.models import MODELS, table
 
 FOXES = """\
     model: wan2.7-image
@@ -306,7 +306,7 @@ async def test_an_unreachable_target_stops_with_one_line(project, emulators):
 
 async def test_sync_calls_write_the_same_files(project, emulators):
     """--sync uses wan2.7's sync endpoint; wan2.5 (none) and wan2.6 interleaving stay async."""
-    emulator = await emulators()
+    emulator = await emulators(models=table({"sets.count": "exact"}))  # every image, to count
     project.recipe("foxes", FOXES)
     project.recipe("vase", VASE)
     shutil.copy(REPO / "recipes" / "wan26-image-interleave.yaml", project.root / "story.yaml")
@@ -317,3 +317,23 @@ async def test_sync_calls_write_the_same_files(project, emulators):
     assert len(images(project.out)) == 3 * 3 + 4 + 5
     story = json.loads((project.out / "story" / "story.json").read_text(encoding="utf-8"))
     assert len(story["texts"]) == 4 and len(story["images"]) == 4
+
+
+async def test_an_image_set_of_fewer_than_n_is_a_complete_job(project, emulators):
+    """The docs promise "up to n" images for an image set: seed 3 makes 3 of 4 on the emulator
+    (sets.count=fewer), and the job succeeds with those 3."""
+    emulator = await emulators()
+    project.recipe(
+        "set",
+        """\
+        model: wan2.7-image
+        prompt: Four seasons of one tree.
+        enable_sequential: true
+        n: 4
+        seed: 3
+        """,
+    )
+    done = await run(project, emulator)
+    assert [(j.state, len(j.images), j.failures) for j in done.result.jobs] == [
+        ("succeeded", 3, [])
+    ]

@@ -143,7 +143,7 @@ def test_repeated_constants_match_the_emulator():
         for method, op in item.items()
         if method in METHODS
     ]
-    assert len(api_operations) == 8
+    assert len(api_operations) == 10
     for path, operation in api_operations:
         headers = {p["name"] for p in map(deref, operation["parameters"]) if p["in"] == "header"}
         assert FAULT_HEADER in headers, path

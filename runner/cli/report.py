@@ -1,0 +1,131 @@
+"""`wanform report`: jobs, their inputs and their images as one static HTML page, or Markdown."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from runner.cli.options import root_option, variants_option
+from runner.cli.steps import check_writable, fail
+from runner.cli.validate import project_at, validated
+from runner.gitops import project as gitops_project
+from runner.gitops.links import plan_chained
+from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
+from runner.reports import history
+from runner.reports.html import markdown, page, previous
+from spec.models import ModelSpec
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False),
+    default="report",
+    show_default=True,
+    help="Where the page and its thumbnails go; a relative path is taken from ROOT.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="The images folder, as for `run` (default: the project file's `out`, else out); a "
+    "relative path is taken from ROOT.",
+)
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False),
+    help=f"Lock file (default: ROOT/{LOCK_NAME}).",
+)
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Show only new, changed and orphaned jobs, a changed job's previous outputs beside it.",
+)
+@click.option(
+    "--base",
+    metavar="REV",
+    help="With --plan: compare with the lock as git revision REV has it (say origin/main), and "
+    "show REV's outputs as the previous ones.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["html", "markdown"]),
+    default="html",
+    show_default=True,
+    help="html: write REPORT-DIR/index.html; markdown: print a summary for CI on stdout.",
+)
+@root_option("Project root: the lock, the run summaries in ROOT/.wanform/runs and the images.")
+@variants_option
+def report(
+    paths: tuple[str, ...],
+    report_dir: str,
+    out: str | None,
+    lock_path: str | None,
+    plan_only: bool,
+    base: str | None,
+    fmt: str,
+    root: str | None,
+    models: Mapping[str, ModelSpec],
+) -> None:
+    """Write a report of the jobs (default: recipes/) as REPORT-DIR/index.html.
+
+    One card per job: recipe and line, model, prompt, the parameters sent, the input images
+    with their boxes, the palette, the outputs linking the full images, failures, state, task id
+    and timings; above them the last run's summary. The page works from a file:// URL, with no
+    server and no network. Thumbnails are cached in REPORT-DIR/thumbs.
+    """
+    if base is not None and not plan_only:
+        raise click.UsageError("--base goes with --plan")
+    found_project = project_at(root)
+    project_root = found_project.root
+    folder = project_root / report_dir
+    lock_file = Path(lock_path) if lock_path else project_root / LOCK_NAME
+    validation = validated(paths, found_project, "text", models)
+    out_dir = project_root / (out or found_project.out or "out")
+    try:
+        project = gitops_project.Project.open(project_root, lock_file, out_dir)
+    except LockFileError as exc:
+        fail(str(exc))
+    html = fmt == "html"
+    if html:
+        check_writable("--report-dir", folder)
+    places = page.places(project_root, folder)
+    compared = _base(project, lock_file, base, folder) if base else project.lock
+    jobs = validation.jobs + validation.context
+    plan = plan_chained(jobs, compared, project_root, project.hashes, project.areas)
+    project.hashes.save()
+    find = None
+    if plan_only and html:  # a changed job's previous outputs, from disk or git
+        commit = base or previous.lock_commit(project_root, lock_file)
+        make = page.Thumbnails(places.thumbs)
+        find = previous.finder(project_root, commit, compared.jobs, places, make)
+    runs = history.load_runs(project_root)
+    found = page.collect(plan, project.lock, runs, places, plan_only, find, compared, html)
+    if not html:
+        markdown.write(found, sys.stdout)
+        return
+    try:
+        written = page.write(found, folder)
+    except OSError as exc:
+        fail(f"cannot write the report: {exc.strerror or exc}")
+    click.echo(f"report: {len(found.cards)} jobs in {written} (open {written.resolve().as_uri()})")
+
+
+def _base(project: gitops_project.Project, lock: Path, rev: str, folder: Path) -> LockFile:
+    """The lock as `rev` has it, its paths confined like the working lock's; or exit 1."""
+    saved = previous.base_lock(project.root, lock, rev, folder)
+    if saved is None:
+        fail(f"--base {rev}: git has no {lock} at that revision (or this is no git repository)")
+    try:
+        found = LockFile.load(saved)
+        gitops_project.check_confined(found, project.root, project.areas)
+    except LockFileError as exc:
+        fail(f"--base {rev}: {exc}")
+    return found

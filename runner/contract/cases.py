@@ -1,0 +1,710 @@
+"""The contract suite: one case per documented rule the emulator implements, one per guessed
+point of spec/guesses.yaml.
+
+Cases that succeed use the cheapest model and `n: 1` where the rule allows; the others are
+refused before a task exists, which DashScope does not bill ("failed calls are not charged",
+API-FACTS §2). A guessed refusal the real service might accept counts in `at_most`.
+"""
+
+from __future__ import annotations
+
+from runner.contract.images import data_uri, encoded, image, oversized
+from runner.contract.suite import (
+    ASYNC,
+    UNKNOWN_TASK,
+    Call,
+    Case,
+    generation,
+    imageedit,
+    messages,
+    sync,
+    synthesis,
+)
+from spec.errors import (
+    ASYNC_NOT_SUPPORTED,
+    BAD_URL,
+    CANCEL_NOT_PENDING,
+    DATA_URI_TOO_LARGE,
+    DOWNLOAD_FAILED,
+    EMPTY_MODEL,
+    INVALID_API_KEY,
+    MODEL_NOT_EXIST,
+    N_MUST_BE_ONE,
+    NO_API_KEY,
+    NOT_JSON,
+    ONE_MESSAGE,
+    SYNC_NOT_SUPPORTED,
+    URL_ERROR,
+)
+from spec.models import HEADER_ON, OSS_RESOLVE_HEADER, SSE_HEADER, SYNTHESIS_PATH
+
+W27 = "wan2.7-image"  # the cheaper wan2.7
+BAD = 400
+TEXT = {"text": "a red fox in the snow"}
+# the error-code page's message for a content item holding two modalities (issue 10, item 1)
+ONE_MODALITY = "The item of content should be a message of a certain modal."
+
+
+def _img(width: int = 256, height: int = 256, **kwargs) -> dict:
+    return {"image": image(width, height, **kwargs)}
+
+
+def _w27(*content: dict, **parameters: object) -> Call:
+    return generation(messages(W27, list(content) or [TEXT], **{"n": 1, **parameters}))
+
+
+def _w26(*content: dict, **parameters: object) -> dict:
+    return messages("wan2.6-image", [TEXT, *content], **{"n": 1, **parameters})
+
+
+def _wanx(**extra: object) -> Call:
+    return synthesis(imageedit(image(512, 512), **extra))  # type: ignore[arg-type]
+
+
+def _invalid(case_id: str, rule: str, source: str, call: Call, **kwargs) -> Case:
+    """A request the documents refuse with 400 InvalidParameter."""
+    kwargs.setdefault("code", "InvalidParameter")
+    return Case(case_id, rule, source, (call,), BAD, **kwargs)
+
+
+ENVELOPE = (
+    Case(
+        "auth.no-key",
+        "a request without an API key is refused",
+        "000-004 error response; API-FACTS §1.1",
+        (Call("POST", SYNTHESIS_PATH, imageedit(image(512, 512)), ASYNC, "none"),),
+        401,
+        "InvalidApiKey",
+        NO_API_KEY,
+    ),
+    Case(
+        "auth.invalid-key",
+        "a request with a key DashScope does not know is refused",
+        "002 error codes; API-FACTS §1.2",
+        (Call("POST", SYNTHESIS_PATH, imageedit(image(512, 512)), ASYNC, "invalid"),),
+        401,
+        "InvalidApiKey",
+        INVALID_API_KEY,
+    ),
+    Case(
+        "route.sync-call-to-async-only",
+        "an async-only endpoint called without X-DashScope-Async is refused",
+        "000-004 'current user api does not support synchronous calls'; API-FACTS §1.2",
+        (synthesis(imageedit(image(512, 512)), headers={}),),
+        403,
+        "AccessDenied",
+        SYNC_NOT_SUPPORTED,
+    ),
+    Case(
+        "route.async-header-on-sync",
+        "the synchronous endpoint refuses X-DashScope-Async",
+        "API-FACTS §1.2 (spring-ai-extensions#166)",
+        (sync(messages(W27, [TEXT], n=1), ASYNC),),
+        403,
+        "AccessDenied",
+        ASYNC_NOT_SUPPORTED,
+    ),
+    Case(
+        "body.not-json",
+        "a body that is not JSON is refused",
+        "API-FACTS §1.2 BadRequest.IllegalInput",
+        (generation("this is not json"),),
+        BAD,
+        "BadRequest.IllegalInput",
+        NOT_JSON,
+    ),
+    Case(
+        "body.model-missing",
+        "a body without `model` is refused",
+        "API-FACTS §1.2 BadRequest.EmptyModel",
+        (generation({"input": messages(W27, [TEXT])["input"], "parameters": {"n": 1}}),),
+        BAD,
+        "BadRequest.EmptyModel",
+        EMPTY_MODEL,
+    ),
+    _invalid(
+        "body.model-unknown",
+        "a model name DashScope does not have is refused",
+        "API-FACTS §1.2 'Model not exist.'",
+        generation(messages("wan9.9-image", [TEXT], n=1)),
+        message=MODEL_NOT_EXIST,
+    ),
+    _invalid(
+        "body.model-wrong-endpoint",
+        "a model sent to another model's endpoint is refused",
+        "003 'url error, please check url!'; API-FACTS §1.2",
+        synthesis(messages(W27, [TEXT], n=1)),
+        message=URL_ERROR,
+    ),
+    Case(
+        "body.input-missing",
+        "a body without `input` is refused",
+        "API-FACTS §1.2 BadRequest.EmptyInput",
+        (generation({"model": W27, "parameters": {"n": 1}}),),
+        BAD,
+        "BadRequest.EmptyInput",
+    ),
+)
+
+WAN27 = (
+    _invalid(
+        "wan2.7.two-messages",
+        "wan2.7 takes a single message",
+        "001 input.messages; API-FACTS §4.2",
+        generation(
+            {
+                "model": W27,
+                "input": {"messages": [{"role": "user", "content": [TEXT]}] * 2},
+                "parameters": {"n": 1},
+            }
+        ),
+        message=ONE_MESSAGE,
+    ),
+    _invalid(
+        "wan2.7.no-text",
+        "a wan2.7 message needs its text item",
+        "001 content.text required; API-FACTS §1.2 'lack of image or text'",
+        _w27(_img()),
+    ),
+    _invalid(
+        "wan2.7.item-two-modalities",
+        "each content item holds one modality",
+        "API-FACTS §1.2; issue 10 item 1",
+        _w27({"text": "a fox", "image": image()}),
+        message=ONE_MODALITY,
+    ),
+    _invalid(
+        "wan2.7.ten-images",
+        "wan2.7 takes at most 9 input images",
+        "000/001 '0-9 images'; 003 input constraints",
+        _w27(*[_img()] * 10, TEXT),
+    ),
+    _invalid("wan2.7.n-over-4", "n is 1-4 without enable_sequential", "003 n", _w27(TEXT, n=5)),
+    _invalid(
+        "wan2.7.seed-out-of-range",
+        "seed is in [0, 2147483647]",
+        "003 seed",
+        _w27(TEXT, seed=2_147_483_648),
+    ),
+    _invalid(
+        "wan2.7.4k-not-pro",
+        "4K is offered by wan2.7-image-pro only",
+        "001 size; 003 size",
+        _w27(TEXT, size="4K"),
+    ),
+    _invalid(
+        "wan2.7.size-pixels",
+        "an explicit W*H has 768*768 to 2048*2048 pixels",
+        "001 size; 003 size",
+        _w27(TEXT, size="500*500"),
+    ),
+    _invalid(
+        "wan2.7.size-aspect",
+        "an explicit W*H has an aspect ratio within 1:8 to 8:1",
+        "001 size",
+        _w27(TEXT, size="4000*400"),
+    ),
+    _invalid(
+        "wan2.7.bbox-count",
+        "bbox_list has one entry per input image",
+        "003 bbox_list",
+        _w27(_img(), TEXT, bbox_list=[[], []]),
+    ),
+    _invalid(
+        "wan2.7.bbox-three-boxes",
+        "an image has at most 2 boxes",
+        "003 'Each image can have up to 2 bounding boxes'",
+        _w27(_img(), TEXT, bbox_list=[[[0, 0, 9, 9], [10, 10, 19, 19], [20, 20, 29, 29]]]),
+    ),
+    _invalid(
+        "wan2.7.bbox-order",
+        "a box is [x1, y1, x2, y2] with x1 < x2 and y1 < y2",
+        "003 bbox_list",
+        _w27(_img(), TEXT, bbox_list=[[[50, 50, 10, 10]]]),
+    ),
+    _invalid(
+        "wan2.7.bbox-outside",
+        "a box lies inside its image",
+        "003 bbox_list (absolute pixel coordinates)",
+        _w27(_img(), TEXT, bbox_list=[[[0, 0, 300, 300]]]),
+    ),
+    _invalid(
+        "wan2.7.palette-with-sequential",
+        "color_palette only without enable_sequential",
+        "003 color_palette",
+        _w27(
+            TEXT,
+            enable_sequential=True,
+            color_palette=[
+                {"hex": "#C2D1E6", "ratio": "40.00%"},
+                {"hex": "#1F2A44", "ratio": "35.00%"},
+                {"hex": "#F2B880", "ratio": "25.00%"},
+            ],
+        ),
+    ),
+    _invalid(
+        "wan2.7.palette-two-colours",
+        "color_palette has 3 to 10 colours",
+        "003 'an array of 3-10 color objects'",
+        _w27(
+            TEXT,
+            color_palette=[
+                {"hex": "#C2D1E6", "ratio": "60.00%"},
+                {"hex": "#1F2A44", "ratio": "40.00%"},
+            ],
+        ),
+    ),
+    _invalid(
+        "wan2.7.palette-sum",
+        "color_palette ratios sum to 100.00%",
+        "003 color_palette",
+        _w27(
+            TEXT,
+            color_palette=[
+                {"hex": "#C2D1E6", "ratio": "40.00%"},
+                {"hex": "#1F2A44", "ratio": "35.00%"},
+                {"hex": "#F2B880", "ratio": "15.00%"},
+            ],
+        ),
+    ),
+    _invalid(
+        "wan2.7.palette-ratio-format",
+        "a ratio has two decimals, like 25.00%",
+        "003 color_palette",
+        _w27(
+            TEXT,
+            color_palette=[
+                {"hex": "#C2D1E6", "ratio": "40%"},
+                {"hex": "#1F2A44", "ratio": "35%"},
+                {"hex": "#F2B880", "ratio": "25%"},
+            ],
+        ),
+    ),
+    _invalid(
+        "wan2.7.image-gif",
+        "input images are JPEG, PNG, BMP or WEBP",
+        "003 input constraints",
+        _w27(_img(fmt="GIF", mode="P"), TEXT),
+    ),
+    _invalid(
+        "wan2.7.image-too-small",
+        "input image sides are 240 to 8000 px",
+        "000/001 image; 003 input constraints",
+        _w27(_img(100, 100), TEXT),
+    ),
+    _invalid(
+        "wan2.7.image-aspect",
+        "an input image's aspect ratio is within 1:8 to 8:1",
+        "001 image",
+        _w27(_img(2500, 250), TEXT),
+    ),
+    _invalid(
+        "wan2.7.palette-hex",
+        "a palette colour is a hex code like #C2D1E6",
+        "003 color_palette",
+        _w27(
+            TEXT,
+            color_palette=[
+                {"hex": "red", "ratio": "40.00%"},
+                {"hex": "#1F2A44", "ratio": "35.00%"},
+                {"hex": "#F2B880", "ratio": "25.00%"},
+            ],
+        ),
+    ),
+    _invalid(
+        "wan2.7.role-not-user",
+        "the message's role is user",
+        "001 input.messages.role; API-FACTS §4.2",
+        generation(
+            {
+                "model": W27,
+                "input": {"messages": [{"role": "assistant", "content": [TEXT]}]},
+                "parameters": {"n": 1},
+            }
+        ),
+    ),
+    _invalid(
+        "wan2.7.url-scheme",
+        "an image is an http(s) URL or a data URI",
+        "003 image input methods; API-FACTS §1.2",
+        _w27({"image": "ftp://example.com/a.png"}, TEXT),
+        message=BAD_URL,
+    ),
+    _invalid(
+        "wan2.7.oss-without-resolve-header",
+        "an oss:// image needs X-DashScope-OssResourceResolve: enable",
+        "API-FACTS §1.2, §5.6 (temporary upload)",
+        _w27({"image": "oss://dashscope-instant/contract/2026-01-01/x/a.png"}, TEXT),
+        message=BAD_URL,
+    ),
+    _invalid(
+        "wan2.7.oss-not-uploaded",
+        "an oss:// image that was never uploaded cannot be downloaded",
+        "API-FACTS §1.2 'Failed to download multimodal content.'",
+        generation(
+            messages(
+                W27,
+                [{"image": "oss://dashscope-instant/contract/2026-01-01/x/a.png"}, TEXT],
+                n=1,
+            ),
+            headers={**ASYNC, OSS_RESOLVE_HEADER: HEADER_ON},
+        ),
+        message=DOWNLOAD_FAILED,
+    ),
+    _invalid(
+        "wan2.7.data-uri-mime-mismatch",
+        "a data URI's MIME type matches its bytes",
+        "003 image input methods; issue 10 item 3",
+        _w27({"image": data_uri(encoded(256, 256), "image/jpeg")}, TEXT),
+    ),
+)
+
+OTHER_MODELS = (
+    _invalid(
+        "wan2.6.interleave-n-2",
+        "wan2.6 interleaved output makes n=1",
+        "API-FACTS §4.3; error page 'num_images_per_prompt must be 1.'",
+        generation(_w26(n=2, enable_interleave=True)),
+        message=N_MUST_BE_ONE,
+    ),
+    _invalid(
+        "wan2.6.interleave-two-images",
+        "wan2.6 interleaved output takes 0 or 1 image",
+        "API-FACTS §4.3",
+        generation(_w26(_img(512, 512), _img(512, 512), enable_interleave=True)),
+    ),
+    _invalid(
+        "wan2.6.interleave-sync-without-stream",
+        "wan2.6 interleaved output on the synchronous endpoint must be streamed",
+        "API-FACTS §4.1, §4.3 'stream must be true for interleave via sync'",
+        sync(_w26(enable_interleave=True, max_images=1)),
+    ),
+    _invalid(
+        "wan2.6.edit-without-image",
+        "wan2.6 image editing takes 1 to 4 images",
+        "000/001 wan2.6 images; API-FACTS §4.3",
+        generation(_w26()),
+    ),
+    _invalid(
+        "wan2.5.four-images",
+        "wan2.5-i2i-preview takes at most 3 images",
+        "000 wan2.5 images; API-FACTS §4.4",
+        synthesis(
+            {
+                "model": "wan2.5-i2i-preview",
+                "input": {"prompt": "merge them", "images": [image(512, 512)] * 4},
+                "parameters": {"n": 1},
+            }
+        ),
+    ),
+    _invalid(
+        "wan2.5.size-pixels",
+        "wan2.5 size has 768*768 to 1280*1280 pixels",
+        "API-FACTS §4.4",
+        synthesis(
+            {
+                "model": "wan2.5-i2i-preview",
+                "input": {"prompt": "make it blue", "images": [image(512, 512)]},
+                "parameters": {"n": 1, "size": "2048*2048"},
+            }
+        ),
+    ),
+    _invalid("wanx2.1.n-over-4", "wanx2.1 n is 1 to 4", "002 n", _wanx(n=5)),
+    _invalid(
+        "wanx2.1.expand-scale-over-2",
+        "expand's scales are 1.0 to 2.0",
+        "002 top_scale",
+        _wanx(function="expand", top_scale=2.5),
+    ),
+    Case(
+        "wanx2.1.tiff-accepted",
+        "wanx2.1 takes TIFF input images",
+        "002 base_image_url formats",
+        (synthesis(imageedit(image(512, 512, fmt="TIFF"))),),
+        200,
+        images=1,
+    ),
+    _invalid(
+        "wanx2.1.function-unknown",
+        "function is one of the ten documented functions",
+        "002 function",
+        _wanx(function="make_it_pretty"),
+    ),
+    _invalid(
+        "wanx2.1.mask-missing",
+        "description_edit_with_mask needs mask_image_url",
+        "002 mask_image_url",
+        _wanx(function="description_edit_with_mask"),
+    ),
+    _invalid(
+        "wanx2.1.mask-data-uri",
+        "mask_image_url takes a URL, not base64 data",
+        "002 mask_image_url '仅支持图像URL地址'",
+        _wanx(function="description_edit_with_mask", mask_image_url=image(512, 512, mode="L")),
+    ),
+    _invalid(
+        "wanx2.1.image-too-small",
+        "wanx2.1 image sides are 512 to 4096 px",
+        "002 base_image_url",
+        synthesis(imageedit(image(256, 256))),
+    ),
+    _invalid(
+        "wanx2.1.url-with-chinese",
+        "an image URL may not contain Chinese characters",
+        "002 base_image_url; issue 10 item 6",
+        synthesis(imageedit("https://example.com/图片.png")),
+    ),
+    _invalid(
+        "wanx2.1.strength-over-1",
+        "strength is in [0.0, 1.0]",
+        "002 strength",
+        _wanx(function="stylization_all", strength=1.5),
+    ),
+    _invalid(
+        "wanx2.1.data-uri-too-large",
+        "a data URI carries at most 10485760 bytes",
+        "002 base_image_url <= 10 MB; error page 'Exceeded limit on max bytes per data-uri item'",
+        synthesis(imageedit(oversized())),
+        message=DATA_URI_TOO_LARGE,
+    ),
+)
+
+TASKS = (
+    Case(
+        "task.succeeds",
+        "an accepted task goes PENDING, RUNNING, SUCCEEDED and then cannot be cancelled",
+        "002 task_status; API-FACTS §3.1, §3.2",
+        (_wanx(),),
+        BAD,
+        "UnsupportedOperation",
+        images=1,
+        cancel="after",
+        message=CANCEL_NOT_PENDING,
+    ),
+    Case(
+        "task.unknown",
+        "a task id nobody has reads UNKNOWN",
+        "002 '任务不存在或状态未知'; API-FACTS §3.1",
+        (Call("GET", f"/tasks/{UNKNOWN_TASK}"),),
+        200,
+    ),
+    _invalid(
+        "task.list-bad-status",
+        "the task list filters by one of the six statuses",
+        "API-FACTS §3.3",
+        Call("GET", "/tasks?status=DONE"),
+    ),
+    Case(
+        "upload.policy",
+        "the temporary upload starts with a policy",
+        "API-FACTS §5.6 (get-temporary-file-url)",
+        (Call("GET", "/uploads?action=getPolicy&model=wanx2.1-imageedit"),),
+        200,
+    ),
+    Case(
+        "task.list",
+        "the task list answers with pages of the last 24 h",
+        "API-FACTS §3.3",
+        (Call("GET", "/tasks"),),
+        200,
+    ),
+)
+
+
+def _guess(case_id: str, guess: str, rule: str, calls: tuple[Call, ...], status: int, **kw) -> Case:
+    return Case(case_id, rule, f"spec/guesses.yaml {guess}", calls, status, guess=guess, **kw)
+
+
+GUESSED = (
+    _guess(
+        "guess.wan2.7-n-omitted",
+        "wan2.7.n_default",
+        "wan2.7 text-to-image without n makes the default number of images",
+        (generation(messages(W27, [TEXT], size="1K")),),
+        200,
+        model=W27,
+        images=4,
+    ),
+    _guess(
+        "guess.wan2.6-size-2048",
+        "wan2.6.limits",
+        "wan2.6 editing takes size 2048*2048",
+        (generation(_w26(_img(512, 512), size="2048*2048")),),
+        200,
+        model="wan2.6-image",
+        images=1,
+    ),
+    _guess(
+        "guess.image-set-count",
+        "sets.count",
+        "an image set of n: 2 makes up to 2 images",
+        (generation(messages(W27, [TEXT], n=2, enable_sequential=True, seed=7, size="1K")),),
+        200,
+        model=W27,
+        images=2,
+        up_to=True,
+    ),
+    _guess(
+        "guess.over-cap",
+        "service.over_cap",
+        "a submission beyond the model's tasks in flight is throttled",
+        (_wanx(), _wanx(), _wanx()),
+        429,
+        code="Throttling.RateQuota",
+        images=2,
+        at_most=3,
+    ),
+    _guess(
+        "guess.size-on-wanx2.1",
+        "params.other_models",
+        "a parameter documented for other models only (size on wanx2.1) is refused",
+        (_wanx(size="1024*1024"),),
+        BAD,
+        code="InvalidParameter",
+        at_most=1,
+    ),
+    _guess(
+        "guess.negative-prompt-on-wan2.7",
+        "wan2.7.unsupported_params",
+        "negative_prompt on wan2.7 is refused",
+        (_w27(TEXT, negative_prompt="blurry", size="1K"),),
+        BAD,
+        code="InvalidParameter",
+        model=W27,
+        at_most=1,
+    ),
+    _guess(
+        "guess.wan2.5-negative-prompt-in-parameters",
+        "wan2.5.negative_prompt",
+        "parameters.negative_prompt on wan2.5 is refused",
+        (
+            synthesis(
+                {
+                    "model": "wan2.5-i2i-preview",
+                    "input": {"prompt": "make it blue", "images": [image(512, 512)]},
+                    "parameters": {"n": 1, "negative_prompt": "blurry"},
+                }
+            ),
+        ),
+        BAD,
+        code="InvalidParameter",
+        model="wan2.5-i2i-preview",
+        at_most=1,
+    ),
+    _guess(
+        "guess.mask-with-colorization",
+        "wanx2.1.mask_other_function",
+        "mask_image_url with another function than description_edit_with_mask is refused",
+        (_wanx(mask_image_url=image(512, 512, mode="L")),),
+        BAD,
+        code="InvalidParameter",
+        at_most=1,
+    ),
+    _guess(
+        "guess.max-images-without-interleave",
+        "wan2.6.max_images_without_interleave",
+        "max_images without enable_interleave is refused",
+        (generation(_w26(_img(512, 512), max_images=2)),),
+        BAD,
+        code="InvalidParameter",
+        model="wan2.6-image",
+        at_most=1,
+    ),
+    _guess(
+        "guess.wan2.7-data-uri-11mb",
+        "wan2.7.data_uri_max",
+        "a data URI over 10485760 bytes is refused on wan2.7 too",
+        (_w27({"image": oversized()}, TEXT),),
+        BAD,
+        code="InvalidParameter",
+        model=W27,
+        at_most=1,
+    ),
+    _guess(
+        "guess.wan2.7-two-texts",
+        "wan2.7.text_items",
+        "a second text item in a wan2.7 message is refused",
+        (_w27(TEXT, {"text": "and a moon"}, size="1K"),),
+        BAD,
+        code="InvalidParameter",
+        model=W27,
+        at_most=1,
+    ),
+    _guess(
+        "guess.empty-prompt",
+        "prompt.empty",
+        "an empty prompt is refused",
+        (_wanx(prompt=""),),
+        BAD,
+        code="InvalidParameter",
+        at_most=1,
+    ),
+    _guess(
+        "guess.transparent-png",
+        "image.alpha",
+        "an input PNG with an alpha channel is accepted",
+        (_w27(_img(mode="RGBA"), TEXT, size="1K"),),
+        200,
+        model=W27,
+        images=1,
+    ),
+    _guess(
+        "guess.stream-parameter-without-header",
+        "sse.stream_param",
+        "parameters.stream without the SSE header answers plain JSON",
+        (sync(_w26(_img(512, 512), stream=True)),),
+        200,
+        model="wan2.6-image",
+        images=1,
+        streamed=False,
+    ),
+    _guess(
+        "guess.sse-framing",
+        "sse.framing",
+        "a streamed answer's events carry their HTTP status line",
+        (
+            sync(
+                _w26(enable_interleave=True, max_images=1, stream=True),
+                {SSE_HEADER: HEADER_ON},
+            ),
+        ),
+        200,
+        model="wan2.6-image",
+        images=1,
+        streamed=True,
+    ),
+    _guess(
+        "guess.messages-partial-failure",
+        "messages.partial_failure",
+        "a wan2.6 task with one of two images failed succeeds with the other",
+        (generation(_w26(_img(512, 512), n=2)),),
+        200,
+        model="wan2.6-image",
+        images=1,
+        at_most=2,
+        emulator_only="the real service cannot be made to fail one image on purpose",
+        fault={"action": "partial", "failed": 1, "code": "DataInspectionFailed"},
+    ),
+    _guess(
+        "guess.cancel-unknown-task",
+        "cancel.unknown_task",
+        "cancelling a task id nobody has is refused like a task not PENDING",
+        (Call("POST", f"/tasks/{UNKNOWN_TASK}/cancel"),),
+        BAD,
+        code="UnsupportedOperation",
+        message=CANCEL_NOT_PENDING,
+    ),
+    _guess(
+        "guess.canceled-task-body",
+        "task.canceled_body",
+        "a cancelled task's query body",
+        (_wanx(),),
+        200,
+        at_most=1,
+        cancel="at-once",
+        emulator_only="DashScope keeps a task PENDING for milliseconds: a cancel cannot be timed",
+    ),
+)
+
+SUITE: tuple[Case, ...] = (*ENVELOPE, *WAN27, *OTHER_MODELS, *TASKS, *GUESSED)
+CASES = {case.id: case for case in SUITE}

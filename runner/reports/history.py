@@ -1,0 +1,147 @@
+"""What each run leaves for `wanform report`: its summary in ROOT/.wanform/runs/, one JSON per run.
+
+Files are named by the run's UTC start so that name order is time order (newest last); the newest
+`KEPT` stay. The report reads them with the lock and the sidecars, never the run's stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+
+from runner.engine.guard import STATE_DIR
+from runner.engine.outputs import write_atomic
+from runner.engine.states import (
+    FAILED,
+    INTERRUPTED,
+    PARTIAL,
+    SKIPPED,
+    STOPPED,
+    SUCCEEDED,
+    UNRESOLVED,
+    RunResult,
+)
+from runner.reports import versions
+from runner.timestamps import utc_now
+from spec.models import MODELS
+
+RUNS_DIR = "runs"
+KEPT = 10
+
+# The states a report shows, and the run's job states they come from (one place to adapt).
+COMPLETE, NOT_RUN = "complete", "not run"
+REPORT_STATES = (COMPLETE, PARTIAL, FAILED, UNRESOLVED, SKIPPED, NOT_RUN)
+_FROM_RUN = {
+    SUCCEEDED: COMPLETE,
+    PARTIAL: PARTIAL,
+    FAILED: FAILED,
+    UNRESOLVED: UNRESOLVED,
+    INTERRUPTED: NOT_RUN,
+    STOPPED: NOT_RUN,
+}
+
+
+def report_state(run_state: str | None, entry: dict | None) -> str:
+    """A job's state for the report, from its last run (if any) and its lock entry (if any).
+
+    A job the last run found done earlier (the engine's `skipped`) is what its lock entry says.
+    """
+    if run_state in _FROM_RUN:
+        return _FROM_RUN[run_state]
+    if entry is not None:
+        return PARTIAL if entry.get("failures") else COMPLETE
+    return NOT_RUN if run_state in (None, SKIPPED) else run_state
+
+
+def runs_dir(root: Path) -> Path:
+    return root / STATE_DIR / RUNS_DIR
+
+
+def _version() -> str:
+    try:
+        return metadata.version("wanform")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def summary(keys: list[str], result: RunResult, target_kind: str) -> dict:
+    """The run as the report reads it; `keys` are the lock keys of `result.jobs`, in order."""
+    states: dict[str, int] = {}
+    cost: dict[str, float] = {}
+    jobs = []
+    for key, job in zip(keys, result.jobs, strict=True):
+        # a job found done by an earlier run is what that run made of it
+        state = report_state(
+            job.state, {"failures": job.failures} if job.state == SKIPPED else None
+        )
+        states[state] = states.get(state, 0) + 1
+        if job.model in MODELS and job.state != SKIPPED:
+            price = len(job.images) * MODELS[job.model].price_cny
+            cost[job.model] = round(cost.get(job.model, 0.0) + price, 6)
+        error = {"code": job.error.code, "message": job.error.message} if job.error else None
+        jobs.append({"key": key, "state": job.state, "task_id": job.task_id, "error": error})
+    s = result.summary()
+    return {
+        "version": versions.RUN_HISTORY,
+        "wanform": _version(),
+        "finished_at": utc_now(),
+        "target": target_kind,
+        "states": dict(sorted(states.items())),
+        "images": s["images"],
+        "failed_images": s["failed_images"],
+        "requests": s["requests"],
+        "throttled": s["throttled"],
+        "cost_cny": dict(sorted(cost.items())),
+        "wall_seconds": s["elapsed_seconds"],
+        "jobs": jobs,
+    }
+
+
+def record_run(root: Path, keys: list[str], result: RunResult, target_kind: str) -> str | None:
+    """Write this run's summary and drop all but the newest `KEPT`; a warning if it cannot be
+    written (the run itself is recorded in the lock either way)."""
+    folder = runs_dir(root)
+    doc = summary(keys, result, target_kind)
+    name = f"run-{utc_now('microseconds', zulu=True).replace(':', '')}-{os.getpid()}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        write_atomic(folder / name, text.encode("utf-8"))
+    except OSError as exc:
+        return f"the run summary was not kept ({folder}: {exc.strerror or exc})"
+    for old in run_files(root)[:-KEPT]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return None
+
+
+def run_files(root: Path) -> list[Path]:
+    """The kept run summaries, oldest first."""
+    folder = runs_dir(root)
+    return sorted(folder.glob("run-*.json")) if folder.is_dir() else []
+
+
+def load_runs(root: Path) -> list[dict]:
+    """The kept run summaries that can be read, oldest first (a damaged one is passed over)."""
+    runs = []
+    for path in run_files(root):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("version") == versions.RUN_HISTORY:
+            runs.append(doc)
+    return runs
+
+
+def last_states(runs: list[dict]) -> dict[str, dict]:
+    """Each job's entry in the newest run that ran it, by lock key."""
+    found: dict[str, dict] = {}
+    for run in runs:
+        for job in run.get("jobs", []):
+            if isinstance(job, dict) and isinstance(job.get("key"), str):
+                found[job["key"]] = job
+    return found

@@ -1,0 +1,45 @@
+"""`wanform report -o markdown`: the report as a CI job summary or a pull-request comment."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from runner.reports.html.page import Report
+
+
+def _cell(text: object) -> str:
+    """A table cell: pipes escaped, lines joined, so no value can break the table."""
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _run_line(run: dict) -> str:
+    states = ", ".join(f"{n} {s}" for s, n in run.get("states", {}).items()) or "no jobs"
+    cost = sum(run.get("cost_cny", {}).values())
+    return (
+        f"Last run ({run.get('finished_at')}, {run.get('target')}, wanform {run.get('wanform')}): "
+        f"{states}; {run.get('images', 0)} images made, {run.get('failed_images', 0)} failed; "
+        f"{run.get('requests', 0)} requests, {run.get('throttled', 0)} throttled (429); "
+        f"about {cost:.2f} CNY at list price; {run.get('wall_seconds', 0):.1f} s"
+    )
+
+
+def write(report: Report, out: TextIO) -> None:
+    """Counts, then one table row per job: state, plan verdict and what changed."""
+    out.write(f"## {report.title}\n\n")
+    out.write((_run_line(report.run) if report.run else "No run recorded yet.") + "\n\n")
+    counts: dict[str, int] = {}
+    for c in report.cards:
+        counts[c["state"]] = counts.get(c["state"], 0) + 1
+    out.write(
+        f"{len(report.cards)} jobs: "
+        + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none")
+        + "\n"
+    )
+    if report.plan is not None:
+        out.write("Plan: " + ", ".join(f"{n} {s}" for s, n in sorted(report.plan.items())) + "\n")
+    if not report.cards:
+        return
+    out.write("\n| job | model | state | plan | what changed |\n|---|---|---|---|---|\n")
+    for c in report.cards:
+        row = [f"`{c['key']}`", c["model"], c["state"], c["plan"], ", ".join(c["reasons"])]
+        out.write("| " + " | ".join(_cell(v) for v in row) + " |\n")

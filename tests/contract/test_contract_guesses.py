@@ -1,0 +1,30 @@
+"""The suite can settle every guess: each guessed case's answer changes when the emulator takes
+another value of its guess."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.api.targets import resolve
+from runner.contract import snapshots
+from runner.contract.cases import SUITE
+from runner.contract.compare import differences
+from runner.contract.session import play_suite
+from spec.models import GUESSES, table
+
+ALTERNATIVES = [(g.id, value) for g in GUESSES.values() for value in g.alternatives]
+
+
+@pytest.mark.parametrize(
+    ("guess", "value"), ALTERNATIVES, ids=[f"{g}={v}" for g, v in ALTERNATIVES]
+)
+async def test_another_value_of_a_guess_changes_its_case(guess: str, value: str) -> None:
+    """With `guess=value` the emulator answers the guess's case otherwise than the shipped
+    expectation (made with the default), so a DashScope recording tells the values apart."""
+    _, shipped = snapshots.read(snapshots.SHIPPED)
+    cases = [c for c in SUITE if c.guess == guess]
+    played = await play_suite(
+        resolve("emulator", {}), table({guess: value}), cases, lambda where, chosen: None
+    )
+    for case in cases:
+        assert differences(case, shipped[case.id], played.observed[case.id]), case.id

@@ -1,0 +1,65 @@
+"""`wanform emulator` as a process: --variants and WANFORM_VARIANTS pick the guessed answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from emulator_api import ASYNC, GENERATION, KEY, wan27
+
+TIMEOUT_SECONDS = 30
+
+
+def request(base: str, path: str, body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json", **ASYNC}
+    data = json.dumps(body).encode() if body is not None else None
+    sent = urllib.request.Request(base + path, data=data, headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(sent, timeout=TIMEOUT_SECONDS) as response:
+        return json.loads(response.read())
+
+
+def default_n_images(*args: str, env: dict[str, str] | None = None) -> int:
+    """Start the emulator with `args`, make a wan2.7 task without n; how many images it made."""
+    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", "--speed", "1000"]
+    process = subprocess.Popen(
+        [*command, *args], stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
+    try:
+        root = process.stdout.readline().strip().removesuffix("/api/v1")
+        body = wan27()
+        del body["parameters"]["n"]
+        task_id = request(root, GENERATION, body)["output"]["task_id"]
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            task = request(root, f"/api/v1/tasks/{task_id}")
+            if task["output"]["task_status"] == "SUCCEEDED":
+                return task["usage"]["image_count"]
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} did not finish")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=TIMEOUT_SECONDS)
+        process.stdout.close()
+
+
+def test_variants_option_and_environment_change_the_default_n() -> None:
+    assert default_n_images() == 4
+    assert default_n_images("--variants", "wan2.7.n_default=1") == 1
+    assert default_n_images(env={"WANFORM_VARIANTS": "wan2.7.n_default=1"}) == 1
+
+
+def test_an_unknown_variant_is_a_usage_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.cli", "emulator", "--variants", "sets.count=all"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 2 and "unknown variant sets.count=all" in done.stderr

@@ -1,0 +1,157 @@
+"""The emulator's dashboard: what it shows and does in Chromium, and who may call the admin API."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from report_kit import EmulatorProcess, http, screenshot, submit
+
+PWNED = '<img src="x" onerror="window.__pwned = 1">'
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorProcess]:
+    """An emulator at real speed: tasks move only when the clock is advanced."""
+    with EmulatorProcess() as started:
+        yield started
+
+
+def token(emulator: EmulatorProcess) -> str:
+    status, _ = http(emulator.origin + "/__emulator/clock")
+    assert status == 200
+    import urllib.request
+
+    with urllib.request.urlopen(emulator.origin + "/__emulator/ui/", timeout=30) as page:
+        html = page.read().decode()
+    found = re.search(r'name="wanform-admin-token" content="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_task_appears_and_moves_with_the_clock(page, emulator: EmulatorProcess) -> None:
+    """A submitted task shows up; advancing the clock from the page makes it SUCCEEDED with
+    its result thumbnail; the prompt, markup included, is shown as text."""
+    page.goto(emulator.origin + "/__emulator/ui/")
+    status, body = submit(emulator.base_url, PWNED)
+    assert status == 200
+    task_id = body["output"]["task_id"]
+    row = page.locator(f"#tasks tr[data-task-id='{task_id}']")
+    row.wait_for()
+    assert row.get_attribute("data-status") in ("PENDING", "RUNNING")
+    assert row.locator("td.prompt").text_content() == PWNED
+    page.fill("#advance-seconds", "3600")
+    page.click("#advance")
+    page.wait_for_selector(f"#tasks tr[data-task-id='{task_id}'][data-status='SUCCEEDED']")
+    thumb = row.locator(".results img")
+    thumb.wait_for()
+    page.wait_for_function(
+        "id => { const i = document.querySelector(`tr[data-task-id='${id}'] .results img`);"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        arg=task_id,
+    )
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("td.prompt img").count() == 0
+    journal = page.locator("#journal tbody tr")
+    assert journal.count() >= 1
+    screenshot(page, "dashboard")
+
+
+def test_a_fault_added_on_the_page_is_in_the_api_and_fires(page, emulator: EmulatorProcess) -> None:
+    """The rule the page adds is listed by the admin API, fires on the next submission, shows in
+    the journal, and goes when the page removes it."""
+    page.goto(emulator.origin + "/__emulator/ui/")
+    page.fill(
+        "#fault-rule", '{"action": "error", "code": "Throttling.RateQuota", "endpoint": "submit"}'
+    )
+    page.click("#add-fault")
+    page.locator("#faults tbody tr").wait_for()
+    status, listed = http(emulator.origin + "/__emulator/faults")
+    [rule] = listed["faults"]
+    assert (rule["action"], rule["code"]) == ("error", "Throttling.RateQuota")
+    status, body = submit(emulator.base_url, "a fox")
+    assert (status, body["code"]) == (429, "Throttling.RateQuota")
+    page.wait_for_function(
+        "id => [...document.querySelectorAll('#journal tbody tr')].some("
+        "r => r.textContent.includes('Throttling.RateQuota') && r.textContent.includes(id))",
+        arg=rule["id"],
+    )
+    page.click(f"#faults tr[data-rule-id='{rule['id']}'] button")
+    page.locator("#faults tbody tr").wait_for(state="detached")
+    assert http(emulator.origin + "/__emulator/faults")[1] == {"faults": []}
+
+
+def test_reset_from_the_page_and_the_listings(page, emulator: EmulatorProcess) -> None:
+    """The page's reset empties the task listing the admin API gives."""
+    submit(emulator.base_url, "a fox")
+    assert len(http(emulator.origin + "/__emulator/tasks")[1]["tasks"]) == 1
+    page.goto(emulator.origin + "/__emulator/ui/")
+    page.locator("#tasks tbody tr").wait_for()
+    page.click("#reset")
+    page.locator("#tasks tbody tr").wait_for(state="detached")
+    assert http(emulator.origin + "/__emulator/tasks")[1] == {"tasks": []}
+
+
+class _Page(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>elsewhere</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_cross_origin_reset_is_refused(browser, emulator: EmulatorProcess) -> None:
+    """A page on another origin cannot reset the emulator, by fetch or by form."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    submit(emulator.base_url, "a fox")
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        status = page.evaluate(
+            "url => fetch(url, {method: 'POST', mode: 'no-cors'}).then(r => r.type)",
+            emulator.origin + "/__emulator/reset",
+        )
+        assert status == "opaque"
+        with page.expect_navigation():
+            page.evaluate(
+                "url => { const f = document.createElement('form'); f.method = 'POST';"
+                " f.action = url; document.body.appendChild(f); f.submit(); }",
+                emulator.origin + "/__emulator/reset",
+            )
+        assert "Forbidden" in page.content()
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
+    assert len(http(emulator.origin + "/__emulator/tasks")[1]["tasks"]) == 1
+
+
+def test_browser_requests_need_the_origin_and_the_token(emulator: EmulatorProcess) -> None:
+    """With Origin set, a change needs the page's token; another origin, or a rebound host name,
+    is refused even with it; a program without those headers is served as before."""
+    reset = emulator.origin + "/__emulator/reset"
+    own = {"Origin": emulator.origin}
+    assert http(reset, "POST", headers=own)[0] == 403
+    assert http(reset, "POST", headers=own | {"X-Wanform-Token": "guess"})[0] == 403
+    good = own | {"X-Wanform-Token": token(emulator)}
+    assert http(reset, "POST", headers=good) == (200, {"reset": True})
+    other = good | {"Origin": "http://evil.example"}
+    status, body = http(reset, "POST", headers=other)
+    assert (status, body["code"]) == (403, "Forbidden")
+    port = emulator.origin.rsplit(":", 1)[1]
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    assert (
+        http(reset, "POST", headers=rebound | {"X-Wanform-Token": good["X-Wanform-Token"]})[0]
+        == 403
+    )
+    assert http(emulator.origin + "/__emulator/ui/", headers=rebound)[0] == 403
+    assert http(reset, "POST", headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+    assert http(reset, "POST") == (200, {"reset": True})

@@ -1,0 +1,91 @@
+"""Run summaries in .wanform/runs: written by each run, a handful kept, read back by the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from report_kit import wanform
+
+from runner.api.errors import TaskFailedError
+from runner.engine.states import (
+    FAILED,
+    PARTIAL,
+    SUCCEEDED,
+    ImageFailure,
+    ImageOut,
+    JobState,
+    RunResult,
+)
+from runner.reports import history
+
+
+def _result() -> RunResult:
+    done = JobState("a.yaml", "a", "wan2.7-image", SUCCEEDED, task_id="t1")
+    done.images = [ImageOut(1, "x.png", "00", 1), ImageOut(2, "y.png", "00", 1)]
+    half = JobState("b.yaml", "b", "wan2.7-image-pro", PARTIAL, task_id="t2")
+    half.images = [ImageOut(1, "z.png", "00", 1)]
+    half.failures = [ImageFailure(2, "DataInspectionFailed", "no")]
+    failed = JobState("c.yaml", "c", "wan2.7-image", FAILED, task_id="t3")
+    failed.error = TaskFailedError("InternalError", "boom", task_id="t3")
+    result = RunResult("emulator http://x", [done, half, failed], elapsed=1.25)
+    result.requests = {"submit": 3, "query": 6}
+    result.throttled = 2
+    return result
+
+
+def test_summary_counts_states_images_requests_and_cost() -> None:
+    """The summary has jobs by state, images made and failed, requests, 429s, cost per model."""
+    doc = history.summary(["a::a", "b::b", "c::c"], _result(), "emulator")
+    assert doc["states"] == {"complete": 1, "failed": 1, "partial": 1}
+    assert (doc["images"], doc["failed_images"], doc["requests"], doc["throttled"]) == (3, 1, 9, 2)
+    assert doc["cost_cny"] == {"wan2.7-image": 0.4, "wan2.7-image-pro": 0.5}
+    assert (doc["target"], doc["wall_seconds"]) == ("emulator", 1.25)
+    assert doc["wanform"] and doc["version"] == 1
+    assert doc["jobs"][2] == {
+        "key": "c::c",
+        "state": "failed",
+        "task_id": "t3",
+        "error": {"code": "InternalError", "message": "boom"},
+    }
+
+
+def test_a_handful_are_kept_newest_last(tmp_path: Path) -> None:
+    """After more runs than KEPT, the newest KEPT files remain, in the order they were written."""
+    for n in range(history.KEPT + 3):
+        result = _result()
+        result.throttled = n
+        assert history.record_run(tmp_path, ["a::a", "b::b", "c::c"], result, "emulator") is None
+    runs = history.load_runs(tmp_path)
+    assert [r["throttled"] for r in runs] == list(range(3, history.KEPT + 3))
+    assert not list(history.runs_dir(tmp_path).glob(".*"))  # no temporary left behind
+
+
+def test_an_unwritable_folder_is_a_warning(tmp_path: Path) -> None:
+    """A run whose summary cannot be written says why and goes on."""
+    (tmp_path / ".wanform").write_text("a file where the folder should be")
+    warning = history.record_run(tmp_path, ["a::a", "b::b", "c::c"], _result(), "emulator")
+    assert warning is not None and "not kept" in warning
+
+
+def test_states_come_from_the_newest_run_that_ran_the_job() -> None:
+    """A job the last run did not touch keeps the state of the run before; the lock decides the
+    rest."""
+    runs = [
+        {"jobs": [{"key": "a", "state": FAILED}, {"key": "b", "state": SUCCEEDED}]},
+        {"jobs": [{"key": "a", "state": PARTIAL}]},
+    ]
+    last = history.last_states(runs)
+    assert history.report_state(last["a"]["state"], None) == "partial"
+    assert history.report_state(last["b"]["state"], {}) == "complete"
+    assert history.report_state("skipped", {"failures": [{"index": 2}]}) == "partial"
+    assert history.report_state(None, None) == "not run"
+
+
+def test_the_run_command_writes_one(ran: Path) -> None:
+    """`wanform run` left a summary that the report's numbers come from."""
+    [path] = history.run_files(ran)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["states"] == {"complete": 1, "failed": 1, "partial": 1}
+    assert doc["images"] == 3 and doc["target"] == "url"
+    assert wanform(ran, "report", "-o", "markdown").stdout.count("| `recipes/") == 3
