@@ -138,7 +138,8 @@ async def test_a_change_downstream_runs_only_downstream(project, emulator):
 
 
 async def test_an_upstream_failure_skips_its_dependants_with_the_reason(project, emulator):
-    """The first step fails: the two after it are blocked, never sent, and the run exits 3."""
+    """The first step fails: the two after it are blocked, never sent, and the run exits 3; the
+    report shows them skipped with the reason."""
     root = project.root
     chain(root)
     await emulator.fault(action="fail", prompt="red fox", code="InternalError")
@@ -157,6 +158,12 @@ async def test_an_upstream_failure_skips_its_dependants_with_the_reason(project,
         "skipped: upstream recipes/winter.yaml::winter blocked (UpstreamFailed)"
     )
     assert len(await tasks(emulator)) == 1
+    code, _, err = await run_cli(root, "report")
+    assert code == Exit.OK, err
+    page = (root / "report" / "index.html").read_text(encoding="utf-8")
+    card = page.split('data-search="recipes/winter.yaml::winter')[1].split("</article>")[0]
+    assert '<span class="state state-skipped">skipped</span>' in card
+    assert "skipped: upstream recipes/fox.yaml::fox failed (InternalError)" in card
 
 
 async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, emulator):
