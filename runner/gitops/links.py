@@ -12,9 +12,19 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from runner.engine.states import REFETCH, rerun_kind
 from runner.gitops.fingerprint import HashCache, fingerprint
 from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import CHANGED, UNCHANGED, Links, Plan, PlannedJob, make_plan
+from runner.gitops.plan import (
+    CHANGED,
+    INCOMPLETE,
+    PARTIAL,
+    UNCHANGED,
+    Links,
+    Plan,
+    PlannedJob,
+    make_plan,
+)
 from runner.recipes import graph
 from runner.recipes.check import CheckedJob
 from runner.recipes.load import DEFAULTS
@@ -55,11 +65,22 @@ def identity(
     upstream = done.get(upstream_key)
     if upstream is None or upstream.fingerprint is None:
         return f"job:{upstream_key}#{image}"
-    if upstream.status == UNCHANGED:
-        recorded = recorded_outputs(lock.jobs.get(upstream_key, {}), "sha256")
+    entry = lock.jobs.get(upstream_key, {})
+    if _keeps_its_files(upstream, entry):
+        recorded = recorded_outputs(entry, "sha256")
         if image in recorded:
             return recorded[image]
     return f"{upstream.fingerprint.digest}#{image}"
+
+
+def _keeps_its_files(upstream: PlannedJob, entry: dict) -> bool:
+    """Whether the upstream's recorded files stay as they are through the next run: it is
+    unchanged, partial (not rerun), or incomplete with only images to fetch again from its task
+    (a resubmitted one makes new images)."""
+    if upstream.status in (UNCHANGED, PARTIAL):
+        return True
+    failures = [f for f in entry.get("failures") or [] if isinstance(f, dict)]
+    return upstream.status == INCOMPLETE and rerun_kind(failures) == REFETCH
 
 
 def linker(lock: LockFile, made: Made | None = None) -> Links:

@@ -188,6 +188,45 @@ async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, em
     assert jobs["recolor[from=fox#3]"]["error"]["message"] == (
         "skipped: upstream recipes/fox.yaml::fox has no image 3 (2 images made)"
     )
+    # a rerun: fox is partial (its failure would fail again), the two recolours it fed stay done
+    code, out, _ = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    assert code == Exit.FAILED
+    assert {name: j["status"] for name, j in report(out).items()} == {
+        "recolor[from=fox#3]": "blocked"
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "reruns"),
+    [("DataInspectionFailed", set()), ("InternalError.Timeout", {"sharp", "winter"})],
+    ids=["partial-kept", "incomplete-resubmitted"],
+)
+async def test_an_upstream_with_a_failed_image_feeds_its_made_one_until_it_is_made_again(
+    project, emulator, code, reruns
+):
+    """wanx2.1 makes 1 of 2 images. A content failure leaves it partial (not rerun): the job that
+    takes its image 1 stays done. A retryable one makes it incomplete: the rerun submits it again,
+    so the job that takes image 1 runs again on the new image."""
+    root = project.root
+    (root / "recipes").mkdir()
+    sharp = PRINT.replace("name: print", "name: sharp").replace(
+        "from: winter", "path: ../images/low-res-flower.jpg"
+    )
+    (root / "recipes" / "sharp.yaml").write_text(sharp.replace("n: 1", "n: 2"))
+    (root / "recipes" / "winter.yaml").write_text(
+        WINTER.replace("from: fox", "from: sharp").replace(
+            "    bboxes: [[100, 100, 500, 500]]\n", ""
+        )
+    )
+    await emulator.fault(action="partial", prompt="Sharper", failed=1, code=code, times=1)
+    code_, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    assert code_ == Exit.FAILED, err
+    assert {n: j["status"] for n, j in report(out).items()} == {
+        "sharp": "partial",
+        "winter": "succeeded",
+    }
+    code_, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    assert set(report(out)) == reruns, err
 
 
 async def test_run_job_runs_it_and_the_upstream_it_needs_only(project, emulator):
