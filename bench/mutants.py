@@ -215,9 +215,9 @@ MUTANTS = [
     ),
     Mutant(
         "shards-overlap",
-        "runner/gitops/plan.py",
-        "if position % count == index - 1]",
-        "if position % count <= index - 1]",
+        "runner/recipes/graph.py",
+        "if lightest == index - 1:",
+        "if lightest <= index - 1:",
         (GITOPS + "test_plan.py",),
         "a job runs in more than one shard",
     ),

@@ -34,8 +34,9 @@ MEANINGS = {
     Exit.INVALID: "invalid input: a recipe, or a path that holds none; nothing was sent",
     Exit.USAGE: "usage error (an unknown option or a bad value); "
     "`plan --detailed-exitcode`: changes pending",
-    Exit.FAILED: "`run`: some jobs or images failed, or a job is unresolved (the others are kept); "
-    "`status`/`cancel`: the request failed; `contract check`: a case differs from its snapshot",
+    Exit.FAILED: "`run`: some jobs or images failed, a job is unresolved, or one is blocked by "
+    "its upstream (the others are kept); `status`/`cancel`: the request failed; "
+    "`contract check`: a case differs from its snapshot",
     Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access), "
     "an unusable target, or a journal that cannot be written",
     Exit.INTERRUPTED: "interrupted (Ctrl-C): PENDING tasks were cancelled, "

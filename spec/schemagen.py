@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from spec.models import MODELS, SEED_MAX, WANX21_FUNCTIONS, ModelSpec
+from spec.models import MODELS, SEED_MAX, WANX21_FUNCTIONS, WORKSPACE_REGIONS, ModelSpec
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -159,6 +159,18 @@ def _source_schema() -> dict:
     }
 
 
+REFERENCE = {
+    "from": {
+        "type": "string",
+        "minLength": 1,
+        "description": "another job's output: its name as wanform prints it, or RECIPE_PATH::JOB",
+    },
+    "image": {"type": "integer", "minimum": 1, "description": "which of its images, from 1"},
+}
+# `from: matrix` on an input takes, job by job, each reference the recipe's matrix lists
+MATRIX_REFERENCE = "matrix"
+
+
 def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
     merged: dict[str, dict] = {}
     for spec in models.values():
@@ -168,7 +180,7 @@ def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
     return merged
 
 
-def _recipe_keys(spec: ModelSpec) -> list[str]:
+def recipe_keys(spec: ModelSpec) -> list[str]:
     """The recipe keys `spec` accepts: people's keys for its inputs plus its API parameters."""
     keys = {"name", "description", "model", "prompt", "matrix", "inputs"} | (
         spec.parameters - {"bbox_list", "color_palette", "stream"}
@@ -184,12 +196,14 @@ def _recipe_keys(spec: ModelSpec) -> list[str]:
 
 def _model_rules(spec: ModelSpec) -> dict:
     """The keys one model takes, at the top level, in `matrix` and on each input."""
-    keys = _recipe_keys(spec)
-    input_keys = ["path", "url", "data"] + (["bboxes"] if "bbox_list" in spec.parameters else [])
+    keys = recipe_keys(spec)
+    input_keys = ["path", "url", "data", "from", "image"] + (
+        ["bboxes"] if "bbox_list" in spec.parameters else []
+    )
     return {
         "propertyNames": {"enum": keys},
         "properties": {
-            "matrix": {"propertyNames": {"enum": keys}},
+            "matrix": {"propertyNames": {"enum": [*keys, "from"]}},
             "inputs": {"items": {"propertyNames": {"enum": input_keys}}},
         },
     }
@@ -200,8 +214,10 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
     source = _source_schema()
     input_item = {
         **source,
+        "dependencies": {"image": ["from"]},
         "properties": {
             **source["properties"],
+            **REFERENCE,
             "bboxes": {
                 "type": "array",
                 "items": BOX,
@@ -231,13 +247,25 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         **_recipe_parameters(models),
     }
     varying = sorted(k for k in properties if k not in MATRIX_FORBIDDEN)
+    reference = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["from"],
+        "properties": REFERENCE,
+    }
     properties["matrix"] = {
         "type": "object",
         "minProperties": 1,
         "additionalProperties": False,
         "description": "one job per combination of these values",
         "properties": {
-            k: {"type": "array", "minItems": 1, "items": properties[k]} for k in varying
+            **{k: {"type": "array", "minItems": 1, "items": properties[k]} for k in varying},
+            "from": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"oneOf": [REFERENCE["from"], reference]},
+                "description": "one job per reference, for the input written `from: matrix`",
+            },
         },
     }
     per_model = [
@@ -261,10 +289,60 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
     }
 
 
+# Recipe keys a project may give every recipe: not a job's identity, inputs or prompt.
+NOT_DEFAULTS = ("name", "description", "model", "prompt", "inputs", "mask", "function", "matrix")
+# Where the project file puts images: a folder inside the project, never a URL nor an escape.
+PROJECT_OUT = r"^(?![/\\])(?!.*(^|[/\\])\.\.([/\\]|$))[^:]+$"
+
+
+def project_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
+    """`wanform.yaml`, the project file. It never names a URL: a repository must not be able to
+    send the API key elsewhere, so every key is listed and no other is accepted."""
+    recipe = recipe_schema(models)["properties"]
+    defaults = {k: v for k, v in recipe.items() if k not in NOT_DEFAULTS}
+    regions = sorted({"cn-beijing", *WORKSPACE_REGIONS})
+    return {
+        "$schema": DRAFT,
+        "$id": f"{BASE_ID}project.schema.json",
+        "title": "wanform project file (wanform.yaml)",
+        "description": "What every recipe of the project shares. Generated from spec/models.py.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "recipes": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "minLength": 1, "pattern": PROJECT_OUT},
+                "description": "globs from the project folder; default recipes/**/*.yaml",
+            },
+            "defaults": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": defaults,
+                "description": "recipe keys for every recipe whose model takes them; "
+                "the recipe's own keys win",
+            },
+            "out": {
+                "type": "string",
+                "pattern": PROJECT_OUT,
+                "description": "the image folder, inside the project; default out",
+            },
+            "max_images": {"type": "integer", "minimum": 0},
+            "max_cost": {"type": "number", "minimum": 0},
+            "target": {
+                "enum": ["emulator", "dashscope"],
+                "description": "never a URL: that only from --target",
+            },
+            "region": {"enum": regions},
+        },
+    }
+
+
 def generated(models: Mapping[str, ModelSpec] = MODELS) -> dict[str, dict]:
     """File name -> schema, for every generated schema."""
     files = {f"request-{name}.schema.json": request_schema(spec) for name, spec in models.items()}
     files["recipe.schema.json"] = recipe_schema(models)
+    files["project.schema.json"] = project_schema(models)
     return files
 
 

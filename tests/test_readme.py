@@ -1,5 +1,5 @@
-"""The README's YAML examples are what the code accepts: the recipe passes the recipe schema, the
-scenario loads."""
+"""The README's YAML examples are what the code accepts: the recipes pass the recipe schema, the
+project file the project schema, the scenario loads."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import yaml
 
 from emulator.state.faults import load_scenario
 from spec.schema import SchemaCheck
-from spec.schemagen import recipe_schema
+from spec.schemagen import project_schema, recipe_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RECIPE, SCENARIO = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+RECIPE, PROJECT, CHAINED, SCENARIO = re.findall(
+    r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S
+)
 
 
 def test_readme_recipe_passes_the_recipe_schema():
@@ -23,6 +25,21 @@ def test_readme_recipe_passes_the_recipe_schema():
         recipe["model"] == "wan2.7-image-pro"
         and SchemaCheck(recipe_schema()).problems(recipe) == []
     )
+
+
+def test_readme_project_file_passes_the_project_schema():
+    """The README's wanform.yaml has every key the project schema lists, and no problem."""
+    project = yaml.safe_load(PROJECT)
+    assert set(project) == set(project_schema()["properties"]) - {"region"}
+    assert SchemaCheck(project_schema()).problems(project) == []
+
+
+def test_readme_chained_recipe_is_the_example_in_recipes():
+    """The README's chained recipe is recipes/chains/scene-3-print.yaml, keys and values."""
+    shipped = yaml.safe_load((README.parent / "recipes/chains/scene-3-print.yaml").read_text())
+    chained = yaml.safe_load(CHAINED)
+    assert SchemaCheck(recipe_schema()).problems(chained) == []
+    assert chained == {k: v for k, v in shipped.items() if k not in ("description", "seed")}
 
 
 def test_readme_scenario_loads(tmp_path):

@@ -11,11 +11,14 @@ import click
 
 from runner.cli.options import root_option, variants_option
 from runner.cli.steps import fail
-from runner.cli.validate import validated
+from runner.cli.validate import project_at, validated
 from runner.exits import CHANGES_PENDING, Exit
 from runner.gitops.fingerprint import HashCache
+from runner.gitops.links import plan_chained
 from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
-from runner.gitops.plan import Plan, make_plan
+from runner.gitops.plan import Plan
+from runner.recipes import graph
+from runner.recipes.projectfile import ProjectFile
 from runner.reports.plan import PLAN_REPORTERS
 from spec.models import ModelSpec
 
@@ -29,15 +32,29 @@ def load_lock(path: Path) -> LockFile:
 
 
 def build_plan(
-    paths: tuple[str, ...], root: str, lock_path: Path, fmt: str, models: Mapping[str, ModelSpec]
+    paths: tuple[str, ...],
+    project: ProjectFile,
+    lock_path: Path,
+    fmt: str,
+    models: Mapping[str, ModelSpec],
 ) -> Plan:
-    """Validate, then compare with the lock; invalid recipes are printed as `validate` prints
-    them, exit 1."""
-    result = validated(paths, root, fmt, models)
-    hashes = HashCache(Path(root))
-    plan = make_plan(result.jobs, load_lock(lock_path), Path(root), hashes)
+    """Validate, then compare with the lock (with the jobs they take outputs from); invalid
+    recipes are printed as `validate` prints them, exit 1."""
+    result = validated(paths, project, fmt, models)
+    hashes = HashCache(project.root)
+    plan = plan_chained(result.jobs + result.context, load_lock(lock_path), project.root, hashes)
     hashes.save()
     return plan
+
+
+def draw(plan: Plan, style: str) -> str:
+    """The pending jobs and the jobs they take outputs from, as a dot or mermaid graph."""
+    upstream = {j.key: {link.upstream for link in j.checked.links} for j in plan.jobs if j.checked}
+    status = {j.key: j.status for j in plan.jobs}
+    pending = [j.key for j in plan.pending()]
+    shown = sorted(set(pending) | {up for key in pending for up in upstream.get(key, ())})
+    nodes = {key: status.get(key, "unknown") for key in shown}
+    return (graph.dot if style == "dot" else graph.mermaid)(nodes, upstream)
 
 
 @click.command()
@@ -63,26 +80,37 @@ def build_plan(
     help="Exit 0 when nothing is pending, 2 when changes are, 1 on error.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged jobs too.")
+@click.option(
+    "--graph",
+    "style",
+    type=click.Choice(["dot", "mermaid"]),
+    help="Print the pending jobs and the jobs they take outputs from as a graph instead.",
+)
 @variants_option
 def plan(
     paths: tuple[str, ...],
     lock_path: str | None,
-    root: str,
+    root: str | None,
     fmt: str,
     detailed_exitcode: bool,
     verbose: bool,
+    style: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
     """Compare recipes (default: recipes/) with the lock file and the outputs on disk.
 
-    Each job is new, changed (with the fields, inputs or outputs that changed), unchanged, or
-    orphaned (in the lock, in no recipe any more). Prints the billable images and a cost
-    estimate per model. Nothing is sent.
+    Each job is new, changed (with the fields, inputs or outputs that changed; `upstream: JOB` when
+    an input made by another job did), unchanged, or orphaned (in the lock, in no recipe any
+    more). Prints the billable images and a cost estimate per model, the jobs a run of these
+    recipes also needs upstream included. Nothing is sent.
     """
-    found = build_plan(
-        paths, root, Path(lock_path) if lock_path else Path(root) / LOCK_NAME, fmt, models
-    )
-    PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
+    project = project_at(root, fmt)
+    lock = Path(lock_path) if lock_path else project.root / LOCK_NAME
+    found = build_plan(paths, project, lock, fmt, models)
+    if style:
+        sys.stdout.write(draw(found, style))
+    else:
+        PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
     pending = bool(found.pending() or found.orphaned())
     sys.exit(CHANGES_PENDING if detailed_exitcode and pending else Exit.OK)
 

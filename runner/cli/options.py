@@ -38,13 +38,13 @@ variants_option = click.option(
 
 
 def root_option(text: str = "Project root; local image paths must stay inside it.") -> Callable:
-    """`--root`: the project folder, which must exist; `text` says what the command keeps there."""
+    """`--root`: the project folder, which must exist; `text` says what the command keeps there.
+    Without it the project is the nearest folder up from here holding wanform.yaml, else here."""
     return click.option(
         "--root",
         type=click.Path(exists=True, file_okay=False),
-        default=".",
-        show_default=True,
-        help=text,
+        default=None,
+        help=f"{text} Default: the nearest folder holding wanform.yaml, else the current one.",
     )
 
 

@@ -12,18 +12,18 @@ from runner.api.errors import TargetError
 from runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
 from runner.cli.options import root_option, variants_option
 from runner.cli.steps import fail, resolve_target
-from runner.cli.validate import validated
+from runner.cli.validate import project_at, validated
 from runner.reports.curl import write_curls
 from spec.models import ModelSpec
 
 
-def _base_url(target: str | None) -> str:
-    """Whose base URL the commands use: DashScope's as the SDK resolves it, unless told
+def _base_url(target: str | None, env: Mapping[str, str]) -> str:
+    """Whose base URL the commands use: DashScope's as the SDK resolves it from `env`, unless told
     otherwise."""
     try:
         if target in (None, "dashscope"):
-            return sdk_base_url(os.environ)
-        return LOCAL_EMULATOR_URL if target == "emulator" else resolve_target(target).base_url
+            return sdk_base_url(env)
+        return LOCAL_EMULATOR_URL if target == "emulator" else resolve_target(target, env).base_url
     except TargetError as exc:
         fail(exc.message)
 
@@ -33,8 +33,9 @@ def _base_url(target: str | None) -> str:
 @click.option(
     "--target",
     metavar="TARGET",
-    help="Whose base URL the commands use: default DashScope's (from the environment, as the SDK "
-    "resolves it); `emulator` means a local `wanform emulator` on port 8000.",
+    help="Whose base URL the commands use: default the project file's `target`, else DashScope's "
+    "(from the environment and the project's `region`, as the SDK resolves it); `emulator` means a "
+    "local `wanform emulator` on port 8000.",
 )
 @click.option(
     "--sync", "synchronous", is_flag=True, help="The sync endpoint where the model has one."
@@ -49,12 +50,15 @@ def render(
     target: str | None,
     synchronous: bool,
     short: bool,
-    root: str,
+    root: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
     """Print each job's exact request as a curl command, without sending anything.
 
-    The key is written as $DASHSCOPE_API_KEY for the shell to fill in.
+    The key is written as $DASHSCOPE_API_KEY for the shell to fill in; the project's defaults are
+    merged in.
     """
-    validation = validated(paths, root, "text", models)
-    write_curls(validation.jobs, _base_url(target), sys.stdout, synchronous, short)
+    project = project_at(root)
+    validation = validated(paths, project, "text", models)
+    base_url = _base_url(target or project.target, project.environment(dict(os.environ)))
+    write_curls(validation.jobs, base_url, sys.stdout, synchronous, short)

@@ -10,10 +10,10 @@ import click
 
 from runner.cli.options import root_option, variants_option
 from runner.cli.steps import check_writable, fail
-from runner.cli.validate import validated
+from runner.cli.validate import project_at, validated
 from runner.gitops import project as gitops_project
+from runner.gitops.links import plan_chained
 from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
-from runner.gitops.plan import make_plan
 from runner.reports import history
 from runner.reports.html import markdown, page, previous
 from spec.models import ModelSpec
@@ -31,9 +31,8 @@ from spec.models import ModelSpec
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    default="out",
-    show_default=True,
-    help="The images folder, as for `run`; a relative path is taken from ROOT.",
+    help="The images folder, as for `run` (default: the project file's `out`, else out); a "
+    "relative path is taken from ROOT.",
 )
 @click.option(
     "--lock",
@@ -67,12 +66,12 @@ from spec.models import ModelSpec
 def report(
     paths: tuple[str, ...],
     report_dir: str,
-    out: str,
+    out: str | None,
     lock_path: str | None,
     plan_only: bool,
     base: str | None,
     fmt: str,
-    root: str,
+    root: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
     """Write a report of the jobs (default: recipes/) as REPORT-DIR/index.html.
@@ -84,12 +83,14 @@ def report(
     """
     if base is not None and not plan_only:
         raise click.UsageError("--base goes with --plan")
-    project_root = Path(root)
+    found_project = project_at(root)
+    project_root = found_project.root
     folder = project_root / report_dir
     lock_file = Path(lock_path) if lock_path else project_root / LOCK_NAME
-    validation = validated(paths, root, "text", models)
+    validation = validated(paths, found_project, "text", models)
+    out_dir = project_root / (out or found_project.out or "out")
     try:
-        project = gitops_project.Project.open(project_root, lock_file, project_root / out)
+        project = gitops_project.Project.open(project_root, lock_file, out_dir)
     except LockFileError as exc:
         fail(str(exc))
     html = fmt == "html"
@@ -97,7 +98,8 @@ def report(
         check_writable("--report-dir", folder)
     places = page.places(project_root, folder)
     compared = _base(project, lock_file, base, folder) if base else project.lock
-    plan = make_plan(validation.jobs, compared, project_root, project.hashes, project.areas)
+    jobs = validation.jobs + validation.context
+    plan = plan_chained(jobs, compared, project_root, project.hashes, project.areas)
     project.hashes.save()
     find = None
     if plan_only and html:  # a changed job's previous outputs, from disk or git

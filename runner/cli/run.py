@@ -17,7 +17,7 @@ from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
 from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
-from runner.cli.validate import validated
+from runner.cli.validate import project_at, validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
 from runner.engine.outputs import remove_stale_temps, safe_name
@@ -26,9 +26,11 @@ from runner.engine.states import RunResult
 from runner.exits import Exit, help_text
 from runner.gitops import project as gitops_project
 from runner.gitops.fingerprint import HASH_CACHE
+from runner.gitops.links import recorded_outputs
 from runner.gitops.lockfile import LOCK_NAME, LockFileError
 from runner.gitops.plan import Plan, PlannedJob
 from runner.recipes.check import CheckedJob
+from runner.recipes.references import Index
 from runner.reports import history
 from runner.reports import run as run_report
 from runner.reports.junit import write_junit
@@ -61,9 +63,8 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    default="out",
-    show_default=True,
-    help="Where images go; a relative path is taken from ROOT, not the current directory.",
+    help="Where images go (default: the project file's `out`, else out); a relative path is "
+    "taken from ROOT, not the current directory.",
 )
 @click.option(
     "-o",
@@ -103,7 +104,18 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     "--max-cost", type=click.FloatRange(min=0), help="Likewise for the list-price estimate in CNY."
 )
 @click.option(
-    "--shard", metavar="K/N", help="Run slice K of N (deterministic and balanced), for a CI matrix."
+    "--shard",
+    metavar="K/N",
+    help="Run slice K of N (deterministic and balanced; a chain of jobs stays in one slice), for "
+    "a CI matrix.",
+)
+@click.option(
+    "--job",
+    "wanted",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this job (name as printed, or RECIPE_PATH::JOB) and the upstream jobs it "
+    "needs; repeatable.",
 )
 @click.option(
     "--junit",
@@ -127,7 +139,7 @@ def run(
     paths: tuple[str, ...],
     target: str | None,
     synchronous: bool,
-    out: str,
+    out: str | None,
     fmt: str,
     lock_path: str | None,
     force: bool,
@@ -136,19 +148,22 @@ def run(
     max_images: int | None,
     max_cost: float | None,
     shard: str | None,
+    wanted: tuple[str, ...],
     junit: str | None,
     submit_rps: str | None,
     max_in_flight: str | None,
     query_rps: str | None,
     emulator_speed: float | None,
-    root: str,
+    root: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
     exit_on_interrupt(INTERRUPTED)
-    validation = validated(paths, root, "text" if fmt == "text" else "json", models)
+    project = project_at(root, "text" if fmt == "text" else "json")
+    root = str(project.root)
+    validation = validated(paths, project, "text" if fmt == "text" else "json", models)
     part = _shard(shard)
     lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
-    out_dir = Path(root) / out  # an absolute --out stays as given
+    out_dir = Path(root) / (out or project.out or "out")  # an absolute --out stays as given
     _check_destinations(Path(root), lock_file, junit, out_dir)
     options = RunOptions(
         out=out_dir,
@@ -163,22 +178,56 @@ def run(
             held.enter_context(run_guard(Path(root)))
         except RunBusy as exc:
             fail(f"{exc.message}; {exc.hint}.")
-        _remove_stale_temps(Path(root), out_dir, validation.jobs, [lock_file, junit])
-        project = _open_project(Path(root), lock_file, out_dir)
-        plan = project.plan(validation.jobs)
-        chosen_jobs = gitops_project.select(plan, force, part)
-        refusal = gitops_project.over_budget(chosen_jobs, max_images, max_cost)
+        _remove_stale_temps(
+            Path(root), out_dir, validation.jobs + validation.context, [lock_file, junit]
+        )
+        gitops = _open_project(Path(root), lock_file, out_dir)
+        plan = gitops.plan(validation.jobs + validation.context)
+        chosen_jobs = gitops_project.select(plan, force, part, _wanted(plan, wanted))
+        refusal = gitops_project.over_budget(
+            chosen_jobs, _first(max_images, project.max_images), _first(max_cost, project.max_cost)
+        )
         if refusal:
             fail(refusal)
-        chosen = resolve_target(target)
+        chosen = resolve_target(target or project.target, project.environment(dict(os.environ)))
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
-        result = _execute(jobs, chosen, options, flags, fmt, root, models)
-        _record(project, chosen_jobs, result, chosen, plan, prune, junit)
+        known = _known(gitops, jobs)
+        result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
+        _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
         kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
         if kept:
             click.echo(f"warning: {kept}", err=True)
     run_report.REPORTERS[fmt](result, sys.stdout)
     sys.exit(result.exit_code)
+
+
+def _first(*values):
+    """The first value given: the command line's, else the project file's."""
+    return next((v for v in values if v is not None), None)
+
+
+def _wanted(plan: Plan, names: tuple[str, ...]) -> set[str] | None:
+    """The keys `--job` names, or exit 2 naming one that matches no job or several."""
+    if not names:
+        return None
+    index = Index([j.key for j in plan.jobs if j.checked is not None])
+    keys = set()
+    for name in names:
+        found = index.resolve(name)
+        if not isinstance(found, str):
+            fail(f"--job {name}: {found.message}", Exit.USAGE)
+        keys.add(found)
+    return keys
+
+
+def _known(project: gitops_project.Project, jobs: list[CheckedJob]) -> dict[str, dict[int, Path]]:
+    """The files of the upstream jobs outside the run, as the lock records them."""
+    running = {c.key for c in jobs}
+    out = {}
+    for up in {link.upstream for c in jobs for link in c.links} - running:
+        paths = recorded_outputs(project.lock.jobs.get(up, {}), "path")
+        out[up] = {index: project.root / path for index, path in paths.items()}
+    return out
 
 
 def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Path) -> None:
@@ -264,6 +313,7 @@ def _execute(
     fmt: str,
     root: str,
     models: Mapping[str, ModelSpec],
+    known: dict[str, dict[int, Path]],
 ) -> RunResult:
     """Run the chosen jobs on the target; the result of an empty selection is an empty run."""
     if not jobs:
@@ -278,7 +328,7 @@ def _execute(
     stamina.instrumentation.set_on_retry_hooks([])  # retries show in the report, not as log lines
     try:
         return asyncio.run(
-            execute(jobs, chosen, limits, options, progress, root=root, models=models)
+            execute(jobs, chosen, limits, options, progress, root=root, models=models, known=known)
         )
     except KeyboardInterrupt:
         fail(INTERRUPTED, Exit.INTERRUPTED)

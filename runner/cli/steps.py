@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -51,9 +52,9 @@ def check_writable(option: str, directory: Path) -> None:
         fail(f"{option}: cannot write in {directory}: {exc.strerror or exc}; nothing was sent")
 
 
-def resolve_target(choice: str | None) -> Target:
+def resolve_target(choice: str | None, env: Mapping[str, str] | None = None) -> Target:
     """The target `--target` names (or the environment chooses), or exit 1 saying why not."""
     try:
-        return resolve(choice, os.environ)
+        return resolve(choice, os.environ if env is None else env)
     except TargetError as exc:
         fail(exc.message)

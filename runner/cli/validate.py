@@ -11,27 +11,52 @@ import click
 from runner.cli.options import root_option, variants_option
 from runner.exits import Exit
 from runner.recipes.check import Validation, validate_paths
+from runner.recipes.projectfile import ProjectFile, open_project
 from runner.reports.validation import REPORTERS
 from spec.models import MODELS, ModelSpec
+from spec.problems import Report
 from spec.schemagen import recipe_schema, request_schema, schema_text
 
 
-def checked(paths: tuple[str, ...], root: str, models: Mapping[str, ModelSpec]) -> Validation:
-    """The recipes under `paths` (default: recipes/) checked; says so on stderr if there are
-    none."""
-    targets = list(paths) or ["recipes"]
-    result = validate_paths(targets, root=root, models=models)
+def project_at(root: str | None, fmt: str = "text") -> ProjectFile:
+    """The project `--root` names or the one found walking up; or its wanform.yaml's problems
+    printed as `validate -o FMT` prints a recipe's, and exit 1."""
+    project = open_project(root)
+    if project.problems:
+        shown = project.problems[0][0].file
+        result = Validation(Report(files=[shown]), [], invalid={shown})
+        for location, problem in project.problems:
+            result.report.add(location, [problem])
+        REPORTERS[fmt](result, sys.stdout, False)
+        sys.exit(Exit.INVALID)
+    return project
+
+
+def checked(
+    paths: tuple[str, ...], project: ProjectFile, models: Mapping[str, ModelSpec]
+) -> Validation:
+    """The recipes under `paths` checked (default: the project's recipes, else the root's
+    recipes/); says so on stderr if there are none."""
+    targets = list(paths) or (
+        [str(p) for p in project.recipe_files()]
+        if project.path
+        else [str(project.root / "recipes")]
+    )
+    result = validate_paths(targets, root=project.root, models=models, project=project)
     if not result.recipes and not result.invalid:
-        click.echo(f"error: no recipe files (*.yaml, *.yml) under {', '.join(targets)}", err=True)
+        shown = ", ".join(
+            paths or (project.globs if project.path else (str(project.root / "recipes"),))
+        )
+        click.echo(f"error: no recipe files (*.yaml, *.yml) under {shown}", err=True)
     return result
 
 
 def validated(
-    paths: tuple[str, ...], root: str, fmt: str, models: Mapping[str, ModelSpec]
+    paths: tuple[str, ...], project: ProjectFile, fmt: str, models: Mapping[str, ModelSpec]
 ) -> Validation:
     """Valid recipes, their warnings on stderr; or the report as `validate -o FMT` prints it, and
     exit 1."""
-    result = checked(paths, root, models)
+    result = checked(paths, project, models)
     if not (result.report.ok() and result.recipes):
         REPORTERS[fmt](result, sys.stdout, False)
         sys.exit(Exit.INVALID)
@@ -53,17 +78,27 @@ def validated(
     help="Report format.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also say which project defaults a recipe does not take."
+)
 @root_option()
 @variants_option
 def validate(
-    paths: tuple[str, ...], fmt: str, strict: bool, root: str, models: Mapping[str, ModelSpec]
+    paths: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    verbose: bool,
+    root: str | None,
+    models: Mapping[str, ModelSpec],
 ) -> None:
     """Check recipes (default: recipes/) against the spec, without sending anything.
 
     One line per problem, `path:line:col: error[CODE]: message`, then a summary.
     Exit 0 when every recipe is valid, 1 otherwise.
     """
-    result = checked(paths, root, models)
+    result = checked(paths, project_at(root, fmt), models)
+    for note in result.notes if verbose else []:
+        click.echo(f"note: {note}", err=True)
     REPORTERS[fmt](result, sys.stdout, strict)
     sys.exit(Exit.OK if result.report.ok(strict) and result.recipes else Exit.INVALID)
 

@@ -104,8 +104,11 @@ async def execute(
     root: str | Path = ".",
     timeouts: Timeouts = Timeouts(),
     models: Mapping[str, ModelSpec] = MODELS,
+    *,
+    known: Mapping[str, Mapping[int, Path]] | None = None,
 ) -> RunResult:
-    """Run validated jobs against `target`, journaling under `root`/.wanform.
+    """Run validated jobs against `target`, journaling under `root`/.wanform; `known` holds the
+    files of upstream jobs outside the run.
 
     An embedded emulator runs at `options.target_speed`, EMULATOR_SPEED when that is None.
     """
@@ -120,6 +123,6 @@ async def execute(
                 ready, limit=max(64, 4 * sum(limits.max_in_flight.values()))
             ) as http:
                 client = Client(http, ready, timeouts)
-                engine = Engine(jobs, client, journal, limits, options, progress, models)
+                engine = Engine(jobs, client, journal, limits, options, progress, models, known)
                 with interrupts(engine):
                     return await engine.run()

@@ -45,6 +45,7 @@ from runner.api.errors import (
 )
 from runner.api.limits import Gates, Limits
 from runner.api.retries import RetryPolicy, retrying
+from runner.engine.chain import Chain, UpstreamError
 from runner.engine.journal import JobRecord, Journal, JournalError
 from runner.engine.outputs import (
     PNG_SIGNATURE,
@@ -62,6 +63,7 @@ from runner.engine.outputs import (
 )
 from runner.engine.polling import Durations
 from runner.engine.states import (
+    BLOCKED,
     DOWNLOADING,
     ENDED,
     FAILED,
@@ -158,9 +160,12 @@ class Engine:
         options: RunOptions,
         progress: Lines,
         models: Mapping[str, ModelSpec] = MODELS,
+        known: Mapping[str, Mapping[int, Path]] | None = None,
     ) -> None:
+        """`known`: the files of upstream jobs outside the run, by job key and image index."""
         self.client, self.journal, self.options, self.progress = client, journal, options, progress
         self.models = models
+        self.chain = Chain((c.key for c in jobs), known, models)
         self.gates = Gates(limits)
         speed = options.target_speed
         self.durations = {
@@ -272,6 +277,9 @@ class Engine:
     async def _job(self, w: Work) -> None:
         try:
             await self._run_job(w)
+        except UpstreamError as exc:
+            w.state.state, w.state.error = BLOCKED, exc
+            self.progress.job_ended(w.state)
         except asyncio.CancelledError:
             if w.state.state not in ENDED:
                 w.state.state = STOPPED if self.result.stopped is not None else INTERRUPTED
@@ -285,6 +293,8 @@ class Engine:
                 isinstance(exc, TransportError) and not self.client.traffic.answers
             ):
                 self._stop(exc)
+        finally:
+            self.chain.finished(w.checked.key, w.state)
 
     def _failed(self, w: Work, error: WanformError) -> None:
         w.state.state, w.state.error = FAILED, error
@@ -295,8 +305,9 @@ class Engine:
         self.progress.notice(f"{w.state.label}: {text}")
 
     async def _run_job(self, w: Work) -> None:
+        linked = await self.chain.inputs(w.checked)
         w.state.state = PREPARING
-        w.sources = await asyncio.to_thread(load_sources, w.checked.request)
+        w.sources = await asyncio.to_thread(load_sources, w.checked.request, linked)
         w.journal_key = journal_key(w.checked.request, w.sources, self.client.target.identity)
         record = self.journal.get(w.journal_key)
         if record is not None and record.status == TaskStatus.SUCCEEDED:

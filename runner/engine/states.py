@@ -29,7 +29,9 @@ SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED = (
 )
 # A lost submission answer that no task surely matches: nothing taken, nothing paid again.
 UNRESOLVED = "unresolved"
-ENDED = frozenset({SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED, UNRESOLVED})
+# Not run: an upstream job did not make the image it takes.
+BLOCKED = "blocked"
+ENDED = frozenset({SUCCEEDED, PARTIAL, FAILED, SKIPPED, INTERRUPTED, STOPPED, UNRESOLVED, BLOCKED})
 IN_FLIGHT = frozenset({SUBMITTING, PENDING, RUNNING})
 # How a job stands once it ended, as the lock and the reports name it.
 COMPLETE = "complete"
@@ -167,6 +169,7 @@ class RunResult:
             "failed": self.count(FAILED),
             "skipped": self.count(SKIPPED),
             "unresolved": self.count(UNRESOLVED),
+            "blocked": self.count(BLOCKED),
             "not_finished": self.count(INTERRUPTED, STOPPED)
             + sum(1 for j in self.jobs if j.state not in ENDED),
             "images": sum(len(j.images) for j in self.jobs),

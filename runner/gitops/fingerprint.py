@@ -141,11 +141,15 @@ def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str
     return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-def fingerprint(request: BuiltRequest, hashes: HashCache) -> Fingerprint:
-    """Fingerprint a built request, reading its local images through the hash cache."""
+def fingerprint(
+    request: BuiltRequest, hashes: HashCache, linked: Mapping[Path, str] | None = None
+) -> Fingerprint:
+    """Fingerprint a built request, reading its local images through the hash cache; `linked`
+    gives the identity of each input that is another job's output (runner.gitops.links)."""
     identities = {
         ref.body_path: _image_identity(request, i, hashes) for i, ref in enumerate(request.images)
     }
+    identities.update(linked or {})
     return Fingerprint(
         request_digest(request, identities), _flatten(_declared(request, identities))
     )

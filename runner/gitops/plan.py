@@ -4,6 +4,7 @@ would do."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from runner.gitops.lockfile import LockFile, job_key
 from runner.recipes.check import CheckedJob
 from spec.models import MODELS
+from spec.problems import Path as BodyPath
 
 NEW, CHANGED, UNCHANGED, ORPHANED = "new", "changed", "unchanged", "orphaned"
 # A job whose images did not all come: a rerun finishes it (pending), or it would only fail and
@@ -63,6 +65,10 @@ class Plan:
         return dict(sorted(out.items()))
 
 
+# A job's inputs made by other jobs: (the job, the jobs judged so far by key) -> identities.
+Links = Callable[[CheckedJob, Mapping[str, PlannedJob]], Mapping[BodyPath, str]]
+
+
 def recipe_key(checked: CheckedJob, root: Path) -> str:
     """The job's key in the lock: recipe path relative to the root, with forward slashes, and job
     name."""
@@ -96,8 +102,9 @@ def _verdict(
     root: Path,
     hashes: HashCache,
     areas: tuple[Path, ...],
+    linked: Mapping[BodyPath, str] | None = None,
 ) -> PlannedJob:
-    found = fingerprint(checked.request, hashes)
+    found = fingerprint(checked.request, hashes, linked)
     images = int(checked.request.body["parameters"]["n"])
     job = PlannedJob(
         key, NEW, checked.request.spec.name, images, checked=checked, fingerprint=found
@@ -145,13 +152,20 @@ def make_plan(
     root: Path,
     hashes: HashCache,
     areas: tuple[Path, ...] = (),
+    links: Links | None = None,
 ) -> Plan:
     """Verdicts for every valid job, plus the lock's entries that no recipe declares any more;
-    outputs are read only inside `areas` (default: the root)."""
+    outputs are read only inside `areas` (default: the root). Jobs are judged in the order given
+    (upstream first), and `links` gives each the identities of its inputs made by jobs judged
+    before it."""
     areas = areas or (root,)
-    planned = [
-        _verdict(checked, recipe_key(checked, root), lock, root, hashes, areas) for checked in jobs
-    ]
+    planned: list[PlannedJob] = []
+    done: dict[str, PlannedJob] = {}
+    for checked in jobs:
+        key = recipe_key(checked, root)
+        linked = links(checked, done) if links else None
+        planned.append(_verdict(checked, key, lock, root, hashes, areas, linked))
+        done.setdefault(key, planned[-1])
     declared = {job.key for job in planned}
     orphans = [
         PlannedJob(key, ORPHANED, entry.get("model", ""))
@@ -159,13 +173,6 @@ def make_plan(
         if key not in declared
     ]
     return Plan(sorted(planned, key=lambda j: j.key) + orphans)
-
-
-def shard(jobs: list[PlannedJob], index: int, count: int) -> list[PlannedJob]:
-    """Slice `index` of `count` (1-based): every count-th job in key order, so shards differ by at
-    most one job."""
-    ordered = sorted(jobs, key=lambda j: j.key)
-    return [job for position, job in enumerate(ordered) if position % count == index - 1]
 
 
 def lock_entry(

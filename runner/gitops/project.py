@@ -11,8 +11,10 @@ from pathlib import Path
 from runner.engine.outputs import within
 from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
 from runner.gitops.fingerprint import HashCache
+from runner.gitops.links import plan_chained, relinked
 from runner.gitops.lockfile import LockFile, LockFileError
-from runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan, shard
+from runner.gitops.plan import Plan, PlannedJob, lock_entry
+from runner.recipes import graph
 from runner.recipes.check import CheckedJob
 from spec.imageprobe import ImageProbeError, probe_file
 
@@ -27,11 +29,32 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
-def select(plan: Plan, force: bool, part: tuple[int, int] | None) -> list[PlannedJob]:
-    """The jobs this run executes: pending ones (every declared one with `force`), then this shard's
-    slice."""
-    chosen = [j for j in plan.jobs if j.checked is not None and (force or j.pending)]
-    return shard(chosen, *part) if part else chosen
+def upstream_of(plan: Plan) -> dict[str, set[str]]:
+    """Each declared job's key -> the keys of the jobs whose outputs it takes."""
+    return {
+        j.key: {link.upstream for link in j.checked.links}
+        for j in plan.jobs
+        if j.checked is not None
+    }
+
+
+def select(
+    plan: Plan,
+    force: bool,
+    part: tuple[int, int] | None,
+    wanted: set[str] | None = None,
+) -> list[PlannedJob]:
+    """The jobs this run executes: pending ones (every declared one with `force`) among `wanted`
+    and the jobs they take outputs from (default: all), then this shard's chains."""
+    upstream = upstream_of(plan)
+    scope = graph.closure(wanted, upstream) if wanted is not None else set(upstream)
+    chosen = [
+        j for j in plan.jobs if j.checked is not None and j.key in scope and (force or j.pending)
+    ]
+    if part is None:
+        return chosen
+    mine = graph.shard_chains([j.key for j in chosen], upstream, *part)
+    return [j for j in chosen if j.key in mine]
 
 
 def over_budget(
@@ -53,13 +76,14 @@ def over_budget(
     return None
 
 
-def _output(file: str, sha256: str, root: Path) -> dict:
+def _output(index: int, file: str, sha256: str, root: Path) -> dict:
     width: int | None = None
     height: int | None = None
     with contextlib.suppress(OSError, ImageProbeError):
         info = probe_file(file)
         width, height = info.width, info.height
     return {
+        "index": index,
         "path": _relative(file, root),
         "sha256": f"sha256:{sha256}",
         "width": width,
@@ -79,7 +103,7 @@ def record(
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
-        outputs = [_output(image.file, image.sha256, root) for image in state.images]
+        outputs = [_output(image.index, image.file, image.sha256, root) for image in state.images]
         failures = [
             {"index": f.index, "code": f.code, "message": f.message} for f in state.failures
         ]
@@ -149,7 +173,7 @@ class Project:
         return cls(root, lock, HashCache(root), areas)
 
     def plan(self, jobs: list[CheckedJob]) -> Plan:
-        return make_plan(jobs, self.lock, self.root, self.hashes, self.areas)
+        return plan_chained(jobs, self.lock, self.root, self.hashes, self.areas)
 
     def record(
         self,
@@ -161,6 +185,12 @@ class Project:
     ) -> list[str]:
         """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache;
         returns files pruned."""
+        made = {
+            j.key: {image.index: f"sha256:{image.sha256}" for image in state.images}
+            for j, state in zip(jobs, result.jobs, strict=True)
+            if state.state in RECORDED
+        }
+        relinked(jobs, plan, self.lock, made, self.hashes)
         record(self.lock, jobs, result.jobs, self.root, target)
         removed = prune(self.lock, plan, self.root, self.areas) if prune_orphans else []
         self.lock.save()

@@ -25,17 +25,20 @@ RECIPE_ONLY = frozenset(
     }
 )
 DEFAULT_N = 1
+SOURCES = ("path", "url", "data", "from")
 
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image the request carries, and its recipe entry (`path:`, `url:` or `data:`)."""
+    """An image the request carries, and its recipe entry (`path:`, `url:`, `data:` or `from:`,
+    another job's output)."""
 
     body_path: Path
     recipe_path: Path
-    kind: str  # "path", "url" or "data"
-    value: str
+    kind: str  # "path", "url", "data" or "from"
+    value: str  # for "from": the job reference as written
     role: str = "input"  # or "mask"
+    image: int = 1  # for "from": which of that job's images, from 1
 
 
 @dataclass
@@ -109,13 +112,16 @@ class _Builder:
         self.req.sources.append((body_path, recipe_path))
 
     def image(self, body_path: Path, recipe_path: Path, entry: dict, role: str = "input") -> str:
-        kind = next((k for k in ("path", "url", "data") if k in entry), None)
-        if kind is None or sum(k in entry for k in ("path", "url", "data")) != 1:
+        kind = next((k for k in SOURCES if k in entry), None)
+        if kind is None or sum(k in entry for k in SOURCES) != 1:
             self.req.problems.append(
-                Problem("input-source", "give exactly one of path:, url: or data:", recipe_path)
+                Problem(
+                    "input-source", "give exactly one of path:, url:, data: or from:", recipe_path
+                )
             )
             kind = kind or "url"
-        ref = ImageRef(body_path, recipe_path, kind, str(entry.get(kind, "")), role)
+        image = entry.get("image", 1) if kind == "from" else 1
+        ref = ImageRef(body_path, recipe_path, kind, str(entry.get(kind, "")), role, image)
         self.req.images.append(ref)
         self.map(body_path, recipe_path)
         return self.encode(ref)

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
+from runner.recipes import graph
 from runner.recipes.build import BuiltRequest, ImageRef, build_request
 from runner.recipes.load import Job, Recipe, discover, expand, load
+from runner.recipes.projectfile import ProjectFile
+from runner.recipes.references import (
+    Index,
+    Link,
+    Reference,
+    cycle_problem,
+    declared_image,
+    index_problem,
+    key_of,
+    matrix_problems,
+    references,
+)
 from spec.checks import check_request
 from spec.datauri import decode as decode_data_uri
 from spec.imageprobe import (
@@ -93,10 +106,16 @@ class CheckedJob:
     job: Job
     request: BuiltRequest
     findings: list[tuple[Location, Problem]] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)  # inputs that are other jobs' outputs
+    infos: dict[Path, ImageInfo] = field(default_factory=dict)  # what each image's header says
 
     @property
     def ok(self) -> bool:
         return not any(p.severity == "error" for _, p in self.findings)
+
+    @property
+    def key(self) -> str:
+        return key_of(self.job)
 
 
 def placeholder(ref: ImageRef) -> str:
@@ -104,16 +123,34 @@ def placeholder(ref: ImageRef) -> str:
     return f"file://{ref.value}" if ref.kind == "path" else ref.value
 
 
-def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MODELS) -> CheckedJob:
-    """Build the job's request with placeholder images and run every check of the spec on it."""
+Linked = Callable[[ImageRef], "ImageInfo | ImageProbeError | None"]
+
+
+def check_job(
+    job: Job,
+    files: ImageFiles,
+    models: Mapping[str, ModelSpec] = MODELS,
+    linked: Linked | None = None,
+) -> CheckedJob:
+    """Build the job's request with placeholder images and run every check of the spec on it;
+    `linked` says what another job's output (a `from:` input) will be."""
     request = build_request(job, placeholder, models=models)
     by_body_path = {ref.body_path: ref for ref in request.images}
     extra: list[Problem] = list(request.problems)
+    infos: dict[Path, ImageInfo] = {}
 
-    def lookup(body_path: Path, _ref: str) -> ImageInfo | ImageProbeError | None:
+    def lookup(body_path: Path, ref: str) -> ImageInfo | ImageProbeError | None:
+        info = _lookup(body_path)
+        if isinstance(info, ImageInfo):
+            infos[tuple(body_path)] = info
+        return info
+
+    def _lookup(body_path: Path) -> ImageInfo | ImageProbeError | None:
         ref = by_body_path.get(tuple(body_path))
         if ref is None or ref.kind == "url":
             return None  # remote images are checked by the service when it downloads them
+        if ref.kind == "from":
+            return linked(ref) if linked else None
         if ref.kind == "data":
             info, problem = _probe_data(ref.value)
         else:
@@ -131,7 +168,7 @@ def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MOD
     placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [
         (p, p.path) for p in extra
     ]
-    checked = CheckedJob(job, request)
+    checked = CheckedJob(job, request, infos=infos)
     checked.findings = [(job.recipe.location(path), p) for p, path in placed]
     return checked
 
@@ -139,16 +176,19 @@ def check_job(job: Job, files: ImageFiles, models: Mapping[str, ModelSpec] = MOD
 @dataclass
 class Validation:
     """The outcome of validating some paths: the report, and the checked jobs, valid or not, of
-    every recipe that loaded."""
+    every recipe that loaded; `context` holds the other recipes' jobs these take outputs from."""
 
     report: Report
     jobs: list[CheckedJob]
     recipes: int = 0
     invalid: set[str] = field(default_factory=set)
+    context: list[CheckedJob] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what `validate -v` adds: defaults not applied
 
 
 def _n_warning(recipe: Recipe) -> list[Problem]:
-    if "n" in recipe.data or "n" in (recipe.data.get("matrix") or {}):
+    matrix = recipe.data.get("matrix") or {}
+    if "n" in recipe.data or "n" in matrix or "n" in recipe.applied_defaults()[0]:
         return []
     return [
         Problem(
@@ -162,53 +202,164 @@ def _n_warning(recipe: Recipe) -> list[Problem]:
 
 
 def validate_paths(
-    paths: list[str], root: str | os.PathLike = ".", models: Mapping[str, ModelSpec] = MODELS
+    paths: list[str],
+    root: str | os.PathLike = ".",
+    models: Mapping[str, ModelSpec] = MODELS,
+    project: ProjectFile | None = None,
 ) -> Validation:
-    """Validate every recipe under `paths`; image paths are confined to `root`."""
+    """Validate every recipe under `paths`; image paths are confined to `root`. References
+    resolve among every recipe of the project (by default: the recipes/ globs under `root`)."""
+    project = project or ProjectFile(FsPath(root))
     files, missing = discover(paths)
     result = Validation(Report(), [])
     for raw, problem in missing:
         result.report.add(Location(raw), [problem])
         result.invalid.add(raw)
-    images = ImageFiles()
-    for path in files:
-        result.recipes += 1
-        _validate_file(path, FsPath(root), images, models, result)
+    loaded = [_load_reported(path, FsPath(root), project, result) for path in files]
+    result.recipes = len(files)
+    named = [recipe for recipe, _ in loaded if recipe is not None]
+    jobs = {recipe.file: expand(recipe) for recipe in named}
+    context = _context(named, jobs, FsPath(root), project)
+    checked = _check_all(jobs, context, ImageFiles(), models)
+    for recipe, placed in loaded:  # in file order
+        for location, problem in placed:
+            result.report.add(location, [problem])
+        if recipe is not None:
+            _report_recipe(recipe, [checked[key_of(job)] for job in jobs[recipe.file]], result)
+    named_keys = {key_of(job) for group in jobs.values() for job in group}
+    result.context = [c for key, c in sorted(checked.items()) if key not in named_keys]
     return result
 
 
-def _validate_file(
-    path: FsPath, root: FsPath, images: ImageFiles, models, result: Validation
-) -> None:
-    recipe, problems, where = load(path, root)
+def _load_reported(
+    path: FsPath, root: FsPath, project: ProjectFile, result: Validation
+) -> tuple[Recipe | None, list[tuple[Location, Problem]]]:
+    """Load a named recipe: it, or None and its problems placed; its defaults not applied go to
+    the notes."""
+    recipe, problems, where = load(path, root, project.defaults)
+    if recipe is not None and not problems:
+        problems = matrix_problems(recipe.data)
     shown = recipe.file if recipe else where.file
     result.report.files.append(shown)
     if recipe is None or problems:
         placed = [
             (recipe.location(p.path, p.code in KEY_CODES) if recipe else where, p) for p in problems
         ]
-        for location, problem in sorted(placed, key=lambda item: (item[0].line, item[0].column)):
-            result.report.add(location, [problem])
         result.invalid.add(shown)
-        return
+        return None, sorted(placed, key=lambda item: (item[0].line, item[0].column))
+    for key in recipe.applied_defaults()[1]:
+        result.notes.append(
+            f"{recipe.file}: default {key} from {recipe.defaults.file} is not applied: "
+            f"{recipe.data['model']} does not take it"
+        )
+    return recipe, []
+
+
+def _context(
+    named: list[Recipe], jobs: dict[str, list[Job]], root: FsPath, project: ProjectFile
+) -> list[Job]:
+    """The jobs of the project's other recipes, read only when a named job takes an output."""
+    if not any(next(references(job), None) for group in jobs.values() for job in group):
+        return []
+    seen = {recipe.abspath for recipe in named}
+    out: list[Job] = []
+    for path in project.recipe_files():
+        if path.resolve() in seen:
+            continue
+        recipe, problems, _ = load(path, root, project.defaults)
+        if recipe is not None and not problems:
+            out += expand(recipe)
+    return out
+
+
+def _check_all(
+    jobs: dict[str, list[Job]], context: list[Job], files: ImageFiles, models
+) -> dict[str, CheckedJob]:
+    """Check the named jobs and every job they take outputs from, upstream first, each reference
+    resolved and checked against its upstream's declared output."""
+    by_key: dict[str, Job] = {}
+    for job in [j for group in jobs.values() for j in group] + context:
+        by_key.setdefault(key_of(job), job)
+    index = Index(list(by_key))
+    resolved = {
+        key: [(ref, index.resolve(ref.text)) for ref in references(job)]
+        for key, job in by_key.items()
+    }
+    upstream = {
+        key: {up for _, up in refs if isinstance(up, str)} for key, refs in resolved.items()
+    }
+    needed = graph.closure([key_of(j) for group in jobs.values() for j in group], upstream)
+    order, stuck = graph.toposort(needed, upstream)
+    on_cycle = {key: cycle for cycle in graph.cycles(stuck, upstream) for key in cycle}
+    checked: dict[str, CheckedJob] = {}
+    for key in order + stuck:
+        checked[key] = _check_linked(by_key[key], resolved[key], checked, on_cycle, files, models)
+    return checked
+
+
+def _check_linked(
+    job: Job,
+    refs: list[tuple[Reference, str | Problem]],
+    checked: dict[str, CheckedJob],
+    on_cycle: dict[str, list[str]],
+    files: ImageFiles,
+    models,
+) -> CheckedJob:
+    by_input = {ref.input: up for ref, up in refs}
+
+    def linked(image: ImageRef) -> ImageInfo | None:
+        up = by_input.get(int(image.recipe_path[1]))
+        upstream = checked.get(up) if isinstance(up, str) else None
+        if upstream is None or not upstream.ok:
+            return None
+        return declared_image(upstream.request, upstream.infos)
+
+    result = check_job(job, files, models, linked)
+    body_paths = {ref.recipe_path: ref.body_path for ref in result.request.images}
+    for ref, up in refs:
+        problem = up if isinstance(up, Problem) else None
+        if isinstance(up, str):
+            link = Link(body_paths.get(("inputs", ref.input), ()), up, ref.image, ref.where)
+            result.links.append(link)
+            problem = _link_problem(link, key_of(job), checked.get(up), on_cycle)
+        if problem is not None:
+            result.findings.append(
+                (job.recipe.location(ref.where), replace(problem, path=ref.where))
+            )
+    return result
+
+
+def _link_problem(
+    link: Link, key: str, upstream: CheckedJob | None, on_cycle: dict[str, list[str]]
+) -> Problem | None:
+    if key in on_cycle and link.upstream in on_cycle[key]:
+        return cycle_problem(on_cycle[key])
+    if upstream is None:
+        return Problem("reference-invalid", f"{link.upstream} takes an output from a cycle of jobs")
+    if not upstream.ok:
+        return Problem(
+            "reference-invalid",
+            f"{link.upstream} is itself invalid (see {upstream.job.recipe.file})",
+        )
+    return index_problem(link, upstream.request)
+
+
+def _report_recipe(recipe: Recipe, jobs: list[CheckedJob], result: Validation) -> None:
+    """A recipe's problems, each once for all the jobs of its matrix that have it."""
+    shown = recipe.file
     for problem in _n_warning(recipe):
         result.report.add(recipe.location(problem.path), [problem])
     found: dict[tuple, tuple[Location, Problem, list[str]]] = {}
-    jobs = expand(recipe)
-    for job in jobs:
-        checked = check_job(job, images, models)
+    for checked in jobs:
         result.jobs.append(checked)
-        for (
-            location,
-            problem,
-        ) in checked.findings:  # a matrix repeats a job's problems: report each once
-            key = (location.line, location.column, problem.code, problem.message)
-            found.setdefault(key, (location, problem, []))[2].append(job.name)
+        for location, problem in checked.findings:
+            key = (location.file, location.line, location.column, problem.code, problem.message)
+            found.setdefault(key, (location, problem, []))[2].append(checked.job.name)
         if not checked.ok:
             result.invalid.add(shown)
     matrix = recipe.data.get("matrix") or {}
     at_matrix_values = {
-        (where.line, where.column)
+        (shown, where.line, where.column)
         for where in (
             recipe.location(("matrix", k, i)) for k in matrix for i in range(len(matrix[k]))
         )
@@ -216,7 +367,7 @@ def _validate_file(
     for key in sorted(found):
         location, problem, names = found[key]
         # only some combinations have it, and the line is not one of their matrix values: say which
-        if len(names) < len(jobs) and key[:2] not in at_matrix_values:
+        if len(names) < len(jobs) and key[:3] not in at_matrix_values:
             problem = replace(problem, message=f"{problem.message} (in {_some(names)})")
         result.report.add(location, [problem])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import cast
@@ -12,10 +13,13 @@ from typing import cast
 from spec.models import MODELS
 from spec.problems import Location, Path, Problem
 from spec.schema import SchemaCheck
-from spec.schemagen import recipe_schema
+from spec.schemagen import MATRIX_REFERENCE, recipe_keys, recipe_schema
 from spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
+PROJECT_FILE = "wanform.yaml"
+# a recipe path that points into the project file's `defaults:` rather than into the recipe
+DEFAULTS = "\0defaults"
 YAML_KINDS = {
     list: "a list",
     str: "a string",
@@ -26,14 +30,32 @@ YAML_KINDS = {
 }
 
 
+@dataclass(frozen=True)
+class Defaults:
+    """The project file's `defaults:`: recipe keys for every recipe whose model takes them."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    file: str = PROJECT_FILE  # as shown to people
+    located: Located | None = None
+
+    def location(self, key_path: Path) -> Location:
+        mark = self.located.mark(("defaults", *key_path)) if self.located else None
+        return Location(self.file, mark.line if mark else 0, mark.column if mark else 0)
+
+
+NO_DEFAULTS = Defaults()
+
+
 @dataclass
 class Recipe:
-    """One recipe file, parsed, with its display path and its project root."""
+    """One recipe file, parsed, with its display path, its project root and the project's
+    defaults."""
 
     file: str  # as shown to people: relative to the current directory when possible
     abspath: FsPath
     root: FsPath
     located: Located
+    defaults: Defaults = NO_DEFAULTS
 
     @property
     def data(self) -> dict:
@@ -44,8 +66,23 @@ class Recipe:
         return self.data.get("name") or self.abspath.stem
 
     def location(self, path: Path, key: bool = False) -> Location:
+        if path[:1] == (DEFAULTS,):
+            return self.defaults.location(path[1:])
         mark = self.located.mark(path, key)
         return Location(self.file, mark.line, mark.column)
+
+    def applied_defaults(self) -> tuple[dict, list[str]]:
+        """The defaults this recipe takes (its own keys and matrix win), and the ones its model
+        does not take."""
+        model = MODELS.get(str(self.data.get("model")))
+        if model is None:
+            return {}, []
+        takes = set(recipe_keys(model))
+        matrix = self.data.get("matrix") or {}
+        wanted = {
+            k: v for k, v in self.defaults.values.items() if k not in self.data and k not in matrix
+        }
+        return {k: v for k, v in wanted.items() if k in takes}, sorted(set(wanted) - takes)
 
 
 @dataclass
@@ -75,6 +112,25 @@ NOT_A_FILE = Problem(
 )
 
 
+def _walk(folder: FsPath) -> list[FsPath]:
+    """YAML files below `folder`, leaving out hidden files and folders, virtual environments
+    (a folder with `pyvenv.cfg`) and the project file."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = FsPath(dirpath)
+        dirnames[:] = [
+            d for d in dirnames if not d.startswith(".") and not (here / d / "pyvenv.cfg").exists()
+        ]
+        found += [
+            here / name
+            for name in filenames
+            if FsPath(name).suffix in RECIPE_SUFFIXES
+            and not name.startswith(".")
+            and name != PROJECT_FILE
+        ]
+    return sorted(p for p in found if not p.is_dir())
+
+
 def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]:
     """Every recipe file named, or found below a named directory (sorted there), and the paths
     that cannot be used, each with its problem."""
@@ -82,9 +138,7 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            for found in sorted(
-                p for p in path.rglob("*") if p.suffix in RECIPE_SUFFIXES and not p.is_dir()
-            ):
+            for found in _walk(path):
                 if found.is_file():
                     files.append(found)
                 else:
@@ -98,7 +152,9 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
     return files, missing
 
 
-def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Location]:
+def load(
+    path: FsPath, root: FsPath, defaults: Defaults = NO_DEFAULTS
+) -> tuple[Recipe | None, list[Problem], Location]:
     """Parse and schema-check one recipe; on a problem the recipe is None or the problems are
     non-empty."""
     shown = display_path(path)
@@ -111,7 +167,7 @@ def load(path: FsPath, root: FsPath) -> tuple[Recipe | None, list[Problem], Loca
             [Problem(exc.code, exc.message)],
             Location(shown, mark.line if mark else 0, mark.column if mark else 0),
         )
-    recipe = Recipe(shown, path.resolve(), root.resolve(), located)
+    recipe = Recipe(shown, path.resolve(), root.resolve(), located, defaults)
     if not isinstance(located.data, dict):
         kind = YAML_KINDS.get(type(located.data), "a single value")
         return (
@@ -142,20 +198,47 @@ def _missing(data: dict) -> list[Problem]:
     ]
 
 
+def _shown(value: object) -> object:
+    """A matrix value in a job name: a reference as JOB or JOB#K."""
+    if isinstance(value, dict):
+        image = value.get("image")
+        return f"{value.get('from')}" + (f"#{image}" if image is not None else "")
+    return value
+
+
 def _suffix(combo: dict[str, object]) -> str:
-    return "[" + ",".join(f"{k}={v}" for k, v in combo.items()) + "]"
+    return "[" + ",".join(f"{k}={_shown(v)}" for k, v in combo.items()) + "]"
+
+
+def _fill_references(values: dict, reference: object) -> dict:
+    """The inputs written `from: matrix` take this combination's reference."""
+    ref = reference if isinstance(reference, dict) else {"from": reference}
+    inputs = [
+        {**{k: v for k, v in entry.items() if k != "from"}, **ref}
+        if isinstance(entry, dict) and entry.get("from") == MATRIX_REFERENCE
+        else entry
+        for entry in values.get("inputs") or []
+    ]
+    return {**values, "inputs": inputs} if "inputs" in values else values
 
 
 def expand(recipe: Recipe) -> list[Job]:
-    """The jobs of a recipe: one, or the cartesian product of its `matrix`."""
-    base = {k: v for k, v in recipe.data.items() if k != "matrix"}
+    """The jobs of a recipe: one, or the cartesian product of its `matrix`, with the project's
+    defaults its model takes under its own keys."""
+    defaults, _ = recipe.applied_defaults()
+    base = {**defaults, **{k: v for k, v in recipe.data.items() if k != "matrix"}}
+    at_defaults: dict[str, Path] = {k: (DEFAULTS, k) for k in defaults}
     matrix = recipe.data.get("matrix") or {}
     if not matrix:
-        return [Job(recipe, recipe.name, base)]
+        return [Job(recipe, recipe.name, base, at_defaults)]
     keys = list(matrix)
     jobs = []
     for indices in itertools.product(*(range(len(matrix[k])) for k in keys)):
         combo = {k: matrix[k][i] for k, i in zip(keys, indices, strict=True)}
         origins: dict[str, Path] = {k: ("matrix", k, i) for k, i in zip(keys, indices, strict=True)}
-        jobs.append(Job(recipe, recipe.name + _suffix(combo), {**base, **combo}, origins))
+        values = {**base, **{k: v for k, v in combo.items() if k != "from"}}
+        if "from" in combo:
+            values = _fill_references(values, combo["from"])
+        name = recipe.name + _suffix(combo)
+        jobs.append(Job(recipe, name, values, {**at_defaults, **origins}))
     return jobs

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import mimetypes
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
@@ -20,6 +20,7 @@ from runner.recipes.load import Job
 from spec import datauri
 from spec.imageprobe import probe_bytes
 from spec.models import DATA_URI_MAX_BYTES, URL_ONLY_FIELDS
+from spec.problems import Path
 
 FORMAT_MIME = {
     "JPEG": "image/jpeg",
@@ -62,9 +63,13 @@ def _local_file(job: Job, value: str) -> FsPath:
     return (job.recipe.abspath.parent / value).resolve()
 
 
-def load_source(job: Job, ref: ImageRef) -> Source:
-    """Read a `path:` or `data:` image (already validated); URLs stay as they are."""
-    if ref.kind == "url":
+def load_source(job: Job, ref: ImageRef, linked: Mapping[Path, FsPath] | None = None) -> Source:
+    """Read a `path:` or `data:` image (already validated), or the upstream output file a `from:`
+    has in `linked`; URLs (and a `from:` with no file yet) stay as they are."""
+    if ref.kind == "from" and linked and ref.body_path in linked:
+        data = linked[ref.body_path].read_bytes()
+        return Source(ref, data, _mime(data), linked[ref.body_path].name)
+    if ref.kind in ("url", "from"):
         return Source(ref, None, "", "")
     if ref.kind == "data":
         mime, data = datauri.decode(ref.value)
@@ -83,8 +88,10 @@ def _mime(data: bytes) -> str:
     return FORMAT_MIME.get(probe_bytes(data).format, "application/octet-stream")
 
 
-def load_sources(request: BuiltRequest) -> list[Source]:
-    return [load_source(request.job, ref) for ref in request.images]
+def load_sources(
+    request: BuiltRequest, linked: Mapping[Path, FsPath] | None = None
+) -> list[Source]:
+    return [load_source(request.job, ref, linked) for ref in request.images]
 
 
 def data_uri(source: Source) -> str:

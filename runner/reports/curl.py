@@ -37,6 +37,8 @@ def _shortened(data: object) -> object:
 
 
 def _wire_value(source: Source) -> str:
+    if source.data is None and source.ref.kind == "from":
+        return f"<image {source.ref.image} of {source.ref.value}, sent when that job has made it>"
     if source.data is None:
         return source.ref.value
     if needs_upload(source):

@@ -15,6 +15,7 @@ from pathlib import Path
 from runner.engine.guard import STATE_DIR
 from runner.engine.outputs import write_atomic
 from runner.engine.states import (
+    BLOCKED,
     FAILED,
     INTERRUPTED,
     PARTIAL,
@@ -41,13 +42,15 @@ _FROM_RUN = {
     UNRESOLVED: UNRESOLVED,
     INTERRUPTED: NOT_RUN,
     STOPPED: NOT_RUN,
+    BLOCKED: SKIPPED,  # not run because an upstream job did not make its input; the error says why
 }
 
 
 def report_state(run_state: str | None, entry: dict | None) -> str:
     """A job's state for the report, from its last run (if any) and its lock entry (if any).
 
-    A job the last run found done earlier (the engine's `skipped`) is what its lock entry says.
+    A job the last run found done earlier (the engine's `skipped`) is what its lock entry says; a
+    job its upstream blocked is skipped, whatever an older lock entry says.
     """
     if run_state in _FROM_RUN:
         return _FROM_RUN[run_state]

@@ -54,6 +54,7 @@ def text(result: RunResult, out: TextIO) -> None:
         f"{result.exit_code.verdict}: {s['jobs']} jobs: {s['succeeded']} succeeded, "
         f"{s['partial']} partial, {s['failed']} failed, {s['skipped']} skipped, "
         + (f"{s['unresolved']} unresolved, " if s["unresolved"] else "")
+        + (f"{s['blocked']} blocked by upstream, " if s["blocked"] else "")
         + f"{s['not_finished']} not finished; {s['images']} images; "
         f"{s['requests']} requests, {s['throttled']} throttled (429); {s['elapsed_seconds']:.1f}s\n"
     )

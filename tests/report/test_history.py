@@ -8,7 +8,9 @@ from pathlib import Path
 from report_kit import wanform
 
 from runner.api.errors import TaskFailedError
+from runner.engine.chain import UpstreamError
 from runner.engine.states import (
+    BLOCKED,
     FAILED,
     PARTIAL,
     SUCCEEDED,
@@ -89,3 +91,18 @@ def test_the_run_command_writes_one(ran: Path) -> None:
     assert doc["states"] == {"complete": 1, "failed": 1, "partial": 1}
     assert doc["images"] == 3 and doc["target"] == "url"
     assert wanform(ran, "report", "-o", "markdown").stdout.count("| `recipes/") == 3
+
+
+def test_a_job_its_upstream_blocked_is_skipped_with_the_reason() -> None:
+    """Blocked by its upstream: `skipped` in the summary's counts and in the report, even over an
+    older lock entry, and the run keeps the reason."""
+    blocked = JobState("w.yaml", "w", "wan2.7-image", BLOCKED)
+    blocked.error = UpstreamError("skipped: upstream f.yaml::f failed (InternalError)")
+    doc = history.summary(["w.yaml::w"], RunResult("emulator", [blocked]), "emulator")
+    assert doc["states"] == {"skipped": 1}
+    assert doc["jobs"][0]["error"] == {
+        "code": "UpstreamFailed",
+        "message": "skipped: upstream f.yaml::f failed (InternalError)",
+    }
+    assert history.report_state(BLOCKED, None) == history.report_state(BLOCKED, {}) == "skipped"
+    assert "skipped" in history.REPORT_STATES

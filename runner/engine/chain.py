@@ -1,0 +1,105 @@
+"""Jobs that take other jobs' outputs: each waits until its upstream jobs have ended, then takes
+their files, checked again as the real images they are; or it is skipped with the reason.
+
+An upstream's files are final when its job has ended: images are written under a temporary name
+and renamed, so a downstream never reads a half-written file. An upstream outside the run (unchanged
+since the lock recorded it) gives the files the lock records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from pathlib import Path as FsPath
+
+from runner.api.errors import WanformError
+from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState
+from runner.recipes.check import CheckedJob, ImageFiles, check_job
+from runner.recipes.references import Link
+from spec.imageprobe import ImageInfo, ImageProbeError, probe_file
+from spec.models import MODELS, ModelSpec
+from spec.problems import Path
+
+MADE_IMAGES = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
+
+
+class UpstreamError(WanformError):
+    """A job that takes an image another job did not make: it is not run."""
+
+    code = "UpstreamFailed"
+    hint = "the upstream job must make that image first; a rerun runs both"
+
+
+class LinkedInputError(WanformError):
+    """An upstream's real image breaks a limit of the job that takes it."""
+
+    code = "InvalidInput"
+    hint = "the upstream made an image this job cannot take; change either recipe"
+
+
+class Chain:
+    """The run's upstream outputs by job key and image index, and an event per running job."""
+
+    def __init__(
+        self,
+        running: Iterable[str] = (),
+        known: Mapping[str, Mapping[int, FsPath]] | None = None,
+        models: Mapping[str, ModelSpec] = MODELS,
+    ) -> None:
+        self.ended = {key: asyncio.Event() for key in running}
+        self.states: dict[str, JobState] = {}
+        self.files: dict[str, dict[int, FsPath]] = {k: dict(v) for k, v in (known or {}).items()}
+        self.models = models
+
+    def finished(self, key: str, state: JobState) -> None:
+        """A job of the run ended: its images become inputs of the jobs waiting for it."""
+        self.states[key] = state
+        if state.state in MADE_IMAGES:
+            self.files[key] = {image.index: FsPath(image.file) for image in state.images}
+        if key in self.ended:
+            self.ended[key].set()
+
+    async def inputs(self, checked: CheckedJob) -> dict[Path, FsPath]:
+        """Wait for the job's upstream jobs; the file of each input they made, checked against
+        the job's limits. UpstreamError or LinkedInputError when it cannot run."""
+        for link in checked.links:
+            if link.upstream in self.ended:
+                await self.ended[link.upstream].wait()
+        files = {link.body_path: self._file(link) for link in checked.links}
+        if files:
+            await asyncio.to_thread(self._recheck, checked, files)
+        return files
+
+    def _file(self, link: Link) -> FsPath:
+        file = self.files.get(link.upstream, {}).get(link.image)
+        if file is not None and file.is_file():
+            return file
+        state = self.states.get(link.upstream)
+        if state is not None and state.state not in MADE_IMAGES:
+            why = f"{state.state}" + (f" ({state.error.code})" if state.error else "")
+            raise UpstreamError(f"skipped: upstream {link.upstream} {why}")
+        made = len(self.files.get(link.upstream, {}))
+        raise UpstreamError(
+            f"skipped: upstream {link.upstream} has no image {link.image} "
+            f"({made} image{'s' * (made != 1)} made)"
+        )
+
+    def _recheck(self, checked: CheckedJob, files: Mapping[Path, FsPath]) -> None:
+        """The checks of validation again, with the upstream images as they came out."""
+
+        def real(ref) -> ImageInfo | ImageProbeError | None:
+            try:
+                return probe_file(files[ref.body_path])
+            except ImageProbeError as exc:
+                return exc
+            except (KeyError, OSError):
+                return None
+
+        again = check_job(checked.job, ImageFiles(), self.models, real)
+        errors = [
+            f"{where}: error[{p.code}]: {p.message}"
+            for where, p in again.findings
+            if p.severity == "error"
+        ]
+        if errors:
+            raise LinkedInputError("; ".join(errors))
