@@ -149,18 +149,42 @@ async def test_a_failed_task_fails_its_job_only(project, emulators):
 
 
 async def test_drops_before_and_after_creation_never_submit_twice(project, emulators):
-    """A connection dropped before the task exists is retried; one dropped after is recovered."""
+    """A connection dropped before the task exists is retried; one dropped after is recovered.
+    One job at a time, so each lost answer has one submission that can have made a task."""
     emulator = await emulators()
     await emulator.fault(action="drop", when="before", nth=1)
-    await emulator.fault(action="drop", when="after", nth=1)
+    await emulator.fault(action="drop", when="after", nth=2)
     project.recipe("foxes", FOXES)
-    done = await run(project, emulator)
-    assert done.result.exit_code == Exit.OK
+    one_at_a_time = {
+        name: replace(spec, max_in_flight=1) if name == "wan2.7-image" else spec
+        for name, spec in MODELS.items()
+    }
+    done = await run(project, emulator, limits=resolve_limits(one_at_a_time, {}))
+    assert done.result.exit_code == Exit.OK, done.out + done.err
     created = await emulator.created()
     assert len(created) == len(set(created)) == 3
     assert sorted(j.task_id for j in done.result.jobs) == sorted(created)
     assert [e["status"] for e in submissions(await emulator.journal())].count(None) == 2
     assert "adopted task" in done.err
+
+
+async def test_two_answers_lost_at_once_leave_both_jobs_unresolved(project, emulators):
+    """Two lost answers of one model in the air together, and one task made: nothing tells whose
+    it is (same prompt, size and n), so neither job takes it and neither pays again."""
+    emulator = await emulators()
+    await emulator.fault(action="drop", when="before", nth=1)
+    await emulator.fault(action="drop", when="after", nth=1)
+    project.recipe("foxes", FOXES)
+    done = await run(project, emulator)
+    assert done.result.exit_code == Exit.FAILED
+    states = {j.job: j.state for j in done.result.jobs}
+    assert sorted(states.values()) == ["succeeded", "unresolved", "unresolved"]
+    created = await emulator.created()
+    assert len(created) == 2
+    lost = next(t for t in created if t not in {j.task_id for j in done.result.jobs})
+    for job in done.result.jobs:
+        if job.state == "unresolved":
+            assert job.error is not None and lost in str(job.error)
 
 
 async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(project, emulators):
