@@ -42,7 +42,9 @@ def soaked(tmp_path_factory):
 def test_a_small_soak_finds_nothing(soaked):
     shown = soak.describe(soaked, verbose=True)
     assert soaked.audit.counts["jobs"] == SETTINGS.jobs, shown
-    assert soaked.audit.counts["submissions"] >= SETTINGS.jobs, shown
+    # every settled job owns a task; two unresolved jobs may share the one candidate both lost
+    settled = SETTINGS.jobs - soaked.audit.states["unresolved"]
+    assert soaked.audit.counts["submissions"] >= settled, shown
     assert any(r["killed"] for p in soaked.projects for r in p.runs), shown
     assert all(p.finished for p in soaked.projects), shown
     assert {t: soaked.audit.counts[t] for t in soak.TARGETS} == dict.fromkeys(soak.TARGETS, 0), (
