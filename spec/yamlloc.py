@@ -7,6 +7,7 @@ values from it ourselves, counting every node an alias expands to, so a
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import yaml
@@ -44,6 +45,7 @@ class Located:
     data: object
     values: dict[Path, Mark] = field(default_factory=dict)
     keys: dict[Path, Mark] = field(default_factory=dict)
+    source: str = ""  # sha256 of the bytes parsed, when read from a file
 
     def mark(self, path: Path, key: bool = False) -> Mark:
         """The mark of the deepest node on `path` that exists (a key's mark for a missing value).
@@ -207,4 +209,6 @@ def load_file(path: str) -> Located:
         line = raw[: exc.start].count(b"\n") + 1
         column = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         raise YamlError("not-utf8", "the file is not valid UTF-8", Mark(line, column)) from exc
-    return load_text(text.removeprefix("\ufeff"))
+    located = load_text(text.removeprefix("\ufeff"))
+    located.source = "sha256:" + hashlib.sha256(raw).hexdigest()
+    return located

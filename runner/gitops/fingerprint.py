@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from runner.engine.guard import STATE_DIR
@@ -83,7 +83,7 @@ def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str
     return ref.value
 
 
-def _set(body: dict, path: Path, value: str) -> None:
+def _set(body: dict, path: Path | list, value: str) -> None:
     target = body
     for part in path[:-1]:
         target = target[part]
@@ -130,15 +130,24 @@ class Fingerprint:
 
     digest: str
     fields: dict[str, object]
+    images: Mapping[Path, str] = field(default_factory=dict)  # the identities it was made with
+
+
+def identified(body: dict, identities: Mapping[Path, str]) -> dict:
+    """A copy of a request body with each image replaced by its identity (content hash or URL)."""
+    body = copy.deepcopy(body)
+    for path, identity in identities.items():
+        _set(body, path, identity)
+    return body
+
+
+def body_digest(body: dict) -> str:
+    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
 def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str:
-    """sha256 of the canonical request body, each image replaced by its identity (content hash or
-    URL)."""
-    body = copy.deepcopy(request.body)
-    for path, identity in identities.items():
-        _set(body, path, identity)
-    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+    """sha256 of the canonical request body, images by identity."""
+    return body_digest(identified(request.body, identities))
 
 
 def fingerprint(
@@ -151,5 +160,5 @@ def fingerprint(
     }
     identities.update(linked or {})
     return Fingerprint(
-        request_digest(request, identities), _flatten(_declared(request, identities))
+        request_digest(request, identities), _flatten(_declared(request, identities)), identities
     )

@@ -109,12 +109,22 @@ def _verdict(
     job = PlannedJob(
         key, NEW, checked.request.spec.name, images, checked=checked, fingerprint=found
     )
-    entry = lock.jobs.get(key)
+    return judge(job, lock, root, hashes, areas)
+
+
+def judge(
+    job: PlannedJob, lock: LockFile, root: Path, hashes: HashCache, areas: tuple[Path, ...]
+) -> PlannedJob:
+    """Set the verdict of a fingerprinted job (new until judged) against its lock entry."""
+    assert job.fingerprint is not None
+    entry = lock.jobs.get(job.key)
     if entry is None:
         return job
-    if entry.get("fingerprint") != found.digest:
+    if entry.get("fingerprint") != job.fingerprint.digest:
         job.status = CHANGED
-        job.reasons = _changed_fields(entry.get("fields", {}), found.fields) or ["request"]
+        job.reasons = _changed_fields(entry.get("fields", {}), job.fingerprint.fields) or [
+            "request"
+        ]
         return job
     job.reasons = _output_drift(entry, root, hashes, areas)
     job.status = CHANGED if job.reasons else UNCHANGED
@@ -166,6 +176,11 @@ def make_plan(
         linked = links(checked, done) if links else None
         planned.append(_verdict(checked, key, lock, root, hashes, areas, linked))
         done.setdefault(key, planned[-1])
+    return with_orphans(planned, lock)
+
+
+def with_orphans(planned: list[PlannedJob], lock: LockFile) -> Plan:
+    """The plan of these jobs, sorted, then the lock's entries that none of them is."""
     declared = {job.key for job in planned}
     orphans = [
         PlannedJob(key, ORPHANED, entry.get("model", ""))
