@@ -11,13 +11,15 @@ import click
 
 from runner.cli.options import root_option, variants_option
 from runner.cli.steps import fail
-from runner.cli.validate import project_at, validated
+from runner.cli.validate import echo_warnings, project_at, targets, validated
 from runner.exits import CHANGES_PENDING, Exit
 from runner.gitops.fingerprint import HashCache
 from runner.gitops.links import plan_chained
 from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
 from runner.gitops.plan import Plan
+from runner.gitops.warmplan import PlanCache
 from runner.recipes import graph
+from runner.recipes.load import discover
 from runner.recipes.projectfile import ProjectFile
 from runner.reports.plan import PLAN_REPORTERS
 from spec.models import ModelSpec
@@ -39,10 +41,20 @@ def build_plan(
     models: Mapping[str, ModelSpec],
 ) -> Plan:
     """Validate, then compare with the lock (with the jobs they take outputs from); invalid
-    recipes are printed as `validate` prints them, exit 1."""
-    result = validated(paths, project, fmt, models)
+    recipes are printed as `validate` prints them, exit 1. A plan in which nothing changed is
+    served from the plan cache (runner.gitops.warmplan)."""
+    lock = load_lock(lock_path)
     hashes = HashCache(project.root)
-    plan = plan_chained(result.jobs + result.context, load_lock(lock_path), project.root, hashes)
+    cache = PlanCache(project.root, project.defaults, models)
+    files, missing = discover(targets(paths, project))
+    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files)
+    if warm is not None:
+        echo_warnings(warm.warnings)
+        hashes.save()
+        return warm.plan
+    result = validated(paths, project, fmt, models)
+    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes)
+    cache.remember(result, plan)
     hashes.save()
     return plan
 

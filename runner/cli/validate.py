@@ -14,7 +14,7 @@ from runner.recipes.check import Validation, validate_paths
 from runner.recipes.projectfile import ProjectFile, open_project
 from runner.reports.validation import REPORTERS
 from spec.models import MODELS, ModelSpec
-from spec.problems import Report
+from spec.problems import Finding, Report
 from spec.schemagen import recipe_schema, request_schema, schema_text
 
 
@@ -32,17 +32,23 @@ def project_at(root: str | None, fmt: str = "text") -> ProjectFile:
     return project
 
 
+def targets(paths: tuple[str, ...], project: ProjectFile) -> list[str]:
+    """What to validate: `paths`, else the project's recipes, else the root's recipes/."""
+    return list(paths) or (
+        [str(p) for p in project.recipe_files()]
+        if project.path
+        else [str(project.root / "recipes")]
+    )
+
+
 def checked(
     paths: tuple[str, ...], project: ProjectFile, models: Mapping[str, ModelSpec]
 ) -> Validation:
     """The recipes under `paths` checked (default: the project's recipes, else the root's
     recipes/); says so on stderr if there are none."""
-    targets = list(paths) or (
-        [str(p) for p in project.recipe_files()]
-        if project.path
-        else [str(project.root / "recipes")]
+    result = validate_paths(
+        targets(paths, project), root=project.root, models=models, project=project
     )
-    result = validate_paths(targets, root=project.root, models=models, project=project)
     if not result.recipes and not result.invalid:
         shown = ", ".join(
             paths or (project.globs if project.path else (str(project.root / "recipes"),))
@@ -60,10 +66,14 @@ def validated(
     if not (result.report.ok() and result.recipes):
         REPORTERS[fmt](result, sys.stdout, False)
         sys.exit(Exit.INVALID)
-    for finding in result.report.warnings():
+    echo_warnings(result.report.warnings())
+    return result
+
+
+def echo_warnings(findings: list[Finding]) -> None:
+    for finding in findings:
         p = finding.problem
         click.echo(f"{finding.location}: {p.severity}[{p.code}]: {p.message}", err=True)
-    return result
 
 
 @click.command()

@@ -1,0 +1,235 @@
+"""A warm `wanform plan`: each valid recipe's jobs and fingerprints, remembered in
+`.wanform/plans.json` with everything they depend on, so a plan in which nothing changed reads the
+lock and the files' bytes instead of validating and fingerprinting every job again.
+
+An entry serves only while the recipe's bytes, every local input image (through the hash cache),
+the project's defaults, the models table and the code that validates and fingerprints are what
+they were. Inputs made upstream are identified afresh from the lock, as the full plan does, and a
+chain is served only while every recipe of the project is held (job names resolve among all of
+them). The cache answers only a plan in which every job is unchanged; anything else (a recipe it
+does not hold, a new or changed job, output drift, failed images) takes the full plan, which
+refills it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.engine.guard import STATE_DIR
+from runner.engine.outputs import write_atomic
+from runner.gitops.fingerprint import (
+    Fingerprint,
+    HashCache,
+    body_digest,
+    canonical,
+    identified,
+)
+from runner.gitops.links import identity
+from runner.gitops.lockfile import LockFile
+from runner.gitops.plan import NEW, UNCHANGED, Plan, PlannedJob, judge, with_orphans
+from runner.recipes import graph
+from runner.recipes.check import CheckedJob, Validation
+from runner.recipes.load import Defaults, Recipe, display_path
+from spec.models import ModelSpec
+from spec.problems import Finding, Location, Problem
+
+PLAN_CACHE = Path(STATE_DIR) / "plans.json"
+FORMAT = 1  # bump when an entry's shape changes
+# what decides whether a recipe is valid and what its fingerprints are
+CODE = ("spec", "runner/recipes", "runner/gitops/fingerprint.py")
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 over the source and schema files that validate recipes and fingerprint jobs."""
+    top = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    for name in CODE:
+        base = top / name
+        files = sorted(base.rglob("*")) if base.is_dir() else [base]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(top).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Warm:
+    """A plan served from the cache, and the warnings validation gave its named recipes."""
+
+    plan: Plan
+    warnings: list[Finding]
+
+
+class PlanCache:
+    """The project's remembered recipes, keyed by path relative to the root."""
+
+    def __init__(self, root: Path, defaults: Defaults, models: Mapping[str, ModelSpec]) -> None:
+        self.root = root.resolve()
+        self.path = root / PLAN_CACHE
+        self.context = hashlib.sha256(
+            canonical(
+                [code_digest(), defaults.file, dict(defaults.values), repr(sorted(models.items()))]
+            ).encode()
+        ).hexdigest()
+        self.entries: dict[str, dict] = {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict) and data.get("context") == self.context:
+            self.entries = data.get("recipes") or {}
+
+    def _name(self, path: Path) -> str:
+        return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+
+    def _held(self, path: Path, hashes: HashCache) -> dict | None:
+        """The entry of a recipe whose bytes and local inputs are as remembered."""
+        entry = self.entries.get(self._name(path))
+        if not isinstance(entry, dict):
+            return None
+        try:
+            source = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+            if source != entry["source"]:
+                return None
+            for name, known in entry["inputs"].items():
+                if hashes.file(self.root / name) != known:
+                    return None
+        except OSError:
+            return None
+        return entry
+
+    def recall(
+        self,
+        files: list[Path],
+        lock: LockFile,
+        hashes: HashCache,
+        project_files: Callable[[], list[Path]],
+    ) -> Warm | None:
+        """The plan of `files` when every one is held and every job is unchanged, else None.
+        `project_files` lists the project's recipes, read only when a job takes another's
+        output."""
+        try:
+            looked = [(path, self._held(path, hashes)) for path in files]
+            held = [(path, entry) for path, entry in looked if entry is not None]
+            if not files or len(held) < len(files):
+                return None
+            jobs = {job["key"]: job for _, entry in held for job in entry["jobs"]}
+            named = list(jobs)
+            if any(job.get("links") for job in jobs.values()):
+                everyone = [self._held(path, hashes) for path in project_files()]
+                if any(entry is None for entry in everyone):
+                    return None
+                jobs = {job["key"]: job for e in everyone if e for job in e["jobs"]} | jobs
+            plan = self._judged(named, jobs, lock, hashes)
+            if plan is None:
+                return None
+            return Warm(plan, [w for path, entry in held for w in _warnings(path, entry)])
+        except (KeyError, TypeError, ValueError, AttributeError):  # an entry not of our making
+            return None
+
+    def _judged(
+        self, named: list[str], jobs: dict[str, dict], lock: LockFile, hashes: HashCache
+    ) -> Plan | None:
+        """Every named job and the jobs they take outputs from, upstream first, when all are
+        unchanged."""
+        upstream = {key: {up for _, up, _ in job.get("links", [])} for key, job in jobs.items()}
+        order, stuck = graph.toposort(graph.closure(named, upstream), upstream)
+        if stuck or any(key not in jobs for key in order):
+            return None
+        done: dict[str, PlannedJob] = {}
+        for key in order:
+            job = jobs[key]
+            if "digest" in job:
+                digest = job["digest"]
+            else:
+                linked = {
+                    tuple(path): identity(up, image, done, lock, {})
+                    for path, up, image in job["links"]
+                }
+                digest = body_digest(identified(job["body"], linked))
+            found = PlannedJob(
+                key, NEW, job["model"], job["n"], fingerprint=Fingerprint(digest, {})
+            )
+            if judge(found, lock, self.root, hashes, (self.root,)).status != UNCHANGED:
+                return None
+            done[key] = found
+        return with_orphans(list(done.values()), lock)
+
+    def remember(self, result: Validation, plan: Plan) -> None:
+        """Hold every named recipe that validated clean of anything but warnings in its own
+        file, with the fingerprints `plan` gave its jobs."""
+        recipes: dict[Path, tuple[Recipe, list[CheckedJob]]] = {}
+        for checked in result.jobs:
+            recipe = checked.job.recipe
+            recipes.setdefault(recipe.abspath, (recipe, []))[1].append(checked)
+        shown = {recipe.file for recipe, _ in recipes.values()}
+        if any(f.location.file not in shown for f in result.report.findings):
+            return  # a finding placed elsewhere (a default's line) cannot be told to one recipe
+        planned = {job.key: job for job in plan.jobs}
+        for recipe, jobs in recipes.values():
+            entry = _entry(recipe, jobs, planned, result, self._name)
+            if entry is not None:
+                self.entries[self._name(recipe.abspath)] = entry
+        self.entries = {
+            name: entry for name, entry in self.entries.items() if (self.root / name).is_file()
+        }
+        write_atomic(
+            self.path,
+            (canonical({"context": self.context, "recipes": self.entries}) + "\n").encode(),
+        )
+
+
+def _entry(
+    recipe: Recipe,
+    jobs: list[CheckedJob],
+    planned: Mapping[str, PlannedJob],
+    result: Validation,
+    name: Callable[[Path], str],
+) -> dict | None:
+    if recipe.file in result.invalid or not recipe.located.source:
+        return None
+    inputs: dict[str, str] = {}
+    rows = []
+    for checked in jobs:
+        job = planned.get(checked.key)
+        if job is None or job.fingerprint is None:
+            return None
+        images = job.fingerprint.images
+        linked = {link.body_path for link in checked.links}
+        for ref in checked.request.images:
+            if ref.kind == "path" and ref.body_path not in linked:
+                inputs[name(recipe.abspath.parent / ref.value)] = images[ref.body_path]
+        row: dict[str, object] = {
+            "key": checked.key,
+            "model": checked.request.spec.name,
+            "n": int(checked.request.body["parameters"]["n"]),
+        }
+        if checked.links:
+            local = {path: value for path, value in images.items() if path not in linked}
+            row["body"] = identified(checked.request.body, local)
+            row["links"] = [[list(ln.body_path), ln.upstream, ln.image] for ln in checked.links]
+        else:
+            row["digest"] = job.fingerprint.digest
+        rows.append(row)
+    warnings = [
+        [f.location.line, f.location.column, f.problem.code, f.problem.message]
+        for f in result.report.warnings()
+        if f.location.file == recipe.file
+    ]
+    return {"source": recipe.located.source, "inputs": inputs, "warnings": warnings, "jobs": rows}
+
+
+def _warnings(path: Path, entry: dict) -> list[Finding]:
+    shown = display_path(path)
+    return [
+        Finding(Location(shown, line, column), Problem(code, message, severity="warning"))
+        for line, column, code, message in entry["warnings"]
+    ]
