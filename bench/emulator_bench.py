@@ -3,7 +3,7 @@ render time; or, with --tasks N, the emulator's memory after N tasks.
 
 Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20]
                                     [--repeat 3] [--renders 15]
-     python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100]
+     python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100] [--image]
 
 Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a
 child process; the load comes from one concurrent aiohttp client in this process, so on a 2-core
@@ -18,6 +18,7 @@ time so the tasks finish in seconds, yet none reaches its 24 h expiry during the
 submissions over the real HTTP API, lets them finish and answers queries on a sample of them; its
 resident set (VmRSS) and peak (VmHWM) are then read from /proc/<pid>/status. The baseline is the
 RSS after startup and a warm-up of a few tasks, so per-task bytes are (RSS after - baseline) / N.
+With --image each task is an edit that sends a 62 KB JPEG inline, as the runner sends small inputs.
 The target is the issue's: under 500 MB after 100,000 tasks, a few KB per task.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import io
 import json
 import multiprocessing
@@ -252,6 +254,7 @@ class TaskLoad:
     """What `--tasks` measured: creations, sampled statuses, and the emulator's memory."""
 
     tasks: int
+    image: int  # bytes of the input image each task sends (0: text only)
     failed: int
     elapsed: float  # seconds from the first creation to the last task's end
     statuses: Counter[str]  # of the sampled queries, after every task ended
@@ -263,13 +266,30 @@ class TaskLoad:
         return (self.after.rss - self.baseline.rss) / self.tasks
 
 
-def seeded_body(i: int) -> dict:
-    """CREATE_BODY with its own seed: each task a different request, as in real use."""
-    return {**CREATE_BODY, "parameters": {**CREATE_BODY["parameters"], "seed": i}}
+def input_jpeg() -> bytes:
+    """The input image of `--image` tasks: a photo-like 1024x768 JPEG."""
+    buffer = io.BytesIO()
+    sample_input(1024, 768, False).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def seeded_body(i: int, image: bytes | None) -> dict:
+    """CREATE_BODY with its own seed (each task a different request, as in real use) and, when
+    given, an input image as a data URI (an edit, as the runner sends images under 10 MB)."""
+    body = {**CREATE_BODY, "parameters": {**CREATE_BODY["parameters"], "seed": i}}
+    if image is not None:
+        uri = "data:image/jpeg;base64," + base64.b64encode(image).decode()
+        content = [*CREATE_BODY["input"]["messages"][0]["content"], {"image": uri}]
+        body["input"] = {"messages": [{"role": "user", "content": content}]}
+    return body
 
 
 async def create_many(
-    session: aiohttp.ClientSession, base_url: str, count: int, concurrency: int
+    session: aiohttp.ClientSession,
+    base_url: str,
+    count: int,
+    concurrency: int,
+    image: bytes | None,
 ) -> tuple[list[str], int]:
     """`count` async submissions from `concurrency` workers; the task ids, and how many failed."""
     counter = iter(range(count))
@@ -278,7 +298,7 @@ async def create_many(
 
     async def worker() -> None:
         for i in counter:
-            ok, payload = await create(session, base_url, seeded_body(i))
+            ok, payload = await create(session, base_url, seeded_body(i, image))
             if ok:
                 ids.append(payload["output"]["task_id"])
             else:
@@ -317,23 +337,25 @@ async def sample_statuses(
     return statuses
 
 
-async def measure_tasks(count: int, concurrency: int, speed: float) -> TaskLoad:
+async def measure_tasks(
+    count: int, concurrency: int, speed: float, image: bytes | None
+) -> TaskLoad:
     """Create `count` tasks on a fresh emulator, let them end, query a sample; read its memory."""
     server = Server("emulator", speed)
     with server as base_url:
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
-            warm, _ = await create_many(session, base_url, WARMUP_TASKS, concurrency)
+            warm, _ = await create_many(session, base_url, WARMUP_TASKS, concurrency, image)
             await finish(session, base_url, warm[-1])
             await sample_statuses(session, base_url, warm, concurrency)
             baseline = server.memory()
             start = time.perf_counter()
-            ids, failed = await create_many(session, base_url, count, concurrency)
+            ids, failed = await create_many(session, base_url, count, concurrency, image)
             await finish(session, base_url, ids[-1])
             elapsed = time.perf_counter() - start
             statuses = await sample_statuses(session, base_url, ids, concurrency)
             after = server.memory()
-    return TaskLoad(count, failed, elapsed, statuses, baseline, after)
+    return TaskLoad(count, len(image or b""), failed, elapsed, statuses, baseline, after)
 
 
 # ---------------------------------------------------------------- rendering
@@ -433,6 +455,11 @@ def report_tasks(load: TaskLoad, concurrency: int, speed: float) -> None:
         f"concurrency {concurrency}); emulator in its own process, throttle off, clock x{speed:g} "
         "(no task reaches its 24 h expiry); RSS from /proc/<pid>/status after the run"
     )
+    if load.image:
+        print(
+            f"  each task also sends an input image: the same {load.image / 1024:.0f} KB JPEG "
+            "as a data URI"
+        )
     print(
         f"  created {load.tasks - load.failed:,} ok, {load.failed:,} failed; all ended after "
         f"{load.elapsed:.1f} s ({load.tasks / load.elapsed:,.0f} tasks/s); "
@@ -459,10 +486,12 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=15)
     parser.add_argument("--tasks", type=int, help="measure memory after this many tasks instead")
     parser.add_argument("--speed", type=float, default=100.0, help="the clock's speed for --tasks")
+    parser.add_argument("--image", action="store_true", help="--tasks: each task sends an image")
     args = parser.parse_args()
     if args.tasks:
         print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")
-        memory = asyncio.run(measure_tasks(args.tasks, args.concurrency, args.speed))
+        image = input_jpeg() if args.image else None
+        memory = asyncio.run(measure_tasks(args.tasks, args.concurrency, args.speed, image))
         report_tasks(memory, args.concurrency, args.speed)
         return
     load = Load(args.requests, args.concurrency, args.seconds, args.repeat)
