@@ -3,7 +3,8 @@ render time; or, with --tasks N, the emulator's memory after N tasks.
 
 Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20]
                                     [--repeat 3] [--renders 15]
-     python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100] [--image]
+     python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100]
+                                    [--image [--distinct-images]]
 
 Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a
 child process; the load comes from one concurrent aiohttp client in this process, so on a 2-core
@@ -18,8 +19,11 @@ time so the tasks finish in seconds, yet none reaches its 24 h expiry during the
 submissions over the real HTTP API, lets them finish and answers queries on a sample of them; its
 resident set (VmRSS) and peak (VmHWM) are then read from /proc/<pid>/status. The baseline is the
 RSS after startup and a warm-up of a few tasks, so per-task bytes are (RSS after - baseline) / N.
-With --image each task is an edit that sends a 62 KB JPEG inline, as the runner sends small inputs.
-The target is the issue's: under 500 MB after 100,000 tasks, a few KB per task.
+With --image each task is an edit that sends a 62 KB JPEG inline, as the runner sends small inputs;
+the emulator keeps each distinct input once, in a file, for as long as a task holds it, so the
+input directory's size is reported too. With --distinct-images every task's JPEG has bytes of its
+own (the same pixels, its index in a JPEG comment segment: no encoding per task), so each is a
+file of its own. The target is the issue's: under 500 MB after 100,000 tasks, a few KB per task.
 """
 
 from __future__ import annotations
@@ -111,19 +115,24 @@ async def _serve_bare() -> str:
     return f"http://{host}:{port}/api/v1"
 
 
-async def _serve_emulator(speed: float) -> str:
+async def _serve_emulator(speed: float) -> tuple[str, str | None]:
     from emulator import EmulatorConfig, start
+    from emulator.http.context import EMULATOR
 
     config = EmulatorConfig(host="127.0.0.1", port=0, throttle=False, speed=speed)
-    _, base_url = await start(config)
-    return base_url
+    runner, base_url = await start(config)
+    return base_url, str(runner.app[EMULATOR].inputs.directory)
 
 
 def serve(kind: str, announce: multiprocessing.Queue, speed: float) -> None:
-    """Child process: start one server, tell the parent its base URL, serve until terminated."""
+    """Child process: start one server, tell the parent its base URL (and the emulator's input
+    directory), serve until terminated."""
 
     async def main() -> None:
-        announce.put(await (_serve_emulator(speed) if kind == "emulator" else _serve_bare()))
+        if kind == "emulator":
+            announce.put(await _serve_emulator(speed))
+        else:
+            announce.put((await _serve_bare(), None))
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -137,6 +146,33 @@ class Memory:
     peak: int
 
 
+@dataclass(frozen=True)
+class Disk:
+    """The emulator's input directory: its files, their bytes, and the space they take."""
+
+    files: int
+    size: int  # the files' sizes, summed
+    allocated: int  # the blocks they occupy
+    filesystem: str  # its type: on tmpfs the files take RAM after all, if not the emulator's RSS
+
+
+def filesystem(path: Path) -> str:
+    """The type of the filesystem `path` is on (the longest mount point above it)."""
+    mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    above = [(point, kind) for point, kind in mounts if path.is_relative_to(point)]
+    return max(above, key=lambda mount: len(mount[0]))[1] if above else "unknown"
+
+
+def disk_use(directory: Path) -> Disk:
+    entries = [entry.stat() for entry in os.scandir(directory)]
+    return Disk(
+        len(entries),
+        sum(stat.st_size for stat in entries),
+        sum(stat.st_blocks * 512 for stat in entries),  # st_blocks counts 512-byte units
+        filesystem(directory),
+    )
+
+
 class Server:
     """A server in a child process, with its CPU time and memory readable from /proc."""
 
@@ -146,10 +182,13 @@ class Server:
         self._process = context.Process(
             target=serve, args=(kind, self._announce, speed), daemon=True
         )
+        self.inputs: Path | None = None  # the emulator's input directory
 
     def __enter__(self) -> str:
         self._process.start()
-        return self._announce.get(timeout=60)
+        base_url, inputs = self._announce.get(timeout=60)
+        self.inputs = Path(inputs) if inputs else None
+        return base_url
 
     def __exit__(self, *exc: object) -> None:
         self._process.terminate()
@@ -255,11 +294,13 @@ class TaskLoad:
 
     tasks: int
     image: int  # bytes of the input image each task sends (0: text only)
+    distinct: bool  # each task's image has bytes of its own
     failed: int
     elapsed: float  # seconds from the first creation to the last task's end
     statuses: Counter[str]  # of the sampled queries, after every task ended
     baseline: Memory
     after: Memory
+    disk: Disk  # the input directory after the run
 
     @property
     def per_task(self) -> float:
@@ -273,12 +314,21 @@ def input_jpeg() -> bytes:
     return buffer.getvalue()
 
 
-def seeded_body(i: int, image: bytes | None) -> dict:
+def distinct_jpeg(jpeg: bytes, i: int) -> bytes:
+    """`jpeg` with bytes of its own: a comment segment (COM) naming task `i` after the SOI marker.
+    The pixels are the same; the bytes, and so the digest the emulator files it under, differ."""
+    comment = f"wanform bench task {i}".encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]
+
+
+def seeded_body(i: int, image: bytes | None, distinct: bool = False) -> dict:
     """CREATE_BODY with its own seed (each task a different request, as in real use) and, when
-    given, an input image as a data URI (an edit, as the runner sends images under 10 MB)."""
+    given, an input image as a data URI (an edit, as the runner sends images under 10 MB); with
+    `distinct`, made unique to the task."""
     body = {**CREATE_BODY, "parameters": {**CREATE_BODY["parameters"], "seed": i}}
     if image is not None:
-        uri = "data:image/jpeg;base64," + base64.b64encode(image).decode()
+        sent = distinct_jpeg(image, i) if distinct else image
+        uri = "data:image/jpeg;base64," + base64.b64encode(sent).decode()
         content = [*CREATE_BODY["input"]["messages"][0]["content"], {"image": uri}]
         body["input"] = {"messages": [{"role": "user", "content": content}]}
     return body
@@ -290,15 +340,17 @@ async def create_many(
     count: int,
     concurrency: int,
     image: bytes | None,
+    distinct: bool = False,
+    first: int = 0,
 ) -> tuple[list[str], int]:
     """`count` async submissions from `concurrency` workers; the task ids, and how many failed."""
-    counter = iter(range(count))
+    counter = iter(range(first, first + count))
     ids: list[str] = []
     failures = [0]
 
     async def worker() -> None:
         for i in counter:
-            ok, payload = await create(session, base_url, seeded_body(i, image))
+            ok, payload = await create(session, base_url, seeded_body(i, image, distinct))
             if ok:
                 ids.append(payload["output"]["task_id"])
             else:
@@ -338,24 +390,33 @@ async def sample_statuses(
 
 
 async def measure_tasks(
-    count: int, concurrency: int, speed: float, image: bytes | None
+    count: int, concurrency: int, speed: float, image: bytes | None, distinct: bool
 ) -> TaskLoad:
     """Create `count` tasks on a fresh emulator, let them end, query a sample; read its memory."""
     server = Server("emulator", speed)
     with server as base_url:
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
-            warm, _ = await create_many(session, base_url, WARMUP_TASKS, concurrency, image)
+            warm, _ = await create_many(
+                session, base_url, WARMUP_TASKS, concurrency, image, distinct
+            )
             await finish(session, base_url, warm[-1])
             await sample_statuses(session, base_url, warm, concurrency)
             baseline = server.memory()
             start = time.perf_counter()
-            ids, failed = await create_many(session, base_url, count, concurrency, image)
+            # numbered after the warm-up's: distinct images stay distinct from theirs
+            ids, failed = await create_many(
+                session, base_url, count, concurrency, image, distinct, WARMUP_TASKS
+            )
             await finish(session, base_url, ids[-1])
             elapsed = time.perf_counter() - start
             statuses = await sample_statuses(session, base_url, ids, concurrency)
             after = server.memory()
-    return TaskLoad(count, len(image or b""), failed, elapsed, statuses, baseline, after)
+            assert server.inputs is not None
+            disk = disk_use(server.inputs)
+    return TaskLoad(
+        count, len(image or b""), distinct, failed, elapsed, statuses, baseline, after, disk
+    )
 
 
 # ---------------------------------------------------------------- rendering
@@ -456,9 +517,14 @@ def report_tasks(load: TaskLoad, concurrency: int, speed: float) -> None:
         "(no task reaches its 24 h expiry); RSS from /proc/<pid>/status after the run"
     )
     if load.image:
+        which = (
+            "a JPEG of its own (the same pixels, its index in a comment)"
+            if load.distinct
+            else "the same JPEG"
+        )
         print(
-            f"  each task also sends an input image: the same {load.image / 1024:.0f} KB JPEG "
-            "as a data URI"
+            f"  each task also sends an input image as a data URI: {which}, "
+            f"{load.image / 1024:.0f} KB"
         )
     print(
         f"  created {load.tasks - load.failed:,} ok, {load.failed:,} failed; all ended after "
@@ -475,6 +541,13 @@ def report_tasks(load: TaskLoad, concurrency: int, speed: float) -> None:
         f"{'RSS' if measured_at_target else 'projected RSS'} at {TARGET_TASKS:,} tasks "
         f"{at_target / MB:.1f} MB  [target: < 500 MB after 100,000 tasks: {verdict}]"
     )
+    total = WARMUP_TASKS + load.tasks
+    print(
+        f"  input directory ({load.disk.filesystem}, not in the RSS): {load.disk.files:,} files, "
+        f"{load.disk.size / MB:.1f} MB ({load.disk.allocated / MB:.1f} MB allocated); "
+        f"{load.disk.allocated / total:,.0f} bytes allocated per task "
+        f"(over all {total:,} tasks, warm-up included)"
+    )
 
 
 def main() -> None:
@@ -487,11 +560,20 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, help="measure memory after this many tasks instead")
     parser.add_argument("--speed", type=float, default=100.0, help="the clock's speed for --tasks")
     parser.add_argument("--image", action="store_true", help="--tasks: each task sends an image")
+    parser.add_argument(
+        "--distinct-images",
+        action="store_true",
+        help="--image: each task's image has bytes of its own (one input file per task)",
+    )
     args = parser.parse_args()
+    if args.distinct_images and not args.image:
+        parser.error("--distinct-images needs --image")
     if args.tasks:
         print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")
         image = input_jpeg() if args.image else None
-        memory = asyncio.run(measure_tasks(args.tasks, args.concurrency, args.speed, image))
+        memory = asyncio.run(
+            measure_tasks(args.tasks, args.concurrency, args.speed, image, args.distinct_images)
+        )
         report_tasks(memory, args.concurrency, args.speed)
         return
     load = Load(args.requests, args.concurrency, args.seconds, args.repeat)
