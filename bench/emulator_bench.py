@@ -36,6 +36,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import statistics
 import sys
 import time
@@ -62,6 +63,7 @@ CREATE_BODY: dict[str, Any] = {
     "input": {"messages": [{"role": "user", "content": [{"text": "a red fox in the snow"}]}]},
     "parameters": {"n": 1, "size": "1K", "seed": 1},
 }
+STOP_TIMEOUT = 120.0  # seconds a server may take to clean up: 100,000 input files to delete
 QUERY_TASKS = 64  # tasks created before the query run; queries cycle over them
 FIXED_BODY = {
     "request_id": "00000000-0000-0000-0000-000000000000",
@@ -106,34 +108,40 @@ def bare_app() -> web.Application:
     return app
 
 
-async def _serve_bare() -> str:
+Serving = tuple[web.AppRunner, str, str | None]  # the runner, base URL, input directory
+
+
+async def _serve_bare() -> Serving:
     runner = web.AppRunner(bare_app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    return f"http://{host}:{port}/api/v1"
+    return runner, f"http://{host}:{port}/api/v1", None
 
 
-async def _serve_emulator(speed: float) -> tuple[str, str | None]:
+async def _serve_emulator(speed: float) -> Serving:
     from emulator import EmulatorConfig, start
     from emulator.http.context import EMULATOR
 
     config = EmulatorConfig(host="127.0.0.1", port=0, throttle=False, speed=speed)
     runner, base_url = await start(config)
-    return base_url, str(runner.app[EMULATOR].inputs.directory)
+    return runner, base_url, str(runner.app[EMULATOR].inputs.directory)
 
 
 def serve(kind: str, announce: multiprocessing.Queue, speed: float) -> None:
     """Child process: start one server, tell the parent its base URL (and the emulator's input
-    directory), serve until terminated."""
+    directory), serve until SIGTERM, then clean up (the emulator deletes its input files)."""
 
     async def main() -> None:
-        if kind == "emulator":
-            announce.put(await _serve_emulator(speed))
-        else:
-            announce.put((await _serve_bare(), None))
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        runner, base_url, inputs = await (
+            _serve_emulator(speed) if kind == "emulator" else _serve_bare()
+        )
+        announce.put((base_url, inputs))
+        await stop.wait()
+        await runner.cleanup()
 
     asyncio.run(main())
 
@@ -192,7 +200,7 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self._process.terminate()
-        self._process.join(10)
+        self._process.join(STOP_TIMEOUT)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
