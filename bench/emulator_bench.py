@@ -1,8 +1,10 @@
 """Emulator throughput over loopback sockets, against a bare aiohttp handler as the ceiling;
-render time.
+render time; or, with --tasks N, the emulator's memory after N tasks.
 
 Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20]
                                     [--repeat 3] [--renders 15]
+     python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100]
+                                    [--image [--distinct-images]]
 
 Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a
 child process; the load comes from one concurrent aiohttp client in this process, so on a 2-core
@@ -11,23 +13,38 @@ keep-alive connections; the server's CPU use during the run is printed so a clie
 itself. The emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20
 queries/s per account would otherwise be all we measure. Rendering is timed in-process, without a
 cache.
+
+`--tasks N` measures memory instead: the emulator (throttle off, its clock `--speed` times real
+time so the tasks finish in seconds, yet none reaches its 24 h expiry during the run) takes N async
+submissions over the real HTTP API, lets them finish and answers queries on a sample of them; its
+resident set (VmRSS) and peak (VmHWM) are then read from /proc/<pid>/status. The baseline is the
+RSS after startup and a warm-up of a few tasks, so per-task bytes are (RSS after - baseline) / N.
+With --image each task is an edit that sends a 62 KB JPEG inline, as the runner sends small inputs;
+the emulator keeps each distinct input once, in a file, for as long as a task holds it, so the
+input directory's size is reported too. With --distinct-images every task's JPEG has bytes of its
+own (the same pixels, its index in a JPEG comment segment: no encoding per task), so each is a
+file of its own. The target is the issue's: under 500 MB after 100,000 tasks, a few KB per task.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import io
 import json
 import multiprocessing
 import os
 import random
+import signal
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -36,15 +53,17 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.images import draw as render  # noqa: E402
+from spec.models import MB  # noqa: E402
 
 API_KEY = "sk-wanform-bench"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 CREATE_PATH = "/services/aigc/image-generation/generation"
-CREATE_BODY = {
+CREATE_BODY: dict[str, Any] = {
     "model": "wan2.7-image",
     "input": {"messages": [{"role": "user", "content": [{"text": "a red fox in the snow"}]}]},
     "parameters": {"n": 1, "size": "1K", "seed": 1},
 }
+STOP_TIMEOUT = 120.0  # seconds a server may take to clean up: 100,000 input files to delete
 QUERY_TASKS = 64  # tasks created before the query run; queries cycle over them
 FIXED_BODY = {
     "request_id": "00000000-0000-0000-0000-000000000000",
@@ -89,51 +108,112 @@ def bare_app() -> web.Application:
     return app
 
 
-async def _serve_bare() -> str:
+Serving = tuple[web.AppRunner, str, str | None]  # the runner, base URL, input directory
+
+
+async def _serve_bare() -> Serving:
     runner = web.AppRunner(bare_app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    return f"http://{host}:{port}/api/v1"
+    return runner, f"http://{host}:{port}/api/v1", None
 
 
-async def _serve_emulator() -> str:
+async def _serve_emulator(speed: float) -> Serving:
     from emulator import EmulatorConfig, start
+    from emulator.http.context import EMULATOR
 
-    _, base_url = await start(EmulatorConfig(host="127.0.0.1", port=0, throttle=False))
-    return base_url
+    config = EmulatorConfig(host="127.0.0.1", port=0, throttle=False, speed=speed)
+    runner, base_url = await start(config)
+    return runner, base_url, str(runner.app[EMULATOR].inputs.directory)
 
 
-def serve(kind: str, announce: multiprocessing.Queue) -> None:
-    """Child process: start one server, tell the parent its base URL, serve until terminated."""
+def serve(kind: str, announce: multiprocessing.Queue, speed: float) -> None:
+    """Child process: start one server, tell the parent its base URL (and the emulator's input
+    directory), serve until SIGTERM, then clean up (the emulator deletes its input files)."""
 
     async def main() -> None:
-        announce.put(await (_serve_emulator() if kind == "emulator" else _serve_bare()))
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        runner, base_url, inputs = await (
+            _serve_emulator(speed) if kind == "emulator" else _serve_bare()
+        )
+        announce.put((base_url, inputs))
+        await stop.wait()
+        await runner.cleanup()
 
     asyncio.run(main())
 
 
-class Server:
-    """A server in a child process, with its CPU time readable from /proc."""
+@dataclass(frozen=True)
+class Memory:
+    """A process's resident set and its peak, in bytes (VmRSS and VmHWM of /proc/<pid>/status)."""
 
-    def __init__(self, kind: str) -> None:
+    rss: int
+    peak: int
+
+
+@dataclass(frozen=True)
+class Disk:
+    """The emulator's input directory: its files, their bytes, and the space they take."""
+
+    files: int
+    size: int  # the files' sizes, summed
+    allocated: int  # the blocks they occupy
+    filesystem: str  # its type: on tmpfs the files take RAM after all, if not the emulator's RSS
+
+
+def filesystem(path: Path) -> str:
+    """The type of the filesystem `path` is on (the longest mount point above it)."""
+    mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    above = [(point, kind) for point, kind in mounts if path.is_relative_to(point)]
+    return max(above, key=lambda mount: len(mount[0]))[1] if above else "unknown"
+
+
+def disk_use(directory: Path) -> Disk:
+    entries = [entry.stat() for entry in os.scandir(directory)]
+    return Disk(
+        len(entries),
+        sum(stat.st_size for stat in entries),
+        sum(stat.st_blocks * 512 for stat in entries),  # st_blocks counts 512-byte units
+        filesystem(directory),
+    )
+
+
+class Server:
+    """A server in a child process, with its CPU time and memory readable from /proc."""
+
+    def __init__(self, kind: str, speed: float = 1.0) -> None:
         context = multiprocessing.get_context("spawn")
         self._announce = context.Queue()
-        self._process = context.Process(target=serve, args=(kind, self._announce), daemon=True)
+        self._process = context.Process(
+            target=serve, args=(kind, self._announce, speed), daemon=True
+        )
+        self.inputs: Path | None = None  # the emulator's input directory
 
     def __enter__(self) -> str:
         self._process.start()
-        return self._announce.get(timeout=60)
+        base_url, inputs = self._announce.get(timeout=60)
+        self.inputs = Path(inputs) if inputs else None
+        return base_url
 
     def __exit__(self, *exc: object) -> None:
         self._process.terminate()
-        self._process.join(10)
+        self._process.join(STOP_TIMEOUT)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def memory(self) -> Memory:
+        status = Path(f"/proc/{self._process.pid}/status").read_text().splitlines()
+        kilobytes = {
+            k: int(v.split()[0])
+            for k, _, v in (line.partition(":") for line in status)
+            if k in ("VmRSS", "VmHWM")
+        }
+        return Memory(kilobytes["VmRSS"] * 1024, kilobytes["VmHWM"] * 1024)
 
 
 # ---------------------------------------------------------------- client
@@ -205,6 +285,146 @@ async def measure(kind: str, load: Load) -> dict[str, Result]:
             # One creation run only: every task created stays in the emulator, so runs differ.
             creations = await drive(load, submit, session, server.cpu_seconds)
     return {"queries": queries, "creations": creations}
+
+
+# ---------------------------------------------------------------- memory after many tasks
+
+WARMUP_TASKS = 200  # created before the baseline is read, so it includes warmed-up code paths
+SAMPLE_QUERIES = 1000  # finished tasks queried after the run
+TARGET_TASKS = 100_000
+TARGET_RSS = 500 * MB
+FINISH_TIMEOUT = 120.0  # real seconds to wait for the last task to end
+
+
+@dataclass(frozen=True)
+class TaskLoad:
+    """What `--tasks` measured: creations, sampled statuses, and the emulator's memory."""
+
+    tasks: int
+    image: int  # bytes of the input image each task sends (0: text only)
+    distinct: bool  # each task's image has bytes of its own
+    failed: int
+    elapsed: float  # seconds from the first creation to the last task's end
+    statuses: Counter[str]  # of the sampled queries, after every task ended
+    baseline: Memory
+    after: Memory
+    disk: Disk  # the input directory after the run
+
+    @property
+    def per_task(self) -> float:
+        return (self.after.rss - self.baseline.rss) / self.tasks
+
+
+def input_jpeg() -> bytes:
+    """The input image of `--image` tasks: a photo-like 1024x768 JPEG."""
+    buffer = io.BytesIO()
+    sample_input(1024, 768, False).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def distinct_jpeg(jpeg: bytes, i: int) -> bytes:
+    """`jpeg` with bytes of its own: a comment segment (COM) naming task `i` after the SOI marker.
+    The pixels are the same; the bytes, and so the digest the emulator files it under, differ."""
+    comment = f"wanform bench task {i}".encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]
+
+
+def seeded_body(i: int, image: bytes | None, distinct: bool = False) -> dict:
+    """CREATE_BODY with its own seed (each task a different request, as in real use) and, when
+    given, an input image as a data URI (an edit, as the runner sends images under 10 MB); with
+    `distinct`, made unique to the task."""
+    body = {**CREATE_BODY, "parameters": {**CREATE_BODY["parameters"], "seed": i}}
+    if image is not None:
+        sent = distinct_jpeg(image, i) if distinct else image
+        uri = "data:image/jpeg;base64," + base64.b64encode(sent).decode()
+        content = [*CREATE_BODY["input"]["messages"][0]["content"], {"image": uri}]
+        body["input"] = {"messages": [{"role": "user", "content": content}]}
+    return body
+
+
+async def create_many(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    count: int,
+    concurrency: int,
+    image: bytes | None,
+    distinct: bool = False,
+    first: int = 0,
+) -> tuple[list[str], int]:
+    """`count` async submissions from `concurrency` workers; the task ids, and how many failed."""
+    counter = iter(range(first, first + count))
+    ids: list[str] = []
+    failures = [0]
+
+    async def worker() -> None:
+        for i in counter:
+            ok, payload = await create(session, base_url, seeded_body(i, image, distinct))
+            if ok:
+                ids.append(payload["output"]["task_id"])
+            else:
+                failures[0] += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ids, failures[0]
+
+
+async def task_status(session: aiohttp.ClientSession, base_url: str, task_id: str) -> str:
+    async with session.get(f"{base_url}/tasks/{task_id}", headers=HEADERS) as response:
+        payload = await response.json(content_type=None)
+        return payload.get("output", {}).get("task_status", f"HTTP {response.status}")
+
+
+async def finish(session: aiohttp.ClientSession, base_url: str, last_id: str) -> None:
+    """Wait for the last task created to end; in one uncapped lane, every other ended before."""
+    deadline = time.perf_counter() + FINISH_TIMEOUT
+    while await task_status(session, base_url, last_id) not in ("SUCCEEDED", "FAILED"):
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"task {last_id} did not end within {FINISH_TIMEOUT:.0f} s")
+        await asyncio.sleep(0.2)
+
+
+async def sample_statuses(
+    session: aiohttp.ClientSession, base_url: str, ids: list[str], concurrency: int
+) -> Counter[str]:
+    chosen = iter(random.Random(0).sample(ids, min(SAMPLE_QUERIES, len(ids))))
+    statuses: Counter[str] = Counter()
+
+    async def worker() -> None:
+        for task_id in chosen:
+            statuses[await task_status(session, base_url, task_id)] += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return statuses
+
+
+async def measure_tasks(
+    count: int, concurrency: int, speed: float, image: bytes | None, distinct: bool
+) -> TaskLoad:
+    """Create `count` tasks on a fresh emulator, let them end, query a sample; read its memory."""
+    server = Server("emulator", speed)
+    with server as base_url:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            warm, _ = await create_many(
+                session, base_url, WARMUP_TASKS, concurrency, image, distinct
+            )
+            await finish(session, base_url, warm[-1])
+            await sample_statuses(session, base_url, warm, concurrency)
+            baseline = server.memory()
+            start = time.perf_counter()
+            # numbered after the warm-up's: distinct images stay distinct from theirs
+            ids, failed = await create_many(
+                session, base_url, count, concurrency, image, distinct, WARMUP_TASKS
+            )
+            await finish(session, base_url, ids[-1])
+            elapsed = time.perf_counter() - start
+            statuses = await sample_statuses(session, base_url, ids, concurrency)
+            after = server.memory()
+            assert server.inputs is not None
+            disk = disk_use(server.inputs)
+    return TaskLoad(
+        count, len(image or b""), distinct, failed, elapsed, statuses, baseline, after, disk
+    )
 
 
 # ---------------------------------------------------------------- rendering
@@ -294,6 +514,50 @@ def report_render(runs: int) -> None:
         )
 
 
+def report_tasks(load: TaskLoad, concurrency: int, speed: float) -> None:
+    projected = load.baseline.rss + load.per_task * TARGET_TASKS
+    measured_at_target = load.tasks >= TARGET_TASKS
+    at_target = load.after.rss if measured_at_target else projected
+    verdict = "met" if at_target < TARGET_RSS else "NOT met"
+    print(
+        f"memory: {load.tasks:,} async tasks created over loopback HTTP (one aiohttp client, "
+        f"concurrency {concurrency}); emulator in its own process, throttle off, clock x{speed:g} "
+        "(no task reaches its 24 h expiry); RSS from /proc/<pid>/status after the run"
+    )
+    if load.image:
+        which = (
+            "a JPEG of its own (the same pixels, its index in a comment)"
+            if load.distinct
+            else "the same JPEG"
+        )
+        print(
+            f"  each task also sends an input image as a data URI: {which}, "
+            f"{load.image / 1024:.0f} KB"
+        )
+    print(
+        f"  created {load.tasks - load.failed:,} ok, {load.failed:,} failed; all ended after "
+        f"{load.elapsed:.1f} s ({load.tasks / load.elapsed:,.0f} tasks/s); "
+        f"sampled {sum(load.statuses.values())} queries: {dict(load.statuses)}"
+    )
+    print(
+        f"  emulator RSS: baseline {load.baseline.rss / MB:.1f} MB (after startup and "
+        f"{WARMUP_TASKS} warm-up tasks), after {load.after.rss / MB:.1f} MB, "
+        f"peak (VmHWM) {load.after.peak / MB:.1f} MB"
+    )
+    print(
+        f"  per task: (RSS after - baseline) / {load.tasks:,} = {load.per_task:,.0f} bytes; "
+        f"{'RSS' if measured_at_target else 'projected RSS'} at {TARGET_TASKS:,} tasks "
+        f"{at_target / MB:.1f} MB  [target: < 500 MB after 100,000 tasks: {verdict}]"
+    )
+    total = WARMUP_TASKS + load.tasks
+    print(
+        f"  input directory ({load.disk.filesystem}, not in the RSS): {load.disk.files:,} files, "
+        f"{load.disk.size / MB:.1f} MB ({load.disk.allocated / MB:.1f} MB allocated); "
+        f"{load.disk.allocated / total:,.0f} bytes allocated per task "
+        f"(over all {total:,} tasks, warm-up included)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20000)
@@ -301,7 +565,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--renders", type=int, default=15)
+    parser.add_argument("--tasks", type=int, help="measure memory after this many tasks instead")
+    parser.add_argument("--speed", type=float, default=100.0, help="the clock's speed for --tasks")
+    parser.add_argument("--image", action="store_true", help="--tasks: each task sends an image")
+    parser.add_argument(
+        "--distinct-images",
+        action="store_true",
+        help="--image: each task's image has bytes of its own (one input file per task)",
+    )
     args = parser.parse_args()
+    if args.distinct_images and not args.image:
+        parser.error("--distinct-images needs --image")
+    if args.tasks:
+        print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")
+        image = input_jpeg() if args.image else None
+        memory = asyncio.run(
+            measure_tasks(args.tasks, args.concurrency, args.speed, image, args.distinct_images)
+        )
+        report_tasks(memory, args.concurrency, args.speed)
+        return
     load = Load(args.requests, args.concurrency, args.seconds, args.repeat)
     print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} cores")
     emulator = asyncio.run(measure("emulator", load))

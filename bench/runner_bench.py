@@ -27,6 +27,7 @@ import math
 import multiprocessing
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ MODEL = "wan2.7-image"
 PENDING_SECONDS = 0.05  # the emulator's default wait before a task runs
 RUNNER_KEY = "sk-bench-runner"
 SDK_KEY = "sk-bench-sdk"
+STOP_TIMEOUT = 60.0  # seconds the emulator may take to clean up after SIGTERM
 RECIPE = """model: wan2.7-image
 name: {name}
 prompt: A red fox in fresh snow, morning light.
@@ -68,15 +70,18 @@ def bench_models(rps: float, in_flight: int, seconds: float):
 
 
 def serve(rps: float, in_flight: int, seconds: float, urls: multiprocessing.Queue) -> None:
-    """The emulator's process: serve until killed."""
+    """The emulator's process: serve until SIGTERM, then clean up (its input files go)."""
     from emulator import EmulatorConfig, start
 
     async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         runner, base_url = await start(
             EmulatorConfig(port=0, models=bench_models(rps, in_flight, seconds))
         )
         urls.put(base_url)
-        await asyncio.Event().wait()
+        await stop.wait()
+        await runner.cleanup()
 
     asyncio.run(main())
 
@@ -208,7 +213,8 @@ def main() -> None:
             )
             print(f"runner / SDK wall time: {wall / sdk:.2f}")
     finally:
-        emulator.kill()
+        emulator.terminate()
+        emulator.join(STOP_TIMEOUT)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -27,10 +27,11 @@ from emulator.images.draw import CACHE_MAX_BYTES, PngCache
 from emulator.state.accounts import Accounts
 from emulator.state.clock import VirtualClock
 from emulator.state.faults import FaultBook, load_scenario
+from emulator.state.inputstore import InputStore
 from emulator.state.instance import Emulator
 from emulator.state.requestlog import RequestLog
 from emulator.state.results import ResultStore
-from emulator.state.tasks import TaskStore
+from emulator.state.tasks import Task, TaskStore
 from emulator.state.throttle import Throttle
 from emulator.state.uploads import UploadStore
 from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
@@ -133,6 +134,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
     pngs = PngCache(CACHE_MAX_BYTES)
     result_store = ResultStore(clock, executor, pngs)
+    inputs = InputStore()
     emulator = Emulator(
         config=config,
         clock=clock,
@@ -140,10 +142,15 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         throttle=Throttle(clock, config.models, config.throttle),
         faults=faults,
         tasks=TaskStore(
-            clock, config.models, config.pending_seconds, config.throttle, result_store.forget
+            clock,
+            config.models,
+            config.pending_seconds,
+            config.throttle,
+            _forgetting(result_store, inputs),
         ),
         results=result_store,
         uploads=UploadStore(clock),
+        inputs=inputs,
         journal=RequestLog(),
         pngs=pngs,
         executor=executor,
@@ -151,9 +158,30 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[journal_middleware, errors_middleware, ui.guard_middleware])
     app[EMULATOR] = emulator
     app.cleanup_ctx.append(_workers)
+    app.cleanup_ctx.append(_input_files)
     for module in (routes, storage, admin, listings, ui):
         module.add_routes(app)
     return app
+
+
+def _forgetting(results: ResultStore, inputs: InputStore) -> Callable[[Task], None]:
+    """What goes with a task the store forgets: its result links and its hold on its input."""
+
+    def forget(task: Task) -> None:
+        results.forget(task)
+        inputs.release(task.brief.base)
+
+    return forget
+
+
+async def _input_files(app: web.Application) -> AsyncIterator[None]:
+    """The input files' temporary directory lives as long as the application."""
+    inputs = app[EMULATOR].inputs
+    inputs.open()
+    try:
+        yield
+    finally:
+        inputs.close()
 
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:

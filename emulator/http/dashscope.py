@@ -32,7 +32,7 @@ from emulator.http.context import (
 )
 from emulator.http.faults import Step, checkpoint, faulty
 from emulator.http.requestbody import parse_json, read_body
-from emulator.images.brief import brief_for
+from emulator.images.brief import Brief, brief_for
 from emulator.images.inputs import InputResolver, fetch_own_results
 from emulator.state.accounts import Account
 from emulator.state.clock import parse_list_time
@@ -188,14 +188,13 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
         resolver.data,
         emulator.config.models,
         zlib.crc32(raw) % (SEED_MAX + 1),
+        emulator.inputs.put,
     )
-    unverified(request, *brief.unverified)
-    streamed = _streamed(request, body, endpoint, brief.style)
-    faults = await checkpoint(request, account, spec.name, brief.prompt)
-    if emulator.throttle.admit(
-        emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queues_over_cap
-    ):
-        unverified(request, "service.over_cap")
+    try:
+        streamed, faults = await _last_gates(request, account, spec, body, endpoint, brief)
+    except BaseException:  # refused, or the client went away: no task will hold the input
+        emulator.inputs.release(brief.base)
+        raise
     task = emulator.tasks.submit(
         account, brief, endpoint, request_id(request), visible=endpoint != "sync"
     )
@@ -203,6 +202,26 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
     task.unverified = tuple(facts(request).get("unverified", ()))
     emulator.results.register(task)
     return Submission(task, faults, streamed)
+
+
+async def _last_gates(
+    request: web.Request,
+    account: Account,
+    spec: ModelSpec,
+    body: dict,
+    endpoint: str,
+    brief: Brief,
+) -> tuple[bool, Step]:
+    """Streaming, fault rules and the in-flight cap; whether the answer streams, the fault step."""
+    unverified(request, *brief.unverified)
+    streamed = _streamed(request, body, endpoint, brief.style)
+    faults = await checkpoint(request, account, spec.name, brief.prompt)
+    emulator = request.app[EMULATOR]
+    if emulator.throttle.admit(
+        emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queues_over_cap
+    ):
+        unverified(request, "service.over_cap")
+    return streamed, faults
 
 
 def url_for(request: web.Request) -> bodies.UrlFor:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from emulator.state.inputstore import StoredInput
 from spec.checks import request_images, select_mode
 from spec.imageprobe import ImageInfo
 from spec.models import TOKENLESS_MODES, Mode, ModelSpec
@@ -38,7 +39,7 @@ class Brief:
     width: int
     height: int
     seed: int
-    base: bytes | None  # the last input image, drawn under the results; None: a placeholder
+    base: StoredInput | None  # the last input image, drawn under the results; None: a placeholder
     bboxes: tuple[tuple[int, ...], ...]
     palette: tuple[tuple[str, float], ...]
     input_tokens: int
@@ -111,9 +112,11 @@ def brief_for(
     data: Mapping[Path, bytes],
     models: Mapping[str, ModelSpec],
     default_seed: int,
+    keep: Callable[[bytes], StoredInput],
 ) -> Brief:
-    """The brief for a request that passed `spec.checks.check_body`;
-    `infos`/`data` hold the probed inputs."""
+    """The brief for a request that passed `spec.checks.check_body`; `infos`/`data` hold the
+    probed inputs, and `keep` stores the last one for the brief to hold (release it if no task
+    takes the brief)."""
     parameters = body.get("parameters") or {}
     refs = request_images(body, models)
     inputs = refs[:-1] if body["input"].get("mask_image_url") is not None else refs
@@ -130,6 +133,7 @@ def brief_for(
         count = _up_to(count, seed)
     prompt = _prompt(spec, body)
     boxes = parameters.get("bbox_list") or []
+    base = data.get(last) if last else None
     return Brief(
         model=spec.name,
         style=style,
@@ -138,7 +142,6 @@ def brief_for(
         width=width,
         height=height,
         seed=seed,
-        base=data.get(last) if last else None,
         bboxes=tuple(tuple(box) for box in boxes[len(inputs) - 1])
         if len(boxes) == len(inputs) and inputs
         else (),
@@ -150,4 +153,6 @@ def brief_for(
         orig_prompt=spec.family == "images",
         actual_prompt=spec.family == "images" and parameters.get("prompt_extend", True) is True,
         unverified=_guesses(spec, mode, parameters, style),
+        # last: kept only once nothing else can raise
+        base=keep(base) if base is not None else None,
     )

@@ -1,4 +1,5 @@
-"""A brief's images as PNG bytes: its last input decoded near the output size, then drawn."""
+"""A brief's images as PNG bytes: its last input read from disk, decoded near the output size,
+then drawn."""
 
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or LARGEST_SIDE**2, LARGEST_SIDE*
 
 
 def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ...], ...]]:
-    """The last input, decoded near the output size, its boxes in the decoded image's pixels."""
-    if brief.base is None:
+    """The last input, read from disk now (None if its file is gone), decoded for `brief`."""
+    return decode_base(brief.base.read() if brief.base is not None else None, brief)
+
+
+def decode_base(
+    data: bytes | None, brief: Brief
+) -> tuple[Image.Image | None, tuple[tuple[float, ...], ...]]:
+    """An input, decoded near the output size, the boxes in the decoded image's pixels."""
+    if data is None:
         return None, ()
     try:
-        image = Image.open(io.BytesIO(brief.base))
+        image = Image.open(io.BytesIO(data))
         original = image.size
         if original[0] * original[1] > MAX_DECODE_PIXELS:
             return None, ()

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from emulator.state.accounts import Accounts
     from emulator.state.clock import VirtualClock
     from emulator.state.faults import FaultBook
+    from emulator.state.inputstore import InputStore
     from emulator.state.requestlog import RequestLog
     from emulator.state.results import ResultStore
     from emulator.state.tasks import TaskStore
@@ -31,13 +32,14 @@ class Emulator:
     tasks: TaskStore
     results: ResultStore
     uploads: UploadStore
+    inputs: InputStore  # the tasks' input images, on disk
     journal: RequestLog
     pngs: PngCache  # rendered result images, shared by downloads and inputs that point back
     executor: Executor  # worker threads for rendering and for validating large bodies
 
     def reset(self) -> None:
-        """Back to a fresh start: no tasks, uploads, counters, log entries or rendered images;
-        the configured fault rules only; the clock rewound to the real present.
+        """Back to a fresh start: no tasks (nor their input files), uploads, counters, log entries
+        or rendered images; the configured fault rules only; the clock rewound to the real present.
         """
         self.clock.rewind()
         for part in (

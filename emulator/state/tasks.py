@@ -128,7 +128,8 @@ class Lane:
 
 
 class TaskStore:
-    """Every account's tasks, kept 24 h (virtual) after they close, then forgotten."""
+    """Every account's tasks, kept 24 h (virtual) after they close, then forgotten: `on_purge`
+    hears of each task forgotten, by expiry or by `reset`."""
 
     def __init__(
         self,
@@ -249,6 +250,9 @@ class TaskStore:
         return await self.reached(task, ENDED_STATUSES)
 
     def reset(self) -> None:
+        for tasks in self._tasks.values():
+            for task in tasks.values():
+                self._on_purge(task)
         self._tasks.clear()
         self._lanes.clear()
         self._held.clear()
