@@ -7,6 +7,7 @@ values from it ourselves, counting every node an alias expands to, so a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import yaml
@@ -152,6 +153,8 @@ class _Builder:
             key = self.build(key_node, path + ("<key>",))
             if not isinstance(key, (str, int, float, bool)):
                 raise YamlError("yaml-key", "a mapping key must be a plain scalar", _mark(key_node))
+            if isinstance(key, str):
+                key = sys.intern(key)  # thousands of recipes share a few keys
             if key in out and key not in from_merge:
                 first = _mark(key_nodes[key])
                 raise YamlError(
