@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import math
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
@@ -117,19 +117,20 @@ def run_runner(base_url: str, root: Path, args) -> float:
     assert validation.report.ok() and len(validation.jobs) == args.jobs
     models = bench_models(args.rps, args.in_flight, args.seconds)
     options = RunOptions(out=root / "out", target_speed=1.0)
-    quiet = Lines(io.StringIO(), io.StringIO())
     started = time.perf_counter()
-    result = asyncio.run(
-        execute(
-            validation.jobs,
-            Target("url", base_url, RUNNER_KEY),
-            resolve_limits(models, {}, query_rps=str(args.qps)),
-            options,
-            quiet,
-            root=root,
-            models=models,
+    # progress lines go where a terminal would take them, not into this process's memory
+    with open(os.devnull, "w", encoding="utf-8") as null:
+        result = asyncio.run(
+            execute(
+                validation.jobs,
+                Target("url", base_url, RUNNER_KEY),
+                resolve_limits(models, {}, query_rps=str(args.qps)),
+                options,
+                Lines(null, null),
+                root=root,
+                models=models,
+            )
         )
-    )
     elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.summary()
     return elapsed
