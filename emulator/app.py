@@ -139,7 +139,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         config=config,
         clock=clock,
         accounts=Accounts(config.api_keys),
-        throttle=Throttle(clock, config.models, config.throttle),
+        throttle=Throttle(clock, config.models, config.throttle, config.query_rps),
         faults=faults,
         tasks=TaskStore(
             clock,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spec.models import MB, MODELS, ModelSpec
+from spec.models import MB, MODELS, TASK_QUERY_RPS, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class EmulatorConfig:
     # models' guess `service.over_cap` says (spec/guesses.yaml)
     queue_over_cap: bool | None = None
     throttle: bool = True  # False switches rate limits and in-flight caps off (benchmarks)
+    query_rps: float = TASK_QUERY_RPS  # task queries, cancels and lists per account and second
     max_body_bytes: int = 32 * MB
     models: Mapping[str, ModelSpec] = field(default_factory=lambda: MODELS, repr=False)
     public_url: str | None = (
@@ -54,6 +55,8 @@ class EmulatorConfig:
             raise ValueError(f"speed must be 0 or more, got {self.speed}")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
+        if self.query_rps <= 0:
+            raise ValueError(f"query_rps must be positive, got {self.query_rps}")
         if self.pending_seconds < 0:
             raise ValueError(f"pending_seconds must be 0 or more, got {self.pending_seconds}")
         bad = [k for k in self.api_keys if not k.startswith("sk-")]

@@ -8,7 +8,8 @@ values from it ourselves, counting every node an alias expands to, so a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 
 import yaml
 
@@ -38,20 +39,47 @@ class YamlError(ValueError):
         self.code, self.message, self.mark = code, message, mark
 
 
-@dataclass
 class Located:
-    """A YAML document as plain values, with the mark of every value and every mapping key."""
+    """A YAML document as plain values, with the mark of every value and every mapping key.
 
-    data: object
-    values: dict[Path, Mark] = field(default_factory=dict)
-    keys: dict[Path, Mark] = field(default_factory=dict)
-    source: str = ""  # sha256 of the bytes parsed, when read from a file
+    The marks are found again from the document's text the first time one below the top is asked
+    for: most recipes never need one, and a run of thousands of jobs need not hold them all.
+    """
+
+    __slots__ = ("data", "root", "source", "_text", "_marks")
+
+    def __init__(self, data: object, text: str | None = None, root: Mark = Mark(1, 1)) -> None:
+        self.data = data
+        self.root = root  # the document's own mark
+        self.source = ""  # sha256 of the bytes parsed, when read from a file
+        self._text = text
+        self._marks: tuple[dict[Path, Mark], dict[Path, Mark]] | None = None
+
+    @property
+    def values(self) -> dict[Path, Mark]:
+        """The mark of every value, by path."""
+        return self._located()[0]
+
+    @property
+    def keys(self) -> dict[Path, Mark]:
+        """The mark of every mapping key, by the path of its value."""
+        return self._located()[1]
+
+    def _located(self) -> tuple[dict[Path, Mark], dict[Path, Mark]]:
+        if self._marks is None:
+            builder = _Builder(marks=True)
+            if self._text is not None:
+                builder.build(_compose(self._text)[0], ())
+            self._marks = (builder.values, builder.keys)
+        return self._marks
 
     def mark(self, path: Path, key: bool = False) -> Mark:
         """The mark of the deepest node on `path` that exists (a key's mark for a missing value).
 
         With `key`, a mapping entry is marked at its key rather than its value.
         """
+        if not path:
+            return self.root
         if key and tuple(path) in self.keys:
             return self.keys[tuple(path)]
         for end in range(len(path), -1, -1):
@@ -68,11 +96,14 @@ def _mark(node: yaml.Node) -> Mark:
 
 
 class _Builder:
-    """Turns composed nodes into values, recording marks and counting expanded nodes."""
+    """Turns composed nodes into values, counting expanded nodes; with `marks`, recording the
+    mark of every value and key."""
 
-    def __init__(self) -> None:
+    def __init__(self, marks: bool = False) -> None:
         self.constructor = yaml.SafeLoader("")
-        self.located = Located(None)
+        self.marks = marks
+        self.values: dict[Path, Mark] = {}
+        self.keys: dict[Path, Mark] = {}
         self.count = 0
 
     def build(self, node: yaml.Node, path: Path) -> object:
@@ -90,7 +121,8 @@ class _Builder:
                 f"the document nests deeper than {MAX_DEPTH} levels (a recursive alias?)",
                 _mark(node),
             )
-        self.located.values.setdefault(path, _mark(node))
+        if self.marks:
+            self.values.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -118,12 +150,15 @@ class _Builder:
         merged = len(node.value) - explicit
         out: dict = {}
         from_merge: set = set()
+        key_nodes: dict = {}  # the node each key of `out` was last given by
         for index, (key_node, value_node) in enumerate(node.value):
             key = self.build(key_node, path + ("<key>",))
             if not isinstance(key, (str, int, float, bool)):
                 raise YamlError("yaml-key", "a mapping key must be a plain scalar", _mark(key_node))
+            if isinstance(key, str):
+                key = sys.intern(key)  # thousands of recipes share a few keys
             if key in out and key not in from_merge:
-                first = self.located.keys[path + (key,)]
+                first = _mark(key_nodes[key])
                 raise YamlError(
                     "duplicate-key",
                     f"duplicate key {key!r} (first defined on line {first.line})",
@@ -134,10 +169,12 @@ class _Builder:
                 from_merge.add(key)
             else:
                 from_merge.discard(key)
-            self.located.keys[path + (key,)] = _mark(key_node)
-            self.located.values.pop(path + (key,), None)
+            key_nodes[key] = key_node
+            if self.marks:
+                self.keys[path + (key,)] = _mark(key_node)
+                self.values.pop(path + (key,), None)
             out[key] = self.build(value_node, path + (key,))
-        self.located.values.pop(path + ("<key>",), None)
+        self.values.pop(path + ("<key>",), None)
         return out
 
 
@@ -154,6 +191,22 @@ def _position_mark(text: str, position: int) -> Mark:
 def load_text(text: str) -> Located:
     """Parse one YAML document with locations;
     YamlError for anything that is not one sane document."""
+    nodes = _compose(text)
+    if not nodes:
+        raise YamlError(
+            "yaml-empty", "the file is empty; a recipe is a mapping with at least model and prompt"
+        )
+    if len(nodes) != 1:
+        raise YamlError(
+            "yaml-documents",
+            f"a recipe is one YAML document; this file has {len(nodes)}",
+            _mark(nodes[1]),
+        )
+    return Located(_Builder().build(nodes[0], ()), text, _mark(nodes[0]))
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """The documents' node graphs; YamlError for text that is not YAML."""
     try:
         nodes = list(yaml.compose_all(text, Loader=PARSER))
     except yaml.MarkedYAMLError as exc:
@@ -176,19 +229,7 @@ def load_text(text: str) -> Located:
         ) from exc
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"invalid YAML: {exc}") from exc
-    if not nodes:
-        raise YamlError(
-            "yaml-empty", "the file is empty; a recipe is a mapping with at least model and prompt"
-        )
-    if len(nodes) != 1:
-        raise YamlError(
-            "yaml-documents",
-            f"a recipe is one YAML document; this file has {len(nodes)}",
-            _mark(nodes[1]),
-        )
-    builder = _Builder()
-    builder.located.data = builder.build(nodes[0], ())
-    return builder.located
+    return nodes
 
 
 def load_file(path: str) -> Located:

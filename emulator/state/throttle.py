@@ -36,10 +36,17 @@ class TokenBucket:
 class Throttle:
     """One bucket per (account, limit); `enabled=False` lets everything through."""
 
-    def __init__(self, clock: VirtualClock, models: Mapping[str, ModelSpec], enabled: bool) -> None:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        models: Mapping[str, ModelSpec],
+        enabled: bool,
+        query_rps: float = TASK_QUERY_RPS,
+    ) -> None:
         self._clock = clock
         self._models = models
         self._enabled = enabled
+        self._query_rps = query_rps
         self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
 
     def submit(self, account: Account, model: str) -> None:
@@ -48,7 +55,7 @@ class Throttle:
 
     def query(self, account: Account) -> None:
         """A task query, cancel or list, limited per account across models."""
-        self._take(account, "query", "", TASK_QUERY_RPS)
+        self._take(account, "query", "", self._query_rps)
 
     def policy(self, account: Account, model: str) -> None:
         """An upload-policy request, limited per account and model."""

@@ -38,7 +38,8 @@ class LinkedInputError(WanformError):
 
 
 class Chain:
-    """The run's upstream outputs by job key and image index, and an event per running job."""
+    """The run's upstream outputs by job key and image index, and an event per running job that
+    another takes outputs from (`running`; a job no other takes from leaves nothing here)."""
 
     def __init__(
         self,
@@ -53,11 +54,12 @@ class Chain:
 
     def finished(self, key: str, state: JobState) -> None:
         """A job of the run ended: its images become inputs of the jobs waiting for it."""
+        if key not in self.ended:
+            return  # no job of the run takes its outputs
         self.states[key] = state
         if state.state in MADE_IMAGES:
             self.files[key] = {image.index: FsPath(image.file) for image in state.images}
-        if key in self.ended:
-            self.ended[key].set()
+        self.ended[key].set()
 
     async def inputs(self, checked: CheckedJob) -> dict[Path, FsPath]:
         """Wait for the job's upstream jobs; the file of each input they made, checked against

@@ -53,7 +53,7 @@ class JournalError(WanformError):
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class JobRecord:
     """What the journal knows of one job (by fingerprint): its latest task and how that ended."""
 

@@ -1,9 +1,11 @@
 """The run: each valid job from its images to files on disk, within the service's limits, resumable.
 
-    prepare -> skip if the journal says done -> take a slot -> submit, or resume a journaled task
-            -> poll -> free the slot -> download every image at once -> sidecar and journal
+    start (upstream first, a few at a time) -> prepare -> skip if the journal says done
+            -> take a slot -> submit, or resume a journaled task -> poll -> free the slot
+            -> download every image at once -> sidecar and journal
 
-A job holds one of its model's in-flight slots from submission until its task is seen finished.
+A job holds one of its model's in-flight slots from submission until its task is seen finished; at
+most twice as many of a model's jobs are started at once (runner/engine/feeder.py).
 An account-level error, or a target that is not DashScope or never answers, stops the run; an
 interrupt lets the submissions in the air finish (so their task ids are journaled), then cancels
 tasks still PENDING.
@@ -16,6 +18,7 @@ import contextlib
 import json
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,7 @@ from runner.api.errors import (
 from runner.api.limits import Gates, Limits
 from runner.api.retries import RetryPolicy, retrying
 from runner.engine.chain import Chain, UpstreamError
+from runner.engine.feeder import Feeder
 from runner.engine.journal import JobRecord, Journal, JournalError
 from runner.engine.outputs import (
     PNG_SIGNATURE,
@@ -94,6 +98,7 @@ from spec.imageprobe import ImageProbeError, probe_stream
 from spec.models import MODELS, ModelSpec, TaskStatus
 
 STOPPING = (AccountError, EndpointError, JournalError)
+STARTED_PER_SLOT = 2  # jobs started per in-flight slot: the next are prepared while others run
 SOFTWARE = "wanform"
 
 
@@ -115,9 +120,10 @@ class RunOptions:
     resubmit_unresolved: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Work:
-    """One job while it runs: its checked request, its public state, what provenance will record."""
+    """One job while it runs: its checked request, its public state, what provenance will record.
+    Once the job has ended, only what a cancel after an interrupt reads is kept (`release`)."""
 
     checked: CheckedJob
     state: JobState
@@ -134,6 +140,11 @@ class Work:
     @property
     def model(self) -> str:
         return self.checked.job.values["model"]
+
+    def release(self) -> None:
+        """Let go of what only the job's own steps need (input bytes, the request as sent,
+        provenance): a run holds every job's Work until it ends."""
+        self.sources, self.request, self.times, self.previous = [], None, {}, []
 
 
 def _intact(outputs: list[dict]) -> bool:
@@ -165,7 +176,7 @@ class Engine:
         """`known`: the files of upstream jobs outside the run, by job key and image index."""
         self.client, self.journal, self.options, self.progress = client, journal, options, progress
         self.models = models
-        self.chain = Chain((c.key for c in jobs), known, models)
+        self.chain = Chain(_upstreams_in(jobs), known, models)
         self.gates = Gates(limits)
         speed = options.target_speed
         self.durations = {
@@ -185,16 +196,17 @@ class Engine:
             speed=speed or 1.0,
         )
         stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
-        self.work = [self._work(c, stems) for c in jobs]
+        folders: dict[str, Path] = {}  # one Path per recipe, shared by its jobs
+        self.work = [self._work(c, stems, folders) for c in jobs]
         self.result = RunResult(client.target.describe(), [w.state for w in self.work])
 
-    def _work(self, checked: CheckedJob, stems: dict) -> Work:
+    def _work(self, checked: CheckedJob, stems: dict, folders: dict[str, Path]) -> Work:
         job = checked.job
         state = JobState(job.recipe.file, job.name, job.values["model"])
-        place = Placement(
-            self.options.out / safe_name(job.recipe.name), stems[(job.recipe.name, job.name)]
-        )
-        return Work(checked, state, place)
+        folder = folders.get(job.recipe.name)
+        if folder is None:
+            folder = folders[job.recipe.name] = self.options.out / safe_name(job.recipe.name)
+        return Work(checked, state, Placement(folder, stems[(job.recipe.name, job.name)]))
 
     def _seen(self, error: WanformError) -> None:
         """Every retryable failure passes here (429s are also counted by the client)."""
@@ -216,33 +228,52 @@ class Engine:
         self.progress.start(self.result, lambda: self.client.traffic.throttled)
         for w in self.work:
             self.progress.event("queued", w.state)
-        jobs = [asyncio.create_task(self._job(w)) for w in self.work]
+        feeder = self._feeder()
         halted = asyncio.create_task(self._halt.wait())
-        watched: list[asyncio.Future[Any]] = [halted, asyncio.gather(*jobs, return_exceptions=True)]
+        watched: list[asyncio.Future[Any]] = [halted, asyncio.create_task(feeder.run())]
         try:
             await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            halted.cancel()
-            await self._settle(jobs)
+            for waiting in watched:
+                waiting.cancel()
+            await self._settle(feeder)
             if self.result.interrupted:
                 await self._cancel_pending()
             self.progress.stop()
-        for job in jobs:
-            bug = job.exception() if job.done() and not job.cancelled() else None
-            if bug is not None:
-                raise bug  # not a service failure (those end the job): show it
+        if feeder.bugs:
+            raise feeder.bugs[
+                min(feeder.bugs)
+            ]  # not a service failure (those end the job): show it
         self.result.elapsed = time.monotonic() - started
         self.result.requests = dict(self.client.traffic.requests)
         self.result.throttled = self.client.traffic.throttled
         self.result.retried = self.client.traffic.retried
         return self.result
 
-    async def _settle(self, jobs: list[asyncio.Task]) -> None:
-        """Cancel every job still running and let submissions in the air land: their task ids
-        must be journaled."""
+    def _feeder(self) -> Feeder:
+        """The jobs in order, each after its upstream jobs of the run, a few per model at once."""
+        at: dict[str, list[int]] = defaultdict(list)
+        for index, w in enumerate(self.work):
+            at[w.checked.key].append(index)
+        upstream = [
+            [up for link in w.checked.links for up in at.get(link.upstream, ())] for w in self.work
+        ]
+        widths = {m: n * STARTED_PER_SLOT for m, n in self.gates.limits.max_in_flight.items()}
+        return Feeder(
+            [w.model for w in self.work], upstream, widths, lambda i: self._job(self.work[i])
+        )
+
+    async def _settle(self, feeder: Feeder) -> None:
+        """Start no more jobs, cancel those still running, and let submissions in the air land:
+        their task ids must be journaled. A job never started ends as a cancelled one does."""
+        feeder.close()
+        jobs = list(feeder.tasks.values())
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
+        for w in self.work:
+            if w.state.state not in ENDED:
+                w.state.state = STOPPED if self.result.stopped is not None else INTERRUPTED
         if self.submitter.in_air:
             await asyncio.wait(self.submitter.in_air, timeout=self.options.cancel_wait)
 
@@ -295,6 +326,7 @@ class Engine:
                 self._stop(exc)
         finally:
             self.chain.finished(w.checked.key, w.state)
+            w.release()
 
     def _failed(self, w: Work, error: WanformError) -> None:
         w.state.state, w.state.error = FAILED, error
@@ -621,6 +653,12 @@ class Engine:
             "Comment": f"sidecar {w.place.sidecar.name}; task {w.state.task_id}",
             "wanform": ident,
         }
+
+
+def _upstreams_in(jobs: list[CheckedJob]) -> set[str]:
+    """The jobs of the run whose outputs another job of the run takes."""
+    running = {c.key for c in jobs}
+    return {link.upstream for c in jobs for link in c.links} & running
 
 
 def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:

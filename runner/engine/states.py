@@ -76,7 +76,7 @@ class ImageFailure:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class JobState:
     """One job of the run: where it is, and what it produced or why it failed."""
 

@@ -101,6 +101,14 @@ async def test_task_queries_are_limited_per_account(api):
     assert (await api.call("GET", "/api/v1/tasks/x"))[0] == 200
 
 
+async def test_query_rate_can_be_raised_for_benchmarks(make_api):
+    """query_rps replaces DashScope's task-query rate, as the runner bench raises it."""
+    api = await make_api(query_rps=3 * TASK_QUERY_RPS)
+    queries = [(await api.call("GET", "/api/v1/tasks/x"))[0] for _ in range(3 * TASK_QUERY_RPS)]
+    assert set(queries) == {200}
+    assert (await api.call("GET", "/api/v1/tasks/x"))[0] == 429
+
+
 async def test_throttle_off_lets_everything_through(make_api):
     """With throttle=False neither the rates nor the cap apply (for benchmarks)."""
     api = await make_api(throttle=False)

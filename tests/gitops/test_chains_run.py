@@ -444,3 +444,21 @@ async def test_independent_chains_run_side_by_side(project, emulator):
     by_task = {j["task_id"]: name for name, j in report(out).items()}
     order = [by_task[t] for t in await tasks(emulator)]
     assert sorted(order[:2]) == ["cat", "fox"] and sorted(order[2:]) == ["cat-winter", "winter"]
+
+
+async def test_a_chain_listed_downstream_first_runs_with_one_task_in_flight(project, emulator):
+    """Three steps of one model whose files sort downstream first, one task in flight (so two
+    jobs started at once): each step starts after its upstream, and the run ends."""
+    root = project.root
+    (root / "recipes").mkdir()
+    (root / "recipes" / "fox.yaml").write_text(FOX.format(n=1))
+    (root / "recipes" / "b-winter.yaml").write_text(WINTER)
+    (root / "recipes" / "a-spring.yaml").write_text(
+        WINTER.replace("name: winter", "name: spring").replace("from: fox", "from: winter")
+    )
+    code, out, err = await run_cli(
+        root, "run", "--target", emulator.base_url, "--max-in-flight", "1", "-o", "json"
+    )
+    assert code == Exit.OK, err
+    by_task = {j["task_id"]: name for name, j in report(out).items()}
+    assert [by_task[t] for t in await tasks(emulator)] == ["fox", "winter", "spring"]
