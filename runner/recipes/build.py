@@ -41,6 +41,9 @@ class ImageRef:
     image: int = 1  # for "from": which of that job's images, from 1
 
 
+Sources = tuple[tuple[Path, Path], ...]  # body path -> the recipe path it came from
+
+
 @dataclass
 class BuiltRequest:
     """The request body, its endpoint, and a map from body paths back to recipe paths."""
@@ -51,7 +54,7 @@ class BuiltRequest:
     path: str
     asynchronous: bool
     images: list[ImageRef] = field(default_factory=list)
-    sources: list[tuple[Path, Path]] = field(default_factory=list)
+    sources: Sources = ()
     problems: list[Problem] = field(default_factory=list)
 
     def recipe_path(self, body_path: Path) -> Path:
@@ -104,12 +107,13 @@ class _Builder:
         self.job, self.encode = job, encode
         self.spec = models[job.values["model"]]
         self.values = job.values
+        self.sources: list[tuple[Path, Path]] = []
         self.req = BuiltRequest(
             job, self.spec, {"model": self.spec.name}, self.spec.async_path, True
         )
 
     def map(self, body_path: Path, recipe_path: Path) -> None:
-        self.req.sources.append((body_path, recipe_path))
+        self.sources.append((body_path, recipe_path))
 
     def image(self, body_path: Path, recipe_path: Path, entry: dict, role: str = "input") -> str:
         kind = next((k for k in SOURCES if k in entry), None)
@@ -219,7 +223,23 @@ class _Builder:
         self.req.body = {"model": self.spec.name, "input": inp, "parameters": self.parameters()}
         if synchronous and self.spec.sync_path:
             self.req.path, self.req.asynchronous = self.spec.sync_path, False
+        self.req.sources = _shared(tuple(self.sources))
         return self.req
+
+
+_SHARED: dict[Sources, Sources] = {}
+SHARED_MAX = 4096
+
+
+def _shared(sources: Sources) -> Sources:
+    """One object for each map of body paths to recipe paths: jobs of the same shape (thousands
+    in a large run) hold the same one instead of a copy each."""
+    known = _SHARED.get(sources)
+    if known is not None:
+        return known
+    if len(_SHARED) < SHARED_MAX:
+        _SHARED[sources] = sources
+    return sources
 
 
 def build_request(

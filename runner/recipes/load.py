@@ -152,6 +152,17 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
     return files, missing
 
 
+def _resolved(root: FsPath) -> FsPath:
+    """The project root, resolved once for all its recipes rather than once each (a relative
+    root is resolved every time: it depends on the current folder)."""
+    return _resolved_absolute(root) if root.is_absolute() else root.resolve()
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_absolute(root: FsPath) -> FsPath:
+    return root.resolve()
+
+
 def load(
     path: FsPath, root: FsPath, defaults: Defaults = NO_DEFAULTS
 ) -> tuple[Recipe | None, list[Problem], Location]:
@@ -167,7 +178,7 @@ def load(
             [Problem(exc.code, exc.message)],
             Location(shown, mark.line if mark else 0, mark.column if mark else 0),
         )
-    recipe = Recipe(shown, path.resolve(), root.resolve(), located, defaults)
+    recipe = Recipe(shown, path.resolve(), _resolved(root), located, defaults)
     if not isinstance(located.data, dict):
         kind = YAML_KINDS.get(type(located.data), "a single value")
         return (
