@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from runner_kit import KEY, SUBMIT_PATHS, run_cli, start_emulator
+from runner_kit import KEY, SHORT_TIMEOUTS, SUBMIT_PATHS, run_cli, start_emulator
 
 from runner.exits import Exit
 from runner.gitops.links import recorded_outputs
@@ -277,8 +277,8 @@ async def test_shards_keep_each_chain_together(project, emulator):
 async def wanform(root: Path, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "runner.cli",
+        "-c",
+        SHORT_TIMEOUTS,
         "run",
         *args,
         cwd=root,
@@ -297,18 +297,21 @@ async def journaled(root: Path, proc, event: str, count: int) -> None:
 
 @pytest.mark.parametrize(
     ("event", "count"),
-    [("submitted", 1), ("finished", 1), ("submitted", 2)],
-    ids=["upstream-running", "upstream-done", "downstream-running"],
+    [("submitted", 1), ("finished", 1), ("submitting", 2), ("submitted", 2)],
+    ids=["upstream-running", "upstream-done", "downstream-unanswered", "downstream-running"],
 )
 async def test_kill_9_anywhere_in_a_chain_then_rerun_pays_each_step_once(
     project, slow_emulator, event, count
 ):
-    """Killed while the upstream runs, after it finished, or while the downstream runs: the rerun
-    makes one task a step, and the downstream takes the upstream's file."""
+    """Killed while the upstream runs, after it finished, while the downstream's submission is
+    unanswered (the rerun waits that request out, then finds its task), or while the downstream
+    runs: the rerun makes one task a step, and the downstream takes the upstream's file."""
     emulator = slow_emulator
     root = project.root
     chain(root)
     (root / "recipes" / "print.yaml").unlink()
+    if event == "submitting":
+        await emulator.fault(action="latency", endpoint="submit", seconds=15, prompt="winter")
     args = ("--target", emulator.base_url, "--emulator-speed", "15", "-o", "json")
     first = await wanform(root, *args)
     await asyncio.wait_for(journaled(root, first, event, count), 30)

@@ -189,3 +189,13 @@ async def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, out.decode(), err.decode()
+
+
+# `wanform` (arguments follow) whose requests give up after 1 + 2 s: a killed run may leave a
+# submission unanswered in the journal, and a rerun waits until that request could no longer make
+# a task (connect + read timeout, 75 s by default) before it lists tasks.
+SHORT_TIMEOUTS = (
+    "from runner.api.client import Timeouts; from runner.engine import launch; "
+    "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
+    "from runner.cli import main; main()"
+)

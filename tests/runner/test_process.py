@@ -10,17 +10,12 @@ import sys
 from collections import Counter
 
 import pytest
-from runner_kit import KEY, SEEDS, SUBMIT_PATHS, Project
+from runner_kit import KEY, SEEDS, SHORT_TIMEOUTS, SUBMIT_PATHS, Project
 
 from emulator.http.context import EMULATOR
 from runner.exits import Exit
 
 # `wanform` whose requests give up after 3 s, so a rerun waits out a killed run's request quickly
-SHORT_TIMEOUTS = (
-    "from runner.api.client import Timeouts; from runner.engine import launch; "
-    "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
-    "from runner.cli import main; main()"
-)
 
 
 async def wanform(project: Project, *args: str, short: bool = False) -> asyncio.subprocess.Process:
