@@ -12,30 +12,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from runner_kit import KEY, SHORT_TIMEOUTS, SUBMIT_PATHS, run_cli, start_emulator
+from runner_kit import FOX, KEY, SHORT_TIMEOUTS, SUBMIT_PATHS, WINTER, run_cli, start_emulator
 
 from runner.exits import Exit
 from runner.gitops.links import recorded_outputs
 
-FOX = """\
-name: fox
-model: wan2.7-image
-prompt: A red fox in the snow.
-size: 1K
-n: {n}
-seed: 1
-"""
-WINTER = """\
-name: winter
-model: wan2.7-image
-prompt: Make it winter.
-inputs:
-  - from: fox
-    bboxes: [[100, 100, 500, 500]]
-size: 1K
-n: 1
-seed: 2
-"""
 PRINT = """\
 name: print
 model: wanx2.1-imageedit

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from runner_kit import run_cli
+from runner_kit import FOX, WINTER, run_cli
 
 import runner.cli.gitops
 from runner.cli import main
@@ -22,24 +22,6 @@ prompt: Put a hat on the cat.
 seed: 7
 inputs:
   - path: ../images/cat.png
-"""
-FOX = """\
-name: fox
-model: wan2.7-image
-prompt: A red fox in the snow.
-size: 1K
-n: 1
-seed: 1
-"""
-WINTER = """\
-name: winter
-model: wan2.7-image
-prompt: Make it winter.
-inputs:
-  - from: fox
-size: 1K
-n: 1
-seed: 2
 """
 
 
@@ -66,7 +48,7 @@ async def ran(project, emulator) -> Path:
     (root / "recipes").mkdir()
     Image.new("RGB", (320, 240), "orange").save(root / "images" / "cat.png")
     (root / "recipes" / "cat.yaml").write_text(CAT)
-    (root / "recipes" / "fox.yaml").write_text(FOX)
+    (root / "recipes" / "fox.yaml").write_text(FOX.format(n=1))
     (root / "recipes" / "winter.yaml").write_text(WINTER)
     code, _, err = await run_cli(root, "run", "--target", emulator.base_url)
     assert code == Exit.OK, err

@@ -199,3 +199,25 @@ SHORT_TIMEOUTS = (
     "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
     "from runner.cli import main; main()"
 )
+
+
+# A two-step chain: a text-to-image upstream (`n` to fill in) and an edit that takes its image.
+FOX = """\
+name: fox
+model: wan2.7-image
+prompt: A red fox in the snow.
+size: 1K
+n: {n}
+seed: 1
+"""
+WINTER = """\
+name: winter
+model: wan2.7-image
+prompt: Make it winter.
+inputs:
+  - from: fox
+    bboxes: [[100, 100, 500, 500]]
+size: 1K
+n: 1
+seed: 2
+"""
