@@ -174,7 +174,8 @@ class _Builder:
                 self.keys[path + (key,)] = _mark(key_node)
                 self.values.pop(path + (key,), None)
             out[key] = self.build(value_node, path + (key,))
-        self.values.pop(path + ("<key>",), None)
+        if self.marks:
+            self.values.pop(path + ("<key>",), None)
         return out
 
 

@@ -240,10 +240,8 @@ class Engine:
             if self.result.interrupted:
                 await self._cancel_pending()
             self.progress.stop()
-        if feeder.bugs:
-            raise feeder.bugs[
-                min(feeder.bugs)
-            ]  # not a service failure (those end the job): show it
+        if feeder.bugs:  # not a service failure (those end the job): show the first job's
+            raise feeder.bugs[min(feeder.bugs)]
         self.result.elapsed = time.monotonic() - started
         self.result.requests = dict(self.client.traffic.requests)
         self.result.throttled = self.client.traffic.throttled
