@@ -248,7 +248,7 @@ def _remove_stale_temps(
 ) -> None:
     """Delete temporaries a killed run left in the folders this run writes (under the run guard,
     so none is another run's live file)."""
-    folders = sorted({out / safe_name(c.job.recipe.name) for c in jobs})
+    folders = sorted({out / safe_name(c.job.recipe.name) for c in jobs} | {history.runs_dir(root)})
     written = [Path(f) for f in files if f] + [root / HASH_CACHE]
     removed = remove_stale_temps(folders, written)
     if removed:

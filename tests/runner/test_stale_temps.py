@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from runner.cli import main
 from runner.engine.outputs import AtomicFile, remove_stale_temps
+from runner.reports.history import runs_dir
 
 RECIPE = "model: wan2.7-image\nprompt: A fox.\ninputs:\n  - path: images/portrait.png\nn: 1\n"
 NOWHERE = "http://127.0.0.1:9/api/v1"  # refuses connections: the run stops before any file
@@ -39,17 +40,19 @@ def test_only_wanform_temporaries_of_the_named_files_go(tmp_path):
 
 
 def test_a_run_removes_what_a_killed_run_left_in_out(project, monkeypatch):
-    """`run` deletes the temporaries of its output folder and lock, and says so in one notice."""
+    """`run` deletes the temporaries of its output folder, lock and run summaries (a run killed
+    as it wrote its summary left one there: soak seed 7 on CI), and says so in one notice."""
     monkeypatch.chdir(project.root)
     project.recipe("fox", RECIPE)
     stale = [
         killed(project.root / "out" / "fox" / "fox-0.png"),
         killed(project.root / "wanform.lock"),
+        killed(runs_dir(project.root) / "run-2026-12-02T021523.854590Z-2051.json"),
     ]
     elsewhere = killed(project.root / "images" / "portrait.png")
     result = run("fox.yaml", "--target", NOWHERE)
     assert not any(path.exists() for path in stale) and elsewhere.exists()
-    assert "notice: removed 2 stale temporary file(s) of a killed run\n" in result.stderr
+    assert "notice: removed 3 stale temporary file(s) of a killed run\n" in result.stderr
 
 
 def test_a_run_that_cannot_take_the_guard_removes_nothing(project, monkeypatch):
