@@ -5,10 +5,10 @@ the connection breaks after the request was sent (or the process dies), the task
 the runner knowing its id. Before sending again, the runner lists the model's recent tasks (alone:
 no other submission of that model is in the air). DashScope has no idempotency key and its list
 carries no request content, so a task is adopted only when it is the one unclaimed task of the
-model made in the submission's window and no other lost submission can have made it; else the job
-is unresolved rather than given a task that may be another job's (a wrong image is worse than a
-second bill). A rerun first waits until
-the unanswered request can no longer make a task.
+model made in the submission's window, no other lost submission can have made it, and the account
+shows no task of another client (a project sharing the key); else the job is unresolved rather
+than given a task that may be another job's (a wrong image is worse than a second bill). A rerun
+first waits until the unanswered request can no longer make a task.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ LOST_TASK_MARGIN = (
 # Our choice, to list a run's tasks in few queries: the docs give only the default (10) and
 # no maximum, and the emulator takes any size.
 LIST_PAGE_SIZE = "100"
+# seconds before a lost submission in which another client's task on the account makes adopting
+# unsafe: a client active then may have made the one task found
+ANOTHER_CLIENT_SPAN = 3600.0
 RESUBMIT = "rerun with --resubmit-unresolved to submit it again, knowing it may be billed twice"
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
 T = TypeVar("T")
@@ -262,14 +265,20 @@ class Submitter:
         that no journal entry claims, oldest first; a lone one is claimed for job `key`, unless
         it may as well be another job's lost task: then why it cannot be taken."""
         async with self._gates[model].exclusive():
-            listed = await self._listed(model)
+            listed = await self._listed()  # every model's: another client shows in any of them
             floor = self._made_before(listed, since)
             found = [
-                e for e in listed if self._unclaimed(e) and self._within(e, since, until, floor)
+                e
+                for e in listed
+                if _of(e, model) and self._unclaimed(e) and self._within(e, since, until, floor)
             ]
             found.sort(key=_created)
             candidates = [str(e["task_id"]) for e in found]
-            rival = self._rival(found[0], key, model, listed) if len(found) == 1 else None
+            rival = None
+            if len(found) == 1:
+                rival = self._rival(found[0], key, model, listed) or self._another_client(
+                    listed, since
+                )
             if len(candidates) == 1 and rival is None:
                 self._claimed.add(candidates[0])
             return candidates, rival
@@ -290,6 +299,29 @@ class Submitter:
             ):
                 return (
                     "the one task made meanwhile may be that of another job whose answer was lost"
+                )
+        return None
+
+    def _another_client(self, listed: list[dict], since: float) -> str | None:
+        """Why the account looks shared: a task made since ANOTHER_CLIENT_SPAN before `since`
+        that the journal does not claim and no unanswered submission of ours can have made."""
+        horizon = since - ANOTHER_CLIENT_SPAN
+        windows = [
+            (str(r.model), r.intent, r.deadline, self._made_before(listed, r.intent))
+            for r in self.journal.records.values()
+            if r.intent is not None
+        ]
+        for entry in listed:
+            if _created(entry) < horizon or not self._unclaimed(entry):
+                continue
+            if not any(
+                _of(entry, model) and self._within(entry, sent, until, floor)
+                for model, sent, until, floor in windows
+            ):
+                return (
+                    f"the account holds task {entry['task_id']}, which this project did not "
+                    "make: another project or client uses the key, and the one task made "
+                    "meanwhile may be theirs"
                 )
         return None
 
@@ -327,22 +359,21 @@ class Submitter:
         late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
         return created >= since - LOST_TASK_MARGIN and not late and created >= floor
 
-    async def _listed(self, model: str) -> list[dict]:
+    async def _listed(self) -> list[dict]:
+        """The account's tasks of every model (the service's default span: the last 24 h)."""
         entries: list[dict] = []
         page = 1
         while True:
-            body = (await self._list_page(model, page)).body
+            body = (await self._list_page(page)).body
             entries += [e for e in body.get("data") or [] if isinstance(e, dict)]
             if page >= int(body.get("total_page") or 1):
                 return entries
             page += 1
 
-    async def _list_page(self, model: str, page: int) -> Answer:
+    async def _list_page(self, page: int) -> Answer:
         async def attempt() -> Answer:
             await self.gates.query.acquire()
-            return await self.client.tasks(
-                model_name=model, page_no=str(page), page_size=LIST_PAGE_SIZE
-            )
+            return await self.client.tasks(page_no=str(page), page_size=LIST_PAGE_SIZE)
 
         return await retrying(attempt, self.retry, self.seen)
 
@@ -351,6 +382,11 @@ def _created(entry: dict) -> float:
     """A listed task's creation time, epoch seconds on the service's clock (0 when missing)."""
     created = entry.get("gmt_create")
     return created / 1000 if isinstance(created, int | float) else 0.0
+
+
+def _of(entry: dict, model: str) -> bool:
+    """Whether a listed task can be of `model` (an entry naming no model can be of any)."""
+    return entry.get("model_name", model) == model
 
 
 def _task_id(answer: Answer) -> str:

@@ -253,7 +253,8 @@ class Listed:
 
 async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_path):
     """Tasks made before the submission or after it could no longer make one are not its
-    candidates (on a service clock the runner shares)."""
+    candidates (on a service clock the runner shares); being no submission's of ours, they show
+    another client on the account, so even the lone candidate is not taken."""
     sent = 1_000_000.0
     made = {"early": sent - 200, "in": sent + 30, "late": sent + 75 + 200}
     entries = [{"task_id": t, "gmt_create": int(at * 1000)} for t, at in made.items()]
@@ -267,10 +268,11 @@ async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_pa
             asyncio.Event(),
             lambda error: None,
         )
-        found = await submitter.find_lost("wan2.7-image", sent, sent + submitter.window)
-        assert found == (["in"], None)
-        submitter.windowed = False  # an emulator's clock has no upper bound; "in" is claimed now
-        assert await submitter.find_lost("wan2.7-image", sent, sent + 75) == (["late"], None)
+        candidates, why = await submitter.find_lost("wan2.7-image", sent, sent + submitter.window)
+        assert candidates == ["in"] and why is not None and "task early" in why
+        submitter.windowed = False  # an emulator's clock has no upper bound
+        candidates, _ = await submitter.find_lost("wan2.7-image", sent, sent + 75)
+        assert candidates == ["in", "late"]
 
 
 async def test_a_lone_candidate_another_lost_submission_may_have_made_is_not_adopted(tmp_path):
@@ -298,3 +300,61 @@ async def test_a_lone_candidate_another_lost_submission_may_have_made_is_not_ado
                 await submitter.submit(job, "wan2.7-image", {}, lost)
             assert raised.value.candidates == ["made"], job
             assert journal.get(job).unresolved == ["made"], job  # type: ignore[union-attr]
+
+
+async def test_a_lone_candidate_is_not_adopted_when_another_client_uses_the_key(tmp_path):
+    """The account holds a task this project cannot have made (no submission of ours was in the
+    air for its model then): another project or client shares the key, so the one task made in
+    the lost submission's window may be theirs. Found by the soak under load: alpha adopted
+    beta's wanx2.1 task and kept its picture under alpha's prompt."""
+    sent = 1_000_000.0
+    made = {"task_id": "made", "gmt_create": int((sent + 1) * 1000), "model_name": "wan2.7-image"}
+    theirs = {
+        "task_id": "theirs",
+        "gmt_create": int((sent - 30) * 1000),
+        "model_name": "wan2.6-image",
+    }
+    with Journal(tmp_path) as journal:
+        journal.write("submitting", "fox", model="wan2.7-image", at=sent, timeout=75.0)
+        submitter = Submitter(
+            Listed([made, theirs]),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+            Gates(resolve_limits(MODELS, {})),
+            journal,
+            RetryPolicy(),
+            lambda error: None,
+            asyncio.Event(),
+            lambda error: None,
+        )
+        lost = Lost.journaled(journal.get("fox"))
+        assert lost is not None
+        with pytest.raises(UnresolvedError) as raised:
+            await submitter.submit("fox", "wan2.7-image", {}, lost)
+        assert raised.value.candidates == ["made"]
+        assert "another project or client" in raised.value.message
+        assert journal.get("fox").unresolved == ["made"]  # type: ignore[union-attr]
+
+
+async def test_tasks_our_own_unanswered_submissions_may_have_made_are_no_sign_of_another_client(
+    tmp_path,
+):
+    """A task of another model that one of this run's own submissions, still unanswered, may have
+    made is not taken for another client's: the lone candidate is adopted."""
+    sent = 1_000_000.0
+    made = {"task_id": "made", "gmt_create": int((sent + 1) * 1000), "model_name": "wan2.7-image"}
+    ours = {"task_id": "ours", "gmt_create": int((sent + 2) * 1000), "model_name": "wan2.6-image"}
+    with Journal(tmp_path) as journal:
+        journal.write("submitting", "fox", model="wan2.7-image", at=sent, timeout=75.0)
+        journal.write("submitting", "owl", model="wan2.6-image", at=sent + 1, timeout=75.0)
+        submitter = Submitter(
+            Listed([made, ours]),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+            Gates(resolve_limits(MODELS, {})),
+            journal,
+            RetryPolicy(),
+            lambda error: None,
+            asyncio.Event(),
+            lambda error: None,
+        )
+        lost = Lost.journaled(journal.get("fox"))
+        assert lost is not None
+        submitted = await submitter.submit("fox", "wan2.7-image", {}, lost)
+        assert (submitted.task_id, submitted.adopted) == ("made", True)
