@@ -46,14 +46,23 @@ class Located:
     for: most recipes never need one, and a run of thousands of jobs need not hold them all.
     """
 
-    __slots__ = ("data", "root", "source", "_text", "_marks")
+    __slots__ = ("data", "root", "_text", "_marks", "_bom")
 
     def __init__(self, data: object, text: str | None = None, root: Mark = Mark(1, 1)) -> None:
         self.data = data
         self.root = root  # the document's own mark
-        self.source = ""  # sha256 of the bytes parsed, when read from a file
         self._text = text
         self._marks: tuple[dict[Path, Mark], dict[Path, Mark]] | None = None
+        self._bom: bool | None = None  # read from a file: whether it began with a BOM
+
+    @property
+    def source(self) -> str:
+        """sha256 of the bytes parsed, when read from a file (else ""): the file's text
+        encoded again, which gives back exactly the bytes that decoded to it."""
+        if self._bom is None or self._text is None:
+            return ""
+        raw = ("\ufeff" if self._bom else "") + self._text
+        return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
     @property
     def values(self) -> dict[Path, Mark]:
@@ -252,5 +261,5 @@ def load_file(path: str) -> Located:
         column = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         raise YamlError("not-utf8", "the file is not valid UTF-8", Mark(line, column)) from exc
     located = load_text(text.removeprefix("\ufeff"))
-    located.source = "sha256:" + hashlib.sha256(raw).hexdigest()
+    located._bom = text.startswith("\ufeff")
     return located

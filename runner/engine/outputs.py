@@ -69,7 +69,7 @@ def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     return {pair: stem(*pair) for pair in pairs}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Placement:
     """Where one job's files go:
     `<out>/<recipe>/<stem>-<i>.png` and `<out>/<recipe>/<stem>.json`."""

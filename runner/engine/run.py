@@ -20,7 +20,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ from runner.engine.states import (
     rerun_kind,
 )
 from runner.engine.submission import Lost, Submitter, UnresolvedError
+from runner.recipes.build import BuiltRequest
 from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, journal_key, load_sources
 from runner.reports.progress import Lines
@@ -136,15 +137,24 @@ class Work:
     times: dict[str, str] = field(default_factory=dict)
     adopted: bool = False  # its task was found after a lost answer: checked before it is kept
     previous: list[dict] = field(default_factory=list)  # files of the task this one replaces
+    _built: BuiltRequest | None = None
 
     @property
     def model(self) -> str:
         return self.checked.job.values["model"]
 
+    @property
+    def built(self) -> BuiltRequest:
+        """The job's checked request, built when the job starts and kept until it ends."""
+        if self._built is None:
+            self._built = self.checked.request
+        return self._built
+
     def release(self) -> None:
-        """Let go of what only the job's own steps need (input bytes, the request as sent,
-        provenance): a run holds every job's Work until it ends."""
+        """Let go of what only the job's own steps need (input bytes, the request built and as
+        sent, provenance): a run holds every job's Work until it ends."""
         self.sources, self.request, self.times, self.previous = [], None, {}, []
+        self._built = None
 
 
 def _intact(outputs: list[dict]) -> bool:
@@ -337,8 +347,8 @@ class Engine:
     async def _run_job(self, w: Work) -> None:
         linked = await self.chain.inputs(w.checked)
         w.state.state = PREPARING
-        w.sources = await asyncio.to_thread(load_sources, w.checked.request, linked)
-        w.journal_key = journal_key(w.checked.request, w.sources, self.client.target.identity)
+        w.sources = await asyncio.to_thread(load_sources, w.built, linked)
+        w.journal_key = journal_key(w.built, w.sources, self.client.target.identity)
         record = self.journal.get(w.journal_key)
         if record is not None and record.status == TaskStatus.SUCCEEDED:
             then = rerun_kind(record.failures)
@@ -417,9 +427,7 @@ class Engine:
     def _synchronous(self, w: Work) -> bool:
         """--sync where the model has a sync endpoint, except for interleaved output (which
         streams over SSE there)."""
-        interleave = (w.checked.request.body.get("parameters") or {}).get(
-            "enable_interleave"
-        ) is True
+        interleave = (w.built.body.get("parameters") or {}).get("enable_interleave") is True
         return (
             self.options.synchronous
             and self.models[w.model].sync_path is not None
@@ -470,7 +478,7 @@ class Engine:
             )
         self._check_adopted(w, answer)
         found = outcome(output)
-        request = w.checked.request
+        request = w.built
         allowed = allowed_images(request)
         if allowed is not None and len(found.urls) > allowed:
             self._wrong(w, f"the task returned {len(found.urls)} images, the job allows {allowed}")
@@ -529,7 +537,7 @@ class Engine:
 
     def _check_adopted(self, w: Work, answer: Answer) -> None:
         """An adopted task must agree with the job in all its answer shows, or it is not taken."""
-        reason = disagreement(w.checked.request, answer.body) if w.adopted else None
+        reason = disagreement(w.built, answer.body) if w.adopted else None
         if reason is None:
             return
         task_id = w.state.task_id or ""
@@ -559,10 +567,10 @@ class Engine:
             "timings": w.times,
             "texts": texts,
             "images": [
-                {**vars(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])}
+                {**asdict(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])}
                 for i in w.state.images
             ],
-            "failed_images": [vars(f) for f in w.state.failures],
+            "failed_images": [asdict(f) for f in w.state.failures],
         }
         unwritten = None
         try:
@@ -577,8 +585,8 @@ class Engine:
             task_id=w.state.task_id,
             status="SUCCEEDED",
             request_id=provenance["request_id"],
-            outputs=[vars(i) for i in w.state.images],
-            failures=[vars(f) for f in w.state.failures],
+            outputs=[asdict(i) for i in w.state.images],
+            failures=[asdict(f) for f in w.state.failures],
             sidecar=unwritten is None,
         )
         return unwritten
@@ -600,7 +608,7 @@ class Engine:
         """Fetch image `index` into its final name atomically, retrying cut-off transfers; an
         image of another size than the request fixes is not kept."""
         texts = self._png_texts(w, index)
-        size = fixed_size(w.checked.request)
+        size = fixed_size(w.built)
 
         async def attempt() -> ImageOut:
             path = w.place.image(index)

@@ -4,7 +4,7 @@ code."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from runner.api.errors import WanformError
 from runner.exits import Exit
@@ -61,7 +61,7 @@ def rerun_kind(failures: Iterable[Mapping[str, object]]) -> str | None:
     return REFETCH if any(code in NOT_KEPT for code in codes) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageOut:
     index: int
     file: str
@@ -69,7 +69,7 @@ class ImageOut:
     bytes: int
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageFailure:
     index: int
     code: str
@@ -109,7 +109,7 @@ class JobState:
     @property
     def rerun(self) -> str | None:
         """For a partial job, what a rerun does about it (REFETCH, RESUBMIT or None: nothing)."""
-        return rerun_kind(vars(f) for f in self.failures) if self.outcome == PARTIAL else None
+        return rerun_kind(asdict(f) for f in self.failures) if self.outcome == PARTIAL else None
 
     def as_dict(self) -> dict:
         out: dict[str, object] = {
@@ -123,8 +123,8 @@ class JobState:
             "request_id": self.request_id,
             "resumed": self.resumed,
             "sidecar": self.sidecar,
-            "images": [vars(i) for i in self.images],
-            "failed_images": [vars(f) for f in self.failures],
+            "images": [asdict(i) for i in self.images],
+            "failed_images": [asdict(f) for f in self.failures],
             "notices": self.notices,
             "error": None,
         }

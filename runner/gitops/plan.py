@@ -104,11 +104,10 @@ def _verdict(
     areas: tuple[Path, ...],
     linked: Mapping[BodyPath, str] | None = None,
 ) -> PlannedJob:
-    found = fingerprint(checked.request, hashes, linked)
-    images = int(checked.request.body["parameters"]["n"])
-    job = PlannedJob(
-        key, NEW, checked.request.spec.name, images, checked=checked, fingerprint=found
-    )
+    request = checked.request
+    found = fingerprint(request, hashes, linked)
+    images = int(request.body["parameters"]["n"])
+    job = PlannedJob(key, NEW, request.spec.name, images, checked=checked, fingerprint=found)
     return judge(job, lock, root, hashes, areas)
 
 

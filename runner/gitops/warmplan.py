@@ -204,17 +204,18 @@ def _entry(
             return None
         images = job.fingerprint.images
         linked = {link.body_path for link in checked.links}
-        for ref in checked.request.images:
+        request = checked.request
+        for ref in request.images:
             if ref.kind == "path" and ref.body_path not in linked:
                 inputs[name(recipe.abspath.parent / ref.value)] = images[ref.body_path]
         row: dict[str, object] = {
             "key": checked.key,
-            "model": checked.request.spec.name,
-            "n": int(checked.request.body["parameters"]["n"]),
+            "model": request.spec.name,
+            "n": int(request.body["parameters"]["n"]),
         }
         if checked.links:
             local = {path: value for path, value in images.items() if path not in linked}
-            row["body"] = identified(checked.request.body, local)
+            row["body"] = identified(request.body, local)
             row["links"] = [[list(ln.body_path), ln.upstream, ln.image] for ln in checked.links]
         else:
             row["digest"] = job.fingerprint.digest

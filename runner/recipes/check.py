@@ -99,15 +99,22 @@ def _probe_data(value: str) -> tuple[ImageInfo | ImageProbeError | None, Problem
         return exc, None
 
 
-@dataclass
+@dataclass(slots=True)
 class CheckedJob:
-    """A job, its request, and what the checks found, already placed in the recipe."""
+    """A job, what the checks found (already placed in the recipe), and its request."""
 
     job: Job
-    request: BuiltRequest
+    models: Mapping[str, ModelSpec] = field(repr=False)
     findings: list[tuple[Location, Problem]] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)  # inputs that are other jobs' outputs
     infos: dict[Path, ImageInfo] = field(default_factory=dict)  # what each image's header says
+
+    @property
+    def request(self) -> BuiltRequest:
+        """The job's request, its images as placeholders. Built again on each call (about
+        20 us), so that a run of 20,000 validated jobs holds no request bodies: keep the result
+        while it is needed."""
+        return build_request(self.job, placeholder, models=self.models)
 
     @property
     def ok(self) -> bool:
@@ -168,7 +175,7 @@ def check_job(
     placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [
         (p, p.path) for p in extra
     ]
-    checked = CheckedJob(job, request, infos=infos)
+    checked = CheckedJob(job, models, infos=infos)
     checked.findings = [(job.recipe.location(path), p) for p, path in placed]
     return checked
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
+from types import MappingProxyType
 from typing import cast
 
 from spec.models import MODELS
@@ -46,16 +47,20 @@ class Defaults:
 NO_DEFAULTS = Defaults()
 
 
-@dataclass
+@dataclass(slots=True)
 class Recipe:
     """One recipe file, parsed, with its display path, its project root and the project's
     defaults."""
 
     file: str  # as shown to people: relative to the current directory when possible
-    abspath: FsPath
+    resolved: str  # the absolute path, as text: a run of 20,000 recipes holds no Path of each
     root: FsPath
     located: Located
     defaults: Defaults = NO_DEFAULTS
+
+    @property
+    def abspath(self) -> FsPath:
+        return FsPath(self.resolved)
 
     @property
     def data(self) -> dict:
@@ -85,18 +90,22 @@ class Recipe:
         return {k: v for k, v in wanted.items() if k in takes}, sorted(set(wanted) - takes)
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
-    """One request's worth of a recipe: its values after matrix substitution, and their origins."""
+    """One request's worth of a recipe: its values after matrix substitution, and their origins
+    (values are never changed in place: a job without a matrix shares its recipe's)."""
 
     recipe: Recipe
     name: str
     values: dict
-    origins: dict[str, Path] = field(default_factory=dict)
+    origins: Mapping[str, Path] = field(default_factory=dict)
 
     def origin(self, key: str) -> Path:
         """The recipe path a top-level value came from (a matrix entry, or the key itself)."""
         return self.origins.get(key, (key,))
+
+
+NO_ORIGINS: Mapping[str, Path] = MappingProxyType({})
 
 
 def display_path(path: FsPath) -> str:
@@ -178,7 +187,7 @@ def load(
             [Problem(exc.code, exc.message)],
             Location(shown, mark.line if mark else 0, mark.column if mark else 0),
         )
-    recipe = Recipe(shown, path.resolve(), _resolved(root), located, defaults)
+    recipe = Recipe(shown, str(path.resolve()), _resolved(root), located, defaults)
     if not isinstance(located.data, dict):
         kind = YAML_KINDS.get(type(located.data), "a single value")
         return (
@@ -237,6 +246,9 @@ def expand(recipe: Recipe) -> list[Job]:
     """The jobs of a recipe: one, or the cartesian product of its `matrix`, with the project's
     defaults its model takes under its own keys."""
     defaults, _ = recipe.applied_defaults()
+    if not defaults and "matrix" not in recipe.data:
+        # the recipe's own values, not a copy: a run of 20,000 one-job recipes holds each once
+        return [Job(recipe, recipe.name, recipe.data, NO_ORIGINS)]
     base = {**defaults, **{k: v for k, v in recipe.data.items() if k != "matrix"}}
     at_defaults: dict[str, Path] = {k: (DEFAULTS, k) for k in defaults}
     matrix = recipe.data.get("matrix") or {}
