@@ -205,18 +205,23 @@ class Engine:
             windowed=speed is None,  # an emulator's clock runs faster than the runner's
             speed=speed or 1.0,
         )
-        stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
-        folders: dict[str, Path] = {}  # one Path per recipe, shared by its jobs
-        self.work = [self._work(c, stems, folders) for c in jobs]
-        self.result = RunResult(client.target.describe(), [w.state for w in self.work])
+        self.jobs = jobs
+        self._stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
+        self._folders: dict[str, Path] = {}  # one Path per recipe, shared by its jobs
+        states = [JobState(c.job.recipe.file, c.job.name, c.job.values["model"]) for c in jobs]
+        self.result = RunResult(client.target.describe(), states)
+        # the jobs started and not ended by themselves (an interrupt's cancel reads them): a
+        # run of 20,000 jobs holds a few hundred Works at a time, not one per job
+        self.started: dict[int, Work] = {}
 
-    def _work(self, checked: CheckedJob, stems: dict, folders: dict[str, Path]) -> Work:
-        job = checked.job
-        state = JobState(job.recipe.file, job.name, job.values["model"])
-        folder = folders.get(job.recipe.name)
+    def _work(self, index: int) -> Work:
+        checked = self.jobs[index]
+        name = checked.job.recipe.name
+        folder = self._folders.get(name)
         if folder is None:
-            folder = folders[job.recipe.name] = self.options.out / safe_name(job.recipe.name)
-        return Work(checked, state, Placement(folder, stems[(job.recipe.name, job.name)]))
+            folder = self._folders[name] = self.options.out / safe_name(name)
+        place = Placement(folder, self._stems[(name, checked.job.name)])
+        return Work(checked, self.result.jobs[index], place)
 
     def _seen(self, error: WanformError) -> None:
         """Every retryable failure passes here (429s are also counted by the client)."""
@@ -236,8 +241,8 @@ class Engine:
         """Run every job; return when all ended, or once a stop or an interrupt has been handled."""
         started = time.monotonic()
         self.progress.start(self.result, lambda: self.client.traffic.throttled)
-        for w in self.work:
-            self.progress.event("queued", w.state)
+        for state in self.result.jobs:
+            self.progress.event("queued", state)
         feeder = self._feeder()
         halted = asyncio.create_task(self._halt.wait())
         watched: list[asyncio.Future[Any]] = [halted, asyncio.create_task(feeder.run())]
@@ -261,15 +266,11 @@ class Engine:
     def _feeder(self) -> Feeder:
         """The jobs in order, each after its upstream jobs of the run, a few per model at once."""
         at: dict[str, list[int]] = defaultdict(list)
-        for index, w in enumerate(self.work):
-            at[w.checked.key].append(index)
-        upstream = [
-            [up for link in w.checked.links for up in at.get(link.upstream, ())] for w in self.work
-        ]
+        for index, checked in enumerate(self.jobs):
+            at[checked.key].append(index)
+        upstream = [[up for link in c.links for up in at.get(link.upstream, ())] for c in self.jobs]
         widths = {m: n * STARTED_PER_SLOT for m, n in self.gates.limits.max_in_flight.items()}
-        return Feeder(
-            [w.model for w in self.work], upstream, widths, lambda i: self._job(self.work[i])
-        )
+        return Feeder([s.model for s in self.result.jobs], upstream, widths, self._job)
 
     async def _settle(self, feeder: Feeder) -> None:
         """Start no more jobs, cancel those still running, and let submissions in the air land:
@@ -279,9 +280,9 @@ class Engine:
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
-        for w in self.work:
-            if w.state.state not in ENDED:
-                w.state.state = STOPPED if self.result.stopped is not None else INTERRUPTED
+        for state in self.result.jobs:
+            if state.state not in ENDED:
+                state.state = STOPPED if self.result.stopped is not None else INTERRUPTED
         if self.submitter.in_air:
             await asyncio.wait(self.submitter.in_air, timeout=self.options.cancel_wait)
 
@@ -289,18 +290,19 @@ class Engine:
         """Cancel this run's unfinished tasks last seen PENDING (or not seen yet); RUNNING ones
         stay for a rerun."""
         waiting = []
-        for w in self.work:
-            record = self.journal.get(w.journal_key) if w.journal_key else None
-            if (
-                record is not None
-                and record.task_id is not None
-                and record.live
-                and record.status is None
-                and w.task_status in (None, TaskStatus.PENDING)
-            ):
-                waiting.append(asyncio.create_task(self._cancel(record.task_id, w)))
+        for w in self.started.values():
+            task_id = self._unfinished_task(w)
+            if task_id is not None and w.task_status in (None, TaskStatus.PENDING):
+                waiting.append(asyncio.create_task(self._cancel(task_id, w)))
         if waiting:
             await asyncio.wait(waiting, timeout=self.options.cancel_wait)
+
+    def _unfinished_task(self, w: Work) -> str | None:
+        """The job's task, journaled and not finished; None when there is none."""
+        record = self.journal.get(w.journal_key) if w.journal_key else None
+        if record is None or not record.live or record.status is not None:
+            return None
+        return record.task_id
 
     async def _cancel(self, task_id: str, w: Work) -> None:
         try:
@@ -313,7 +315,8 @@ class Engine:
             self.journal.write("canceled", w.journal_key, task_id=task_id)
         self._notice(w, f"task {task_id} was cancelled while PENDING")
 
-    async def _job(self, w: Work) -> None:
+    async def _job(self, index: int) -> None:
+        w = self.started[index] = self._work(index)
         try:
             await self._run_job(w)
         except UpstreamError as exc:
@@ -335,6 +338,8 @@ class Engine:
         finally:
             self.chain.finished(w.checked.key, w.state)
             w.release()
+            if self._unfinished_task(w) is None:
+                del self.started[index]
 
     def _failed(self, w: Work, error: WanformError) -> None:
         w.state.state, w.state.error = FAILED, error

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
+from types import MappingProxyType
 
 from runner.recipes import graph
 from runner.recipes.build import BuiltRequest, ImageRef, build_request
@@ -99,15 +100,20 @@ def _probe_data(value: str) -> tuple[ImageInfo | ImageProbeError | None, Problem
         return exc, None
 
 
+NO_INFOS: Mapping[Path, ImageInfo] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class CheckedJob:
     """A job, what the checks found (already placed in the recipe), and its request."""
 
     job: Job
     models: Mapping[str, ModelSpec] = field(repr=False)
-    findings: list[tuple[Location, Problem]] = field(default_factory=list)
-    links: list[Link] = field(default_factory=list)  # inputs that are other jobs' outputs
-    infos: dict[Path, ImageInfo] = field(default_factory=dict)  # what each image's header says
+    # found, other jobs' outputs it takes, what each image's header says: empty for most jobs,
+    # and then shared empties rather than three containers per job
+    findings: Sequence[tuple[Location, Problem]] = ()
+    links: Sequence[Link] = ()
+    infos: Mapping[Path, ImageInfo] = field(default_factory=lambda: NO_INFOS)
 
     @property
     def request(self) -> BuiltRequest:
@@ -175,8 +181,8 @@ def check_job(
     placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [
         (p, p.path) for p in extra
     ]
-    checked = CheckedJob(job, models, infos=infos)
-    checked.findings = [(job.recipe.location(path), p) for p, path in placed]
+    checked = CheckedJob(job, models, infos=infos or NO_INFOS)
+    checked.findings = [(job.recipe.location(path), p) for p, path in placed] or ()
     return checked
 
 
@@ -327,12 +333,11 @@ def _check_linked(
         problem = up if isinstance(up, Problem) else None
         if isinstance(up, str):
             link = Link(body_paths.get(("inputs", ref.input), ()), up, ref.image, ref.where)
-            result.links.append(link)
+            result.links = [*result.links, link]
             problem = _link_problem(link, key_of(job), checked.get(up), on_cycle)
         if problem is not None:
-            result.findings.append(
-                (job.recipe.location(ref.where), replace(problem, path=ref.where))
-            )
+            placed = (job.recipe.location(ref.where), replace(problem, path=ref.where))
+            result.findings = [*result.findings, placed]
     return result
 
 
