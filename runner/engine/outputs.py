@@ -54,19 +54,20 @@ def safe_name(name: str) -> str:
     )
 
 
-def job_stems(names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """A file stem per (recipe, job) name;
-    jobs of one recipe whose names sanitise alike get a short hash each."""
-    pairs = list(dict.fromkeys(names))
-    counts = Counter((safe_name(recipe), safe_name(job)) for recipe, job in pairs)
+class Stems:
+    """A file stem per (recipe, job) name; jobs of one recipe whose names sanitise alike get a
+    short hash each. Only the clashing names are kept: a run of 20,000 jobs holds no stem each."""
 
-    def stem(recipe: str, job: str) -> str:
-        clash = counts[(safe_name(recipe), safe_name(job))] > 1
-        return safe_name(job) + (
-            "-" + hashlib.sha256(job.encode("utf-8")).hexdigest()[:8] if clash else ""
-        )
+    def __init__(self, names: Iterable[tuple[str, str]]) -> None:
+        counts = Counter((safe_name(recipe), safe_name(job)) for recipe, job in set(names))
+        self._clashes = {pair for pair, count in counts.items() if count > 1}
 
-    return {pair: stem(*pair) for pair in pairs}
+    def __getitem__(self, name: tuple[str, str]) -> str:
+        recipe, job = name
+        stem = safe_name(job)
+        if (safe_name(recipe), stem) in self._clashes:
+            return stem + "-" + hashlib.sha256(job.encode("utf-8")).hexdigest()[:8]
+        return stem
 
 
 @dataclass(frozen=True, slots=True)

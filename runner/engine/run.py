@@ -56,10 +56,10 @@ from runner.engine.outputs import (
     AtomicFile,
     OutputWriteError,
     Placement,
+    Stems,
     file_sha256,
     finish_png,
     image_suffix,
-    job_stems,
     safe_name,
     within,
     write_error,
@@ -206,7 +206,7 @@ class Engine:
             speed=speed or 1.0,
         )
         self.jobs = jobs
-        self._stems = job_stems((c.job.recipe.name, c.job.name) for c in jobs)
+        self._stems = Stems((c.job.recipe.name, c.job.name) for c in jobs)
         self._folders: dict[str, Path] = {}  # one Path per recipe, shared by its jobs
         states = [JobState(c.job.recipe.file, c.job.name, c.job.values["model"]) for c in jobs]
         self.result = RunResult(client.target.describe(), states)
@@ -346,7 +346,7 @@ class Engine:
         self.progress.job_ended(w.state)
 
     def _notice(self, w: Work, text: str) -> None:
-        w.state.notices.append(text)
+        w.state.notices = [*w.state.notices, text]
         self.progress.notice(f"{w.state.label}: {text}")
 
     async def _run_job(self, w: Work) -> None:
@@ -495,8 +495,10 @@ class Engine:
             *(self._download(w, i, url) for i, url in found.urls.items())
         )
         w.state.images = [f for f in fetched if isinstance(f, ImageOut)]
-        w.state.failures += [f for f in fetched if isinstance(f, ImageFailure)]
-        w.state.failures.sort(key=lambda f: f.index)
+        w.state.failures = sorted(
+            [*w.state.failures, *(f for f in fetched if isinstance(f, ImageFailure))],
+            key=lambda f: f.index,
+        )
         wrong = next((f for f in w.state.failures if f.code == WrongResultError.code), None)
         if wrong is not None:
             self._wrong(w, wrong.message)

@@ -3,7 +3,7 @@ code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from runner.api.errors import WanformError
@@ -88,10 +88,11 @@ class JobState:
     request_id: str | None = None
     finished_at: str | None = None
     resumed: bool = False
-    images: list[ImageOut] = field(default_factory=list)
-    failures: list[ImageFailure] = field(default_factory=list)
+    # empty until the job ends: a shared empty tuple, not three lists per job of a large run
+    images: Sequence[ImageOut] = ()
+    failures: Sequence[ImageFailure] = ()
     error: WanformError | None = None
-    notices: list[str] = field(default_factory=list)
+    notices: Sequence[str] = ()
     sidecar: str | None = None
 
     @property

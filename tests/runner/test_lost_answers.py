@@ -101,7 +101,7 @@ async def test_two_projects_on_one_key_never_take_each_others_tasks(tmp_path, em
     assert_own_images(done.result.jobs, briefs(emulator))
     fox = done.job("fox")
     created = await emulator.created()
-    assert (fox.state, fox.images, done.result.exit_code) == ("unresolved", [], Exit.FAILED)
+    assert (fox.state, len(fox.images), done.result.exit_code) == ("unresolved", 0, Exit.FAILED)
     assert all(task in fox.error.message for task in created)
     assert "--resubmit-unresolved" in fox.error.line()
     again = await run(mine, emulator)
@@ -124,7 +124,7 @@ async def test_a_lone_candidate_that_differs_from_the_job_is_not_adopted(tmp_pat
     done = await run(mine, emulator)
     assert_own_images(done.result.jobs, briefs(emulator))
     fox = done.job("fox")
-    assert (fox.state, fox.images, len(await emulator.created())) == ("unresolved", [], 1)
+    assert (fox.state, len(fox.images), len(await emulator.created())) == ("unresolved", 0, 1)
 
 
 async def test_an_image_of_another_size_than_the_job_asks_for_is_an_error(project, emulators):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from runner.api.errors import FileError
-from runner.engine.outputs import AtomicFile, finish_png, job_stems, redact, safe_name, write_atomic
+from runner.engine.outputs import AtomicFile, Stems, finish_png, redact, safe_name, write_atomic
 
 
 def png_bytes() -> bytes:
@@ -36,7 +36,7 @@ def test_long_names_are_cut_and_keep_a_hash():
 def test_names_that_sanitise_alike_are_told_apart():
     """Two jobs of one recipe whose names clash on disk each get a hash;
     others keep their plain name."""
-    stems = job_stems([("r", "p[x=a b]"), ("r", "p[x=a-b]"), ("r", "p[x=c]"), ("s", "p[x=a b]")])
+    stems = Stems([("r", "p[x=a b]"), ("r", "p[x=a-b]"), ("r", "p[x=c]"), ("s", "p[x=a b]")])
     assert stems[("r", "p[x=c]")] == "p-x-c" and stems[("s", "p[x=a b]")] == "p-x-a-b"
     assert (
         stems[("r", "p[x=a b]")].startswith("p-x-a-b-")
