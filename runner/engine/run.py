@@ -207,7 +207,6 @@ class Engine:
         )
         self.jobs = jobs
         self._stems = Stems((c.job.recipe.name, c.job.name) for c in jobs)
-        self._folders: dict[str, Path] = {}  # one Path per recipe, shared by its jobs
         states = [JobState(c.job.recipe.file, c.job.name, c.job.values["model"]) for c in jobs]
         self.result = RunResult(client.target.describe(), states)
         # the jobs started and not ended by themselves (an interrupt's cancel reads them): a
@@ -217,9 +216,9 @@ class Engine:
     def _work(self, index: int) -> Work:
         checked = self.jobs[index]
         name = checked.job.recipe.name
-        folder = self._folders.get(name)
-        if folder is None:
-            folder = self._folders[name] = self.options.out / safe_name(name)
+        # made as the job starts: a Path kept per recipe of a large run would hold its parts
+        # (interned strings) for the whole run
+        folder = self.options.out / safe_name(name)
         place = Placement(folder, self._stems[(name, checked.job.name)])
         return Work(checked, self.result.jobs[index], place)
 
