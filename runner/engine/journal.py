@@ -84,7 +84,9 @@ class JobRecord:
 
 
 class Journal:
-    """The journal of one project directory, held open for one run."""
+    """The journal of one project directory, held open for one run. `records` holds what the
+    file said when opened and what this run wrote since, except the files of the jobs this run
+    finished: the run has them, and no job of it asks again."""
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.directory = Path(root) / STATE_DIR
@@ -169,8 +171,8 @@ class Journal:
             )
         elif event in ("finished", "canceled", "expired") and task_id == record.task_id:
             record.status = entry.get("status") or event.upper()
-            record.outputs = entry.get("outputs", [])
-            record.failures = entry.get("failures", [])
+            record.outputs = entry.get("outputs", record.outputs)
+            record.failures = entry.get("failures", record.failures)
             record.sidecar = entry.get("sidecar", True)
 
     def get(self, job: str) -> JobRecord | None:
@@ -189,6 +191,8 @@ class Journal:
             raise JournalError(
                 f"cannot write {self.path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
             ) from None
+        if event == "finished":  # 20,000 jobs' file lists would stay in memory for nothing
+            entry = {k: v for k, v in entry.items() if k not in ("outputs", "failures")}
         self._apply(entry)
 
 

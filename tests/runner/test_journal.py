@@ -118,3 +118,15 @@ def test_an_unanswered_submission_keeps_its_deadline_and_an_unresolved_job_its_c
         assert (a.intent, a.deadline, a.unresolved) == (100.0, 175.0, None)
         assert (b.intent, b.live, b.unresolved) == (None, False, ["t1", "t2"])
         assert (c.intent, c.deadline, c.unresolved) == (200.0, 275.0, None)
+
+
+def test_the_files_of_a_job_this_run_finished_are_on_disk_not_in_memory(tmp_path):
+    """A run of 20,000 jobs must not hold every finished job's file list; the next run reads
+    them from the file."""
+    outputs = [{"index": 1, "file": "out/a/a-1.png", "sha256": "ab", "bytes": 3}]
+    with Journal(tmp_path) as journal:
+        journal.write("submitted", "a", task_id="t1", request_id="r1")
+        journal.write("finished", "a", task_id="t1", status="SUCCEEDED", outputs=outputs)
+        assert (journal.get("a").status, journal.get("a").outputs) == ("SUCCEEDED", [])  # type: ignore[union-attr]
+    with Journal(tmp_path) as again:
+        assert again.get("a").outputs == outputs  # type: ignore[union-attr]
