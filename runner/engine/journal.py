@@ -12,7 +12,8 @@ import contextlib
 import errno
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -62,8 +63,9 @@ class JobRecord:
     status: str | None = (
         None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
     )
-    outputs: list[dict] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)  # images it did not make or keep
+    # shared empties until the task ends with files: no two lists per job of a large run
+    outputs: Sequence[dict] = ()
+    failures: Sequence[dict] = ()  # images it did not make or keep
     sidecar: bool = True  # False: the job's sidecar could not be written
     intent: float | None = (
         None  # epoch seconds of a submission whose answer never reached the journal

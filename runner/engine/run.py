@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ class Work:
     task_status: str | None = None
     times: dict[str, str] = field(default_factory=dict)
     adopted: bool = False  # its task was found after a lost answer: checked before it is kept
-    previous: list[dict] = field(default_factory=list)  # files of the task this one replaces
+    previous: Sequence[dict] = ()  # files of the task this one replaces
     _built: BuiltRequest | None = None
 
     @property
@@ -153,11 +153,11 @@ class Work:
     def release(self) -> None:
         """Let go of what only the job's own steps need (input bytes, the request built and as
         sent, provenance): a run holds every job's Work until it ends."""
-        self.sources, self.request, self.times, self.previous = [], None, {}, []
+        self.sources, self.request, self.times, self.previous = [], None, {}, ()
         self._built = None
 
 
-def _intact(outputs: list[dict]) -> bool:
+def _intact(outputs: Sequence[dict]) -> bool:
     """Whether every file a finished job wrote is still there, unchanged."""
     for item in outputs:
         path = Path(item.get("file", ""))
@@ -732,7 +732,7 @@ def _not_kept_error(
     )
 
 
-def _resubmitting(task: str | None, failures: list[dict]) -> str:
+def _resubmitting(task: str | None, failures: Sequence[dict]) -> str:
     codes = ", ".join(sorted({str(f.get("code")) for f in failures}))
     return (
         f"task {task} made {len(failures)} image(s) fewer than asked ({codes}, which a retry "

@@ -99,7 +99,7 @@ def test_a_malformed_line_is_skipped_like_a_torn_one(tmp_path, line):
     with Journal(tmp_path) as again:
         a = again.get("a")
         assert again.get("b") is None and again.task_ids == {"t1"}
-        assert (a.task_id, a.status, a.outputs, a.live) == ("t1", None, [], True)
+        assert (a.task_id, a.status, list(a.outputs), a.live) == ("t1", None, [], True)
 
 
 def test_an_unanswered_submission_keeps_its_deadline_and_an_unresolved_job_its_candidates(
@@ -127,6 +127,6 @@ def test_the_files_of_a_job_this_run_finished_are_on_disk_not_in_memory(tmp_path
     with Journal(tmp_path) as journal:
         journal.write("submitted", "a", task_id="t1", request_id="r1")
         journal.write("finished", "a", task_id="t1", status="SUCCEEDED", outputs=outputs)
-        assert (journal.get("a").status, journal.get("a").outputs) == ("SUCCEEDED", [])  # type: ignore[union-attr]
+        assert (journal.get("a").status, list(journal.get("a").outputs)) == ("SUCCEEDED", [])  # type: ignore[union-attr]
     with Journal(tmp_path) as again:
         assert again.get("a").outputs == outputs  # type: ignore[union-attr]

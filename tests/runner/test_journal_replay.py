@@ -60,4 +60,4 @@ def test_a_finished_line_with_a_malformed_failure_is_skipped_as_a_torn_one(tmp_p
         journal.write("finished", "b", task_id="t2", status="SUCCEEDED", failures=[{"index": [2]}])
     with Journal(tmp_path) as again:
         assert again.get("a").failures == [failure]
-        assert (again.get("b").status, again.get("b").failures) == (None, [])
+        assert (again.get("b").status, list(again.get("b").failures)) == (None, [])
