@@ -251,6 +251,19 @@ class Listed:
         return Answer({"data": self.entries, "total_page": 1}, 200)
 
 
+def listed_submitter(entries: list[dict], journal: Journal) -> Submitter:
+    """A submitter whose task list holds `entries`."""
+    return Submitter(
+        Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+        Gates(resolve_limits(MODELS, {})),
+        journal,
+        RetryPolicy(),
+        lambda error: None,
+        asyncio.Event(),
+        lambda error: None,
+    )
+
+
 async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_path):
     """Tasks made before the submission or after it could no longer make one are not its
     candidates (on a service clock the runner shares); being no submission's of ours, they show
@@ -259,15 +272,7 @@ async def test_only_tasks_made_within_a_submissions_window_are_candidates(tmp_pa
     made = {"early": sent - 200, "in": sent + 30, "late": sent + 75 + 200}
     entries = [{"task_id": t, "gmt_create": int(at * 1000)} for t, at in made.items()]
     with Journal(tmp_path) as journal:
-        submitter = Submitter(
-            Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
-            Gates(resolve_limits(MODELS, {})),
-            journal,
-            RetryPolicy(),
-            lambda error: None,
-            asyncio.Event(),
-            lambda error: None,
-        )
+        submitter = listed_submitter(entries, journal)
         candidates, why = await submitter.find_lost("wan2.7-image", sent, sent + submitter.window)
         assert candidates == ["in"] and why is not None and "task early" in why
         submitter.windowed = False  # an emulator's clock has no upper bound
@@ -284,15 +289,7 @@ async def test_a_lone_candidate_another_lost_submission_may_have_made_is_not_ado
     with Journal(tmp_path) as journal:
         for job in ("owl", "fox"):
             journal.write("submitting", job, model="wan2.7-image", at=sent, timeout=75.0)
-        submitter = Submitter(
-            Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
-            Gates(resolve_limits(MODELS, {})),
-            journal,
-            RetryPolicy(),
-            lambda error: None,
-            asyncio.Event(),
-            lambda error: None,
-        )
+        submitter = listed_submitter(entries, journal)
         for job in ("owl", "fox"):
             lost = Lost.journaled(journal.get(job))
             assert lost is not None
@@ -316,15 +313,7 @@ async def test_a_lone_candidate_is_not_adopted_when_another_client_uses_the_key(
     }
     with Journal(tmp_path) as journal:
         journal.write("submitting", "fox", model="wan2.7-image", at=sent, timeout=75.0)
-        submitter = Submitter(
-            Listed([made, theirs]),  # type: ignore[arg-type]  # only tasks() and timeouts are used
-            Gates(resolve_limits(MODELS, {})),
-            journal,
-            RetryPolicy(),
-            lambda error: None,
-            asyncio.Event(),
-            lambda error: None,
-        )
+        submitter = listed_submitter([made, theirs], journal)
         lost = Lost.journaled(journal.get("fox"))
         assert lost is not None
         with pytest.raises(UnresolvedError) as raised:
@@ -345,15 +334,7 @@ async def test_tasks_our_own_unanswered_submissions_may_have_made_are_no_sign_of
     with Journal(tmp_path) as journal:
         journal.write("submitting", "fox", model="wan2.7-image", at=sent, timeout=75.0)
         journal.write("submitting", "owl", model="wan2.6-image", at=sent + 1, timeout=75.0)
-        submitter = Submitter(
-            Listed([made, ours]),  # type: ignore[arg-type]  # only tasks() and timeouts are used
-            Gates(resolve_limits(MODELS, {})),
-            journal,
-            RetryPolicy(),
-            lambda error: None,
-            asyncio.Event(),
-            lambda error: None,
-        )
+        submitter = listed_submitter([made, ours], journal)
         lost = Lost.journaled(journal.get("fox"))
         assert lost is not None
         submitted = await submitter.submit("fox", "wan2.7-image", {}, lost)
