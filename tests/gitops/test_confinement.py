@@ -97,8 +97,9 @@ def test_a_journal_file_outside_is_refused(victims):
             status="SUCCEEDED",
             outputs=[{"index": 0, "file": str(beside), "sha256": "0", "bytes": 4}],
         )
-        with pytest.raises(OutsideError, match=f"job job1 records '{beside}'"):
-            check_journal(journal, (root, root / "out"))
+    # as a run reads it at its start
+    with Journal(root) as again, pytest.raises(OutsideError, match=f"job job1 records '{beside}'"):
+        check_journal(again, (root, root / "out"))
 
 
 async def test_run_prune_refuses_in_one_line_and_deletes_nothing(victims, emulator):
