@@ -15,7 +15,9 @@ PWNED = '<img src="x" onerror="window.__pwned = 1">'
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorProcess]:
-    """An emulator at real speed: tasks move only when the clock is advanced."""
+    """An emulator at real speed: tasks move only when the clock is advanced. Tests ask for it
+    before `page`, so the page closes (and stops polling) before the emulator stops: the other
+    way round, a poll in between was a console error at teardown (seen once under load)."""
     with EmulatorProcess() as started:
         yield started
 
@@ -32,7 +34,7 @@ def token(emulator: EmulatorProcess) -> str:
     return found.group(1)
 
 
-def test_a_task_appears_and_moves_with_the_clock(page, emulator: EmulatorProcess) -> None:
+def test_a_task_appears_and_moves_with_the_clock(emulator: EmulatorProcess, page) -> None:
     """A submitted task shows up; advancing the clock from the page makes it SUCCEEDED with
     its result thumbnail; the prompt, markup included, is shown as text."""
     page.goto(emulator.origin + "/__emulator/ui/")
@@ -60,7 +62,7 @@ def test_a_task_appears_and_moves_with_the_clock(page, emulator: EmulatorProcess
     screenshot(page, "dashboard")
 
 
-def test_a_fault_added_on_the_page_is_in_the_api_and_fires(page, emulator: EmulatorProcess) -> None:
+def test_a_fault_added_on_the_page_is_in_the_api_and_fires(emulator: EmulatorProcess, page) -> None:
     """The rule the page adds is listed by the admin API, fires on the next submission, shows in
     the journal, and goes when the page removes it."""
     page.goto(emulator.origin + "/__emulator/ui/")
@@ -84,7 +86,7 @@ def test_a_fault_added_on_the_page_is_in_the_api_and_fires(page, emulator: Emula
     assert http(emulator.origin + "/__emulator/faults")[1] == {"faults": []}
 
 
-def test_reset_from_the_page_and_the_listings(page, emulator: EmulatorProcess) -> None:
+def test_reset_from_the_page_and_the_listings(emulator: EmulatorProcess, page) -> None:
     """The page's reset empties the task listing the admin API gives."""
     submit(emulator.base_url, "a fox")
     assert len(http(emulator.origin + "/__emulator/tasks")[1]["tasks"]) == 1
