@@ -152,7 +152,7 @@ class Work:
 
     def release(self) -> None:
         """Let go of what only the job's own steps need (input bytes, the request built and as
-        sent, provenance): a run holds every job's Work until it ends."""
+        sent, provenance): a job whose task may still need cancelling keeps its Work."""
         self.sources, self.request, self.times, self.previous = [], None, {}, ()
         self._built = None
 

@@ -288,15 +288,8 @@ class Submitter:
         the window of another submission of the model whose answer the journal lacks."""
         if entry["task_id"] in self.journal.named:
             return "the one task made meanwhile is named by another job whose answer was lost"
-        for other, record in self.journal.records.items():
-            if (
-                other != key
-                and record.intent is not None
-                and record.model == model
-                and self._within(
-                    entry, record.intent, record.deadline, self._made_before(listed, record.intent)
-                )
-            ):
+        for other, (of, sent, until, floor) in self._unanswered(listed).items():
+            if other != key and of == model and self._within(entry, sent, until, floor):
                 return (
                     "the one task made meanwhile may be that of another job whose answer was lost"
                 )
@@ -306,11 +299,7 @@ class Submitter:
         """Why the account looks shared: a task made since ANOTHER_CLIENT_SPAN before `since`
         that the journal does not claim and no unanswered submission of ours can have made."""
         horizon = since - ANOTHER_CLIENT_SPAN
-        windows = [
-            (str(r.model), r.intent, r.deadline, self._made_before(listed, r.intent))
-            for r in self.journal.records.values()
-            if r.intent is not None
-        ]
+        windows = self._unanswered(listed).values()
         for entry in listed:
             if _created(entry) < horizon or not self._unclaimed(entry):
                 continue
@@ -324,6 +313,15 @@ class Submitter:
                     "meanwhile may be theirs"
                 )
         return None
+
+    def _unanswered(self, listed: list[dict]) -> dict[str, tuple[str, float, float | None, float]]:
+        """Each journaled submission whose answer the journal lacks, by job: its model, when it
+        was sent, until when it could make a task, and the earliest it can have made one."""
+        return {
+            key: (str(r.model), r.intent, r.deadline, self._made_before(listed, r.intent))
+            for key, r in self.journal.records.items()
+            if r.intent is not None
+        }
 
     def _made_before(self, listed: list[dict], since: float) -> float:
         """The earliest service time a request sent at `since` can have made its task at.
