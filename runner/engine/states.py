@@ -138,9 +138,13 @@ class JobState:
         return out
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
-    """The whole run: its jobs, why it stopped early (if it did), and what it sent."""
+    """The whole run: its jobs, why it stopped early (if it did), and what it sent.
+
+    Its repr is a line, not every job: Python 3.11's asyncio.run builds the repr of its main task,
+    and so of the task's result, as it restores the SIGINT handler (20 MB at 20,000 jobs).
+    """
 
     target: str
     jobs: list[JobState]
@@ -150,6 +154,9 @@ class RunResult:
     requests: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
     retried: int = 0
+
+    def __repr__(self) -> str:
+        return f"<RunResult {self.target}: {len(self.jobs)} jobs, exit {int(self.exit_code)}>"
 
     def count(self, *states: str) -> int:
         return sum(1 for j in self.jobs if j.state in states)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from runner.api.errors import AccountError
@@ -40,3 +42,18 @@ def test_a_stop_exits_4_and_an_interrupt_130_even_after_a_stop():
     """An account error stops the run with 4; Ctrl-C wins over it with 130."""
     assert result(SUCCEEDED, stopped=True).exit_code == Exit.STOPPED
     assert result(SUCCEEDED, stopped=True, interrupted=True).exit_code == Exit.INTERRUPTED
+
+
+def test_a_runs_result_is_never_spelled_out_job_by_job(monkeypatch):
+    """Python 3.11's asyncio.run builds its main task's repr, result included, as it puts the
+    SIGINT handler back: at 20,000 jobs that was a 20 MB string at the end of every run."""
+    spelled: list[JobState] = []
+    monkeypatch.setattr(JobState, "__repr__", lambda state: spelled.append(state) or "job")
+    many = result(*[SUCCEEDED] * 500)
+
+    async def run() -> RunResult:
+        return many
+
+    assert asyncio.run(run()) is many
+    assert spelled == []
+    assert repr(many) == "<RunResult emulator: 500 jobs, exit 0>"
