@@ -25,7 +25,7 @@ from runner.api.targets import Target
 from spec.models import OSS_SCHEME
 
 USER_AGENT = "wanform/0.1 (+aiohttp)"
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024  # what aiohttp reads at a time: a download holds no more than it has to
 # DashScope's task ids are UUIDs; allow a little more, never a path, query or escape character
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
