@@ -219,7 +219,7 @@ def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
 def file_sha256(f: Any) -> str:
     f.seek(0)
     digest = hashlib.sha256()
-    while chunk := f.read(1 << 20):
+    while chunk := f.read(1 << 16):  # a thread per download hashes: small reads, small buffers
         digest.update(chunk)
     return digest.hexdigest()
 
