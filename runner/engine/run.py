@@ -600,7 +600,7 @@ class Engine:
     def _provenance(self, w: Work) -> dict:
         job = w.checked.job
         return {
-            "recipe": os.path.relpath(job.recipe.abspath, job.recipe.root),
+            "recipe": os.path.relpath(job.recipe.resolved, job.recipe.root),
             "job": job.name,
             "model": w.model,
             "target": self.client.target.describe(),

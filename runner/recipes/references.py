@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path as FsPath
 
 from runner.recipes.build import BuiltRequest
 from runner.recipes.load import Job
@@ -25,8 +24,8 @@ SEPARATOR = "::"
 
 def key_of(job: Job) -> str:
     """The job's key, as the lock writes it: recipe path from the project root, and name."""
-    relative = os.path.relpath(job.recipe.abspath, job.recipe.root)
-    return f"{FsPath(relative).as_posix()}{SEPARATOR}{job.name}"
+    relative = os.path.relpath(job.recipe.resolved, job.recipe.root).replace(os.sep, "/")
+    return f"{relative}{SEPARATOR}{job.name}"
 
 
 @dataclass(frozen=True)

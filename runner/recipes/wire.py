@@ -134,7 +134,7 @@ def journal_key(request: BuiltRequest, sources: list[Source], target: str) -> st
     """A job's identity across runs: where it goes, its recipe and name, and its request's digest
     (as in the lock)."""
     job = request.job
-    recipe = os.path.relpath(job.recipe.abspath, job.recipe.root)
+    recipe = os.path.relpath(job.recipe.resolved, job.recipe.root)
     digest = request_digest(request, {s.ref.body_path: s.digest for s in sources})
     ident = {"target": target, "recipe": recipe, "job": job.name, "request": digest}
     return hashlib.sha256(canonical(ident).encode("utf-8")).hexdigest()
