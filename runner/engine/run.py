@@ -382,12 +382,12 @@ class Engine:
             SKIPPED,
         )
         w.state.sidecar = str(w.place.sidecar) if w.place.sidecar.is_file() else None
-        w.state.images = [
+        w.state.images = tuple(
             ImageOut(o["index"], o["file"], o["sha256"], o["bytes"]) for o in record.outputs
-        ]
-        w.state.failures = [
+        )
+        w.state.failures = tuple(
             ImageFailure(f["index"], f["code"], f["message"]) for f in record.failures
-        ]
+        )
         self.progress.job_ended(w.state)
 
     def _kept(self, w: Work, record: JobRecord) -> bool:
@@ -493,10 +493,13 @@ class Engine:
         fetched = await asyncio.gather(
             *(self._download(w, i, url) for i, url in found.urls.items())
         )
-        w.state.images = [f for f in fetched if isinstance(f, ImageOut)]
-        w.state.failures = sorted(
-            [*w.state.failures, *(f for f in fetched if isinstance(f, ImageFailure))],
-            key=lambda f: f.index,
+        # tuples: a finished job of a large run keeps them to its end, and most have no failures
+        w.state.images = tuple(f for f in fetched if isinstance(f, ImageOut))
+        w.state.failures = tuple(
+            sorted(
+                [*w.state.failures, *(f for f in fetched if isinstance(f, ImageFailure))],
+                key=lambda f: f.index,
+            )
         )
         wrong = next((f for f in w.state.failures if f.code == WrongResultError.code), None)
         if wrong is not None:

@@ -143,7 +143,7 @@ async def test_an_image_of_another_size_than_the_job_asks_for_is_an_error(projec
         fh.write(json.dumps({"event": "submitted", "job": fox_key, "task_id": graffiti_task}))
     done = await run(project, emulator)
     fox = done.job("fox")
-    assert (fox.state, fox.error.code, fox.images) == ("failed", "WrongResult", [])
+    assert (fox.state, fox.error.code, list(fox.images)) == ("failed", "WrongResult", [])
     assert "image 1 is 1280*960, the job asks for 1024*1024" in fox.error.message
     with Image.open(project.out / "fox" / "fox-1.png") as png:
         assert png.size == (1024, 1024)

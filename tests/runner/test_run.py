@@ -358,6 +358,6 @@ async def test_an_image_set_of_fewer_than_n_is_a_complete_job(project, emulators
         """,
     )
     done = await run(project, emulator)
-    assert [(j.state, len(j.images), j.failures) for j in done.result.jobs] == [
+    assert [(j.state, len(j.images), list(j.failures)) for j in done.result.jobs] == [
         ("succeeded", 3, [])
     ]
