@@ -23,12 +23,15 @@ MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mark:
     """A 1-based line and column."""
 
     line: int
     column: int
+
+
+START = Mark(1, 1)  # where nearly every document begins: one mark shared by all
 
 
 class YamlError(ValueError):
@@ -48,7 +51,7 @@ class Located:
 
     __slots__ = ("data", "root", "_text", "_marks", "_bom")
 
-    def __init__(self, data: object, text: str | None = None, root: Mark = Mark(1, 1)) -> None:
+    def __init__(self, data: object, text: str | None = None, root: Mark = START) -> None:
         self.data = data
         self.root = root  # the document's own mark
         self._text = text
@@ -97,11 +100,12 @@ class Located:
                 return self.values[prefix]
             if prefix in self.keys:
                 return self.keys[prefix]
-        return Mark(1, 1)
+        return START
 
 
 def _mark(node: yaml.Node) -> Mark:
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+    mark = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+    return START if mark == START else mark
 
 
 class _Builder:
