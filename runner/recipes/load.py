@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -19,6 +20,8 @@ from spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 PROJECT_FILE = "wanform.yaml"
+# keys whose values come from a short list: thousands of recipes share one string of each
+SHARED_VALUES = ("model", "size")
 # a recipe path that points into the project file's `defaults:` rather than into the recipe
 DEFAULTS = "\0defaults"
 YAML_KINDS = {
@@ -195,6 +198,9 @@ def load(
             [Problem("not-a-mapping", f"a recipe is a mapping of keys to values, not {kind}")],
             recipe.location(()),
         )
+    for key in SHARED_VALUES:
+        if isinstance(located.data.get(key), str):
+            located.data[key] = sys.intern(located.data[key])
     problems = _recipe_check().problems(located.data)
     return recipe, problems + _missing(located.data), recipe.location(())
 
