@@ -603,7 +603,7 @@ class Engine:
     def _provenance(self, w: Work) -> dict:
         job = w.checked.job
         return {
-            "recipe": os.path.relpath(job.recipe.resolved, job.recipe.root),
+            "recipe": job.recipe.relative,
             "job": job.name,
             "model": w.model,
             "target": self.client.target.describe(),

@@ -66,6 +66,11 @@ class Recipe:
         return FsPath(self.resolved)
 
     @property
+    def relative(self) -> str:
+        """The recipe's path from the project root, in the platform's spelling."""
+        return os.path.relpath(self.resolved, self.root)
+
+    @property
     def data(self) -> dict:
         return cast(dict, self.located.data)  # load() makes a Recipe of a mapping only
 

@@ -24,7 +24,7 @@ SEPARATOR = "::"
 
 def key_of(job: Job) -> str:
     """The job's key, as the lock writes it: recipe path from the project root, and name."""
-    relative = os.path.relpath(job.recipe.resolved, job.recipe.root).replace(os.sep, "/")
+    relative = job.recipe.relative.replace(os.sep, "/")
     return f"{relative}{SEPARATOR}{job.name}"
 
 

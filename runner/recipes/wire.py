@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -134,7 +133,7 @@ def journal_key(request: BuiltRequest, sources: list[Source], target: str) -> st
     """A job's identity across runs: where it goes, its recipe and name, and its request's digest
     (as in the lock)."""
     job = request.job
-    recipe = os.path.relpath(job.recipe.resolved, job.recipe.root)
+    recipe = job.recipe.relative
     digest = request_digest(request, {s.ref.body_path: s.digest for s in sources})
     ident = {"target": target, "recipe": recipe, "job": job.name, "request": digest}
     return hashlib.sha256(canonical(ident).encode("utf-8")).hexdigest()
