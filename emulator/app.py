@@ -8,8 +8,10 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from emulator.config import EmulatorConfig
 from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
@@ -121,6 +123,14 @@ async def journal_middleware(request: web.Request, handler) -> web.StreamRespons
         emulator.journal.record(emulator.clock.now(), request.method, request.path, status, noted)
 
 
+async def _service_date(request: web.Request, response: web.StreamResponse) -> None:
+    """`Date` on the virtual clock, as a service's answers carry its own time: a client reads the
+    service's clock from it (a skewed or fast clock included)."""
+    response.headers[hdrs.DATE] = format_datetime(
+        datetime.fromtimestamp(request.app[EMULATOR].clock.now(), UTC), usegmt=True
+    )
+
+
 def _rules(config: EmulatorConfig) -> list:
     return [*(load_scenario(config.scenario) if config.scenario else []), *config.rules]
 
@@ -130,7 +140,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     config = config or EmulatorConfig()
     # first: a bad scenario stops us before threads exist
     faults = FaultBook(config.seed, _rules(config))
-    clock = VirtualClock(config.speed)
+    clock = VirtualClock(config.speed, config.clock_skew)
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
     pngs = PngCache(CACHE_MAX_BYTES)
     result_store = ResultStore(clock, executor, pngs)
@@ -157,6 +167,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     )
     app = web.Application(middlewares=[journal_middleware, errors_middleware, ui.guard_middleware])
     app[EMULATOR] = emulator
+    app.on_response_prepare.append(_service_date)
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_input_files)
     for module in (routes, storage, admin, listings, ui):

@@ -8,6 +8,8 @@ from typing import Any
 
 from spec.models import MB, MODELS, TASK_QUERY_RPS, ModelSpec
 
+MAX_SKEW = 7 * 86400  # a week either way: more is a mistake, not a clock
+
 
 @dataclass(frozen=True)
 class EmulatorConfig:
@@ -22,6 +24,7 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     speed: float = 1.0
+    clock_skew: float = 0.0  # seconds the service's clock is ahead of this machine's (or behind)
     seed: int = 0
     api_keys: tuple[str, ...] = ()  # empty: any `sk-` key is an account
     scenario: str | None = None  # YAML file of fault rules
@@ -53,6 +56,8 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         if self.speed < 0:
             raise ValueError(f"speed must be 0 or more, got {self.speed}")
+        if abs(self.clock_skew) > MAX_SKEW:
+            raise ValueError(f"clock_skew must be within {MAX_SKEW} seconds, got {self.clock_skew}")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
         if self.query_rps <= 0:

@@ -16,16 +16,19 @@ LATEST = datetime(9000, 1, 1, tzinfo=SERVICE_TIMEZONE).timestamp()
 
 
 class VirtualClock:
-    """Epoch seconds on a clock `speed` times as fast as real time, that can jump forward."""
+    """Epoch seconds on a clock `speed` times as fast as real time, that can jump forward; `skew`
+    seconds ahead of the machine's clock at its start (behind when negative), as a service's clock
+    may be ahead of or behind its clients'."""
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, skew: float = 0.0) -> None:
         self.speed = speed
+        self.skew = skew
         self._tick: asyncio.Future[None] | None = None
         self.rewind()
 
     def rewind(self) -> None:
-        """Start again from the real present, as a new clock would."""
-        self._epoch = time.time()
+        """Start again from the real present (plus the skew), as a new clock would."""
+        self._epoch = time.time() + self.skew
         self._mono = time.monotonic()
         self._offset = 0.0
         self.wake()

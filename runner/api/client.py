@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import aiohttp
 
 from runner.api import errors, transport
+from runner.api.clock import ServiceClock
 from runner.api.errors import RejectedError, ServiceError, safe_url
 from runner.api.targets import Target
 from spec.models import OSS_SCHEME
@@ -97,6 +99,7 @@ class Client:
         self.target = target
         self.timeouts = timeouts
         self.traffic = traffic if traffic is not None else Traffic()
+        self.clock = ServiceClock()  # the target's time, from its answers' Date headers
 
     def _auth(self, extra: Mapping[str, str] = {}) -> dict[str, str]:
         return {
@@ -125,6 +128,7 @@ class Client:
         sent = self._auth(
             {**({"Content-Type": "application/json"} if data is not None else {}), **headers}
         )
+        sent_at = time.time()
         try:
             async with self.session.request(
                 method,
@@ -137,6 +141,7 @@ class Client:
             ) as resp:
                 text = await resp.text(errors="replace")
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
+                self.clock.heard(resp.headers.get("Date"), sent_at, time.time())
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise transport.from_transport(exc, where=where) from None
         return self._answer(status, text, where, retry_after)
@@ -179,7 +184,7 @@ class Client:
 
     async def tasks(self, **params: str) -> Answer:
         """One page of the account's task list (filters: model_name, status, start_time,
-        page_no, page_size)."""
+        end_time, page_no, page_size)."""
         return await self._call("list", "GET", "/tasks", params=params)
 
     async def upload(self, model: str, name: str, data: bytes, mime: str) -> str:

@@ -29,6 +29,15 @@ from spec.models import ModelSpec
     help="Virtual clock speed (2 = tasks finish twice as fast; 0 = frozen).",
 )
 @click.option(
+    "--clock-skew",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Run the service's clock this far ahead of this machine's (negative: behind), to test "
+    "clients against a skewed service clock.",
+)
+@click.option(
     "--scenario", type=click.Path(exists=True, dir_okay=False), help="YAML file of fault rules."
 )
 @click.option(
@@ -50,6 +59,7 @@ def emulator(
     host: str,
     port: int,
     speed: float,
+    clock_skew: float,
     scenario: str | None,
     seed: int,
     api_keys: tuple[str, ...],
@@ -65,6 +75,7 @@ def emulator(
             host=host,
             port=port,
             speed=speed,
+            clock_skew=clock_skew,
             scenario=scenario,
             seed=seed,
             api_keys=api_keys,

@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -182,6 +183,7 @@ def run(
             Path(root), out_dir, validation.jobs + validation.context, [lock_file, junit]
         )
         gitops = _open_project(Path(root), lock_file, out_dir)
+        options = replace(options, claimed=gitops.lock.task_ids())
         plan = gitops.plan(validation.jobs + validation.context)
         chosen_jobs = gitops_project.select(plan, force, part, _wanted(plan, wanted))
         refusal = gitops_project.over_budget(

@@ -100,6 +100,8 @@ class Journal:
         self.answered: dict[str, float] = {}
         # tasks an unresolved job named as maybe its own: no other job can surely claim them
         self.named: set[str] = set()
+        # tasks the user chose to pay past (--resubmit-unresolved, --force): no job's lost task
+        self.dismissed: set[str] = set()
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
 
@@ -142,6 +144,7 @@ class Journal:
         if task_id:
             self.task_ids.add(task_id)
         if event == "submitting":  # a new attempt: an earlier unresolved one is given up
+            self.dismissed.update(record.unresolved or ())
             record.intent, record.unresolved = entry.get("at"), None
             record.model = entry.get("model")
             timeout = entry.get("timeout")
@@ -159,6 +162,8 @@ class Journal:
             answered = _epoch(entry.get("time"))
             if task_id and answered is not None:
                 self.answered.setdefault(task_id, answered)
+        elif event == "dismissed":
+            self.dismissed.update(entry.get("candidates", []))
         elif event == "unresolved":
             self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
             self.named.update(entry.get("candidates", []))

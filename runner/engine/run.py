@@ -89,7 +89,7 @@ from runner.engine.states import (
     RunResult,
     rerun_kind,
 )
-from runner.engine.submission import Lost, Submitter, UnresolvedError
+from runner.engine.submission import Lost, Submitter, UnresolvedError, lost_answer
 from runner.recipes.build import BuiltRequest
 from runner.recipes.check import CheckedJob
 from runner.recipes.wire import Source, journal_key, load_sources
@@ -117,8 +117,11 @@ class RunOptions:
     target_speed: float | None = None
     # submit again the jobs the journal has finished with their files intact (--force)
     redo_finished: bool = False
-    # submit again the jobs whose lost submission answer matched no task surely
+    # submit again the jobs whose lost submission answer matched no task surely, and submit
+    # where the account holds tasks no record claims
     resubmit_unresolved: bool = False
+    # task ids the lock records: never a lost one of another job
+    claimed: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -204,6 +207,7 @@ class Engine:
             self._stop,
             windowed=speed is None,  # an emulator's clock runs faster than the runner's
             speed=speed or 1.0,
+            claimed=options.claimed,
         )
         self.jobs = jobs
         self._stems = Stems((c.job.recipe.name, c.job.name) for c in jobs)
@@ -367,7 +371,10 @@ class Engine:
             # else its task is polled again and every file fetched again: nothing is billed
         if record is not None and record.unresolved is not None:
             if not self.options.resubmit_unresolved:
-                raise UnresolvedError(record.unresolved, "an earlier run could not tell its task")
+                raise UnresolvedError(
+                    record.unresolved,
+                    "an earlier run could not tell whether one of these is its task",
+                )
             record = None  # the user chose to pay again: a new task, no lost one looked for
         async with self.gates.slot(w.model):
             answer = await self._resume(w, record) if record is not None and record.live else None
@@ -418,7 +425,13 @@ class Engine:
         w.times["submitted_at"] = utc_now()
         if self._synchronous(w):
             return await self.submitter.call(w.journal_key, w.model, wire)
-        submitted = await self.submitter.submit(w.journal_key, w.model, wire, lost)
+        submitted = await self.submitter.submit(
+            w.journal_key,
+            w.model,
+            wire,
+            lost,
+            reconcile=not (self.options.redo_finished or self.options.resubmit_unresolved),
+        )
         w.request_id, w.adopted = submitted.request_id, submitted.adopted
         self.progress.event("submitted", w.state, task_id=submitted.task_id)
         if submitted.adopted:
@@ -551,7 +564,9 @@ class Engine:
             return
         task_id = w.state.task_id or ""
         self.journal.write("unresolved", w.journal_key, model=w.model, candidates=[task_id])
-        raise UnresolvedError([task_id], f"the one task made meanwhile is not the job's: {reason}")
+        raise UnresolvedError(
+            [task_id], lost_answer(f"the one task made meanwhile is not the job's: {reason}")
+        )
 
     def _wrong(self, w: Work, reason: str) -> None:
         """A result the request cannot have made fails the job; a rerun submits it again."""

@@ -1,14 +1,22 @@
-"""Submitting a job exactly once, even when the answer to a submission is lost.
+"""Submitting a job exactly once, even when the answer to a submission is lost, or the local state
+that records submissions is.
 
 Before a submission goes out, an intent is journaled; when its answer arrives, the task id is. If
 the connection breaks after the request was sent (or the process dies), the task may exist without
-the runner knowing its id. Before sending again, the runner lists the model's recent tasks (alone:
-no other submission of that model is in the air). DashScope has no idempotency key and its list
-carries no request content, so a task is adopted only when it is the one unclaimed task of the
-model made in the submission's window, no other lost submission can have made it, and the account
-shows no task of another client (a project sharing the key); else the job is unresolved rather
-than given a task that may be another job's (a wrong image is worse than a second bill). A rerun
-first waits until the unanswered request can no longer make a task.
+the runner knowing its id. Before sending again, the runner lists the account's recent tasks (no
+other submission of that model in the air). DashScope has no idempotency key and its list carries no
+request content, so a task is adopted only when it is the one unclaimed task of the model made in
+the submission's window, no other lost submission can have made it, and the account shows no task
+of another client (a project sharing the key); else the job is unresolved rather than given a task
+that may be another job's (a wrong image is worse than a second bill). A rerun first waits until the
+unanswered request can no longer make a task. Windows are compared in the service's time, read from
+its answers' `Date` headers: the machine's clock may be far off.
+
+The journal itself can be lost (`git clean`, a fresh CI machine, a damaged file). So before a run
+first submits a model's job, it lists the account's tasks of that model from the service's last 24 h
+(tasks live that long): any that may still bill and that neither the journal nor the lock claims may
+be one of this run's jobs, made by a run whose record is gone, and such a job is unresolved instead
+of submitted. Only `--force` and `--resubmit-unresolved` submit without this.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from runner.api.client import Answer, Client
+from runner.api.clock import day_before, list_time
 from runner.api.errors import (
     AccountError,
     ApiError,
@@ -38,10 +47,11 @@ from runner.engine.journal import JobRecord, Journal
 from runner.engine.outputs import redact, safe_headers
 from runner.recipes.load import Job
 from runner.recipes.wire import Source, encode_all, wire_request
+from spec.models import TaskStatus
 
-LOST_TASK_MARGIN = (
-    120.0  # seconds: a lost task was created at most this long before its intent (clock skew)
-)
+# real seconds: how far a lost task's creation may lie outside its submission's window, converted
+# to the service's clock (a Date header's whole second, the request's time in transit)
+LOST_TASK_MARGIN = 120.0
 # Our choice, to list a run's tasks in few queries: the docs give only the default (10) and
 # no maximum, and the emulator takes any size.
 LIST_PAGE_SIZE = "100"
@@ -49,6 +59,8 @@ LIST_PAGE_SIZE = "100"
 # unsafe: a client active then may have made the one task found
 ANOTHER_CLIENT_SPAN = 3600.0
 RESUBMIT = "rerun with --resubmit-unresolved to submit it again, knowing it may be billed twice"
+# statuses of a listed task that bill nothing: a task in one is never a job's lost one
+UNBILLED = frozenset({TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.UNKNOWN})
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
 T = TypeVar("T")
 
@@ -61,8 +73,12 @@ class UnresolvedError(WanformError):
 
     def __init__(self, candidates: list[str], why: str) -> None:
         named = ", ".join(candidates) if candidates else "none"
-        super().__init__(f"the answer to its submission was lost and {why} (candidates: {named})")
+        super().__init__(f"{why} (candidates: {named})")
         self.candidates = candidates
+
+
+def lost_answer(why: str) -> str:
+    return f"the answer to its submission was lost and {why}"
 
 
 @dataclass(frozen=True)
@@ -104,7 +120,9 @@ class Submitter:
         stop: Callable[[WanformError], None],
         windowed: bool = True,
         speed: float = 1.0,
+        claimed: frozenset[str] = frozenset(),
     ) -> None:
+        """`claimed`: the task ids the lock records, never another job's lost task."""
         self.client, self.gates, self.journal, self.retry, self.seen = (
             client,
             gates,
@@ -125,6 +143,11 @@ class Submitter:
         self.window = client.timeouts.connect + client.timeouts.read
         self.windowed = windowed  # the service's task times are on the runner's clock
         self.speed = speed  # service seconds per runner second (an emulator's clock speed)
+        client.clock.speed = speed
+        self.margin = LOST_TASK_MARGIN * max(1.0, speed)  # in service seconds
+        self.lock_claims = claimed
+        self._swept: dict[str, list[dict]] = {}  # each model's tasks of the last 24 h, at first use
+        self._sweeping: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
         """The request as sent (images inline or uploaded) and its provenance form
@@ -147,9 +170,12 @@ class Submitter:
 
         return await retrying(attempt, self.retry, self.seen)
 
-    async def submit(self, key: str, model: str, wire: dict, lost: Lost | None) -> Submitted:
+    async def submit(
+        self, key: str, model: str, wire: dict, lost: Lost | None, reconcile: bool = True
+    ) -> Submitted:
         """Submit once; `lost` (from the journal) is an earlier submission whose answer may have
-        been lost."""
+        been lost; `reconcile` False pays past the account's unclaimed tasks (journaled as
+        dismissed: they stop no later job)."""
 
         async def attempt() -> Submitted:
             nonlocal lost
@@ -158,6 +184,7 @@ class Submitter:
                 lost = None
                 if found is not None:
                     return found
+            await self._reconcile(key, model, reconcile)
             await self.gates.submit(model).acquire()
             started = time.time()
             try:
@@ -179,7 +206,9 @@ class Submitter:
             self.journal.write("unresolved", key, model=model, candidates=candidates)
             raise UnresolvedError(
                 candidates,
-                rival or f"{len(candidates)} unclaimed tasks of {model} were made meanwhile",
+                lost_answer(
+                    rival or f"{len(candidates)} unclaimed tasks of {model} were made meanwhile"
+                ),
             )
         if not candidates:
             return None
@@ -187,6 +216,55 @@ class Submitter:
             "submitted", key, task_id=candidates[0], request_id="", model=model, adopted=True
         )
         return Submitted(candidates[0], "", adopted=True)
+
+    async def _reconcile(self, key: str, model: str, strict: bool = True) -> None:
+        """UnresolvedError when the account holds tasks of `model` from the last 24 h that may
+        still bill and that neither the journal nor the lock claims: a run whose record of them
+        was lost may have made one for this job. Not `strict`: they are dismissed instead."""
+        listed = await self._sweep(model)
+        mine = {e.get("api_key_id") for e in listed if self._claimed_here(e)} - {None}
+        windows = self._unanswered(listed).values()
+        suspects = [
+            e
+            for e in listed
+            if self._unclaimed(e)
+            and e["task_id"] not in self.journal.dismissed
+            and e.get("status") not in UNBILLED
+            and (not mine or e.get("api_key_id", next(iter(mine))) in mine)
+            # a journaled submission whose answer was lost may have made it: that job decides
+            and not any(
+                _of(e, m) and self._within(e, sent, until, floor)
+                for m, sent, until, floor in windows
+            )
+        ]
+        if not suspects:
+            return
+        suspects.sort(key=_created)
+        candidates = [str(e["task_id"]) for e in suspects]
+        if not strict:
+            self.journal.write("dismissed", key, model=model, candidates=candidates)
+            return
+        self.journal.write("unresolved", key, model=model, candidates=candidates)
+        raise UnresolvedError(
+            candidates,
+            f"the account holds {len(candidates)} task(s) of {model} from the last 24 h that "
+            "neither the journal nor the lock claims: a run whose local state was lost (or "
+            "another client of the key) made them, and one may be this job's",
+        )
+
+    async def _sweep(self, model: str) -> list[dict]:
+        """The account's tasks of `model` from the service's last 24 h, listed once per run,
+        before the run's first submission of the model."""
+        async with self._sweeping[model]:
+            if model not in self._swept:
+                async with self._gates[model].exclusive():
+                    self._swept[model] = await self._listed(model)
+            return self._swept[model]
+
+    def _claimed_here(self, entry: dict) -> bool:
+        """Whether the journal or the lock names the listed task as a job's."""
+        task_id = entry.get("task_id")
+        return task_id in self.journal.task_ids or task_id in self.lock_claims
 
     async def _shielded(self, coro) -> Submitted:
         """Run a submission so that an interrupt cannot
@@ -201,8 +279,8 @@ class Submitter:
         return await self._vetted(lambda: self._send_now(key, model, wire, started))
 
     async def _vetted(self, send: Callable[[], Awaitable[T]]) -> T:
-        """Send; the run's first request goes alone,
-        so a bad key or a bad target costs one request, not many."""
+        """Send; until a submission has been accepted, submissions go one at a time, so a bad
+        key, a bad target or an account in arrears costs one request, not many."""
         if self._proven:
             return await send()
         async with self._first:
@@ -210,20 +288,26 @@ class Submitter:
                 # the first request stopped the run; this job winds down too
                 raise asyncio.CancelledError()
             try:
-                answer = await send()
-            except (AccountError, EndpointError) as exc:
-                self.stop(exc)
-                raise
-            except ConnectError as exc:
-                self._refused += 1
-                if self._refused >= UNREACHABLE_AFTER and not self.client.traffic.answers:
-                    self.stop(exc)
-                raise
+                answer = await self._judged(send)
             except ApiError:
                 self._proven = True  # the service judged the request itself, so it took the key
                 raise
             self._proven = True
             return answer
+
+    async def _judged(self, send: Callable[[], Awaitable[T]]) -> T:
+        """Send; a failure that no other request can escape (a bad key, a target that is not
+        DashScope or never answers) stops the run."""
+        try:
+            return await send()
+        except (AccountError, EndpointError) as exc:
+            self.stop(exc)
+            raise
+        except ConnectError as exc:
+            self._refused += 1
+            if self._refused >= UNREACHABLE_AFTER and not self.client.traffic.answers:
+                self.stop(exc)
+            raise
 
     async def _send_now(self, key: str, model: str, wire: dict, started: float) -> Submitted:
         async with self._gates[model].shared():
@@ -265,7 +349,8 @@ class Submitter:
         that no journal entry claims, oldest first; a lone one is claimed for job `key`, unless
         it may as well be another job's lost task: then why it cannot be taken."""
         async with self._gates[model].exclusive():
-            listed = await self._listed()  # every model's: another client shows in any of them
+            # every model's: another client shows in any of them
+            listed = await self._listed(None, since - ANOTHER_CLIENT_SPAN / self.speed)
             floor = self._made_before(listed, since)
             found = [
                 e
@@ -298,7 +383,7 @@ class Submitter:
     def _another_client(self, listed: list[dict], since: float) -> str | None:
         """Why the account looks shared: a task made since ANOTHER_CLIENT_SPAN before `since`
         that the journal does not claim and no unanswered submission of ours can have made."""
-        horizon = since - ANOTHER_CLIENT_SPAN
+        horizon = self._service(since, -math.inf) - ANOTHER_CLIENT_SPAN
         windows = self._unanswered(listed).values()
         for entry in listed:
             if _created(entry) < horizon or not self._unclaimed(entry):
@@ -347,33 +432,67 @@ class Submitter:
             isinstance(task_id, str)
             and bool(task_id)
             and task_id not in self.journal.task_ids
+            and task_id not in self.lock_claims
             and task_id not in self._claimed
         )
 
-    def _within(self, entry: dict, since: float, until: float | None, floor: float) -> bool:
-        """Whether a submission sent at `since`, able to make a task until `until` and no earlier
-        than `floor` on the service's clock (`_made_before`), can have made the listed task."""
-        created = _created(entry)
-        late = until is not None and self.windowed and created > until + LOST_TASK_MARGIN
-        return created >= since - LOST_TASK_MARGIN and not late and created >= floor
+    def _service(self, local: float, unknown: float) -> float:
+        """A local time on the service's clock; `unknown` before the service told its time."""
+        converted = self.client.clock.at(local)
+        return unknown if converted is None else converted
 
-    async def _listed(self) -> list[dict]:
-        """The account's tasks of every model (the service's default span: the last 24 h)."""
+    def _within(self, entry: dict, since: float, until: float | None, floor: float) -> bool:
+        """Whether a submission sent at `since` (local time), able to make a task until `until`
+        and no earlier than `floor` on the service's clock (`_made_before`), can have made the
+        listed task."""
+        created = _created(entry)
+        start = self._service(since, -math.inf) - self.margin
+        late = (
+            until is not None
+            and self.windowed
+            and created > self._service(until, math.inf) + self.margin
+        )
+        return created >= start and not late and created >= floor
+
+    async def _listed(self, model: str | None, since: float | None = None) -> list[dict]:
+        """The account's tasks (of `model`, or every model's) made since local time `since` (or
+        in the last 24 h) on the service's clock, every page. Without the service's time yet,
+        the first page asks for the service's own last 24 h; its Date pins the window."""
+        filters = {"model_name": model} if model else {}
+        if not self.client.clock.known:
+            first = await self._list_page(1, filters)
+            if int(first.body.get("total_page") or 1) <= 1:
+                return _entries(first)
+        now = self.client.clock.now()
+        assert now is not None  # every answer of the service carries its Date
+        start, end = day_before(now + self.margin)
+        if since is not None:
+            start = max(start, list_time(self._service(since, -math.inf) - self.margin))
+        filters |= {"start_time": start, "end_time": end}
         entries: list[dict] = []
         page = 1
         while True:
-            body = (await self._list_page(page)).body
-            entries += [e for e in body.get("data") or [] if isinstance(e, dict)]
-            if page >= int(body.get("total_page") or 1):
+            answer = await self._list_page(page, filters)
+            entries += _entries(answer)
+            if page >= int(answer.body.get("total_page") or 1):
                 return entries
             page += 1
 
-    async def _list_page(self, page: int) -> Answer:
+    async def _list_page(self, page: int, filters: dict[str, str]) -> Answer:
         async def attempt() -> Answer:
+            if self.halt.is_set():
+                raise asyncio.CancelledError()  # the run stopped: its jobs wind down
             await self.gates.query.acquire()
-            return await self.client.tasks(page_no=str(page), page_size=LIST_PAGE_SIZE)
+            # a run's first request is a list: a bad key or target stops it at once
+            return await self._judged(
+                lambda: self.client.tasks(page_no=str(page), page_size=LIST_PAGE_SIZE, **filters)
+            )
 
         return await retrying(attempt, self.retry, self.seen)
+
+
+def _entries(answer: Answer) -> list[dict]:
+    return [e for e in answer.body.get("data") or [] if isinstance(e, dict)]
 
 
 def _created(entry: dict) -> float:

@@ -53,6 +53,14 @@ class LockFile:
             raise LockFileError(f"{path}: not a version {versions.LOCK} wanform lock file")
         return cls(path, doc["jobs"])
 
+    def task_ids(self) -> frozenset[str]:
+        """The tasks the lock names: each is some job's, never another's lost one."""
+        return frozenset(
+            e["task_id"]
+            for e in self.jobs.values()
+            if isinstance(e, dict) and isinstance(e.get("task_id"), str)
+        )
+
     def dump(self) -> str:
         doc = {"version": versions.LOCK, "jobs": self.jobs}
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

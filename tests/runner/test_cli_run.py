@@ -105,8 +105,8 @@ def test_a_refused_connection_stops_the_run_with_exit_4(here):
     result = invoke("run", "ok.yaml", "--target", "http://127.0.0.1:9/api/v1")
     assert result.exit_code == 4
     assert result.stdout.splitlines()[-2] == (
-        "stopped: ConnectionError: "
-        "POST http://127.0.0.1:9/api/v1/services/aigc/image-generation/generation: "
+        "stopped: ConnectionError: "  # the first request lists the account's tasks of the model
+        "GET http://127.0.0.1:9/api/v1/tasks: "
         "cannot connect to 127.0.0.1:9 (Connection refused) (check the network and the target URL)"
     )
     assert "Traceback" not in result.stdout + result.stderr

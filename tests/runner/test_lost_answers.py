@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
+import time
 from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +20,7 @@ from emulator.http.context import EMULATOR
 from emulator.pytest_plugin import EmulatorThread
 from runner.api.answers import allowed_images, disagreement, fixed_size
 from runner.api.client import Answer, Timeouts
+from runner.api.clock import ServiceClock
 from runner.api.limits import Gates, resolve_limits
 from runner.api.retries import RetryPolicy
 from runner.cli import main
@@ -90,20 +93,26 @@ async def test_answers_dropped_at_random_never_swap_images(project, emulators):
 
 
 async def test_two_projects_on_one_key_never_take_each_others_tasks(tmp_path, emulators):
-    """A lost answer with another project's task in its window leaves the job unresolved."""
+    """A project new to a key another project uses pays for nothing until told to: the other's
+    task may be one its lost state made. Told to, a lost answer with the other's task in its
+    window still leaves the job unresolved."""
     emulator = await emulators()
     other, mine = make_project(tmp_path / "other"), make_project(tmp_path / "mine")
     write_jobs(other, ["graffiti"])
     write_jobs(mine, ["fox"])
     assert (await run(other, emulator)).result.exit_code == Exit.OK
-    await emulator.fault(action="drop", when="after", prompt="fox", nth=1)
+    [theirs] = await emulator.created()
     done = await run(mine, emulator)
-    assert_own_images(done.result.jobs, briefs(emulator))
     fox = done.job("fox")
-    created = await emulator.created()
     assert (fox.state, len(fox.images), done.result.exit_code) == ("unresolved", 0, Exit.FAILED)
-    assert all(task in fox.error.message for task in created)
-    assert "--resubmit-unresolved" in fox.error.line()
+    assert theirs in fox.error.message and "--resubmit-unresolved" in fox.error.line()
+    assert await emulator.created() == [theirs]
+    await emulator.fault(action="drop", when="after", prompt="fox", nth=1)
+    lost = await run(mine, emulator, resubmit_unresolved=True)
+    assert_own_images(lost.result.jobs, briefs(emulator))
+    created = await emulator.created()
+    assert lost.job("fox").state == "unresolved" and len(created) == 2
+    assert all(task in lost.job("fox").error.message for task in created)
     again = await run(mine, emulator)
     assert again.job("fox").state == "unresolved" and await emulator.created() == created
     paid = await run(mine, emulator, resubmit_unresolved=True)
@@ -152,7 +161,8 @@ async def test_an_image_of_another_size_than_the_job_asks_for_is_an_error(projec
 
 def test_the_cli_reports_an_unresolved_job_and_resubmits_it_only_when_told(tmp_path, monkeypatch):
     """`wanform run` names the candidates and the choice, exits 3, leaves the job pending in
-    `plan`, and pays again only with --resubmit-unresolved."""
+    `plan`, and pays only with --resubmit-unresolved (here: a project new to a key another
+    project used, whose task it cannot tell from one its lost state made)."""
     server = EmulatorThread(EmulatorConfig(port=0, speed=100))
     base = server.start()
     env = {"DASHSCOPE_API_KEY": KEY}
@@ -167,11 +177,6 @@ def test_the_cli_reports_an_unresolved_job_and_resubmits_it_only_when_told(tmp_p
             ).exit_code
             == 0
         )
-        fault = json.dumps({"action": "drop", "when": "after", "prompt": "fox", "nth": 1})
-        admin = urllib.request.Request(
-            server.root_url + "/__emulator/faults", fault.encode(), method="POST"
-        )
-        urllib.request.urlopen(admin).close()
         monkeypatch.chdir(mine.root)
         run_fox = ("run", "fox.yaml", "--target", base, "--emulator-speed", "100")
         first, again = cli(*run_fox, env=env), cli(*run_fox, env=env)
@@ -240,12 +245,16 @@ def test_junit_counts_an_unresolved_job_as_a_failure_naming_its_candidates():
 
 
 class Listed:
-    """A client whose task list holds the given entries, and whose requests give up after 75 s."""
+    """A client whose task list holds the given entries, whose requests give up after 75 s, and
+    whose service shares the runner's clock."""
 
     timeouts = Timeouts(connect=15.0, read=60.0)
 
     def __init__(self, entries: list[dict]) -> None:
         self.entries = entries
+        self.clock = ServiceClock()
+        now = time.time()
+        self.clock.heard(format_datetime(datetime.fromtimestamp(now, UTC), usegmt=True), now, now)
 
     async def tasks(self, **params: str) -> Answer:
         return Answer({"data": self.entries, "total_page": 1}, 200)
@@ -254,7 +263,7 @@ class Listed:
 def listed_submitter(entries: list[dict], journal: Journal) -> Submitter:
     """A submitter whose task list holds `entries`."""
     return Submitter(
-        Listed(entries),  # type: ignore[arg-type]  # only tasks() and timeouts are used
+        Listed(entries),  # type: ignore[arg-type]  # only tasks(), timeouts and clock are used
         Gates(resolve_limits(MODELS, {})),
         journal,
         RetryPolicy(),

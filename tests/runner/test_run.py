@@ -172,8 +172,9 @@ async def test_two_answers_lost_at_once_leave_both_jobs_unresolved(project, emul
     """Two lost answers of one model in the air together, and one task made: nothing tells whose
     it is (same prompt, size and n), so neither job takes it and neither pays again."""
     emulator = await emulators()
-    await emulator.fault(action="drop", when="before", nth=1)
-    await emulator.fault(action="drop", when="after", nth=1)
+    # the submissions' (the run lists the account's tasks first)
+    await emulator.fault(action="drop", when="before", nth=1, model="wan2.7-image")
+    await emulator.fault(action="drop", when="after", nth=1, model="wan2.7-image")
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
     assert done.result.exit_code == Exit.FAILED
@@ -281,13 +282,15 @@ async def test_a_job_done_on_one_target_runs_again_on_another(project, emulators
 
 
 async def test_a_bad_key_stops_the_run_at_once(project, emulators):
-    """InvalidApiKey on the first submission stops the run (exit 4), not each job in turn."""
+    """InvalidApiKey on the first request (the account's task list, before any submission) stops
+    the run (exit 4), not each job in turn."""
     emulator = await emulators(api_keys=("sk-the-only-good-key",))
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
     assert done.result.exit_code == Exit.STOPPED
     assert done.result.stopped.code == "InvalidApiKey"
-    assert len(submissions(await emulator.journal())) == 1
+    requests = await emulator.journal()
+    assert len(requests) == 1 and not submissions(requests)
     assert KEY.encode() not in project.written()
     assert KEY not in done.out + done.err
 
@@ -323,8 +326,7 @@ async def test_an_unreachable_target_stops_with_one_line(project, emulators):
     done = await run(project, emulator, base_url="http://127.0.0.1:9/api/v1")
     assert done.result.exit_code == Exit.STOPPED
     assert done.result.stopped.line().startswith(
-        "ConnectionError: POST http://127.0.0.1:9/api/v1/services/aigc/"
-        "image-generation/generation: cannot connect to 127.0.0.1:9"
+        "ConnectionError: GET http://127.0.0.1:9/api/v1/tasks: cannot connect to 127.0.0.1:9"
     )
 
 

@@ -21,12 +21,21 @@ async def test_a_task_made_before_the_request_was_sent_is_not_adopted(tmp_path, 
     alpha.recipe("fox", RECIPE.format(prompt="A red fox in the snow."))
     alpha.recipe("owl", RECIPE.format(prompt="An owl on a branch."))
     runs = {"beta": (beta, beta.root), "alpha": (alpha, alpha.root / "fox.yaml")}
-    for name in (first, "beta" if first == "alpha" else "alpha"):
+    for name, paying in ((first, False), ("beta" if first == "alpha" else "alpha", True)):
         project, path = runs[name]
-        assert (await run(project, emulator, str(path))).result.exit_code == 0
+        # new to a key the other project used: it pays past the other's task only when told to
+        if paying:
+            assert (await run(project, emulator, str(path))).result.exit_code == 3
+        done = await run(project, emulator, str(path), resubmit_unresolved=paying)
+        assert done.result.exit_code == 0
     # the owl's first submission is lost before it reaches the service: no task is made
     await emulator.fault(action="drop", when="before", prompt="owl", times=1)
-    owl = (await run(alpha, emulator, str(alpha.root / "owl.yaml"))).job("owl")
+    # alpha pays past beta's task only once it has seen it (when alpha ran first, not yet)
+    owl = (
+        await run(
+            alpha, emulator, str(alpha.root / "owl.yaml"), resubmit_unresolved=first == "alpha"
+        )
+    ).job("owl")
     state = emulator.runner.app[EMULATOR]  # type: ignore[attr-defined]  # an AppRunner
     account = state.accounts.authenticate(f"Bearer {KEY}")
     made = {task.task_id: task.brief.prompt for task in state.tasks.tasks(account)}
