@@ -83,13 +83,17 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     help="Lock file (default: ROOT/wanform.lock).",
 )
 @click.option(
-    "--force", is_flag=True, help="Run every job as a new task, not only new and changed ones."
+    "--force",
+    is_flag=True,
+    help="Run every job as a new task, not only new and changed ones, paying past the account's "
+    "unclaimed tasks.",
 )
 @click.option(
     "--resubmit-unresolved",
     is_flag=True,
-    help="Submit again the jobs whose lost submission answer matched no task surely "
-    "(they may be billed twice).",
+    help="Submit the unresolved jobs: those whose lost submission answer matched no task surely, "
+    "and those the account holds tasks for that no journal or lock claims (local state lost); "
+    "they may be billed twice.",
 )
 @click.option(
     "--prune",
