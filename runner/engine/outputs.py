@@ -119,6 +119,31 @@ def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
     return any(real.is_relative_to(area.resolve()) for area in areas)
 
 
+def link_out(folder: Path, area: Path) -> Path | None:
+    """The first step on the way down from `area` to `folder` (written inside it, without `..`)
+    that a symlink leads out of `area`; None when every step stays in."""
+    step = area
+    for part in folder.relative_to(area).parts:
+        step = step / part
+        if not within(step, (area,)):
+            return step
+    return None
+
+
+def check_links(folders: Iterable[Path], area: Path, name: str) -> None:
+    """OutsideError naming the first symlink that leads one of `folders` out of `area` (`name`
+    says what `area` is: the project, the output folder)."""
+    area = Path(os.path.abspath(area))
+    for folder in folders:
+        link = link_out(Path(os.path.abspath(folder)), area)
+        if link is not None:
+            shown = link.relative_to(area).as_posix()
+            raise OutsideError(
+                f"{shown} is a symbolic link out of {name} (to {link.resolve()}); wanform "
+                f"writes and deletes only inside {name}: make {shown} a folder, or link it there"
+            )
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
