@@ -95,7 +95,8 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
 @click.option(
     "--prune",
     is_flag=True,
-    help="Drop orphaned lock entries (no recipe declares them) and their outputs.",
+    help="Drop orphaned lock entries (no recipe declares them) and delete their files that are "
+    "in OUT and still the bytes the lock recorded; any other file they name is listed and kept.",
 )
 @click.option(
     "--max-images",
@@ -294,8 +295,11 @@ def _record(
     """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
     written."""
     try:
-        for removed in project.record(jobs, result, target.name, plan, prune):
+        pruned = project.record(jobs, result, target.name, plan, prune)
+        for removed in pruned.removed:
             click.echo(f"notice: pruned {removed}", err=True)
+        for kept, reason in pruned.kept:
+            click.echo(f"notice: kept {kept}: {reason}", err=True)
         if junit:
             write_junit(Path(junit), result)
     except OSError as exc:
