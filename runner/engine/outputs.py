@@ -87,8 +87,8 @@ class Placement:
 
 
 class OutsideError(WanformError):
-    """A path read from the lock, the journal or a sidecar leads out of the project and the output
-    folder."""
+    """A path read from the lock, the journal or a sidecar, or a folder a run writes in, leads out
+    of the project and the output folder."""
 
     code = "PathOutside"
     hint = "wanform reads and deletes files only there; fix or remove that entry"
@@ -114,8 +114,12 @@ def write_error(path: Path, exc: OSError) -> OutputWriteError:
 
 
 def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
-    """Whether `path`, with `..` and symlinks resolved, lies inside one of `areas`."""
-    real = Path(path).resolve()
+    """Whether `path`, with `..` and symlinks resolved, lies inside one of `areas` (a symlink loop
+    lies nowhere)."""
+    try:
+        real = Path(path).resolve()
+    except (OSError, RuntimeError):  # a loop: RuntimeError before Python 3.13, OSError since
+        return False
     return any(real.is_relative_to(area.resolve()) for area in areas)
 
 
@@ -139,8 +143,8 @@ def check_links(folders: Iterable[Path], area: Path, name: str) -> None:
         if link is not None:
             shown = link.relative_to(area).as_posix()
             raise OutsideError(
-                f"{shown} is a symbolic link out of {name} (to {link.resolve()}); wanform "
-                f"writes and deletes only inside {name}: make {shown} a folder, or link it there"
+                f"{shown} is a symbolic link out of {name} (-> {os.readlink(link)}); wanform "
+                f"writes and deletes only inside {name}: make {shown} a folder, or link it inside"
             )
 
 

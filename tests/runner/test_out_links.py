@@ -93,3 +93,11 @@ async def test_an_out_given_outside_keeps_its_recipe_folders_in_it(tmp_path):
     assert (code, err.count("\n")) == (1, 1), err
     assert err.startswith("error: fox is a symbolic link out of the output folder"), err
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+async def test_an_out_link_to_itself_is_refused_in_one_line(tmp_path):
+    """`out -> out` (a loop, which resolves nowhere) is named like a link out, not a traceback."""
+    root = project(tmp_path)
+    (root / "out").symlink_to("out")
+    code, _, err = await run_cli(root, "run", *FAST, "fox.yaml")
+    refused(code, err, "out")
