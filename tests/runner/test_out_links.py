@@ -101,3 +101,17 @@ async def test_an_out_link_to_itself_is_refused_in_one_line(tmp_path):
     (root / "out").symlink_to("out")
     code, _, err = await run_cli(root, "run", *FAST, "fox.yaml")
     refused(code, err, "out")
+
+
+async def test_result_names_linked_out_are_replaced_not_followed(tmp_path):
+    """An image or sidecar name that is a symlink to a file outside is replaced by the result;
+    the file it pointed to is untouched."""
+    root = project(tmp_path)
+    (root / "out" / "fox").mkdir(parents=True)
+    for name in ("fox-1.png", "fox.json"):
+        (root / "out" / "fox" / name).symlink_to(tmp_path / "victim.txt")
+    code, _, err = await run_cli(root, "run", *FAST, "fox.yaml")
+    assert code == 0, err
+    assert (tmp_path / "victim.txt").read_text() == "keep"
+    for name in ("fox-1.png", "fox.json"):
+        assert not (root / "out" / "fox" / name).is_symlink()
