@@ -172,7 +172,7 @@ def _why_kept(file: Path, sha256: object, out: Path) -> str | None:
         return "not a file"
     if not sha256:
         return "the lock records no sha256 for it"
-    if _sha256(file) != sha256:
+    if _sha256(file) != sha256:  # read afresh: the hash cache trusts size and mtime
         return "its bytes are not the ones wanform wrote"
     return None
 
