@@ -21,7 +21,7 @@ from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_ta
 from runner.cli.validate import project_at, validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
-from runner.engine.outputs import remove_stale_temps, safe_name
+from runner.engine.outputs import OutsideError, check_links, remove_stale_temps, safe_name
 from runner.engine.run import RunOptions
 from runner.engine.states import RunResult
 from runner.exits import Exit, help_text
@@ -46,7 +46,9 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     id is journaled in ROOT/.wanform/journal.jsonl the moment it is known: a rerun after a crash or
     Ctrl-C polls those tasks instead of paying for them again, and skips jobs whose files are
     intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance); OUT is
-    ROOT/out unless --out says otherwise, and a relative --out is taken from ROOT too.
+    ROOT/out unless --out says otherwise, and a relative --out is taken from ROOT too. A symlink
+    that leads OUT, a recipe's folder in it or ROOT/.wanform out of the project stops the run
+    before anything is sent.
 
     Limits default to the documented ones per model (submissions/s, tasks in flight) and 20 task
     queries/s per account; override with the options or WANFORM_SUBMIT_RPS, WANFORM_MAX_IN_FLIGHT,
@@ -98,7 +100,8 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
 @click.option(
     "--prune",
     is_flag=True,
-    help="Drop orphaned lock entries (no recipe declares them) and their outputs.",
+    help="Drop orphaned lock entries (no recipe declares them) and delete their files that are "
+    "in OUT and still the bytes the lock recorded; any other file they name is listed and kept.",
 )
 @click.option(
     "--max-images",
@@ -168,7 +171,9 @@ def run(
     validation = validated(paths, project, "text" if fmt == "text" else "json", models)
     part = _shard(shard)
     lock_file = Path(lock_path) if lock_path else Path(root) / LOCK_NAME
-    out_dir = Path(root) / (out or project.out or "out")  # an absolute --out stays as given
+    # an absolute --out stays as given; `..` is taken as written, never after a symlink
+    out_dir = Path(os.path.normpath(Path(root) / (out or project.out or "out")))
+    _check_links(Path(root), out_dir, validation.jobs + validation.context)
     _check_destinations(Path(root), lock_file, junit, out_dir)
     options = RunOptions(
         out=out_dir,
@@ -249,6 +254,19 @@ def _check_destinations(root: Path, lock_file: Path, junit: str | None, out: Pat
             check_writable(option, directory)
 
 
+def _check_links(root: Path, out: Path, jobs: list[CheckedJob]) -> None:
+    """Exit 1, before anything is sent, if a symlink leads a folder this run writes or sweeps out
+    of the project (or, for an --out given outside it, out of that folder)."""
+    inside = Path(os.path.abspath(out)).is_relative_to(os.path.abspath(root))
+    area, name = (root, "the project") if inside else (out, "the output folder")
+    recipes = [out / stem for stem in sorted({safe_name(c.job.recipe.name) for c in jobs})]
+    try:
+        check_links([history.runs_dir(root)], root, "the project")
+        check_links([out, *recipes], area, name)
+    except OutsideError as exc:
+        fail(f"{exc.message}; nothing was sent")
+
+
 def _remove_stale_temps(
     root: Path, out: Path, jobs: list[CheckedJob], files: list[Path | str | None]
 ) -> None:
@@ -283,8 +301,11 @@ def _record(
     """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
     written."""
     try:
-        for removed in project.record(jobs, result, target.name, plan, prune):
+        pruned = project.record(jobs, result, target.name, plan, prune)
+        for removed in pruned.removed:
             click.echo(f"notice: pruned {removed}", err=True)
+        for kept, reason in pruned.kept:
+            click.echo(f"notice: kept {kept}: {reason}", err=True)
         if junit:
             write_junit(Path(junit), result)
     except OSError as exc:

@@ -199,6 +199,7 @@ def lock_entry(
     outputs: list[dict],
     failures: list[dict],
     sidecar: str | None = None,
+    sidecar_sha256: str | None = None,
     state: str = "complete",
 ) -> dict:
     """What the lock records for a job that ran: its identity, its fingerprint, and what it made."""
@@ -219,6 +220,7 @@ def lock_entry(
         "finished": finished,
         "outputs": sorted(outputs, key=lambda o: o["path"]),
         "sidecar": sidecar,
+        "sidecar_sha256": sidecar_sha256,
         "failures": failures,
         "state": state,
     }

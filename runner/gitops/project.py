@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.engine.outputs import within
+from runner.engine.outputs import file_sha256, within
 from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
 from runner.gitops.fingerprint import HashCache
 from runner.gitops.links import plan_chained, relinked
@@ -95,6 +95,15 @@ def _relative(file: str, root: Path) -> str:
     return Path(os.path.relpath(os.path.abspath(file), root.resolve())).as_posix()
 
 
+def _sha256(path: str | Path) -> str | None:
+    """`sha256:<hex>` of a file's bytes, None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f"sha256:{file_sha256(f)}"
+    except OSError:
+        return None
+
+
 def record(
     lock: LockFile, jobs: list[PlannedJob], states: list[JobState], root: Path, target: str
 ) -> None:
@@ -107,7 +116,6 @@ def record(
         failures = [
             {"index": f.index, "code": f.code, "message": f.message} for f in state.failures
         ]
-        sidecar = _relative(state.sidecar, root) if state.sidecar else None
         lock.jobs[job.key] = lock_entry(
             job,
             target=target,
@@ -116,22 +124,28 @@ def record(
             finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
             outputs=outputs,
             failures=failures,
-            sidecar=sidecar,
+            sidecar=_relative(state.sidecar, root) if state.sidecar else None,
+            sidecar_sha256=_sha256(state.sidecar) if state.sidecar else None,
             state=state.outcome or PARTIAL,
         )
 
 
-def recorded_files(entry: dict) -> list[object]:
-    """The paths a lock entry records: its outputs, then its sidecar."""
-    outputs = [o.get("path") if isinstance(o, dict) else o for o in entry.get("outputs", [])]
-    return outputs + ([entry["sidecar"]] if entry.get("sidecar") else [])
+def recorded_files(entry: dict) -> list[tuple[object, object]]:
+    """The files a lock entry records, each with the sha256 it records: its outputs, then its
+    sidecar."""
+    outputs = [
+        (o.get("path"), o.get("sha256")) if isinstance(o, dict) else (o, None)
+        for o in entry.get("outputs", [])
+    ]
+    sidecar = [(entry["sidecar"], entry.get("sidecar_sha256"))] if entry.get("sidecar") else []
+    return outputs + sidecar
 
 
 def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
     """LockFileError naming the first entry whose recorded path leads out of `areas` (relative
     paths are taken from `root`)."""
     for key, entry in sorted(lock.jobs.items()):
-        for path in recorded_files(entry) if isinstance(entry, dict) else []:
+        for path, _ in recorded_files(entry) if isinstance(entry, dict) else []:
             if not (isinstance(path, str) and path and within(root / path, areas)):
                 raise LockFileError(
                     f"{lock.path}: job {key} records {path!r}, which is outside the project "
@@ -139,19 +153,47 @@ def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
                 )
 
 
-def prune(lock: LockFile, plan: Plan, root: Path, areas: tuple[Path, ...] = ()) -> list[str]:
-    """Drop orphaned entries from the lock and delete the outputs they recorded; returns the files
-    removed. Every path is checked first: one outside `areas` (default: the root) deletes none."""
-    orphans = LockFile(lock.path, {j.key: lock.jobs.get(j.key, {}) for j in plan.orphaned()})
-    check_confined(orphans, root, areas or (root,))
-    removed = []
-    for key in orphans.jobs:
-        for path in recorded_files(lock.jobs.pop(key, {})):
-            assert isinstance(path, str)  # check_confined let only strings through
-            if (root / path).is_file():
-                (root / path).unlink()
-                removed.append(path)
-    return removed
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune` did: the files it deleted, and those it kept with the reason."""
+
+    removed: list[str]
+    kept: list[tuple[str, str]]
+
+
+def _why_kept(file: Path, sha256: object, out: Path) -> str | None:
+    """Why prune must not delete `file`, which an orphan records with `sha256`; None when it is
+    wanform's own: a file in the output folder with the very bytes wanform wrote."""
+    if file.is_symlink():
+        return "a symbolic link, not a file wanform wrote"
+    if not within(file, (out,)):
+        return "not in the output folder"
+    if not file.is_file():
+        return "not a file"
+    if not sha256:
+        return "the lock records no sha256 for it"
+    if _sha256(file) != sha256:  # read afresh: the hash cache trusts size and mtime
+        return "its bytes are not the ones wanform wrote"
+    return None
+
+
+def prune(lock: LockFile, plan: Plan, root: Path, out: Path) -> Pruned:
+    """Drop orphaned entries from the lock and delete the files they recorded that are still what
+    wanform wrote in `out`; anything else an orphan names is kept, and listed with why."""
+    removed, kept = [], []
+    for job in plan.orphaned():
+        entry = lock.jobs.pop(job.key, {})
+        for path, sha256 in recorded_files(entry) if isinstance(entry, dict) else []:
+            file = root / path if isinstance(path, str) and path else None
+            if file is None or not (file.exists() or file.is_symlink()):
+                continue  # nothing on disk to delete or keep
+            reason = _why_kept(file, sha256, out)
+            if reason is None:
+                file.unlink()
+                removed.append(str(path))
+            else:
+                kept.append((str(path), reason))
+    return Pruned(removed, kept)
 
 
 @dataclass
@@ -161,16 +203,20 @@ class Project:
     root: Path
     lock: LockFile
     hashes: HashCache
-    areas: tuple[Path, ...]  # where the lock's paths may lead: the root and the output folder
+    out: Path
+
+    @property
+    def areas(self) -> tuple[Path, ...]:
+        """Where the lock's paths may lead: the root and the output folder."""
+        return (self.root, self.out)
 
     @classmethod
-    def open(cls, root: Path, lock_path: Path, out: Path | None = None) -> Project:
+    def open(cls, root: Path, lock_path: Path, out: Path) -> Project:
         """Read the lock; LockFileError if it cannot be read or records a path outside the root
         and `out`."""
-        areas = (root, out) if out is not None else (root,)
         lock = LockFile.load(lock_path)
-        check_confined(lock, root, areas)
-        return cls(root, lock, HashCache(root), areas)
+        check_confined(lock, root, (root, out))
+        return cls(root, lock, HashCache(root), out)
 
     def plan(self, jobs: list[CheckedJob]) -> Plan:
         return plan_chained(jobs, self.lock, self.root, self.hashes, self.areas)
@@ -182,9 +228,9 @@ class Project:
         target: str,
         plan: Plan,
         prune_orphans: bool,
-    ) -> list[str]:
+    ) -> Pruned:
         """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache;
-        returns files pruned."""
+        returns what prune did."""
         made = {
             j.key: {image.index: f"sha256:{image.sha256}" for image in state.images}
             for j, state in zip(jobs, result.jobs, strict=True)
@@ -192,7 +238,7 @@ class Project:
         }
         relinked(jobs, plan, self.lock, made, self.hashes)
         record(self.lock, jobs, result.jobs, self.root, target)
-        removed = prune(self.lock, plan, self.root, self.areas) if prune_orphans else []
+        pruned = prune(self.lock, plan, self.root, self.out) if prune_orphans else Pruned([], [])
         self.lock.save()
         self.hashes.save()
-        return removed
+        return pruned

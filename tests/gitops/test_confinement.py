@@ -41,15 +41,20 @@ def victims(tmp_path: Path) -> tuple[Path, Path, Path]:
     return root, beside, elsewhere
 
 
-def test_prune_deletes_nothing_when_an_orphan_leads_out(victims):
-    """An orphan recording `../victim.txt` and an absolute sidecar is refused; both files stay."""
+def test_prune_keeps_what_an_orphan_records_outside(victims):
+    """An orphan recording `../victim.txt` and an absolute sidecar deletes neither: both are
+    listed as kept, and the entry leaves the lock."""
     root, beside, elsewhere = victims
     lock = LockFile.load(orphan_lock(root, elsewhere))
     plan = Plan([PlannedJob("gone.yaml::gone", "orphaned", "")])
-    with pytest.raises(LockFileError, match=r"job gone.yaml::gone records '\.\./victim\.txt'"):
-        prune(lock, plan, root)
+    pruned = prune(lock, plan, root, root / "out")
+    assert pruned.removed == []
+    assert pruned.kept == [
+        ("../victim.txt", "not in the output folder"),
+        (str(elsewhere), "not in the output folder"),
+    ]
     assert beside.read_text() == elsewhere.read_text() == "keep"
-    assert "gone.yaml::gone" in lock.jobs
+    assert "gone.yaml::gone" not in lock.jobs
 
 
 def test_opening_the_project_refuses_a_lock_that_leads_out(victims):
