@@ -1,4 +1,4 @@
-"""The report page: cards for the jobs, the last run's summary, written as one static HTML file.
+"""The report page: cards for the jobs and the last run's summary, a static HTML file and a script.
 
 Templates are Jinja2 with autoescaping, so anything a recipe says (a prompt with `<script>` in
 it) reaches the page as text. CSS is inlined; the script is REPORT/report.js, so the page's
