@@ -9,6 +9,7 @@ import json
 import marshal
 import math
 import os
+import re
 import tempfile
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -71,6 +72,30 @@ def _is_number(_checker: object, value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@functools.cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    # Python's `$` also matches before a last line break; ECMA-262's, the schemas' dialect, only at
+    # the end. fastjsonschema reads it as `\Z`, and so does this.
+    return re.compile(_DOLLAR.sub(r"\\Z", pattern))
+
+
+def matches(pattern: str, text: str) -> bool:
+    """Whether `text` matches the schema `pattern` as JSON Schema reads it (`$`: the end)."""
+    return _ecma(pattern).search(text) is not None
+
+
+def _pattern(
+    validator: jsonschema.protocols.Validator, pattern: str, instance: object, _schema: dict
+) -> Iterator[jsonschema.ValidationError]:
+    import jsonschema
+
+    if isinstance(instance, str) and not matches(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @functools.cache
 def _validator_class() -> type[jsonschema.protocols.Validator]:
     import jsonschema  # ~40 ms to import: only a document the compiled check refuses needs it
@@ -78,6 +103,7 @@ def _validator_class() -> type[jsonschema.protocols.Validator]:
     draft7 = jsonschema.Draft7Validator
     return jsonschema.validators.extend(
         draft7,
+        validators={"pattern": _pattern},
         type_checker=draft7.TYPE_CHECKER.redefine_many(
             {"integer": _is_integer, "number": _is_number}
         ),

@@ -4,6 +4,7 @@ paths and roots."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -295,6 +296,34 @@ def test_a_recipe_name_that_is_not_a_file_is_reported(
         "failed: 1 recipes (1 jobs), 1 invalid, 1 errors, 0 warnings",
     ]
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("stem", ["<b>x", "Fox", "a b", '"><img src=x>', "-x", "ünï", "x`y"])
+def test_a_file_stem_that_is_no_name_is_a_located_error(
+    wanform: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stem: str
+) -> None:
+    """A recipe without `name:` whose file stem the pattern of `name:` refuses is an error at the
+    recipe's first key, naming the file; with `name:` the same file is valid."""
+    path = _write(tmp_path / "recipes" / f"{stem}.yaml", "# a comment\n" + T2I)
+    monkeypatch.chdir(tmp_path)
+    result = wanform("validate", "recipes")
+    assert result.exit_code == 1
+    [problem, summary] = result.stdout.splitlines()
+    assert problem.startswith(f"recipes/{stem}.yaml:2:1: error[bad-format]: ")
+    assert repr(stem) in problem and "add `name:`" in problem
+    assert summary == "failed: 1 recipes (0 jobs), 1 invalid, 1 errors, 0 warnings"
+    path.write_text("name: fox\n" + T2I, encoding="utf-8")
+    assert wanform("validate", "recipes").exit_code == 0
+
+
+def test_a_file_stem_with_a_line_break_is_no_name(wanform: Invoke, tmp_path: Path) -> None:
+    """A stem ending in a line break is refused too: `$` in the pattern is the end of the name."""
+    path = _write(tmp_path / "fox\n.yaml", T2I)
+    result = wanform("validate", "-o", "json", "--root", str(tmp_path), str(path))
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["code"], p["line"], p["file"]) for p in problems] == [
+        ("bad-format", 1, os.path.relpath(path))
+    ]
 
 
 def test_a_problem_of_some_matrix_jobs_names_them(wanform: Invoke, tmp_path: Path) -> None:

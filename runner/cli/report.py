@@ -79,7 +79,8 @@ def report(
     One card per job: recipe and line, model, prompt, the parameters sent, the input images
     with their boxes, the palette, the outputs linking the full images, failures, state, task id
     and timings; above them the last run's summary. The page works from a file:// URL, with no
-    server and no network. Thumbnails are cached in REPORT-DIR/thumbs.
+    server and no network; its script is REPORT-DIR/report.js. Thumbnails are cached in
+    REPORT-DIR/thumbs.
     """
     if base is not None and not plan_only:
         raise click.UsageError("--base goes with --plan")

@@ -14,8 +14,8 @@ from typing import cast
 
 from spec.models import MODELS
 from spec.problems import Location, Path, Problem
-from spec.schema import SchemaCheck
-from spec.schemagen import MATRIX_REFERENCE, recipe_keys, recipe_schema
+from spec.schema import SchemaCheck, matches
+from spec.schemagen import MATRIX_REFERENCE, RECIPE_NAME, recipe_keys, recipe_schema
 from spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
@@ -207,7 +207,7 @@ def load(
         if isinstance(located.data.get(key), str):
             located.data[key] = sys.intern(located.data[key])
     problems = _recipe_check().problems(located.data)
-    return recipe, problems + _missing(located.data), recipe.location(())
+    return recipe, problems + _missing(located.data) + _stem(recipe), recipe.location(())
 
 
 @functools.cache
@@ -226,6 +226,20 @@ def _missing(data: dict) -> list[Problem]:
         Problem("missing", f"Field required: {key}", ())
         for key in needed
         if key not in data and key not in matrix
+    ]
+
+
+def _stem(recipe: Recipe) -> list[Problem]:
+    """A recipe without `name:` takes its file's stem as its name, held to the same pattern."""
+    stem = recipe.abspath.stem
+    if "name" in recipe.data or matches(RECIPE_NAME, stem):
+        return []
+    return [
+        Problem(
+            "bad-format",
+            f"without `name:` the file name gives the job's name, and {stem!r} does not match "
+            f"{RECIPE_NAME!r}: rename the file or add `name:`",
+        )
     ]
 
 

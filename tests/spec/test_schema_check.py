@@ -105,3 +105,12 @@ def test_integer_and_finite_rules_survive_the_fast_path(value: float):
     body = copy.deepcopy(next(body for _, body in BODIES if body["model"] == "wan2.6-image"))
     body["parameters"]["n"] = value
     assert [p.code for p in check.problems(body)] == ["wrong-type"]
+
+
+@pytest.mark.parametrize("text", ["fox\n", "fox\n\n", "fox\nbar"])
+def test_dollar_is_the_end_of_the_string(text: str):
+    """A pattern's `$` is the end of the value, as ECMA-262 reads it: a line break after what it
+    allows is refused by jsonschema as by the compiled check."""
+    check = SchemaCheck({"type": "string", "pattern": "^[a-z]+$"})
+    assert [p.code for p in check.problems(text)] == ["bad-format"]
+    assert check.problems("fox") == []

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from runner.gitops.plan import PlannedJob
 from runner.recipes.check import CheckedJob
@@ -27,8 +28,11 @@ class Places:
     thumbs: Path
 
     def link(self, path: Path) -> str:
-        """`path` as the page links it: relative to the report folder, with forward slashes."""
-        return Path(os.path.relpath(path.resolve(), self.report.resolve())).as_posix()
+        """`path` as the page links it: relative to the report folder, each name percent-encoded,
+        so that no file name (`javascript:x`, `\\\\host`, `?`, `#`) reads as a scheme, a host, a
+        query or markup: every link is a relative path to the file itself."""
+        relative = Path(os.path.relpath(path.resolve(), self.report.resolve())).as_posix()
+        return quote(relative, safe="/", errors="surrogateescape")
 
 
 def picture(path: Path, places: Places, make: Thumbnailer, own: bool) -> dict:

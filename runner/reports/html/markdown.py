@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
 from runner.reports.html.page import Report
 
+_TICKS = re.compile(r"`+")
 
-def _cell(text: object) -> str:
-    """A table cell: pipes escaped, lines joined, so no value can break the table."""
-    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+def _code(text: object) -> str:
+    """`text` as a code span that holds in a GitHub table cell: whitespace made single spaces (a
+    line break would end the row), pipes escaped (the table unescapes them before the span is
+    read), fenced by one backtick more than its longest run. Nothing in a code span is a link, an
+    image, HTML, an autolink or a mention."""
+    shown = " ".join(str(text).split()).replace("|", "\\|")
+    if not shown:
+        return ""
+    fence = "`" * (max(map(len, _TICKS.findall(shown)), default=0) + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def _run_line(run: dict) -> str:
@@ -24,7 +35,8 @@ def _run_line(run: dict) -> str:
 
 
 def write(report: Report, out: TextIO) -> None:
-    """Counts, then one table row per job: state, plan verdict and what changed."""
+    """Counts, then one table row per job: state, plan verdict and what changed, each value a
+    code span."""
     out.write(f"## {report.title}\n\n")
     out.write((_run_line(report.run) if report.run else "No run recorded yet.") + "\n\n")
     counts: dict[str, int] = {}
@@ -32,7 +44,7 @@ def write(report: Report, out: TextIO) -> None:
         counts[c["state"]] = counts.get(c["state"], 0) + 1
     out.write(
         f"{len(report.cards)} jobs: "
-        + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none")
+        + (", ".join(f"{n} {_code(s)}" for s, n in sorted(counts.items())) or "none")
         + "\n"
     )
     if report.plan is not None:
@@ -41,5 +53,6 @@ def write(report: Report, out: TextIO) -> None:
         return
     out.write("\n| job | model | state | plan | what changed |\n|---|---|---|---|---|\n")
     for c in report.cards:
-        row = [f"`{c['key']}`", c["model"], c["state"], c["plan"], ", ".join(c["reasons"])]
-        out.write("| " + " | ".join(_cell(v) for v in row) + " |\n")
+        row = [_code(c[k]) for k in ("key", "model", "state", "plan")]
+        row.append(", ".join(_code(r) for r in c["reasons"]))
+        out.write("| " + " | ".join(row) + " |\n")

@@ -1,8 +1,9 @@
-"""The report page: cards for the jobs, the last run's summary, written as one static HTML file.
+"""The report page: cards for the jobs and the last run's summary, a static HTML file and a script.
 
 Templates are Jinja2 with autoescaping, so anything a recipe says (a prompt with `<script>` in
-it) reaches the page as text. CSS and JavaScript are inlined; images are thumbnails cached in
-REPORT/thumbs, linked to the full files. Nothing on the page loads from the network.
+it) reaches the page as text. CSS is inlined; the script is REPORT/report.js, so the page's
+Content-Security-Policy allows no inline script (nor a `javascript:` link). Images are thumbnails
+cached in REPORT/thumbs, linked to the full files. Nothing on the page loads from the network.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
 TEMPLATES = Path(__file__).parent / "templates"
 THUMBS = "thumbs"
 PAGE = "index.html"
+SCRIPT = "report.js"
 
 
 @dataclass
@@ -141,12 +143,14 @@ def render(report: Report) -> str:
         cards=report.cards,
         states=report.states,
         models=report.models,
+        script=SCRIPT,
     )
 
 
 def write(report: Report, folder: Path) -> Path:
-    """Write REPORT/index.html atomically; returns its path."""
+    """Write REPORT/index.html and the script beside it, atomically; returns the page's path."""
     folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / SCRIPT, (TEMPLATES / SCRIPT).read_bytes())
     page = folder / PAGE
     write_atomic(page, render(report).encode("utf-8"))
     return page
