@@ -19,10 +19,11 @@ class Exit(IntEnum):
     FAILED = 3
     STOPPED = 4
     INTERRUPTED = 130
+    TERMINATED = 143
 
     @property
     def verdict(self) -> str:
-        """The word a report opens with: ok, failed, stopped, interrupted."""
+        """The word a report opens with: ok, failed, stopped, interrupted, terminated."""
         return self.name.lower()
 
 
@@ -39,8 +40,9 @@ MEANINGS = {
     "`contract check`: a case differs from its snapshot",
     Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access), "
     "an unusable target, or a journal that cannot be written",
-    Exit.INTERRUPTED: "interrupted (Ctrl-C): PENDING tasks were cancelled, "
+    Exit.INTERRUPTED: "interrupted (Ctrl-C), at any moment: PENDING tasks were cancelled, "
     "a rerun resumes the rest",
+    Exit.TERMINATED: "terminated (SIGTERM, as `docker stop` and CI runners send): as for 130",
 }
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import click
 import stamina
 
+from runner import signals
 from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
+from runner.cli.steps import check_writable, fail, resolve_target
 from runner.cli.validate import project_at, validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
@@ -37,7 +38,7 @@ from runner.reports.junit import write_junit
 from runner.reports.progress import choose
 from spec.models import ModelSpec
 
-INTERRUPTED = "interrupted; the journal holds every task id known so far: a rerun resumes them"
+RESUMABLE = "the journal holds every task id known so far: a rerun resumes them"
 
 RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the images into --out.
 
@@ -157,7 +158,7 @@ def run(
     root: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
-    exit_on_interrupt(INTERRUPTED)
+    signals.on_stop(RESUMABLE)
     project = project_at(root, "text" if fmt == "text" else "json")
     root = str(project.root)
     validation = validated(paths, project, "text" if fmt == "text" else "json", models)
@@ -192,9 +193,10 @@ def run(
         chosen = resolve_target(target or project.target, project.environment(dict(os.environ)))
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         known = _known(gitops, jobs)
-        result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
-        _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
-        kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
+        with signals.held():  # a signal stops the jobs (or is raised) once the lock records them
+            result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
+            _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
+            kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
         if kept:
             click.echo(f"warning: {kept}", err=True)
     run_report.REPORTERS[fmt](result, sys.stdout)
@@ -330,8 +332,6 @@ def _execute(
         return asyncio.run(
             execute(jobs, chosen, limits, options, progress, root=root, models=models, known=known)
         )
-    except KeyboardInterrupt:
-        fail(INTERRUPTED, Exit.INTERRUPTED)
     except WanformError as exc:
         fail(exc.line())
     except OSError as exc:

@@ -226,9 +226,10 @@ class Engine:
         """Every retryable failure passes here (429s are also counted by the client)."""
         self.client.traffic.retried += 1
 
-    def interrupt(self) -> None:
-        """Stop the run as Ctrl-C does."""
+    def interrupt(self, terminated: bool = False) -> None:
+        """Stop the run as Ctrl-C does (SIGTERM when `terminated`)."""
         self.result.interrupted = True
+        self.result.terminated = terminated
         self._halt.set()
 
     def _stop(self, error: WanformError) -> None:

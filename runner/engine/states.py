@@ -150,6 +150,7 @@ class RunResult:
     jobs: list[JobState]
     stopped: WanformError | None = None
     interrupted: bool = False
+    terminated: bool = False  # the interrupt was a SIGTERM: exit 143, not 130
     elapsed: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
@@ -164,7 +165,7 @@ class RunResult:
     @property
     def exit_code(self) -> Exit:
         if self.interrupted:
-            return Exit.INTERRUPTED
+            return Exit.TERMINATED if self.terminated else Exit.INTERRUPTED
         if self.stopped is not None:
             return Exit.STOPPED
         return Exit.OK if self.count(SUCCEEDED, SKIPPED) == len(self.jobs) else Exit.FAILED

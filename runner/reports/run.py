@@ -38,7 +38,10 @@ def job_line(job: JobState) -> str:
 
 def stop_line(result: RunResult) -> str | None:
     if result.interrupted:
-        return "interrupted: pending tasks were cancelled; rerun `wanform run` to resume the others"
+        return (
+            f"{result.exit_code.verdict}: pending tasks were cancelled; rerun `wanform run` to "
+            "resume the others"
+        )
     if result.stopped is not None:
         return f"stopped: {result.stopped.line()}"
     return None
