@@ -39,7 +39,8 @@ MEANINGS = {
     "its upstream (the others are kept); `status`/`cancel`: the request failed; "
     "`contract check`: a case differs from its snapshot",
     Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access), "
-    "an unusable target, or a journal that cannot be written",
+    "an unusable target, or a disk error (a journal, lock or file that cannot be written); the "
+    "tasks billed are named, and a rerun fetches them without paying again",
     Exit.INTERRUPTED: "interrupted (Ctrl-C), at any moment: PENDING tasks were cancelled, "
     "a rerun resumes the rest",
     Exit.TERMINATED: "terminated (SIGTERM, as `docker stop` and CI runners send): as for 130",

@@ -276,8 +276,8 @@ def _record(
     prune: bool,
     junit: str | None,
 ) -> None:
-    """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
-    written."""
+    """Write the lock (pruned if asked) and the JUnit report; exit 4 if a file cannot be written
+    (the tasks are made: 1 would say nothing was sent)."""
     try:
         for removed in project.record(jobs, result, target.name, plan, prune):
             click.echo(f"notice: pruned {removed}", err=True)
@@ -287,7 +287,8 @@ def _record(
         fail(
             f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "
             "on disk and the journal holds every task, so a rerun records them without "
-            "submitting them again."
+            "submitting them again.",
+            Exit.STOPPED,
         )
 
 

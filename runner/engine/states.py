@@ -40,6 +40,9 @@ OUTCOMES = {SUCCEEDED: COMPLETE, PARTIAL: PARTIAL, FAILED: FAILED, UNRESOLVED: U
 # Per-image failure codes of the runner's own: the task SUCCEEDED and the image is billed, but its
 # file was not kept (it could not be downloaded or written). Its task still has it.
 NOT_KEPT = frozenset({"OutputNotWritten", "FileTransfer"})
+# Job error codes of the runner's own after which its task is billed (or will be, when it finishes)
+# and its images are not all kept: the run could not write its files or its journal.
+UNKEPT = NOT_KEPT | {"JournalNotWritten", "DiskError"}
 # What finishes a partial job: fetch its task's images again (free), or submit it again (billed).
 REFETCH, RESUBMIT = "refetch", "resubmit"
 
@@ -112,6 +115,15 @@ class JobState:
         """For a partial job, what a rerun does about it (REFETCH, RESUBMIT or None: nothing)."""
         return rerun_kind(asdict(f) for f in self.failures) if self.outcome == PARTIAL else None
 
+    @property
+    def unkept(self) -> bool:
+        """Whether the job's task is billed, or will be when it finishes, and a rerun fetches its
+        images from it: the run stopped while the task ran, or its files were not all kept."""
+        if self.task_id is None:
+            return False
+        codes = [f.code for f in self.failures] + ([self.error.code] if self.error else [])
+        return self.state == STOPPED or not UNKEPT.isdisjoint(codes)
+
     def as_dict(self) -> dict:
         out: dict[str, object] = {
             "recipe": self.recipe,
@@ -161,6 +173,10 @@ class RunResult:
 
     def count(self, *states: str) -> int:
         return sum(1 for j in self.jobs if j.state in states)
+
+    def unkept_tasks(self) -> list[str]:
+        """The tasks billed (or to be) whose images a rerun fetches without paying again."""
+        return [j.task_id for j in self.jobs if j.task_id is not None and j.unkept]
 
     @property
     def exit_code(self) -> Exit:
