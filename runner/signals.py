@@ -4,9 +4,11 @@ order whenever the signal comes, with exit 128 + its number (130, 143), never a 
 `install` runs first thing in the process (runner.console) and its handler stays until the process
 exits. A first signal raises `Signalled` where the process is, which unwinds it (run guard
 released, journal closed) to one line on stderr. Inside a `held` block (a run's jobs and the lock
-that records them) it is noted instead and raised as the block ends; while the jobs run, the engine
-`take`s it on its event loop and cancels the PENDING tasks first. A second signal ends the process
-at once.
+that records them) it is only noted, and raised as the block ends. While the jobs run, the engine
+catches it on its event loop (`caught`), or `take`s the one noted as they started, and cancels the
+PENDING tasks before the run ends. A second signal ends the process at once.
+
+The state is the process's own, as its signal handlers are: one instance, never configured.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def on_stop(consequence: str) -> None:
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """A first signal within the block is noted and raised as the block ends, so that what the
-    block writes is whole; unless `take` handed it over to the code that acts on it."""
+    """A first signal within the block is noted, not raised, so that what the block writes is
+    whole; it is raised as the block ends, unless `take` handed it to code that acted on it."""
     _process.holding += 1
     try:
         yield

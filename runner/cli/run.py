@@ -193,7 +193,7 @@ def run(
         chosen = resolve_target(target or project.target, project.environment(dict(os.environ)))
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         known = _known(gitops, jobs)
-        with signals.held():  # a signal stops the jobs (or is raised) once the lock records them
+        with signals.held():  # a signal stops the jobs and waits until the lock records them
             result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
             _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
             kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
