@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from runner.api.errors import WanformError
+from runner.engine.journal import JournalError
+from runner.engine.outputs import DiskError
 from runner.exits import Exit
 from spec.errors import lookup
 
@@ -42,7 +44,7 @@ OUTCOMES = {SUCCEEDED: COMPLETE, PARTIAL: PARTIAL, FAILED: FAILED, UNRESOLVED: U
 NOT_KEPT = frozenset({"OutputNotWritten", "FileTransfer"})
 # Job error codes of the runner's own after which its task is billed (or will be, when it finishes)
 # and its images are not all kept: the run could not write its files or its journal.
-UNKEPT = NOT_KEPT | {"JournalNotWritten", "DiskError"}
+UNKEPT = NOT_KEPT | {JournalError.code, DiskError.code}
 # What finishes a partial job: fetch its task's images again (free), or submit it again (billed).
 REFETCH, RESUBMIT = "refetch", "resubmit"
 
