@@ -96,7 +96,7 @@ SETTLE_RUNS = 4  # unkilled reruns a project gets to finish after its kills
 WANFORM = (
     "from runner.api.client import Timeouts; from runner.engine import launch; "
     "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=3.0), launch.MODELS); "
-    "from runner.cli import entry; entry()"
+    "from runner.console import entry; entry()"
 )
 STARTUP_SECONDS = 1.0  # about how long `wanform run` takes to send its first request
 KILL_POLL = 0.01  # seconds between looks at a run's journal

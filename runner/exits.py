@@ -19,10 +19,11 @@ class Exit(IntEnum):
     FAILED = 3
     STOPPED = 4
     INTERRUPTED = 130
+    TERMINATED = 143
 
     @property
     def verdict(self) -> str:
-        """The word a report opens with: ok, failed, stopped, interrupted."""
+        """The word a report opens with: ok, failed, stopped, interrupted, terminated."""
         return self.name.lower()
 
 
@@ -38,9 +39,11 @@ MEANINGS = {
     "its upstream (the others are kept); `status`/`cancel`: the request failed; "
     "`contract check`: a case differs from its snapshot",
     Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access), "
-    "an unusable target, or a journal that cannot be written",
-    Exit.INTERRUPTED: "interrupted (Ctrl-C): PENDING tasks were cancelled, "
+    "an unusable target, or a disk error (a journal, lock or file that cannot be written); the "
+    "tasks billed are named, and a rerun fetches them without paying again",
+    Exit.INTERRUPTED: "interrupted (Ctrl-C), at any moment: PENDING tasks were cancelled, "
     "a rerun resumes the rest",
+    Exit.TERMINATED: "terminated (SIGTERM, as `docker stop` and CI runners send): as for 130",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from runner.exits import help_text, leave
+from runner.exits import help_text
 
 
 class LazyGroup(click.Group):
@@ -113,13 +113,3 @@ COMMANDS = {
 @click.version_option(package_name="wanform")
 def main() -> None:
     pass
-
-
-def entry() -> None:
-    """The `wanform` process: the command, then `leave` with its exit status."""
-    try:
-        main()
-    except SystemExit as done:
-        if not isinstance(done.code, int | None):
-            raise  # a message for Python to print (none of wanform's commands exits so)
-        leave(done.code or 0)

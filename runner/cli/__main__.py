@@ -1,5 +1,5 @@
 """`python -m runner.cli`: the `wanform` command."""
 
-from runner.cli import entry
+from runner.console import entry
 
 entry()

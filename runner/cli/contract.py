@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
+from runner import signals
 from runner.api.errors import WanformError
 from runner.api.targets import Target
 from runner.cli.options import variants_option
-from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
+from runner.cli.steps import check_writable, fail, resolve_target
 from runner.exits import Exit
 from spec.models import ModelSpec, choose
 
@@ -150,7 +151,7 @@ def record(
     from runner.contract.cases import CASES
     from runner.contract.expect import departures
 
-    exit_on_interrupt("interrupted; no snapshot was written")
+    signals.on_stop("no snapshot was written")
     cases = _chosen(case_ids)
     folder = Path(out)
     check_writable("--out", folder)
@@ -205,7 +206,7 @@ def check(
     from runner.contract import compare, snapshots
     from runner.contract.cases import SUITE
 
-    exit_on_interrupt("interrupted; nothing was compared")
+    signals.on_stop("nothing was compared")
     try:
         origin, expected = snapshots.read(Path(folder) if folder else snapshots.SHIPPED)
     except snapshots.SnapshotError as exc:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import click
 
 from emulator import EmulatorConfig, serve
+from runner import signals
 from runner.cli.options import variants_option
 from runner.cli.steps import fail
 from spec.models import ModelSpec
@@ -82,6 +83,8 @@ def emulator(
             models=models,
         )
         serve(config)
+    except signals.Signalled:
+        return  # Ctrl-C is how the server is meant to stop
     except ValueError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 import stamina
 
+from runner import signals
 from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
+from runner.cli.steps import check_writable, fail, resolve_target
 from runner.cli.validate import project_at, validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
@@ -38,7 +39,7 @@ from runner.reports.junit import write_junit
 from runner.reports.progress import choose
 from spec.models import ModelSpec
 
-INTERRUPTED = "interrupted; the journal holds every task id known so far: a rerun resumes them"
+RESUMABLE = "the journal holds every task id known so far: a rerun resumes them"
 
 RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the images into --out.
 
@@ -165,7 +166,7 @@ def run(
     root: str | None,
     models: Mapping[str, ModelSpec],
 ) -> None:
-    exit_on_interrupt(INTERRUPTED)
+    signals.on_stop(RESUMABLE)
     project = project_at(root, "text" if fmt == "text" else "json")
     root = str(project.root)
     validation = validated(paths, project, "text" if fmt == "text" else "json", models)
@@ -203,9 +204,10 @@ def run(
         chosen = resolve_target(target or project.target, project.environment(dict(os.environ)))
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         known = _known(gitops, jobs)
-        result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
-        _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
-        kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
+        with signals.held():  # a signal stops the jobs and waits until the lock records them
+            result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
+            _record(gitops, chosen_jobs, result, chosen, plan, prune, junit)
+            kept = history.record_run(Path(root), [j.key for j in chosen_jobs], result, chosen.name)
         if kept:
             click.echo(f"warning: {kept}", err=True)
     run_report.REPORTERS[fmt](result, sys.stdout)
@@ -298,8 +300,8 @@ def _record(
     prune: bool,
     junit: str | None,
 ) -> None:
-    """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
-    written."""
+    """Write the lock (pruned if asked) and the JUnit report; exit 4 if a file cannot be written
+    (the tasks are made: 1 would say nothing was sent)."""
     try:
         pruned = project.record(jobs, result, target.name, plan, prune)
         for removed in pruned.removed:
@@ -312,7 +314,8 @@ def _record(
         fail(
             f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "
             "on disk and the journal holds every task, so a rerun records them without "
-            "submitting them again."
+            "submitting them again.",
+            Exit.STOPPED,
         )
 
 
@@ -357,8 +360,6 @@ def _execute(
         return asyncio.run(
             execute(jobs, chosen, limits, options, progress, root=root, models=models, known=known)
         )
-    except KeyboardInterrupt:
-        fail(INTERRUPTED, Exit.INTERRUPTED)
     except WanformError as exc:
         fail(exc.line())
     except OSError as exc:

@@ -4,7 +4,6 @@ directory."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -15,30 +14,13 @@ import click
 
 from runner.api.errors import TargetError
 from runner.api.targets import Target, resolve
-from runner.exits import Exit, own_process
+from runner.exits import Exit
 
 
 def fail(message: str, code: int = Exit.INVALID) -> NoReturn:
     """Print `error: message` on stderr and exit with `code`."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def exit_on_interrupt(message: str) -> None:
-    """From now on a Ctrl-C the jobs do not handle gracefully ends the process at once: `message`
-    on stderr, exit 130, never a traceback or death by signal.
-
-    Never undone: the process ends with the command (see `exits.leave`). The journal is fsynced and
-    every file replaced atomically, so stopping anywhere loses nothing a rerun cannot redo.
-    """
-
-    def stop(signum: int, frame: object) -> None:
-        # no flush of sys.stdout: it may be the very write this signal interrupted, or a full pipe
-        os.write(2, f"error: {message}\n".encode())
-        os._exit(Exit.INTERRUPTED)
-
-    if own_process():
-        signal.signal(signal.SIGINT, stop)
 
 
 def check_writable(option: str, directory: Path) -> None:

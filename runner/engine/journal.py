@@ -52,6 +52,7 @@ class JournalError(WanformError):
         "the run stopped submitting; make room and rerun: tasks already made are polled, or found "
         "again, never silently paid for twice"
     )
+    task_id: str | None = None  # a task made whose id the journal could not take
 
 
 @dataclass(slots=True)
@@ -118,8 +119,11 @@ class Journal:
         return self
 
     def close(self) -> None:
+        """Close the file and release the guard. Closing may fail again on the line `write`
+        could not make durable (a full disk): that error was raised as JournalError already."""
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None
         self._guard.close()
 

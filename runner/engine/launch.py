@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from runner import signals
 from runner.api.client import Client, Timeouts, session
 from runner.api.limits import Limits
 from runner.api.targets import Target
@@ -56,27 +57,33 @@ async def reachable(
 
 @contextlib.contextmanager
 def interrupts(engine: Engine):
-    """Ctrl-C and SIGTERM interrupt the run gracefully once; a second one, and any after the jobs,
-    goes to the handler that was there before (asyncio would put Python's default back)."""
+    """Ctrl-C and SIGTERM interrupt the run gracefully once, as does one that came while it started
+    (runner/signals.py); a second one, and any after the jobs, goes to the handler that was there
+    before (asyncio would put Python's default back)."""
     loop = asyncio.get_running_loop()
     previous: dict[signal.Signals, Any] = {}
 
     def restore() -> None:
-        for sig, handler in previous.items():
-            loop.remove_signal_handler(sig)
-            if handler is not None:  # None: a handler not set from Python, which cannot be restored
-                signal.signal(sig, handler)
+        with signals.blocked():
+            for sig, handler in previous.items():
+                loop.remove_signal_handler(sig)
+                if handler is not None:  # None: a handler not set from Python, not restorable
+                    signal.signal(sig, handler)
         previous.clear()
 
     def first(signum: int) -> None:
         restore()
-        engine.interrupt()
+        signals.caught(signum)
+        engine.interrupt(terminated=signum == signal.SIGTERM)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals.SIGNALS:
         handler = signal.getsignal(sig)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, first, sig)
             previous[sig] = handler
+    noted = signals.take()
+    if noted is not None:
+        first(noted)
     try:
         yield
     finally:

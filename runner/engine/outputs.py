@@ -113,6 +113,23 @@ def write_error(path: Path, exc: OSError) -> OutputWriteError:
     )
 
 
+class DiskError(WanformError):
+    """An OS error where no step of a job expected one (a full disk under a file it needed): the
+    run stops, since the next job would meet it too."""
+
+    code = "DiskError"
+    hint = (
+        "make room (or fix the folder) and rerun: tasks already made are polled, never paid twice"
+    )
+
+
+def disk_error(exc: OSError) -> DiskError:
+    """`exc` as a DiskError: `P: No space left on device (ENOSPC)`."""
+    name = errno.errorcode.get(exc.errno or 0)
+    where = f"{exc.filename}: " if exc.filename else ""
+    return DiskError(f"{where}{exc.strerror or exc}" + (f" ({name})" if name else ""))
+
+
 def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
     """Whether `path`, with `..` and symlinks resolved, lies inside one of `areas` (a symlink loop
     lies nowhere)."""

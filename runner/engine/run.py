@@ -54,9 +54,11 @@ from runner.engine.journal import JobRecord, Journal, JournalError
 from runner.engine.outputs import (
     PNG_SIGNATURE,
     AtomicFile,
+    DiskError,
     OutputWriteError,
     Placement,
     Stems,
+    disk_error,
     file_sha256,
     finish_png,
     image_suffix,
@@ -98,7 +100,7 @@ from runner.timestamps import utc_now
 from spec.imageprobe import ImageProbeError, probe_stream
 from spec.models import MODELS, ModelSpec, TaskStatus
 
-STOPPING = (AccountError, EndpointError, JournalError)
+STOPPING = (AccountError, EndpointError, JournalError, DiskError)
 STARTED_PER_SLOT = 2  # jobs started per in-flight slot: the next are prepared while others run
 SOFTWARE = "wanform"
 
@@ -230,9 +232,10 @@ class Engine:
         """Every retryable failure passes here (429s are also counted by the client)."""
         self.client.traffic.retried += 1
 
-    def interrupt(self) -> None:
-        """Stop the run as Ctrl-C does."""
+    def interrupt(self, terminated: bool = False) -> None:
+        """Stop the run as Ctrl-C does (SIGTERM when `terminated`)."""
         self.result.interrupted = True
+        self.result.terminated = terminated
         self._halt.set()
 
     def _stop(self, error: WanformError) -> None:
@@ -333,11 +336,17 @@ class Engine:
             w.state.state, w.state.error = UNRESOLVED, exc
             self.progress.job_ended(w.state)
         except WanformError as exc:
+            if isinstance(exc, JournalError) and exc.task_id:
+                w.state.task_id = exc.task_id
             self._failed(w, exc)
             if isinstance(exc, STOPPING) or (
                 isinstance(exc, TransportError) and not self.client.traffic.answers
             ):
                 self._stop(exc)
+        except OSError as exc:  # no step expected it (a full disk): it would meet the next job too
+            error = disk_error(exc)
+            self._failed(w, error)
+            self._stop(error)
         finally:
             self.chain.finished(w.checked.key, w.state)
             w.release()

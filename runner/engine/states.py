@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from runner.api.errors import WanformError
+from runner.engine.journal import JournalError
+from runner.engine.outputs import DiskError
 from runner.exits import Exit
 from spec.errors import lookup
 
@@ -40,6 +42,9 @@ OUTCOMES = {SUCCEEDED: COMPLETE, PARTIAL: PARTIAL, FAILED: FAILED, UNRESOLVED: U
 # Per-image failure codes of the runner's own: the task SUCCEEDED and the image is billed, but its
 # file was not kept (it could not be downloaded or written). Its task still has it.
 NOT_KEPT = frozenset({"OutputNotWritten", "FileTransfer"})
+# Job error codes of the runner's own after which its task is billed (or will be, when it finishes)
+# and its images are not all kept: the run could not write its files or its journal.
+UNKEPT = NOT_KEPT | {JournalError.code, DiskError.code}
 # What finishes a partial job: fetch its task's images again (free), or submit it again (billed).
 REFETCH, RESUBMIT = "refetch", "resubmit"
 
@@ -112,6 +117,15 @@ class JobState:
         """For a partial job, what a rerun does about it (REFETCH, RESUBMIT or None: nothing)."""
         return rerun_kind(asdict(f) for f in self.failures) if self.outcome == PARTIAL else None
 
+    @property
+    def unkept(self) -> bool:
+        """Whether the job's task is billed, or will be when it finishes, and a rerun fetches its
+        images from it: the run stopped while the task ran, or its files were not all kept."""
+        if self.task_id is None:
+            return False
+        codes = [f.code for f in self.failures] + ([self.error.code] if self.error else [])
+        return self.state == STOPPED or not UNKEPT.isdisjoint(codes)
+
     def as_dict(self) -> dict:
         out: dict[str, object] = {
             "recipe": self.recipe,
@@ -150,6 +164,7 @@ class RunResult:
     jobs: list[JobState]
     stopped: WanformError | None = None
     interrupted: bool = False
+    terminated: bool = False  # the interrupt was a SIGTERM: exit 143, not 130
     elapsed: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
@@ -161,10 +176,14 @@ class RunResult:
     def count(self, *states: str) -> int:
         return sum(1 for j in self.jobs if j.state in states)
 
+    def unkept_tasks(self) -> list[str]:
+        """The tasks billed (or to be) whose images a rerun fetches without paying again."""
+        return [j.task_id for j in self.jobs if j.task_id is not None and j.unkept]
+
     @property
     def exit_code(self) -> Exit:
         if self.interrupted:
-            return Exit.INTERRUPTED
+            return Exit.TERMINATED if self.terminated else Exit.INTERRUPTED
         if self.stopped is not None:
             return Exit.STOPPED
         return Exit.OK if self.count(SUCCEEDED, SKIPPED) == len(self.jobs) else Exit.FAILED

@@ -43,7 +43,7 @@ from runner.api.errors import (
 )
 from runner.api.limits import Gates, SubmitGate
 from runner.api.retries import RetryPolicy, retrying
-from runner.engine.journal import JobRecord, Journal
+from runner.engine.journal import JobRecord, Journal, JournalError
 from runner.engine.outputs import redact, safe_headers
 from runner.recipes.load import Job
 from runner.recipes.wire import Source, encode_all, wire_request
@@ -318,9 +318,13 @@ class Submitter:
                 self.journal.write("refused", key, model=model, code=exc.code)
                 raise
             task_id = _task_id(answer)
-            self.journal.write(
-                "submitted", key, task_id=task_id, request_id=answer.request_id, model=model
-            )
+            try:
+                self.journal.write(
+                    "submitted", key, task_id=task_id, request_id=answer.request_id, model=model
+                )
+            except JournalError as exc:
+                exc.task_id = task_id  # made and billed: the stop names it
+                raise
         return Submitted(task_id, answer.request_id)
 
     async def call(self, key: str, model: str, wire: dict) -> Answer:

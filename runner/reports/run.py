@@ -38,9 +38,19 @@ def job_line(job: JobState) -> str:
 
 def stop_line(result: RunResult) -> str | None:
     if result.interrupted:
-        return "interrupted: pending tasks were cancelled; rerun `wanform run` to resume the others"
+        return (
+            f"{result.exit_code.verdict}: pending tasks were cancelled; rerun `wanform run` to "
+            "resume the others"
+        )
     if result.stopped is not None:
-        return f"stopped: {result.stopped.line()}"
+        billed = result.unkept_tasks()
+        if not billed:
+            return f"stopped: {result.stopped.line()}"
+        return (
+            f"stopped: {result.stopped.line()}\nbilled: task(s) {', '.join(billed)} are billed (or "
+            "will be when they finish) and their images are not all kept: a rerun fetches them "
+            "without paying again"
+        )
     return None
 
 
@@ -74,6 +84,7 @@ def as_json(result: RunResult, out: TextIO) -> None:
             "code": result.stopped.code,
             "message": result.stopped.message,
             "hint": result.stopped.hint,
+            "billed_tasks": result.unkept_tasks(),
         },
         "interrupted": result.interrupted,
         "jobs": [j.as_dict() for j in result.jobs],

@@ -197,7 +197,7 @@ async def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
 SHORT_TIMEOUTS = (
     "from runner.api.client import Timeouts; from runner.engine import launch; "
     "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
-    "from runner.cli import main; main()"
+    "from runner.console import entry; entry()"
 )
 
 

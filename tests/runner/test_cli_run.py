@@ -75,6 +75,7 @@ def test_help_documents_the_exit_codes():
             and "3    `run`: some jobs or images failed" in text
         )
         assert "4    the run stopped early" in text and "130  interrupted (Ctrl-C)" in text
+        assert "143  terminated (SIGTERM" in text and "or a disk error (a journal, lock" in text
 
 
 def test_an_invalid_recipe_stops_the_run_as_validate_reports_it(here):

@@ -18,6 +18,8 @@ from emulator import EmulatorConfig
 from emulator.pytest_plugin import AdminClient, EmulatorThread
 from runner.cli import main
 from runner.engine import journal, outputs
+from runner.engine import run as engine_run
+from runner.gitops import project as gitops_project
 
 FOX = """\
 model: wan2.5-i2i-preview
@@ -281,3 +283,132 @@ def test_a_sidecar_not_written_fails_the_job_truthfully_and_the_rerun_writes_it(
     again = json.loads(second.stdout)["jobs"][0]
     assert (again["task_id"], again["resumed"]) == (job["task_id"], True)
     assert submissions(admin) == sent and (root / "out" / "owl" / "owl.json").is_file()
+
+
+SIZED = """\
+model: wan2.7-image
+prompt: A red fox in the snow.
+size: '1024*1024'
+n: 1
+matrix:
+  seed: [1, 2, 3, 4, 5]
+"""
+
+
+def test_a_disk_that_fills_after_tasks_were_billed_stops_the_run_naming_them(
+    project, emulator, monkeypatch
+):
+    """The disk fills under the first image while the other tasks run: the run stops (exit 4),
+    names every task billed and not kept, and says a rerun fetches them without paying again;
+    after room is made the rerun submits nothing and keeps every image."""
+    base_url, admin = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("fox", SIZED)
+    # one task finishes first; the others are still running when the disk fills under it
+    admin.add_fault({"action": "latency", "endpoint": "result", "seconds": 300, "nth": 1})
+    disk = Disk(root / "out", trigger="", room=100)
+    disk.install(monkeypatch)
+    real_open = journal.Journal.open
+
+    def filling_open(self: journal.Journal) -> journal.Journal:
+        """The journal on the same disk: a line it cannot take stays in its buffer, as it does."""
+        opened = real_open(self)
+        assert self._file is not None
+        raw = FullDisk(os.dup(self._file.fileno()), "w")
+        raw.disk = disk
+        self._file.close()
+        self._file = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
+        return opened
+
+    monkeypatch.setattr(journal.Journal, "open", filling_open)
+
+    first = run(root, base_url, "-o", "text")
+    assert first.exit_code == 4, first.output
+    made = {e["task_id"] for e in admin.journal() if e["path"] in SUBMIT_PATHS}
+    assert len(made) == submissions(admin) == 5
+    stop, billed = first.stdout.splitlines()[-3:-1]
+    assert stop.startswith("stopped: JournalNotWritten: cannot write .wanform/journal.jsonl: No ")
+    assert billed.startswith("billed: task(s) ") and billed.endswith(
+        " are billed (or will be when they finish) and their images are not all kept: a rerun "
+        "fetches them without paying again"
+    )
+    assert sorted(billed[16:].partition(" are billed")[0].split(", ")) == sorted(made)
+    assert temporaries(root) == []
+
+    monkeypatch.undo()  # room made
+    monkeypatch.chdir(root)
+    second = run(root, base_url)
+    assert second.exit_code == 0, second.output
+    assert submissions(admin) == 5
+    jobs = json.loads(second.stdout)["jobs"]
+    assert sorted(j["task_id"] for j in jobs) == sorted(made)
+    assert all(len(j["images"]) == 1 for j in jobs)
+
+
+def test_an_os_error_no_step_expected_stops_the_run_and_names_the_file(
+    project, emulator, monkeypatch
+):
+    """An OS error in a job's step that no step maps (an input that cannot be read) stops the
+    run with exit 4 naming the file and the error: not "cannot start the run", exit 1."""
+    base_url, _ = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("fox", FOX)
+    real_load = engine_run.load_sources
+    calls = []
+
+    def failing_load(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), "images/portrait.png")
+        return real_load(*args)
+
+    monkeypatch.setattr(engine_run, "load_sources", failing_load)
+    result = run(root, base_url)
+    assert result.exit_code == 4, result.output
+    stopped = json.loads(result.stdout)["stopped"]
+    assert (stopped["code"], stopped["message"]) == (
+        "DiskError",
+        "images/portrait.png: Input/output error (EIO)",
+    )
+    assert "cannot start the run" not in result.output
+
+
+def test_a_task_whose_id_the_journal_cannot_take_is_named_as_billed(project, emulator, monkeypatch):
+    """The journal fills just as a submission is answered: the run stops (exit 4) and names that
+    task, made and billed though not journaled."""
+    base_url, admin = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("owl", OWL)
+    real_write = journal.Journal.write
+
+    def full_at_submitted(self: journal.Journal, event: str, job: str, **fields: object) -> None:
+        if event == "submitted":
+            raise journal.JournalError(f"cannot write {self.path}: No space left on device")
+        real_write(self, event, job, **fields)
+
+    monkeypatch.setattr(journal.Journal, "write", full_at_submitted)
+    result = run(root, base_url)
+    assert result.exit_code == 4, result.output
+    made = [e["task_id"] for e in admin.journal() if e["path"] in SUBMIT_PATHS]
+    assert json.loads(result.stdout)["stopped"]["billed_tasks"] == made and len(made) == 1
+
+
+def test_a_lock_that_cannot_be_written_after_the_jobs_exits_4(project, emulator, monkeypatch):
+    """The jobs ran (their tasks are billed) and the lock cannot be written: exit 4, not the 1 of
+    "nothing was sent", saying a rerun records them without submitting them again."""
+    base_url, _ = emulator
+    root = project.root
+    monkeypatch.chdir(root)
+    project.recipe("owl", OWL)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "wanform.lock")
+
+    monkeypatch.setattr(gitops_project.Project, "record", full)
+    result = run(root, base_url)
+    assert result.exit_code == 4, result.output
+    assert "error: cannot write wanform.lock: No space left on device" in result.stderr
+    assert "a rerun records them without submitting them again" in result.stderr

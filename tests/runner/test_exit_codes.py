@@ -39,9 +39,12 @@ def test_every_job_done_or_already_done_is_success(states, code):
 
 
 def test_a_stop_exits_4_and_an_interrupt_130_even_after_a_stop():
-    """An account error stops the run with 4; Ctrl-C wins over it with 130."""
+    """An account error stops the run with 4; Ctrl-C wins over it with 130, SIGTERM with 143."""
     assert result(SUCCEEDED, stopped=True).exit_code == Exit.STOPPED
     assert result(SUCCEEDED, stopped=True, interrupted=True).exit_code == Exit.INTERRUPTED
+    terminated = result(SUCCEEDED, stopped=True, interrupted=True)
+    terminated.terminated = True
+    assert terminated.exit_code == Exit.TERMINATED == 143
 
 
 def test_a_runs_result_is_never_spelled_out_job_by_job(monkeypatch):

@@ -1,35 +1,63 @@
-"""Ctrl-C at any moment of `wanform run` ends it with exit 130 and one line: never a traceback,
-never death by signal."""
+"""Ctrl-C (SIGINT) or SIGTERM at any moment of `wanform run` ends it in order with exit 130 or 143:
+never a traceback, never "Aborted!", never death by signal; a rerun bills no task twice."""
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import signal
 import sys
 import termios
 from pathlib import Path
 
+import pytest
 from runner_kit import KEY, SEEDS, Project
 
-from runner.cli.run import INTERRUPTED
+from emulator.http.context import EMULATOR
+from runner.cli.run import RESUMABLE
 from runner.exits import Exit
+
+INTERRUPTED = f"interrupted; {RESUMABLE}"
+# (signal, exit code, the line the process ends with when it stops outside the jobs)
+SIGNALS = [
+    pytest.param(signal.SIGINT, Exit.INTERRUPTED, INTERRUPTED, id="SIGINT"),
+    pytest.param(
+        signal.SIGTERM, Exit.TERMINATED, f"terminated (SIGTERM); {RESUMABLE}", id="SIGTERM"
+    ),
+]
+# what the `wanform` console script runs
+CONSOLE = "from runner.console import entry; entry()"
+# `wanform run` whose lock update first waits for a writer to open the FIFO named by $HOLD_LOCK
+HELD_LOCK = """
+import os, sys
+from runner.gitops import project
+from runner.console import entry
+record = project.Project.record
+def held(*args, **kwargs):
+    print("recording the lock", file=sys.stderr, flush=True)
+    with open(os.environ["HOLD_LOCK"]) as fifo:
+        fifo.read()
+    return record(*args, **kwargs)
+project.Project.record = held
+entry()
+"""
 
 F_SETPIPE_SZ = 1031  # Linux: the smallest pipe, one page, fills after 4096 bytes
 
 
-async def start(project: Project, stdout: int, *args: str) -> asyncio.subprocess.Process:
-    """`wanform run` as a process in the project, its stdout into `stdout`."""
-    env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
+async def start(
+    project: Project, stdout: int, *args: str, code: str | None = None, **env: str
+) -> asyncio.subprocess.Process:
+    """`wanform run` as a process in the project (or `code` run so), its stdout into `stdout`."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "runner.cli",
+        *(("-c", code) if code else ("-m", "runner.cli")),
         "run",
         *args,
         cwd=project.root,
-        env=env,
+        env={**os.environ, "DASHSCOPE_API_KEY": KEY, **env},
         stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -42,24 +70,95 @@ async def until(condition, proc: asyncio.subprocess.Process) -> None:
         await asyncio.sleep(0.02)
 
 
-async def interrupted(proc: asyncio.subprocess.Process) -> str:
-    """Send SIGINT, wait for the end, and check it is exit 130 with the one-line message."""
-    proc.send_signal(signal.SIGINT)
+async def interrupted(
+    proc: asyncio.subprocess.Process,
+    sig: signal.Signals = signal.SIGINT,
+    code: Exit = Exit.INTERRUPTED,
+) -> str:
+    """Send `sig`, wait for the end, and check it is exit `code` with no traceback."""
+    proc.send_signal(sig)
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     text = err.decode()
-    assert proc.returncode == Exit.INTERRUPTED, text
+    assert proc.returncode == code, text
     assert "Traceback" not in text and "Aborted" not in text
     return text
 
 
-async def test_ctrl_c_before_the_jobs(project):
-    """Interrupted while reading the lock (a FIFO nobody writes), the run exits 130 in one line."""
+async def said(proc: asyncio.subprocess.Process, marker: bytes) -> None:
+    """Read the process's stderr up to the line `marker`; fail if it ends first."""
+    while (line := await proc.stderr.readline()) != marker:
+        assert line, "the process ended before saying " + marker.decode()
+
+
+def handled(pid: int) -> bool:
+    """Whether the process catches SIGTERM: wanform's handlers are installed (/proc's SigCgt)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        caught = next(line for line in status if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+@pytest.mark.parametrize(("sig", "code", "line"), SIGNALS)
+async def test_a_signal_before_the_jobs(project, sig, code, line):
+    """Stopped while reading the lock (a FIFO nobody writes), the run exits in one line, its run
+    guard released in order."""
     project.recipe("foxes", SEEDS)
     os.mkfifo(project.root / "blocked.lock")
     proc = await start(project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--lock", "blocked.lock")
-    await asyncio.wait_for(until((project.root / ".wanform" / "run.owner").exists, proc), 20)
+    owner = project.root / ".wanform" / "run.owner"
+    await asyncio.wait_for(until(owner.exists, proc), 20)
     await asyncio.sleep(0.2)  # into the read of the FIFO
-    assert (await interrupted(proc)).splitlines()[-1] == f"error: {INTERRUPTED}"
+    assert (await interrupted(proc, sig, code)).splitlines()[-1] == f"error: {line}"
+    assert not owner.exists()
+
+
+@pytest.mark.parametrize(("sig", "code"), [p.values[:2] for p in SIGNALS])
+async def test_a_signal_from_the_first_moment_then_a_rerun_bills_no_task_twice(
+    project, emulators, sig, code
+):
+    """Sent as soon as wanform's handlers exist (before click is imported), then later and later
+    (parsing, validation, start-up, jobs): every run ends with the signal's code and no traceback;
+    a rerun then finishes every job with one billed task each."""
+    emulator = await emulators(speed=5.0)
+    project.recipe("foxes", SEEDS)
+    args = ("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "5")
+    for delay in (0.0, 0.05, 0.15, 0.3, 0.6, 1.2):
+        proc = await start(project, asyncio.subprocess.DEVNULL, *args, code=CONSOLE)
+        await asyncio.wait_for(until(lambda: handled(proc.pid), proc), 20)  # noqa: B023
+        await asyncio.sleep(delay)
+        await interrupted(proc, sig, code)
+        assert not (project.root / ".wanform" / "run.owner").exists()
+    rerun = await start(project, asyncio.subprocess.PIPE, *args, "-o", "json")
+    out, err = await asyncio.wait_for(rerun.communicate(), 60)
+    assert rerun.returncode == Exit.OK, err.decode()
+    state = emulator.runner.app[EMULATOR]  # type: ignore[attr-defined]  # an AppRunner
+    account = state.accounts.authenticate(f"Bearer {KEY}")
+    billed = sorted(t.task_id for t in state.tasks.tasks(account) if t.canceled is None)
+    assert billed == sorted(j["task_id"] for j in json.loads(out)["jobs"])
+
+
+@pytest.mark.parametrize(("sig", "code", "line"), SIGNALS)
+async def test_a_signal_while_the_lock_is_written_waits_for_it(project, emulators, sig, code, line):
+    """A signal that comes as the lock is being written lets it be written, then ends the run."""
+    emulator = await emulators(speed=200.0)
+    project.recipe("foxes", SEEDS)
+    fifo = project.root / "hold"
+    os.mkfifo(fifo)
+    proc = await start(
+        project,
+        asyncio.subprocess.PIPE,
+        *("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "200"),
+        code=HELD_LOCK,
+        HOLD_LOCK=str(fifo),
+    )
+    await asyncio.wait_for(said(proc, b"recording the lock\n"), 30)
+    proc.send_signal(sig)
+    await asyncio.sleep(0.2)  # the handler has run
+    os.close(os.open(fifo, os.O_WRONLY))  # the lock may be written now
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == code, err.decode()
+    assert err.decode().splitlines()[-1] == f"error: {line}"
+    lock = json.loads((project.root / "wanform.lock").read_text())
+    assert len(lock["jobs"]) == 10
 
 
 async def test_ctrl_c_twice_during_the_jobs(project, emulators):

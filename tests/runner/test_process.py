@@ -50,8 +50,18 @@ async def tasks_made(emulator, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
-    """SIGINT while tasks queue behind the service's cap: PENDING ones are cancelled, exit 130."""
+@pytest.mark.parametrize(
+    ("sig", "code", "verdict"),
+    [
+        (signal.SIGINT, Exit.INTERRUPTED, "interrupted"),
+        (signal.SIGTERM, Exit.TERMINATED, "terminated"),
+    ],
+)
+async def test_a_signal_cancels_pending_tasks_and_exits_with_its_code(
+    project, emulators, sig, code, verdict
+):
+    """SIGINT (or SIGTERM) while tasks queue behind the service's cap: PENDING ones are
+    cancelled, exit 130 (or 143)."""
     # 30 s tasks; 5 run at once, the rest wait PENDING
     emulator = await emulators(speed=1.0, queue_over_cap=True)
     project.recipe("foxes", SEEDS)
@@ -59,11 +69,11 @@ async def test_ctrl_c_cancels_pending_tasks_and_exits_130(project, emulators):
         project, "foxes.yaml", "--target", emulator.base_url, "--max-in-flight", "8"
     )
     await asyncio.wait_for(journaled(project, proc, "submitted", 8), 20)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == Exit.INTERRUPTED, err.decode()
+    assert proc.returncode == code, err.decode()
     assert out.decode().startswith(
-        "interrupted: pending tasks were cancelled; rerun `wanform run` to resume"
+        f"{verdict}: pending tasks were cancelled; rerun `wanform run` to resume"
     )
     cancels = Counter(
         e["status"] for e in await emulator.journal() if e["path"].endswith("/cancel")
