@@ -15,6 +15,7 @@ from emulator.config import EmulatorConfig
 from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
 from emulator.http import admin, listings, storage, ui
 from emulator.http import dashscope as routes
+from emulator.http.connections import DOORMAN, Doorman, door_middleware
 from emulator.http.context import (
     EMULATOR,
     UNVERIFIED_HEADER,
@@ -38,6 +39,9 @@ from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
 WORKERS = 4  # rendering and large-body validation threads
+# real seconds a request still running at shutdown may take to finish, and again to be cancelled:
+# `wanform emulator` exits within 2 s of SIGTERM, whatever its clients are waiting for
+SHUTDOWN_SECONDS = 0.5
 
 
 def _json_error(request: web.Request, status: int, code: str, message: str) -> web.Response:
@@ -155,9 +159,13 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         pngs=pngs,
         executor=executor,
     )
-    app = web.Application(middlewares=[journal_middleware, errors_middleware, ui.guard_middleware])
+    app = web.Application(
+        middlewares=[door_middleware, journal_middleware, errors_middleware, ui.guard_middleware]
+    )
     app[EMULATOR] = emulator
+    app[DOORMAN] = Doorman(config.request_seconds)
     app.cleanup_ctx.append(_workers)
+    app.cleanup_ctx.append(_doorman)
     app.cleanup_ctx.append(_input_files)
     for module in (routes, storage, admin, listings, ui):
         module.add_routes(app)
@@ -184,6 +192,12 @@ async def _input_files(app: web.Application) -> AsyncIterator[None]:
         inputs.close()
 
 
+async def _doorman(app: web.Application) -> AsyncIterator[None]:
+    """The doorman patrols (once `start` shows it the server) as long as the application lives."""
+    yield
+    app[DOORMAN].stop()
+
+
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     """The worker threads live as long as the application."""
     yield
@@ -201,8 +215,16 @@ async def start(config: EmulatorConfig | None = None) -> tuple[web.AppRunner, st
     `http://127.0.0.1:54321/api/v1`.
     """
     config = config or EmulatorConfig(port=0)
-    runner = web.AppRunner(create_app(config), access_log=None)
+    app = create_app(config)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=config.keepalive_seconds,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
     await runner.setup()
+    assert runner.server is not None, "set up just now"
+    app[DOORMAN].watch(runner.server)
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     port = runner.addresses[0][1]

@@ -39,6 +39,13 @@ class EmulatorConfig:
     pending_seconds: float = (
         0.05  # virtual time a free task waits before it runs (docs show 25-55 ms)
     )
+    # real seconds: an idle connection is closed this long after its last answer (above the
+    # 15 s an aiohttp client keeps its own idle connections, so clients close theirs first)
+    keepalive_seconds: float = 20.0
+    # real seconds a client has to send a request: its first head from connecting, a body from
+    # its head; a slower one (slowloris) is cut off
+    request_seconds: float = 10.0
+    input_store_bytes: int = 512 * MB  # input images kept on disk, in bytes (see InputStore)
 
     def guess(self, guess_id: str) -> str:
         """The value of a guess (spec/guesses.yaml), as the model table was built with it."""
@@ -59,6 +66,9 @@ class EmulatorConfig:
             raise ValueError(f"query_rps must be positive, got {self.query_rps}")
         if self.pending_seconds < 0:
             raise ValueError(f"pending_seconds must be 0 or more, got {self.pending_seconds}")
+        for name in ("keepalive_seconds", "request_seconds", "input_store_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         bad = [k for k in self.api_keys if not k.startswith("sk-")]
         if bad:
             raise ValueError(f"API keys start with 'sk-'; got {bad[0]!r}")

@@ -55,7 +55,8 @@ def emulator(
     api_keys: tuple[str, ...],
     models: Mapping[str, ModelSpec],
 ) -> None:
-    """Serve the offline DashScope emulator until Ctrl-C; prints its base URL.
+    """Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s);
+    prints its base URL.
 
     Where the API documents are silent or disagree, it answers as spec/guesses.yaml's defaults
     say; --variants picks the alternatives (service.over_cap=queue queues tasks over the
