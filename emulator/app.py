@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -32,7 +32,7 @@ from emulator.state.inputstore import InputStore
 from emulator.state.instance import Emulator
 from emulator.state.requestlog import RequestLog
 from emulator.state.results import ResultStore
-from emulator.state.tasks import Task, TaskStore
+from emulator.state.tasks import TaskStore
 from emulator.state.throttle import Throttle
 from emulator.state.uploads import UploadStore
 from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
@@ -137,8 +137,8 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     clock = VirtualClock(config.speed)
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
     pngs = PngCache(CACHE_MAX_BYTES)
-    result_store = ResultStore(clock, executor, pngs)
-    inputs = InputStore()
+    inputs = InputStore(config.input_store_bytes)
+    result_store = ResultStore(clock, executor, pngs, inputs)
     emulator = Emulator(
         config=config,
         clock=clock,
@@ -150,7 +150,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
             config.models,
             config.pending_seconds,
             config.throttle,
-            _forgetting(result_store, inputs),
+            result_store.forget,
         ),
         results=result_store,
         uploads=UploadStore(clock),
@@ -170,16 +170,6 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     for module in (routes, storage, admin, listings, ui):
         module.add_routes(app)
     return app
-
-
-def _forgetting(results: ResultStore, inputs: InputStore) -> Callable[[Task], None]:
-    """What goes with a task the store forgets: its result links and its hold on its input."""
-
-    def forget(task: Task) -> None:
-        results.forget(task)
-        inputs.release(task.brief.base)
-
-    return forget
 
 
 async def _input_files(app: web.Application) -> AsyncIterator[None]:
