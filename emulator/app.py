@@ -213,10 +213,10 @@ async def start(config: EmulatorConfig | None = None) -> tuple[web.AppRunner, st
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
     await runner.setup()
-    assert runner.server is not None, "set up just now"
-    app[DOORMAN].watch(runner.server)
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
+    assert runner.server is not None, "set up just now"
+    app[DOORMAN].watch(runner.server)
     port = runner.addresses[0][1]
     return runner, _base_url(config.host, port)
 
