@@ -5,6 +5,8 @@ Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--sec
                                     [--repeat 3] [--renders 15]
      python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100]
                                     [--image [--distinct-images]]
+     python bench/emulator_bench.py --store 3000 [--input-store-mb 64] [--concurrency 32]
+     python bench/emulator_bench.py --sigterm 5
 
 Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a
 child process; the load comes from one concurrent aiohttp client in this process, so on a 2-core
@@ -24,6 +26,16 @@ the emulator keeps each distinct input once, in a file, for as long as a task ho
 input directory's size is reported too. With --distinct-images every task's JPEG has bytes of its
 own (the same pixels, its index in a JPEG comment segment: no encoding per task), so each is a
 file of its own. The target is the issue's: under 500 MB after 100,000 tasks, a few KB per task.
+
+`--store N` measures the input store on disk: N tasks, each sending a JPEG of its own, on an
+emulator without a cap, then on one capped at `--input-store-mb`; nothing is downloaded until
+every task has ended (the worst case: every input still needed). It reports the input
+directory's files and bytes, and the download statuses of the first and last tasks' results:
+under the cap the oldest inputs went, so their results answer 404, never a wrong image.
+
+`--sigterm N` times `wanform emulator` stopping: N times, a fresh process serving a 30 s sync
+call, an idle connection and a half-sent request head gets SIGTERM; the wall time from the signal
+to the process's exit is measured (target: under 2 s, exit code 0).
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -63,6 +76,7 @@ CREATE_BODY: dict[str, Any] = {
     "input": {"messages": [{"role": "user", "content": [{"text": "a red fox in the snow"}]}]},
     "parameters": {"n": 1, "size": "1K", "seed": 1},
 }
+UNCAPPED = 2**62  # an input store cap no run reaches
 STOP_TIMEOUT = 120.0  # seconds a server may take to clean up: 100,000 input files to delete
 QUERY_TASKS = 64  # tasks created before the query run; queries cycle over them
 FIXED_BODY = {
@@ -120,16 +134,18 @@ async def _serve_bare() -> Serving:
     return runner, f"http://{host}:{port}/api/v1", None
 
 
-async def _serve_emulator(speed: float) -> Serving:
+async def _serve_emulator(speed: float, store_bytes: int) -> Serving:
     from emulator import EmulatorConfig, start
     from emulator.http.context import EMULATOR
 
-    config = EmulatorConfig(host="127.0.0.1", port=0, throttle=False, speed=speed)
+    config = EmulatorConfig(
+        host="127.0.0.1", port=0, throttle=False, speed=speed, input_store_bytes=store_bytes
+    )
     runner, base_url = await start(config)
     return runner, base_url, str(runner.app[EMULATOR].inputs.directory)
 
 
-def serve(kind: str, announce: multiprocessing.Queue, speed: float) -> None:
+def serve(kind: str, announce: multiprocessing.Queue, speed: float, store_bytes: int) -> None:
     """Child process: start one server, tell the parent its base URL (and the emulator's input
     directory), serve until SIGTERM, then clean up (the emulator deletes its input files)."""
 
@@ -137,7 +153,7 @@ def serve(kind: str, announce: multiprocessing.Queue, speed: float) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         runner, base_url, inputs = await (
-            _serve_emulator(speed) if kind == "emulator" else _serve_bare()
+            _serve_emulator(speed, store_bytes) if kind == "emulator" else _serve_bare()
         )
         announce.put((base_url, inputs))
         await stop.wait()
@@ -184,11 +200,11 @@ def disk_use(directory: Path) -> Disk:
 class Server:
     """A server in a child process, with its CPU time and memory readable from /proc."""
 
-    def __init__(self, kind: str, speed: float = 1.0) -> None:
+    def __init__(self, kind: str, speed: float = 1.0, store_bytes: int = UNCAPPED) -> None:
         context = multiprocessing.get_context("spawn")
         self._announce = context.Queue()
         self._process = context.Process(
-            target=serve, args=(kind, self._announce, speed), daemon=True
+            target=serve, args=(kind, self._announce, speed, store_bytes), daemon=True
         )
         self.inputs: Path | None = None  # the emulator's input directory
 
@@ -427,6 +443,126 @@ async def measure_tasks(
     )
 
 
+# ---------------------------------------------------------------- input store on disk
+
+STORE_SAMPLE = 20  # results downloaded at each end of a `--store` run
+
+
+@dataclass(frozen=True)
+class StoreLoad:
+    """What one `--store` run measured: the input directory, and downloads at both ends."""
+
+    cap: int | None  # bytes; None: no cap
+    failed: int
+    disk: Disk
+    oldest: Counter[int]  # download statuses of the first tasks' first results
+    newest: Counter[int]  # ... and of the last tasks'
+
+
+def first_image(body: dict) -> str:
+    """The first result URL of a finished wan2.7 task."""
+    content = body["output"]["choices"][0]["message"]["content"]
+    return next(item["image"] for item in content if "image" in item)
+
+
+async def download_status(session: aiohttp.ClientSession, base_url: str, task_id: str) -> int:
+    async with session.get(f"{base_url}/tasks/{task_id}", headers=HEADERS) as response:
+        body = await response.json(content_type=None)
+    async with session.get(first_image(body)) as response:
+        await response.read()
+        return response.status
+
+
+async def measure_store(count: int, concurrency: int, speed: float, cap: int | None) -> StoreLoad:
+    """`count` tasks with distinct inputs on a fresh emulator; its input directory once all
+    ended, then the results of the first and last STORE_SAMPLE tasks."""
+    server = Server("emulator", speed, cap or UNCAPPED)
+    with server as base_url:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            ids, failed = await create_many(
+                session, base_url, count, concurrency, input_jpeg(), distinct=True
+            )
+            await finish(session, base_url, ids[-1])
+            assert server.inputs is not None
+            disk = disk_use(server.inputs)
+            oldest = Counter(
+                [await download_status(session, base_url, i) for i in ids[:STORE_SAMPLE]]
+            )
+            newest = Counter(
+                [await download_status(session, base_url, i) for i in ids[-STORE_SAMPLE:]]
+            )
+    return StoreLoad(cap, failed, disk, oldest, newest)
+
+
+def report_store(loads: list[StoreLoad], count: int, concurrency: int, speed: float) -> None:
+    print(
+        f"input store: {count:,} async tasks over loopback HTTP (one aiohttp client, concurrency "
+        f"{concurrency}), each sending a {len(input_jpeg()) / 1024:.0f} KB JPEG of its own as a "
+        f"data URI; emulator in its own process, throttle off, clock x{speed:g}; nothing "
+        "downloaded until every task ended (every input still needed), then the input directory "
+        f"read with os.scandir (sizes, and st_blocks for the space taken), then the first result "
+        f"of the first and last {STORE_SAMPLE} tasks downloaded"
+    )
+    for load in loads:
+        label = "no cap" if load.cap is None else f"cap {load.cap / MB:g} MB"
+        verdict = (
+            ""
+            if load.cap is None
+            else f"  [target: under the cap: {'met' if load.disk.size <= load.cap else 'NOT met'}]"
+        )
+        print(
+            f"  {label:>12}: {load.disk.files:,} files, {load.disk.size / MB:.1f} MB "
+            f"({load.disk.allocated / MB:.1f} MB allocated, {load.disk.filesystem}); "
+            f"{load.failed} creations failed; downloads of the first tasks' results "
+            f"{dict(load.oldest)}, of the last tasks' {dict(load.newest)}{verdict}"
+        )
+
+
+# ---------------------------------------------------------------- stopping on SIGTERM
+
+STOP_TARGET = 2.0  # seconds from SIGTERM to exit
+
+
+async def stop_seconds() -> tuple[float, int]:
+    """One `wanform emulator` stopped while busy: seconds from SIGTERM to exit, its exit code."""
+    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", "--api-key", API_KEY]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    base_url = process.stdout.readline().strip()
+    host, port = base_url.removeprefix("http://").removesuffix("/api/v1").rsplit(":", 1)
+    body = json.dumps(CREATE_BODY).encode()
+    head = (
+        f"POST /api/v1/services/aigc/multimodal-generation/generation HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    connections = [await asyncio.open_connection(host, int(port)) for _ in range(3)]
+    connections[1][1].write(head[:20])
+    connections[2][1].write(head + body)
+    await asyncio.sleep(0.5)  # the sync call waits for its 30 s task
+    start = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(process.wait, STOP_TIMEOUT)
+    elapsed = time.perf_counter() - start
+    for _, writer in connections:
+        writer.close()
+    process.stdout.close()
+    return elapsed, code
+
+
+def report_stop(runs: list[tuple[float, int]]) -> None:
+    times = [elapsed for elapsed, _ in runs]
+    median = statistics.median(times)
+    print(
+        f"stop: `wanform emulator` with a 30 s sync call in progress, an idle connection and a "
+        f"half-sent request head, then SIGTERM; wall time from the signal to exit, {len(runs)} "
+        f"runs: median {median:.2f} s, max {max(times):.2f} s, exit codes "
+        f"{sorted({code for _, code in runs})}  [target < {STOP_TARGET:g} s: "
+        f"{'met' if max(times) < STOP_TARGET else 'NOT met'}]"
+    )
+
+
 # ---------------------------------------------------------------- rendering
 
 
@@ -566,6 +702,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--renders", type=int, default=15)
     parser.add_argument("--tasks", type=int, help="measure memory after this many tasks instead")
+    parser.add_argument(
+        "--store", type=int, help="measure the input store on disk after this many tasks instead"
+    )
+    parser.add_argument("--sigterm", type=int, help="time this many stops on SIGTERM instead")
+    parser.add_argument(
+        "--input-store-mb", type=int, default=64, help="--store: the cap of the capped run"
+    )
     parser.add_argument("--speed", type=float, default=100.0, help="the clock's speed for --tasks")
     parser.add_argument("--image", action="store_true", help="--tasks: each task sends an image")
     parser.add_argument(
@@ -576,6 +719,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.distinct_images and not args.image:
         parser.error("--distinct-images needs --image")
+    if args.sigterm:
+        report_stop([asyncio.run(stop_seconds()) for _ in range(args.sigterm)])
+        return
+    if args.store:
+        loads = [
+            asyncio.run(measure_store(args.store, args.concurrency, args.speed, cap))
+            for cap in (None, args.input_store_mb * MB)
+        ]
+        report_store(loads, args.store, args.concurrency, args.speed)
+        return
     if args.tasks:
         print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")
         image = input_jpeg() if args.image else None

@@ -10,6 +10,9 @@ No key or internet needed. Defaults (from spec.models and EmulatorConfig, on a v
   per account; 100 upload policies/s per account and model.
 - task ids read UNKNOWN 24 h after submission, result URLs expire 24 h after the task ended,
   uploads after 48 h; request bodies over 32 MB get 400 BadRequest.TooLarge.
+- input images on disk up to 512 MB, the least recently used evicted first (a result whose input
+  went answers 404, never a wrong image); a client has 10 s to send its first request head and
+  each body, an idle connection is closed after 20 s; at shutdown, running requests get 0.5 s.
 Use `create_app(config)` in-process, `await start(config)` on a free port, or `serve(config)`
 from the CLI.
 """

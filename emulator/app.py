@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -17,6 +17,7 @@ from emulator.config import EmulatorConfig
 from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
 from emulator.http import admin, listings, storage, ui
 from emulator.http import dashscope as routes
+from emulator.http.connections import DOORMAN, Doorman, door_middleware
 from emulator.http.context import (
     EMULATOR,
     UNVERIFIED_HEADER,
@@ -33,13 +34,16 @@ from emulator.state.inputstore import InputStore
 from emulator.state.instance import Emulator
 from emulator.state.requestlog import RequestLog
 from emulator.state.results import ResultStore
-from emulator.state.tasks import Task, TaskStore
+from emulator.state.tasks import TaskStore
 from emulator.state.throttle import Throttle
 from emulator.state.uploads import UploadStore
 from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
 WORKERS = 4  # rendering and large-body validation threads
+# real seconds a request still running at shutdown may take to finish, and again to be cancelled:
+# `wanform emulator` exits within 2 s of SIGTERM, whatever its clients are waiting for
+SHUTDOWN_SECONDS = 0.5
 
 
 def _json_error(request: web.Request, status: int, code: str, message: str) -> web.Response:
@@ -143,8 +147,8 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     clock = VirtualClock(config.speed, config.clock_skew)
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wanform-emulator")
     pngs = PngCache(CACHE_MAX_BYTES)
-    result_store = ResultStore(clock, executor, pngs)
-    inputs = InputStore()
+    inputs = InputStore(config.input_store_bytes)
+    result_store = ResultStore(clock, executor, pngs, inputs)
     emulator = Emulator(
         config=config,
         clock=clock,
@@ -156,7 +160,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
             config.models,
             config.pending_seconds,
             config.throttle,
-            _forgetting(result_store, inputs),
+            result_store.forget,
         ),
         results=result_store,
         uploads=UploadStore(clock),
@@ -165,24 +169,18 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         pngs=pngs,
         executor=executor,
     )
-    app = web.Application(middlewares=[journal_middleware, errors_middleware, ui.guard_middleware])
+    app = web.Application(
+        middlewares=[door_middleware, journal_middleware, errors_middleware, ui.guard_middleware]
+    )
     app[EMULATOR] = emulator
     app.on_response_prepare.append(_service_date)
+    app[DOORMAN] = Doorman(config.request_seconds)
     app.cleanup_ctx.append(_workers)
+    app.cleanup_ctx.append(_doorman)
     app.cleanup_ctx.append(_input_files)
     for module in (routes, storage, admin, listings, ui):
         module.add_routes(app)
     return app
-
-
-def _forgetting(results: ResultStore, inputs: InputStore) -> Callable[[Task], None]:
-    """What goes with a task the store forgets: its result links and its hold on its input."""
-
-    def forget(task: Task) -> None:
-        results.forget(task)
-        inputs.release(task.brief.base)
-
-    return forget
 
 
 async def _input_files(app: web.Application) -> AsyncIterator[None]:
@@ -193,6 +191,12 @@ async def _input_files(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         inputs.close()
+
+
+async def _doorman(app: web.Application) -> AsyncIterator[None]:
+    """The doorman patrols (once `start` shows it the server) as long as the application lives."""
+    yield
+    app[DOORMAN].stop()
 
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:
@@ -212,10 +216,18 @@ async def start(config: EmulatorConfig | None = None) -> tuple[web.AppRunner, st
     `http://127.0.0.1:54321/api/v1`.
     """
     config = config or EmulatorConfig(port=0)
-    runner = web.AppRunner(create_app(config), access_log=None)
+    app = create_app(config)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=config.keepalive_seconds,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
+    assert runner.server is not None, "set up just now"
+    app[DOORMAN].watch(runner.server)
     port = runner.addresses[0][1]
     return runner, _base_url(config.host, port)
 

@@ -9,6 +9,8 @@ from typing import Any
 from spec.models import MB, MODELS, TASK_QUERY_RPS, ModelSpec
 
 MAX_SKEW = 7 * 86400  # a week either way: more is a mistake, not a clock
+# A 60 KB input per task is ~8,700 tasks' worth: evictions start long after their downloads.
+INPUT_STORE_BYTES = 512 * MB
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class EmulatorConfig:
     pending_seconds: float = (
         0.05  # virtual time a free task waits before it runs (docs show 25-55 ms)
     )
+    # real seconds: an idle connection is closed this long after its last answer (above the
+    # 15 s an aiohttp client keeps its own idle connections, so clients close theirs first)
+    keepalive_seconds: float = 20.0
+    # real seconds a client has to send a request: its first head from connecting, a body from
+    # its head; a slower one (slowloris) is cut off
+    request_seconds: float = 10.0
+    input_store_bytes: int = INPUT_STORE_BYTES  # cap on the input images kept on disk
 
     def guess(self, guess_id: str) -> str:
         """The value of a guess (spec/guesses.yaml), as the model table was built with it."""
@@ -64,6 +73,9 @@ class EmulatorConfig:
             raise ValueError(f"query_rps must be positive, got {self.query_rps}")
         if self.pending_seconds < 0:
             raise ValueError(f"pending_seconds must be 0 or more, got {self.pending_seconds}")
+        for name in ("keepalive_seconds", "request_seconds", "input_store_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         bad = [k for k in self.api_keys if not k.startswith("sk-")]
         if bad:
             raise ValueError(f"API keys start with 'sk-'; got {bad[0]!r}")

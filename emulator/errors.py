@@ -58,6 +58,17 @@ def no_such_key() -> OssError:
     return OssError(404, "NoSuchKey", "The specified key does not exist.")
 
 
+def input_gone() -> OssError:
+    """A result whose input the input store evicted: refused, never drawn without it."""
+    return OssError(
+        404,
+        "NoSuchKey",
+        "The specified key does not exist: the emulator's input store evicted this task's input "
+        "image to stay under its cap (wanform emulator --input-store-mb), and a result is never "
+        "drawn without it. Download results soon after tasks end, or raise the cap.",
+    )
+
+
 def bad_request(code: str, message: str, unverified: tuple[str, ...] = ()) -> ErrorReply:
     return ErrorReply(400, code, message, unverified)
 

@@ -193,6 +193,7 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
     try:
         streamed, faults = await _last_gates(request, account, spec, body, endpoint, brief)
     except BaseException:  # refused, or the client went away: no task will hold the input
+        emulator.inputs.settle(brief.base)
         emulator.inputs.release(brief.base)
         raise
     task = emulator.tasks.submit(
@@ -352,8 +353,9 @@ async def cancel_task(request: web.Request) -> web.Response:
             return web.json_response({"request_id": request_id(request)})
     else:
         unverified(request, *task.unverified)
-    if not emulator.tasks.cancel(account, task_id):
+    if task is None or not emulator.tasks.cancel(account, task_id):
         raise bad_request("UnsupportedOperation", CANCEL_NOT_PENDING)
+    emulator.results.settle(task)
     return web.json_response({"request_id": request_id(request)})
 
 

@@ -1,4 +1,5 @@
-"""Reading request bodies: a size cap while reading, then JSON with DashScope's errors."""
+"""Reading request bodies: a size cap and a deadline while reading, then JSON with DashScope's
+errors."""
 
 from __future__ import annotations
 
@@ -7,23 +8,26 @@ import json
 from aiohttp import web
 
 from emulator.errors import bad_request
+from emulator.http.connections import deadline
 from spec.errors import NOT_JSON, TOO_LARGE
 
 CHUNK = 256 * 1024
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The raw body, refused with 400 BadRequest.TooLarge as soon as it passes `limit` bytes."""
+    """The raw body, refused with 400 BadRequest.TooLarge as soon as it passes `limit` bytes (and
+    dropped if it is slower than `request_seconds`)."""
     if request.content_length is not None and request.content_length > limit:
         raise bad_request("BadRequest.TooLarge", TOO_LARGE)
     chunks = []
     total = 0
     try:
-        async for chunk in request.content.iter_chunked(CHUNK):
-            total += len(chunk)
-            if total > limit:
-                raise bad_request("BadRequest.TooLarge", TOO_LARGE)
-            chunks.append(chunk)
+        async with deadline(request):
+            async for chunk in request.content.iter_chunked(CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise bad_request("BadRequest.TooLarge", TOO_LARGE)
+                chunks.append(chunk)
     except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not
         raise bad_request("BadRequest.IllegalInput", NOT_JSON) from None
     return b"".join(chunks)

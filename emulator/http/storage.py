@@ -11,6 +11,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http import HttpProcessingError
 
 from emulator.errors import OssError, bad_request, invalid_parameter
+from emulator.http.connections import deadline
 from emulator.http.context import EMULATOR, base_url, caller, note, request_id
 from emulator.http.faults import checkpoint, faulty
 from emulator.state.results import RESULTS_PREFIX
@@ -53,7 +54,8 @@ async def _read_part(part: BodyPartReader, limit: int, too_large: OssError) -> b
 
 
 async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None]:
-    """The form fields and the file of an OSS PostObject request, each within its size limit."""
+    """The form fields and the file of an OSS PostObject request, each within its size limit, all
+    within `request_seconds`."""
     malformed = OssError(
         400,
         "MalformedPOSTRequest",
@@ -67,14 +69,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], bytes | None
     fields: dict[str, str] = {}
     data = None
     try:
-        async for part in await request.multipart():
-            if not isinstance(part, BodyPartReader) or not part.name:
-                raise malformed
-            if part.name == "file":
-                data = await _read_part(part, UPLOAD_MAX_FILE_MB * MB, too_large)
-            else:
-                value = await _read_part(part, FIELD_MAX_BYTES, too_large)
-                fields[part.name] = value.decode("utf-8", "replace")
+        async with deadline(request):
+            async for part in await request.multipart():
+                if not isinstance(part, BodyPartReader) or not part.name:
+                    raise malformed
+                if part.name == "file":
+                    data = await _read_part(part, UPLOAD_MAX_FILE_MB * MB, too_large)
+                else:
+                    value = await _read_part(part, FIELD_MAX_BYTES, too_large)
+                    fields[part.name] = value.decode("utf-8", "replace")
     # HttpProcessingError: a part header aiohttp cannot parse (control bytes, say);
     # RequestPayloadError: a body that ends early or cannot be decoded
     except (

@@ -17,7 +17,7 @@ MAX_DECODE_PIXELS = min(Image.MAX_IMAGE_PIXELS or LARGEST_SIDE**2, LARGEST_SIDE*
 
 
 def _base_image(brief: Brief) -> tuple[Image.Image | None, tuple[tuple[float, ...], ...]]:
-    """The last input, read from disk now (None if its file is gone), decoded for `brief`."""
+    """The last input, read from disk now (InputGone if its file is gone), decoded for `brief`."""
     return decode_base(brief.base.read() if brief.base is not None else None, brief)
 
 

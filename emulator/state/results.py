@@ -2,7 +2,8 @@
 
 `/__results/<token>.png?Expires=<epoch>&OSSAccessKeyId=...&Signature=...`: a lookup with a
 tampered signature or an expired link raises a 403 OssError, of an unknown file a 404.
-Images are rendered on first download, in a worker thread.
+Images are rendered on first download, in a worker thread, from the task's input in the input
+store: a task needs it until it has drawn each image it will make (`settle`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from emulator.errors import OssError, no_such_key
+from emulator.errors import OssError, input_gone, no_such_key
 from emulator.images.draw import PngCache
 from emulator.images.painter import paint
 from emulator.state.clock import VirtualClock
+from emulator.state.inputstore import InputGone, InputStore
 from emulator.state.tasks import Task
 from spec.models import RESULT_TTL_SECONDS, TaskStatus
 
@@ -41,23 +43,39 @@ class ResultFile:
 class ResultStore:
     """Which token is which image, how its URL is signed, and the renders in progress."""
 
-    def __init__(self, clock: VirtualClock, executor: Executor, pngs: PngCache) -> None:
+    def __init__(
+        self, clock: VirtualClock, executor: Executor, pngs: PngCache, inputs: InputStore
+    ) -> None:
         self._clock = clock
         self._executor = executor
         self._pngs = pngs
+        self._inputs = inputs
         self._secret = secrets.token_bytes(16)
         self._files: dict[str, ResultFile] = {}
         self._rendering: dict[str, asyncio.Future[bytes]] = {}
 
     def register(self, task: Task) -> None:
-        """Name the task's images now; they can be fetched once it has SUCCEEDED."""
+        """Name the task's images now; they can be fetched once it has SUCCEEDED. A task that
+        will draw none (it FAILS) needs its input no more."""
         task.tokens = tuple(secrets.token_hex(16) for _ in range(task.brief.count))
         for index, token in enumerate(task.tokens):
             self._files[token] = ResultFile(token, task, index)
+        task.undrawn = sum(1 << index for index in task.succeeded_indexes())
+        if not task.undrawn:
+            self._inputs.settle(task.brief.base)
+
+    def settle(self, task: Task) -> None:
+        """The task will draw nothing more (it was canceled, say): its input may go first."""
+        if task.undrawn:
+            task.undrawn = 0
+            self._inputs.settle(task.brief.base)
 
     def forget(self, task: Task) -> None:
+        """The task is forgotten: its links, and its hold on its input."""
         for token in task.tokens:
             self._files.pop(token, None)
+        self.settle(task)
+        self._inputs.release(task.brief.base)
 
     def reset(self) -> None:
         self._files.clear()
@@ -108,7 +126,8 @@ class ResultStore:
         return self.lookup(parsed.path.removeprefix(RESULTS_PREFIX), parsed.query)
 
     async def png(self, file: ResultFile) -> bytes:
-        """The PNG bytes, rendered once even when several downloads ask at the same moment."""
+        """The PNG bytes, rendered once even when several downloads ask at the same moment; 404
+        if the task's input was evicted."""
         future = self._rendering.get(file.token)
         if future is None:
             loop = asyncio.get_running_loop()
@@ -116,8 +135,22 @@ class ResultStore:
                 loop.run_in_executor(self._executor, paint, file.task.brief, file.index, self._pngs)
             )
             self._rendering[file.token] = future
-            future.add_done_callback(lambda _: self._rendering.pop(file.token, None))
-        return await asyncio.shield(future)
+            future.add_done_callback(lambda done: self._rendered(file, done))
+        try:
+            return await asyncio.shield(future)
+        except InputGone:
+            raise input_gone() from None
+
+    def _rendered(self, file: ResultFile, done: asyncio.Future[bytes]) -> None:
+        """A render ended; once the task has drawn each image it makes, its input may go first."""
+        self._rendering.pop(file.token, None)
+        task = file.task
+        bit = 1 << file.index
+        if done.cancelled() or done.exception() is not None or not task.undrawn & bit:
+            return
+        task.undrawn &= ~bit
+        if not task.undrawn:
+            self._inputs.settle(task.brief.base)
 
     def _sign(self, token: str, expires: int) -> str:
         mac = hmac.new(self._secret, f"{token}\n{expires}".encode(), hashlib.sha1).digest()

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 import click
 
 from emulator import EmulatorConfig, serve
+from emulator.config import INPUT_STORE_BYTES
 from runner import signals
 from runner.cli.options import variants_option
 from runner.cli.steps import fail
-from spec.models import ModelSpec
+from spec.models import MB, ModelSpec
 
 
 @click.command()
@@ -55,6 +56,15 @@ from spec.models import ModelSpec
     metavar="KEY",
     help="Accept only this key (repeatable); default: any key starting with sk-.",
 )
+@click.option(
+    "--input-store-mb",
+    type=click.IntRange(min=1),
+    default=INPUT_STORE_BYTES // MB,
+    show_default=True,
+    envvar="WANFORM_EMULATOR_INPUT_STORE_MB",
+    help="Disk cap on the tasks' input images (env WANFORM_EMULATOR_INPUT_STORE_MB); past it the "
+    "least recently used go, those of tasks done drawing first.",
+)
 @variants_option
 def emulator(
     host: str,
@@ -64,9 +74,11 @@ def emulator(
     scenario: str | None,
     seed: int,
     api_keys: tuple[str, ...],
+    input_store_mb: int,
     models: Mapping[str, ModelSpec],
 ) -> None:
-    """Serve the offline DashScope emulator until Ctrl-C; prints its base URL.
+    """Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s);
+    prints its base URL.
 
     Where the API documents are silent or disagree, it answers as spec/guesses.yaml's defaults
     say; --variants picks the alternatives (service.over_cap=queue queues tasks over the
@@ -80,6 +92,7 @@ def emulator(
             scenario=scenario,
             seed=seed,
             api_keys=api_keys,
+            input_store_bytes=input_store_mb * MB,
             models=models,
         )
         serve(config)

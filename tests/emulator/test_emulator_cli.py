@@ -1,16 +1,21 @@
-"""`wanform emulator` as a process: --variants and WANFORM_VARIANTS pick the guessed answers."""
+"""`wanform emulator` as a process: --variants and WANFORM_VARIANTS pick the guessed answers;
+--input-store-mb and WANFORM_EMULATOR_INPUT_STORE_MB cap the input store."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from emulator_api import ASYNC, GENERATION, KEY, wan27
+from PIL import Image
 
 TIMEOUT_SECONDS = 30
 
@@ -63,3 +68,34 @@ def test_an_unknown_variant_is_a_usage_error() -> None:
         check=False,
     )
     assert done.returncode == 2 and "unknown variant sets.count=all" in done.stderr
+
+
+def refusal_of_a_large_input(*args: str, env: dict[str, str] | None = None) -> str:
+    """Start the emulator with `args`; the message refusing a task with a 1.2 MB input."""
+    noise = Image.frombytes("RGB", (700, 600), (bytes(range(256)) * 4922)[: 700 * 600 * 3])
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG", compress_level=0)
+    image = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", *args]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
+    try:
+        root = process.stdout.readline().strip().removesuffix("/api/v1")
+        try:
+            request(root, GENERATION, wan27(images=(image,)))
+        except urllib.error.HTTPError as refused:
+            return json.loads(refused.read())["message"]
+        return "accepted"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=TIMEOUT_SECONDS)
+        process.stdout.close()
+
+
+def test_input_store_option_and_environment_set_the_cap() -> None:
+    """The cap comes from --input-store-mb, else WANFORM_EMULATOR_INPUT_STORE_MB (default 512)."""
+    too_large = "whole input store (1048576 bytes"
+    assert refusal_of_a_large_input() == "accepted"
+    assert too_large in refusal_of_a_large_input("--input-store-mb", "1")
+    assert too_large in refusal_of_a_large_input(env={"WANFORM_EMULATOR_INPUT_STORE_MB": "1"})

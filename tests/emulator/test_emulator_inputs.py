@@ -1,5 +1,6 @@
 """Input images wait on disk, not in memory: one file per distinct input, held by the tasks that
-sent it, gone with the last of them, with a reset and with the application; results unchanged."""
+sent it, gone with the last of them, with a reset and with the application; results unchanged.
+The store's cap is tested in test_emulator_input_cap.py."""
 
 from __future__ import annotations
 
@@ -125,15 +126,16 @@ async def test_results_are_drawn_from_the_bytes_the_client_sent(api):
     assert expected != paint(dataclasses.replace(brief, base=None), 0)
 
 
-async def test_a_missing_input_file_draws_the_placeholder(api):
-    """If the input's file is gone at render time, the result is drawn as without an input."""
+async def test_a_missing_input_file_is_refused_not_drawn_without_it(api):
+    """If the input's file is gone at render time, the download answers 404 NoSuchKey: a result
+    drawn without its input would be a wrong image."""
     task_id = await api.submit(wan27(images=(uri(IMAGE),), size="1K"))
     await api.advance(31)
     directory = store(api).directory
     assert directory is not None
     (directory / hashlib.sha256(IMAGE).hexdigest()).unlink()
-    brief = task(api, task_id).brief
-    assert await result(api, task_id) == paint(dataclasses.replace(brief, base=None), 0)
+    status, body = await api.download(image_urls(await api.task(task_id))[0])
+    assert (status, b"<Code>NoSuchKey</Code>" in body) == (404, True)
 
 
 async def test_the_directory_lives_as_long_as_the_application():
