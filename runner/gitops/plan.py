@@ -12,7 +12,9 @@ from runner.engine.outputs import within
 from runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from runner.gitops.lockfile import LockFile, job_key
+from runner.recipes.build import BuiltRequest
 from runner.recipes.check import CheckedJob
+from spec.checks import request_mode
 from spec.models import MODELS
 from spec.problems import Path as BodyPath
 
@@ -24,12 +26,15 @@ INCOMPLETE, PARTIAL = "incomplete", "partial"
 
 @dataclass
 class PlannedJob:
-    """One job's verdict, why, and what running it would bill."""
+    """One job's verdict, why, and what running it would bill: `images` at most, whatever the
+    service decides where the documents say "up to" or disagree; `expected` as the table's guesses
+    and the journal lead to expect."""
 
     key: str
     status: str
     model: str
     images: int = 0
+    expected: int = 0
     reasons: list[str] = field(default_factory=list)
     checked: CheckedJob | None = None
     fingerprint: Fingerprint | None = None
@@ -41,6 +46,10 @@ class PlannedJob:
     @property
     def cost(self) -> float:
         return self.images * MODELS[self.model].price_cny if self.model in MODELS else 0.0
+
+    @property
+    def expected_cost(self) -> float:
+        return self.expected * MODELS[self.model].price_cny if self.model in MODELS else 0.0
 
 
 @dataclass
@@ -56,12 +65,18 @@ class Plan:
         return [j for j in self.jobs if j.status == ORPHANED]
 
     def totals(self) -> dict[str, dict[str, float]]:
-        """Billable images and estimated cost of the pending jobs, per model."""
+        """Billable images and estimated cost of the pending jobs, per model: at most, and
+        expected."""
         out: dict[str, dict[str, float]] = {}
         for job in self.pending():
-            row = out.setdefault(job.model, {"images": 0, "cost_cny": 0.0})
+            row = out.setdefault(
+                job.model,
+                {"images": 0, "cost_cny": 0.0, "expected_images": 0, "expected_cost_cny": 0.0},
+            )
             row["images"] += job.images
             row["cost_cny"] = round(row["cost_cny"] + job.cost, 6)
+            row["expected_images"] += job.expected
+            row["expected_cost_cny"] = round(row["expected_cost_cny"] + job.expected_cost, 6)
         return dict(sorted(out.items()))
 
 
@@ -106,9 +121,17 @@ def _verdict(
 ) -> PlannedJob:
     request = checked.request
     found = fingerprint(request, hashes, linked)
-    images = int(request.body["parameters"]["n"])
-    job = PlannedJob(key, NEW, request.spec.name, images, checked=checked, fingerprint=found)
+    job = PlannedJob(
+        key, NEW, request.spec.name, *billable(request), checked=checked, fingerprint=found
+    )
     return judge(job, lock, root, hashes, areas)
+
+
+def billable(request: BuiltRequest) -> tuple[int, int]:
+    """The images a request can bill at most (every count rule at its maximum), and as asked."""
+    parameters = request.body["parameters"]
+    mode = request_mode(request.spec, request.body)
+    return mode.images_at_most(parameters), mode.images_asked(parameters)
 
 
 def judge(
@@ -141,8 +164,8 @@ def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
     if then == RESUBMIT:
         job.status = INCOMPLETE
         job.reasons.append("a rerun submits the whole request again")
-    elif then == REFETCH:  # the images count stays: without the journal it is submitted again
-        job.status = INCOMPLETE
+    elif then == REFETCH:  # at most: without the journal it is submitted again
+        job.status, job.expected = INCOMPLETE, 0
         task = entry.get("task_id")
         job.reasons.append(
             f"a rerun fetches them again from task {task}, not billed again while the journal "
@@ -151,7 +174,7 @@ def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
             else "a rerun submits it again (a sync call leaves no task to fetch from)"
         )
     else:
-        job.status, job.images = PARTIAL, 0
+        job.status, job.images, job.expected = PARTIAL, 0, 0
         job.reasons.append("not rerun: it would fail and bill again; --force reruns it")
 
 

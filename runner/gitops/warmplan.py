@@ -32,7 +32,7 @@ from runner.gitops.fingerprint import (
 )
 from runner.gitops.links import identity
 from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import NEW, UNCHANGED, Plan, PlannedJob, judge, with_orphans
+from runner.gitops.plan import NEW, UNCHANGED, Plan, PlannedJob, billable, judge, with_orphans
 from runner.recipes import graph
 from runner.recipes.check import CheckedJob, Validation
 from runner.recipes.load import Defaults, Recipe, display_path
@@ -40,7 +40,7 @@ from spec.models import ModelSpec
 from spec.problems import Finding, Location, Problem
 
 PLAN_CACHE = Path(STATE_DIR) / "plans.json"
-FORMAT = 1  # bump when an entry's shape changes
+FORMAT = 2  # bump when an entry's shape changes
 # what decides whether a recipe is valid and what its fingerprints are
 CODE = ("spec", "runner/recipes", "runner/gitops/fingerprint.py")
 
@@ -155,8 +155,9 @@ class PlanCache:
                     for path, up, image in job["links"]
                 }
                 digest = body_digest(identified(job["body"], linked))
+            most, asked = job["images"]
             found = PlannedJob(
-                key, NEW, job["model"], job["n"], fingerprint=Fingerprint(digest, {})
+                key, NEW, job["model"], most, asked, fingerprint=Fingerprint(digest, {})
             )
             if judge(found, lock, self.root, hashes, (self.root,)).status != UNCHANGED:
                 return None
@@ -211,7 +212,7 @@ def _entry(
         row: dict[str, object] = {
             "key": checked.key,
             "model": request.spec.name,
-            "n": int(request.body["parameters"]["n"]),
+            "images": list(billable(request)),
         }
         if checked.links:
             local = {path: value for path, value in images.items() if path not in linked}

@@ -80,7 +80,14 @@ def test_fresh_project_is_all_new(project: Path) -> None:
         "recipes/cat.yaml::cat": ("new", []),
         "recipes/dog.yaml::dog": ("new", []),
     }
-    assert plan.totals() == {"wan2.7-image": {"images": 4, "cost_cny": 0.8}}
+    assert plan.totals() == {
+        "wan2.7-image": {
+            "images": 4,
+            "cost_cny": 0.8,
+            "expected_images": 4,
+            "expected_cost_cny": 0.8,
+        }
+    }
 
 
 def test_after_a_run_everything_is_unchanged(project: Path) -> None:

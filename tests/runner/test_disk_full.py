@@ -180,8 +180,8 @@ def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
     project, emulator, monkeypatch
 ):
     """Image 2 cannot be written, the sidecar can: the job is partial with OutputNotWritten,
-    `plan` calls it incomplete (a rerun fetches the image from the same task), and the rerun
-    completes it without submitting anything."""
+    `plan` calls it incomplete (a rerun fetches the image from the same task: billable at most,
+    none expected), and the rerun completes it without submitting anything."""
     base_url, _ = emulator
     root = project.root
     monkeypatch.chdir(root)
@@ -201,6 +201,7 @@ def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
         plan.stdout
     )
     assert f"a rerun fetches them again from task {job['task_id']}" in plan.stdout
+    assert "2 billable images at most, about 0.40 CNY (0 expected)" in plan.stdout
 
     monkeypatch.undo()
     monkeypatch.chdir(root)
