@@ -16,7 +16,7 @@ from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, exit_on_interrupt, fail, resolve_target
+from runner.cli.steps import check_writable, exit_on_interrupt, fail, project_target
 from runner.cli.validate import project_at, validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
@@ -182,14 +182,14 @@ def run(
             Path(root), out_dir, validation.jobs + validation.context, [lock_file, junit]
         )
         gitops = _open_project(Path(root), lock_file, out_dir)
-        plan = gitops.plan(validation.jobs + validation.context)
+        chosen = project_target(target, project)
+        plan = gitops.plan(validation.jobs + validation.context, chosen.made_on)
         chosen_jobs = gitops_project.select(plan, force, part, _wanted(plan, wanted))
         refusal = gitops_project.over_budget(
             chosen_jobs, _first(max_images, project.max_images), _first(max_cost, project.max_cost)
         )
         if refusal:
             fail(refusal)
-        chosen = resolve_target(target or project.target, project.environment(dict(os.environ)))
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         known = _known(gitops, jobs)
         result = _execute(jobs, chosen, options, flags, fmt, root, models, known)
@@ -277,7 +277,7 @@ def _record(
     """Write the lock (pruned if asked) and the JUnit report; exit 1 if a file cannot be
     written."""
     try:
-        for removed in project.record(jobs, result, target.name, plan, prune):
+        for removed in project.record(jobs, result, target.made_on, plan, prune):
             click.echo(f"notice: pruned {removed}", err=True)
         if junit:
             write_junit(Path(junit), result)

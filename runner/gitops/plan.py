@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.api.targets import DASHSCOPE
 from runner.engine.outputs import within
 from runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
@@ -117,6 +118,7 @@ def _verdict(
     root: Path,
     hashes: HashCache,
     areas: tuple[Path, ...],
+    target: str,
     linked: Mapping[BodyPath, str] | None = None,
 ) -> PlannedJob:
     request = checked.request
@@ -124,7 +126,7 @@ def _verdict(
     job = PlannedJob(
         key, NEW, request.spec.name, *billable(request), checked=checked, fingerprint=found
     )
-    return judge(job, lock, root, hashes, areas)
+    return judge(job, lock, root, hashes, areas, target)
 
 
 def billable(request: BuiltRequest) -> tuple[int, int]:
@@ -135,25 +137,38 @@ def billable(request: BuiltRequest) -> tuple[int, int]:
 
 
 def judge(
-    job: PlannedJob, lock: LockFile, root: Path, hashes: HashCache, areas: tuple[Path, ...]
+    job: PlannedJob,
+    lock: LockFile,
+    root: Path,
+    hashes: HashCache,
+    areas: tuple[Path, ...],
+    target: str,
 ) -> PlannedJob:
-    """Set the verdict of a fingerprinted job (new until judged) against its lock entry."""
+    """Set the verdict of a fingerprinted job (new until judged) against its lock entry; the
+    target it would run on (`Target.made_on`) is part of its identity."""
     assert job.fingerprint is not None
     entry = lock.jobs.get(job.key)
     if entry is None:
         return job
+    moved = _moved(entry.get("target"), target)
     if entry.get("fingerprint") != job.fingerprint.digest:
         job.status = CHANGED
-        job.reasons = _changed_fields(entry.get("fields", {}), job.fingerprint.fields) or [
-            "request"
-        ]
+        fields = _changed_fields(entry.get("fields", {}), job.fingerprint.fields)
+        job.reasons = fields + moved if fields or moved else ["request"]
         return job
-    job.reasons = _output_drift(entry, root, hashes, areas)
+    job.reasons = moved + _output_drift(entry, root, hashes, areas)
     job.status = CHANGED if job.reasons else UNCHANGED
     failures = [f for f in entry.get("failures") or [] if isinstance(f, dict)]
     if job.status == UNCHANGED and failures:
         _unfinished(job, entry, failures)
     return job
+
+
+def _moved(recorded: object, target: str) -> list[str]:
+    """`target: OLD -> NEW` when the entry was made on another target. An entry written before
+    the lock recorded DashScope's region (`dashscope`) was made on the region a run uses."""
+    legacy = recorded == DASHSCOPE and target.startswith(f"{DASHSCOPE}:")
+    return [] if recorded == target or legacy else [f"target: {recorded or 'unknown'} -> {target}"]
 
 
 def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
@@ -183,20 +198,22 @@ def make_plan(
     lock: LockFile,
     root: Path,
     hashes: HashCache,
+    *,
+    target: str,
     areas: tuple[Path, ...] = (),
     links: Links | None = None,
 ) -> Plan:
-    """Verdicts for every valid job, plus the lock's entries that no recipe declares any more;
-    outputs are read only inside `areas` (default: the root). Jobs are judged in the order given
-    (upstream first), and `links` gives each the identities of its inputs made by jobs judged
-    before it."""
+    """Verdicts for every valid job run on `target` (`Target.made_on`), plus the lock's entries
+    that no recipe declares any more; outputs are read only inside `areas` (default: the root).
+    Jobs are judged in the order given (upstream first), and `links` gives each the identities of
+    its inputs made by jobs judged before it."""
     areas = areas or (root,)
     planned: list[PlannedJob] = []
     done: dict[str, PlannedJob] = {}
     for checked in jobs:
         key = recipe_key(checked, root)
         linked = links(checked, done) if links else None
-        planned.append(_verdict(checked, key, lock, root, hashes, areas, linked))
+        planned.append(_verdict(checked, key, lock, root, hashes, areas, target, linked))
         done.setdefault(key, planned[-1])
     return with_orphans(planned, lock)
 

@@ -172,8 +172,11 @@ class Project:
         check_confined(lock, root, areas)
         return cls(root, lock, HashCache(root), areas)
 
-    def plan(self, jobs: list[CheckedJob]) -> Plan:
-        return plan_chained(jobs, self.lock, self.root, self.hashes, self.areas)
+    def plan(self, jobs: list[CheckedJob], target: str) -> Plan:
+        """The plan of `jobs` run on `target` (`Target.made_on`) against the lock."""
+        return plan_chained(
+            jobs, self.lock, self.root, self.hashes, target=target, areas=self.areas
+        )
 
     def record(
         self,
@@ -183,8 +186,8 @@ class Project:
         plan: Plan,
         prune_orphans: bool,
     ) -> list[str]:
-        """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache;
-        returns files pruned."""
+        """Record what ran on `target` (`Target.made_on`), prune if asked, write the lock and hash
+        cache; returns files pruned."""
         made = {
             j.key: {image.index: f"sha256:{image.sha256}" for image in state.images}
             for j, state in zip(jobs, result.jobs, strict=True)

@@ -39,7 +39,8 @@ def project(tmp_path: Path) -> Path:
 def plan_of(root: Path):
     result = validate_paths([str(root / "recipes")], root=root)
     assert result.report.ok(), [f.as_dict() for f in result.report.findings]
-    return make_plan(result.jobs, LockFile.load(root / "wanform.lock"), root, HashCache(root))
+    lock = LockFile.load(root / "wanform.lock")
+    return make_plan(result.jobs, lock, root, HashCache(root), target="emulator")
 
 
 def record_all(root: Path) -> None:

@@ -195,7 +195,7 @@ def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
     assert [(f["index"], f["code"]) for f in job["failed_images"]] == [(2, "OutputNotWritten")]
     assert any("SUCCEEDED and is billed" in n for n in job["notices"])
     assert temporaries(root) == []
-    plan = CliRunner().invoke(main, ["plan", "--detailed-exitcode", "."])
+    plan = CliRunner().invoke(main, ["plan", "--detailed-exitcode", "--target", base_url, "."])
     assert plan.exit_code == 2
     assert "~ incomplete owl.yaml::owl (wan2.5-i2i-preview, 2 images): image 2 failed: " in (
         plan.stdout
