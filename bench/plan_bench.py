@@ -55,7 +55,8 @@ def plan_once(root: Path):
     """Validate and plan through the library, as the first plan of a run would."""
     result = validate_paths([str(root / "recipes")], root=root)
     hashes = HashCache(root)
-    plan = make_plan(result.jobs, LockFile.load(root / "wanform.lock"), root, hashes)
+    lock = LockFile.load(root / "wanform.lock")
+    plan = make_plan(result.jobs, lock, root, hashes, target="emulator")
     hashes.save()
     return plan
 

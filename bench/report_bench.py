@@ -61,7 +61,7 @@ def record(root: Path) -> int:
     """One output per job, written and locked as a run would; returns the job count."""
     result = validate_paths([str(root / "recipes")], root=root)
     lock = LockFile.load(root / "wanform.lock")
-    plan = make_plan(result.jobs, lock, root, HashCache(root))
+    plan = make_plan(result.jobs, lock, root, HashCache(root), target="emulator")
     rng = random.Random(8)
     outputs = []
     for i in range(20):

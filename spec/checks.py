@@ -164,6 +164,12 @@ def select_mode(spec: ModelSpec, parameters: Mapping, image_count: int) -> Mode:
     return spec.modes["edit"]
 
 
+def request_mode(spec: ModelSpec, body: Mapping) -> Mode:
+    """The mode of a structurally valid body: its switches and its input images (not the mask)."""
+    view, _ = _view(spec, body)
+    return select_mode(spec, view.parameters, len(view.images))
+
+
 def request_images(
     body: Mapping, models: Mapping[str, ModelSpec] = MODELS
 ) -> list[tuple[Path, str]]:

@@ -77,6 +77,21 @@ class Mode:
     when: str = ""  # how a request ends up in this mode, for messages
     max_images: Range | None = None  # `max_images`: how many images the model may make
     max_images_default: int | None = None
+    n_default_guess: str | None = None  # the guess (spec/guesses.yaml) n_default rests on
+
+    def images_asked(self, parameters: Mapping) -> int:
+        """How many images a request asks for as this table reads the documents: `max_images`
+        for interleaved output, else `n`, else the default (image sets make "up to" it)."""
+        if self.max_images is not None:
+            return int(parameters.get("max_images", self.max_images_default or 1))
+        return int(parameters.get("n", self.n_default))
+
+    def images_at_most(self, parameters: Mapping) -> int:
+        """The most images a request can bill under every reading of the documents: as asked,
+        with a default that a guess decides at that guess's largest value."""
+        if self.n_default_guess is not None and "n" not in parameters:
+            return max(int(value) for value in GUESSES[self.n_default_guess].values)
+        return self.images_asked(parameters)
 
 
 @dataclass(frozen=True)
@@ -166,6 +181,7 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
                     4,
                     edit_size,
                     "input images, enable_sequential off",
+                    n_default_guess="wan2.7.n_default",
                 ),
                 "text_to_image": Mode(
                     "text_to_image",
@@ -174,6 +190,7 @@ def _wan27(name: str, price: float, pro: bool) -> ModelSpec:
                     4,
                     t2i_size,
                     "no input images, enable_sequential off",
+                    n_default_guess="wan2.7.n_default",
                 ),
                 "sequential": Mode(
                     "sequential",
@@ -378,11 +395,11 @@ def choose(variants: Mapping[str, str] | None, guess_id: str) -> str:
 def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -> None:
     check_variants(variants)
     chosen = MappingProxyType(dict(variants))
-    n27 = int(choose(variants, "wan2.7.n_default"))
-    for name in ("wan2.7-image-pro", "wan2.7-image"):
-        spec = models[name]
+    for name, spec in models.items():
         modes = {
-            k: (replace(m, n_default=n27) if k != "sequential" else m)
+            k: (replace(m, n_default=int(choose(variants, m.n_default_guess))))
+            if m.n_default_guess
+            else m
             for k, m in spec.modes.items()
         }
         models[name] = replace(spec, modes=MappingProxyType(modes))

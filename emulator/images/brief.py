@@ -63,14 +63,10 @@ def _prompt(spec: ModelSpec, body: Mapping) -> str:
     return next(item["text"] for item in body["input"]["messages"][0]["content"] if "text" in item)
 
 
-def _count_and_style(spec: ModelSpec, mode: Mode, parameters: Mapping) -> tuple[int, str]:
+def _style(spec: ModelSpec, mode: Mode) -> str:
     if spec.family != "messages":
-        return parameters.get("n", mode.n_default), "results"
-    if mode.name == "interleave":
-        return parameters.get("max_images", mode.max_images_default), "interleave"
-    if mode.name == "sequential":
-        return parameters.get("n", mode.n_default), "set"
-    return parameters.get("n", mode.n_default), "choices"
+        return "results"
+    return {"interleave": "interleave", "sequential": "set"}.get(mode.name, "choices")
 
 
 def _up_to(count: int, seed: int) -> int:
@@ -85,8 +81,8 @@ def _up_to(count: int, seed: int) -> int:
 def _guesses(spec: ModelSpec, mode: Mode, parameters: Mapping, style: str) -> tuple[str, ...]:
     """The guesses that decided how many images the request makes."""
     guesses = []
-    if spec.name.startswith("wan2.7") and mode.name != "sequential" and "n" not in parameters:
-        guesses.append("wan2.7.n_default")
+    if mode.n_default_guess is not None and "n" not in parameters:
+        guesses.append(mode.n_default_guess)
     if style in ("set", "interleave"):
         guesses.append("sets.count")
     return tuple(guesses)
@@ -127,7 +123,7 @@ def brief_for(
     width, height = output_size(
         spec, mode, parameters, (last_info.width, last_info.height) if last_info else None, function
     )
-    count, style = _count_and_style(spec, mode, parameters)
+    count, style = mode.images_asked(parameters), _style(spec, mode)
     seed = parameters.get("seed", default_seed)
     if style in ("set", "interleave") and spec.guess("sets.count") == "fewer":
         count = _up_to(count, seed)

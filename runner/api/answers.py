@@ -81,15 +81,9 @@ def _mode(request: BuiltRequest) -> Mode:
     return select_mode(request.spec, parameters, sum(ref.role == "input" for ref in request.images))
 
 
-def allowed_images(request: BuiltRequest) -> int | None:
+def allowed_images(request: BuiltRequest) -> int:
     """The most images a request can make: `n`, or `max_images` for interleaved output."""
-    mode, parameters = _mode(request), request.body.get("parameters") or {}
-    most = (
-        parameters.get("max_images", mode.max_images_default)
-        if mode.name == "interleave"
-        else parameters.get("n", mode.n_default)
-    )
-    return int(most) if isinstance(most, int | float) else None
+    return _mode(request).images_at_most(request.body.get("parameters") or {})
 
 
 def fixed_size(request: BuiltRequest) -> tuple[int, int] | None:
@@ -108,7 +102,7 @@ def disagreement(request: BuiltRequest, body: dict) -> str | None:
     raw = body.get("usage")
     usage: dict = raw if isinstance(raw, dict) else {}
     count, allowed = usage.get("image_count"), allowed_images(request)
-    if isinstance(count, int) and allowed is not None and count > allowed:
+    if isinstance(count, int) and count > allowed:
         return f"it made {count} images where the job allows {allowed}"
     size = fixed_size(request)
     if size is not None and "size" in usage and usage["size"] != f"{size[0]}*{size[1]}":

@@ -20,6 +20,10 @@ LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` 
 WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EMULATOR_KEY = "sk-wanform-emulator"  # any `sk-` key is an account on the emulator
 API_SUFFIX = "/api/v1"
+DASHSCOPE = "dashscope"
+DASHSCOPE_DOMAIN = ".aliyuncs.com"
+# hosts named for their region rather than by a workspace (`dashscope.aliyuncs.com` is Beijing)
+REGION_HOSTS = {"dashscope-intl": "ap-southeast-1", "dashscope-us": "us-east-1"}
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,31 @@ class Target:
         whatever its port."""
         return "emulator" if self.embedded else safe_url(self.base_url)
 
+    @property
+    def made_on(self) -> str:
+        """What a lock entry records of the target its images were made on, part of the job's
+        identity: `emulator` (the embedded one), `dashscope:REGION` (any DashScope host, by the
+        region it serves; never the workspace), or any other base URL."""
+        if self.embedded:
+            return "emulator"
+        region = dashscope_region(self.base_url)
+        return f"{DASHSCOPE}:{region}" if region else safe_url(self.base_url)
+
     def describe(self) -> str:
         return f"{self.name} {safe_url(self.base_url)}" if self.base_url else self.name
 
     def with_base_url(self, base_url: str) -> Target:
         return Target(self.name, base_url, self.api_key, self.embedded)
+
+
+def dashscope_region(base_url: str) -> str | None:
+    """The region a DashScope base URL serves (its host says so), or None for any other host."""
+    host = urlsplit(base_url).hostname or ""
+    if not host.endswith(DASHSCOPE_DOMAIN):
+        return None
+    if ".maas." in host:
+        return host.split(".")[1]
+    return REGION_HOSTS.get(host.split(".")[0], "cn-beijing")
 
 
 def sdk_base_url(env: Mapping[str, str]) -> str:
@@ -113,15 +137,16 @@ def check_url(url: str) -> str:
     return base if parts.path.strip("/") else base + API_SUFFIX
 
 
-def resolve(choice: str | None, env: Mapping[str, str]) -> Target:
-    """The target named by `--target` (or chosen from the environment when it is None)."""
+def resolve(choice: str | None, env: Mapping[str, str], sending: bool = True) -> Target:
+    """The target named by `--target` (or chosen from the environment when it is None); one
+    that nothing will be sent to (`plan`) needs no key."""
     key = env.get("DASHSCOPE_API_KEY", "").strip()
     if choice is None:
-        choice = "dashscope" if key else "emulator"
+        choice = DASHSCOPE if key else "emulator"
     if choice == "emulator":
         return Target("emulator", "", EMULATOR_KEY, embedded=True)
-    if choice == "dashscope":
-        if not key:
+    if choice == DASHSCOPE:
+        if not key and sending:
             raise TargetError("--target dashscope needs DASHSCOPE_API_KEY in the environment")
-        return Target("dashscope", sdk_base_url(env), key)
+        return Target(DASHSCOPE, sdk_base_url(env), key)
     return Target("url", check_url(choice), key or EMULATOR_KEY)

@@ -11,7 +11,7 @@ import click
 
 from runner import signals
 from runner.api.errors import WanformError
-from runner.api.targets import Target
+from runner.api.targets import Target, dashscope_region
 from runner.cli.options import variants_option
 from runner.cli.steps import check_writable, fail, resolve_target
 from runner.exits import Exit
@@ -78,26 +78,14 @@ def _play(target: Target, models: Mapping[str, ModelSpec], cases, max_cost: floa
 
 
 def _kind(target: Target, emulator: bool) -> str:
-    from urllib.parse import urlsplit
-
-    host = urlsplit(target.base_url).hostname or ""
-    if target.name == "dashscope" or (not emulator and host.endswith(".aliyuncs.com")):
+    if target.name == "dashscope" or (not emulator and dashscope_region(target.base_url)):
         return "dashscope"
     return "emulator" if emulator else "url"
 
 
 def _region(kind: str, base_url: str) -> str | None:
     """The DashScope region a base URL points at (its host says so)."""
-    from urllib.parse import urlsplit
-
-    if kind != "dashscope":
-        return None
-    host = urlsplit(base_url).hostname or ""
-    if ".maas." in host:
-        return host.split(".")[1]
-    return {"dashscope-intl": "ap-southeast-1", "dashscope-us": "us-east-1"}.get(
-        host.split(".")[0], "cn-beijing"
-    )
+    return (dashscope_region(base_url) or "cn-beijing") if kind == "dashscope" else None
 
 
 def _settled(case, differs: bool, embedded: bool, variants, expected) -> None:

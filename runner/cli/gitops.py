@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from runner.cli.options import root_option, variants_option
-from runner.cli.steps import fail
+from runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
+from runner.cli.steps import fail, project_target
 from runner.cli.validate import echo_warnings, project_at, targets, validated
 from runner.exits import CHANGES_PENDING, Exit
 from runner.gitops.fingerprint import HashCache
@@ -39,21 +39,22 @@ def build_plan(
     lock_path: Path,
     fmt: str,
     models: Mapping[str, ModelSpec],
+    target: str,
 ) -> Plan:
-    """Validate, then compare with the lock (with the jobs they take outputs from); invalid
-    recipes are printed as `validate` prints them, exit 1. A plan in which nothing changed is
-    served from the plan cache (runner.gitops.warmplan)."""
+    """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
+    `target` (`Target.made_on`); invalid recipes are printed as `validate` prints them, exit 1.
+    A plan in which nothing changed is served from the plan cache (runner.gitops.warmplan)."""
     lock = load_lock(lock_path)
     hashes = HashCache(project.root)
     cache = PlanCache(project.root, project.defaults, models)
     files, missing = discover(targets(paths, project))
-    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files)
+    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
     if warm is not None:
         echo_warnings(warm.warnings)
         hashes.save()
         return warm.plan
     result = validated(paths, project, fmt, models)
-    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes)
+    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
     cache.remember(result, plan)
     hashes.save()
     return plan
@@ -98,9 +99,11 @@ def draw(plan: Plan, style: str) -> str:
     type=click.Choice(["dot", "mermaid"]),
     help="Print the pending jobs and the jobs they take outputs from as a graph instead.",
 )
+@click.option("--target", metavar="TARGET", help=PLAN_TARGET_HELP)
 @variants_option
 def plan(
     paths: tuple[str, ...],
+    target: str | None,
     lock_path: str | None,
     root: str | None,
     fmt: str,
@@ -112,13 +115,17 @@ def plan(
     """Compare recipes (default: recipes/) with the lock file and the outputs on disk.
 
     Each job is new, changed (with the fields, inputs or outputs that changed; `upstream: JOB` when
-    an input made by another job did), unchanged, or orphaned (in the lock, in no recipe any
-    more). Prints the billable images and a cost estimate per model, the jobs a run of these
-    recipes also needs upstream included. Nothing is sent.
+    an input made by another job did; `target: emulator -> dashscope:cn-beijing` when the lock
+    records it as made on another target than this run's), unchanged, or orphaned (in the lock, in
+    no recipe any more). Prints the billable images and a cost estimate per model, each job at the
+    most it can bill (image sets and interleaved output at their full count), the jobs a run of
+    these recipes also needs upstream included. Nothing is sent, so `--target dashscope` needs no
+    key.
     """
     project = project_at(root, fmt)
     lock = Path(lock_path) if lock_path else project.root / LOCK_NAME
-    found = build_plan(paths, project, lock, fmt, models)
+    made_on = project_target(target, project, sending=False).made_on
+    found = build_plan(paths, project, lock, fmt, models, made_on)
     if style:
         sys.stdout.write(draw(found, style))
     else:

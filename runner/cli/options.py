@@ -48,5 +48,11 @@ def root_option(text: str = "Project root; local image paths must stay inside it
     )
 
 
+# The target `plan` and `report` judge the lock against: a job made on another one is changed.
+PLAN_TARGET_HELP = (
+    "The target a run would use, chosen as `run --target` (its default the same); a job the lock "
+    "records as made on another target (or DashScope region) is changed. Nothing is sent."
+)
+
 # Where `run`, `status` and `cancel` send their requests.
 target_option = click.option("--target", metavar="TARGET", help=TARGET_HELP)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from runner.cli.options import root_option, variants_option
-from runner.cli.steps import check_writable, fail
+from runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
+from runner.cli.steps import check_writable, fail, project_target
 from runner.cli.validate import project_at, validated
 from runner.gitops import project as gitops_project
 from runner.gitops.links import plan_chained
@@ -61,10 +61,12 @@ from spec.models import ModelSpec
     show_default=True,
     help="html: write REPORT-DIR/index.html; markdown: print a summary for CI on stdout.",
 )
+@click.option("--target", metavar="TARGET", help=PLAN_TARGET_HELP)
 @root_option("Project root: the lock, the run summaries in ROOT/.wanform/runs and the images.")
 @variants_option
 def report(
     paths: tuple[str, ...],
+    target: str | None,
     report_dir: str,
     out: str | None,
     lock_path: str | None,
@@ -100,7 +102,10 @@ def report(
     places = page.places(project_root, folder)
     compared = _base(project, lock_file, base, folder) if base else project.lock
     jobs = validation.jobs + validation.context
-    plan = plan_chained(jobs, compared, project_root, project.hashes, project.areas)
+    made_on = project_target(target, found_project, sending=False).made_on
+    plan = plan_chained(
+        jobs, compared, project_root, project.hashes, target=made_on, areas=project.areas
+    )
     project.hashes.save()
     find = None
     if plan_only and html:  # a changed job's previous outputs, from disk or git

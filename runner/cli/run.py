@@ -18,7 +18,7 @@ from runner.api.errors import WanformError
 from runner.api.limits import Limits, resolve_limits
 from runner.api.targets import Target
 from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, fail, resolve_target
+from runner.cli.steps import check_writable, fail, project_target
 from runner.cli.validate import project_at, validated
 from runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from runner.engine.launch import execute
@@ -194,14 +194,14 @@ def run(
         )
         gitops = _open_project(Path(root), lock_file, out_dir)
         options = replace(options, claimed=gitops.lock.task_ids())
-        plan = gitops.plan(validation.jobs + validation.context)
+        chosen = project_target(target, project)
+        plan = gitops.plan(validation.jobs + validation.context, chosen.made_on)
         chosen_jobs = gitops_project.select(plan, force, part, _wanted(plan, wanted))
         refusal = gitops_project.over_budget(
             chosen_jobs, _first(max_images, project.max_images), _first(max_cost, project.max_cost)
         )
         if refusal:
             fail(refusal)
-        chosen = resolve_target(target or project.target, project.environment(dict(os.environ)))
         jobs = [j.checked for j in chosen_jobs if j.checked is not None]
         known = _known(gitops, jobs)
         with signals.held():  # a signal stops the jobs and waits until the lock records them
@@ -303,7 +303,7 @@ def _record(
     """Write the lock (pruned if asked) and the JUnit report; exit 4 if a file cannot be written
     (the tasks are made: 1 would say nothing was sent)."""
     try:
-        pruned = project.record(jobs, result, target.name, plan, prune)
+        pruned = project.record(jobs, result, target.made_on, plan, prune)
         for removed in pruned.removed:
             click.echo(f"notice: pruned {removed}", err=True)
         for kept, reason in pruned.kept:

@@ -8,13 +8,16 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from runner.api.errors import TargetError
 from runner.api.targets import Target, resolve
 from runner.exits import Exit
+
+if TYPE_CHECKING:  # not imported at run time: `status` and `cancel` start without it
+    from runner.recipes.projectfile import ProjectFile
 
 
 def fail(message: str, code: int = Exit.INVALID) -> NoReturn:
@@ -34,9 +37,18 @@ def check_writable(option: str, directory: Path) -> None:
         fail(f"{option}: cannot write in {directory}: {exc.strerror or exc}; nothing was sent")
 
 
-def resolve_target(choice: str | None, env: Mapping[str, str] | None = None) -> Target:
-    """The target `--target` names (or the environment chooses), or exit 1 saying why not."""
+def resolve_target(
+    choice: str | None, env: Mapping[str, str] | None = None, sending: bool = True
+) -> Target:
+    """The target `--target` names (or the environment chooses), or exit 1 saying why not; one
+    nothing is sent to needs no key."""
     try:
-        return resolve(choice, os.environ if env is None else env)
+        return resolve(choice, os.environ if env is None else env, sending)
     except TargetError as exc:
         fail(exc.message)
+
+
+def project_target(choice: str | None, project: ProjectFile, sending: bool = True) -> Target:
+    """The target of a project's jobs as `run` chooses it: `--target`, else the project file's,
+    else the environment's choice (`plan` and `report` judge the lock against the same one)."""
+    return resolve_target(choice or project.target, project.environment(dict(os.environ)), sending)

@@ -3,7 +3,7 @@ point of spec/guesses.yaml.
 
 Cases that succeed use the cheapest model and `n: 1` where the rule allows; the others are
 refused before a task exists, which DashScope does not bill ("failed calls are not charged",
-API-FACTS §2). A guessed refusal the real service might accept counts in `at_most`.
+API-FACTS §2). A guessed refusal the real service might accept counts at most (`Case.at_most`).
 """
 
 from __future__ import annotations
@@ -541,7 +541,6 @@ GUESSED = (
         429,
         code="Throttling.RateQuota",
         images=2,
-        at_most=3,
     ),
     _guess(
         "guess.size-on-wanx2.1",
@@ -550,7 +549,6 @@ GUESSED = (
         (_wanx(size="1024*1024"),),
         BAD,
         code="InvalidParameter",
-        at_most=1,
     ),
     _guess(
         "guess.negative-prompt-on-wan2.7",
@@ -560,7 +558,6 @@ GUESSED = (
         BAD,
         code="InvalidParameter",
         model=W27,
-        at_most=1,
     ),
     _guess(
         "guess.wan2.5-negative-prompt-in-parameters",
@@ -578,7 +575,6 @@ GUESSED = (
         BAD,
         code="InvalidParameter",
         model="wan2.5-i2i-preview",
-        at_most=1,
     ),
     _guess(
         "guess.mask-with-colorization",
@@ -587,7 +583,6 @@ GUESSED = (
         (_wanx(mask_image_url=image(512, 512, mode="L")),),
         BAD,
         code="InvalidParameter",
-        at_most=1,
     ),
     _guess(
         "guess.max-images-without-interleave",
@@ -597,7 +592,6 @@ GUESSED = (
         BAD,
         code="InvalidParameter",
         model="wan2.6-image",
-        at_most=1,
     ),
     _guess(
         "guess.wan2.7-data-uri-11mb",
@@ -607,7 +601,6 @@ GUESSED = (
         BAD,
         code="InvalidParameter",
         model=W27,
-        at_most=1,
     ),
     _guess(
         "guess.wan2.7-two-texts",
@@ -617,7 +610,6 @@ GUESSED = (
         BAD,
         code="InvalidParameter",
         model=W27,
-        at_most=1,
     ),
     _guess(
         "guess.empty-prompt",
@@ -626,7 +618,6 @@ GUESSED = (
         (_wanx(prompt=""),),
         BAD,
         code="InvalidParameter",
-        at_most=1,
     ),
     _guess(
         "guess.transparent-png",
@@ -670,7 +661,6 @@ GUESSED = (
         200,
         model="wan2.6-image",
         images=1,
-        at_most=2,
         emulator_only="the real service cannot be made to fail one image on purpose",
         fault={"action": "partial", "failed": 1, "code": "DataInspectionFailed"},
     ),
@@ -689,7 +679,6 @@ GUESSED = (
         "a cancelled task's query body",
         (_wanx(),),
         200,
-        at_most=1,
         cancel="at-once",
         emulator_only="DashScope keeps a task PENDING for milliseconds: a cancel cannot be timed",
     ),

@@ -13,7 +13,7 @@ import aiohttp
 from runner.api.targets import Target
 from runner.contract.play import Where
 from runner.contract.suite import Case
-from spec.models import ModelSpec
+from spec.models import MODELS, ModelSpec
 
 EMBEDDED_SPEED = 50.0  # the embedded emulator's clock: a wanx2.1 task takes a fifth of a second
 ADMIN_CLOCK = "/__emulator/clock"
@@ -37,13 +37,15 @@ class Bill:
 
 
 def bill(cases: Iterable[Case]) -> Bill:
-    """What the cases may bill on the real service."""
+    """What the cases may bill on the real service: as expected, and at most (each submission
+    at the most images it can make, whatever the case expects)."""
     chosen = list(cases)
+    most = [(model, images) for c in chosen for model, images in c.at_most()]
     return Bill(
         sum(c.images for c in chosen),
         round(sum(c.images * c.price for c in chosen), 6),
-        sum(c.at_most for c in chosen),
-        round(sum(c.at_most * c.price for c in chosen), 6),
+        sum(images for _, images in most),
+        round(sum(images * MODELS[model].price_cny for model, images in most), 6),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from spec.checks import request_mode
 from spec.models import (
     ASYNC_GENERATION_PATH,
     ASYNC_HEADER,
@@ -19,6 +20,7 @@ from spec.models import (
     MODELS,
     SYNC_PATH,
     SYNTHESIS_PATH,
+    ModelSpec,
 )
 
 Auth = Literal["key", "none", "invalid"]
@@ -27,6 +29,7 @@ NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 UNKNOWN_TASK = "{unknown}"  # in a path: a well-formed task id that no account has
 INVALID_KEY = "wanform-contract-invalid-key"  # not an `sk-` key: refused everywhere
 CHEAPEST = min(MODELS.values(), key=lambda m: m.price_cny).name
+SUBMISSION_PATHS = frozenset({ASYNC_GENERATION_PATH, SYNTHESIS_PATH, SYNC_PATH})
 
 
 @dataclass(frozen=True)
@@ -61,20 +64,35 @@ class Case:
     images: int = 0  # billable images when the answer is the expected one
     up_to: bool = False  # the documents say "up to": 1 to `images` images are expected
     streamed: bool | None = None  # whether the answer is an event stream (None: not the point)
-    at_most: int = 0  # billable images at most (a guessed refusal the service may accept)
     # cancel the first task: "after" it ended (documented: refused), "at-once" while the
     # emulator holds it PENDING
     cancel: Literal["", "after", "at-once"] = ""
     emulator_only: str = ""  # why only the emulator can play it; empty: any target
     fault: Mapping | None = field(default=None)  # an X-Wanform-Fault rule (emulator only)
 
-    def __post_init__(self) -> None:
-        if self.at_most < self.images:
-            object.__setattr__(self, "at_most", self.images)
-
     @property
     def price(self) -> float:
         return MODELS[self.model].price_cny
+
+    @property
+    def may_bill(self) -> bool:
+        """Whether the service may make images: the expected answer has them or is a success,
+        or it rests on a guess (a guessed refusal the service may accept)."""
+        return self.images > 0 or self.guess is not None or 200 <= self.status < 300
+
+    def at_most(self) -> list[tuple[str, int]]:
+        """(model, images) of each submission the case sends, every count rule at its maximum
+        (spec.models.Mode.images_at_most); nothing when it cannot bill."""
+        bodies = [call.body for call in self.calls if call.path in SUBMISSION_PATHS]
+        return [
+            (body["model"], _images_at_most(MODELS[body["model"]], body))
+            for body in bodies
+            if self.may_bill and isinstance(body, Mapping) and body.get("model") in MODELS
+        ]
+
+
+def _images_at_most(spec: ModelSpec, body: Mapping) -> int:
+    return request_mode(spec, body).images_at_most(body.get("parameters") or {})
 
 
 def messages(model: str, content: list[dict], **parameters: object) -> dict:

@@ -506,7 +506,7 @@ class Engine:
         found = outcome(output)
         request = w.built
         allowed = allowed_images(request)
-        if allowed is not None and len(found.urls) > allowed:
+        if len(found.urls) > allowed:
             self._wrong(w, f"the task returned {len(found.urls)} images, the job allows {allowed}")
         w.state.state = DOWNLOADING
         w.state.failures = found.failures + _not_returned(

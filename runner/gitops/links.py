@@ -131,10 +131,14 @@ def plan_chained(
     lock: LockFile,
     root: Path,
     hashes: HashCache,
+    *,
+    target: str,
     areas: tuple[Path, ...] = (),
 ) -> Plan:
     """`make_plan` upstream first, with inputs made by other jobs identified as above."""
-    plan = make_plan(upstream_first(jobs), lock, root, hashes, areas, linker(lock))
+    plan = make_plan(
+        upstream_first(jobs), lock, root, hashes, target=target, areas=areas, links=linker(lock)
+    )
     for job in plan.jobs:
         if job.status == CHANGED and job.checked is not None:
             job.reasons = _reasons(job)

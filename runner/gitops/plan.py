@@ -8,11 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.api.targets import DASHSCOPE
 from runner.engine.outputs import within
 from runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from runner.gitops.lockfile import LockFile, job_key
+from runner.recipes.build import BuiltRequest
 from runner.recipes.check import CheckedJob
+from spec.checks import request_mode
 from spec.models import MODELS
 from spec.problems import Path as BodyPath
 
@@ -24,12 +27,15 @@ INCOMPLETE, PARTIAL = "incomplete", "partial"
 
 @dataclass
 class PlannedJob:
-    """One job's verdict, why, and what running it would bill."""
+    """One job's verdict, why, and what running it would bill: `images` at most, whatever the
+    service decides where the documents say "up to" or disagree; `expected` as the table's guesses
+    and the journal lead to expect."""
 
     key: str
     status: str
     model: str
     images: int = 0
+    expected: int = 0
     reasons: list[str] = field(default_factory=list)
     checked: CheckedJob | None = None
     fingerprint: Fingerprint | None = None
@@ -41,6 +47,10 @@ class PlannedJob:
     @property
     def cost(self) -> float:
         return self.images * MODELS[self.model].price_cny if self.model in MODELS else 0.0
+
+    @property
+    def expected_cost(self) -> float:
+        return self.expected * MODELS[self.model].price_cny if self.model in MODELS else 0.0
 
 
 @dataclass
@@ -56,12 +66,18 @@ class Plan:
         return [j for j in self.jobs if j.status == ORPHANED]
 
     def totals(self) -> dict[str, dict[str, float]]:
-        """Billable images and estimated cost of the pending jobs, per model."""
+        """Billable images and estimated cost of the pending jobs, per model: at most, and
+        expected."""
         out: dict[str, dict[str, float]] = {}
         for job in self.pending():
-            row = out.setdefault(job.model, {"images": 0, "cost_cny": 0.0})
+            row = out.setdefault(
+                job.model,
+                {"images": 0, "cost_cny": 0.0, "expected_images": 0, "expected_cost_cny": 0.0},
+            )
             row["images"] += job.images
             row["cost_cny"] = round(row["cost_cny"] + job.cost, 6)
+            row["expected_images"] += job.expected
+            row["expected_cost_cny"] = round(row["expected_cost_cny"] + job.expected_cost, 6)
         return dict(sorted(out.items()))
 
 
@@ -102,35 +118,57 @@ def _verdict(
     root: Path,
     hashes: HashCache,
     areas: tuple[Path, ...],
+    target: str,
     linked: Mapping[BodyPath, str] | None = None,
 ) -> PlannedJob:
     request = checked.request
     found = fingerprint(request, hashes, linked)
-    images = int(request.body["parameters"]["n"])
-    job = PlannedJob(key, NEW, request.spec.name, images, checked=checked, fingerprint=found)
-    return judge(job, lock, root, hashes, areas)
+    job = PlannedJob(
+        key, NEW, request.spec.name, *billable(request), checked=checked, fingerprint=found
+    )
+    return judge(job, lock, root, hashes, areas, target)
+
+
+def billable(request: BuiltRequest) -> tuple[int, int]:
+    """The images a request can bill at most (every count rule at its maximum), and as asked."""
+    parameters = request.body["parameters"]
+    mode = request_mode(request.spec, request.body)
+    return mode.images_at_most(parameters), mode.images_asked(parameters)
 
 
 def judge(
-    job: PlannedJob, lock: LockFile, root: Path, hashes: HashCache, areas: tuple[Path, ...]
+    job: PlannedJob,
+    lock: LockFile,
+    root: Path,
+    hashes: HashCache,
+    areas: tuple[Path, ...],
+    target: str,
 ) -> PlannedJob:
-    """Set the verdict of a fingerprinted job (new until judged) against its lock entry."""
+    """Set the verdict of a fingerprinted job (new until judged) against its lock entry; the
+    target it would run on (`Target.made_on`) is part of its identity."""
     assert job.fingerprint is not None
     entry = lock.jobs.get(job.key)
     if entry is None:
         return job
+    moved = _moved(entry.get("target"), target)
     if entry.get("fingerprint") != job.fingerprint.digest:
         job.status = CHANGED
-        job.reasons = _changed_fields(entry.get("fields", {}), job.fingerprint.fields) or [
-            "request"
-        ]
+        fields = _changed_fields(entry.get("fields", {}), job.fingerprint.fields)
+        job.reasons = fields + moved if fields or moved else ["request"]
         return job
-    job.reasons = _output_drift(entry, root, hashes, areas)
+    job.reasons = moved + _output_drift(entry, root, hashes, areas)
     job.status = CHANGED if job.reasons else UNCHANGED
     failures = [f for f in entry.get("failures") or [] if isinstance(f, dict)]
     if job.status == UNCHANGED and failures:
         _unfinished(job, entry, failures)
     return job
+
+
+def _moved(recorded: object, target: str) -> list[str]:
+    """`target: OLD -> NEW` when the entry was made on another target. An entry written before
+    the lock recorded DashScope's region (`dashscope`) was made on the region a run uses."""
+    legacy = recorded == DASHSCOPE and target.startswith(f"{DASHSCOPE}:")
+    return [] if recorded == target or legacy else [f"target: {recorded or 'unknown'} -> {target}"]
 
 
 def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
@@ -141,8 +179,8 @@ def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
     if then == RESUBMIT:
         job.status = INCOMPLETE
         job.reasons.append("a rerun submits the whole request again")
-    elif then == REFETCH:  # the images count stays: without the journal it is submitted again
-        job.status = INCOMPLETE
+    elif then == REFETCH:  # at most: without the journal it is submitted again
+        job.status, job.expected = INCOMPLETE, 0
         task = entry.get("task_id")
         job.reasons.append(
             f"a rerun fetches them again from task {task}, not billed again while the journal "
@@ -151,7 +189,7 @@ def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
             else "a rerun submits it again (a sync call leaves no task to fetch from)"
         )
     else:
-        job.status, job.images = PARTIAL, 0
+        job.status, job.images, job.expected = PARTIAL, 0, 0
         job.reasons.append("not rerun: it would fail and bill again; --force reruns it")
 
 
@@ -160,20 +198,22 @@ def make_plan(
     lock: LockFile,
     root: Path,
     hashes: HashCache,
+    *,
+    target: str,
     areas: tuple[Path, ...] = (),
     links: Links | None = None,
 ) -> Plan:
-    """Verdicts for every valid job, plus the lock's entries that no recipe declares any more;
-    outputs are read only inside `areas` (default: the root). Jobs are judged in the order given
-    (upstream first), and `links` gives each the identities of its inputs made by jobs judged
-    before it."""
+    """Verdicts for every valid job run on `target` (`Target.made_on`), plus the lock's entries
+    that no recipe declares any more; outputs are read only inside `areas` (default: the root).
+    Jobs are judged in the order given (upstream first), and `links` gives each the identities of
+    its inputs made by jobs judged before it."""
     areas = areas or (root,)
     planned: list[PlannedJob] = []
     done: dict[str, PlannedJob] = {}
     for checked in jobs:
         key = recipe_key(checked, root)
         linked = links(checked, done) if links else None
-        planned.append(_verdict(checked, key, lock, root, hashes, areas, linked))
+        planned.append(_verdict(checked, key, lock, root, hashes, areas, target, linked))
         done.setdefault(key, planned[-1])
     return with_orphans(planned, lock)
 

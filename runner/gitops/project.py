@@ -218,8 +218,11 @@ class Project:
         check_confined(lock, root, (root, out))
         return cls(root, lock, HashCache(root), out)
 
-    def plan(self, jobs: list[CheckedJob]) -> Plan:
-        return plan_chained(jobs, self.lock, self.root, self.hashes, self.areas)
+    def plan(self, jobs: list[CheckedJob], target: str) -> Plan:
+        """The plan of `jobs` run on `target` (`Target.made_on`) against the lock."""
+        return plan_chained(
+            jobs, self.lock, self.root, self.hashes, target=target, areas=self.areas
+        )
 
     def record(
         self,
@@ -229,8 +232,8 @@ class Project:
         plan: Plan,
         prune_orphans: bool,
     ) -> Pruned:
-        """Record what ran on `target` (its kind), prune if asked, write the lock and hash cache;
-        returns what prune did."""
+        """Record what ran on `target` (`Target.made_on`), prune if asked, write the lock and hash
+        cache; returns what prune did."""
         made = {
             j.key: {image.index: f"sha256:{image.sha256}" for image in state.images}
             for j, state in zip(jobs, result.jobs, strict=True)

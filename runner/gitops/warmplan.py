@@ -32,7 +32,7 @@ from runner.gitops.fingerprint import (
 )
 from runner.gitops.links import identity
 from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import NEW, UNCHANGED, Plan, PlannedJob, judge, with_orphans
+from runner.gitops.plan import NEW, UNCHANGED, Plan, PlannedJob, billable, judge, with_orphans
 from runner.recipes import graph
 from runner.recipes.check import CheckedJob, Validation
 from runner.recipes.load import Defaults, Recipe, display_path
@@ -40,7 +40,7 @@ from spec.models import ModelSpec
 from spec.problems import Finding, Location, Problem
 
 PLAN_CACHE = Path(STATE_DIR) / "plans.json"
-FORMAT = 1  # bump when an entry's shape changes
+FORMAT = 2  # bump when an entry's shape changes
 # what decides whether a recipe is valid and what its fingerprints are
 CODE = ("spec", "runner/recipes", "runner/gitops/fingerprint.py")
 
@@ -112,10 +112,11 @@ class PlanCache:
         lock: LockFile,
         hashes: HashCache,
         project_files: Callable[[], list[Path]],
+        target: str,
     ) -> Warm | None:
-        """The plan of `files` when every one is held and every job is unchanged, else None.
-        `project_files` lists the project's recipes, read only when a job takes another's
-        output."""
+        """The plan of `files` on `target` when every one is held and every job is unchanged,
+        else None. `project_files` lists the project's recipes, read only when a job takes
+        another's output."""
         try:
             looked = [(path, self._held(path, hashes)) for path in files]
             held = [(path, entry) for path, entry in looked if entry is not None]
@@ -128,7 +129,7 @@ class PlanCache:
                 if any(entry is None for entry in everyone):
                     return None
                 jobs = {job["key"]: job for e in everyone if e for job in e["jobs"]} | jobs
-            plan = self._judged(named, jobs, lock, hashes)
+            plan = self._judged(named, jobs, lock, hashes, target)
             if plan is None:
                 return None
             return Warm(plan, [w for path, entry in held for w in _warnings(path, entry)])
@@ -136,7 +137,12 @@ class PlanCache:
             return None
 
     def _judged(
-        self, named: list[str], jobs: dict[str, dict], lock: LockFile, hashes: HashCache
+        self,
+        named: list[str],
+        jobs: dict[str, dict],
+        lock: LockFile,
+        hashes: HashCache,
+        target: str,
     ) -> Plan | None:
         """Every named job and the jobs they take outputs from, upstream first, when all are
         unchanged."""
@@ -155,10 +161,11 @@ class PlanCache:
                     for path, up, image in job["links"]
                 }
                 digest = body_digest(identified(job["body"], linked))
+            most, asked = job["images"]
             found = PlannedJob(
-                key, NEW, job["model"], job["n"], fingerprint=Fingerprint(digest, {})
+                key, NEW, job["model"], most, asked, fingerprint=Fingerprint(digest, {})
             )
-            if judge(found, lock, self.root, hashes, (self.root,)).status != UNCHANGED:
+            if judge(found, lock, self.root, hashes, (self.root,), target).status != UNCHANGED:
                 return None
             done[key] = found
         return with_orphans(list(done.values()), lock)
@@ -211,7 +218,7 @@ def _entry(
         row: dict[str, object] = {
             "key": checked.key,
             "model": request.spec.name,
-            "n": int(request.body["parameters"]["n"]),
+            "images": list(billable(request)),
         }
         if checked.links:
             local = {path: value for path, value in images.items() if path not in linked}

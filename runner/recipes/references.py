@@ -144,13 +144,10 @@ def declared_image(request: BuiltRequest, infos: Mapping[Path, ImageInfo]) -> Im
 
 
 def most_images(request: BuiltRequest) -> int:
-    """The most images a request asks for: `n`, or `max_images` for interleaved output."""
+    """The most images a request can make: `n`, or `max_images` for interleaved output."""
     params = request.body.get("parameters") or {}
     inputs = sum(ref.role == "input" for ref in request.images)
-    mode = select_mode(request.spec, params, inputs)
-    if mode.name == "interleave":
-        return int(params.get("max_images", mode.max_images_default or 1))
-    return int(params.get("n", mode.n_default))
+    return select_mode(request.spec, params, inputs).images_at_most(params)
 
 
 def index_problem(link: Link, upstream: BuiltRequest) -> Problem | None:

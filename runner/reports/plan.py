@@ -38,8 +38,15 @@ def summary(plan: Plan) -> dict:
         **counts,
         "billable_images": int(sum(row["images"] for row in totals.values())),
         "estimated_cost_cny": round(sum(row["cost_cny"] for row in totals.values()), 6),
+        "expected_images": int(sum(row["expected_images"] for row in totals.values())),
+        "expected_cost_cny": round(sum(row["expected_cost_cny"] for row in totals.values()), 6),
         "by_model": totals,
     }
+
+
+def _expected(images: float, expected: float) -> str:
+    """` (N expected)` where the expected count is below the worst case, else nothing."""
+    return f" ({int(expected)} expected)" if expected != images else ""
 
 
 def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
@@ -49,14 +56,18 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
             out.write(_line(job) + "\n")
     s = summary(plan)
     for model, row in s["by_model"].items():
-        out.write(f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY\n")
+        out.write(
+            f"  {model:<20} {int(row['images']):>5} images  ~{row['cost_cny']:.2f} CNY"
+            f"{_expected(row['images'], row['expected_images'])}\n"
+        )
     unfinished = "".join(
         f"{s[status]} {status}, " for status in ("incomplete", "partial") if s[status]
     )
     out.write(
         f"plan: {s['new']} new, {s['changed']} changed, {unfinished}{s['unchanged']} unchanged, "
         f"{s['orphaned']} orphaned; "
-        f"{s['billable_images']} billable images, about {s['estimated_cost_cny']:.2f} CNY "
+        f"{s['billable_images']} billable images at most, about {s['estimated_cost_cny']:.2f} CNY"
+        f"{_expected(s['billable_images'], s['expected_images'])} "
         "(list price, Beijing; billed per image actually generated)\n"
     )
 
@@ -72,6 +83,7 @@ def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
                 "status": j.status,
                 "model": j.model,
                 "images": j.images if j.pending else 0,
+                "expected_images": j.expected if j.pending else 0,
                 "reasons": j.reasons,
                 "fingerprint": j.fingerprint.digest if j.fingerprint else None,
             }

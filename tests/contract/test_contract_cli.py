@@ -186,3 +186,19 @@ def test_the_embedded_emulator_agrees_with_the_shipped_expectations() -> None:
     assert result.exit_code == 0, result.output
     assert "differs" not in result.output
     assert " 0 differ, " in result.output
+
+
+@pytest.mark.parametrize("variants", ["wan2.7.n_default=4", "wan2.7.n_default=1"])
+def test_record_gates_on_the_worst_case_under_either_guess(tmp_path: Path, variants: str) -> None:
+    """A wan2.7 request without `n` is gated at 4 images, whichever default the guess picks."""
+    env = {
+        "DASHSCOPE_API_KEY": "sk-test",
+        "DASHSCOPE_HTTP_BASE_URL": "http://127.0.0.1:9/api/v1",
+        "WANFORM_VARIANTS": variants,
+    }
+    only = ("--case", "guess.wan2.7-n-omitted")
+    args = ("record", "--target", "dashscope", "--out", str(tmp_path), *only)
+    refused = contract(*args, "--max-cost", "0.79", env=env)
+    assert refused.exit_code == 1, refused.output
+    assert "at most 4 images, 0.80 CNY" in refused.output
+    assert "the suite could cost 0.80 CNY, over --max-cost 0.79" in refused.output

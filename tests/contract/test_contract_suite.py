@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from runner.contract import normalise, snapshots
 from runner.contract.cases import CASES, SUITE
 from runner.contract.compare import differences
 from runner.contract.expect import departures
+from runner.contract.images import image
 from runner.contract.play import observe
 from runner.contract.reach import bill
-from spec.models import GUESSES, MODELS
+from runner.contract.suite import ASYNC, Call, Case, imageedit, messages
+from spec.models import ASYNC_GENERATION_PATH as GENERATION
+from spec.models import GUESSES, MODELS, SYNTHESIS_PATH
 
 
 def test_every_guess_has_a_case() -> None:
@@ -137,3 +142,45 @@ def test_provenance_names_the_region_from_the_host() -> None:
     assert _region("dashscope", "https://dashscope-us.aliyuncs.com/api/v1") == "us-east-1"
     assert _region("dashscope", "https://dashscope.aliyuncs.com/api/v1") == "cn-beijing"
     assert _region("url", "http://127.0.0.1:8000/api/v1") is None
+
+
+W26 = "wan2.6-image"
+PNG = {"image": image(512, 512)}
+FOX = {"text": "a red fox in the snow"}
+# one body per model and mode, each with the most images it can bill under every guess
+WORST_CASES = [
+    ("wan2.7 text-to-image, n omitted", messages("wan2.7-image", [FOX]), 4),
+    ("wan2.7-pro edit, n omitted", messages("wan2.7-image-pro", [PNG, FOX]), 4),
+    ("wan2.7 edit, n 2", messages("wan2.7-image", [PNG, FOX], n=2), 2),
+    ("wan2.7 image set, n omitted", messages("wan2.7-image", [FOX], enable_sequential=True), 12),
+    ("wan2.7 image set, n 12", messages("wan2.7-image", [FOX], n=12, enable_sequential=True), 12),
+    ("wan2.6 edit, n 3", messages(W26, [FOX, PNG], n=3), 3),
+    ("wan2.6 edit, n omitted", messages(W26, [FOX, PNG]), 4),
+    (
+        "wan2.6 interleave, max_images 4",
+        messages(W26, [FOX], enable_interleave=True, max_images=4),
+        4,
+    ),
+    ("wan2.6 interleave, max_images omitted", messages(W26, [FOX], n=1, enable_interleave=True), 5),
+    (
+        "wan2.5, n omitted",
+        {"model": "wan2.5-i2i-preview", "input": {"prompt": "p", "images": [PNG["image"]]}},
+        4,
+    ),
+    ("wanx2.1, n omitted", {**imageedit(PNG["image"]), "parameters": {}}, 1),
+    ("wanx2.1, n 3", imageedit(PNG["image"], n=3), 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "most"), [case[1:] for case in WORST_CASES], ids=[case[0] for case in WORST_CASES]
+)
+def test_the_gate_counts_every_count_rule_at_its_maximum(body: dict, most: int) -> None:
+    """A case that may bill is billed at most for what its request can make under every guess,
+    whatever images its author declared."""
+    call = Call("POST", SYNTHESIS_PATH if "prompt" in body["input"] else GENERATION, body, ASYNC)
+    case = Case("x", "rule", "source", (call,), 200, model=body["model"], images=1)
+    assert (bill([case]).most_images, bill([case]).most_cost) == (
+        most,
+        round(most * MODELS[body["model"]].price_cny, 6),
+    )

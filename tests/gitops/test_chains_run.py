@@ -91,9 +91,11 @@ async def test_a_change_upstream_reaches_downstream_and_an_unchanged_chain_stays
     root = project.root
     chain(root)
     assert (await run_cli(root, "run", "--target", emulator.base_url))[0] == Exit.OK
-    assert (await run_cli(root, "plan", "--detailed-exitcode"))[0] == Exit.OK
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode"))[
+        0
+    ] == Exit.OK
     (root / "recipes" / "fox.yaml").write_text(FOX.format(n=1).replace("seed: 1", "seed: 9"))
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode")
+    code, out, _ = await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode")
     assert code == 2
     changed = [line.split()[2:] for line in out.splitlines() if line.startswith("~")]
     assert {words[0]: " ".join(words[4:]) for words in changed} == {
@@ -104,7 +106,9 @@ async def test_a_change_upstream_reaches_downstream_and_an_unchanged_chain_stays
     code, _, err = await run_cli(root, "run", "--target", emulator.base_url)
     assert code == Exit.OK, err
     assert len(await tasks(emulator)) == 6
-    assert (await run_cli(root, "plan", "--detailed-exitcode"))[0] == Exit.OK
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode"))[
+        0
+    ] == Exit.OK
 
 
 async def test_a_change_downstream_runs_only_downstream(project, emulator):
@@ -252,7 +256,9 @@ async def test_shards_keep_each_chain_together(project, emulator):
     assert sorted(map(len, keys)) == [3, 3]
     code, _, err = await run_cli(root, "merge-locks", "1.lock", "2.lock")
     assert code == Exit.OK, err
-    assert (await run_cli(root, "plan", "--detailed-exitcode"))[0] == Exit.OK
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode"))[
+        0
+    ] == Exit.OK
 
 
 async def wanform(root: Path, *args: str) -> asyncio.subprocess.Process:

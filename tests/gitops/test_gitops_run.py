@@ -51,14 +51,18 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     run."""
     root = project.root
     write_recipes(root)
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."
+    )
     assert code == 2 and out.splitlines()[-1].startswith(
         "plan: 4 new, 0 changed, 0 unchanged, 0 orphaned; 5 billable"
     )
     code, _, err = await run_cli(root, "run", "--target", emulator.base_url, ".")
     assert code == 0, err
     lock = (root / "wanform.lock").read_bytes()
-    assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."))[
+        0
+    ] == 0
     sent = await submissions(emulator)
     code, _, err = await run_cli(root, "run", "--target", emulator.base_url, ".")
     assert (code, await submissions(emulator), (root / "wanform.lock").read_bytes()) == (
@@ -68,7 +72,9 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     )
     assert "nothing to run" in err
     (root / "car.yaml").write_text(CAR.replace("n: 2", "n: 1"))
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."
+    )
     assert code == 2
     assert [line.split()[:3] for line in out.splitlines() if line.startswith(("+", "~", "-"))] == [
         ["~", "changed", "car.yaml::car"]
@@ -105,16 +111,22 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
     assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
     shutil.move(root / "images" / "grayscale-leaves.jpg", root / "images" / "leaves.jpg")
     (root / "car.yaml").write_text(CAR.replace("grayscale-leaves.jpg", "leaves.jpg"))
-    assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."))[
+        0
+    ] == 0
     Image.new("RGB", (768, 1024), "gray").save(root / "images" / "portrait.png")
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", "-o", "json", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "-o", "json", "."
+    )
     jobs = {j["key"]: (j["status"], j["reasons"]) for j in json.loads(out)["jobs"]}
     assert code == 2 and Counter(status for status, _ in jobs.values()) == Counter(
         {"changed": 3, "unchanged": 1}
     )
     assert jobs["fox.yaml::fox[seed=1]"] == ("changed", ["inputs[0].image"])
     (root / "fox.yaml").unlink()
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."
+    )
     assert code == 2 and "- orphaned  fox.yaml::fox[seed=2] (wan2.7-image)" in out
     outputs = [
         o["path"]

@@ -39,7 +39,8 @@ def project(tmp_path: Path) -> Path:
 def plan_of(root: Path):
     result = validate_paths([str(root / "recipes")], root=root)
     assert result.report.ok(), [f.as_dict() for f in result.report.findings]
-    return make_plan(result.jobs, LockFile.load(root / "wanform.lock"), root, HashCache(root))
+    lock = LockFile.load(root / "wanform.lock")
+    return make_plan(result.jobs, lock, root, HashCache(root), target="emulator")
 
 
 def record_all(root: Path) -> None:
@@ -80,7 +81,14 @@ def test_fresh_project_is_all_new(project: Path) -> None:
         "recipes/cat.yaml::cat": ("new", []),
         "recipes/dog.yaml::dog": ("new", []),
     }
-    assert plan.totals() == {"wan2.7-image": {"images": 4, "cost_cny": 0.8}}
+    assert plan.totals() == {
+        "wan2.7-image": {
+            "images": 4,
+            "cost_cny": 0.8,
+            "expected_images": 4,
+            "expected_cost_cny": 0.8,
+        }
+    }
 
 
 def test_after_a_run_everything_is_unchanged(project: Path) -> None:

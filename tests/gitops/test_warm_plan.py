@@ -35,13 +35,14 @@ def plan(root: Path, monkeypatch, *, warm: bool) -> tuple[int, str, str]:
             raise AssertionError("the warm plan validated the recipes")
 
         monkeypatch.setattr(runner.cli.gitops, "validated", refuse)
-    result = CliRunner().invoke(main, ["plan", "-o", "json", "-v"], catch_exceptions=False)
+    args = ["plan", "-o", "json", "-v", "--target", "emulator"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
     monkeypatch.undo()
     return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
-async def ran(project, emulator) -> Path:
+async def ran(project) -> Path:
     """A project of a recipe with a local image (and a warning: n omitted) and a two-step chain,
     run once."""
     root = project.root
@@ -50,7 +51,7 @@ async def ran(project, emulator) -> Path:
     (root / "recipes" / "cat.yaml").write_text(CAT)
     (root / "recipes" / "fox.yaml").write_text(FOX.format(n=1))
     (root / "recipes" / "winter.yaml").write_text(WINTER)
-    code, _, err = await run_cli(root, "run", "--target", emulator.base_url)
+    code, _, err = await run_cli(root, "run", "--target", "emulator")
     assert code == Exit.OK, err
     return root
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from report_kit import wanform
@@ -41,3 +42,14 @@ def test_a_lock_path_outside_the_project_is_refused(tmp_path: Path) -> None:
     done = wanform(root, "report", check=1)
     assert "outside the project" in done.stderr
     assert not (root / "report").exists()
+
+
+def test_the_report_judges_the_lock_against_the_target_given(ran: Path) -> None:
+    """`report --target` plans as a run on that target would: a job the lock records as made on
+    another target is changed, and says which."""
+    lock = json.loads((ran / "wanform.lock").read_text())["jobs"]
+    (url,) = {entry["target"] for entry in lock.values()}
+    moved = f"target: {url} -> dashscope:cn-beijing"
+    assert moved not in wanform(ran, "report", "-o", "markdown", "--target", url).stdout
+    there = wanform(ran, "report", "-o", "markdown", "--target", "dashscope").stdout
+    assert there.count(moved) == len(lock)

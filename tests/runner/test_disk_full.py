@@ -182,8 +182,8 @@ def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
     project, emulator, monkeypatch
 ):
     """Image 2 cannot be written, the sidecar can: the job is partial with OutputNotWritten,
-    `plan` calls it incomplete (a rerun fetches the image from the same task), and the rerun
-    completes it without submitting anything."""
+    `plan` calls it incomplete (a rerun fetches the image from the same task: billable at most,
+    none expected), and the rerun completes it without submitting anything."""
     base_url, _ = emulator
     root = project.root
     monkeypatch.chdir(root)
@@ -197,12 +197,13 @@ def test_an_image_not_written_makes_the_job_incomplete_and_the_rerun_fetches_it(
     assert [(f["index"], f["code"]) for f in job["failed_images"]] == [(2, "OutputNotWritten")]
     assert any("SUCCEEDED and is billed" in n for n in job["notices"])
     assert temporaries(root) == []
-    plan = CliRunner().invoke(main, ["plan", "--detailed-exitcode", "."])
+    plan = CliRunner().invoke(main, ["plan", "--detailed-exitcode", "--target", base_url, "."])
     assert plan.exit_code == 2
     assert "~ incomplete owl.yaml::owl (wan2.5-i2i-preview, 2 images): image 2 failed: " in (
         plan.stdout
     )
     assert f"a rerun fetches them again from task {job['task_id']}" in plan.stdout
+    assert "2 billable images at most, about 0.40 CNY (0 expected)" in plan.stdout
 
     monkeypatch.undo()
     monkeypatch.chdir(root)

@@ -80,7 +80,9 @@ async def test_a_partial_job_that_a_retry_may_finish_is_incomplete_and_rerun_onc
     case = ET.parse(root / "report.xml").find("testcase[@name='fox']")
     assert case is not None and case.findtext("system-out", "").startswith("state: partial")
 
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."
+    )
     assert code == 2
     assert (
         "~ incomplete fox.yaml::fox (wan2.5-i2i-preview, 2 images): "
@@ -106,7 +108,9 @@ async def test_a_partial_job_that_a_retry_may_finish_is_incomplete_and_rerun_onc
         "fox-2.png",
         "fox.json",
     ]
-    assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."))[
+        0
+    ] == 0
     code, _, err = await run(root, emulator, ".")
     assert code == 0 and "nothing to run" in err and await submissions(emulator) == sent + 2
 
@@ -140,7 +144,9 @@ async def test_a_partial_job_refused_for_its_content_is_rerun_only_when_forced(p
     code, out, _ = await run(root, emulator, ".")
     assert code == 3
     assert "not rerun: it would fail and bill again; --force reruns it" in out
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."
+    )
     assert code == 0
     assert (
         "! partial   fox.yaml::fox (wan2.5-i2i-preview): image 2 failed: DataInspectionFailed, "
@@ -166,7 +172,9 @@ async def test_an_image_set_with_fewer_images_than_n_is_complete(project, emulat
     assert code == 0, out + err
     entry = lock(root)["story.yaml::story"]
     assert entry["state"] == "complete" and len(entry["outputs"]) == 2
-    assert (await run_cli(root, "plan", "--detailed-exitcode", "."))[0] == 0
+    assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."))[
+        0
+    ] == 0
 
 
 async def test_images_left_out_without_a_code_leave_the_job_partial_not_pending(project, emulator):
@@ -178,7 +186,9 @@ async def test_images_left_out_without_a_code_leave_the_job_partial_not_pending(
     code, out, _ = await run(root, emulator, ".")
     assert code == 3 and "image 2 failed: NotReturned" in out
     assert lock(root)["boat.yaml::boat"]["state"] == "partial"
-    code, out, _ = await run_cli(root, "plan", "--detailed-exitcode", ".")
+    code, out, _ = await run_cli(
+        root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."
+    )
     assert (
         code == 0
         and "! partial   boat.yaml::boat (wan2.7-image): image 2 failed: NotReturned" in out

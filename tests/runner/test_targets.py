@@ -121,3 +121,31 @@ def test_a_base_url_with_credentials_is_refused_without_echoing_them(choice, env
     with pytest.raises(TargetError, match="must not carry credentials") as caught:
         resolve(choice, env)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("choice", "env", "made_on"),
+    [
+        (None, {}, "emulator"),
+        ("emulator", {"DASHSCOPE_API_KEY": KEY}, "emulator"),
+        (None, {"DASHSCOPE_API_KEY": KEY}, "dashscope:cn-beijing"),
+        (
+            "dashscope",
+            {"DASHSCOPE_API_REGION": "ap-southeast-1", "DASHSCOPE_WORKSPACE_ID": "ws-9"},
+            "dashscope:ap-southeast-1",
+        ),
+        (
+            "dashscope",
+            {"DASHSCOPE_HTTP_BASE_URL": "https://dashscope-intl.aliyuncs.com/api/v1"},
+            "dashscope:ap-southeast-1",
+        ),
+        ("https://dashscope.aliyuncs.com/api/v1", {}, "dashscope:cn-beijing"),
+        ("http://127.0.0.1:8000", {}, "http://127.0.0.1:8000/api/v1"),
+    ],
+)
+def test_a_target_says_what_it_is_made_on_without_key_or_workspace(choice, env, made_on):
+    """The lock's record of a target: the embedded emulator, DashScope by the region its host
+    serves (never the workspace id), or any other base URL; a plan's target needs no key."""
+    target = resolve(choice, env, sending=False)
+    assert target.made_on == made_on
+    assert KEY not in target.made_on and "ws-9" not in target.made_on
