@@ -143,15 +143,32 @@ def plan(
     show_default=True,
     help="The lock file to write (it may be one of LOCKS).",
 )
-def merge_locks(locks: tuple[str, ...], into: str) -> None:
+@click.option(
+    "--base",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The lock LOCKS were changed from: a three-way merge, as a git merge driver makes "
+    "(an empty file is no lock).",
+)
+def merge_locks(locks: tuple[str, ...], into: str, base: str | None) -> None:
     """Merge the lock files that the shards of a CI matrix wrote into one.
 
     Shards touch different jobs, so their entries union cleanly; the same job with two
-    different entries is an error (exit 1), never a silent pick.
+    different entries is an error (exit 1), never a silent pick. With --base, each job is taken
+    from the lock that changed it since the base (a rebase of two runs' commits), and two locks
+    changing one job differently is the error.
     """
     try:
-        merged = merge([LockFile.load(Path(p)) for p in locks], Path(into))
+        merged = merge([LockFile.load(Path(p)) for p in locks], Path(into), _base(base))
     except LockFileError as exc:
         fail(str(exc))
     merged.save()
     click.echo(f"merged {len(locks)} lock files: {len(merged.jobs)} jobs in {into}")
+
+
+def _base(path: str | None) -> LockFile | None:
+    """The base lock; git hands a merge driver an empty file when both sides added the lock."""
+    if path is None:
+        return None
+    if Path(path).stat().st_size == 0:
+        return LockFile(Path(path))
+    return LockFile.load(Path(path))

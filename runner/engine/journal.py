@@ -3,7 +3,8 @@
 One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash,
 `kill -9` or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose
 task is journaled is polled, not submitted again. The run guard keeps two runs from sharing one
-journal.
+journal. Output files inside the project are recorded relative to it, so a journal committed to
+git holds in any checkout of the project (a CI machine's, a colleague's).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Journal:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.directory = Path(root) / STATE_DIR
+        self.root = Path(root)  # recorded output files are relative to it, read back under it
         self.path = self.directory / FILE
         self.records: dict[str, JobRecord] = {}
         self.task_ids: set[str] = set()
@@ -140,7 +142,26 @@ class Journal:
             except ValueError:
                 continue  # the last line of a run killed mid-write
             if _well_formed(entry):
-                self._apply(entry)
+                self._apply(self._located(entry))
+
+    def _located(self, entry: dict) -> dict:
+        """The entry with each output file as a path in this checkout of the project, spelled as
+        the run spells the files it writes (from the root it was given)."""
+        if entry.get("outputs"):
+            entry["outputs"] = [
+                {**o, "file": str(self.root / o["file"])} if _named(o) else o
+                for o in entry["outputs"]
+            ]
+        return entry
+
+    def _portable(self, output: object) -> object:
+        """An output to record: its file relative to the project root when inside it."""
+        if not _named(output):
+            return output
+        assert isinstance(output, dict)
+        file, root = Path(os.path.abspath(output["file"])), Path(os.path.abspath(self.root))
+        inside = file.is_relative_to(root)
+        return {**output, "file": file.relative_to(root).as_posix()} if inside else output
 
     def _apply(self, entry: dict) -> None:
         record = self.records.setdefault(entry["job"], JobRecord())
@@ -192,6 +213,9 @@ class Journal:
     def write(self, event: str, job: str, **fields: object) -> None:
         """Append one event and make it durable before returning; JournalError if it cannot be."""
         entry = {"event": event, "job": job, "time": utc_now(), **fields}
+        outputs = fields.get("outputs")
+        if isinstance(outputs, list):
+            entry["outputs"] = [self._portable(o) for o in outputs]
         assert self._file is not None, "journal not open"
         try:
             self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
@@ -226,6 +250,11 @@ def _well_formed(entry: object) -> bool:
         and all(isinstance(o, dict) for o in entry.get("outputs", []))
         and all(_failure(f) for f in entry.get("failures", []))
     )
+
+
+def _named(output: object) -> bool:
+    """Whether an output names its file (the check on the way in refuses the others)."""
+    return isinstance(output, dict) and isinstance(output.get("file"), str) and bool(output["file"])
 
 
 def _failure(item: object) -> bool:

@@ -89,15 +89,24 @@ def _parse(path: Path, text: str) -> object:
         raise LockFileError(f"{path}: the lock file is not valid JSON: {exc}") from exc
 
 
-def merge(locks: list[LockFile], into: Path) -> LockFile:
-    """Union of shard locks; the same job with two different entries is a conflict, never a
-    silent pick."""
-    merged = LockFile(into)
+def merge(locks: list[LockFile], into: Path, base: LockFile | None = None) -> LockFile:
+    """Each job as the locks that changed it since `base` left it (no base: the union of shard
+    locks); two locks changing one job differently is a conflict, never a silent pick."""
+    before = base.jobs if base else {}
+    merged = LockFile(into, dict(before))
+    changed: dict[str, dict | None] = {}  # job key -> its entry in the locks that changed it
     for lock in locks:
-        for key, entry in lock.jobs.items():
-            if key in merged.jobs and merged.jobs[key] != entry:
+        for key in sorted(lock.jobs.keys() | before.keys()):
+            entry = lock.jobs.get(key)
+            if entry == before.get(key):
+                continue
+            if key in changed and changed[key] != entry:
                 raise LockFileError(
                     f"{lock.path}: job {key} differs from another lock's entry for it"
                 )
-            merged.jobs[key] = entry
+            changed[key] = entry
+            if entry is None:
+                merged.jobs.pop(key, None)  # deleted (pruned) since the base
+            else:
+                merged.jobs[key] = entry
     return merged

@@ -1,4 +1,5 @@
-"""Fixtures for the GitOps tests: the runner tests' project and emulator helpers."""
+"""Fixtures for the GitOps tests: the runner tests' project and emulator helpers; github_steps for
+the workflow and action tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runner"))
+sys.path.insert(0, str(Path(__file__).parent))  # github_steps
 from runner_kit import Emulator, make_project, start_emulator  # noqa: E402
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -61,3 +62,36 @@ def test_every_wanform_command_in_the_workflow_parses():
         command = main.get_command(None, args[0])  # type: ignore[arg-type]
         assert command is not None, args
         command.make_context(args[0], args[1:], resilient_parsing=False)
+
+
+def test_both_jobs_install_wanform_with_the_action_at_its_release_tag():
+    """wanform comes from this repository's action, pinned to the tag of this version; no step
+    installs it from a package index."""
+    doc = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for job in doc["jobs"].values():
+        uses = [s["uses"] for s in job["steps"] if s.get("uses", "").startswith("wanform/")]
+        assert uses == [f"wanform/wanform@v{version}"]
+        assert not any("pip install" in s.get("run", "") for s in job["steps"])
+
+
+def test_the_path_filters_hold_the_project_file_and_its_recipe_folders():
+    """A change to wanform.yaml, or under a folder its `recipes:` globs name, starts both jobs."""
+    doc = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())
+    project = yaml.safe_load((ROOT / "wanform.yaml").read_text())
+    folders = {re.split(r"/[^/]*[*?\[]", glob)[0] + "/**" for glob in project["recipes"]}
+    triggers = doc[True]  # YAML 1.1 reads the key `on` as true
+    for event in ("pull_request", "push"):
+        assert {"wanform.yaml", *folders} <= set(triggers[event]["paths"])
+
+
+def test_apply_starts_from_the_branch_and_commits_its_state_always():
+    """Apply checks out the branch as it is now (what the previous apply pushed), one at a time,
+    and its commit step runs however the run ended."""
+    doc = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())
+    steps = doc["jobs"]["apply"]["steps"]
+    assert steps[0]["uses"].startswith("actions/checkout@")
+    assert steps[0]["with"]["ref"] == "${{ github.ref_name }}"
+    assert doc["concurrency"]["cancel-in-progress"] is False
+    commit = next(s for s in steps if s.get("id") == "commit")
+    assert commit["if"].startswith("always()") and ".wanform/journal.jsonl" in commit["run"]

@@ -188,6 +188,30 @@ def test_shard_locks_merge_without_conflict(tmp_path: Path) -> None:
         merge([a, LockFile(tmp_path / "c", {"x::1": {"n": 3}})], tmp_path / "m")
 
 
+def test_locks_changed_from_a_base_merge_job_by_job(tmp_path: Path) -> None:
+    """With a base, each job comes from the lock that changed it (added, rerun or pruned); the
+    jobs neither changed stay as the base has them."""
+    base = LockFile(tmp_path / "o", {"a::1": {"n": 1}, "b::2": {"n": 2}, "c::3": {"n": 3}})
+    ours = LockFile(tmp_path / "a", {**base.jobs, "a::1": {"n": 10}, "d::4": {"n": 4}})
+    theirs = LockFile(tmp_path / "b", {"a::1": {"n": 1}, "c::3": {"n": 3}, "e::5": {"n": 5}})
+    assert merge([ours, theirs], tmp_path / "m", base).jobs == {
+        "a::1": {"n": 10},
+        "c::3": {"n": 3},
+        "d::4": {"n": 4},
+        "e::5": {"n": 5},
+    }
+
+
+def test_two_locks_changing_one_job_differently_since_the_base_conflict(tmp_path: Path) -> None:
+    """The same change on both sides merges; two different ones are refused, naming the job."""
+    base = LockFile(tmp_path / "o", {"a::1": {"n": 1}})
+    same = [LockFile(tmp_path / name, {"a::1": {"n": 2}}) for name in ("a", "b")]
+    assert merge(same, tmp_path / "m", base).jobs == {"a::1": {"n": 2}}
+    pruned = LockFile(tmp_path / "c", {})
+    with pytest.raises(LockFileError, match="c: job a::1 differs"):
+        merge([same[0], pruned], tmp_path / "m", base)
+
+
 def test_conflict_markers_in_the_lock_are_a_clear_error(tmp_path: Path) -> None:
     """A lock left with merge-conflict markers names the line instead of raising a raw JSON
     error."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -26,7 +27,11 @@ def test_a_rerun_reads_the_latest_task_of_each_job(tmp_path):
     with Journal(tmp_path) as again:
         a, b, c, d = (again.get(k) for k in "abcd")
         assert (a.task_id, a.request_id, a.status, a.live) == ("t1", "r1", None, True)
-        assert (b.status, b.outputs, b.live) == ("SUCCEEDED", [{"file": "x.png"}], True)
+        assert (b.status, b.outputs, b.live) == (
+            "SUCCEEDED",
+            [{"file": str(tmp_path / "x.png")}],  # a relative file is the project's
+            True,
+        )
         assert (c.status, c.live) == ("CANCELED", False)
         assert (d.intent, d.live) == (12.5, False)
         assert again.task_ids == {"t1", "t2", "t3"}
@@ -129,4 +134,26 @@ def test_the_files_of_a_job_this_run_finished_are_on_disk_not_in_memory(tmp_path
         journal.write("finished", "a", task_id="t1", status="SUCCEEDED", outputs=outputs)
         assert (journal.get("a").status, list(journal.get("a").outputs)) == ("SUCCEEDED", [])  # type: ignore[union-attr]
     with Journal(tmp_path) as again:
-        assert again.get("a").outputs == outputs  # type: ignore[union-attr]
+        record = again.get("a")
+    assert record is not None
+    assert record.outputs == [{**outputs[0], "file": str(tmp_path / "out" / "a" / "a-1.png")}]
+
+
+def test_a_journal_holds_in_another_checkout_of_the_project(tmp_path):
+    """Output files inside the project are recorded relative to it: a journal committed in one
+    checkout reads, in another, as that checkout's files; a file outside stays as it was."""
+    first, second, outside = tmp_path / "a", tmp_path / "b", tmp_path / "elsewhere.png"
+    outputs = [
+        {"index": 1, "file": str(first / "out" / "r" / "j-1.png"), "sha256": "ab", "bytes": 3},
+        {"index": 2, "file": str(outside), "sha256": "cd", "bytes": 3},
+    ]
+    with Journal(first) as journal:
+        journal.write("submitted", "j", task_id="t1", request_id="r1")
+        journal.write("finished", "j", task_id="t1", status="SUCCEEDED", outputs=outputs)
+    (second / ".wanform").mkdir(parents=True)
+    shutil.copy(journal.path, second / ".wanform" / "journal.jsonl")
+    with Journal(second) as again:
+        record = again.get("j")
+    assert record is not None
+    files = [o["file"] for o in record.outputs]
+    assert files == [str(second / "out" / "r" / "j-1.png"), str(outside)]
