@@ -22,6 +22,9 @@ def entry() -> NoReturn:
         if not isinstance(done.code, int | None):
             raise  # a message for Python to print (none of wanform's commands exits so)
         code = done.code or 0
+    swallowed = signals.unheeded()
+    if swallowed is not None:  # raised where Python could not raise it: it still decides the end
+        signals.Signalled(swallowed).end()
     try:
         leave(code)
     except signals.Signalled as stop:  # while flushing the output

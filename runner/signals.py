@@ -8,6 +8,11 @@ that records them) it is only noted, and raised as the block ends. While the job
 catches it on its event loop (`caught`), or `take`s the one noted as they started, and cancels the
 PENDING tasks before the run ends. A second signal ends the process at once.
 
+A raised `Signalled` can be swallowed where Python cannot raise (a weakref callback of the import
+system, a `__del__`): the process goes on as if nothing came. So a signal nothing has acted on
+yet is raised again at the next checkpoint (a held block's start and end) and decides the exit
+status at the end (`unheeded`).
+
 The state is the process's own, as its signal handlers are: one instance, never configured.
 """
 
@@ -41,6 +46,7 @@ class _Process:
     def __init__(self) -> None:
         self.first: int | None = None
         self.noted: int | None = None  # a held block noted it; nothing has acted on it yet
+        self.heeded = False  # code acted on the first signal (took, caught or unwound by it)
         self.holding = 0
         self.consequence = ""
 
@@ -73,6 +79,9 @@ def on_stop(consequence: str) -> None:
 def held() -> Iterator[None]:
     """A first signal within the block is noted, not raised, so that what the block writes is
     whole; it is raised as the block ends, unless `take` handed it to code that acted on it."""
+    again = unheeded()
+    if again is not None and not _process.holding:  # raised before, and swallowed
+        raise Signalled(again)
     _process.holding += 1
     try:
         yield
@@ -82,11 +91,16 @@ def held() -> Iterator[None]:
         if noted is not None and not _process.holding:
             _process.noted = None
             raise Signalled(noted)
+        again = unheeded()
+        if again is not None and not _process.holding:
+            raise Signalled(again)
 
 
 def take() -> int | None:
     """The signal a held block noted, now the caller's to act upon; None when there is none."""
     noted, _process.noted = _process.noted, None
+    if noted is not None:
+        _process.heeded = True
     return noted
 
 
@@ -95,6 +109,19 @@ def caught(signum: int) -> None:
     the process at once."""
     if _process.first is None:
         _process.first = signum
+    _process.heeded = True
+
+
+def heed() -> None:
+    """A raised `Signalled` reached code that acts on it (the process ends by it)."""
+    _process.heeded = True
+
+
+def unheeded() -> int | None:
+    """The first signal, when it was raised and nothing acted on it (an exception swallowed)."""
+    if _process.first is None or _process.heeded or _process.noted is not None:
+        return None
+    return _process.first
 
 
 @contextlib.contextmanager

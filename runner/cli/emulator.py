@@ -97,7 +97,8 @@ def emulator(
         )
         serve(config)
     except signals.Signalled:
-        return  # Ctrl-C is how the server is meant to stop
+        signals.heed()  # Ctrl-C is how the server is meant to stop: exit 0
+        return
     except ValueError as exc:
         fail(str(exc))
     except OSError as exc:
