@@ -67,7 +67,8 @@ COMMANDS = {
     ),
     "emulator": (
         "runner.cli.emulator:emulator",
-        "Serve the offline DashScope emulator until Ctrl-C; prints its base URL.",
+        "Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s); "
+        "prints its base URL.",
     ),
     "merge-locks": (
         "runner.cli.gitops:merge_locks",
