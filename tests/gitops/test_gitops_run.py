@@ -3,6 +3,7 @@ in git."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -169,20 +170,27 @@ async def test_a_refused_run_releases_the_guard_and_its_owner_file(project, emul
 async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
     project, emulator, tmp_path_factory
 ):
-    """Three machines of a CI matrix, each with its own checkout: every job runs once, the locks
-    merge."""
+    """Three machines of a CI matrix, each with its own checkout, running at once on one key:
+    every job runs once, the locks merge. (Each shard lists the account's tasks before it first
+    submits; the submissions are held a few seconds so no shard meets a sibling's task: one that
+    starts after a sibling has made tasks finds them unclaimed, and is unresolved.)"""
     write_recipes(project.root)
     for extra in range(3):
         (project.root / f"fox{extra}.yaml").write_text(FOX.replace("[1, 2, 3]", f"[{10 + extra}]"))
+    await emulator.fault(action="latency", seconds=4 * emulator.speed)
     checkouts = []
     for k in (1, 2, 3):
         copy = tmp_path_factory.mktemp(f"shard{k}")
         shutil.copytree(project.root, copy, dirs_exist_ok=True)
-        code, _, err = await run_cli(
-            copy, "run", "--shard", f"{k}/3", "--target", emulator.base_url, "."
-        )
-        assert code == 0, err
         checkouts.append(copy)
+    shards = await asyncio.gather(
+        *(
+            run_cli(copy, "run", "--shard", f"{k}/3", "--target", emulator.base_url, ".")
+            for k, copy in enumerate(checkouts, 1)
+        )
+    )
+    for code, _, err in shards:
+        assert code == 0, err
     assert (
         await submissions(emulator) == 7
     )  # 7 jobs, each in exactly one shard's lock (below): none ran twice
