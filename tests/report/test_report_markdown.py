@@ -93,7 +93,11 @@ def test_recipe_lock_and_matrix_values_stay_in_their_cells(tmp_path: Path) -> No
     (folder / "fox.yaml").write_text(FOXES.format(prompts=json.dumps(prompts)))
     jobs: dict = {"recipes/a|b`.yaml::![i](https://evil.example/i.png)": {"model": "<img src=x>"}}
     key = f"recipes/{folder.name}/fox.yaml::fox[prompt={prompts[0]}]"
-    jobs[key] = {"fingerprint": "sha256:0", "fields": {"[a](https://evil.example)": 1}}
+    jobs[key] = {
+        "fingerprint": "sha256:0",
+        "fields": {"[a](https://evil.example)": 1},
+        "target": "emulator",  # made where `report` plans: the target is no change
+    }
     (tmp_path / "wanform.lock").write_text(json.dumps({"version": 1, "jobs": jobs}))
     done = wanform(tmp_path, "report", "--plan", "-o", "markdown")
     rows = _rows(done.stdout)
