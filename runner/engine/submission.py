@@ -58,6 +58,9 @@ LIST_PAGE_SIZE = "100"
 # seconds before a lost submission in which another client's task on the account makes adopting
 # unsafe: a client active then may have made the one task found
 ANOTHER_CLIENT_SPAN = 3600.0
+# real seconds a request that reached the service before its sender died may still take to make
+# its task (the sender's own timeouts no longer matter: its connection is gone)
+LATE_TASK_GRACE = 5.0
 RESUBMIT = "rerun with --resubmit-unresolved to submit it again, knowing it may be billed twice"
 # statuses of a listed task that bill nothing: a task in one is never a job's lost one
 UNBILLED = frozenset({TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.UNKNOWN})
@@ -148,6 +151,7 @@ class Submitter:
         self.lock_claims = claimed
         self._swept: dict[str, list[dict]] = {}  # each model's tasks of the last 24 h, at first use
         self._sweeping: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waited: set[str] = set()  # models listed again after a run that died moments ago
 
     async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
         """The request as sent (images inline or uploaded) and its provenance form
@@ -221,22 +225,13 @@ class Submitter:
         """UnresolvedError when the account holds tasks of `model` from the last 24 h that may
         still bill and that neither the journal nor the lock claims: a run whose record of them
         was lost may have made one for this job. Not `strict`: they are dismissed instead."""
-        listed = await self._sweep(model)
-        mine = {e.get("api_key_id") for e in listed if self._claimed_here(e)} - {None}
-        windows = self._unanswered(listed).values()
-        suspects = [
-            e
-            for e in listed
-            if self._unclaimed(e)
-            and e["task_id"] not in self.journal.dismissed
-            and e.get("status") not in UNBILLED
-            and (not mine or e.get("api_key_id", next(iter(mine))) in mine)
-            # a journaled submission whose answer was lost may have made it: that job decides
-            and not any(
-                _of(e, m) and self._within(e, sent, until, floor)
-                for m, sent, until, floor in windows
-            )
-        ]
+        suspects = self._suspects(await self._sweep(model))
+        if suspects and self._recent(suspects) and model not in self._waited:
+            self._waited.add(model)
+            # a run that died moments ago made them: its last requests may still make tasks,
+            # which must be named too (the other jobs of the model wait for this listing)
+            await self._sweep(model, after=max(_created(e) for e in suspects))
+        suspects = self._suspects(await self._sweep(model))
         if not suspects:
             return
         suspects.sort(key=_created)
@@ -249,14 +244,44 @@ class Submitter:
             candidates,
             f"the account holds {len(candidates)} task(s) of {model} from the last 24 h that "
             "neither the journal nor the lock claims: a run whose local state was lost (or "
-            "another client of the key) made them, and one may be this job's",
+            "another client of the key, or a sibling shard) made them, and one may be this job's",
         )
 
-    async def _sweep(self, model: str) -> list[dict]:
+    def _suspects(self, listed: list[dict]) -> list[dict]:
+        """The listed tasks that may still bill and that no record of this project explains."""
+        mine = {e.get("api_key_id") for e in listed if self._claimed_here(e)} - {None}
+        windows = self._unanswered(listed).values()
+        return [
+            e
+            for e in listed
+            if self._unclaimed(e)
+            and e["task_id"] not in self.journal.dismissed
+            and e.get("status") not in UNBILLED
+            and (not mine or e.get("api_key_id", next(iter(mine))) in mine)
+            # a journaled submission whose answer was lost may have made it: that job decides
+            and not any(
+                _of(e, m) and self._within(e, sent, until, floor)
+                for m, sent, until, floor in windows
+            )
+        ]
+
+    def _recent(self, listed: list[dict]) -> bool:
+        """Whether a listed task was made less than LATE_TASK_GRACE ago (service time)."""
+        now = self.client.clock.now()
+        return now is not None and any(
+            _created(e) > now - LATE_TASK_GRACE * self.speed for e in listed
+        )
+
+    async def _sweep(self, model: str, after: float | None = None) -> list[dict]:
         """The account's tasks of `model` from the service's last 24 h, listed once per run,
-        before the run's first submission of the model."""
+        before the run's first submission of the model. `after` (service time): once the
+        requests that may still make tasks since then are over, list again."""
         async with self._sweeping[model]:
-            if model not in self._swept:
+            if model not in self._swept or after is not None:
+                if after is not None and model in self._swept:
+                    now = self.client.clock.now() or after
+                    wait = (after - now) / self.speed + LATE_TASK_GRACE
+                    await asyncio.sleep(max(0.0, wait))
                 async with self._gates[model].exclusive():
                     self._swept[model] = await self._listed(model)
             return self._swept[model]
