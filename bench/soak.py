@@ -1,21 +1,27 @@
-"""Crash-and-fault soak: two projects sharing one API key run N jobs against a faulty emulator,
-`wanform run` killed with SIGKILL at random moments and rerun until it finishes; then an audit.
+"""Crash-and-fault soak: two projects sharing one API key run N jobs against a faulty emulator
+whose clock is off the machine's, `wanform run` killed (SIGKILL, SIGTERM or SIGINT) at random
+moments, its local state harmed between runs, and rerun until it finishes; then an audit.
 
 Run: python bench/soak.py [--jobs 60] [--kills 10] [--seed 1] [--speed 50] [--faults 1]
-     [--keep DIR] [-v]
+     [--skew 600] [--keep DIR] [-v]
 
 The emulator runs in this process (its task table is the audit's ground truth) on a real socket at
-SPEED times DashScope's durations, with the fault rules of `scenario()`: 429s and 5xx answers,
+SPEED times DashScope's durations, its clock SKEW seconds ahead of the machine's (behind when
+negative), with the fault rules of `scenario()`: 429s and 5xx answers,
 submission answers dropped after the task was made, FAILED and partial tasks, downloads cut off
 halfway, latency. Jobs are spread over every model; each recipe's prompt is unique, and each job's
 seed within its recipe, so every task the emulator made names the job that sent it. Each project
 runs `wanform run` as its own process (requests time out after a few seconds, so a rerun waits out
 a killed run's unanswered submission quickly). Each of the K kills goes to a project picked by the
 seeded dice, with a seeded share of the work left: its run dies once its journal has grown by that
-share of the lines it would write (before the first line, at that share of its start-up). A
-project whose run ends before its kill is done: its other kills are not delivered (the printed
-run count says how many were). Each project is then rerun, unkilled, until a run ends with exit 0
-or 3 (at most SETTLE_RUNS times).
+share of the lines it would write (before the first line, at that share of its start-up), by
+the signal the dice pick (SIGKILL most often; SIGTERM and SIGINT end it in order). Before the next
+run the dice may harm what the killed run left, as crashes, `git clean -fdx` and fresh CI
+machines do (`HARMS`): the journal emptied or NUL-filled, `.wanform/` deleted, or a fresh clone
+(`.wanform/`, the lock and `out/` gone). A project whose run ends before its kill is done: its other
+kills are not delivered (the printed run count says how many were). Each project is then rerun,
+unkilled, until a run ends with exit 0 or 3 (at most SETTLE_RUNS times). Every run prunes
+(`--prune`), and a canary file sits in each project and beside it.
 
 Printed counts and how they are measured (every count but jobs and submissions should be 0):
   jobs           jobs of both projects, as `wanform validate` expands the recipes
@@ -31,6 +37,7 @@ Printed counts and how they are measured (every count but jobs and submissions s
   leftover files temporaries (`*.part`, `*.tmp`) anywhere in either project
   tracebacks     runs whose stderr holds a Python traceback
   hung runs      runs still going after RUN_TIMEOUT seconds (killed, and counted)
+  deleted outside canary files outside the output folders that are gone or changed
 Exits 1 when any of these but jobs and submissions is not 0.
 """
 
@@ -87,7 +94,12 @@ TARGETS = (
     "leftover files",
     "tracebacks",
     "hung runs",
+    "deleted outside",
 )
+# what the dice may do to a project's state between a killed run and the next
+HARMS = ("none", "none", "emptied", "nul-filled", "no .wanform", "fresh clone")
+SIGNALS = (signal.SIGKILL, signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+CANARY = "canary.txt"
 TEMP_SUFFIXES = (".part", ".tmp")
 RUN_TIMEOUT = 120.0  # seconds one `wanform run` may take before it counts as hung
 SETTLE_RUNS = 4  # unkilled reruns a project gets to finish after its kills
@@ -151,6 +163,7 @@ class Settings:
     seed: int = 1
     speed: float = 50.0
     faults: float = 1.0  # scales every fault rule's probability
+    skew: float = 600.0  # seconds the emulator's clock is ahead of the machine's
 
 
 @dataclass
@@ -163,6 +176,9 @@ class Project:
     runs: list[dict] = field(default_factory=list)  # exit code, killed, hung, seconds
     last_report: dict | None = None
     tracebacks: int = 0
+    # tasks any run's report named as an unresolved job's candidates, by (recipe, job): the user
+    # was told of them
+    named: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @property
     def finished(self) -> bool:
@@ -189,6 +205,8 @@ def write_projects(base: Path, settings: Settings) -> list[Project]:
     projects = [Project(name, base / name) for name in ("alpha", "beta")]
     for project in projects:
         shutil.copytree(REPO / "recipes" / "images", project.root / "images")
+        (project.root / CANARY).write_text(f"{project.name}: wanform never wrote me\n")
+    (base / CANARY).write_text("beside the projects: wanform never wrote me\n")
     jobs = 0
     serial = 0
     while jobs < settings.jobs:
@@ -257,13 +275,41 @@ def due(kill: float, owed: int, events: int, started: float) -> bool:
     return events >= int(share)
 
 
-async def wanform_run(project: Project, base_url: str, speed: float, kill: float | None) -> None:
-    """One `wanform run` of the project. With `kill` (a share of the work left), SIGKILL it once
-    its journal has grown by that share of the lines the run would write, so kills land in every
-    phase of a run: start-up, submissions, polling, downloads."""
+@dataclass(frozen=True)
+class Kill:
+    """When a run dies (a share of the work it has left), by which signal, and what is done to
+    its state before the next run."""
+
+    share: float
+    signal: signal.Signals = signal.SIGKILL
+    harm: str = "none"
+
+
+def harm(project: Project, how: str) -> None:
+    """Damage the project's state as a crash, `git clean -fdx` or a fresh CI machine does."""
+    state = project.root / ".wanform"
+    journal = state / "journal.jsonl"
+    if how == "emptied" and journal.exists():
+        journal.write_bytes(b"")
+    elif how == "nul-filled" and journal.exists():
+        journal.write_bytes(b"\0" * journal.stat().st_size)
+    elif how in ("no .wanform", "fresh clone"):
+        shutil.rmtree(state, ignore_errors=True)
+    if how == "fresh clone":
+        (project.root / "wanform.lock").unlink(missing_ok=True)
+        shutil.rmtree(project.root / "out", ignore_errors=True)
+
+
+async def wanform_run(
+    project: Project, base_url: str, speed: float, kill: Kill | None, *extra: str
+) -> None:
+    """One `wanform run` of the project. With `kill`, signal it once its journal has grown by
+    that share of the lines the run would write, so kills land in every phase of a run:
+    start-up, submissions, polling, downloads."""
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     env.pop("DASHSCOPE_HTTP_BASE_URL", None)
-    args = (".", "--target", base_url, "--emulator-speed", str(speed), "-o", "json")
+    args = (".", "--target", base_url, "--emulator-speed", str(speed), "--prune", "-o", "json")
+    args += extra
     lines, owed = journal_events(project)
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
@@ -283,15 +329,17 @@ async def wanform_run(project: Project, base_url: str, speed: float, kill: float
         await asyncio.wait([communicate], timeout=KILL_POLL)
         if time.monotonic() - started > RUN_TIMEOUT:
             hung = True
-        elif kill is None or not due(kill, owed, journal_lines(project) - lines, started):
+        elif kill is None or not due(kill.share, owed, journal_lines(project) - lines, started):
             continue
         killed = not hung
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGKILL)
+            proc.send_signal(signal.SIGKILL if hung or kill is None else kill.signal)
         break
     out, err = await communicate
     run = {
-        "kill": kill,
+        "kill": None if kill is None else kill.share,
+        "signal": None if kill is None else kill.signal.name,
+        "harm": None if kill is None else kill.harm,
         "events": journal_lines(project) - lines,
         "owed": owed,
         "exit": proc.returncode,
@@ -306,26 +354,36 @@ async def wanform_run(project: Project, base_url: str, speed: float, kill: float
     if not killed and not hung:
         with contextlib.suppress(ValueError):
             project.last_report = json.loads(out)
+            for job in project.last_report.get("jobs") or []:
+                key = (os.path.basename(job["recipe"]), job["job"])
+                project.named[key].update(candidates(job))
 
 
-async def drive(project: Project, base_url: str, speed: float, kills: list[float]) -> None:
-    """Run the project, killing its runs at the planned moments, then until one run finishes."""
-    for moment in kills:
-        await wanform_run(project, base_url, speed, moment)
+async def drive(project: Project, base_url: str, speed: float, kills: list[Kill]) -> None:
+    """Run the project, killing its runs at the planned moments (and harming what they left),
+    then until one run finishes; a run that leaves jobs unresolved is followed by one that pays
+    past their candidates, as a user told of them would."""
+    for kill in kills:
+        await wanform_run(project, base_url, speed, kill)
         if project.finished:
-            return
+            break
+        harm(project, kill.harm)
     for _ in range(SETTLE_RUNS):
-        await wanform_run(project, base_url, speed, None)
         if project.finished:
-            return
+            break
+        await wanform_run(project, base_url, speed, None)
+    if project.finished and project.runs[-1]["exit"] == 3:
+        await wanform_run(project, base_url, speed, None, "--resubmit-unresolved")
 
 
-def kill_plan(settings: Settings) -> list[list[float]]:
-    """For each project, when its successive runs die: a share of the work each has left."""
+def kill_plan(settings: Settings) -> list[list[Kill]]:
+    """For each project, how its successive runs die: a share of the work each has left, the
+    signal, and the harm done to its state before the next run."""
     rng = random.Random(f"{settings.seed}/kills")
-    plan: list[list[float]] = [[], []]
+    plan: list[list[Kill]] = [[], []]
     for _ in range(settings.kills):
-        plan[rng.randrange(2)].append(round(rng.random(), 3))
+        who, share = rng.randrange(2), round(rng.random(), 3)
+        plan[who].append(Kill(share, rng.choice(SIGNALS), rng.choice(HARMS)))
     return plan
 
 
@@ -433,10 +491,11 @@ def in_state(job: dict | None) -> bool:
     return state is not None
 
 
-def unaccounted(paid: list[Task], job: dict | None) -> list[Task]:
-    """The job's billed tasks it neither used, nor names as candidates (unresolved), nor knowingly
-    replaced (a partial task followed by a new submission): paid for nothing anyone knows of."""
-    known = {(job or {}).get("task_id"), *candidates(job or {})}
+def unaccounted(paid: list[Task], job: dict | None, named: set[str] = frozenset()) -> list[Task]:
+    """The job's billed tasks it neither used, nor names as candidates (unresolved, in its last
+    report or any run's before: `named`), nor knowingly replaced (a partial task followed by a
+    new submission): paid for nothing anyone knows of."""
+    known = {(job or {}).get("task_id"), *candidates(job or {}), *named}
     replaced = {t.task_id for t in paid[:-1] if t.failed_images}
     return [t for t in paid if t.task_id not in known | replaced]
 
@@ -453,7 +512,7 @@ async def audit(projects: list[Project], truth: Truth) -> Audit:
             made = truth.by_job[(values["prompt"], values.get("seed"))]
             end = ends.get(key)
             paid = [t for t in made if billed(t, truth.now)]
-            for task in unaccounted(paid, end):
+            for task in unaccounted(paid, end, project.named.get(key, set())):
                 result.add(
                     "duplicates",
                     f"{label}: task {task.task_id} paid for: neither used nor named by the job",
@@ -464,8 +523,14 @@ async def audit(projects: list[Project], truth: Truth) -> Audit:
             for image in (end or {}).get("images") or []:
                 await check_image(Path(image["file"]), values, made, truth, label, result)
         scan_files(project, result)
+        canary = project.root / CANARY
+        if not canary.is_file() or "wanform never wrote me" not in canary.read_text():
+            result.add("deleted outside", str(canary))
         result.counts["tracebacks"] += project.tracebacks
         result.counts["hung runs"] += sum(1 for r in project.runs if r["hung"])
+    beside = projects[0].root.parent / CANARY
+    if not beside.is_file():
+        result.add("deleted outside", str(beside))
     return result
 
 
@@ -533,7 +598,11 @@ async def soak(settings: Settings, base: Path) -> Outcome:
         yaml.safe_dump({"faults": scenario(settings.speed, settings.faults)}), encoding="utf-8"
     )
     config = EmulatorConfig(
-        port=0, speed=settings.speed, seed=settings.seed, scenario=str(scenario_file)
+        port=0,
+        speed=settings.speed,
+        seed=settings.seed,
+        scenario=str(scenario_file),
+        clock_skew=settings.skew,
     )
     runner, base_url = await start(config)
     try:
@@ -556,8 +625,10 @@ def describe(outcome: Outcome, verbose: bool = False) -> str:
     runs = [r for p in outcome.projects for r in p.runs]
     lines = [
         f"soak: seed {s.seed}, {s.jobs} jobs in 2 projects sharing one key, {s.kills} kills "
-        f"planned, emulator at {s.speed:g}x, faults x{s.faults:g}, {outcome.seconds:.1f} s",
-        f"runs: {len(runs)} ({sum(r['killed'] for r in runs)} killed by SIGKILL, "
+        f"planned, emulator at {s.speed:g}x with its clock {s.skew:+g} s off, "
+        f"faults x{s.faults:g}, {outcome.seconds:.1f} s",
+        f"runs: {len(runs)} (killed: {dict(Counter(r['signal'] for r in runs if r['killed']))}, "
+        f"state harmed after: {dict(Counter(r['harm'] for r in runs if r['killed']))}, "
         f"exit codes {dict(Counter(r['exit'] for r in runs if not r['killed']))})",
         "scenario: " + "; ".join(json.dumps(rule) for rule in scenario(s.speed, s.faults)),
         "",
@@ -585,10 +656,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--speed", type=float, default=Settings.speed)
     parser.add_argument("--faults", type=float, default=Settings.faults, help="fault rate scale")
+    parser.add_argument(
+        "--skew", type=float, default=Settings.skew, help="emulator clock ahead, seconds"
+    )
     parser.add_argument("--keep", type=Path, help="leave the projects in this (new) folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="every finding, in full")
     args = parser.parse_args()
-    settings = Settings(args.jobs, args.kills, args.seed, args.speed, args.faults)
+    settings = Settings(args.jobs, args.kills, args.seed, args.speed, args.faults, args.skew)
     base = args.keep or Path(tempfile.mkdtemp(prefix="wanform-soak-"))
     base.mkdir(parents=True, exist_ok=True)
     try:

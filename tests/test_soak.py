@@ -86,6 +86,8 @@ async def test_the_audit_counts_each_kind_of_harm(soaked, tmp_path):
     sidecar.write_text(sidecar.read_text(encoding="utf-8")[:-20], encoding="utf-8")  # corrupt
     (third.parent / f".{third.name}.abcd1234.part").write_bytes(b"\x89PNG")  # leftover
     fourth.unlink()  # a job that succeeded without its image is in no state
+    shutil.copy(soaked.projects[0].root.parent / soak.CANARY, tmp_path / soak.CANARY)
+    (copies[0].root / soak.CANARY).write_text("overwritten")  # a file outside the output folder
     truth = soaked.truth
     task = next(t for t in truth.tasks if t.task_id == done[1]["task_id"])
     key = (task.brief.prompt, task.brief.seed)  # a task billed again for it, recorded nowhere
@@ -102,4 +104,5 @@ async def test_the_audit_counts_each_kind_of_harm(soaked, tmp_path):
         "leftover files": 1,
         "tracebacks": 0,
         "hung runs": 0,
+        "deleted outside": 1,
     }
