@@ -4,6 +4,7 @@ never death by signal."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import os
 import signal
@@ -42,6 +43,19 @@ async def until(condition, proc: asyncio.subprocess.Process) -> None:
         await asyncio.sleep(0.02)
 
 
+async def opened_to_read(fifo: Path, proc: asyncio.subprocess.Process) -> int:
+    """Wait until the run opens `fifo` to read it; return a write end, which keeps its read
+    blocked until closed."""
+    while True:
+        try:  # without a reader, a non-blocking open for writing fails with ENXIO
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+        assert proc.returncode is None, (await proc.stderr.read()).decode()
+        await asyncio.sleep(0.02)
+
+
 async def interrupted(proc: asyncio.subprocess.Process) -> str:
     """Send SIGINT, wait for the end, and check it is exit 130 with the one-line message."""
     proc.send_signal(signal.SIGINT)
@@ -53,19 +67,23 @@ async def interrupted(proc: asyncio.subprocess.Process) -> str:
 
 
 async def test_ctrl_c_before_the_jobs(project):
-    """Interrupted while reading the lock (a FIFO nobody writes), the run exits 130 in one line."""
+    """Interrupted while reading the lock (a FIFO that stays empty), the run exits 130 in one
+    line."""
     project.recipe("foxes", SEEDS)
-    os.mkfifo(project.root / "blocked.lock")
-    proc = await start(project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--lock", "blocked.lock")
-    await asyncio.wait_for(until((project.root / ".wanform" / "run.owner").exists, proc), 20)
-    await asyncio.sleep(0.2)  # into the read of the FIFO
-    assert (await interrupted(proc)).splitlines()[-1] == f"error: {INTERRUPTED}"
+    fifo = project.root / "blocked.lock"
+    os.mkfifo(fifo)
+    proc = await start(project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--lock", fifo.name)
+    writer = await asyncio.wait_for(opened_to_read(fifo, proc), 20)
+    try:
+        assert (await interrupted(proc)).splitlines()[-1] == f"error: {INTERRUPTED}"
+    finally:
+        os.close(writer)
 
 
 async def test_ctrl_c_twice_during_the_jobs(project, emulators):
     """A first Ctrl-C cancels PENDING tasks; a second, while those cancels hang, ends it at once."""
     emulator = await emulators(speed=1.0)  # 30 s tasks, and a cancel that takes 3 s to answer
-    await emulator.fault(action="latency", endpoint="cancel", seconds=3)
+    cancel = await emulator.fault(action="latency", endpoint="cancel", seconds=3)
     project.recipe("foxes", SEEDS)
     proc = await start(
         project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--target", emulator.base_url
@@ -75,7 +93,7 @@ async def test_ctrl_c_twice_during_the_jobs(project, emulators):
         until(lambda: journal.exists() and '"submitted"' in journal.read_text(), proc), 20
     )
     proc.send_signal(signal.SIGINT)
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(emulator.fired(cancel), 20)  # a cancel is hanging
     assert (await interrupted(proc)).splitlines()[-1] == f"error: {INTERRUPTED}"
 
 
