@@ -1,15 +1,21 @@
-"""Shared fixtures: a scratch copy of tests/cases, with the input images and byte-level cases its
-recipes need."""
+"""Shared fixtures and hooks: a scratch copy of tests/cases, with the input images and byte-level
+cases its recipes need; a scratch schema cache; the screenshot folder named at the end."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+# --import-mode=importlib puts no test directory on sys.path; the browser tests' helpers say where
+# their screenshots go.
+sys.path.insert(0, str(Path(__file__).parent / "report"))
+from report_kit import SCREENSHOTS  # noqa: E402
 
 CASES = Path(__file__).parent / "cases"
 SCRATCH_CACHE = tempfile.mkdtemp(prefix="wanform-test-cache-")
@@ -23,6 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(SCRATCH_CACHE, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Here, not beside the browser tests: under pytest-xdist only the main process prints a
+    summary, and it loads this conftest but not theirs."""
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"screenshots of the report and the dashboard: {SCREENSHOTS}")
 
 
 MB = 1024 * 1024
