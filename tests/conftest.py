@@ -1,5 +1,6 @@
 """Shared fixtures and hooks: a scratch copy of tests/cases, with the input images and byte-level
-cases its recipes need; a scratch schema cache; the screenshot folder named at the end."""
+cases its recipes need; a scratch schema cache; a check that each test leaves the process as it
+found it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     summary, and it loads this conftest but not theirs."""
     if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
         terminalreporter.write_line(f"screenshots of the report and the dashboard: {SCREENSHOTS}")
+
+
+@pytest.fixture(autouse=True)
+def leaves_the_process_as_found() -> Iterator[None]:
+    """A test that changes the working folder or the environment for the tests after it fails:
+    under pytest-xdist, which tests come after it in its process differs from run to run."""
+    folder, environment = os.getcwd(), dict(os.environ)
+    yield
+    assert os.getcwd() == folder, "the test changed the working folder: use monkeypatch.chdir"
+    names = {*environment, *os.environ} - {"PYTEST_CURRENT_TEST"}  # pytest's own, per phase
+    changed = sorted(k for k in names if environment.get(k) != os.environ.get(k))
+    assert not changed, f"the test changed {changed} in os.environ: use monkeypatch.setenv"
 
 
 MB = 1024 * 1024
