@@ -25,7 +25,8 @@ SCRATCH_CACHE = tempfile.mkdtemp(prefix="wanform-test-cache-")
 
 def pytest_configure(config: pytest.Config) -> None:
     """Compiled schema checks are cached in a scratch folder, not in the user's home, for this
-    process and the CLI processes the tests start."""
+    process and the CLI processes the tests start. Under pytest-xdist each worker makes its own
+    folder and removes only that one, so no worker deletes a cache another still uses."""
     os.environ["XDG_CACHE_HOME"] = SCRATCH_CACHE
 
 
