@@ -5,8 +5,9 @@ Run: python bench/mutants.py [--only NAME] [--jobs N] [--no-baseline] [--list]
 Each mutant replaces one exact snippet of one file in a copy of the project (never in the
 tree itself) and runs the tests of that behaviour's package there with `pytest -x`, imports
 coming from the copy. A mutant is *caught* when those tests fail, *survived* when they pass.
-A snippet that is not found exactly once is an error, not a silent pass: the bench then exits 2,
-so a mutant whose code was rewritten is fixed here instead of quietly measuring nothing.
+A snippet that is not found exactly once, or a change after which its file no longer compiles,
+is an error, not a silent pass: the bench then exits 2, so a mutant whose code was rewritten is
+fixed here instead of quietly measuring nothing.
 Before the mutants, the union of their tests runs once on an unmutated copy (skip with
 `--no-baseline`): a failure there would make every "caught" meaningless, and also exits 2.
 """
@@ -126,7 +127,7 @@ MUTANTS = [
     Mutant(
         "journal-no-fsync",
         "runner/engine/journal.py",
-        "        os.fsync(self._file.fileno())\n",
+        "            os.fsync(self._file.fileno())\n",
         "",
         (RUN + "test_journal_replay.py", RUN + "test_journal.py"),
         "a task id is written but not made durable before the run goes on",
@@ -314,14 +315,24 @@ def copy_project(into: Path) -> Path:
     return tree
 
 
-def apply(tree: Path, mutant: Mutant) -> None:
-    """Make the change in `tree`; ValueError unless the snippet occurs exactly once."""
-    path = tree / mutant.path
-    text = path.read_text(encoding="utf-8")
+def mutated(text: str, mutant: Mutant) -> str:
+    """`text` with the change made; ValueError unless the snippet occurs exactly once and the
+    changed file still compiles (a mutant that breaks the syntax measures nothing)."""
     found = text.count(mutant.original)
     if found != 1:
         raise ValueError(f"snippet found {found} times in {mutant.path}, not once")
-    path.write_text(text.replace(mutant.original, mutant.replacement), encoding="utf-8")
+    changed = text.replace(mutant.original, mutant.replacement)
+    try:
+        compile(changed, mutant.path, "exec")
+    except SyntaxError as exc:
+        raise ValueError(f"{mutant.path} no longer compiles: {exc}") from None
+    return changed
+
+
+def apply(tree: Path, mutant: Mutant) -> None:
+    """Make the change in `tree`; ValueError if `mutated` refuses it."""
+    path = tree / mutant.path
+    path.write_text(mutated(path.read_text(encoding="utf-8"), mutant), encoding="utf-8")
 
 
 def environment(tree: Path) -> dict[str, str]:
@@ -407,14 +418,13 @@ def baseline(mutants: list[Mutant]) -> str:
 
 
 def preflight(mutants: list[Mutant]) -> list[Outcome]:
-    """Mutants whose snippet is not found exactly once in the tree, checked before any copy."""
+    """Mutants that `mutated` refuses on the tree, checked before any copy."""
     missing = []
     for mutant in mutants:
-        text = (ROOT / mutant.path).read_text(encoding="utf-8")
-        found = text.count(mutant.original)
-        if found != 1:
-            detail = f"snippet found {found} times in {mutant.path}, not once"
-            missing.append(Outcome(mutant, "not-applied", 0.0, detail))
+        try:
+            mutated((ROOT / mutant.path).read_text(encoding="utf-8"), mutant)
+        except ValueError as exc:
+            missing.append(Outcome(mutant, "not-applied", 0.0, str(exc)))
     return missing
 
 

@@ -1,15 +1,23 @@
-"""Shared fixtures: a scratch copy of tests/cases, with the input images and byte-level cases its
-recipes need."""
+"""Shared fixtures and hooks: a scratch copy of tests/cases, with the input images and byte-level
+cases its recipes need; a scratch schema cache; a check that each test leaves the process as it
+found it."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+# --import-mode=importlib puts no test directory on sys.path; the browser tests' helpers say where
+# their screenshots go.
+sys.path.insert(0, str(Path(__file__).parent / "report"))
+from report_kit import SCREENSHOTS  # noqa: E402
 
 CASES = Path(__file__).parent / "cases"
 SCRATCH_CACHE = tempfile.mkdtemp(prefix="wanform-test-cache-")
@@ -17,12 +25,32 @@ SCRATCH_CACHE = tempfile.mkdtemp(prefix="wanform-test-cache-")
 
 def pytest_configure(config: pytest.Config) -> None:
     """Compiled schema checks are cached in a scratch folder, not in the user's home, for this
-    process and the CLI processes the tests start."""
+    process and the CLI processes the tests start. Under pytest-xdist each worker makes its own
+    folder and removes only that one, so no worker deletes a cache another still uses."""
     os.environ["XDG_CACHE_HOME"] = SCRATCH_CACHE
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(SCRATCH_CACHE, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Here, not beside the browser tests: under pytest-xdist only the main process prints a
+    summary, and it loads this conftest but not theirs."""
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"screenshots of the report and the dashboard: {SCREENSHOTS}")
+
+
+@pytest.fixture(autouse=True)
+def leaves_the_process_as_found() -> Iterator[None]:
+    """A test that changes the working folder or the environment for the tests after it fails:
+    under pytest-xdist, which tests come after it in its process differs from run to run."""
+    folder, environment = os.getcwd(), dict(os.environ)
+    yield
+    assert os.getcwd() == folder, "the test changed the working folder: use monkeypatch.chdir"
+    names = {*environment, *os.environ} - {"PYTEST_CURRENT_TEST"}  # pytest's own, per phase
+    changed = sorted(k for k in names if environment.get(k) != os.environ.get(k))
+    assert not changed, f"the test changed {changed} in os.environ: use monkeypatch.setenv"
 
 
 MB = 1024 * 1024

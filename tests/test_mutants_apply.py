@@ -25,8 +25,9 @@ BENCH_MODULE = load_bench()
 
 
 @pytest.mark.parametrize("mutant", BENCH_MODULE.MUTANTS, ids=lambda m: m.name)
-def test_the_mutant_finds_its_snippet_once_and_its_tests_exist(mutant):
-    """The original snippet occurs exactly once in its file, and the tests it runs exist."""
+def test_the_mutant_applies_compiles_and_its_tests_exist(mutant):
+    """The original snippet occurs exactly once in its file, the mutated file compiles, and the
+    tests it runs exist."""
     root = BENCH.parents[1]
     assert BENCH_MODULE.preflight([mutant]) == []
     assert mutant.original != mutant.replacement

@@ -297,11 +297,16 @@ async def test_kill_9_anywhere_in_a_chain_then_rerun_pays_each_step_once(
     root = project.root
     chain(root)
     (root / "recipes" / "print.yaml").unlink()
+    unanswered = None
     if event == "submitting":
-        await emulator.fault(action="latency", endpoint="submit", seconds=15, prompt="winter")
+        unanswered = await emulator.fault(
+            action="latency", endpoint="submit", seconds=15, prompt="winter"
+        )
     args = ("--target", emulator.base_url, "--emulator-speed", "15", "-o", "json")
     first = await wanform(root, *args)
     await asyncio.wait_for(journaled(root, first, event, count), 30)
+    if unanswered is not None:  # journaled before it is sent: killed once it is in its latency
+        await asyncio.wait_for(emulator.fired(unanswered), 30)
     first.kill()
     await first.communicate()
     second = await wanform(root, *args)

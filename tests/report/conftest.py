@@ -12,16 +12,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from report_kit import (  # noqa: E402
     CHROMIUM,
     NO_CHROMIUM,
-    SCREENSHOTS,
     EmulatorProcess,
     make_project,
     wanform,
 )
-
-
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
-    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
-        terminalreporter.write_line(f"screenshots of the report and the dashboard: {SCREENSHOTS}")
 
 
 @pytest.fixture(scope="session")

@@ -108,8 +108,18 @@ class Emulator:
     async def journal(self) -> list[dict]:
         return (await self._admin("GET", "/journal"))["entries"]
 
-    async def fault(self, **rule: object) -> None:
-        await self._admin("POST", "/faults", rule)
+    async def fault(self, **rule: object) -> str:
+        """Add a fault rule; returns its id."""
+        return (await self._admin("POST", "/faults", rule))["faults"][0]["id"]
+
+    async def fired(self, rule_id: str, times: int = 1) -> None:
+        """Return once the rule has fired `times` times: its request has reached the emulator
+        (callers bound the wait)."""
+        while True:
+            rules = (await self._admin("GET", "/faults"))["faults"]
+            if next(r["fired"] for r in rules if r["id"] == rule_id) >= times:
+                return
+            await asyncio.sleep(0.02)
 
     async def advance(self, seconds: float) -> None:
         await self._admin("POST", "/clock/advance", {"seconds": seconds})

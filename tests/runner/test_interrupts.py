@@ -4,6 +4,7 @@ never a traceback, never "Aborted!", never death by signal; a rerun bills no tas
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import json
 import os
@@ -84,6 +85,19 @@ async def interrupted(
     return text
 
 
+async def opened_to_read(fifo: Path, proc: asyncio.subprocess.Process) -> int:
+    """Wait until the run opens `fifo` to read it; return a write end, which keeps its read
+    blocked until closed."""
+    while True:
+        try:  # without a reader, a non-blocking open for writing fails with ENXIO
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+        assert proc.returncode is None, (await proc.stderr.read()).decode()
+        await asyncio.sleep(0.02)
+
+
 async def said(proc: asyncio.subprocess.Process, marker: bytes) -> None:
     """Read the process's stderr up to the line `marker`; fail if it ends first."""
     while (line := await proc.stderr.readline()) != marker:
@@ -102,12 +116,15 @@ async def test_a_signal_before_the_jobs(project, sig, code, line):
     """Stopped while reading the lock (a FIFO nobody writes), the run exits in one line, its run
     guard released in order."""
     project.recipe("foxes", SEEDS)
-    os.mkfifo(project.root / "blocked.lock")
-    proc = await start(project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--lock", "blocked.lock")
+    fifo = project.root / "blocked.lock"
+    os.mkfifo(fifo)
+    proc = await start(project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--lock", fifo.name)
     owner = project.root / ".wanform" / "run.owner"
-    await asyncio.wait_for(until(owner.exists, proc), 20)
-    await asyncio.sleep(0.2)  # into the read of the FIFO
-    assert (await interrupted(proc, sig, code)).splitlines()[-1] == f"error: {line}"
+    writer = await asyncio.wait_for(opened_to_read(fifo, proc), 20)  # into the read of the FIFO
+    try:
+        assert (await interrupted(proc, sig, code)).splitlines()[-1] == f"error: {line}"
+    finally:
+        os.close(writer)
     assert not owner.exists()
 
 
@@ -164,7 +181,7 @@ async def test_a_signal_while_the_lock_is_written_waits_for_it(project, emulator
 async def test_ctrl_c_twice_during_the_jobs(project, emulators):
     """A first Ctrl-C cancels PENDING tasks; a second, while those cancels hang, ends it at once."""
     emulator = await emulators(speed=1.0)  # 30 s tasks, and a cancel that takes 3 s to answer
-    await emulator.fault(action="latency", endpoint="cancel", seconds=3)
+    cancel = await emulator.fault(action="latency", endpoint="cancel", seconds=3)
     project.recipe("foxes", SEEDS)
     proc = await start(
         project, asyncio.subprocess.DEVNULL, "foxes.yaml", "--target", emulator.base_url
@@ -174,7 +191,7 @@ async def test_ctrl_c_twice_during_the_jobs(project, emulators):
         until(lambda: journal.exists() and '"submitted"' in journal.read_text(), proc), 20
     )
     proc.send_signal(signal.SIGINT)
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(emulator.fired(cancel), 20)  # a cancel is hanging
     assert (await interrupted(proc)).splitlines()[-1] == f"error: {INTERRUPTED}"
 
 

@@ -98,13 +98,13 @@ async def test_kill_9_then_rerun_submits_every_job_exactly_once(
     that submission makes its task): one task a job."""
     emulator = await emulators(speed=30.0)  # 1 s tasks
     # the fifth submission takes two seconds to make its task, within the 3 s request timeout
-    await emulator.fault(action="latency", seconds=60, nth=5)
+    fifth = await emulator.fault(action="latency", seconds=60, nth=5)
     project.recipe("foxes", SEEDS)
     args = ("foxes.yaml", "--target", emulator.base_url, "--emulator-speed", "30", "-o", "json")
     first = await wanform(project, *args, short=True)
     await asyncio.wait_for(journaled(project, first, "submitting", 5), 20)
-    # journaled before it is sent: give the fifth request time to reach the emulator
-    await asyncio.sleep(0.3)
+    # journaled before it is sent: the kill comes once the fifth request is in its latency
+    await asyncio.wait_for(emulator.fired(fifth), 20)
     first.kill()
     out1, err1 = await first.communicate()
     if made_before_rerun:  # the emulator makes the fifth task after its latency
@@ -133,13 +133,14 @@ async def test_a_rerun_never_swaps_the_tasks_of_two_killed_submissions(project, 
     emulator = await emulators(speed=50.0)
     # one submission a second: the bridge first (alone, as a run's first), the fox, the graffiti
     await emulator.fault(action="latency", seconds=125, prompt="fox")  # sent second, made last
-    await emulator.fault(action="latency", seconds=25, prompt="graffiti")
+    third = await emulator.fault(action="latency", seconds=25, prompt="graffiti")
     for name in ("bridge", "fox", "graffiti"):
         project.recipe(name, f"model: wan2.7-image\nprompt: a {name}\nsize: '1024*1024'\nn: 1\n")
     args = (".", "--target", emulator.base_url, "--emulator-speed", "50", "--submit-rps", "1")
     first = await wanform(project, *args, short=True)
     await asyncio.wait_for(journaled(project, first, "submitting", 3), 20)
-    await asyncio.sleep(0.3)  # the third request reaches the emulator before the kill
+    # killed once the third request is in its half-second latency, before it is answered
+    await asyncio.wait_for(emulator.fired(third), 20)
     first.kill()
     await first.communicate()
     await asyncio.wait_for(tasks_made(emulator, 3), 30)
