@@ -65,8 +65,8 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.images import draw as render  # noqa: E402
-from spec.models import MB  # noqa: E402
+from wanform.emulator.images import draw as render  # noqa: E402
+from wanform.spec.models import MB  # noqa: E402
 
 API_KEY = "sk-wanform-bench"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
@@ -135,8 +135,8 @@ async def _serve_bare() -> Serving:
 
 
 async def _serve_emulator(speed: float, store_bytes: int) -> Serving:
-    from emulator import EmulatorConfig, start
-    from emulator.http.context import EMULATOR
+    from wanform.emulator import EmulatorConfig, start
+    from wanform.emulator.http.context import EMULATOR
 
     config = EmulatorConfig(
         host="127.0.0.1", port=0, throttle=False, speed=speed, input_store_bytes=store_bytes
@@ -526,7 +526,16 @@ STOP_TARGET = 2.0  # seconds from SIGTERM to exit
 
 async def stop_seconds() -> tuple[float, int]:
     """One `wanform emulator` stopped while busy: seconds from SIGTERM to exit, its exit code."""
-    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", "--api-key", API_KEY]
+    command = [
+        sys.executable,
+        "-m",
+        "wanform.runner.cli",
+        "emulator",
+        "--port",
+        "0",
+        "--api-key",
+        API_KEY,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     base_url = process.stdout.readline().strip()

@@ -6,7 +6,7 @@ It writes recipes (each a matrix of seeds) over 20 real input images (photo-size
 then times `wanform plan` (in-process, through the CLI, output discarded) three times:
 - cold: no image-hash cache and no plan cache (every image read, every recipe validated);
 - images warm: the image-hash cache, no plan cache (every recipe validated and fingerprinted);
-- warm: both caches, as a second plan after any plan finds them (runner.gitops.warmplan).
+- warm: both caches, as a second plan after any plan finds them (wanform.runner.gitops.warmplan).
 Recipe, image and lock generation are excluded. Target: a warm no-change plan under 2 s for
 5,000 recipes (20,000 jobs).
 """
@@ -26,11 +26,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.cli import main as wanform  # noqa: E402
-from runner.gitops.fingerprint import HashCache  # noqa: E402
-from runner.gitops.lockfile import LockFile  # noqa: E402
-from runner.gitops.plan import lock_entry, make_plan  # noqa: E402
-from runner.recipes.check import validate_paths  # noqa: E402
+from wanform.runner.cli import main as wanform  # noqa: E402
+from wanform.runner.gitops.fingerprint import HashCache  # noqa: E402
+from wanform.runner.gitops.lockfile import LockFile  # noqa: E402
+from wanform.runner.gitops.plan import lock_entry, make_plan  # noqa: E402
+from wanform.runner.recipes.check import validate_paths  # noqa: E402
 
 
 def build(root: Path, recipes: int, per_recipe: int) -> None:

@@ -27,14 +27,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator import EmulatorConfig, start  # noqa: E402
-from runner.api.limits import resolve_limits  # noqa: E402
-from runner.api.targets import Target  # noqa: E402
-from runner.engine.launch import execute  # noqa: E402
-from runner.engine.run import RunOptions  # noqa: E402
-from runner.recipes.check import validate_paths  # noqa: E402
-from runner.reports.progress import Lines  # noqa: E402
-from spec.models import MODELS  # noqa: E402
+from wanform.emulator import EmulatorConfig, start  # noqa: E402
+from wanform.runner.api.limits import resolve_limits  # noqa: E402
+from wanform.runner.api.targets import Target  # noqa: E402
+from wanform.runner.engine.launch import execute  # noqa: E402
+from wanform.runner.engine.run import RunOptions  # noqa: E402
+from wanform.runner.recipes.check import validate_paths  # noqa: E402
+from wanform.runner.reports.progress import Lines  # noqa: E402
+from wanform.spec.models import MODELS  # noqa: E402
 
 KEY = "sk-bench-busy-account"
 PATH = "/services/aigc/image-generation/generation"

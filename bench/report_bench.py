@@ -23,10 +23,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.gitops.fingerprint import HashCache  # noqa: E402
-from runner.gitops.lockfile import LockFile  # noqa: E402
-from runner.gitops.plan import lock_entry, make_plan  # noqa: E402
-from runner.recipes.check import validate_paths  # noqa: E402
+from wanform.runner.gitops.fingerprint import HashCache  # noqa: E402
+from wanform.runner.gitops.lockfile import LockFile  # noqa: E402
+from wanform.runner.gitops.plan import lock_entry, make_plan  # noqa: E402
+from wanform.runner.recipes.check import validate_paths  # noqa: E402
 
 TARGET_SECONDS = 10.0
 LAZY = 'loading="lazy"'
@@ -97,7 +97,7 @@ def record(root: Path) -> int:
 def report(root: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "runner.cli", "report", "recipes"],
+        [sys.executable, "-m", "wanform.runner.cli", "report", "recipes"],
         cwd=root,
         check=True,
         capture_output=True,

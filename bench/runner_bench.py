@@ -46,13 +46,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.api.limits import resolve_limits  # noqa: E402
-from runner.api.targets import Target  # noqa: E402
-from runner.engine.launch import execute  # noqa: E402
-from runner.engine.run import RunOptions  # noqa: E402
-from runner.recipes.check import validate_paths  # noqa: E402
-from runner.reports.progress import Lines  # noqa: E402
-from spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
+from wanform.runner.api.limits import resolve_limits  # noqa: E402
+from wanform.runner.api.targets import Target  # noqa: E402
+from wanform.runner.engine.launch import execute  # noqa: E402
+from wanform.runner.engine.run import RunOptions  # noqa: E402
+from wanform.runner.recipes.check import validate_paths  # noqa: E402
+from wanform.runner.reports.progress import Lines  # noqa: E402
+from wanform.spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
 
 MODEL = "wan2.7-image"
 PENDING_SECONDS = 0.05  # the emulator's default wait before a task runs
@@ -82,7 +82,7 @@ def serve(
     rps: float, in_flight: int, qps: float, seconds: float, urls: multiprocessing.Queue
 ) -> None:
     """The emulator's process: serve until SIGTERM, then clean up (its input files go)."""
-    from emulator import EmulatorConfig, start
+    from wanform.emulator import EmulatorConfig, start
 
     async def main() -> None:
         stop = asyncio.Event()

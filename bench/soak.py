@@ -67,12 +67,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from emulator import EmulatorConfig, start  # noqa: E402
-from emulator.http.context import EMULATOR  # noqa: E402
-from emulator.images.painter import paint  # noqa: E402
-from emulator.state.tasks import Task  # noqa: E402
-from runner.recipes.check import validate_paths  # noqa: E402
-from spec.models import TaskStatus  # noqa: E402
+from wanform.emulator import EmulatorConfig, start  # noqa: E402
+from wanform.emulator.http.context import EMULATOR  # noqa: E402
+from wanform.emulator.images.painter import paint  # noqa: E402
+from wanform.emulator.state.tasks import Task  # noqa: E402
+from wanform.runner.recipes.check import validate_paths  # noqa: E402
+from wanform.spec.models import TaskStatus  # noqa: E402
 
 KEY = "sk-wanform-soak-0123456789abcdef"  # both projects: one account, as CI shards share one
 # How a run reports a job (its report's `status`, or what its lock entry says) -> the soak's state.
@@ -106,9 +106,9 @@ SETTLE_RUNS = 4  # unkilled reruns a project gets to finish after its kills
 # `wanform` whose requests give up after 1 + 3 s, so a rerun waits out a killed run's unanswered
 # submission (the runner waits until it can no longer make a task) in seconds, not 75 s
 WANFORM = (
-    "from runner.api.client import Timeouts; from runner.engine import launch; "
+    "from wanform.runner.api.client import Timeouts; from wanform.runner.engine import launch; "
     "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=3.0), launch.MODELS); "
-    "from runner.console import entry; entry()"
+    "from wanform.runner.console import entry; entry()"
 )
 STARTUP_SECONDS = 1.0  # about how long `wanform run` takes to send its first request
 KILL_POLL = 0.01  # seconds between looks at a run's journal

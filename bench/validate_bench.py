@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.recipes.check import validate_paths  # noqa: E402
+from wanform.runner.recipes.check import validate_paths  # noqa: E402
 
 MODELS_CYCLE = (
     "wan2.7-image-pro",

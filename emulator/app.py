@@ -13,12 +13,18 @@ from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
-from emulator.config import EmulatorConfig
-from emulator.errors import ConnectionDropped, ErrorReply, OssError, error_body, oss_error_body
-from emulator.http import admin, listings, storage, ui
-from emulator.http import dashscope as routes
-from emulator.http.connections import DOORMAN, Doorman, door_middleware
-from emulator.http.context import (
+from wanform.emulator.config import EmulatorConfig
+from wanform.emulator.errors import (
+    ConnectionDropped,
+    ErrorReply,
+    OssError,
+    error_body,
+    oss_error_body,
+)
+from wanform.emulator.http import admin, listings, storage, ui
+from wanform.emulator.http import dashscope as routes
+from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
+from wanform.emulator.http.context import (
     EMULATOR,
     UNVERIFIED_HEADER,
     facts,
@@ -26,18 +32,18 @@ from emulator.http.context import (
     request_id,
     unverified,
 )
-from emulator.images.draw import CACHE_MAX_BYTES, PngCache
-from emulator.state.accounts import Accounts
-from emulator.state.clock import VirtualClock
-from emulator.state.faults import FaultBook, load_scenario
-from emulator.state.inputstore import InputStore
-from emulator.state.instance import Emulator
-from emulator.state.requestlog import RequestLog
-from emulator.state.results import ResultStore
-from emulator.state.tasks import TaskStore
-from emulator.state.throttle import Throttle
-from emulator.state.uploads import UploadStore
-from spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
+from wanform.emulator.images.draw import CACHE_MAX_BYTES, PngCache
+from wanform.emulator.state.accounts import Accounts
+from wanform.emulator.state.clock import VirtualClock
+from wanform.emulator.state.faults import FaultBook, load_scenario
+from wanform.emulator.state.inputstore import InputStore
+from wanform.emulator.state.instance import Emulator
+from wanform.emulator.state.requestlog import RequestLog
+from wanform.emulator.state.results import ResultStore
+from wanform.emulator.state.tasks import TaskStore
+from wanform.emulator.state.throttle import Throttle
+from wanform.emulator.state.uploads import UploadStore
+from wanform.spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
 WORKERS = 4  # rendering and large-body validation threads

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spec.models import MB, MODELS, TASK_QUERY_RPS, ModelSpec
+from wanform.spec.models import MB, MODELS, TASK_QUERY_RPS, ModelSpec
 
 MAX_SKEW = 7 * 86400  # a week either way: more is a mistake, not a clock
 # A 60 KB input per task is ~8,700 tasks' worth: evictions start long after their downloads.
@@ -19,7 +19,8 @@ class EmulatorConfig:
 
     `speed` scales the virtual clock against real time (2 = twice as fast, 0.1 = ten times
     slower, 0 = frozen: only `POST /__emulator/clock/advance` moves it). Task durations, rate
-    windows and the 24 h expiry all run on that clock. `models` is `spec.models.table(variants)`:
+    windows and the 24 h expiry all run on that clock. `models` is
+    `wanform.spec.models.table(variants)`:
     the variants it was built with pick the emulator's answer to every guessed point.
     """
 

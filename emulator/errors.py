@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from spec.errors import RATE_LIMITED
+from wanform.spec.errors import RATE_LIMITED
 
 
 class ErrorReply(Exception):

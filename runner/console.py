@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from runner import signals
-from runner.exits import leave
+from wanform.runner import signals
+from wanform.runner.exits import leave
 
 
 def entry() -> NoReturn:
     """Run the command named on the command line and end the process with its exit status."""
     signals.install()  # before click and the commands are imported: a signal then ends in order too
     try:
-        from runner.cli import main
+        from wanform.runner.cli import main
 
         main()
         code = 0

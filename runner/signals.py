@@ -1,7 +1,8 @@
 """How a `wanform` process ends on Ctrl-C (SIGINT) or SIGTERM (`docker stop`, CI runners): in
 order whenever the signal comes, with exit 128 + its number (130, 143), never a traceback.
 
-`install` runs first thing in the process (runner.console) and its handler stays until the process
+`install` runs first thing in the process (wanform.runner.console) and its handler stays until the
+process
 exits. A first signal raises `Signalled` where the process is, which unwinds it (run guard
 released, journal closed) to one line on stderr. Inside a `held` block (a run's jobs and the lock
 that records them) it is only noted, and raised as the block ends. While the jobs run, the engine

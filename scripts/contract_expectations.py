@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from runner.api.targets import resolve
-from runner.contract import snapshots
-from runner.contract.cases import SUITE
-from runner.contract.expect import departures
-from runner.contract.session import play_suite
-from spec.models import MODELS
+from wanform.runner.api.targets import resolve
+from wanform.runner.contract import snapshots
+from wanform.runner.contract.cases import SUITE
+from wanform.runner.contract.expect import departures
+from wanform.runner.contract.session import play_suite
+from wanform.spec.models import MODELS
 
 
 def main() -> int:

@@ -2,9 +2,10 @@
 every run.
 
 Each picture names the models whose recipes read it and is checked against their input limits in
-spec.models (under every documented variant) before it is written. `--check` writes nothing and
+wanform.spec.models (under every documented variant) before it is written. `--check` writes nothing
+and
 exits 1 when a committed image differs from what this script draws. Run it where the project is
-installed (`pip install -e .`), since it imports spec.models.
+installed (`pip install -e .`), since it imports wanform.spec.models.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from spec.models import GUESSES, MODELS, ModelSpec, table
+from wanform.spec.models import GUESSES, MODELS, ModelSpec, table
 
 OUT = Path(__file__).resolve().parent.parent / "recipes" / "images"
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}

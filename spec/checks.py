@@ -1,6 +1,6 @@
 """Checks on an API request body that JSON Schema cannot express; shared by runner and emulator.
 
-`check_request` checks the envelope (spec.schema.envelope_problem), then `check_body` the
+`check_request` checks the envelope (wanform.spec.schema.envelope_problem), then `check_body` the
 model's request schema and, when the structure is sound, every semantic limit of the model
 table. The emulator runs the two steps apart, with its rate limit between them. Each
 problem's path points into the body.
@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from spec import datauri
-from spec.errors import (
+from wanform.spec import datauri
+from wanform.spec.errors import (
     MIXED_MODAL,
     N_MUST_BE_ONE,
     NO_TEXT,
     ONE_MESSAGE,
     URL_HAS_CHINESE,
 )
-from spec.imageprobe import MIME_FORMATS, ImageInfo, ImageProbeError
-from spec.models import (
+from wanform.spec.imageprobe import MIME_FORMATS, ImageInfo, ImageProbeError
+from wanform.spec.models import (
     DATA_URI_MAX_BYTES,
     MB,
     MODELS,
@@ -32,9 +32,9 @@ from spec.models import (
     ModelSpec,
     Range,
 )
-from spec.problems import Path, Problem
-from spec.schema import envelope_problem, shape_problems
-from spec.sizes import parse_explicit
+from wanform.spec.problems import Path, Problem
+from wanform.spec.schema import envelope_problem, shape_problems
+from wanform.spec.sizes import parse_explicit
 
 ImageLookup = Callable[[Path, str], "ImageInfo | ImageProbeError | None"]
 HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")

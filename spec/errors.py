@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from spec.models import DATA_URI_MAX_BYTES
+from wanform.spec.models import DATA_URI_MAX_BYTES
 
 Kind = Literal["rejected", "account", "endpoint", "throttled", "service"]
 RETRYABLE_KINDS: frozenset[Kind] = frozenset({"throttled", "service"})

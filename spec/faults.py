@@ -18,9 +18,9 @@ from types import MappingProxyType
 import jsonschema
 import regex
 
-from spec.errors import CATALOGUE
-from spec.problems import Path, Problem
-from spec.schema import Validator, load_schema
+from wanform.spec.errors import CATALOGUE
+from wanform.spec.problems import Path, Problem
+from wanform.spec.schema import Validator, load_schema
 
 SCHEMA = load_schema("faults")
 _DEFINITIONS = SCHEMA["definitions"]

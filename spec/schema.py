@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import fastjsonschema
 
-from spec.errors import (
+from wanform.spec.errors import (
     EMPTY_INPUT,
     EMPTY_MODEL,
     MIXED_MODAL,
@@ -25,9 +25,9 @@ from spec.errors import (
     NOT_JSON,
     URL_ERROR,
 )
-from spec.models import ModelSpec
-from spec.problems import Path, Problem, json_path
-from spec.schemagen import SCHEMA_DIR, request_schema
+from wanform.spec.models import ModelSpec
+from wanform.spec.problems import Path, Problem, json_path
+from wanform.spec.schemagen import SCHEMA_DIR, request_schema
 
 if TYPE_CHECKING:
     import jsonschema

@@ -1,7 +1,7 @@
 """JSON Schemas generated from the model table: one request schema per model, and the recipe schema.
 
 The files in spec/schemas/ are this module's output for the default table;
-`python -m spec.schemagen` rewrites them, and a test fails when they drift.
+`python -m wanform.spec.schemagen` rewrites them, and a test fails when they drift.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from spec.models import MODELS, SEED_MAX, WANX21_FUNCTIONS, WORKSPACE_REGIONS, ModelSpec
+from wanform.spec.models import MODELS, SEED_MAX, WANX21_FUNCTIONS, WORKSPACE_REGIONS, ModelSpec
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DRAFT = "http://json-schema.org/draft-07/schema#"

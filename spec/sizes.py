@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from spec.models import Mode, ModelSpec
+from wanform.spec.models import Mode, ModelSpec
 
 EXPLICIT = re.compile(r"^(?P<w>[1-9][0-9]{0,5})\*(?P<h>[1-9][0-9]{0,5})$")
 TIER_ROUNDING = 16  # documented outputs for tiers ("2976*1408", "1488*704") are multiples of 16

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from spec.problems import Path
+from wanform.spec.problems import Path
 
 # libyaml's parser is several times faster and gives the same nodes and marks; pure Python is the
 # fallback.

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from runner.cli import main
-from spec.schemagen import SCHEMA_DIR
+from wanform.runner.cli import main
+from wanform.spec.schemagen import SCHEMA_DIR
 
 PROBLEM_LINE = re.compile(
     r"^(?P<file>[^:]+)(:(?P<line>\d+):(?P<column>\d+))?: (?P<severity>error|warning)"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
-from spec.schema import load_schema
-from spec.schemagen import SCHEMA_DIR
+from wanform.spec.schema import load_schema
+from wanform.spec.schemagen import SCHEMA_DIR
 
 
 def _import_extract():

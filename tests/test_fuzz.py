@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from emulator import EmulatorConfig, start
-from runner.recipes.check import validate_paths
-from spec.checks import ALL_PARAMETERS, check_request
-from spec.models import ASYNC_GENERATION_PATH, MODELS
-from spec.problems import Path as BodyPath
+from wanform.emulator import EmulatorConfig, start
+from wanform.runner.recipes.check import validate_paths
+from wanform.spec.checks import ALL_PARAMETERS, check_request
+from wanform.spec.models import ASYNC_GENERATION_PATH, MODELS
+from wanform.spec.problems import Path as BodyPath
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted(

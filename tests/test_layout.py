@@ -21,8 +21,9 @@ MAX_MODULES_PER_FOLDER = 12
 
 
 def _module_name(path: Path) -> str:
+    """The name a source file installs under: spec/models.py is wanform.spec.models."""
     parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ".".join(["wanform", *(parts[:-1] if parts[-1] == "__init__" else parts)])
 
 
 def _sources() -> dict[str, Path]:
@@ -147,8 +148,8 @@ def test_the_graph_sees_imports_in_functions_and_under_type_checking():
     """Imports inside functions and under TYPE_CHECKING are edges of the graph."""
     graph = import_graph()
     assert (
-        "emulator" in graph["runner.engine.launch"],
-        "emulator.config" in graph["emulator.state.instance"],
+        "wanform.emulator" in graph["wanform.runner.engine.launch"],
+        "wanform.emulator.config" in graph["wanform.emulator.state.instance"],
     ) == (True, True)
 
 
@@ -158,7 +159,7 @@ def test_no_import_cycles(package):
     found = [
         " -> ".join(cycle)
         for cycle in cycles(import_graph())
-        if any(_inside(module, package) for module in cycle)
+        if any(_inside(module, f"wanform.{package}") for module in cycle)
     ]
     assert found == [], "import cycles:\n" + "\n".join(found)
 
@@ -174,10 +175,15 @@ def test_no_folder_holds_more_than_a_dozen_modules():
     assert crowded == {}
 
 
-@pytest.mark.parametrize("layer", ["emulator.state", "emulator.images"])
+@pytest.mark.parametrize("layer", ["wanform.emulator.state", "wanform.emulator.images"])
 def test_emulator_state_and_images_stay_below_http(layer):
     """The emulator's state and images import neither its HTTP layer, its app nor aiohttp."""
-    below = ("emulator.http", "emulator.app", "emulator.pytest_plugin", "aiohttp")
+    below = (
+        "wanform.emulator.http",
+        "wanform.emulator.app",
+        "wanform.emulator.pytest_plugin",
+        "aiohttp",
+    )
     reaching_up = sorted(
         f"{module} imports {name}"
         for module, path in _sources().items()

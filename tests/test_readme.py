@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from emulator.state.faults import load_scenario
-from spec.schema import SchemaCheck
-from spec.schemagen import project_schema, recipe_schema
+from wanform.emulator.state.faults import load_scenario
+from wanform.spec.schema import SchemaCheck
+from wanform.spec.schemagen import project_schema, recipe_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RECIPE, PROJECT, CHAINED, SCENARIO = re.findall(

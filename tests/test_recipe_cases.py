@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runner.cli import main
-from runner.recipes.check import Validation, validate_paths
+from wanform.runner.cli import main
+from wanform.runner.recipes.check import Validation, validate_paths
 
 HEADER = re.compile(r"^# expect(?P<warning>-warning)?: (?P<code>[a-z0-9-]+) (?P<line>\d+)$")
 

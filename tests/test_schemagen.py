@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from jsonschema import Draft7Validator
 
-from spec.models import MODELS
-from spec.schemagen import DRAFT, SCHEMA_DIR, generated, schema_text
+from wanform.spec.models import MODELS
+from wanform.spec.schemagen import DRAFT, SCHEMA_DIR, generated, schema_text
 
 GENERATED = generated()
 # Keywords of drafts after 07: an editor that speaks draft-07 would silently ignore them.
@@ -65,7 +65,7 @@ def test_no_stale_schema_files() -> None:
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_committed_file_matches_generator(name: str) -> None:
-    """The committed file is byte for byte what `python -m spec.schemagen` writes;
+    """The committed file is byte for byte what `python -m wanform.spec.schemagen` writes;
     rerun it after changing spec/models.py."""
     assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == schema_text(GENERATED[name])
 

@@ -14,9 +14,9 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-from emulator import EmulatorConfig
-from emulator.pytest_plugin import API_KEY, AdminClient, EmulatorThread
-from emulator.state.faults import HEADER as FAULT_HEADER
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.pytest_plugin import API_KEY, AdminClient, EmulatorThread
+from wanform.emulator.state.faults import HEADER as FAULT_HEADER
 
 OPENAPI = Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml"
 SEED = 20260301

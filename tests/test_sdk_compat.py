@@ -32,11 +32,11 @@ from dashscope.api_entities.dashscope_response import (
 from dashscope.common.error import InvalidTask
 from PIL import Image
 
-from emulator.http.storage import UPLOAD_PATH
+from wanform.emulator.http.storage import UPLOAD_PATH
 
 # The plugin reaches users through its `pytest11` entry point; importing its fixtures here also runs
 # this suite where the package is installed without that entry point.
-from emulator.pytest_plugin import (  # noqa: F401  (fixtures are found by name)
+from wanform.emulator.pytest_plugin import (  # noqa: F401  (fixtures are found by name)
     AdminError,
     EmulatorThread,
     use_emulator,
@@ -44,9 +44,9 @@ from emulator.pytest_plugin import (  # noqa: F401  (fixtures are found by name)
     wanform_emulator_config,
     wanform_emulator_server,
 )
-from spec.checks import select_mode
-from spec.models import MODELS, SYNC_PATH
-from spec.sizes import output_size
+from wanform.spec.checks import select_mode
+from wanform.spec.models import MODELS, SYNC_PATH
+from wanform.spec.sizes import output_size
 
 T = TypeVar("T")
 PROMPT = "Put the red ball from image 1 on the table"
@@ -277,7 +277,7 @@ def test_local_path_is_uploaded_for_image_synthesis(wanform_emulator, tmp_path):
 @pytest.fixture(scope="module")
 def frozen_server():
     """A second emulator whose clock moves only when the admin API advances it."""
-    from emulator import EmulatorConfig
+    from wanform.emulator import EmulatorConfig
 
     server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=0))
     server.start()

@@ -13,24 +13,31 @@ from pathlib import Path
 import click
 import pytest
 
-from runner.cli import COMMANDS, main
+from wanform.runner.cli import COMMANDS, main
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = "recipes/wan27-pro-graffiti-car.yaml"
 # Modules that only sending requests, running jobs or comparing with the lock needs.
-NETWORK = ("aiohttp", "runner.api.client", "runner.api.transport", "emulator")
-ENGINE_AND_GITOPS = ("runner.engine", "runner.gitops", "rich", "stamina", "filelock")
+NETWORK = ("aiohttp", "wanform.runner.api.client", "wanform.runner.api.transport", "emulator")
+ENGINE_AND_GITOPS = (
+    "wanform.runner.engine",
+    "wanform.runner.gitops",
+    "rich",
+    "stamina",
+    "filelock",
+)
 MARK = "-- modules --"
 CHILD = f"""
 import sys
-from runner.cli import main
+from wanform.runner.cli import main
 try:
     main(sys.argv[1:], prog_name="wanform")
 finally:
     print("{MARK}", *sorted(sys.modules), file=sys.stderr)
 """
 COMMAND_MODULES = tuple(
-    f"runner.cli.{name}" for name in ("validate", "run", "render", "gitops", "tasks", "emulator")
+    f"wanform.runner.cli.{name}"
+    for name in ("validate", "run", "render", "gitops", "tasks", "emulator")
 )
 
 
@@ -49,14 +56,19 @@ def within(modules: set[str], packages: tuple[str, ...]) -> list[str]:
 
 def test_importtime_output_names_modules():
     """The listing holds what a command does import, so the empty lists below mean something."""
-    assert {"click", "runner.cli", "runner.cli.validate", "yaml"} <= imported("validate", RECIPE)
+    assert {"click", "wanform.runner.cli", "wanform.runner.cli.validate", "yaml"} <= imported(
+        "validate", RECIPE
+    )
 
 
 def test_help_imports_no_command_module():
     """`wanform --help` lists every command from the stored short helps alone."""
     modules = imported("--help")
     assert within(modules, COMMAND_MODULES + NETWORK + ENGINE_AND_GITOPS) == []
-    assert within(modules, ("yaml", "jsonschema", "fastjsonschema", "PIL", "runner.recipes")) == []
+    assert (
+        within(modules, ("yaml", "jsonschema", "fastjsonschema", "PIL", "wanform.runner.recipes"))
+        == []
+    )
 
 
 def test_validate_imports_no_network_engine_or_gitops_code():

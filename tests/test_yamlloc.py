@@ -1,4 +1,5 @@
-"""spec.yamlloc: YAML with a line and column for every node, and one clear YamlError for what a
+"""wanform.spec.yamlloc: YAML with a line and column for every node, and one clear YamlError for
+what a
 recipe must not be."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spec.yamlloc import (
+from wanform.spec.yamlloc import (
     MAX_BYTES,
     MAX_DEPTH,
     MAX_NODES,

@@ -6,7 +6,7 @@ GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:
 POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward (by at
                                      most ten years at a time)
 GET    /__emulator/faults            the active rules with their counters
-POST   /__emulator/faults            a rule or a list of rules (see emulator.state.faults);
+POST   /__emulator/faults            a rule or a list of rules (see wanform.emulator.state.faults);
                                      201 with their ids
 DELETE /__emulator/faults[/{id}]     all rules, or one
 GET    /__emulator/journal[?account=ID&limit=N]  requests in order (the last N); with
@@ -16,20 +16,21 @@ POST   /__emulator/hold              {"model": M}: the model's new tasks stay PE
                                      them, or let them go with release)
 POST   /__emulator/release           {"model": M}: its held tasks start; {"released": count}
 
-Task and account listings are in `emulator.http.listings`; who may call is `emulator.http.ui`'s.
+Task and account listings are in `wanform.emulator.http.listings`; who may call is
+`wanform.emulator.http.ui`'s.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from emulator.errors import ErrorReply, invalid_parameter
-from emulator.http.context import EMULATOR
-from emulator.http.listings import limit
-from emulator.http.requestbody import parse_document, parse_json, read_body
-from emulator.state.accounts import key_id
-from emulator.state.clock import task_time
-from emulator.state.instance import Emulator
+from wanform.emulator.errors import ErrorReply, invalid_parameter
+from wanform.emulator.http.context import EMULATOR
+from wanform.emulator.http.listings import limit
+from wanform.emulator.http.requestbody import parse_document, parse_json, read_body
+from wanform.emulator.state.accounts import key_id
+from wanform.emulator.state.clock import task_time
+from wanform.emulator.state.instance import Emulator
 
 ADMIN_PREFIX = "/__emulator"
 ADMIN_BODY_LIMIT = 1024 * 1024

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 
-from emulator.errors import ConnectionDropped
-from emulator.http.context import EMULATOR
+from wanform.emulator.errors import ConnectionDropped
+from wanform.emulator.http.context import EMULATOR
 
 LOG = logging.getLogger("wanform.emulator")
 ROUNDS = 4  # patrols per `request_seconds`: a silent connection goes within 1.5 times that

@@ -11,8 +11,8 @@ import uuid
 
 from aiohttp import web
 
-from emulator.state.accounts import Account
-from emulator.state.instance import Emulator
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.instance import Emulator
 
 EMULATOR = web.AppKey("emulator", Emulator)
 NOTE = web.RequestKey("wanform.journal", dict)

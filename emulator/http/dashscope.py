@@ -1,8 +1,8 @@
 """The DashScope endpoints under /api/v1: the three submission routes and the task API.
 
 A submission goes through the same gates, in this order: key, async header, body size and
-JSON, model and route (`spec.schema.envelope_problem`), submission rate, the rest of the
-contract (`spec.checks.check_body`), fault rules, in-flight cap; then a task is queued.
+JSON, model and route (`wanform.spec.schema.envelope_problem`), submission rate, the rest of the
+contract (`wanform.spec.checks.check_body`), fault rules, in-flight cap; then a task is queued.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from yarl import URL
 
-from emulator.errors import ErrorReply, bad_request, error_body, invalid_parameter
-from emulator.http import replies as bodies
-from emulator.http.context import (
+from wanform.emulator.errors import ErrorReply, bad_request, error_body, invalid_parameter
+from wanform.emulator.http import replies as bodies
+from wanform.emulator.http.context import (
     EMULATOR,
     UNVERIFIED_HEADER,
     base_url,
@@ -30,23 +30,23 @@ from emulator.http.context import (
     request_id,
     unverified,
 )
-from emulator.http.faults import Step, checkpoint, faulty
-from emulator.http.requestbody import parse_json, read_body
-from emulator.images.brief import Brief, brief_for
-from emulator.images.inputs import InputResolver, fetch_own_results
-from emulator.state.accounts import Account
-from emulator.state.clock import parse_list_time
-from emulator.state.faults import Decision, Rule
-from emulator.state.instance import Emulator
-from emulator.state.tasks import Task
-from spec.checks import check_body
-from spec.errors import (
+from wanform.emulator.http.faults import Step, checkpoint, faulty
+from wanform.emulator.http.requestbody import parse_json, read_body
+from wanform.emulator.images.brief import Brief, brief_for
+from wanform.emulator.images.inputs import InputResolver, fetch_own_results
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.clock import parse_list_time
+from wanform.emulator.state.faults import Decision, Rule
+from wanform.emulator.state.instance import Emulator
+from wanform.emulator.state.tasks import Task
+from wanform.spec.checks import check_body
+from wanform.spec.errors import (
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,
     INTERNAL,
     SYNC_NOT_SUPPORTED,
 )
-from spec.models import (
+from wanform.spec.models import (
     ASYNC_GENERATION_PATH,
     ASYNC_HEADER,
     HEADER_ON,
@@ -61,7 +61,7 @@ from spec.models import (
     ModelSpec,
     TaskStatus,
 )
-from spec.schema import envelope_problem
+from wanform.spec.schema import envelope_problem
 
 API = "/api/v1"
 SUBMIT_ROUTES = {SYNC_PATH: "sync", ASYNC_GENERATION_PATH: "async", SYNTHESIS_PATH: "synthesis"}

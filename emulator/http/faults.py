@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from emulator.errors import ConnectionDropped, ErrorReply, invalid_parameter
-from emulator.http.context import EMULATOR, note
-from emulator.state.accounts import Account
-from emulator.state.clock import VirtualClock
-from emulator.state.faults import HEADER, Context, Decision, Rule
-from spec.faults import ENDPOINTS, SUBMIT_ENDPOINTS
+from wanform.emulator.errors import ConnectionDropped, ErrorReply, invalid_parameter
+from wanform.emulator.http.context import EMULATOR, note
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.clock import VirtualClock
+from wanform.emulator.state.faults import HEADER, Context, Decision, Rule
+from wanform.spec.faults import ENDPOINTS, SUBMIT_ENDPOINTS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The DashScope API routes read the header; the object-storage routes (upload, result) do not.

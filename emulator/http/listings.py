@@ -15,12 +15,12 @@ import itertools
 from aiohttp import web
 from PIL import Image
 
-from emulator.errors import ErrorReply, invalid_parameter
-from emulator.http.context import EMULATOR
-from emulator.state.clock import task_time
-from emulator.state.results import ResultFile
-from emulator.state.tasks import Task
-from spec.models import TaskStatus
+from wanform.emulator.errors import ErrorReply, invalid_parameter
+from wanform.emulator.http.context import EMULATOR
+from wanform.emulator.state.clock import task_time
+from wanform.emulator.state.results import ResultFile
+from wanform.emulator.state.tasks import Task
+from wanform.spec.models import TaskStatus
 
 PREFIX = "/__emulator"
 THUMB_EDGE = 160

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from emulator.state.clock import epoch_ms, task_time
-from emulator.state.tasks import Task
-from spec.models import ENDED_STATUSES, OUTPUT_TOKENS_PER_IMAGE, TaskStatus
+from wanform.emulator.state.clock import epoch_ms, task_time
+from wanform.emulator.state.tasks import Task
+from wanform.spec.models import ENDED_STATUSES, OUTPUT_TOKENS_PER_IMAGE, TaskStatus
 
 UrlFor = Callable[[Task, int], str]
 REGION = "cn-beijing"

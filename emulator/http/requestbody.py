@@ -7,9 +7,9 @@ import json
 
 from aiohttp import web
 
-from emulator.errors import bad_request
-from emulator.http.connections import deadline
-from spec.errors import NOT_JSON, TOO_LARGE
+from wanform.emulator.errors import bad_request
+from wanform.emulator.http.connections import deadline
+from wanform.spec.errors import NOT_JSON, TOO_LARGE
 
 CHUNK = 256 * 1024
 

@@ -2,7 +2,8 @@
 
 `GET /api/v1/uploads?action=getPolicy&model=M` hands out a policy whose `upload_host` is the
 emulator itself (`/__oss/upload`); `GET /__results/<token>.png?...` serves result images.
-Refusals on the two object-storage paths are answered as OSS does, in XML (see `emulator.app`).
+Refusals on the two object-storage paths are answered as OSS does, in XML (see
+`wanform.emulator.app`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 from aiohttp.http import HttpProcessingError
 
-from emulator.errors import OssError, bad_request, invalid_parameter
-from emulator.http.connections import deadline
-from emulator.http.context import EMULATOR, base_url, caller, note, request_id
-from emulator.http.faults import checkpoint, faulty
-from emulator.state.results import RESULTS_PREFIX
-from emulator.state.uploads import FIELD_MAX_BYTES
-from spec.errors import EMPTY_MODEL, MODEL_NOT_EXIST, URL_ERROR
-from spec.models import MB, UPLOAD_MAX_FILE_MB
+from wanform.emulator.errors import OssError, bad_request, invalid_parameter
+from wanform.emulator.http.connections import deadline
+from wanform.emulator.http.context import EMULATOR, base_url, caller, note, request_id
+from wanform.emulator.http.faults import checkpoint, faulty
+from wanform.emulator.state.results import RESULTS_PREFIX
+from wanform.emulator.state.uploads import FIELD_MAX_BYTES
+from wanform.spec.errors import EMPTY_MODEL, MODEL_NOT_EXIST, URL_ERROR
+from wanform.spec.models import MB, UPLOAD_MAX_FILE_MB
 
 UPLOAD_PATH = "/__oss/upload"
 OSS_PATHS = (RESULTS_PREFIX, UPLOAD_PATH)

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from emulator.errors import ErrorReply
-from emulator.http.context import EMULATOR
+from wanform.emulator.errors import ErrorReply
+from wanform.emulator.http.context import EMULATOR
 
 PREFIX = "/__emulator"
 UI = PREFIX + "/ui/"
@@ -55,7 +55,7 @@ def new_token() -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("emulator.http").joinpath("ui", name).read_text(encoding="utf-8")
+    return resources.files("wanform.emulator.http").joinpath("ui", name).read_text(encoding="utf-8")
 
 
 def _forbidden(why: str) -> ErrorReply:

@@ -12,12 +12,12 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from emulator.state.inputstore import StoredInput
-from spec.checks import request_images, select_mode
-from spec.imageprobe import ImageInfo
-from spec.models import TOKENLESS_MODES, Mode, ModelSpec
-from spec.problems import Path
-from spec.sizes import output_size
+from wanform.emulator.state.inputstore import StoredInput
+from wanform.spec.checks import request_images, select_mode
+from wanform.spec.imageprobe import ImageInfo
+from wanform.spec.models import TOKENLESS_MODES, Mode, ModelSpec
+from wanform.spec.problems import Path
+from wanform.spec.sizes import output_size
 
 UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
 TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
@@ -110,7 +110,7 @@ def brief_for(
     default_seed: int,
     keep: Callable[[bytes], StoredInput],
 ) -> Brief:
-    """The brief for a request that passed `spec.checks.check_body`; `infos`/`data` hold the
+    """The brief for a request that passed `wanform.spec.checks.check_body`; `infos`/`data` hold the
     probed inputs, and `keep` stores the last one for the brief to hold (release it if no task
     takes the brief)."""
     parameters = body.get("parameters") or {}

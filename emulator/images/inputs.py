@@ -8,16 +8,16 @@ from collections.abc import Iterator, Mapping
 
 from yarl import URL
 
-from emulator.errors import OssError, invalid_parameter
-from emulator.state.accounts import Account
-from emulator.state.results import RESULTS_PREFIX, ResultStore
-from emulator.state.uploads import UploadStore
-from spec import datauri
-from spec.checks import data_uri_limit
-from spec.errors import BAD_URL, DOWNLOAD_FAILED, data_uri_too_large
-from spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes
-from spec.models import DATA_URI_MAX_BYTES, OSS_SCHEME, ModelSpec
-from spec.problems import Path
+from wanform.emulator.errors import OssError, invalid_parameter
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.results import RESULTS_PREFIX, ResultStore
+from wanform.emulator.state.uploads import UploadStore
+from wanform.spec import datauri
+from wanform.spec.checks import data_uri_limit
+from wanform.spec.errors import BAD_URL, DOWNLOAD_FAILED, data_uri_too_large
+from wanform.spec.imageprobe import ImageInfo, ImageProbeError, probe_bytes
+from wanform.spec.models import DATA_URI_MAX_BYTES, OSS_SCHEME, ModelSpec
+from wanform.spec.problems import Path
 
 
 def _strings(document: object) -> Iterator[str]:
@@ -61,7 +61,7 @@ async def fetch_own_results(
 
 
 class InputResolver:
-    """The `images` lookup for `spec.checks.check_body`; remembers what it read, by path."""
+    """The `images` lookup for `wanform.spec.checks.check_body`; remembers what it read, by path."""
 
     def __init__(
         self,

@@ -7,9 +7,9 @@ import io
 
 from PIL import Image, UnidentifiedImageError
 
-from emulator.images.brief import Brief
-from emulator.images.draw import PngCache, draw_png
-from spec.models import MODELS
+from wanform.emulator.images.brief import Brief
+from wanform.emulator.images.draw import PngCache, draw_png
+from wanform.spec.models import MODELS
 
 # the largest input any model takes (sides up to 8000 px on page 003)
 LARGEST_SIDE = int(max(spec.image.side.high for spec in MODELS.values()))

@@ -6,8 +6,8 @@ import functools
 import hashlib
 from dataclasses import dataclass
 
-from emulator.errors import ErrorReply
-from spec.errors import INVALID_API_KEY, NO_API_KEY
+from wanform.emulator.errors import ErrorReply
+from wanform.spec.errors import INVALID_API_KEY, NO_API_KEY
 
 KEY_PREFIX = "sk-"
 

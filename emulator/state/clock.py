@@ -8,7 +8,7 @@ import math
 import time
 from datetime import datetime
 
-from spec.models import SERVICE_TIMEZONE, TASK_LIST_TIME_FORMAT, TASK_TIME_FORMAT
+from wanform.spec.models import SERVICE_TIMEZONE, TASK_LIST_TIME_FORMAT, TASK_TIME_FORMAT
 
 # One jump covers any TTL or quota window; far beyond, times stop fitting a datetime (year 9999).
 MAX_ADVANCE_SECONDS = 10 * 365 * 86400

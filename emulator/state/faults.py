@@ -42,9 +42,9 @@ from typing import Any
 
 import regex
 
-from emulator.state.accounts import Account
-from spec.errors import CATALOGUE
-from spec.faults import (
+from wanform.emulator.state.accounts import Account
+from wanform.spec.errors import CATALOGUE
+from wanform.spec.faults import (
     DEFAULT_CODES,
     ENDPOINTS,
     PROMPT_MATCH_SECONDS,
@@ -54,7 +54,7 @@ from spec.faults import (
     scenario_problems,
     scenario_rules,
 )
-from spec.yamlloc import YamlError, load_file
+from wanform.spec.yamlloc import YamlError, load_file
 
 HEADER = "X-Wanform-Fault"
 LOG = logging.getLogger("wanform.emulator")

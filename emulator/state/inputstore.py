@@ -27,7 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator.errors import invalid_parameter
+from wanform.emulator.errors import invalid_parameter
 
 DIRECTORY_PREFIX = "wanform-emulator-inputs-"
 

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from emulator.config import EmulatorConfig
-    from emulator.images.draw import PngCache
-    from emulator.state.accounts import Accounts
-    from emulator.state.clock import VirtualClock
-    from emulator.state.faults import FaultBook
-    from emulator.state.inputstore import InputStore
-    from emulator.state.requestlog import RequestLog
-    from emulator.state.results import ResultStore
-    from emulator.state.tasks import TaskStore
-    from emulator.state.throttle import Throttle
-    from emulator.state.uploads import UploadStore
+    from wanform.emulator.config import EmulatorConfig
+    from wanform.emulator.images.draw import PngCache
+    from wanform.emulator.state.accounts import Accounts
+    from wanform.emulator.state.clock import VirtualClock
+    from wanform.emulator.state.faults import FaultBook
+    from wanform.emulator.state.inputstore import InputStore
+    from wanform.emulator.state.requestlog import RequestLog
+    from wanform.emulator.state.results import ResultStore
+    from wanform.emulator.state.tasks import TaskStore
+    from wanform.emulator.state.throttle import Throttle
+    from wanform.emulator.state.uploads import UploadStore
 
 
 @dataclass

@@ -6,7 +6,7 @@ import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 
-from emulator.state.clock import task_time
+from wanform.emulator.state.clock import task_time
 
 JOURNAL_LIMIT = 100_000  # oldest entries are dropped beyond this
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from emulator.errors import OssError, input_gone, no_such_key
-from emulator.images.draw import PngCache
-from emulator.images.painter import paint
-from emulator.state.clock import VirtualClock
-from emulator.state.inputstore import InputGone, InputStore
-from emulator.state.tasks import Task
-from spec.models import RESULT_TTL_SECONDS, TaskStatus
+from wanform.emulator.errors import OssError, input_gone, no_such_key
+from wanform.emulator.images.draw import PngCache
+from wanform.emulator.images.painter import paint
+from wanform.emulator.state.clock import VirtualClock
+from wanform.emulator.state.inputstore import InputGone, InputStore
+from wanform.emulator.state.tasks import Task
+from wanform.spec.models import RESULT_TTL_SECONDS, TaskStatus
 
 RESULTS_PREFIX = "/__results/"
 ACCESS_KEY_ID = "LTAI5tWanformEmulator"

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from emulator.images.brief import Brief
-from emulator.state.accounts import Account
-from emulator.state.clock import VirtualClock
-from spec.models import (
+from wanform.emulator.images.brief import Brief
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.clock import VirtualClock
+from wanform.spec.models import (
     ENDED_STATUSES,
     RESULT_TTL_SECONDS,
     TASK_RETENTION_SECONDS,
@@ -29,7 +29,7 @@ from spec.models import (
 )
 
 if TYPE_CHECKING:
-    from emulator.state.faults import Rule
+    from wanform.emulator.state.faults import Rule
 
 Failure = tuple[str, str]  # (code, message)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from emulator.errors import rate_limited
-from emulator.state.accounts import Account
-from emulator.state.clock import VirtualClock
-from spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
+from wanform.emulator.errors import rate_limited
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.clock import VirtualClock
+from wanform.spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
 
 
 class TokenBucket:

@@ -16,11 +16,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from emulator.errors import OssError
-from emulator.state.accounts import Account
-from emulator.state.clock import VirtualClock
-from spec.errors import POLICY_EXPIRED
-from spec.models import (
+from wanform.emulator.errors import OssError
+from wanform.emulator.state.accounts import Account
+from wanform.emulator.state.clock import VirtualClock
+from wanform.spec.errors import POLICY_EXPIRED
+from wanform.spec.models import (
     MB,
     SERVICE_TIMEZONE,
     UPLOAD_BUCKET,

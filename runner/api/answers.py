@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from runner.api.errors import WanformError
-from runner.engine.states import ImageFailure
-from runner.recipes.build import BuiltRequest
-from spec.checks import select_mode
-from spec.models import ENDED_STATUSES, TASK_TIME_FORMAT, Mode, TaskStatus
-from spec.sizes import output_size, parse_explicit
+from wanform.runner.api.errors import WanformError
+from wanform.runner.engine.states import ImageFailure
+from wanform.runner.recipes.build import BuiltRequest
+from wanform.spec.checks import select_mode
+from wanform.spec.models import ENDED_STATUSES, TASK_TIME_FORMAT, Mode, TaskStatus
+from wanform.spec.sizes import output_size, parse_explicit
 
 # Statuses after which polling a task tells nothing more: it ended, or it is not (or no longer)
 # known to the service.

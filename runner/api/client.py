@@ -1,5 +1,5 @@
 """The HTTP client: one aiohttp session, one attempt per call, every failure raised as a class of
-`runner.api.errors`.
+`wanform.runner.api.errors`.
 
 Retries, rate limits and bookkeeping live above this layer. The key goes only into the Authorization
 header of requests to the target; uploads and result downloads (other hosts) never carry it.
@@ -20,11 +20,11 @@ from urllib.parse import quote
 
 import aiohttp
 
-from runner.api import errors, transport
-from runner.api.clock import ServiceClock
-from runner.api.errors import RejectedError, ServiceError, safe_url
-from runner.api.targets import Target
-from spec.models import OSS_SCHEME
+from wanform.runner.api import errors, transport
+from wanform.runner.api.clock import ServiceClock
+from wanform.runner.api.errors import RejectedError, ServiceError, safe_url
+from wanform.runner.api.targets import Target
+from wanform.spec.models import OSS_SCHEME
 
 USER_AGENT = "wanform/0.1 (+aiohttp)"
 CHUNK = 64 * 1024  # what aiohttp reads at a time: a download holds no more than it has to

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from spec.models import SERVICE_TIMEZONE, TASK_LIST_TIME_FORMAT
+from wanform.spec.models import SERVICE_TIMEZONE, TASK_LIST_TIME_FORMAT
 
 DAY = 86400.0
 # a Date header has whole seconds and arrives a round trip late: how far a converted time may be off

@@ -32,7 +32,7 @@ from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from urllib.parse import urlsplit, urlunsplit
 
-from spec.errors import Kind, kind_of_status, lookup
+from wanform.spec.errors import Kind, kind_of_status, lookup
 
 
 class WanformError(Exception):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 
-from spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
+from wanform.spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
 
 RATE_MARGIN = 0.97  # the runner refills at 97% of the documented rate
 ENV = {

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import stamina
 
-from runner.api.errors import RetryableError, TransportError, WanformError
+from wanform.runner.api.errors import RetryableError, TransportError, WanformError
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ class RetryPolicy:
     wait_jitter: float = 1.0
 
 
-def backoff(exc: Exception) -> bool | float:
+def backoff(exc: BaseException) -> bool | float:
     """stamina's hook: False for what cannot succeed later, the Retry-After seconds when the
     server named them."""
     if isinstance(exc, RetryableError):
@@ -44,7 +44,7 @@ async def retrying(
     """Run `op` until it succeeds, fails for good, or the policy is spent; `seen` hears of each
     retryable failure."""
 
-    def hook(exc: Exception) -> bool | float:
+    def hook(exc: BaseException) -> bool | float:
         decision = backoff(exc)
         if decision is not False and seen is not None and isinstance(exc, WanformError):
             seen(exc)  # backoff retries only RetryableError and TransportError, both WanformError

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from runner.api.errors import TargetError, safe_url
-from spec.models import BEIJING_BASE_URL, WORKSPACE_BASE_URL, WORKSPACE_REGIONS
+from wanform.runner.api.errors import TargetError, safe_url
+from wanform.spec.models import BEIJING_BASE_URL, WORKSPACE_BASE_URL, WORKSPACE_REGIONS
 
 LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` listens by default
 WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

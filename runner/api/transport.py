@@ -1,6 +1,7 @@
 """aiohttp's exceptions as wanform errors: the one module of the error hierarchy that needs aiohttp.
 
-It lives apart from `runner.api.errors` so that commands which never open a connection (`validate`,
+It lives apart from `wanform.runner.api.errors` so that commands which never open a connection
+(`validate`,
 `plan`, `--help`) can raise and catch wanform errors without importing aiohttp.
 """
 
@@ -13,7 +14,7 @@ from types import MappingProxyType
 
 import aiohttp
 
-from runner.api.errors import (
+from wanform.runner.api.errors import (
     ConnectError,
     DisconnectedError,
     ReadTimeoutError,

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from runner.exits import help_text
+from wanform.runner.exits import help_text
 
 
 class LazyGroup(click.Group):
@@ -58,48 +58,48 @@ def import_command(target: str) -> click.Command:
 # name -> (where the command is, the first sentence of its help: the line `wanform --help` shows)
 COMMANDS = {
     "cancel": (
-        "runner.cli.tasks:cancel",
+        "wanform.runner.cli.tasks:cancel",
         "Cancel a task; DashScope cancels only tasks still PENDING.",
     ),
     "contract": (
-        "runner.cli.contract:contract",
+        "wanform.runner.cli.contract:contract",
         "The parity suite: record what a target answers, or check a target against snapshots.",
     ),
     "emulator": (
-        "runner.cli.emulator:emulator",
+        "wanform.runner.cli.emulator:emulator",
         "Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s); "
         "prints its base URL.",
     ),
     "merge-locks": (
-        "runner.cli.gitops:merge_locks",
+        "wanform.runner.cli.gitops:merge_locks",
         "Merge the lock files that the shards of a CI matrix wrote into one.",
     ),
     "plan": (
-        "runner.cli.gitops:plan",
+        "wanform.runner.cli.gitops:plan",
         "Compare recipes (default: recipes/) with the lock file and the outputs on disk.",
     ),
     "render": (
-        "runner.cli.render:render",
+        "wanform.runner.cli.render:render",
         "Print each job's exact request as a curl command, without sending anything.",
     ),
     "report": (
-        "runner.cli.report:report",
+        "wanform.runner.cli.report:report",
         "Write a report of the jobs (default: recipes/) as REPORT-DIR/index.html.",
     ),
     "run": (
-        "runner.cli.run:run",
+        "wanform.runner.cli.run:run",
         "Run recipes (default: recipes/): submit, poll, download the images into --out.",
     ),
     "schema": (
-        "runner.cli.validate:schema",
+        "wanform.runner.cli.validate:schema",
         "Print the recipe JSON Schema (or a model's request schema).",
     ),
     "status": (
-        "runner.cli.tasks:status",
+        "wanform.runner.cli.tasks:status",
         "Show a task's status, times and result files (URLs without their signatures).",
     ),
     "validate": (
-        "runner.cli.validate:validate",
+        "wanform.runner.cli.validate:validate",
         "Check recipes (default: recipes/) against the spec, without sending anything.",
     ),
 }

@@ -1,5 +1,5 @@
-"""`python -m runner.cli`: the `wanform` command."""
+"""`python -m wanform.runner.cli`: the `wanform` command."""
 
-from runner.console import entry
+from wanform.runner.console import entry
 
 entry()

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from runner import signals
-from runner.api.errors import WanformError
-from runner.api.targets import Target, dashscope_region
-from runner.cli.options import variants_option
-from runner.cli.steps import check_writable, fail, resolve_target
-from runner.exits import Exit
-from spec.models import ModelSpec, choose
+from wanform.runner import signals
+from wanform.runner.api.errors import WanformError
+from wanform.runner.api.targets import Target, dashscope_region
+from wanform.runner.cli.options import variants_option
+from wanform.runner.cli.steps import check_writable, fail, resolve_target
+from wanform.runner.exits import Exit
+from wanform.spec.models import ModelSpec, choose
 
 CONTRACT_TARGET_HELP = (
     "emulator (embedded, offline), dashscope (DASHSCOPE_API_KEY and the SDK's base URL "
@@ -32,7 +32,7 @@ class Refused(Exception):
 
 
 def _approve(max_cost: float):
-    from runner.contract.reach import bill
+    from wanform.runner.contract.reach import bill
 
     def approve(where, cases) -> None:
         if where.emulator:
@@ -52,7 +52,7 @@ def _approve(max_cost: float):
 
 
 def _chosen(case_ids: tuple[str, ...]):
-    from runner.contract.cases import CASES, SUITE
+    from wanform.runner.contract.cases import CASES, SUITE
 
     unknown = [c for c in case_ids if c not in CASES]
     if unknown:
@@ -61,7 +61,7 @@ def _chosen(case_ids: tuple[str, ...]):
 
 
 def _play(target: Target, models: Mapping[str, ModelSpec], cases, max_cost: float):
-    from runner.contract.session import play_suite
+    from wanform.runner.contract.session import play_suite
 
     if not target.embedded and next(iter(models.values())).variants:
         click.echo("note: --variants applies to the embedded emulator only", err=True)
@@ -91,7 +91,7 @@ def _region(kind: str, base_url: str) -> str | None:
 def _settled(case, differs: bool, embedded: bool, variants, expected) -> None:
     """The line for a guessed point that DashScope's snapshot settles; on the embedded emulator,
     a differing one names the value of the guess that answers as DashScope did."""
-    from runner.contract.session import alternative
+    from wanform.runner.contract.session import alternative
 
     verdict = "differs from" if differs else "agrees with"
     line = f"settled {case.guess} by case {case.id}: DashScope {verdict} the target"
@@ -135,9 +135,9 @@ def record(
 ) -> None:
     """Play the suite against a target and write one normalised snapshot per case into --out,
     with provenance.json. Prints the billable images and their list price first."""
-    from runner.contract import snapshots
-    from runner.contract.cases import CASES
-    from runner.contract.expect import departures
+    from wanform.runner.contract import snapshots
+    from wanform.runner.contract.cases import CASES
+    from wanform.runner.contract.expect import departures
 
     signals.on_stop("no snapshot was written")
     cases = _chosen(case_ids)
@@ -191,8 +191,8 @@ def check(
 ) -> None:
     """Play the suite against a target and compare each case with its snapshot. Exit 0 when all
     agree, 3 when any differs, 1 for unreadable snapshots."""
-    from runner.contract import compare, snapshots
-    from runner.contract.cases import SUITE
+    from wanform.runner.contract import compare, snapshots
+    from wanform.runner.contract.cases import SUITE
 
     signals.on_stop("nothing was compared")
     try:

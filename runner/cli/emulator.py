@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 import click
 
-from emulator import EmulatorConfig, serve
-from emulator.config import INPUT_STORE_BYTES
-from runner import signals
-from runner.cli.options import variants_option
-from runner.cli.steps import fail
-from spec.models import MB, ModelSpec
+from wanform.emulator import EmulatorConfig, serve
+from wanform.emulator.config import INPUT_STORE_BYTES
+from wanform.runner import signals
+from wanform.runner.cli.options import variants_option
+from wanform.runner.cli.steps import fail
+from wanform.spec.models import MB, ModelSpec
 
 
 @click.command()

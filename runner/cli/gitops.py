@@ -9,20 +9,20 @@ from pathlib import Path
 
 import click
 
-from runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
-from runner.cli.steps import fail, project_target
-from runner.cli.validate import echo_warnings, project_at, targets, validated
-from runner.exits import CHANGES_PENDING, Exit
-from runner.gitops.fingerprint import HashCache
-from runner.gitops.links import plan_chained
-from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
-from runner.gitops.plan import Plan
-from runner.gitops.warmplan import PlanCache
-from runner.recipes import graph
-from runner.recipes.load import discover
-from runner.recipes.projectfile import ProjectFile
-from runner.reports.plan import PLAN_REPORTERS
-from spec.models import ModelSpec
+from wanform.runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
+from wanform.runner.cli.steps import fail, project_target
+from wanform.runner.cli.validate import echo_warnings, project_at, targets, validated
+from wanform.runner.exits import CHANGES_PENDING, Exit
+from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.links import plan_chained
+from wanform.runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
+from wanform.runner.gitops.plan import Plan
+from wanform.runner.gitops.warmplan import PlanCache
+from wanform.runner.recipes import graph
+from wanform.runner.recipes.load import discover
+from wanform.runner.recipes.projectfile import ProjectFile
+from wanform.runner.reports.plan import PLAN_REPORTERS
+from wanform.spec.models import ModelSpec
 
 
 def load_lock(path: Path) -> LockFile:
@@ -43,7 +43,8 @@ def build_plan(
 ) -> Plan:
     """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
     `target` (`Target.made_on`); invalid recipes are printed as `validate` prints them, exit 1.
-    A plan in which nothing changed is served from the plan cache (runner.gitops.warmplan)."""
+    A plan in which nothing changed is served from the plan cache
+    (wanform.runner.gitops.warmplan)."""
     lock = load_lock(lock_path)
     hashes = HashCache(project.root)
     cache = PlanCache(project.root, project.defaults, models)

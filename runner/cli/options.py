@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import click
 
-from spec.models import ModelSpec, describe_variants, parse_variants, table
+from wanform.spec.models import ModelSpec, describe_variants, parse_variants, table
 
 TARGET_HELP = (
     "emulator, dashscope, or a base URL such as http://127.0.0.1:8000/api/v1. Default: dashscope "

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 
 import click
 
-from runner.api.errors import TargetError
-from runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
-from runner.cli.options import root_option, variants_option
-from runner.cli.steps import fail, resolve_target
-from runner.cli.validate import project_at, validated
-from runner.reports.curl import write_curls
-from spec.models import ModelSpec
+from wanform.runner.api.errors import TargetError
+from wanform.runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
+from wanform.runner.cli.options import root_option, variants_option
+from wanform.runner.cli.steps import fail, resolve_target
+from wanform.runner.cli.validate import project_at, validated
+from wanform.runner.reports.curl import write_curls
+from wanform.spec.models import ModelSpec
 
 
 def _base_url(target: str | None, env: Mapping[str, str]) -> str:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
-from runner.cli.steps import check_writable, fail, project_target
-from runner.cli.validate import project_at, validated
-from runner.gitops import project as gitops_project
-from runner.gitops.links import plan_chained
-from runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
-from runner.reports import history
-from runner.reports.html import markdown, page, previous
-from spec.models import ModelSpec
+from wanform.runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
+from wanform.runner.cli.steps import check_writable, fail, project_target
+from wanform.runner.cli.validate import project_at, validated
+from wanform.runner.gitops import project as gitops_project
+from wanform.runner.gitops.links import plan_chained
+from wanform.runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
+from wanform.runner.reports import history
+from wanform.runner.reports.html import markdown, page, previous
+from wanform.spec.models import ModelSpec
 
 
 @click.command()

@@ -13,31 +13,31 @@ from pathlib import Path
 import click
 import stamina
 
-from runner import signals
-from runner.api.errors import WanformError
-from runner.api.limits import Limits, resolve_limits
-from runner.api.targets import Target
-from runner.cli.options import root_option, target_option, variants_option
-from runner.cli.steps import check_writable, fail, project_target
-from runner.cli.validate import project_at, validated
-from runner.engine.guard import STATE_DIR, RunBusy, run_guard
-from runner.engine.launch import execute
-from runner.engine.outputs import OutsideError, check_links, remove_stale_temps, safe_name
-from runner.engine.run import RunOptions
-from runner.engine.states import RunResult
-from runner.exits import Exit, help_text
-from runner.gitops import project as gitops_project
-from runner.gitops.fingerprint import HASH_CACHE
-from runner.gitops.links import recorded_outputs
-from runner.gitops.lockfile import LOCK_NAME, LockFileError
-from runner.gitops.plan import Plan, PlannedJob
-from runner.recipes.check import CheckedJob
-from runner.recipes.references import Index
-from runner.reports import history
-from runner.reports import run as run_report
-from runner.reports.junit import write_junit
-from runner.reports.progress import choose
-from spec.models import ModelSpec
+from wanform.runner import signals
+from wanform.runner.api.errors import WanformError
+from wanform.runner.api.limits import Limits, resolve_limits
+from wanform.runner.api.targets import Target
+from wanform.runner.cli.options import root_option, target_option, variants_option
+from wanform.runner.cli.steps import check_writable, fail, project_target
+from wanform.runner.cli.validate import project_at, validated
+from wanform.runner.engine.guard import STATE_DIR, RunBusy, run_guard
+from wanform.runner.engine.launch import execute
+from wanform.runner.engine.outputs import OutsideError, check_links, remove_stale_temps, safe_name
+from wanform.runner.engine.run import RunOptions
+from wanform.runner.engine.states import RunResult
+from wanform.runner.exits import Exit, help_text
+from wanform.runner.gitops import project as gitops_project
+from wanform.runner.gitops.fingerprint import HASH_CACHE
+from wanform.runner.gitops.links import recorded_outputs
+from wanform.runner.gitops.lockfile import LOCK_NAME, LockFileError
+from wanform.runner.gitops.plan import Plan, PlannedJob
+from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.recipes.references import Index
+from wanform.runner.reports import history
+from wanform.runner.reports import run as run_report
+from wanform.runner.reports.junit import write_junit
+from wanform.runner.reports.progress import choose
+from wanform.spec.models import ModelSpec
 
 RESUMABLE = "the journal holds every task id known so far: a rerun resumes them"
 

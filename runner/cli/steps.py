@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from runner.api.errors import TargetError
-from runner.api.targets import Target, resolve
-from runner.exits import Exit
+from wanform.runner.api.errors import TargetError
+from wanform.runner.api.targets import Target, resolve
+from wanform.runner.exits import Exit
 
 if TYPE_CHECKING:  # not imported at run time: `status` and `cancel` start without it
-    from runner.recipes.projectfile import ProjectFile
+    from wanform.runner.recipes.projectfile import ProjectFile
 
 
 def fail(message: str, code: int = Exit.INVALID) -> NoReturn:

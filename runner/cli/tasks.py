@@ -9,14 +9,14 @@ from typing import TextIO
 
 import click
 
-from runner.api.answers import outcome, service_times
-from runner.api.client import Answer, Client, session, task_path
-from runner.api.errors import AccountError, EndpointError, RejectedError, WanformError
-from runner.api.targets import Target
-from runner.cli.options import target_option
-from runner.cli.steps import fail, resolve_target
-from runner.engine.outputs import redact
-from runner.exits import Exit
+from wanform.runner.api.answers import outcome, service_times
+from wanform.runner.api.client import Answer, Client, session, task_path
+from wanform.runner.api.errors import AccountError, EndpointError, RejectedError, WanformError
+from wanform.runner.api.targets import Target
+from wanform.runner.cli.options import target_option
+from wanform.runner.cli.steps import fail, resolve_target
+from wanform.runner.engine.outputs import redact
+from wanform.runner.exits import Exit
 
 output_option = click.option(
     "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -63,7 +63,7 @@ def _task_command(action: str, task_id: str, target: str | None, fmt: str) -> No
 
 
 async def call(target: Target, action: str, task_id: str) -> Answer:
-    """GET the task, or POST its cancel; raises runner.api.errors classes."""
+    """GET the task, or POST its cancel; raises wanform.runner.api.errors classes."""
     async with session(target) as http:
         client = Client(http, target)
         return await (client.task(task_id) if action == "status" else client.cancel(task_id))

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 
 import click
 
-from runner.cli.options import root_option, variants_option
-from runner.exits import Exit
-from runner.recipes.check import Validation, validate_paths
-from runner.recipes.projectfile import ProjectFile, open_project
-from runner.reports.validation import REPORTERS
-from spec.models import MODELS, ModelSpec
-from spec.problems import Finding, Report
-from spec.schemagen import recipe_schema, request_schema, schema_text
+from wanform.runner.cli.options import root_option, variants_option
+from wanform.runner.exits import Exit
+from wanform.runner.recipes.check import Validation, validate_paths
+from wanform.runner.recipes.projectfile import ProjectFile, open_project
+from wanform.runner.reports.validation import REPORTERS
+from wanform.spec.models import MODELS, ModelSpec
+from wanform.spec.problems import Finding, Report
+from wanform.spec.schemagen import recipe_schema, request_schema, schema_text
 
 
 def project_at(root: str | None, fmt: str = "text") -> ProjectFile:

@@ -8,8 +8,8 @@ API-FACTS §2). A guessed refusal the real service might accept counts at most (
 
 from __future__ import annotations
 
-from runner.contract.images import data_uri, encoded, image, oversized
-from runner.contract.suite import (
+from wanform.runner.contract.images import data_uri, encoded, image, oversized
+from wanform.runner.contract.suite import (
     ASYNC,
     UNKNOWN_TASK,
     Call,
@@ -20,7 +20,7 @@ from runner.contract.suite import (
     sync,
     synthesis,
 )
-from spec.errors import (
+from wanform.spec.errors import (
     ASYNC_NOT_SUPPORTED,
     BAD_URL,
     CANCEL_NOT_PENDING,
@@ -36,7 +36,7 @@ from spec.errors import (
     SYNC_NOT_SUPPORTED,
     URL_ERROR,
 )
-from spec.models import HEADER_ON, OSS_RESOLVE_HEADER, SSE_HEADER, SYNTHESIS_PATH
+from wanform.spec.models import HEADER_ON, OSS_RESOLVE_HEADER, SSE_HEADER, SYNTHESIS_PATH
 
 W27 = "wan2.7-image"  # the cheaper wan2.7
 BAD = 400

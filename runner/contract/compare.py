@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from runner.contract.suite import Case
+from wanform.runner.contract.suite import Case
 
 SHOWN_KEYS = 3  # key differences named per answer; the rest are counted
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from runner.contract.suite import Case
+from wanform.runner.contract.suite import Case
 
 
 def rule_answer(case: Case, snapshot: Mapping) -> Mapping | None:

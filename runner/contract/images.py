@@ -15,7 +15,7 @@ import zlib
 
 from PIL import Image
 
-from spec.models import DATA_URI_MAX_BYTES
+from wanform.spec.models import DATA_URI_MAX_BYTES
 
 
 @functools.cache

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from runner.api import transport
-from runner.api.client import USER_AGENT
-from runner.api.errors import safe_url
-from runner.contract import normalise
-from runner.contract.suite import INVALID_KEY, UNKNOWN_TASK, Call, Case
-from spec.models import ENDED_STATUSES, MODELS, TASK_QUERY_RPS, TaskStatus
+from wanform.runner.api import transport
+from wanform.runner.api.client import USER_AGENT
+from wanform.runner.api.errors import safe_url
+from wanform.runner.contract import normalise
+from wanform.runner.contract.suite import INVALID_KEY, UNKNOWN_TASK, Call, Case
+from wanform.spec.models import ENDED_STATUSES, MODELS, TASK_QUERY_RPS, TaskStatus
 
 UNVERIFIED_HEADER = "X-Wanform-Unverified"
 FAULT_HEADER = "X-Wanform-Fault"

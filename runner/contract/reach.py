@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from runner.api.targets import Target
-from runner.contract.play import Where
-from runner.contract.suite import Case
-from spec.models import MODELS, ModelSpec
+from wanform.runner.api.targets import Target
+from wanform.runner.contract.play import Where
+from wanform.runner.contract.suite import Case
+from wanform.spec.models import MODELS, ModelSpec
 
 EMBEDDED_SPEED = 50.0  # the embedded emulator's clock: a wanx2.1 task takes a fifth of a second
 ADMIN_CLOCK = "/__emulator/clock"
@@ -75,7 +75,7 @@ async def reach(
         speed = await emulator_speed(http, target.base_url)
         yield Where(target.base_url, target.api_key, speed is not None, speed or 1.0)
         return
-    from emulator import EmulatorConfig, start
+    from wanform.emulator import EmulatorConfig, start
 
     runner, base_url = await start(
         EmulatorConfig(host="127.0.0.1", port=0, speed=EMBEDDED_SPEED, models=models)

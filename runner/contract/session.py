@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from runner.api.client import session
-from runner.api.targets import Target
-from runner.contract.play import CannotPlay, Player, Where
-from runner.contract.reach import reach
-from runner.contract.suite import Case
-from spec.models import GUESSES, ModelSpec, choose, table
+from wanform.runner.api.client import session
+from wanform.runner.api.targets import Target
+from wanform.runner.contract.play import CannotPlay, Player, Where
+from wanform.runner.contract.reach import reach
+from wanform.runner.contract.suite import Case
+from wanform.spec.models import GUESSES, ModelSpec, choose, table
 
 
 @dataclass
@@ -52,8 +52,8 @@ async def play_suite(
 async def alternative(case: Case, expected: Mapping, variants: Mapping[str, str]) -> str | None:
     """The value of the case's guess under which the embedded emulator answers as `expected`
     shows, trying every value but the current one; None when none does."""
-    from runner.api.targets import resolve
-    from runner.contract.compare import differences
+    from wanform.runner.api.targets import resolve
+    from wanform.runner.contract.compare import differences
 
     assert case.guess is not None
     current = choose(variants, case.guess)

@@ -17,8 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import spec
-from runner.contract.suite import Case
+from wanform import spec
+from wanform.runner.contract.suite import Case
 
 FORMAT = 1
 PROVENANCE = "provenance.json"

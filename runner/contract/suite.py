@@ -2,7 +2,7 @@
 to expect, and what it may bill.
 
 A case's expectation here is only what `record` checks the shipped expectations against; the
-comparison itself is between snapshots (see `runner.contract.compare`).
+comparison itself is between snapshots (see `wanform.runner.contract.compare`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from spec.checks import request_mode
-from spec.models import (
+from wanform.spec.checks import request_mode
+from wanform.spec.models import (
     ASYNC_GENERATION_PATH,
     ASYNC_HEADER,
     HEADER_ON,
@@ -82,7 +82,7 @@ class Case:
 
     def at_most(self) -> list[tuple[str, int]]:
         """(model, images) of each submission the case sends, every count rule at its maximum
-        (spec.models.Mode.images_at_most); nothing when it cannot bill."""
+        (wanform.spec.models.Mode.images_at_most); nothing when it cannot bill."""
         bodies = [call.body for call in self.calls if call.path in SUBMISSION_PATHS]
         return [
             (body["model"], _images_at_most(MODELS[body["model"]], body))

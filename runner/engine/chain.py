@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 
-from runner.api.errors import WanformError
-from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState
-from runner.recipes.check import CheckedJob, ImageFiles, check_job
-from runner.recipes.references import Link
-from spec.imageprobe import ImageInfo, ImageProbeError, probe_file
-from spec.models import MODELS, ModelSpec
-from spec.problems import Path
+from wanform.runner.api.errors import WanformError
+from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState
+from wanform.runner.recipes.check import CheckedJob, ImageFiles, check_job
+from wanform.runner.recipes.references import Link
+from wanform.spec.imageprobe import ImageInfo, ImageProbeError, probe_file
+from wanform.spec.models import MODELS, ModelSpec
+from wanform.spec.problems import Path
 
 MADE_IMAGES = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
 

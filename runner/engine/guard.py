@@ -17,8 +17,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from runner.api.errors import WanformError
-from runner.timestamps import utc_now
+from wanform.runner.api.errors import WanformError
+from wanform.runner.timestamps import utc_now
 
 STATE_DIR = ".wanform"  # the project's working state: journal, run guard, hash cache
 GUARD = "run.guard"

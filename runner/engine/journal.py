@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from runner.api.errors import WanformError
-from runner.engine.guard import STATE_DIR, run_guard
-from runner.timestamps import utc_now
-from spec.models import TaskStatus
+from wanform.runner.api.errors import WanformError
+from wanform.runner.engine.guard import STATE_DIR, run_guard
+from wanform.runner.timestamps import utc_now
+from wanform.spec.models import TaskStatus
 
 FILE = "journal.jsonl"
 EXPIRED = "EXPIRED"  # the journal's own status: the task outlived its retention, unseen

@@ -11,17 +11,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from runner import signals
-from runner.api.client import Client, Timeouts, session
-from runner.api.limits import Limits
-from runner.api.targets import Target
-from runner.engine.journal import Journal
-from runner.engine.outputs import OutsideError, within
-from runner.engine.run import Engine, RunOptions
-from runner.engine.states import RunResult
-from runner.recipes.check import CheckedJob
-from runner.reports.progress import Lines
-from spec.models import MODELS, ModelSpec
+from wanform.runner import signals
+from wanform.runner.api.client import Client, Timeouts, session
+from wanform.runner.api.limits import Limits
+from wanform.runner.api.targets import Target
+from wanform.runner.engine.journal import Journal
+from wanform.runner.engine.outputs import OutsideError, within
+from wanform.runner.engine.run import Engine, RunOptions
+from wanform.runner.engine.states import RunResult
+from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.reports.progress import Lines
+from wanform.spec.models import MODELS, ModelSpec
 
 EMULATOR_SPEED = (
     10.0  # the embedded emulator runs ten times faster than DashScope's documented durations
@@ -40,7 +40,10 @@ async def reachable(
     if not target.embedded:
         yield target
         return
-    from emulator import EmulatorConfig, start  # only runs without a real target need the emulator
+    from wanform.emulator import (
+        EmulatorConfig,
+        start,
+    )  # only runs without a real target need the emulator
 
     runner, base_url = await start(
         EmulatorConfig(host="127.0.0.1", port=0, speed=speed, models=models)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.api.errors import FileError, WanformError, safe_url
-from runner.reports import versions
-from spec import datauri
+from wanform.runner.api.errors import FileError, WanformError, safe_url
+from wanform.runner.reports import versions
+from wanform.spec import datauri
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-from spec.models import POLL_INTERVAL_SECONDS
+from wanform.spec.models import POLL_INTERVAL_SECONDS
 
 FIRST_POLL_MAX = (
     2.0  # seconds: before any task of a model has ended, probe early (the emulator may be fast)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.api.answers import (
+from wanform.runner.api.answers import (
     POLL_ENDS,
     WrongResultError,
     allowed_images,
@@ -36,8 +36,8 @@ from runner.api.answers import (
     service_seconds,
     service_times,
 )
-from runner.api.client import Answer, Client
-from runner.api.errors import (
+from wanform.runner.api.client import Answer, Client
+from wanform.runner.api.errors import (
     AccountError,
     EndpointError,
     FileError,
@@ -46,12 +46,12 @@ from runner.api.errors import (
     WanformError,
     safe_url,
 )
-from runner.api.limits import Gates, Limits
-from runner.api.retries import RetryPolicy, retrying
-from runner.engine.chain import Chain, UpstreamError
-from runner.engine.feeder import Feeder
-from runner.engine.journal import JobRecord, Journal, JournalError
-from runner.engine.outputs import (
+from wanform.runner.api.limits import Gates, Limits
+from wanform.runner.api.retries import RetryPolicy, retrying
+from wanform.runner.engine.chain import Chain, UpstreamError
+from wanform.runner.engine.feeder import Feeder
+from wanform.runner.engine.journal import JobRecord, Journal, JournalError
+from wanform.runner.engine.outputs import (
     PNG_SIGNATURE,
     AtomicFile,
     DiskError,
@@ -67,8 +67,8 @@ from runner.engine.outputs import (
     write_error,
     write_sidecar,
 )
-from runner.engine.polling import Durations
-from runner.engine.states import (
+from wanform.runner.engine.polling import Durations
+from wanform.runner.engine.states import (
     BLOCKED,
     DOWNLOADING,
     ENDED,
@@ -91,14 +91,14 @@ from runner.engine.states import (
     RunResult,
     rerun_kind,
 )
-from runner.engine.submission import Lost, Submitter, UnresolvedError, lost_answer
-from runner.recipes.build import BuiltRequest
-from runner.recipes.check import CheckedJob
-from runner.recipes.wire import Source, journal_key, load_sources
-from runner.reports.progress import Lines
-from runner.timestamps import utc_now
-from spec.imageprobe import ImageProbeError, probe_stream
-from spec.models import MODELS, ModelSpec, TaskStatus
+from wanform.runner.engine.submission import Lost, Submitter, UnresolvedError, lost_answer
+from wanform.runner.recipes.build import BuiltRequest
+from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.recipes.wire import Source, journal_key, load_sources
+from wanform.runner.reports.progress import Lines
+from wanform.runner.timestamps import utc_now
+from wanform.spec.imageprobe import ImageProbeError, probe_stream
+from wanform.spec.models import MODELS, ModelSpec, TaskStatus
 
 STOPPING = (AccountError, EndpointError, JournalError, DiskError)
 STARTED_PER_SLOT = 2  # jobs started per in-flight slot: the next are prepared while others run

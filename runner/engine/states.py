@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from runner.api.errors import WanformError
-from runner.engine.journal import JournalError
-from runner.engine.outputs import DiskError
-from runner.exits import Exit
-from spec.errors import lookup
+from wanform.runner.api.errors import WanformError
+from wanform.runner.engine.journal import JournalError
+from wanform.runner.engine.outputs import DiskError
+from wanform.runner.exits import Exit
+from wanform.spec.errors import lookup
 
 # A job's phases while it runs, then how it ended.
 QUEUED, PREPARING, SUBMITTING, PENDING, RUNNING, DOWNLOADING = (

@@ -29,9 +29,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from runner.api.client import Answer, Client
-from runner.api.clock import day_before, list_time
-from runner.api.errors import (
+from wanform.runner.api.client import Answer, Client
+from wanform.runner.api.clock import day_before, list_time
+from wanform.runner.api.errors import (
     AccountError,
     ApiError,
     ConnectError,
@@ -41,13 +41,13 @@ from runner.api.errors import (
     TransportError,
     WanformError,
 )
-from runner.api.limits import Gates, SubmitGate
-from runner.api.retries import RetryPolicy, retrying
-from runner.engine.journal import JobRecord, Journal, JournalError
-from runner.engine.outputs import redact, safe_headers
-from runner.recipes.load import Job
-from runner.recipes.wire import Source, encode_all, wire_request
-from spec.models import TaskStatus
+from wanform.runner.api.limits import Gates, SubmitGate
+from wanform.runner.api.retries import RetryPolicy, retrying
+from wanform.runner.engine.journal import JobRecord, Journal, JournalError
+from wanform.runner.engine.outputs import redact, safe_headers
+from wanform.runner.recipes.load import Job
+from wanform.runner.recipes.wire import Source, encode_all, wire_request
+from wanform.spec.models import TaskStatus
 
 # real seconds: how far a lost task's creation may lie outside its submission's window, converted
 # to the service's clock (a Date header's whole second, the request's time in transit)

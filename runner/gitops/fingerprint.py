@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from runner.engine.guard import STATE_DIR
-from runner.engine.outputs import write_atomic
-from runner.recipes.build import BuiltRequest
-from spec import datauri
-from spec.problems import Path, json_path
+from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.recipes.build import BuiltRequest
+from wanform.spec import datauri
+from wanform.spec.problems import Path, json_path
 
 HASH_CACHE = FsPath(STATE_DIR) / "hashes.json"
 LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
@@ -154,7 +154,7 @@ def fingerprint(
     request: BuiltRequest, hashes: HashCache, linked: Mapping[Path, str] | None = None
 ) -> Fingerprint:
     """Fingerprint a built request, reading its local images through the hash cache; `linked`
-    gives the identity of each input that is another job's output (runner.gitops.links)."""
+    gives the identity of each input that is another job's output (wanform.runner.gitops.links)."""
     identities = {
         ref.body_path: _image_identity(request, i, hashes) for i, ref in enumerate(request.images)
     }

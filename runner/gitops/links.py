@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from runner.engine.states import REFETCH, rerun_kind
-from runner.gitops.fingerprint import HashCache, fingerprint
-from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import (
+from wanform.runner.engine.states import REFETCH, rerun_kind
+from wanform.runner.gitops.fingerprint import HashCache, fingerprint
+from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.plan import (
     CHANGED,
     INCOMPLETE,
     PARTIAL,
@@ -25,11 +25,11 @@ from runner.gitops.plan import (
     PlannedJob,
     make_plan,
 )
-from runner.recipes import graph
-from runner.recipes.check import CheckedJob
-from runner.recipes.load import DEFAULTS
-from spec.problems import Path as BodyPath
-from spec.problems import json_path
+from wanform.runner.recipes import graph
+from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.recipes.load import DEFAULTS
+from wanform.spec.problems import Path as BodyPath
+from wanform.spec.problems import json_path
 
 Made = Mapping[str, Mapping[int, str]]  # job key -> image index -> "sha256:..." of its file
 INDEXED_NAME = re.compile(r"-([0-9]+)\.[A-Za-z]+$")

@@ -8,16 +8,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.api.targets import DASHSCOPE
-from runner.engine.outputs import within
-from runner.engine.states import REFETCH, RESUBMIT, rerun_kind
-from runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
-from runner.gitops.lockfile import LockFile, job_key
-from runner.recipes.build import BuiltRequest
-from runner.recipes.check import CheckedJob
-from spec.checks import request_mode
-from spec.models import MODELS
-from spec.problems import Path as BodyPath
+from wanform.runner.api.targets import DASHSCOPE
+from wanform.runner.engine.outputs import within
+from wanform.runner.engine.states import REFETCH, RESUBMIT, rerun_kind
+from wanform.runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
+from wanform.runner.gitops.lockfile import LockFile, job_key
+from wanform.runner.recipes.build import BuiltRequest
+from wanform.runner.recipes.check import CheckedJob
+from wanform.spec.checks import request_mode
+from wanform.spec.models import MODELS
+from wanform.spec.problems import Path as BodyPath
 
 NEW, CHANGED, UNCHANGED, ORPHANED = "new", "changed", "unchanged", "orphaned"
 # A job whose images did not all come: a rerun finishes it (pending), or it would only fail and

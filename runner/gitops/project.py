@@ -8,15 +8,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.engine.outputs import file_sha256, within
-from runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
-from runner.gitops.fingerprint import HashCache
-from runner.gitops.links import plan_chained, relinked
-from runner.gitops.lockfile import LockFile, LockFileError
-from runner.gitops.plan import Plan, PlannedJob, lock_entry
-from runner.recipes import graph
-from runner.recipes.check import CheckedJob
-from spec.imageprobe import ImageProbeError, probe_file
+from wanform.runner.engine.outputs import file_sha256, within
+from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.links import plan_chained, relinked
+from wanform.runner.gitops.lockfile import LockFile, LockFileError
+from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry
+from wanform.runner.recipes import graph
+from wanform.runner.recipes.check import CheckedJob
+from wanform.spec.imageprobe import ImageProbeError, probe_file
 
 RECORDED = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
 

@@ -21,23 +21,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.engine.guard import STATE_DIR
-from runner.engine.outputs import write_atomic
-from runner.gitops.fingerprint import (
+from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.gitops.fingerprint import (
     Fingerprint,
     HashCache,
     body_digest,
     canonical,
     identified,
 )
-from runner.gitops.links import identity
-from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import NEW, UNCHANGED, Plan, PlannedJob, billable, judge, with_orphans
-from runner.recipes import graph
-from runner.recipes.check import CheckedJob, Validation
-from runner.recipes.load import Defaults, Recipe, display_path
-from spec.models import ModelSpec
-from spec.problems import Finding, Location, Problem
+from wanform.runner.gitops.links import identity
+from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.plan import (
+    NEW,
+    UNCHANGED,
+    Plan,
+    PlannedJob,
+    billable,
+    judge,
+    with_orphans,
+)
+from wanform.runner.recipes import graph
+from wanform.runner.recipes.check import CheckedJob, Validation
+from wanform.runner.recipes.load import Defaults, Recipe, display_path
+from wanform.spec.models import ModelSpec
+from wanform.spec.problems import Finding, Location, Problem
 
 PLAN_CACHE = Path(STATE_DIR) / "plans.json"
 FORMAT = 2  # bump when an entry's shape changes

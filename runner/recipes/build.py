@@ -6,9 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from runner.recipes.load import Job
-from spec.models import ASYNC_HEADER, HEADER_ON, MODELS, OSS_RESOLVE_HEADER, OSS_SCHEME, ModelSpec
-from spec.problems import Path, Problem
+from wanform.runner.recipes.load import Job
+from wanform.spec.models import (
+    ASYNC_HEADER,
+    HEADER_ON,
+    MODELS,
+    OSS_RESOLVE_HEADER,
+    OSS_SCHEME,
+    ModelSpec,
+)
+from wanform.spec.problems import Path, Problem
 
 # Recipe keys that are not API parameters (or become API parameters under another name).
 RECIPE_ONLY = frozenset(

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from types import MappingProxyType
 
-from runner.recipes import graph
-from runner.recipes.build import BuiltRequest, ImageRef, build_request
-from runner.recipes.load import Job, Recipe, discover, expand, load
-from runner.recipes.projectfile import ProjectFile
-from runner.recipes.references import (
+from wanform.runner.recipes import graph
+from wanform.runner.recipes.build import BuiltRequest, ImageRef, build_request
+from wanform.runner.recipes.load import Job, Recipe, discover, expand, load
+from wanform.runner.recipes.projectfile import ProjectFile
+from wanform.runner.recipes.references import (
     Index,
     Link,
     Reference,
@@ -23,17 +23,17 @@ from runner.recipes.references import (
     matrix_problems,
     references,
 )
-from spec.checks import check_request
-from spec.datauri import decode as decode_data_uri
-from spec.imageprobe import (
+from wanform.spec.checks import check_request
+from wanform.spec.datauri import decode as decode_data_uri
+from wanform.spec.imageprobe import (
     ImageInfo,
     ImageProbeError,
     probe_bytes,
     probe_file,
 )
-from spec.models import MODELS, ModelSpec
-from spec.problems import Location, Path, Problem, Report
-from spec.schema import KEY_CODES  # problems about a key, not its value
+from wanform.spec.models import MODELS, ModelSpec
+from wanform.spec.problems import Location, Path, Problem, Report
+from wanform.spec.schema import KEY_CODES  # problems about a key, not its value
 
 
 class ImageFiles:

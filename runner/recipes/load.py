@@ -12,11 +12,11 @@ from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import cast
 
-from spec.models import MODELS
-from spec.problems import Location, Path, Problem
-from spec.schema import SchemaCheck, matches
-from spec.schemagen import MATRIX_REFERENCE, RECIPE_NAME, recipe_keys, recipe_schema
-from spec.yamlloc import Located, YamlError, load_file
+from wanform.spec.models import MODELS
+from wanform.spec.problems import Location, Path, Problem
+from wanform.spec.schema import SchemaCheck, matches
+from wanform.spec.schemagen import MATRIX_REFERENCE, RECIPE_NAME, recipe_keys, recipe_schema
+from wanform.spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
 PROJECT_FILE = "wanform.yaml"

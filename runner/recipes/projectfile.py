@@ -12,11 +12,11 @@ import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runner.recipes.load import NO_DEFAULTS, PROJECT_FILE, Defaults, display_path
-from spec.problems import Location, Problem, json_path
-from spec.schema import SchemaCheck
-from spec.schemagen import project_schema
-from spec.yamlloc import YamlError, load_file
+from wanform.runner.recipes.load import NO_DEFAULTS, PROJECT_FILE, Defaults, display_path
+from wanform.spec.problems import Location, Problem, json_path
+from wanform.spec.schema import SchemaCheck
+from wanform.spec.schemagen import project_schema
+from wanform.spec.yamlloc import YamlError, load_file
 
 DEFAULT_GLOBS = ("recipes/**/*.yaml",)
 

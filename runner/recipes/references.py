@@ -11,13 +11,13 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from runner.recipes.build import BuiltRequest
-from runner.recipes.load import Job
-from spec.checks import select_mode
-from spec.imageprobe import ImageInfo
-from spec.problems import Path, Problem
-from spec.schemagen import MATRIX_REFERENCE
-from spec.sizes import output_size
+from wanform.runner.recipes.build import BuiltRequest
+from wanform.runner.recipes.load import Job
+from wanform.spec.checks import select_mode
+from wanform.spec.imageprobe import ImageInfo
+from wanform.spec.problems import Path, Problem
+from wanform.spec.schemagen import MATRIX_REFERENCE
+from wanform.spec.sizes import output_size
 
 SEPARATOR = "::"
 

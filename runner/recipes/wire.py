@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from runner.gitops.fingerprint import canonical, request_digest
-from runner.recipes.build import BuiltRequest, ImageRef, build_request
-from runner.recipes.load import Job
-from spec import datauri
-from spec.imageprobe import probe_bytes
-from spec.models import DATA_URI_MAX_BYTES, URL_ONLY_FIELDS
-from spec.problems import Path
+from wanform.runner.gitops.fingerprint import canonical, request_digest
+from wanform.runner.recipes.build import BuiltRequest, ImageRef, build_request
+from wanform.runner.recipes.load import Job
+from wanform.spec import datauri
+from wanform.spec.imageprobe import probe_bytes
+from wanform.spec.models import DATA_URI_MAX_BYTES, URL_ONLY_FIELDS
+from wanform.spec.problems import Path
 
 FORMAT_MIME = {
     "JPEG": "image/jpeg",

@@ -12,10 +12,10 @@ import json
 import shlex
 from typing import TextIO
 
-from runner.recipes.check import CheckedJob
-from runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
-from spec import datauri
-from spec.models import HEADER_ON, OSS_RESOLVE_HEADER, OSS_SCHEME
+from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.recipes.wire import Source, data_uri, load_sources, needs_upload, wire_request
+from wanform.spec import datauri
+from wanform.spec.models import HEADER_ON, OSS_RESOLVE_HEADER, OSS_SCHEME
 
 SHORT_KEEP = 48
 

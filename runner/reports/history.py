@@ -12,9 +12,9 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-from runner.engine.guard import STATE_DIR
-from runner.engine.outputs import write_atomic
-from runner.engine.states import (
+from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.engine.states import (
     BLOCKED,
     FAILED,
     INTERRUPTED,
@@ -25,9 +25,9 @@ from runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
-from runner.reports import versions
-from runner.timestamps import utc_now
-from spec.models import MODELS
+from wanform.runner.reports import versions
+from wanform.runner.timestamps import utc_now
+from wanform.spec.models import MODELS
 
 RUNS_DIR = "runs"
 KEPT = 10

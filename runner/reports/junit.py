@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from runner.engine.outputs import write_atomic
-from runner.engine.states import (
+from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.engine.states import (
     ENDED,
     FAILED,
     INTERRUPTED,
@@ -15,7 +15,7 @@ from runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
-from runner.reports.run import RERUN
+from wanform.runner.reports.run import RERUN
 
 
 def junit_xml(result: RunResult) -> bytes:

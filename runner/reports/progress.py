@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from runner.engine.states import (
+from wanform.runner.engine.states import (
     DOWNLOADING,
     FAILED,
     IN_FLIGHT,
@@ -28,9 +28,9 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
-from runner.reports import versions
-from runner.reports.run import job_line
-from runner.timestamps import utc_now
+from wanform.runner.reports import versions
+from wanform.runner.reports.run import job_line
+from wanform.runner.timestamps import utc_now
 
 
 class Lines:

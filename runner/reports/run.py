@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from runner.engine.states import (
+from wanform.runner.engine.states import (
     PARTIAL,
     REFETCH,
     RESUBMIT,
@@ -14,7 +14,7 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
-from runner.reports import versions
+from wanform.runner.reports import versions
 
 # What a rerun does about a partial job, by JobState.rerun.
 RERUN = {

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from emulator import EmulatorConfig
-from emulator.pytest_plugin import EmulatorThread
-from runner.cli import main
-from spec.models import table
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.pytest_plugin import EmulatorThread
+from wanform.runner.cli import main
+from wanform.spec.models import table
 
 SPEED = 50.0
 # one case of each kind: a refusal, a documented message, a task with a cancel, a guess, a stream

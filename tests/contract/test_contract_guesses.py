@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from runner.api.targets import resolve
-from runner.contract import snapshots
-from runner.contract.cases import SUITE
-from runner.contract.compare import differences
-from runner.contract.session import play_suite
-from spec.models import GUESSES, table
+from wanform.runner.api.targets import resolve
+from wanform.runner.contract import snapshots
+from wanform.runner.contract.cases import SUITE
+from wanform.runner.contract.compare import differences
+from wanform.runner.contract.session import play_suite
+from wanform.spec.models import GUESSES, table
 
 ALTERNATIVES = [(g.id, value) for g in GUESSES.values() for value in g.alternatives]
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from runner.contract import normalise, snapshots
-from runner.contract.cases import CASES, SUITE
-from runner.contract.compare import differences
-from runner.contract.expect import departures
-from runner.contract.images import image
-from runner.contract.play import observe
-from runner.contract.reach import bill
-from runner.contract.suite import ASYNC, Call, Case, imageedit, messages
-from spec.models import ASYNC_GENERATION_PATH as GENERATION
-from spec.models import GUESSES, MODELS, SYNTHESIS_PATH
+from wanform.runner.contract import normalise, snapshots
+from wanform.runner.contract.cases import CASES, SUITE
+from wanform.runner.contract.compare import differences
+from wanform.runner.contract.expect import departures
+from wanform.runner.contract.images import image
+from wanform.runner.contract.play import observe
+from wanform.runner.contract.reach import bill
+from wanform.runner.contract.suite import ASYNC, Call, Case, imageedit, messages
+from wanform.spec.models import ASYNC_GENERATION_PATH as GENERATION
+from wanform.spec.models import GUESSES, MODELS, SYNTHESIS_PATH
 
 
 def test_every_guess_has_a_case() -> None:
@@ -133,7 +133,7 @@ def test_writing_a_recording_removes_older_snapshots_of_its_cases(tmp_path) -> N
 def test_provenance_names_the_region_from_the_host() -> None:
     """The region of a DashScope base URL comes from its host: the workspace host's region, the
     international and US hosts, else Beijing; other targets have none."""
-    from runner.cli.contract import _region
+    from wanform.runner.cli.contract import _region
 
     assert _region("dashscope", "https://ws1.ap-southeast-1.maas.aliyuncs.com/api/v1") == (
         "ap-southeast-1"

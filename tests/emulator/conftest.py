@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import EmulatorConfig, create_app
+from wanform.emulator import EmulatorConfig, create_app
 
 # The suite runs with --import-mode=importlib, which puts no test directory on sys.path; the test
 # modules here share request builders and a client through the helper module beside this file.

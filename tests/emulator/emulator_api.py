@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft7Validator
 from PIL import Image
 
-from spec.schema import load_schema
+from wanform.spec.schema import load_schema
 
 KEY = "sk-test-account-one"
 OTHER_KEY = "sk-test-account-two"

@@ -7,7 +7,7 @@ import re
 import pytest
 from emulator_api import ASYNC, GENERATION, KEY, OTHER_KEY, SYNC, wan27
 
-from emulator.state.accounts import key_id
+from wanform.emulator.state.accounts import key_id
 
 NO_KEY = (401, "InvalidApiKey", "No API-key provided.")
 BAD_KEY = (401, "InvalidApiKey", "Invalid API-key provided.")

@@ -22,9 +22,9 @@ from emulator_api import (
     wanx21,
 )
 
-from emulator import EmulatorConfig, start
-from emulator.http import dashscope as emulator_routes
-from emulator.http.context import EMULATOR
+from wanform.emulator import EmulatorConfig, start
+from wanform.emulator.http import dashscope as emulator_routes
+from wanform.emulator.http.context import EMULATOR
 
 
 async def test_start_listens_on_a_free_loopback_port():

@@ -11,7 +11,7 @@ from emulator_api import ASYNC, GENERATION, KEY, SYNTHESIS, image_urls, wan27, w
 from test_emulator_uploads import form, policy
 from yarl import URL
 
-from emulator import EmulatorConfig, start
+from wanform.emulator import EmulatorConfig, start
 
 LONG_DIGITS = "9" * 5000
 

@@ -31,7 +31,16 @@ def request(base: str, path: str, body: dict | None = None) -> dict:
 
 def default_n_images(*args: str, env: dict[str, str] | None = None) -> int:
     """Start the emulator with `args`, make a wan2.7 task without n; how many images it made."""
-    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", "--speed", "1000"]
+    command = [
+        sys.executable,
+        "-m",
+        "wanform.runner.cli",
+        "emulator",
+        "--port",
+        "0",
+        "--speed",
+        "1000",
+    ]
     process = subprocess.Popen(
         [*command, *args], stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
     )
@@ -61,7 +70,7 @@ def test_variants_option_and_environment_change_the_default_n() -> None:
 
 def test_an_unknown_variant_is_a_usage_error() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "emulator", "--variants", "sets.count=all"],
+        [sys.executable, "-m", "wanform.runner.cli", "emulator", "--variants", "sets.count=all"],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
@@ -76,7 +85,7 @@ def refusal_of_a_large_input(*args: str, env: dict[str, str] | None = None) -> s
     buffer = io.BytesIO()
     noise.save(buffer, "PNG", compress_level=0)
     image = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", *args]
+    command = [sys.executable, "-m", "wanform.runner.cli", "emulator", "--port", "0", *args]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
     )

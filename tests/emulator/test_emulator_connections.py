@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from emulator_api import KEY, SYNC, wan27
 
-from emulator import EmulatorConfig, start
+from wanform.emulator import EmulatorConfig, start
 
 SHORT = 0.3  # the timeouts under test, in real seconds
 PATIENCE = 10.0  # how long a test waits for the emulator to close a connection
@@ -120,7 +120,16 @@ async def test_slow_clients_do_not_hold_up_the_others(server):
 def test_wanform_emulator_exits_at_once_on_sigterm():
     """SIGTERM stops `wanform emulator` with exit code 0 while a sync call is still running and
     clients hold idle and half-sent connections: none of them is waited for."""
-    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", "--api-key", KEY]
+    command = [
+        sys.executable,
+        "-m",
+        "wanform.runner.cli",
+        "emulator",
+        "--port",
+        "0",
+        "--api-key",
+        KEY,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     assert process.stdout is not None
     try:

@@ -24,8 +24,8 @@ from emulator_api import (
 )
 from yarl import URL
 
-from emulator import EmulatorConfig, create_app
-from emulator.state.accounts import key_id
+from wanform.emulator import EmulatorConfig, create_app
+from wanform.emulator.state.accounts import key_id
 
 TIMEOUT = (
     "An internal timeout error has occured during execution, please try again later "

@@ -11,7 +11,7 @@ import os
 from emulator_api import ASYNC, GENERATION, KEY, SYNC, SYNTHESIS, data_uri, wan26, wan27, wanx21
 from PIL import Image
 
-from spec.models import table
+from wanform.spec.models import table
 
 HEADER = "X-Wanform-Unverified"
 AUTH = {"Authorization": f"Bearer {KEY}"}

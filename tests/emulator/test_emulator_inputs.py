@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from emulator_api import ASYNC, GENERATION, KEY, Api, image_urls, png, wan27
 
-from emulator import EmulatorConfig, start
-from emulator.http.context import EMULATOR
-from emulator.images.draw import draw_png
-from emulator.images.painter import decode_base, paint
-from emulator.state.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
-from emulator.state.tasks import Task
-from spec.models import RESULT_TTL_SECONDS
+from wanform.emulator import EmulatorConfig, start
+from wanform.emulator.http.context import EMULATOR
+from wanform.emulator.images.draw import draw_png
+from wanform.emulator.images.painter import decode_base, paint
+from wanform.emulator.state.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
+from wanform.emulator.state.tasks import Task
+from wanform.spec.models import RESULT_TTL_SECONDS
 
 DAY = RESULT_TTL_SECONDS
 IMAGE = png(800, 600, "JPEG")
@@ -153,7 +153,16 @@ async def test_the_directory_lives_as_long_as_the_application():
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_wanform_emulator_removes_its_input_directory_when_stopped(tmp_path: Path, stop):
     """`wanform emulator` makes its input directory in TMPDIR and removes it when it stops."""
-    command = [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", "--api-key", KEY]
+    command = [
+        sys.executable,
+        "-m",
+        "wanform.runner.cli",
+        "emulator",
+        "--port",
+        "0",
+        "--api-key",
+        KEY,
+    ]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}
     )

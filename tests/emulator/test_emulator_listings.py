@@ -7,7 +7,7 @@ import io
 from emulator_api import KEY, OTHER_KEY, Api, wan27
 from PIL import Image
 
-from emulator.state.accounts import key_id
+from wanform.emulator.state.accounts import key_id
 
 
 async def test_tasks_newest_first_per_account(api: Api) -> None:

@@ -7,8 +7,8 @@ import json
 from emulator_api import KEY, SYNC, assert_schema, data_uri, wan26
 from jsonschema import Draft7Validator
 
-from spec.models import table
-from spec.schema import load_schema
+from wanform.spec.models import table
+from wanform.spec.schema import load_schema
 
 SSE = {"Authorization": f"Bearer {KEY}", "X-DashScope-Sse": "enable"}
 

@@ -22,9 +22,9 @@ from emulator_api import (
     wanx21,
 )
 
-from spec.checks import check_request
-from spec.datauri import decode as decode_data_uri
-from spec.imageprobe import probe_bytes
+from wanform.spec.checks import check_request
+from wanform.spec.datauri import decode as decode_data_uri
+from wanform.spec.imageprobe import probe_bytes
 
 
 def error(request_id_body: dict) -> tuple[str, str]:

@@ -26,10 +26,10 @@ from emulator_api import (
 )
 from PIL import Image
 
-from emulator.images.draw import BOX_COLOUR
-from spec.checks import select_mode
-from spec.models import MODELS, table
-from spec.sizes import output_size
+from wanform.emulator.images.draw import BOX_COLOUR
+from wanform.spec.checks import select_mode
+from wanform.spec.models import MODELS, table
+from wanform.spec.sizes import output_size
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
 DAY = 24 * 3600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emulator_api import ASYNC, GENERATION, KEY, OTHER_KEY, SYNTHESIS, wan25, wan27, wanx21
 
-from spec.models import MODELS, TASK_QUERY_RPS, table
+from wanform.spec.models import MODELS, TASK_QUERY_RPS, table
 
 QUEUEING = table({"service.over_cap": "queue"})
 

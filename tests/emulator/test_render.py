@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from emulator.images import draw as render
-from emulator.images.draw import BOX_COLOUR, TEXT_COLOUR, PngCache, draw_png, draw_png_async
+from wanform.emulator.images import draw as render
+from wanform.emulator.images.draw import BOX_COLOUR, TEXT_COLOUR, PngCache, draw_png, draw_png_async
 
 GREY = (128, 128, 128)
 RGB_PALETTE = [("#ff0000", 50.0), ("#00ff00", 30.0), ("#0000ff", 20.0)]
@@ -310,7 +310,7 @@ def test_the_largest_output_is_encoded_in_bounded_memory():
     """A 16384x16384 result (805 MB as raw RGB) is written row by row: the process stays small."""
     # VmHWM: this process's peak resident memory (ru_maxrss would carry the parent's over exec)
     code = (
-        "import re; from emulator.images.draw import draw_png; "
+        "import re; from wanform.emulator.images.draw import draw_png; "
         "png = draw_png(16384, 16384, 1, 'a prompt', None, [], [], 0); "
         "status = open('/proc/self/status').read(); "
         "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status)[1]) // 1024, len(png))"

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from runner_kit import FOX, KEY, SHORT_TIMEOUTS, SUBMIT_PATHS, WINTER, run_cli, start_emulator
 
-from runner.exits import Exit
-from runner.gitops.links import recorded_outputs
+from wanform.runner.exits import Exit
+from wanform.runner.gitops.links import recorded_outputs
 
 PRINT = """\
 name: print

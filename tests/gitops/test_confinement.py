@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from runner_kit import make_project, run_cli
 
-from runner.engine.journal import Journal
-from runner.engine.launch import check_journal
-from runner.engine.outputs import OutsideError
-from runner.gitops.fingerprint import HashCache
-from runner.gitops.lockfile import LockFile, LockFileError
-from runner.gitops.plan import Plan, PlannedJob
-from runner.gitops.project import Project, prune
+from wanform.runner.engine.journal import Journal
+from wanform.runner.engine.launch import check_journal
+from wanform.runner.engine.outputs import OutsideError
+from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.lockfile import LockFile, LockFileError
+from wanform.runner.gitops.plan import Plan, PlannedJob
+from wanform.runner.gitops.project import Project, prune
 
 FOX = "model: wan2.7-image\nprompt: A red fox.\nn: 1\ninputs:\n  - path: images/portrait.png\n"
 
@@ -79,7 +79,7 @@ def test_a_lock_path_in_the_output_folder_is_accepted(victims):
 
 def test_plan_reports_an_output_outside_without_reading_it(victims, monkeypatch):
     """The drift check names an outside output instead of hashing it."""
-    from runner.gitops import plan as plan_module
+    from wanform.runner.gitops import plan as plan_module
 
     root, beside, _ = victims
     read: list[Path] = []

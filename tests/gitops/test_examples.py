@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from runner.cli import main
+from wanform.runner.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from runner_kit import SUBMIT_PATHS, run_cli
 
-from runner.engine.guard import run_guard
+from wanform.runner.engine.guard import run_guard
 
 FOX = """\
 model: wan2.7-image

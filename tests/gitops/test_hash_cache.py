@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.fingerprint import HashCache
 
 
 def test_a_rewritten_file_is_hashed_again_after_the_cache_was_saved(tmp_path: Path):

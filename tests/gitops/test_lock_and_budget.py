@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import NEW, PlannedJob
-from runner.gitops.project import over_budget
+from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.plan import NEW, PlannedJob
+from wanform.runner.gitops.project import over_budget
 
 
 def test_the_lock_is_written_with_sorted_keys_whatever_the_insertion_order(tmp_path: Path):

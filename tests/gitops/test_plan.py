@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from runner.gitops.fingerprint import HashCache
-from runner.gitops.lockfile import LockFile, LockFileError, merge
-from runner.gitops.plan import lock_entry, make_plan
-from runner.recipes.check import validate_paths
-from runner.recipes.graph import shard_chains
+from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.lockfile import LockFile, LockFileError, merge
+from wanform.runner.gitops.plan import lock_entry, make_plan
+from wanform.runner.recipes.check import validate_paths
+from wanform.runner.recipes.graph import shard_chains
 
 RECIPE = """model: wan2.7-image
 prompt: Put a hat on the cat.

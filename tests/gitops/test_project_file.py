@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from runner.cli import main
-from runner.recipes.projectfile import find_root, read
-from spec.schema import SchemaCheck
-from spec.schemagen import project_schema
+from wanform.runner.cli import main
+from wanform.runner.recipes.projectfile import find_root, read
+from wanform.spec.schema import SchemaCheck
+from wanform.spec.schemagen import project_schema
 
 FOX = """\
 # yaml-language-server: $schema=../spec/schemas/recipe.schema.json

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from runner_kit import make_project, run_cli
 
-from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import Plan, PlannedJob
-from runner.gitops.project import prune
+from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.plan import Plan, PlannedJob
+from wanform.runner.gitops.project import prune
 
 FOX = "model: wan2.7-image\nprompt: A red fox.\nn: 1\ninputs:\n  - path: ../images/portrait.png\n"
 FAST = ("--target", "emulator", "--emulator-speed", "200")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from runner.recipes.check import Validation, validate_paths
+from wanform.runner.recipes.check import Validation, validate_paths
 
 T2I = """\
 name: {name}

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from runner_kit import SUBMIT_PATHS, run_cli, start_emulator
 
-from runner.exits import CHANGES_PENDING, Exit
-from runner.gitops.fingerprint import HashCache
-from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import make_plan
-from runner.recipes.check import validate_paths
+from wanform.runner.exits import CHANGES_PENDING, Exit
+from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.plan import make_plan
+from wanform.runner.recipes.check import validate_paths
 
 FOX = """\
 model: wan2.7-image

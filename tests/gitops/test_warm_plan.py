@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from PIL import Image
 from runner_kit import FOX, WINTER, run_cli
 
-import runner.cli.gitops
-from runner.cli import main
-from runner.exits import Exit
+from wanform.runner.cli import gitops as cli_gitops
+from wanform.runner.cli import main
+from wanform.runner.exits import Exit
 
 CAT = """\
 model: wan2.7-image
@@ -34,7 +34,7 @@ def plan(root: Path, monkeypatch, *, warm: bool) -> tuple[int, str, str]:
         def refuse(*_args, **_kwargs):
             raise AssertionError("the warm plan validated the recipes")
 
-        monkeypatch.setattr(runner.cli.gitops, "validated", refuse)
+        monkeypatch.setattr(cli_gitops, "validated", refuse)
     args = ["plan", "-o", "json", "-v", "--target", "emulator"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     monkeypatch.undo()

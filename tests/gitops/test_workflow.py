@@ -23,8 +23,13 @@ import yaml
 from github_steps import BRANCH, bash, git, github_env
 from runner_kit import SUBMIT_PATHS
 
-from emulator import EmulatorConfig
-from emulator.pytest_plugin import DEFAULT_SPEED, EmulatorThread, WanformEmulator, use_emulator
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.pytest_plugin import (
+    DEFAULT_SPEED,
+    EmulatorThread,
+    WanformEmulator,
+    use_emulator,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runner.cli import main
-from spec.models import MODELS
+from wanform.runner.cli import main
+from wanform.spec.models import MODELS
 
 CLEAN = {"DASHSCOPE_API_KEY": None, "DASHSCOPE_HTTP_BASE_URL": None, "WANFORM_VARIANTS": None}
 PORTRAIT = "inputs:\n  - path: images/portrait.png\n"

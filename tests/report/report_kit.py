@@ -61,7 +61,7 @@ def wanform(root: Path, *args: str, check: int | None = 0) -> subprocess.Complet
     """`wanform ARGS` as a process in `root`; asserts its exit code unless `check` is None."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", *args],
+        [sys.executable, "-m", "wanform.runner.cli", *args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -93,7 +93,7 @@ class EmulatorProcess:
 
     def __enter__(self) -> EmulatorProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runner.cli", "emulator", "--port", "0", *self.args],
+            [sys.executable, "-m", "wanform.runner.cli", "emulator", "--port", "0", *self.args],
             stdout=subprocess.PIPE,
             text=True,
         )

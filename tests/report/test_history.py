@@ -7,9 +7,9 @@ from pathlib import Path
 
 from report_kit import wanform
 
-from runner.api.errors import TaskFailedError
-from runner.engine.chain import UpstreamError
-from runner.engine.states import (
+from wanform.runner.api.errors import TaskFailedError
+from wanform.runner.engine.chain import UpstreamError
+from wanform.runner.engine.states import (
     BLOCKED,
     FAILED,
     PARTIAL,
@@ -19,7 +19,7 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
-from runner.reports import history
+from wanform.runner.reports import history
 
 
 def _result() -> RunResult:

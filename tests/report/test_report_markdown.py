@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from report_kit import wanform
 
-from runner.reports.html import markdown, page
+from wanform.runner.reports.html import markdown, page
 
 HOSTILE = (
     "a`b``c",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from report_kit import wanform
 
-from runner.reports.html import markdown, page
+from wanform.runner.reports.html import markdown, page
 
 GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")

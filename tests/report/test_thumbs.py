@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from runner.reports.html import thumbs
+from wanform.runner.reports.html import thumbs
 
 
 def _noisy(mode: str, size: tuple[int, int]) -> Image.Image:

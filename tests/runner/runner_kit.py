@@ -15,15 +15,15 @@ from pathlib import Path
 
 import aiohttp
 
-from emulator import EmulatorConfig, start
-from runner.api.limits import Limits, resolve_limits
-from runner.api.targets import Target
-from runner.engine.launch import execute
-from runner.engine.run import RunOptions
-from runner.engine.states import RunResult
-from runner.recipes.check import validate_paths
-from runner.reports.progress import Lines
-from spec.models import MODELS, ModelSpec
+from wanform.emulator import EmulatorConfig, start
+from wanform.runner.api.limits import Limits, resolve_limits
+from wanform.runner.api.targets import Target
+from wanform.runner.engine.launch import execute
+from wanform.runner.engine.run import RunOptions
+from wanform.runner.engine.states import RunResult
+from wanform.runner.recipes.check import validate_paths
+from wanform.runner.reports.progress import Lines
+from wanform.spec.models import MODELS, ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-wanform-secret-0123456789abcdef"  # tests grep every file the runner writes for it
@@ -190,7 +190,7 @@ async def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "runner.cli",
+        "wanform.runner.cli",
         *args,
         cwd=root,
         env=env,
@@ -205,9 +205,9 @@ async def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
 # submission unanswered in the journal, and a rerun waits until that request could no longer make
 # a task (connect + read timeout, 75 s by default) before it lists tasks.
 SHORT_TIMEOUTS = (
-    "from runner.api.client import Timeouts; from runner.engine import launch; "
+    "from wanform.runner.api.client import Timeouts; from wanform.runner.engine import launch; "
     "launch.execute.__defaults__ = ('.', Timeouts(connect=1.0, read=2.0), launch.MODELS); "
-    "from runner.console import entry; entry()"
+    "from wanform.runner.console import entry; entry()"
 )
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from runner.engine.chain import Chain, LinkedInputError, UpstreamError
-from runner.engine.states import FAILED, SUCCEEDED, ImageOut, JobState
-from runner.recipes import wire
-from runner.recipes.check import CheckedJob, validate_paths
+from wanform.runner.engine.chain import Chain, LinkedInputError, UpstreamError
+from wanform.runner.engine.states import FAILED, SUCCEEDED, ImageOut, JobState
+from wanform.runner.recipes import wire
+from wanform.runner.recipes.check import CheckedJob, validate_paths
 
 FOX = "name: fox\nmodel: wan2.7-image\nprompt: A fox.\nsize: 1K\nn: 1\n"
 WINTER = """\

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from runner_kit import KEY, REPO
 
-from emulator import EmulatorConfig
-from emulator.pytest_plugin import EmulatorThread
-from runner.cli import main
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.pytest_plugin import EmulatorThread
+from wanform.runner.cli import main
 
 PALETTE = """\
     model: wan2.7-image

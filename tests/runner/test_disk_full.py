@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from runner_kit import KEY, SUBMIT_PATHS
 
-from emulator import EmulatorConfig
-from emulator.pytest_plugin import AdminClient, EmulatorThread
-from runner.cli import main
-from runner.engine import journal, outputs
-from runner.engine import run as engine_run
-from runner.gitops import project as gitops_project
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
+from wanform.runner.cli import main
+from wanform.runner.engine import journal, outputs
+from wanform.runner.engine import run as engine_run
+from wanform.runner.gitops import project as gitops_project
 
 FOX = """\
 model: wan2.5-i2i-preview

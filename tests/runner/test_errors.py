@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from runner.api import errors
-from runner.api.errors import (
+from wanform.runner.api import errors
+from wanform.runner.api.errors import (
     AccountError,
     ConnectError,
     DisconnectedError,
@@ -21,9 +21,9 @@ from runner.api.errors import (
     ThrottledError,
     from_answer,
 )
-from runner.api.retries import backoff
-from runner.api.transport import TRANSPORT, from_transport
-from spec.errors import CATALOGUE
+from wanform.runner.api.retries import backoff
+from wanform.runner.api.transport import TRANSPORT, from_transport
+from wanform.spec.errors import CATALOGUE
 
 NEVER_RETRIED = (
     "InvalidParameter",

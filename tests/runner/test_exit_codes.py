@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from runner.api.errors import AccountError
-from runner.engine.states import (
+from wanform.runner.api.errors import AccountError
+from wanform.runner.engine.states import (
     FAILED,
     PARTIAL,
     SKIPPED,
@@ -15,7 +15,7 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
-from runner.exits import Exit
+from wanform.runner.exits import Exit
 
 
 def result(*states: str, stopped: bool = False, interrupted: bool = False) -> RunResult:

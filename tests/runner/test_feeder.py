@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runner.engine.feeder import Feeder
+from wanform.runner.engine.feeder import Feeder
 
 
 class Jobs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.api.errors import (
+from wanform.runner.api.errors import (
     AccountError,
     EndpointError,
     RejectedError,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from runner.recipes.build import ImageRef
-from runner.recipes.check import validate_paths
-from runner.recipes.wire import Source, data_uri, journal_key, load_sources, needs_upload
-from spec.models import DATA_URI_MAX_BYTES
+from wanform.runner.recipes.build import ImageRef
+from wanform.runner.recipes.check import validate_paths
+from wanform.runner.recipes.wire import Source, data_uri, journal_key, load_sources, needs_upload
+from wanform.spec.models import DATA_URI_MAX_BYTES
 
 RECIPE = """\
     model: wan2.7-image

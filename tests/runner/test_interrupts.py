@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from runner_kit import KEY, SEEDS, Project
 
-from emulator.http.context import EMULATOR
-from runner.cli.run import RESUMABLE
-from runner.exits import Exit
+from wanform.emulator.http.context import EMULATOR
+from wanform.runner.cli.run import RESUMABLE
+from wanform.runner.exits import Exit
 
 INTERRUPTED = f"interrupted; {RESUMABLE}"
 # (signal, exit code, the line the process ends with when it stops outside the jobs)
@@ -29,12 +29,12 @@ SIGNALS = [
     ),
 ]
 # what the `wanform` console script runs
-CONSOLE = "from runner.console import entry; entry()"
+CONSOLE = "from wanform.runner.console import entry; entry()"
 # `wanform run` whose lock update first waits for a writer to open the FIFO named by $HOLD_LOCK
 HELD_LOCK = """
 import os, sys
-from runner.gitops import project
-from runner.console import entry
+from wanform.runner.gitops import project
+from wanform.runner.console import entry
 record = project.Project.record
 def held(*args, **kwargs):
     print("recording the lock", file=sys.stderr, flush=True)
@@ -54,7 +54,7 @@ async def start(
     """`wanform run` as a process in the project (or `code` run so), its stdout into `stdout`."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        *(("-c", code) if code else ("-m", "runner.cli")),
+        *(("-c", code) if code else ("-m", "wanform.runner.cli")),
         "run",
         *args,
         cwd=project.root,

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from runner.engine.guard import RunBusy
-from runner.engine.journal import Journal
+from wanform.runner.engine.guard import RunBusy
+from wanform.runner.engine.journal import Journal
 
 
 def test_a_rerun_reads_the_latest_task_of_each_job(tmp_path):
@@ -77,7 +77,7 @@ def test_two_runs_cannot_share_a_journal(tmp_path):
 
 HOLD_GUARD = """
 import sys
-from runner.engine.guard import run_guard
+from wanform.runner.engine.guard import run_guard
 with run_guard(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 
-from runner.engine.guard import OWNER, STATE_DIR, run_guard
-from runner.engine.journal import Journal
+from wanform.runner.engine.guard import OWNER, STATE_DIR, run_guard
+from wanform.runner.engine.journal import Journal
 
 
 def test_each_entry_is_fsynced_before_write_returns(tmp_path, monkeypatch):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from runner.api.errors import TaskFailedError
-from runner.engine.states import (
+from wanform.runner.api.errors import TaskFailedError
+from wanform.runner.engine.states import (
     FAILED,
     INTERRUPTED,
     PARTIAL,
@@ -16,7 +16,7 @@ from runner.engine.states import (
     JobState,
     RunResult,
 )
-from runner.reports.junit import junit_xml
+from wanform.runner.reports.junit import junit_xml
 
 
 def job(name: str, state: str, **fields) -> JobState:

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from emulator.state.throttle import TokenBucket
-from runner.api.limits import SubmitGate, polite_limiter, resolve_limits
-from spec.models import MODELS
+from wanform.emulator.state.throttle import TokenBucket
+from wanform.runner.api.limits import SubmitGate, polite_limiter, resolve_limits
+from wanform.spec.models import MODELS
 
 NETWORK_JITTER = 0.010  # seconds a request may arrive early or late after crossing the network
 

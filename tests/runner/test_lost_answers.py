@@ -15,22 +15,22 @@ from click.testing import CliRunner
 from PIL import Image
 from runner_kit import KEY, SUBMIT_PATHS, Emulator, make_project, run
 
-from emulator import EmulatorConfig
-from emulator.http.context import EMULATOR
-from emulator.pytest_plugin import EmulatorThread
-from runner.api.answers import allowed_images, disagreement, fixed_size
-from runner.api.client import Answer, Timeouts
-from runner.api.clock import ServiceClock
-from runner.api.limits import Gates, resolve_limits
-from runner.api.retries import RetryPolicy
-from runner.cli import main
-from runner.engine.journal import Journal
-from runner.engine.states import UNRESOLVED, JobState, RunResult
-from runner.engine.submission import Lost, Submitter, UnresolvedError
-from runner.exits import Exit
-from runner.recipes.check import validate_paths
-from runner.reports.junit import junit_xml
-from spec.models import MODELS
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.http.context import EMULATOR
+from wanform.emulator.pytest_plugin import EmulatorThread
+from wanform.runner.api.answers import allowed_images, disagreement, fixed_size
+from wanform.runner.api.client import Answer, Timeouts
+from wanform.runner.api.clock import ServiceClock
+from wanform.runner.api.limits import Gates, resolve_limits
+from wanform.runner.api.retries import RetryPolicy
+from wanform.runner.cli import main
+from wanform.runner.engine.journal import Journal
+from wanform.runner.engine.states import UNRESOLVED, JobState, RunResult
+from wanform.runner.engine.submission import Lost, Submitter, UnresolvedError
+from wanform.runner.exits import Exit
+from wanform.runner.recipes.check import validate_paths
+from wanform.runner.reports.junit import junit_xml
+from wanform.spec.models import MODELS
 
 RECIPE = """\
     model: wan2.7-image

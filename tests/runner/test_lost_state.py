@@ -11,7 +11,7 @@ import pytest
 from runner_kit import SEEDS, fast_models, run
 from test_process import created, journaled, tasks_made, wanform
 
-from runner.exits import Exit
+from wanform.runner.exits import Exit
 
 FOXES = """\
     model: wan2.7-image

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from runner_kit import KEY, REPO
 
-from emulator import EmulatorConfig
-from emulator.pytest_plugin import EmulatorThread
-from runner.cli import main
+from wanform.emulator import EmulatorConfig
+from wanform.emulator.pytest_plugin import EmulatorThread
+from wanform.runner.cli import main
 
 RECIPE = "model: wan2.7-image\nprompt: A fox.\ninputs:\n  - path: images/portrait.png\nn: 1\n"
 

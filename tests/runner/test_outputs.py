@@ -10,8 +10,15 @@ import os
 import pytest
 from PIL import Image
 
-from runner.api.errors import FileError
-from runner.engine.outputs import AtomicFile, Stems, finish_png, redact, safe_name, write_atomic
+from wanform.runner.api.errors import FileError
+from wanform.runner.engine.outputs import (
+    AtomicFile,
+    Stems,
+    finish_png,
+    redact,
+    safe_name,
+    write_atomic,
+)
 
 
 def png_bytes() -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from runner_kit import SUBMIT_PATHS, run_cli
 
-from spec.models import table
+from wanform.spec.models import table
 
 FOX = """\
 model: wan2.5-i2i-preview

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from runner.engine.outputs import PNG_SIGNATURE, AtomicFile, finish_png
+from wanform.runner.engine.outputs import PNG_SIGNATURE, AtomicFile, finish_png
 
 
 def chunks(data: bytes) -> list[tuple[bytes, bytes, int]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.engine.polling import MAX_GAP, Durations
+from wanform.runner.engine.polling import MAX_GAP, Durations
 
 
 def test_an_unknown_model_is_probed_early_then_at_doubling_intervals():

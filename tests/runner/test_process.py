@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 from runner_kit import KEY, SEEDS, SHORT_TIMEOUTS, SUBMIT_PATHS, Project
 
-from emulator.http.context import EMULATOR
-from runner.exits import Exit
+from wanform.emulator.http.context import EMULATOR
+from wanform.runner.exits import Exit
 
 # `wanform` whose requests give up after 3 s, so a rerun waits out a killed run's request quickly
 
@@ -22,7 +22,7 @@ async def wanform(project: Project, *args: str, short: bool = False) -> asyncio.
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY}
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        *(("-c", SHORT_TIMEOUTS) if short else ("-m", "runner.cli")),
+        *(("-c", SHORT_TIMEOUTS) if short else ("-m", "wanform.runner.cli")),
         "run",
         *args,
         cwd=project.root,

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from runner.engine.states import ImageOut, JobState, RunResult
-from runner.reports.progress import Lines, LiveDisplay, Panel, choose
+from wanform.runner.engine.states import ImageOut, JobState, RunResult
+from wanform.runner.reports.progress import Lines, LiveDisplay, Panel, choose
 
 
 def test_the_panel_counts_jobs_by_phase():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.engine.outputs import safe_headers
+from wanform.runner.engine.outputs import safe_headers
 
 
 def test_credential_headers_are_dropped_whatever_their_case():

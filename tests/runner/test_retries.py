@@ -7,9 +7,9 @@ import time
 import pytest
 import stamina
 
-from runner.api import retries
-from runner.api.errors import RejectedError, ThrottledError
-from runner.api.retries import RetryPolicy, retrying
+from wanform.runner.api import retries
+from wanform.runner.api.errors import RejectedError, ThrottledError
+from wanform.runner.api.retries import RetryPolicy, retrying
 
 
 class Flaky:

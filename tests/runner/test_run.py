@@ -12,9 +12,9 @@ from dataclasses import replace
 from PIL import Image
 from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
 
-from runner.api.limits import resolve_limits
-from runner.exits import Exit
-from spec.models import MODELS, table
+from wanform.runner.api.limits import resolve_limits
+from wanform.runner.exits import Exit
+from wanform.spec.models import MODELS, table
 
 FOXES = """\
     model: wan2.7-image

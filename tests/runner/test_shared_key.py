@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from runner_kit import KEY, make_project, run
 
-from emulator.http.context import EMULATOR
+from wanform.emulator.http.context import EMULATOR
 
 RECIPE = "model: wan2.7-image\nprompt: {prompt}\nsize: '1024*1024'\nn: 1\nseed: 5\n"
 

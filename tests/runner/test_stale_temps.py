@@ -7,9 +7,9 @@ import sys
 
 from click.testing import CliRunner
 
-from runner.cli import main
-from runner.engine.outputs import AtomicFile, remove_stale_temps
-from runner.reports.history import runs_dir
+from wanform.runner.cli import main
+from wanform.runner.engine.outputs import AtomicFile, remove_stale_temps
+from wanform.runner.reports.history import runs_dir
 
 RECIPE = "model: wan2.7-image\nprompt: A fox.\ninputs:\n  - path: images/portrait.png\nn: 1\n"
 NOWHERE = "http://127.0.0.1:9/api/v1"  # refuses connections: the run stops before any file
@@ -64,7 +64,7 @@ def test_a_run_that_cannot_take_the_guard_removes_nothing(project, monkeypatch):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom runner.engine.guard import run_guard\n"
+            "import sys, time\nfrom wanform.runner.engine.guard import run_guard\n"
             "with run_guard('.'):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         cwd=project.root,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.api.errors import TargetError
-from runner.api.targets import EMULATOR_KEY, resolve, sdk_base_url
+from wanform.runner.api.errors import TargetError
+from wanform.runner.api.targets import EMULATOR_KEY, resolve, sdk_base_url
 
 KEY = "sk-real-key-never-shown"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from runner.api.client import task_path
-from runner.api.errors import RejectedError
-from runner.cli import main
+from wanform.runner.api.client import task_path
+from wanform.runner.api.errors import RejectedError
+from wanform.runner.cli import main
 
 BAD = ["../../../__emulator/journal", "..", "a.b", "a/b", "a%2fb", "a?b", "a#b", "a b", "", "a\n"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.recipes.check import validate_paths
-from spec.yamlloc import Mark, YamlError, load_text
+from wanform.runner.recipes.check import validate_paths
+from wanform.spec.yamlloc import Mark, YamlError, load_text
 
 BASE = "model: wan2.7-image\nprompt: a red car\n"
 HUGE = "1" + "0" * 309

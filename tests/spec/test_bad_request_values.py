@@ -1,10 +1,11 @@
-"""Request bodies that used to raise inside spec.checks or spec.schema: each is a problem."""
+"""Request bodies that used to raise inside wanform.spec.checks or wanform.spec.schema: each is a
+problem."""
 
 from __future__ import annotations
 
 import pytest
 
-from spec.checks import check_request
+from wanform.spec.checks import check_request
 
 URL = "https://example.com/a.png"
 BODIES = {

@@ -7,9 +7,9 @@ import io
 
 from PIL import Image
 
-from spec.checks import check_request
-from spec.datauri import decode as decode_data_uri
-from spec.imageprobe import probe_bytes
+from wanform.spec.checks import check_request
+from wanform.spec.datauri import decode as decode_data_uri
+from wanform.spec.imageprobe import probe_bytes
 
 
 def png_uri(width: int, height: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fastjsonschema
 import pytest
 
-from spec.schema import SchemaCheck, compiled
+from wanform.spec.schema import SchemaCheck, compiled
 
 SCHEMA = {
     "$id": "https://wanform.dev/schemas/test.schema.json",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spec import datauri
+from wanform.spec import datauri
 
 
 def test_a_uri_is_split_at_its_first_comma():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spec.errors import CATALOGUE, kind_of_status, lookup
+from wanform.spec.errors import CATALOGUE, kind_of_status, lookup
 
 
 def test_a_subcode_is_looked_up_by_its_family():

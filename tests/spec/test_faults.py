@@ -6,10 +6,10 @@ import inspect
 
 import pytest
 
-from emulator import EmulatorConfig, create_app
-from emulator.state.faults import load_scenario, parse_rule
-from spec.errors import CATALOGUE
-from spec.faults import (
+from wanform.emulator import EmulatorConfig, create_app
+from wanform.emulator.state.faults import load_scenario, parse_rule
+from wanform.spec.errors import CATALOGUE
+from wanform.spec.faults import (
     DEFAULT_CODES,
     ENDPOINTS,
     SCHEMA,

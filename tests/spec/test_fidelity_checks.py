@@ -8,10 +8,10 @@ import io
 import pytest
 from PIL import Image
 
-from spec.checks import check_request, data_uri_limit
-from spec.errors import MIXED_MODAL, URL_HAS_CHINESE
-from spec.models import MB, MODELS, table
 from tests.spec.test_request_checks import messages_body, png_uri, probe_uri
+from wanform.spec.checks import check_request, data_uri_limit
+from wanform.spec.errors import MIXED_MODAL, URL_HAS_CHINESE
+from wanform.spec.models import MB, MODELS, table
 
 
 def errors(body: dict, models=MODELS) -> list[tuple[str, str]]:

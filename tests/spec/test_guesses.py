@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spec.models import GUESSES, choose, table
+from wanform.spec.models import GUESSES, choose, table
 
 # Every uncertain point issue 10 names, by id.
 EXPECTED_IDS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-from spec.imageprobe import probe_bytes
+from wanform.spec.imageprobe import probe_bytes
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:

@@ -10,11 +10,11 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-from emulator import EmulatorConfig, create_app
-from emulator.http.dashscope import API, STATUSES, SUBMIT_ROUTES
-from emulator.state.clock import MAX_ADVANCE_SECONDS
-from emulator.state.faults import HEADER as FAULT_HEADER
-from spec.models import MODELS
+from wanform.emulator import EmulatorConfig, create_app
+from wanform.emulator.http.dashscope import API, STATUSES, SUBMIT_ROUTES
+from wanform.emulator.state.clock import MAX_ADVANCE_SECONDS
+from wanform.emulator.state.faults import HEADER as FAULT_HEADER
+from wanform.spec.models import MODELS
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 OPENAPI = SPEC_DIR / "openapi.yaml"

@@ -8,12 +8,12 @@ import io
 import pytest
 from PIL import Image
 
-from spec.checks import check_request, request_images, select_mode
-from spec.datauri import decode as decode_data_uri
-from spec.imageprobe import ImageProbeError, probe_bytes
-from spec.models import MODELS, table
-from spec.schema import envelope_problem
-from spec.sizes import output_size
+from wanform.spec.checks import check_request, request_images, select_mode
+from wanform.spec.datauri import decode as decode_data_uri
+from wanform.spec.imageprobe import ImageProbeError, probe_bytes
+from wanform.spec.models import MODELS, table
+from wanform.spec.schema import envelope_problem
+from wanform.spec.sizes import output_size
 
 
 def png_uri(width: int, height: int, mode: str = "RGB", fmt: str = "PNG") -> str:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from runner.recipes.build import build_request
-from runner.recipes.check import placeholder
-from runner.recipes.load import expand, load
-from spec.models import MODELS
-from spec.schema import SchemaCheck, Validator, problems_from
-from spec.schemagen import recipe_schema, request_schema
-from spec.yamlloc import YamlError, load_file
+from wanform.runner.recipes.build import build_request
+from wanform.runner.recipes.check import placeholder
+from wanform.runner.recipes.load import expand, load
+from wanform.spec.models import MODELS
+from wanform.spec.schema import SchemaCheck, Validator, problems_from
+from wanform.spec.schemagen import recipe_schema, request_schema
+from wanform.spec.yamlloc import YamlError, load_file
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE_FILES = sorted((REPO / "tests" / "cases").rglob("*.yaml")) + sorted(

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from runner.gitops.plan import PlannedJob
-from runner.recipes.check import CheckedJob
-from runner.reports.history import report_state
-from runner.reports.html.thumbs import Thumb, ThumbError
+from wanform.runner.gitops.plan import PlannedJob
+from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.reports.history import report_state
+from wanform.runner.reports.html.thumbs import Thumb, ThumbError
 
 # Makes (or finds) the thumbnail of an image; `own` for wanform's outputs.
 Thumbnailer = Callable[[Path, bool], Thumb]

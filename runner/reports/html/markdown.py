@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
-from runner.reports.html.page import Report
+from wanform.runner.reports.html.page import Report
 
 _TICKS = re.compile(r"`+")
 

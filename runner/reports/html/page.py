@@ -16,12 +16,12 @@ from pathlib import Path
 
 import jinja2
 
-from runner.engine.outputs import write_atomic
-from runner.gitops.lockfile import LockFile
-from runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
-from runner.reports.history import REPORT_STATES, last_states
-from runner.reports.html.cards import Places, card, images
-from runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
+from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
+from wanform.runner.reports.history import REPORT_STATES, last_states
+from wanform.runner.reports.html.cards import Places, card, images
+from wanform.runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
 
 TEMPLATES = Path(__file__).parent / "templates"
 THUMBS = "thumbs"

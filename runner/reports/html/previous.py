@@ -10,8 +10,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.engine.outputs import write_atomic
-from runner.reports.html.cards import Places, Thumbnailer, picture
+from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.reports.html.cards import Places, Thumbnailer, picture
 
 GIT_TIMEOUT = 30.0
 

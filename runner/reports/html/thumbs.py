@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from spec.imageprobe import ImageProbeError, probe_file
+from wanform.spec.imageprobe import ImageProbeError, probe_file
 
 EDGE = 320  # the longest side of a thumbnail, in pixels
 STRIPPED = 4096 * 4096  # PNGs of more pixels than this are read in strips
