@@ -1,7 +1,7 @@
 """An offline DashScope for the Wan image models: same endpoints, bodies, errors and limits.
 
-No key or internet needed. Defaults (from spec.models and EmulatorConfig, on a virtual clock that
-`speed` scales and the admin API advances):
+No key or internet needed. Defaults (from wanform.spec.models and EmulatorConfig, on a virtual
+clock that `speed` scales and the admin API advances):
 - a task is PENDING for 0.05 s, then RUNNING for its model's typical duration: wan2.7-image-pro
   and wan2.7-image 30 s, wan2.6-image 60 s, wan2.5-i2i-preview 45 s, wanx2.1-imageedit 10 s;
   sync calls too.
@@ -17,7 +17,27 @@ Use `create_app(config)` in-process, `await start(config)` on a free port, or `s
 from the CLI.
 """
 
-from emulator.app import create_app, serve, start
-from emulator.config import EmulatorConfig
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wanform.emulator.app import create_app, serve, start
+    from wanform.emulator.config import EmulatorConfig
 
 __all__ = ["EmulatorConfig", "create_app", "serve", "start"]
+# imported when first asked for: the pytest plugin, a submodule, costs nothing in every session
+_HOMES = {
+    "create_app": "app",
+    "serve": "app",
+    "start": "app",
+    "EmulatorConfig": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

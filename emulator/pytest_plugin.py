@@ -10,19 +10,22 @@ seed, ...); for a second emulator with other settings, start an `EmulatorThread`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import importlib.util
 import json
 import os
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+# Every pytest session where wanform is installed loads this module: asyncio, urllib and the
+# emulator are imported only once a test asks for an emulator.
+if TYPE_CHECKING:
+    import asyncio
 
 API_KEY = "sk-wanform-test-0123456789abcdef"
 START_TIMEOUT_SECONDS = 30
@@ -55,7 +58,8 @@ class AdminClient:
         return self._call("POST", "/clock/advance", {"seconds": seconds})
 
     def add_fault(self, rule: dict) -> dict:
-        """Add a fault rule (a scenario file's format, see `emulator.state.faults`) and return it
+        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faults`) and
+        return it
         with its id.
         """
         return self._call("POST", "/faults", rule)["faults"][0]
@@ -86,6 +90,9 @@ class AdminClient:
         return self._call("GET", "/journal")["entries"]
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
+        import urllib.error
+        import urllib.request
+
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.root_url + ADMIN_PREFIX + path, data=data, method=method
@@ -93,7 +100,7 @@ class AdminClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with _NO_PROXY.open(request, timeout=self.timeout) as response:
+            with _no_proxy().open(request, timeout=self.timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             raise AdminError(
@@ -102,8 +109,13 @@ class AdminClient:
         return json.loads(payload) if payload else None
 
 
-# The emulator listens on loopback; a proxy set in the environment must not be asked to reach it.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+@functools.cache
+def _no_proxy() -> Any:
+    """An opener that asks no proxy: the emulator listens on loopback, and a proxy set in the
+    environment must not be asked to reach it."""
+    import urllib.request
+
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class EmulatorThread:
@@ -112,13 +124,17 @@ class EmulatorThread:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.base_url = ""
+        import asyncio
+
         self._runner: Any = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="wanform-emulator", daemon=True)
 
     def start(self) -> str:
         """Start serving; returns the base URL (`http://127.0.0.1:PORT/api/v1`)."""
-        from emulator import start
+        import asyncio
+
+        from wanform.emulator import start
 
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(start(self.config), self._loop)
@@ -131,6 +147,8 @@ class EmulatorThread:
 
     def stop(self) -> None:
         """Close the server, then the loop and its thread."""
+        import asyncio
+
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(
                 START_TIMEOUT_SECONDS
@@ -147,6 +165,8 @@ class EmulatorThread:
         self._thread.join(START_TIMEOUT_SECONDS)
 
     def _serve(self) -> None:
+        import asyncio
+
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_forever()
@@ -156,6 +176,8 @@ class EmulatorThread:
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left on a stopped loop and close it, so nothing warns at interpreter exit."""
+    import asyncio
+
     pending = asyncio.all_tasks(loop)
     for task in pending:
         task.cancel()
@@ -177,7 +199,7 @@ class WanformEmulator:
 @pytest.fixture(scope="session")
 def wanform_emulator_config() -> Any:
     """The emulator's settings; override this fixture in a conftest.py to change them."""
-    from emulator import EmulatorConfig
+    from wanform.emulator import EmulatorConfig
 
     return EmulatorConfig(host="127.0.0.1", port=0, speed=DEFAULT_SPEED)
 
