@@ -242,9 +242,10 @@ def test_a_cancelled_apply_is_finished_by_a_fresh_clone_and_billed_once(
     assert_committed(origin, slow_emulator)
 
 
-def run_job(clone: Path, emulator: WanformEmulator, job: str) -> None:
-    """`wanform run --job JOB` in a clone, as an apply whose recipes had only that job new."""
-    env = {**github_env(clone), "DASHSCOPE_API_KEY": emulator.api_key}
+def run_job(clone: Path, emulator: WanformEmulator, job: str, key: str = "") -> None:
+    """`wanform run --job JOB` in a clone, as an apply whose recipes had only that job new (with
+    `key` instead of the emulator's own)."""
+    env = {**github_env(clone), "DASHSCOPE_API_KEY": key or emulator.api_key}
     done = subprocess.run(
         ["wanform", "run", "--job", job], cwd=clone, env=env, capture_output=True, text=True
     )
@@ -264,8 +265,10 @@ def test_two_applies_push_and_the_loser_rebases_onto_the_winner(
         run_job(checkout(origin, "z"), emulator, "fox[seed=2]")
         run_steps(always, origin.parent / "z", emulator)
     clones = [checkout(origin, name) for name in ("x", "y")]
+    # racing applies on one key would meet each other's unclaimed tasks (and leave the second's
+    # job unresolved, as they should): each has a key of its own, so what races is the push
     for clone, job in zip(clones, ("bridge", "fox[seed=1]"), strict=True):
-        run_job(clone, emulator, job)
+        run_job(clone, emulator, job, key=f"{emulator.api_key}-{clone.name}")
     with open(clones[0] / ".wanform" / "journal.jsonl", "a") as journal:
         journal.write('{"event": "submitting", "job": "cut short by a kill", "at')
     pushed = [finish(step(always[0], clone, emulator)) for clone in clones]
@@ -279,10 +282,10 @@ def test_two_applies_push_and_the_loser_rebases_onto_the_winner(
         lines = (clone / ".wanform" / "journal.jsonl").read_text().splitlines()
         assert {line for line in lines if line.endswith("}")} <= set(merged)
     fresh = checkout(origin, "fresh")
-    plan = subprocess.run(
+    plan = subprocess.run(  # for the target the applies ran on, as the workflow's plan is
         ["wanform", "plan", "--detailed-exitcode"],
         cwd=fresh,
-        env=github_env(fresh),
+        env={**github_env(fresh), "DASHSCOPE_API_KEY": emulator.api_key},
         text=True,
         capture_output=True,
     )
