@@ -56,10 +56,11 @@ def test_the_action_installs_wanform_from_its_own_checkout(tmp_path: Path):
     assert version.stdout.decode() == f"wanform, version {VERSION}\n", version.stderr
 
 
-# where the installed `runner` package is, and where pip installed the distribution from
+# where the installed `wanform.runner` package is, and where pip installed the distribution from
 SHOW_INSTALL = """
-import json, runner
+import json
 from importlib.metadata import distribution
+from wanform import runner
 print(runner.__file__)
 print(json.loads(distribution("wanform").read_text("direct_url.json"))["url"])
 """

@@ -9,7 +9,7 @@ import textwrap
 
 SWALLOW = """
 import os, signal, time
-from runner import signals
+from wanform.runner import signals
 
 signals.install()
 
@@ -50,7 +50,7 @@ def test_the_exit_status_is_the_signals_even_when_nothing_looked():
     done = run(
         """
         import sys
-        from runner import console
+        from wanform.runner import console
         sys.argv = ["wanform", "--version"]
         console.entry()
         """
