@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -162,3 +163,8 @@ def image_urls(body: dict) -> list[str]:
         for c in choice["message"]["content"]
         if c["type"] == "image"
     ]
+
+
+def emulator_command(*args: str) -> list[str]:
+    """`wanform emulator` on a free port, with `args`, as a command line for a subprocess."""
+    return [sys.executable, "-m", "wanform.runner.cli", "emulator", "--port", "0", *args]

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from emulator_api import ASYNC, GENERATION, KEY, wan27
+from emulator_api import ASYNC, GENERATION, KEY, emulator_command, wan27
 from PIL import Image
 
 TIMEOUT_SECONDS = 30
@@ -31,16 +31,7 @@ def request(base: str, path: str, body: dict | None = None) -> dict:
 
 def default_n_images(*args: str, env: dict[str, str] | None = None) -> int:
     """Start the emulator with `args`, make a wan2.7 task without n; how many images it made."""
-    command = [
-        sys.executable,
-        "-m",
-        "wanform.runner.cli",
-        "emulator",
-        "--port",
-        "0",
-        "--speed",
-        "1000",
-    ]
+    command = emulator_command("--speed", "1000")
     process = subprocess.Popen(
         [*command, *args], stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
     )

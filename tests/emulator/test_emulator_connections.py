@@ -8,12 +8,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from emulator_api import KEY, SYNC, wan27
+from emulator_api import KEY, SYNC, emulator_command, wan27
 
 from wanform.emulator import EmulatorConfig, start
 
@@ -120,16 +119,7 @@ async def test_slow_clients_do_not_hold_up_the_others(server):
 def test_wanform_emulator_exits_at_once_on_sigterm():
     """SIGTERM stops `wanform emulator` with exit code 0 while a sync call is still running and
     clients hold idle and half-sent connections: none of them is waited for."""
-    command = [
-        sys.executable,
-        "-m",
-        "wanform.runner.cli",
-        "emulator",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-    ]
+    command = emulator_command("--api-key", KEY)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     assert process.stdout is not None
     try:

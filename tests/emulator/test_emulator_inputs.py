@@ -10,11 +10,10 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from emulator_api import ASYNC, GENERATION, KEY, Api, image_urls, png, wan27
+from emulator_api import ASYNC, GENERATION, KEY, Api, emulator_command, image_urls, png, wan27
 
 from wanform.emulator import EmulatorConfig, start
 from wanform.emulator.http.context import EMULATOR
@@ -153,16 +152,7 @@ async def test_the_directory_lives_as_long_as_the_application():
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_wanform_emulator_removes_its_input_directory_when_stopped(tmp_path: Path, stop):
     """`wanform emulator` makes its input directory in TMPDIR and removes it when it stops."""
-    command = [
-        sys.executable,
-        "-m",
-        "wanform.runner.cli",
-        "emulator",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-    ]
+    command = emulator_command("--api-key", KEY)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}
     )
