@@ -54,7 +54,7 @@ def test_the_wheel_holds_one_top_level_name(wheel):
     assert "wanform/emulator/pytest_plugin.py" in names
 
 
-USERS_TEST = '''
+USERS_TEST = """
 import emulator
 import runner
 import spec
@@ -65,7 +65,7 @@ def test_both_sides_import_their_own_code(wanform_emulator):
     assert (spec.WHOSE, runner.WHOSE, emulator.WHOSE) == ("user", "user", "user")
     assert "site-packages" in wanform.spec.models.__file__
     assert wanform_emulator.base_url.startswith("http://127.0.0.1:")
-'''
+"""
 
 
 def test_a_users_own_spec_runner_and_emulator_stay_theirs(wheel, tmp_path):
