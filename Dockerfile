@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY spec ./spec
 COPY runner ./runner
 COPY emulator ./emulator
+COPY package ./package
 RUN pip install . && useradd --create-home --uid 10001 wanform
 
 USER wanform

@@ -308,10 +308,20 @@ MUTANTS = [
 ]
 
 
+IMPORTABLE = ".importable"  # in a copy: the package laid out as installed, for PYTHONPATH
+
+
 def copy_project(into: Path) -> Path:
-    """The project's files (no virtualenv, git or caches) under `into`."""
+    """The project's files (no virtualenv, git or caches) under `into`, and beside them the
+    `wanform` package made of the copy's folders (links), which imports ahead of the installed
+    one."""
     tree = into / "wanform"
     shutil.copytree(ROOT, tree, ignore=IGNORED, symlinks=True)
+    package = tree / IMPORTABLE / "wanform"
+    package.mkdir(parents=True)
+    (package / "__init__.py").symlink_to(tree / "package" / "__init__.py")
+    for part in PACKAGES:
+        (package / part).symlink_to(tree / part, target_is_directory=True)
     return tree
 
 
@@ -336,7 +346,7 @@ def apply(tree: Path, mutant: Mutant) -> None:
 
 
 def environment(tree: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    return {**os.environ, "PYTHONPATH": str(tree / IMPORTABLE), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def imports_from(tree: Path) -> str:
@@ -345,7 +355,7 @@ def imports_from(tree: Path) -> str:
         "import importlib, sys; print(*(importlib.import_module(p).__file__ for p in sys.argv[1:]))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, *PACKAGES],
+        [sys.executable, "-c", code, *(f"wanform.{p}" for p in PACKAGES)],
         cwd=tree,
         env=environment(tree),
         capture_output=True,

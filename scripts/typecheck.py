@@ -21,7 +21,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wanform-typecheck-") as folder:
         package = Path(folder) / "wanform"
         package.mkdir()
-        (package / "__init__.py").symlink_to(REPO / "wanform" / "__init__.py")
+        (package / "__init__.py").symlink_to(REPO / "package" / "__init__.py")
         for part in PARTS:
             (package / part).symlink_to(REPO / part, target_is_directory=True)
         command = [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml")]

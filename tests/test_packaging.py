@@ -28,7 +28,7 @@ def test_the_package_list_is_the_folders():
     }
     assert sorted(tool["setuptools"]["packages"]) == sorted({"wanform", *folders})
     assert tool["setuptools"]["package-dir"] == {
-        "wanform": "wanform",
+        "wanform": "package",
         **{f"wanform.{part}": part for part in PARTS},
     }
 
