@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     process and the CLI processes the tests start. Under pytest-xdist each worker makes its own
     folder and removes only that one, so no worker deletes a cache another still uses."""
     os.environ["XDG_CACHE_HOME"] = SCRATCH_CACHE
+    # A suite started in the background by a shell inherits SIGINT ignored, and so would every
+    # `wanform` the tests start: the Ctrl-C tests need it delivered, as a terminal delivers it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
