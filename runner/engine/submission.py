@@ -225,13 +225,15 @@ class Submitter:
         """UnresolvedError when the account holds tasks of `model` from the last 24 h that may
         still bill and that neither the journal nor the lock claims: a run whose record of them
         was lost may have made one for this job. Not `strict`: they are dismissed instead."""
-        suspects = self._suspects(await self._sweep(model))
+        listed = await self._sweep(model)
+        suspects = self._suspects(listed)
         if suspects and self._recent(suspects) and model not in self._waited:
             self._waited.add(model)
             # a run that died moments ago made them: its last requests may still make tasks,
             # which must be named too (the other jobs of the model wait for this listing)
             await self._sweep(model, after=max(_created(e) for e in suspects))
-        suspects = self._suspects(await self._sweep(model))
+        if (again := await self._sweep(model)) is not listed:  # listed again meanwhile
+            suspects = self._suspects(again)
         if not suspects:
             return
         suspects.sort(key=_created)
@@ -257,7 +259,7 @@ class Submitter:
             if self._unclaimed(e)
             and e["task_id"] not in self.journal.dismissed
             and e.get("status") not in UNBILLED
-            and (not mine or e.get("api_key_id", next(iter(mine))) in mine)
+            and (not mine or e.get("api_key_id") in mine | {None})
             # a journaled submission whose answer was lost may have made it: that job decides
             and not any(
                 _of(e, m) and self._within(e, sent, until, floor)
