@@ -2,8 +2,8 @@
 
 Run: python bench/startup_bench.py [--repeat 20] [--recipe recipes/wan27-pro-graffiti-car.yaml]
 Each command runs as a fresh subprocess, the three in turn so that they share the machine's state;
-one untimed round first fills the page cache, the bytecode cache and wanform's cache of compiled
-schema checks (`$XDG_CACHE_HOME/wanform`), as any earlier command on the machine would have.
+one untimed round first fills the page cache and the bytecode cache (`__pycache__`, which holds
+the generated schema validators' too), as any earlier command on the machine would have.
 Prints the median and the minimum wall time of each, the ratios of medians, and exits 1 when a
 ratio misses its target: `wanform --help` within 2x of `python -c "import click, yaml"`,
 `wanform validate` within 3x, and the pytest plugin (`import pytest` and the plugin module, as

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.util
+import importlib
 import json
-import marshal
 import math
-import os
 import re
-import tempfile
-import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -27,7 +22,7 @@ from wanform.spec.errors import (
 )
 from wanform.spec.models import ModelSpec
 from wanform.spec.problems import Path, Problem, json_path
-from wanform.spec.schemagen import SCHEMA_DIR, request_schema
+from wanform.spec.schemagen import SCHEMA_DIR, validator_module
 
 if TYPE_CHECKING:
     import jsonschema
@@ -132,69 +127,19 @@ def _types_differ(value: object) -> bool:
     return False
 
 
-def cache_dir() -> str:
-    """Where compiled schema checks are kept between processes: `$XDG_CACHE_HOME/wanform`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "wanform")
-
-
-def compiled(schema: dict) -> Callable[[object], object]:
-    """fastjsonschema's validator for `schema`. Compiling its generated code to bytecode is most
-    of a short command's time, so the bytecode is cached on disk, keyed by the schema, the
-    generator's version and the interpreter's bytecode format; an unusable entry is replaced."""
-    text = json.dumps(schema, sort_keys=True)
-    key = f"{fastjsonschema.VERSION}|{importlib.util.MAGIC_NUMBER.hex()}|{text}"
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    path = os.path.join(cache_dir(), f"schema-{digest}.marshal")
-    try:
-        with open(path, "rb") as file:
-            return _entry_point(marshal.load(file))
-    except (OSError, EOFError, ValueError, TypeError, LookupError):
-        pass
-    # Without a top-level $id the generated entry point is `validate`, as documented; our schemas
-    # refer only within themselves, so the id changes nothing else.
-    anonymous = {k: v for k, v in schema.items() if k != "$id"}
-    code = compile(fastjsonschema.compile_to_code(anonymous), "<compiled schema>", "exec")
-    _store(path, marshal.dumps(code))
-    return _entry_point(code)
-
-
-def _entry_point(code: object) -> Callable[[object], object]:
-    """Run compiled validator code and return its `validate` (LookupError if it has none)."""
-    if not isinstance(code, types.CodeType):
-        raise TypeError("not compiled code")
-    namespace: dict[str, object] = {}
-    exec(code, namespace)  # code fastjsonschema generated from our own schema
-    validate = namespace["validate"]
-    if not callable(validate):
-        raise TypeError("validate is not a function")
-    return validate
-
-
-def _store(path: str, data: bytes) -> None:
-    """Write `path` whole or not at all (a read-only home just goes without the cache)."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except OSError:
-        pass
-
-
 class SchemaCheck:
-    """One schema, checked in two steps: fastjsonschema's compiled code says whether a document is
-    valid, and jsonschema says why not. The verdict is always jsonschema's; the compiled check only
-    spares valid documents."""
+    """A generated schema by name (`recipe`, `project`, `request-MODEL`), checked in two steps: its
+    generated validator in spec/validators/ says whether a document is valid, and jsonschema says
+    why not. The verdict is always jsonschema's; the generated check only spares valid documents."""
 
-    def __init__(self, schema: dict) -> None:
-        self._schema = schema
-        self._accepts = compiled(schema)
+    def __init__(self, name: str) -> None:
+        self._name = name
+        module = importlib.import_module(f"wanform.spec.validators.{validator_module(name)}")
+        self._accepts: Callable[[object], object] = module.validate
 
     @functools.cached_property
     def _explain(self) -> jsonschema.protocols.Validator:
-        return Validator(self._schema)
+        return Validator(load_schema(self._name))
 
     def problems(self, document: object) -> list[Problem]:
         if not _types_differ(document):
@@ -207,8 +152,8 @@ class SchemaCheck:
 
 
 @functools.cache
-def _check_for(spec: ModelSpec) -> SchemaCheck:
-    return SchemaCheck(request_schema(spec))
+def _request_check(model: str) -> SchemaCheck:
+    return SchemaCheck(f"request-{model}")
 
 
 def _describe(value: object) -> str:
@@ -316,5 +261,6 @@ def envelope_problem(
 
 
 def shape_problems(spec: ModelSpec, body: object) -> list[Problem]:
-    """The body against its model's request schema (for a body `envelope_problem` passed)."""
-    return _check_for(spec).problems(body)
+    """The body against its model's request schema (for a body `envelope_problem` passed). Every
+    variant of the table has the default table's request schemas, so the generated ones serve."""
+    return _request_check(spec.name).problems(body)

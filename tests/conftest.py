@@ -1,6 +1,5 @@
 """Shared fixtures and hooks: a scratch copy of tests/cases, with the input images and byte-level
-cases its recipes need; a scratch schema cache; a check that each test leaves the process as it
-found it."""
+cases its recipes need; a check that each test leaves the process as it found it."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,22 +19,13 @@ sys.path.insert(0, str(Path(__file__).parent / "report"))
 from report_kit import SCREENSHOTS  # noqa: E402
 
 CASES = Path(__file__).parent / "cases"
-SCRATCH_CACHE = tempfile.mkdtemp(prefix="wanform-test-cache-")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Compiled schema checks are cached in a scratch folder, not in the user's home, for this
-    process and the CLI processes the tests start. Under pytest-xdist each worker makes its own
-    folder and removes only that one, so no worker deletes a cache another still uses."""
-    os.environ["XDG_CACHE_HOME"] = SCRATCH_CACHE
-    # A suite started in the background by a shell inherits SIGINT ignored, and so would every
-    # `wanform` the tests start: the Ctrl-C tests need it delivered, as a terminal delivers it.
+    """A suite started in the background by a shell inherits SIGINT ignored, and so would every
+    `wanform` the tests start: the Ctrl-C tests need it delivered, as a terminal delivers it."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(SCRATCH_CACHE, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

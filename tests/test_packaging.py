@@ -51,6 +51,7 @@ def test_the_wheel_holds_one_top_level_name(wheel):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"wanform"}
     assert "wanform/spec/schemas/recipe.schema.json" in names
+    assert "wanform/spec/validators/recipe.py" in names
     assert "wanform/emulator/pytest_plugin.py" in names
 
 

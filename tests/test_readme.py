@@ -10,7 +10,7 @@ import yaml
 
 from wanform.emulator.state.faults import load_scenario
 from wanform.spec.schema import SchemaCheck
-from wanform.spec.schemagen import project_schema, recipe_schema
+from wanform.spec.schemagen import project_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RECIPE, PROJECT, CHAINED, SCENARIO = re.findall(
@@ -21,24 +21,21 @@ RECIPE, PROJECT, CHAINED, SCENARIO = re.findall(
 def test_readme_recipe_passes_the_recipe_schema():
     """The README's recipe is a wan2.7-image-pro recipe without a single schema problem."""
     recipe = yaml.safe_load(RECIPE)
-    assert (
-        recipe["model"] == "wan2.7-image-pro"
-        and SchemaCheck(recipe_schema()).problems(recipe) == []
-    )
+    assert recipe["model"] == "wan2.7-image-pro" and SchemaCheck("recipe").problems(recipe) == []
 
 
 def test_readme_project_file_passes_the_project_schema():
     """The README's wanform.yaml has every key the project schema lists, and no problem."""
     project = yaml.safe_load(PROJECT)
     assert set(project) == set(project_schema()["properties"]) - {"region"}
-    assert SchemaCheck(project_schema()).problems(project) == []
+    assert SchemaCheck("project").problems(project) == []
 
 
 def test_readme_chained_recipe_is_the_example_in_recipes():
     """The README's chained recipe is recipes/chains/scene-3-print.yaml, keys and values."""
     shipped = yaml.safe_load((README.parent / "recipes/chains/scene-3-print.yaml").read_text())
     chained = yaml.safe_load(CHAINED)
-    assert SchemaCheck(recipe_schema()).problems(chained) == []
+    assert SchemaCheck("recipe").problems(chained) == []
     assert chained == {k: v for k, v in shipped.items() if k not in ("description", "seed")}
 
 

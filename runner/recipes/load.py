@@ -15,7 +15,7 @@ from typing import cast
 from wanform.spec.models import MODELS
 from wanform.spec.problems import Location, Path, Problem
 from wanform.spec.schema import SchemaCheck, matches
-from wanform.spec.schemagen import MATRIX_REFERENCE, RECIPE_NAME, recipe_keys, recipe_schema
+from wanform.spec.schemagen import MATRIX_REFERENCE, RECIPE_NAME, recipe_keys
 from wanform.spec.yamlloc import Located, YamlError, load_file
 
 RECIPE_SUFFIXES = (".yaml", ".yml")
@@ -212,7 +212,7 @@ def load(
 
 @functools.cache
 def _recipe_check() -> SchemaCheck:
-    return SchemaCheck(recipe_schema())
+    return SchemaCheck("recipe")
 
 
 def _missing(data: dict) -> list[Problem]:

@@ -60,7 +60,7 @@ def find_root(start: Path) -> Path | None:
 
 @functools.cache
 def _check() -> SchemaCheck:
-    return SchemaCheck(project_schema())
+    return SchemaCheck("project")
 
 
 def read(root: Path) -> ProjectFile:

@@ -92,7 +92,7 @@ def test_the_schema_lists_every_key_and_none_names_a_url() -> None:
     assert schema["properties"]["defaults"]["additionalProperties"] is False
     names = [*schema["properties"], *schema["properties"]["defaults"]["properties"]]
     assert not [n for n in names if "url" in n.lower() or "host" in n.lower()]
-    check = SchemaCheck(schema)
+    check = SchemaCheck("project")
     assert check.problems({"target": "emulator", "region": "ap-southeast-1"}) == []
     assert check.problems({"target": "http://127.0.0.1:8000/api/v1"})
 
