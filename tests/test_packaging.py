@@ -1,9 +1,12 @@
 """wanform installs under one import name: the repository's spec/, runner/ and emulator/ become
 wanform.spec, wanform.runner and wanform.emulator, and a user's own packages of those names stay
-theirs, in a test suite where wanform's pytest plugin is active."""
+theirs, in a test suite where wanform's pytest plugin is active. What it imports, it declares."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +19,63 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("spec", "runner", "emulator")
+PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+# imported only by the pytest plugin, inside the user's own pytest session (dashscope only when
+# that session has it)
+HOSTS_OWN = {"pytest", "dashscope"}
+
+
+def distribution(requirement: str) -> str:
+    """The normalised distribution name of a requirement such as `PyYAML>=6.0`."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]).lower()
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The first part of every absolute module name `path` imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_imported_distribution_is_declared():
+    """Each third-party module wanform's code imports belongs to a declared dependency, even one
+    another dependency brings along (yarl, which aiohttp requires, is imported directly)."""
+    declared = {distribution(r) for r in PROJECT["dependencies"]}
+    owners = importlib.metadata.packages_distributions()
+    imported = {
+        name
+        for folder in (*PARTS, "package")
+        for path in (REPO / folder).rglob("*.py")
+        for name in top_level_imports(path)
+    }
+    third_party = imported - set(sys.stdlib_module_names) - {"wanform", "__future__", *HOSTS_OWN}
+    undeclared = {
+        name: owners.get(name)
+        for name in sorted(third_party)
+        if not declared & {distribution(d) for d in owners.get(name, [name])}
+    }
+    assert undeclared == {}
+
+
+def test_lint_tools_are_pinned():
+    """ruff and mypy are pinned exactly: a new release's rules cannot fail unchanged code."""
+    pinned = {
+        r.split("==")[0].lower() for r in PROJECT["optional-dependencies"]["lint"] if "==" in r
+    }
+    assert {"ruff", "mypy"} <= pinned
+
+
+def test_playwright_is_its_own_extra():
+    """`.[test]` installs no browser driver (the browser tests then skip, saying why); the
+    `browser` extra does, and CI installs it with the others."""
+    extras = PROJECT["optional-dependencies"]
+    assert "playwright" not in {distribution(r) for r in extras["test"]}
+    assert "playwright" in {distribution(r) for r in extras["browser"]}
+    assert "'.[test,lint,browser]'" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
 
 
 def test_the_package_list_is_the_folders():

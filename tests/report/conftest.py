@@ -35,7 +35,10 @@ def browser():
     Per module, not per session: Playwright's sync API keeps its event loop marked running in
     this thread while it is open, and the async tests of later modules need that thread free.
     """
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="playwright is not installed: pip install '.[test,browser]' brings it",
+    )
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
     with sync_api.sync_playwright() as p:
