@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_validate_keeps_no_cache(tmp_path: Path) -> None:
-    """`wanform validate` on a recipe with a mistake (so both validators and jsonschema run) leaves
-    an empty home and an empty $XDG_CACHE_HOME empty."""
+    """`wanform validate` on a recipe with a mistake (so the generated check and jsonschema both
+    run) writes nothing into the home folder or $XDG_CACHE_HOME."""
     home, cache = tmp_path / "home", tmp_path / "cache"
     home.mkdir()
     cache.mkdir()
