@@ -52,6 +52,7 @@ from wanform.runner.engine.launch import execute  # noqa: E402
 from wanform.runner.engine.run import RunOptions  # noqa: E402
 from wanform.runner.recipes.check import validate_paths  # noqa: E402
 from wanform.runner.reports.progress import Lines  # noqa: E402
+from wanform.spec.emulator.wire import JOURNAL
 from wanform.spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
 
 MODEL = "wan2.7-image"
@@ -99,7 +100,7 @@ def serve(
 
 def journal(base_url: str, key: str) -> list[dict]:
     request = urllib.request.Request(
-        base_url.removesuffix("/api/v1") + "/__emulator/journal",
+        base_url.removesuffix("/api/v1") + JOURNAL,
         headers={"Authorization": f"Bearer {key}"},
     )
     with urllib.request.urlopen(request, timeout=30) as resp:

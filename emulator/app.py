@@ -26,7 +26,6 @@ from wanform.emulator.http import dashscope as routes
 from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
 from wanform.emulator.http.context import (
     EMULATOR,
-    UNVERIFIED_HEADER,
     facts,
     note,
     request_id,
@@ -43,6 +42,7 @@ from wanform.emulator.state.results import ResultStore
 from wanform.emulator.state.tasks import TaskStore
 from wanform.emulator.state.throttle import Throttle
 from wanform.emulator.state.uploads import UploadStore
+from wanform.spec.emulator.wire import ADMIN_PREFIX, UNVERIFIED_HEADER
 from wanform.spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
@@ -115,7 +115,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 @web.middleware
 async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Log every request but the admin API's, with the status the client got (None: dropped)."""
-    if request.path.startswith(admin.ADMIN_PREFIX):
+    if request.path.startswith(ADMIN_PREFIX):
         return await handler(request)
     emulator = request.app[EMULATOR]
     status = None

@@ -16,7 +16,7 @@ from schemathesis.config import SchemathesisConfig
 
 from wanform.emulator import EmulatorConfig
 from wanform.emulator.pytest_plugin import API_KEY, AdminClient, EmulatorThread
-from wanform.emulator.state.faults import HEADER as FAULT_HEADER
+from wanform.spec.emulator.wire import FAULT_HEADER
 
 OPENAPI = Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml"
 SEED = 20260301

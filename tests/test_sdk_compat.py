@@ -45,6 +45,7 @@ from wanform.emulator.pytest_plugin import (  # noqa: F401  (fixtures are found 
     wanform_emulator_server,
 )
 from wanform.spec.checks import select_mode
+from wanform.spec.emulator.wire import FAULTS
 from wanform.spec.models import MODELS, SYNC_PATH
 from wanform.spec.sizes import output_size
 
@@ -507,5 +508,5 @@ def test_journal_lists_the_sdk_requests(wanform_emulator):
 
 def test_admin_client_raises_on_a_refused_call(wanform_emulator):
     """A fault rule the emulator refuses raises AdminError naming the status and the reason."""
-    with pytest.raises(AdminError, match=r"POST /faults: HTTP 400: .*unknown key 'colour'"):
+    with pytest.raises(AdminError, match=rf"POST {FAULTS}: HTTP 400: .*unknown key 'colour'"):
         wanform_emulator.admin.add_fault({"action": "error", "colour": "red"})

@@ -31,8 +31,16 @@ from wanform.emulator.http.requestbody import parse_document, parse_json, read_b
 from wanform.emulator.state.accounts import key_id
 from wanform.emulator.state.clock import task_time
 from wanform.emulator.state.instance import Emulator
+from wanform.spec.emulator.wire import (
+    CLOCK,
+    CLOCK_ADVANCE,
+    FAULTS,
+    HOLD,
+    JOURNAL,
+    RELEASE,
+    RESET,
+)
 
-ADMIN_PREFIX = "/__emulator"
 ADMIN_BODY_LIMIT = 1024 * 1024
 
 
@@ -123,14 +131,14 @@ async def release(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(ADMIN_PREFIX + "/hold", held)
-    app.router.add_post(ADMIN_PREFIX + "/hold", hold)
-    app.router.add_post(ADMIN_PREFIX + "/release", release)
-    app.router.add_post(ADMIN_PREFIX + "/reset", reset)
-    app.router.add_get(ADMIN_PREFIX + "/clock", clock)
-    app.router.add_post(ADMIN_PREFIX + "/clock/advance", advance)
-    app.router.add_get(ADMIN_PREFIX + "/faults", list_faults)
-    app.router.add_post(ADMIN_PREFIX + "/faults", add_faults)
-    app.router.add_delete(ADMIN_PREFIX + "/faults", clear_faults)
-    app.router.add_delete(ADMIN_PREFIX + "/faults/{rule_id}", delete_fault)
-    app.router.add_get(ADMIN_PREFIX + "/journal", journal)
+    app.router.add_get(HOLD, held)
+    app.router.add_post(HOLD, hold)
+    app.router.add_post(RELEASE, release)
+    app.router.add_post(RESET, reset)
+    app.router.add_get(CLOCK, clock)
+    app.router.add_post(CLOCK_ADVANCE, advance)
+    app.router.add_get(FAULTS, list_faults)
+    app.router.add_post(FAULTS, add_faults)
+    app.router.add_delete(FAULTS, clear_faults)
+    app.router.add_delete(FAULTS + "/{rule_id}", delete_fault)
+    app.router.add_get(JOURNAL, journal)

@@ -16,8 +16,6 @@ from wanform.emulator.state.instance import Emulator
 
 EMULATOR = web.AppKey("emulator", Emulator)
 NOTE = web.RequestKey("wanform.journal", dict)
-# names the spec/guesses.yaml ids an answer's content rests on
-UNVERIFIED_HEADER = "X-Wanform-Unverified"
 
 
 def facts(request: web.Request) -> dict:

@@ -22,7 +22,6 @@ from wanform.emulator.errors import ErrorReply, bad_request, error_body, invalid
 from wanform.emulator.http import replies as bodies
 from wanform.emulator.http.context import (
     EMULATOR,
-    UNVERIFIED_HEADER,
     base_url,
     caller,
     facts,
@@ -40,6 +39,7 @@ from wanform.emulator.state.faults import Decision, Rule
 from wanform.emulator.state.instance import Emulator
 from wanform.emulator.state.tasks import Task
 from wanform.spec.checks import check_body
+from wanform.spec.emulator.wire import UNVERIFIED_HEADER
 from wanform.spec.errors import (
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,

@@ -21,7 +21,8 @@ from wanform.emulator.errors import ConnectionDropped, ErrorReply, invalid_param
 from wanform.emulator.http.context import EMULATOR, note
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import VirtualClock
-from wanform.emulator.state.faults import HEADER, Context, Decision, Rule
+from wanform.emulator.state.faults import Context, Decision, Rule
+from wanform.spec.emulator.wire import FAULT_HEADER
 from wanform.spec.faults import ENDPOINTS, SUBMIT_ENDPOINTS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,9 +80,11 @@ async def checkpoint(
 def header_rules(request: web.Request, endpoint: str) -> list[Rule]:
     """The rules in the request's `X-Wanform-Fault` header; 400 InvalidParameter if malformed."""
     try:
-        return request.app[EMULATOR].faults.header_rules(request.headers.get(HEADER), endpoint)
+        return request.app[EMULATOR].faults.header_rules(
+            request.headers.get(FAULT_HEADER), endpoint
+        )
     except ValueError as exc:
-        raise invalid_parameter(f"{HEADER}: {exc}") from None
+        raise invalid_parameter(f"{FAULT_HEADER}: {exc}") from None
 
 
 async def enact_before(decision: Decision, clock: VirtualClock) -> None:

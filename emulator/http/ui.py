@@ -27,11 +27,9 @@ from aiohttp import web
 
 from wanform.emulator.errors import ErrorReply
 from wanform.emulator.http.context import EMULATOR
+from wanform.spec.emulator.wire import ADMIN_PREFIX, TOKEN_HEADER, UI
 
-PREFIX = "/__emulator"
-UI = PREFIX + "/ui/"
 TOKEN = web.AppKey("wanform.admin_token", str)
-TOKEN_HEADER = "X-Wanform-Token"
 READS = frozenset({"GET", "HEAD"})
 ASSETS = {
     "dashboard.js": "application/javascript",
@@ -109,7 +107,7 @@ def check(request: web.Request) -> None:
 @web.middleware
 async def guard_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every admin route and the dashboard pass `check` first."""
-    if request.path.startswith(PREFIX + "/"):
+    if request.path.startswith(ADMIN_PREFIX + "/"):
         check(request)
     return await handler(request)
 
@@ -134,5 +132,5 @@ async def to_page(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app[TOKEN] = new_token()
     app.router.add_get(UI, page)
-    app.router.add_get(PREFIX + "/ui", to_page)
+    app.router.add_get(UI.removesuffix("/"), to_page)
     app.router.add_get(UI + "{name}", asset)

@@ -56,7 +56,6 @@ from wanform.spec.faults import (
 )
 from wanform.spec.yamlloc import YamlError, load_file
 
-HEADER = "X-Wanform-Fault"
 LOG = logging.getLogger("wanform.emulator")
 
 

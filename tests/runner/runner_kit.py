@@ -23,6 +23,7 @@ from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import RunResult
 from wanform.runner.recipes.check import validate_paths
 from wanform.runner.reports.progress import Lines
+from wanform.spec.emulator.wire import ADMIN_PREFIX
 from wanform.spec.models import MODELS, ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ class Emulator:
 
     @property
     def admin_url(self) -> str:
-        return self.base_url.removesuffix("/api/v1") + "/__emulator"
+        return self.base_url.removesuffix("/api/v1") + ADMIN_PREFIX
 
     async def _admin(self, method: str, path: str, body: object = None) -> dict:
         async with (
