@@ -113,7 +113,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 @web.middleware
-async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def request_log_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Log every request but the admin API's, with the status the client got (None: dropped)."""
     if request.path.startswith(ADMIN_PREFIX):
         return await handler(request)
@@ -130,7 +130,9 @@ async def journal_middleware(request: web.Request, handler) -> web.StreamRespons
         noted = facts(request)
         if noted.get("dropped"):
             status = None
-        emulator.journal.record(emulator.clock.now(), request.method, request.path, status, noted)
+        emulator.request_log.record(
+            emulator.clock.now(), request.method, request.path, status, noted
+        )
 
 
 async def _service_date(request: web.Request, response: web.StreamResponse) -> None:
@@ -171,12 +173,17 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         results=result_store,
         uploads=UploadStore(clock),
         inputs=inputs,
-        journal=RequestLog(),
+        request_log=RequestLog(),
         pngs=pngs,
         executor=executor,
     )
     app = web.Application(
-        middlewares=[door_middleware, journal_middleware, errors_middleware, ui.guard_middleware]
+        middlewares=[
+            door_middleware,
+            request_log_middleware,
+            errors_middleware,
+            ui.guard_middleware,
+        ]
     )
     app[EMULATOR] = emulator
     app.on_response_prepare.append(_service_date)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, HOLD, JOURNAL, RELEASE, RESET
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, HOLD, RELEASE, REQUESTS, RESET
 
 # Every pytest session where wanform is installed loads this module: asyncio, urllib and the
 # emulator are imported only once a test asks for an emulator.
@@ -49,7 +49,7 @@ class AdminClient:
         self.timeout = timeout
 
     def reset(self) -> None:
-        """Forget every task, upload, rate window, journal entry and rendered image; keep only
+        """Forget every task, upload, rate window, request log entry and rendered image; keep only
         the configured fault rules.
         """
         self._call("POST", RESET)
@@ -86,9 +86,9 @@ class AdminClient:
         finally:
             self.release(model)
 
-    def journal(self) -> list[dict]:
+    def requests(self) -> list[dict]:
         """Every request the emulator has seen since the last reset, with its status and code."""
-        return self._call("GET", JOURNAL)["entries"]
+        return self._call("GET", REQUESTS)["entries"]
 
     def _call(self, method: str, route: str, body: Any = None) -> Any:
         import urllib.error

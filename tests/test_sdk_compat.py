@@ -252,7 +252,7 @@ def test_local_file_goes_through_the_upload_flow(wanform_emulator, tmp_path):
         expected_size("wan2.7-image", parameters, [(720, 480)]),
     )
     assert_pngs(generation_images(response), response.usage["size"])
-    assert [(e["method"], e["path"], e["status"]) for e in wanform_emulator.admin.journal()][
+    assert [(e["method"], e["path"], e["status"]) for e in wanform_emulator.admin.requests()][
         :3
     ] == [
         ("GET", "/api/v1/uploads", 200),
@@ -370,9 +370,9 @@ def test_async_sdk_synthesis_call_fetch_wait_cancel(wanform_emulator):
         "SUCCEEDED",
         1,
     )
-    journal = wanform_emulator.admin.journal()
-    assert any(e["path"].endswith("/cancel/") for e in journal)
-    assert [e["status"] for e in journal if e["status"] != 200] == []
+    logged = wanform_emulator.admin.requests()
+    assert any(e["path"].endswith("/cancel/") for e in logged)
+    assert [e["status"] for e in logged if e["status"] != 200] == []
 
 
 def test_async_sdk_generation_fetch_and_wait(wanform_emulator):
@@ -495,11 +495,11 @@ def test_each_test_starts_from_a_reset_emulator(wanform_emulator):
     assert ImageSynthesis.fetch(task).output.task_status == "UNKNOWN"
 
 
-def test_journal_lists_the_sdk_requests(wanform_emulator):
-    """The journal records each request the SDK made, in order, with its status."""
+def test_request_log_lists_the_sdk_requests(wanform_emulator):
+    """The request log records each request the SDK made, in order, with its status."""
     task = submit_imageedit()
     ImageSynthesis.fetch(task)
-    entries = wanform_emulator.admin.journal()
+    entries = wanform_emulator.admin.requests()
     assert [(e["method"], e["path"], e["status"], e["task_id"]) for e in entries] == [
         ("POST", "/api/v1/services/aigc/image2image/image-synthesis", 200, task.output.task_id),
         ("GET", f"/api/v1/tasks/{task.output.task_id}", 200, task.output.task_id),

@@ -1,6 +1,6 @@
-"""The admin API under /__emulator/: reset, the virtual clock, fault rules, the request journal.
+"""The admin API under /__emulator/: reset, the virtual clock, fault rules, the request log.
 
-POST   /__emulator/reset             forget tasks, uploads, limits, journal, rendered images;
+POST   /__emulator/reset             forget tasks, uploads, limits, request log, rendered images;
                                      the configured faults only; rewind the clock
 GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
 POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward (by at
@@ -9,8 +9,9 @@ GET    /__emulator/faults            the active rules with their counters
 POST   /__emulator/faults            a rule or a list of rules (see wanform.emulator.state.faults);
                                      201 with their ids
 DELETE /__emulator/faults[/{id}]     all rules, or one
-GET    /__emulator/journal[?account=ID&limit=N]  requests in order (the last N); with
-                                     `Authorization: Bearer <key>`, that key's only
+GET    /__emulator/requests[?account=ID&limit=N]  the request log, in order (the last N);
+                                     with `Authorization: Bearer <key>`, that key's only;
+                                     /__emulator/journal is its first name, still served
 GET    /__emulator/hold              {"held": [model, ...]}
 POST   /__emulator/hold              {"model": M}: the model's new tasks stay PENDING (cancel
                                      them, or let them go with release)
@@ -38,6 +39,7 @@ from wanform.spec.emulator.wire import (
     HOLD,
     JOURNAL,
     RELEASE,
+    REQUESTS,
     RESET,
 )
 
@@ -96,12 +98,13 @@ async def delete_fault(request: web.Request) -> web.Response:
     return web.json_response({"deleted": rule_id})
 
 
-async def journal(request: web.Request) -> web.Response:
-    """The journal, of one account when asked by key (Authorization) or by key id (?account=)."""
+async def request_log(request: web.Request) -> web.Response:
+    """The request log, of one account when asked by key (Authorization) or by key id
+    (?account=)."""
     header = request.headers.get("Authorization", "")
     account = key_id(header.partition(" ")[2].strip()) if header else request.query.get("account")
     last = limit(request) if "limit" in request.query else None
-    entries = list(request.app[EMULATOR].journal.entries(account, last))
+    entries = list(request.app[EMULATOR].request_log.entries(account, last))
     return web.json_response({"entries": entries})
 
 
@@ -141,4 +144,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(FAULTS, add_faults)
     app.router.add_delete(FAULTS, clear_faults)
     app.router.add_delete(FAULTS + "/{rule_id}", delete_fault)
-    app.router.add_get(JOURNAL, journal)
+    for route in (REQUESTS, JOURNAL):
+        app.router.add_get(route, request_log)

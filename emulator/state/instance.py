@@ -33,7 +33,7 @@ class Emulator:
     results: ResultStore
     uploads: UploadStore
     inputs: InputStore  # the tasks' input images, on disk
-    journal: RequestLog
+    request_log: RequestLog
     pngs: PngCache  # rendered result images, shared by downloads and inputs that point back
     executor: Executor  # worker threads for rendering and for validating large bodies
 
@@ -48,7 +48,7 @@ class Emulator:
             self.tasks,
             self.results,
             self.uploads,
-            self.journal,
+            self.request_log,
         ):
             part.reset()
         self.pngs.clear()

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft7Validator
 from PIL import Image
 
-from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, JOURNAL
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, REQUESTS
 from wanform.spec.schema import load_schema
 
 KEY = "sk-test-account-one"
@@ -141,8 +141,9 @@ class Api:
         assert status == 201, answer
         return answer["faults"]
 
-    async def journal(self, key: str | None = None) -> list[dict]:
-        status, answer = await self.call("GET", JOURNAL, key=key)
+    async def requests(self, key: str | None = None) -> list[dict]:
+        """The request log, of one key's account when given."""
+        status, answer = await self.call("GET", REQUESTS, key=key)
         assert status == 200, answer
         return answer["entries"]
 

@@ -201,7 +201,7 @@ async def test_public_url_names_result_links(make_api):
 
 
 async def test_reset_forgets_everything_and_rewinds_the_clock(api):
-    """After a reset there are no tasks and no journal, and the clock is back near real time."""
+    """After a reset there are no tasks and no request log, and the clock is back near real time."""
     task_id = await api.submit(wan27())
     await api.advance(10_000)
     _, before = await api.call("GET", CLOCK, key=None)
@@ -209,7 +209,7 @@ async def test_reset_forgets_everything_and_rewinds_the_clock(api):
     _, after = await api.call("GET", CLOCK, key=None)
     assert before["now"] - after["now"] > 9_000
     assert await api.status(task_id) == "UNKNOWN"
-    assert [e["path"] for e in await api.journal()] == [f"/api/v1/tasks/{task_id}"]
+    assert [e["path"] for e in await api.requests()] == [f"/api/v1/tasks/{task_id}"]
 
 
 async def test_reset_empties_the_png_cache(api):
@@ -230,11 +230,11 @@ async def test_clock_advance_needs_a_non_negative_number(api, body):
     assert (status, answer["code"]) == (400, "InvalidParameter")
 
 
-async def test_admin_requests_are_not_journaled(api):
-    """Only API, upload and result requests appear in the journal."""
+async def test_admin_requests_are_not_logged(api):
+    """Only API, upload and result requests appear in the request log."""
     await api.call("GET", CLOCK, key=None)
     await api.call("POST", SYNC, wan27(), headers=ASYNC)
-    assert [e["path"] for e in await api.journal()] == [SYNC]
+    assert [e["path"] for e in await api.requests()] == [SYNC]
 
 
 def test_config_rejects_impossible_settings():

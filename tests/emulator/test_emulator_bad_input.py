@@ -12,7 +12,7 @@ from test_emulator_uploads import form, policy
 from yarl import URL
 
 from wanform.emulator import EmulatorConfig, start
-from wanform.spec.emulator.wire import CLOCK, CLOCK_ADVANCE, FAULTS, JOURNAL
+from wanform.spec.emulator.wire import CLOCK, CLOCK_ADVANCE, FAULTS, REQUESTS
 
 LONG_DIGITS = "9" * 5000
 
@@ -54,7 +54,7 @@ async def test_result_expires_is_ascii_digits_of_bounded_length(api, expires: st
     assert (status, b"SignatureDoesNotMatch" in text) == (403, True)
 
 
-@pytest.mark.parametrize("path", [JOURNAL.encode(), b"/api/v1/tasks"])
+@pytest.mark.parametrize("path", [REQUESTS.encode(), b"/api/v1/tasks"])
 async def test_non_ascii_bearer_key_is_not_a_500(api, path: bytes) -> None:
     """A key with bytes that are not UTF-8 is refused or ignored, never a server error."""
     answer = await raw_request(
@@ -98,10 +98,10 @@ async def test_control_bytes_in_a_multipart_header_are_malformed(api) -> None:
 
 @pytest.mark.parametrize("seconds", [1e308, 10 * 366 * 86400 + 1])
 async def test_clock_advance_is_bounded(api, seconds: float) -> None:
-    """An advance past ten years is refused, and the clock and journal still answer."""
+    """An advance past ten years is refused, and the clock and request log still answer."""
     status, answer = await api.call("POST", CLOCK_ADVANCE, {"seconds": seconds}, key=None)
     assert (status, answer["code"]) == (400, "InvalidParameter")
-    for path in (CLOCK, JOURNAL):
+    for path in (CLOCK, REQUESTS):
         assert (await api.call("GET", path, key=None))[0] == 200
 
 

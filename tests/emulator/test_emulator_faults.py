@@ -167,8 +167,8 @@ async def test_drop_closes_the_connection(api, when, tasks):
         await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     _, listed = await api.call("GET", "/api/v1/tasks")
     assert listed["total"] == tasks
-    journal = await api.journal()
-    assert (journal[0]["status"], journal[0]["faults"]) == (None, ["r1"])
+    logged = await api.requests()
+    assert (logged[0]["status"], logged[0]["faults"]) == (None, ["r1"])
 
 
 async def test_cut_download_sends_half_then_closes(api):
@@ -432,7 +432,7 @@ async def test_drop_after_a_sync_call_loses_a_finished_result(api):
     await api.advance(31)
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await call
-    assert [(e["path"], e["status"]) for e in await api.journal()] == [(SYNC, None)]
+    assert [(e["path"], e["status"]) for e in await api.requests()] == [(SYNC, None)]
 
 
 async def _result_url(api) -> str:
@@ -454,14 +454,15 @@ ROUTE_REQUESTS = {
 
 @pytest.mark.parametrize("endpoint", ROUTE_REQUESTS)
 async def test_each_route_consults_the_rules_of_its_endpoint(api, endpoint):
-    """A rule for one endpoint fires on that endpoint's route and is noted in its journal entry."""
+    """A rule for one endpoint fires on that endpoint's route and is noted in its request log
+    entry."""
     url = await _result_url(api)
     task_id = await api.submit(wan27())
     method, path, body, headers = ROUTE_REQUESTS[endpoint]
     path = path.format(id=task_id, url=URL(url).path_qs)
     [rule] = await api.add_fault({"action": "error", "code": "Arrearage", "endpoint": endpoint})
     status, _ = await api.call(method, path, body, headers=headers)
-    last = (await api.journal())[-1]
+    last = (await api.requests())[-1]
     assert (status, last["path"], last["faults"]) == (400, path.partition("?")[0], [rule["id"]])
 
 
@@ -496,4 +497,4 @@ async def test_drop_after_a_streamed_sync_call_leaves_the_stream_unfinished(api)
     with pytest.raises(aiohttp.ClientPayloadError):
         await reading
     events = sum(line.startswith(b"data:") for line in received)
-    assert (events, (await api.journal())[-1]["status"]) == (1, None)
+    assert (events, (await api.requests())[-1]["status"]) == (1, None)

@@ -1,5 +1,5 @@
 """Guessed answers (spec/guesses.yaml): each follows the table's choice and names itself in
-`X-Wanform-Unverified` on the submission, on every query of its task, and in the journal."""
+`X-Wanform-Unverified` on the submission, on every query of its task, and in the request log."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import os
 from emulator_api import ASYNC, GENERATION, KEY, SYNC, SYNTHESIS, data_uri, wan26, wan27, wanx21
 from PIL import Image
 
-from wanform.spec.emulator.wire import HOLD, JOURNAL, RELEASE, UNVERIFIED_HEADER
+from wanform.spec.emulator.wire import HOLD, RELEASE, UNVERIFIED_HEADER
 from wanform.spec.models import table
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -28,7 +28,7 @@ def marks(response) -> list[str]:
     return [g for g in response.headers.get(UNVERIFIED_HEADER, "").split(",") if g]
 
 
-async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_journal(api):
+async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_request_log(api):
     body = wan27()
     del body["parameters"]["n"]  # wan2.7's default n is a guess
     response, created = await post(api, body)
@@ -39,8 +39,7 @@ async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_
         query = await api.client.get(path, headers=AUTH)
         assert (query.status, marks(query)) == (200, ["wan2.7.n_default"])
         assert (await query.json())["usage"]["image_count"] == 4
-    _, journal = await api.call("GET", JOURNAL, key=None)
-    assert [e["unverified"] for e in journal["entries"]] == [["wan2.7.n_default"]] * 3
+    assert [e["unverified"] for e in await api.requests()] == [["wan2.7.n_default"]] * 3
 
 
 async def test_an_answer_on_documented_rules_only_has_no_header(api):

@@ -8,7 +8,7 @@ from emulator_api import KEY, OTHER_KEY, Api, wan27
 from PIL import Image
 
 from wanform.emulator.state.accounts import key_id
-from wanform.spec.emulator.wire import ACCOUNTS, JOURNAL, TASK_IMAGE, TASKS
+from wanform.spec.emulator.wire import ACCOUNTS, JOURNAL, REQUESTS, TASK_IMAGE, TASKS
 
 
 async def test_tasks_newest_first_per_account(api: Api) -> None:
@@ -55,17 +55,29 @@ async def test_status_times_and_thumbnails_follow_the_clock(api: Api) -> None:
 
 
 async def test_limits_are_checked(api: Api) -> None:
-    """A limit that is not a whole number from 1 to 10000 is a 400, for tasks and journal."""
-    for path in (TASKS, JOURNAL):
+    """A limit that is not a whole number from 1 to 10000 is a 400, for tasks and the request
+    log."""
+    for path in (TASKS, REQUESTS):
         for bad in ("0", "10001", "x", "-1", "1" * 40):
             status, body = await api.call("GET", f"{path}?limit={bad}", key=None)
             assert (status, body["code"]) == (400, "InvalidParameter"), (path, bad)
 
 
-async def test_journal_limit_keeps_the_newest(api: Api) -> None:
-    """`journal?limit=N` gives the last N entries, in order."""
+async def test_request_log_limit_keeps_the_newest(api: Api) -> None:
+    """`requests?limit=N` gives the last N entries, in order."""
     for prompt in ("a", "b", "c"):
         await api.submit(wan27(prompt))
-    _, everything = await api.call("GET", JOURNAL, key=None)
-    _, last = await api.call("GET", JOURNAL + "?limit=2", key=None)
+    _, everything = await api.call("GET", REQUESTS, key=None)
+    _, last = await api.call("GET", REQUESTS + "?limit=2", key=None)
     assert last["entries"] == everything["entries"][-2:] and len(everything["entries"]) == 3
+
+
+async def test_the_request_log_answers_at_its_first_name_too(api: Api) -> None:
+    """`/__emulator/journal`, the request log's first route, answers as `/__emulator/requests`,
+    with the same query parameters and the same entries."""
+    await api.submit(wan27("a"))
+    await api.submit(wan27("b"), key=OTHER_KEY)
+    for query in ("", "?limit=1", f"?account={key_id(OTHER_KEY)}"):
+        now = await api.call("GET", REQUESTS + query, key=None)
+        first = await api.call("GET", JOURNAL + query, key=None)
+        assert (first, len(now[1]["entries"])) == (now, 2 if query == "" else 1), query

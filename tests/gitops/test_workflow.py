@@ -142,7 +142,9 @@ def run_steps(steps: list[dict], clone: Path, emulator: WanformEmulator) -> None
 def submissions(emulator: WanformEmulator) -> list[str]:
     """The task ids of every submission the emulator answered with a task."""
     return [
-        e["task_id"] for e in emulator.admin.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]
+        e["task_id"]
+        for e in emulator.admin.requests()
+        if e["path"] in SUBMIT_PATHS and e["task_id"]
     ]
 
 

@@ -59,14 +59,14 @@ def test_a_task_appears_and_moves_with_the_clock(emulator: EmulatorProcess, page
     )
     assert page.evaluate("window.__pwned") is None
     assert page.locator("td.prompt img").count() == 0
-    journal = page.locator("#journal tbody tr")
-    assert journal.count() >= 1
+    logged = page.locator("#requests tbody tr")
+    assert logged.count() >= 1
     screenshot(page, "dashboard")
 
 
 def test_a_fault_added_on_the_page_is_in_the_api_and_fires(emulator: EmulatorProcess, page) -> None:
     """The rule the page adds is listed by the admin API, fires on the next submission, shows in
-    the journal, and goes when the page removes it."""
+    the request log, and goes when the page removes it."""
     page.goto(emulator.origin + UI)
     page.fill(
         "#fault-rule", '{"action": "error", "code": "Throttling.RateQuota", "endpoint": "submit"}'
@@ -79,7 +79,7 @@ def test_a_fault_added_on_the_page_is_in_the_api_and_fires(emulator: EmulatorPro
     status, body = submit(emulator.base_url, "a fox")
     assert (status, body["code"]) == (429, "Throttling.RateQuota")
     page.wait_for_function(
-        "id => [...document.querySelectorAll('#journal tbody tr')].some("
+        "id => [...document.querySelectorAll('#requests tbody tr')].some("
         "r => r.textContent.includes('Throttling.RateQuota') && r.textContent.includes(id))",
         arg=rule["id"],
     )

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 from wanform.runner.api.client import task_path
 from wanform.runner.api.errors import RejectedError
 from wanform.runner.cli import main
-from wanform.spec.emulator.wire import JOURNAL
+from wanform.spec.emulator.wire import REQUESTS
 
 # a task id that would climb out of /api/v1/tasks/ to the emulator's admin API
-CLIMBING = "../../.." + JOURNAL
+CLIMBING = "../../.." + REQUESTS
 BAD = [CLIMBING, "..", "a.b", "a/b", "a%2fb", "a?b", "a#b", "a b", "", "a\n"]
 
 

@@ -89,7 +89,7 @@
     return tr;
   }
 
-  function journalRow(entry) {
+  function requestRow(entry) {
     var guesses = entry.unverified || entry.guesses || [];
     return row([entry.time, entry.account || "", entry.method, entry.path,
                 entry.status === null ? "dropped" : entry.status, entry.code || "",
@@ -117,14 +117,14 @@
   function refresh() {
     var account = document.getElementById("account").value;
     var query = "/tasks?limit=200" + (account ? "&account=" + encodeURIComponent(account) : "");
-    return Promise.all([get("/clock"), get(query), get("/faults"), get("/journal?limit=200"),
+    return Promise.all([get("/clock"), get(query), get("/faults"), get("/requests?limit=200"),
                         get("/accounts")])
       .then(function (parts) {
         document.getElementById("clock").textContent = parts[0].time;
         document.getElementById("speed").textContent = parts[0].speed;
         redraw("tasks", parts[1].tasks, taskRow);
         redraw("faults", parts[2].faults, faultRow);
-        redraw("journal", parts[3].entries, journalRow);
+        redraw("requests", parts[3].entries, requestRow);
         accounts(parts[4].accounts);
       })
       .catch(function (e) { say("cannot reach the emulator: " + e.message); });
