@@ -34,7 +34,7 @@ from wanform.emulator.http.context import (
 from wanform.emulator.images.draw import CACHE_MAX_BYTES, PngCache
 from wanform.emulator.state.accounts import Accounts
 from wanform.emulator.state.clock import VirtualClock
-from wanform.emulator.state.faults import FaultBook, load_scenario
+from wanform.emulator.state.faultbook import FaultBook, load_scenario
 from wanform.emulator.state.inputstore import InputStore
 from wanform.emulator.state.instance import Emulator
 from wanform.emulator.state.requestlog import RequestLog

@@ -59,7 +59,7 @@ class AdminClient:
         return self._call("POST", CLOCK_ADVANCE, {"seconds": seconds})
 
     def add_fault(self, rule: dict) -> dict:
-        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faults`) and
+        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faultbook`) and
         return it
         with its id.
         """

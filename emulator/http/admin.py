@@ -6,8 +6,8 @@ GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:
 POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward (by at
                                      most ten years at a time)
 GET    /__emulator/faults            the active rules with their counters
-POST   /__emulator/faults            a rule or a list of rules (see wanform.emulator.state.faults);
-                                     201 with their ids
+POST   /__emulator/faults            a rule or a list of rules (see
+                                     wanform.emulator.state.faultbook); 201 with their ids
 DELETE /__emulator/faults[/{id}]     all rules, or one
 GET    /__emulator/requests[?account=ID&limit=N]  the request log, in order (the last N);
                                      with `Authorization: Bearer <key>`, that key's only;

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from wanform.emulator.images.draw import PngCache
     from wanform.emulator.state.accounts import Accounts
     from wanform.emulator.state.clock import VirtualClock
-    from wanform.emulator.state.faults import FaultBook
+    from wanform.emulator.state.faultbook import FaultBook
     from wanform.emulator.state.inputstore import InputStore
     from wanform.emulator.state.requestlog import RequestLog
     from wanform.emulator.state.results import ResultStore
