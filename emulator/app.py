@@ -32,10 +32,10 @@ from wanform.emulator.http.context import (
     unverified,
 )
 from wanform.emulator.images.draw import CACHE_MAX_BYTES, PngCache
+from wanform.emulator.images.inputstore import InputStore
 from wanform.emulator.state.accounts import Accounts
 from wanform.emulator.state.clock import VirtualClock
 from wanform.emulator.state.faultbook import FaultBook, load_scenario
-from wanform.emulator.state.inputstore import InputStore
 from wanform.emulator.state.instance import Emulator
 from wanform.emulator.state.requestlog import RequestLog
 from wanform.emulator.state.results import ResultStore

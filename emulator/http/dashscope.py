@@ -30,9 +30,9 @@ from wanform.emulator.http.context import (
     unverified,
 )
 from wanform.emulator.http.faultinjection import Step, apply_to_task, checkpoint, faulty
+from wanform.emulator.http.imagerefs import InputResolver, fetch_own_results
 from wanform.emulator.http.requestbody import parse_json, read_body
 from wanform.emulator.images.brief import Brief, brief_for
-from wanform.emulator.images.inputs import InputResolver, fetch_own_results
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import parse_list_time
 from wanform.emulator.state.faultbook import Decision

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from wanform.emulator.config import EmulatorConfig
     from wanform.emulator.images.draw import PngCache
+    from wanform.emulator.images.inputstore import InputStore
     from wanform.emulator.state.accounts import Accounts
     from wanform.emulator.state.clock import VirtualClock
     from wanform.emulator.state.faultbook import FaultBook
-    from wanform.emulator.state.inputstore import InputStore
     from wanform.emulator.state.requestlog import RequestLog
     from wanform.emulator.state.results import ResultStore
     from wanform.emulator.state.tasks import TaskStore

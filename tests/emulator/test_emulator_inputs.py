@@ -18,8 +18,8 @@ from emulator_api import ASYNC, GENERATION, KEY, Api, emulator_command, image_ur
 from wanform.emulator import EmulatorConfig, start
 from wanform.emulator.http.context import EMULATOR
 from wanform.emulator.images.draw import draw_png
+from wanform.emulator.images.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
 from wanform.emulator.images.painter import decode_base, paint
-from wanform.emulator.state.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
 from wanform.emulator.state.tasks import Task
 from wanform.spec.emulator.wire import RESET
 from wanform.spec.models import RESULT_TTL_SECONDS
