@@ -113,8 +113,14 @@ async def guard_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def page(request: web.Request) -> web.Response:
-    """The dashboard, with the token in a meta tag for its script."""
-    html = _asset("index.html").replace("__WANFORM_TOKEN__", request.app[TOKEN])
+    """The dashboard, with the token, the admin prefix and the token's header in meta tags for
+    its script."""
+    html = (
+        _asset("index.html")
+        .replace("__WANFORM_TOKEN__", request.app[TOKEN])
+        .replace("__WANFORM_ADMIN_PREFIX__", ADMIN_PREFIX)
+        .replace("__WANFORM_TOKEN_HEADER__", TOKEN_HEADER)
+    )
     return web.Response(text=html, content_type="text/html", headers=HEADERS)
 
 

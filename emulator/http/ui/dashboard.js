@@ -3,8 +3,10 @@
 // carry the per-process token from the page's meta tag.
 (function () {
   "use strict";
-  var ADMIN = "/__emulator";
-  var TOKEN = document.querySelector('meta[name="wanform-admin-token"]').content;
+  function meta(name) { return document.querySelector('meta[name="' + name + '"]').content; }
+  var ADMIN = meta("wanform-admin-prefix");
+  var TOKEN = meta("wanform-admin-token");
+  var TOKEN_HEADER = meta("wanform-token-header");
   var POLL_MS = 1000;
   var drawn = {};
 
@@ -26,7 +28,8 @@
   function say(text) { document.getElementById("status").textContent = text || ""; }
 
   function call(method, path, body) {
-    var init = { method: method, headers: { "X-Wanform-Token": TOKEN }, credentials: "same-origin" };
+    var init = { method: method, headers: {}, credentials: "same-origin" };
+    init.headers[TOKEN_HEADER] = TOKEN;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = body;
