@@ -59,9 +59,8 @@ class AdminClient:
         return self._call("POST", CLOCK_ADVANCE, {"seconds": seconds})
 
     def add_fault(self, rule: dict) -> dict:
-        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faultbook`) and
-        return it
-        with its id.
+        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faultbook`);
+        returns it with its id.
         """
         return self._call("POST", FAULTS, rule)["faults"][0]
 
@@ -87,7 +86,8 @@ class AdminClient:
             self.release(model)
 
     def requests(self) -> list[dict]:
-        """Every request the emulator has seen since the last reset, with its status and code."""
+        """The request log: every request the emulator has seen since the last reset (its admin
+        API's aside), with its status and code."""
         return self._call("GET", REQUESTS)["entries"]
 
     def _call(self, method: str, route: str, body: Any = None) -> Any:

@@ -22,6 +22,7 @@ HOLD = ADMIN_PREFIX + "/hold"
 RELEASE = ADMIN_PREFIX + "/release"
 TASKS = ADMIN_PREFIX + "/tasks"
 ACCOUNTS = ADMIN_PREFIX + "/accounts"
-# a small PNG of result image `index` (from 0) of a task: fill in with str.format
+# a small PNG of result image `index` (from 0) of a task: a route as aiohttp matches it, and with
+# str.format a link to one
 TASK_IMAGE = TASKS + "/{task_id}/images/{index}"
 UI = ADMIN_PREFIX + "/ui/"
