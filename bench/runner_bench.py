@@ -18,9 +18,9 @@ takes about a minute:
 
 Lower bound: the last job cannot finish before max(JOBS/RPS, ceil(JOBS/IN_FLIGHT) * task, JOBS/QPS
 queries) plus one task duration for the last batch to run. Requests per job and 429s come from the
-emulator's journal (per API key, so each client is counted apart). Peak RSS is the bench process's
-high-water mark taken right after the runner's part (writing and validating the recipes, then the
-run), before the SDK's; the emulator's process is not counted. The SDK part
+emulator's request log (per API key, so each client is counted apart). Peak RSS is the bench
+process's high-water mark taken right after the runner's part (writing and validating the
+recipes, then the run), before the SDK's; the emulator's process is not counted. The SDK part
 drives `ImageGeneration.async_call` + `wait` from a thread pool as wide as IN_FLIGHT, retrying a
 429 after a second, and downloads with requests.
 """
@@ -52,6 +52,7 @@ from wanform.runner.engine.launch import execute  # noqa: E402
 from wanform.runner.engine.run import RunOptions  # noqa: E402
 from wanform.runner.recipes.check import validate_paths  # noqa: E402
 from wanform.runner.reports.progress import Lines  # noqa: E402
+from wanform.spec.emulator.wire import REQUESTS
 from wanform.spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
 
 MODEL = "wan2.7-image"
@@ -97,9 +98,9 @@ def serve(
     asyncio.run(main())
 
 
-def journal(base_url: str, key: str) -> list[dict]:
+def request_log(base_url: str, key: str) -> list[dict]:
     request = urllib.request.Request(
-        base_url.removesuffix("/api/v1") + "/__emulator/journal",
+        base_url.removesuffix("/api/v1") + REQUESTS,
         headers={"Authorization": f"Bearer {key}"},
     )
     with urllib.request.urlopen(request, timeout=30) as resp:
@@ -107,7 +108,7 @@ def journal(base_url: str, key: str) -> list[dict]:
 
 
 def traffic(base_url: str, key: str, jobs: int) -> str:
-    entries = journal(base_url, key)
+    entries = request_log(base_url, key)
     throttled = sum(1 for e in entries if e["status"] == 429)
     per_job = len(entries) / jobs
     return f"{per_job:.2f} requests per job ({len(entries)} in all), {throttled} answered 429"

@@ -26,23 +26,23 @@ from wanform.emulator.http import dashscope as routes
 from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
 from wanform.emulator.http.context import (
     EMULATOR,
-    UNVERIFIED_HEADER,
     facts,
     note,
     request_id,
     unverified,
 )
 from wanform.emulator.images.draw import CACHE_MAX_BYTES, PngCache
+from wanform.emulator.images.inputstore import InputStore
 from wanform.emulator.state.accounts import Accounts
 from wanform.emulator.state.clock import VirtualClock
-from wanform.emulator.state.faults import FaultBook, load_scenario
-from wanform.emulator.state.inputstore import InputStore
+from wanform.emulator.state.faultbook import FaultBook, load_scenario
 from wanform.emulator.state.instance import Emulator
 from wanform.emulator.state.requestlog import RequestLog
 from wanform.emulator.state.results import ResultStore
 from wanform.emulator.state.tasks import TaskStore
 from wanform.emulator.state.throttle import Throttle
 from wanform.emulator.state.uploads import UploadStore
+from wanform.spec.emulator.wire import ADMIN_PREFIX, UNVERIFIED_HEADER
 from wanform.spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
@@ -113,9 +113,9 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 @web.middleware
-async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def request_log_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Log every request but the admin API's, with the status the client got (None: dropped)."""
-    if request.path.startswith(admin.ADMIN_PREFIX):
+    if request.path.startswith(ADMIN_PREFIX):
         return await handler(request)
     emulator = request.app[EMULATOR]
     status = None
@@ -130,7 +130,9 @@ async def journal_middleware(request: web.Request, handler) -> web.StreamRespons
         noted = facts(request)
         if noted.get("dropped"):
             status = None
-        emulator.journal.record(emulator.clock.now(), request.method, request.path, status, noted)
+        emulator.request_log.record(
+            emulator.clock.now(), request.method, request.path, status, noted
+        )
 
 
 async def _service_date(request: web.Request, response: web.StreamResponse) -> None:
@@ -171,12 +173,17 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         results=result_store,
         uploads=UploadStore(clock),
         inputs=inputs,
-        journal=RequestLog(),
+        request_log=RequestLog(),
         pngs=pngs,
         executor=executor,
     )
     app = web.Application(
-        middlewares=[door_middleware, journal_middleware, errors_middleware, ui.guard_middleware]
+        middlewares=[
+            door_middleware,
+            request_log_middleware,
+            errors_middleware,
+            ui.guard_middleware,
+        ]
     )
     app[EMULATOR] = emulator
     app.on_response_prepare.append(_service_date)

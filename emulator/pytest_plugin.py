@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, HOLD, RELEASE, REQUESTS, RESET
+
 # Every pytest session where wanform is installed loads this module: asyncio, urllib and the
 # emulator are imported only once a test asks for an emulator.
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 API_KEY = "sk-wanform-test-0123456789abcdef"
 START_TIMEOUT_SECONDS = 30
 ADMIN_TIMEOUT_SECONDS = 30
-ADMIN_PREFIX = "/__emulator"
 LOOPBACK_HOSTS = "127.0.0.1,localhost"
 # Tasks finish within the official SDK's first one-second poll: `ImageSynthesis.call` returns soon.
 DEFAULT_SPEED = 1000.0
@@ -48,33 +49,32 @@ class AdminClient:
         self.timeout = timeout
 
     def reset(self) -> None:
-        """Forget every task, upload, rate window, journal entry and rendered image; keep only
+        """Forget every task, upload, rate window, request log entry and rendered image; keep only
         the configured fault rules.
         """
-        self._call("POST", "/reset")
+        self._call("POST", RESET)
 
     def advance(self, seconds: float) -> dict:
         """Move the emulator's virtual clock forward; returns the clock (`now`, `time`, `speed`)."""
-        return self._call("POST", "/clock/advance", {"seconds": seconds})
+        return self._call("POST", CLOCK_ADVANCE, {"seconds": seconds})
 
     def add_fault(self, rule: dict) -> dict:
-        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faults`) and
-        return it
-        with its id.
+        """Add a fault rule (a scenario file's format, see `wanform.emulator.state.faultbook`);
+        returns it with its id.
         """
-        return self._call("POST", "/faults", rule)["faults"][0]
+        return self._call("POST", FAULTS, rule)["faults"][0]
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
-        self._call("DELETE", "/faults")
+        self._call("DELETE", FAULTS)
 
     def hold(self, model: str) -> None:
         """Keep the model's new tasks PENDING (to cancel them) until `release(model)` or reset."""
-        self._call("POST", "/hold", {"model": model})
+        self._call("POST", HOLD, {"model": model})
 
     def release(self, model: str) -> int:
         """Let the model's held tasks run; returns how many there were."""
-        return self._call("POST", "/release", {"model": model})["released"]
+        return self._call("POST", RELEASE, {"model": model})["released"]
 
     @contextlib.contextmanager
     def held(self, model: str) -> Iterator[None]:
@@ -85,18 +85,17 @@ class AdminClient:
         finally:
             self.release(model)
 
-    def journal(self) -> list[dict]:
-        """Every request the emulator has seen since the last reset, with its status and code."""
-        return self._call("GET", "/journal")["entries"]
+    def requests(self) -> list[dict]:
+        """The request log: every request the emulator has seen since the last reset (its admin
+        API's aside), with its status and code."""
+        return self._call("GET", REQUESTS)["entries"]
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, route: str, body: Any = None) -> Any:
         import urllib.error
         import urllib.request
 
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.root_url + ADMIN_PREFIX + path, data=data, method=method
-        )
+        request = urllib.request.Request(self.root_url + route, data=data, method=method)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
@@ -104,7 +103,7 @@ class AdminClient:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             raise AdminError(
-                f"{method} {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}"
+                f"{method} {route}: HTTP {exc.code}: {exc.read().decode(errors='replace')}"
             ) from exc
         return json.loads(payload) if payload else None
 

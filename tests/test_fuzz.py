@@ -22,6 +22,7 @@ from PIL import Image
 from wanform.emulator import EmulatorConfig, start
 from wanform.runner.recipes.check import validate_paths
 from wanform.spec.checks import ALL_PARAMETERS, check_request
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, RESET
 from wanform.spec.models import ASYNC_GENERATION_PATH, MODELS
 from wanform.spec.problems import Path as BodyPath
 
@@ -321,10 +322,10 @@ RULES = st.fixed_dictionaries(
 )
 OTHER_REQUESTS = st.one_of(
     st.tuples(st.just("GET"), st.just("/api/v1/tasks"), LIST_QUERIES, st.none()),
-    st.tuples(st.just("POST"), st.just("/__emulator/faults"), st.just({}), RULES | JSON_VALUES),
+    st.tuples(st.just("POST"), st.just(FAULTS), st.just({}), RULES | JSON_VALUES),
     st.tuples(
         st.just("POST"),
-        st.just("/__emulator/clock/advance"),
+        st.just(CLOCK_ADVANCE),
         st.just({}),
         st.fixed_dictionaries({"seconds": JSON_SCALARS}),
     ),
@@ -345,7 +346,7 @@ def check_other_request(emulator: Emulator, call: tuple[str, str, dict, object])
         status, text = emulator.call(*call)
         assert status < 500, (status, text)
     finally:
-        emulator.call("POST", "/__emulator/reset", {}, None)
+        emulator.call("POST", RESET, {}, None)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from wanform.emulator.state.faults import load_scenario
+from wanform.emulator.state.faultbook import load_scenario
 from wanform.spec.schema import SchemaCheck
 from wanform.spec.schemagen import project_schema
 

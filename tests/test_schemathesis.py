@@ -16,7 +16,7 @@ from schemathesis.config import SchemathesisConfig
 
 from wanform.emulator import EmulatorConfig
 from wanform.emulator.pytest_plugin import API_KEY, AdminClient, EmulatorThread
-from wanform.emulator.state.faults import HEADER as FAULT_HEADER
+from wanform.spec.emulator.wire import FAULT_HEADER
 
 OPENAPI = Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml"
 SEED = 20260301
@@ -47,7 +47,8 @@ POSITIVE_EXCEPTIONS = {
     "generateAsync": "as generateSync: the images behind the URLs, not the URLs, decide",
     "imageSynthesis": "as generateSync; and a mask must match its base image's size",
     "adminAddFaults": "`prompt` must compile as a Python regular expression, and an error code "
-    "outside the catalogue needs its status and message (spec/faults.py's semantic checks)",
+    "outside the catalogue needs its status and message "
+    "(spec/emulator/faultrules.py's semantic checks)",
     "cancelTask": "only a task that exists and is PENDING can be canceled: server state",
     "cancelTaskSlash": "as cancelTask",
     "adminHold": "`model` must name a model the emulator serves",

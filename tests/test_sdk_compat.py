@@ -45,6 +45,7 @@ from wanform.emulator.pytest_plugin import (  # noqa: F401  (fixtures are found 
     wanform_emulator_server,
 )
 from wanform.spec.checks import select_mode
+from wanform.spec.emulator.wire import FAULTS
 from wanform.spec.models import MODELS, SYNC_PATH
 from wanform.spec.sizes import output_size
 
@@ -251,7 +252,7 @@ def test_local_file_goes_through_the_upload_flow(wanform_emulator, tmp_path):
         expected_size("wan2.7-image", parameters, [(720, 480)]),
     )
     assert_pngs(generation_images(response), response.usage["size"])
-    assert [(e["method"], e["path"], e["status"]) for e in wanform_emulator.admin.journal()][
+    assert [(e["method"], e["path"], e["status"]) for e in wanform_emulator.admin.requests()][
         :3
     ] == [
         ("GET", "/api/v1/uploads", 200),
@@ -369,9 +370,9 @@ def test_async_sdk_synthesis_call_fetch_wait_cancel(wanform_emulator):
         "SUCCEEDED",
         1,
     )
-    journal = wanform_emulator.admin.journal()
-    assert any(e["path"].endswith("/cancel/") for e in journal)
-    assert [e["status"] for e in journal if e["status"] != 200] == []
+    logged = wanform_emulator.admin.requests()
+    assert any(e["path"].endswith("/cancel/") for e in logged)
+    assert [e["status"] for e in logged if e["status"] != 200] == []
 
 
 def test_async_sdk_generation_fetch_and_wait(wanform_emulator):
@@ -494,11 +495,11 @@ def test_each_test_starts_from_a_reset_emulator(wanform_emulator):
     assert ImageSynthesis.fetch(task).output.task_status == "UNKNOWN"
 
 
-def test_journal_lists_the_sdk_requests(wanform_emulator):
-    """The journal records each request the SDK made, in order, with its status."""
+def test_request_log_lists_the_sdk_requests(wanform_emulator):
+    """The request log records each request the SDK made, in order, with its status."""
     task = submit_imageedit()
     ImageSynthesis.fetch(task)
-    entries = wanform_emulator.admin.journal()
+    entries = wanform_emulator.admin.requests()
     assert [(e["method"], e["path"], e["status"], e["task_id"]) for e in entries] == [
         ("POST", "/api/v1/services/aigc/image2image/image-synthesis", 200, task.output.task_id),
         ("GET", f"/api/v1/tasks/{task.output.task_id}", 200, task.output.task_id),
@@ -507,5 +508,5 @@ def test_journal_lists_the_sdk_requests(wanform_emulator):
 
 def test_admin_client_raises_on_a_refused_call(wanform_emulator):
     """A fault rule the emulator refuses raises AdminError naming the status and the reason."""
-    with pytest.raises(AdminError, match=r"POST /faults: HTTP 400: .*unknown key 'colour'"):
+    with pytest.raises(AdminError, match=rf"POST {FAULTS}: HTTP 400: .*unknown key 'colour'"):
         wanform_emulator.admin.add_fault({"action": "error", "colour": "red"})

@@ -1,16 +1,17 @@
-"""The admin API under /__emulator/: reset, the virtual clock, fault rules, the request journal.
+"""The admin API under /__emulator/: reset, the virtual clock, fault rules, the request log.
 
-POST   /__emulator/reset             forget tasks, uploads, limits, journal, rendered images;
+POST   /__emulator/reset             forget tasks, uploads, limits, request log, rendered images;
                                      the configured faults only; rewind the clock
 GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
 POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward (by at
                                      most ten years at a time)
 GET    /__emulator/faults            the active rules with their counters
-POST   /__emulator/faults            a rule or a list of rules (see wanform.emulator.state.faults);
-                                     201 with their ids
+POST   /__emulator/faults            a rule or a list of rules (see
+                                     wanform.emulator.state.faultbook); 201 with their ids
 DELETE /__emulator/faults[/{id}]     all rules, or one
-GET    /__emulator/journal[?account=ID&limit=N]  requests in order (the last N); with
-                                     `Authorization: Bearer <key>`, that key's only
+GET    /__emulator/requests[?account=ID&limit=N]  the request log, in order (the last N);
+                                     with `Authorization: Bearer <key>`, that key's only;
+                                     /__emulator/journal is its first name, still served
 GET    /__emulator/hold              {"held": [model, ...]}
 POST   /__emulator/hold              {"model": M}: the model's new tasks stay PENDING (cancel
                                      them, or let them go with release)
@@ -31,8 +32,17 @@ from wanform.emulator.http.requestbody import parse_document, parse_json, read_b
 from wanform.emulator.state.accounts import key_id
 from wanform.emulator.state.clock import task_time
 from wanform.emulator.state.instance import Emulator
+from wanform.spec.emulator.wire import (
+    CLOCK,
+    CLOCK_ADVANCE,
+    FAULTS,
+    HOLD,
+    JOURNAL,
+    RELEASE,
+    REQUESTS,
+    RESET,
+)
 
-ADMIN_PREFIX = "/__emulator"
 ADMIN_BODY_LIMIT = 1024 * 1024
 
 
@@ -88,12 +98,13 @@ async def delete_fault(request: web.Request) -> web.Response:
     return web.json_response({"deleted": rule_id})
 
 
-async def journal(request: web.Request) -> web.Response:
-    """The journal, of one account when asked by key (Authorization) or by key id (?account=)."""
+async def request_log(request: web.Request) -> web.Response:
+    """The request log, of one account when asked by key (Authorization) or by key id
+    (?account=)."""
     header = request.headers.get("Authorization", "")
     account = key_id(header.partition(" ")[2].strip()) if header else request.query.get("account")
     last = limit(request) if "limit" in request.query else None
-    entries = list(request.app[EMULATOR].journal.entries(account, last))
+    entries = list(request.app[EMULATOR].request_log.entries(account, last))
     return web.json_response({"entries": entries})
 
 
@@ -123,14 +134,15 @@ async def release(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(ADMIN_PREFIX + "/hold", held)
-    app.router.add_post(ADMIN_PREFIX + "/hold", hold)
-    app.router.add_post(ADMIN_PREFIX + "/release", release)
-    app.router.add_post(ADMIN_PREFIX + "/reset", reset)
-    app.router.add_get(ADMIN_PREFIX + "/clock", clock)
-    app.router.add_post(ADMIN_PREFIX + "/clock/advance", advance)
-    app.router.add_get(ADMIN_PREFIX + "/faults", list_faults)
-    app.router.add_post(ADMIN_PREFIX + "/faults", add_faults)
-    app.router.add_delete(ADMIN_PREFIX + "/faults", clear_faults)
-    app.router.add_delete(ADMIN_PREFIX + "/faults/{rule_id}", delete_fault)
-    app.router.add_get(ADMIN_PREFIX + "/journal", journal)
+    app.router.add_get(HOLD, held)
+    app.router.add_post(HOLD, hold)
+    app.router.add_post(RELEASE, release)
+    app.router.add_post(RESET, reset)
+    app.router.add_get(CLOCK, clock)
+    app.router.add_post(CLOCK_ADVANCE, advance)
+    app.router.add_get(FAULTS, list_faults)
+    app.router.add_post(FAULTS, add_faults)
+    app.router.add_delete(FAULTS, clear_faults)
+    app.router.add_delete(FAULTS + "/{rule_id}", delete_fault)
+    for route in (REQUESTS, JOURNAL):
+        app.router.add_get(route, request_log)

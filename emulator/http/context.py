@@ -15,9 +15,7 @@ from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.instance import Emulator
 
 EMULATOR = web.AppKey("emulator", Emulator)
-NOTE = web.RequestKey("wanform.journal", dict)
-# names the spec/guesses.yaml ids an answer's content rests on
-UNVERIFIED_HEADER = "X-Wanform-Unverified"
+NOTE = web.RequestKey("wanform.request_facts", dict)
 
 
 def facts(request: web.Request) -> dict:
@@ -36,7 +34,7 @@ def note(request: web.Request, **fields: object) -> None:
 
 def unverified(request: web.Request, *ids: str | None) -> None:
     """Note that the answer rests on these guesses (spec/guesses.yaml ids), in first-use order;
-    they go to the `X-Wanform-Unverified` header and the journal."""
+    they go to the `X-Wanform-Unverified` header and the request log."""
     noted = facts(request).setdefault("unverified", [])
     noted.extend(i for i in ids if i and i not in noted)
 

@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -22,7 +22,6 @@ from wanform.emulator.errors import ErrorReply, bad_request, error_body, invalid
 from wanform.emulator.http import replies as bodies
 from wanform.emulator.http.context import (
     EMULATOR,
-    UNVERIFIED_HEADER,
     base_url,
     caller,
     facts,
@@ -30,16 +29,17 @@ from wanform.emulator.http.context import (
     request_id,
     unverified,
 )
-from wanform.emulator.http.faults import Step, checkpoint, faulty
+from wanform.emulator.http.faultinjection import Step, apply_to_task, checkpoint, faulty
+from wanform.emulator.http.imagerefs import InputResolver, fetch_own_results
 from wanform.emulator.http.requestbody import parse_json, read_body
 from wanform.emulator.images.brief import Brief, brief_for
-from wanform.emulator.images.inputs import InputResolver, fetch_own_results
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import parse_list_time
-from wanform.emulator.state.faults import Decision, Rule
+from wanform.emulator.state.faultbook import Decision
 from wanform.emulator.state.instance import Emulator
 from wanform.emulator.state.tasks import Task
 from wanform.spec.checks import check_body
+from wanform.spec.emulator.wire import UNVERIFIED_HEADER
 from wanform.spec.errors import (
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,
@@ -126,23 +126,6 @@ async def check_submission(
     return resolver
 
 
-def _apply(
-    request: web.Request, task: Task, decision: Decision, header_rules: Sequence[Rule]
-) -> None:
-    """What the fault rules do to the task: fail it, fail some images, cut its downloads. A
-    partial failure in messages style follows the guess `messages.partial_failure`."""
-    rule = decision.action("fail", "partial")
-    if rule is not None and rule.action == "fail":
-        task.failure = (rule.code, rule.message)
-    elif rule is not None:
-        task.failed_images = rule.failures(task.brief.count)
-        if task.brief.style != "results" and task.failed_images:
-            unverified(request, "messages.partial_failure")
-            if request.app[EMULATOR].config.guess("messages.partial_failure") == "fail":
-                task.failure = next(iter(task.failed_images.values()))
-    task.rules = tuple(r for r in header_rules if r.action == "cut")
-
-
 @dataclass(frozen=True)
 class Submission:
     """A queued task, the fault step of its request, and whether its answer is streamed."""
@@ -199,7 +182,7 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
     task = emulator.tasks.submit(
         account, brief, endpoint, request_id(request), visible=endpoint != "sync"
     )
-    _apply(request, task, faults.decision, faults.header_rules)
+    apply_to_task(request, task, faults)
     task.unverified = tuple(facts(request).get("unverified", ()))
     emulator.results.register(task)
     return Submission(task, faults, streamed)

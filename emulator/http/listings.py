@@ -20,9 +20,9 @@ from wanform.emulator.http.context import EMULATOR
 from wanform.emulator.state.clock import task_time
 from wanform.emulator.state.results import ResultFile
 from wanform.emulator.state.tasks import Task
+from wanform.spec.emulator.wire import ACCOUNTS, TASK_IMAGE, TASKS
 from wanform.spec.models import TaskStatus
 
-PREFIX = "/__emulator"
 THUMB_EDGE = 160
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 10_000
@@ -62,7 +62,7 @@ def describe(task: Task, now: float) -> dict:
         "size": task.brief.size,
         "failure": _failure(task) if status == TaskStatus.FAILED else None,
         "failed_images": failures if status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) else {},
-        "thumbnails": [f"{PREFIX}/tasks/{task.task_id}/images/{i}" for i in done],
+        "thumbnails": [TASK_IMAGE.format(task_id=task.task_id, index=i) for i in done],
     }
 
 
@@ -124,6 +124,6 @@ async def thumbnail(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(PREFIX + "/accounts", accounts)
-    app.router.add_get(PREFIX + "/tasks", tasks)
-    app.router.add_get(PREFIX + "/tasks/{task_id}/images/{index}", thumbnail)
+    app.router.add_get(ACCOUNTS, accounts)
+    app.router.add_get(TASKS, tasks)
+    app.router.add_get(TASK_IMAGE, thumbnail)

@@ -14,7 +14,7 @@ from aiohttp.http import HttpProcessingError
 from wanform.emulator.errors import OssError, bad_request, invalid_parameter
 from wanform.emulator.http.connections import deadline
 from wanform.emulator.http.context import EMULATOR, base_url, caller, note, request_id
-from wanform.emulator.http.faults import checkpoint, faulty
+from wanform.emulator.http.faultinjection import checkpoint, faulty
 from wanform.emulator.state.results import RESULTS_PREFIX
 from wanform.emulator.state.uploads import FIELD_MAX_BYTES
 from wanform.spec.errors import EMPTY_MODEL, MODEL_NOT_EXIST, URL_ERROR

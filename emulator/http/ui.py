@@ -27,11 +27,9 @@ from aiohttp import web
 
 from wanform.emulator.errors import ErrorReply
 from wanform.emulator.http.context import EMULATOR
+from wanform.spec.emulator.wire import ADMIN_PREFIX, TOKEN_HEADER, UI
 
-PREFIX = "/__emulator"
-UI = PREFIX + "/ui/"
 TOKEN = web.AppKey("wanform.admin_token", str)
-TOKEN_HEADER = "X-Wanform-Token"
 READS = frozenset({"GET", "HEAD"})
 ASSETS = {
     "dashboard.js": "application/javascript",
@@ -109,14 +107,20 @@ def check(request: web.Request) -> None:
 @web.middleware
 async def guard_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every admin route and the dashboard pass `check` first."""
-    if request.path.startswith(PREFIX + "/"):
+    if request.path.startswith(ADMIN_PREFIX + "/"):
         check(request)
     return await handler(request)
 
 
 async def page(request: web.Request) -> web.Response:
-    """The dashboard, with the token in a meta tag for its script."""
-    html = _asset("index.html").replace("__WANFORM_TOKEN__", request.app[TOKEN])
+    """The dashboard, with the token, the admin prefix and the token's header in meta tags for
+    its script."""
+    html = (
+        _asset("index.html")
+        .replace("__WANFORM_TOKEN__", request.app[TOKEN])
+        .replace("__WANFORM_ADMIN_PREFIX__", ADMIN_PREFIX)
+        .replace("__WANFORM_TOKEN_HEADER__", TOKEN_HEADER)
+    )
     return web.Response(text=html, content_type="text/html", headers=HEADERS)
 
 
@@ -134,5 +138,5 @@ async def to_page(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app[TOKEN] = new_token()
     app.router.add_get(UI, page)
-    app.router.add_get(PREFIX + "/ui", to_page)
+    app.router.add_get(UI.removesuffix("/"), to_page)
     app.router.add_get(UI + "{name}", asset)

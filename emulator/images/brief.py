@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from wanform.emulator.state.inputstore import StoredInput
+from wanform.emulator.images.inputstore import StoredInput
 from wanform.spec.checks import request_images, select_mode
 from wanform.spec.imageprobe import ImageInfo
 from wanform.spec.models import TOKENLESS_MODES, Mode, ModelSpec

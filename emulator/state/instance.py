@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from wanform.emulator.config import EmulatorConfig
     from wanform.emulator.images.draw import PngCache
+    from wanform.emulator.images.inputstore import InputStore
     from wanform.emulator.state.accounts import Accounts
     from wanform.emulator.state.clock import VirtualClock
-    from wanform.emulator.state.faults import FaultBook
-    from wanform.emulator.state.inputstore import InputStore
+    from wanform.emulator.state.faultbook import FaultBook
     from wanform.emulator.state.requestlog import RequestLog
     from wanform.emulator.state.results import ResultStore
     from wanform.emulator.state.tasks import TaskStore
@@ -33,7 +33,7 @@ class Emulator:
     results: ResultStore
     uploads: UploadStore
     inputs: InputStore  # the tasks' input images, on disk
-    journal: RequestLog
+    request_log: RequestLog
     pngs: PngCache  # rendered result images, shared by downloads and inputs that point back
     executor: Executor  # worker threads for rendering and for validating large bodies
 
@@ -48,7 +48,7 @@ class Emulator:
             self.tasks,
             self.results,
             self.uploads,
-            self.journal,
+            self.request_log,
         ):
             part.reset()
         self.pngs.clear()

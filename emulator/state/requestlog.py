@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from wanform.emulator.state.clock import task_time
 
-JOURNAL_LIMIT = 100_000  # oldest entries are dropped beyond this
+REQUEST_LOG_LIMIT = 100_000  # oldest entries are dropped beyond this
 
 
 class RequestLog:
@@ -16,7 +16,7 @@ class RequestLog:
     fault rules fired, and the guesses (spec/guesses.yaml ids) the answer rested on."""
 
     def __init__(self) -> None:
-        self._entries: deque[dict] = deque(maxlen=JOURNAL_LIMIT)
+        self._entries: deque[dict] = deque(maxlen=REQUEST_LOG_LIMIT)
 
     def record(
         self, now: float, method: str, path: str, status: int | None, noted: Mapping

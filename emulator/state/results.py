@@ -21,9 +21,9 @@ from yarl import URL
 
 from wanform.emulator.errors import OssError, input_gone, no_such_key
 from wanform.emulator.images.draw import PngCache
+from wanform.emulator.images.inputstore import InputGone, InputStore
 from wanform.emulator.images.painter import paint
 from wanform.emulator.state.clock import VirtualClock
-from wanform.emulator.state.inputstore import InputGone, InputStore
 from wanform.emulator.state.tasks import Task
 from wanform.spec.models import RESULT_TTL_SECONDS, TaskStatus
 

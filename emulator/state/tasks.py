@@ -29,7 +29,7 @@ from wanform.spec.models import (
 )
 
 if TYPE_CHECKING:
-    from wanform.emulator.state.faults import Rule
+    from wanform.emulator.state.faultbook import Rule
 
 Failure = tuple[str, str]  # (code, message)
 

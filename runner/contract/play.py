@@ -23,10 +23,9 @@ from wanform.runner.api.client import USER_AGENT
 from wanform.runner.api.errors import safe_url
 from wanform.runner.contract import normalise
 from wanform.runner.contract.suite import INVALID_KEY, UNKNOWN_TASK, Call, Case
+from wanform.spec.emulator.wire import FAULT_HEADER, HOLD, RELEASE, UNVERIFIED_HEADER
 from wanform.spec.models import ENDED_STATUSES, MODELS, TASK_QUERY_RPS, TaskStatus
 
-UNVERIFIED_HEADER = "X-Wanform-Unverified"
-FAULT_HEADER = "X-Wanform-Fault"
 POLL_SECONDS = 2.0  # between task queries to DashScope
 EMULATOR_POLL_SECONDS = 0.5  # to an emulator, on its clock: no running task ends unseen
 TASK_BUDGET_SECONDS = 15 * 60  # a task still running after this (target time) is given up
@@ -195,10 +194,10 @@ class Player:
                     "unverified": seen["unverified"],
                 }
 
-    async def _admin(self, action: str, model: str) -> bool:
+    async def _admin(self, route: str, model: str) -> bool:
         """Ask an emulator to hold or release a model's new tasks; False if it cannot."""
         parts = urlsplit(self.where.base_url)
-        url = f"{parts.scheme}://{parts.netloc}/__emulator/{action}"
+        url = f"{parts.scheme}://{parts.netloc}{route}"
         try:
             async with self.http.post(url, json={"model": model}, allow_redirects=False) as resp:
                 return resp.status == 200
@@ -214,8 +213,8 @@ class Player:
         fault = case.fault if self.where.emulator else None
         # a cancel at once is certain only while the emulator holds the model's tasks in PENDING
         held = case.cancel == "at-once"
-        if held and not await self._admin("hold", case.model):
-            raise CannotPlay("this emulator cannot hold tasks in PENDING (POST /__emulator/hold)")
+        if held and not await self._admin(HOLD, case.model):
+            raise CannotPlay(f"this emulator cannot hold tasks in PENDING (POST {HOLD})")
         answers, created = [], []
         for call in case.calls:
             submits = call.method == "POST" and call.path.startswith("/services/")
@@ -228,7 +227,7 @@ class Player:
         if case.cancel == "at-once" and created:
             cancel = await self._cancel(created[0][0])
         if held:
-            await self._admin("release", case.model)
+            await self._admin(RELEASE, case.model)
         # polled side by side, so that no task ends unseen while another is watched
         tasks = list(await asyncio.gather(*(self.poll(*pair) for pair in created)))
         if case.cancel == "after" and created:

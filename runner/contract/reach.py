@@ -13,10 +13,10 @@ import aiohttp
 from wanform.runner.api.targets import Target
 from wanform.runner.contract.play import Where
 from wanform.runner.contract.suite import Case
+from wanform.spec.emulator.wire import CLOCK
 from wanform.spec.models import MODELS, ModelSpec
 
 EMBEDDED_SPEED = 50.0  # the embedded emulator's clock: a wanx2.1 task takes a fifth of a second
-ADMIN_CLOCK = "/__emulator/clock"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ async def emulator_speed(http: aiohttp.ClientSession, base_url: str) -> float | 
     parts = urlsplit(base_url)
     try:
         async with http.get(
-            f"{parts.scheme}://{parts.netloc}{ADMIN_CLOCK}",
+            f"{parts.scheme}://{parts.netloc}{CLOCK}",
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=15),
         ) as resp:

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft7Validator
 from PIL import Image
 
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, REQUESTS
 from wanform.spec.schema import load_schema
 
 KEY = "sk-test-account-one"
@@ -132,18 +133,17 @@ class Api:
         return (await self.task(task_id, key))["output"]["task_status"]
 
     async def advance(self, seconds: float) -> None:
-        status, answer = await self.call(
-            "POST", "/__emulator/clock/advance", {"seconds": seconds}, key=None
-        )
+        status, answer = await self.call("POST", CLOCK_ADVANCE, {"seconds": seconds}, key=None)
         assert status == 200, answer
 
     async def add_fault(self, rule: Any) -> list[dict]:
-        status, answer = await self.call("POST", "/__emulator/faults", rule, key=None)
+        status, answer = await self.call("POST", FAULTS, rule, key=None)
         assert status == 201, answer
         return answer["faults"]
 
-    async def journal(self, key: str | None = None) -> list[dict]:
-        status, answer = await self.call("GET", "/__emulator/journal", key=key)
+    async def requests(self, key: str | None = None) -> list[dict]:
+        """The request log, of one key's account when given."""
+        status, answer = await self.call("GET", REQUESTS, key=key)
         assert status == 200, answer
         return answer["entries"]
 

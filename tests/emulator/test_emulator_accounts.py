@@ -67,24 +67,25 @@ async def test_one_account_never_sees_anothers_tasks(api):
     assert await api.status(task_id, key=KEY) == "PENDING"
 
 
-async def test_journal_is_kept_per_account_without_the_key(api):
-    """The journal names accounts by a short key id, never the key, and can be read per account."""
+async def test_request_log_is_kept_per_account_without_the_key(api):
+    """The request log names accounts by a short key id, never the key, and can be read per
+    account."""
     first = await api.submit(wan27(), key=KEY)
     await api.submit(wan27(), key=OTHER_KEY)
-    entries = await api.journal(key=KEY)
+    entries = await api.requests(key=KEY)
     assert [(e["account"], e["task_id"], e["status"]) for e in entries] == [
         (key_id(KEY), first, 200)
     ]
-    everything = await api.journal()
+    everything = await api.requests()
     assert [e["account"] for e in everything] == [key_id(KEY), key_id(OTHER_KEY)]
     assert KEY not in str(everything)
 
 
-async def test_journal_records_refusals_with_their_code(api):
-    """A refused request is journaled with status and code; an unauthenticated one, no account."""
+async def test_request_log_records_refusals_with_their_code(api):
+    """A refused request is logged with status and code; an unauthenticated one, no account."""
     await api.call("POST", SYNC, wan27(), key=KEY, headers=ASYNC)
     await api.call("POST", SYNC, wan27(), key=None)
-    entries = await api.journal()
+    entries = await api.requests()
     assert [(e["account"], e["model"], e["status"], e["code"]) for e in entries] == [
         (key_id(KEY), None, 403, "AccessDenied"),
         (None, None, 401, "InvalidApiKey"),

@@ -25,6 +25,7 @@ from emulator_api import (
 from wanform.emulator import EmulatorConfig, start
 from wanform.emulator.http import dashscope as emulator_routes
 from wanform.emulator.http.context import EMULATOR
+from wanform.spec.emulator.wire import CLOCK, CLOCK_ADVANCE, RESET
 
 
 async def test_start_listens_on_a_free_loopback_port():
@@ -200,15 +201,15 @@ async def test_public_url_names_result_links(make_api):
 
 
 async def test_reset_forgets_everything_and_rewinds_the_clock(api):
-    """After a reset there are no tasks and no journal, and the clock is back near real time."""
+    """After a reset there are no tasks and no request log, and the clock is back near real time."""
     task_id = await api.submit(wan27())
     await api.advance(10_000)
-    _, before = await api.call("GET", "/__emulator/clock", key=None)
-    assert (await api.call("POST", "/__emulator/reset", key=None))[0] == 200
-    _, after = await api.call("GET", "/__emulator/clock", key=None)
+    _, before = await api.call("GET", CLOCK, key=None)
+    assert (await api.call("POST", RESET, key=None))[0] == 200
+    _, after = await api.call("GET", CLOCK, key=None)
     assert before["now"] - after["now"] > 9_000
     assert await api.status(task_id) == "UNKNOWN"
-    assert [e["path"] for e in await api.journal()] == [f"/api/v1/tasks/{task_id}"]
+    assert [e["path"] for e in await api.requests()] == [f"/api/v1/tasks/{task_id}"]
 
 
 async def test_reset_empties_the_png_cache(api):
@@ -218,22 +219,22 @@ async def test_reset_empties_the_png_cache(api):
     status, _ = await api.download(image_urls(await api.task(task_id))[0])
     pngs = api.client.app[EMULATOR].pngs
     cached = len(pngs)
-    await api.call("POST", "/__emulator/reset", key=None)
+    await api.call("POST", RESET, key=None)
     assert (status, cached, len(pngs), pngs.nbytes) == (200, 1, 0, 0)
 
 
 @pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "ten"}, {}, {"seconds": True}])
 async def test_clock_advance_needs_a_non_negative_number(api, body):
     """The clock only moves forward, by a number of seconds."""
-    status, answer = await api.call("POST", "/__emulator/clock/advance", body, key=None)
+    status, answer = await api.call("POST", CLOCK_ADVANCE, body, key=None)
     assert (status, answer["code"]) == (400, "InvalidParameter")
 
 
-async def test_admin_requests_are_not_journaled(api):
-    """Only API, upload and result requests appear in the journal."""
-    await api.call("GET", "/__emulator/clock", key=None)
+async def test_admin_requests_are_not_logged(api):
+    """Only API, upload and result requests appear in the request log."""
+    await api.call("GET", CLOCK, key=None)
     await api.call("POST", SYNC, wan27(), headers=ASYNC)
-    assert [e["path"] for e in await api.journal()] == [SYNC]
+    assert [e["path"] for e in await api.requests()] == [SYNC]
 
 
 def test_config_rejects_impossible_settings():

@@ -12,6 +12,7 @@ from test_emulator_uploads import form, policy
 from yarl import URL
 
 from wanform.emulator import EmulatorConfig, start
+from wanform.spec.emulator.wire import CLOCK, CLOCK_ADVANCE, FAULTS, REQUESTS
 
 LONG_DIGITS = "9" * 5000
 
@@ -53,7 +54,7 @@ async def test_result_expires_is_ascii_digits_of_bounded_length(api, expires: st
     assert (status, b"SignatureDoesNotMatch" in text) == (403, True)
 
 
-@pytest.mark.parametrize("path", [b"/__emulator/journal", b"/api/v1/tasks"])
+@pytest.mark.parametrize("path", [REQUESTS.encode(), b"/api/v1/tasks"])
 async def test_non_ascii_bearer_key_is_not_a_500(api, path: bytes) -> None:
     """A key with bytes that are not UTF-8 is refused or ignored, never a server error."""
     answer = await raw_request(
@@ -97,26 +98,24 @@ async def test_control_bytes_in_a_multipart_header_are_malformed(api) -> None:
 
 @pytest.mark.parametrize("seconds", [1e308, 10 * 366 * 86400 + 1])
 async def test_clock_advance_is_bounded(api, seconds: float) -> None:
-    """An advance past ten years is refused, and the clock and journal still answer."""
-    status, answer = await api.call(
-        "POST", "/__emulator/clock/advance", {"seconds": seconds}, key=None
-    )
+    """An advance past ten years is refused, and the clock and request log still answer."""
+    status, answer = await api.call("POST", CLOCK_ADVANCE, {"seconds": seconds}, key=None)
     assert (status, answer["code"]) == (400, "InvalidParameter")
-    for path in ("/__emulator/clock", "/__emulator/journal"):
+    for path in (CLOCK, REQUESTS):
         assert (await api.call("GET", path, key=None))[0] == 200
 
 
 async def test_clock_advance_by_ten_years_is_accepted(api) -> None:
     """The bound still lets a test jump years ahead."""
     await api.advance(10 * 365 * 86400)
-    assert (await api.call("GET", "/__emulator/clock", key=None))[0] == 200
+    assert (await api.call("GET", CLOCK, key=None))[0] == 200
 
 
 @pytest.mark.parametrize("prompt", ["(" * 1000, "x" * 1001])
 async def test_unusable_fault_prompt_is_invalid_parameter(api, prompt: str) -> None:
     """A prompt pattern that cannot compile, or is over the length cap, is refused."""
     rule = {"action": "error", "code": "InternalError", "prompt": prompt}
-    status, answer = await api.call("POST", "/__emulator/faults", rule, key=None)
+    status, answer = await api.call("POST", FAULTS, rule, key=None)
     assert (status, answer["code"]) == (400, "InvalidParameter")
     assert "prompt" in answer["message"]
 

@@ -26,6 +26,7 @@ from yarl import URL
 
 from wanform.emulator import EmulatorConfig, create_app
 from wanform.emulator.state.accounts import key_id
+from wanform.spec.emulator.wire import FAULT_HEADER, FAULTS, RESET
 
 TIMEOUT = (
     "An internal timeout error has occured during execution, please try again later "
@@ -166,8 +167,8 @@ async def test_drop_closes_the_connection(api, when, tasks):
         await api.call("POST", GENERATION, wan27(), headers=ASYNC)
     _, listed = await api.call("GET", "/api/v1/tasks")
     assert listed["total"] == tasks
-    journal = await api.journal()
-    assert (journal[0]["status"], journal[0]["faults"]) == (None, ["r1"])
+    logged = await api.requests()
+    assert (logged[0]["status"], logged[0]["faults"]) == (None, ["r1"])
 
 
 async def test_cut_download_sends_half_then_closes(api):
@@ -183,7 +184,7 @@ async def test_cut_download_sends_half_then_closes(api):
 
 async def test_cut_from_a_request_header_applies_to_that_tasks_downloads(api):
     """A `cut` rule sent in X-Wanform-Fault goes with the task it created, and no other."""
-    header = {"X-Wanform-Fault": json.dumps({"action": "cut"})}
+    header = {FAULT_HEADER: json.dumps({"action": "cut"})}
     marked = await api.submit(wan27(size="1K"), headers=header)
     plain = await api.submit(wan27(size="1K"))
     await api.advance(31)
@@ -194,7 +195,7 @@ async def test_cut_from_a_request_header_applies_to_that_tasks_downloads(api):
 
 async def test_header_rule_applies_to_its_request_only(api):
     """An `error` rule in X-Wanform-Fault fails that request; the next one is unaffected."""
-    header = {"X-Wanform-Fault": json.dumps({"action": "error", "code": "Arrearage"})}
+    header = {FAULT_HEADER: json.dumps({"action": "error", "code": "Arrearage"})}
     status, answer = await api.call("POST", GENERATION, wan27(), headers={**ASYNC, **header})
     assert (status, answer["code"]) == (400, "Arrearage")
     assert (await api.call("POST", GENERATION, wan27(), headers=ASYNC))[0] == 200
@@ -212,7 +213,7 @@ async def test_header_rule_applies_to_its_request_only(api):
 async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
     """The header works on every DashScope endpoint; a rule naming none fails its own request."""
     task_id = await api.submit(wan27())
-    header = {"X-Wanform-Fault": json.dumps({"action": "error", "code": "InternalError"})}
+    header = {FAULT_HEADER: json.dumps({"action": "error", "code": "InternalError"})}
     status, answer = await api.call(method, path.format(id=task_id), headers=header)
     assert (status, answer["code"]) == (500, "InternalError")
     assert (await api.call(method, path.format(id=task_id)))[0] == 200
@@ -221,11 +222,11 @@ async def test_header_rule_on_the_task_api_and_upload_policy(api, method, path):
 async def test_header_rule_for_tasks_cannot_fail_a_query(api):
     """A task outcome (`fail`) is for submissions: on a task query the header is refused."""
     task_id = await api.submit(wan27())
-    header = {"X-Wanform-Fault": json.dumps({"action": "fail"})}
+    header = {FAULT_HEADER: json.dumps({"action": "fail"})}
     status, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers=header)
     assert (status, answer["code"]) == (400, "InvalidParameter")
     assert answer["message"].startswith(
-        "X-Wanform-Fault: a `fail` rule applies only to the endpoints "
+        f"{FAULT_HEADER}: a `fail` rule applies only to the endpoints "
         "submit, sync, async, synthesis"
     )
 
@@ -237,10 +238,10 @@ async def test_header_rule_for_tasks_cannot_fail_a_query(api):
 async def test_malformed_header_rule_is_invalid_parameter(api, value):
     """A malformed X-Wanform-Fault header is 400 InvalidParameter naming the header."""
     status, answer = await api.call(
-        "POST", GENERATION, wan27(), headers={**ASYNC, "X-Wanform-Fault": value}
+        "POST", GENERATION, wan27(), headers={**ASYNC, FAULT_HEADER: value}
     )
     assert (status, answer["code"]) == (400, "InvalidParameter")
-    assert answer["message"].startswith("X-Wanform-Fault: ")
+    assert answer["message"].startswith(f"{FAULT_HEADER}: ")
 
 
 async def test_nth_and_times(api):
@@ -305,13 +306,13 @@ async def test_scenario_file_and_reset(tmp_path, make_api):
     )
     api = await make_api(scenario=str(scenario))
     await api.add_fault({"action": "error", "code": "Throttling"})
-    _, listed = await api.call("GET", "/__emulator/faults", key=None)
+    _, listed = await api.call("GET", FAULTS, key=None)
     assert [(r["id"], r["code"]) for r in listed["faults"]] == [
         ("r1", "Arrearage"),
         ("r2", "Throttling"),
     ]
-    await api.call("POST", "/__emulator/reset", key=None)
-    _, listed = await api.call("GET", "/__emulator/faults", key=None)
+    await api.call("POST", RESET, key=None)
+    _, listed = await api.call("GET", FAULTS, key=None)
     assert [r["id"] for r in listed["faults"]] == ["r1"]
     assert (await api.call("POST", SYNTHESIS, wan25(), headers=ASYNC))[1]["code"] == "Arrearage"
 
@@ -326,16 +327,16 @@ async def test_admin_lists_deletes_and_clears_rules(api):
     )
     assert [r["id"] for r in added] == ["r1", "r2"]
     await api.call("GET", "/api/v1/tasks")
-    _, listed = await api.call("GET", "/__emulator/faults", key=None)
+    _, listed = await api.call("GET", FAULTS, key=None)
     assert [(r["id"], r["seen"], r["fired"]) for r in listed["faults"]] == [
         ("r1", 0, 0),
         ("r2", 1, 1),
     ]
-    assert (await api.call("DELETE", "/__emulator/faults/r2", key=None))[0] == 200
-    assert (await api.call("DELETE", "/__emulator/faults/r2", key=None))[0] == 404
+    assert (await api.call("DELETE", FAULTS + "/r2", key=None))[0] == 200
+    assert (await api.call("DELETE", FAULTS + "/r2", key=None))[0] == 404
     assert (await api.call("GET", "/api/v1/tasks"))[0] == 200
-    await api.call("DELETE", "/__emulator/faults", key=None)
-    assert (await api.call("GET", "/__emulator/faults", key=None))[1] == {"faults": []}
+    await api.call("DELETE", FAULTS, key=None)
+    assert (await api.call("GET", FAULTS, key=None))[1] == {"faults": []}
 
 
 @pytest.mark.parametrize(
@@ -379,7 +380,7 @@ async def test_admin_lists_deletes_and_clears_rules(api):
 )
 async def test_invalid_rules_are_refused_with_a_reason(api, rule, message):
     """The admin API refuses an invalid rule with 400 and a sentence saying what is wrong."""
-    status, answer = await api.call("POST", "/__emulator/faults", rule, key=None)
+    status, answer = await api.call("POST", FAULTS, rule, key=None)
     assert (status, answer["code"], answer["message"]) == (400, "InvalidParameter", message)
 
 
@@ -431,7 +432,7 @@ async def test_drop_after_a_sync_call_loses_a_finished_result(api):
     await api.advance(31)
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await call
-    assert [(e["path"], e["status"]) for e in await api.journal()] == [(SYNC, None)]
+    assert [(e["path"], e["status"]) for e in await api.requests()] == [(SYNC, None)]
 
 
 async def _result_url(api) -> str:
@@ -453,21 +454,22 @@ ROUTE_REQUESTS = {
 
 @pytest.mark.parametrize("endpoint", ROUTE_REQUESTS)
 async def test_each_route_consults_the_rules_of_its_endpoint(api, endpoint):
-    """A rule for one endpoint fires on that endpoint's route and is noted in its journal entry."""
+    """A rule for one endpoint fires on that endpoint's route and is noted in its request log
+    entry."""
     url = await _result_url(api)
     task_id = await api.submit(wan27())
     method, path, body, headers = ROUTE_REQUESTS[endpoint]
     path = path.format(id=task_id, url=URL(url).path_qs)
     [rule] = await api.add_fault({"action": "error", "code": "Arrearage", "endpoint": endpoint})
     status, _ = await api.call(method, path, body, headers=headers)
-    last = (await api.journal())[-1]
+    last = (await api.requests())[-1]
     assert (status, last["path"], last["faults"]) == (400, path.partition("?")[0], [rule["id"]])
 
 
 async def test_upload_and_result_routes_ignore_the_header(api):
     """X-Wanform-Fault is for the DashScope API: the form upload and result downloads ignore it."""
     url = await _result_url(api)
-    header = {"X-Wanform-Fault": json.dumps({"action": "error", "endpoint": "any"})}
+    header = {FAULT_HEADER: json.dumps({"action": "error", "endpoint": "any"})}
     upload_status, upload_answer = await api.call("POST", "/__oss/upload", headers=header)
     async with api.client.session.get(url, headers=header) as response:
         download_status = response.status
@@ -495,4 +497,4 @@ async def test_drop_after_a_streamed_sync_call_leaves_the_stream_unfinished(api)
     with pytest.raises(aiohttp.ClientPayloadError):
         await reading
     events = sum(line.startswith(b"data:") for line in received)
-    assert (events, (await api.journal())[-1]["status"]) == (1, None)
+    assert (events, (await api.requests())[-1]["status"]) == (1, None)

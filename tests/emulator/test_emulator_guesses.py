@@ -1,5 +1,5 @@
 """Guessed answers (spec/guesses.yaml): each follows the table's choice and names itself in
-`X-Wanform-Unverified` on the submission, on every query of its task, and in the journal."""
+`X-Wanform-Unverified` on the submission, on every query of its task, and in the request log."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import os
 from emulator_api import ASYNC, GENERATION, KEY, SYNC, SYNTHESIS, data_uri, wan26, wan27, wanx21
 from PIL import Image
 
+from wanform.spec.emulator.wire import HOLD, RELEASE, UNVERIFIED_HEADER
 from wanform.spec.models import table
 
-HEADER = "X-Wanform-Unverified"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -25,10 +25,10 @@ async def post(api, body: dict, path: str = GENERATION, headers: dict | None = N
 
 
 def marks(response) -> list[str]:
-    return [g for g in response.headers.get(HEADER, "").split(",") if g]
+    return [g for g in response.headers.get(UNVERIFIED_HEADER, "").split(",") if g]
 
 
-async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_journal(api):
+async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_request_log(api):
     body = wan27()
     del body["parameters"]["n"]  # wan2.7's default n is a guess
     response, created = await post(api, body)
@@ -39,14 +39,13 @@ async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_
         query = await api.client.get(path, headers=AUTH)
         assert (query.status, marks(query)) == (200, ["wan2.7.n_default"])
         assert (await query.json())["usage"]["image_count"] == 4
-    _, journal = await api.call("GET", "/__emulator/journal", key=None)
-    assert [e["unverified"] for e in journal["entries"]] == [["wan2.7.n_default"]] * 3
+    assert [e["unverified"] for e in await api.requests()] == [["wan2.7.n_default"]] * 3
 
 
 async def test_an_answer_on_documented_rules_only_has_no_header(api):
     response, created = await post(api, wan27())  # n given: nothing guessed
     query = await api.client.get(f"/api/v1/tasks/{created['output']['task_id']}", headers=AUTH)
-    assert HEADER not in response.headers and HEADER not in query.headers
+    assert UNVERIFIED_HEADER not in response.headers and UNVERIFIED_HEADER not in query.headers
 
 
 async def test_the_default_n_follows_the_variant(make_api):
@@ -104,7 +103,7 @@ async def test_canceled_body_follows_the_table(make_api):
         ("bare", {"task_id", "task_status"}),
     ):
         api = await make_api(models=table({"task.canceled_body": value}))
-        await api.call("POST", "/__emulator/hold", {"model": "wan2.7-image"}, key=None)
+        await api.call("POST", HOLD, {"model": "wan2.7-image"}, key=None)
         _, created = await post(api, wan27())
         task_id = created["output"]["task_id"]
         assert (await api.call("POST", f"/api/v1/tasks/{task_id}/cancel"))[0] == 200
@@ -182,14 +181,12 @@ async def test_wan27_data_uris_over_10_mb_follow_the_table(make_api):
 
 
 async def test_a_held_model_keeps_new_tasks_pending_until_released(api):
-    await api.call("POST", "/__emulator/hold", {"model": "wanx2.1-imageedit"}, key=None)
+    await api.call("POST", HOLD, {"model": "wanx2.1-imageedit"}, key=None)
     task_id = await api.submit(wanx21(), path=SYNTHESIS)
     other = await api.submit(wan27())
     await api.advance(3600)
     assert [await api.status(task_id), await api.status(other)] == ["PENDING", "SUCCEEDED"]
-    status, answer = await api.call(
-        "POST", "/__emulator/release", {"model": "wanx2.1-imageedit"}, key=None
-    )
+    status, answer = await api.call("POST", RELEASE, {"model": "wanx2.1-imageedit"}, key=None)
     assert (status, answer) == (200, {"released": 1})
     await api.advance(60)
     assert await api.status(task_id) == "SUCCEEDED"

@@ -11,8 +11,8 @@ from emulator_api import ASYNC, GENERATION, Api, image_urls, png, wan27
 from test_emulator_inputs import result, store, task, uri
 
 from wanform.emulator.images.draw import draw_png
+from wanform.emulator.images.inputstore import InputGone, InputStore
 from wanform.emulator.images.painter import decode_base
-from wanform.emulator.state.inputstore import InputGone, InputStore
 
 RUN = 31  # virtual seconds for a wan2.7 task to end
 JPEG = png(700, 500, "JPEG")

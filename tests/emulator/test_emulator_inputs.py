@@ -18,9 +18,10 @@ from emulator_api import ASYNC, GENERATION, KEY, Api, emulator_command, image_ur
 from wanform.emulator import EmulatorConfig, start
 from wanform.emulator.http.context import EMULATOR
 from wanform.emulator.images.draw import draw_png
+from wanform.emulator.images.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
 from wanform.emulator.images.painter import decode_base, paint
-from wanform.emulator.state.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
 from wanform.emulator.state.tasks import Task
+from wanform.spec.emulator.wire import RESET
 from wanform.spec.models import RESULT_TTL_SECONDS
 
 DAY = RESULT_TTL_SECONDS
@@ -98,7 +99,7 @@ async def test_reset_deletes_the_input_files(api):
     """The admin reset forgets the tasks and with them their input files."""
     await api.submit(wan27(images=(uri(IMAGE),)))
     await api.submit(wan27(images=(uri(OTHER_IMAGE),)))
-    status, _ = await api.call("POST", "/__emulator/reset", key=None)
+    status, _ = await api.call("POST", RESET, key=None)
     assert status == 200
     assert stored(api) == []
 

@@ -28,6 +28,7 @@ from PIL import Image
 
 from wanform.emulator.images.draw import BOX_COLOUR
 from wanform.spec.checks import select_mode
+from wanform.spec.emulator.wire import CLOCK
 from wanform.spec.models import MODELS, table
 from wanform.spec.sizes import output_size
 
@@ -61,7 +62,7 @@ async def test_lifecycle_pending_running_succeeded(api):
 
 async def test_task_times_are_utc_plus_8(api):
     """submit_time is the virtual clock's time in UTC+8."""
-    _, clock = await api.call("GET", "/__emulator/clock", key=None)
+    _, clock = await api.call("GET", CLOCK, key=None)
     task_id = await api.submit(wan27())
     submitted = parse((await api.task(task_id))["output"]["submit_time"]).replace(
         tzinfo=timezone(timedelta(hours=8))
@@ -285,7 +286,7 @@ async def test_list_entries_carry_epoch_milliseconds(api):
 async def test_list_time_window(api):
     """start_time/end_time (YYYYMMDDhhmmss, UTC+8) select by creation time; over 24 h is refused."""
     await api.submit(wan27())
-    _, clock = await api.call("GET", "/__emulator/clock", key=None)
+    _, clock = await api.call("GET", CLOCK, key=None)
     now = datetime.fromtimestamp(clock["now"], timezone(timedelta(hours=8)))
     stamp = lambda moment: moment.strftime("%Y%m%d%H%M%S")  # noqa: E731
     _, inside = await api.call(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator_api import ASYNC, GENERATION, KEY, OTHER_KEY, SYNTHESIS, wan25, wan27, wanx21
 
+from wanform.spec.emulator.wire import UNVERIFIED_HEADER
 from wanform.spec.models import MODELS, TASK_QUERY_RPS, table
 
 QUEUEING = table({"service.over_cap": "queue"})
@@ -46,7 +47,7 @@ async def test_tasks_over_the_cap_wait_as_pending(make_api):
     response = await api.client.post(
         SYNTHESIS, json=wanx21(), headers={**ASYNC, "Authorization": f"Bearer {KEY}"}
     )
-    assert response.headers["X-Wanform-Unverified"] == "service.over_cap"
+    assert response.headers[UNVERIFIED_HEADER] == "service.over_cap"
     waiting = (await response.json())["output"]["task_id"]
     await api.advance(1)
     assert [await api.status(i) for i in ids] == ["RUNNING"] * cap
@@ -69,7 +70,7 @@ async def test_tasks_over_the_cap_get_429_by_default(api):
     )
     answer = await response.json()
     assert (response.status, answer["code"], answer["message"]) == RATE_LIMITED
-    assert response.headers["X-Wanform-Unverified"] == "service.over_cap"
+    assert response.headers[UNVERIFIED_HEADER] == "service.over_cap"
     await api.advance(spec.typical_seconds)
     assert await submit_status(api, wanx21(), path=SYNTHESIS) == 200
 

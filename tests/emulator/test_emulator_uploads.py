@@ -165,11 +165,11 @@ async def test_form_upload_refusals(api):
     assert plain.status == 400 and "MalformedPOSTRequest" in await plain.text()
 
 
-async def test_upload_journal_entry_names_the_account(api):
-    """The form upload is journaled under the account that owns the policy."""
+async def test_upload_request_log_entry_names_the_account(api):
+    """The form upload is logged under the account that owns the policy."""
     data = await policy(api)
     await upload(api, data)
-    entries = await api.journal(key=KEY)
+    entries = await api.requests(key=KEY)
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
         ("GET", "/api/v1/uploads", 200),
         ("POST", "/__oss/upload", 200),

@@ -59,7 +59,7 @@ def chain(root: Path, n: int = 1) -> None:
 
 
 async def tasks(emulator) -> list[str]:
-    return [e["task_id"] for e in await emulator.journal() if e["path"] in SUBMIT_PATHS]
+    return [e["task_id"] for e in await emulator.requests() if e["path"] in SUBMIT_PATHS]
 
 
 def report(out: str) -> dict[str, dict]:

@@ -43,7 +43,7 @@ def write_recipes(root: Path) -> None:
 
 
 async def submissions(emulator) -> int:
-    return sum(1 for e in await emulator.journal() if e["path"] in SUBMIT_PATHS)
+    return sum(1 for e in await emulator.requests() if e["path"] in SUBMIT_PATHS)
 
 
 async def test_a_change_runs_exactly_what_it_declares(project, emulator):
@@ -154,7 +154,7 @@ async def test_budget_refuses_before_any_request(project, emulator):
         project.root, "run", "--max-cost", "0.5", "--target", emulator.base_url, "."
     )
     assert code == 1 and "over --max-cost 0.5" in err
-    assert await emulator.journal() == []
+    assert await emulator.requests() == []
 
 
 async def test_a_refused_run_releases_the_guard_and_its_owner_file(project, emulator):
@@ -251,7 +251,7 @@ async def test_an_unwritable_destination_stops_the_run_before_any_request(
     assert (
         code == 1 and f"error: {option}: cannot write in taken" in err and "nothing was sent" in err
     )
-    assert "Traceback" not in err and await emulator.journal() == []
+    assert "Traceback" not in err and await emulator.requests() == []
 
 
 async def test_a_second_run_on_the_same_project_refuses(project, emulator):
@@ -261,5 +261,5 @@ async def test_a_second_run_on_the_same_project_refuses(project, emulator):
         code, _, err = await run_cli(project.root, "run", "--target", emulator.base_url, ".")
     assert code == 1 and "another wanform run is using" in err
     assert f"pid {os.getpid()} on {socket.gethostname()}" in err  # who to wait for, or to stop
-    assert await emulator.journal() == []
+    assert await emulator.requests() == []
     assert not (project.root / ".wanform" / "run.owner").exists()  # released with the lock

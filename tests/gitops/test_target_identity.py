@@ -30,7 +30,7 @@ def changed_lines(out: str) -> list[str]:
 
 
 async def submissions(emulator) -> int:
-    return sum(1 for e in await emulator.journal() if e["path"] in SUBMIT_PATHS)
+    return sum(1 for e in await emulator.requests() if e["path"] in SUBMIT_PATHS)
 
 
 async def test_images_made_on_the_emulator_are_not_dashscopes(project):

@@ -30,6 +30,7 @@ from wanform.emulator.pytest_plugin import (
     WanformEmulator,
     use_emulator,
 )
+from wanform.spec.emulator.wire import TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = yaml.safe_load((ROOT / "examples" / "github-workflow.yml").read_text())
@@ -141,7 +142,9 @@ def run_steps(steps: list[dict], clone: Path, emulator: WanformEmulator) -> None
 def submissions(emulator: WanformEmulator) -> list[str]:
     """The task ids of every submission the emulator answered with a task."""
     return [
-        e["task_id"] for e in emulator.admin.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]
+        e["task_id"]
+        for e in emulator.admin.requests()
+        if e["path"] in SUBMIT_PATHS and e["task_id"]
     ]
 
 
@@ -154,7 +157,7 @@ def journaled(clone: Path) -> list[dict]:
 def statuses(emulator: WanformEmulator) -> dict[str, str]:
     """Every task the emulator made, by id, with its status now (the admin API's task list)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
-    with opener.open(emulator.admin.root_url + "/__emulator/tasks?limit=100") as answer:
+    with opener.open(emulator.admin.root_url + TASKS + "?limit=100") as answer:
         return {t["task_id"]: t["status"] for t in json.load(answer)["tasks"]}
 
 

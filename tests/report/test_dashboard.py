@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from report_kit import EmulatorProcess, http, screenshot, submit
 
+from wanform.spec.emulator.wire import CLOCK, FAULTS, RESET, TASKS, TOKEN_HEADER, UI
+
 PWNED = '<img src="x" onerror="window.__pwned = 1">'
 
 
@@ -23,11 +25,11 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 
 def token(emulator: EmulatorProcess) -> str:
-    status, _ = http(emulator.origin + "/__emulator/clock")
+    status, _ = http(emulator.origin + CLOCK)
     assert status == 200
     import urllib.request
 
-    with urllib.request.urlopen(emulator.origin + "/__emulator/ui/", timeout=30) as page:
+    with urllib.request.urlopen(emulator.origin + UI, timeout=30) as page:
         html = page.read().decode()
     found = re.search(r'name="wanform-admin-token" content="([^"]+)"', html)
     assert found is not None
@@ -37,7 +39,7 @@ def token(emulator: EmulatorProcess) -> str:
 def test_a_task_appears_and_moves_with_the_clock(emulator: EmulatorProcess, page) -> None:
     """A submitted task shows up; advancing the clock from the page makes it SUCCEEDED with
     its result thumbnail; the prompt, markup included, is shown as text."""
-    page.goto(emulator.origin + "/__emulator/ui/")
+    page.goto(emulator.origin + UI)
     status, body = submit(emulator.base_url, PWNED)
     assert status == 200
     task_id = body["output"]["task_id"]
@@ -57,44 +59,44 @@ def test_a_task_appears_and_moves_with_the_clock(emulator: EmulatorProcess, page
     )
     assert page.evaluate("window.__pwned") is None
     assert page.locator("td.prompt img").count() == 0
-    journal = page.locator("#journal tbody tr")
-    assert journal.count() >= 1
+    logged = page.locator("#requests tbody tr")
+    assert logged.count() >= 1
     screenshot(page, "dashboard")
 
 
 def test_a_fault_added_on_the_page_is_in_the_api_and_fires(emulator: EmulatorProcess, page) -> None:
     """The rule the page adds is listed by the admin API, fires on the next submission, shows in
-    the journal, and goes when the page removes it."""
-    page.goto(emulator.origin + "/__emulator/ui/")
+    the request log, and goes when the page removes it."""
+    page.goto(emulator.origin + UI)
     page.fill(
         "#fault-rule", '{"action": "error", "code": "Throttling.RateQuota", "endpoint": "submit"}'
     )
     page.click("#add-fault")
     page.locator("#faults tbody tr").wait_for()
-    status, listed = http(emulator.origin + "/__emulator/faults")
+    status, listed = http(emulator.origin + FAULTS)
     [rule] = listed["faults"]
     assert (rule["action"], rule["code"]) == ("error", "Throttling.RateQuota")
     status, body = submit(emulator.base_url, "a fox")
     assert (status, body["code"]) == (429, "Throttling.RateQuota")
     page.wait_for_function(
-        "id => [...document.querySelectorAll('#journal tbody tr')].some("
+        "id => [...document.querySelectorAll('#requests tbody tr')].some("
         "r => r.textContent.includes('Throttling.RateQuota') && r.textContent.includes(id))",
         arg=rule["id"],
     )
     page.click(f"#faults tr[data-rule-id='{rule['id']}'] button")
     page.locator("#faults tbody tr").wait_for(state="detached")
-    assert http(emulator.origin + "/__emulator/faults")[1] == {"faults": []}
+    assert http(emulator.origin + FAULTS)[1] == {"faults": []}
 
 
 def test_reset_from_the_page_and_the_listings(emulator: EmulatorProcess, page) -> None:
     """The page's reset empties the task listing the admin API gives."""
     submit(emulator.base_url, "a fox")
-    assert len(http(emulator.origin + "/__emulator/tasks")[1]["tasks"]) == 1
-    page.goto(emulator.origin + "/__emulator/ui/")
+    assert len(http(emulator.origin + TASKS)[1]["tasks"]) == 1
+    page.goto(emulator.origin + UI)
     page.locator("#tasks tbody tr").wait_for()
     page.click("#reset")
     page.locator("#tasks tbody tr").wait_for(state="detached")
-    assert http(emulator.origin + "/__emulator/tasks")[1] == {"tasks": []}
+    assert http(emulator.origin + TASKS)[1] == {"tasks": []}
 
 
 class _Page(BaseHTTPRequestHandler):
@@ -119,41 +121,38 @@ def test_a_cross_origin_reset_is_refused(browser, emulator: EmulatorProcess) -> 
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
         status = page.evaluate(
             "url => fetch(url, {method: 'POST', mode: 'no-cors'}).then(r => r.type)",
-            emulator.origin + "/__emulator/reset",
+            emulator.origin + RESET,
         )
         assert status == "opaque"
         with page.expect_navigation():
             page.evaluate(
                 "url => { const f = document.createElement('form'); f.method = 'POST';"
                 " f.action = url; document.body.appendChild(f); f.submit(); }",
-                emulator.origin + "/__emulator/reset",
+                emulator.origin + RESET,
             )
         assert "Forbidden" in page.content()
     finally:
         page.close()
         server.shutdown()
         server.server_close()
-    assert len(http(emulator.origin + "/__emulator/tasks")[1]["tasks"]) == 1
+    assert len(http(emulator.origin + TASKS)[1]["tasks"]) == 1
 
 
 def test_browser_requests_need_the_origin_and_the_token(emulator: EmulatorProcess) -> None:
     """With Origin set, a change needs the page's token; another origin, or a rebound host name,
     is refused even with it; a program without those headers is served as before."""
-    reset = emulator.origin + "/__emulator/reset"
+    reset = emulator.origin + RESET
     own = {"Origin": emulator.origin}
     assert http(reset, "POST", headers=own)[0] == 403
-    assert http(reset, "POST", headers=own | {"X-Wanform-Token": "guess"})[0] == 403
-    good = own | {"X-Wanform-Token": token(emulator)}
+    assert http(reset, "POST", headers=own | {TOKEN_HEADER: "guess"})[0] == 403
+    good = own | {TOKEN_HEADER: token(emulator)}
     assert http(reset, "POST", headers=good) == (200, {"reset": True})
     other = good | {"Origin": "http://evil.example"}
     status, body = http(reset, "POST", headers=other)
     assert (status, body["code"]) == (403, "Forbidden")
     port = emulator.origin.rsplit(":", 1)[1]
     rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
-    assert (
-        http(reset, "POST", headers=rebound | {"X-Wanform-Token": good["X-Wanform-Token"]})[0]
-        == 403
-    )
-    assert http(emulator.origin + "/__emulator/ui/", headers=rebound)[0] == 403
+    assert http(reset, "POST", headers=rebound | {TOKEN_HEADER: good[TOKEN_HEADER]})[0] == 403
+    assert http(emulator.origin + UI, headers=rebound)[0] == 403
     assert http(reset, "POST", headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
     assert http(reset, "POST") == (200, {"reset": True})

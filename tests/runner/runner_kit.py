@@ -23,6 +23,7 @@ from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import RunResult
 from wanform.runner.recipes.check import validate_paths
 from wanform.runner.reports.progress import Lines
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, REQUESTS
 from wanform.spec.models import MODELS, ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,40 +95,43 @@ class Emulator:
     speed: float
 
     @property
-    def admin_url(self) -> str:
-        return self.base_url.removesuffix("/api/v1") + "/__emulator"
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/api/v1")
 
-    async def _admin(self, method: str, path: str, body: object = None) -> dict:
+    async def _admin(self, method: str, route: str, body: object = None) -> dict:
         async with (
             aiohttp.ClientSession() as http,
-            http.request(method, self.admin_url + path, json=body) as resp,
+            http.request(method, self.root_url + route, json=body) as resp,
         ):
             assert resp.status < 300, await resp.text()
             return await resp.json()
 
-    async def journal(self) -> list[dict]:
-        return (await self._admin("GET", "/journal"))["entries"]
+    async def requests(self) -> list[dict]:
+        """The emulator's request log."""
+        return (await self._admin("GET", REQUESTS))["entries"]
 
     async def fault(self, **rule: object) -> str:
         """Add a fault rule; returns its id."""
-        return (await self._admin("POST", "/faults", rule))["faults"][0]["id"]
+        return (await self._admin("POST", FAULTS, rule))["faults"][0]["id"]
 
     async def fired(self, rule_id: str, times: int = 1) -> None:
         """Return once the rule has fired `times` times: its request has reached the emulator
         (callers bound the wait)."""
         while True:
-            rules = (await self._admin("GET", "/faults"))["faults"]
+            rules = (await self._admin("GET", FAULTS))["faults"]
             if next(r["fired"] for r in rules if r["id"] == rule_id) >= times:
                 return
             await asyncio.sleep(0.02)
 
     async def advance(self, seconds: float) -> None:
-        await self._admin("POST", "/clock/advance", {"seconds": seconds})
+        await self._admin("POST", CLOCK_ADVANCE, {"seconds": seconds})
 
     async def created(self) -> list[str]:
         """Task ids of every submission that created a task (answered or not)."""
         return [
-            e["task_id"] for e in await self.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]
+            e["task_id"]
+            for e in await self.requests()
+            if e["path"] in SUBMIT_PATHS and e["task_id"]
         ]
 
 

@@ -115,7 +115,7 @@ def run(root: Path, base_url: str, *args: str):
 
 
 def submissions(admin: AdminClient) -> int:
-    return sum(1 for e in admin.journal() if e["path"] in SUBMIT_PATHS)
+    return sum(1 for e in admin.requests() if e["path"] in SUBMIT_PATHS)
 
 
 def temporaries(root: Path) -> list[Path]:
@@ -326,7 +326,7 @@ def test_a_disk_that_fills_after_tasks_were_billed_stops_the_run_naming_them(
 
     first = run(root, base_url, "-o", "text")
     assert first.exit_code == 4, first.output
-    made = {e["task_id"] for e in admin.journal() if e["path"] in SUBMIT_PATHS}
+    made = {e["task_id"] for e in admin.requests() if e["path"] in SUBMIT_PATHS}
     assert len(made) == submissions(admin) == 5
     stop, billed = first.stdout.splitlines()[-3:-1]
     assert stop.startswith("stopped: JournalNotWritten: cannot write .wanform/journal.jsonl: No ")
@@ -393,7 +393,7 @@ def test_a_task_whose_id_the_journal_cannot_take_is_named_as_billed(project, emu
     monkeypatch.setattr(journal.Journal, "write", full_at_submitted)
     result = run(root, base_url)
     assert result.exit_code == 4, result.output
-    made = [e["task_id"] for e in admin.journal() if e["path"] in SUBMIT_PATHS]
+    made = [e["task_id"] for e in admin.requests() if e["path"] in SUBMIT_PATHS]
     assert json.loads(result.stdout)["stopped"]["billed_tasks"] == made and len(made) == 1
 
 

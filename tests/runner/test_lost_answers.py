@@ -83,7 +83,9 @@ async def test_answers_dropped_at_random_never_swap_images(project, emulators):
     await emulator.fault(action="drop", when="after", endpoint="submit", probability=0.25)
     write_jobs(project, JOBS)
     done = await run(project, emulator, models=FAST, limits=resolve_limits(FAST, {}))
-    dropped = [e for e in await emulator.journal() if e["path"] in SUBMIT_PATHS and not e["status"]]
+    dropped = [
+        e for e in await emulator.requests() if e["path"] in SUBMIT_PATHS and not e["status"]
+    ]
     assert len(dropped) >= 2
     assert_own_images(done.result.jobs, briefs(emulator))
     states = {j.state for j in done.result.jobs}

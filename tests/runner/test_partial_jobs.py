@@ -43,7 +43,7 @@ async def emulator(emulators):
 
 
 async def submissions(emulator) -> int:
-    return sum(1 for e in await emulator.journal() if e["path"] in SUBMIT_PATHS)
+    return sum(1 for e in await emulator.requests() if e["path"] in SUBMIT_PATHS)
 
 
 def lock(root: Path) -> dict:

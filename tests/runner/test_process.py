@@ -76,7 +76,7 @@ async def test_a_signal_cancels_pending_tasks_and_exits_with_its_code(
         f"{verdict}: pending tasks were cancelled; rerun `wanform run` to resume"
     )
     cancels = Counter(
-        e["status"] for e in await emulator.journal() if e["path"].endswith("/cancel")
+        e["status"] for e in await emulator.requests() if e["path"].endswith("/cancel")
     )
     # 3 were PENDING; the 5 RUNNING ones cannot be cancelled
     assert cancels == Counter({200: 3, 400: 5})
@@ -86,7 +86,9 @@ async def test_a_signal_cancels_pending_tasks_and_exits_with_its_code(
 
 async def created(emulator) -> list[str]:
     return [
-        e["task_id"] for e in await emulator.journal() if e["path"] in SUBMIT_PATHS and e["task_id"]
+        e["task_id"]
+        for e in await emulator.requests()
+        if e["path"] in SUBMIT_PATHS and e["task_id"]
     ]
 
 

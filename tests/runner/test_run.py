@@ -53,7 +53,7 @@ async def test_every_example_recipe_runs_to_its_images(project, emulators):
     assert done.result.exit_code == Exit.OK, done.out + done.err
     jobs = done.result.jobs
     assert len(jobs) == 36  # 29, and the 7 jobs of the two chains in recipes/chains
-    created = Counter(e["task_id"] for e in submissions(await emulator.journal()))
+    created = Counter(e["task_id"] for e in submissions(await emulator.requests()))
     assert sorted(created.values()) == [1] * len(jobs)
     for job in jobs:
         sidecar = (
@@ -76,7 +76,7 @@ async def test_a_429_is_retried_and_counted(project, emulators):
     done = await run(project, emulator)
     assert done.result.exit_code == Exit.OK
     assert done.result.throttled == 1
-    statuses = [e["status"] for e in submissions(await emulator.journal())]
+    statuses = [e["status"] for e in submissions(await emulator.requests())]
     assert sorted(statuses) == [200, 200, 200, 429]
 
 
@@ -92,7 +92,7 @@ async def test_known_limits_draw_no_429(project, emulators):
     )
     done = await run(project, emulator, models=models, target_speed=1.0)
     assert done.result.exit_code == Exit.OK
-    entries = await emulator.journal()
+    entries = await emulator.requests()
     assert {e["status"] for e in entries} == {200}
     assert len(submissions(entries)) == 12 and done.result.throttled == 0
 
@@ -164,7 +164,7 @@ async def test_drops_before_and_after_creation_never_submit_twice(project, emula
     created = await emulator.created()
     assert len(created) == len(set(created)) == 3
     assert sorted(j.task_id for j in done.result.jobs) == sorted(created)
-    assert [e["status"] for e in submissions(await emulator.journal())].count(None) == 2
+    assert [e["status"] for e in submissions(await emulator.requests())].count(None) == 2
     assert "adopted task" in done.err
 
 
@@ -204,7 +204,7 @@ async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(p
     for name in ("vase-1.png", "vase-2.png", "vase-3.png"):
         with Image.open(project.out / "vase" / name) as png:
             png.load()  # a truncated PNG raises here
-    downloads = [e for e in await emulator.journal() if e["path"].startswith("/__results/")]
+    downloads = [e for e in await emulator.requests() if e["path"].startswith("/__results/")]
     assert len(downloads) == 4
 
 
@@ -255,7 +255,7 @@ async def test_a_journaled_task_is_polled_not_resubmitted(project, emulators):
     assert len(await emulator.created()) == 1
     again = await run(project, emulator, models=models)
     assert again.job("vase").state == "skipped"
-    assert len(submissions(await emulator.journal())) == 1
+    assert len(submissions(await emulator.requests())) == 1
 
 
 async def test_a_modified_output_is_made_again_not_skipped(project, emulators):
@@ -289,7 +289,7 @@ async def test_a_bad_key_stops_the_run_at_once(project, emulators):
     done = await run(project, emulator)
     assert done.result.exit_code == Exit.STOPPED
     assert done.result.stopped.code == "InvalidApiKey"
-    requests = await emulator.journal()
+    requests = await emulator.requests()
     assert len(requests) == 1 and not submissions(requests)
     assert KEY.encode() not in project.written()
     assert KEY not in done.out + done.err
@@ -306,7 +306,7 @@ async def test_arrears_stop_the_run(project, emulators):
         "Arrearage: Access denied, make sure your account is in good standing. "
         "(the account is in arrears; top it up in the Alibaba Cloud console)"
     )
-    assert len(submissions(await emulator.journal())) == 1
+    assert len(submissions(await emulator.requests())) == 1
 
 
 async def test_invalid_parameter_is_not_retried(project, emulators):
@@ -316,7 +316,7 @@ async def test_invalid_parameter_is_not_retried(project, emulators):
     project.recipe("foxes", FOXES)
     done = await run(project, emulator)
     assert [j.state for j in done.result.jobs].count("failed") == 1
-    assert len(submissions(await emulator.journal())) == 3
+    assert len(submissions(await emulator.requests())) == 3
 
 
 async def test_an_unreachable_target_stops_with_one_line(project, emulators):
@@ -338,7 +338,7 @@ async def test_sync_calls_write_the_same_files(project, emulators):
     shutil.copy(REPO / "recipes" / "wan26-image-interleave.yaml", project.root / "story.yaml")
     done = await run(project, emulator, synchronous=True)
     assert done.result.exit_code == Exit.OK
-    paths = Counter(e["path"].rsplit("/", 2)[-2] for e in submissions(await emulator.journal()))
+    paths = Counter(e["path"].rsplit("/", 2)[-2] for e in submissions(await emulator.requests()))
     assert paths == Counter({"multimodal-generation": 3, "image2image": 1, "image-generation": 1})
     assert len(images(project.out)) == 3 * 3 + 4 + 5
     story = json.loads((project.out / "story" / "story.json").read_text(encoding="utf-8"))

@@ -8,8 +8,11 @@ from click.testing import CliRunner
 from wanform.runner.api.client import task_path
 from wanform.runner.api.errors import RejectedError
 from wanform.runner.cli import main
+from wanform.spec.emulator.wire import REQUESTS
 
-BAD = ["../../../__emulator/journal", "..", "a.b", "a/b", "a%2fb", "a?b", "a#b", "a b", "", "a\n"]
+# a task id that would climb out of /api/v1/tasks/ to the emulator's admin API
+CLIMBING = "../../.." + REQUESTS
+BAD = [CLIMBING, "..", "a.b", "a/b", "a%2fb", "a?b", "a#b", "a b", "", "a\n"]
 
 
 @pytest.mark.parametrize("task_id", BAD)
@@ -31,10 +34,9 @@ def test_the_cli_refuses_a_bad_id_before_sending(command):
     """`status`/`cancel` with a path for an id exit 1 in one line, without trying the target."""
     env = {"DASHSCOPE_API_KEY": "sk-test", "DASHSCOPE_HTTP_BASE_URL": None}
     # port 9 refuses connections: a request sent would exit 3, not 1
-    args = [command, "../../../__emulator/journal", "--target", "http://127.0.0.1:9/api/v1"]
+    args = [command, CLIMBING, "--target", "http://127.0.0.1:9/api/v1"]
     result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
     assert (result.exit_code, result.stderr) == (
         1,
-        "error: '../../../__emulator/journal' is not a task id "
-        "(letters, digits, - and _, at most 128)\n",
+        f"error: '{CLIMBING}' is not a task id (letters, digits, - and _, at most 128)\n",
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wanform.emulator.state.faults import Context, load_scenario, parse_rule
-from wanform.spec.faults import PROMPT_PATTERN_MAX, rule_problems
+from wanform.emulator.state.faultbook import Context, load_scenario, parse_rule
+from wanform.spec.emulator.faultrules import PROMPT_PATTERN_MAX, rule_problems
 
 
 @pytest.mark.parametrize(

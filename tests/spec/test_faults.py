@@ -7,9 +7,8 @@ import inspect
 import pytest
 
 from wanform.emulator import EmulatorConfig, create_app
-from wanform.emulator.state.faults import load_scenario, parse_rule
-from wanform.spec.errors import CATALOGUE
-from wanform.spec.faults import (
+from wanform.emulator.state.faultbook import load_scenario, parse_rule
+from wanform.spec.emulator.faultrules import (
     DEFAULT_CODES,
     ENDPOINTS,
     SCHEMA,
@@ -17,6 +16,7 @@ from wanform.spec.faults import (
     rule_problems,
     scenario_problems,
 )
+from wanform.spec.errors import CATALOGUE
 
 DEFINITIONS = SCHEMA["definitions"]
 

@@ -13,7 +13,7 @@ from openapi_spec_validator.readers import read_from_filename
 from wanform.emulator import EmulatorConfig, create_app
 from wanform.emulator.http.dashscope import API, STATUSES, SUBMIT_ROUTES
 from wanform.emulator.state.clock import MAX_ADVANCE_SECONDS
-from wanform.emulator.state.faults import HEADER as FAULT_HEADER
+from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULT_HEADER
 from wanform.spec.models import MODELS
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
@@ -200,6 +200,6 @@ async def test_a_form_part_with_a_forbidden_header_is_malformed(aiohttp_client):
 
 def test_the_clock_advance_bound_is_the_emulators():
     """The document's largest clock advance is the one the emulator's clock accepts."""
-    body = DOC["paths"]["/__emulator/clock/advance"]["post"]["requestBody"]
+    body = DOC["paths"][CLOCK_ADVANCE]["post"]["requestBody"]
     seconds = body["content"]["application/json"]["schema"]["properties"]["seconds"]
     assert seconds["maximum"] == MAX_ADVANCE_SECONDS

@@ -3,8 +3,10 @@
 // carry the per-process token from the page's meta tag.
 (function () {
   "use strict";
-  var ADMIN = "/__emulator";
-  var TOKEN = document.querySelector('meta[name="wanform-admin-token"]').content;
+  function meta(name) { return document.querySelector('meta[name="' + name + '"]').content; }
+  var ADMIN = meta("wanform-admin-prefix");
+  var TOKEN = meta("wanform-admin-token");
+  var TOKEN_HEADER = meta("wanform-token-header");
   var POLL_MS = 1000;
   var drawn = {};
 
@@ -26,7 +28,8 @@
   function say(text) { document.getElementById("status").textContent = text || ""; }
 
   function call(method, path, body) {
-    var init = { method: method, headers: { "X-Wanform-Token": TOKEN }, credentials: "same-origin" };
+    var init = { method: method, headers: {}, credentials: "same-origin" };
+    init.headers[TOKEN_HEADER] = TOKEN;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = body;
@@ -89,7 +92,7 @@
     return tr;
   }
 
-  function journalRow(entry) {
+  function requestRow(entry) {
     var guesses = entry.unverified || entry.guesses || [];
     return row([entry.time, entry.account || "", entry.method, entry.path,
                 entry.status === null ? "dropped" : entry.status, entry.code || "",
@@ -117,14 +120,14 @@
   function refresh() {
     var account = document.getElementById("account").value;
     var query = "/tasks?limit=200" + (account ? "&account=" + encodeURIComponent(account) : "");
-    return Promise.all([get("/clock"), get(query), get("/faults"), get("/journal?limit=200"),
+    return Promise.all([get("/clock"), get(query), get("/faults"), get("/requests?limit=200"),
                         get("/accounts")])
       .then(function (parts) {
         document.getElementById("clock").textContent = parts[0].time;
         document.getElementById("speed").textContent = parts[0].speed;
         redraw("tasks", parts[1].tasks, taskRow);
         redraw("faults", parts[2].faults, faultRow);
-        redraw("journal", parts[3].entries, journalRow);
+        redraw("requests", parts[3].entries, requestRow);
         accounts(parts[4].accounts);
       })
       .catch(function (e) { say("cannot reach the emulator: " + e.message); });

@@ -43,8 +43,7 @@ from typing import Any
 import regex
 
 from wanform.emulator.state.accounts import Account
-from wanform.spec.errors import CATALOGUE
-from wanform.spec.faults import (
+from wanform.spec.emulator.faultrules import (
     DEFAULT_CODES,
     ENDPOINTS,
     PROMPT_MATCH_SECONDS,
@@ -54,9 +53,9 @@ from wanform.spec.faults import (
     scenario_problems,
     scenario_rules,
 )
+from wanform.spec.errors import CATALOGUE
 from wanform.spec.yamlloc import YamlError, load_file
 
-HEADER = "X-Wanform-Fault"
 LOG = logging.getLogger("wanform.emulator")
 
 

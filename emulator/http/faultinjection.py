@@ -5,8 +5,8 @@ what, it calls `await checkpoint(request, ...)`: the `X-Wanform-Fault` header is
 DashScope API routes only), the rules decide, the rules that fired are noted for the log, and
 latency, an `error` answer or a `drop: before` happen there. Once the handler has answered,
 `drop: after` closes the connection. `fail`, `partial` and `cut` act on the task, not on the
-answer: the submission handler applies them from the returned `Step`, and a `cut` is carried
-out by the download handler.
+answer: the submission handler passes its task and the returned `Step` to `apply_to_task`, and a
+`cut` is carried out by the download handler.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from wanform.emulator.errors import ConnectionDropped, ErrorReply, invalid_parameter
-from wanform.emulator.http.context import EMULATOR, note
+from wanform.emulator.http.context import EMULATOR, note, unverified
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import VirtualClock
-from wanform.emulator.state.faults import HEADER, Context, Decision, Rule
-from wanform.spec.faults import ENDPOINTS, SUBMIT_ENDPOINTS
+from wanform.emulator.state.faultbook import Context, Decision, Rule
+from wanform.emulator.state.tasks import Task
+from wanform.spec.emulator.faultrules import ENDPOINTS, SUBMIT_ENDPOINTS
+from wanform.spec.emulator.wire import FAULT_HEADER
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The DashScope API routes read the header; the object-storage routes (upload, result) do not.
@@ -79,9 +81,11 @@ async def checkpoint(
 def header_rules(request: web.Request, endpoint: str) -> list[Rule]:
     """The rules in the request's `X-Wanform-Fault` header; 400 InvalidParameter if malformed."""
     try:
-        return request.app[EMULATOR].faults.header_rules(request.headers.get(HEADER), endpoint)
+        return request.app[EMULATOR].faults.header_rules(
+            request.headers.get(FAULT_HEADER), endpoint
+        )
     except ValueError as exc:
-        raise invalid_parameter(f"{HEADER}: {exc}") from None
+        raise invalid_parameter(f"{FAULT_HEADER}: {exc}") from None
 
 
 async def enact_before(decision: Decision, clock: VirtualClock) -> None:
@@ -100,3 +104,19 @@ def enact_after(decision: Decision) -> None:
     rule = decision.action("drop")
     if rule is not None and rule.when == "after":
         raise ConnectionDropped()
+
+
+def apply_to_task(request: web.Request, task: Task, step: Step) -> None:
+    """What the step's rules do to the task it created: fail it, fail some images, cut its
+    downloads. A partial failure in messages style follows the guess `messages.partial_failure`.
+    """
+    rule = step.decision.action("fail", "partial")
+    if rule is not None and rule.action == "fail":
+        task.failure = (rule.code, rule.message)
+    elif rule is not None:
+        task.failed_images = rule.failures(task.brief.count)
+        if task.brief.style != "results" and task.failed_images:
+            unverified(request, "messages.partial_failure")
+            if request.app[EMULATOR].config.guess("messages.partial_failure") == "fail":
+                task.failure = next(iter(task.failed_images.values()))
+    task.rules = tuple(r for r in step.header_rules if r.action == "cut")
