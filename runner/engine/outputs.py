@@ -13,9 +13,7 @@ import hashlib
 import json
 import os
 import re
-import struct
 import tempfile
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,9 +23,8 @@ from typing import Any
 from wanform.runner.api.errors import FileError, WanformError, safe_url
 from wanform.runner.reports import versions
 from wanform.spec import datauri
+from wanform.spec.formats import png
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 SIGNED_QUERY = re.compile(r"(?i)(signature|expires|accesskeyid|security-token|x-oss-|token)=")
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_STEM = (
@@ -233,17 +230,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def text_chunk(keyword: str, text: str) -> bytes:
-    """A PNG iTXt chunk (UTF-8, uncompressed)."""
-    payload = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
-    return (
-        struct.pack(">I", len(payload))
-        + b"iTXt"
-        + payload
-        + struct.pack(">I", zlib.crc32(b"iTXt" + payload))
-    )
-
-
 def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
     """Check the downloaded file is a whole PNG,
     put `texts` before its IEND, and return the final sha256."""
@@ -251,14 +237,14 @@ def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
     size = f.seek(0, os.SEEK_END)
     f.seek(0)
     head = f.read(8)
-    f.seek(max(0, size - len(PNG_IEND)))
-    if head != PNG_SIGNATURE or size < 8 + len(PNG_IEND) or f.read() != PNG_IEND:
+    f.seek(max(0, size - len(png.IEND)))
+    if head != png.SIGNATURE or size < 8 + len(png.IEND) or f.read() != png.IEND:
         raise FileError(f"{out.path.name}: the download is not a complete PNG ({size} bytes)")
-    f.seek(size - len(PNG_IEND))
+    f.seek(size - len(png.IEND))
     f.truncate()
     for key, value in texts.items():
-        f.write(text_chunk(key, value))
-    f.write(PNG_IEND)
+        f.write(png.text_chunk(key, value))
+    f.write(png.IEND)
     return file_sha256(f)
 
 
@@ -273,7 +259,7 @@ def file_sha256(f: Any) -> str:
 def image_suffix(head: bytes) -> str:
     """The extension a result's first bytes call for
     (DashScope returns PNG; other formats keep theirs)."""
-    if head.startswith(PNG_SIGNATURE):
+    if head.startswith(png.SIGNATURE):
         return ".png"
     if head.startswith(b"\xff\xd8"):
         return ".jpg"

@@ -52,7 +52,6 @@ from wanform.runner.engine.chain import Chain, UpstreamError
 from wanform.runner.engine.feeder import Feeder
 from wanform.runner.engine.journal import JobRecord, Journal, JournalError
 from wanform.runner.engine.outputs import (
-    PNG_SIGNATURE,
     AtomicFile,
     DiskError,
     OutputWriteError,
@@ -97,6 +96,7 @@ from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source, journal_key, load_sources
 from wanform.runner.reports.progress import Lines
 from wanform.runner.timestamps import utc_now
+from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 from wanform.spec.imageprobe import ImageProbeError, probe_stream
 from wanform.spec.models import MODELS, ModelSpec, TaskStatus
 

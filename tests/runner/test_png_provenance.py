@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from wanform.runner.engine.outputs import PNG_SIGNATURE, AtomicFile, finish_png
+from wanform.runner.engine.outputs import AtomicFile, finish_png
+from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 
 
 def chunks(data: bytes) -> list[tuple[bytes, bytes, int]]:
