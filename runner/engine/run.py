@@ -26,6 +26,7 @@ from typing import Any
 
 from wanform.runner.api.answers import (
     POLL_ENDS,
+    ImageFailure,
     WrongResultError,
     allowed_images,
     disagreement,
@@ -84,7 +85,6 @@ from wanform.runner.engine.states import (
     SUBMITTING,
     SUCCEEDED,
     UNRESOLVED,
-    ImageFailure,
     ImageOut,
     JobState,
     RunResult,
