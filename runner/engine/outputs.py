@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wanform.runner import versions
 from wanform.runner.api.errors import FileError, WanformError, safe_url
-from wanform.runner.reports import versions
 from wanform.spec import datauri
 from wanform.spec.formats import png
 

@@ -12,6 +12,7 @@ import os
 from importlib import metadata
 from pathlib import Path
 
+from wanform.runner import versions
 from wanform.runner.engine.guard import STATE_DIR
 from wanform.runner.engine.outputs import write_atomic
 from wanform.runner.engine.states import (
@@ -25,7 +26,6 @@ from wanform.runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
-from wanform.runner.reports import versions
 from wanform.runner.timestamps import utc_now
 from wanform.spec.models import MODELS
 
