@@ -68,6 +68,7 @@ from wanform.runner.engine.outputs import (
     write_sidecar,
 )
 from wanform.runner.engine.polling import Durations
+from wanform.runner.engine.progress import Progress
 from wanform.runner.engine.states import (
     BLOCKED,
     DOWNLOADING,
@@ -94,7 +95,6 @@ from wanform.runner.engine.submission import Lost, Submitter, UnresolvedError, l
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source, journal_key, load_sources
-from wanform.runner.reports.progress import Lines
 from wanform.runner.timestamps import utc_now
 from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 from wanform.spec.imageprobe import ImageProbeError, probe_stream
@@ -184,7 +184,7 @@ class Engine:
         journal: Journal,
         limits: Limits,
         options: RunOptions,
-        progress: Lines,
+        progress: Progress,
         models: Mapping[str, ModelSpec] = MODELS,
         known: Mapping[str, Mapping[int, Path]] | None = None,
     ) -> None:
