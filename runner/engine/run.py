@@ -53,17 +53,13 @@ from wanform.runner.engine.chain import Chain, UpstreamError
 from wanform.runner.engine.feeder import Feeder
 from wanform.runner.engine.journal import JobRecord, Journal, JournalError
 from wanform.runner.engine.outputs import (
-    AtomicFile,
     DiskError,
     OutputWriteError,
     Placement,
     Stems,
     disk_error,
-    file_sha256,
     finish_png,
     image_suffix,
-    safe_name,
-    within,
     write_error,
     write_sidecar,
 )
@@ -92,6 +88,10 @@ from wanform.runner.engine.states import (
     rerun_kind,
 )
 from wanform.runner.engine.submission import Lost, Submitter, UnresolvedError, lost_answer
+from wanform.runner.files.areas import within
+from wanform.runner.files.atomic import AtomicFile
+from wanform.runner.files.hashes import file_sha256
+from wanform.runner.files.names import safe_name
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source, journal_key, load_sources

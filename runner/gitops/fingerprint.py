@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from wanform.runner.engine.guard import STATE_DIR
-from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.digest import canonical, request_digest
 from wanform.spec import datauri

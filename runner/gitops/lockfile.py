@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanform.runner import versions
-from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.files.atomic import write_atomic
 
 LOCK_NAME = "wanform.lock"
 

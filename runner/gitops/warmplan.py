@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wanform.runner.engine.guard import STATE_DIR
-from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache
 from wanform.runner.gitops.links import identity
 from wanform.runner.gitops.lockfile import LockFile

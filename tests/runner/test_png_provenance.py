@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from wanform.runner.engine.outputs import AtomicFile, finish_png
+from wanform.runner.engine.outputs import finish_png
+from wanform.runner.files.atomic import AtomicFile
 from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 
 
