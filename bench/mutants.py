@@ -233,10 +233,10 @@ MUTANTS = [
     ),
     Mutant(
         "png-chunk-bad-crc",
-        "runner/engine/outputs.py",
-        'struct.pack(">I", zlib.crc32(b"iTXt" + payload))',
-        'struct.pack(">I", zlib.crc32(payload))',
-        (RUN + "test_png_provenance.py", RUN + "test_outputs.py"),
+        "spec/formats/png.py",
+        'struct.pack(">I", zlib.crc32(kind + data))',
+        'struct.pack(">I", zlib.crc32(data))',
+        (RUN + "test_png_provenance.py", RUN + "test_outputs.py", "tests/spec/test_png.py"),
         "the provenance chunks carry a wrong CRC, so readers reject the PNG",
     ),
     Mutant(

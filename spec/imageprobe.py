@@ -11,6 +11,8 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
+from wanform.spec.formats import png
+
 MIME_FORMATS = {
     "image/jpeg": "JPEG",
     "image/jpg": "JPEG",
@@ -32,7 +34,6 @@ class ImageInfo:
     has_alpha: bool = False
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_ALPHA_COLOUR_TYPES = (4, 6)  # grey + alpha, RGBA
 
 
@@ -43,20 +44,17 @@ class ImageProbeError(ValueError):
 def _png_header(stream: BinaryIO, nbytes: int) -> ImageInfo | None:
     """A PNG's size and transparency from its chunks before the pixel data, never decoding it:
     for PNGs larger than Pillow agrees to open (wanx2.1's x4 outputs reach 16384x16384)."""
-    if stream.read(8) != PNG_SIGNATURE:
+    if stream.read(8) != png.SIGNATURE:
         return None
-    head = stream.read(8 + 13)
-    if len(head) < 21 or head[:8] != struct.pack(">I4s", 13, b"IHDR"):
+    found = png.chunks(stream)
+    if next(found, None) != (b"IHDR", 13) or len(ihdr := stream.read(13)) < 13:
         return None
-    width, height, _depth, colour = struct.unpack(">IIBB", head[8:18])
-    stream.seek(4, io.SEEK_CUR)  # the rest of IHDR was read; skip its CRC
+    width, height, _depth, colour = struct.unpack(">IIBB", ihdr[:10])
     alpha = colour in PNG_ALPHA_COLOUR_TYPES
-    while not alpha and len(chunk := stream.read(8)) == 8:
-        length, kind = struct.unpack(">I4s", chunk)
-        if kind in (b"IDAT", b"IEND"):
+    for kind, _ in found:
+        if alpha or kind in (b"IDAT", b"IEND"):
             break
         alpha = kind == b"tRNS"
-        stream.seek(length + 4, io.SEEK_CUR)
     return ImageInfo("PNG", width, height, nbytes, alpha)
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont
 
+from wanform.spec.formats import png
+
 CANVAS_MAX_SIDE = 1280  # outputs up to this size are drawn pixel for pixel
 # the largest documented output: wanx2.1 super_resolution x4 of a 4096x4096 base (page 002);
 # outputs this large are encoded row by row, so memory stays at a few rows of them
@@ -427,12 +429,7 @@ def _encode_enlarged(canvas: Image.Image, size: tuple[int, int]) -> bytes:
     header = struct.pack(
         ">IIBBBBB", width, height, 8, 2, 0, 0, 0
     )  # 8-bit RGB, deflate, no interlace
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", b"".join(data))
-        + _chunk(b"IEND", b"")
-    )
+    return png.image(header, b"".join(data))
 
 
 def _sub_row(canvas: Image.Image, row: int, width: int) -> bytes:
@@ -450,7 +447,3 @@ def _row_sources(rows: int, height: int) -> list[int]:
         "I", (1, rows), array.array("i", range(rows)).tobytes()
     )  # native int32 per pixel
     return array.array("i", index.resize((1, height), Image.Resampling.NEAREST).tobytes()).tolist()
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

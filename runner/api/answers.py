@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wanform.runner.api.errors import WanformError
-from wanform.runner.engine.states import ImageFailure
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.spec.checks import select_mode
 from wanform.spec.models import ENDED_STATUSES, TASK_TIME_FORMAT, Mode, TaskStatus
@@ -22,6 +21,15 @@ POLL_ENDS = ENDED_STATUSES | {TaskStatus.UNKNOWN}
 SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
 # modes that make exactly n images; image sets and interleaved output make "up to n"
 EXACT_COUNT_MODES = frozenset({"edit", "text_to_image"})
+
+
+@dataclass(slots=True)
+class ImageFailure:
+    """An image a task did not make, or the run did not keep: its number, code and message."""
+
+    index: int
+    code: str
+    message: str
 
 
 @dataclass

@@ -22,10 +22,12 @@ from wanform.runner.cli.steps import check_writable, fail, project_target
 from wanform.runner.cli.validate import project_at, validated
 from wanform.runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from wanform.runner.engine.launch import execute
-from wanform.runner.engine.outputs import OutsideError, check_links, remove_stale_temps, safe_name
 from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import RunResult
 from wanform.runner.exits import Exit, help_text
+from wanform.runner.files.areas import OutsideError, check_links
+from wanform.runner.files.atomic import remove_stale_temps
+from wanform.runner.files.names import safe_name
 from wanform.runner.gitops import project as gitops_project
 from wanform.runner.gitops.fingerprint import HASH_CACHE
 from wanform.runner.gitops.links import recorded_outputs

@@ -16,11 +16,11 @@ from wanform.runner.api.client import Client, Timeouts, session
 from wanform.runner.api.limits import Limits
 from wanform.runner.api.targets import Target
 from wanform.runner.engine.journal import Journal
-from wanform.runner.engine.outputs import OutsideError, within
+from wanform.runner.engine.progress import Progress
 from wanform.runner.engine.run import Engine, RunOptions
 from wanform.runner.engine.states import RunResult
+from wanform.runner.files.areas import OutsideError, within
 from wanform.runner.recipes.check import CheckedJob
-from wanform.runner.reports.progress import Lines
 from wanform.spec.models import MODELS, ModelSpec
 
 EMULATOR_SPEED = (
@@ -110,7 +110,7 @@ async def execute(
     target: Target,
     limits: Limits,
     options: RunOptions,
-    progress: Lines,
+    progress: Progress,
     root: str | Path = ".",
     timeouts: Timeouts = Timeouts(),
     models: Mapping[str, ModelSpec] = MODELS,

@@ -26,6 +26,7 @@ from typing import Any
 
 from wanform.runner.api.answers import (
     POLL_ENDS,
+    ImageFailure,
     WrongResultError,
     allowed_images,
     disagreement,
@@ -52,22 +53,18 @@ from wanform.runner.engine.chain import Chain, UpstreamError
 from wanform.runner.engine.feeder import Feeder
 from wanform.runner.engine.journal import JobRecord, Journal, JournalError
 from wanform.runner.engine.outputs import (
-    PNG_SIGNATURE,
-    AtomicFile,
     DiskError,
     OutputWriteError,
     Placement,
     Stems,
     disk_error,
-    file_sha256,
     finish_png,
     image_suffix,
-    safe_name,
-    within,
     write_error,
     write_sidecar,
 )
 from wanform.runner.engine.polling import Durations
+from wanform.runner.engine.progress import Progress
 from wanform.runner.engine.states import (
     BLOCKED,
     DOWNLOADING,
@@ -85,18 +82,21 @@ from wanform.runner.engine.states import (
     SUBMITTING,
     SUCCEEDED,
     UNRESOLVED,
-    ImageFailure,
     ImageOut,
     JobState,
     RunResult,
     rerun_kind,
 )
 from wanform.runner.engine.submission import Lost, Submitter, UnresolvedError, lost_answer
+from wanform.runner.files.areas import within
+from wanform.runner.files.atomic import AtomicFile
+from wanform.runner.files.hashes import file_sha256
+from wanform.runner.files.names import safe_name
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source, journal_key, load_sources
-from wanform.runner.reports.progress import Lines
 from wanform.runner.timestamps import utc_now
+from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 from wanform.spec.imageprobe import ImageProbeError, probe_stream
 from wanform.spec.models import MODELS, ModelSpec, TaskStatus
 
@@ -184,7 +184,7 @@ class Engine:
         journal: Journal,
         limits: Limits,
         options: RunOptions,
-        progress: Lines,
+        progress: Progress,
         models: Mapping[str, ModelSpec] = MODELS,
         known: Mapping[str, Mapping[int, Path]] | None = None,
     ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from wanform.runner.api.answers import ImageFailure
 from wanform.runner.api.errors import WanformError
 from wanform.runner.engine.journal import JournalError
 from wanform.runner.engine.outputs import DiskError
@@ -72,13 +73,6 @@ class ImageOut:
     file: str
     sha256: str
     bytes: int
-
-
-@dataclass(slots=True)
-class ImageFailure:
-    index: int
-    code: str
-    message: str
 
 
 @dataclass(slots=True)

@@ -8,7 +8,6 @@ cached in `.wanform/hashes.json` by path, size and mtime, so an unchanged tree i
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import os
@@ -17,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from wanform.runner.engine.guard import STATE_DIR
-from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.recipes.build import BuiltRequest
+from wanform.runner.recipes.digest import canonical, request_digest
 from wanform.spec import datauri
 from wanform.spec.problems import Path, json_path
 
@@ -29,11 +29,6 @@ CHUNK = 1 << 20
 
 def sha256_text(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def canonical(value: object) -> str:
-    """The one JSON text of a value: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class HashCache:
@@ -83,13 +78,6 @@ def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str
     return ref.value
 
 
-def _set(body: dict, path: Path | list, value: str) -> None:
-    target = body
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-
-
 def _flatten(value: object, prefix: Path = ()) -> dict[str, object]:
     if isinstance(value, dict):
         return {
@@ -131,23 +119,6 @@ class Fingerprint:
     digest: str
     fields: dict[str, object]
     images: Mapping[Path, str] = field(default_factory=dict)  # the identities it was made with
-
-
-def identified(body: dict, identities: Mapping[Path, str]) -> dict:
-    """A copy of a request body with each image replaced by its identity (content hash or URL)."""
-    body = copy.deepcopy(body)
-    for path, identity in identities.items():
-        _set(body, path, identity)
-    return body
-
-
-def body_digest(body: dict) -> str:
-    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
-
-
-def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str:
-    """sha256 of the canonical request body, images by identity."""
-    return body_digest(identified(request.body, identities))
 
 
 def fingerprint(

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wanform.runner.engine.outputs import write_atomic
-from wanform.runner.reports import versions
+from wanform.runner import versions
+from wanform.runner.files.atomic import write_atomic
 
 LOCK_NAME = "wanform.lock"
 

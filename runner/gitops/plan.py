@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanform.runner.api.targets import DASHSCOPE
-from wanform.runner.engine.outputs import within
 from wanform.runner.engine.states import REFETCH, RESUBMIT, rerun_kind
+from wanform.runner.files.areas import within
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from wanform.runner.gitops.lockfile import LockFile, job_key
 from wanform.runner.recipes.build import BuiltRequest

@@ -8,8 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from wanform.runner.engine.outputs import file_sha256, within
 from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+from wanform.runner.files.areas import within
+from wanform.runner.files.hashes import file_sha256
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.links import plan_chained, relinked
 from wanform.runner.gitops.lockfile import LockFile, LockFileError

@@ -22,14 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wanform.runner.engine.guard import STATE_DIR
-from wanform.runner.engine.outputs import write_atomic
-from wanform.runner.gitops.fingerprint import (
-    Fingerprint,
-    HashCache,
-    body_digest,
-    canonical,
-    identified,
-)
+from wanform.runner.files.atomic import write_atomic
+from wanform.runner.gitops.fingerprint import Fingerprint, HashCache
 from wanform.runner.gitops.links import identity
 from wanform.runner.gitops.lockfile import LockFile
 from wanform.runner.gitops.plan import (
@@ -43,6 +37,7 @@ from wanform.runner.gitops.plan import (
 )
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob, Validation
+from wanform.runner.recipes.digest import body_digest, canonical, identified
 from wanform.runner.recipes.load import Defaults, Recipe, display_path
 from wanform.spec.models import ModelSpec
 from wanform.spec.problems import Finding, Location, Problem

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from wanform.runner.gitops.fingerprint import canonical, request_digest
 from wanform.runner.recipes.build import BuiltRequest, ImageRef, build_request
+from wanform.runner.recipes.digest import canonical, request_digest
 from wanform.runner.recipes.load import Job
 from wanform.spec import datauri
 from wanform.spec.imageprobe import probe_bytes

@@ -12,8 +12,8 @@ import os
 from importlib import metadata
 from pathlib import Path
 
+from wanform.runner import versions
 from wanform.runner.engine.guard import STATE_DIR
-from wanform.runner.engine.outputs import write_atomic
 from wanform.runner.engine.states import (
     BLOCKED,
     FAILED,
@@ -25,7 +25,7 @@ from wanform.runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
-from wanform.runner.reports import versions
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.timestamps import utc_now
 from wanform.spec.models import MODELS
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from wanform.runner.engine.outputs import write_atomic
 from wanform.runner.engine.states import (
     ENDED,
     FAILED,
@@ -15,6 +14,7 @@ from wanform.runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.reports.run import RERUN
 
 

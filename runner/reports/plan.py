@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
+from wanform.runner import versions
 from wanform.runner.gitops.plan import Plan, PlannedJob
-from wanform.runner.reports import versions
 
 MARKS = {
     "new": "+",

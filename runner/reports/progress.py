@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from wanform.runner import versions
 from wanform.runner.engine.states import (
     DOWNLOADING,
     FAILED,
@@ -28,7 +29,6 @@ from wanform.runner.engine.states import (
     JobState,
     RunResult,
 )
-from wanform.runner.reports import versions
 from wanform.runner.reports.run import job_line
 from wanform.runner.timestamps import utc_now
 

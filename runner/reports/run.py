@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
+from wanform.runner import versions
 from wanform.runner.engine.states import (
     PARTIAL,
     REFETCH,
@@ -14,7 +15,6 @@ from wanform.runner.engine.states import (
     JobState,
     RunResult,
 )
-from wanform.runner.reports import versions
 
 # What a rerun does about a partial job, by JobState.rerun.
 RERUN = {

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from typing import TextIO
 
+from wanform.runner import versions
 from wanform.runner.recipes.check import Validation
-from wanform.runner.reports import versions
 
 
 def _summary(result: Validation, strict: bool) -> dict:

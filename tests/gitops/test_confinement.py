@@ -11,7 +11,7 @@ from runner_kit import make_project, run_cli
 
 from wanform.runner.engine.journal import Journal
 from wanform.runner.engine.launch import check_journal
-from wanform.runner.engine.outputs import OutsideError
+from wanform.runner.files.areas import OutsideError
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.lockfile import LockFile, LockFileError
 from wanform.runner.gitops.plan import Plan, PlannedJob

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from report_kit import wanform
 
+from wanform.runner.api.answers import ImageFailure
 from wanform.runner.api.errors import TaskFailedError
 from wanform.runner.engine.chain import UpstreamError
 from wanform.runner.engine.states import (
@@ -14,7 +15,6 @@ from wanform.runner.engine.states import (
     FAILED,
     PARTIAL,
     SUCCEEDED,
-    ImageFailure,
     ImageOut,
     JobState,
     RunResult,

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from wanform.runner.reports.html import thumbs
+from wanform.spec.formats import png
 
 
 def _noisy(mode: str, size: tuple[int, int]) -> Image.Image:
@@ -47,9 +48,9 @@ def test_interlaced_png_goes_to_pillow(tmp_path: Path) -> None:
     _noisy("RGB", (300, 200)).save(source)
     data = source.read_bytes()
     ihdr = data[16:29]
-    source.write_bytes(data[:8] + thumbs._chunk(b"IHDR", ihdr[:-1] + b"\x01") + data[33:])
+    source.write_bytes(data[:8] + png.chunk(b"IHDR", ihdr[:-1] + b"\x01") + data[33:])
     assert thumbs._png_strips(source) is None
-    source.write_bytes(data[:8] + thumbs._chunk(b"IHDR", ihdr) + data[33:])
+    source.write_bytes(data[:8] + png.chunk(b"IHDR", ihdr) + data[33:])
     assert thumbs._png_strips(source) is not None
 
 

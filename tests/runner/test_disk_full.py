@@ -17,8 +17,9 @@ from runner_kit import KEY, SUBMIT_PATHS
 from wanform.emulator import EmulatorConfig
 from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
 from wanform.runner.cli import main
-from wanform.runner.engine import journal, outputs
+from wanform.runner.engine import journal
 from wanform.runner.engine import run as engine_run
+from wanform.runner.files import atomic
 from wanform.runner.gitops import project as gitops_project
 
 FOX = """\
@@ -66,10 +67,10 @@ class Disk:
         self.out, self.trigger, self.room, self.full = out.resolve(), trigger, room, False
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_init = outputs.AtomicFile.__init__
+        real_init = atomic.AtomicFile.__init__
         disk = self
 
-        def init(atomic: outputs.AtomicFile, path: Path) -> None:
+        def init(atomic: atomic.AtomicFile, path: Path) -> None:
             real_init(atomic, path)
             if not Path(path).resolve().is_relative_to(disk.out):
                 return
@@ -81,7 +82,7 @@ class Disk:
                 raw.write = disk.filling(raw)  # type: ignore[method-assign]
             atomic.file = io.BufferedRandom(raw)
 
-        monkeypatch.setattr(outputs.AtomicFile, "__init__", init)
+        monkeypatch.setattr(atomic.AtomicFile, "__init__", init)
 
     def filling(self, raw: FullDisk):
         def write(data) -> int:

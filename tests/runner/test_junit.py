@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from wanform.runner.api.answers import ImageFailure
 from wanform.runner.api.errors import TaskFailedError
 from wanform.runner.engine.states import (
     FAILED,
@@ -11,7 +12,6 @@ from wanform.runner.engine.states import (
     PARTIAL,
     SKIPPED,
     SUCCEEDED,
-    ImageFailure,
     ImageOut,
     JobState,
     RunResult,

@@ -11,14 +11,9 @@ import pytest
 from PIL import Image
 
 from wanform.runner.api.errors import FileError
-from wanform.runner.engine.outputs import (
-    AtomicFile,
-    Stems,
-    finish_png,
-    redact,
-    safe_name,
-    write_atomic,
-)
+from wanform.runner.engine.outputs import Stems, finish_png, redact
+from wanform.runner.files.atomic import AtomicFile, write_atomic
+from wanform.runner.files.names import safe_name
 
 
 def png_bytes() -> bytes:

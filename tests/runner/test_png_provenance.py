@@ -9,7 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from wanform.runner.engine.outputs import PNG_SIGNATURE, AtomicFile, finish_png
+from wanform.runner.engine.outputs import finish_png
+from wanform.runner.files.atomic import AtomicFile
+from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 
 
 def chunks(data: bytes) -> list[tuple[bytes, bytes, int]]:

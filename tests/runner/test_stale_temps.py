@@ -8,7 +8,7 @@ import sys
 from click.testing import CliRunner
 
 from wanform.runner.cli import main
-from wanform.runner.engine.outputs import AtomicFile, remove_stale_temps
+from wanform.runner.files.atomic import AtomicFile, remove_stale_temps
 from wanform.runner.reports.history import runs_dir
 
 RECIPE = "model: wan2.7-image\nprompt: A fox.\ninputs:\n  - path: images/portrait.png\nn: 1\n"

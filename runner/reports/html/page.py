@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.gitops.lockfile import LockFile
 from wanform.runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
 from wanform.runner.reports.history import REPORT_STATES, last_states

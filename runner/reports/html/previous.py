@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.reports.html.cards import Places, Thumbnailer, picture
 
 GIT_TIMEOUT = 30.0

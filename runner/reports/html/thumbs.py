@@ -23,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from wanform.spec.formats import png
 from wanform.spec.imageprobe import ImageProbeError, probe_file
 
 EDGE = 320  # the longest side of a thumbnail, in pixels
@@ -125,40 +126,23 @@ def _opened(path: Path, own: bool) -> Image.Image:
         return Image.open(path)
 
 
-def _chunks(fh: io.BufferedReader) -> Iterator[tuple[bytes, bytes]]:
-    """A PNG's chunks as (type, data), after its signature."""
-    fh.seek(8)
-    while True:
-        head = fh.read(8)
-        if len(head) < 8:
-            return
-        length, kind = struct.unpack(">I4s", head)
-        data = fh.read(length)
-        fh.read(4)  # CRC: Pillow checks the chunks it is given
-        yield kind, data
-        if kind == b"IEND":
-            return
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def _png_strips(path: Path) -> Image.Image | None:
     """The PNG reduced strip by strip, or None when it is not a kind this reads (interlaced, not
     8-bit): those go to Pillow whole."""
     with open(path, "rb") as fh:
-        chunks = _chunks(fh)
-        kind, ihdr = next(chunks)
+        fh.seek(len(png.SIGNATURE))
+        chunks = png.chunks(fh)
+        kind, length = next(chunks)
+        ihdr = fh.read(length)
         width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
         if kind != b"IHDR" or depth != 8 or interlace or colour not in CHANNELS:
             return None
         strips = _Strips(ihdr, width, height, width * CHANNELS[colour] + 1)
-        for kind, data in chunks:
+        for kind, length in chunks:
             if kind in (b"PLTE", b"tRNS"):
-                strips.extra += _chunk(kind, data)
+                strips.extra += png.chunk(kind, fh.read(length))
             elif kind == b"IDAT":
-                strips.feed(data)
+                strips.feed(fh.read(length))
         return strips.finish()
 
 
@@ -213,14 +197,8 @@ def _unfilter(
     that filters that refer to it read the right bytes. Returns the strip and its last raw row."""
     lead = b"\0" + previous if previous else b""
     header = struct.pack(">II", width, count + (1 if previous else 0)) + ihdr[8:]
-    png = (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + extra
-        + _chunk(b"IDAT", zlib.compress(lead + rows, 1))
-        + _chunk(b"IEND", b"")
-    )
-    with Image.open(io.BytesIO(png)) as im:
+    data = png.image(header, zlib.compress(lead + rows, 1), extra)
+    with Image.open(io.BytesIO(data)) as im:
         im.load()
         strip = im.crop((0, 1, width, im.height)) if previous else im.copy()
     raw = strip.tobytes()

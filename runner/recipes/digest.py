@@ -1,0 +1,41 @@
+"""The digest of a built request: its body as canonical JSON, each image replaced by its identity
+(a content hash or a URL), so a renamed input changes nothing and a changed byte changes it."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+
+from wanform.runner.recipes.build import BuiltRequest
+from wanform.spec.problems import Path
+
+
+def canonical(value: object) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _set(body: dict, path: Path | list, value: str) -> None:
+    target = body
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+
+def identified(body: dict, identities: Mapping[Path, str]) -> dict:
+    """A copy of a request body with each image replaced by its identity (content hash or URL)."""
+    body = copy.deepcopy(body)
+    for path, identity in identities.items():
+        _set(body, path, identity)
+    return body
+
+
+def body_digest(body: dict) -> str:
+    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+def request_digest(request: BuiltRequest, identities: Mapping[Path, str]) -> str:
+    """sha256 of the canonical request body, images by identity."""
+    return body_digest(identified(request.body, identities))
