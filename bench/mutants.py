@@ -61,7 +61,7 @@ MUTANTS = [
     # -- the five changes the suite used to let through ----------------------------------------
     Mutant(
         "intact-ignores-sha256",
-        "runner/engine/run.py",
+        "runner/engine/results.py",
         'if file_sha256(fh) != item.get("sha256"):',
         "if False:",
         (RUN + "test_run.py",),
@@ -225,7 +225,7 @@ MUTANTS = [
     # -- files on disk, provenance, secrets -----------------------------------------------------
     Mutant(
         "download-temp-left",
-        "runner/engine/run.py",
+        "runner/engine/results.py",
         "            except BaseException:\n                out.discard()\n                raise",
         "            except BaseException:\n                raise",
         (RUN + "test_run.py",),
