@@ -146,7 +146,7 @@ class ResultWriter:
         status = str(output.get("task_status") or TaskStatus.SUCCEEDED)
         w.times["finished_at"] = utc_now()
         if status != TaskStatus.SUCCEEDED:
-            self.journal.write(
+            await self.journal.record(
                 "finished", w.journal_key, task_id=w.state.task_id, status=status, outputs=[]
             )
             raise TaskFailedError(
@@ -154,12 +154,14 @@ class ResultWriter:
                 str(output.get("message") or _ended_without_images(status)),
                 task_id=w.state.task_id or "",
             )
-        self._check_adopted(w, answer)
+        await self._check_adopted(w, answer)
         found = outcome(output)
         request = w.built
         allowed = allowed_images(request)
         if len(found.urls) > allowed:
-            self._wrong(w, f"the task returned {len(found.urls)} images, the job allows {allowed}")
+            await self._wrong(
+                w, f"the task returned {len(found.urls)} images, the job allows {allowed}"
+            )
         w.state.state = DOWNLOADING
         w.state.failures = found.failures + _not_returned(
             missing(found, expected_images(request)), output
@@ -177,7 +179,7 @@ class ResultWriter:
         )
         wrong = next((f for f in w.state.failures if f.code == WrongResultError.code), None)
         if wrong is not None:
-            self._wrong(w, wrong.message)
+            await self._wrong(w, wrong.message)
         w.times["downloaded_at"] = utc_now()
         unwritten = await self._record(w, answer, found.urls, found.texts)
         self._conclude(w, unwritten)
@@ -219,20 +221,20 @@ class ResultWriter:
                 with contextlib.suppress(OSError):  # the lock and sidecar list what is current
                     old.unlink()
 
-    def _check_adopted(self, w: Work, answer: Answer) -> None:
+    async def _check_adopted(self, w: Work, answer: Answer) -> None:
         """An adopted task must agree with the job in all its answer shows, or it is not taken."""
         reason = disagreement(w.built, answer.body) if w.adopted else None
         if reason is None:
             return
         task_id = w.state.task_id or ""
-        self.journal.write("unresolved", w.journal_key, model=w.model, candidates=[task_id])
+        await self.journal.record("unresolved", w.journal_key, model=w.model, candidates=[task_id])
         raise UnresolvedError(
             [task_id], lost_answer(f"the one task made meanwhile is not the job's: {reason}")
         )
 
-    def _wrong(self, w: Work, reason: str) -> None:
+    async def _wrong(self, w: Work, reason: str) -> None:
         """A result the request cannot have made fails the job; a rerun submits it again."""
-        self.journal.write(
+        await self.journal.record(
             "finished", w.journal_key, task_id=w.state.task_id, status="FAILED", outputs=[]
         )
         raise WrongResultError(reason)
@@ -265,7 +267,7 @@ class ResultWriter:
         except OSError as exc:
             unwritten = write_error(w.place.sidecar, exc)
         w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
-        self.journal.write(
+        await self.journal.record(
             "finished",
             w.journal_key,
             task_id=w.state.task_id,

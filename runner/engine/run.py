@@ -171,6 +171,7 @@ class Engine:
             await self._settle(feeder)
             if self.result.interrupted:
                 await self._cancel_pending()
+            await self.journal.drained()  # a job cancelled while its line was being written
             self.progress.stop()
         if feeder.bugs:  # not a service failure (those end the job): show the first job's
             raise feeder.bugs[min(feeder.bugs)]
@@ -233,7 +234,7 @@ class Engine:
             )
             return
         with contextlib.suppress(JournalError):  # unrecorded, a rerun polls it and sees CANCELED
-            self.journal.write("canceled", w.journal_key, task_id=task_id)
+            await self.journal.record("canceled", w.journal_key, task_id=task_id)
         notice(self.progress, w, f"task {task_id} was cancelled while PENDING")
 
     async def _job(self, index: int) -> None:
@@ -325,7 +326,7 @@ class Engine:
         answer = await self._poll(w, record.task_id, resumed=True)
         if (answer.body.get("output") or {}).get("task_status") != TaskStatus.UNKNOWN:
             return answer
-        self.journal.write("expired", w.journal_key, task_id=record.task_id)
+        await self.journal.record("expired", w.journal_key, task_id=record.task_id)
         notice(
             self.progress,
             w,

@@ -207,7 +207,7 @@ class Submitter:
             await asyncio.sleep(min(lost.until - time.time(), lost.until - lost.since))
         candidates, rival = await self.find_lost(model, lost.since, lost.until, key)
         if len(candidates) > 1 or rival:
-            self.journal.write("unresolved", key, model=model, candidates=candidates)
+            await self.journal.record("unresolved", key, model=model, candidates=candidates)
             raise UnresolvedError(
                 candidates,
                 lost_answer(
@@ -216,7 +216,7 @@ class Submitter:
             )
         if not candidates:
             return None
-        self.journal.write(
+        await self.journal.record(
             "submitted", key, task_id=candidates[0], request_id="", model=model, adopted=True
         )
         return Submitted(candidates[0], "", adopted=True)
@@ -239,9 +239,9 @@ class Submitter:
         suspects.sort(key=_created)
         candidates = [str(e["task_id"]) for e in suspects]
         if not strict:
-            self.journal.write("dismissed", key, model=model, candidates=candidates)
+            await self.journal.record("dismissed", key, model=model, candidates=candidates)
             return
-        self.journal.write("unresolved", key, model=model, candidates=candidates)
+        await self.journal.record("unresolved", key, model=model, candidates=candidates)
         raise UnresolvedError(
             candidates,
             f"the account holds {len(candidates)} task(s) of {model} from the last 24 h that "
@@ -338,15 +338,17 @@ class Submitter:
 
     async def _send_now(self, key: str, model: str, wire: dict, started: float) -> Submitted:
         async with self._gates[model].shared():
-            self.journal.write("submitting", key, model=model, at=time.time(), timeout=self.window)
+            await self.journal.record(
+                "submitting", key, model=model, at=time.time(), timeout=self.window
+            )
             try:
                 answer = await self.client.submit(wire["path"], wire["body"], wire["headers"])
             except ApiError as exc:
-                self.journal.write("refused", key, model=model, code=exc.code)
+                await self.journal.record("refused", key, model=model, code=exc.code)
                 raise
             task_id = _task_id(answer)
             try:
-                self.journal.write(
+                await self.journal.record(
                     "submitted", key, task_id=task_id, request_id=answer.request_id, model=model
                 )
             except JournalError as exc:
