@@ -226,7 +226,7 @@ MUTANTS = [
     Mutant(
         "download-temp-left",
         "runner/engine/results.py",
-        "            except BaseException:\n                out.discard()\n                raise",
+        "            except BaseException:\n                spool.discard()\n                raise",
         "            except BaseException:\n                raise",
         (RUN + "test_run.py",),
         "a cut-off download leaves its temporary file behind",

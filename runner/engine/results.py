@@ -62,6 +62,9 @@ from wanform.spec.imageprobe import ImageProbeError, probe_stream
 from wanform.spec.models import TaskStatus
 
 SOFTWARE = "wanform"
+# bytes of a download held in memory before they are written out: most images are smaller, so
+# each costs one worker-thread hop, and a larger one a hop per SPOOL_BYTES
+SPOOL_BYTES = 8 << 20
 
 
 @dataclass(slots=True)
@@ -299,16 +302,12 @@ class ResultWriter:
         size = fixed_size(w.built)
 
         async def attempt() -> ImageOut:
-            path = w.place.image(index)
+            spool = Spool(w.place.image(index))
             try:
-                out = await asyncio.to_thread(AtomicFile, path)
-            except OSError as exc:
-                raise write_error(path, exc) from None
-            try:
-                await self.client.download(url, _sink(out))
-                return await asyncio.to_thread(self._commit, out, index, texts, size)
+                await self.client.download(url, spool.write)
+                return await asyncio.to_thread(self._commit, spool, index, texts, size)
             except BaseException:
-                out.discard()
+                spool.discard()
                 raise
 
         try:
@@ -319,8 +318,9 @@ class ResultWriter:
         return image
 
     def _commit(
-        self, out: AtomicFile, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
+        self, spool: Spool, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
     ) -> ImageOut:
+        out = spool.spill()
         if fixed is not None:
             _check_size(out, index, fixed)
         try:
@@ -349,6 +349,42 @@ class ResultWriter:
         }
 
 
+class Spool:
+    """A download on its way to its AtomicFile: held in memory and written out in a worker thread
+    once SPOOL_BYTES have come or the body is complete, so most images cost one thread hop and
+    no write on the loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.out: AtomicFile | None = None
+        self.chunks: list[bytes] = []
+        self.held = 0
+
+    async def write(self, data: bytes) -> None:
+        """Take a chunk of the body (the client's sink)."""
+        self.chunks.append(data)
+        self.held += len(data)
+        if self.held >= SPOOL_BYTES:
+            await asyncio.to_thread(self.spill)
+
+    def spill(self) -> AtomicFile:
+        """Write what is held to the file, made at the first spill (in a worker thread)."""
+        try:
+            if self.out is None:
+                self.out = AtomicFile(self.path)
+            for chunk in self.chunks:
+                self.out.write(chunk)
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+        self.chunks, self.held = [], 0
+        return self.out
+
+    def discard(self) -> None:
+        self.chunks = []
+        if self.out is not None:
+            self.out.discard()
+
+
 def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:
     """Raise WrongResultError when the downloaded image is not `size` pixels (or no image)."""
     nbytes = out.file.seek(0, os.SEEK_END)
@@ -361,18 +397,6 @@ def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:
     if made != size:
         shown = f"{made[0]}*{made[1]}" if made else "not an image"
         raise WrongResultError(f"image {index} is {shown}, the job asks for {size[0]}*{size[1]}")
-
-
-def _sink(out: AtomicFile) -> Callable[[bytes], None]:
-    """`out.write`, with a failed write named as the file it was for (not as a broken download)."""
-
-    def write(data: bytes) -> None:
-        try:
-            out.write(data)
-        except OSError as exc:
-            raise write_error(out.path, exc) from None
-
-    return write
 
 
 def _not_returned(lost: list[ImageFailure], output: dict) -> list[ImageFailure]:
