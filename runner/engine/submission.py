@@ -252,16 +252,23 @@ class Submitter:
     def _suspects(self, listed: list[dict]) -> list[dict]:
         """The listed tasks that may still bill and that no record of this project explains."""
         mine = {e.get("api_key_id") for e in listed if self._claimed_here(e)} - {None}
-        windows = self._unanswered(listed).values()
-        return [
+        keys = mine | {None}
+        unclaimed = [
             e
             for e in listed
             if self._unclaimed(e)
             and e["task_id"] not in self.journal.dismissed
             and e.get("status") not in UNBILLED
-            and (not mine or e.get("api_key_id") in mine | {None})
-            # a journaled submission whose answer was lost may have made it: that job decides
-            and not any(
+            and (not mine or e.get("api_key_id") in keys)
+        ]
+        if not unclaimed:  # the usual case, and every submission asks: skip the journal's windows
+            return []
+        windows = self._unanswered(listed).values()
+        # a journaled submission whose answer was lost may have made it: that job decides
+        return [
+            e
+            for e in unclaimed
+            if not any(
                 _of(e, m) and self._within(e, sent, until, floor)
                 for m, sent, until, floor in windows
             )
