@@ -251,6 +251,10 @@ class Journal:
                     for _, done in batch:  # each job its own error: a caller may name its task
                         done.set_result(JournalError(exc.message))
                     continue
+                except Exception as exc:  # a bug: it reaches every job waiting, none waits on
+                    for _, done in batch:
+                        done.set_exception(exc)
+                    continue
                 for entry, done in batch:
                     self._written(entry)
                     done.set_result(None)

@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from runner_kit import SEEDS, run
 
 from wanform.runner.api.client import Client
@@ -88,3 +89,17 @@ async def test_each_intent_and_task_id_is_durable_before_the_request_that_depend
     assert len(sent) == 10
     lines = project.journal()
     assert len(lines) == 30 and durable.entries() == lines
+
+
+async def test_a_bug_while_writing_reaches_the_waiting_job(tmp_path, monkeypatch):
+    """An error other than an OSError while writing is raised to the job that recorded the line,
+    which is never left waiting."""
+    with Journal(tmp_path) as journal:
+
+        def broken(entries: list[dict]) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(journal, "_append", broken)
+        with pytest.raises(RuntimeError, match="a bug"):
+            await asyncio.wait_for(journal.record("submitted", "a", task_id="t1"), timeout=30)
+        await asyncio.wait_for(journal.drained(), timeout=30)
