@@ -2,7 +2,8 @@
 text chunks and in the job's sidecar, and the journal entry that names them.
 
     finish: task failed -> journaled, TaskFailedError | adopted task not the job's -> unresolved
-            -> download every image at once (each: atomic file, size check, PNG texts)
+            -> download every image at once (each held in memory, then in one worker-thread
+               hop: atomic file, size check, PNG texts)
             -> sidecar -> journal `finished` -> the job's end state
 """
 
