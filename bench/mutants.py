@@ -61,7 +61,7 @@ MUTANTS = [
     # -- the five changes the suite used to let through ----------------------------------------
     Mutant(
         "intact-ignores-sha256",
-        "runner/engine/run.py",
+        "runner/engine/results.py",
         'if file_sha256(fh) != item.get("sha256"):',
         "if False:",
         (RUN + "test_run.py",),
@@ -225,8 +225,8 @@ MUTANTS = [
     # -- files on disk, provenance, secrets -----------------------------------------------------
     Mutant(
         "download-temp-left",
-        "runner/engine/run.py",
-        "            except BaseException:\n                out.discard()\n                raise",
+        "runner/engine/results.py",
+        "            except BaseException:\n                spool.discard()\n                raise",
         "            except BaseException:\n                raise",
         (RUN + "test_run.py",),
         "a cut-off download leaves its temporary file behind",

@@ -20,7 +20,9 @@ Lower bound: the last job cannot finish before max(JOBS/RPS, ceil(JOBS/IN_FLIGHT
 queries) plus one task duration for the last batch to run. Requests per job and 429s come from the
 emulator's request log (per API key, so each client is counted apart). Peak RSS is the bench
 process's high-water mark taken right after the runner's part (writing and validating the
-recipes, then the run), before the SDK's; the emulator's process is not counted. The SDK part
+recipes, then the run), before the SDK's; the emulator's process is not counted. CPU time per job
+is this process's (user and system, every thread) over each client's run alone, so it is the
+figure least moved by other load on the machine. The SDK part
 drives `ImageGeneration.async_call` + `wait` from a thread pool as wide as IN_FLIGHT, retrying a
 429 after a second, and downloads with requests.
 """
@@ -123,7 +125,7 @@ def run_runner(base_url: str, root: Path, args) -> float:
     assert validation.report.ok() and len(validation.jobs) == args.jobs
     models = bench_models(args.rps, args.in_flight, args.seconds)
     options = RunOptions(out=root / "out", target_speed=1.0)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     # progress lines go where a terminal would take them, not into this process's memory
     with open(os.devnull, "w", encoding="utf-8") as null:
         result = asyncio.run(
@@ -137,9 +139,9 @@ def run_runner(base_url: str, root: Path, args) -> float:
                 models=models,
             )
         )
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert result.exit_code == 0, result.summary()
-    return elapsed
+    return elapsed, cpu
 
 
 def sdk_job(base_url: str, out: Path, index: int) -> None:
@@ -170,10 +172,14 @@ def run_sdk(base_url: str, root: Path, args) -> float:
     dashscope.base_http_api_url = base_url
     out = root / "sdk"
     out.mkdir()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(args.in_flight) as pool:
         list(pool.map(lambda i: sdk_job(base_url, out, i), range(args.jobs)))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def per_job_ms(cpu: float, jobs: int) -> float:
+    return cpu / jobs * 1000
 
 
 def peak_rss_mb() -> float:
@@ -218,23 +224,25 @@ def main() -> None:
             f"{args.qps:g} task queries/s"
         )
         before = peak_rss_mb()
-        wall = run_runner(base_url, root, args)
+        wall, cpu = run_runner(base_url, root, args)
         peak = peak_rss_mb()
         print(
             f"runner: {wall:.2f} s wall, lower bound {bound:.2f} s "
             f"({(wall / bound - 1) * 100:+.1f}%); {traffic(base_url, RUNNER_KEY, args.jobs)}"
         )
+        print(f"runner: {per_job_ms(cpu, args.jobs):.2f} ms CPU per job")
         print(
             f"runner: peak RSS {peak:.0f} MB ({before:.0f} MB before the runner's part; the "
             f"emulator's process not counted) [target: < {TARGET_RSS_MB} MB at 20,000 jobs]"
         )
         if not args.skip_sdk:
-            sdk = run_sdk(base_url, root, args)
+            sdk, sdk_cpu = run_sdk(base_url, root, args)
             print(
-                f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall; "
+                f"dashscope SDK, {args.in_flight} threads: {sdk:.2f} s wall, "
+                f"{per_job_ms(sdk_cpu, args.jobs):.2f} ms CPU per job; "
                 f"{traffic(base_url, SDK_KEY, args.jobs)}"
             )
-            print(f"runner / SDK wall time: {wall / sdk:.2f}")
+            print(f"runner / SDK wall time: {wall / sdk:.2f}, CPU time: {cpu / sdk_cpu:.2f}")
     finally:
         emulator.terminate()
         emulator.join(STOP_TIMEOUT)

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -242,7 +242,7 @@ class Client:
         if not 200 <= status < 300:
             raise errors.from_result_status(status, text, where=where)
 
-    async def download(self, url: str, sink: Callable[[bytes], None]) -> int:
+    async def download(self, url: str, sink: Callable[[bytes], Awaitable[None]]) -> int:
         """Stream a result file into `sink` and return its size; a cut-off body raises
         DisconnectedError."""
         where = f"GET {safe_url(url)}"
@@ -261,7 +261,7 @@ class Client:
                     )
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     try:
-                        sink(chunk)
+                        await sink(chunk)
                     except OSError as exc:
                         raise errors.FileError(
                             f"cannot write the download: {exc.strerror or exc}"

@@ -25,16 +25,19 @@ class ServiceClock:
     def __init__(self, speed: float = 1.0) -> None:
         self.speed = speed
         self._pair: tuple[float, float] | None = None  # (service epoch, local epoch)
+        self._date: tuple[str, float] = ("", 0.0)  # the last Date header read, as epoch seconds
 
     def heard(self, date: str | None, sent: float, received: float) -> None:
         """Take an answer's `Date` header (None or unreadable: ignored); `sent` and `received`
         are the local times around the request."""
         if not date:
             return
-        try:
-            service = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return
+        if date != self._date[0]:  # answers of one second share their Date: parse it once
+            try:
+                self._date = (date, parsedate_to_datetime(date).timestamp())
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return
+        service = self._date[1]
         # the header's second was truncated: its middle is the best guess
         self._pair = (service + 0.5, (sent + received) / 2)
 

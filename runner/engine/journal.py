@@ -1,14 +1,17 @@
 """The run journal, `.wanform/journal.jsonl`: each task id reaches the disk the moment it is known.
 
 One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash,
-`kill -9` or Ctrl-C never loses a task that is being paid for. A rerun reads it back: a job whose
-task is journaled is polled, not submitted again. The run guard keeps two runs from sharing one
-journal. Output files inside the project are recorded relative to it, so a journal committed to
-git holds in any checkout of the project (a CI machine's, a colleague's).
+`kill -9` or Ctrl-C never loses a task that is being paid for. In a run, the lines that jobs
+record in one turn of the loop (or while the last write is on its way) share one write and one
+fsync, made in a worker thread; each job goes on only once its own line is durable. A rerun reads
+it back: a job whose task is journaled is polled, not submitted again. The run guard keeps two
+runs from sharing one journal. Output files inside the project are recorded relative to it, so a
+journal committed to git holds in any checkout of the project (a CI machine's, a colleague's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -107,6 +110,9 @@ class Journal:
         self.dismissed: set[str] = set()
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
+        # entries `record` was given and not yet written, each with the future its job waits on
+        self._queued: list[tuple[dict, asyncio.Future[JournalError | None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     def open(self) -> Journal:
         """Take the lock, read what earlier runs wrote, and open for appending."""
@@ -211,14 +217,63 @@ class Journal:
         return self.records.get(job)
 
     def write(self, event: str, job: str, **fields: object) -> None:
-        """Append one event and make it durable before returning; JournalError if it cannot be."""
+        """Append one event and make it durable before returning, outside a run's loop (which
+        uses `record`); JournalError if it cannot be."""
+        entry = self._entry(event, job, fields)
+        self._append([entry])
+        self._written(entry)
+
+    async def record(self, event: str, job: str, **fields: object) -> None:
+        """Append one event and return once it is durable, written and fsynced with the events
+        other jobs recorded meanwhile; JournalError if it cannot be. A job cancelled while it
+        waits leaves its event to be written all the same."""
+        done: asyncio.Future[JournalError | None] = asyncio.get_running_loop().create_future()
+        self._queued.append((self._entry(event, job, fields), done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        error = await asyncio.shield(done)
+        if error is not None:
+            raise error
+
+    async def drained(self) -> None:
+        """Wait until every recorded event has been written (or has failed to be)."""
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
+
+    async def _flush(self) -> None:
+        """Write what was recorded, a batch at a time, until nothing waits."""
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    await asyncio.to_thread(self._append, [entry for entry, _ in batch])
+                except JournalError as exc:
+                    for _, done in batch:  # each job its own error: a caller may name its task
+                        done.set_result(JournalError(exc.message))
+                    continue
+                except Exception as exc:  # a bug: it reaches every job waiting, none waits on
+                    for _, done in batch:
+                        done.set_exception(exc)
+                    continue
+                for entry, done in batch:
+                    self._written(entry)
+                    done.set_result(None)
+        finally:
+            self._flushing = None
+
+    def _entry(self, event: str, job: str, fields: dict[str, object]) -> dict:
         entry = {"event": event, "job": job, "time": utc_now(), **fields}
         outputs = fields.get("outputs")
         if isinstance(outputs, list):
             entry["outputs"] = [self._portable(o) for o in outputs]
+        return entry
+
+    def _append(self, entries: list[dict]) -> None:
+        """Write `entries` as lines, flush and fsync once; JournalError if they are not durable."""
         assert self._file is not None, "journal not open"
+        text = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
         try:
-            self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            self._file.write(text)
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
@@ -226,7 +281,10 @@ class Journal:
             raise JournalError(
                 f"cannot write {self.path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
             ) from None
-        if event == "finished":  # 20,000 jobs' file lists would stay in memory for nothing
+
+    def _written(self, entry: dict) -> None:
+        """What a durable entry tells the run."""
+        if entry["event"] == "finished":  # 20,000 jobs' file lists would stay in memory for nothing
             entry = {k: v for k, v in entry.items() if k not in ("outputs", "failures")}
         self._apply(entry)
 

@@ -16,9 +16,8 @@ from wanform.runner.api.client import Client, Timeouts, session
 from wanform.runner.api.limits import Limits
 from wanform.runner.api.targets import Target
 from wanform.runner.engine.journal import Journal
-from wanform.runner.engine.progress import Progress
 from wanform.runner.engine.run import Engine, RunOptions
-from wanform.runner.engine.states import RunResult
+from wanform.runner.engine.states import Progress, RunResult
 from wanform.runner.files.areas import OutsideError, within
 from wanform.runner.recipes.check import CheckedJob
 from wanform.spec.models import MODELS, ModelSpec

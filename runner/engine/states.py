@@ -1,10 +1,12 @@
 """What a run did, job by job: each job's state, images and failures, and the run's totals and exit
-code."""
+code; and `Progress`, what the engine tells them to while it works (`reports/progress.py`
+implements it, so the engine never imports the reports)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from wanform.runner.api.answers import ImageFailure
 from wanform.runner.api.errors import WanformError
@@ -200,3 +202,17 @@ class RunResult:
             "retried": self.retried,
             "elapsed_seconds": round(self.elapsed, 3),
         }
+
+
+class Progress(Protocol):
+    """Where the engine sends a run's start, each job's steps and end, notices, and its stop."""
+
+    def start(self, result: RunResult, throttled: Callable[[], int]) -> None: ...
+
+    def job_ended(self, job: JobState) -> None: ...
+
+    def notice(self, text: str) -> None: ...
+
+    def event(self, kind: str, job: JobState, **details: object) -> None: ...
+
+    def stop(self) -> None: ...

@@ -207,7 +207,7 @@ class Submitter:
             await asyncio.sleep(min(lost.until - time.time(), lost.until - lost.since))
         candidates, rival = await self.find_lost(model, lost.since, lost.until, key)
         if len(candidates) > 1 or rival:
-            self.journal.write("unresolved", key, model=model, candidates=candidates)
+            await self.journal.record("unresolved", key, model=model, candidates=candidates)
             raise UnresolvedError(
                 candidates,
                 lost_answer(
@@ -216,7 +216,7 @@ class Submitter:
             )
         if not candidates:
             return None
-        self.journal.write(
+        await self.journal.record(
             "submitted", key, task_id=candidates[0], request_id="", model=model, adopted=True
         )
         return Submitted(candidates[0], "", adopted=True)
@@ -239,9 +239,9 @@ class Submitter:
         suspects.sort(key=_created)
         candidates = [str(e["task_id"]) for e in suspects]
         if not strict:
-            self.journal.write("dismissed", key, model=model, candidates=candidates)
+            await self.journal.record("dismissed", key, model=model, candidates=candidates)
             return
-        self.journal.write("unresolved", key, model=model, candidates=candidates)
+        await self.journal.record("unresolved", key, model=model, candidates=candidates)
         raise UnresolvedError(
             candidates,
             f"the account holds {len(candidates)} task(s) of {model} from the last 24 h that "
@@ -252,16 +252,23 @@ class Submitter:
     def _suspects(self, listed: list[dict]) -> list[dict]:
         """The listed tasks that may still bill and that no record of this project explains."""
         mine = {e.get("api_key_id") for e in listed if self._claimed_here(e)} - {None}
-        windows = self._unanswered(listed).values()
-        return [
+        keys = mine | {None}
+        unclaimed = [
             e
             for e in listed
             if self._unclaimed(e)
             and e["task_id"] not in self.journal.dismissed
             and e.get("status") not in UNBILLED
-            and (not mine or e.get("api_key_id") in mine | {None})
-            # a journaled submission whose answer was lost may have made it: that job decides
-            and not any(
+            and (not mine or e.get("api_key_id") in keys)
+        ]
+        if not unclaimed:  # the usual case, and every submission asks: skip the journal's windows
+            return []
+        windows = self._unanswered(listed).values()
+        # a journaled submission whose answer was lost may have made it: that job decides
+        return [
+            e
+            for e in unclaimed
+            if not any(
                 _of(e, m) and self._within(e, sent, until, floor)
                 for m, sent, until, floor in windows
             )
@@ -338,15 +345,17 @@ class Submitter:
 
     async def _send_now(self, key: str, model: str, wire: dict, started: float) -> Submitted:
         async with self._gates[model].shared():
-            self.journal.write("submitting", key, model=model, at=time.time(), timeout=self.window)
+            await self.journal.record(
+                "submitting", key, model=model, at=time.time(), timeout=self.window
+            )
             try:
                 answer = await self.client.submit(wire["path"], wire["body"], wire["headers"])
             except ApiError as exc:
-                self.journal.write("refused", key, model=model, code=exc.code)
+                await self.journal.record("refused", key, model=model, code=exc.code)
                 raise
             task_id = _task_id(answer)
             try:
-                self.journal.write(
+                await self.journal.record(
                     "submitted", key, task_id=task_id, request_id=answer.request_id, model=model
                 )
             except JournalError as exc:

@@ -384,14 +384,16 @@ def test_a_task_whose_id_the_journal_cannot_take_is_named_as_billed(project, emu
     root = project.root
     monkeypatch.chdir(root)
     project.recipe("owl", OWL)
-    real_write = journal.Journal.write
+    real_record = journal.Journal.record
 
-    def full_at_submitted(self: journal.Journal, event: str, job: str, **fields: object) -> None:
+    async def full_at_submitted(
+        self: journal.Journal, event: str, job: str, **fields: object
+    ) -> None:
         if event == "submitted":
             raise journal.JournalError(f"cannot write {self.path}: No space left on device")
-        real_write(self, event, job, **fields)
+        await real_record(self, event, job, **fields)
 
-    monkeypatch.setattr(journal.Journal, "write", full_at_submitted)
+    monkeypatch.setattr(journal.Journal, "record", full_at_submitted)
     result = run(root, base_url)
     assert result.exit_code == 4, result.output
     made = [e["task_id"] for e in admin.requests() if e["path"] in SUBMIT_PATHS]

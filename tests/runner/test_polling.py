@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from pathlib import Path
+
+from wanform.emulator.state.clock import task_time
+from wanform.runner.api.answers import service_seconds
 from wanform.runner.engine.polling import MAX_GAP, Durations
+
+DOCUMENTED = "%Y-%m-%d %H:%M:%S.%f"  # API-FACTS: `YYYY-MM-DD HH:mm:ss.SSS`
 
 
 def test_an_unknown_model_is_probed_early_then_at_doubling_intervals():
@@ -35,3 +43,45 @@ def test_a_server_clock_that_disagrees_with_the_client_is_ignored():
     assert durations.first_poll() == 1.0
     durations.learn(elapsed=1.0, misses=0, server_seconds=None)
     assert durations.first_poll() == (1.0 + 0.97) / 2
+
+
+def documented_task_times() -> list[dict]:
+    """The outputs of the documents' finished-task examples that give both times."""
+    examples = Path(__file__).parents[1] / "doc_examples"
+    outputs = []
+    for path in sorted(examples.glob("*task-succeeded*.json")):
+        output = json.loads(path.read_text(encoding="utf-8")).get("output") or {}
+        if "submit_time" in output and "end_time" in output:
+            outputs.append(output)
+    return outputs
+
+
+def test_every_documented_and_emulated_task_time_is_read():
+    """service_seconds reads the times of each documented example and of the emulator, as the
+    documented `YYYY-MM-DD HH:mm:ss.SSS` format says."""
+    outputs = documented_task_times()
+    outputs.append(
+        {"submit_time": task_time(1_700_000_000.25), "end_time": task_time(1_700_000_003.5)}
+    )
+    assert len(outputs) >= 5
+    for output in outputs:
+        start = datetime.strptime(output["submit_time"], DOCUMENTED)
+        end = datetime.strptime(output["end_time"], DOCUMENTED)
+        assert service_seconds(output) == (end - start).total_seconds()
+    assert service_seconds(outputs[-1]) == 3.25
+
+
+def test_a_task_time_without_milliseconds_is_read():
+    """A time the service gives to the whole second still counts (strptime's `.%f` refused it)."""
+    output = {"submit_time": "2025-02-21 17:56:31", "end_time": "2025-02-21 17:56:42.530"}
+    assert service_seconds(output) == 11.53
+
+
+def test_unreadable_task_times_give_no_duration():
+    """Missing, malformed, or one time with a UTC offset and one without: no duration, no error."""
+    for output in (
+        {"submit_time": "2025-02-21 17:56:31.786"},
+        {"submit_time": "yesterday", "end_time": "2025-02-21 17:56:42.530"},
+        {"submit_time": "2025-02-21 17:56:31.786+08:00", "end_time": "2025-02-21 17:56:42.530"},
+    ):
+        assert service_seconds(output) is None

@@ -1,0 +1,105 @@
+"""The journal's lines are durable before the steps that depend on them, while the lines of many
+jobs share their writes and fsyncs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+from runner_kit import SEEDS, run
+
+from wanform.runner.api.client import Client
+from wanform.runner.engine.journal import Journal
+
+
+class Durable:
+    """Watches os.fsync: how many times the journal was fsynced, and its text that was durable at
+    the last one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.fsyncs, self.size = path, 0, 0
+
+    def watch(self, monkeypatch) -> None:
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            real(fd)
+            if os.readlink(f"/proc/self/fd/{fd}") == str(self.path):
+                self.fsyncs += 1
+                self.size = os.fstat(fd).st_size
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def entries(self) -> list[dict]:
+        with open(self.path, "rb") as fh:
+            text = fh.read(self.size).decode("utf-8")
+        return [json.loads(line) for line in text.splitlines()]
+
+
+async def test_events_recorded_at_once_share_one_fsync_and_are_durable_on_return(
+    tmp_path, monkeypatch
+):
+    """Three jobs recording in one turn of the loop cost one fsync; each `record` returns with
+    its line on disk."""
+    durable = Durable(tmp_path / ".wanform" / "journal.jsonl")
+    with Journal(tmp_path) as journal:
+        durable.watch(monkeypatch)
+
+        async def submitted(job: str, task_id: str) -> None:
+            await journal.record("submitted", job, task_id=task_id, request_id="r")
+            assert {"job": job, "task_id": task_id} in [
+                {"job": e["job"], "task_id": e["task_id"]} for e in durable.entries()
+            ]
+
+        await asyncio.gather(*(submitted(j, f"t-{j}") for j in "abc"))
+        assert durable.fsyncs == 1
+        assert journal.task_ids == {"t-a", "t-b", "t-c"}
+
+
+async def test_each_intent_and_task_id_is_durable_before_the_request_that_depends_on_it(
+    project, emulators, monkeypatch
+):
+    """Ten jobs at once: each submission is sent only once its intent is fsynced, each task is
+    polled only once its id is (whether lines happen to share an fsync depends on timing)."""
+    emulator = await emulators()
+    project.recipe("foxes", SEEDS)
+    durable = Durable(project.root / ".wanform" / "journal.jsonl")
+    durable.watch(monkeypatch)
+    real_submit, real_task = Client.submit, Client.task
+    sent = []
+
+    async def submit(self, path, body, headers, synchronous=False):
+        intents = [e for e in durable.entries() if e["event"] == "submitting"]
+        sent.append(path)
+        assert len(intents) >= len(sent), "a submission was sent before its intent was durable"
+        return await real_submit(self, path, body, headers, synchronous=synchronous)
+
+    async def task(self, task_id):
+        known = {e.get("task_id") for e in durable.entries() if e["event"] == "submitted"}
+        assert task_id in known, f"task {task_id} was polled before its id was durable"
+        return await real_task(self, task_id)
+
+    monkeypatch.setattr(Client, "submit", submit)
+    monkeypatch.setattr(Client, "task", task)
+    result = await run(project, emulator)
+    assert result.result.exit_code == 0, result.err
+    assert len(sent) == 10
+    lines = project.journal()
+    assert len(lines) == 30 and durable.entries() == lines
+
+
+async def test_a_bug_while_writing_reaches_the_waiting_job(tmp_path, monkeypatch):
+    """An error other than an OSError while writing is raised to the job that recorded the line,
+    which is never left waiting."""
+    with Journal(tmp_path) as journal:
+
+        def broken(entries: list[dict]) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(journal, "_append", broken)
+        with pytest.raises(RuntimeError, match="a bug"):
+            await asyncio.wait_for(journal.record("submitted", "a", task_id="t1"), timeout=30)
+        await asyncio.wait_for(journal.drained(), timeout=30)
