@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -46,7 +47,7 @@ _FROM_RUN = {
 }
 
 
-def report_state(run_state: str | None, entry: dict | None) -> str:
+def report_state(run_state: str | None, entry: Mapping[str, object] | None) -> str:
     """A job's state for the report, from its last run (if any) and its lock entry (if any).
 
     A job the last run found done earlier (the engine's `skipped`) is what its lock entry says; a

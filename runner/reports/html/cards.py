@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from wanform.runner.gitops.lockfile import LockEntry
 from wanform.runner.gitops.plan import PlannedJob
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.reports.history import report_state
@@ -95,7 +96,9 @@ def _local(checked: CheckedJob, value: str) -> Path:
     return checked.job.recipe.abspath.parent / value
 
 
-def images(checked: CheckedJob | None, entry: dict | None, root: Path) -> list[tuple[Path, bool]]:
+def images(
+    checked: CheckedJob | None, entry: LockEntry | None, root: Path
+) -> list[tuple[Path, bool]]:
     """Every local image a card shows, with whether it is wanform's own output."""
     shown = []
     if checked is not None:
@@ -112,7 +115,7 @@ def palette(checked: CheckedJob) -> list[dict]:
     ]
 
 
-def sidecar(entry: dict | None, root: Path) -> dict:
+def sidecar(entry: LockEntry | None, root: Path) -> dict:
     """The job's sidecar, or {} when there is none or it cannot be read."""
     name = (entry or {}).get("sidecar")
     if not isinstance(name, str):
@@ -136,7 +139,7 @@ def parameters(checked: CheckedJob | None, side: dict) -> dict:
     return {"function": function, **shown} if function else shown
 
 
-def outputs(entry: dict | None, places: Places, make: Thumbnailer) -> list[dict]:
+def outputs(entry: LockEntry | None, places: Places, make: Thumbnailer) -> list[dict]:
     """The images the lock records, each as a thumbnail linking the full file."""
     shown = []
     for output in (entry or {}).get("outputs", []):
@@ -147,7 +150,7 @@ def outputs(entry: dict | None, places: Places, make: Thumbnailer) -> list[dict]
 
 def card(
     planned: PlannedJob,
-    entry: dict | None,
+    entry: LockEntry | None,
     last: dict | None,
     places: Places,
     make: Thumbnailer,
