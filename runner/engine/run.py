@@ -50,7 +50,13 @@ from wanform.runner.api.limits import Gates, Limits
 from wanform.runner.api.retries import RetryPolicy, retrying
 from wanform.runner.engine.chain import Chain, UpstreamError
 from wanform.runner.engine.feeder import Feeder
-from wanform.runner.engine.journal import JobRecord, Journal, JournalError
+from wanform.runner.engine.journal import (
+    FailureRecord,
+    JobRecord,
+    Journal,
+    JournalError,
+    JournalOutput,
+)
 from wanform.runner.engine.outputs import (
     PNG_SIGNATURE,
     AtomicFile,
@@ -141,7 +147,7 @@ class Work:
     task_status: str | None = None
     times: dict[str, str] = field(default_factory=dict)
     adopted: bool = False  # its task was found after a lost answer: checked before it is kept
-    previous: Sequence[dict] = ()  # files of the task this one replaces
+    previous: Sequence[JournalOutput] = ()  # files of the task this one replaces
     _built: BuiltRequest | None = None
 
     @property
@@ -162,7 +168,7 @@ class Work:
         self._built = None
 
 
-def _intact(outputs: Sequence[dict]) -> bool:
+def _intact(outputs: Sequence[JournalOutput]) -> bool:
     """Whether every file a finished job wrote is still there, unchanged."""
     for item in outputs:
         path = Path(item.get("file", ""))
@@ -618,8 +624,8 @@ class Engine:
             task_id=w.state.task_id,
             status="SUCCEEDED",
             request_id=provenance["request_id"],
-            outputs=[asdict(i) for i in w.state.images],
-            failures=[asdict(f) for f in w.state.failures],
+            outputs=[i.record() for i in w.state.images],
+            failures=[f.record() for f in w.state.failures],
             sidecar=unwritten is None,
         )
         return unwritten
@@ -759,8 +765,8 @@ def _not_kept_error(
     )
 
 
-def _resubmitting(task: str | None, failures: Sequence[dict]) -> str:
-    codes = ", ".join(sorted({str(f.get("code")) for f in failures}))
+def _resubmitting(task: str | None, failures: Sequence[FailureRecord]) -> str:
+    codes = ", ".join(sorted({f["code"] for f in failures}))
     return (
         f"task {task} made {len(failures)} image(s) fewer than asked ({codes}, which a retry "
         "may pass); submitting the whole request again (billed again for every image it "

@@ -4,10 +4,10 @@ code."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from wanform.runner.api.errors import WanformError
-from wanform.runner.engine.journal import JournalError
+from wanform.runner.engine.journal import FailureRecord, JournalError, JournalOutput
 from wanform.runner.engine.outputs import DiskError
 from wanform.runner.exits import Exit
 from wanform.spec.errors import lookup
@@ -73,12 +73,20 @@ class ImageOut:
     sha256: str
     bytes: int
 
+    def record(self) -> JournalOutput:
+        """The image as the journal records it."""
+        return {"index": self.index, "file": self.file, "sha256": self.sha256, "bytes": self.bytes}
+
 
 @dataclass(slots=True)
 class ImageFailure:
     index: int
     code: str
     message: str
+
+    def record(self) -> FailureRecord:
+        """The failure as the journal, the lock and the sidecar record it."""
+        return {"index": self.index, "code": self.code, "message": self.message}
 
 
 @dataclass(slots=True)
@@ -115,7 +123,7 @@ class JobState:
     @property
     def rerun(self) -> str | None:
         """For a partial job, what a rerun does about it (REFETCH, RESUBMIT or None: nothing)."""
-        return rerun_kind(asdict(f) for f in self.failures) if self.outcome == PARTIAL else None
+        return rerun_kind(f.record() for f in self.failures) if self.outcome == PARTIAL else None
 
     @property
     def unkept(self) -> bool:
@@ -138,8 +146,8 @@ class JobState:
             "request_id": self.request_id,
             "resumed": self.resumed,
             "sidecar": self.sidecar,
-            "images": [asdict(i) for i in self.images],
-            "failed_images": [asdict(f) for f in self.failures],
+            "images": [i.record() for i in self.images],
+            "failed_images": [f.record() for f in self.failures],
             "notices": self.notices,
             "error": None,
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Required, TypedDict
 
+from wanform.runner.engine.journal import FailureRecord
 from wanform.runner.engine.outputs import write_atomic
 from wanform.runner.reports import versions
 
@@ -33,14 +34,6 @@ class LockOutput(TypedDict, total=False):
     height: int | None
 
 
-class LockFailure(TypedDict):
-    """An image a job asked for and did not get, with the service's code and message."""
-
-    index: int
-    code: str
-    message: str
-
-
 class LockEntry(TypedDict, total=False):
     """What the lock records of one job (`wanform.runner.gitops.plan.lock_entry` writes every
     field; an entry written by hand, or by an older wanform, may lack any)."""
@@ -59,7 +52,7 @@ class LockEntry(TypedDict, total=False):
     outputs: list[LockOutput]
     sidecar: str | None
     sidecar_sha256: str | None
-    failures: list[LockFailure]
+    failures: list[FailureRecord]
     state: str
 
 

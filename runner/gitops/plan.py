@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanform.runner.api.targets import DASHSCOPE
+from wanform.runner.engine.journal import FailureRecord
 from wanform.runner.engine.outputs import within
 from wanform.runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
 from wanform.runner.gitops.lockfile import (
     LockEntry,
-    LockFailure,
     LockFile,
     LockOutput,
     job_key,
@@ -179,7 +179,7 @@ def _moved(recorded: object, target: str) -> list[str]:
     return [] if recorded == target or legacy else [f"target: {recorded or 'unknown'} -> {target}"]
 
 
-def _unfinished(job: PlannedJob, entry: LockEntry, failures: list[LockFailure]) -> None:
+def _unfinished(job: PlannedJob, entry: LockEntry, failures: list[FailureRecord]) -> None:
     """A job the lock records with failed images: incomplete when a rerun can finish it (submit
     it again, billed; or fetch its task's images again, not billed), else partial."""
     then = rerun_kind(failures)
@@ -245,7 +245,7 @@ def lock_entry(
     request_id: str | None,
     finished: str | None,
     outputs: list[LockOutput],
-    failures: list[LockFailure],
+    failures: list[FailureRecord],
     sidecar: str | None = None,
     sidecar_sha256: str | None = None,
     state: str = "complete",

@@ -14,7 +14,6 @@ from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.links import plan_chained, relinked
 from wanform.runner.gitops.lockfile import (
     LockEntry,
-    LockFailure,
     LockFile,
     LockFileError,
     LockOutput,
@@ -119,9 +118,7 @@ def record(
         if state.state not in RECORDED:
             continue
         outputs = [_output(image.index, image.file, image.sha256, root) for image in state.images]
-        failures: list[LockFailure] = [
-            {"index": f.index, "code": f.code, "message": f.message} for f in state.failures
-        ]
+        failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
             target=target,
