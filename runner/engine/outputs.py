@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import os
 import re
 import struct
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from wanform.runner.api.errors import FileError, WanformError, safe_url
-from wanform.runner.reports import versions
 from wanform.spec import datauri
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -305,10 +303,3 @@ def redact(data: Any) -> Any:
 
 def safe_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
-
-
-def write_sidecar(path: Path, provenance: dict) -> None:
-    doc = {"version": versions.SIDECAR, **provenance}
-    write_atomic(
-        path, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    )

@@ -20,7 +20,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,6 @@ from wanform.runner.engine.outputs import (
     safe_name,
     within,
     write_error,
-    write_sidecar,
 )
 from wanform.runner.engine.polling import Durations
 from wanform.runner.engine.states import (
@@ -102,6 +101,7 @@ from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source, journal_key, load_sources
 from wanform.runner.reports.progress import Lines
+from wanform.runner.reports.provenance import JobProvenance, Provenance, SentRequest, write_sidecar
 from wanform.runner.timestamps import utc_now
 from wanform.spec.imageprobe import ImageProbeError, probe_stream
 from wanform.spec.models import MODELS, ModelSpec, TaskStatus
@@ -142,7 +142,7 @@ class Work:
     place: Placement
     sources: list[Source] = field(default_factory=list)
     journal_key: str = ""
-    request: dict | None = None  # provenance form of what was sent
+    request: SentRequest | None = None  # provenance form of what was sent
     request_id: str = ""
     task_status: str | None = None
     times: dict[str, str] = field(default_factory=dict)
@@ -597,7 +597,8 @@ class Engine:
         one writer), which names the images written and those not made or not kept. Returns why
         the sidecar could not be written, if it could not."""
         output = answer.body.get("output") or {}
-        provenance = self._provenance(w) | {
+        provenance: Provenance = {
+            **self._provenance(w),
             "request_id": w.request_id or answer.request_id,
             "status": "SUCCEEDED" if not w.state.failures else "PARTIAL",
             "usage": answer.body.get("usage"),
@@ -606,10 +607,16 @@ class Engine:
             "timings": w.times,
             "texts": texts,
             "images": [
-                {**asdict(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])}
+                {
+                    "index": i.index,
+                    "file": Path(i.file).name,
+                    "sha256": i.sha256,
+                    "bytes": i.bytes,
+                    "url": safe_url(urls[i.index]),
+                }
                 for i in w.state.images
             ],
-            "failed_images": [asdict(f) for f in w.state.failures],
+            "failed_images": [f.record() for f in w.state.failures],
         }
         unwritten = None
         try:
@@ -630,7 +637,7 @@ class Engine:
         )
         return unwritten
 
-    def _provenance(self, w: Work) -> dict:
+    def _provenance(self, w: Work) -> JobProvenance:
         job = w.checked.job
         return {
             "recipe": job.recipe.relative,

@@ -3,11 +3,11 @@ the lock, the sidecar and the last run say came of it. Plain dicts, ready for th
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from wanform.runner.gitops.lockfile import LockEntry
@@ -15,6 +15,7 @@ from wanform.runner.gitops.plan import PlannedJob
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.reports.history import report_state
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError
+from wanform.runner.reports.provenance import Sidecar, read_sidecar
 
 # Makes (or finds) the thumbnail of an image; `own` for wanform's outputs.
 Thumbnailer = Callable[[Path, bool], Thumb]
@@ -115,24 +116,19 @@ def palette(checked: CheckedJob) -> list[dict]:
     ]
 
 
-def sidecar(entry: LockEntry | None, root: Path) -> dict:
-    """The job's sidecar, or {} when there is none or it cannot be read."""
+def sidecar(entry: LockEntry | None, root: Path) -> Sidecar | None:
+    """The job's sidecar, or None when there is none or it cannot be read."""
     name = (entry or {}).get("sidecar")
-    if not isinstance(name, str):
-        return {}
-    try:
-        doc = json.loads((root / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return read_sidecar(root / name) if name else None
 
 
-def parameters(checked: CheckedJob | None, side: dict) -> dict:
+def parameters(checked: CheckedJob | None, side: Sidecar | None) -> dict:
     """Every parameter sent (the sidecar's record of it), else what would be sent."""
-    body = (side.get("request") or {}).get("body")
-    if not isinstance(body, dict) and checked is not None:
+    sent = side["request"] if side else None
+    body: Mapping[str, Any] | None = sent["body"] if sent else None
+    if body is None and checked is not None:
         body = checked.request.body
-    if not isinstance(body, dict):
+    if body is None:
         return {}
     shown = {k: v for k, v in (body.get("parameters") or {}).items() if k != "color_palette"}
     function = (body.get("input") or {}).get("function")
@@ -180,7 +176,7 @@ def card(
         "plan": planned.status,
         "reasons": planned.reasons,
         "task_id": (entry or {}).get("task_id") or (last or {}).get("task_id"),
-        "timings": {**(side.get("timings") or {}), **(side.get("service_times") or {})},
+        "timings": {**side["timings"], **side["service_times"]} if side else {},
         "previous": [],
     }
 
