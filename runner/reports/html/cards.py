@@ -13,7 +13,7 @@ from urllib.parse import quote
 from wanform.runner.gitops.lockfile import LockEntry
 from wanform.runner.gitops.plan import PlannedJob
 from wanform.runner.recipes.check import CheckedJob
-from wanform.runner.reports.history import report_state
+from wanform.runner.reports.history import RunJob, report_state
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError
 from wanform.runner.reports.provenance import Sidecar, read_sidecar
 
@@ -147,7 +147,7 @@ def outputs(entry: LockEntry | None, places: Places, make: Thumbnailer) -> list[
 def card(
     planned: PlannedJob,
     entry: LockEntry | None,
-    last: dict | None,
+    last: RunJob | None,
     places: Places,
     make: Thumbnailer,
 ) -> dict:
@@ -156,7 +156,6 @@ def card(
     side = sidecar(entry, places.root)
     recipe, _, job = planned.key.partition("::")
     failures = list((entry or {}).get("failures") or [])
-    error = (last or {}).get("error")
     values = checked.job.values if checked is not None else {}
     return {
         "key": planned.key,
@@ -171,11 +170,11 @@ def card(
         "palette": palette(checked) if checked is not None else [],
         "outputs": outputs(entry, places, make),
         "failures": failures,
-        "error": error if isinstance(error, dict) else None,
-        "state": report_state((last or {}).get("state"), entry),
+        "error": last["error"] if last else None,
+        "state": report_state(last["state"] if last else None, entry),
         "plan": planned.status,
         "reasons": planned.reasons,
-        "task_id": (entry or {}).get("task_id") or (last or {}).get("task_id"),
+        "task_id": (entry or {}).get("task_id") or (last["task_id"] if last else None),
         "timings": {**side["timings"], **side["service_times"]} if side else {},
         "previous": [],
     }
