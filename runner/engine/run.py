@@ -44,7 +44,6 @@ from wanform.runner.api.errors import (
     TaskFailedError,
     TransportError,
     WanformError,
-    safe_url,
 )
 from wanform.runner.api.limits import Gates, Limits
 from wanform.runner.api.retries import RetryPolicy, retrying
@@ -101,7 +100,13 @@ from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source, journal_key, load_sources
 from wanform.runner.reports.progress import Lines
-from wanform.runner.reports.provenance import JobProvenance, Provenance, SentRequest, write_sidecar
+from wanform.runner.reports.provenance import (
+    JobProvenance,
+    Provenance,
+    SentRequest,
+    image_record,
+    write_sidecar,
+)
 from wanform.runner.timestamps import utc_now
 from wanform.spec.imageprobe import ImageProbeError, probe_stream
 from wanform.spec.models import MODELS, ModelSpec, TaskStatus
@@ -606,16 +611,7 @@ class Engine:
             "service_times": service_times(output),
             "timings": w.times,
             "texts": texts,
-            "images": [
-                {
-                    "index": i.index,
-                    "file": Path(i.file).name,
-                    "sha256": i.sha256,
-                    "bytes": i.bytes,
-                    "url": safe_url(urls[i.index]),
-                }
-                for i in w.state.images
-            ],
+            "images": [image_record(i, urls[i.index]) for i in w.state.images],
             "failed_images": [f.record() for f in w.state.failures],
         }
         unwritten = None

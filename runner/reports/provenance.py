@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 from typing import TypedDict, TypeGuard
 
+from wanform.runner.api.errors import safe_url
 from wanform.runner.engine.journal import FailureRecord
 from wanform.runner.engine.outputs import write_atomic
+from wanform.runner.engine.states import ImageOut
 from wanform.runner.reports import versions
 
 
@@ -65,6 +67,17 @@ class Sidecar(Provenance):
     """The file: the provenance and the format version."""
 
     version: int
+
+
+def image_record(image: ImageOut, url: str) -> ImageRecord:
+    """An image as its sidecar records it: by file name, and the URL without its signature."""
+    return {
+        "index": image.index,
+        "file": Path(image.file).name,
+        "sha256": image.sha256,
+        "bytes": image.bytes,
+        "url": safe_url(url),
+    }
 
 
 def write_sidecar(path: Path, provenance: Provenance) -> None:
