@@ -111,7 +111,7 @@ MUTANTS = [
     Mutant(
         "hash-cache-ignores-mtime",
         "runner/gitops/fingerprint.py",
-        "if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:",
+        "if known and known[:2] == (stat.st_size, stat.st_mtime_ns):",
         "if known:",
         (GITOPS + "test_hash_cache.py", GITOPS + "test_plan.py"),
         "a rewritten image keeps its cached hash",

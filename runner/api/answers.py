@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
 from wanform.runner.api.errors import WanformError
 from wanform.runner.recipes.build import BuiltRequest
@@ -23,6 +24,14 @@ SERVICE_TIMES = ("submit_time", "scheduled_time", "end_time")
 EXACT_COUNT_MODES = frozenset({"edit", "text_to_image"})
 
 
+class FailureRecord(TypedDict):
+    """An image not made or not kept, as the journal, the lock and the sidecar record it."""
+
+    index: int
+    code: str
+    message: str
+
+
 @dataclass(slots=True)
 class ImageFailure:
     """An image a task did not make, or the run did not keep: its number, code and message."""
@@ -30,6 +39,10 @@ class ImageFailure:
     index: int
     code: str
     message: str
+
+    def record(self) -> FailureRecord:
+        """The failure as the journal, the lock and the sidecar record it."""
+        return {"index": self.index, "code": self.code, "message": self.message}
 
 
 @dataclass

@@ -148,9 +148,8 @@ def record(
     kind = _kind(target, played.where.emulator)
     variants = next(iter(models.values())).variants if target.embedded else {}
     origin = snapshots.provenance(
-        kind, played.where.base_url, _region(kind, played.where.base_url), variants
+        kind, played.where.base_url, _region(kind, played.where.base_url), variants, played.skipped
     )
-    origin["skipped"] = played.skipped
     by_id = {c.id: c for c in cases}
     written = {
         case_id: snapshots.snapshot(by_id[case_id], seen, kind)

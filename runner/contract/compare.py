@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from wanform.runner.contract.snapshots import SnapshotOrigin
 from wanform.runner.contract.suite import Case
 
 SHOWN_KEYS = 3  # key differences named per answer; the rest are counted
@@ -94,7 +95,7 @@ def verdict(diffs: list[str], expected: Mapping, settles: bool) -> str:
     return "unverified" if expected["unverified"] else "agrees"
 
 
-def summary(counts: Counter, origin: Mapping) -> str:
+def summary(counts: Counter, origin: SnapshotOrigin) -> str:
     """The closing line of a check."""
     played = sum(counts.values())
     head = (

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TypedDict, TypeGuard
 from urllib.parse import urlsplit
 
 from wanform import spec
@@ -33,6 +34,19 @@ class SnapshotError(Exception):
     """A snapshot folder that cannot be read as one."""
 
 
+class SnapshotOrigin(TypedDict):
+    """`provenance.json`: where and when a folder's snapshots were made, and what was not."""
+
+    format: int
+    target: str  # one of KINDS
+    region: str | None
+    host: str | None  # the base URL's host only, never a key or a query
+    date: str  # YYYY-MM-DD, UTC
+    wanform: str
+    variants: dict[str, str]  # the emulator's variants, by name
+    skipped: dict[str, str]  # case id -> why it was not played
+
+
 def wanform_version() -> str:
     try:
         return version("wanform")
@@ -40,7 +54,13 @@ def wanform_version() -> str:
         return "unknown"
 
 
-def provenance(kind: str, base_url: str, region: str | None, variants: Mapping[str, str]) -> dict:
+def provenance(
+    kind: str,
+    base_url: str,
+    region: str | None,
+    variants: Mapping[str, str],
+    skipped: Mapping[str, str],
+) -> SnapshotOrigin:
     """Where and when the snapshots were made; the host only, never a key or a query."""
     return {
         "format": FORMAT,
@@ -50,6 +70,7 @@ def provenance(kind: str, base_url: str, region: str | None, variants: Mapping[s
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "wanform": wanform_version(),
         "variants": dict(sorted(variants.items())),
+        "skipped": dict(skipped),
     }
 
 
@@ -78,7 +99,9 @@ def _dump(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write(folder: Path, snapshots: Mapping[str, dict], origin: dict, known: Iterable[str]) -> None:
+def write(
+    folder: Path, snapshots: Mapping[str, dict], origin: SnapshotOrigin, known: Iterable[str]
+) -> None:
     """Write each snapshot and the provenance, each file replaced atomically; an older snapshot
     of a `known` case not among them is removed, so the folder holds one recording."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,10 +113,10 @@ def write(folder: Path, snapshots: Mapping[str, dict], origin: dict, known: Iter
         os.replace(part, folder / name)
 
 
-def read(folder: Path) -> tuple[dict, dict[str, dict]]:
+def read(folder: Path) -> tuple[SnapshotOrigin, dict[str, dict]]:
     """(provenance, snapshots by case id); SnapshotError naming the first unreadable file."""
     origin = _load(folder / PROVENANCE)
-    if origin.get("format") != FORMAT or origin.get("target") not in KINDS:
+    if not _is_origin(origin):
         raise SnapshotError(
             f"{folder / PROVENANCE}: not a wanform contract provenance of format {FORMAT}"
         )
@@ -106,6 +129,22 @@ def read(folder: Path) -> tuple[dict, dict[str, dict]]:
             raise SnapshotError(f"{file}: not a snapshot of case {file.stem!r}")
         found[file.stem] = data
     return origin, found
+
+
+def _is_origin(data: dict) -> TypeGuard[SnapshotOrigin]:
+    """Every field of `SnapshotOrigin`, with its type; the format this code reads."""
+    return (
+        data.get("format") == FORMAT
+        and data.get("target") in KINDS
+        and all(isinstance(data.get(k), str) for k in ("date", "wanform"))
+        and all(isinstance(data.get(k), (str, type(None))) for k in ("region", "host"))
+        and all(_strings(data.get(k)) for k in ("variants", "skipped"))
+    )
+
+
+def _strings(value: object) -> bool:
+    """Whether `value` is a JSON object of strings."""
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def _answer_ok(answer: object, fields: frozenset[str]) -> bool:

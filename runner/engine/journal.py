@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Required, TypedDict, TypeGuard, Unpack
 
+from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.errors import WanformError
 from wanform.runner.engine.guard import STATE_DIR, run_guard
 from wanform.runner.timestamps import utc_now
@@ -47,6 +48,40 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+class JournalOutput(TypedDict, total=False):
+    """A file a finished job wrote (an ImageOut); on replay only its `file` is checked."""
+
+    index: int
+    file: str  # relative to the project root when inside it
+    sha256: str
+    bytes: int
+
+
+class JournalFields(TypedDict, total=False):
+    """What a line holds beyond its event and job (FIELD_TYPES checks them on replay)."""
+
+    task_id: str | None
+    request_id: str
+    status: str | None
+    at: float  # epoch seconds of a submission
+    timeout: float
+    model: str
+    code: str  # a refused submission's error code
+    outputs: list[JournalOutput]
+    failures: list[FailureRecord]
+    sidecar: bool
+    candidates: list[str]
+    adopted: bool
+
+
+class JournalLine(JournalFields, total=False):
+    """One line of the journal, as `Journal.write` writes it and `Journal.open` replays it."""
+
+    event: Required[str]
+    job: Required[str]
+    time: str  # ISO 8601 with its offset
+
+
 class JournalError(WanformError):
     """A journal line could not be written (a full disk): the run stops, since no task may be
     paid for without it."""
@@ -69,8 +104,8 @@ class JobRecord:
         None  # None while the task runs; SUCCEEDED, FAILED, CANCELED, EXPIRED when it ended
     )
     # shared empties until the task ends with files: no two lists per job of a large run
-    outputs: Sequence[dict] = ()
-    failures: Sequence[dict] = ()  # images it did not make or keep
+    outputs: Sequence[JournalOutput] = ()
+    failures: Sequence[FailureRecord] = ()  # images it did not make or keep
     sidecar: bool = True  # False: the job's sidecar could not be written
     intent: float | None = (
         None  # epoch seconds of a submission whose answer never reached the journal
@@ -111,7 +146,7 @@ class Journal:
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
         # entries `record` was given and not yet written, each with the future its job waits on
-        self._queued: list[tuple[dict, asyncio.Future[JournalError | None]]] = []
+        self._queued: list[tuple[JournalLine, asyncio.Future[JournalError | None]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     def open(self) -> Journal:
@@ -150,7 +185,7 @@ class Journal:
             if _well_formed(entry):
                 self._apply(self._located(entry))
 
-    def _located(self, entry: dict) -> dict:
+    def _located(self, entry: JournalLine) -> JournalLine:
         """The entry with each output file as a path in this checkout of the project, spelled as
         the run spells the files it writes (from the root it was given)."""
         if entry.get("outputs"):
@@ -160,16 +195,15 @@ class Journal:
             ]
         return entry
 
-    def _portable(self, output: object) -> object:
+    def _portable(self, output: JournalOutput) -> JournalOutput:
         """An output to record: its file relative to the project root when inside it."""
         if not _named(output):
             return output
-        assert isinstance(output, dict)
         file, root = Path(os.path.abspath(output["file"])), Path(os.path.abspath(self.root))
         inside = file.is_relative_to(root)
         return {**output, "file": file.relative_to(root).as_posix()} if inside else output
 
-    def _apply(self, entry: dict) -> None:
+    def _apply(self, entry: JournalLine) -> None:
         record = self.records.setdefault(entry["job"], JobRecord())
         event, task_id = entry.get("event"), entry.get("task_id")
         if task_id:
@@ -216,14 +250,14 @@ class Journal:
     def get(self, job: str) -> JobRecord | None:
         return self.records.get(job)
 
-    def write(self, event: str, job: str, **fields: object) -> None:
+    def write(self, event: str, job: str, **fields: Unpack[JournalFields]) -> None:
         """Append one event and make it durable before returning, outside a run's loop (which
         uses `record`); JournalError if it cannot be."""
         entry = self._entry(event, job, fields)
         self._append([entry])
         self._written(entry)
 
-    async def record(self, event: str, job: str, **fields: object) -> None:
+    async def record(self, event: str, job: str, **fields: Unpack[JournalFields]) -> None:
         """Append one event and return once it is durable, written and fsynced with the events
         other jobs recorded meanwhile; JournalError if it cannot be. A job cancelled while it
         waits leaves its event to be written all the same."""
@@ -261,14 +295,13 @@ class Journal:
         finally:
             self._flushing = None
 
-    def _entry(self, event: str, job: str, fields: dict[str, object]) -> dict:
-        entry = {"event": event, "job": job, "time": utc_now(), **fields}
-        outputs = fields.get("outputs")
-        if isinstance(outputs, list):
-            entry["outputs"] = [self._portable(o) for o in outputs]
+    def _entry(self, event: str, job: str, fields: JournalFields) -> JournalLine:
+        entry: JournalLine = {"event": event, "job": job, "time": utc_now(), **fields}
+        if "outputs" in fields:
+            entry["outputs"] = [self._portable(o) for o in fields["outputs"]]
         return entry
 
-    def _append(self, entries: list[dict]) -> None:
+    def _append(self, entries: list[JournalLine]) -> None:
         """Write `entries` as lines, flush and fsync once; JournalError if they are not durable."""
         assert self._file is not None, "journal not open"
         text = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
@@ -282,10 +315,12 @@ class Journal:
                 f"cannot write {self.path}: {exc.strerror or exc}" + (f" ({name})" if name else "")
             ) from None
 
-    def _written(self, entry: dict) -> None:
+    def _written(self, entry: JournalLine) -> None:
         """What a durable entry tells the run."""
         if entry["event"] == "finished":  # 20,000 jobs' file lists would stay in memory for nothing
-            entry = {k: v for k, v in entry.items() if k not in ("outputs", "failures")}
+            entry = entry.copy()
+            entry.pop("outputs", None)
+            entry.pop("failures", None)
         self._apply(entry)
 
 
@@ -297,7 +332,7 @@ def _epoch(text: object) -> float | None:
         return None
 
 
-def _well_formed(entry: object) -> bool:
+def _well_formed(entry: object) -> TypeGuard[JournalLine]:
     """Whether a replayed line is an entry this module wrote: a job, and fields of their types."""
     if not isinstance(entry, dict) or not isinstance(entry.get("job"), str):
         return False
@@ -310,7 +345,7 @@ def _well_formed(entry: object) -> bool:
     )
 
 
-def _named(output: object) -> bool:
+def _named(output: object) -> TypeGuard[JournalOutput]:
     """Whether an output names its file (the check on the way in refuses the others)."""
     return isinstance(output, dict) and isinstance(output.get("file"), str) and bool(output["file"])
 

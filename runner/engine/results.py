@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanform.runner.api.answers import (
@@ -31,10 +31,14 @@ from wanform.runner.api.answers import (
 from wanform.runner.api.client import Answer, Client
 from wanform.runner.api.errors import FileError, TaskFailedError, WanformError, safe_url
 from wanform.runner.api.retries import RetryPolicy, retrying
-from wanform.runner.engine.journal import JobRecord, Journal
+from wanform.runner.engine.journal import JobRecord, Journal, JournalOutput
 from wanform.runner.engine.outputs import (
+    ImageRecord,
+    JobProvenance,
     OutputWriteError,
     Placement,
+    Provenance,
+    SentRequest,
     finish_png,
     image_suffix,
     write_error,
@@ -78,12 +82,12 @@ class Work:
     place: Placement
     sources: list[Source] = field(default_factory=list)
     journal_key: str = ""
-    request: dict | None = None  # provenance form of what was sent
+    request: SentRequest | None = None  # provenance form of what was sent
     request_id: str = ""
     task_status: str | None = None
     times: dict[str, str] = field(default_factory=dict)
     adopted: bool = False  # its task was found after a lost answer: checked before it is kept
-    previous: Sequence[dict] = ()  # files of the task this one replaces
+    previous: Sequence[JournalOutput] = ()  # files of the task this one replaces
     _built: BuiltRequest | None = None
 
     @property
@@ -110,7 +114,7 @@ def notice(progress: Progress, w: Work, text: str) -> None:
     progress.notice(f"{w.state.label}: {text}")
 
 
-def _intact(outputs: Sequence[dict]) -> bool:
+def _intact(outputs: Sequence[JournalOutput]) -> bool:
     """Whether every file a finished job wrote is still there, unchanged."""
     for item in outputs:
         path = Path(item.get("file", ""))
@@ -250,7 +254,8 @@ class ResultWriter:
         one writer), which names the images written and those not made or not kept. Returns why
         the sidecar could not be written, if it could not."""
         output = answer.body.get("output") or {}
-        provenance = self._provenance(w) | {
+        provenance: Provenance = {
+            **self._provenance(w),
             "request_id": w.request_id or answer.request_id,
             "status": "SUCCEEDED" if not w.state.failures else "PARTIAL",
             "usage": answer.body.get("usage"),
@@ -258,11 +263,8 @@ class ResultWriter:
             "service_times": service_times(output),
             "timings": w.times,
             "texts": texts,
-            "images": [
-                {**asdict(i), "file": Path(i.file).name, "url": safe_url(urls[i.index])}
-                for i in w.state.images
-            ],
-            "failed_images": [asdict(f) for f in w.state.failures],
+            "images": [image_record(i, urls[i.index]) for i in w.state.images],
+            "failed_images": [f.record() for f in w.state.failures],
         }
         unwritten = None
         try:
@@ -277,13 +279,13 @@ class ResultWriter:
             task_id=w.state.task_id,
             status="SUCCEEDED",
             request_id=provenance["request_id"],
-            outputs=[asdict(i) for i in w.state.images],
-            failures=[asdict(f) for f in w.state.failures],
+            outputs=[i.record() for i in w.state.images],
+            failures=[f.record() for f in w.state.failures],
             sidecar=unwritten is None,
         )
         return unwritten
 
-    def _provenance(self, w: Work) -> dict:
+    def _provenance(self, w: Work) -> JobProvenance:
         job = w.checked.job
         return {
             "recipe": job.recipe.relative,
@@ -439,3 +441,14 @@ def _ended_without_images(status: str) -> str:
     if status == TaskStatus.UNKNOWN:
         return "the service no longer knows this task (expired after 24 h)"
     return "the task failed without a message"
+
+
+def image_record(image: ImageOut, url: str) -> ImageRecord:
+    """An image as its sidecar records it: by file name, and the URL without its signature."""
+    return {
+        "index": image.index,
+        "file": Path(image.file).name,
+        "sha256": image.sha256,
+        "bytes": image.bytes,
+        "url": safe_url(url),
+    }

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wanform.runner.api.answers import POLL_ENDS, ImageFailure, service_seconds
+from wanform.runner.api.answers import POLL_ENDS, FailureRecord, ImageFailure, service_seconds
 from wanform.runner.api.client import Answer, Client
 from wanform.runner.api.errors import AccountError, EndpointError, TransportError, WanformError
 from wanform.runner.api.limits import Gates, Limits
@@ -404,8 +404,8 @@ def _upstreams_in(jobs: list[CheckedJob]) -> set[str]:
     return {link.upstream for c in jobs for link in c.links} & running
 
 
-def _resubmitting(task: str | None, failures: Sequence[dict]) -> str:
-    codes = ", ".join(sorted({str(f.get("code")) for f in failures}))
+def _resubmitting(task: str | None, failures: Sequence[FailureRecord]) -> str:
+    codes = ", ".join(sorted({f["code"] for f in failures}))
     return (
         f"task {task} made {len(failures)} image(s) fewer than asked ({codes}, which a retry "
         "may pass); submitting the whole request again (billed again for every image it "

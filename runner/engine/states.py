@@ -5,12 +5,12 @@ implements it, so the engine never imports the reports)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from wanform.runner.api.answers import ImageFailure
 from wanform.runner.api.errors import WanformError
-from wanform.runner.engine.journal import JournalError
+from wanform.runner.engine.journal import JournalError, JournalOutput
 from wanform.runner.engine.outputs import DiskError
 from wanform.runner.exits import Exit
 from wanform.spec.errors import lookup
@@ -76,6 +76,10 @@ class ImageOut:
     sha256: str
     bytes: int
 
+    def record(self) -> JournalOutput:
+        """The image as the journal records it."""
+        return {"index": self.index, "file": self.file, "sha256": self.sha256, "bytes": self.bytes}
+
 
 @dataclass(slots=True)
 class JobState:
@@ -111,7 +115,7 @@ class JobState:
     @property
     def rerun(self) -> str | None:
         """For a partial job, what a rerun does about it (REFETCH, RESUBMIT or None: nothing)."""
-        return rerun_kind(asdict(f) for f in self.failures) if self.outcome == PARTIAL else None
+        return rerun_kind(f.record() for f in self.failures) if self.outcome == PARTIAL else None
 
     @property
     def unkept(self) -> bool:
@@ -134,8 +138,8 @@ class JobState:
             "request_id": self.request_id,
             "resumed": self.resumed,
             "sidecar": self.sidecar,
-            "images": [asdict(i) for i in self.images],
-            "failed_images": [asdict(f) for f in self.failures],
+            "images": [i.record() for i in self.images],
+            "failed_images": [f.record() for f in self.failures],
             "notices": self.notices,
             "error": None,
         }

@@ -44,7 +44,7 @@ from wanform.runner.api.errors import (
 from wanform.runner.api.limits import Gates, SubmitGate
 from wanform.runner.api.retries import RetryPolicy, retrying
 from wanform.runner.engine.journal import JobRecord, Journal, JournalError
-from wanform.runner.engine.outputs import redact, safe_headers
+from wanform.runner.engine.outputs import SentRequest, redact, safe_headers
 from wanform.runner.recipes.load import Job
 from wanform.runner.recipes.wire import Source, encode_all, wire_request
 from wanform.spec.models import TaskStatus
@@ -153,13 +153,15 @@ class Submitter:
         self._sweeping: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waited: set[str] = set()  # models listed again after a run that died moments ago
 
-    async def wire(self, job: Job, sources: list[Source], synchronous: bool) -> tuple[dict, dict]:
+    async def wire(
+        self, job: Job, sources: list[Source], synchronous: bool
+    ) -> tuple[dict, SentRequest]:
         """The request as sent (images inline or uploaded) and its provenance form
         (no secrets, no big data)."""
         model = job.values["model"]
         values = await encode_all(sources, lambda source: self._upload(model, source))
         request = wire_request(job, values, synchronous)
-        doc = {
+        doc: SentRequest = {
             "method": "POST",
             "path": request.path,
             "headers": safe_headers(request.headers()),

@@ -23,6 +23,8 @@ from wanform.spec import datauri
 from wanform.spec.problems import Path, json_path
 
 HASH_CACHE = FsPath(STATE_DIR) / "hashes.json"
+# hashes.json: a file's path relative to the root -> [size, mtime in ns, "sha256:<hex>"]
+HashEntry = tuple[int, int, str]
 LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
 CHUNK = 1 << 20
 
@@ -37,25 +39,21 @@ class HashCache:
     def __init__(self, root: FsPath) -> None:
         self.root = root
         self.path = root / HASH_CACHE
-        self.entries: dict[str, list] = {}
+        self.entries = _read_hashes(self.path)
         self.dirty = False
-        try:
-            self.entries = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
 
     def file(self, path: FsPath) -> str:
         stat = path.stat()
         key = os.path.relpath(path, self.root)
         known = self.entries.get(key)
-        if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
+        if known and known[:2] == (stat.st_size, stat.st_mtime_ns):
             return known[2]
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             while block := fh.read(CHUNK):
                 digest.update(block)
         value = "sha256:" + digest.hexdigest()
-        self.entries[key] = [stat.st_size, stat.st_mtime_ns, value]
+        self.entries[key] = (stat.st_size, stat.st_mtime_ns, value)
         self.dirty = True
         return value
 
@@ -64,6 +62,25 @@ class HashCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, (canonical(dict(sorted(self.entries.items()))) + "\n").encode())
             self.dirty = False
+
+
+def _read_hashes(path: FsPath) -> dict[str, HashEntry]:
+    """The entries of the hash cache at `path`; none from a file that is not one, and none
+    that is not of the shape `HashEntry` (a damaged cache is a miss: files are hashed again)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {
+        name: (entry[0], entry[1], entry[2])
+        for name, entry in doc.items()
+        if isinstance(entry, list)
+        and len(entry) == 3
+        and all(type(n) is int for n in entry[:2])
+        and isinstance(entry[2], str)
+    }
 
 
 def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from wanform.runner.engine.states import REFETCH, rerun_kind
 from wanform.runner.gitops.fingerprint import HashCache, fingerprint
-from wanform.runner.gitops.lockfile import LockFile
+from wanform.runner.gitops.lockfile import LockEntry, LockFile
 from wanform.runner.gitops.plan import (
     CHANGED,
     INCOMPLETE,
@@ -46,13 +47,14 @@ def output_index(output: object) -> int | None:
     return int(found[1]) if found else None
 
 
-def recorded_outputs(entry: dict, field: str) -> dict[int, str]:
+def recorded_outputs(entry: LockEntry, field: Literal["path", "sha256"]) -> dict[int, str]:
     """One field (`path` or `sha256`) of the lock entry's outputs, by image index."""
     out = {}
     for output in entry.get("outputs", []):
         index = output_index(output)
-        if index is not None and output.get(field):
-            out[index] = str(output[field])
+        value = output.get(field)
+        if index is not None and value:
+            out[index] = value
     return out
 
 
@@ -73,14 +75,13 @@ def identity(
     return f"{upstream.fingerprint.digest}#{image}"
 
 
-def _keeps_its_files(upstream: PlannedJob, entry: dict) -> bool:
+def _keeps_its_files(upstream: PlannedJob, entry: LockEntry) -> bool:
     """Whether the upstream's recorded files stay as they are through the next run: it is
     unchanged, partial (not rerun), or incomplete with only images to fetch again from its task
     (a resubmitted one makes new images)."""
     if upstream.status in (UNCHANGED, PARTIAL):
         return True
-    failures = [f for f in entry.get("failures") or [] if isinstance(f, dict)]
-    return upstream.status == INCOMPLETE and rerun_kind(failures) == REFETCH
+    return upstream.status == INCOMPLETE and rerun_kind(entry.get("failures", [])) == REFETCH
 
 
 def linker(lock: LockFile, made: Made | None = None) -> Links:

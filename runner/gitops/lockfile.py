@@ -1,16 +1,20 @@
 """`wanform.lock`: what each job was, and what it made, as sorted JSON that diffs well in review.
 
 One entry per job, keyed `recipe-path::job-name` (the recipe path relative to the project root,
-with forward slashes), so entries written by different shards never touch the same lines.
+with forward slashes), so entries written by different shards never touch the same lines. An
+entry's shape is `LockEntry`; `LockFile.load` refuses an entry that breaks it, naming the job.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Required, TypedDict
 
 from wanform.runner import versions
+from wanform.runner.api.answers import FailureRecord
 from wanform.runner.files.atomic import write_atomic
 
 LOCK_NAME = "wanform.lock"
@@ -18,6 +22,67 @@ LOCK_NAME = "wanform.lock"
 
 class LockFileError(ValueError):
     """The lock file exists but cannot be read as a wanform lock."""
+
+
+class LockOutput(TypedDict, total=False):
+    """An image a job made; entries written before the lock kept `index` have it in the name."""
+
+    index: int
+    path: Required[str]  # relative to the project root, with forward slashes
+    sha256: str  # `sha256:<hex>` of the bytes written
+    width: int | None
+    height: int | None
+
+
+class LockEntry(TypedDict, total=False):
+    """What the lock records of one job (`wanform.runner.gitops.plan.lock_entry` writes every
+    field; an entry written by hand, or by an older wanform, may lack any)."""
+
+    recipe: str
+    job: str
+    model: str
+    n: int
+    seed: int | None
+    fingerprint: str
+    fields: dict[str, object]
+    target: str  # `Target.made_on` of the run that made it
+    task_id: str | None
+    request_id: str | None
+    finished: str | None
+    outputs: list[LockOutput]
+    sidecar: str | None
+    sidecar_sha256: str | None
+    failures: list[FailureRecord]
+    state: str
+
+
+# The JSON type of each field an entry (an output, a failure) may hold, as the check names it.
+_STR, _INT, _OBJECT, _LIST = (
+    (str, "a string"),
+    (int, "a number"),
+    (dict, "an object"),
+    (list, "a list"),
+)
+_NONE = (type(None), "null")
+ENTRY_FIELDS: dict[str, tuple[tuple[type, str], ...]] = {
+    **dict.fromkeys(("recipe", "job", "model", "fingerprint", "target", "state"), (_STR,)),
+    **dict.fromkeys(
+        ("task_id", "request_id", "finished", "sidecar", "sidecar_sha256"), (_STR, _NONE)
+    ),
+    "n": (_INT,),
+    "seed": (_INT, _NONE),
+    "fields": (_OBJECT,),
+    "outputs": (_LIST,),
+    "failures": (_LIST,),
+}
+OUTPUT_FIELDS = {
+    "index": (_INT,),
+    "path": (_STR,),
+    "sha256": (_STR,),
+    "width": (_INT, _NONE),
+    "height": (_INT, _NONE),
+}
+FAILURE_FIELDS = {"index": (_INT,), "code": (_STR,), "message": (_STR,)}
 
 
 def job_key(recipe_path: str, job_name: str) -> str:
@@ -29,7 +94,7 @@ class LockFile:
     """The lock's entries by job key; `dump` renders them in one stable form."""
 
     path: Path
-    jobs: dict[str, dict] = field(default_factory=dict)
+    jobs: dict[str, LockEntry] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> LockFile:
@@ -51,15 +116,13 @@ class LockFile:
             or not isinstance(doc.get("jobs"), dict)
         ):
             raise LockFileError(f"{path}: not a version {versions.LOCK} wanform lock file")
+        for key, entry in doc["jobs"].items():
+            _check_entry(path, key, entry)
         return cls(path, doc["jobs"])
 
     def task_ids(self) -> frozenset[str]:
         """The tasks the lock names: each is some job's, never another's lost one."""
-        return frozenset(
-            e["task_id"]
-            for e in self.jobs.values()
-            if isinstance(e, dict) and isinstance(e.get("task_id"), str)
-        )
+        return frozenset(task for e in self.jobs.values() if (task := e.get("task_id")) is not None)
 
     def dump(self) -> str:
         doc = {"version": versions.LOCK, "jobs": self.jobs}
@@ -94,7 +157,7 @@ def merge(locks: list[LockFile], into: Path, base: LockFile | None = None) -> Lo
     locks); two locks changing one job differently is a conflict, never a silent pick."""
     before = base.jobs if base else {}
     merged = LockFile(into, dict(before))
-    changed: dict[str, dict | None] = {}  # job key -> its entry in the locks that changed it
+    changed: dict[str, LockEntry | None] = {}  # job key -> its entry in the locks that changed it
     for lock in locks:
         for key in sorted(lock.jobs.keys() | before.keys()):
             entry = lock.jobs.get(key)
@@ -110,3 +173,40 @@ def merge(locks: list[LockFile], into: Path, base: LockFile | None = None) -> Lo
             else:
                 merged.jobs[key] = entry
     return merged
+
+
+def _check_entry(path: Path, key: str, entry: object) -> None:
+    """LockFileError naming the job and field when `entry` breaks `LockEntry`'s shape."""
+    where = f"{path}: job {key}"
+    _check_fields(where, entry, ENTRY_FIELDS)
+    assert isinstance(entry, dict)
+    for i, output in enumerate(entry.get("outputs", [])):
+        _check_fields(f"{where}: outputs[{i}]", output, OUTPUT_FIELDS, required=("path",))
+    for i, failure in enumerate(entry.get("failures", [])):
+        _check_fields(
+            f"{where}: failures[{i}]", failure, FAILURE_FIELDS, required=tuple(FAILURE_FIELDS)
+        )
+
+
+def _check_fields(
+    where: str,
+    item: object,
+    fields: Mapping[str, tuple[tuple[type, str], ...]],
+    required: tuple[str, ...] = (),
+) -> None:
+    if not isinstance(item, dict):
+        raise LockFileError(f"{where} is not an object: the lock was damaged; restore it from git")
+    for name in required:
+        if name not in item:
+            raise LockFileError(f"{where} has no {name}: the lock was damaged; restore it from git")
+    for name, kinds in fields.items():
+        if name in item and not any(_is(item[name], kind) for kind, _ in kinds):
+            what = " or ".join(text for _, text in kinds)
+            raise LockFileError(
+                f"{where}: {name} is not {what}: the lock was damaged; restore it from git"
+            )
+
+
+def _is(value: object, kind: type) -> bool:
+    """Whether `value` is of JSON type `kind` (true and false are not numbers)."""
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))

@@ -8,11 +8,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.targets import DASHSCOPE
 from wanform.runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from wanform.runner.files.areas import within
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
-from wanform.runner.gitops.lockfile import LockFile, job_key
+from wanform.runner.gitops.lockfile import (
+    LockEntry,
+    LockFile,
+    LockOutput,
+    job_key,
+)
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.spec.checks import request_mode
@@ -96,7 +102,9 @@ def _changed_fields(old: dict, new: dict) -> list[str]:
     return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
 
 
-def _output_drift(entry: dict, root: Path, hashes: HashCache, areas: tuple[Path, ...]) -> list[str]:
+def _output_drift(
+    entry: LockEntry, root: Path, hashes: HashCache, areas: tuple[Path, ...]
+) -> list[str]:
     """Outputs the lock records that are gone or no longer the bytes that were made; a path
     outside `areas` is reported, never read."""
     drift = []
@@ -106,7 +114,7 @@ def _output_drift(entry: dict, root: Path, hashes: HashCache, areas: tuple[Path,
             drift.append(f"output outside the project and the output folder: {output['path']}")
         elif not path.is_file():
             drift.append(f"output missing: {output['path']}")
-        elif hashes.file(path) != output["sha256"]:
+        elif hashes.file(path) != output.get("sha256"):
             drift.append(f"output modified: {output['path']}")
     return drift
 
@@ -158,7 +166,7 @@ def judge(
         return job
     job.reasons = moved + _output_drift(entry, root, hashes, areas)
     job.status = CHANGED if job.reasons else UNCHANGED
-    failures = [f for f in entry.get("failures") or [] if isinstance(f, dict)]
+    failures = entry.get("failures", [])
     if job.status == UNCHANGED and failures:
         _unfinished(job, entry, failures)
     return job
@@ -171,11 +179,11 @@ def _moved(recorded: object, target: str) -> list[str]:
     return [] if recorded == target or legacy else [f"target: {recorded or 'unknown'} -> {target}"]
 
 
-def _unfinished(job: PlannedJob, entry: dict, failures: list[dict]) -> None:
+def _unfinished(job: PlannedJob, entry: LockEntry, failures: list[FailureRecord]) -> None:
     """A job the lock records with failed images: incomplete when a rerun can finish it (submit
     it again, billed; or fetch its task's images again, not billed), else partial."""
     then = rerun_kind(failures)
-    job.reasons = [f"image {f.get('index')} failed: {f.get('code')}" for f in failures]
+    job.reasons = [f"image {f['index']} failed: {f['code']}" for f in failures]
     if then == RESUBMIT:
         job.status = INCOMPLETE
         job.reasons.append("a rerun submits the whole request again")
@@ -236,12 +244,12 @@ def lock_entry(
     task_id: str | None,
     request_id: str | None,
     finished: str | None,
-    outputs: list[dict],
-    failures: list[dict],
+    outputs: list[LockOutput],
+    failures: list[FailureRecord],
     sidecar: str | None = None,
     sidecar_sha256: str | None = None,
     state: str = "complete",
-) -> dict:
+) -> LockEntry:
     """What the lock records for a job that ran: its identity, its fingerprint, and what it made."""
     assert job.checked is not None and job.fingerprint is not None
     parameters = job.checked.request.body["parameters"]

@@ -13,7 +13,12 @@ from wanform.runner.files.areas import within
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.links import plan_chained, relinked
-from wanform.runner.gitops.lockfile import LockFile, LockFileError
+from wanform.runner.gitops.lockfile import (
+    LockEntry,
+    LockFile,
+    LockFileError,
+    LockOutput,
+)
 from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob
@@ -77,7 +82,7 @@ def over_budget(
     return None
 
 
-def _output(index: int, file: str, sha256: str, root: Path) -> dict:
+def _output(index: int, file: str, sha256: str, root: Path) -> LockOutput:
     width: int | None = None
     height: int | None = None
     with contextlib.suppress(OSError, ImageProbeError):
@@ -114,9 +119,7 @@ def record(
         if state.state not in RECORDED:
             continue
         outputs = [_output(image.index, image.file, image.sha256, root) for image in state.images]
-        failures = [
-            {"index": f.index, "code": f.code, "message": f.message} for f in state.failures
-        ]
+        failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
             target=target,
@@ -131,23 +134,20 @@ def record(
         )
 
 
-def recorded_files(entry: dict) -> list[tuple[object, object]]:
+def recorded_files(entry: LockEntry) -> list[tuple[str, str | None]]:
     """The files a lock entry records, each with the sha256 it records: its outputs, then its
     sidecar."""
-    outputs = [
-        (o.get("path"), o.get("sha256")) if isinstance(o, dict) else (o, None)
-        for o in entry.get("outputs", [])
-    ]
-    sidecar = [(entry["sidecar"], entry.get("sidecar_sha256"))] if entry.get("sidecar") else []
-    return outputs + sidecar
+    outputs = [(o["path"], o.get("sha256")) for o in entry.get("outputs", [])]
+    sidecar = entry.get("sidecar")
+    return outputs + ([(sidecar, entry.get("sidecar_sha256"))] if sidecar else [])
 
 
 def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
     """LockFileError naming the first entry whose recorded path leads out of `areas` (relative
     paths are taken from `root`)."""
     for key, entry in sorted(lock.jobs.items()):
-        for path, _ in recorded_files(entry) if isinstance(entry, dict) else []:
-            if not (isinstance(path, str) and path and within(root / path, areas)):
+        for path, _ in recorded_files(entry):
+            if not (path and within(root / path, areas)):
                 raise LockFileError(
                     f"{lock.path}: job {key} records {path!r}, which is outside the project "
                     "and the output folder"
@@ -162,7 +162,7 @@ class Pruned:
     kept: list[tuple[str, str]]
 
 
-def _why_kept(file: Path, sha256: object, out: Path) -> str | None:
+def _why_kept(file: Path, sha256: str | None, out: Path) -> str | None:
     """Why prune must not delete `file`, which an orphan records with `sha256`; None when it is
     wanform's own: a file in the output folder with the very bytes wanform wrote."""
     if file.is_symlink():
@@ -184,8 +184,8 @@ def prune(lock: LockFile, plan: Plan, root: Path, out: Path) -> Pruned:
     removed, kept = [], []
     for job in plan.orphaned():
         entry = lock.jobs.pop(job.key, {})
-        for path, sha256 in recorded_files(entry) if isinstance(entry, dict) else []:
-            file = root / path if isinstance(path, str) and path else None
+        for path, sha256 in recorded_files(entry):
+            file = root / path if path else None
             if file is None or not (file.exists() or file.is_symlink()):
                 continue  # nothing on disk to delete or keep
             reason = _why_kept(file, sha256, out)

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from wanform.runner.engine.guard import STATE_DIR
-from wanform.runner.files.atomic import write_atomic
+from wanform.runner.gitops import plancache
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache
 from wanform.runner.gitops.links import identity
 from wanform.runner.gitops.lockfile import LockFile
@@ -35,6 +34,7 @@ from wanform.runner.gitops.plan import (
     judge,
     with_orphans,
 )
+from wanform.runner.gitops.plancache import PlanEntry, PlanJob, WarningRow
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob, Validation
 from wanform.runner.recipes.digest import body_digest, canonical, identified
@@ -43,7 +43,6 @@ from wanform.spec.models import ModelSpec
 from wanform.spec.problems import Finding, Location, Problem
 
 PLAN_CACHE = Path(STATE_DIR) / "plans.json"
-FORMAT = 2  # bump when an entry's shape changes
 # what decides whether a recipe is valid and what its fingerprints are
 CODE = ("spec", "runner/recipes", "runner/gitops/fingerprint.py")
 
@@ -52,7 +51,7 @@ CODE = ("spec", "runner/recipes", "runner/gitops/fingerprint.py")
 def code_digest() -> str:
     """sha256 over the source and schema files that validate recipes and fingerprint jobs."""
     top = Path(__file__).resolve().parents[2]
-    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    digest = hashlib.sha256(f"format {plancache.FORMAT}".encode())
     for name in CODE:
         base = top / name
         files = sorted(base.rglob("*")) if base.is_dir() else [base]
@@ -82,21 +81,15 @@ class PlanCache:
                 [code_digest(), defaults.file, dict(defaults.values), repr(sorted(models.items()))]
             ).encode()
         ).hexdigest()
-        self.entries: dict[str, dict] = {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict) and data.get("context") == self.context:
-            self.entries = data.get("recipes") or {}
+        self.entries = plancache.read(self.path, self.context)
 
     def _name(self, path: Path) -> str:
         return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
 
-    def _held(self, path: Path, hashes: HashCache) -> dict | None:
+    def _held(self, path: Path, hashes: HashCache) -> PlanEntry | None:
         """The entry of a recipe whose bytes and local inputs are as remembered."""
         entry = self.entries.get(self._name(path))
-        if not isinstance(entry, dict):
+        if entry is None:
             return None
         try:
             source = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
@@ -120,29 +113,26 @@ class PlanCache:
         """The plan of `files` on `target` when every one is held and every job is unchanged,
         else None. `project_files` lists the project's recipes, read only when a job takes
         another's output."""
-        try:
-            looked = [(path, self._held(path, hashes)) for path in files]
-            held = [(path, entry) for path, entry in looked if entry is not None]
-            if not files or len(held) < len(files):
-                return None
-            jobs = {job["key"]: job for _, entry in held for job in entry["jobs"]}
-            named = list(jobs)
-            if any(job.get("links") for job in jobs.values()):
-                everyone = [self._held(path, hashes) for path in project_files()]
-                if any(entry is None for entry in everyone):
-                    return None
-                jobs = {job["key"]: job for e in everyone if e for job in e["jobs"]} | jobs
-            plan = self._judged(named, jobs, lock, hashes, target)
-            if plan is None:
-                return None
-            return Warm(plan, [w for path, entry in held for w in _warnings(path, entry)])
-        except (KeyError, TypeError, ValueError, AttributeError):  # an entry not of our making
+        looked = [(path, self._held(path, hashes)) for path in files]
+        held = [(path, entry) for path, entry in looked if entry is not None]
+        if not files or len(held) < len(files):
             return None
+        jobs = {job["key"]: job for _, entry in held for job in entry["jobs"]}
+        named = list(jobs)
+        if any(job.get("links") for job in jobs.values()):
+            everyone = [self._held(path, hashes) for path in project_files()]
+            if any(entry is None for entry in everyone):
+                return None
+            jobs = {job["key"]: job for e in everyone if e for job in e["jobs"]} | jobs
+        plan = self._judged(named, jobs, lock, hashes, target)
+        if plan is None:
+            return None
+        return Warm(plan, [w for path, entry in held for w in _warnings(path, entry)])
 
     def _judged(
         self,
         named: list[str],
-        jobs: dict[str, dict],
+        jobs: dict[str, PlanJob],
         lock: LockFile,
         hashes: HashCache,
         target: str,
@@ -191,10 +181,7 @@ class PlanCache:
         self.entries = {
             name: entry for name, entry in self.entries.items() if (self.root / name).is_file()
         }
-        write_atomic(
-            self.path,
-            (canonical({"context": self.context, "recipes": self.entries}) + "\n").encode(),
-        )
+        plancache.write(self.path, self.context, self.entries)
 
 
 def _entry(
@@ -203,11 +190,11 @@ def _entry(
     planned: Mapping[str, PlannedJob],
     result: Validation,
     name: Callable[[Path], str],
-) -> dict | None:
+) -> PlanEntry | None:
     if recipe.file in result.invalid or not recipe.located.source:
         return None
     inputs: dict[str, str] = {}
-    rows = []
+    rows: list[PlanJob] = []
     for checked in jobs:
         job = planned.get(checked.key)
         if job is None or job.fingerprint is None:
@@ -218,27 +205,23 @@ def _entry(
         for ref in request.images:
             if ref.kind == "path" and ref.body_path not in linked:
                 inputs[name(recipe.abspath.parent / ref.value)] = images[ref.body_path]
-        row: dict[str, object] = {
-            "key": checked.key,
-            "model": request.spec.name,
-            "images": list(billable(request)),
-        }
+        row: PlanJob = {"key": checked.key, "model": request.spec.name, "images": billable(request)}
         if checked.links:
             local = {path: value for path, value in images.items() if path not in linked}
             row["body"] = identified(request.body, local)
-            row["links"] = [[list(ln.body_path), ln.upstream, ln.image] for ln in checked.links]
+            row["links"] = [(list(ln.body_path), ln.upstream, ln.image) for ln in checked.links]
         else:
             row["digest"] = job.fingerprint.digest
         rows.append(row)
-    warnings = [
-        [f.location.line, f.location.column, f.problem.code, f.problem.message]
+    warnings: list[WarningRow] = [
+        (f.location.line, f.location.column, f.problem.code, f.problem.message)
         for f in result.report.warnings()
         if f.location.file == recipe.file
     ]
     return {"source": recipe.located.source, "inputs": inputs, "warnings": warnings, "jobs": rows}
 
 
-def _warnings(path: Path, entry: dict) -> list[Finding]:
+def _warnings(path: Path, entry: PlanEntry) -> list[Finding]:
     shown = display_path(path)
     return [
         Finding(Location(shown, line, column), Problem(code, message, severity="warning"))

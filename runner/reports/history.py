@@ -1,7 +1,8 @@
 """What each run leaves for `wanform report`: its summary in ROOT/.wanform/runs/, one JSON per run.
 
 Files are named by the run's UTC start so that name order is time order (newest last); the newest
-`KEPT` stay. The report reads them with the lock and the sidecars, never the run's stdout.
+`KEPT` stay. The report reads them with the lock and the sidecars, never the run's stdout. A
+summary's shape is `RunSummary`; one that breaks it is passed over, as one that is not JSON is.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import TypedDict, TypeGuard
 
 from wanform.runner import versions
 from wanform.runner.engine.guard import STATE_DIR
@@ -46,7 +49,38 @@ _FROM_RUN = {
 }
 
 
-def report_state(run_state: str | None, entry: dict | None) -> str:
+class RunError(TypedDict):
+    code: str
+    message: str
+
+
+class RunJob(TypedDict):
+    """One job of the run, by lock key: its state in the run and why it failed, if it did."""
+
+    key: str
+    state: str
+    task_id: str | None
+    error: RunError | None
+
+
+class RunSummary(TypedDict):
+    """One run: the counts the report shows, and its jobs."""
+
+    version: int
+    wanform: str
+    finished_at: str
+    target: str
+    states: dict[str, int]  # report state -> jobs
+    images: int
+    failed_images: int
+    requests: int
+    throttled: int
+    cost_cny: dict[str, float]  # model -> list price of the images made
+    wall_seconds: float
+    jobs: list[RunJob]
+
+
+def report_state(run_state: str | None, entry: Mapping[str, object] | None) -> str:
     """A job's state for the report, from its last run (if any) and its lock entry (if any).
 
     A job the last run found done earlier (the engine's `skipped`) is what its lock entry says; a
@@ -70,11 +104,11 @@ def _version() -> str:
         return "unknown"
 
 
-def summary(keys: list[str], result: RunResult, target_kind: str) -> dict:
+def summary(keys: list[str], result: RunResult, target_kind: str) -> RunSummary:
     """The run as the report reads it; `keys` are the lock keys of `result.jobs`, in order."""
     states: dict[str, int] = {}
     cost: dict[str, float] = {}
-    jobs = []
+    jobs: list[RunJob] = []
     for key, job in zip(keys, result.jobs, strict=True):
         # a job found done by an earlier run is what that run made of it
         state = report_state(
@@ -84,7 +118,9 @@ def summary(keys: list[str], result: RunResult, target_kind: str) -> dict:
         if job.model in MODELS and job.state != SKIPPED:
             price = len(job.images) * MODELS[job.model].price_cny
             cost[job.model] = round(cost.get(job.model, 0.0) + price, 6)
-        error = {"code": job.error.code, "message": job.error.message} if job.error else None
+        error: RunError | None = (
+            {"code": job.error.code, "message": job.error.message} if job.error else None
+        )
         jobs.append({"key": key, "state": job.state, "task_id": job.task_id, "error": error})
     s = result.summary()
     return {
@@ -127,7 +163,7 @@ def run_files(root: Path) -> list[Path]:
     return sorted(folder.glob("run-*.json")) if folder.is_dir() else []
 
 
-def load_runs(root: Path) -> list[dict]:
+def load_runs(root: Path) -> list[RunSummary]:
     """The kept run summaries that can be read, oldest first (a damaged one is passed over)."""
     runs = []
     for path in run_files(root):
@@ -135,16 +171,55 @@ def load_runs(root: Path) -> list[dict]:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(doc, dict) and doc.get("version") == versions.RUN_HISTORY:
+        if _is_summary(doc):
             runs.append(doc)
     return runs
 
 
-def last_states(runs: list[dict]) -> dict[str, dict]:
+def last_states(runs: list[RunSummary]) -> dict[str, RunJob]:
     """Each job's entry in the newest run that ran it, by lock key."""
-    found: dict[str, dict] = {}
-    for run in runs:
-        for job in run.get("jobs", []):
-            if isinstance(job, dict) and isinstance(job.get("key"), str):
-                found[job["key"]] = job
-    return found
+    return {job["key"]: job for run in runs for job in run["jobs"]}
+
+
+def _is_summary(doc: object) -> TypeGuard[RunSummary]:
+    """Whether `doc` is a summary of this version with every field of its type."""
+    return (
+        isinstance(doc, dict)
+        and doc.get("version") == versions.RUN_HISTORY
+        and all(isinstance(doc.get(k), str) for k in ("wanform", "finished_at", "target"))
+        and all(_is_int(doc.get(k)) for k in ("images", "failed_images", "requests", "throttled"))
+        and _is_number(doc.get("wall_seconds"))
+        and _is_map(doc.get("states"), _is_int)
+        and _is_map(doc.get("cost_cny"), _is_number)
+        and isinstance(doc.get("jobs"), list)
+        and all(_is_job(job) for job in doc["jobs"])
+    )
+
+
+def _is_job(job: object) -> bool:
+    if not isinstance(job, dict):
+        return False
+    error = job.get("error")
+    return (
+        isinstance(job.get("key"), str)
+        and isinstance(job.get("state"), str)
+        and isinstance(job.get("task_id"), (str, type(None)))
+        and (
+            error is None
+            or _is_map(error, lambda v: isinstance(v, str))
+            and error.keys() == {"code", "message"}
+        )
+    )
+
+
+def _is_map(value: object, check: Callable[[object], bool]) -> bool:
+    """Whether `value` is a JSON object whose every value passes `check`."""
+    return isinstance(value, dict) and all(check(v) for v in value.values())
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return _is_int(value) or isinstance(value, float)

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from wanform.emulator import EmulatorConfig
 from wanform.emulator.pytest_plugin import EmulatorThread
 from wanform.runner.cli import main
+from wanform.runner.contract import snapshots
 from wanform.spec.models import table
 
 SPEED = 50.0
@@ -132,7 +133,8 @@ def test_check_refuses_unreadable_snapshots(tmp_path: Path) -> None:
     missing = contract("check", "--snapshots", str(tmp_path))
     assert missing.exit_code == 1
     assert "provenance.json: missing" in missing.output
-    (tmp_path / "provenance.json").write_text(json.dumps({"format": 1, "target": "emulator"}))
+    origin = snapshots.provenance("emulator", "http://127.0.0.1:1/api/v1", None, {}, {})
+    (tmp_path / "provenance.json").write_text(json.dumps(origin))
     (tmp_path / "auth.no-key.json").write_text("{not json")
     broken = contract("check", "--snapshots", str(tmp_path))
     assert broken.exit_code == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from wanform.runner.contract import normalise, snapshots
@@ -125,7 +127,7 @@ def test_writing_a_recording_removes_older_snapshots_of_its_cases(tmp_path) -> N
     that are no case's stay."""
     (tmp_path / "auth.no-key.json").write_text("{}")
     (tmp_path / "notes.json").write_text("{}")
-    origin = snapshots.provenance("emulator", "http://127.0.0.1:1/api/v1", None, {})
+    origin = snapshots.provenance("emulator", "http://127.0.0.1:1/api/v1", None, {}, {})
     snapshots.write(tmp_path, {}, origin, CASES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "provenance.json"]
 
@@ -184,3 +186,18 @@ def test_the_gate_counts_every_count_rule_at_its_maximum(body: dict, most: int) 
         most,
         round(most * MODELS[body["model"]].price_cny, 6),
     )
+
+
+@pytest.mark.parametrize(
+    "damage", [{"date": None}, {"wanform": 1}, {"host": 5}, {"skipped": []}, {"variants": {"a": 1}}]
+)
+def test_a_damaged_provenance_is_a_snapshot_error(tmp_path, damage) -> None:
+    """A provenance.json with a field missing or not of its type is refused when the folder is
+    read, naming the file, before a check trips on it."""
+    origin = snapshots.provenance("emulator", "http://127.0.0.1:1/api/v1", None, {}, {})
+    snapshots.write(tmp_path, {}, origin, CASES)
+    assert snapshots.read(tmp_path)[0] == origin
+    path = tmp_path / "provenance.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | damage))
+    with pytest.raises(snapshots.SnapshotError, match="provenance.json: not a wanform contract"):
+        snapshots.read(tmp_path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,39 @@ def test_a_lock_json_cannot_read_is_a_lock_error(tmp_path: Path, content: bytes)
     (tmp_path / "wanform.lock").write_bytes(content)
     with pytest.raises(LockFileError, match=r"wanform.lock: the lock file is not valid JSON"):
         LockFile.load(tmp_path / "wanform.lock")
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ([1], "job a::1 is not an object"),
+        ({"outputs": "out/a-0.png"}, "job a::1: outputs is not a list"),
+        ({"outputs": [{"sha256": "sha256:00"}]}, r"job a::1: outputs\[0\] has no path"),
+        ({"outputs": [{"path": 7}]}, r"job a::1: outputs\[0\]: path is not a string"),
+        ({"failures": [{"index": 0, "code": "X"}]}, r"job a::1: failures\[0\] has no message"),
+        ({"n": True}, "job a::1: n is not a number"),
+        ({"task_id": 5}, "job a::1: task_id is not a string or null"),
+    ],
+)
+def test_a_damaged_lock_entry_is_a_lock_error_naming_it(tmp_path: Path, entry, named) -> None:
+    """An entry not of the lock's shape is refused on reading, naming the job and the field,
+    rather than failing later in whatever code reads it."""
+    (tmp_path / "wanform.lock").write_text(json.dumps({"version": 1, "jobs": {"a::1": entry}}))
+    with pytest.raises(LockFileError, match=f"wanform.lock: {named}"):
+        LockFile.load(tmp_path / "wanform.lock")
+
+
+def test_plan_against_a_damaged_lock_entry_names_it_without_a_traceback(project: Path) -> None:
+    """`wanform plan` with an entry of the wrong shape exits 1 with the reason, no traceback."""
+    lock = {"version": 1, "jobs": {"recipes/cat.yaml::cat": {"outputs": [{"path": 1}]}}}
+    (project / "wanform.lock").write_text(json.dumps(lock))
+    done = subprocess.run(
+        [sys.executable, "-m", "wanform.runner.cli", "plan", "--target", "emulator"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "job recipes/cat.yaml::cat: outputs[0]: path is not a string" in done.stderr
+    assert "Traceback" not in done.stderr

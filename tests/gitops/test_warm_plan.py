@@ -15,6 +15,7 @@ from runner_kit import FOX, WINTER, run_cli
 from wanform.runner.cli import gitops as cli_gitops
 from wanform.runner.cli import main
 from wanform.runner.exits import Exit
+from wanform.runner.gitops import warmplan
 
 CAT = """\
 model: wan2.7-image
@@ -133,3 +134,60 @@ def test_a_cache_file_not_of_our_making_is_ignored(ran, monkeypatch, content):
     held["recipes"]["recipes/cat.yaml"]["jobs"] = [{"key": 1}]  # same context, broken entry
     path.write_text(json.dumps(held))
     assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+
+
+def _served_warm(root: Path, monkeypatch) -> bool:
+    """Plan once (full if need be) and say whether the answer came from the cache."""
+    calls = []
+    full = cli_gitops.validated
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return full(*args, **kwargs)
+
+    monkeypatch.setattr(cli_gitops, "validated", counted)
+    code, out, err = plan(root, monkeypatch, warm=False)
+    assert code == Exit.OK, err
+    assert {j["status"] for j in json.loads(out)["jobs"]} == {"unchanged"}
+    return not calls
+
+
+# each edits the held entry of cat.yaml or of winter.yaml (the chained one)
+DAMAGES = {
+    "job key not a string": ("cat", lambda e: e["jobs"][0].update(key=1)),
+    "no source": ("cat", lambda e: e.pop("source")),
+    "inputs a list": ("cat", lambda e: e.update(inputs=[])),
+    "warning of wrong types": ("cat", lambda e: e.update(warnings=[["a", "b", "c", "d"]])),
+    "warning cut short": ("cat", lambda e: e.update(warnings=[[1, 8]])),
+    "images cut short": ("cat", lambda e: e["jobs"][0].update(images=[1])),
+    "neither digest nor body": ("cat", lambda e: e["jobs"][0].pop("digest")),
+    "body not an object": ("winter", lambda e: e["jobs"][0].update(body="x")),
+    "link leading nowhere": ("winter", lambda e: e["jobs"][0]["links"][0].__setitem__(0, ["no"])),
+    "link image not a number": ("winter", lambda e: e["jobs"][0]["links"][0].__setitem__(2, "0")),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_cache_entry_is_a_miss(ran, monkeypatch, damage):
+    """An entry of the right context but the wrong shape is not served: the full plan answers."""
+    assert not _served_warm(ran, monkeypatch)
+    assert _served_warm(ran, monkeypatch)
+    path = ran / ".wanform" / "plans.json"
+    held = json.loads(path.read_text())
+    recipe, edit = DAMAGES[damage]
+    edit(held["recipes"][f"recipes/{recipe}.yaml"])
+    path.write_text(json.dumps(held))
+    assert not _served_warm(ran, monkeypatch)
+    assert _served_warm(ran, monkeypatch)  # the full plan refilled it
+
+
+def test_a_bug_in_the_warm_plan_is_raised_not_taken_for_a_cache_miss(ran, monkeypatch):
+    """A TypeError in wanform's own code while recalling reaches the user as the bug it is."""
+    plan(ran, monkeypatch, warm=False)
+
+    def broken(*_args, **_kwargs):
+        raise TypeError("a bug in judge")
+
+    monkeypatch.setattr(warmplan, "judge", broken)
+    with pytest.raises(TypeError, match="a bug in judge"):
+        plan(ran, monkeypatch, warm=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from report_kit import wanform
 
 from wanform.runner.api.answers import ImageFailure
@@ -106,3 +107,24 @@ def test_a_job_its_upstream_blocked_is_skipped_with_the_reason() -> None:
     }
     assert history.report_state(BLOCKED, None) == history.report_state(BLOCKED, {}) == "skipped"
     assert "skipped" in history.REPORT_STATES
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"jobs": "x"},
+        {"jobs": [{"key": 1, "state": "failed", "task_id": None, "error": None}]},
+        {"states": []},
+        {"wall_seconds": "1.2"},
+        {"cost_cny": {"wan2.7-image": "x"}},
+        {"target": None},
+    ],
+)
+def test_a_damaged_summary_is_passed_over(tmp_path: Path, damage: dict) -> None:
+    """A summary of this version with a field not of its type is passed over, as one that is not
+    JSON is: the report never trips on it."""
+    assert history.record_run(tmp_path, ["a::a", "b::b", "c::c"], _result(), "emulator") is None
+    [path] = history.run_files(tmp_path)
+    assert len(history.load_runs(tmp_path)) == 1
+    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8")) | damage))
+    assert history.load_runs(tmp_path) == []

@@ -53,3 +53,18 @@ def test_the_report_judges_the_lock_against_the_target_given(ran: Path) -> None:
     assert moved not in wanform(ran, "report", "-o", "markdown", "--target", url).stdout
     there = wanform(ran, "report", "-o", "markdown", "--target", "dashscope").stdout
     assert there.count(moved) == len(lock)
+
+
+def test_a_damaged_sidecar_is_passed_over(tmp_path: Path) -> None:
+    """A sidecar whose timings are not an object is read as no sidecar: the report is written,
+    with the parameters the recipe would send, and no traceback."""
+    root = _project(tmp_path)
+    (root / "out" / "fox").mkdir(parents=True)
+    (root / "out" / "fox" / "fox.json").write_text('{"version": 1, "timings": "x"}')
+    entry = {"sidecar": "out/fox/fox.json"}
+    (root / "wanform.lock").write_text(
+        json.dumps({"version": 1, "jobs": {"recipes/fox.yaml::fox": entry}})
+    )
+    done = wanform(root, "report", "-o", "markdown", check=None)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "recipes/fox.yaml::fox" in done.stdout

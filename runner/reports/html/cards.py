@@ -3,16 +3,18 @@ the lock, the sidecar and the last run say came of it. Plain dicts, ready for th
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+from wanform.runner.engine.outputs import Sidecar, read_sidecar
+from wanform.runner.gitops.lockfile import LockEntry
 from wanform.runner.gitops.plan import PlannedJob
 from wanform.runner.recipes.check import CheckedJob
-from wanform.runner.reports.history import report_state
+from wanform.runner.reports.history import RunJob, report_state
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError
 
 # Makes (or finds) the thumbnail of an image; `own` for wanform's outputs.
@@ -95,7 +97,9 @@ def _local(checked: CheckedJob, value: str) -> Path:
     return checked.job.recipe.abspath.parent / value
 
 
-def images(checked: CheckedJob | None, entry: dict | None, root: Path) -> list[tuple[Path, bool]]:
+def images(
+    checked: CheckedJob | None, entry: LockEntry | None, root: Path
+) -> list[tuple[Path, bool]]:
     """Every local image a card shows, with whether it is wanform's own output."""
     shown = []
     if checked is not None:
@@ -112,31 +116,26 @@ def palette(checked: CheckedJob) -> list[dict]:
     ]
 
 
-def sidecar(entry: dict | None, root: Path) -> dict:
-    """The job's sidecar, or {} when there is none or it cannot be read."""
+def sidecar(entry: LockEntry | None, root: Path) -> Sidecar | None:
+    """The job's sidecar, or None when there is none or it cannot be read."""
     name = (entry or {}).get("sidecar")
-    if not isinstance(name, str):
-        return {}
-    try:
-        doc = json.loads((root / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return read_sidecar(root / name) if name else None
 
 
-def parameters(checked: CheckedJob | None, side: dict) -> dict:
+def parameters(checked: CheckedJob | None, side: Sidecar | None) -> dict:
     """Every parameter sent (the sidecar's record of it), else what would be sent."""
-    body = (side.get("request") or {}).get("body")
-    if not isinstance(body, dict) and checked is not None:
+    sent = side["request"] if side else None
+    body: Mapping[str, Any] | None = sent["body"] if sent else None
+    if body is None and checked is not None:
         body = checked.request.body
-    if not isinstance(body, dict):
+    if body is None:
         return {}
     shown = {k: v for k, v in (body.get("parameters") or {}).items() if k != "color_palette"}
     function = (body.get("input") or {}).get("function")
     return {"function": function, **shown} if function else shown
 
 
-def outputs(entry: dict | None, places: Places, make: Thumbnailer) -> list[dict]:
+def outputs(entry: LockEntry | None, places: Places, make: Thumbnailer) -> list[dict]:
     """The images the lock records, each as a thumbnail linking the full file."""
     shown = []
     for output in (entry or {}).get("outputs", []):
@@ -147,8 +146,8 @@ def outputs(entry: dict | None, places: Places, make: Thumbnailer) -> list[dict]
 
 def card(
     planned: PlannedJob,
-    entry: dict | None,
-    last: dict | None,
+    entry: LockEntry | None,
+    last: RunJob | None,
     places: Places,
     make: Thumbnailer,
 ) -> dict:
@@ -157,7 +156,6 @@ def card(
     side = sidecar(entry, places.root)
     recipe, _, job = planned.key.partition("::")
     failures = list((entry or {}).get("failures") or [])
-    error = (last or {}).get("error")
     values = checked.job.values if checked is not None else {}
     return {
         "key": planned.key,
@@ -172,12 +170,12 @@ def card(
         "palette": palette(checked) if checked is not None else [],
         "outputs": outputs(entry, places, make),
         "failures": failures,
-        "error": error if isinstance(error, dict) else None,
-        "state": report_state((last or {}).get("state"), entry),
+        "error": last["error"] if last else None,
+        "state": report_state(last["state"] if last else None, entry),
         "plan": planned.status,
         "reasons": planned.reasons,
-        "task_id": (entry or {}).get("task_id") or (last or {}).get("task_id"),
-        "timings": {**(side.get("timings") or {}), **(side.get("service_times") or {})},
+        "task_id": (entry or {}).get("task_id") or (last["task_id"] if last else None),
+        "timings": {**side["timings"], **side["service_times"]} if side else {},
         "previous": [],
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
+from wanform.runner.reports.history import RunSummary
 from wanform.runner.reports.html.page import Report
 
 _TICKS = re.compile(r"`+")
@@ -23,7 +24,7 @@ def _code(text: object) -> str:
     return f"{fence}{pad}{shown}{pad}{fence}"
 
 
-def _run_line(run: dict) -> str:
+def _run_line(run: RunSummary) -> str:
     states = ", ".join(f"{n} {s}" for s, n in run.get("states", {}).items()) or "no jobs"
     cost = sum(run.get("cost_cny", {}).values())
     return (

@@ -19,7 +19,7 @@ import jinja2
 from wanform.runner.files.atomic import write_atomic
 from wanform.runner.gitops.lockfile import LockFile
 from wanform.runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
-from wanform.runner.reports.history import REPORT_STATES, last_states
+from wanform.runner.reports.history import REPORT_STATES, RunSummary, last_states
 from wanform.runner.reports.html.cards import Places, card, images
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
 
@@ -34,7 +34,7 @@ class Report:
     """What the page and the Markdown summary show."""
 
     cards: list[dict]
-    run: dict | None
+    run: RunSummary | None
     plan: dict[str, int] | None = None
     title: str = "wanform report"
     states: tuple[str, ...] = REPORT_STATES
@@ -77,7 +77,7 @@ class Thumbnails:
 def collect(
     plan: Plan,
     lock: LockFile,
-    runs: list[dict],
+    runs: list[RunSummary],
     places: Places,
     plan_only: bool = False,
     previous: Callable[[str], list[dict]] | None = None,

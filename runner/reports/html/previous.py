@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from wanform.runner.files.atomic import write_atomic
+from wanform.runner.gitops.lockfile import LockEntry
 from wanform.runner.reports.html.cards import Places, Thumbnailer, picture
 
 GIT_TIMEOUT = 30.0
@@ -59,7 +60,7 @@ def base_lock(root: Path, lock: Path, rev: str, folder: Path) -> Path | None:
 
 
 def finder(
-    root: Path, commit: str | None, jobs: dict[str, dict], places: Places, make: Thumbnailer
+    root: Path, commit: str | None, jobs: Mapping[str, LockEntry], places: Places, make: Thumbnailer
 ) -> Callable[[str], list[dict]]:
     """`previous(key)`: the outputs `jobs[key]` names, as pictures; those the working copy no
     longer holds are restored from `commit` into REPORT/previous/ (checked against the sha256)."""
