@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 from runner_kit import FOX, WINTER, run_cli
 
-from wanform.runner.cli import gitops as cli_gitops
+from wanform.runner.app import validating
 from wanform.runner.cli import main
 from wanform.runner.exits import Exit
 
@@ -34,7 +34,7 @@ def plan(root: Path, monkeypatch, *, warm: bool) -> tuple[int, str, str]:
         def refuse(*_args, **_kwargs):
             raise AssertionError("the warm plan validated the recipes")
 
-        monkeypatch.setattr(cli_gitops, "validated", refuse)
+        monkeypatch.setattr(validating, "valid", refuse)
     args = ["plan", "-o", "json", "-v", "--target", "emulator"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     monkeypatch.undo()
