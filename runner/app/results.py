@@ -49,7 +49,7 @@ class PlanResult:
 class RunOutcome:
     """A run that ended: `result` holds every job's state, the summary and the exit code; `plan`
     the plan it ran from; `notices` the lines `wanform run` prints on stderr about the project
-    (stale files removed, pruned files, nothing to run, history warnings)."""
+    (recipe warnings, stale files removed, pruned files, nothing to run, history warnings)."""
 
     result: RunResult
     plan: Plan
