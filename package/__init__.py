@@ -20,7 +20,6 @@ Importing `wanform` imports none of them: each name below is imported when first
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 # name -> the module that defines it
 _WHERE = {
@@ -48,7 +47,7 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import an exported name from its module when it is first used (PEP 562)."""
     if name not in _WHERE:
         raise AttributeError(f"module 'wanform' has no attribute {name!r}")
