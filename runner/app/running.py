@@ -60,8 +60,8 @@ class Scope:
     """What a run is of: the project file, the model table, the environment (key, limits)."""
 
     file: ProjectFile
-    models: Mapping[str, ModelSpec]
-    env: Mapping[str, str]
+    models: Mapping[str, ModelSpec] = field(repr=False)
+    env: Mapping[str, str] = field(repr=False)  # holds the API key
 
 
 @dataclass

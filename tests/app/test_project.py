@@ -220,3 +220,9 @@ def test_a_report_that_cannot_be_written_raises_record_error(root, models):
     with pytest.raises(wanform.RecordError) as caught:
         project(root, models).run(settings=settings)
     assert caught.value.exit_code == 4 and caught.value.result.summary()["images"] == 1
+
+
+def test_no_repr_shows_the_api_key(root, models):
+    """Neither the project nor what it hands the run transaction shows the key in its repr."""
+    p = wanform.Project(root, models=models, env={"DASHSCOPE_API_KEY": "sk-secret-0123456789"})
+    assert "sk-secret" not in repr(p) + repr(p.scope())
