@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import math
 import sys
 import tempfile
@@ -27,14 +26,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import wanform  # noqa: E402
 from wanform.emulator import EmulatorConfig, start  # noqa: E402
-from wanform.runner.api.limits import resolve_limits  # noqa: E402
-from wanform.runner.api.targets import Target  # noqa: E402
-from wanform.runner.engine.launch import execute  # noqa: E402
-from wanform.runner.engine.run import RunOptions  # noqa: E402
-from wanform.runner.recipes.check import validate_paths  # noqa: E402
-from wanform.runner.reports.progress import Lines  # noqa: E402
-from wanform.spec.models import MODELS  # noqa: E402
 
 KEY = "sk-bench-busy-account"
 PATH = "/services/aigc/image-generation/generation"
@@ -69,19 +62,14 @@ async def main(tasks: int, jobs: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
             seeds = ", ".join(str(s) for s in range(jobs))
-            (root / "fox.yaml").write_text(
+            (root / "recipes").mkdir()
+            (root / "recipes" / "fox.yaml").write_text(
                 f"model: wan2.7-image\nprompt: A fox.\nn: 1\nmatrix:\n  seed: [{seeds}]\n"
             )
-            validation = validate_paths([str(root)], root=root)
+            project = wanform.Project(root, env={"DASHSCOPE_API_KEY": KEY})
+            settings = wanform.RunSettings(target=base, emulator_speed=1.0, query_rps="1000")
             started = time.perf_counter()
-            result = await execute(
-                validation.jobs,
-                Target("url", base, KEY),
-                resolve_limits(MODELS, {"query_rps": "1000"}),
-                RunOptions(out=root / "out", target_speed=1.0),
-                Lines(io.StringIO(), io.StringIO()),
-                root=root,
-            )
+            result = (await project.run_async(settings=settings)).result
             took = time.perf_counter() - started
     finally:
         await runner.cleanup()

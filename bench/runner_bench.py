@@ -18,13 +18,15 @@ takes about a minute:
 
 Lower bound: the last job cannot finish before max(JOBS/RPS, ceil(JOBS/IN_FLIGHT) * task, JOBS/QPS
 queries) plus one task duration for the last batch to run. Requests per job and 429s come from the
-emulator's request log (per API key, so each client is counted apart). Peak RSS is the bench
-process's high-water mark taken right after the runner's part (writing and validating the
-recipes, then the run), before the SDK's; the emulator's process is not counted. CPU time per job
-is this process's (user and system, every thread) over each client's run alone, so it is the
-figure least moved by other load on the machine. The SDK part
-drives `ImageGeneration.async_call` + `wait` from a thread pool as wide as IN_FLIGHT, retrying a
-429 after a second, and downloads with requests.
+emulator's request log (per API key, so each client is counted apart). The runner's wall time is
+the engine's (`RunResult.elapsed`: first submission to last image). Peak RSS is the bench
+process's high-water mark taken right after the runner's part (writing the recipes, then
+`wanform.Project.run`: validating, planning, the run, the lock), before the SDK's; the emulator's
+process is not counted. CPU time per job is this process's (user and system, every thread) over
+each client's part alone, so it is the figure least moved by other load on the machine; the
+runner's includes validating, planning and writing the lock, which the SDK does not do. The SDK
+part drives `ImageGeneration.async_call` + `wait` from a thread pool as wide as IN_FLIGHT,
+retrying a 429 after a second, and downloads with requests.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ import asyncio
 import json
 import math
 import multiprocessing
-import os
 import resource
 import shutil
 import signal
@@ -48,13 +49,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wanform.runner.api.limits import resolve_limits  # noqa: E402
-from wanform.runner.api.targets import Target  # noqa: E402
-from wanform.runner.engine.launch import execute  # noqa: E402
-from wanform.runner.engine.run import RunOptions  # noqa: E402
-from wanform.runner.recipes.check import validate_paths  # noqa: E402
-from wanform.runner.reports.progress import Lines  # noqa: E402
-from wanform.spec.emulator.wire import REQUESTS
+import wanform  # noqa: E402
+from wanform.spec.emulator.wire import REQUESTS  # noqa: E402
 from wanform.spec.models import MODELS, TASK_QUERY_RPS  # noqa: E402
 
 MODEL = "wan2.7-image"
@@ -116,32 +112,24 @@ def traffic(base_url: str, key: str, jobs: int) -> str:
     return f"{per_job:.2f} requests per job ({len(entries)} in all), {throttled} answered 429"
 
 
-def run_runner(base_url: str, root: Path, args) -> float:
+def run_runner(base_url: str, root: Path, args) -> tuple[float, float]:
+    """The runner's run through `wanform.Project`, as `wanform run` makes it; the time is the
+    engine's, from the first submission's start to the last image (validating, planning and
+    writing the lock are not counted); the CPU time is the whole call's."""
+    recipes = root / "recipes"
+    recipes.mkdir()
     for i in range(args.jobs):
-        (root / f"job-{i:04d}.yaml").write_text(
+        (recipes / f"job-{i:04d}.yaml").write_text(
             RECIPE.format(name=f"job-{i:04d}"), encoding="utf-8"
         )
-    validation = validate_paths([str(root)], root=root)
-    assert validation.report.ok() and len(validation.jobs) == args.jobs
     models = bench_models(args.rps, args.in_flight, args.seconds)
-    options = RunOptions(out=root / "out", target_speed=1.0)
-    started, cpu = time.perf_counter(), time.process_time()
-    # progress lines go where a terminal would take them, not into this process's memory
-    with open(os.devnull, "w", encoding="utf-8") as null:
-        result = asyncio.run(
-            execute(
-                validation.jobs,
-                Target("url", base_url, RUNNER_KEY),
-                resolve_limits(models, {}, query_rps=str(args.qps)),
-                options,
-                Lines(null, null),
-                root=root,
-                models=models,
-            )
-        )
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    assert result.exit_code == 0, result.summary()
-    return elapsed, cpu
+    project = wanform.Project(root, models=models, env={"DASHSCOPE_API_KEY": RUNNER_KEY})
+    settings = wanform.RunSettings(target=base_url, emulator_speed=1.0, query_rps=str(args.qps))
+    cpu = time.process_time()
+    outcome = project.run(settings=settings)  # no progress callback: events are dropped
+    cpu = time.process_time() - cpu
+    assert outcome.exit_code == 0 and len(outcome.result.jobs) == args.jobs, outcome.result
+    return outcome.result.elapsed, cpu
 
 
 def sdk_job(base_url: str, out: Path, index: int) -> None:

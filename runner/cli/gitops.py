@@ -9,56 +9,16 @@ from pathlib import Path
 
 import click
 
+from wanform.runner.app.errors import Error, InvalidRecipes
 from wanform.runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
-from wanform.runner.cli.steps import fail, project_target
-from wanform.runner.cli.validate import echo_warnings, project_at, targets, validated
+from wanform.runner.cli.steps import fail
+from wanform.runner.cli.validate import echo_warnings, opened, report_invalid
 from wanform.runner.exits import CHANGES_PENDING, Exit
-from wanform.runner.gitops.fingerprint import HashCache
-from wanform.runner.gitops.links import plan_chained
 from wanform.runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError, merge
 from wanform.runner.gitops.plan import Plan
-from wanform.runner.gitops.warmplan import PlanCache
 from wanform.runner.recipes import graph
-from wanform.runner.recipes.load import discover
-from wanform.runner.recipes.projectfile import ProjectFile
 from wanform.runner.reports.plan import PLAN_REPORTERS
 from wanform.spec.models import ModelSpec
-
-
-def load_lock(path: Path) -> LockFile:
-    """The lock, or exit 1 with the reason it cannot be read."""
-    try:
-        return LockFile.load(path)
-    except LockFileError as exc:
-        fail(str(exc))
-
-
-def build_plan(
-    paths: tuple[str, ...],
-    project: ProjectFile,
-    lock_path: Path,
-    fmt: str,
-    models: Mapping[str, ModelSpec],
-    target: str,
-) -> Plan:
-    """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
-    `target` (`Target.made_on`); invalid recipes are printed as `validate` prints them, exit 1.
-    A plan in which nothing changed is served from the plan cache
-    (wanform.runner.gitops.warmplan)."""
-    lock = load_lock(lock_path)
-    hashes = HashCache(project.root)
-    cache = PlanCache(project.root, project.defaults, models)
-    files, missing = discover(targets(paths, project))
-    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
-    if warm is not None:
-        echo_warnings(warm.warnings)
-        hashes.save()
-        return warm.plan
-    result = validated(paths, project, fmt, models)
-    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
-    cache.remember(result, plan)
-    hashes.save()
-    return plan
 
 
 def draw(plan: Plan, style: str) -> str:
@@ -123,16 +83,19 @@ def plan(
     these recipes also needs upstream included. Nothing is sent, so `--target dashscope` needs no
     key.
     """
-    project = project_at(root, fmt)
-    lock = Path(lock_path) if lock_path else project.root / LOCK_NAME
-    made_on = project_target(target, project, sending=False).made_on
-    found = build_plan(paths, project, lock, fmt, models, made_on)
+    project = opened(root, fmt, models)
+    try:
+        found = project.plan(paths, target=target, lock=lock_path)
+    except InvalidRecipes as exc:
+        report_invalid(exc, fmt)
+    except Error as exc:
+        fail(exc.message, exc.exit_code)
+    echo_warnings(found.warnings)
     if style:
-        sys.stdout.write(draw(found, style))
+        sys.stdout.write(draw(found.plan, style))
     else:
-        PLAN_REPORTERS[fmt](found, sys.stdout, verbose)
-    pending = bool(found.pending() or found.orphaned())
-    sys.exit(CHANGES_PENDING if detailed_exitcode and pending else Exit.OK)
+        PLAN_REPORTERS[fmt](found.plan, sys.stdout, verbose)
+    sys.exit(CHANGES_PENDING if detailed_exitcode and found.pending else Exit.OK)
 
 
 @click.command("merge-locks")

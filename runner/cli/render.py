@@ -12,7 +12,7 @@ from wanform.runner.api.errors import TargetError
 from wanform.runner.api.targets import LOCAL_EMULATOR_URL, sdk_base_url
 from wanform.runner.cli.options import root_option, variants_option
 from wanform.runner.cli.steps import fail, resolve_target
-from wanform.runner.cli.validate import project_at, validated
+from wanform.runner.cli.validate import opened, validated
 from wanform.runner.reports.curl import write_curls
 from wanform.spec.models import ModelSpec
 
@@ -58,7 +58,7 @@ def render(
     The key is written as $DASHSCOPE_API_KEY for the shell to fill in; the project's defaults are
     merged in.
     """
-    project = project_at(root)
-    validation = validated(paths, project, "text", models)
-    base_url = _base_url(target or project.target, project.environment(dict(os.environ)))
+    project = opened(root, "text", models)
+    validation = validated(paths, project, "text")
+    base_url = _base_url(target or project.file.target, project.file.environment(dict(os.environ)))
     write_curls(validation.jobs, base_url, sys.stdout, synchronous, short)

@@ -10,7 +10,7 @@ import click
 
 from wanform.runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
 from wanform.runner.cli.steps import check_writable, fail, project_target
-from wanform.runner.cli.validate import project_at, validated
+from wanform.runner.cli.validate import opened, validated
 from wanform.runner.gitops import project as gitops_project
 from wanform.runner.gitops.links import plan_chained
 from wanform.runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
@@ -86,12 +86,12 @@ def report(
     """
     if base is not None and not plan_only:
         raise click.UsageError("--base goes with --plan")
-    found_project = project_at(root)
+    found_project = opened(root, "text", models)
     project_root = found_project.root
     folder = project_root / report_dir
     lock_file = Path(lock_path) if lock_path else project_root / LOCK_NAME
-    validation = validated(paths, found_project, "text", models)
-    out_dir = project_root / (out or found_project.out or "out")
+    validation = validated(paths, found_project, "text")
+    out_dir = project_root / (out or found_project.file.out or "out")
     try:
         project = gitops_project.Project.open(project_root, lock_file, out_dir)
     except LockFileError as exc:
@@ -102,7 +102,7 @@ def report(
     places = page.places(project_root, folder)
     compared = _base(project, lock_file, base, folder) if base else project.lock
     jobs = validation.jobs + validation.context
-    made_on = project_target(target, found_project, sending=False).made_on
+    made_on = project_target(target, found_project.file, sending=False).made_on
     plan = plan_chained(
         jobs, compared, project_root, project.hashes, target=made_on, areas=project.areas
     )

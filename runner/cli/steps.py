@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -14,6 +13,8 @@ import click
 
 from wanform.runner.api.errors import TargetError
 from wanform.runner.api.targets import Target, resolve
+from wanform.runner.app import checks
+from wanform.runner.app.errors import DestinationError, SettingError
 from wanform.runner.exits import Exit
 
 if TYPE_CHECKING:  # not imported at run time: `status` and `cancel` start without it
@@ -30,11 +31,9 @@ def check_writable(option: str, directory: Path) -> None:
     """Exit 1 before anything is sent when files cannot be written in `directory` (made if
     missing)."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        fail(f"{option}: cannot write in {directory}: {exc.strerror or exc}; nothing was sent")
+        checks.check_writable(option, directory)
+    except DestinationError as exc:
+        fail(exc.message)
 
 
 def resolve_target(
@@ -50,5 +49,9 @@ def resolve_target(
 
 def project_target(choice: str | None, project: ProjectFile, sending: bool = True) -> Target:
     """The target of a project's jobs as `run` chooses it: `--target`, else the project file's,
-    else the environment's choice (`plan` and `report` judge the lock against the same one)."""
-    return resolve_target(choice or project.target, project.environment(dict(os.environ)), sending)
+    else the environment's choice (`plan` and `report` judge the lock against the same one); or
+    exit 1 saying why not."""
+    try:
+        return checks.target_of(project, choice, os.environ, sending)
+    except SettingError as exc:
+        fail(exc.message)

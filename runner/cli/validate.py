@@ -1,79 +1,59 @@
-"""`wanform validate` and `wanform schema`, and the validation step `run`, `render` and `plan`
-share."""
+"""`wanform validate` and `wanform schema`, and how the commands open a project and report
+invalid recipes (printed as `validate` prints them, then exit 1)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from typing import NoReturn
 
 import click
 
+from wanform.runner.app.errors import InvalidRecipes, ProjectFileError
+from wanform.runner.app.project import Project
+from wanform.runner.app.validating import valid, warning_line
 from wanform.runner.cli.options import root_option, variants_option
 from wanform.runner.exits import Exit
-from wanform.runner.recipes.check import Validation, validate_paths
-from wanform.runner.recipes.projectfile import ProjectFile, open_project
+from wanform.runner.recipes.check import Validation
 from wanform.runner.reports.validation import REPORTERS
 from wanform.spec.models import MODELS, ModelSpec
-from wanform.spec.problems import Finding, Report
+from wanform.spec.problems import Finding
 from wanform.spec.schemagen import recipe_schema, request_schema, schema_text
 
 
-def project_at(root: str | None, fmt: str = "text") -> ProjectFile:
+def opened(root: str | None, fmt: str, models: Mapping[str, ModelSpec]) -> Project:
     """The project `--root` names or the one found walking up; or its wanform.yaml's problems
     printed as `validate -o FMT` prints a recipe's, and exit 1."""
-    project = open_project(root)
-    if project.problems:
-        shown = project.problems[0][0].file
-        result = Validation(Report(files=[shown]), [], invalid={shown})
-        for location, problem in project.problems:
-            result.report.add(location, [problem])
-        REPORTERS[fmt](result, sys.stdout, False)
+    try:
+        return Project(root, models=models)
+    except ProjectFileError as exc:
+        REPORTERS[fmt](exc.validation, sys.stdout, False)
         sys.exit(Exit.INVALID)
-    return project
 
 
-def targets(paths: tuple[str, ...], project: ProjectFile) -> list[str]:
-    """What to validate: `paths`, else the project's recipes, else the root's recipes/."""
-    return list(paths) or (
-        [str(p) for p in project.recipe_files()]
-        if project.path
-        else [str(project.root / "recipes")]
-    )
+def report_invalid(exc: InvalidRecipes, fmt: str) -> NoReturn:
+    """Print invalid recipes as `validate -o FMT` does (where none was found on stderr), and exit
+    1."""
+    if exc.missing:
+        click.echo(f"error: {exc.missing}", err=True)
+    REPORTERS[fmt](exc.validation, sys.stdout, False)
+    sys.exit(Exit.INVALID)
 
 
-def checked(
-    paths: tuple[str, ...], project: ProjectFile, models: Mapping[str, ModelSpec]
-) -> Validation:
-    """The recipes under `paths` checked (default: the project's recipes, else the root's
-    recipes/); says so on stderr if there are none."""
-    result = validate_paths(
-        targets(paths, project), root=project.root, models=models, project=project
-    )
-    if not result.recipes and not result.invalid:
-        shown = ", ".join(
-            paths or (project.globs if project.path else (str(project.root / "recipes"),))
-        )
-        click.echo(f"error: no recipe files (*.yaml, *.yml) under {shown}", err=True)
-    return result
-
-
-def validated(
-    paths: tuple[str, ...], project: ProjectFile, fmt: str, models: Mapping[str, ModelSpec]
-) -> Validation:
+def validated(paths: tuple[str, ...], project: Project, fmt: str) -> Validation:
     """Valid recipes, their warnings on stderr; or the report as `validate -o FMT` prints it, and
     exit 1."""
-    result = checked(paths, project, models)
-    if not (result.report.ok() and result.recipes):
-        REPORTERS[fmt](result, sys.stdout, False)
-        sys.exit(Exit.INVALID)
-    echo_warnings(result.report.warnings())
-    return result
+    try:
+        result = valid(paths, project.file, project.models)
+    except InvalidRecipes as exc:
+        report_invalid(exc, fmt)
+    echo_warnings(result.warnings)
+    return result.validation
 
 
 def echo_warnings(findings: list[Finding]) -> None:
     for finding in findings:
-        p = finding.problem
-        click.echo(f"{finding.location}: {p.severity}[{p.code}]: {p.message}", err=True)
+        click.echo(warning_line(finding), err=True)
 
 
 @click.command()
@@ -106,11 +86,13 @@ def validate(
     One line per problem, `path:line:col: error[CODE]: message`, then a summary.
     Exit 0 when every recipe is valid, 1 otherwise.
     """
-    result = checked(paths, project_at(root, fmt), models)
-    for note in result.notes if verbose else []:
+    result = opened(root, fmt, models).validate(paths)
+    if result.missing:
+        click.echo(f"error: {result.missing}", err=True)
+    for note in result.validation.notes if verbose else []:
         click.echo(f"note: {note}", err=True)
-    REPORTERS[fmt](result, sys.stdout, strict)
-    sys.exit(Exit.OK if result.report.ok(strict) and result.recipes else Exit.INVALID)
+    REPORTERS[fmt](result.validation, sys.stdout, strict)
+    sys.exit(Exit.OK if result.ok(strict) else Exit.INVALID)
 
 
 @click.command()

@@ -115,9 +115,11 @@ async def execute(
     models: Mapping[str, ModelSpec] = MODELS,
     *,
     known: Mapping[str, Mapping[int, Path]] | None = None,
+    interruptible: bool = True,
 ) -> RunResult:
     """Run validated jobs against `target`, journaling under `root`/.wanform; `known` holds the
-    files of upstream jobs outside the run.
+    files of upstream jobs outside the run. With `interruptible`, SIGINT and SIGTERM interrupt the
+    run gracefully (`interrupts`); a library caller may leave its own handlers in place.
 
     An embedded emulator runs at `options.target_speed`, EMULATOR_SPEED when that is None.
     """
@@ -133,5 +135,5 @@ async def execute(
             ) as http:
                 client = Client(http, ready, timeouts)
                 engine = Engine(jobs, client, journal, limits, options, progress, models, known)
-                with interrupts(engine):
+                with interrupts(engine) if interruptible else contextlib.nullcontext():
                     return await engine.run()

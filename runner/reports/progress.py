@@ -6,6 +6,7 @@ Job lines and the final report go to stdout; the live panel and notices go to st
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -67,14 +68,7 @@ class Events(Lines):
         super().__init__(out, err, job_lines=False)
 
     def _emit(self, doc: dict) -> None:
-        self.out.write(
-            json.dumps(
-                {"v": versions.RUN_EVENTS, "time": utc_now(zulu=True), **doc},
-                sort_keys=True,
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
+        self.out.write(json.dumps(stamped(doc), sort_keys=True, ensure_ascii=False) + "\n")
         self.out.flush()
 
     def start(self, result: RunResult, throttled: Callable[[], int]) -> None:
@@ -99,6 +93,23 @@ class Events(Lines):
 
     def notice(self, text: str) -> None:
         self._emit({"event": "notice", "message": text})
+
+
+class Callback(Events):
+    """The events `-o ndjson` prints, handed to `send` as dicts instead: the progress of
+    `wanform.Project.run`. Nothing is printed."""
+
+    def __init__(self, send: Callable[[dict], None]) -> None:
+        super().__init__(io.StringIO(), io.StringIO())  # never written: every method sends
+        self.send = send
+
+    def _emit(self, doc: dict) -> None:
+        self.send(stamped(doc))
+
+
+def stamped(doc: dict) -> dict:
+    """An event with the stream's version and the time it happened."""
+    return {"v": versions.RUN_EVENTS, "time": utc_now(zulu=True), **doc}
 
 
 class Panel:

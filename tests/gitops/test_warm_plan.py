@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 from runner_kit import FOX, WINTER, run_cli
 
-from wanform.runner.cli import gitops as cli_gitops
+from wanform.runner.app import validating
 from wanform.runner.cli import main
 from wanform.runner.exits import Exit
 from wanform.runner.gitops import warmplan
@@ -35,7 +35,7 @@ def plan(root: Path, monkeypatch, *, warm: bool) -> tuple[int, str, str]:
         def refuse(*_args, **_kwargs):
             raise AssertionError("the warm plan validated the recipes")
 
-        monkeypatch.setattr(cli_gitops, "validated", refuse)
+        monkeypatch.setattr(validating, "valid", refuse)
     args = ["plan", "-o", "json", "-v", "--target", "emulator"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     monkeypatch.undo()
@@ -139,13 +139,13 @@ def test_a_cache_file_not_of_our_making_is_ignored(ran, monkeypatch, content):
 def _served_warm(root: Path, monkeypatch) -> bool:
     """Plan once (full if need be) and say whether the answer came from the cache."""
     calls = []
-    full = cli_gitops.validated
+    full = validating.valid
 
     def counted(*args, **kwargs):
         calls.append(1)
         return full(*args, **kwargs)
 
-    monkeypatch.setattr(cli_gitops, "validated", counted)
+    monkeypatch.setattr(validating, "valid", counted)
     code, out, err = plan(root, monkeypatch, warm=False)
     assert code == Exit.OK, err
     assert {j["status"] for j in json.loads(out)["jobs"]} == {"unchanged"}

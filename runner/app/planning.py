@@ -1,0 +1,50 @@
+"""The plan step of `wanform plan`: the recipes validated, then compared with the lock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from wanform.runner.app import validating
+from wanform.runner.app.errors import LockError
+from wanform.runner.app.results import PlanResult
+from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.gitops.links import plan_chained
+from wanform.runner.gitops.lockfile import LockFile, LockFileError
+from wanform.runner.gitops.warmplan import PlanCache
+from wanform.runner.recipes.load import discover
+from wanform.runner.recipes.projectfile import ProjectFile
+from wanform.spec.models import ModelSpec
+
+
+def load_lock(path: Path) -> LockFile:
+    """The lock, or LockError with the reason it cannot be read."""
+    try:
+        return LockFile.load(path)
+    except LockFileError as exc:
+        raise LockError(str(exc)) from None
+
+
+def build_plan(
+    paths: tuple[str, ...],
+    project: ProjectFile,
+    lock_path: Path,
+    models: Mapping[str, ModelSpec],
+    target: str,
+) -> PlanResult:
+    """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
+    `target` (`Target.made_on`); InvalidRecipes if a recipe is invalid. A plan in which nothing
+    changed is served from the plan cache (wanform.runner.gitops.warmplan)."""
+    lock = load_lock(lock_path)
+    hashes = HashCache(project.root)
+    cache = PlanCache(project.root, project.defaults, models)
+    files, missing = discover(validating.targets(paths, project))
+    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
+    if warm is not None:
+        hashes.save()
+        return PlanResult(warm.plan, warm.warnings)
+    result = validating.valid(paths, project, models).validation
+    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
+    cache.remember(result, plan)
+    hashes.save()
+    return PlanResult(plan, result.report.warnings())
