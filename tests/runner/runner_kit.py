@@ -94,6 +94,12 @@ class Emulator:
     speed: float
 
     @property
+    def run_target(self) -> tuple[str, ...]:
+        """`wanform run`'s options for this emulator: its address and its clock speed, so that
+        polling waits the emulator's durations, not the 2 s a service of unknown speed gets."""
+        return ("--target", self.base_url, "--emulator-speed", str(self.speed))
+
+    @property
     def admin_url(self) -> str:
         return self.base_url.removesuffix("/api/v1") + "/__emulator"
 
