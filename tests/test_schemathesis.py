@@ -131,6 +131,8 @@ def test_emulator_keeps_the_document(case: Case, emulator_server: EmulatorThread
 
 
 @pytest.mark.slow
+# ten times the fuzzing: one operation took 71 s on two cores under a load of 12
+@pytest.mark.timeout(3 * OPERATION_TIMEOUT_SECONDS)
 @FULL.parametrize()
 def test_emulator_keeps_the_document_at_length(case: Case, emulator_server: EmulatorThread) -> None:
     """As above, with ten times the fuzzed requests per operation (the examples and coverage

@@ -46,7 +46,7 @@ def test_the_readme_test_command_leaves_out_the_slow_tier_and_names_it():
     """The README's test command deselects `slow` and says so beside it; the next line runs the
     slow tier; both say why each skipped test was skipped (-rs)."""
     (tests, line), (slow, _) = readme_commands()["tests"], readme_commands()["slow"]
-    assert option(tests, "-m") == "not slow" and "but the slow tier" in line
+    assert option(tests, "-m") == "not slow" and "but the slow tier (next line)" in line
     assert option(slow, "-m") == "slow"
     assert "-rs" in tests and "-rs" in slow
 
