@@ -10,8 +10,9 @@ import io
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -231,25 +232,35 @@ FUZZ = settings(
 )
 
 
+def examples(long: int) -> pytest.MarkDecorator:
+    """Parametrise `examples`: a fifth of `long` in the default run, `long` in the slow tier."""
+    return pytest.mark.parametrize(
+        "examples", [long // 5, pytest.param(long, marks=pytest.mark.slow)]
+    )
+
+
+def fuzz(strategy: st.SearchStrategy, check: Callable[[Any], None], examples: int) -> None:
+    """`check` holds for `examples` values drawn from `strategy`."""
+    settings(FUZZ, max_examples=examples)(given(strategy)(check))()
+
+
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory: pytest.TempPathFactory, case_root: Path) -> dict[str, Path]:
     return fuzz_roots(tmp_path_factory.mktemp("fuzz"), case_root)
 
 
-@settings(FUZZ, max_examples=600)
-@given(recipe_texts())
+@examples(600)
 def test_validate_reports_every_mutated_recipe_located(
-    roots: dict[str, Path], recipe: tuple[str, str]
+    roots: dict[str, Path], examples: int
 ) -> None:
     """validate never raises on a mutated recipe, and places every problem on a line of it."""
-    check_validate(roots, *recipe)
+    fuzz(recipe_texts(), lambda recipe: check_validate(roots, *recipe), examples)
 
 
-@settings(FUZZ, max_examples=800)
-@given(request_bodies())
-def test_request_check_locates_every_problem(body: dict) -> None:
+@examples(800)
+def test_request_check_locates_every_problem(examples: int) -> None:
     """check_request never raises on a mutated body, and every problem's path is in the body."""
-    check_body(body)
+    fuzz(request_bodies(), check_body, examples)
 
 
 class Emulator:
@@ -356,17 +367,13 @@ def emulator() -> Iterator[Emulator]:
     running.close()
 
 
-@settings(FUZZ, max_examples=400)
-@given(request_bodies())
-def test_emulator_answers_every_mutated_body_without_500(emulator: Emulator, body: dict) -> None:
+@examples(400)
+def test_emulator_answers_every_mutated_body_without_500(emulator: Emulator, examples: int) -> None:
     """The submission path (envelope, checks, faults) turns any body into 200 or a 4xx."""
-    check_submission(emulator, body)
+    fuzz(request_bodies(), lambda body: check_submission(emulator, body), examples)
 
 
-@settings(FUZZ, max_examples=300)
-@given(OTHER_REQUESTS)
-def test_emulator_answers_other_routes_without_500(
-    emulator: Emulator, call: tuple[str, str, dict, object]
-) -> None:
+@examples(300)
+def test_emulator_answers_other_routes_without_500(emulator: Emulator, examples: int) -> None:
     """Query strings, fault rules and clock jumps of any shape are answered below 500."""
-    check_other_request(emulator, call)
+    fuzz(OTHER_REQUESTS, lambda call: check_other_request(emulator, call), examples)

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("spec", "runner", "emulator")
@@ -93,16 +94,27 @@ def test_the_package_list_is_the_folders():
     }
 
 
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory) -> Path:
-    """The wheel pip builds from this checkout."""
-    out = tmp_path_factory.mktemp("wheel")
+def build_wheel(out: Path) -> Path:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
         check=True,
         capture_output=True,
     )
     (built,) = out.glob("wanform-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The wheel pip builds from this checkout, once a run: pytest-xdist's workers share the first
+    one's, in the run's own temporary folder (a build takes half a minute)."""
+    if worker_id == "master":
+        return build_wheel(tmp_path_factory.mktemp("wheel"))
+    shared = tmp_path_factory.getbasetemp().parent / "wheel"
+    with FileLock(f"{shared}.lock"):
+        if not shared.is_dir():
+            build_wheel(tmp_path_factory.mktemp("wheel")).parent.rename(shared)
+    (built,) = shared.glob("wanform-*.whl")
     return built
 
 

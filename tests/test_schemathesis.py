@@ -2,7 +2,7 @@
 
 Cases come from the document (its examples, coverage and fuzzing phases, seeded and bounded),
 each against an emulator reset just before it, so no case sees what an earlier one left behind
-(a fault rule, an advanced clock, a task).
+(a fault rule, an advanced clock, a task). The slow tier fuzzes each operation ten times longer.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 
 from wanform.emulator import EmulatorConfig
@@ -20,7 +21,9 @@ from wanform.spec.emulator.wire import FAULT_HEADER
 
 OPENAPI = Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml"
 SEED = 20260301
-MAX_EXAMPLES = 100  # fuzzing cases per operation; coverage and examples add their own
+# fuzzing cases per operation (coverage and examples add their own): the slow tier's, a tenth of it
+# in the default run
+MAX_EXAMPLES = 100
 REQUEST_TIMEOUT_SECONDS = 10  # every request, generated or admin, gives up after this
 OPERATION_TIMEOUT_SECONDS = 60  # one operation's cases take a few seconds
 # Tasks end within moments of real time, so a sync call that succeeds answers quickly.
@@ -63,30 +66,41 @@ POSITIVE_EXCEPTIONS = {
 FIXED_PARAMETERS = {f"header.{FAULT_HEADER}": "[]"}
 
 OFF = {"enabled": False}
-CONFIG = SchemathesisConfig.from_dict(
-    {
-        "seed": SEED,
-        # no crash cache on disk: every run sends the same cases, whatever ran before
-        "cache": {"enabled": False},
-        "headers": {"Authorization": f"Bearer {API_KEY}"},
-        "request-timeout": REQUEST_TIMEOUT_SECONDS,
-        "parameters": FIXED_PARAMETERS,
-        "generation": {
-            "max-examples": MAX_EXAMPLES,
-            "deterministic": True,
-            "database": "none",
-        },
-        "phases": {"stateful": {"enabled": False}},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-        "operations": [
-            *(
-                {"include-operation-id": operation, "checks": {"positive_data_acceptance": OFF}}
-                for operation in POSITIVE_EXCEPTIONS
-            ),
-        ],
-    }
-)
-SCHEMA = schemathesis.openapi.from_path(OPENAPI, config=CONFIG)
+
+
+def schema(max_examples: int, every_phase: bool) -> schemathesis.BaseSchema:
+    """The document, its cases seeded and bounded: `max_examples` fuzzed ones per operation, after
+    its examples and coverage cases unless not `every_phase` (those two are made while tests are
+    collected, in every pytest-xdist worker, selected or not)."""
+    once = {"enabled": every_phase}
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            # no crash cache on disk: every run sends the same cases, whatever ran before
+            "cache": {"enabled": False},
+            "headers": {"Authorization": f"Bearer {API_KEY}"},
+            "request-timeout": REQUEST_TIMEOUT_SECONDS,
+            "parameters": FIXED_PARAMETERS,
+            "generation": {
+                "max-examples": max_examples,
+                "deterministic": True,
+                "database": "none",
+            },
+            "phases": {"examples": once, "coverage": once, "stateful": OFF},
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "operations": [
+                *(
+                    {"include-operation-id": operation, "checks": {"positive_data_acceptance": OFF}}
+                    for operation in POSITIVE_EXCEPTIONS
+                ),
+            ],
+        }
+    )
+    return schemathesis.openapi.from_path(OPENAPI, config=config)
+
+
+BRIEF = schema(MAX_EXAMPLES // 10, every_phase=True)
+FULL = schema(MAX_EXAMPLES, every_phase=False)
 
 pytestmark = pytest.mark.timeout(OPERATION_TIMEOUT_SECONDS)
 
@@ -106,8 +120,22 @@ def emulator_server() -> Iterator[EmulatorThread]:
         raise
 
 
-@SCHEMA.parametrize()
-def test_emulator_keeps_the_document(case, emulator_server: EmulatorThread) -> None:
-    """A generated request, sent to a freshly reset emulator, gets an answer the document allows."""
+def check(case: Case, emulator_server: EmulatorThread) -> None:
     AdminClient(emulator_server.root_url, timeout=REQUEST_TIMEOUT_SECONDS).reset()
     case.call_and_validate(base_url=emulator_server.root_url, timeout=REQUEST_TIMEOUT_SECONDS)
+
+
+@BRIEF.parametrize()
+def test_emulator_keeps_the_document(case: Case, emulator_server: EmulatorThread) -> None:
+    """A generated request, sent to a freshly reset emulator, gets an answer the document allows."""
+    check(case, emulator_server)
+
+
+@pytest.mark.slow
+# ten times the fuzzing: one operation took 71 s on two cores under a load of 12
+@pytest.mark.timeout(3 * OPERATION_TIMEOUT_SECONDS)
+@FULL.parametrize()
+def test_emulator_keeps_the_document_at_length(case: Case, emulator_server: EmulatorThread) -> None:
+    """As above, with ten times the fuzzed requests per operation (the examples and coverage
+    cases are the default run's)."""
+    check(case, emulator_server)

@@ -31,6 +31,8 @@ soak = load_bench()
 # Twice the bench's fault rates, so a dozen jobs lose enough answers that an engine adopting the
 # wrong task is caught in most runs (the runs' timing varies; the seed fixes the dice).
 SETTINGS = soak.Settings(jobs=16, kills=6, seed=7, faults=2.0)
+# half a minute of processes started and killed: the slow tier's
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ async def test_a_chain_runs_upstream_first_and_takes_its_files(project, emulator
     """Three steps in one run: each downstream request carries the bytes its upstream wrote."""
     root = project.root
     chain(root)
-    code, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, err = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.OK, err
     jobs = report(out)
     assert set(jobs) == {"fox", "winter", "print"}
@@ -90,7 +90,7 @@ async def test_a_change_upstream_reaches_downstream_and_an_unchanged_chain_stays
     `upstream: JOB` and run again; then the chain is unchanged again."""
     root = project.root
     chain(root)
-    assert (await run_cli(root, "run", "--target", emulator.base_url))[0] == Exit.OK
+    assert (await run_cli(root, "run", *emulator.run_target))[0] == Exit.OK
     assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode"))[
         0
     ] == Exit.OK
@@ -103,7 +103,7 @@ async def test_a_change_upstream_reaches_downstream_and_an_unchanged_chain_stays
         "recipes/winter.yaml::winter": "upstream: recipes/fox.yaml::fox",
         "recipes/print.yaml::print": "upstream: recipes/winter.yaml::winter",
     }
-    code, _, err = await run_cli(root, "run", "--target", emulator.base_url)
+    code, _, err = await run_cli(root, "run", *emulator.run_target)
     assert code == Exit.OK, err
     assert len(await tasks(emulator)) == 6
     assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode"))[
@@ -115,9 +115,9 @@ async def test_a_change_downstream_runs_only_downstream(project, emulator):
     """Editing the last step reruns it alone; its upstream files are taken from the lock."""
     root = project.root
     chain(root)
-    assert (await run_cli(root, "run", "--target", emulator.base_url))[0] == Exit.OK
+    assert (await run_cli(root, "run", *emulator.run_target))[0] == Exit.OK
     (root / "recipes" / "print.yaml").write_text(PRINT.replace("Sharper.", "Crisper."))
-    code, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, err = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.OK, err
     assert set(report(out)) == {"print"} and len(await tasks(emulator)) == 4
 
@@ -128,7 +128,7 @@ async def test_an_upstream_failure_skips_its_dependants_with_the_reason(project,
     root = project.root
     chain(root)
     await emulator.fault(action="fail", prompt="red fox", code="InternalError")
-    code, out, _ = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, _ = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.FAILED
     jobs = report(out)
     assert {name: j["status"] for name, j in jobs.items()} == {
@@ -161,7 +161,7 @@ async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, em
     (root / "recipes" / "fox.yaml").write_text(fox)
     (root / "recipes" / "recolor.yaml").write_text(RECOLOR)
     await emulator.fault(action="partial", prompt="red fox", failed=1)
-    code, out, _ = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, _ = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.FAILED
     jobs = report(out)
     assert {name: j["status"] for name, j in jobs.items()} == {
@@ -174,7 +174,7 @@ async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, em
         "skipped: upstream recipes/fox.yaml::fox has no image 3 (2 images made)"
     )
     # a rerun: fox is partial (its failure would fail again), the two recolours it fed stay done
-    code, out, _ = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, _ = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.FAILED
     assert {name: j["status"] for name, j in report(out).items()} == {
         "recolor[from=fox#3]": "blocked"
@@ -204,13 +204,13 @@ async def test_an_upstream_with_a_failed_image_feeds_its_made_one_until_it_is_ma
         )
     )
     await emulator.fault(action="partial", prompt="Sharper", failed=1, code=code, times=1)
-    code_, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code_, out, err = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code_ == Exit.FAILED, err
     assert {n: j["status"] for n, j in report(out).items()} == {
         "sharp": "partial",
         "winter": "succeeded",
     }
-    code_, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code_, out, err = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert set(report(out)) == reruns, err
 
 
@@ -221,16 +221,16 @@ async def test_run_job_runs_it_and_the_upstream_it_needs_only(project, emulator)
     chain(root)
     (root / "recipes" / "other.yaml").write_text(FOX.format(n=1).replace("name: fox", "name: o"))
     code, out, err = await run_cli(
-        root, "run", "--target", emulator.base_url, "--job", "winter", "-o", "json"
+        root, "run", *emulator.run_target, "--job", "winter", "-o", "json"
     )
     assert code == Exit.OK, err
     assert set(report(out)) == {"fox", "winter"}
     code, out, err = await run_cli(
-        root, "run", "--target", emulator.base_url, "--job", "print", "--job", "o", "-o", "json"
+        root, "run", *emulator.run_target, "--job", "print", "--job", "o", "-o", "json"
     )
     assert code == Exit.OK, err
     assert set(report(out)) == {"print", "o"}  # fox and winter are done: not run again
-    code, _, err = await run_cli(root, "run", "--target", emulator.base_url, "--job", "wolf")
+    code, _, err = await run_cli(root, "run", *emulator.run_target, "--job", "wolf")
     assert code == Exit.USAGE and "--job wolf: no job named wolf" in err
 
 
@@ -246,7 +246,7 @@ async def test_shards_keep_each_chain_together(project, emulator):
     keys = []
     for k in (1, 2):
         code, _, err = await run_cli(
-            root, "run", "--target", emulator.base_url, "--shard", f"{k}/2", "--lock", f"{k}.lock"
+            root, "run", *emulator.run_target, "--shard", f"{k}/2", "--lock", f"{k}.lock"
         )
         assert code == Exit.OK, err
         keys.append(set(json.loads((root / f"{k}.lock").read_text())["jobs"]))
@@ -325,10 +325,10 @@ async def test_a_damaged_upstream_file_is_made_again_before_its_dependants_run(p
     upstream runs again, then every step after it."""
     root = project.root
     chain(root)
-    assert (await run_cli(root, "run", "--target", emulator.base_url))[0] == Exit.OK
+    assert (await run_cli(root, "run", *emulator.run_target))[0] == Exit.OK
     image = root / "out" / "fox" / "fox-1.png"
     image.write_bytes(image.read_bytes()[:100])
-    code, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, err = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.OK, err
     assert set(report(out)) == {"fox", "winter", "print"}
     [taken] = sidecar(root, "winter", "winter")["inputs"]
@@ -343,7 +343,7 @@ async def test_an_upstream_image_smaller_than_asked_fails_the_downstream_before_
     root = project.root
     chain(root)
     (root / "recipes" / "print.yaml").unlink()
-    assert (await run_cli(root, "run", "--target", emulator.base_url))[0] == Exit.OK
+    assert (await run_cli(root, "run", *emulator.run_target))[0] == Exit.OK
     image = root / "out" / "fox" / "fox-1.png"
     Image.new("RGB", (800, 800), (90, 120, 150)).save(image)
     lock = json.loads((root / "wanform.lock").read_text())
@@ -352,7 +352,7 @@ async def test_an_upstream_image_smaller_than_asked_fails_the_downstream_before_
     (root / "wanform.lock").write_text(json.dumps(lock))
     boxed = WINTER.replace("[[100, 100, 500, 500]]", "[[100, 100, 900, 900]]")
     (root / "recipes" / "winter.yaml").write_text(boxed.replace("winter.", "snow."))
-    code, out, _ = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, _ = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.FAILED
     jobs = report(out)
     assert set(jobs) == {"winter"} and jobs["winter"]["status"] == "failed"
@@ -367,7 +367,7 @@ async def test_running_one_file_runs_the_upstream_it_needs_from_other_files(proj
     root = project.root
     chain(root)
     code, out, err = await run_cli(
-        root, "run", "--target", emulator.base_url, "-o", "json", "recipes/winter.yaml"
+        root, "run", *emulator.run_target, "-o", "json", "recipes/winter.yaml"
     )
     assert code == Exit.OK, err
     assert set(report(out)) == {"fox", "winter"}
@@ -434,7 +434,7 @@ async def test_independent_chains_run_side_by_side(project, emulator):
     (root / "recipes" / "cat-winter.yaml").write_text(
         WINTER.replace("name: winter", "name: cat-winter").replace("from: fox", "from: cat")
     )
-    code, out, err = await run_cli(root, "run", "--target", emulator.base_url, "-o", "json")
+    code, out, err = await run_cli(root, "run", *emulator.run_target, "-o", "json")
     assert code == Exit.OK, err
     by_task = {j["task_id"]: name for name, j in report(out).items()}
     order = [by_task[t] for t in await tasks(emulator)]
@@ -452,7 +452,7 @@ async def test_a_chain_listed_downstream_first_runs_with_one_task_in_flight(proj
         WINTER.replace("name: winter", "name: spring").replace("from: fox", "from: winter")
     )
     code, out, err = await run_cli(
-        root, "run", "--target", emulator.base_url, "--max-in-flight", "1", "-o", "json"
+        root, "run", *emulator.run_target, "--max-in-flight", "1", "-o", "json"
     )
     assert code == Exit.OK, err
     by_task = {j["task_id"]: name for name, j in report(out).items()}

@@ -112,7 +112,7 @@ async def test_run_prune_refuses_in_one_line_and_deletes_nothing(victims, emulat
     root, beside, elsewhere = victims
     make_project(root).recipe("fox", FOX)
     orphan_lock(root, elsewhere)
-    code, _, err = await run_cli(root, "run", "--prune", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--prune", *emulator.run_target, ".")
     assert (code, err.count("\n")) == (1, 1), err
     assert "job gone.yaml::gone records '../victim.txt'" in err
     assert beside.read_text() == elsewhere.read_text() == "keep"

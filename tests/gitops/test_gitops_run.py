@@ -58,14 +58,14 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
     assert code == 2 and out.splitlines()[-1].startswith(
         "plan: 4 new, 0 changed, 0 unchanged, 0 orphaned; 5 billable"
     )
-    code, _, err = await run_cli(root, "run", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", *emulator.run_target, ".")
     assert code == 0, err
     lock = (root / "wanform.lock").read_bytes()
     assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."))[
         0
     ] == 0
     sent = await submissions(emulator)
-    code, _, err = await run_cli(root, "run", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", *emulator.run_target, ".")
     assert (code, await submissions(emulator), (root / "wanform.lock").read_bytes()) == (
         0,
         sent,
@@ -81,7 +81,7 @@ async def test_a_change_runs_exactly_what_it_declares(project, emulator):
         ["~", "changed", "car.yaml::car"]
     ]
     assert "car.yaml::car (wanx2.1-imageedit, 1 image): n" in out
-    assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    assert (await run_cli(root, "run", *emulator.run_target, "."))[0] == 0
     assert await submissions(emulator) == sent + 1
 
 
@@ -90,12 +90,12 @@ async def test_force_runs_every_job_again(project, emulator):
     journal holds, and the lock records the new tasks."""
     root = project.root
     write_recipes(root)
-    assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    assert (await run_cli(root, "run", *emulator.run_target, "."))[0] == 0
     sent = await submissions(emulator)
     tasks = {
         k: e["task_id"] for k, e in json.loads((root / "wanform.lock").read_text())["jobs"].items()
     }
-    code, _, err = await run_cli(root, "run", "--force", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--force", *emulator.run_target, ".")
     assert code == 0, err
     assert await submissions(emulator) == 2 * sent == 8, err
     again = {
@@ -109,7 +109,7 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
     orphaned, and --prune removes its entry and its files."""
     root = project.root
     write_recipes(root)
-    assert (await run_cli(root, "run", "--target", emulator.base_url, "."))[0] == 0
+    assert (await run_cli(root, "run", *emulator.run_target, "."))[0] == 0
     shutil.move(root / "images" / "grayscale-leaves.jpg", root / "images" / "leaves.jpg")
     (root / "car.yaml").write_text(CAR.replace("grayscale-leaves.jpg", "leaves.jpg"))
     assert (await run_cli(root, "plan", "--target", emulator.base_url, "--detailed-exitcode", "."))[
@@ -136,7 +136,7 @@ async def test_image_bytes_rename_and_deletion(project, emulator):
         for o in e["outputs"]
     ]
     assert outputs and all((root / p).is_file() for p in outputs)
-    code, _, err = await run_cli(root, "run", "--prune", "--target", emulator.base_url, ".")
+    code, _, err = await run_cli(root, "run", "--prune", *emulator.run_target, ".")
     assert code == 0, err
     assert not any((root / p).exists() for p in outputs)
     assert sorted(json.loads((root / "wanform.lock").read_text())["jobs"]) == ["car.yaml::car"]
@@ -147,11 +147,11 @@ async def test_budget_refuses_before_any_request(project, emulator):
     sent."""
     write_recipes(project.root)
     code, _, err = await run_cli(
-        project.root, "run", "--max-images", "4", "--target", emulator.base_url, "."
+        project.root, "run", "--max-images", "4", *emulator.run_target, "."
     )
     assert code == 1 and "would bill up to 5 images, over --max-images 4; nothing was sent" in err
     code, _, err = await run_cli(
-        project.root, "run", "--max-cost", "0.5", "--target", emulator.base_url, "."
+        project.root, "run", "--max-cost", "0.5", *emulator.run_target, "."
     )
     assert code == 1 and "over --max-cost 0.5" in err
     assert await emulator.requests() == []
@@ -161,7 +161,7 @@ async def test_a_refused_run_releases_the_guard_and_its_owner_file(project, emul
     """A run that exits 1 while it holds the run guard leaves no owner file behind."""
     write_recipes(project.root)
     code, _, err = await run_cli(
-        project.root, "run", "--max-images", "4", "--target", emulator.base_url, "."
+        project.root, "run", "--max-images", "4", *emulator.run_target, "."
     )
     assert code == 1, err
     assert not (project.root / ".wanform" / "run.owner").exists()
@@ -185,7 +185,7 @@ async def test_shards_run_every_job_exactly_once_and_their_locks_merge(
         checkouts.append(copy)
     shards = await asyncio.gather(
         *(
-            run_cli(copy, "run", "--shard", f"{k}/3", "--target", emulator.base_url, ".")
+            run_cli(copy, "run", "--shard", f"{k}/3", *emulator.run_target, ".")
             for k, copy in enumerate(checkouts, 1)
         )
     )
@@ -216,8 +216,7 @@ async def test_event_stream_and_junit(project, emulator):
         "ndjson",
         "--junit",
         "report.xml",
-        "--target",
-        emulator.base_url,
+        *emulator.run_target,
         ".",
     )
     assert code == 0, err
@@ -245,9 +244,7 @@ async def test_an_unwritable_destination_stops_the_run_before_any_request(
     nothing is sent."""
     write_recipes(project.root)
     (project.root / "taken").write_text("a file, not a directory")
-    code, _, err = await run_cli(
-        project.root, "run", option, "taken/x", "--target", emulator.base_url, "."
-    )
+    code, _, err = await run_cli(project.root, "run", option, "taken/x", *emulator.run_target, ".")
     assert (
         code == 1 and f"error: {option}: cannot write in taken" in err and "nothing was sent" in err
     )
@@ -258,7 +255,7 @@ async def test_a_second_run_on_the_same_project_refuses(project, emulator):
     """While one run holds the project, another exits 1 at once, saying why, and sends nothing."""
     write_recipes(project.root)
     with run_guard(project.root):
-        code, _, err = await run_cli(project.root, "run", "--target", emulator.base_url, ".")
+        code, _, err = await run_cli(project.root, "run", *emulator.run_target, ".")
     assert code == 1 and "another wanform run is using" in err
     assert f"pid {os.getpid()} on {socket.gethostname()}" in err  # who to wait for, or to stop
     assert await emulator.requests() == []

@@ -38,6 +38,10 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+# the embedded emulator's clock for the runs that make images: its tasks end in moments
+FAST = ("--emulator-speed", "200")
+
+
 def wanform(*args: str) -> Result:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     print(f"$ wanform {' '.join(args)}\n{result.stdout}--- stderr:\n{result.stderr}")
@@ -146,7 +150,7 @@ def test_a_bad_default_is_located_in_the_project_file(project: Path) -> None:
 def test_plan_says_a_job_changed_because_a_default_did(project: Path) -> None:
     """After the lock records a job, changing a default shows it as the reason."""
     write(project / "wanform.yaml", "defaults:\n  watermark: false\n")
-    assert wanform("run").exit_code == 0
+    assert wanform("run", *FAST).exit_code == 0
     write(project / "wanform.yaml", "defaults:\n  watermark: true\n")
     result = wanform("plan")
     assert "recipes/fox.yaml::fox (wan2.7-image, 1 image): watermark (default in wanform.yaml)" in (
@@ -159,10 +163,12 @@ def test_command_line_wins_over_the_project_file(project: Path) -> None:
     write(project / "wanform.yaml", "out: build/images\nmax_images: 0\ntarget: emulator\n")
     refused = wanform("run")
     assert refused.exit_code == 1 and "over --max-images 0" in refused.stderr
-    result = wanform("run", "--max-images", "1")
+    result = wanform("run", *FAST, "--max-images", "1")
     assert result.exit_code == 0, result.stderr
     assert (project / "build" / "images" / "fox" / "fox-1.png").is_file()
-    assert wanform("run", "--out", "elsewhere", "--force", "--max-images", "1").exit_code == 0
+    assert (
+        wanform("run", *FAST, "--out", "elsewhere", "--force", "--max-images", "1").exit_code == 0
+    )
     assert (project / "elsewhere" / "fox" / "fox-1.png").is_file()
 
 
@@ -238,14 +244,14 @@ def test_a_run_from_a_subfolder_keeps_lock_and_images_at_the_project_root(
     --root names another project whatever the current folder is."""
     write(project / "wanform.yaml", "max_images: 5\n")
     monkeypatch.chdir(write(project / "recipes" / "deep" / "x.txt", "").parent)
-    assert wanform("run").exit_code == 0
+    assert wanform("run", *FAST).exit_code == 0
     assert (project / "wanform.lock").is_file() and (project / ".wanform").is_dir()
     assert (project / "out" / "fox" / "fox-1.png").is_file()
     assert not (project / "recipes" / "deep" / "wanform.lock").exists()
     other = write(project.parent / "other" / "recipes" / "cat.yaml", FOX).parents[1]
     result = wanform("validate", "--root", str(other), "-v")
     assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
-    assert wanform("run", "--root", str(other)).exit_code == 0
+    assert wanform("run", *FAST, "--root", str(other)).exit_code == 0
     assert (other / "wanform.lock").is_file() and (other / "out" / "cat" / "cat-1.png").is_file()
 
 
@@ -269,7 +275,7 @@ def test_the_projects_max_cost_holds_unless_the_command_line_says_otherwise(
     write(project / "wanform.yaml", "max_cost: 0\n")
     refused = wanform("run")
     assert refused.exit_code == 1 and "over --max-cost 0" in refused.stderr
-    assert wanform("run", "--max-cost", "5").exit_code == 0
+    assert wanform("run", *FAST, "--max-cost", "5").exit_code == 0
 
 
 def test_a_recipes_matrix_wins_over_a_default(project: Path) -> None:
@@ -287,14 +293,14 @@ def test_a_changed_default_reaches_down_a_chain(project: Path) -> None:
     write(project / "wanform.yaml", "defaults:\n  seed: 5\n")
     winter = "model: wan2.7-image\nprompt: Make it winter.\ninputs:\n  - from: fox\nn: 1\nseed: 3\n"
     write(project / "recipes" / "winter.yaml", winter)
-    assert wanform("run").exit_code == 0
+    assert wanform("run", *FAST).exit_code == 0
     write(project / "wanform.yaml", "defaults:\n  seed: 6\n")
     changed = [line for line in wanform("plan").stdout.splitlines() if line.startswith("~")]
     assert [line.split(": ", 1)[1] for line in changed] == [
         "seed (default in wanform.yaml)",
         "upstream: recipes/fox.yaml::fox",
     ]
-    assert wanform("run").exit_code == 0
+    assert wanform("run", *FAST).exit_code == 0
     assert wanform("plan", "--detailed-exitcode").exit_code == 0
 
 

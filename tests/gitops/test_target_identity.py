@@ -39,7 +39,9 @@ async def test_images_made_on_the_emulator_are_not_dashscopes(project):
     emulator runs them again, and plan on that target then says unchanged."""
     root = project.root
     (root / "fox.yaml").write_text(FOX)
-    code, _, err = await run_cli(root, "run", "--target", "emulator", ".")
+    code, _, err = await run_cli(
+        root, "run", "--target", "emulator", "--emulator-speed", "200", "."
+    )
     assert code == Exit.OK, err
     lock = json.loads((root / "wanform.lock").read_text())["jobs"]
     assert {entry["target"] for entry in lock.values()} == {"emulator"}
@@ -57,7 +59,7 @@ async def test_images_made_on_the_emulator_are_not_dashscopes(project):
     try:
         code, out, _ = await run_cli(root, "plan", "--target", second.base_url, ".")
         assert f"target: emulator -> {second.base_url}" in out
-        code, _, err = await run_cli(root, "run", "--target", second.base_url, ".")
+        code, _, err = await run_cli(root, "run", *second.run_target, ".")
         assert code == Exit.OK, err
         assert await submissions(second) == 2
         code, _, _ = await run_cli(

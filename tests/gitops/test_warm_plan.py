@@ -3,14 +3,16 @@ says, and any change to what a fingerprint depends on takes the full plan again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from runner_kit import FOX, WINTER, run_cli
+from runner_kit import FOX, WINTER, make_project, run_cli
 
 from wanform.runner.app import validating
 from wanform.runner.cli import main
@@ -42,19 +44,26 @@ def plan(root: Path, monkeypatch, *, warm: bool) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.fixture
-async def ran(project) -> Path:
+@pytest.fixture(scope="module")
+def ran_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project of a recipe with a local image (and a warning: n omitted) and a two-step chain,
-    run once."""
-    root = project.root
+    run once for the module."""
+    root = make_project(tmp_path_factory.mktemp("ran")).root
     (root / "recipes").mkdir()
     Image.new("RGB", (320, 240), "orange").save(root / "images" / "cat.png")
     (root / "recipes" / "cat.yaml").write_text(CAT)
     (root / "recipes" / "fox.yaml").write_text(FOX.format(n=1))
     (root / "recipes" / "winter.yaml").write_text(WINTER)
-    code, _, err = await run_cli(root, "run", "--target", "emulator")
+    run = run_cli(root, "run", "--target", "emulator", "--emulator-speed", "200")
+    code, _, err = asyncio.run(run)
     assert code == Exit.OK, err
     return root
+
+
+@pytest.fixture
+def ran(ran_once: Path, tmp_path: Path) -> Path:
+    """A copy of that project, the test's own to change."""
+    return Path(shutil.copytree(ran_once, tmp_path / "ran", symlinks=True))
 
 
 def test_a_no_change_plan_is_served_warm_and_says_what_the_full_plan_says(ran, monkeypatch):

@@ -98,6 +98,12 @@ class Emulator:
     def root_url(self) -> str:
         return self.base_url.removesuffix("/api/v1")
 
+    @property
+    def run_target(self) -> tuple[str, ...]:
+        """`wanform run`'s options for this emulator: its address and its clock speed, so that
+        polling waits the emulator's durations, not the 2 s a service of unknown speed gets."""
+        return ("--target", self.base_url, "--emulator-speed", str(self.speed))
+
     async def _admin(self, method: str, route: str, body: object = None) -> dict:
         async with (
             aiohttp.ClientSession() as http,

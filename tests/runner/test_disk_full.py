@@ -40,9 +40,12 @@ n: 2
 """
 
 
+SPEED = 100.0  # the emulator's clock, told to the runner so that it polls on it
+
+
 @pytest.fixture
 def emulator() -> Iterator[tuple[str, AdminClient]]:
-    server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=100.0))
+    server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=SPEED))
     base_url = server.start()
     yield base_url, AdminClient(server.root_url)
     server.stop()
@@ -109,7 +112,7 @@ def run(root: Path, base_url: str, *args: str):
     os.chdir(root)
     return CliRunner().invoke(
         main,
-        ["run", "--target", base_url, "-o", "json", *args, "."],
+        ["run", "--target", base_url, "--emulator-speed", str(SPEED), "-o", "json", *args, "."],
         env=env,
         catch_exceptions=False,
     )

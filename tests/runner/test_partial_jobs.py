@@ -51,7 +51,7 @@ def lock(root: Path) -> dict:
 
 
 async def run(root: Path, emulator, *args: str) -> tuple[int, str, str]:
-    return await run_cli(root, "run", "--target", emulator.base_url, *args)
+    return await run_cli(root, "run", *emulator.run_target, *args)
 
 
 async def test_a_partial_job_that_a_retry_may_finish_is_incomplete_and_rerun_once(
