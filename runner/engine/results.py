@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from wanform.runner.api.answers import (
     ImageFailure,
@@ -67,6 +68,7 @@ from wanform.spec.imageprobe import ImageProbeError, probe_stream
 from wanform.spec.models import TaskStatus
 
 SOFTWARE = "wanform"
+T = TypeVar("T")
 # bytes of a download held in memory before they are written out: most images are smaller, so
 # each costs one worker-thread hop, and a larger one a hop per SPOOL_BYTES
 SPOOL_BYTES = 8 << 20
@@ -308,7 +310,7 @@ class ResultWriter:
             spool = Spool(w.place.image(index))
             try:
                 await self.client.download(url, spool.write)
-                return await asyncio.to_thread(self._commit, spool, index, texts, size)
+                return await _to_thread_to_its_end(self._commit, spool, index, texts, size)
             except BaseException:
                 spool.discard()
                 raise
@@ -368,7 +370,7 @@ class Spool:
         self.chunks.append(data)
         self.held += len(data)
         if self.held >= SPOOL_BYTES:
-            await asyncio.to_thread(self.spill)
+            await _to_thread_to_its_end(self.spill)
 
     def spill(self) -> AtomicFile:
         """Write what is held to the file, made at the first spill (in a worker thread)."""
@@ -386,6 +388,20 @@ class Spool:
         self.chunks = []
         if self.out is not None:
             self.out.discard()
+
+
+async def _to_thread_to_its_end(func: Callable[..., T], *args: object) -> T:
+    """`func` in a worker thread, waited for to its end even when the caller is cancelled
+    meanwhile: a spool discarded while its thread still ran would leave the file that thread
+    made behind."""
+    hop = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(hop)
+    except asyncio.CancelledError:
+        await asyncio.wait([hop])
+        if not hop.cancelled():
+            hop.exception()  # the caller's cancellation is what it reports
+        raise
 
 
 def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:

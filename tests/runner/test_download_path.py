@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 from runner_kit import make_project, run
@@ -75,3 +76,36 @@ async def test_a_body_larger_than_the_spool_is_written_out_as_it_comes(tmp_path,
     out = spool.spill()
     out.commit()
     assert (tmp_path / "big-1.png").read_bytes() == b"a" * 6 + b"b" * 6 + b"c" * 6
+
+
+async def test_a_download_cancelled_while_its_thread_writes_leaves_no_temporary(
+    tmp_path, monkeypatch
+):
+    """A run stopped (a full disk under the journal, say) while a download's worker thread makes
+    its file: the download waits for the thread before it discards the file, so none is left."""
+    release, made = threading.Event(), threading.Event()
+
+    class SlowFile(AtomicFile):
+        def __init__(self, path):
+            release.wait(10)
+            super().__init__(path)
+            made.set()
+
+    monkeypatch.setattr(results, "AtomicFile", SlowFile)
+    spool = results.Spool(tmp_path / "fox-1.png")
+
+    async def attempt():
+        try:
+            await spool.write(b"x" * results.SPOOL_BYTES)  # a hop to spill it
+        except BaseException:
+            spool.discard()
+            raise
+
+    task = asyncio.create_task(attempt())
+    await asyncio.sleep(0.05)  # into the thread, which waits to make the file
+    task.cancel()
+    release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert made.wait(10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
