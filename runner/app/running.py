@@ -37,6 +37,7 @@ from wanform.runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from wanform.runner.engine.launch import execute
 from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import Progress, RunResult
+from wanform.runner.engine.submission import LATE_TASK_GRACE
 from wanform.runner.files.areas import OutsideError, check_links
 from wanform.runner.files.atomic import remove_stale_temps
 from wanform.runner.files.names import safe_name
@@ -52,6 +53,7 @@ from wanform.runner.reports import history
 from wanform.runner.reports.junit import write_junit
 from wanform.spec.models import ModelSpec
 
+GRACE_VARIABLE = "WANFORM_LATE_TASK_GRACE"
 # A line for the caller, as `wanform run` prints it on stderr ("notice: ...", "warning: ...").
 Note = Callable[[str], None]
 
@@ -170,6 +172,7 @@ def transaction(
             redo_finished=settings.force,
             resubmit_unresolved=settings.resubmit_unresolved,
             claimed=lock.lock.task_ids(),
+            late_task_grace=_late_task_grace(project.env),
         )
         yield Selection(settings, project, out, lock, target, plan, chosen, options, note, notices)
 
@@ -178,6 +181,21 @@ def nothing(chosen: Selection) -> RunResult:
     """The result of an empty selection: an empty run, said so."""
     chosen.say("notice: nothing to run: every job is unchanged (--force runs them anyway)")
     return RunResult(chosen.target.describe(), [])
+
+
+def _late_task_grace(env: Mapping[str, str]) -> float:
+    """WANFORM_LATE_TASK_GRACE, the seconds a rerun waits for a dead run's last request to make
+    its task (default 5), or SettingError."""
+    text = env.get(GRACE_VARIABLE)
+    if text is None:
+        return LATE_TASK_GRACE
+    try:
+        grace = float(text)
+    except ValueError:
+        grace = -1.0
+    if not 0 <= grace < float("inf"):
+        raise SettingError(f"{GRACE_VARIABLE}={text!r}: give the seconds, a number from 0")
+    return grace
 
 
 def start(chosen: Selection) -> Limits:

@@ -52,7 +52,7 @@ from wanform.runner.engine.states import (
     RunResult,
     rerun_kind,
 )
-from wanform.runner.engine.submission import Lost, Submitter, UnresolvedError
+from wanform.runner.engine.submission import LATE_TASK_GRACE, Lost, Submitter, UnresolvedError
 from wanform.runner.files.names import safe_name
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import journal_key, load_sources
@@ -82,6 +82,8 @@ class RunOptions:
     resubmit_unresolved: bool = False
     # task ids the lock records: never a lost one of another job
     claimed: frozenset[str] = frozenset()
+    # real seconds a dead run's last request may still take to make its task
+    late_task_grace: float = LATE_TASK_GRACE
 
 
 class Engine:
@@ -120,6 +122,7 @@ class Engine:
             windowed=speed is None,  # an emulator's clock runs faster than the runner's
             speed=speed or 1.0,
             claimed=options.claimed,
+            grace=options.late_task_grace,
         )
         self.results = ResultWriter(client, journal, progress, options.download_retry, self._seen)
         self.jobs = jobs

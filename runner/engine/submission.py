@@ -124,8 +124,10 @@ class Submitter:
         windowed: bool = True,
         speed: float = 1.0,
         claimed: frozenset[str] = frozenset(),
+        grace: float = LATE_TASK_GRACE,
     ) -> None:
-        """`claimed`: the task ids the lock records, never another job's lost task."""
+        """`claimed`: the task ids the lock records, never another job's lost task; `grace`: the
+        real seconds a dead run's last request may still take to make its task."""
         self.client, self.gates, self.journal, self.retry, self.seen = (
             client,
             gates,
@@ -152,6 +154,7 @@ class Submitter:
         self._swept: dict[str, list[dict]] = {}  # each model's tasks of the last 24 h, at first use
         self._sweeping: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waited: set[str] = set()  # models listed again after a run that died moments ago
+        self.grace = grace
 
     async def wire(
         self, job: Job, sources: list[Source], synchronous: bool
@@ -277,11 +280,9 @@ class Submitter:
         ]
 
     def _recent(self, listed: list[dict]) -> bool:
-        """Whether a listed task was made less than LATE_TASK_GRACE ago (service time)."""
+        """Whether a listed task was made less than the grace ago (service time)."""
         now = self.client.clock.now()
-        return now is not None and any(
-            _created(e) > now - LATE_TASK_GRACE * self.speed for e in listed
-        )
+        return now is not None and any(_created(e) > now - self.grace * self.speed for e in listed)
 
     async def _sweep(self, model: str, after: float | None = None) -> list[dict]:
         """The account's tasks of `model` from the service's last 24 h, listed once per run,
@@ -291,7 +292,7 @@ class Submitter:
             if model not in self._swept or after is not None:
                 if after is not None and model in self._swept:
                     now = self.client.clock.now() or after
-                    wait = (after - now) / self.speed + LATE_TASK_GRACE
+                    wait = (after - now) / self.speed + self.grace
                     await asyncio.sleep(max(0.0, wait))
                 async with self._gates[model].exclusive():
                     self._swept[model] = await self._listed(model)

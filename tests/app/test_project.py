@@ -226,3 +226,13 @@ def test_no_repr_shows_the_api_key(root, models):
     """Neither the project nor what it hands the run transaction shows the key in its repr."""
     p = wanform.Project(root, models=models, env={"DASHSCOPE_API_KEY": "sk-secret-0123456789"})
     assert "sk-secret" not in repr(p) + repr(p.scope())
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "inf", "nan"])
+def test_a_late_task_grace_that_is_not_seconds_is_refused(root, models, value):
+    """WANFORM_LATE_TASK_GRACE must be a number of seconds from 0: anything else is named and
+    nothing is sent."""
+    env = {**CLEAN_ENV, "WANFORM_LATE_TASK_GRACE": value}
+    with pytest.raises(wanform.SettingError, match=f"WANFORM_LATE_TASK_GRACE='{value}'"):
+        wanform.Project(root, models=models, env=env).run()
+    assert not (root / ".wanform" / "journal.jsonl").exists()
