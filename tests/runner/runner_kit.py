@@ -21,6 +21,7 @@ from wanform.runner.api.targets import Target
 from wanform.runner.engine.launch import execute
 from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import RunResult
+from wanform.runner.engine.submission import LATE_TASK_GRACE
 from wanform.runner.recipes.check import validate_paths
 from wanform.runner.reports.progress import Lines
 from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, REQUESTS
@@ -173,7 +174,14 @@ async def run(
     validation = validate_paths(list(paths) or [str(project.root)], root=project.root)
     assert validation.report.ok(), [str(f.problem) for f in validation.report.errors()]
     target = Target("url", base_url or emulator.base_url, key)
-    settings = {"out": project.out, "target_speed": emulator.speed, **options}
+    # the suite's late-task grace (tests/conftest.py), as a run of the CLI would read it
+    grace = float(os.environ.get("WANFORM_LATE_TASK_GRACE", LATE_TASK_GRACE))
+    settings = {
+        "out": project.out,
+        "target_speed": emulator.speed,
+        "late_task_grace": grace,
+        **options,
+    }
     out, err = io.StringIO(), io.StringIO()
     result = await execute(
         validation.jobs,
