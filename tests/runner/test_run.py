@@ -9,10 +9,12 @@ import shutil
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from PIL import Image
 from runner_kit import KEY, REPO, SUBMIT_PATHS, fast_models, images, run
 
 from wanform.runner.api.limits import resolve_limits
+from wanform.runner.engine import results
 from wanform.runner.exits import Exit
 from wanform.spec.models import MODELS, table
 
@@ -188,8 +190,13 @@ async def test_two_answers_lost_at_once_leave_both_jobs_unresolved(project, emul
             assert job.error is not None and lost in str(job.error)
 
 
-async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(project, emulators):
+# held: the body is in memory when it is cut; spilled: part of it is already in its temporary
+@pytest.mark.parametrize("spool", [results.SPOOL_BYTES, 256], ids=["held", "spilled"])
+async def test_a_cut_off_download_is_fetched_again_and_never_left_half_written(
+    project, emulators, monkeypatch, spool
+):
     """The first download ends halfway: the file is the whole second download, no temporary left."""
+    monkeypatch.setattr(results, "SPOOL_BYTES", spool)
     emulator = await emulators()
     await emulator.fault(action="cut", nth=1)
     project.recipe("vase", VASE)
