@@ -102,11 +102,7 @@ def run(
     """Run the project's recipes under `paths` (default: all) as `settings` say; progress goes to
     `progress`, the lines about the project to `note`. Raises `errors.Error` for what stops a
     run before anything is sent, RecordError when the lock cannot be written after."""
-    with transaction(project, paths, settings, note) as chosen, signals.held():
-        if not chosen.jobs:
-            return finish(chosen, nothing(chosen))
-        limits = start(chosen)
-        return finish(chosen, asyncio.run(launch(chosen, limits, progress, handle_signals)))
+    return asyncio.run(run_async(project, paths, settings, progress, note, handle_signals))
 
 
 async def run_async(
