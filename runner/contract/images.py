@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import functools
 import io
-import struct
-import zlib
 
 from PIL import Image
 
+from wanform.spec.formats import png
 from wanform.spec.models import DATA_URI_MAX_BYTES
 
 
@@ -39,9 +38,7 @@ def image(width: int = 256, height: int = 256, fmt: str = "PNG", mode: str = "RG
 @functools.cache
 def oversized(width: int = 512, height: int = 512) -> str:
     """A valid PNG data URI whose bytes exceed DashScope's per-data-URI cap by about 1 MB."""
-    png = encoded(width, height)
+    flat = encoded(width, height)
     pad = b"\0" * (DATA_URI_MAX_BYTES + 1024 * 1024)
-    chunk = struct.pack(">I", len(pad)) + b"waNf" + pad
-    chunk += struct.pack(">I", zlib.crc32(b"waNf" + pad) & 0xFFFFFFFF)
-    end = png.rindex(b"IEND") - 4  # insert before the IEND chunk (its length field included)
-    return data_uri(png[:end] + chunk + png[end:])
+    end = flat.rindex(b"IEND") - 4  # insert before the IEND chunk (its length field included)
+    return data_uri(flat[:end] + png.chunk(b"waNf", pad) + flat[end:])
