@@ -17,6 +17,7 @@ from pathlib import Path as FsPath
 
 from wanform.runner.engine.guard import STATE_DIR
 from wanform.runner.files.atomic import write_atomic
+from wanform.runner.files.hashes import file_sha256
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.digest import canonical, request_digest
 from wanform.spec import datauri
@@ -26,7 +27,6 @@ HASH_CACHE = FsPath(STATE_DIR) / "hashes.json"
 # hashes.json: a file's path relative to the root -> [size, mtime in ns, "sha256:<hex>"]
 HashEntry = tuple[int, int, str]
 LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
-CHUNK = 1 << 20
 
 
 def sha256_text(text: str) -> str:
@@ -48,11 +48,8 @@ class HashCache:
         known = self.entries.get(key)
         if known and known[:2] == (stat.st_size, stat.st_mtime_ns):
             return known[2]
-        digest = hashlib.sha256()
         with open(path, "rb") as fh:
-            while block := fh.read(CHUNK):
-                digest.update(block)
-        value = "sha256:" + digest.hexdigest()
+            value = "sha256:" + file_sha256(fh)
         self.entries[key] = (stat.st_size, stat.st_mtime_ns, value)
         self.dirty = True
         return value
