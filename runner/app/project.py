@@ -16,9 +16,10 @@ from wanform.spec.models import MODELS, ModelSpec
 if TYPE_CHECKING:
     from wanform.runner.app.results import RunOutcome
     from wanform.runner.app.running import Scope
-    from wanform.runner.reports.progress import Lines
+    from wanform.runner.reports.progress import Callback
 
-Progress = Callable[[dict], None]
+# what `run(progress=...)` takes: a callable given each event as `-o ndjson` prints it
+OnEvent = Callable[[dict], None]
 
 
 class Project:
@@ -73,7 +74,7 @@ class Project:
         paths: Sequence[str] = (),
         settings: RunSettings | None = None,
         *,
-        progress: Progress | None = None,
+        progress: OnEvent | None = None,
         handle_signals: bool = False,
     ) -> RunOutcome:
         """Run the recipes under `paths` (default: the project's) as `wanform run` does, with
@@ -110,7 +111,7 @@ class Project:
         paths: Sequence[str] = (),
         settings: RunSettings | None = None,
         *,
-        progress: Progress | None = None,
+        progress: OnEvent | None = None,
         handle_signals: bool = False,
     ) -> RunOutcome:
         """`run` on the running event loop (validating and planning block it briefly)."""
@@ -129,7 +130,7 @@ class Project:
         return Scope(self.file, self.models, self.env)
 
     @staticmethod
-    def _reporting(progress: Progress | None) -> tuple[Lines, Callable[[str], None]]:
+    def _reporting(progress: OnEvent | None) -> tuple[Callback, Callable[[str], None]]:
         """The engine's reporter and the notice sink for a `progress` callback (or none)."""
         from wanform.runner.reports.progress import Callback
 

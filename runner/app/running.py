@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -188,8 +189,8 @@ def _late_task_grace(env: Mapping[str, str]) -> float:
     try:
         grace = float(text)
     except ValueError:
-        grace = -1.0
-    if not 0 <= grace < float("inf"):
+        grace = math.nan
+    if not (math.isfinite(grace) and grace >= 0):
         raise SettingError(f"{GRACE_VARIABLE}={text!r}: give the seconds, a number from 0")
     return grace
 
