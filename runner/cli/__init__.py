@@ -70,6 +70,10 @@ COMMANDS = {
         "Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s); "
         "prints its base URL.",
     ),
+    "init": (
+        "wanform.runner.cli.validate:init",
+        "Start a project in DIRECTORY (default: the current folder), writing over nothing.",
+    ),
     "merge-locks": (
         "wanform.runner.cli.gitops:merge_locks",
         "Merge the lock files that the shards of a CI matrix wrote into one.",
@@ -92,7 +96,7 @@ COMMANDS = {
     ),
     "schema": (
         "wanform.runner.cli.validate:schema",
-        "Print the recipe JSON Schema (or a model's request schema).",
+        "Print the recipe JSON Schema (or a model's request schema), or write the editor's.",
     ),
     "status": (
         "wanform.runner.cli.tasks:status",

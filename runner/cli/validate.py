@@ -1,18 +1,22 @@
-"""`wanform validate` and `wanform schema`, and how the commands open a project and report
-invalid recipes (printed as `validate` prints them, then exit 1)."""
+"""`wanform validate`, `wanform schema` and `wanform init` (a project, its recipes and their
+schemas), and how the commands open a project and report invalid recipes (printed as `validate`
+prints them, then exit 1)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from wanform.runner.app.errors import InvalidRecipes, ProjectFileError
+from wanform.runner.app.errors import DestinationError, InvalidRecipes, ProjectFileError
 from wanform.runner.app.project import Project
+from wanform.runner.app.scaffold import init_project, write_schemas
 from wanform.runner.app.validating import valid, warning_line
 from wanform.runner.cli.options import root_option, variants_option
+from wanform.runner.cli.steps import fail
 from wanform.runner.exits import Exit
 from wanform.runner.recipes.check import Validation
 from wanform.runner.reports.validation import REPORTERS
@@ -101,6 +105,43 @@ def validate(
     type=click.Choice(list(MODELS)),
     help="Print this model's request body schema instead.",
 )
-def schema(model: str | None) -> None:
-    """Print the recipe JSON Schema (or a model's request schema)."""
-    click.echo(schema_text(request_schema(MODELS[model]) if model else recipe_schema()), nl=False)
+@click.option(
+    "--write",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the recipe and project schemas into this folder instead (rewriting them), for "
+    "the first-line comments of recipes and wanform.yaml to point at.",
+)
+def schema(model: str | None, directory: Path | None) -> None:
+    """Print the recipe JSON Schema (or a model's request schema), or write the editor's."""
+    if directory is None:
+        click.echo(
+            schema_text(request_schema(MODELS[model]) if model else recipe_schema()), nl=False
+        )
+        return
+    try:
+        written = write_schemas(directory)
+    except DestinationError as exc:
+        fail(exc.message)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Start a project in DIRECTORY (default: the current folder), writing over nothing.
+
+    It writes wanform.yaml with its defaults commented, an example recipe and its image in
+    recipes/, the JSON Schemas editors check both with in schemas/ (the files' first-line
+    comments point there), and adds .wanform/ and report/ to .gitignore. Exit 1, writing
+    nothing, when one of these files exists.
+    """
+    try:
+        written = init_project(directory)
+    except DestinationError as exc:
+        fail(exc.message)
+    for path in written:
+        click.echo(f"wrote {path}")
+    enter = "" if directory == Path(".") else f"cd {directory} && "
+    click.echo(f"next: {enter}wanform validate && wanform run  (no key: offline, nothing billed)")
