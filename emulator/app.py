@@ -42,7 +42,7 @@ from wanform.emulator.state.results import ResultStore
 from wanform.emulator.state.tasks import TaskStore
 from wanform.emulator.state.throttle import Throttle
 from wanform.emulator.state.uploads import UploadStore
-from wanform.spec.emulator.wire import ADMIN_PREFIX, UNVERIFIED_HEADER
+from wanform.spec.emulator.wire import ADMIN_PREFIX, UI, UNVERIFIED_HEADER
 from wanform.spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
 
 LOG = logging.getLogger("wanform.emulator")
@@ -219,7 +219,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 
 
 def _base_url(host: str, port: int) -> str:
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}/api/v1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{routes.API}"
 
 
 async def start(config: EmulatorConfig | None = None) -> tuple[web.AppRunner, str]:
@@ -251,7 +251,9 @@ async def _serve(config: EmulatorConfig) -> None:
     with contextlib.suppress(NotImplementedError, RuntimeError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     runner, base_url = await start(config)
+    # the base URL alone on the first line: scripts and tests read it from there
     print(base_url, flush=True)
+    print(f"dashboard: {base_url.removesuffix(routes.API)}{UI}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -259,6 +261,7 @@ async def _serve(config: EmulatorConfig) -> None:
 
 
 def serve(config: EmulatorConfig) -> None:
-    """Serve until Ctrl-C or SIGTERM, after printing the base URL (`http://HOST:PORT/api/v1`)."""
+    """Serve until Ctrl-C or SIGTERM, after printing the base URL (`http://HOST:PORT/api/v1`)
+    and, on the next line, the dashboard's (`dashboard: http://HOST:PORT/__emulator/ui/`)."""
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config))

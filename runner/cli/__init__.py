@@ -68,7 +68,7 @@ COMMANDS = {
     "emulator": (
         "wanform.runner.cli.emulator:emulator",
         "Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s); "
-        "prints its base URL.",
+        "prints its base URL and its dashboard's.",
     ),
     "init": (
         "wanform.runner.cli.validate:init",

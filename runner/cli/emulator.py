@@ -78,7 +78,7 @@ def emulator(
     models: Mapping[str, ModelSpec],
 ) -> None:
     """Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s);
-    prints its base URL.
+    prints its base URL and its dashboard's.
 
     Where the API documents are silent or disagree, it answers as spec/guesses.yaml's defaults
     say; --variants picks the alternatives (service.over_cap=queue queues tasks over the

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 
 import aiohttp
 import pytest
@@ -43,8 +44,9 @@ async def test_start_listens_on_a_free_loopback_port():
         await runner.cleanup()
 
 
-def test_serve_prints_its_base_url_and_stops_on_sigterm():
-    """`serve` prints `http://HOST:PORT/api/v1` and exits cleanly on SIGTERM."""
+def test_serve_prints_its_base_url_and_dashboard_and_stops_on_sigterm():
+    """`serve` prints `http://HOST:PORT/api/v1`, then the dashboard's URL on that port, which
+    serves the page, and exits cleanly on SIGTERM."""
     code = "from emulator import EmulatorConfig, serve; serve(EmulatorConfig(port=0))"
     process = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
@@ -52,6 +54,11 @@ def test_serve_prints_its_base_url_and_stops_on_sigterm():
     try:
         line = process.stdout.readline().strip()
         assert line.startswith("http://127.0.0.1:") and line.endswith("/api/v1")
+        dashboard = process.stdout.readline().strip()
+        assert dashboard == f"dashboard: {line.removesuffix('/api/v1')}/__emulator/ui/"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(dashboard.removeprefix("dashboard: "), timeout=10) as page:
+            assert page.status == 200
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
