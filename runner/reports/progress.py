@@ -12,13 +12,21 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from wanform.runner import versions
 from wanform.runner.engine.states import (
     DOWNLOADING,
+    ENDED,
     FAILED,
     IN_FLIGHT,
     PARTIAL,
@@ -32,6 +40,10 @@ from wanform.runner.engine.states import (
 )
 from wanform.runner.reports.run import job_line
 from wanform.runner.timestamps import utc_now
+
+# The time left is estimated from the jobs that ended in this many seconds before now: long enough
+# to smooth the bursts in which jobs end together, short enough to follow a change of pace.
+PACE_SECONDS = 120
 
 
 class Lines:
@@ -113,13 +125,33 @@ def stamped(doc: dict) -> dict:
 
 
 class Panel:
-    """The figures of a run as a small table, recomputed at each refresh."""
+    """The figures of a run, recomputed at each refresh: a bar of the jobs ended, with the percent
+    done, the time left as rich estimates it from the pace of the last minutes and the images
+    made so far; under it a small table of the jobs by phase."""
 
-    def __init__(self, result: RunResult, throttled: Callable[[], int]) -> None:
-        self.result, self.throttled, self.started = result, throttled, time.monotonic()
+    def __init__(
+        self,
+        result: RunResult,
+        throttled: Callable[[], int],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.result, self.throttled, self.clock = result, throttled, clock
+        self.started = clock()
+        self.bar = Progress(
+            TextColumn("{task.completed}/{task.total} jobs"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            TextColumn("left, {task.fields[images]} images made"),
+            get_time=clock,
+            speed_estimate_period=PACE_SECONDS,
+        )
+        self.task = self.bar.add_task("run", total=len(result.jobs), images=0)
 
-    def __rich__(self) -> Table:
+    def __rich__(self) -> Group:
         r = self.result
+        images = sum(len(j.images) for j in r.jobs)
+        self.bar.update(self.task, completed=r.count(*ENDED), images=images)
         table = Table.grid(padding=(0, 2))
         for _ in range(8):
             table.add_column(justify="right")
@@ -132,11 +164,11 @@ class Panel:
             str(r.count(DOWNLOADING)),
             str(r.count(SUCCEEDED, SKIPPED)),
             str(r.count(FAILED, PARTIAL, UNRESOLVED)),
-            str(sum(len(j.images) for j in r.jobs)),
+            str(images),
             str(self.throttled()),
-            f"{time.monotonic() - self.started:.0f}s",
+            f"{self.clock() - self.started:.0f}s",
         )
-        return table
+        return Group(self.bar.get_renderable(), table)
 
 
 class LiveDisplay(Lines):

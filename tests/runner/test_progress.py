@@ -20,7 +20,7 @@ def test_the_panel_counts_jobs_by_phase():
     ]
     console = Console(file=io.StringIO(), width=100)
     console.print(Panel(RunResult("emulator", jobs), lambda: 7))
-    rows = [line.split() for line in console.file.getvalue().splitlines()]
+    rows = [line.split() for line in console.file.getvalue().splitlines()[1:]]
     assert rows[0] == [
         "queued",
         "in",
@@ -58,3 +58,22 @@ def test_a_terminal_gets_the_live_panel():
     """On a terminal the panel is live on stderr and job lines scroll above it."""
     display = choose(Terminal(), Terminal(), "text")
     assert type(display) is LiveDisplay
+
+
+def test_the_panel_shows_percent_done_time_left_and_images_made():
+    """A bar above the table: jobs ended out of all, the percent, the time left at the pace of
+    those that ended, and the images made so far."""
+    now = [0.0]
+    jobs = [JobState("r.yaml", name, "m", state="queued") for name in "abcd"]
+    panel = Panel(RunResult("emulator", jobs), lambda: 0, clock=lambda: now[0])
+    console = Console(file=io.StringIO(), width=100)
+    for ended, at in ((jobs[0], 10.0), (jobs[1], 20.0)):
+        now[0] = at
+        ended.state = "succeeded"
+        ended.images = [ImageOut(1, f"{ended.job}-1.png", "x", 3)]
+        console.print(panel)
+    first, _, _, second = console.file.getvalue().splitlines()[:4]
+    assert first.split()[3:] == ["25%", "-:--:--", "left,", "1", "images", "made"]  # no pace yet
+    words = second.split()
+    assert words[:2] == ["2/4", "jobs"] and set(words[2]) == {"━"}
+    assert words[3:] == ["50%", "0:00:20", "left,", "2", "images", "made"]
