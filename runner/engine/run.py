@@ -236,6 +236,7 @@ class Engine:
                 f"task {task_id} was not cancelled ({exc.code}); a rerun resumes it",
             )
             return
+        self.result.cancelled.append(task_id)
         with contextlib.suppress(JournalError):  # unrecorded, a rerun polls it and sees CANCELED
             await self.journal.record("canceled", w.journal_key, task_id=task_id)
         notice(self.progress, w, f"task {task_id} was cancelled while PENDING")

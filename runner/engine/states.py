@@ -169,6 +169,7 @@ class RunResult:
     requests: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
     retried: int = 0
+    cancelled: list[str] = field(default_factory=list)  # tasks cancelled as the run was stopped
 
     def __repr__(self) -> str:
         return f"<RunResult {self.target}: {len(self.jobs)} jobs, exit {int(self.exit_code)}>"

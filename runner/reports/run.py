@@ -38,10 +38,13 @@ def job_line(job: JobState) -> str:
 
 def stop_line(result: RunResult) -> str | None:
     if result.interrupted:
-        return (
-            f"{result.exit_code.verdict}: pending tasks were cancelled; rerun `wanform run` to "
-            "resume the others"
+        n = len(result.cancelled)
+        cancelled = (
+            f"{n} PENDING task{'s were' if n != 1 else ' was'} cancelled"
+            if n
+            else "no task was PENDING, none cancelled"
         )
+        return f"{result.exit_code.verdict}: {cancelled}; rerun `wanform run` to resume the others"
     if result.stopped is not None:
         billed = result.unkept_tasks()
         if not billed:

@@ -16,6 +16,7 @@ from wanform.runner.engine.states import (
     RunResult,
 )
 from wanform.runner.exits import Exit
+from wanform.runner.reports.run import stop_line
 
 
 def result(*states: str, stopped: bool = False, interrupted: bool = False) -> RunResult:
@@ -60,3 +61,16 @@ def test_a_runs_result_is_never_spelled_out_job_by_job(monkeypatch):
     assert asyncio.run(run()) is many
     assert spelled == []
     assert repr(many) == "<RunResult emulator: 500 jobs, exit 0>"
+
+
+def test_an_interrupt_says_tasks_were_cancelled_only_when_some_were():
+    """After Ctrl-C the report counts the PENDING tasks cancelled, and with none says so."""
+    none = result(SUCCEEDED, FAILED, interrupted=True)
+    assert stop_line(none) == (
+        "interrupted: no task was PENDING, none cancelled; rerun `wanform run` to resume the others"
+    )
+    some = result(SUCCEEDED, FAILED, interrupted=True)
+    some.cancelled = ["t-1", "t-2"]
+    assert stop_line(some) == (
+        "interrupted: 2 PENDING tasks were cancelled; rerun `wanform run` to resume the others"
+    )

@@ -73,7 +73,7 @@ async def test_a_signal_cancels_pending_tasks_and_exits_with_its_code(
     out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == code, err.decode()
     assert out.decode().startswith(
-        f"{verdict}: pending tasks were cancelled; rerun `wanform run` to resume"
+        f"{verdict}: 3 PENDING tasks were cancelled; rerun `wanform run` to resume"
     )
     cancels = Counter(
         e["status"] for e in await emulator.requests() if e["path"].endswith("/cancel")
