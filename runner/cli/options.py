@@ -54,5 +54,14 @@ PLAN_TARGET_HELP = (
     "records as made on another target (or DashScope region) is changed. Nothing is sent."
 )
 
-# Where `run`, `status` and `cancel` send their requests.
+# Where `run` sends its requests.
 target_option = click.option("--target", metavar="TARGET", help=TARGET_HELP)
+
+# Where `status` and `cancel` send theirs: where the task was made, with the key that made it.
+task_target_option = click.option(
+    "--target",
+    metavar="TARGET",
+    help="dashscope (the default; needs DASHSCOPE_API_KEY) or the base URL the task was submitted "
+    "to, such as http://127.0.0.1:8000/api/v1 (with the key it was submitted with, as "
+    "DASHSCOPE_API_KEY: tasks belong to a key).",
+)

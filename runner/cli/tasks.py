@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -12,8 +13,8 @@ import click
 from wanform.runner.api.answers import outcome, service_times
 from wanform.runner.api.client import Answer, Client, session, task_path
 from wanform.runner.api.errors import AccountError, EndpointError, RejectedError, WanformError
-from wanform.runner.api.targets import Target
-from wanform.runner.cli.options import target_option
+from wanform.runner.api.targets import EMULATOR_KEY, Target
+from wanform.runner.cli.options import task_target_option
 from wanform.runner.cli.steps import fail, resolve_target
 from wanform.runner.engine.outputs import redact
 from wanform.runner.exits import Exit
@@ -25,7 +26,7 @@ output_option = click.option(
 
 @click.command()
 @click.argument("task_id")
-@target_option
+@task_target_option
 @output_option
 def status(task_id: str, target: str | None, fmt: str) -> None:
     """Show a task's status, times and result files (URLs without their signatures)."""
@@ -34,7 +35,7 @@ def status(task_id: str, target: str | None, fmt: str) -> None:
 
 @click.command()
 @click.argument("task_id")
-@target_option
+@task_target_option
 @output_option
 def cancel(task_id: str, target: str | None, fmt: str) -> None:
     """Cancel a task; DashScope cancels only tasks still PENDING."""
@@ -52,6 +53,11 @@ def _task_command(action: str, task_id: str, target: str | None, fmt: str) -> No
         fail(
             f"{action} needs the target the task was submitted to: set DASHSCOPE_API_KEY or pass "
             "--target"
+        )
+    if not os.environ.get("DASHSCOPE_API_KEY", "").strip():  # a URL, else resolve refused
+        fail(
+            f"{action} --target URL needs DASHSCOPE_API_KEY, the key the task was submitted with "
+            f"(its tasks are its own); `wanform run` without one used {EMULATOR_KEY}"
         )
     try:
         answer = asyncio.run(call(chosen, action, task_id))

@@ -235,3 +235,27 @@ def test_status_without_a_target_says_where_to_look(here):
         "error: status needs the target the task was submitted to: set "
         "DASHSCOPE_API_KEY or pass --target\n",
     )
+
+
+@pytest.mark.parametrize("action", ["status", "cancel"])
+def test_a_task_command_with_a_url_and_no_key_says_the_key_is_missing(here, server, action):
+    """A URL target without DASHSCOPE_API_KEY cannot see the task (tasks belong to a key): exit 1
+    saying so, before anything is sent."""
+    task_id = asyncio.run(_create_task(server.base_url))
+    result = invoke(action, task_id, "--target", server.base_url)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"error: {action} --target URL needs DASHSCOPE_API_KEY, the key the task was submitted "
+        "with (its tasks are its own); `wanform run` without one used sk-wanform-emulator\n",
+    )
+
+
+@pytest.mark.parametrize("action", ["status", "cancel"])
+def test_task_command_help_promises_no_target_it_refuses(action):
+    """`status --help` offers dashscope or a URL, never the embedded emulator it refuses."""
+    shown = " ".join(invoke(action, "--help").stdout.split())
+    assert "embedded emulator" not in shown
+    assert (
+        "--target TARGET dashscope (the default; needs DASHSCOPE_API_KEY) or the base URL" in shown
+    )
