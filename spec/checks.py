@@ -238,6 +238,17 @@ def check_parameters(view: RequestView) -> Iterator[Problem]:
             )
 
 
+def _one_n(mode: Mode) -> str:
+    """Why `n` must be 1, in a recipe's words (the service's message names it
+    num_images_per_prompt)."""
+    why = (
+        "one answer mixes text and images, and max_images caps how many images it holds"
+        if mode.name == "interleave"
+        else "the mode makes one image per request"
+    )
+    return f"(that is the recipe's `n`, set it to 1: in {mode.name} mode {why})"
+
+
 def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
     """Image count and `n` for the mode the request runs in."""
     count = len(view.images)
@@ -255,11 +266,10 @@ def check_counts(view: RequestView, mode: Mode) -> Iterator[Problem]:
         )
     n = view.parameters.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n not in mode.n:
-        message = (
-            N_MUST_BE_ONE
-            if mode.n.high == 1
-            else f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}"
-        )
+        if mode.n.high == 1:
+            yield Problem("n-range", N_MUST_BE_ONE, ("parameters", "n"), recipe_note=_one_n(mode))
+            return
+        message = f"n must be {_count_range(mode.n)} in {mode.name} mode, got {n}"
         yield Problem("n-range", message, ("parameters", "n"))
     max_images = _taken(view, "max_images")
     if max_images is not None and mode.name != "interleave":

@@ -16,7 +16,9 @@ class Problem:
 
     `path` points into the document that was checked (an API request body, or a
     recipe); `api_code` is the DashScope error code the service answers with; `guess` is the id
-    in spec/guesses.yaml of the guessed rule that made this finding, if one did.
+    in spec/guesses.yaml of the guessed rule that made this finding, if one did. `recipe_note`
+    adds, for a recipe's author, what the service's own message leaves out (the recipe key it
+    means, and why); the emulator answers with `message` alone.
     """
 
     code: str
@@ -25,6 +27,7 @@ class Problem:
     severity: Severity = "error"
     api_code: str = "InvalidParameter"
     guess: str | None = None
+    recipe_note: str | None = None
 
 
 def json_path(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import json
@@ -134,6 +135,8 @@ class SchemaCheck:
 
     def __init__(self, name: str) -> None:
         self._name = name
+        # wanform's own files get a "did you mean"; request bodies keep the service's wording
+        self._suggest = name in ("recipe", "project")
         module = importlib.import_module(f"wanform.spec.validators.{validator_module(name)}")
         self._accepts: Callable[[object], object] = module.validate
 
@@ -148,7 +151,7 @@ class SchemaCheck:
                 return []
             except fastjsonschema.JsonSchemaException:
                 pass
-        return problems_from(self._explain.iter_errors(document), document)
+        return problems_from(self._explain.iter_errors(document), document, self._suggest)
 
 
 @functools.cache
@@ -162,7 +165,30 @@ def _describe(value: object) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _message(error: jsonschema.ValidationError, where: str) -> str:
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`did you mean 'X'?` for the choice closest to a misspelt `word`, or nothing."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def _flow(value: object) -> str:
+    """A value as YAML flow style writes it: `{path: images/mask.png}`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _example(error: jsonschema.ValidationError, where: str) -> str:
+    """How the schema's example writes the value that has the wrong type, or nothing."""
+    examples = error.schema.get("examples") if isinstance(error.schema, dict) else None
+    if not examples:
+        return ""
+    key = error.absolute_path[-1] if error.absolute_path else None
+    shown = f"{key}: {_flow(examples[0])}" if isinstance(key, str) else f"- {_flow(examples[0])}"
+    return f"; write it as `{shown}`"
+
+
+def _message(error: jsonschema.ValidationError, where: str, suggest: bool = False) -> str:
     kind, expected = error.validator, error.validator_value
     if kind == "required":
         missing = [k for k in expected if k not in error.instance]
@@ -170,10 +196,13 @@ def _message(error: jsonschema.ValidationError, where: str) -> str:
     if kind == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
         article = "an" if wanted[0] in "aeiou" else "a"
-        return f"{where} must be {article} {wanted}, not {_describe(error.instance)}"
+        hint = _example(error, where) if suggest else ""
+        return f"{where} must be {article} {wanted}, not {_describe(error.instance)}{hint}"
     if kind in ("enum", "const"):
         allowed = expected if kind == "enum" else [expected]
-        return f"{where} is {error.instance!r}; allowed: {', '.join(map(str, allowed))}"
+        hint = did_you_mean(error.instance, allowed) if suggest else ""
+        listed = ", ".join(map(str, allowed))
+        return f"{where} is {error.instance!r}; {hint + ' ' if hint else ''}allowed: {listed}"
     if kind in ("minimum", "maximum"):
         side = "below the minimum" if kind == "minimum" else "above the maximum"
         return (
@@ -202,9 +231,12 @@ def _refused_key(error: jsonschema.ValidationError, document: object) -> Problem
     return Problem("param-not-accepted", message, path + (error.instance,))
 
 
-def _problems(error: jsonschema.ValidationError, document: object) -> Iterator[Problem]:
+def _problems(
+    error: jsonschema.ValidationError, document: object, suggest: bool
+) -> Iterator[Problem]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
         for key in _unknown_keys(error):
             if key == "text" and path[:1] == ("inputs",) and len(path) == 2:
                 # a recipe's way to build an item holding an image and text: refused as the
@@ -216,22 +248,24 @@ def _problems(error: jsonschema.ValidationError, document: object) -> Iterator[P
                     path + (key,),
                 )
                 continue
-            yield Problem("unknown-key", f"unknown key {key!r} in {json_path(path)}", path + (key,))
+            hint = did_you_mean(key, known) if suggest else ""
+            message = f"unknown key {key!r} in {json_path(path)}{'; ' + hint if hint else ''}"
+            yield Problem("unknown-key", message, path + (key,))
     elif "propertyNames" in error.schema_path:
         yield _refused_key(error, document)
     else:
-        yield Problem(
-            CODES.get(str(error.validator), "schema"), _message(error, json_path(path)), path
-        )
+        message = _message(error, json_path(path), suggest)
+        yield Problem(CODES.get(str(error.validator), "schema"), message, path)
 
 
 def problems_from(
-    errors: Iterable[jsonschema.ValidationError], document: object = None
+    errors: Iterable[jsonschema.ValidationError], document: object = None, suggest: bool = False
 ) -> list[Problem]:
-    """One Problem per schema error and unknown key, each key reported once, in path order."""
+    """One Problem per schema error and unknown key, each key reported once, in path order;
+    `suggest` adds a "did you mean" to misspelt keys and values, an example to wrong types."""
     found: dict[tuple[Path, str], Problem] = {}
     for error in errors:
-        for problem in _problems(error, document):
+        for problem in _problems(error, document, suggest):
             is_key = problem.code in KEY_CODES
             slot = (problem.path, "key" if is_key else problem.code)
             # a key unknown to the recipe format is also refused by its model's key list: say

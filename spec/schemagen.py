@@ -220,6 +220,7 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
     source = _source_schema()
     input_item = {
         **source,
+        "examples": [{"path": "images/photo.png"}],
         "dependencies": {"image": ["from"]},
         "properties": {
             **source["properties"],
@@ -247,7 +248,7 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         "model": {"enum": list(models)},
         "prompt": {"type": "string"},
         "inputs": {"type": "array", "items": input_item},
-        "mask": source,
+        "mask": {**source, "examples": [{"path": "images/mask.png"}]},
         "function": {"enum": list(WANX21_FUNCTIONS)},
         "palette": {"type": "array", "items": colour},
         **_recipe_parameters(models),

@@ -502,3 +502,48 @@ def test_unknown_variant_is_a_usage_error(wanform: Invoke, in_cases: Path) -> No
     result = wanform("validate", "--variants", "wan2.7.n_default=7", "valid/wan26-edit.yaml")
     assert result.exit_code == 2
     assert "wan2.7.n_default=4|1" in result.stderr
+
+
+ACTIONABLE = [
+    (
+        "model: wan2.7-imge\nprompt: x\nn: 1\n",
+        "1:8: error[not-allowed]: model is 'wan2.7-imge'; did you mean 'wan2.7-image'? allowed: "
+        "wan2.7-image-pro, wan2.7-image, wan2.6-image, wan2.5-i2i-preview, wanx2.1-imageedit",
+    ),
+    (
+        "model: wan2.7-image\nprompt: x\nn: 1\nwatermrk: false\n",
+        "4:1: error[unknown-key]: unknown key 'watermrk' in (root); did you mean 'watermark'?",
+    ),
+    (
+        "model: wanx2.1-imageedit\nfunction: colorisation\nprompt: x\nn: 1\n",
+        "2:11: error[not-allowed]: function is 'colorisation'; did you mean 'colorization'? "
+        "allowed: stylization_all, stylization_local, description_edit, "
+        "description_edit_with_mask, remove_watermark, expand, super_resolution, colorization, "
+        "doodle, control_cartoon_feature",
+    ),
+    (
+        "model: wanx2.1-imageedit\nfunction: description_edit_with_mask\nprompt: x\nn: 1\n"
+        "mask: images/mask.png\n",
+        "5:7: error[wrong-type]: mask must be an object, not a string; write it as "
+        "`mask: {path: images/mask.png}`",
+    ),
+    (
+        "model: wan2.6-image\nprompt: x\nenable_interleave: true\nn: 2\n",
+        "4:4: error[n-range]: num_images_per_prompt must be 1. (that is the recipe's `n`, set it "
+        "to 1: in interleave mode one answer mixes text and images, and max_images caps how many "
+        "images it holds)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("recipe", "line"), ACTIONABLE, ids=["model", "key", "function", "mask", "n"]
+)
+def test_errors_say_what_to_write(wanform: Invoke, tmp_path: Path, monkeypatch, recipe, line):
+    """A misspelt model, key or function gets a "did you mean", a mask given as a string the form
+    it takes, and the service's `num_images_per_prompt` the recipe key it means and why."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "r.yaml", recipe)
+    result = wanform("validate", "r.yaml")
+    assert result.exit_code == 1
+    assert f"r.yaml:{line}" in result.stdout.splitlines()

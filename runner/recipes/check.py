@@ -178,12 +178,20 @@ def check_job(
     body_problems = (
         [] if request.problems else check_request(request.body, models=models, images=lookup)
     )
-    placed = [(p, request.recipe_path(p.path)) for p in body_problems] + [
+    placed = [(_for_recipe(p), request.recipe_path(p.path)) for p in body_problems] + [
         (p, p.path) for p in extra
     ]
     checked = CheckedJob(job, models, infos=infos or NO_INFOS)
     checked.findings = [(job.recipe.location(path), p) for p, path in placed] or ()
     return checked
+
+
+def _for_recipe(problem: Problem) -> Problem:
+    """A request's problem as a recipe's author reads it: the service's message, then what it
+    leaves out."""
+    if problem.recipe_note is None:
+        return problem
+    return replace(problem, message=f"{problem.message} {problem.recipe_note}")
 
 
 @dataclass

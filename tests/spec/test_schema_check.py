@@ -86,7 +86,7 @@ def test_corpus_is_large_enough_to_mean_something():
 @pytest.mark.parametrize(("name", "data"), DOCUMENTS, ids=[name for name, _ in DOCUMENTS])
 def test_recipe_verdict_is_jsonschemas(name: str, data: object):
     assert RECIPE_CHECK.problems(data) == problems_from(
-        Validator(RECIPE_SCHEMA).iter_errors(data), data
+        Validator(RECIPE_SCHEMA).iter_errors(data), data, suggest=True
     )
 
 
