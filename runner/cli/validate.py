@@ -4,6 +4,7 @@ prints them, then exit 1)."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -143,5 +144,5 @@ def init(directory: Path) -> None:
         fail(exc.message)
     for path in written:
         click.echo(f"wrote {path}")
-    enter = "" if directory == Path(".") else f"cd {directory} && "
+    enter = "" if directory == Path(".") else f"cd {shlex.quote(str(directory))} && "
     click.echo(f"next: {enter}wanform validate && wanform run  (no key: offline, nothing billed)")
