@@ -141,9 +141,8 @@ def test_both_sides_import_their_own_code(wanform_emulator):
 """
 
 
-def test_a_users_own_spec_runner_and_emulator_stay_theirs(wheel, tmp_path):
-    """The wheel in a fresh venv, beside a project with packages named like wanform's folders:
-    pytest runs there with the plugin active and each side imports its own code."""
+def installed(wheel: Path, tmp_path: Path) -> Path:
+    """The python of a fresh venv holding the wheel, its dependencies taken from this one's."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -159,6 +158,13 @@ def test_a_users_own_spec_runner_and_emulator_stay_theirs(wheel, tmp_path):
     subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
     # the dependencies (pytest, aiohttp, ...) come from this venv, after the new one's own
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return python
+
+
+def test_a_users_own_spec_runner_and_emulator_stay_theirs(wheel, tmp_path):
+    """The wheel in a fresh venv, beside a project with packages named like wanform's folders:
+    pytest runs there with the plugin active and each side imports its own code."""
+    python = installed(wheel, tmp_path)
     project = tmp_path / "project"
     for name in PARTS:
         (project / name).mkdir(parents=True)
@@ -175,3 +181,23 @@ def test_a_users_own_spec_runner_and_emulator_stay_theirs(wheel, tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_makes_a_project_that_validates(wheel, tmp_path):
+    """`wanform init` from the wheel, far from this checkout, writes a project (schemas and
+    example image included) that `wanform validate` passes."""
+    python = installed(wheel, tmp_path)
+    wanform = [str(python), "-m", "wanform.runner.cli"]
+    run = {"capture_output": True, "text": True, "timeout": 120, "check": False}
+    made = subprocess.run([*wanform, "init", "new"], cwd=tmp_path, **run)
+    assert made.returncode == 0, made.stderr
+    checked = subprocess.run([*wanform, "validate"], cwd=tmp_path / "new", **run)
+    assert (checked.returncode, checked.stdout) == (
+        0,
+        "ok: 1 recipes (1 jobs), 0 invalid, 0 errors, 0 warnings\n",
+    ), checked.stderr
+    assert sorted(p.name for p in (tmp_path / "new/schemas").iterdir()) == [
+        "project.schema.json",
+        "recipe.schema.json",
+    ]
