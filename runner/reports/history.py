@@ -36,8 +36,9 @@ RUNS_DIR = "runs"
 KEPT = 10
 
 # The states a report shows, and the run's job states they come from (one place to adapt).
+# A job the CLI and `run --json` call blocked (its upstream made no input) is blocked here too.
 COMPLETE, NOT_RUN = "complete", "not run"
-REPORT_STATES = (COMPLETE, PARTIAL, FAILED, UNRESOLVED, SKIPPED, NOT_RUN)
+REPORT_STATES = (COMPLETE, PARTIAL, FAILED, UNRESOLVED, BLOCKED, NOT_RUN)
 _FROM_RUN = {
     SUCCEEDED: COMPLETE,
     PARTIAL: PARTIAL,
@@ -45,7 +46,7 @@ _FROM_RUN = {
     UNRESOLVED: UNRESOLVED,
     INTERRUPTED: NOT_RUN,
     STOPPED: NOT_RUN,
-    BLOCKED: SKIPPED,  # not run because an upstream job did not make its input; the error says why
+    BLOCKED: BLOCKED,  # not run because an upstream job did not make its input; the error says why
 }
 
 
@@ -84,7 +85,7 @@ def report_state(run_state: str | None, entry: Mapping[str, object] | None) -> s
     """A job's state for the report, from its last run (if any) and its lock entry (if any).
 
     A job the last run found done earlier (the engine's `skipped`) is what its lock entry says; a
-    job its upstream blocked is skipped, whatever an older lock entry says.
+    job its upstream blocked is blocked, whatever an older lock entry says.
     """
     if run_state in _FROM_RUN:
         return _FROM_RUN[run_state]
