@@ -107,13 +107,15 @@ def report(
         jobs, compared, project_root, project.hashes, target=made_on, areas=project.areas
     )
     project.hashes.save()
-    find = None
-    if plan_only and html:  # a changed job's previous outputs, from disk or git
+    find = before = None
+    if plan_only and html:  # a changed job's previous outputs and inputs, from disk or git
         commit = base or previous.lock_commit(project_root, lock_file)
         make = page.Thumbnails(places.thumbs)
         find = previous.finder(project_root, commit, compared.jobs, places, make)
+        restore = previous.restorer(project_root, commit, places, make)
+        before = previous.earlier_inputs(project_root, commit, restore)
     runs = history.load_runs(project_root)
-    found = page.collect(plan, project.lock, runs, places, plan_only, find, compared, html)
+    found = page.collect(plan, project.lock, runs, places, plan_only, find, compared, html, before)
     if not html:
         markdown.write(found, sys.stdout)
         return
