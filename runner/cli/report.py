@@ -79,8 +79,10 @@ def report(
     """Write a report of the jobs (default: recipes/) as REPORT-DIR/index.html.
 
     One card per job: recipe and line, model, prompt, the parameters sent, the input images
-    with their boxes, the palette, the outputs linking the full images, failures, state, task id
-    and timings; above them the last run's summary. The page works from a file:// URL, with no
+    with their boxes and mask (an input another job makes links that job), the palette, a
+    story's text, the outputs linking the full images (dated when they are not the last run's),
+    failures, state, task id and times; above them the last run's summary. With --plan, each
+    changed field reads old -> new. The page works from a file:// URL, with no
     server and no network; its script is REPORT-DIR/report.js. Thumbnails are cached in
     REPORT-DIR/thumbs.
     """
