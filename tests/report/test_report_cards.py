@@ -11,6 +11,7 @@ from report_kit import SHOWCASE
 
 from wanform.runner.api.targets import made_on_words
 from wanform.runner.reports.html.cards import made
+from wanform.runner.reports.html.changes import HASHED, changes
 from wanform.runner.reports.html.times import moments
 
 
@@ -100,3 +101,27 @@ def test_a_changed_jobs_images_are_labelled_as_earlier(showcase: Path) -> None:
     assert "before this change:" in scene
     story = _card(page, f"{SHOWCASE[0]}::wan26-image-interleave")
     assert "stale-note" not in story and story.count('class="story-text"') == 3
+
+
+def test_a_changed_image_reads_before_and_after_a_mask_too() -> None:
+    """An input image or mask that changed shows as its earlier and its current picture; other
+    fields as their old and new values, a long text as what the lock keeps of it."""
+    mask = {"field": "mask", "src": "m"}
+    inputs = [{"field": "inputs[0].image", "src": "a", "mask": mask}]
+    old = {"mask": "sha256:x", "seed": 1, "prompt": "sha256:p"}
+    new = {"mask": "sha256:y", "seed": 2, "prompt": "A fox."}
+
+    def before(image: dict, recorded: str) -> dict | None:
+        return {"src": "old-" + image["src"]} if recorded == "sha256:x" else None
+
+    assert changes(old, new, inputs, before) == [
+        {
+            "field": "mask",
+            "old": "the earlier image",
+            "new": "this image",
+            "after": mask,
+            "before": {"src": "old-m"},
+        },
+        {"field": "prompt", "old": HASHED, "new": '"A fox."'},
+        {"field": "seed", "old": "1", "new": "2"},
+    ]

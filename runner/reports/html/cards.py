@@ -101,7 +101,9 @@ def inputs(
         elif ref.kind == "from" and ref.body_path in links:
             entry |= chained(links[ref.body_path], jobs, places, make)
         else:
-            entry["text"] = ref.value if ref.kind == "url" else "data: URI"
+            entry["text"] = {"url": ref.value, "data": "data: URI"}.get(
+                ref.kind, f"from {ref.value}"
+            )
         spec = declared[number - 1] if ref.role == "input" and number <= len(declared) else {}
         entry["boxes"] = boxes(entry, number, spec.get("bboxes") or [])
         shown.append(entry)

@@ -28,7 +28,9 @@ def changes(
 ) -> list[dict]:
     """Each field whose value differs; a field that is an input image (of `inputs`, the card's)
     carries its `after` picture and, where `before` finds it, its `before` one."""
-    images = {i["field"]: i for i in inputs}
+    images = {i["field"]: i for i in inputs} | {
+        i["mask"]["field"]: i["mask"] for i in inputs if "mask" in i
+    }
     out = []
     for name in changed_fields(old, new):
         change: dict = {"field": name, "old": _shown(old, name), "new": _shown(new, name)}
