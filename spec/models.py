@@ -502,6 +502,15 @@ WORKSPACE_BASE_URL = "https://{workspace_id}.{region}.maas.aliyuncs.com/api/{ver
 WORKSPACE_REGIONS = frozenset(
     {"ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1", "ap-northeast-1"}
 )
+# Each region by the city it serves from, as the region table of the docs names them.
+REGION_NAMES = {
+    "cn-beijing": "Beijing",
+    "ap-southeast-1": "Singapore",
+    "us-east-1": "Virginia",
+    "cn-hongkong": "Hong Kong",
+    "eu-central-1": "Frankfurt",
+    "ap-northeast-1": "Tokyo",
+}
 
 # Result files: page 002 "链接仅在 24 小时内有效" (links valid for 24 hours); pages 001, 003, 004.
 RESULT_TTL_SECONDS = 24 * 3600

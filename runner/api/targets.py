@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from wanform.runner.api.errors import TargetError, safe_url
-from wanform.spec.models import BEIJING_BASE_URL, WORKSPACE_BASE_URL, WORKSPACE_REGIONS
+from wanform.spec.models import (
+    BEIJING_BASE_URL,
+    REGION_NAMES,
+    WORKSPACE_BASE_URL,
+    WORKSPACE_REGIONS,
+)
 
 LOCAL_EMULATOR_URL = "http://127.0.0.1:8000/api/v1"  # where `wanform emulator` listens by default
 WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -67,6 +72,14 @@ class Target:
 
     def with_base_url(self, base_url: str) -> Target:
         return Target(self.name, base_url, self.api_key, self.embedded)
+
+
+def made_on_words(made_on: str) -> str:
+    """`Target.made_on` for people: `emulator`, `DashScope Beijing`, or the URL itself."""
+    kind, _, region = made_on.partition(":")
+    if kind == DASHSCOPE and region:
+        return f"DashScope {REGION_NAMES.get(region, region)}"
+    return {DASHSCOPE: "DashScope", "url": "a URL"}.get(made_on, made_on)
 
 
 def dashscope_region(base_url: str) -> str | None:

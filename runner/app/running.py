@@ -256,7 +256,8 @@ def finish(chosen: Selection, result: RunResult) -> RunOutcome:
             "submitting them again.",
             result,
         ) from exc
-    warning = history.record_run(root, [j.key for j in chosen.chosen], result, chosen.target.name)
+    keys = [j.key for j in chosen.chosen]
+    warning = history.record_run(root, keys, result, chosen.target.made_on)
     if warning:
         chosen.say(f"warning: {warning}")
     return RunOutcome(result, chosen.plan, chosen.notices)

@@ -79,8 +79,10 @@ def report(
     """Write a report of the jobs (default: recipes/) as REPORT-DIR/index.html.
 
     One card per job: recipe and line, model, prompt, the parameters sent, the input images
-    with their boxes, the palette, the outputs linking the full images, failures, state, task id
-    and timings; above them the last run's summary. The page works from a file:// URL, with no
+    with their boxes and mask (an input another job makes links that job), the palette, a
+    story's text, the outputs linking the full images (dated when they are not the last run's),
+    failures, state, task id and times; above them the last run's summary. With --plan, each
+    changed field reads old -> new. The page works from a file:// URL, with no
     server and no network; its script is REPORT-DIR/report.js. Thumbnails are cached in
     REPORT-DIR/thumbs.
     """
@@ -107,13 +109,15 @@ def report(
         jobs, compared, project_root, project.hashes, target=made_on, areas=project.areas
     )
     project.hashes.save()
-    find = None
-    if plan_only and html:  # a changed job's previous outputs, from disk or git
+    find = before = None
+    if plan_only and html:  # a changed job's previous outputs and inputs, from disk or git
         commit = base or previous.lock_commit(project_root, lock_file)
         make = page.Thumbnails(places.thumbs)
         find = previous.finder(project_root, commit, compared.jobs, places, make)
+        restore = previous.restorer(project_root, commit, places, make)
+        before = previous.earlier_inputs(project_root, commit, restore)
     runs = history.load_runs(project_root)
-    found = page.collect(plan, project.lock, runs, places, plan_only, find, compared, html)
+    found = page.collect(plan, project.lock, runs, places, plan_only, find, compared, html, before)
     if not html:
         markdown.write(found, sys.stdout)
         return

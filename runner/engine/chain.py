@@ -79,10 +79,10 @@ class Chain:
         state = self.states.get(link.upstream)
         if state is not None and state.state not in MADE_IMAGES:
             why = f"{state.state}" + (f" ({state.error.code})" if state.error else "")
-            raise UpstreamError(f"skipped: upstream {link.upstream} {why}")
+            raise UpstreamError(f"blocked: upstream {link.upstream} {why}")
         made = len(self.files.get(link.upstream, {}))
         raise UpstreamError(
-            f"skipped: upstream {link.upstream} has no image {link.image} "
+            f"blocked: upstream {link.upstream} has no image {link.image} "
             f"({made} image{'s' * (made != 1)} made)"
         )
 

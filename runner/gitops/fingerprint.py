@@ -33,6 +33,13 @@ def sha256_text(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def field_value(value: object) -> object:
+    """A declared value as the lock's field list keeps it: a long string as its hash."""
+    if isinstance(value, str) and len(value) > LONG_TEXT:
+        return sha256_text(value)
+    return value
+
+
 class HashCache:
     """sha256 of files, remembered by (size, mtime) in the project's `.wanform/` between runs."""
 
@@ -101,9 +108,7 @@ def _flatten(value: object, prefix: Path = ()) -> dict[str, object]:
         return {
             k: v for i, item in enumerate(value) for k, v in _flatten(item, prefix + (i,)).items()
         }
-    if isinstance(value, str) and len(value) > LONG_TEXT:
-        value = sha256_text(value)
-    return {json_path(prefix): value}
+    return {json_path(prefix): field_value(value)}
 
 
 def _declared(request: BuiltRequest, identities: dict[Path, str]) -> dict:

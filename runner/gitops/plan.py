@@ -98,7 +98,8 @@ def recipe_key(checked: CheckedJob, root: Path) -> str:
     return job_key(Path(relative).as_posix(), checked.job.name)
 
 
-def _changed_fields(old: dict, new: dict) -> list[str]:
+def changed_fields(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
+    """The names of the fields whose values differ, in order."""
     return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
 
 
@@ -161,7 +162,7 @@ def judge(
     moved = _moved(entry.get("target"), target)
     if entry.get("fingerprint") != job.fingerprint.digest:
         job.status = CHANGED
-        fields = _changed_fields(entry.get("fields", {}), job.fingerprint.fields)
+        fields = changed_fields(entry.get("fields", {}), job.fingerprint.fields)
         job.reasons = fields + moved if fields or moved else ["request"]
         return job
     job.reasons = moved + _output_drift(entry, root, hashes, areas)

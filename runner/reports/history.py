@@ -36,8 +36,10 @@ RUNS_DIR = "runs"
 KEPT = 10
 
 # The states a report shows, and the run's job states they come from (one place to adapt).
-COMPLETE, NOT_RUN = "complete", "not run"
-REPORT_STATES = (COMPLETE, PARTIAL, FAILED, UNRESOLVED, SKIPPED, NOT_RUN)
+# A job the CLI and `run --json` call blocked (its upstream made no input) is blocked here too.
+# A job whose recipe changed since its images were made is out of date, whatever they were.
+COMPLETE, NOT_RUN, OUTDATED = "complete", "not run", "changed"
+REPORT_STATES = (COMPLETE, PARTIAL, FAILED, UNRESOLVED, BLOCKED, OUTDATED, NOT_RUN)
 _FROM_RUN = {
     SUCCEEDED: COMPLETE,
     PARTIAL: PARTIAL,
@@ -45,7 +47,7 @@ _FROM_RUN = {
     UNRESOLVED: UNRESOLVED,
     INTERRUPTED: NOT_RUN,
     STOPPED: NOT_RUN,
-    BLOCKED: SKIPPED,  # not run because an upstream job did not make its input; the error says why
+    BLOCKED: BLOCKED,  # not run because an upstream job did not make its input; the error says why
 }
 
 
@@ -69,7 +71,7 @@ class RunSummary(TypedDict):
     version: int
     wanform: str
     finished_at: str
-    target: str
+    target: str  # `Target.made_on`: emulator, dashscope:REGION or a URL
     states: dict[str, int]  # report state -> jobs
     images: int
     failed_images: int
@@ -84,7 +86,7 @@ def report_state(run_state: str | None, entry: Mapping[str, object] | None) -> s
     """A job's state for the report, from its last run (if any) and its lock entry (if any).
 
     A job the last run found done earlier (the engine's `skipped`) is what its lock entry says; a
-    job its upstream blocked is skipped, whatever an older lock entry says.
+    job its upstream blocked is blocked, whatever an older lock entry says.
     """
     if run_state in _FROM_RUN:
         return _FROM_RUN[run_state]
@@ -104,7 +106,7 @@ def _version() -> str:
         return "unknown"
 
 
-def summary(keys: list[str], result: RunResult, target_kind: str) -> RunSummary:
+def summary(keys: list[str], result: RunResult, target: str) -> RunSummary:
     """The run as the report reads it; `keys` are the lock keys of `result.jobs`, in order."""
     states: dict[str, int] = {}
     cost: dict[str, float] = {}
@@ -127,7 +129,7 @@ def summary(keys: list[str], result: RunResult, target_kind: str) -> RunSummary:
         "version": versions.RUN_HISTORY,
         "wanform": _version(),
         "finished_at": utc_now(),
-        "target": target_kind,
+        "target": target,
         "states": dict(sorted(states.items())),
         "images": s["images"],
         "failed_images": s["failed_images"],
@@ -139,11 +141,11 @@ def summary(keys: list[str], result: RunResult, target_kind: str) -> RunSummary:
     }
 
 
-def record_run(root: Path, keys: list[str], result: RunResult, target_kind: str) -> str | None:
+def record_run(root: Path, keys: list[str], result: RunResult, target: str) -> str | None:
     """Write this run's summary and drop all but the newest `KEPT`; a warning if it cannot be
     written (the run itself is recorded in the lock either way)."""
     folder = runs_dir(root)
-    doc = summary(keys, result, target_kind)
+    doc = summary(keys, result, target)
     name = f"run-{utc_now('microseconds', zulu=True).replace(':', '')}-{os.getpid()}.json"
     try:
         folder.mkdir(parents=True, exist_ok=True)

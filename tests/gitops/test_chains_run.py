@@ -137,18 +137,18 @@ async def test_an_upstream_failure_skips_its_dependants_with_the_reason(project,
         "print": "blocked",
     }
     assert jobs["winter"]["error"]["message"] == (
-        "skipped: upstream recipes/fox.yaml::fox failed (InternalError)"
+        "blocked: upstream recipes/fox.yaml::fox failed (InternalError)"
     )
     assert jobs["print"]["error"]["message"] == (
-        "skipped: upstream recipes/winter.yaml::winter blocked (UpstreamFailed)"
+        "blocked: upstream recipes/winter.yaml::winter blocked (UpstreamFailed)"
     )
     assert len(await tasks(emulator)) == 1
     code, _, err = await run_cli(root, "report")
     assert code == Exit.OK, err
     page = (root / "report" / "index.html").read_text(encoding="utf-8")
     card = page.split('data-search="recipes/winter.yaml::winter')[1].split("</article>")[0]
-    assert '<span class="state state-skipped">skipped</span>' in card
-    assert "skipped: upstream recipes/fox.yaml::fox failed (InternalError)" in card
+    assert '<span class="state state-blocked">blocked</span>' in card
+    assert "blocked: upstream recipes/fox.yaml::fox failed (InternalError)" in card
 
 
 async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, emulator):
@@ -171,7 +171,7 @@ async def test_a_short_upstream_skips_the_references_it_cannot_serve(project, em
         "recolor[from=fox#3]": "blocked",
     }
     assert jobs["recolor[from=fox#3]"]["error"]["message"] == (
-        "skipped: upstream recipes/fox.yaml::fox has no image 3 (2 images made)"
+        "blocked: upstream recipes/fox.yaml::fox has no image 3 (2 images made)"
     )
     # a rerun: fox is partial (its failure would fail again), the two recolours it fed stay done
     code, out, _ = await run_cli(root, "run", *emulator.run_target, "-o", "json")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 # --import-mode=importlib puts no test directory on sys.path; the helper module sits beside this.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -13,7 +14,9 @@ from report_kit import (  # noqa: E402
     CHROMIUM,
     NO_CHROMIUM,
     EmulatorProcess,
+    git,
     make_project,
+    make_showcase,
     wanform,
 )
 
@@ -25,6 +28,25 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with EmulatorProcess("--speed", "50", "--scenario", str(root / "scenario.yaml")) as emulator:
         wanform(root, "run", "--target", emulator.base_url, "--emulator-speed", "50", check=3)
     wanform(root, "report")
+    return root
+
+
+@pytest.fixture(scope="session")
+def showcase(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The showcase recipes run on the embedded emulator and committed; then the scene's seed
+    and the vase photo changed: `report/` is the report, `plan/` the `--plan` one."""
+    root = make_showcase(tmp_path_factory.mktemp("showcase"))
+    wanform(root, "run", "--emulator-speed", "100")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first run")
+    scene = root / "recipes" / "chains" / "scene-1-generate.yaml"
+    scene.write_text(scene.read_text(encoding="utf-8").replace("seed: 11", "seed: 12"))
+    vase = root / "recipes" / "images" / "table-vase.png"
+    with Image.open(vase) as im:
+        im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(vase)
+    wanform(root, "report")
+    wanform(root, "report", "--plan", "--report-dir", "plan")
     return root
 
 

@@ -85,6 +85,35 @@ def make_project(root: Path) -> Path:
     return root
 
 
+REPO = Path(__file__).resolve().parents[2]
+# Recipes of this repository that make or take what a card must show: a story's text, a mask,
+# an input another job makes.
+SHOWCASE = (
+    "recipes/wan26-image-interleave.yaml",
+    "recipes/wanx21-description-edit-with-mask.yaml",
+    "recipes/chains/scene-1-generate.yaml",
+    "recipes/chains/scene-2-edit.yaml",
+)
+
+
+def make_showcase(root: Path) -> Path:
+    """The SHOWCASE recipes with their images, as a project of their own."""
+    for name in SHOWCASE:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / name, root / name)
+    shutil.copytree(REPO / "recipes" / "images", root / "recipes" / "images")
+    return root
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
 class EmulatorProcess:
     """`wanform emulator` on a free port, for as long as the `with` block."""
 

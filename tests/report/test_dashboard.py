@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from report_kit import EmulatorProcess, http, screenshot, submit
+from report_kit import KEY, EmulatorProcess, http, screenshot, submit
 
 from wanform.spec.emulator.wire import CLOCK, FAULTS, RESET, TASKS, TOKEN_HEADER, UI
 
@@ -156,3 +156,39 @@ def test_browser_requests_need_the_origin_and_the_token(emulator: EmulatorProces
     assert http(emulator.origin + UI, headers=rebound)[0] == 403
     assert http(reset, "POST", headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
     assert http(reset, "POST") == (200, {"reset": True})
+
+
+def test_the_request_log_is_newest_first_paged_counted_and_filtered(
+    emulator: EmulatorProcess, page
+) -> None:
+    """The log shows its newest request first, 50 rows until asked for more, a count per status,
+    and filters by status and path; the page, tables included, fits a 390 px screen."""
+    assert submit(emulator.base_url, "a fox")[0] == 200
+    for number in range(54):  # UNKNOWN, with 200; an account each, under the rate limits
+        key = {"Authorization": f"Bearer {KEY}-{number}"}
+        assert http(f"{emulator.base_url}/tasks/no-task-{number}", headers=key)[0] == 200
+    assert http(f"{emulator.base_url}/tasks/no-task-54")[0] == 401  # no key
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(emulator.origin + UI)
+    rows = page.locator("#requests tbody tr")
+    page.wait_for_function("() => document.querySelectorAll('#requests tbody tr').length === 50")
+    assert rows.first.get_attribute("data-status") == "401"
+    counts = page.eval_on_selector_all(
+        "#request-counts .count", "e => e.map(x => [x.dataset.status, x.textContent])"
+    )
+    assert counts == [["200", "55 × 200"], ["401", "1 × 401"]]
+    assert page.text_content("#requests-shown") == "50 of 56 shown"
+    page.click("#requests-more")
+    assert rows.count() == 56 and page.is_hidden("#requests-more")
+    page.select_option("#req-status", "401")
+    assert rows.count() == 1 and "/tasks/no-task-54" in rows.first.text_content()
+    page.select_option("#req-status", "")
+    page.fill("#req-path", "no-task-7")
+    assert rows.count() == 1 and "/tasks/no-task-7" in rows.first.text_content()
+    page.fill("#req-path", "zebra")
+    assert rows.count() == 0 and page.text_content("#requests-shown") == "no request matches"
+    page.fill("#req-path", "")
+    width = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], width
+    assert page.eval_on_selector("#requests tbody td", "td => td.dataset.label") == "time"
+    screenshot(page, "dashboard-390")

@@ -90,23 +90,24 @@ def test_the_run_command_writes_one(ran: Path) -> None:
     [path] = history.run_files(ran)
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert doc["states"] == {"complete": 1, "failed": 1, "partial": 1}
-    assert doc["images"] == 3 and doc["target"] == "url"
+    # the target as the lock records it (`Target.made_on`), here the emulator process's URL
+    assert doc["images"] == 3 and doc["target"].endswith("/api/v1")
     assert wanform(ran, "report", "-o", "markdown").stdout.count("| `recipes/") == 3
 
 
-def test_a_job_its_upstream_blocked_is_skipped_with_the_reason() -> None:
-    """Blocked by its upstream: `skipped` in the summary's counts and in the report, even over an
-    older lock entry, and the run keeps the reason."""
+def test_a_job_its_upstream_blocked_is_blocked_with_the_reason() -> None:
+    """Blocked by its upstream: `blocked` in the summary's counts and in the report, as the CLI and
+    `run --json` say, even over an older lock entry, and the run keeps the reason."""
     blocked = JobState("w.yaml", "w", "wan2.7-image", BLOCKED)
-    blocked.error = UpstreamError("skipped: upstream f.yaml::f failed (InternalError)")
+    blocked.error = UpstreamError("blocked: upstream f.yaml::f failed (InternalError)")
     doc = history.summary(["w.yaml::w"], RunResult("emulator", [blocked]), "emulator")
-    assert doc["states"] == {"skipped": 1}
+    assert doc["states"] == {"blocked": 1}
     assert doc["jobs"][0]["error"] == {
         "code": "UpstreamFailed",
-        "message": "skipped: upstream f.yaml::f failed (InternalError)",
+        "message": "blocked: upstream f.yaml::f failed (InternalError)",
     }
-    assert history.report_state(BLOCKED, None) == history.report_state(BLOCKED, {}) == "skipped"
-    assert "skipped" in history.REPORT_STATES
+    assert history.report_state(BLOCKED, None) == history.report_state(BLOCKED, {}) == "blocked"
+    assert "blocked" in history.REPORT_STATES and "skipped" not in history.REPORT_STATES
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,23 @@ import json
 from pathlib import Path
 
 import pytest
-from report_kit import BOXES, PALETTE, SCRIPT_PROMPT, screenshot
+from report_kit import BOXES, PALETTE, SCRIPT_PROMPT, SHOWCASE, screenshot
 
 
-@pytest.fixture
-def report(page, ran: Path):
-    """The report of the run, opened from its file:// URL with every lazy image loaded."""
-    page.goto((ran / "report" / "index.html").as_uri())
+def opened(page, path: Path, query: str = ""):  # type: ignore[no-untyped-def]
+    """`page` at the file `path` (with `query`), every lazy image loaded, scrolled to the top."""
+    page.goto(path.as_uri() + query)
     for img in page.query_selector_all("img"):
         img.scroll_into_view_if_needed()
     page.wait_for_function("[...document.images].every(i => i.complete)")
     page.evaluate("window.scrollTo(0, 0)")
     return page
+
+
+@pytest.fixture
+def report(page, ran: Path):
+    """The report of the run, opened from its file:// URL with every lazy image loaded."""
+    return opened(page, ran / "report" / "index.html")
 
 
 def test_every_thumbnail_loads(report) -> None:
@@ -123,3 +128,96 @@ def test_failed_images_show_code_and_message(report, ran: Path) -> None:
     assert f"image 2: {failure['code']} {failure['message']}" in " ".join(half.split())
     broken = report.eval_on_selector(".card[data-state='failed'] .failures", "e => e.textContent")
     assert "InternalError" in broken
+
+
+# What a page's sticky and fixed parts cover, and how wide the page is, at the current size.
+MEASURE = """() => {
+    const pinned = [...document.querySelectorAll('*')].filter(e =>
+        ['sticky', 'fixed'].includes(getComputedStyle(e).position));
+    return {width: document.documentElement.scrollWidth, view: innerWidth, height: innerHeight,
+            pinned: Math.max(0, ...pinned.map(e => e.getBoundingClientRect().height))};
+}"""
+
+
+SCREENS = [(360, 740), (390, 844), (768, 1024), (1440, 900)]
+
+
+def test_the_page_fits_every_width(page, ran: Path, showcase: Path) -> None:
+    """From a 360 px phone up, neither report scrolls sideways, and what stays pinned at the top
+    covers less than a fifth of the screen."""
+    for folder in (ran / "report", showcase / "report"):
+        page.goto((folder / "index.html").as_uri())
+        for width, height in SCREENS:
+            page.set_viewport_size({"width": width, "height": height})
+            found = page.evaluate(MEASURE)
+            assert found["width"] <= found["view"], (folder, found)
+            assert 0 < found["pinned"] < 0.2 * found["height"], (folder, found)
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(opened(page, showcase / "report" / "index.html"), "report-390")
+
+
+def test_no_match_says_so_and_the_url_keeps_the_filters(report, browser) -> None:
+    """A search that finds nothing says so; the filters are in the URL, and that URL opened
+    elsewhere shows the same view."""
+    assert report.is_hidden("#no-match")
+    report.fill("#filter-text", "no such fox")
+    assert report.is_visible("#no-match")
+    report.select_option("#filter-state", "failed")
+    url = report.url
+    assert "q=no+such+fox" in url and "state=failed" in url
+    report.fill("#filter-text", "vase")
+    assert report.is_hidden("#no-match")
+    other = browser.new_page()
+    try:
+        other.goto(report.url)
+        assert other.input_value("#filter-text") == "vase"
+        assert other.input_value("#filter-state") == "failed"
+        shown = other.eval_on_selector_all(
+            ".card:not([hidden]) h2", "e => e.map(x => x.textContent)"
+        )
+        assert shown == ["broken"]
+        other.fill("#filter-text", "zebra")
+        other.click("#clear-filters")
+        assert other.eval_on_selector_all(".card:not([hidden])", "e => e.length") == 3
+        assert "?" not in other.url
+    finally:
+        other.close()
+
+
+def test_times_read_in_the_readers_time_zone(browser, ran: Path) -> None:
+    """Times show in the reader's zone, named (no raw `end_time`), the UTC text kept as a title."""
+    page = browser.new_page(timezone_id="Asia/Tokyo")
+    try:
+        page.goto((ran / "report" / "index.html").as_uri())
+        names = page.eval_on_selector_all(".timings dt", "e => e.map(x => x.textContent)")
+        assert "finished by the service" in names and "end_time" not in names
+        shown = page.eval_on_selector_all(
+            "time.moment", "e => e.map(x => [x.textContent, x.title])"
+        )
+        assert shown and all("GMT+9" in text and title.endswith(" UTC") for text, title in shown)
+    finally:
+        page.close()
+
+
+def test_a_card_shows_what_the_job_made_and_took(page, showcase: Path) -> None:
+    """The story's text, the mask lying over its image, and an input another job made as its
+    thumbnail, linking that job's card."""
+    shown = opened(page, showcase / "report" / "index.html")
+    story = shown.locator(f"[id='{SHOWCASE[0]}::wan26-image-interleave'] .story-text")
+    assert story.count() == 3 and "bedtime story" in story.first.text_content()
+    mask = shown.eval_on_selector(
+        ".mask-over",
+        """m => { const i = m.parentElement.querySelector('.input-thumb').getBoundingClientRect(),
+                       r = m.getBoundingClientRect();
+                  return [r.left - i.left, r.top - i.top, r.width - i.width, r.height - i.height,
+                          m.naturalWidth]; }""",
+    )
+    assert [round(v) for v in mask[:4]] == [0, 0, 0, 0] and mask[4] > 0
+    edit = shown.locator("[id='recipes/chains/scene-2-edit.yaml::scene-edit']")
+    assert edit.locator(".input .missing").count() == 0
+    assert edit.locator(".input img.input-thumb").evaluate("i => i.naturalWidth") > 0
+    edit.locator("a.upstream").click()
+    target = shown.evaluate("decodeURIComponent(location.hash)")
+    assert target == "#recipes/chains/scene-1-generate.yaml::scene"
+    assert shown.evaluate("document.querySelector(':target').id") == target[1:]
+    screenshot(shown, "report-showcase")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_kit import wanform
+from report_kit import git, wanform
 
 from wanform.runner.reports.html import markdown, page
 
@@ -58,15 +57,6 @@ def _cards(root: Path) -> dict[str, dict]:
     return parser.cards
 
 
-def git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture
 def committed(tmp_path: Path) -> Path:
     """Two recipes run on the embedded emulator, everything committed."""
@@ -94,7 +84,7 @@ def test_changed_job_shows_its_previous_outputs_from_git(committed: Path) -> Non
     wanform(committed, "report", "--plan")
     cards = _cards(committed)
     assert list(cards) == ["a"]
-    assert cards["a"]["plan"] == "changed" and "changed: seed" in cards["a"]["text"]
+    assert cards["a"]["plan"] == "changed" and "seed 1 → 9" in " ".join(cards["a"]["text"].split())
     assert "not made yet" in cards["a"]["text"]
     [restored] = (committed / "report" / "previous").rglob("a-1.png")
     assert _sha(restored) == digest

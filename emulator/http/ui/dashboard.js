@@ -8,7 +8,10 @@
   var TOKEN = meta("wanform-admin-token");
   var TOKEN_HEADER = meta("wanform-token-header");
   var POLL_MS = 1000;
+  var WINDOW = 500;  // the request log entries the page asks for (the API keeps its own window)
+  var PAGE = 50;  // request rows drawn at first, and added by "show more"
   var drawn = {};
+  var journal = { entries: [], rows: PAGE };
 
   function el(tag, text, cls) {
     var node = document.createElement(tag);
@@ -54,6 +57,16 @@
     var body = document.querySelector("#" + id + " tbody");
     var rows = data.map(build);
     body.replaceChildren.apply(body, rows);
+    labelled(id);
+  }
+
+  // Each cell carries its column's name, which a narrow screen shows beside it (see the CSS).
+  function labelled(id) {
+    var names = Array.prototype.map.call(
+      document.querySelectorAll("#" + id + " thead th"), function (th) { return th.textContent; });
+    document.querySelectorAll("#" + id + " tbody tr").forEach(function (tr) {
+      Array.prototype.forEach.call(tr.children, function (td, i) { td.dataset.label = names[i] || ""; });
+    });
   }
 
   function taskRow(task) {
@@ -92,12 +105,67 @@
     return tr;
   }
 
+  function statusOf(entry) { return entry.status === null ? "dropped" : String(entry.status); }
+
   function requestRow(entry) {
     var guesses = entry.unverified || entry.guesses || [];
-    return row([entry.time, entry.account || "", entry.method, entry.path,
-                entry.status === null ? "dropped" : entry.status, entry.code || "",
-                (entry.faults || []).join(", "),
-                Array.isArray(guesses) ? guesses.join(", ") : String(guesses)]);
+    var tr = row([entry.time, entry.account || "", entry.model || "", entry.method, entry.path,
+                  statusOf(entry), entry.code || "", (entry.faults || []).join(", "),
+                  Array.isArray(guesses) ? guesses.join(", ") : String(guesses)]);
+    tr.dataset.status = statusOf(entry);
+    return tr;
+  }
+
+  // A filter's choices: "all", then every value the entries have, keeping the one chosen.
+  function choices(id, values) {
+    var select = document.getElementById(id);
+    var chosen = select.value;
+    var known = values.filter(function (v, i) { return v && values.indexOf(v) === i; }).sort();
+    if (known.indexOf(chosen) === -1 && chosen) known.push(chosen);
+    var text = JSON.stringify(known);
+    if (drawn[id] === text) return;
+    drawn[id] = text;
+    var options = [el("option", "all")];
+    options[0].value = "";
+    known.forEach(function (v) { options.push(el("option", v)); });
+    select.replaceChildren.apply(select, options);
+    select.value = chosen;
+  }
+
+  function wanted(entry) {
+    var want = {
+      account: document.getElementById("req-account").value,
+      model: document.getElementById("req-model").value,
+      status: document.getElementById("req-status").value,
+      path: document.getElementById("req-path").value.trim()
+    };
+    return (!want.account || entry.account === want.account) &&
+      (!want.model || entry.model === want.model) &&
+      (!want.status || statusOf(entry) === want.status) &&
+      (!want.path || entry.path.indexOf(want.path) !== -1);
+  }
+
+  // The request log newest first, filtered, at most `journal.rows` rows; counts per status.
+  function drawJournal() {
+    var entries = journal.entries;
+    choices("req-account", entries.map(function (e) { return e.account || ""; }));
+    choices("req-model", entries.map(function (e) { return e.model || ""; }));
+    choices("req-status", entries.map(statusOf));
+    var matching = entries.filter(wanted).reverse();
+    var counts = {};
+    matching.forEach(function (e) { counts[statusOf(e)] = (counts[statusOf(e)] || 0) + 1; });
+    var line = document.getElementById("request-counts");
+    var parts = Object.keys(counts).sort().map(function (s) {
+      var span = el("span", counts[s] + " × " + s, "count status-" + s);
+      span.dataset.status = s;
+      return span;
+    });
+    line.replaceChildren.apply(line, [el("span", matching.length + " requests: ")].concat(parts));
+    redraw("requests", matching.slice(0, journal.rows), requestRow);
+    var shown = Math.min(journal.rows, matching.length);
+    document.getElementById("requests-shown").textContent =
+      matching.length ? shown + " of " + matching.length + " shown" : "no request matches";
+    document.getElementById("requests-more").hidden = shown >= matching.length;
   }
 
   function accounts(list) {
@@ -120,14 +188,15 @@
   function refresh() {
     var account = document.getElementById("account").value;
     var query = "/tasks?limit=200" + (account ? "&account=" + encodeURIComponent(account) : "");
-    return Promise.all([get("/clock"), get(query), get("/faults"), get("/requests?limit=200"),
-                        get("/accounts")])
+    return Promise.all([get("/clock"), get(query), get("/faults"),
+                        get("/requests?limit=" + WINDOW), get("/accounts")])
       .then(function (parts) {
         document.getElementById("clock").textContent = parts[0].time;
         document.getElementById("speed").textContent = parts[0].speed;
         redraw("tasks", parts[1].tasks, taskRow);
         redraw("faults", parts[2].faults, faultRow);
-        redraw("requests", parts[3].entries, requestRow);
+        journal.entries = parts[3].entries;
+        drawJournal();
         accounts(parts[4].accounts);
       })
       .catch(function (e) { say("cannot reach the emulator: " + e.message); });
@@ -148,6 +217,20 @@
       .then(function () { say(""); return refresh(); }, function (e) { say(e.message); });
   });
   document.getElementById("account").addEventListener("change", refresh);
+  function refilter() {
+    journal.rows = PAGE;
+    drawJournal();
+  }
+  ["req-account", "req-model", "req-status"].forEach(function (id) {
+    document.getElementById(id).addEventListener("change", refilter);
+  });
+  document.getElementById("req-path").addEventListener("input", refilter);
+  document.getElementById("request-filters").addEventListener("submit", function (e) { e.preventDefault(); });
+  document.getElementById("requests-more").addEventListener("click", function () {
+    journal.rows += PAGE;
+    drawJournal();
+  });
+  document.getElementById("requests-window").textContent = WINDOW;
   refresh();
   setInterval(refresh, POLL_MS);
 })();

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from wanform.runner.api.targets import made_on_words
 from wanform.runner.engine.outputs import Sidecar, read_sidecar
+from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED
+from wanform.runner.gitops.links import recorded_outputs
 from wanform.runner.gitops.lockfile import LockEntry
-from wanform.runner.gitops.plan import PlannedJob
+from wanform.runner.gitops.plan import CHANGED, PlannedJob
 from wanform.runner.recipes.check import CheckedJob
-from wanform.runner.reports.history import RunJob, report_state
+from wanform.runner.recipes.references import Link
+from wanform.runner.reports.history import COMPLETE, OUTDATED, RunJob, report_state
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError
+from wanform.runner.reports.html.times import moment, moments
+from wanform.spec.problems import json_path
 
 # Makes (or finds) the thumbnail of an image; `own` for wanform's outputs.
 Thumbnailer = Callable[[Path, bool], Thumb]
@@ -74,23 +80,53 @@ def boxes(shown: dict, image: int, bboxes: list) -> list[dict]:
     return out
 
 
-def inputs(checked: CheckedJob, places: Places, make: Thumbnailer) -> list[dict]:
-    """The request's images in order (image 1, 2, ..., then a mask), each with its boxes."""
+def inputs(
+    checked: CheckedJob, places: Places, make: Thumbnailer, jobs: Mapping[str, LockEntry]
+) -> list[dict]:
+    """The request's images in order (image 1, 2, ...), each with its boxes and the lock's name
+    of its field; an image another job makes links to that job; a mask lies over image 1."""
     declared = checked.job.values.get("inputs") or []
+    links = {link.body_path: link for link in checked.links}
     shown = []
     number = 0
     for ref in checked.request.images:
         number += ref.role == "input"
         label = f"image {number}" if ref.role == "input" else ref.role
-        entry: dict = {"label": label, "kind": ref.kind}
+        field = json_path(ref.recipe_path if ref.role == "mask" else (*ref.recipe_path, "image"))
+        entry: dict = {"label": label, "kind": ref.kind, "field": field}
         if ref.kind == "path":
-            entry |= picture(_local(checked, ref.value), places, make, own=False)
+            local = _local(checked, ref.value)
+            entry["source"] = Path(os.path.relpath(local, places.root)).as_posix()
+            entry |= picture(local, places, make, own=False)
+        elif ref.kind == "from" and ref.body_path in links:
+            entry |= chained(links[ref.body_path], jobs, places, make)
         else:
-            entry["text"] = ref.value if ref.kind == "url" else "data: URI"
+            entry["text"] = {"url": ref.value, "data": "data: URI"}.get(
+                ref.kind, f"from {ref.value}"
+            )
         spec = declared[number - 1] if ref.role == "input" and number <= len(declared) else {}
         entry["boxes"] = boxes(entry, number, spec.get("bboxes") or [])
         shown.append(entry)
-    return shown
+    return _masked(shown)
+
+
+def chained(link: Link, jobs: Mapping[str, LockEntry], places: Places, make: Thumbnailer) -> dict:
+    """An input another job makes: that job's image as the lock records it, linking its card."""
+    found: dict = {"upstream": link.upstream, "image": link.image}
+    path = recorded_outputs(jobs.get(link.upstream) or {}, "path").get(link.image)
+    if path is None:
+        return found | {"text": "not made yet"}
+    return found | {"source": path} | picture(places.root / path, places, make, own=True)
+
+
+def _masked(shown: list[dict]) -> list[dict]:
+    """The mask drawn over image 1 (what the edit may change), when both have thumbnails."""
+    masks = [i for i in shown if i["label"] == "mask" and i.get("src")]
+    first = next((i for i in shown if i["label"] == "image 1" and i.get("src")), None)
+    if not masks or first is None:
+        return shown
+    first["mask"] = masks[0]
+    return [i for i in shown if i is not masks[0]]
 
 
 def _local(checked: CheckedJob, value: str) -> Path:
@@ -150,13 +186,16 @@ def card(
     last: RunJob | None,
     places: Places,
     make: Thumbnailer,
+    jobs: Mapping[str, LockEntry],
 ) -> dict:
-    """Everything the page shows about one job."""
+    """Everything the page shows about one job; `jobs` is the lock's, for chained inputs."""
     checked = planned.checked
+    changed = _outdated(planned, entry)
     side = sidecar(entry, places.root)
     recipe, _, job = planned.key.partition("::")
     failures = list((entry or {}).get("failures") or [])
     values = checked.job.values if checked is not None else {}
+    state = report_state(last["state"] if last else None, entry)
     return {
         "key": planned.key,
         "recipe": recipe,
@@ -165,19 +204,49 @@ def card(
         "model": planned.model,
         "prompt": str(values.get("prompt", "")),
         "negative_prompt": values.get("negative_prompt"),
-        "parameters": parameters(checked, side),
-        "inputs": inputs(checked, places, make) if checked is not None else [],
+        # a changed job's sidecar tells the earlier request: show the one a run would send
+        "parameters": parameters(checked, None if changed else side),
+        "inputs": inputs(checked, places, make, jobs) if checked is not None else [],
         "palette": palette(checked) if checked is not None else [],
         "outputs": outputs(entry, places, make),
+        "made": made(entry, last, changed),
+        "made_on": made_on_words(str((entry or {}).get("target") or "")),
+        "texts": list(side["texts"]) if side else [],
         "failures": failures,
         "error": last["error"] if last else None,
-        "state": report_state(last["state"] if last else None, entry),
+        "state": OUTDATED if changed and state in (COMPLETE, PARTIAL) else state,
         "plan": planned.status,
         "reasons": planned.reasons,
+        "changes": [],
         "task_id": (entry or {}).get("task_id") or (last["task_id"] if last else None),
-        "timings": {**side["timings"], **side["service_times"]} if side else {},
+        "timings": moments({**side["timings"], **side["service_times"]}) if side else [],
         "previous": [],
     }
+
+
+def made(entry: LockEntry | None, last: RunJob | None, changed: bool) -> dict | None:
+    """When the lock's outputs were made, and why they are not current (None when they are): the
+    job changed since, or the last run ran it and made none (it failed, or was blocked)."""
+    if not (entry or {}).get("outputs"):
+        return None
+    when = moment(str((entry or {}).get("finished") or "an earlier run"))
+    if changed:
+        return when | {"why": "before this change"}
+    if last is not None and last["state"] not in (SUCCEEDED, PARTIAL, SKIPPED):
+        return when | {"why": f"before the last run, in which it {last['state']}"}
+    return None
+
+
+def _outdated(planned: PlannedJob, entry: LockEntry | None) -> bool:
+    """Whether the lock's entry was made by an earlier request than the job's (a plan against
+    another lock, `--base`, may call a job changed that a run has made since)."""
+    found = planned.fingerprint
+    return (
+        planned.status == CHANGED
+        and entry is not None
+        and found is not None
+        and entry.get("fingerprint") != found.digest
+    )
 
 
 def _line(checked: CheckedJob | None) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
+from wanform.runner.api.targets import made_on_words
 from wanform.runner.reports.history import RunSummary
 from wanform.runner.reports.html.page import Report
 
@@ -28,7 +29,8 @@ def _run_line(run: RunSummary) -> str:
     states = ", ".join(f"{n} {s}" for s, n in run.get("states", {}).items()) or "no jobs"
     cost = sum(run.get("cost_cny", {}).values())
     return (
-        f"Last run ({run.get('finished_at')}, {run.get('target')}, wanform {run.get('wanform')}): "
+        f"Last run ({run.get('finished_at')}, {made_on_words(run['target'])}, "
+        f"wanform {run.get('wanform')}): "
         f"{states}; {run.get('images', 0)} images made, {run.get('failed_images', 0)} failed; "
         f"{run.get('requests', 0)} requests, {run.get('throttled', 0)} throttled (429); "
         f"about {cost:.2f} CNY at list price; {run.get('wall_seconds', 0):.1f} s"

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import jinja2
 
+from wanform.runner.api.targets import made_on_words
 from wanform.runner.files.atomic import write_atomic
 from wanform.runner.gitops.lockfile import LockFile
 from wanform.runner.gitops.plan import CHANGED, ORPHANED, UNCHANGED, Plan
 from wanform.runner.reports.history import REPORT_STATES, RunSummary, last_states
 from wanform.runner.reports.html.cards import Places, card, images
+from wanform.runner.reports.html.changes import Before, changes
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError, thumbnail
+from wanform.runner.reports.html.times import moment
 
 TEMPLATES = Path(__file__).parent / "templates"
 THUMBS = "thumbs"
@@ -83,11 +86,13 @@ def collect(
     previous: Callable[[str], list[dict]] | None = None,
     base: LockFile | None = None,
     pictures: bool = True,
+    before: Before | None = None,
 ) -> Report:
     """Cards for the declared jobs (with `plan_only`: for new, changed and orphaned ones), and
-    the newest run's summary. `previous` gives a changed job's earlier outputs, those `base` (the
-    lock the plan compared with, by default `lock`) names; when `lock` still has that entry, the
-    new outputs are not made yet."""
+    the newest run's summary. A changed job says what changed since `base` (the lock the plan
+    compared with, by default `lock`), its earlier inputs found by `before`; `previous` gives its
+    earlier outputs, those `base` names: when `lock` still has that entry, the new outputs are
+    not made yet."""
     base = base or lock
     make = Thumbnails(places.thumbs, pictures)
     shown_jobs = [
@@ -107,11 +112,15 @@ def collect(
     cards = []
     for job in shown_jobs:
         entry = lock.jobs.get(job.key)
-        shown = card(job, entry, last.get(job.key), places, make)
+        shown = card(job, entry, last.get(job.key), places, make, lock.jobs)
+        if job.status == CHANGED and job.fingerprint is not None:
+            old = (base.jobs.get(job.key) or {}).get("fields", {})
+            found = before or (lambda image, identity: None)
+            shown["changes"] = changes(old, job.fingerprint.fields, shown["inputs"], found)
         if previous is not None and job.status == CHANGED:
             shown["previous"] = previous(job.key)
-            if base.jobs.get(job.key) == entry:
-                shown["outputs"] = []
+            if base.jobs.get(job.key) == entry:  # what the card shows of it is the earlier run's
+                shown["outputs"], shown["timings"], shown["texts"] = [], [], []
         cards.append(shown)
     counts: dict[str, int] = {}
     for job in plan.jobs:
@@ -138,6 +147,8 @@ def render(report: Report) -> str:
     return template.render(
         title=report.title,
         run=report.run,
+        run_target=made_on_words(report.run["target"]) if report.run else None,
+        run_time=moment(report.run["finished_at"]) if report.run else None,
         plan=report.plan,
         show_plan=report.plan is not None,
         cards=report.cards,

@@ -11,8 +11,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from wanform.runner.files.atomic import write_atomic
+from wanform.runner.gitops.fingerprint import field_value
 from wanform.runner.gitops.lockfile import LockEntry
 from wanform.runner.reports.html.cards import Places, Thumbnailer, picture
+from wanform.runner.reports.html.changes import Before
 
 GIT_TIMEOUT = 30.0
 
@@ -59,23 +61,52 @@ def base_lock(root: Path, lock: Path, rev: str, folder: Path) -> Path | None:
     return target
 
 
+def restorer(
+    root: Path, commit: str | None, places: Places, make: Thumbnailer
+) -> Callable[[str, str | None, bool], dict | None]:
+    """`restore(name, digest, own)`: the picture of the file `name` (from the root) as it was
+    when its sha256 was `digest`: from the working copy while it still holds those bytes, else
+    restored from `commit` into REPORT/previous/; None when neither has it."""
+
+    def restore(name: str, digest: str | None, own: bool) -> dict | None:
+        path: Path | None = root / name
+        if _sha256(root / name) != digest:
+            path = _restored(root, commit, name, digest, places.report)
+        return None if path is None else picture(path, places, make, own) | {"path": name}
+
+    return restore
+
+
+def earlier_inputs(
+    root: Path, commit: str | None, restore: Callable[[str, str | None, bool], dict | None]
+) -> Before:
+    """`before(image, recorded)` for `changes`: an input image (a card's) as `commit` holds its
+    file, when that is the image the lock's field recorded."""
+
+    def before(image: dict, recorded: str) -> dict | None:
+        source = image.get("source")
+        data = _git(root, "show", f"{commit}:./{source}") if source and commit else None
+        if source is None or data is None:
+            return None
+        identity = "sha256:" + hashlib.sha256(data).hexdigest()
+        if field_value(identity) != recorded:
+            return None
+        return restore(source, identity, "upstream" in image)
+
+    return before
+
+
 def finder(
     root: Path, commit: str | None, jobs: Mapping[str, LockEntry], places: Places, make: Thumbnailer
 ) -> Callable[[str], list[dict]]:
-    """`previous(key)`: the outputs `jobs[key]` names, as pictures; those the working copy no
-    longer holds are restored from `commit` into REPORT/previous/ (checked against the sha256)."""
+    """`previous(key)`: the outputs `jobs[key]` names, as pictures (see `restorer`)."""
+    restore = restorer(root, commit, places, make)
 
     def previous(key: str) -> list[dict]:
         shown = []
         for output in (jobs.get(key) or {}).get("outputs", []):
-            digest = output.get("sha256")
-            path: Path | None = root / output["path"]
-            if _sha256(root / output["path"]) != digest:
-                path = _restored(root, commit, output["path"], digest, places.report)
-            if path is None:
-                shown.append({"path": output["path"], "error": "not on disk, not in git"})
-            else:
-                shown.append(picture(path, places, make, own=True) | {"path": output["path"]})
+            found = restore(output["path"], output.get("sha256"), True)
+            shown.append(found or {"path": output["path"], "error": "not on disk, not in git"})
         return shown
 
     return previous
