@@ -27,6 +27,7 @@ from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
 from wanform.emulator.http.context import (
     EMULATOR,
     facts,
+    facts_middleware,
     note,
     request_id,
     unverified,
@@ -179,6 +180,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     )
     app = web.Application(
         middlewares=[
+            facts_middleware,
             door_middleware,
             request_log_middleware,
             errors_middleware,
