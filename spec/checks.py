@@ -450,14 +450,14 @@ def check_image(
             path,
         )
     if info.has_alpha and spec.family != "imageedit":
-        # Page 000 says transparency is not supported; page 003 says it is ignored.
+        # Pages 000, 001 and 004 say transparency is not supported; page 003 says it is ignored.
         yield guessed(
             spec,
             "image.alpha",
             spec.guess("image.alpha") == "refuse",
             "image-alpha",
-            f"{label} has an alpha channel, which {spec.name} does not use: "
-            "flatten it to be sure of the result",
+            f"{label} has an alpha channel (transparency), which {spec.name} does not support: "
+            "flatten it first",
             path,
         )
 

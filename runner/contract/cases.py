@@ -622,11 +622,11 @@ GUESSED = (
     _guess(
         "guess.transparent-png",
         "image.alpha",
-        "an input PNG with an alpha channel is accepted",
+        "an input PNG with an alpha channel is refused",
         (_w27(_img(mode="RGBA"), TEXT, size="1K"),),
-        200,
+        BAD,
+        code="InvalidParameter",
         model=W27,
-        images=1,
     ),
     _guess(
         "guess.stream-parameter-without-header",

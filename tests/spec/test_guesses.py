@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from wanform.spec.models import GUESSES, choose, table
@@ -55,3 +57,22 @@ def test_table_carries_the_variants_to_every_model() -> None:
 def test_a_value_outside_the_table_is_refused(variants: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="unknown variant"):
         table(variants)
+
+
+# A quote in an entry's `docs`: a page's number, then the page's words in single quotes.
+QUOTE = re.compile(r"\b(\d{3}) '([^']+)'")
+
+
+@pytest.mark.parametrize("guess", sorted(GUESSES))
+def test_every_quote_of_a_page_occurs_in_that_page(guess: str, documents) -> None:
+    """Each `NNN 'words'` in an entry's docs is found, word for word, in page NNN."""
+    for page, quote in QUOTE.findall(GUESSES[guess].docs):
+        assert " ".join(quote.split()) in documents.text(page), (guess, page, quote)
+
+
+def test_image_alpha_quotes_all_four_language_versions(documents) -> None:
+    """The default follows the three versions that say transparency is not supported; the
+    fourth (003, English) says it is ignored."""
+    quoted = dict(QUOTE.findall(GUESSES["image.alpha"].docs))
+    assert sorted(quoted) == ["000", "001", "003", "004"]
+    assert "ignored" in quoted["003"] and GUESSES["image.alpha"].default == "refuse"
