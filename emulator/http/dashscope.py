@@ -50,6 +50,7 @@ from wanform.spec.models import (
     ASYNC_GENERATION_PATH,
     ASYNC_HEADER,
     HEADER_ON,
+    LIMITS_GUESSES,
     OSS_RESOLVE_HEADER,
     SEED_MAX,
     SSE_HEADER,
@@ -60,7 +61,9 @@ from wanform.spec.models import (
     TASK_LIST_WINDOW_SECONDS,
     ModelSpec,
     TaskStatus,
+    limits_alternatives,
 )
+from wanform.spec.problems import Problem
 from wanform.spec.schema import envelope_problem
 
 API = "/api/v1"
@@ -113,17 +116,42 @@ async def check_submission(
     resolver = InputResolver(
         spec, emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own
     )
-    if size >= OFF_LOOP_BYTES:
-        check = functools.partial(check_body, spec, body, images=resolver)
-        problems = await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
-    else:
-        problems = check_body(spec, body, images=resolver)
+    problems = await _checked(emulator, spec, body, resolver, size)
+    limits = await _limits_guess(emulator, spec, body, resolver, size, problems)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         first = errors[0]
-        raise bad_request(first.api_code, first.message, (first.guess,) if first.guess else ())
-    unverified(request, *(p.guess for p in problems), *sorted(resolver.unverified))
+        raise bad_request(first.api_code, first.message, tuple(filter(None, (first.guess, limits))))
+    unverified(request, *(p.guess for p in problems), limits, *sorted(resolver.unverified))
     return resolver
+
+
+async def _checked(
+    emulator: Emulator, spec: ModelSpec, body: dict, resolver: InputResolver, size: int
+) -> list[Problem]:
+    """`check_body`; a large body, whose images take time to decode, in a worker thread."""
+    if size < OFF_LOOP_BYTES:
+        return check_body(spec, body, images=resolver)
+    check = functools.partial(check_body, spec, body, images=resolver)
+    return await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
+
+
+async def _limits_guess(
+    emulator: Emulator,
+    spec: ModelSpec,
+    body: dict,
+    resolver: InputResolver,
+    size: int,
+    problems: list[Problem],
+) -> str | None:
+    """The model's limits guess (`wanform.spec.models.LIMITS_GUESSES`) when another of its values
+    would answer the body otherwise: the answer, acceptance or refusal, rests on it."""
+    refusal = [p.code for p in problems if p.severity == "error"][:1]
+    for other in limits_alternatives(spec):
+        found = await _checked(emulator, other, body, resolver, size)
+        if [p.code for p in found if p.severity == "error"][:1] != refusal:
+            return LIMITS_GUESSES[spec.name]
+    return None
 
 
 @dataclass(frozen=True)

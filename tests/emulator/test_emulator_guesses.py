@@ -190,3 +190,27 @@ async def test_a_held_model_keeps_new_tasks_pending_until_released(api):
     assert (status, answer) == (200, {"released": 1})
     await api.advance(60)
     assert await api.status(task_id) == "SUCCEEDED"
+
+
+async def test_a_wan26_answer_that_rests_on_its_limits_names_them(api):
+    """A 2K size and a 300-px input are accepted only by the newer pages' wan2.6 limits: the
+    answer names wan2.6.limits; a request both versions accept does not."""
+    for body in (
+        wan26(images=(data_uri(512, 512),), size="2K"),
+        wan26(images=(data_uri(300, 300),)),
+    ):
+        response, _ = await post(api, body)
+        assert (response.status, marks(response)) == (200, ["wan2.6.limits"])
+    response, _ = await post(api, wan26(images=(data_uri(512, 512),), size="1024*1024"))
+    assert (response.status, marks(response)) == (200, [])
+
+
+async def test_a_wan26_refusal_under_the_older_limits_names_them(make_api):
+    """With wan2.6.limits=2025 a 300-px input is refused, and the refusal names the guess."""
+    api = await make_api(models=table({"wan2.6.limits": "2025"}))
+    response, answer = await post(api, wan26(images=(data_uri(300, 300),)))
+    assert (response.status, answer["code"], marks(response)) == (
+        400,
+        "InvalidParameter",
+        ["wan2.6.limits"],
+    )
