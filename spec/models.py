@@ -393,6 +393,12 @@ def choose(variants: Mapping[str, str] | None, guess_id: str) -> str:
     return (variants or {}).get(guess_id, GUESSES[guess_id].default)
 
 
+# Models whose submission rate and tasks in flight come from a third-party note, not a page.
+RATE_GUESSES: Mapping[str, str] = MappingProxyType(
+    {"wan2.7-image-pro": "wan2.7.rate_limits", "wan2.7-image": "wan2.7.rate_limits"}
+)
+
+
 def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -> None:
     check_variants(variants)
     chosen = MappingProxyType(dict(variants))
@@ -404,6 +410,9 @@ def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -
             for k, m in spec.modes.items()
         }
         models[name] = replace(spec, modes=MappingProxyType(modes))
+    if choose(variants, "wan2.7.rate_limits") == "2":
+        for name in RATE_GUESSES:
+            models[name] = replace(models[name], submit_rps=2, max_in_flight=2)
     if choose(variants, "wan2.6.limits") == "2025":
         spec = models["wan2.6-image"]
         old_size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4, 16)

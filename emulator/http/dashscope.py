@@ -41,6 +41,7 @@ from wanform.emulator.state.tasks import Task
 from wanform.spec.checks import check_body
 from wanform.spec.emulator.wire import UNVERIFIED_HEADER
 from wanform.spec.errors import (
+    ACCESS_DENIED,
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,
     INTERNAL,
@@ -73,6 +74,12 @@ OFF_LOOP_BYTES = (
 )  # bodies this large carry images to decode: validate them in a worker thread
 STARTED = frozenset({TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED})
 STATUSES = tuple(TaskStatus)
+# task statuses whose query body is a guess, with the guess's value that shows the body bare
+BARE_BODIES: dict[str, tuple[str, str]] = {
+    TaskStatus.PENDING: ("task.pending_body", "bare"),
+    TaskStatus.RUNNING: ("task.pending_body", "bare"),
+    TaskStatus.CANCELED: ("task.canceled_body", "bare"),
+}
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
 PAGE_DIGITS = 9  # page_no and page_size: ASCII digits, at most this many
 INTERLEAVE_NEEDS_STREAM = (
@@ -224,8 +231,8 @@ async def _last_gates(
     endpoint: str,
     brief: Brief,
 ) -> tuple[bool, Step]:
-    """Streaming, fault rules and the in-flight cap; whether the answer streams, the fault step."""
-    unverified(request, *brief.unverified)
+    """Streaming, fault rules and the in-flight cap; whether the answer streams, the fault step.
+    The brief's guesses are named once it passed them: a refusal does not rest on them."""
     streamed = _streamed(request, body, endpoint, brief.style)
     faults = await checkpoint(request, account, spec.name, brief.prompt)
     emulator = request.app[EMULATOR]
@@ -233,6 +240,7 @@ async def _last_gates(
         emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queues_over_cap
     ):
         unverified(request, "service.over_cap")
+    unverified(request, *brief.unverified)
     return streamed, faults
 
 
@@ -334,13 +342,34 @@ async def get_task(request: web.Request) -> web.Response:
     note(request, task_id=task_id, model=task.brief.model if task else None)
     await _task_checkpoint(request, account, task)
     if task is None:
+        _unknown(request, emulator, account, task_id)
         return web.json_response(bodies.unknown(task_id, request_id(request)))
     now = emulator.clock.now()
-    unverified(request, *task.unverified)
-    if task.status(now) == TaskStatus.CANCELED:
-        unverified(request, "task.canceled_body")
-    bare = emulator.config.guess("task.canceled_body") == "bare"
-    return web.json_response(bodies.task(task, now, request_id(request), url_for(request), bare))
+    status = task.status(now)
+    unverified(request, *task.unverified, *_body_guesses(task, status))
+    guess = emulator.config.guess
+    bare = frozenset(s for s, (g, value) in BARE_BODIES.items() if guess(g) == value)
+    on_top = guess("task.failed_output") == "top"
+    return web.json_response(
+        bodies.task(task, now, request_id(request), url_for(request), bare, on_top)
+    )
+
+
+def _body_guesses(task: Task, status: str) -> tuple[str, ...]:
+    """The guesses a task query body in `status` rests on, beyond those of the task itself."""
+    if status in BARE_BODIES:
+        return (BARE_BODIES[status][0],)
+    if status == TaskStatus.FAILED and task.brief.style != "results":
+        return ("task.failed_output",)
+    return ()
+
+
+def _unknown(request: web.Request, emulator: Emulator, account: Account, task_id: str) -> None:
+    """Another account's task reads as unknown, or is refused: the guess `task.other_account`."""
+    if emulator.tasks.held_elsewhere(account, task_id):
+        unverified(request, "task.other_account")
+        if emulator.config.guess("task.other_account") == "denied":
+            raise ErrorReply(403, "AccessDenied", ACCESS_DENIED)
 
 
 async def _task_checkpoint(request: web.Request, account: Account, task: Task | None) -> None:
@@ -418,8 +447,10 @@ async def list_tasks(request: web.Request) -> web.Response:
     await checkpoint(request, account)
     query = request.query
     now = emulator.clock.now()
-    if query.get("status", "PENDING") not in STATUSES:
-        raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
+    if query.get("status", "PENDING") not in STATUSES:  # nothing has it: the list is empty
+        unverified(request, "task.list_status")
+        if emulator.config.guess("task.list_status") == "refuse":
+            raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
     window, page_no, page_size = (
         _window(query, now),
         _page(query, "page_no", TASK_LIST_PAGE_NO_DEFAULT),

@@ -44,6 +44,7 @@ async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_
 
 async def test_an_answer_on_documented_rules_only_has_no_header(api):
     response, created = await post(api, wan27())  # n given: nothing guessed
+    await api.advance(60)  # a PENDING body's times are a guess (task.pending_body); a result's not
     query = await api.client.get(f"/api/v1/tasks/{created['output']['task_id']}", headers=AUTH)
     assert UNVERIFIED_HEADER not in response.headers and UNVERIFIED_HEADER not in query.headers
 
@@ -79,7 +80,7 @@ async def test_image_sets_make_up_to_n_decided_by_the_seed(make_api):
 async def test_a_refusal_by_a_guessed_rule_names_it(api):
     response, answer = await post(api, wan27(prompt_extend=True))
     assert (response.status, answer["code"]) == (400, "InvalidParameter")
-    assert marks(response) == ["wan2.7.unsupported_params"]
+    assert marks(response) == ["wan2.7.unsupported_params", "errors.wording"]
 
 
 async def test_an_ignored_parameter_is_accepted_and_marked(make_api):
@@ -129,7 +130,8 @@ async def test_the_over_cap_answer_is_marked_on_the_queued_task(make_api):
     await api.advance(1)
     response, created = await post(api, wanx21(), path=SYNTHESIS)
     query = await api.client.get(f"/api/v1/tasks/{created['output']['task_id']}", headers=AUTH)
-    assert marks(response) == marks(query) == ["service.over_cap"]
+    assert marks(response) == ["service.over_cap", "wanx2.1.output_size"]
+    assert marks(query) == [*marks(response), "task.pending_body"]
 
 
 async def sse(api, body: dict, headers: dict) -> tuple:
@@ -212,5 +214,5 @@ async def test_a_wan26_refusal_under_the_older_limits_names_them(make_api):
     assert (response.status, answer["code"], marks(response)) == (
         400,
         "InvalidParameter",
-        ["wan2.6.limits"],
+        ["wan2.6.limits", "errors.wording"],
     )

@@ -8,7 +8,7 @@ import pytest
 
 from wanform.spec.models import GUESSES, choose, table
 
-# Every uncertain point issue 10 names, by id.
+# Every uncertain point issues 10 and 24 name, by id.
 EXPECTED_IDS = {
     "wan2.7.n_default",
     "wan2.6.limits",
@@ -28,6 +28,21 @@ EXPECTED_IDS = {
     "cancel.unknown_task",
     "task.canceled_body",
     "sse.framing",
+    # issue 24, items 5 and 7: the emulator's own choices, named
+    "task.pending_body",
+    "task.failed_output",
+    "task.other_account",
+    "wan2.7.rate_limits",
+    "interleave.usage",
+    "wanx2.1.output_size",
+    "bbox.order",
+    "bbox.outside",
+    "palette.hex_short",
+    "palette.hex_lowercase",
+    "wanx2.1.function_params",
+    "wan2.6.interleave_prompt_extend",
+    "errors.wording",
+    "task.list_status",
 }
 
 
