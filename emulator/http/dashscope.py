@@ -74,11 +74,11 @@ OFF_LOOP_BYTES = (
 )  # bodies this large carry images to decode: validate them in a worker thread
 STARTED = frozenset({TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED})
 STATUSES = tuple(TaskStatus)
-# task statuses whose query body is a guess, with the guess's value that shows the body bare
-BARE_BODIES: dict[str, tuple[str, str]] = {
-    TaskStatus.PENDING: ("task.pending_body", "bare"),
-    TaskStatus.RUNNING: ("task.pending_body", "bare"),
-    TaskStatus.CANCELED: ("task.canceled_body", "bare"),
+# task statuses whose query body's times are a guess (its value `bare` drops them)
+BODY_GUESSES: dict[str, str] = {
+    TaskStatus.PENDING: "task.pending_body",
+    TaskStatus.RUNNING: "task.pending_body",
+    TaskStatus.CANCELED: "task.canceled_body",
 }
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
 PAGE_DIGITS = 9  # page_no and page_size: ASCII digits, at most this many
@@ -346,22 +346,21 @@ async def get_task(request: web.Request) -> web.Response:
         return web.json_response(bodies.unknown(task_id, request_id(request)))
     now = emulator.clock.now()
     status = task.status(now)
-    unverified(request, *task.unverified, *_body_guesses(task, status))
-    guess = emulator.config.guess
-    bare = frozenset(s for s, (g, value) in BARE_BODIES.items() if guess(g) == value)
-    on_top = guess("task.failed_output") == "top"
+    body_guess = _body_guess(task, status)
+    unverified(request, *task.unverified, body_guess)
+    choice = emulator.config.guess(body_guess) if body_guess else None
+    bare = choice == "bare"
+    on_top = choice == "top"
     return web.json_response(
         bodies.task(task, now, request_id(request), url_for(request), bare, on_top)
     )
 
 
-def _body_guesses(task: Task, status: str) -> tuple[str, ...]:
-    """The guesses a task query body in `status` rests on, beyond those of the task itself."""
-    if status in BARE_BODIES:
-        return (BARE_BODIES[status][0],)
+def _body_guess(task: Task, status: str) -> str | None:
+    """The guess the shape of a task's query body in `status` rests on, if one does."""
     if status == TaskStatus.FAILED and task.brief.style != "results":
-        return ("task.failed_output",)
-    return ()
+        return "task.failed_output"
+    return BODY_GUESSES.get(status)
 
 
 def _unknown(request: web.Request, emulator: Emulator, account: Account, task_id: str) -> None:

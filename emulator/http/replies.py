@@ -48,15 +48,14 @@ def task(
     now: float,
     request_id: str,
     url: UrlFor,
-    bare: frozenset[str] = frozenset(),
+    bare: bool = False,
     failure_on_top: bool = False,
 ) -> dict:
-    """GET /tasks/{id} for a known task, in its model's style. A task in a status of `bare`
-    shows only its id and status (the guesses `task.pending_body`, `task.canceled_body`);
-    `failure_on_top` puts a FAILED messages-style task's code and message beside request_id
-    (the guess `task.failed_output`)."""
+    """GET /tasks/{id} for a known task, in its model's style. `bare`: only its id and status
+    (the guesses `task.pending_body`, `task.canceled_body`); `failure_on_top`: a FAILED
+    messages-style task's code and message sit beside request_id (`task.failed_output`)."""
     status = item.status(now)
-    if status in bare:
+    if bare:
         return {
             "request_id": request_id,
             "output": {"task_id": item.task_id, "task_status": status},
