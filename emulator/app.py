@@ -27,6 +27,7 @@ from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
 from wanform.emulator.http.context import (
     EMULATOR,
     facts,
+    facts_middleware,
     note,
     request_id,
     unverified,
@@ -43,7 +44,13 @@ from wanform.emulator.state.tasks import TaskStore
 from wanform.emulator.state.throttle import Throttle
 from wanform.emulator.state.uploads import UploadStore
 from wanform.spec.emulator.wire import ADMIN_PREFIX, UI, UNVERIFIED_HEADER
-from wanform.spec.errors import INTERNAL, PATH_NOT_FOUND, URL_ERROR
+from wanform.spec.errors import (
+    DOCUMENTED_MESSAGES,
+    INTERNAL,
+    PATH_NOT_FOUND,
+    URL_ERROR,
+    lookup,
+)
 
 LOG = logging.getLogger("wanform.emulator")
 WORKERS = 4  # rendering and large-body validation threads
@@ -61,6 +68,18 @@ def _json_error(request: web.Request, status: int, code: str, message: str) -> w
             content_type="application/xml",
         )
     return web.json_response(error_body(request_id(request), code, message), status=status)
+
+
+def _worded(request: web.Request, exc: ErrorReply) -> str:
+    """The message of a refusal: where no page gives one, the emulator's own wording or the
+    code's catalogue message, as the guess `errors.wording` says. Injected faults keep theirs."""
+    if exc.message in DOCUMENTED_MESSAGES or facts(request).get("faults"):
+        return exc.message
+    unverified(request, "errors.wording")
+    documented = lookup(exc.code)
+    if request.app[EMULATOR].config.guess("errors.wording") == "generic" and documented:
+        return documented.message or exc.message
+    return exc.message
 
 
 def _unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -93,7 +112,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return await handler(request)
     except ErrorReply as exc:
         unverified(request, *exc.unverified)
-        return _json_error(request, exc.status, exc.code, exc.message)
+        return _json_error(request, exc.status, exc.code, _worded(request, exc))
     except OssError as exc:
         return _json_error(request, exc.status, exc.code, exc.message)
     except ConnectionDropped:
@@ -179,6 +198,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     )
     app = web.Application(
         middlewares=[
+            facts_middleware,
             door_middleware,
             request_log_middleware,
             errors_middleware,

@@ -37,7 +37,9 @@ from wanform.spec.schema import envelope_problem, shape_problems
 from wanform.spec.sizes import parse_explicit
 
 ImageLookup = Callable[[Path, str], "ImageInfo | ImageProbeError | None"]
-HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
+HEX = re.compile(r"^#[0-9A-F]{6}$")  # page 003's example: #C2D1E6
+HEX_LOWER = re.compile(r"^#[0-9A-Fa-f]{6}$")  # lower case: the guess palette.hex_lowercase
+HEX_SHORT = re.compile(r"^#[0-9A-Fa-f]{3}$")  # #RGB: the guess palette.hex_short
 RATIO = re.compile(r"^(?P<num>[0-9]{1,3}\.[0-9]{2})%$")
 ALL_PARAMETERS = frozenset().union(*(m.parameters for m in MODELS.values()))
 # Han characters, CJK punctuation and full-width forms: page 002 forbids "中文字符" in URLs
@@ -229,13 +231,32 @@ def check_parameters(view: RequestView) -> Iterator[Problem]:
             )
         functions = WANX21_FUNCTION_PARAMETERS.get(name)
         if view.function and functions and view.function not in functions:
-            yield Problem(
+            guess = "wanx2.1.function_params"
+            yield guessed(
+                spec,
+                guess,
+                spec.guess(guess) == "refuse",
                 "param-not-for-function",
                 f"`{name}` only applies to function {' or '.join(sorted(functions))}, "
-                f"not {view.function}; it is ignored",
+                f"not {view.function}",
                 ("parameters", name),
-                severity="warning",
             )
+    if "interleave" in spec.modes and view.parameters.get("enable_interleave") is True:
+        yield from _interleave_prompt_extend(view)
+
+
+def _interleave_prompt_extend(view: RequestView) -> Iterator[Problem]:
+    """prompt_extend is documented for wan2.6's edit mode only (API-FACTS §4.3)."""
+    if "prompt_extend" in view.parameters:
+        guess = "wan2.6.interleave_prompt_extend"
+        yield guessed(
+            view.spec,
+            guess,
+            view.spec.guess(guess) == "refuse",
+            "param-needs-mode",
+            "prompt_extend only applies to edit mode, not with enable_interleave: true",
+            ("parameters", "prompt_extend"),
+        )
 
 
 def _one_n(mode: Mode) -> str:
@@ -357,15 +378,30 @@ def check_boxes(view: RequestView, infos: list[ImageInfo | None]) -> Iterator[Pr
             )
         info = infos[i] if i < len(infos) else None
         for j, box in enumerate(per_image):
-            yield from _check_box(box, path + (j,), i, info)
+            yield from _check_box(view.spec, box, path + (j,), i, info)
 
 
-def _check_box(box: list[int], path: Path, index: int, info: ImageInfo | None) -> Iterator[Problem]:
+def _check_box(
+    spec: ModelSpec, box: list[int], path: Path, index: int, info: ImageInfo | None
+) -> Iterator[Problem]:
+    """Corner order and the image's edge: no page states either rule (guesses bbox.order and
+    bbox.outside); a box with its corners swapped is judged on its sorted corners."""
     x1, y1, x2, y2 = box
     if not (x1 < x2 and y1 < y2):
-        yield Problem("bbox-order", f"box {box} must have x1 < x2 and y1 < y2", path)
-    elif info and (min(box) < 0 or x2 > info.width or y2 > info.height):
-        yield Problem(
+        yield guessed(
+            spec,
+            "bbox.order",
+            spec.guess("bbox.order") == "refuse",
+            "bbox-order",
+            f"box {box} must have x1 < x2 and y1 < y2",
+            path,
+        )
+    x1, x2, y1, y2 = sorted((x1, x2)) + sorted((y1, y2))
+    if info and (min(box) < 0 or x2 > info.width or y2 > info.height):
+        yield guessed(
+            spec,
+            "bbox.outside",
+            spec.guess("bbox.outside") == "refuse",
             "bbox-outside-image",
             f"box {box} reaches outside image {index + 1}, which is {info.width}x{info.height}",
             path,
@@ -393,12 +429,7 @@ def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
         )
     total, readable = Decimal(0), True
     for i, colour in enumerate(palette):
-        if not HEX.match(colour["hex"]):
-            yield Problem(
-                "palette-hex",
-                f'{colour["hex"]!r} is not a colour like "#C2D1E6"',
-                path + (i, "hex"),
-            )
+        yield from _check_hex(view.spec, colour["hex"], path + (i, "hex"))
         ratio = _ratio(colour["ratio"])
         if ratio is None:
             readable = False
@@ -413,6 +444,21 @@ def check_palette(view: RequestView, mode: Mode) -> Iterator[Problem]:
         yield Problem(
             "palette-sum", f"color_palette ratios sum to {total}%; they must sum to 100.00%", path
         )
+
+
+def _check_hex(spec: ModelSpec, text: str, path: Path) -> Iterator[Problem]:
+    """A colour like page 003's #C2D1E6; lower case and #RGB rest on guesses."""
+    message = f'{text!r} is not a colour like "#C2D1E6"'
+    if HEX.match(text):
+        return
+    if HEX_LOWER.match(text):
+        guess = "palette.hex_lowercase"
+    elif HEX_SHORT.match(text):
+        guess = "palette.hex_short"
+    else:
+        yield Problem("palette-hex", message, path)
+        return
+    yield guessed(spec, guess, spec.guess(guess) == "refuse", "palette-hex", message, path)
 
 
 def _ratio(text: str) -> Decimal | None:
@@ -460,14 +506,14 @@ def check_image(
             path,
         )
     if info.has_alpha and spec.family != "imageedit":
-        # Page 000 says transparency is not supported; page 003 says it is ignored.
+        # Pages 000, 001 and 004 say transparency is not supported; page 003 says it is ignored.
         yield guessed(
             spec,
             "image.alpha",
             spec.guess("image.alpha") == "refuse",
             "image-alpha",
-            f"{label} has an alpha channel, which {spec.name} does not use: "
-            "flatten it to be sure of the result",
+            f"{label} has an alpha channel (transparency), which {spec.name} does not support: "
+            "flatten it first",
             path,
         )
 

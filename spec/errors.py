@@ -45,6 +45,7 @@ RATE_LIMITED = "Requests rate limit exceeded, please try again later."  # and th
 BAD_URL = "The provided URL does not appear to be valid. Ensure it is correctly formatted."
 DOWNLOAD_FAILED = "Failed to download multimodal content."
 PATH_NOT_FOUND = "Request path not found."
+ACCESS_DENIED = "Access denied."
 INTERNAL = "An internal error has occured, try again later or contact service support."
 INTERNAL_TIMEOUT = (  # page 002, a partially failed task
     "An internal timeout error has occured during execution, please try again later "
@@ -104,7 +105,7 @@ _ACCOUNT = _codes(
         "API endpoint settings. Ensure you are targeting the correct environment.",
     ),
     ("Arrearage", 400, "Access denied, make sure your account is in good standing."),
-    ("AccessDenied", 403, "Access denied."),
+    ("AccessDenied", 403, ACCESS_DENIED),
     (
         "AccessDenied.Unpurchased",
         403,
@@ -228,6 +229,33 @@ CATALOGUE: Mapping[str, ErrorCode] = MappingProxyType(
             *_SERVICE,
             *_SERVICE_SDK,
         )
+    }
+)
+
+
+# Every message a page gives word for word; an answer with any other message words it itself
+# (the guess errors.wording).
+DOCUMENTED_MESSAGES = frozenset(
+    {
+        NO_API_KEY,
+        NOT_JSON,
+        MODEL_NOT_EXIST,
+        URL_ERROR,
+        SYNC_NOT_SUPPORTED,
+        ASYNC_NOT_SUPPORTED,
+        CANCEL_NOT_PENDING,
+        RATE_LIMITED,
+        BAD_URL,
+        DOWNLOAD_FAILED,
+        INTERNAL,
+        INTERNAL_TIMEOUT,
+        POLICY_EXPIRED,
+        ONE_MESSAGE,
+        NO_TEXT,
+        N_MUST_BE_ONE,
+        MIXED_MODAL,
+        DATA_URI_TOO_LARGE,
+        *(e.message for e in CATALOGUE.values() if e.message),
     }
 )
 

@@ -14,6 +14,7 @@ messages are in spec/errors.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta, timezone
@@ -392,6 +393,12 @@ def choose(variants: Mapping[str, str] | None, guess_id: str) -> str:
     return (variants or {}).get(guess_id, GUESSES[guess_id].default)
 
 
+# Models whose submission rate and tasks in flight come from a third-party note, not a page.
+RATE_GUESSES: Mapping[str, str] = MappingProxyType(
+    {"wan2.7-image-pro": "wan2.7.rate_limits", "wan2.7-image": "wan2.7.rate_limits"}
+)
+
+
 def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -> None:
     check_variants(variants)
     chosen = MappingProxyType(dict(variants))
@@ -403,6 +410,9 @@ def _apply_variants(models: dict[str, ModelSpec], variants: Mapping[str, str]) -
             for k, m in spec.modes.items()
         }
         models[name] = replace(spec, modes=MappingProxyType(modes))
+    if choose(variants, "wan2.7.rate_limits") == "2":
+        for name in RATE_GUESSES:
+            models[name] = replace(models[name], submit_rps=2, max_in_flight=2)
     if choose(variants, "wan2.6.limits") == "2025":
         spec = models["wan2.6-image"]
         old_size = SizeRule(MappingProxyType({}), None, _PX_768_1280, _RATIO_1_4, 16)
@@ -447,6 +457,32 @@ def table(variants: Mapping[str, str] | None = None) -> Mapping[str, ModelSpec]:
 
 
 MODELS: Mapping[str, ModelSpec] = table()
+
+# Guesses that change a model's limits (`_apply_variants`): a request's acceptance rests on one
+# when the model under another of its values answers otherwise.
+LIMITS_GUESSES: Mapping[str, str] = MappingProxyType({"wan2.6-image": "wan2.6.limits"})
+
+
+def limits_alternatives(spec: ModelSpec) -> tuple[ModelSpec, ...]:
+    """`spec` under each other value of its limits guess (none if it has no such guess)."""
+    guess = LIMITS_GUESSES.get(spec.name)
+    if guess is None:
+        return ()
+    chosen = tuple(sorted(spec.variants.items()))
+    return tuple(
+        _variant_spec(spec.name, chosen, guess, value)
+        for value in GUESSES[guess].values
+        if value != spec.guess(guess)
+    )
+
+
+@functools.cache
+def _variant_spec(
+    name: str, chosen: tuple[tuple[str, str], ...], guess: str, value: str
+) -> ModelSpec:
+    """A model of the table built with `chosen` and `guess=value`; cached: built once a value."""
+    return table({**dict(chosen), guess: value})[name]
+
 
 # Fields that take only a URL, never base64 data. Page 002 on mask_image_url: "仅支持图像URL地址,
 # 不支持Base64数据" (only an image URL, no base64 data).

@@ -63,7 +63,10 @@ def output_size(
 ) -> tuple[int, int]:
     """The size of each image the model returns for an already valid request."""
     if spec.family == "imageedit":
-        return _imageedit_size(parameters, function, last_input or (1024, 1024))
+        base = last_input or (1024, 1024)
+        if spec.guess("wanx2.1.output_size") == "input":
+            return base
+        return _imageedit_size(parameters, function, base)
     rule = mode.size
     size = parameters.get("size") or rule.default
     explicit = parse_explicit(size) if isinstance(size, str) else None

@@ -19,6 +19,29 @@ sys.path.insert(0, str(Path(__file__).parent / "report"))
 from report_kit import SCREENSHOTS  # noqa: E402
 
 CASES = Path(__file__).parent / "cases"
+# The API documents sit beside the checkout (../shared), as on the team's machines and in CI.
+SHARED = Path(os.environ.get("WANFORM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+class Documents:
+    """The API documents: a page by its number ("003") or its path under ../shared."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def text(self, name: str) -> str:
+        """The file's text, whitespace runs made one space (a quote may span a line break)."""
+        found = sorted(self.root.glob(f"docs/{name}_*.txt")) if name.isdigit() else []
+        path = found[0] if found else self.root / name
+        return " ".join(path.read_text(encoding="utf-8").split())
+
+
+@pytest.fixture(scope="session")
+def documents() -> Documents:
+    """The API documents; a test that reads them is skipped where they are absent."""
+    if not (SHARED / "API-FACTS.md").is_file():
+        pytest.skip(f"API documents not found at {SHARED}; set WANFORM_SHARED")
+    return Documents(SHARED)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -100,7 +100,7 @@ def test_every_problem_line_has_the_documented_format(wanform: Invoke, in_cases:
         "invalid/yaml-duplicate-key.yaml",
         "invalid/yaml-empty.yaml",
         "invalid/errors-and-n-warning.yaml",
-        "valid/warn-image-alpha.yaml",
+        "invalid/image-alpha.yaml",
     )
     *problems, summary = result.stdout.splitlines()
     parsed = [PROBLEM_LINE.match(line) for line in problems]
@@ -112,15 +112,15 @@ def test_every_problem_line_has_the_documented_format(wanform: Invoke, in_cases:
         ("invalid/yaml-empty.yaml", None, "error", "yaml-empty"),
         ("invalid/errors-and-n-warning.yaml", "4", "warning", "n-omitted"),
         ("invalid/errors-and-n-warning.yaml", "6", "error", "size-tier"),
-        ("valid/warn-image-alpha.yaml", "6", "warning", "image-alpha"),
+        ("invalid/image-alpha.yaml", "6", "error", "image-alpha"),
     ]
     assert SUMMARY_LINE.match(summary).groupdict() == {
         "verdict": "failed",
         "recipes": "5",
         "jobs": "3",
-        "invalid": "4",
-        "errors": "5",
-        "warnings": "2",
+        "invalid": "5",
+        "errors": "6",
+        "warnings": "1",
         "strict": None,
     }
     assert result.exit_code == 1

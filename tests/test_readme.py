@@ -1,8 +1,9 @@
 """The README's YAML examples are what the code accepts: the recipes pass the recipe schema, the
-project file the project schema, the scenario loads."""
+project file the project schema, the scenario loads; its generated parts are the code's."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -49,3 +50,15 @@ def test_readme_scenario_loads(tmp_path):
         "drop",
         "cut",
     ]
+
+
+def test_readme_guesses_table_and_suite_counts_are_the_codes() -> None:
+    """The guesses table, the count of contract cases and what a recording bills are what
+    scripts/readme_sync.py writes from the code now."""
+    script = README.parent / "scripts" / "readme_sync.py"
+    loader = importlib.util.spec_from_file_location("readme_sync", script)
+    assert loader is not None and loader.loader is not None
+    sync = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(sync)
+    text = README.read_text(encoding="utf-8")
+    assert sync.regenerate(text) == text, "README.md drifted: run python scripts/readme_sync.py"

@@ -41,6 +41,7 @@ from wanform.emulator.state.tasks import Task
 from wanform.spec.checks import check_body
 from wanform.spec.emulator.wire import UNVERIFIED_HEADER
 from wanform.spec.errors import (
+    ACCESS_DENIED,
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,
     INTERNAL,
@@ -50,6 +51,7 @@ from wanform.spec.models import (
     ASYNC_GENERATION_PATH,
     ASYNC_HEADER,
     HEADER_ON,
+    LIMITS_GUESSES,
     OSS_RESOLVE_HEADER,
     SEED_MAX,
     SSE_HEADER,
@@ -60,7 +62,9 @@ from wanform.spec.models import (
     TASK_LIST_WINDOW_SECONDS,
     ModelSpec,
     TaskStatus,
+    limits_alternatives,
 )
+from wanform.spec.problems import Problem
 from wanform.spec.schema import envelope_problem
 
 API = "/api/v1"
@@ -70,6 +74,12 @@ OFF_LOOP_BYTES = (
 )  # bodies this large carry images to decode: validate them in a worker thread
 STARTED = frozenset({TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED})
 STATUSES = tuple(TaskStatus)
+# task statuses whose query body's times are a guess (its value `bare` drops them)
+BODY_GUESSES: dict[str, str] = {
+    TaskStatus.PENDING: "task.pending_body",
+    TaskStatus.RUNNING: "task.pending_body",
+    TaskStatus.CANCELED: "task.canceled_body",
+}
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
 PAGE_DIGITS = 9  # page_no and page_size: ASCII digits, at most this many
 INTERLEAVE_NEEDS_STREAM = (
@@ -113,17 +123,42 @@ async def check_submission(
     resolver = InputResolver(
         spec, emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own
     )
-    if size >= OFF_LOOP_BYTES:
-        check = functools.partial(check_body, spec, body, images=resolver)
-        problems = await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
-    else:
-        problems = check_body(spec, body, images=resolver)
+    problems = await _checked(emulator, spec, body, resolver, size)
+    limits = await _limits_guess(emulator, spec, body, resolver, size, problems)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         first = errors[0]
-        raise bad_request(first.api_code, first.message, (first.guess,) if first.guess else ())
-    unverified(request, *(p.guess for p in problems), *sorted(resolver.unverified))
+        raise bad_request(first.api_code, first.message, tuple(filter(None, (first.guess, limits))))
+    unverified(request, *(p.guess for p in problems), limits, *sorted(resolver.unverified))
     return resolver
+
+
+async def _checked(
+    emulator: Emulator, spec: ModelSpec, body: dict, resolver: InputResolver, size: int
+) -> list[Problem]:
+    """`check_body`; a large body, whose images take time to decode, in a worker thread."""
+    if size < OFF_LOOP_BYTES:
+        return check_body(spec, body, images=resolver)
+    check = functools.partial(check_body, spec, body, images=resolver)
+    return await asyncio.get_running_loop().run_in_executor(emulator.executor, check)
+
+
+async def _limits_guess(
+    emulator: Emulator,
+    spec: ModelSpec,
+    body: dict,
+    resolver: InputResolver,
+    size: int,
+    problems: list[Problem],
+) -> str | None:
+    """The model's limits guess (`wanform.spec.models.LIMITS_GUESSES`) when another of its values
+    would answer the body otherwise: the answer, acceptance or refusal, rests on it."""
+    refusal = [p.code for p in problems if p.severity == "error"][:1]
+    for other in limits_alternatives(spec):
+        found = await _checked(emulator, other, body, resolver, size)
+        if [p.code for p in found if p.severity == "error"][:1] != refusal:
+            return LIMITS_GUESSES[spec.name]
+    return None
 
 
 @dataclass(frozen=True)
@@ -196,8 +231,8 @@ async def _last_gates(
     endpoint: str,
     brief: Brief,
 ) -> tuple[bool, Step]:
-    """Streaming, fault rules and the in-flight cap; whether the answer streams, the fault step."""
-    unverified(request, *brief.unverified)
+    """Streaming, fault rules and the in-flight cap; whether the answer streams, the fault step.
+    The brief's guesses are named once it passed them: a refusal does not rest on them."""
     streamed = _streamed(request, body, endpoint, brief.style)
     faults = await checkpoint(request, account, spec.name, brief.prompt)
     emulator = request.app[EMULATOR]
@@ -205,6 +240,7 @@ async def _last_gates(
         emulator.tasks.in_flight(account, spec.name), spec, emulator.config.queues_over_cap
     ):
         unverified(request, "service.over_cap")
+    unverified(request, *brief.unverified)
     return streamed, faults
 
 
@@ -306,13 +342,33 @@ async def get_task(request: web.Request) -> web.Response:
     note(request, task_id=task_id, model=task.brief.model if task else None)
     await _task_checkpoint(request, account, task)
     if task is None:
+        _unknown(request, emulator, account, task_id)
         return web.json_response(bodies.unknown(task_id, request_id(request)))
     now = emulator.clock.now()
-    unverified(request, *task.unverified)
-    if task.status(now) == TaskStatus.CANCELED:
-        unverified(request, "task.canceled_body")
-    bare = emulator.config.guess("task.canceled_body") == "bare"
-    return web.json_response(bodies.task(task, now, request_id(request), url_for(request), bare))
+    status = task.status(now)
+    body_guess = _body_guess(task, status)
+    unverified(request, *task.unverified, body_guess)
+    choice = emulator.config.guess(body_guess) if body_guess else None
+    bare = choice == "bare"
+    on_top = choice == "top"
+    return web.json_response(
+        bodies.task(task, now, request_id(request), url_for(request), bare, on_top)
+    )
+
+
+def _body_guess(task: Task, status: str) -> str | None:
+    """The guess the shape of a task's query body in `status` rests on, if one does."""
+    if status == TaskStatus.FAILED and task.brief.style != "results":
+        return "task.failed_output"
+    return BODY_GUESSES.get(status)
+
+
+def _unknown(request: web.Request, emulator: Emulator, account: Account, task_id: str) -> None:
+    """Another account's task reads as unknown, or is refused: the guess `task.other_account`."""
+    if emulator.tasks.held_elsewhere(account, task_id):
+        unverified(request, "task.other_account")
+        if emulator.config.guess("task.other_account") == "denied":
+            raise ErrorReply(403, "AccessDenied", ACCESS_DENIED)
 
 
 async def _task_checkpoint(request: web.Request, account: Account, task: Task | None) -> None:
@@ -390,8 +446,10 @@ async def list_tasks(request: web.Request) -> web.Response:
     await checkpoint(request, account)
     query = request.query
     now = emulator.clock.now()
-    if query.get("status", "PENDING") not in STATUSES:
-        raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
+    if query.get("status", "PENDING") not in STATUSES:  # nothing has it: the list is empty
+        unverified(request, "task.list_status")
+        if emulator.config.guess("task.list_status") == "refuse":
+            raise invalid_parameter(f"status must be one of {', '.join(STATUSES)}")
     window, page_no, page_size = (
         _window(query, now),
         _page(query, "page_no", TASK_LIST_PAGE_NO_DEFAULT),

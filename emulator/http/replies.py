@@ -9,8 +9,9 @@ image_count. Choices that the docs leave open are decided here:
   (DashScope documents no per-image error there); `usage.image_count` counts the rest.
 - PENDING and RUNNING bodies carry `submit_time` (and `scheduled_time` once running);
   CANCELED carries `submit_time` and `end_time` (the moment of the cancel).
-The guesses among these (spec/guesses.yaml) can be switched: `messages.partial_failure`,
-`task.canceled_body`.
+- interleaved output counts its text as output tokens.
+Each is a guess (spec/guesses.yaml) that can be switched: `task.failed_output`,
+`messages.partial_failure`, `task.pending_body`, `task.canceled_body`, `interleave.usage`.
 """
 
 from __future__ import annotations
@@ -42,11 +43,19 @@ def unknown(task_id: str, request_id: str) -> dict:
     }
 
 
-def task(item: Task, now: float, request_id: str, url: UrlFor, bare_cancel: bool = False) -> dict:
-    """GET /tasks/{id} for a known task, in its model's style; `bare_cancel`: a CANCELED task
-    shows only its id and status (the guess `task.canceled_body`)."""
+def task(
+    item: Task,
+    now: float,
+    request_id: str,
+    url: UrlFor,
+    bare: bool = False,
+    failure_on_top: bool = False,
+) -> dict:
+    """GET /tasks/{id} for a known task, in its model's style. `bare`: only its id and status
+    (the guesses `task.pending_body`, `task.canceled_body`); `failure_on_top`: a FAILED
+    messages-style task's code and message sit beside request_id (`task.failed_output`)."""
     status = item.status(now)
-    if bare_cancel and status == TaskStatus.CANCELED:
+    if bare:
         return {
             "request_id": request_id,
             "output": {"task_id": item.task_id, "task_status": status},
@@ -65,7 +74,8 @@ def task(item: Task, now: float, request_id: str, url: UrlFor, bare_cancel: bool
         output.update(_outcome(item, url))
         body["usage"] = usage(item)
     elif status == TaskStatus.FAILED:
-        output["code"], output["message"] = failure(item)
+        where = body if failure_on_top and item.brief.style != "results" else output
+        where["code"], where["message"] = failure(item)
     if item.brief.style == "results":
         output["task_metrics"] = _metrics(item, status)
     return body
@@ -87,7 +97,8 @@ def usage(item: Task) -> dict:
     count = len(item.succeeded_indexes())
     if brief.style == "results":
         return {"image_count": count}
-    text = sum(len(brief.text(i)) for i in range(brief.count)) if brief.style == "interleave" else 0
+    interleaved = brief.style == "interleave" and brief.text_tokens
+    text = sum(len(brief.text(i)) for i in range(brief.count)) if interleaved else 0
     tokens = (
         (brief.input_tokens, count * OUTPUT_TOKENS_PER_IMAGE + text) if brief.tokens else (0, 0)
     )

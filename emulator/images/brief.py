@@ -44,6 +44,7 @@ class Brief:
     palette: tuple[tuple[str, float], ...]
     input_tokens: int
     tokens: bool  # whether usage reports tokens
+    text_tokens: bool  # whether interleaved text counts as output tokens (interleave.usage)
     orig_prompt: bool  # results carry orig_prompt (wan2.5)
     actual_prompt: bool  # results carry actual_prompt (wan2.5 with prompt_extend)
     unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) the count rests on
@@ -79,12 +80,16 @@ def _up_to(count: int, seed: int) -> int:
 
 
 def _guesses(spec: ModelSpec, mode: Mode, parameters: Mapping, style: str) -> tuple[str, ...]:
-    """The guesses that decided how many images the request makes."""
+    """The guesses that decided how many images the request makes, their size and usage."""
     guesses = []
     if mode.n_default_guess is not None and "n" not in parameters:
         guesses.append(mode.n_default_guess)
     if style in ("set", "interleave"):
         guesses.append("sets.count")
+    if style == "interleave":
+        guesses.append("interleave.usage")
+    if spec.family == "imageedit":
+        guesses.append("wanx2.1.output_size")
     return tuple(guesses)
 
 
@@ -146,6 +151,7 @@ def brief_for(
         ),
         input_tokens=len(prompt) + sum(_image_tokens(infos.get(path)) for path, _ in inputs),
         tokens=(spec.name, mode.name) not in TOKENLESS_MODES,
+        text_tokens=spec.guess("interleave.usage") == "text",
         orig_prompt=spec.family == "images",
         actual_prompt=spec.family == "images" and parameters.get("prompt_extend", True) is True,
         unverified=_guesses(spec, mode, parameters, style),

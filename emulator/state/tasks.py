@@ -205,6 +205,10 @@ class TaskStore:
         self._lane(account, task.brief.model).advance(now)
         return task
 
+    def held_elsewhere(self, account: Account, task_id: str) -> bool:
+        """Whether another account has a task with this id (queryable or not)."""
+        return any(task_id in tasks for key, tasks in self._tasks.items() if key != account.key)
+
     def cancel(self, account: Account, task_id: str) -> bool:
         """Cancel a PENDING task; False when the task is not PENDING (or not known)."""
         now = self._clock.now()

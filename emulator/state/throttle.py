@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from wanform.emulator.errors import rate_limited
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import VirtualClock
-from wanform.spec.models import TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
+from wanform.spec.models import RATE_GUESSES, TASK_QUERY_RPS, UPLOAD_POLICY_RPS, ModelSpec
 
 
 class TokenBucket:
@@ -51,7 +51,7 @@ class Throttle:
 
     def submit(self, account: Account, model: str) -> None:
         """A task submission (sync or async), limited per account and model; raises 429."""
-        self._take(account, "submit", model, self._models[model].submit_rps)
+        self._take(account, "submit", model, self._models[model].submit_rps, _guessed(model))
 
     def query(self, account: Account) -> None:
         """A task query, cancel or list, limited per account across models."""
@@ -66,13 +66,15 @@ class Throttle:
         off such a task is refused with 429. Either answer is the guess `service.over_cap`."""
         over = self._enabled and in_flight >= spec.max_in_flight
         if over and not queue_over_cap:
-            raise rate_limited(("service.over_cap",))
+            raise rate_limited(("service.over_cap", *_guessed(spec.name)))
         return over
 
     def reset(self) -> None:
         self._buckets.clear()
 
-    def _take(self, account: Account, kind: str, model: str, rate: float) -> None:
+    def _take(
+        self, account: Account, kind: str, model: str, rate: float, guesses: tuple[str, ...] = ()
+    ) -> None:
         if not self._enabled:
             return
         now = self._clock.now()
@@ -82,4 +84,10 @@ class Throttle:
             bucket = TokenBucket(rate, now)
             self._buckets[key] = bucket
         if not bucket.take(now):
-            raise rate_limited()
+            raise rate_limited(guesses)
+
+
+def _guessed(model: str) -> tuple[str, ...]:
+    """The guess a model's rate limits rest on, if they do."""
+    guess = RATE_GUESSES.get(model)
+    return (guess,) if guess else ()

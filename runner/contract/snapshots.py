@@ -19,6 +19,7 @@ from typing import TypedDict, TypeGuard
 from urllib.parse import urlsplit
 
 from wanform import spec
+from wanform.runner.contract.cases import UNSETTLED
 from wanform.runner.contract.suite import Case
 
 FORMAT = 1
@@ -26,6 +27,7 @@ PROVENANCE = "provenance.json"
 KINDS = frozenset({"dashscope", "emulator", "url", "docs"})
 SHIPPED = Path(spec.__file__).resolve().parent / "contract"  # package data of `spec`
 FIELDS = {"case", "rule", "source", "guess", "unverified", "answers", "tasks", "cancel", "images"}
+WORDING = "errors.wording"  # the guess on a refusal's message where no page gives one
 ANSWER_FIELDS = frozenset({"call", "status", "code", "message", "keys", "images", "unverified"})
 TASK_FIELDS = frozenset({"statuses", "images", "keys", "code", "message", "unverified"})
 
@@ -77,17 +79,25 @@ def provenance(
 def snapshot(case: Case, observed: Mapping, kind: str) -> dict:
     """A case's snapshot: its description and what was observed. Guessed points it rests on
     are unverified unless the real service answered."""
-    marked = {g for part in _parts(observed) for g in part.get("unverified", ())}
+    marked = _rests_on(case, {g for part in _parts(observed) for g in part.get("unverified", ())})
     if case.guess and kind != "dashscope":
         marked.add(case.guess)
     return {
         "case": case.id,
         "rule": case.rule,
-        "source": case.source,
+        "source": case.cited,
         "guess": case.guess,
         "unverified": sorted(marked) if kind != "dashscope" else [],
         **observed,
     }
+
+
+def _rests_on(case: Case, named: set[str]) -> set[str]:
+    """The guesses among those the answers named that the case's expectation rests on: not one
+    whose choice no snapshot shows (`UNSETTLED`), nor the wording of a message it does not
+    compare."""
+    unseen = set(UNSETTLED) | ({WORDING} if case.message is None else set())
+    return named - (unseen - {case.guess})
 
 
 def _parts(observed: Mapping) -> list[Mapping]:

@@ -2,7 +2,9 @@
 to expect, and what it may bill.
 
 A case's expectation here is only what `record` checks the shipped expectations against; the
-comparison itself is between snapshots (see `wanform.runner.contract.compare`).
+comparison itself is between snapshots (see `wanform.runner.contract.compare`). A documented
+case names its `Source`: a file of the API documents (../shared) and a short quote of it, which a
+test finds in that file; a case without one rests on a guess of spec/guesses.yaml.
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ from wanform.spec.models import (
 )
 
 Auth = Literal["key", "none", "invalid"]
+# The API documents a source may quote, by the name a case gives: the pages (../shared/docs) by
+# number, and the digest of them (../shared/API-FACTS.md).
+DOCUMENTS: Mapping[str, str] = MappingProxyType(
+    {
+        "000": "docs/000_796ba96f5f3b8baa.txt",
+        "001": "docs/001_91bb320474e36b8e.txt",
+        "002": "docs/002_00be4d655cb09078.txt",
+        "003": "docs/003_8e8aeec41555ebeb.txt",
+        "004": "docs/004_e5fe747c946e3e46.txt",
+        "API-FACTS": "API-FACTS.md",
+    }
+)
 ASYNC: Mapping[str, str] = MappingProxyType({ASYNC_HEADER: HEADER_ON})
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 UNKNOWN_TASK = "{unknown}"  # in a path: a well-formed task id that no account has
@@ -47,6 +61,22 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where the documents state a rule: a file under ../shared and the words it says it in."""
+
+    file: str  # a value of DOCUMENTS
+    quote: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: '{self.quote}'"
+
+
+def cite(document: str, quote: str) -> Source:
+    """A source in `document` (a key of DOCUMENTS: "003", "API-FACTS")."""
+    return Source(DOCUMENTS[document], quote)
+
+
+@dataclass(frozen=True)
 class Case:
     """One documented rule or guessed point, played as `calls`; the expectation (`status`,
     `code`, `message`) is about the answer to the cancel when the case cancels, else to the
@@ -54,7 +84,7 @@ class Case:
 
     id: str
     rule: str  # the rule, in a sentence
-    source: str  # where the documents say so (../shared/docs file numbers, API-FACTS sections)
+    source: Source | None  # where the documents say so; None: the case rests on `guess`
     calls: tuple[Call, ...]
     status: int
     code: str | None = None
@@ -62,13 +92,21 @@ class Case:
     guess: str | None = None  # the spec/guesses.yaml id the expectation rests on
     model: str = CHEAPEST  # the model that bills, if anything does
     images: int = 0  # billable images when the answer is the expected one
-    up_to: bool = False  # the documents say "up to": 1 to `images` images are expected
     streamed: bool | None = None  # whether the answer is an event stream (None: not the point)
     # cancel the first task: "after" it ended (documented: refused), "at-once" while the
     # emulator holds it PENDING
     cancel: Literal["", "after", "at-once"] = ""
     emulator_only: str = ""  # why only the emulator can play it; empty: any target
     fault: Mapping | None = field(default=None)  # an X-Wanform-Fault rule (emulator only)
+
+    def __post_init__(self) -> None:
+        if (self.source is None) == (self.guess is None):
+            raise ValueError(f"case {self.id}: a documented source or a guess, not both or none")
+
+    @property
+    def cited(self) -> str:
+        """The case's source as a snapshot records it: the quote, or the guess it rests on."""
+        return str(self.source) if self.source else f"spec/guesses.yaml {self.guess}"
 
     @property
     def price(self) -> float:

@@ -7,12 +7,14 @@ import pytest
 
 from wanform.runner.api.targets import resolve
 from wanform.runner.contract import snapshots
-from wanform.runner.contract.cases import SUITE
+from wanform.runner.contract.cases import SUITE, UNSETTLED
 from wanform.runner.contract.compare import differences
 from wanform.runner.contract.session import play_suite
 from wanform.spec.models import GUESSES, table
 
-ALTERNATIVES = [(g.id, value) for g in GUESSES.values() for value in g.alternatives]
+ALTERNATIVES = [
+    (g.id, value) for g in GUESSES.values() if g.id not in UNSETTLED for value in g.alternatives
+]
 
 
 @pytest.mark.parametrize(
@@ -23,6 +25,7 @@ async def test_another_value_of_a_guess_changes_its_case(guess: str, value: str)
     expectation (made with the default), so a DashScope recording tells the values apart."""
     _, shipped = snapshots.read(snapshots.SHIPPED)
     cases = [c for c in SUITE if c.guess == guess]
+    assert cases, f"{guess} has no case: name it in UNSETTLED with why"
     played = await play_suite(
         resolve("emulator", {}), table({guess: value}), cases, lambda where, chosen: None
     )

@@ -250,3 +250,21 @@ def test_config_rejects_impossible_settings():
         EmulatorConfig(speed=-1)
     with pytest.raises(ValueError, match="sk-"):
         EmulatorConfig(api_keys=("pk-1",))
+
+
+async def test_a_task_query_raises_no_key_error_inside_aiohttp(api, monkeypatch):
+    """The request's facts are set once by a middleware: reading them never misses, so no
+    KeyError is raised (and caught) inside aiohttp's request mapping on a query."""
+    task_id = await api.submit(wan27())
+    misses = []
+    lookup = aiohttp.web.BaseRequest.__getitem__
+
+    def counting(request, key):
+        try:
+            return lookup(request, key)
+        except KeyError:
+            misses.append(key)
+            raise
+
+    monkeypatch.setattr(aiohttp.web.BaseRequest, "__getitem__", counting)
+    assert (await api.status(task_id), misses) == ("PENDING", [])

@@ -44,6 +44,7 @@ async def test_a_guessed_default_is_named_on_the_submission_every_query_and_the_
 
 async def test_an_answer_on_documented_rules_only_has_no_header(api):
     response, created = await post(api, wan27())  # n given: nothing guessed
+    await api.advance(60)  # a PENDING body's times are a guess (task.pending_body); a result's not
     query = await api.client.get(f"/api/v1/tasks/{created['output']['task_id']}", headers=AUTH)
     assert UNVERIFIED_HEADER not in response.headers and UNVERIFIED_HEADER not in query.headers
 
@@ -79,7 +80,7 @@ async def test_image_sets_make_up_to_n_decided_by_the_seed(make_api):
 async def test_a_refusal_by_a_guessed_rule_names_it(api):
     response, answer = await post(api, wan27(prompt_extend=True))
     assert (response.status, answer["code"]) == (400, "InvalidParameter")
-    assert marks(response) == ["wan2.7.unsupported_params"]
+    assert marks(response) == ["wan2.7.unsupported_params", "errors.wording"]
 
 
 async def test_an_ignored_parameter_is_accepted_and_marked(make_api):
@@ -129,7 +130,8 @@ async def test_the_over_cap_answer_is_marked_on_the_queued_task(make_api):
     await api.advance(1)
     response, created = await post(api, wanx21(), path=SYNTHESIS)
     query = await api.client.get(f"/api/v1/tasks/{created['output']['task_id']}", headers=AUTH)
-    assert marks(response) == marks(query) == ["service.over_cap"]
+    assert marks(response) == ["service.over_cap", "wanx2.1.output_size"]
+    assert marks(query) == [*marks(response), "task.pending_body"]
 
 
 async def sse(api, body: dict, headers: dict) -> tuple:
@@ -190,3 +192,27 @@ async def test_a_held_model_keeps_new_tasks_pending_until_released(api):
     assert (status, answer) == (200, {"released": 1})
     await api.advance(60)
     assert await api.status(task_id) == "SUCCEEDED"
+
+
+async def test_a_wan26_answer_that_rests_on_its_limits_names_them(api):
+    """A 2K size and a 300-px input are accepted only by the newer pages' wan2.6 limits: the
+    answer names wan2.6.limits; a request both versions accept does not."""
+    for body in (
+        wan26(images=(data_uri(512, 512),), size="2K"),
+        wan26(images=(data_uri(300, 300),)),
+    ):
+        response, _ = await post(api, body)
+        assert (response.status, marks(response)) == (200, ["wan2.6.limits"])
+    response, _ = await post(api, wan26(images=(data_uri(512, 512),), size="1024*1024"))
+    assert (response.status, marks(response)) == (200, [])
+
+
+async def test_a_wan26_refusal_under_the_older_limits_names_them(make_api):
+    """With wan2.6.limits=2025 a 300-px input is refused, and the refusal names the guess."""
+    api = await make_api(models=table({"wan2.6.limits": "2025"}))
+    response, answer = await post(api, wan26(images=(data_uri(300, 300),)))
+    assert (response.status, answer["code"], marks(response)) == (
+        400,
+        "InvalidParameter",
+        ["wan2.6.limits", "errors.wording"],
+    )
