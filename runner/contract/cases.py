@@ -39,6 +39,8 @@ from wanform.spec.errors import (
 from wanform.spec.models import HEADER_ON, OSS_RESOLVE_HEADER, SSE_HEADER, SYNTHESIS_PATH
 
 W27 = "wan2.7-image"  # the cheaper wan2.7
+# a host no resolver knows (RFC 6761 reserves .invalid): DashScope cannot fetch it either
+UNREACHABLE_URL = "https://wanform-contract.invalid/photo.png"
 BAD = 400
 TEXT = {"text": "a red fox in the snow"}
 # the error-code page's message for a content item holding two modalities (issue 10, item 1)
@@ -626,6 +628,14 @@ GUESSED = (
         (_w27(_img(mode="RGBA"), TEXT, size="1K"),),
         200,
         model=W27,
+        images=1,
+    ),
+    _guess(
+        "guess.unreachable-input-url",
+        "inputs.not_fetched",
+        "an input URL whose host does not resolve is taken unseen: the task succeeds",
+        (synthesis(imageedit(UNREACHABLE_URL)),),
+        200,
         images=1,
     ),
     _guess(
