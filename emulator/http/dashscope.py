@@ -187,13 +187,14 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
         resolver.data,
         emulator.config.models,
         zlib.crc32(raw) % (SEED_MAX + 1),
-        emulator.inputs.put,
+        emulator.inputs,
     )
     try:
         streamed, faults = await _last_gates(request, account, spec, body, endpoint, brief)
-    except BaseException:  # refused, or the client went away: no task will hold the input
-        emulator.inputs.settle(brief.base)
-        emulator.inputs.release(brief.base)
+    except BaseException:  # refused, or the client went away: no task will hold the inputs
+        for handle in brief.stored:
+            emulator.inputs.settle(handle)
+            emulator.inputs.release(handle)
         raise
     task = emulator.tasks.submit(
         account, brief, endpoint, request_id(request), visible=endpoint != "sync"
