@@ -21,6 +21,7 @@ from wanform.spec.sizes import output_size
 
 UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
 TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
+WATERMARK_GUESS = "watermark.text"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Brief:
     orig_prompt: bool  # results carry orig_prompt (wan2.5)
     actual_prompt: bool  # results carry actual_prompt (wan2.5 with prompt_extend)
     unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) the count rests on
+    watermark: str | None = None  # the mark's text when the request asks for one
 
     @property
     def stored(self) -> tuple[StoredInput, ...]:
@@ -86,12 +88,14 @@ def _up_to(count: int, seed: int) -> int:
 
 
 def _guesses(spec: ModelSpec, mode: Mode, parameters: Mapping, style: str) -> tuple[str, ...]:
-    """The guesses that decided how many images the request makes."""
+    """The guesses that decided how many images the request makes, and how they look."""
     guesses = []
     if mode.n_default_guess is not None and "n" not in parameters:
         guesses.append(mode.n_default_guess)
     if style in ("set", "interleave"):
         guesses.append("sets.count")
+    if parameters.get("watermark") is True:
+        guesses.append(WATERMARK_GUESS)
     return tuple(guesses)
 
 
@@ -158,6 +162,7 @@ def brief_for(
         orig_prompt=spec.family == "images",
         actual_prompt=spec.family == "images" and parameters.get("prompt_extend", True) is True,
         unverified=_guesses(spec, mode, parameters, style),
+        watermark=spec.guess(WATERMARK_GUESS) if parameters.get("watermark") is True else None,
         inputs=kept,
         mask=mask,
     )

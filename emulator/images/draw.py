@@ -2,7 +2,8 @@
 
 One input image is fitted to the output size; several sit side by side in a grid, each numbered.
 Each input shows its boxes (bbox_list) and a wanx2.1 mask tints its image where it is white. A
-palette colours the background and a strip along the bottom; the prompt runs across the top.
+palette colours the background and a strip along the bottom; the prompt runs across the top; a
+watermark (`watermark: true`) is a badge at the bottom right, above the caption.
 
 Rendering is deterministic in its arguments, and cached by them in a `PngCache` when given one.
 Large outputs are drawn on a smaller canvas and enlarged by repeating pixels, which keeps them
@@ -45,6 +46,8 @@ BOX_COLOUR = (255, 40, 40)
 MASK_COLOUR = (255, 0, 255)  # magenta: a colour few inputs are made of
 MASK_OPACITY = 0.5
 TEXT_COLOUR = (255, 255, 255)
+WATERMARK_COLOUR = (245, 245, 245)
+WATERMARK_TEXT_COLOUR = (20, 20, 20)
 PANEL_DARKNESS = 0.55  # how much the text panels darken what lies under them
 MAX_PROMPT_LINES = 6
 ELLIPSIS = "\u2026"
@@ -136,6 +139,7 @@ def draw_png(
     palette: Sequence[Swatch] = (),
     index: int = 0,
     cache: PngCache | None = None,
+    watermark: str | None = None,
 ) -> bytes:
     """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes.
 
@@ -147,12 +151,14 @@ def draw_png(
     # the inputs stay clear of the palette strip
     layers = _layout(inputs, (canvas_size[0], canvas_size[1] - _strip_height(canvas_size, palette)))
     digest = _digest(width, height, seed, prompt, layers, palette, index)
-    png = cache.get(digest) if cache is not None else None
+    # the watermark is drawn over the picture: it keys the cache, not the randomness
+    key = digest + (watermark or "").encode()
+    png = cache.get(key) if cache is not None else None
     if png is None:
-        canvas = _draw(canvas_size, digest, seed, prompt, layers, palette, index)
+        canvas = _draw(canvas_size, digest, seed, prompt, layers, palette, index, watermark)
         png = _encode(canvas) if scale == 1 else _encode_enlarged(canvas, (width, height))
         if cache is not None:
-            cache.put(digest, png)
+            cache.put(key, png)
     return png
 
 
@@ -275,7 +281,8 @@ def _digest(
     palette: Sequence[Swatch],
     index: int,
 ) -> bytes:
-    """A stable hash of all that shapes the picture: the cache key, and the randomness's seed."""
+    """A stable hash of all that shapes the picture under its watermark: the randomness's seed,
+    and the cache key with the watermark."""
     described = [
         width,
         height,
@@ -307,6 +314,7 @@ def _draw(
     layers: Sequence[_Layer],
     palette: Sequence[Swatch],
     index: int,
+    watermark: str | None,
 ) -> Image.Image:
     """Compose the picture on a canvas of `canvas_size`."""
     canvas = _background(canvas_size, random.Random(digest), _swatches(palette))
@@ -317,7 +325,9 @@ def _draw(
     if len(layers) > 1:
         for layer in layers:
             _draw_number(canvas, layer)
-    _draw_caption(canvas, caption(seed, index), strip_height)
+    caption_top = _draw_caption(canvas, caption(seed, index), strip_height)
+    if watermark:
+        _draw_watermark(canvas, watermark, caption_top)
     return canvas
 
 
@@ -504,8 +514,8 @@ def _draw_prompt(canvas: Image.Image, prompt: str) -> None:
         draw.text((pad, pad + row * line_height), line, font=font, fill=TEXT_COLOUR)
 
 
-def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
-    """A small caption at the bottom right, just above the palette strip."""
+def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> int:
+    """A small caption at the bottom right, just above the palette strip; its top."""
     width, height = canvas.size
     font = _font(max(8, min(24, round(width / 64))))
     # whole pixels already; typed as floats because a bitmap font's box may not be
@@ -515,6 +525,28 @@ def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
     y = max(0, height - strip_height - (bottom - top) - 2 * pad)
     _darken(canvas, (x, y, width, max(y + 1, height - strip_height)))
     ImageDraw.Draw(canvas).text((x + pad - left, y + pad - top), text, font=font, fill=TEXT_COLOUR)
+    return y
+
+
+def _draw_watermark(canvas: Image.Image, text: str, bottom: int) -> None:
+    """The watermark: a light badge with dark `text` at the right, its bottom at `bottom` (above
+    the caption). The documents' "AI生成" needs CJK glyphs the bundled font lacks (the guess
+    `watermark.text`)."""
+    width = canvas.width
+    font = _font(max(10, min(40, round(width / 32))))
+    left, top, right, lower = (round(v) for v in font.getbbox(text))
+    pad = max(3, (lower - top) // 3)
+    box = (
+        max(0, width - (right - left) - 4 * pad),
+        max(0, bottom - (lower - top) - 3 * pad),
+        max(1, width - pad),
+        max(1, bottom - pad),
+    )
+    draw = ImageDraw.Draw(canvas)
+    draw.rounded_rectangle(box, radius=pad, fill=WATERMARK_COLOUR, outline=WATERMARK_TEXT_COLOUR)
+    draw.text(
+        (box[0] + pad - left, box[1] + pad - top), text, font=font, fill=WATERMARK_TEXT_COLOUR
+    )
 
 
 def _encode(image: Image.Image) -> bytes:

@@ -62,4 +62,5 @@ def paint(brief: Brief, index: int, cache: PngCache | None = None) -> bytes:
         palette=brief.palette,
         index=index,
         cache=cache,
+        watermark=brief.watermark,
     )

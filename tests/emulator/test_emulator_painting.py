@@ -1,5 +1,5 @@
 """The result picture shows what the request asked: every input image with its boxes, the mask
-over its image, and the palette in the main area."""
+over its image, the palette in the main area, and the watermark."""
 
 from __future__ import annotations
 
@@ -104,3 +104,16 @@ async def test_the_palette_colours_the_main_area(api):
     image = await picture(api, wan27("x", seed=SEED, size="1K", color_palette=palette))
     r, g, b = image.getpixel((image.width // 2, image.height // 2))
     assert r > 150 and g < 60 and b < 60, (r, g, b)
+
+
+async def test_watermark_marks_the_bottom_right(api):
+    """`watermark: true` changes the bottom-right corner, and only there."""
+    plain = await picture(api, wan27("x", seed=SEED, size="1K", watermark=False))
+    marked = await picture(api, wan27("x", seed=SEED, size="1K", watermark=True))
+    w, h = plain.size
+    corner = (w * 3 // 4, h * 3 // 4, w, h)
+    assert plain.crop(corner).tobytes() != marked.crop(corner).tobytes()
+    assert (
+        plain.crop((0, 0, w // 2, h // 2)).tobytes()
+        == marked.crop((0, 0, w // 2, h // 2)).tobytes()
+    )

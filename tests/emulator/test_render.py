@@ -100,10 +100,11 @@ def test_png_carries_no_metadata():
         {"palette": RGB_PALETTE[:2]},
         {"inputs": [Input(Image.new("RGB", (400, 300), (0, 0, 255)))]},
         {"inputs": [Input(Image.new("RGB", (400, 300), GREY))] * 2},
+        {"watermark": "AI-generated"},
     ],
 )
 def test_any_argument_changes_the_bytes(changed):
-    """Changing the seed, prompt, index, boxes, palette or inputs changes the picture."""
+    """Changing the seed, prompt, index, boxes, palette, inputs or watermark changes the picture."""
     arguments = {
         "width": 640,
         "height": 480,

@@ -28,6 +28,7 @@ EXPECTED_IDS = {
     "sse.framing",
     # issue 24
     "inputs.not_fetched",
+    "watermark.text",
 }
 
 
