@@ -7,10 +7,11 @@ import base64
 import io
 
 from aiohttp import web
-from emulator_api import SYNTHESIS, Api, image_urls, wan27, wanx21
+from emulator_api import ASYNC, GENERATION, KEY, SYNTHESIS, Api, image_urls, wan27, wanx21
 from PIL import Image
 
 from wanform.emulator.images.draw import BOX_COLOUR
+from wanform.spec.emulator.wire import UNVERIFIED_HEADER
 
 RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (40, 60, 230)
 SEED = 7
@@ -117,3 +118,14 @@ async def test_watermark_marks_the_bottom_right(api):
         plain.crop((0, 0, w // 2, h // 2)).tobytes()
         == marked.crop((0, 0, w // 2, h // 2)).tobytes()
     )
+
+
+async def test_a_watermarked_answer_names_its_guess(api):
+    """The mark's text is a guess (the documents disagree): the submission says so."""
+    response = await api.client.post(
+        GENERATION,
+        json=wan27("x", watermark=True),
+        headers={**ASYNC, "Authorization": f"Bearer {KEY}"},
+    )
+    assert response.status == 200
+    assert response.headers[UNVERIFIED_HEADER].split(",") == ["watermark.text"]
