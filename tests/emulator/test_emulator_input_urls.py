@@ -5,10 +5,13 @@ the guess `inputs.not_fetched`."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from aiohttp import web
 from emulator_api import ASYNC, KEY, SYNC, Api, png, wan26, wan27
 
+from wanform.emulator.http.client import inputurls
 from wanform.emulator.http.client.inputurls import Fetched, InputFetcher, Unfetched
 from wanform.spec.emulator.wire import RESET, UNVERIFIED_HEADER
 from wanform.spec.errors import DOWNLOAD_FAILED
@@ -158,3 +161,31 @@ async def test_a_body_past_the_cap_is_cut_with_its_declared_length(images):
     finally:
         await fetcher.close()
     assert fetched == Fetched(fetched.data, len(PNG_HEAD) + 10 * MB) and len(fetched.data) == 1001
+
+
+async def test_reserved_example_names_are_unreachable_even_online(images, monkeypatch):
+    """example.com and the like are never fetched: with a resolver that answers every name (an
+    online machine), the page a server there gives is not read."""
+
+    async def everything_is_here(self, host, port=0, family=socket.AF_INET):
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": family,
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
+
+    monkeypatch.setattr(inputurls._GuardedResolver, "resolve", everything_is_here)
+    fetcher = InputFetcher(1000, loopback=True)
+    port = images.make_url("/").port
+    try:
+        for host in ("example.com", "images.example.org", "cdn.test", "x.invalid"):
+            assert await fetcher.fetch(f"http://{host}:{port}/missing.png") is Unfetched.UNREACHABLE
+        assert await fetcher.fetch(f"http://example.co:{port}/missing.png") is Unfetched.FAILED
+    finally:
+        await fetcher.close()
+    assert images.hits == {"/missing.png": 1}

@@ -32,6 +32,10 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CACHE_BYTES = 64 * 1024 * 1024
 CHUNK = 64 * 1024
 UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
+# Names reserved for documentation and tests (RFC 2606, RFC 6761): no image is ever served there,
+# so they are taken as unreachable without asking the network, and an example such as
+# https://example.com/photo.png behaves alike on- and offline.
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org", "example", "invalid", "test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,8 @@ class InputFetcher:
         """Follow up to `MAX_REDIRECTS` redirects, each to an http(s) URL of an allowed host."""
         try:
             target = URL(url)
+            if _reserved(target.host or ""):
+                return Unfetched.UNREACHABLE
             for _ in range(MAX_REDIRECTS + 1):
                 self._check(target)
                 async with self._client().get(target, allow_redirects=False) as response:
@@ -191,6 +197,12 @@ class InputFetcher:
                 declared = response.content_length or len(chunks)
                 return Fetched(bytes(chunks[: self.cap + 1]), max(declared, self.cap + 1))
         return Fetched(bytes(chunks), len(chunks))
+
+
+def _reserved(host: str) -> bool:
+    """Whether `host` is, or is under, a name reserved for documentation and tests."""
+    name = host.lower().rstrip(".")
+    return any(name == domain or name.endswith("." + domain) for domain in RESERVED_DOMAINS)
 
 
 def _connect_failure(exc: aiohttp.ClientConnectorError) -> Unfetched:
