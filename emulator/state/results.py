@@ -56,7 +56,7 @@ class ResultStore:
 
     def register(self, task: Task) -> None:
         """Name the task's images now; they can be fetched once it has SUCCEEDED. A task that
-        will draw none (it FAILS) needs its input no more."""
+        will draw none (it FAILS) needs its inputs no more."""
         task.tokens = tuple(secrets.token_hex(16) for _ in range(task.brief.count))
         for index, token in enumerate(task.tokens):
             self._files[token] = ResultFile(token, task, index)
@@ -65,13 +65,13 @@ class ResultStore:
             self._settle_inputs(task)
 
     def settle(self, task: Task) -> None:
-        """The task will draw nothing more (it was canceled, say): its input may go first."""
+        """The task will draw nothing more (it was canceled, say): its inputs may go first."""
         if task.undrawn:
             task.undrawn = 0
             self._settle_inputs(task)
 
     def forget(self, task: Task) -> None:
-        """The task is forgotten: its links, and its hold on its input."""
+        """The task is forgotten: its links, and its hold on its inputs."""
         for token in task.tokens:
             self._files.pop(token, None)
         self.settle(task)
@@ -143,7 +143,7 @@ class ResultStore:
             raise input_gone() from None
 
     def _rendered(self, file: ResultFile, done: asyncio.Future[bytes]) -> None:
-        """A render ended; once the task has drawn each image it makes, its input may go first."""
+        """A render ended; once the task has drawn each image it makes, its inputs may go first."""
         self._rendering.pop(file.token, None)
         task = file.task
         bit = 1 << file.index
