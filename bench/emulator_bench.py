@@ -602,8 +602,8 @@ def sample_input(width: int, height: int, noise: bool) -> Image.Image:
     return image
 
 
-def time_render(runs: int, base: Image.Image | None) -> list[float]:
-    """Seconds per 2048x2048 render (no cache: every run draws)."""
+def time_render(runs: int, bases: list[Image.Image]) -> list[float]:
+    """Seconds per 2048x2048 render of `bases` side by side (no cache: every run draws)."""
     palette = [("#C2D1E6", 40.0), ("#1F2A44", 35.0), ("#F2B880", 25.0)]
     times = []
     for i in range(runs):
@@ -613,8 +613,7 @@ def time_render(runs: int, base: Image.Image | None) -> list[float]:
             2048,
             42,
             "Spray the graffiti from image 2 onto the car in image 1. " * 4,
-            base,
-            [[100, 120, 900, 700]] if base else [],
+            [render.Input(base, [[100, 120, 900, 700]]) for base in bases],
             palette,
             i,
         )
@@ -660,12 +659,15 @@ def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]
 
 def report_render(runs: int) -> None:
     print(f"render 2048x2048 PNG (median of {runs}, no cache):")
-    for label, base in (
-        ("no input (gradient)", None),
-        ("photo-like 1536x1024 input", sample_input(1536, 1024, False)),
-        ("noise 1536x1024 input (worst case)", sample_input(1536, 1024, True)),
+    photo = sample_input(1536, 1024, False)
+    noise = sample_input(1536, 1024, True)
+    for label, bases in (
+        ("no input (gradient)", []),
+        ("photo-like 1536x1024 input", [photo]),
+        ("noise 1536x1024 input (worst case)", [noise]),
+        ("three inputs side by side", [photo, noise, photo]),
     ):
-        times = time_render(runs, base)
+        times = time_render(runs, bases)
         median = statistics.median(times)
         print(
             f"  {label:36} median {median * 1000:6.1f} ms, min {min(times) * 1000:6.1f}, "

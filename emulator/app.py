@@ -23,6 +23,7 @@ from wanform.emulator.errors import (
 )
 from wanform.emulator.http import admin, listings, storage, ui
 from wanform.emulator.http import dashscope as routes
+from wanform.emulator.http.client.inputurls import FETCHER, InputFetcher
 from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
 from wanform.emulator.http.context import (
     EMULATOR,
@@ -208,6 +209,9 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app[EMULATOR] = emulator
     app.on_response_prepare.append(_service_date)
     app[DOORMAN] = Doorman(config.request_seconds)
+    app[FETCHER] = InputFetcher(
+        max(spec.image.max_bytes for spec in config.models.values()), config.loopback_inputs
+    )
     app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_doorman)
     app.cleanup_ctx.append(_input_files)
@@ -217,13 +221,15 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
 
 
 async def _input_files(app: web.Application) -> AsyncIterator[None]:
-    """The input files' temporary directory lives as long as the application."""
+    """The input files' temporary directory, and the client that fetches input URLs, live as long
+    as the application."""
     inputs = app[EMULATOR].inputs
     inputs.open()
     try:
         yield
     finally:
         inputs.close()
+        await app[FETCHER].close()
 
 
 async def _doorman(app: web.Application) -> AsyncIterator[None]:

@@ -52,6 +52,9 @@ class EmulatorConfig:
     # its head; a slower one (slowloris) is cut off
     request_seconds: float = 10.0
     input_store_bytes: int = INPUT_STORE_BYTES  # cap on the input images kept on disk
+    # input URLs on loopback (127.0.0.1, ::1, names resolving there) are fetched; never by
+    # default: a service must not be made to read its own machine's ports
+    loopback_inputs: bool = False
 
     def guess(self, guess_id: str) -> str:
         """The value of a guess (spec/guesses.yaml), as the model table was built with it."""

@@ -197,10 +197,11 @@ class WanformEmulator:
 
 @pytest.fixture(scope="session")
 def wanform_emulator_config() -> Any:
-    """The emulator's settings; override this fixture in a conftest.py to change them."""
+    """The emulator's settings; override this fixture in a conftest.py to change them. Input
+    URLs on loopback are fetched: a test may serve its images from 127.0.0.1."""
     from wanform.emulator import EmulatorConfig
 
-    return EmulatorConfig(host="127.0.0.1", port=0, speed=DEFAULT_SPEED)
+    return EmulatorConfig(host="127.0.0.1", port=0, speed=DEFAULT_SPEED, loopback_inputs=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The admin API under /__emulator/: reset, the virtual clock, fault rules, the request log.
 
-POST   /__emulator/reset             forget tasks, uploads, limits, request log, rendered images;
-                                     the configured faults only; rewind the clock
+POST   /__emulator/reset             forget tasks, uploads, limits, request log, rendered images,
+                                     fetched input URLs; the configured faults only; rewind the
+                                     clock
 GET    /__emulator/clock             {"now": epoch s, "time": "YYYY-MM-DD HH:mm:ss.SSS", "speed"}
 POST   /__emulator/clock/advance     {"seconds": 3600} moves the virtual clock forward (by at
                                      most ten years at a time)
@@ -26,6 +27,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from wanform.emulator.errors import ErrorReply, invalid_parameter
+from wanform.emulator.http.client.inputurls import FETCHER
 from wanform.emulator.http.context import EMULATOR
 from wanform.emulator.http.listings import limit
 from wanform.emulator.http.requestbody import parse_document, parse_json, read_body
@@ -53,6 +55,7 @@ def _clock(emulator: Emulator) -> dict:
 
 async def reset(request: web.Request) -> web.Response:
     request.app[EMULATOR].reset()
+    request.app[FETCHER].reset()
     return web.json_response({"reset": True})
 
 

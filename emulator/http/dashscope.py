@@ -20,6 +20,7 @@ from yarl import URL
 
 from wanform.emulator.errors import ErrorReply, bad_request, error_body, invalid_parameter
 from wanform.emulator.http import replies as bodies
+from wanform.emulator.http.client.inputurls import FETCHER
 from wanform.emulator.http.context import (
     EMULATOR,
     base_url,
@@ -44,6 +45,7 @@ from wanform.spec.errors import (
     ACCESS_DENIED,
     ASYNC_NOT_SUPPORTED,
     CANCEL_NOT_PENDING,
+    DOWNLOAD_FAILED,
     INTERNAL,
     SYNC_NOT_SUPPORTED,
 )
@@ -82,6 +84,8 @@ BODY_GUESSES: dict[str, str] = {
 }
 LAST_SECOND = 0.999  # list times have whole seconds: an end_time includes its last second
 PAGE_DIGITS = 9  # page_no and page_size: ASCII digits, at most this many
+# DashScope reports an input it cannot download as the task's failure (error-code page's message)
+DOWNLOAD_FAILURE = ("InvalidParameter", DOWNLOAD_FAILED)
 INTERLEAVE_NEEDS_STREAM = (
     "enable_interleave on the synchronous endpoint needs streaming: send the header "
     f"{SSE_HEADER}: {HEADER_ON} (and parameters.stream: true)"
@@ -120,12 +124,17 @@ async def check_submission(
     """Run the shared contract on the body; the first error is the answer (400, its api_code)."""
     hosts = frozenset({request.host, URL(base_url(request)).raw_authority})
     own = await fetch_own_results(body, hosts, emulator.results)
-    resolver = InputResolver(
-        spec, emulator.uploads, account, _enabled(request, OSS_RESOLVE_HEADER), own
-    )
+    oss_resolve = _enabled(request, OSS_RESOLVE_HEADER)
+    resolver = InputResolver(spec, emulator.uploads, account, oss_resolve, own, {})
     problems = await _checked(emulator, spec, body, resolver, size)
-    limits = await _limits_guess(emulator, spec, body, resolver, size, problems)
     errors = [p for p in problems if p.severity == "error"]
+    if resolver.unfetched and not errors:  # valid whatever the URLs hold: read them, check again
+        outcomes = await asyncio.gather(*map(request.app[FETCHER].fetch, resolver.unfetched))
+        outside = dict(zip(resolver.unfetched, outcomes, strict=True))
+        resolver = InputResolver(spec, emulator.uploads, account, oss_resolve, own, outside)
+        problems = await _checked(emulator, spec, body, resolver, size)
+        errors = [p for p in problems if p.severity == "error"]
+    limits = await _limits_guess(emulator, spec, body, resolver, size, problems)
     if errors:
         first = errors[0]
         raise bad_request(first.api_code, first.message, tuple(filter(None, (first.guess, limits))))
@@ -136,7 +145,7 @@ async def check_submission(
 async def _checked(
     emulator: Emulator, spec: ModelSpec, body: dict, resolver: InputResolver, size: int
 ) -> list[Problem]:
-    """`check_body`; a large body, whose images take time to decode, in a worker thread."""
+    """`check_body`, in a worker thread for a body large enough to carry images to decode."""
     if size < OFF_LOOP_BYTES:
         return check_body(spec, body, images=resolver)
     check = functools.partial(check_body, spec, body, images=resolver)
@@ -206,17 +215,20 @@ async def submit(request: web.Request, endpoint: str) -> Submission:
         resolver.data,
         emulator.config.models,
         zlib.crc32(raw) % (SEED_MAX + 1),
-        emulator.inputs.put,
+        emulator.inputs,
     )
     try:
         streamed, faults = await _last_gates(request, account, spec, body, endpoint, brief)
-    except BaseException:  # refused, or the client went away: no task will hold the input
-        emulator.inputs.settle(brief.base)
-        emulator.inputs.release(brief.base)
+    except BaseException:  # refused, or the client went away: no task will hold the inputs
+        for handle in brief.stored:
+            emulator.inputs.settle(handle)
+            emulator.inputs.release(handle)
         raise
     task = emulator.tasks.submit(
         account, brief, endpoint, request_id(request), visible=endpoint != "sync"
     )
+    if resolver.download_failed:
+        task.failure = DOWNLOAD_FAILURE
     apply_to_task(request, task, faults)
     task.unverified = tuple(facts(request).get("unverified", ()))
     emulator.results.register(task)
@@ -266,16 +278,19 @@ async def submit_sync(request: web.Request) -> web.StreamResponse:
         return await _stream(request, emulator, done)
     status = await emulator.tasks.finished(done.task)
     if status == TaskStatus.FAILED:
-        raise _failure(done.faults.decision)
+        raise _failure(done.task, done.faults.decision)
     return web.json_response(bodies.sync(done.task, request_id(request), url_for(request)))
 
 
-def _failure(decision: Decision) -> ErrorReply:
-    """A sync call whose task failed answers with the error of the rule that failed it."""
-    rule = decision.rule
-    if rule is None:
-        return ErrorReply(500, "InternalError", INTERNAL)
-    return ErrorReply(rule.status, rule.code, rule.message)
+def _failure(task: Task, decision: Decision) -> ErrorReply:
+    """A sync call whose task failed answers with the error of the rule that failed it, else
+    with the task's own failure (400: its input)."""
+    rule = decision.action("fail", "partial")
+    if rule is not None:
+        return ErrorReply(rule.status, rule.code, rule.message)
+    if task.failure is not None:
+        return ErrorReply(400, *task.failure)
+    return ErrorReply(500, "InternalError", INTERNAL)
 
 
 def sse_event(number: int, status: int, payload: dict, framing: str = "comment") -> bytes:
@@ -302,7 +317,7 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
     await response.prepare(request)
     if task.failed():
         await emulator.tasks.finished(task)
-        error = _failure(done.faults.decision)
+        error = _failure(task, done.faults.decision)
         note(request, code=error.code)
         await response.write(
             sse_event(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from wanform.emulator.images.inputstore import StoredInput
+from wanform.emulator.images.inputstore import InputStore, StoredInput
 from wanform.spec.checks import request_images, select_mode
 from wanform.spec.imageprobe import ImageInfo
 from wanform.spec.models import TOKENLESS_MODES, Mode, ModelSpec
@@ -21,6 +21,7 @@ from wanform.spec.sizes import output_size
 
 UNKNOWN_IMAGE_TOKENS = 1024  # an input not fetched (an outside URL) still costs tokens
 TOKEN_TILE = 32  # synthetic: one input token per 32x32 tile of an input image
+WATERMARK_GUESS = "watermark.text"
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,10 @@ class Brief:
     width: int
     height: int
     seed: int
-    base: StoredInput | None  # the last input image, drawn under the results; None: a placeholder
-    bboxes: tuple[tuple[int, ...], ...]
+    # every input image, in order (None: one not read, an outside URL not fetched), its boxes
+    inputs: tuple[StoredInput | None, ...]
+    bboxes: tuple[tuple[tuple[int, ...], ...], ...]  # per input image
+    mask: StoredInput | None  # wanx2.1's inpainting mask, over the first image
     palette: tuple[tuple[str, float], ...]
     input_tokens: int
     tokens: bool  # whether usage reports tokens
@@ -48,6 +51,12 @@ class Brief:
     orig_prompt: bool  # results carry orig_prompt (wan2.5)
     actual_prompt: bool  # results carry actual_prompt (wan2.5 with prompt_extend)
     unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) the count rests on
+    watermark: str | None = None  # the mark's text when the request asks for one
+
+    @property
+    def stored(self) -> tuple[StoredInput, ...]:
+        """The input files this brief holds in the input store, one per input (and mask) read."""
+        return tuple(h for h in (*self.inputs, self.mask) if h is not None)
 
     @property
     def size(self) -> str:
@@ -80,7 +89,7 @@ def _up_to(count: int, seed: int) -> int:
 
 
 def _guesses(spec: ModelSpec, mode: Mode, parameters: Mapping, style: str) -> tuple[str, ...]:
-    """The guesses that decided how many images the request makes, their size and usage."""
+    """The guesses that decided how many images the request makes, their size, usage and look."""
     guesses = []
     if mode.n_default_guess is not None and "n" not in parameters:
         guesses.append(mode.n_default_guess)
@@ -90,6 +99,8 @@ def _guesses(spec: ModelSpec, mode: Mode, parameters: Mapping, style: str) -> tu
         guesses.append("interleave.usage")
     if spec.family == "imageedit":
         guesses.append("wanx2.1.output_size")
+    if parameters.get("watermark") is True:
+        guesses.append(WATERMARK_GUESS)
     return tuple(guesses)
 
 
@@ -113,14 +124,15 @@ def brief_for(
     data: Mapping[Path, bytes],
     models: Mapping[str, ModelSpec],
     default_seed: int,
-    keep: Callable[[bytes], StoredInput],
+    store: InputStore,
 ) -> Brief:
     """The brief for a request that passed `wanform.spec.checks.check_body`; `infos`/`data` hold the
-    probed inputs, and `keep` stores the last one for the brief to hold (release it if no task
-    takes the brief)."""
+    probed inputs, kept in `store` for the brief to hold (release `brief.stored` if no task takes
+    the brief)."""
     parameters = body.get("parameters") or {}
     refs = request_images(body, models)
-    inputs = refs[:-1] if body["input"].get("mask_image_url") is not None else refs
+    masked = body["input"].get("mask_image_url") is not None
+    inputs = refs[:-1] if masked else refs
     mode = select_mode(spec, parameters, len(inputs))
     last = inputs[-1][0] if inputs else None
     last_info = infos.get(last) if last else None
@@ -134,7 +146,10 @@ def brief_for(
         count = _up_to(count, seed)
     prompt = _prompt(spec, body)
     boxes = parameters.get("bbox_list") or []
-    base = data.get(last) if last else None
+    if len(boxes) != len(inputs):
+        boxes = [[] for _ in inputs]
+    # last: kept only once nothing else can raise
+    kept, mask = _kept([path for path, _ in refs], data, store, masked)
     return Brief(
         model=spec.name,
         style=style,
@@ -143,9 +158,7 @@ def brief_for(
         width=width,
         height=height,
         seed=seed,
-        bboxes=tuple(tuple(box) for box in boxes[len(inputs) - 1])
-        if len(boxes) == len(inputs) and inputs
-        else (),
+        bboxes=tuple(tuple(tuple(box) for box in image_boxes) for image_boxes in boxes),
         palette=tuple(
             (c["hex"], _percent(c["ratio"])) for c in parameters.get("color_palette") or ()
         ),
@@ -155,6 +168,27 @@ def brief_for(
         orig_prompt=spec.family == "images",
         actual_prompt=spec.family == "images" and parameters.get("prompt_extend", True) is True,
         unverified=_guesses(spec, mode, parameters, style),
-        # last: kept only once nothing else can raise
-        base=keep(base) if base is not None else None,
+        watermark=spec.guess(WATERMARK_GUESS) if parameters.get("watermark") is True else None,
+        inputs=kept,
+        mask=mask,
     )
+
+
+def _kept(
+    paths: list[Path], data: Mapping[Path, bytes], store: InputStore, masked: bool
+) -> tuple[tuple[StoredInput | None, ...], StoredInput | None]:
+    """The `inputs` and `mask` of a brief: each one read put in `store`; if one cannot be (past
+    the store's cap), those put before it are released and the error raised."""
+    kept: list[StoredInput | None] = []
+    try:
+        for path in paths:
+            kept.append(store.put(data[path]) if path in data else None)
+    except BaseException:
+        for handle in kept:
+            if handle is not None:
+                store.settle(handle)
+                store.release(handle)
+        raise
+    if masked:
+        return tuple(kept[:-1]), kept[-1]
+    return tuple(kept), None

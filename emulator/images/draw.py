@@ -1,5 +1,9 @@
-"""The emulator's result images: the last input fitted to the output size, its boxes, a palette
-strip, the prompt.
+"""The emulator's result images: what the request asked, drawn so a test can see it was read.
+
+One input image is fitted to the output size; several sit side by side in a grid, each numbered.
+Each input shows its boxes (bbox_list) and a wanx2.1 mask tints its image where it is white. A
+palette colours the background and a strip along the bottom; the prompt runs across the top; a
+watermark (`watermark: true`) is a badge at the bottom right, above the caption.
 
 Rendering is deterministic in its arguments, and cached by them in a `PngCache` when given one.
 Large outputs are drawn on a smaller canvas and enlarged by repeating pixels, which keeps them
@@ -39,13 +43,27 @@ PNG_COMPRESS_LEVEL = 1
 PNG_STRATEGY = zlib.Z_RLE
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 BOX_COLOUR = (255, 40, 40)
+MASK_COLOUR = (255, 0, 255)  # magenta: a colour few inputs are made of
+MASK_OPACITY = 0.5
 TEXT_COLOUR = (255, 255, 255)
+WATERMARK_COLOUR = (245, 245, 245)
+WATERMARK_TEXT_COLOUR = (20, 20, 20)
 PANEL_DARKNESS = 0.55  # how much the text panels darken what lies under them
 MAX_PROMPT_LINES = 6
 ELLIPSIS = "\u2026"
 
 Box = Sequence[float]
 Swatch = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input image as drawn: decoded (None: not read, a numbered placeholder), its boxes in
+    its own pixels, and its inpainting mask (same size, white = edit) if it has one."""
+
+    image: Image.Image | None
+    boxes: Sequence[Box] = ()
+    mask: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -117,11 +135,11 @@ def draw_png(
     height: int,
     seed: int | None,
     prompt: str,
-    base_image: Image.Image | None = None,
-    bboxes: Sequence[Box] = (),
+    inputs: Sequence[Input] = (),
     palette: Sequence[Swatch] = (),
     index: int = 0,
     cache: PngCache | None = None,
+    watermark: str | None = None,
 ) -> bytes:
     """A PNG of exactly `width` x `height` showing what was asked; same arguments, same bytes.
 
@@ -130,14 +148,17 @@ def draw_png(
     _check_size(width, height)
     scale = math.ceil(max(width, height) / CANVAS_MAX_SIDE)
     canvas_size = (math.ceil(width / scale), math.ceil(height / scale))
-    fitted, placement = _fit(base_image, canvas_size) if base_image is not None else (None, None)
-    digest = _digest(width, height, seed, prompt, fitted, placement, bboxes, palette, index)
-    png = cache.get(digest) if cache is not None else None
+    # the inputs stay clear of the palette strip
+    layers = _layout(inputs, (canvas_size[0], canvas_size[1] - _strip_height(canvas_size, palette)))
+    digest = _digest(width, height, seed, prompt, layers, palette, index)
+    # the watermark is drawn over the picture: it keys the cache, not the randomness
+    key = digest + (watermark or "").encode()
+    png = cache.get(key) if cache is not None else None
     if png is None:
-        canvas = _draw(canvas_size, digest, seed, prompt, fitted, placement, bboxes, palette, index)
+        canvas = _draw(canvas_size, digest, seed, prompt, layers, palette, index, watermark)
         png = _encode(canvas) if scale == 1 else _encode_enlarged(canvas, (width, height))
         if cache is not None:
-            cache.put(digest, png)
+            cache.put(key, png)
     return png
 
 
@@ -146,8 +167,7 @@ async def draw_png_async(
     height: int,
     seed: int | None,
     prompt: str,
-    base_image: Image.Image | None = None,
-    bboxes: Sequence[Box] = (),
+    inputs: Sequence[Input] = (),
     palette: Sequence[Swatch] = (),
     index: int = 0,
     *,
@@ -156,9 +176,7 @@ async def draw_png_async(
 ) -> bytes:
     """`draw_png` in `executor` (the loop's default when None): the event loop never waits on
     Pillow."""
-    call = functools.partial(
-        draw_png, width, height, seed, prompt, base_image, bboxes, palette, index, cache
-    )
+    call = functools.partial(draw_png, width, height, seed, prompt, inputs, palette, index, cache)
     return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
@@ -169,11 +187,59 @@ def _check_size(width: int, height: int) -> None:
         raise ValueError(f"output size {width}x{height} exceeds {MAX_OUTPUT_PIXELS} pixels")
 
 
-def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image, Fit]:
-    """The input scaled to fit inside the canvas (aspect kept, centred), as RGB or RGBA."""
+@dataclass(frozen=True)
+class _Layer:
+    """One input laid out: its number, its cell on the canvas, and where its image sits in it."""
+
+    number: int
+    cell: tuple[int, int, int, int]  # left, top, width, height
+    boxes: Sequence[Box]
+    fitted: Image.Image | None = None
+    placement: Fit | None = None
+    mask: Image.Image | None = None  # fitted like the image, mode "L"
+
+
+def _cells(count: int, canvas_size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """One cell for one input (the whole canvas); for more, a near-square grid with gaps."""
+    cw, ch = canvas_size
+    if count <= 1:
+        return [(0, 0, cw, ch)][:count]
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    gap = max(2, min(cw, ch) // 40)
+    width = max(1, (cw - gap * (columns + 1)) // columns)
+    height = max(1, (ch - gap * (rows + 1)) // rows)
+    return [
+        (gap + (i % columns) * (width + gap), gap + (i // columns) * (height + gap), width, height)
+        for i in range(count)
+    ]
+
+
+def _layout(inputs: Sequence[Input], canvas_size: tuple[int, int]) -> list[_Layer]:
+    """Each input fitted into its cell, its mask fitted the same way; an input not read is a
+    placeholder cell among others, and nothing alone."""
+    layers = []
+    cells = _cells(len(inputs), canvas_size)
+    for number, (item, cell) in enumerate(zip(inputs, cells, strict=True), 1):
+        if item.image is None:
+            if len(inputs) > 1:
+                layers.append(_Layer(number, cell, ()))
+            continue
+        fitted, placement = _fit(item.image, cell)
+        mask = None
+        if item.mask is not None:
+            with _LOAD_LOCK:
+                item.mask.load()
+            mask = item.mask.convert("L").resize(fitted.size, Image.Resampling.BILINEAR)
+        layers.append(_Layer(number, cell, item.boxes, fitted, placement, mask))
+    return layers
+
+
+def _fit(image: Image.Image, cell: tuple[int, int, int, int]) -> tuple[Image.Image, Fit]:
+    """The input scaled to fit inside `cell` (aspect kept, centred), as RGB or RGBA."""
     with _LOAD_LOCK:
         image.load()
-    cw, ch = canvas_size
+    left, top, cw, ch = cell
     ratio = min(cw / image.width, ch / image.height)
     width = max(1, round(image.width * ratio))
     height = max(1, round(image.height * ratio))
@@ -185,7 +251,12 @@ def _fit(image: Image.Image, canvas_size: tuple[int, int]) -> tuple[Image.Image,
         rgb = rgb.reduce(factor)
     fitted = rgb.resize((width, height), Image.Resampling.BILINEAR)
     return fitted, Fit(
-        (cw - width) // 2, (ch - height) // 2, width, height, image.width, image.height
+        left + (cw - width) // 2,
+        top + (ch - height) // 2,
+        width,
+        height,
+        image.width,
+        image.height,
     )
 
 
@@ -206,29 +277,32 @@ def _digest(
     height: int,
     seed: int | None,
     prompt: str,
-    fitted: Image.Image | None,
-    placement: Fit | None,
-    bboxes: Sequence[Box],
+    layers: Sequence[_Layer],
     palette: Sequence[Swatch],
     index: int,
 ) -> bytes:
-    """A stable hash of all that shapes the picture: the cache key, and the randomness's seed."""
+    """A stable hash of all that shapes the picture under its watermark: the randomness's seed,
+    and the cache key with the watermark."""
     described = [
         width,
         height,
         seed,
         prompt,
         index,
-        bboxes,
         palette,
-        placement and placement.__dict__,
+        [
+            (layer.cell, layer.boxes, layer.placement and layer.placement.__dict__)
+            for layer in layers
+        ],
     ]
     digest = hashlib.sha256(
         json.dumps(described, ensure_ascii=False, default=repr).encode("utf-8", "replace")
     )
-    if fitted is not None:
-        digest.update(fitted.mode.encode())
-        digest.update(fitted.tobytes())
+    for layer in layers:
+        for image in (layer.fitted, layer.mask):
+            if image is not None:
+                digest.update(image.mode.encode())
+                digest.update(image.tobytes())
     return digest.digest()
 
 
@@ -237,23 +311,61 @@ def _draw(
     digest: bytes,
     seed: int | None,
     prompt: str,
-    fitted: Image.Image | None,
-    placement: Fit | None,
-    bboxes: Sequence[Box],
+    layers: Sequence[_Layer],
     palette: Sequence[Swatch],
     index: int,
+    watermark: str | None,
 ) -> Image.Image:
     """Compose the picture on a canvas of `canvas_size`."""
-    canvas = _background(canvas_size, random.Random(digest))
-    if fitted is not None and placement is not None:
-        canvas.paste(
-            fitted, (placement.left, placement.top), fitted if fitted.mode == "RGBA" else None
-        )
-        _draw_boxes(canvas, placement, bboxes)
+    canvas = _background(canvas_size, random.Random(digest), _swatches(palette))
+    for layer in layers:
+        _draw_layer(canvas, layer)
     strip_height = _draw_palette(canvas, palette)
     _draw_prompt(canvas, prompt)
-    _draw_caption(canvas, caption(seed, index), strip_height)
+    if len(layers) > 1:
+        for layer in layers:
+            _draw_number(canvas, layer)
+    caption_top = _draw_caption(canvas, caption(seed, index), strip_height)
+    if watermark:
+        _draw_watermark(canvas, watermark, caption_top)
     return canvas
+
+
+def _draw_layer(canvas: Image.Image, layer: _Layer) -> None:
+    """An input in its place: its image (a grey cell if it was not read), its mask, its boxes."""
+    if layer.fitted is None or layer.placement is None:
+        left, top, width, height = layer.cell
+        _darken(canvas, (left, top, left + width, top + height))
+        return
+    fitted, placement = layer.fitted, layer.placement
+    canvas.paste(fitted, (placement.left, placement.top), fitted if fitted.mode == "RGBA" else None)
+    if layer.mask is not None:
+        tint = Image.new("RGB", fitted.size, MASK_COLOUR)
+        region = canvas.crop(
+            (
+                placement.left,
+                placement.top,
+                placement.left + fitted.width,
+                placement.top + fitted.height,
+            )
+        )
+        opacity = layer.mask.point(lambda value: round(value * MASK_OPACITY))
+        canvas.paste(Image.composite(tint, region, opacity), (placement.left, placement.top))
+    _draw_boxes(canvas, placement, layer.boxes)
+
+
+def _draw_number(canvas: Image.Image, layer: _Layer) -> None:
+    """The input's number ("image 1", "图1" in the documents) at its cell's bottom left."""
+    left, top, width, height = layer.cell
+    font = _font(max(10, min(32, round(min(width, height) / 8))))
+    text = str(layer.number)
+    x0, y0, x1, y1 = (round(v) for v in font.getbbox(text))
+    pad = 3
+    box = (left, max(top, top + height - (y1 - y0) - 2 * pad), left + (x1 - x0) + 2 * pad)
+    _darken(canvas, (*box, top + height))
+    ImageDraw.Draw(canvas).text(
+        (box[0] + pad - x0, box[1] + pad - y0), text, font=font, fill=TEXT_COLOUR
+    )
 
 
 def caption(seed: int | None, index: int) -> str:
@@ -261,10 +373,19 @@ def caption(seed: int | None, index: int) -> str:
     return f"wanform emulator \u00b7 seed {'-' if seed is None else seed} \u00b7 {index}"
 
 
-def _background(size: tuple[int, int], rng: random.Random) -> Image.Image:
-    """A soft seeded gradient: a 3x3 grid of random colours, smoothly enlarged."""
-    grid = Image.frombytes("RGB", (3, 3), bytes(rng.randrange(40, 216) for _ in range(27)))
-    return grid.resize(size, Image.Resampling.BICUBIC)
+def _background(
+    size: tuple[int, int],
+    rng: random.Random,
+    swatches: Sequence[tuple[tuple[int, int, int], float]] = (),
+) -> Image.Image:
+    """A soft seeded gradient: a 3x3 grid of colours, smoothly enlarged; the palette's colours,
+    picked by their ratios, when there is one, else random ones."""
+    if swatches:
+        picked = rng.choices([rgb for rgb, _ in swatches], [share for _, share in swatches], k=9)
+        colours = bytes(channel for rgb in picked for channel in rgb)
+    else:
+        colours = bytes(rng.randrange(40, 216) for _ in range(27))
+    return Image.frombytes("RGB", (3, 3), colours).resize(size, Image.Resampling.BICUBIC)
 
 
 def _line_width(canvas: Image.Image) -> int:
@@ -292,6 +413,11 @@ def _swatches(palette: Sequence[Swatch]) -> list[tuple[tuple[int, int, int], flo
     return out
 
 
+def _strip_height(canvas_size: tuple[int, int], palette: Sequence[Swatch]) -> int:
+    """The palette strip's height on a canvas of `canvas_size`: 0 without a usable palette."""
+    return max(3, canvas_size[1] // 14) if _swatches(palette) else 0
+
+
 def _draw_palette(canvas: Image.Image, palette: Sequence[Swatch]) -> int:
     """A strip along the bottom, each colour as wide as its ratio; the strip's height (0: none)."""
     swatches = _swatches(palette)
@@ -299,7 +425,7 @@ def _draw_palette(canvas: Image.Image, palette: Sequence[Swatch]) -> int:
         return 0
     total = sum(share for _, share in swatches)
     width, height = canvas.size
-    strip = max(3, height // 14)
+    strip = _strip_height(canvas.size, palette)
     draw = ImageDraw.Draw(canvas)
     done = 0.0
     for rgb, share in swatches:
@@ -388,8 +514,8 @@ def _draw_prompt(canvas: Image.Image, prompt: str) -> None:
         draw.text((pad, pad + row * line_height), line, font=font, fill=TEXT_COLOUR)
 
 
-def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
-    """A small caption at the bottom right, just above the palette strip."""
+def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> int:
+    """A small caption at the bottom right, just above the palette strip; its top."""
     width, height = canvas.size
     font = _font(max(8, min(24, round(width / 64))))
     # whole pixels already; typed as floats because a bitmap font's box may not be
@@ -399,6 +525,28 @@ def _draw_caption(canvas: Image.Image, text: str, strip_height: int) -> None:
     y = max(0, height - strip_height - (bottom - top) - 2 * pad)
     _darken(canvas, (x, y, width, max(y + 1, height - strip_height)))
     ImageDraw.Draw(canvas).text((x + pad - left, y + pad - top), text, font=font, fill=TEXT_COLOUR)
+    return y
+
+
+def _draw_watermark(canvas: Image.Image, text: str, bottom: int) -> None:
+    """The watermark: a light badge with dark `text` at the right, its bottom at `bottom` (above
+    the caption). The documents' "AI生成" needs CJK glyphs the bundled font lacks (the guess
+    `watermark.text`)."""
+    width = canvas.width
+    font = _font(max(10, min(40, round(width / 32))))
+    left, top, right, lower = (round(v) for v in font.getbbox(text))
+    pad = max(3, (lower - top) // 3)
+    box = (
+        max(0, width - (right - left) - 4 * pad),
+        max(0, bottom - (lower - top) - 3 * pad),
+        max(1, width - pad),
+        max(1, bottom - pad),
+    )
+    draw = ImageDraw.Draw(canvas)
+    draw.rounded_rectangle(box, radius=pad, fill=WATERMARK_COLOUR, outline=WATERMARK_TEXT_COLOUR)
+    draw.text(
+        (box[0] + pad - left, box[1] + pad - top), text, font=font, fill=WATERMARK_TEXT_COLOUR
+    )
 
 
 def _encode(image: Image.Image) -> bytes:

@@ -1,7 +1,7 @@
-"""Input images on disk, so a task keeps a handle to its input rather than the bytes; at most
+"""Input images on disk, so a task keeps a handle to each input rather than the bytes; at most
 `max_bytes` of them.
 
-A task's last input image is drawn under its results on first download, up to 24 h later; held
+A task's input images are drawn in its results on first download, up to 24 h later; held
 in memory that is ~60 KB per task for a small JPEG, far over the few KB a task may cost. Files
 are named by the sha256 of their bytes, so identical inputs are stored once, and counted by the
 tasks that hold them: the last task to be forgotten deletes the file. The directory is a

@@ -2,8 +2,8 @@
 
 `/__results/<token>.png?Expires=<epoch>&OSSAccessKeyId=...&Signature=...`: a lookup with a
 tampered signature or an expired link raises a 403 OssError, of an unknown file a 404.
-Images are rendered on first download, in a worker thread, from the task's input in the input
-store: a task needs it until it has drawn each image it will make (`settle`).
+Images are rendered on first download, in a worker thread, from the task's inputs in the input
+store: a task needs them until it has drawn each image it will make (`settle`).
 """
 
 from __future__ import annotations
@@ -56,26 +56,27 @@ class ResultStore:
 
     def register(self, task: Task) -> None:
         """Name the task's images now; they can be fetched once it has SUCCEEDED. A task that
-        will draw none (it FAILS) needs its input no more."""
+        will draw none (it FAILS) needs its inputs no more."""
         task.tokens = tuple(secrets.token_hex(16) for _ in range(task.brief.count))
         for index, token in enumerate(task.tokens):
             self._files[token] = ResultFile(token, task, index)
         task.undrawn = sum(1 << index for index in task.succeeded_indexes())
         if not task.undrawn:
-            self._inputs.settle(task.brief.base)
+            self._settle_inputs(task)
 
     def settle(self, task: Task) -> None:
-        """The task will draw nothing more (it was canceled, say): its input may go first."""
+        """The task will draw nothing more (it was canceled, say): its inputs may go first."""
         if task.undrawn:
             task.undrawn = 0
-            self._inputs.settle(task.brief.base)
+            self._settle_inputs(task)
 
     def forget(self, task: Task) -> None:
-        """The task is forgotten: its links, and its hold on its input."""
+        """The task is forgotten: its links, and its hold on its inputs."""
         for token in task.tokens:
             self._files.pop(token, None)
         self.settle(task)
-        self._inputs.release(task.brief.base)
+        for handle in task.brief.stored:
+            self._inputs.release(handle)
 
     def reset(self) -> None:
         self._files.clear()
@@ -142,7 +143,7 @@ class ResultStore:
             raise input_gone() from None
 
     def _rendered(self, file: ResultFile, done: asyncio.Future[bytes]) -> None:
-        """A render ended; once the task has drawn each image it makes, its input may go first."""
+        """A render ended; once the task has drawn each image it makes, its inputs may go first."""
         self._rendering.pop(file.token, None)
         task = file.task
         bit = 1 << file.index
@@ -150,7 +151,11 @@ class ResultStore:
             return
         task.undrawn &= ~bit
         if not task.undrawn:
-            self._inputs.settle(task.brief.base)
+            self._settle_inputs(task)
+
+    def _settle_inputs(self, task: Task) -> None:
+        for handle in task.brief.stored:
+            self._inputs.settle(handle)
 
     def _sign(self, token: str, expires: int) -> str:
         mac = hmac.new(self._secret, f"{token}\n{expires}".encode(), hashlib.sha1).digest()

@@ -53,7 +53,7 @@ class Task:
         Rule, ...
     ] = ()  # fault rules that came with the request and apply to its downloads
     tokens: tuple[str, ...] = ()  # result file names, one per image
-    # bit i: image i will succeed and is not drawn yet; while any is, the task needs its input
+    # bit i: image i will succeed and is not drawn yet; while any is, the task needs its inputs
     undrawn: int = 0
     unverified: tuple[str, ...] = ()  # guesses (spec/guesses.yaml ids) its answers rest on
     scheduled: float | None = None

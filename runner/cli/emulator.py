@@ -65,6 +65,12 @@ from wanform.spec.models import MB, ModelSpec
     help="Disk cap on the tasks' input images (env WANFORM_EMULATOR_INPUT_STORE_MB); past it the "
     "least recently used go, those of tasks done drawing first.",
 )
+@click.option(
+    "--loopback-inputs",
+    is_flag=True,
+    help="Fetch input image URLs on this machine's loopback (127.0.0.1, localhost), for tests "
+    "that serve their images locally; by default only public addresses are fetched.",
+)
 @variants_option
 def emulator(
     host: str,
@@ -75,6 +81,7 @@ def emulator(
     seed: int,
     api_keys: tuple[str, ...],
     input_store_mb: int,
+    loopback_inputs: bool,
     models: Mapping[str, ModelSpec],
 ) -> None:
     """Serve the offline DashScope emulator until Ctrl-C or SIGTERM (then exit 0 within 2 s);
@@ -93,6 +100,7 @@ def emulator(
             seed=seed,
             api_keys=api_keys,
             input_store_bytes=input_store_mb * MB,
+            loopback_inputs=loopback_inputs,
             models=models,
         )
         serve(config)

@@ -44,6 +44,8 @@ from wanform.spec.errors import (
 from wanform.spec.models import HEADER_ON, OSS_RESOLVE_HEADER, SSE_HEADER, SYNTHESIS_PATH
 
 W27 = "wan2.7-image"  # the cheaper wan2.7
+# a host no resolver knows (RFC 6761 reserves .invalid): DashScope cannot fetch it either
+UNREACHABLE_URL = "https://wanform-contract.invalid/photo.png"
 BAD = 400
 TEXT = {"text": "a red fox in the snow"}
 ONE_PICTURE = {"text": "one single photograph of a red apple on a table: one image, not a series"}
@@ -554,6 +556,7 @@ UNSETTLED: Mapping[str, str] = MappingProxyType(
         "wan2.7.rate_limits": "the suite paces its submissions under every model's rate",
         "interleave.usage": "a snapshot keeps usage's keys and types, not its counts",
         "wanx2.1.output_size": "a snapshot counts images, not their sizes",
+        "watermark.text": "a snapshot keeps no pixels, and the mark is drawn in the picture",
     }
 )
 
@@ -682,6 +685,14 @@ GUESSED = (
         BAD,
         code="InvalidParameter",
         model=W27,
+    ),
+    _guess(
+        "guess.unreachable-input-url",
+        "inputs.not_fetched",
+        "an input URL whose host does not resolve is taken unseen: the task succeeds",
+        (synthesis(imageedit(UNREACHABLE_URL)),),
+        200,
+        images=1,
     ),
     _guess(
         "guess.stream-parameter-without-header",

@@ -17,8 +17,9 @@ from emulator_api import Api  # noqa: E402
 
 @pytest.fixture
 def config() -> EmulatorConfig:
-    """A frozen clock: time moves only when a test advances it."""
-    return EmulatorConfig(speed=0, port=0)
+    """A frozen clock: time moves only when a test advances it; input URLs on loopback are
+    fetched (tests serve images from 127.0.0.1)."""
+    return EmulatorConfig(speed=0, port=0, loopback_inputs=True)
 
 
 @pytest.fixture
@@ -32,7 +33,11 @@ def make_api(aiohttp_client):
 
     async def make(**settings) -> Api:
         return Api(
-            await aiohttp_client(create_app(EmulatorConfig(**{"speed": 0, "port": 0, **settings})))
+            await aiohttp_client(
+                create_app(
+                    EmulatorConfig(**{"speed": 0, "port": 0, "loopback_inputs": True, **settings})
+                )
+            )
         )
 
     return make

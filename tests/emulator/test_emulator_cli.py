@@ -1,9 +1,11 @@
 """`wanform emulator` as a process: --variants and WANFORM_VARIANTS pick the guessed answers;
---input-store-mb and WANFORM_EMULATOR_INPUT_STORE_MB cap the input store."""
+--input-store-mb and WANFORM_EMULATOR_INPUT_STORE_MB cap the input store; --loopback-inputs
+lets it fetch input URLs on loopback."""
 
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import os
@@ -14,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 
+from click.testing import CliRunner
 from emulator_api import ASYNC, GENERATION, KEY, emulator_command, wan27
 from PIL import Image
 
@@ -99,3 +102,13 @@ def test_input_store_option_and_environment_set_the_cap() -> None:
     assert refusal_of_a_large_input() == "accepted"
     assert too_large in refusal_of_a_large_input("--input-store-mb", "1")
     assert too_large in refusal_of_a_large_input(env={"WANFORM_EMULATOR_INPUT_STORE_MB": "1"})
+
+
+def test_loopback_inputs_is_off_unless_asked(monkeypatch) -> None:
+    """--loopback-inputs lets the emulator fetch input URLs on 127.0.0.1; it never does unasked."""
+    module = importlib.import_module("wanform.runner.cli.emulator")
+    served = []
+    monkeypatch.setattr(module, "serve", served.append)
+    for args in ([], ["--loopback-inputs"]):
+        assert CliRunner().invoke(module.emulator, args).exit_code == 0
+    assert [config.loopback_inputs for config in served] == [False, True]

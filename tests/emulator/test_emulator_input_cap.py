@@ -10,9 +10,9 @@ import pytest
 from emulator_api import ASYNC, GENERATION, Api, image_urls, png, wan27
 from test_emulator_inputs import result, store, task, uri
 
-from wanform.emulator.images.draw import draw_png
+from wanform.emulator.images.draw import Input, draw_png
 from wanform.emulator.images.inputstore import InputGone, InputStore
-from wanform.emulator.images.painter import decode_base
+from wanform.emulator.images.painter import decode_input
 
 RUN = 31  # virtual seconds for a wan2.7 task to end
 JPEG = png(700, 500, "JPEG")
@@ -35,9 +35,9 @@ def disk_bytes(api: Api) -> int:
 def expected(api: Api, task_id: str, image: bytes) -> bytes:
     """The first result of the task, drawn from `image` as the emulator should."""
     brief = task(api, task_id).brief
-    base, boxes = decode_base(image, brief)
+    base, _ = decode_input(image, (brief.width, brief.height))
     return draw_png(
-        brief.width, brief.height, brief.seed, brief.prompt, base, boxes, brief.palette, 0
+        brief.width, brief.height, brief.seed, brief.prompt, [Input(base)], brief.palette, 0
     )
 
 
@@ -110,6 +110,16 @@ async def test_an_input_larger_than_the_whole_store_is_refused(make_api):
     assert status == 400
     assert answer["code"] == "InvalidParameter" and "input store" in answer["message"]
     assert os.listdir(store(api).directory or "") == []
+
+
+async def test_a_refused_second_input_releases_the_first(make_api):
+    """Of two inputs, the first fits the store and the second does not: 400, and the first is
+    not left behind."""
+    api = await make_api(input_store_bytes=len(IMAGES[0]))
+    body = wan27(images=(uri(IMAGES[0]), uri(IMAGES[1] + b"past the cap")))
+    status, answer = await api.call("POST", GENERATION, body, headers=ASYNC)
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert os.listdir(store(api).directory or "") == [] and store(api).size == 0
 
 
 def test_the_store_counts_bytes_and_forgets_evicted_files(tmp_path):

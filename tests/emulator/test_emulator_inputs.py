@@ -17,9 +17,9 @@ from emulator_api import ASYNC, GENERATION, KEY, Api, emulator_command, image_ur
 
 from wanform.emulator import EmulatorConfig, start
 from wanform.emulator.http.context import EMULATOR
-from wanform.emulator.images.draw import draw_png
+from wanform.emulator.images.draw import Input, draw_png
 from wanform.emulator.images.inputstore import DIRECTORY_PREFIX, InputStore, StoredInput
-from wanform.emulator.images.painter import decode_base, paint
+from wanform.emulator.images.painter import decode_input, paint
 from wanform.emulator.state.tasks import Task
 from wanform.spec.emulator.wire import RESET
 from wanform.spec.models import RESULT_TTL_SECONDS
@@ -59,7 +59,7 @@ async def result(api: Api, task_id: str) -> bytes:
 
 async def test_a_task_holds_a_handle_to_its_input_not_its_bytes(api):
     """The brief keeps a digest and a store; the bytes are in a file named by their sha256."""
-    base = task(api, await api.submit(wan27(images=(uri(IMAGE),)))).brief.base
+    (base,) = task(api, await api.submit(wan27(images=(uri(IMAGE),)))).brief.inputs
     assert isinstance(base, StoredInput)
     assert not [f for f in dataclasses.fields(base) if isinstance(getattr(base, f.name), bytes)]
     assert stored(api) == [hashlib.sha256(IMAGE).hexdigest()]
@@ -68,7 +68,7 @@ async def test_a_task_holds_a_handle_to_its_input_not_its_bytes(api):
 
 async def test_a_text_only_task_stores_nothing(api):
     """Without an input image there is no handle and no file."""
-    assert task(api, await api.submit(wan27())).brief.base is None
+    assert task(api, await api.submit(wan27())).brief.stored == ()
     assert stored(api) == []
 
 
@@ -76,7 +76,7 @@ async def test_identical_inputs_are_stored_once(api):
     """Two tasks sending the same bytes share one file and one handle; other bytes get their own."""
     first = task(api, await api.submit(wan27(images=(uri(IMAGE),))))
     second = task(api, await api.submit(wan27("another prompt", images=(uri(IMAGE),))))
-    assert first.brief.base is second.brief.base
+    assert first.brief.inputs[0] is second.brief.inputs[0]
     assert len(stored(api)) == 1
     await api.submit(wan27(images=(uri(OTHER_IMAGE),)))
     assert len(stored(api)) == 2
@@ -117,13 +117,13 @@ async def test_results_are_drawn_from_the_bytes_the_client_sent(api):
     task_id = await api.submit(wan27(images=(uri(IMAGE),), size="1K"))
     await api.advance(31)
     brief = task(api, task_id).brief
-    image, boxes = decode_base(IMAGE, brief)
+    image, _ = decode_input(IMAGE, (brief.width, brief.height))
     assert image is not None
     expected = draw_png(
-        brief.width, brief.height, brief.seed, brief.prompt, image, boxes, brief.palette, 0
+        brief.width, brief.height, brief.seed, brief.prompt, [Input(image)], brief.palette, 0
     )
     assert await result(api, task_id) == expected
-    assert expected != paint(dataclasses.replace(brief, base=None), 0)
+    assert expected != paint(dataclasses.replace(brief, inputs=(None,)), 0)
 
 
 async def test_a_missing_input_file_is_refused_not_drawn_without_it(api):

@@ -43,6 +43,8 @@ EXPECTED_IDS = {
     "wan2.6.interleave_prompt_extend",
     "errors.wording",
     "task.list_status",
+    "inputs.not_fetched",
+    "watermark.text",
 }
 
 
