@@ -13,6 +13,7 @@ refills it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -62,6 +63,20 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def _plain(value: object) -> object:
+    """`value` (the models table) as JSON data in one order in every process: a set's order, and
+    so its repr, follows the hash seed, which differs from one process to the next."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(item) for item in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 @dataclass
 class Warm:
     """A plan served from the cache, and the warnings validation gave its named recipes."""
@@ -78,7 +93,7 @@ class PlanCache:
         self.path = root / PLAN_CACHE
         self.context = hashlib.sha256(
             canonical(
-                [code_digest(), defaults.file, dict(defaults.values), repr(sorted(models.items()))]
+                [code_digest(), defaults.file, dict(defaults.values), _plain(dict(models))]
             ).encode()
         ).hexdigest()
         self.entries = plancache.read(self.path, self.context)

@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,29 @@ def test_a_bug_in_the_warm_plan_is_raised_not_taken_for_a_cache_miss(ran, monkey
     monkeypatch.setattr(warmplan, "judge", broken)
     with pytest.raises(TypeError, match="a bug in judge"):
         plan(ran, monkeypatch, warm=True)
+
+
+CONTEXT = """\
+from pathlib import Path
+from wanform.runner.gitops.warmplan import PlanCache
+from wanform.runner.recipes.load import NO_DEFAULTS
+from wanform.spec.models import MODELS
+print(PlanCache(Path("."), NO_DEFAULTS, MODELS).context)
+"""
+
+
+@pytest.mark.slow
+def test_the_cache_written_by_one_process_is_read_by_the_next():
+    """The cache's context is the same in processes of different hash seeds (each `wanform plan`
+    is one), so a cache made by one plan serves the next."""
+    contexts = {
+        subprocess.run(
+            [sys.executable, "-c", CONTEXT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(contexts) == 1
