@@ -163,10 +163,14 @@ class PlanCache:
     ) -> Plan | None:
         """Every named job and the jobs they take outputs from, upstream first, when all are
         unchanged."""
-        upstream = {key: {up for _, up, _ in job.get("links", [])} for key, job in jobs.items()}
-        order, stuck = graph.toposort(graph.closure(named, upstream), upstream)
-        if stuck or any(key not in jobs for key in order):
-            return None
+        upstream = {
+            key: {up for _, up, _ in job["links"]} for key, job in jobs.items() if "links" in job
+        }
+        order = named  # no job takes another's output: any order is upstream first
+        if upstream:
+            order, stuck = graph.toposort(graph.closure(named, upstream), upstream)
+            if stuck or any(key not in jobs for key in order):
+                return None
         done: dict[str, PlannedJob] = {}
         for key in order:
             job = jobs[key]
