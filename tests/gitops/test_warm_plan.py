@@ -4,6 +4,7 @@ says, and any change to what a fingerprint depends on takes the full plan again.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -202,6 +203,15 @@ def test_a_bug_in_the_warm_plan_is_raised_not_taken_for_a_cache_miss(ran, monkey
     monkeypatch.setattr(warmplan, "judge", broken)
     with pytest.raises(TypeError, match="a bug in judge"):
         plan(ran, monkeypatch, warm=True)
+
+
+def test_a_plan_leaves_nothing_frozen_from_the_collector(ran, monkeypatch):
+    """A plan freezes what it made to keep the garbage collector off it, and unfreezes it all as
+    it returns, full or warm, so nothing is left out of the collector's reach."""
+    assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+    assert gc.get_freeze_count() == 0
+    assert plan(ran, monkeypatch, warm=True)[0] == Exit.OK
+    assert gc.get_freeze_count() == 0
 
 
 CONTEXT = """\
