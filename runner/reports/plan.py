@@ -74,7 +74,7 @@ def text(plan: Plan, out: TextIO, verbose: bool = False) -> None:
 
 def as_json(plan: Plan, out: TextIO, verbose: bool = False) -> None:
     """The same facts as `text`, every job included, one job a line: json's C encoder writes
-    those (with `indent` it falls back to Python, half a second for 20,000 jobs)."""
+    those (with `indent` it falls back to Python: twice the time, 0.2 s for 20,000 jobs)."""
     jobs = [
         {
             "key": j.key,
