@@ -38,6 +38,7 @@ def build_plan(
     changed is served from the plan cache (wanform.runner.gitops.warmplan)."""
     try:
         lock = load_lock(lock_path)
+        _settle()
         hashes = HashCache(project.root)
         cache = PlanCache(project.root, project.defaults, models)
         _settle()
