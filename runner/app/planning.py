@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,16 +36,31 @@ def build_plan(
     """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
     `target` (`Target.made_on`); InvalidRecipes if a recipe is invalid. A plan in which nothing
     changed is served from the plan cache (wanform.runner.gitops.warmplan)."""
-    lock = load_lock(lock_path)
-    hashes = HashCache(project.root)
-    cache = PlanCache(project.root, project.defaults, models)
-    files, missing = discover(validating.targets(paths, project))
-    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
-    if warm is not None:
+    try:
+        lock = load_lock(lock_path)
+        _settle()
+        hashes = HashCache(project.root)
+        cache = PlanCache(project.root, project.defaults, models)
+        _settle()
+        files, missing = discover(validating.targets(paths, project))
+        warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
+        if warm is not None:
+            hashes.save()
+            return PlanResult(warm.plan, warm.warnings)
+        result = validating.valid(paths, project, models).validation
+        _settle()
+        plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
+        cache.remember(result, plan)
         hashes.save()
-        return PlanResult(warm.plan, warm.warnings)
-    result = validating.valid(paths, project, models).validation
-    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
-    cache.remember(result, plan)
-    hashes.save()
-    return PlanResult(plan, result.report.warnings())
+        return PlanResult(plan, result.report.warnings())
+    finally:
+        gc.unfreeze()
+
+
+def _settle() -> None:
+    """Keep the cyclic garbage collector off what the plan has made so far. The lock, the plan
+    cache and the validated jobs are trees (no cycles to free) kept until the plan ends, and
+    every full collection walked them all again: an eighth of a warm plan's CPU at 20,000 jobs.
+    `build_plan` unfreezes them as it returns, so nothing stays out of the collector's reach; a
+    freeze or unfreeze by another thread meanwhile costs only time."""
+    gc.freeze()

@@ -57,7 +57,7 @@ from wanform.runner.engine.states import (
 )
 from wanform.runner.engine.submission import UnresolvedError, lost_answer
 from wanform.runner.files.areas import within
-from wanform.runner.files.atomic import AtomicFile
+from wanform.runner.files.atomic import AtomicFile, fsync_dir
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
@@ -270,10 +270,12 @@ class ResultWriter:
         }
         unwritten = None
         try:
+            # its folder's fsync makes the names of the job's images durable too: one a job
             await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
             w.state.sidecar = str(w.place.sidecar)
         except OSError as exc:
             unwritten = write_error(w.place.sidecar, exc)
+            await asyncio.to_thread(_names_durable, w.place.directory)
         w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
         await self.journal.record(
             "finished",
@@ -335,7 +337,7 @@ class ResultWriter:
             digest = finish_png(out, texts) if png else file_sha256(out.file)
             out.path = out.path.with_suffix(image_suffix(head))
             size = out.file.seek(0, os.SEEK_END)
-            out.commit()
+            out.commit(durable_name=False)  # made durable with the job's sidecar: `_record`
         except OSError as exc:
             raise write_error(out.path, exc) from None
         return ImageOut(index, str(out.path), digest, size)
@@ -388,6 +390,15 @@ class Spool:
         self.chunks = []
         if self.out is not None:
             self.out.discard()
+
+
+def _names_durable(directory: Path) -> None:
+    """The names of the images written in `directory` made durable; OutputWriteError if they
+    cannot be (the journal then records none of them, and a rerun fetches them again)."""
+    try:
+        fsync_dir(directory)
+    except OSError as exc:
+        raise write_error(directory, exc) from None
 
 
 async def _to_thread_to_its_end(func: Callable[..., T], *args: object) -> T:

@@ -28,14 +28,18 @@ def within(path: str | os.PathLike, areas: Iterable[Path]) -> bool:
     return any(real.is_relative_to(area.resolve()) for area in areas)
 
 
-def link_out(folder: Path, area: Path) -> Path | None:
+def link_out(folder: Path, area: Path, inside: set[Path]) -> Path | None:
     """The first step on the way down from `area` to `folder` (written inside it, without `..`)
-    that a symlink leads out of `area`; None when every step stays in."""
+    that a symlink leads out of `area`; None when every step stays in. `inside` holds the steps
+    known to stay in (a run's folders share theirs), and takes those found to."""
     step = area
     for part in folder.relative_to(area).parts:
         step = step / part
+        if step in inside:
+            continue
         if not within(step, (area,)):
             return step
+        inside.add(step)
     return None
 
 
@@ -43,8 +47,9 @@ def check_links(folders: Iterable[Path], area: Path, name: str) -> None:
     """OutsideError naming the first symlink that leads one of `folders` out of `area` (`name`
     says what `area` is: the project, the output folder)."""
     area = Path(os.path.abspath(area))
+    inside: set[Path] = set()
     for folder in folders:
-        link = link_out(Path(os.path.abspath(folder)), area)
+        link = link_out(Path(os.path.abspath(folder)), area, inside)
         if link is not None:
             shown = link.relative_to(area).as_posix()
             raise OutsideError(

@@ -20,7 +20,8 @@ FILE_MODE = 0o666 & ~_UMASK
 TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.part")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the names in `directory` durable (a rename into it, say)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -46,12 +47,16 @@ class AtomicFile:
     def write(self, data: bytes) -> None:
         self.file.write(data)
 
-    def commit(self) -> None:
+    def commit(self, durable_name: bool = True) -> None:
+        """Make the file `path`, its bytes durable; its name too, unless `durable_name` is false:
+        then the caller fsyncs the folder (`fsync_dir`) before it relies on the name, once for
+        all the files it commits there."""
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.temp, self.path)
-        _fsync_dir(self.path.parent)
+        if durable_name:
+            fsync_dir(self.path.parent)
 
     def discard(self) -> None:
         """Remove the temporary. Closing it may fail again (its buffered bytes cannot be written

@@ -48,10 +48,15 @@ class HashCache:
         self.path = root / HASH_CACHE
         self.entries = _read_hashes(self.path)
         self.dirty = False
+        # for the cache's life (one plan or run), so jobs sharing a file do not repeat them
+        self._keys: dict[FsPath, str] = {}  # a file's path -> its key in `entries`
+        self._inputs: dict[tuple[str, str], FsPath] = {}  # (recipe, `path:` value) -> the file
 
     def file(self, path: FsPath) -> str:
         stat = path.stat()
-        key = os.path.relpath(path, self.root)
+        key = self._keys.get(path)
+        if key is None:
+            key = self._keys[path] = os.path.relpath(path, self.root)
         known = self.entries.get(key)
         if known and known[:2] == (stat.st_size, stat.st_mtime_ns):
             return known[2]
@@ -60,6 +65,13 @@ class HashCache:
         self.entries[key] = (stat.st_size, stat.st_mtime_ns, value)
         self.dirty = True
         return value
+
+    def input(self, recipe: str, value: str) -> str:
+        """`file` of the input a recipe (its absolute path) names with `path: value`."""
+        path = self._inputs.get((recipe, value))
+        if path is None:
+            path = self._inputs[recipe, value] = (FsPath(recipe).parent / value).resolve()
+        return self.file(path)
 
     def save(self) -> None:
         if self.dirty:
@@ -91,7 +103,7 @@ def _image_identity(request: BuiltRequest, index: int, hashes: HashCache) -> str
     """What identifies an input image: its bytes' hash, or for a remote image its URL."""
     ref = request.images[index]
     if ref.kind == "path":
-        return hashes.file((request.job.recipe.abspath.parent / ref.value).resolve())
+        return hashes.input(request.job.recipe.resolved, ref.value)
     if ref.kind == "data":
         uri = datauri.parse(ref.value)
         payload = base64.b64decode(uri.payload if uri else "", validate=False)

@@ -92,9 +92,11 @@ Links = Callable[[CheckedJob, Mapping[str, PlannedJob]], Mapping[BodyPath, str]]
 
 
 def recipe_key(checked: CheckedJob, root: Path) -> str:
-    """The job's key in the lock: recipe path relative to the root, with forward slashes, and job
-    name."""
-    relative = os.path.relpath(checked.job.recipe.abspath, root.resolve())
+    """The job's key in the lock: recipe path relative to `root` (resolved), with forward slashes,
+    and job name."""
+    if checked.job.recipe.root == root:
+        return checked.key  # the recipe's own project root: its path from there is known
+    relative = os.path.relpath(checked.job.recipe.resolved, root)
     return job_key(Path(relative).as_posix(), checked.job.name)
 
 
@@ -217,10 +219,11 @@ def make_plan(
     Jobs are judged in the order given (upstream first), and `links` gives each the identities of
     its inputs made by jobs judged before it."""
     areas = areas or (root,)
+    base = root.resolve()
     planned: list[PlannedJob] = []
     done: dict[str, PlannedJob] = {}
     for checked in jobs:
-        key = recipe_key(checked, root)
+        key = recipe_key(checked, base)
         linked = links(checked, done) if links else None
         planned.append(_verdict(checked, key, lock, root, hashes, areas, target, linked))
         done.setdefault(key, planned[-1])

@@ -82,7 +82,7 @@ def over_budget(
     return None
 
 
-def _output(index: int, file: str, sha256: str, root: Path) -> LockOutput:
+def _output(index: int, file: str, sha256: str, base: Path) -> LockOutput:
     width: int | None = None
     height: int | None = None
     with contextlib.suppress(OSError, ImageProbeError):
@@ -90,15 +90,16 @@ def _output(index: int, file: str, sha256: str, root: Path) -> LockOutput:
         width, height = info.width, info.height
     return {
         "index": index,
-        "path": _relative(file, root),
+        "path": _relative(file, base),
         "sha256": f"sha256:{sha256}",
         "width": width,
         "height": height,
     }
 
 
-def _relative(file: str, root: Path) -> str:
-    return Path(os.path.relpath(os.path.abspath(file), root.resolve())).as_posix()
+def _relative(file: str, base: Path) -> str:
+    """`file`'s path from `base` (the resolved root), with forward slashes."""
+    return Path(os.path.relpath(os.path.abspath(file), base)).as_posix()
 
 
 def _sha256(path: str | Path) -> str | None:
@@ -115,10 +116,11 @@ def record(
 ) -> None:
     """Write a lock entry for every job that ended with images (or was already done); others keep
     theirs."""
+    base = root.resolve()
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
-        outputs = [_output(image.index, image.file, image.sha256, root) for image in state.images]
+        outputs = [_output(image.index, image.file, image.sha256, base) for image in state.images]
         failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
@@ -128,7 +130,7 @@ def record(
             finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
             outputs=outputs,
             failures=failures,
-            sidecar=_relative(state.sidecar, root) if state.sidecar else None,
+            sidecar=_relative(state.sidecar, base) if state.sidecar else None,
             sidecar_sha256=_sha256(state.sidecar) if state.sidecar else None,
             state=state.outcome or PARTIAL,
         )

@@ -13,6 +13,7 @@ refills it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -62,6 +63,20 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def _plain(value: object) -> object:
+    """`value` (the models table) as JSON data in one order in every process: a set's order, and
+    so its repr, follows the hash seed, which differs from one process to the next."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(item) for item in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 @dataclass
 class Warm:
     """A plan served from the cache, and the warnings validation gave its named recipes."""
@@ -78,13 +93,22 @@ class PlanCache:
         self.path = root / PLAN_CACHE
         self.context = hashlib.sha256(
             canonical(
-                [code_digest(), defaults.file, dict(defaults.values), repr(sorted(models.items()))]
+                [code_digest(), defaults.file, dict(defaults.values), _plain(dict(models))]
             ).encode()
         ).hexdigest()
         self.entries = plancache.read(self.path, self.context)
+        self._folders: dict[Path, str] = {}  # a folder -> its resolved path from the root
 
     def _name(self, path: Path) -> str:
-        return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+        """The resolved path of a file from the root, with forward slashes; its folder resolved
+        once for all the files in it (thousands of recipes), the file itself when a link."""
+        if path.is_symlink():
+            return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            resolved = os.path.relpath(path.parent.resolve(), self.root)
+            folder = self._folders[path.parent] = Path(resolved).as_posix()
+        return path.name if folder == "." else f"{folder}/{path.name}"
 
     def _held(self, path: Path, hashes: HashCache) -> PlanEntry | None:
         """The entry of a recipe whose bytes and local inputs are as remembered."""
@@ -139,10 +163,14 @@ class PlanCache:
     ) -> Plan | None:
         """Every named job and the jobs they take outputs from, upstream first, when all are
         unchanged."""
-        upstream = {key: {up for _, up, _ in job.get("links", [])} for key, job in jobs.items()}
-        order, stuck = graph.toposort(graph.closure(named, upstream), upstream)
-        if stuck or any(key not in jobs for key in order):
-            return None
+        upstream = {
+            key: {up for _, up, _ in job["links"]} for key, job in jobs.items() if "links" in job
+        }
+        order = named  # no job takes another's output: any order is upstream first
+        if upstream:
+            order, stuck = graph.toposort(graph.closure(named, upstream), upstream)
+            if stuck or any(key not in jobs for key in order):
+                return None
         done: dict[str, PlannedJob] = {}
         for key in order:
             job = jobs[key]
@@ -166,16 +194,21 @@ class PlanCache:
     def remember(self, result: Validation, plan: Plan) -> None:
         """Hold every named recipe that validated clean of anything but warnings in its own
         file, with the fingerprints `plan` gave its jobs."""
-        recipes: dict[Path, tuple[Recipe, list[CheckedJob]]] = {}
+        recipes: dict[str, tuple[Recipe, list[CheckedJob]]] = {}
         for checked in result.jobs:
             recipe = checked.job.recipe
-            recipes.setdefault(recipe.abspath, (recipe, []))[1].append(checked)
+            recipes.setdefault(recipe.resolved, (recipe, []))[1].append(checked)
         shown = {recipe.file for recipe, _ in recipes.values()}
         if any(f.location.file not in shown for f in result.report.findings):
             return  # a finding placed elsewhere (a default's line) cannot be told to one recipe
         planned = {job.key: job for job in plan.jobs}
+        warnings: dict[str, list[WarningRow]] = {}
+        for f in result.report.warnings():
+            row = (f.location.line, f.location.column, f.problem.code, f.problem.message)
+            warnings.setdefault(f.location.file, []).append(row)
         for recipe, jobs in recipes.values():
-            entry = _entry(recipe, jobs, planned, result, self._name)
+            found = warnings.get(recipe.file, [])
+            entry = _entry(recipe, jobs, planned, result, self._name, found)
             if entry is not None:
                 self.entries[self._name(recipe.abspath)] = entry
         self.entries = {
@@ -190,10 +223,11 @@ def _entry(
     planned: Mapping[str, PlannedJob],
     result: Validation,
     name: Callable[[Path], str],
+    warnings: list[WarningRow],
 ) -> PlanEntry | None:
     if recipe.file in result.invalid or not recipe.located.source:
         return None
-    inputs: dict[str, str] = {}
+    files: dict[str, str] = {}  # `path:` value -> the file's identity
     rows: list[PlanJob] = []
     for checked in jobs:
         job = planned.get(checked.key)
@@ -204,7 +238,7 @@ def _entry(
         request = checked.request
         for ref in request.images:
             if ref.kind == "path" and ref.body_path not in linked:
-                inputs[name(recipe.abspath.parent / ref.value)] = images[ref.body_path]
+                files[ref.value] = images[ref.body_path]
         row: PlanJob = {"key": checked.key, "model": request.spec.name, "images": billable(request)}
         if checked.links:
             local = {path: value for path, value in images.items() if path not in linked}
@@ -213,15 +247,14 @@ def _entry(
         else:
             row["digest"] = job.fingerprint.digest
         rows.append(row)
-    warnings: list[WarningRow] = [
-        (f.location.line, f.location.column, f.problem.code, f.problem.message)
-        for f in result.report.warnings()
-        if f.location.file == recipe.file
-    ]
+    folder = recipe.abspath.parent
+    inputs = {name(folder / value): identity for value, identity in files.items()}
     return {"source": recipe.located.source, "inputs": inputs, "warnings": warnings, "jobs": rows}
 
 
 def _warnings(path: Path, entry: PlanEntry) -> list[Finding]:
+    if not entry["warnings"]:
+        return []
     shown = display_path(path)
     return [
         Finding(Location(shown, line, column), Problem(code, message, severity="warning"))

@@ -44,11 +44,11 @@ class ImageFiles:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, int, int], ImageInfo | ImageProbeError] = {}
-        self._paths: dict[tuple[FsPath, str], tuple[FsPath | None, Problem | None]] = {}
+        self._paths: dict[tuple[str, str], tuple[FsPath | None, Problem | None]] = {}
 
     def local_path(self, recipe: Recipe, value: str) -> tuple[FsPath | None, Problem | None]:
         """The file a `path:` names, confined to the project root."""
-        key = (recipe.abspath, value)
+        key = (recipe.resolved, value)
         if key not in self._paths:
             self._paths[key] = self._resolve(recipe, value)
         return self._paths[key]
@@ -336,7 +336,7 @@ def _check_linked(
         return declared_image(upstream.request, upstream.infos)
 
     result = check_job(job, files, models, linked)
-    body_paths = {ref.recipe_path: ref.body_path for ref in result.request.images}
+    body_paths = {ref.recipe_path: ref.body_path for ref in result.request.images} if refs else {}
     for ref, up in refs:
         problem = up if isinstance(up, Problem) else None
         if isinstance(up, str):
@@ -377,6 +377,8 @@ def _report_recipe(recipe: Recipe, jobs: list[CheckedJob], result: Validation) -
             found.setdefault(key, (location, problem, []))[2].append(checked.job.name)
         if not checked.ok:
             result.invalid.add(shown)
+    if not found:
+        return  # and the recipe's locations are not read (that parses it again)
     matrix = recipe.data.get("matrix") or {}
     at_matrix_values = {
         (shown, where.line, where.column)

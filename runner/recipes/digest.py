@@ -7,6 +7,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.spec.problems import Path
@@ -17,19 +18,22 @@ def canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _set(body: dict, path: Path | list, value: str) -> None:
-    target = body
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-
-
 def identified(body: dict, identities: Mapping[Path, str]) -> dict:
-    """A copy of a request body with each image replaced by its identity (content hash or URL)."""
-    body = copy.deepcopy(body)
+    """A copy of a request body with each image replaced by its identity (content hash or URL).
+    Only the objects and lists on the way to an image are copied (a deep copy of every body cost
+    a plan of 20,000 jobs 0.15 s of CPU): the rest is shared with `body`, so change neither."""
+    top = dict(body)
+    copied = {id(top)}
     for path, identity in identities.items():
-        _set(body, path, identity)
-    return body
+        target: Any = top
+        for part in path[:-1]:
+            child = target[part]
+            if id(child) not in copied:
+                child = target[part] = copy.copy(child)
+                copied.add(id(child))
+            target = child
+        target[path[-1]] = identity
+    return top
 
 
 def body_digest(body: dict) -> str:

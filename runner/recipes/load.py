@@ -60,15 +60,15 @@ class Recipe:
     root: FsPath
     located: Located
     defaults: Defaults = NO_DEFAULTS
+    relative: str = field(init=False)  # the path from the project root, in the platform's spelling
+
+    def __post_init__(self) -> None:
+        # once: every job's key (read many times by validation and the plan) is made from it
+        self.relative = os.path.relpath(self.resolved, self.root)
 
     @property
     def abspath(self) -> FsPath:
         return FsPath(self.resolved)
-
-    @property
-    def relative(self) -> str:
-        """The recipe's path from the project root, in the platform's spelling."""
-        return os.path.relpath(self.resolved, self.root)
 
     @property
     def data(self) -> dict:

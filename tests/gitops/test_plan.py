@@ -3,6 +3,7 @@ disk."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -14,9 +15,10 @@ from PIL import Image
 
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.lockfile import LockFile, LockFileError, merge
-from wanform.runner.gitops.plan import lock_entry, make_plan
+from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan
 from wanform.runner.recipes.check import validate_paths
 from wanform.runner.recipes.graph import shard_chains
+from wanform.runner.reports.plan import as_json
 
 RECIPE = """model: wan2.7-image
 prompt: Put a hat on the cat.
@@ -271,3 +273,18 @@ def test_plan_against_a_damaged_lock_entry_names_it_without_a_traceback(project:
     assert done.returncode == 1, done.stderr
     assert "job recipes/cat.yaml::cat: outputs[0]: path is not a string" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_json_plan_lists_one_job_a_line() -> None:
+    """`plan -o json` writes each job on a line of its own, in the document it parses to."""
+    jobs = [
+        PlannedJob("a.yaml::a", "new", "wan2.7-image", 1, 1),
+        PlannedJob("b.yaml::b", "orphaned", ""),
+    ]
+    out = io.StringIO()
+    as_json(Plan(jobs), out)
+    lines = out.getvalue().splitlines()
+    assert lines[1] == '  "jobs": [' and lines[4] == "  ],"
+    assert [json.loads(line.rstrip(",")) for line in lines[2:4]] == json.loads(out.getvalue())[
+        "jobs"
+    ]

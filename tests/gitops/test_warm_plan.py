@@ -4,9 +4,12 @@ says, and any change to what a fingerprint depends on takes the full plan again.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -200,3 +203,38 @@ def test_a_bug_in_the_warm_plan_is_raised_not_taken_for_a_cache_miss(ran, monkey
     monkeypatch.setattr(warmplan, "judge", broken)
     with pytest.raises(TypeError, match="a bug in judge"):
         plan(ran, monkeypatch, warm=True)
+
+
+def test_a_plan_leaves_nothing_frozen_from_the_collector(ran, monkeypatch):
+    """A plan freezes what it made to keep the garbage collector off it, and unfreezes it all as
+    it returns, full or warm, so nothing is left out of the collector's reach."""
+    assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+    assert gc.get_freeze_count() == 0
+    assert plan(ran, monkeypatch, warm=True)[0] == Exit.OK
+    assert gc.get_freeze_count() == 0
+
+
+CONTEXT = """\
+from pathlib import Path
+from wanform.runner.gitops.warmplan import PlanCache
+from wanform.runner.recipes.load import NO_DEFAULTS
+from wanform.spec.models import MODELS
+print(PlanCache(Path("."), NO_DEFAULTS, MODELS).context)
+"""
+
+
+@pytest.mark.slow
+def test_the_cache_written_by_one_process_is_read_by_the_next():
+    """The cache's context is the same in processes of different hash seeds (each `wanform plan`
+    is one), so a cache made by one plan serves the next."""
+    contexts = {
+        subprocess.run(
+            [sys.executable, "-c", CONTEXT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(contexts) == 1

@@ -4,6 +4,7 @@ jobs share their writes and fsyncs."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 from pathlib import Path
@@ -12,7 +13,10 @@ import pytest
 from runner_kit import SEEDS, run
 
 from wanform.runner.api.client import Client
+from wanform.runner.engine import results
 from wanform.runner.engine.journal import Journal
+from wanform.runner.files import atomic
+from wanform.runner.files.atomic import AtomicFile
 
 
 class Durable:
@@ -103,3 +107,73 @@ async def test_a_bug_while_writing_reaches_the_waiting_job(tmp_path, monkeypatch
         with pytest.raises(RuntimeError, match="a bug"):
             await asyncio.wait_for(journal.record("submitted", "a", task_id="t1"), timeout=30)
         await asyncio.wait_for(journal.drained(), timeout=30)
+
+
+TWO_IMAGES = """\
+model: wan2.7-image
+prompt: A red fox in the snow.
+n: 2
+seed: 1
+"""
+
+
+def watch_steps(monkeypatch) -> list[tuple[str, str]]:
+    """Files committed, folders fsynced and jobs recorded finished, in the order they happen."""
+    steps: list[tuple[str, str]] = []
+    real_commit, real_fsync_dir, real_record = AtomicFile.commit, atomic.fsync_dir, Journal.record
+
+    def commit(self, *args, **kwargs):
+        real_commit(self, *args, **kwargs)
+        steps.append(("committed", self.path.name))
+
+    def fsync_dir(directory):
+        real_fsync_dir(directory)
+        steps.append(("folder synced", directory.name))
+
+    async def record(self, event, job, **fields):
+        if event == "finished":
+            steps.append(("journal", event))
+        return await real_record(self, event, job, **fields)
+
+    monkeypatch.setattr(AtomicFile, "commit", commit)
+    monkeypatch.setattr(atomic, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(results, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(Journal, "record", record)
+    return steps
+
+
+async def test_a_jobs_image_names_are_durable_in_one_folder_fsync_before_the_journal_has_them(
+    project, emulators, monkeypatch
+):
+    """The images and sidecar of a job are renamed into its folder, which is fsynced once for
+    them all, before the journal records the job finished with its images."""
+    emulator = await emulators()
+    project.recipe("fox", TWO_IMAGES)
+    steps = watch_steps(monkeypatch)
+    done = await run(project, emulator)
+    assert done.result.exit_code == 0, done.err
+    assert sorted(steps[:2]) == [("committed", "fox-1.png"), ("committed", "fox-2.png")]
+    # the sidecar's commit syncs the folder (logged before its own commit returns)
+    assert steps[2:5] == [
+        ("folder synced", "fox"),
+        ("committed", "fox.json"),
+        ("journal", "finished"),
+    ]
+
+
+async def test_without_a_sidecar_the_image_names_are_still_durable_before_the_journal(
+    project, emulators, monkeypatch
+):
+    """A sidecar that cannot be written leaves the images' folder to be fsynced on its own,
+    still before the journal records them."""
+    emulator = await emulators()
+    project.recipe("fox", TWO_IMAGES)
+    steps = watch_steps(monkeypatch)
+
+    def full(path, provenance):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(results, "write_sidecar", full)
+    await run(project, emulator)
+    assert sorted(steps[:2]) == [("committed", "fox-1.png"), ("committed", "fox-2.png")]
+    assert steps[2:4] == [("folder synced", "fox"), ("journal", "finished")]
