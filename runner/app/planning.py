@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from wanform.runner.app import validating
-from wanform.runner.app.errors import LockError
+from wanform.runner.app.errors import LockError, StartError
 from wanform.runner.app.results import PlanResult
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.links import plan_chained
 from wanform.runner.gitops.lockfile import LockFile, LockFileError
+from wanform.runner.gitops.project import look_up_outputs
 from wanform.runner.gitops.warmplan import PlanCache
 from wanform.runner.recipes.load import discover
 from wanform.runner.recipes.projectfile import ProjectFile
+from wanform.runner.storage.errors import StoreError
+from wanform.runner.storage.s3 import Store
 from wanform.spec.models import ModelSpec
 
 
@@ -31,12 +34,19 @@ def build_plan(
     lock_path: Path,
     models: Mapping[str, ModelSpec],
     target: str,
+    store: Store | None = None,
 ) -> PlanResult:
     """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
     `target` (`Target.made_on`); InvalidRecipes if a recipe is invalid. A plan in which nothing
-    changed is served from the plan cache (wanform.runner.gitops.warmplan)."""
+    changed is served from the plan cache (wanform.runner.gitops.warmplan). Outputs in `store`
+    are looked up first, all at once, by HEAD requests."""
     lock = load_lock(lock_path)
     hashes = HashCache(project.root)
+    if store is not None:
+        try:
+            look_up_outputs(lock, hashes, store)
+        except StoreError as exc:
+            raise StartError(exc.line()) from None
     cache = PlanCache(project.root, project.defaults, models)
     files, missing = discover(validating.targets(paths, project))
     warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)

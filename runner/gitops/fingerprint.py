@@ -41,6 +41,8 @@ class HashCache:
         self.path = root / HASH_CACHE
         self.entries = _read_hashes(self.path)
         self.dirty = False
+        # the digests stored objects' metadata gave just before a plan, by URI (None: gone)
+        self.stored: dict[str, str | None] = {}
 
     def file(self, path: FsPath) -> str:
         stat = path.stat()

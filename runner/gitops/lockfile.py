@@ -32,6 +32,7 @@ class LockOutput(TypedDict, total=False):
     sha256: str  # `sha256:<hex>` of the bytes written
     width: int | None
     height: int | None
+    bytes: int  # of an object in a store (a file's size is on disk beside it)
 
 
 class LockEntry(TypedDict, total=False):
@@ -81,6 +82,7 @@ OUTPUT_FIELDS = {
     "sha256": (_STR,),
     "width": (_INT, _NONE),
     "height": (_INT, _NONE),
+    "bytes": (_INT,),
 }
 FAILURE_FIELDS = {"index": (_INT,), "code": (_STR,), "message": (_STR,)}
 

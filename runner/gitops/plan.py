@@ -21,6 +21,7 @@ from wanform.runner.gitops.lockfile import (
 )
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.storage.location import is_stored
 from wanform.spec.checks import request_mode
 from wanform.spec.models import MODELS
 from wanform.spec.problems import Path as BodyPath
@@ -110,13 +111,27 @@ def _output_drift(
     drift = []
     for output in entry.get("outputs", []):
         path = root / output["path"]
-        if not within(path, areas):
+        if is_stored(output["path"]):
+            drift += _object_drift(output, hashes.stored)
+        elif not within(path, areas):
             drift.append(f"output outside the project and the output folder: {output['path']}")
         elif not path.is_file():
             drift.append(f"output missing: {output['path']}")
         elif hashes.file(path) != output.get("sha256"):
             drift.append(f"output modified: {output['path']}")
     return drift
+
+
+def _object_drift(output: LockOutput, stored: Mapping[str, str | None]) -> list[str]:
+    """An output in a store that is gone or no longer what was made, by its metadata's digest."""
+    uri = output["path"]
+    if uri not in stored:
+        return [f"output not in the output store: {uri}"]
+    if stored[uri] is None:
+        return [f"output missing: {uri}"]
+    if stored[uri] != output.get("sha256"):
+        return [f"output modified: {uri}"]
+    return []
 
 
 def _verdict(

@@ -8,7 +8,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+from wanform.runner.engine.states import (
+    PARTIAL,
+    SKIPPED,
+    SUCCEEDED,
+    ImageOut,
+    JobState,
+    RunResult,
+)
 from wanform.runner.files.areas import within
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.gitops.fingerprint import HashCache
@@ -22,6 +29,8 @@ from wanform.runner.gitops.lockfile import (
 from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.storage.location import is_stored
+from wanform.runner.storage.s3 import Store, wait_for
 from wanform.spec.imageprobe import ImageProbeError, probe_file
 
 RECORDED = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
@@ -82,27 +91,46 @@ def over_budget(
     return None
 
 
-def _output(index: int, file: str, sha256: str, root: Path) -> LockOutput:
-    width: int | None = None
-    height: int | None = None
-    with contextlib.suppress(OSError, ImageProbeError):
-        info = probe_file(file)
-        width, height = info.width, info.height
-    return {
-        "index": index,
-        "path": _relative(file, root),
-        "sha256": f"sha256:{sha256}",
+def _output(image: ImageOut, root: Path, before: LockEntry) -> LockOutput:
+    """An image as the lock records it: its path (or an object's URI), digest and pixel size."""
+    width, height = image.pixels or (None, None)
+    if is_stored(image.file):
+        path = image.file
+        if image.pixels is None:  # skipped as done: the size the lock recorded of these bytes
+            same = [o for o in before.get("outputs", []) if o.get("path") == path]
+            if same and same[0].get("sha256") == f"sha256:{image.sha256}":
+                width, height = same[0].get("width"), same[0].get("height")
+    else:
+        path = _relative(image.file, root)
+        with contextlib.suppress(OSError, ImageProbeError):
+            info = probe_file(image.file)
+            width, height = info.width, info.height
+    output: LockOutput = {
+        "index": image.index,
+        "path": path,
+        "sha256": f"sha256:{image.sha256}",
         "width": width,
         "height": height,
     }
+    if is_stored(path):
+        output["bytes"] = image.bytes
+    return output
 
 
 def _relative(file: str, root: Path) -> str:
     return Path(os.path.relpath(os.path.abspath(file), root.resolve())).as_posix()
 
 
+def _sidecar_path(sidecar: str | None, root: Path) -> str | None:
+    if sidecar is None or is_stored(sidecar):
+        return sidecar
+    return _relative(sidecar, root)
+
+
 def _sha256(path: str | Path) -> str | None:
-    """`sha256:<hex>` of a file's bytes, None when it cannot be read."""
+    """`sha256:<hex>` of a file's bytes, None when it cannot be read (or is in a store)."""
+    if is_stored(str(path)):
+        return None
     try:
         with open(path, "rb") as f:
             return f"sha256:{file_sha256(f)}"
@@ -118,7 +146,8 @@ def record(
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
-        outputs = [_output(image.index, image.file, image.sha256, root) for image in state.images]
+        before = lock.jobs.get(job.key, {})
+        outputs = [_output(image, root, before) for image in state.images]
         failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
@@ -128,7 +157,7 @@ def record(
             finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
             outputs=outputs,
             failures=failures,
-            sidecar=_relative(state.sidecar, root) if state.sidecar else None,
+            sidecar=_sidecar_path(state.sidecar, root),
             sidecar_sha256=_sha256(state.sidecar) if state.sidecar else None,
             state=state.outcome or PARTIAL,
         )
@@ -147,7 +176,7 @@ def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
     paths are taken from `root`)."""
     for key, entry in sorted(lock.jobs.items()):
         for path, _ in recorded_files(entry):
-            if not (path and within(root / path, areas)):
+            if not (path and (is_stored(path) or within(root / path, areas))):
                 raise LockFileError(
                     f"{lock.path}: job {key} records {path!r}, which is outside the project "
                     "and the output folder"
@@ -197,6 +226,17 @@ def prune(lock: LockFile, plan: Plan, root: Path, out: Path) -> Pruned:
     return Pruned(removed, kept)
 
 
+def look_up_outputs(lock: LockFile, hashes: HashCache, store: Store) -> None:
+    """The digests of the lock's outputs in `store`, by HEAD requests in parallel, for the plan."""
+    uris = [
+        o["path"]
+        for entry in lock.jobs.values()
+        for o in entry.get("outputs", [])
+        if store.location.key_of(o["path"]) is not None
+    ]
+    hashes.stored.update(wait_for(lambda: store.digests(uris)))
+
+
 @dataclass
 class Project:
     """A project's lock file and image-hash cache, for the length of one run."""
@@ -205,6 +245,7 @@ class Project:
     lock: LockFile
     hashes: HashCache
     out: Path
+    store: Store | None = None  # where the images are, when `out` is the stage of a store
 
     @property
     def areas(self) -> tuple[Path, ...]:
@@ -212,15 +253,18 @@ class Project:
         return (self.root, self.out)
 
     @classmethod
-    def open(cls, root: Path, lock_path: Path, out: Path) -> Project:
+    def open(cls, root: Path, lock_path: Path, out: Path, store: Store | None = None) -> Project:
         """Read the lock; LockFileError if it cannot be read or records a path outside the root
         and `out`."""
         lock = LockFile.load(lock_path)
         check_confined(lock, root, (root, out))
-        return cls(root, lock, HashCache(root), out)
+        return cls(root, lock, HashCache(root), out, store)
 
     def plan(self, jobs: list[CheckedJob], target: str) -> Plan:
-        """The plan of `jobs` run on `target` (`Target.made_on`) against the lock."""
+        """The plan of `jobs` run on `target` (`Target.made_on`) against the lock (its outputs
+        in the store looked up first, all at once)."""
+        if self.store is not None:
+            look_up_outputs(self.lock, self.hashes, self.store)
         return plan_chained(
             jobs, self.lock, self.root, self.hashes, target=target, areas=self.areas
         )
