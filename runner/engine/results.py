@@ -290,7 +290,8 @@ class ResultWriter:
             unwritten = write_error(w.place.sidecar, exc)
         if unwritten is None and self.store is not None:
             try:
-                w.state.sidecar = (await self._stored(w.place.sidecar)).file
+                stored = await self._stored(w.place.sidecar)
+                w.state.sidecar, w.state.sidecar_sha256 = stored.file, f"sha256:{stored.sha256}"
             except NotStored as exc:
                 unwritten = exc
         w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]

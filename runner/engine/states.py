@@ -101,6 +101,7 @@ class JobState:
     error: WanformError | None = None
     notices: Sequence[str] = ()
     sidecar: str | None = None
+    sidecar_sha256: str | None = None  # `sha256:<hex>` of a sidecar in a store (not on disk)
 
     @property
     def label(self) -> str:

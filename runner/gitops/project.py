@@ -4,6 +4,7 @@ the lock."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +159,8 @@ def record(
             outputs=outputs,
             failures=failures,
             sidecar=_sidecar_path(state.sidecar, root),
-            sidecar_sha256=_sha256(state.sidecar) if state.sidecar else None,
+            sidecar_sha256=state.sidecar_sha256
+            or (_sha256(state.sidecar) if state.sidecar else None),
             state=state.outcome or PARTIAL,
         )
 
@@ -207,13 +209,35 @@ def _why_kept(file: Path, sha256: str | None, out: Path) -> str | None:
     return None
 
 
-def prune(lock: LockFile, plan: Plan, root: Path, out: Path) -> Pruned:
+async def _prune_object(uri: str, sha256: str | None, store: Store | None) -> str | None:
+    """Delete an orphan's object when it is still the bytes wanform put under the store's prefix;
+    else why it is kept ("" when it is gone already)."""
+    if store is None or store.location.key_of(uri) is None:
+        return "not under the output store's prefix"
+    if not sha256:
+        return "the lock records no sha256 for it"
+    found = await store.content_digest(uri)  # its bytes: metadata may outlive an overwrite
+    if found is None:
+        return ""
+    if found != sha256:
+        return "its bytes are not the ones wanform wrote"
+    await store.delete(uri)
+    return None
+
+
+def prune(lock: LockFile, plan: Plan, root: Path, out: Path, store: Store | None = None) -> Pruned:
     """Drop orphaned entries from the lock and delete the files they recorded that are still what
-    wanform wrote in `out`; anything else an orphan names is kept, and listed with why."""
+    wanform wrote in `out` (the objects still what it put under `store`'s prefix); anything else
+    an orphan names is kept, and listed with why."""
     removed, kept = [], []
     for job in plan.orphaned():
         entry = lock.jobs.pop(job.key, {})
         for path, sha256 in recorded_files(entry):
+            if is_stored(path):
+                reason = wait_for(functools.partial(_prune_object, path, sha256, store))
+                removed += [path] if reason is None else []
+                kept += [(path, reason)] if reason else []
+                continue
             file = root / path if path else None
             if file is None or not (file.exists() or file.is_symlink()):
                 continue  # nothing on disk to delete or keep
@@ -286,7 +310,11 @@ class Project:
         }
         relinked(jobs, plan, self.lock, made, self.hashes)
         record(self.lock, jobs, result.jobs, self.root, target)
-        pruned = prune(self.lock, plan, self.root, self.out) if prune_orphans else Pruned([], [])
+        pruned = (
+            prune(self.lock, plan, self.root, self.out, self.store)
+            if prune_orphans
+            else Pruned([], [])
+        )
         self.lock.save()
         self.hashes.save()
         return pruned

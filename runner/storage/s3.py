@@ -149,6 +149,20 @@ class Store:
         value = found.attributes.get(SHA256)
         return f"sha256:{value}" if value else None
 
+    async def content_digest(self, uri: str) -> str | None:
+        """`sha256:<hex>` of an object's bytes, read through (not its metadata's word); None when
+        it is gone."""
+        digest = hashlib.sha256()
+        try:
+            found = await _obstore().get_async(self.client, self._key(uri))
+            async for chunk in found.stream(min_chunk_size=1 << 20):
+                digest.update(bytes(chunk))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise translate(exc, StoreError, f"cannot read {uri}") from None
+        return f"sha256:{digest.hexdigest()}"
+
     async def digests(self, uris: Iterable[str]) -> dict[str, str | None]:
         """`digest` of each object, HEADS_AT_ONCE requests at a time."""
         gate = asyncio.Semaphore(HEADS_AT_ONCE)
