@@ -14,10 +14,10 @@ from wanform.runner.app.errors import DestinationError, SettingError
 from wanform.runner.engine.guard import STATE_DIR
 from wanform.runner.storage.errors import StoreError
 from wanform.runner.storage.location import Location, is_stored
-from wanform.runner.storage.s3 import STAGE, Store, StoreSettings
 
 if TYPE_CHECKING:
     from wanform.runner.recipes.projectfile import ProjectFile
+    from wanform.runner.storage.s3 import Store
 
 
 def target_of(
@@ -37,6 +37,8 @@ def store_of(project: ProjectFile, out: str, env: Mapping[str, str]) -> Store | 
     in `.wanform/`), None for a folder; SettingError when it cannot be used as written."""
     if not is_stored(out):
         return None
+    from wanform.runner.storage.s3 import STAGE, Store, StoreSettings  # here: folders need no loop
+
     storage = StoreSettings(project.storage.get("endpoint"), project.storage.get("region"))
     try:
         location = Location.parse(out)

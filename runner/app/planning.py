@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wanform.runner.app import validating
 from wanform.runner.app.errors import LockError, StartError
@@ -11,13 +12,15 @@ from wanform.runner.app.results import PlanResult
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.links import plan_chained
 from wanform.runner.gitops.lockfile import LockFile, LockFileError
-from wanform.runner.gitops.project import look_up_outputs
+from wanform.runner.gitops.plan import look_up_outputs
 from wanform.runner.gitops.warmplan import PlanCache
 from wanform.runner.recipes.load import discover
 from wanform.runner.recipes.projectfile import ProjectFile
 from wanform.runner.storage.errors import StoreError
-from wanform.runner.storage.s3 import Store
 from wanform.spec.models import ModelSpec
+
+if TYPE_CHECKING:
+    from wanform.runner.storage.s3 import Store
 
 
 def load_lock(path: Path) -> LockFile:

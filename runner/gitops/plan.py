@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.targets import DASHSCOPE
@@ -22,6 +23,9 @@ from wanform.runner.gitops.lockfile import (
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.storage.location import is_stored
+
+if TYPE_CHECKING:
+    from wanform.runner.storage.s3 import Store
 from wanform.spec.checks import request_mode
 from wanform.spec.models import MODELS
 from wanform.spec.problems import Path as BodyPath
@@ -214,6 +218,19 @@ def _unfinished(job: PlannedJob, entry: LockEntry, failures: list[FailureRecord]
     else:
         job.status, job.images, job.expected = PARTIAL, 0, 0
         job.reasons.append("not rerun: it would fail and bill again; --force reruns it")
+
+
+def look_up_outputs(lock: LockFile, hashes: HashCache, store: Store) -> None:
+    """The digests of the lock's outputs in `store`, by HEAD requests in parallel, for the plan."""
+    uris = [
+        o["path"]
+        for entry in lock.jobs.values()
+        for o in entry.get("outputs", [])
+        if store.location.key_of(o["path"]) is not None
+    ]
+    from wanform.runner.storage.s3 import wait_for  # here: a plan without a store needs no loop
+
+    hashes.stored.update(wait_for(lambda: store.digests(uris)))
 
 
 def make_plan(

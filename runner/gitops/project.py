@@ -27,7 +27,7 @@ from wanform.runner.gitops.lockfile import (
     LockFileError,
     LockOutput,
 )
-from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry
+from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry, look_up_outputs
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.storage.location import is_stored
@@ -248,17 +248,6 @@ def prune(lock: LockFile, plan: Plan, root: Path, out: Path, store: Store | None
             else:
                 kept.append((str(path), reason))
     return Pruned(removed, kept)
-
-
-def look_up_outputs(lock: LockFile, hashes: HashCache, store: Store) -> None:
-    """The digests of the lock's outputs in `store`, by HEAD requests in parallel, for the plan."""
-    uris = [
-        o["path"]
-        for entry in lock.jobs.values()
-        for o in entry.get("outputs", [])
-        if store.location.key_of(o["path"]) is not None
-    ]
-    hashes.stored.update(wait_for(lambda: store.digests(uris)))
 
 
 @dataclass

@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from wanform.runner.files.atomic import AtomicFile
-from wanform.runner.storage.credentials import credentials
 from wanform.runner.storage.errors import StoreAccess, StoreError, StoreSetting
 from wanform.runner.storage.location import Location, StoredImage
 
@@ -103,6 +102,8 @@ class Store:
     @property
     def client(self) -> Any:
         if self._client is None:
+            from wanform.runner.storage.credentials import credentials
+
             s3 = importlib.import_module("obstore.store")
             config = {**self._config, **credentials(self._env)}
             endpoint = urlsplit(config.get("endpoint") or "")

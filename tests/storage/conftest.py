@@ -102,13 +102,16 @@ def bucket(s3_server: S3Server) -> str:
 
 class Proxy:
     """A TCP proxy to `upstream` on a port of its own; `cut()` drops every connection, open and
-    new, until `mend()`."""
+    new, until `mend()`; with `stall_on` set, the first request holding those bytes is passed on
+    only in part, then held (`stalled` is set) until the proxy closes."""
 
     def __init__(self, upstream: int) -> None:
         self.upstream = upstream
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.broken = threading.Event()
+        self.stall_on: bytes | None = None
+        self.stalled = threading.Event()
         self.open: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -147,13 +150,18 @@ class Proxy:
                 continue
             with self.lock:
                 self.open += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, up in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, up), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, up: bool) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(1 << 16):
                 if self.broken.is_set():
+                    break
+                if up and self.stall_on and self.stall_on in data and not self.stalled.is_set():
+                    sink.sendall(data[: len(data) // 2])
+                    self.stalled.set()
+                    self.broken.wait()
                     break
                 sink.sendall(data)
         _close(source)

@@ -86,7 +86,7 @@ class StoreProject:
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
-    def keys(self) -> list[str]:
+    def objects(self) -> list[str]:
         listed = self.s3.list_objects_v2(Bucket=self.bucket)
         return sorted(o["Key"] for o in listed.get("Contents", []))
 

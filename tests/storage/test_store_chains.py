@@ -44,7 +44,7 @@ def test_a_downstream_job_takes_its_upstream_image_from_the_store(chain):
     chain.delete("shots/scene-edit/scene-edit-1.png")
     again = chain.wanform("run", "--job", "scene-edit")
     assert again.exit_code == 0, again.output
-    assert "shots/scene-edit/scene-edit-1.png" in chain.keys()
+    assert "shots/scene-edit/scene-edit-1.png" in chain.objects()
 
 
 def test_an_upstream_object_changed_in_the_store_is_never_sent(chain):
@@ -68,7 +68,7 @@ def test_prune_deletes_only_unchanged_objects_under_the_prefix(chain):
     (chain.root / "recipes" / "edit.yaml").unlink()
     pruned = chain.wanform("run", "--prune")
     assert pruned.exit_code == 0, pruned.output
-    assert chain.keys() == [
+    assert chain.objects() == [
         "shots/scene-edit/scene-edit-1.png",
         "shots/scene/scene-1.png",
         "shots/scene/scene.json",
@@ -76,3 +76,24 @@ def test_prune_deletes_only_unchanged_objects_under_the_prefix(chain):
     assert f"pruned s3://{chain.bucket}/shots/scene-edit/scene-edit.json" in pruned.output
     uri = f"s3://{chain.bucket}/shots/scene-edit/scene-edit-1.png"
     assert f"kept {uri}: its bytes are not the ones wanform wrote" in pruned.output
+
+
+def test_the_report_shows_stored_outputs_by_thumbnail_and_presigned_url(chain):
+    """Each stored output gets a thumbnail cached by its sha256 under report/thumbs/ and a link
+    signed for a stated lifetime; a second report fetches nothing again."""
+    assert chain.wanform("run").exit_code == 0
+    made = chain.wanform("report")
+    assert made.exit_code == 0, made.output
+    assert "linked by URLs signed for 7 days" in made.output
+    entry = json.loads((chain.root / "wanform.lock").read_text())["jobs"]
+    sha = entry["recipes/scene.yaml::scene"]["outputs"][0]["sha256"].removeprefix("sha256:")
+    thumb = chain.root / "report" / "thumbs" / f"{sha[:32]}.jpg"
+    assert thumb.is_file()
+    page = (chain.root / "report" / "index.html").read_text()
+    assert f"thumbs/{sha[:32]}.jpg" in page
+    assert f"{chain.bucket}/shots/scene/scene-1.png?X-Amz-Algorithm=AWS4-HMAC-SHA256" in page
+    assert "X-Amz-Expires=604800" in page
+    assert chain.server.secret not in page
+    before = thumb.stat().st_mtime_ns
+    assert chain.wanform("report").exit_code == 0
+    assert thumb.stat().st_mtime_ns == before

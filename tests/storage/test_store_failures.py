@@ -85,4 +85,4 @@ def test_a_store_cut_mid_run_loses_nothing_and_the_rerun_pays_nothing(
     assert billed < 4
     lock = json.loads((tmp_path / "wanform.lock").read_text())["jobs"]
     assert len(lock) == 4
-    assert len(made.keys()) == 8  # four images and four sidecars
+    assert len(made.objects()) == 8  # four images and four sidecars
