@@ -33,8 +33,8 @@ from wanform.spec.models import ModelSpec
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    help="The images folder, as for `run` (default: the project file's `out`, else out); a "
-    "relative path is taken from ROOT.",
+    help="The images folder (or s3:// store), as for `run` (default: the project file's `out`, "
+    "else out); a relative path is taken from ROOT.",
 )
 @click.option(
     "--lock",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import importlib
 import re
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from wanform.runner.files.atomic import AtomicFile
 from wanform.runner.storage.errors import StoreAccess, StoreError, StoreSetting
+from wanform.runner.storage.etags import OBJECTS, read_known, save_known
 from wanform.runner.storage.location import Location, StoredImage
 
 T = TypeVar("T")
@@ -32,6 +34,7 @@ SHA256 = "sha256"  # the metadata key of an object's digest
 STAGE = "stage"  # the folder of `.wanform/` images pass through on their way to the store
 INPUTS = ".inputs"  # the stage's folder of upstream images fetched for the jobs that take them
 HEADS_AT_ONCE = 64  # HEAD requests in the air while a plan checks outputs
+LISTED_FROM = 50  # more objects than this are checked against a listing of the prefix first
 # the client's own retries of a failed request: a few, quickly; a store that stays down stops the
 # run (its images are fetched again from the same tasks by the next one)
 RETRY = {
@@ -165,14 +168,45 @@ class Store:
         return f"sha256:{digest.hexdigest()}"
 
     async def digests(self, uris: Iterable[str]) -> dict[str, str | None]:
-        """`digest` of each object, HEADS_AT_ONCE requests at a time."""
+        """`digest` of each object: a listing of the prefix says which exist and their ETags;
+        an object whose ETag `objects.json` records takes no request of its own, the others a
+        HEAD each, HEADS_AT_ONCE at a time."""
+        wanted = set(uris)
+        cache = self.stage.parent / OBJECTS
+        known = await asyncio.to_thread(read_known, cache)
+        before = dict(known)
+        etags = await self._etags() if len(wanted) > LISTED_FROM else None
         gate = asyncio.Semaphore(HEADS_AT_ONCE)
 
         async def one(uri: str) -> tuple[str, str | None]:
+            etag = etags.get(uri) if etags is not None else None
+            if etags is not None and etag is None:
+                return uri, None
+            if etag is not None and known.get(uri, [None])[0] == etag:
+                return uri, known[uri][1]
             async with gate:
-                return uri, await self.digest(uri)
+                found = await self.digest(uri)
+            if etag is not None and found is not None:
+                known[uri] = [etag, found]
+            return uri, found
 
-        return dict(await asyncio.gather(*(one(u) for u in set(uris))))
+        found = dict(await asyncio.gather(*(one(u) for u in wanted)))
+        if known != before:
+            with contextlib.suppress(OSError):  # a cache: the next plan HEADs again
+                await asyncio.to_thread(save_known, cache, known)
+        return found
+
+    async def _etags(self) -> dict[str, str]:
+        """URI -> ETag of every object under the prefix (a thousand per request)."""
+        found: dict[str, str] = {}
+        try:
+            listing = _obstore().list(self.client, self.location.prefix or None, chunk_size=1000)
+            async for chunk in listing:
+                for meta in chunk:
+                    found[self.location.uri(meta["path"])] = str(meta.get("e_tag") or "")
+        except Exception as exc:
+            raise translate(exc, StoreError, f"cannot list {self.location}") from None
+        return found
 
     async def fetch(self, uri: str, path: Path, sha256: str) -> Path:
         """Download an object to `path` (atomically), checked against `sha256:<hex>`."""
