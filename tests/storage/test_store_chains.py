@@ -12,6 +12,9 @@ from store_kit import StoreProject
 from wanform.emulator import EmulatorConfig
 from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
 
+# several runs each: the slow tier (test_store_run.py keeps the default tier's store tests)
+pytestmark = pytest.mark.slow
+
 SCENE = (
     "name: scene\nmodel: wan2.7-image-pro\nprompt: A reading corner.\nsize: 1K\nn: 1\nseed: 11\n"
 )

@@ -75,6 +75,7 @@ def test_plan_finds_a_deleted_or_overwritten_object_changed(store_project):
     assert f"output missing: {uri}" in store_project.wanform("plan").output
 
 
+@pytest.mark.slow  # two runs, or a run and three plans
 def test_rerun_of_a_deleted_object_stores_it_again_without_paying(store_project, emulator):
     """A deleted object is fetched again from the same task and stored: no second task."""
     admin = emulator[1]
@@ -126,6 +127,7 @@ def test_the_start_check_says_what_the_store_refused(store_project):
     assert "AWS_ACCESS_KEY_ID" in refused.output
 
 
+@pytest.mark.slow  # two runs, or a run and three plans
 def test_a_listed_plan_learns_etags_and_still_sees_deletes_and_overwrites(
     store_project, monkeypatch
 ):
