@@ -39,8 +39,7 @@ MEANINGS = {
     "its upstream (the others are kept); `status`/`cancel`: the request failed; "
     "`contract check`: a case differs from its snapshot",
     Exit.STOPPED: "the run stopped early: an account-level error (bad key, arrears, no access), "
-    "an unusable target, a disk error (a journal, lock or file that cannot be written), or a "
-    "store that stopped taking images; the "
+    "an unusable target, or a disk error (a journal, lock or file that cannot be written); the "
     "tasks billed are named, and a rerun fetches them without paying again",
     Exit.INTERRUPTED: "interrupted (Ctrl-C), at any moment: PENDING tasks were cancelled, "
     "a rerun resumes the rest",
