@@ -263,6 +263,8 @@ def finish(chosen: Selection, result: RunResult) -> RunOutcome:
             chosen.say(f"notice: kept {kept}: {reason}")
         if chosen.settings.junit:
             write_junit(Path(chosen.settings.junit), result)
+        if chosen.options.store is not None:
+            chosen.options.store.remember()
     except OSError as exc:
         raise RecordError(
             f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "

@@ -101,6 +101,7 @@ class Store:
         self._config = settings.client_config()
         self._env = env
         self._client: Any = None
+        self.learned: dict[str, list[str]] = {}  # URI -> [ETag, digest] of the objects put
 
     @property
     def client(self) -> Any:
@@ -136,10 +137,21 @@ class Store:
         attributes = {SHA256: sha256, "Content-Type": CONTENT_TYPES.get(path.suffix, "")}
         attributes = {k: v for k, v in attributes.items() if v}
         try:
-            await _obstore().put_async(self.client, key, path, attributes=attributes)
+            put = await _obstore().put_async(self.client, key, path, attributes=attributes)
         except Exception as exc:
             raise translate(exc, kind, f"cannot store {uri}") from None
+        if put.get("e_tag"):
+            self.learned[uri] = [str(put["e_tag"]), f"sha256:{sha256}"]
         return uri
+
+    def remember(self) -> None:
+        """Add what the objects put had for ETags to `objects.json`: the next plan HEADs none of
+        them while a listing shows the same."""
+        if not self.learned:
+            return
+        cache = self.stage.parent / OBJECTS
+        with contextlib.suppress(OSError):  # a cache: the next plan HEADs them instead
+            save_known(cache, {**read_known(cache), **self.learned})
 
     async def digest(self, uri: str) -> str | None:
         """`sha256:<hex>` an object's metadata records; None when it is gone or records none."""

@@ -131,15 +131,17 @@ def test_the_start_check_says_what_the_store_refused(store_project):
 def test_a_listed_plan_learns_etags_and_still_sees_deletes_and_overwrites(
     store_project, monkeypatch
 ):
-    """With the prefix listed (as for many outputs), plan keeps each object's ETag and digest in
-    .wanform/objects.json, and a deleted or overwritten object is still changed."""
+    """The run, and a plan that lists the prefix (as for many outputs), keep each object's ETag
+    and digest in .wanform/objects.json; a deleted or overwritten object is still changed."""
     monkeypatch.setattr("wanform.runner.storage.s3.LISTED_FROM", 0)
     assert store_project.wanform("run").exit_code == 0
-    assert "0 changed, 1 unchanged" in store_project.wanform("plan").output
     uri = f"s3://{store_project.bucket}/shots/fox/fox-1.png"
-    known = json.loads((store_project.root / ".wanform" / "objects.json").read_text())
+    cache = store_project.root / ".wanform" / "objects.json"
     data, meta = store_project.get("shots/fox/fox-1.png") or (b"", {})
-    assert known[uri][1] == f"sha256:{meta['sha256']}"
+    assert json.loads(cache.read_text())[uri][1] == f"sha256:{meta['sha256']}"  # from the run
+    cache.unlink()
+    assert "0 changed, 1 unchanged" in store_project.wanform("plan").output
+    assert json.loads(cache.read_text())[uri][1] == f"sha256:{meta['sha256']}"  # from a HEAD
     store_project.put("shots/fox/fox-1.png", data + b"x", {"sha256": "1" * 64})
     assert f"output modified: {uri}" in store_project.wanform("plan").output
     store_project.delete("shots/fox/fox-1.png")
