@@ -300,6 +300,8 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
 NOT_DEFAULTS = ("name", "description", "model", "prompt", "inputs", "mask", "function", "matrix")
 # Where the project file puts images: a folder inside the project, never a URL nor an escape.
 PROJECT_OUT = r"^(?![/\\])(?!.*(^|[/\\])\.\.([/\\]|$))[^:]+$"
+# Or an S3-compatible store: s3://bucket/prefix (the bucket by S3's naming rule).
+STORE_OUT = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/.][^/]*)*/?$"
 
 
 def project_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
@@ -331,8 +333,19 @@ def project_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
             },
             "out": {
                 "type": "string",
-                "pattern": PROJECT_OUT,
-                "description": "the image folder, inside the project; default out",
+                "anyOf": [{"pattern": PROJECT_OUT}, {"pattern": STORE_OUT}],
+                "description": "the image folder, inside the project (default out), or an "
+                "S3-compatible store as s3://bucket/prefix",
+            },
+            "storage": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "endpoint": {"type": "string", "pattern": "^https?://[^/?#@]+/?$"},
+                    "region": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+                },
+                "description": "the store of an s3:// out that is not AWS S3: its endpoint "
+                "(https) and region; credentials only from the standard AWS places",
             },
             "max_images": {"type": "integer", "minimum": 0},
             "max_cost": {"type": "number", "minimum": 0},

@@ -14,7 +14,7 @@ from wanform.spec.schema import SchemaCheck
 from wanform.spec.schemagen import project_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RECIPE, PROJECT, CHAINED, SCENARIO = re.findall(
+RECIPE, PROJECT, CHAINED, SCENARIO, STORE = re.findall(
     r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S
 )
 
@@ -28,8 +28,16 @@ def test_readme_recipe_passes_the_recipe_schema():
 def test_readme_project_file_passes_the_project_schema():
     """The README's wanform.yaml has every key the project schema lists, and no problem."""
     project = yaml.safe_load(PROJECT)
-    assert set(project) == set(project_schema()["properties"]) - {"region"}
+    # storage: the example of "Storing images outside git" shows it
+    assert set(project) == set(project_schema()["properties"]) - {"region", "storage"}
     assert SchemaCheck("project").problems(project) == []
+
+
+def test_readme_store_project_file_passes_the_project_schema():
+    """The project file of "Storing images outside git" (an s3:// out and its storage) is valid."""
+    doc = yaml.safe_load(STORE)
+    assert doc["out"].startswith("s3://")
+    assert SchemaCheck("project").problems(doc) == []
 
 
 def test_readme_chained_recipe_is_the_example_in_recipes():

@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING
 from wanform.runner.api.errors import TargetError
 from wanform.runner.api.targets import Target, resolve
 from wanform.runner.app.errors import DestinationError, SettingError
+from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.storage.errors import StoreError
+from wanform.runner.storage.location import Location, is_stored
 
 if TYPE_CHECKING:
     from wanform.runner.recipes.projectfile import ProjectFile
+    from wanform.runner.storage.s3 import Store
 
 
 def target_of(
@@ -26,6 +30,22 @@ def target_of(
         return resolve(choice or project.target, project.environment(dict(env)), sending)
     except TargetError as exc:
         raise SettingError(exc.message) from None
+
+
+def store_of(project: ProjectFile, out: str, env: Mapping[str, str]) -> Store | None:
+    """The object store an `out` of `s3://bucket/prefix` names (its images pass through a stage
+    in `.wanform/`), None for a folder; SettingError when it cannot be used as written."""
+    if not is_stored(out):
+        return None
+    from wanform.runner.storage.s3 import STAGE, Store, StoreSettings  # here: folders need no loop
+
+    storage = StoreSettings(project.storage.get("endpoint"), project.storage.get("region"))
+    try:
+        location = Location.parse(out)
+        storage.client_config()
+    except StoreError as exc:
+        raise SettingError(exc.line()) from None
+    return Store(location, storage, env, project.root / STATE_DIR / STAGE)
 
 
 def check_writable(option: str, directory: Path) -> None:

@@ -10,7 +10,7 @@
     ├── LockError         the lock file cannot be read, or records a path out of the project
     ├── ProjectBusy       another run holds the project's run guard
     ├── OverBudget        the run could bill more than max_images or max_cost allow
-    ├── StartError        the run could not start (the target, or a local file)
+    ├── StartError        the run could not start (the target, the store, or a local file)
     └── RecordError       the jobs ran but the lock or JUnit report could not be written (exit 4)
 
 All but RecordError mean nothing was sent. A run that starts ends with a `RunResult` rather than

@@ -5,17 +5,23 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wanform.runner.app import validating
-from wanform.runner.app.errors import LockError
+from wanform.runner.app.errors import LockError, StartError
 from wanform.runner.app.results import PlanResult
 from wanform.runner.gitops.fingerprint import HashCache
 from wanform.runner.gitops.links import plan_chained
 from wanform.runner.gitops.lockfile import LockFile, LockFileError
+from wanform.runner.gitops.plan import look_up_outputs
 from wanform.runner.gitops.warmplan import PlanCache
 from wanform.runner.recipes.load import discover
 from wanform.runner.recipes.projectfile import ProjectFile
+from wanform.runner.storage.errors import StoreError
 from wanform.spec.models import ModelSpec
+
+if TYPE_CHECKING:
+    from wanform.runner.storage.s3 import Store
 
 
 def load_lock(path: Path) -> LockFile:
@@ -32,14 +38,21 @@ def build_plan(
     lock_path: Path,
     models: Mapping[str, ModelSpec],
     target: str,
+    store: Store | None = None,
 ) -> PlanResult:
     """Validate, then compare with the lock (with the jobs they take outputs from) for a run on
     `target` (`Target.made_on`); InvalidRecipes if a recipe is invalid. A plan in which nothing
-    changed is served from the plan cache (wanform.runner.gitops.warmplan)."""
+    changed is served from the plan cache (wanform.runner.gitops.warmplan). Outputs in `store`
+    are looked up first, all at once, by HEAD requests."""
     try:
         lock = load_lock(lock_path)
         _settle()
         hashes = HashCache(project.root)
+        if store is not None:
+            try:
+                look_up_outputs(lock, hashes, store)
+            except StoreError as exc:
+                raise StartError(exc.line()) from None
         cache = PlanCache(project.root, project.defaults, models)
         _settle()
         files, missing = discover(validating.targets(paths, project))

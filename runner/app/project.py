@@ -61,13 +61,14 @@ class Project:
     ) -> PlanResult:
         """What a run on `target` would do, against `lock` (default: ROOT/wanform.lock), sending
         nothing; raises InvalidRecipes, LockError, SettingError."""
-        from wanform.runner.app.checks import target_of
+        from wanform.runner.app.checks import store_of, target_of
         from wanform.runner.app.planning import build_plan
         from wanform.runner.gitops.lockfile import LOCK_NAME
 
         lock_file = Path(lock) if lock else self.root / LOCK_NAME
         made_on = target_of(self.file, target, self.env, sending=False).made_on
-        return build_plan(_listed(paths), self.file, lock_file, self.models, made_on)
+        store = store_of(self.file, self.file.out or "out", self.env)
+        return build_plan(_listed(paths), self.file, lock_file, self.models, made_on, store)
 
     def run(
         self,

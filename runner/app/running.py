@@ -34,6 +34,7 @@ from wanform.runner.app.errors import (
 )
 from wanform.runner.app.results import RunOutcome
 from wanform.runner.app.settings import RunSettings
+from wanform.runner.engine.chain import Made
 from wanform.runner.engine.guard import STATE_DIR, RunBusy, run_guard
 from wanform.runner.engine.launch import execute
 from wanform.runner.engine.run import RunOptions
@@ -52,6 +53,9 @@ from wanform.runner.recipes.projectfile import ProjectFile
 from wanform.runner.recipes.references import Index
 from wanform.runner.reports import history
 from wanform.runner.reports.junit import write_junit
+from wanform.runner.storage.errors import StoreError
+from wanform.runner.storage.location import StoredImage, is_stored
+from wanform.runner.storage.s3 import Store
 from wanform.spec.models import ModelSpec
 
 GRACE_VARIABLE = "WANFORM_LATE_TASK_GRACE"
@@ -140,8 +144,10 @@ def transaction(
         say(validating.warning_line(finding))
     part = _shard(settings.shard)
     lock_file = Path(settings.lock) if settings.lock else root / LOCK_NAME
+    written = settings.out or project.file.out or "out"
+    store = checks.store_of(project.file, written, project.env)
     # an absolute `out` stays as given; `..` is taken as written, never after a symlink
-    out = Path(os.path.normpath(root / (settings.out or project.file.out or "out")))
+    out = store.stage if store else Path(os.path.normpath(root / written))
     jobs = validation.validation.jobs + validation.validation.context
     _check_links(root, out, jobs)
     _check_destinations(root, lock_file, settings.junit, out)
@@ -149,11 +155,16 @@ def transaction(
         removed = remove_stale_temps(
             _written_folders(root, out, jobs), _written_files(root, lock_file, settings.junit)
         )
+        if store is not None:
+            removed += _swept(store.stage)
         if removed:
             say(f"notice: removed {len(removed)} stale temporary file(s) of a killed run")
-        lock = _open_lock(root, lock_file, out)
+        lock = _open_lock(root, lock_file, out, store)
         target = checks.target_of(project.file, settings.target, project.env)
-        plan = lock.plan(jobs, target.made_on)
+        try:
+            plan = lock.plan(jobs, target.made_on)
+        except StoreError as exc:
+            raise StartError(f"{exc.line()}; nothing was sent") from None
         chosen = gitops_project.select(plan, settings.force, part, _wanted(plan, settings.jobs))
         refusal = gitops_project.over_budget(
             chosen,
@@ -170,6 +181,7 @@ def transaction(
             resubmit_unresolved=settings.resubmit_unresolved,
             claimed=lock.lock.task_ids(),
             late_task_grace=_late_task_grace(project.env),
+            store=store,
         )
         yield Selection(settings, project, out, lock, target, plan, chosen, options, note, notices)
 
@@ -217,6 +229,8 @@ async def launch(
 ) -> RunResult:
     """Run the chosen jobs on the target; StartError if it cannot start."""
     try:
+        if chosen.options.store is not None:
+            await chosen.options.store.check()  # before anything is billed
         return await execute(
             chosen.jobs,
             chosen.target,
@@ -249,6 +263,8 @@ def finish(chosen: Selection, result: RunResult) -> RunOutcome:
             chosen.say(f"notice: kept {kept}: {reason}")
         if chosen.settings.junit:
             write_junit(Path(chosen.settings.junit), result)
+        if chosen.options.store is not None:
+            chosen.options.store.remember()
     except OSError as exc:
         raise RecordError(
             f"cannot write {exc.filename or 'the lock'}: {exc.strerror or exc}. The images are "
@@ -290,13 +306,20 @@ def _wanted(plan: Plan, names: tuple[str, ...]) -> set[str] | None:
     return keys
 
 
-def _known(lock: gitops_project.Project, jobs: list[CheckedJob]) -> dict[str, dict[int, Path]]:
-    """The files of the upstream jobs outside the run, as the lock records them."""
+def _known(lock: gitops_project.Project, jobs: list[CheckedJob]) -> dict[str, dict[int, Made]]:
+    """The files (or objects) of the upstream jobs outside the run, as the lock records them."""
     running = {c.key for c in jobs}
-    out = {}
+    out: dict[str, dict[int, Made]] = {}
     for up in {link.upstream for c in jobs for link in c.links} - running:
-        paths = recorded_outputs(lock.lock.jobs.get(up, {}), "path")
-        out[up] = {index: lock.root / path for index, path in paths.items()}
+        entry = lock.lock.jobs.get(up, {})
+        paths = recorded_outputs(entry, "path")
+        digests = recorded_outputs(entry, "sha256")
+        out[up] = {
+            index: StoredImage(path, digests.get(index, ""))
+            if is_stored(path)
+            else lock.root / path
+            for index, path in paths.items()
+        }
     return out
 
 
@@ -347,9 +370,20 @@ def _written_files(root: Path, lock_file: Path, junit: str | None) -> list[Path]
     return [lock_file, *([Path(junit)] if junit else []), root / HASH_CACHE]
 
 
-def _open_lock(root: Path, lock_file: Path, out: Path) -> gitops_project.Project:
+def _swept(stage: Path) -> list[Path]:
+    """Delete what a killed run left in the store's stage: files that never reached the store
+    (their tasks are in the journal, so they are fetched again)."""
+    left = sorted(p for p in stage.rglob("*") if p.is_file()) if stage.is_dir() else []
+    for path in left:
+        path.unlink(missing_ok=True)
+    return left
+
+
+def _open_lock(
+    root: Path, lock_file: Path, out: Path, store: Store | None = None
+) -> gitops_project.Project:
     """The project's lock, read; LockError saying what is wrong with it."""
     try:
-        return gitops_project.Project.open(root, lock_file, out)
+        return gitops_project.Project.open(root, lock_file, out, store)
     except LockFileError as exc:
         raise LockError(f"{exc}; fix it, or move it away to start afresh") from None

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from wanform.runner.cli.options import PLAN_TARGET_HELP, root_option, variants_option
-from wanform.runner.cli.steps import check_writable, fail, project_target
+from wanform.runner.cli.steps import check_writable, fail, project_store, project_target
 from wanform.runner.cli.validate import opened, validated
 from wanform.runner.gitops import project as gitops_project
 from wanform.runner.gitops.links import plan_chained
 from wanform.runner.gitops.lockfile import LOCK_NAME, LockFile, LockFileError
 from wanform.runner.reports import history
-from wanform.runner.reports.html import markdown, page, previous
+from wanform.runner.reports.html import markdown, page, previous, stored
+from wanform.runner.timestamps import utc_now
 from wanform.spec.models import ModelSpec
 
 
@@ -31,8 +33,8 @@ from wanform.spec.models import ModelSpec
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    help="The images folder, as for `run` (default: the project file's `out`, else out); a "
-    "relative path is taken from ROOT.",
+    help="The images folder (or s3:// store), as for `run` (default: the project file's `out`, "
+    "else out); a relative path is taken from ROOT.",
 )
 @click.option(
     "--lock",
@@ -93,15 +95,23 @@ def report(
     folder = project_root / report_dir
     lock_file = Path(lock_path) if lock_path else project_root / LOCK_NAME
     validation = validated(paths, found_project, "text")
-    out_dir = project_root / (out or found_project.file.out or "out")
+    written_out = out or found_project.file.out or "out"
+    store = project_store(found_project.file, written_out)
+    out_dir = store.stage if store else project_root / written_out
     try:
-        project = gitops_project.Project.open(project_root, lock_file, out_dir)
+        project = gitops_project.Project.open(project_root, lock_file, out_dir, store)
     except LockFileError as exc:
         fail(str(exc))
     html = fmt == "html"
     if html:
         check_writable("--report-dir", folder)
     places = page.places(project_root, folder)
+    if store is not None and html:
+        places = replace(places, signed=stored.prepare(project.lock, store, places.thumbs))
+        click.echo(
+            f"report: the full images in {store.location} are linked by URLs signed for "
+            f"{stored.SIGNED_FOR.days} days from {utc_now('seconds')})"
+        )
     compared = _base(project, lock_file, base, folder) if base else project.lock
     jobs = validation.jobs + validation.context
     made_on = project_target(target, found_project.file, sending=False).made_on

@@ -30,7 +30,9 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     intact. Images go to OUT/<recipe>/<job>-<i>.png with a <job>.json sidecar (provenance); OUT is
     ROOT/out unless --out says otherwise, and a relative --out is taken from ROOT too. A symlink
     that leads OUT, a recipe's folder in it or ROOT/.wanform out of the project stops the run
-    before anything is sent.
+    before anything is sent. An OUT of s3://BUCKET/PREFIX puts each image into that S3-compatible
+    store (wanform.yaml's `storage:` names an endpoint other than AWS; credentials only from the
+    standard AWS variables, profile or role), checked before anything is sent.
 
     Limits default to the documented ones per model (submissions/s, tasks in flight) and 20 task
     queries/s per account; override with the options or WANFORM_SUBMIT_RPS, WANFORM_MAX_IN_FLIGHT,
@@ -49,7 +51,7 @@ RUN_HELP = f"""Run recipes (default: recipes/): submit, poll, download the image
     "--out",
     type=click.Path(file_okay=False),
     help="Where images go (default: the project file's `out`, else out); a relative path is "
-    "taken from ROOT, not the current directory.",
+    "taken from ROOT, not the current directory; s3://BUCKET/PREFIX puts them in that store.",
 )
 @click.option(
     "-o",

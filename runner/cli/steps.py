@@ -19,6 +19,7 @@ from wanform.runner.exits import Exit
 
 if TYPE_CHECKING:  # not imported at run time: `status` and `cancel` start without it
     from wanform.runner.recipes.projectfile import ProjectFile
+    from wanform.runner.storage.s3 import Store
 
 
 def fail(message: str, code: int = Exit.INVALID) -> NoReturn:
@@ -44,6 +45,14 @@ def resolve_target(
     try:
         return resolve(choice, os.environ if env is None else env, sending)
     except TargetError as exc:
+        fail(exc.message)
+
+
+def project_store(project: ProjectFile, out: str) -> Store | None:
+    """The store an `out` of `s3://...` names (None for a folder), or exit 1 saying why not."""
+    try:
+        return checks.store_of(project, out, os.environ)
+    except SettingError as exc:
         fail(exc.message)
 
 

@@ -9,18 +9,21 @@ since the lock recorded it) gives the files the lock records.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path as FsPath
 
 from wanform.runner.api.errors import WanformError
 from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState
 from wanform.runner.recipes.check import CheckedJob, ImageFiles, check_job
 from wanform.runner.recipes.references import Link
+from wanform.runner.storage.errors import StoreError
+from wanform.runner.storage.location import StoredImage, is_stored
 from wanform.spec.imageprobe import ImageInfo, ImageProbeError, probe_file
 from wanform.spec.models import MODELS, ModelSpec
 from wanform.spec.problems import Path
 
 MADE_IMAGES = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
+Made = FsPath | StoredImage  # an upstream image on disk, or in the store
 
 
 class UpstreamError(WanformError):
@@ -44,13 +47,15 @@ class Chain:
     def __init__(
         self,
         running: Iterable[str] = (),
-        known: Mapping[str, Mapping[int, FsPath]] | None = None,
+        known: Mapping[str, Mapping[int, Made]] | None = None,
         models: Mapping[str, ModelSpec] = MODELS,
+        fetch: Callable[[StoredImage], Awaitable[FsPath]] | None = None,
     ) -> None:
+        """`fetch`: a local copy of an image in the store, checked by its digest."""
         self.ended = {key: asyncio.Event() for key in running}
         self.states: dict[str, JobState] = {}
-        self.files: dict[str, dict[int, FsPath]] = {k: dict(v) for k, v in (known or {}).items()}
-        self.models = models
+        self.files: dict[str, dict[int, Made]] = {k: dict(v) for k, v in (known or {}).items()}
+        self.models, self.fetch = models, fetch
 
     def finished(self, key: str, state: JobState) -> None:
         """A job of the run ended: its images become inputs of the jobs waiting for it."""
@@ -58,7 +63,12 @@ class Chain:
             return  # no job of the run takes its outputs
         self.states[key] = state
         if state.state in MADE_IMAGES:
-            self.files[key] = {image.index: FsPath(image.file) for image in state.images}
+            self.files[key] = {
+                image.index: StoredImage(image.file, f"sha256:{image.sha256}")
+                if is_stored(image.file)
+                else FsPath(image.file)
+                for image in state.images
+            }
         self.ended[key].set()
 
     async def inputs(self, checked: CheckedJob) -> dict[Path, FsPath]:
@@ -67,14 +77,26 @@ class Chain:
         for link in checked.links:
             if link.upstream in self.ended:
                 await self.ended[link.upstream].wait()
-        files = {link.body_path: self._file(link) for link in checked.links}
+        made = {link.body_path: self._file(link) for link in checked.links}
+        files = {path: await self._local(image) for path, image in made.items()}
         if files:
             await asyncio.to_thread(self._recheck, checked, files)
         return files
 
-    def _file(self, link: Link) -> FsPath:
+    async def _local(self, image: Made) -> FsPath:
+        """The image on disk: an image in the store fetched (and checked) first."""
+        if not isinstance(image, StoredImage):
+            return image
+        if self.fetch is None:
+            raise UpstreamError(f"skipped: upstream image {image.uri} is in a store, not out:")
+        try:
+            return await self.fetch(image)
+        except StoreError as exc:
+            raise UpstreamError(f"skipped: upstream image {exc.message}") from None
+
+    def _file(self, link: Link) -> Made:
         file = self.files.get(link.upstream, {}).get(link.image)
-        if file is not None and file.is_file():
+        if isinstance(file, StoredImage) or (file is not None and file.is_file()):
             return file
         state = self.states.get(link.upstream)
         if state is not None and state.state not in MADE_IMAGES:

@@ -52,7 +52,7 @@ class JournalOutput(TypedDict, total=False):
     """A file a finished job wrote (an ImageOut); on replay only its `file` is checked."""
 
     index: int
-    file: str  # relative to the project root when inside it
+    file: str  # relative to the project root when inside it; an s3:// URI when stored
     sha256: str
     bytes: int
 

@@ -15,11 +15,13 @@ from wanform.runner import signals
 from wanform.runner.api.client import Client, Timeouts, session
 from wanform.runner.api.limits import Limits
 from wanform.runner.api.targets import Target
+from wanform.runner.engine.chain import Made
 from wanform.runner.engine.journal import Journal
 from wanform.runner.engine.run import Engine, RunOptions
 from wanform.runner.engine.states import Progress, RunResult
 from wanform.runner.files.areas import OutsideError, within
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.storage.location import is_stored
 from wanform.spec.models import MODELS, ModelSpec
 
 EMULATOR_SPEED = (
@@ -93,11 +95,12 @@ def interrupts(engine: Engine):
 
 
 def check_journal(journal: Journal, areas: tuple[Path, ...]) -> None:
-    """OutsideError naming the first journal entry whose recorded file leads out of `areas`."""
+    """OutsideError naming the first journal entry whose recorded file leads out of `areas` (an
+    object in a store is read and deleted only under the store's prefix)."""
     for key, record in journal.records.items():
         for output in record.outputs:
             file = output.get("file") if isinstance(output, dict) else None
-            if not (isinstance(file, str) and file and within(file, areas)):
+            if not (isinstance(file, str) and file and (is_stored(file) or within(file, areas))):
                 raise OutsideError(
                     f"{journal.path}: the entry of job {key} records {file!r}, which is outside "
                     "the project and the output folder"
@@ -114,7 +117,7 @@ async def execute(
     timeouts: Timeouts = Timeouts(),
     models: Mapping[str, ModelSpec] = MODELS,
     *,
-    known: Mapping[str, Mapping[int, Path]] | None = None,
+    known: Mapping[str, Mapping[int, Made]] | None = None,
     interruptible: bool = True,
 ) -> RunResult:
     """Run validated jobs against `target`, journaling under `root`/.wanform; `known` holds the

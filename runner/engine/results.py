@@ -62,9 +62,12 @@ from wanform.runner.files.hashes import file_sha256
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import Source
+from wanform.runner.storage.errors import NotStored
+from wanform.runner.storage.location import is_stored
+from wanform.runner.storage.s3 import Store
 from wanform.runner.timestamps import utc_now
 from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
-from wanform.spec.imageprobe import ImageProbeError, probe_stream
+from wanform.spec.imageprobe import ImageProbeError, probe_file, probe_stream
 from wanform.spec.models import TaskStatus
 
 SOFTWARE = "wanform"
@@ -139,16 +142,25 @@ class ResultWriter:
         progress: Progress,
         retry: RetryPolicy,
         seen: Callable[[WanformError], None],
+        store: Store | None = None,
     ) -> None:
-        """`retry`: how a cut-off download is fetched again; `seen`: each retried failure."""
+        """`retry`: how a cut-off download is fetched again; `seen`: each retried failure;
+        `store`: where each image goes once it is on disk (then it leaves the disk)."""
         self.client, self.journal, self.progress = client, journal, progress
-        self.retry, self.seen = retry, seen
+        self.retry, self.seen, self.store = retry, seen, store
         self.target = client.target.describe()
 
-    def kept(self, w: Work, record: JobRecord) -> bool:
-        """Whether a finished job's images are all still on disk, unchanged, and its sidecar was
-        written."""
-        return _intact(record.outputs) and (record.sidecar or w.place.sidecar.is_file())
+    async def kept(self, w: Work, record: JobRecord) -> bool:
+        """Whether a finished job's images are all still on disk (or in the store), unchanged,
+        and its sidecar was written."""
+        if self.store is not None and any(is_stored(o.get("file")) for o in record.outputs):
+            found = await self.store.digests(o.get("file", "") for o in record.outputs)
+            intact = all(
+                found[o.get("file", "")] == f"sha256:{o.get('sha256')}" for o in record.outputs
+            )
+            return intact and record.sidecar
+        intact = await asyncio.to_thread(_intact, record.outputs)
+        return intact and (record.sidecar or w.place.sidecar.is_file())
 
     async def finish(self, w: Work, answer: Answer) -> None:
         """Turn a finished task (or sync answer) into files, a sidecar and a journal entry."""
@@ -193,11 +205,13 @@ class ResultWriter:
         w.times["downloaded_at"] = utc_now()
         unwritten = await self._record(w, answer, found.urls, found.texts)
         self._conclude(w, unwritten)
+        if isinstance(w.state.error, NotStored):
+            raise w.state.error  # the store fails: the next job's images would not be stored
         if w.previous and w.state.state in (SUCCEEDED, PARTIAL):
             await asyncio.to_thread(self._drop_replaced, w)
         self.progress.job_ended(w.state)
 
-    def _conclude(self, w: Work, unwritten: OutputWriteError | None) -> None:
+    def _conclude(self, w: Work, unwritten: OutputWriteError | NotStored | None) -> None:
         """The job's end state. A SUCCEEDED task whose files were not all kept is billed: it is
         never reported as a service failure, and a rerun fetches them from the same task."""
         state, task = w.state, w.state.task_id
@@ -251,10 +265,10 @@ class ResultWriter:
 
     async def _record(
         self, w: Work, answer: Answer, urls: dict[int, str], texts: list[str]
-    ) -> OutputWriteError | None:
-        """The sidecar (written off the loop), then the journal entry (on it: the journal has
-        one writer), which names the images written and those not made or not kept. Returns why
-        the sidecar could not be written, if it could not."""
+    ) -> OutputWriteError | NotStored | None:
+        """The sidecar (written off the loop; then stored, with a store), then the journal entry
+        (on it: the journal has one writer), which names the images written and those not made
+        or not kept. Returns why the sidecar could not be written, if it could not."""
         output = answer.body.get("output") or {}
         provenance: Provenance = {
             **self._provenance(w),
@@ -268,7 +282,7 @@ class ResultWriter:
             "images": [image_record(i, urls[i.index]) for i in w.state.images],
             "failed_images": [f.record() for f in w.state.failures],
         }
-        unwritten = None
+        unwritten: OutputWriteError | NotStored | None = None
         try:
             # its folder's fsync makes the names of the job's images durable too: one a job
             await asyncio.to_thread(write_sidecar, w.place.sidecar, provenance)
@@ -276,6 +290,12 @@ class ResultWriter:
         except OSError as exc:
             unwritten = write_error(w.place.sidecar, exc)
             await asyncio.to_thread(_names_durable, w.place.directory)
+        if unwritten is None and self.store is not None:
+            try:
+                stored = await self._stored(w.place.sidecar)
+                w.state.sidecar, w.state.sidecar_sha256 = stored.file, f"sha256:{stored.sha256}"
+            except NotStored as exc:
+                unwritten = exc
         w.state.request_id, w.state.finished_at = provenance["request_id"], w.times["finished_at"]
         await self.journal.record(
             "finished",
@@ -312,10 +332,11 @@ class ResultWriter:
             spool = Spool(w.place.image(index))
             try:
                 await self.client.download(url, spool.write)
-                return await _to_thread_to_its_end(self._commit, spool, index, texts, size)
+                image = await _to_thread_to_its_end(self._commit, spool, index, texts, size)
             except BaseException:
                 spool.discard()
                 raise
+            return image if self.store is None else await self._stored(Path(image.file), image)
 
         try:
             image = await retrying(attempt, self.retry, self.seen)
@@ -323,6 +344,18 @@ class ResultWriter:
             return ImageFailure(index, exc.code, exc.message)
         self.progress.event("downloaded", w.state, index=index, file=image.file)
         return image
+
+    async def _stored(self, path: Path, image: ImageOut | None = None) -> ImageOut:
+        """Put a file the job wrote into the store and take it off the disk; the image (or the
+        sidecar, without `image`) as stored. NotStored when the store does not take it."""
+        assert self.store is not None
+        sha256, pixels = await asyncio.to_thread(_staged_facts, path, image)
+        uri = await self.store.put(path, sha256, NotStored)
+        with contextlib.suppress(OSError):  # the next run sweeps what stays in the stage
+            await asyncio.to_thread(path.unlink)
+        if image is None:
+            return ImageOut(0, uri, sha256, 0)
+        return ImageOut(image.index, uri, sha256, image.bytes, pixels)
 
     def _commit(
         self, spool: Spool, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
@@ -429,6 +462,18 @@ def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:
         raise WrongResultError(f"image {index} is {shown}, the job asks for {size[0]}*{size[1]}")
 
 
+def _staged_facts(path: Path, image: ImageOut | None) -> tuple[str, tuple[int, int] | None]:
+    """A staged file's sha256 (known for an image) and pixel size (read from an image's header)."""
+    if image is None:
+        with open(path, "rb") as fh:
+            return file_sha256(fh), None
+    try:
+        info = probe_file(path)
+    except (OSError, ImageProbeError):
+        return image.sha256, None
+    return image.sha256, (info.width, info.height)
+
+
 def _not_returned(lost: list[ImageFailure], output: dict) -> list[ImageFailure]:
     """Images the messages style left out, with the task's own code and message when it gives
     them (the task doc: a partly failed task's output carries them)."""
@@ -440,11 +485,22 @@ def _not_returned(lost: list[ImageFailure], output: dict) -> list[ImageFailure]:
 
 def _not_kept_error(
     task: str | None,
-    unwritten: OutputWriteError | None,
+    unwritten: OutputWriteError | NotStored | None,
     not_kept: list[ImageFailure],
     written: int,
 ) -> WanformError:
-    """Why a SUCCEEDED (and billed) task's files are not all on disk, saying so."""
+    """Why a SUCCEEDED (and billed) task's files are not all on disk (or in the store), saying
+    so."""
+    if not written and not_kept and not_kept[0].code == NotStored.code:
+        return NotStored(
+            f"task {task} SUCCEEDED and its images are billed, but none could be stored: "
+            f"image {not_kept[0].index}: {not_kept[0].message}"
+        )
+    if isinstance(unwritten, NotStored):
+        return NotStored(
+            f"task {task} SUCCEEDED and is billed, but its sidecar could not be stored "
+            f"({written} image(s) are stored): {unwritten.message}"
+        )
     if unwritten is not None:
         return OutputWriteError(
             f"task {task} SUCCEEDED and is billed, but its sidecar could not be written "

@@ -27,7 +27,7 @@ from wanform.runner.api.client import Answer, Client
 from wanform.runner.api.errors import AccountError, EndpointError, TransportError, WanformError
 from wanform.runner.api.limits import Gates, Limits
 from wanform.runner.api.retries import RetryPolicy, retrying
-from wanform.runner.engine.chain import Chain, UpstreamError
+from wanform.runner.engine.chain import Chain, Made, UpstreamError
 from wanform.runner.engine.feeder import Feeder
 from wanform.runner.engine.journal import JobRecord, Journal, JournalError
 from wanform.runner.engine.outputs import DiskError, Placement, Stems, disk_error
@@ -56,10 +56,12 @@ from wanform.runner.engine.submission import LATE_TASK_GRACE, Lost, Submitter, U
 from wanform.runner.files.names import safe_name
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.wire import journal_key, load_sources
+from wanform.runner.storage.errors import NotStored
+from wanform.runner.storage.s3 import Store
 from wanform.runner.timestamps import utc_now
 from wanform.spec.models import MODELS, ModelSpec, TaskStatus
 
-STOPPING = (AccountError, EndpointError, JournalError, DiskError)
+STOPPING = (AccountError, EndpointError, JournalError, DiskError, NotStored)
 STARTED_PER_SLOT = 2  # jobs started per in-flight slot: the next are prepared while others run
 
 
@@ -84,6 +86,8 @@ class RunOptions:
     claimed: frozenset[str] = frozenset()
     # real seconds a dead run's last request may still take to make its task
     late_task_grace: float = LATE_TASK_GRACE
+    # the object store `out` names; then `out` is the stage each image passes through
+    store: Store | None = None
 
 
 class Engine:
@@ -98,12 +102,13 @@ class Engine:
         options: RunOptions,
         progress: Progress,
         models: Mapping[str, ModelSpec] = MODELS,
-        known: Mapping[str, Mapping[int, Path]] | None = None,
+        known: Mapping[str, Mapping[int, Made]] | None = None,
     ) -> None:
         """`known`: the files of upstream jobs outside the run, by job key and image index."""
         self.client, self.journal, self.options, self.progress = client, journal, options, progress
         self.models = models
-        self.chain = Chain(_upstreams_in(jobs), known, models)
+        fetch = options.store.fetch_input if options.store is not None else None
+        self.chain = Chain(_upstreams_in(jobs), known, models, fetch)
         self.gates = Gates(limits)
         speed = options.target_speed
         self.durations = {
@@ -124,7 +129,9 @@ class Engine:
             claimed=options.claimed,
             grace=options.late_task_grace,
         )
-        self.results = ResultWriter(client, journal, progress, options.download_retry, self._seen)
+        self.results = ResultWriter(
+            client, journal, progress, options.download_retry, self._seen, options.store
+        )
         self.jobs = jobs
         self._stems = Stems((c.job.recipe.name, c.job.name) for c in jobs)
         states = [JobState(c.job.recipe.file, c.job.name, c.job.values["model"]) for c in jobs]
@@ -290,7 +297,7 @@ class Engine:
                     notice(self.progress, w, _resubmitting(record.task_id, record.failures))
                 w.previous = record.outputs  # kept until the new task's images are written
                 record = None  # a new task, not the finished one polled again
-            elif then is None and await asyncio.to_thread(self.results.kept, w, record):
+            elif then is None and await self.results.kept(w, record):
                 self._skip(w, record)
                 return
             # else its task is polled again and every file fetched again: nothing is billed

@@ -13,6 +13,7 @@ from wanform.runner.api.errors import WanformError
 from wanform.runner.engine.journal import JournalError, JournalOutput
 from wanform.runner.engine.outputs import DiskError
 from wanform.runner.exits import Exit
+from wanform.runner.storage.errors import NotStored
 from wanform.spec.errors import lookup
 
 # A job's phases while it runs, then how it ended.
@@ -44,7 +45,7 @@ OUTCOMES = {SUCCEEDED: COMPLETE, PARTIAL: PARTIAL, FAILED: FAILED, UNRESOLVED: U
 
 # Per-image failure codes of the runner's own: the task SUCCEEDED and the image is billed, but its
 # file was not kept (it could not be downloaded or written). Its task still has it.
-NOT_KEPT = frozenset({"OutputNotWritten", "FileTransfer"})
+NOT_KEPT = frozenset({"OutputNotWritten", "FileTransfer", NotStored.code})
 # Job error codes of the runner's own after which its task is billed (or will be, when it finishes)
 # and its images are not all kept: the run could not write its files or its journal.
 UNKEPT = NOT_KEPT | {JournalError.code, DiskError.code}
@@ -75,6 +76,7 @@ class ImageOut:
     file: str
     sha256: str
     bytes: int
+    pixels: tuple[int, int] | None = None  # width and height, where the file left the disk
 
     def record(self) -> JournalOutput:
         """The image as the journal records it."""
@@ -99,6 +101,7 @@ class JobState:
     error: WanformError | None = None
     notices: Sequence[str] = ()
     sidecar: str | None = None
+    sidecar_sha256: str | None = None  # `sha256:<hex>` of a sidecar in a store (not on disk)
 
     @property
     def label(self) -> str:

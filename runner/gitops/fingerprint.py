@@ -51,6 +51,8 @@ class HashCache:
         # for the cache's life (one plan or run), so jobs sharing a file do not repeat them
         self._keys: dict[FsPath, str] = {}  # a file's path -> its key in `entries`
         self._inputs: dict[tuple[str, str], FsPath] = {}  # (recipe, `path:` value) -> the file
+        # the digests stored objects' metadata gave just before a plan, by URI (None: gone)
+        self.stored: dict[str, str | None] = {}
 
     def file(self, path: FsPath) -> str:
         stat = path.stat()

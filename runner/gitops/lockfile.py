@@ -32,6 +32,7 @@ class LockOutput(TypedDict, total=False):
     sha256: str  # `sha256:<hex>` of the bytes written
     width: int | None
     height: int | None
+    bytes: int  # of an object in a store (a file's size is on disk beside it)
 
 
 class LockEntry(TypedDict, total=False):
@@ -90,6 +91,7 @@ OUTPUT_FIELDS = {
     "sha256": _kinds(_STR),
     "width": _kinds(_INT, _NONE),
     "height": _kinds(_INT, _NONE),
+    "bytes": _kinds(_INT),
 }
 FAILURE_FIELDS = {"index": _kinds(_INT), "code": _kinds(_STR), "message": _kinds(_STR)}
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.targets import DASHSCOPE
@@ -21,6 +22,10 @@ from wanform.runner.gitops.lockfile import (
 )
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.storage.location import is_stored
+
+if TYPE_CHECKING:
+    from wanform.runner.storage.s3 import Store
 from wanform.spec.checks import request_mode
 from wanform.spec.models import MODELS
 from wanform.spec.problems import Path as BodyPath
@@ -113,13 +118,27 @@ def _output_drift(
     drift = []
     for output in entry.get("outputs", []):
         path = root / output["path"]
-        if not within(path, areas):
+        if is_stored(output["path"]):
+            drift += _object_drift(output, hashes.stored)
+        elif not within(path, areas):
             drift.append(f"output outside the project and the output folder: {output['path']}")
         elif not path.is_file():
             drift.append(f"output missing: {output['path']}")
         elif hashes.file(path) != output.get("sha256"):
             drift.append(f"output modified: {output['path']}")
     return drift
+
+
+def _object_drift(output: LockOutput, stored: Mapping[str, str | None]) -> list[str]:
+    """An output in a store that is gone or no longer what was made, by its metadata's digest."""
+    uri = output["path"]
+    if uri not in stored:
+        return [f"output not in the output store: {uri}"]
+    if stored[uri] is None:
+        return [f"output missing: {uri}"]
+    if stored[uri] != output.get("sha256"):
+        return [f"output modified: {uri}"]
+    return []
 
 
 def _verdict(
@@ -202,6 +221,19 @@ def _unfinished(job: PlannedJob, entry: LockEntry, failures: list[FailureRecord]
     else:
         job.status, job.images, job.expected = PARTIAL, 0, 0
         job.reasons.append("not rerun: it would fail and bill again; --force reruns it")
+
+
+def look_up_outputs(lock: LockFile, hashes: HashCache, store: Store) -> None:
+    """The digests of the lock's outputs in `store`, by HEAD requests in parallel, for the plan."""
+    uris = [
+        o["path"]
+        for entry in lock.jobs.values()
+        for o in entry.get("outputs", [])
+        if store.location.key_of(o["path"]) is not None
+    ]
+    from wanform.runner.storage.s3 import wait_for  # here: a plan without a store needs no loop
+
+    hashes.stored.update(wait_for(lambda: store.digests(uris)))
 
 
 def make_plan(

@@ -4,11 +4,19 @@ the lock."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED, JobState, RunResult
+from wanform.runner.engine.states import (
+    PARTIAL,
+    SKIPPED,
+    SUCCEEDED,
+    ImageOut,
+    JobState,
+    RunResult,
+)
 from wanform.runner.files.areas import within
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.gitops.fingerprint import HashCache
@@ -19,9 +27,11 @@ from wanform.runner.gitops.lockfile import (
     LockFileError,
     LockOutput,
 )
-from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry
+from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry, look_up_outputs
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.storage.location import is_stored
+from wanform.runner.storage.s3 import Store, wait_for
 from wanform.spec.imageprobe import ImageProbeError, probe_file
 
 RECORDED = frozenset({SUCCEEDED, PARTIAL, SKIPPED})
@@ -82,19 +92,30 @@ def over_budget(
     return None
 
 
-def _output(index: int, file: str, sha256: str, base: Path) -> LockOutput:
-    width: int | None = None
-    height: int | None = None
-    with contextlib.suppress(OSError, ImageProbeError):
-        info = probe_file(file)
-        width, height = info.width, info.height
-    return {
-        "index": index,
-        "path": _relative(file, base),
-        "sha256": f"sha256:{sha256}",
+def _output(image: ImageOut, base: Path, before: LockEntry) -> LockOutput:
+    """An image as the lock records it: its path (or an object's URI), digest and pixel size."""
+    width, height = image.pixels or (None, None)
+    if is_stored(image.file):
+        path = image.file
+        if image.pixels is None:  # skipped as done: the size the lock recorded of these bytes
+            same = [o for o in before.get("outputs", []) if o.get("path") == path]
+            if same and same[0].get("sha256") == f"sha256:{image.sha256}":
+                width, height = same[0].get("width"), same[0].get("height")
+    else:
+        path = _relative(image.file, base)
+        with contextlib.suppress(OSError, ImageProbeError):
+            info = probe_file(image.file)
+            width, height = info.width, info.height
+    output: LockOutput = {
+        "index": image.index,
+        "path": path,
+        "sha256": f"sha256:{image.sha256}",
         "width": width,
         "height": height,
     }
+    if is_stored(path):
+        output["bytes"] = image.bytes
+    return output
 
 
 def _relative(file: str, base: Path) -> str:
@@ -102,8 +123,17 @@ def _relative(file: str, base: Path) -> str:
     return Path(os.path.relpath(os.path.abspath(file), base)).as_posix()
 
 
+def _sidecar_path(sidecar: str | None, base: Path) -> str | None:
+    """A sidecar's path from `base` (the resolved root), or its object's URI."""
+    if sidecar is None or is_stored(sidecar):
+        return sidecar
+    return _relative(sidecar, base)
+
+
 def _sha256(path: str | Path) -> str | None:
-    """`sha256:<hex>` of a file's bytes, None when it cannot be read."""
+    """`sha256:<hex>` of a file's bytes, None when it cannot be read (or is in a store)."""
+    if is_stored(str(path)):
+        return None
     try:
         with open(path, "rb") as f:
             return f"sha256:{file_sha256(f)}"
@@ -120,7 +150,8 @@ def record(
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
-        outputs = [_output(image.index, image.file, image.sha256, base) for image in state.images]
+        before = lock.jobs.get(job.key, {})
+        outputs = [_output(image, base, before) for image in state.images]
         failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
@@ -130,8 +161,9 @@ def record(
             finished=state.finished_at or lock.jobs.get(job.key, {}).get("finished"),
             outputs=outputs,
             failures=failures,
-            sidecar=_relative(state.sidecar, base) if state.sidecar else None,
-            sidecar_sha256=_sha256(state.sidecar) if state.sidecar else None,
+            sidecar=_sidecar_path(state.sidecar, base),
+            sidecar_sha256=state.sidecar_sha256
+            or (_sha256(state.sidecar) if state.sidecar else None),
             state=state.outcome or PARTIAL,
         )
 
@@ -149,7 +181,7 @@ def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
     paths are taken from `root`)."""
     for key, entry in sorted(lock.jobs.items()):
         for path, _ in recorded_files(entry):
-            if not (path and within(root / path, areas)):
+            if not (path and (is_stored(path) or within(root / path, areas))):
                 raise LockFileError(
                     f"{lock.path}: job {key} records {path!r}, which is outside the project "
                     "and the output folder"
@@ -180,13 +212,35 @@ def _why_kept(file: Path, sha256: str | None, out: Path) -> str | None:
     return None
 
 
-def prune(lock: LockFile, plan: Plan, root: Path, out: Path) -> Pruned:
+async def _prune_object(uri: str, sha256: str | None, store: Store | None) -> str | None:
+    """Delete an orphan's object when it is still the bytes wanform put under the store's prefix;
+    else why it is kept ("" when it is gone already)."""
+    if store is None or store.location.key_of(uri) is None:
+        return "not under the output store's prefix"
+    if not sha256:
+        return "the lock records no sha256 for it"
+    found = await store.content_digest(uri)  # its bytes: metadata may outlive an overwrite
+    if found is None:
+        return ""
+    if found != sha256:
+        return "its bytes are not the ones wanform wrote"
+    await store.delete(uri)
+    return None
+
+
+def prune(lock: LockFile, plan: Plan, root: Path, out: Path, store: Store | None = None) -> Pruned:
     """Drop orphaned entries from the lock and delete the files they recorded that are still what
-    wanform wrote in `out`; anything else an orphan names is kept, and listed with why."""
+    wanform wrote in `out` (the objects still what it put under `store`'s prefix); anything else
+    an orphan names is kept, and listed with why."""
     removed, kept = [], []
     for job in plan.orphaned():
         entry = lock.jobs.pop(job.key, {})
         for path, sha256 in recorded_files(entry):
+            if is_stored(path):
+                reason = wait_for(functools.partial(_prune_object, path, sha256, store))
+                removed += [path] if reason is None else []
+                kept += [(path, reason)] if reason else []
+                continue
             file = root / path if path else None
             if file is None or not (file.exists() or file.is_symlink()):
                 continue  # nothing on disk to delete or keep
@@ -207,6 +261,7 @@ class Project:
     lock: LockFile
     hashes: HashCache
     out: Path
+    store: Store | None = None  # where the images are, when `out` is the stage of a store
 
     @property
     def areas(self) -> tuple[Path, ...]:
@@ -214,15 +269,18 @@ class Project:
         return (self.root, self.out)
 
     @classmethod
-    def open(cls, root: Path, lock_path: Path, out: Path) -> Project:
+    def open(cls, root: Path, lock_path: Path, out: Path, store: Store | None = None) -> Project:
         """Read the lock; LockFileError if it cannot be read or records a path outside the root
         and `out`."""
         lock = LockFile.load(lock_path)
         check_confined(lock, root, (root, out))
-        return cls(root, lock, HashCache(root), out)
+        return cls(root, lock, HashCache(root), out, store)
 
     def plan(self, jobs: list[CheckedJob], target: str) -> Plan:
-        """The plan of `jobs` run on `target` (`Target.made_on`) against the lock."""
+        """The plan of `jobs` run on `target` (`Target.made_on`) against the lock (its outputs
+        in the store looked up first, all at once)."""
+        if self.store is not None:
+            look_up_outputs(self.lock, self.hashes, self.store)
         return plan_chained(
             jobs, self.lock, self.root, self.hashes, target=target, areas=self.areas
         )
@@ -244,7 +302,11 @@ class Project:
         }
         relinked(jobs, plan, self.lock, made, self.hashes)
         record(self.lock, jobs, result.jobs, self.root, target)
-        pruned = prune(self.lock, plan, self.root, self.out) if prune_orphans else Pruned([], [])
+        pruned = (
+            prune(self.lock, plan, self.root, self.out, self.store)
+            if prune_orphans
+            else Pruned([], [])
+        )
         self.lock.save()
         self.hashes.save()
         return pruned

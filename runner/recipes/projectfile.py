@@ -34,6 +34,7 @@ class ProjectFile:
     max_cost: float | None = None
     target: str | None = None
     region: str | None = None
+    storage: dict[str, str] = field(default_factory=dict)  # an s3:// out's endpoint and region
     problems: list[tuple[Location, Problem]] = field(default_factory=list)
 
     def recipe_files(self) -> list[Path]:
@@ -98,6 +99,7 @@ def read(root: Path) -> ProjectFile:
     project.max_cost = data.get("max_cost")
     project.target = data.get("target")
     project.region = data.get("region")
+    project.storage = data.get("storage") or {}
     return project
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,13 +14,15 @@ from wanform.runner.api.targets import made_on_words
 from wanform.runner.engine.outputs import Sidecar, read_sidecar
 from wanform.runner.engine.states import PARTIAL, SKIPPED, SUCCEEDED
 from wanform.runner.gitops.links import recorded_outputs
-from wanform.runner.gitops.lockfile import LockEntry
+from wanform.runner.gitops.lockfile import LockEntry, LockOutput
 from wanform.runner.gitops.plan import CHANGED, PlannedJob
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.references import Link
 from wanform.runner.reports.history import COMPLETE, OUTDATED, RunJob, report_state
-from wanform.runner.reports.html.thumbs import Thumb, ThumbError
+from wanform.runner.reports.html.stored import thumb_name
+from wanform.runner.reports.html.thumbs import Thumb, ThumbError, cached
 from wanform.runner.reports.html.times import moment, moments
+from wanform.runner.storage.location import is_stored
 from wanform.spec.problems import json_path
 
 # Makes (or finds) the thumbnail of an image; `own` for wanform's outputs.
@@ -34,6 +36,7 @@ class Places:
     root: Path
     report: Path
     thumbs: Path
+    signed: Mapping[str, str] = field(default_factory=dict)  # a stored output -> presigned URL
 
     def link(self, path: Path) -> str:
         """`path` as the page links it: relative to the report folder, each name percent-encoded,
@@ -141,7 +144,8 @@ def images(
     if checked is not None:
         refs = checked.request.images
         shown = [(_local(checked, ref.value), False) for ref in refs if ref.kind == "path"]
-    return shown + [(root / o["path"], True) for o in (entry or {}).get("outputs", [])]
+    outputs = (entry or {}).get("outputs", [])
+    return shown + [(root / o["path"], True) for o in outputs if not is_stored(o["path"])]
 
 
 def palette(checked: CheckedJob) -> list[dict]:
@@ -175,9 +179,33 @@ def outputs(entry: LockEntry | None, places: Places, make: Thumbnailer) -> list[
     """The images the lock records, each as a thumbnail linking the full file."""
     shown = []
     for output in (entry or {}).get("outputs", []):
+        if is_stored(output["path"]):
+            shown.append(stored_picture(output, places))
+            continue
         path = places.root / output["path"]
         shown.append(picture(path, places, make, own=True) | {"path": output["path"]})
     return shown
+
+
+def stored_picture(output: LockOutput, places: Places) -> dict:
+    """An image in the store: its cached thumbnail, linking the presigned URL (or saying why
+    there is none)."""
+    uri = output["path"]
+    shown: dict = {"name": uri.rsplit("/", 1)[-1], "path": uri}
+    signed = places.signed.get(uri)
+    key = thumb_name(output.get("sha256", ""))
+    width, height = output.get("width") or 0, output.get("height") or 0
+    thumb = cached(places.thumbs, key, width, height) if key else None
+    if signed is None or thumb is None:
+        return shown | {"href": "", "error": "not found in the store, or not readable"}
+    return shown | {
+        "href": signed,
+        "src": places.link(places.thumbs / thumb.name),
+        "width": thumb.width,
+        "height": thumb.height,
+        "source_width": width,
+        "source_height": height,
+    }
 
 
 def card(

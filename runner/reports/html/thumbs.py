@@ -54,13 +54,14 @@ def cache_key(path: Path) -> str:
     return hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def thumbnail(path: Path, cache: Path, own: bool = False) -> Thumb:
+def thumbnail(path: Path, cache: Path, own: bool = False, key: str | None = None) -> Thumb:
     """The thumbnail of `path` in `cache`, made if missing; `own` lifts Pillow's pixel limit (for
-    wanform's outputs, which may reach 16384x16384). ThumbError if it cannot be made."""
+    wanform's outputs, which may reach 16384x16384); `key` names it (default: `cache_key`).
+    ThumbError if it cannot be made."""
     try:
         with _limit_lifted(own):
             info = probe_file(path)
-        key = cache_key(path)
+        key = key or cache_key(path)
     except (OSError, ImageProbeError) as exc:
         raise ThumbError(f"{path}: {exc}") from None
     for suffix in (".jpg", ".png"):
@@ -72,6 +73,15 @@ def thumbnail(path: Path, cache: Path, own: bool = False) -> Thumb:
     except (OSError, ValueError, SyntaxError, zlib.error, Image.DecompressionBombError) as exc:
         raise ThumbError(f"{path}: cannot read the image: {exc}") from None
     return _store(image, cache, key, info.width, info.height)
+
+
+def cached(cache: Path, key: str, width: int, height: int) -> Thumb | None:
+    """The thumbnail named `key` in `cache`, of an image `width` x `height`; None if not made."""
+    for suffix in (".jpg", ".png"):
+        found = cache / f"{key}{suffix}"
+        if found.is_file():
+            return _known(found, width, height)
+    return None
 
 
 def _known(cached: Path, width: int, height: int) -> Thumb:
