@@ -191,9 +191,11 @@ def _entry(
     result: Validation,
     name: Callable[[Path], str],
 ) -> PlanEntry | None:
-    if recipe.file in result.invalid or not recipe.located.source:
-        return None
+    if recipe.file in result.invalid or not recipe.located.source or "files" in recipe.data:
+        return None  # the files a glob matches are not remembered: a new one is a new job
     inputs: dict[str, str] = {}
+    if recipe.table is not None and recipe.table.path is not None:
+        inputs[name(recipe.table.path)] = recipe.table.source
     rows: list[PlanJob] = []
     for checked in jobs:
         job = planned.get(checked.key)
