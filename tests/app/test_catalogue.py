@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import wanform
+from wanform.runner.cli import main
 
 EMULATOR = wanform.RunSettings(target="emulator", emulator_speed=50)
 CLEAN_ENV = {"PATH": os.environ.get("PATH", "")}
@@ -177,3 +179,14 @@ def test_a_template_change_changes_every_row(shop, models):
     recipe = shop / "recipes" / "place.yaml"
     recipe.write_text(PLACE.replace("wooden", "marble"), encoding="utf-8")
     assert {v[0] for v in _plan(shop, models).values()} == {"changed"}
+
+
+def test_report_shows_each_rows_cells_and_searches_them(shop, models):
+    """`wanform report` heads a data-driven recipe's cards once, shows each job's row, and puts
+    `column:value` in what its search matches."""
+    done = CliRunner().invoke(main, ["report", "--root", str(shop)], env=CLEAN_ENV)
+    assert done.exit_code == 0, done.output
+    page = (shop / "report" / "index.html").read_text(encoding="utf-8")
+    assert page.count('<h2 class="group">recipes/place.yaml: a job per row') == 1
+    assert "<dt>title</dt><dd>kettle</dd>" in page
+    assert "title:kettle" in page and "sku:a-2" in page

@@ -14,6 +14,7 @@ from wanform.runner.engine.outputs import Sidecar, read_sidecar
 from wanform.runner.gitops.lockfile import LockEntry
 from wanform.runner.gitops.plan import PlannedJob
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.recipes.table import text_of
 from wanform.runner.reports.history import RunJob, report_state
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError
 
@@ -116,6 +117,12 @@ def palette(checked: CheckedJob) -> list[dict]:
     ]
 
 
+def row(checked: CheckedJob | None) -> dict[str, str]:
+    """A data-driven job's row, cell by cell as text; empty for other jobs."""
+    fields = checked.job.fields if checked is not None else {}
+    return {str(column): text_of(cell) for column, cell in fields.items()}
+
+
 def sidecar(entry: LockEntry | None, root: Path) -> Sidecar | None:
     """The job's sidecar, or None when there is none or it cannot be read."""
     name = (entry or {}).get("sidecar")
@@ -168,6 +175,7 @@ def card(
         "parameters": parameters(checked, side),
         "inputs": inputs(checked, places, make) if checked is not None else [],
         "palette": palette(checked) if checked is not None else [],
+        "row": row(checked),
         "outputs": outputs(entry, places, make),
         "failures": failures,
         "error": last["error"] if last else None,
