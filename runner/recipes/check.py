@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from types import MappingProxyType
 
-from wanform.runner.recipes import graph
+from wanform.runner.recipes import graph, templates
 from wanform.runner.recipes.build import BuiltRequest, ImageRef, build_request
 from wanform.runner.recipes.load import Job, Recipe, discover, expand, load, recipe_check
 from wanform.runner.recipes.projectfile import ProjectFile
@@ -195,12 +195,7 @@ def _filled_problems(job: Job) -> list[Problem]:
     found = job.recipe.templates
     if job.row is None or not found:
         return []
-    problems = recipe_check().problems(job.values)
-    return [
-        p
-        for p in problems
-        if any(tuple(p.path[:end]) in found for end in range(len(p.path), 0, -1))
-    ]
+    return [p for p in recipe_check().problems(job.values) if templates.covers(found, p.path)]
 
 
 @dataclass

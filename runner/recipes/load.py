@@ -267,7 +267,7 @@ def _data_driven(recipe: Recipe, problems: list[Problem]) -> list[Problem]:
     """Read a data-driven recipe's rows and templates; the schema's problems at templated
     values are left to each job, filled."""
     unfilled, _ = templates.find(recipe.data, ())
-    problems = [p for p in problems if not _under(unfilled, p.path)]
+    problems = [p for p in problems if not templates.covers(unfilled, p.path)]
     if any(p.path[:1] in (("rows",), ("files",), ("key",)) for p in problems) or (
         "rows" in recipe.data and "key" not in recipe.data
     ):
@@ -285,12 +285,9 @@ def _data_driven(recipe: Recipe, problems: list[Problem]) -> list[Problem]:
         return problems + [Problem("unknown-column", message, ("key",))]
     found, template_problems = templates.find(recipe.data, recipe.table.columns)
     recipe.templates = MappingProxyType(found)
-    _, unmatched = combos(recipe.data, recipe.table, recipe.key)
+    matrix = recipe.data.get("matrix") or {}
+    unmatched = combos(recipe.data, recipe.table, recipe.key)[1] if "include" in matrix else []
     return problems + template_problems + key_problems(recipe.table, recipe.key) + unmatched
-
-
-def _under(found: Templates, path: Path) -> bool:
-    return any(tuple(path[:end]) in found for end in range(len(path), 0, -1))
 
 
 def _data_file(recipe: Recipe) -> str:

@@ -142,6 +142,11 @@ def _filled(value: object, path: Path, templates: Templates, row: Mapping[str, o
     return value
 
 
+def covers(templates: Templates, path: Path) -> bool:
+    """Whether the value at `path` is, or is inside, a templated value."""
+    return any(tuple(path[:end]) in templates for end in range(len(path), 0, -1))
+
+
 def cell(templates: Templates, path: Path, row: int) -> Path | None:
     """The data file's cell a value at `path` came from whole, as (ROWS, row, column)."""
     for end in range(len(path), 0, -1):
