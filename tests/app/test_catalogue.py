@@ -154,7 +154,7 @@ def _plan(root: Path, models) -> dict[str, tuple[str, list[str]]]:
 
 def test_one_cell_changes_one_job_in_plan_and_run(shop, models):
     """After a run, editing one CSV cell makes `plan` show exactly that row's job changed, and
-    `run` make exactly its images."""
+    `run` make exactly its images; a row removed is an orphaned job."""
     first = project(shop, models).run(settings=EMULATOR)
     assert first.exit_code == 0 and first.result.summary()["images"] == 3
     csv = shop / "recipes" / "products.csv"
@@ -171,6 +171,8 @@ def test_one_cell_changes_one_job_in_plan_and_run(shop, models):
     assert again.exit_code == 0 and made == [("place[sku=A-2]", 1)]
     lock = json.loads((shop / "wanform.lock").read_text(encoding="utf-8"))
     assert sorted(lock["jobs"]) == [f"recipes/place.yaml::place[sku=A-{i}]" for i in (1, 2, 3)]
+    csv.write_text("".join(CSV.splitlines(keepends=True)[:3]), encoding="utf-8")
+    assert _plan(shop, models)["place[sku=A-3]"][0] == "orphaned"
 
 
 def test_a_template_change_changes_every_row(shop, models):
