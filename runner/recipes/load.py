@@ -74,8 +74,10 @@ class Recipe:
     root: FsPath
     located: Located
     defaults: Defaults = NO_DEFAULTS
-    table: Table | None = None  # a data-driven recipe's rows: `rows:` or `files:`
-    templates: Templates = field(default_factory=lambda: NO_TEMPLATES)
+    # a data-driven recipe's rows (`rows:` or `files:`) and templates; left out of its repr, which
+    # each of its jobs' reprs holds (asyncio.run builds the repr of a run's result)
+    table: Table | None = field(default=None, repr=False)
+    templates: Templates = field(default_factory=lambda: NO_TEMPLATES, repr=False)
 
     @property
     def abspath(self) -> FsPath:

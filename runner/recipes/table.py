@@ -110,11 +110,12 @@ def read_table(path: FsPath, shown: str) -> Table:
     """The rows of the data file at `path`; TableError for a file that is not a table."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(MAX_DATA_BYTES + 1)
+            # the size first: read(n) would set aside n bytes, however small the file
+            if os.fstat(fh.fileno()).st_size > MAX_DATA_BYTES:
+                raise TableError("file-too-large", f"{shown} is over {MAX_DATA_BYTES} bytes")
+            raw = fh.read()
     except OSError as exc:
         raise TableError("unreadable", f"cannot read {shown}: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_DATA_BYTES:
-        raise TableError("file-too-large", f"{shown} is over {MAX_DATA_BYTES} bytes")
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:

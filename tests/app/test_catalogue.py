@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 import wanform
 from wanform.runner.cli import main
+from wanform.runner.recipes.table import read_table
 
 EMULATOR = wanform.RunSettings(target="emulator", emulator_speed=50)
 CLEAN_ENV = {"PATH": os.environ.get("PATH", "")}
@@ -192,3 +194,23 @@ def test_report_shows_each_rows_cells_and_searches_them(shop, models):
     assert page.count('<h2 class="group">recipes/place.yaml: a job per row') == 1
     assert "<dt>title</dt><dd>kettle</dd>" in page
     assert "title:kettle" in page and "sku:a-2" in page
+
+
+def test_a_jobs_repr_leaves_out_its_recipes_rows(shop, models):
+    """A job's repr (which asyncio.run builds of a run's result, for every job) does not hold
+    every row of its recipe: a 10,000-row run would hold 10,000 copies of the table."""
+    found = project(shop, models).validate()
+    text = repr(found.validation.jobs[0].job)
+    assert "A-2" not in text and "toaster" not in text
+
+
+def test_reading_a_small_data_file_sets_aside_little_memory(shop):
+    """Reading a data file allocates about its size, not the 64 MB cap (read(n) would set aside
+    n bytes for every recipe that reads one)."""
+    tracemalloc.start()
+    try:
+        read_table(shop / "recipes" / "products.csv", "products.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024
