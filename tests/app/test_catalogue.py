@@ -159,6 +159,7 @@ def test_one_cell_changes_one_job_in_plan_and_run(shop, models):
     `run` make exactly its images; a row removed is an orphaned job."""
     first = project(shop, models).run(settings=EMULATOR)
     assert first.exit_code == 0 and first.result.summary()["images"] == 3
+    assert {v[0] for v in _plan(shop, models).values()} == {"unchanged"}  # the plan cache filled
     csv = shop / "recipes" / "products.csv"
     csv.write_text(CSV.replace("kettle", "steel kettle"), encoding="utf-8")
     planned = _plan(shop, models)
