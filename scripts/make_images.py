@@ -1,5 +1,5 @@
-"""Draw the input images of the example recipes into recipes/images/, byte for byte the same on
-every run.
+"""Draw the input images of the example recipes into recipes/images/ (and the catalogue's into
+recipes/catalogue/), byte for byte the same on every run.
 
 Each picture names the models whose recipes read it and is checked against their input limits in
 wanform.spec.models (under every documented variant) before it is written. `--check` writes nothing
@@ -11,6 +11,7 @@ installed (`pip install -e .`), since it imports wanform.spec.models.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import math
 import random
@@ -23,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from wanform.spec.models import GUESSES, MODELS, ModelSpec, table
 
-OUT = Path(__file__).resolve().parent.parent / "recipes" / "images"
+OUT = Path(__file__).resolve().parent.parent / "recipes"
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}
 # Encoder options chosen for small files; none of them writes a timestamp or other varying metadata.
 SAVE_OPTIONS = {
@@ -361,17 +362,88 @@ def draw_cartoon_character() -> Image.Image:
     return img
 
 
+# The catalogue's products (recipes/catalogue/products.csv names them): sku, shape, colour.
+PRODUCTS = (
+    ("A-1001", "mug", (196, 60, 50)),
+    ("A-1002", "bottle", (40, 110, 170)),
+    ("A-1003", "lamp", (230, 180, 40)),
+    ("A-1004", "vase", (90, 150, 90)),
+    ("A-1005", "box", (150, 90, 160)),
+    ("A-1006", "mug", (30, 30, 40)),
+    ("A-1007", "bottle", (200, 120, 60)),
+    ("A-1008", "lamp", (70, 160, 170)),
+    ("A-1009", "vase", (220, 150, 170)),
+    ("A-1010", "box", (120, 100, 70)),
+    ("B-2001", "mug", (240, 240, 235)),
+    ("B-2002", "bottle", (110, 170, 80)),
+    ("B-2003", "lamp", (180, 60, 110)),
+    ("B-2004", "vase", (60, 70, 140)),
+    ("B-2005", "box", (230, 110, 40)),
+    ("B-2006", "mug", (100, 180, 210)),
+    ("B-2007", "bottle", (160, 40, 40)),
+    ("B-2008", "lamp", (60, 60, 60)),
+    ("B-2009", "vase", (200, 190, 120)),
+    ("B-2010", "box", (50, 130, 110)),
+)
+SHAPES = {
+    "mug": [("rectangle", (150, 160, 330, 400)), ("arc", (290, 210, 400, 340))],
+    "bottle": [("rectangle", (200, 200, 312, 420)), ("rectangle", (232, 100, 280, 200))],
+    "lamp": [
+        ("polygon", [(170, 220), (342, 220), (300, 110), (212, 110)]),
+        ("rectangle", (246, 220, 266, 380)),
+        ("rectangle", (190, 380, 322, 410)),
+    ],
+    "vase": [("ellipse", (160, 200, 352, 420)), ("rectangle", (216, 110, 296, 220))],
+    "box": [
+        ("rectangle", (130, 180, 382, 400)),
+        ("polygon", [(130, 180), (180, 120), (432, 120), (382, 180)]),
+    ],
+}
+
+
+def draw_product(shape: str, colour: tuple[int, int, int]) -> Image.Image:
+    """One product photo: the object's silhouette in its colour on a white sweep, with a shadow."""
+    img = Image.new("RGB", (512, 512), (248, 248, 246))
+    d = ImageDraw.Draw(img)
+    d.ellipse((120, 400, 392, 440), fill=(215, 215, 212))
+    for kind, xy in SHAPES[shape]:
+        if kind == "arc":
+            d.arc(xy, 270, 90, fill=colour, width=22)
+        else:
+            getattr(d, kind)(xy, fill=colour, outline=INK, width=3)
+    return img
+
+
+def draw_background() -> Image.Image:
+    """The season's background: a warm autumn wall over a wooden table top, empty in the middle."""
+    img = Image.new("RGB", (1024, 768), WHITE)
+    vertical_gradient(img, (236, 200, 160), (200, 120, 80), 0, 520)
+    vertical_gradient(img, (150, 100, 60), (110, 70, 40), 520, 768)
+    d = ImageDraw.Draw(img)
+    for x in range(0, 1024, 128):
+        d.line([(x, 520), (x + 60, 768)], fill=(130, 85, 50), width=3)
+    for k, (x, y) in enumerate(((90, 120), (880, 90), (160, 380), (930, 330))):
+        d.ellipse((x - 30, y - 18, x + 30, y + 18), fill=((200, 90, 30), (220, 160, 40))[k % 2])
+    return img
+
+
 @dataclass(frozen=True)
 class Picture:
-    """One input image: its file name, how to draw it, and the models whose recipes read it."""
+    """One input image: its file name, how to draw it, the models whose recipes read it, and
+    its folder under recipes/."""
 
     filename: str
     draw: Callable[[], Image.Image]
     models: tuple[str, ...]
+    folder: str = "images"
 
     @property
     def format(self) -> str:
         return FORMATS[Path(self.filename).suffix]
+
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{self.filename}"
 
 
 PICTURES = (
@@ -387,6 +459,13 @@ PICTURES = (
     Picture("low-res-flower.jpg", draw_low_res_flower, (WANX21,)),
     Picture("watermarked.png", draw_watermarked, (WANX21,)),
     Picture("cartoon-character.webp", draw_cartoon_character, (WAN26, WANX21)),
+    Picture("background.png", draw_background, WAN27, "catalogue"),
+    *(
+        Picture(
+            f"{sku}.png", functools.partial(draw_product, shape, colour), WAN27, "catalogue/photos"
+        )
+        for sku, shape, colour in PRODUCTS
+    ),
 )
 
 
@@ -437,7 +516,7 @@ def render_all() -> dict[str, bytes]:
             f"{picture.filename}: {p}"
             for p in limit_problems(picture, images[picture.filename], len(data))
         ]
-        files[picture.filename] = data
+        files[picture.path] = data
     if problems:
         sys.exit("\n".join(problems))
     return files
@@ -446,8 +525,9 @@ def render_all() -> dict[str, bytes]:
 def describe(name: str, data: bytes) -> str:
     """One summary line: file, size, format, bytes and the boxes recipes may point at."""
     with Image.open(io.BytesIO(data)) as img:
-        boxes = "".join(f"  {label}={list(box)}" for label, box in BOXES.get(name, {}).items())
-        return f"{name:24} {img.width}x{img.height} {img.format:4} {len(data):6} B{boxes}"
+        marked = BOXES.get(Path(name).name, {})
+        boxes = "".join(f"  {label}={list(box)}" for label, box in marked.items())
+        return f"{name:31} {img.width}x{img.height} {img.format:4} {len(data):6} B{boxes}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,10 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.check:
         for name in stale:
-            print(f"out of date: recipes/images/{name}")
+            print(f"out of date: recipes/{name}")
         return 1 if stale else 0
-    OUT.mkdir(parents=True, exist_ok=True)
     for name in stale:
+        (OUT / name).parent.mkdir(parents=True, exist_ok=True)
         (OUT / name).write_bytes(files[name])
     for name, data in files.items():
         print(describe(name, data))

@@ -46,7 +46,18 @@ N_SCHEMA = {
     "minimum": 1,
     "description": "its upper bound depends on the mode; see spec/models.py",
 }
-MATRIX_FORBIDDEN = ("name", "model", "inputs", "mask", "palette", "matrix", "description")
+MATRIX_FORBIDDEN = (
+    "name",
+    "model",
+    "inputs",
+    "mask",
+    "palette",
+    "matrix",
+    "description",
+    "rows",
+    "key",
+    "files",
+)
 
 
 def _max_images_schema(spec: ModelSpec) -> dict:
@@ -175,6 +186,30 @@ REFERENCE = {
 }
 # `from: matrix` on an input takes, job by job, each reference the recipe's matrix lists
 MATRIX_REFERENCE = "matrix"
+DATA_SCHEMAS = {
+    "rows": {
+        "type": "string",
+        "pattern": r"\.(csv|jsonl|json|yaml|yml)$",
+        "description": "a data file, relative to the recipe: one job per row (CSV with a header "
+        "row, JSON Lines, or a JSON or YAML list of mappings)",
+    },
+    "key": {
+        "type": "string",
+        "minLength": 1,
+        "description": "the column naming each row: the job is NAME[COLUMN=VALUE]",
+    },
+    "files": {
+        "type": "string",
+        "minLength": 1,
+        "description": "a glob relative to the recipe: one job per file, with the fields "
+        "{path}, {name} and {stem}",
+    },
+}
+MATRIX_FILTER = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "object", "minProperties": 1},
+}
 
 
 def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
@@ -188,7 +223,7 @@ def _recipe_parameters(models: Mapping[str, ModelSpec]) -> dict[str, dict]:
 
 def recipe_keys(spec: ModelSpec) -> list[str]:
     """The recipe keys `spec` accepts: people's keys for its inputs plus its API parameters."""
-    keys = {"name", "description", "model", "prompt", "matrix", "inputs"} | (
+    keys = {"name", "description", "model", "prompt", "matrix", "inputs", *DATA_SCHEMAS} | (
         spec.parameters - {"bbox_list", "color_palette", "stream"}
     )
     if "color_palette" in spec.parameters:
@@ -209,7 +244,7 @@ def _model_rules(spec: ModelSpec) -> dict:
     return {
         "propertyNames": {"enum": keys},
         "properties": {
-            "matrix": {"propertyNames": {"enum": [*keys, "from"]}},
+            "matrix": {"propertyNames": {"enum": [*keys, "from", "include", "exclude"]}},
             "inputs": {"items": {"propertyNames": {"enum": input_keys}}},
         },
     }
@@ -252,6 +287,7 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         "function": {"enum": list(WANX21_FUNCTIONS)},
         "palette": {"type": "array", "items": colour},
         **_recipe_parameters(models),
+        **DATA_SCHEMAS,
     }
     varying = sorted(k for k in properties if k not in MATRIX_FORBIDDEN)
     reference = {
@@ -273,6 +309,12 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
                 "items": {"oneOf": [REFERENCE["from"], reference]},
                 "description": "one job per reference, for the input written `from: matrix`",
             },
+            "include": {
+                **MATRIX_FILTER,
+                "description": "values added to each combination (or row) an entry matches on its "
+                "matrix keys and columns; without rows, an entry matching none is a job",
+            },
+            "exclude": {**MATRIX_FILTER, "description": "combinations (or rows) to leave out"},
         },
     }
     per_model = [
@@ -292,12 +334,27 @@ def recipe_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
         "required": ["model"],
         "additionalProperties": False,
         "properties": properties,
+        "dependencies": {
+            "rows": ["key"],
+            "key": ["rows"],
+            "files": {"not": {"required": ["rows"]}},
+        },
         "allOf": per_model,
     }
 
 
 # Recipe keys a project may give every recipe: not a job's identity, inputs or prompt.
-NOT_DEFAULTS = ("name", "description", "model", "prompt", "inputs", "mask", "function", "matrix")
+NOT_DEFAULTS = (
+    "name",
+    "description",
+    "model",
+    "prompt",
+    "inputs",
+    "mask",
+    "function",
+    "matrix",
+    *DATA_SCHEMAS,
+)
 # Where the project file puts images: a folder inside the project, never a URL nor an escape.
 PROJECT_OUT = r"^(?![/\\])(?!.*(^|[/\\])\.\.([/\\]|$))[^:]+$"
 # Or an S3-compatible store: s3://bucket/prefix (the bucket by S3's naming rule).

@@ -102,6 +102,17 @@ class Located:
                 return self.keys[prefix]
         return START
 
+    def text_mark(self, path: Path, offset: int) -> Mark:
+        """The mark of character `offset` of the string at `path` as written (after its opening
+        quote); the string's own mark when it is a block scalar or spans lines."""
+        mark = self.mark(path)
+        lines = (self._text or "").splitlines()
+        line = lines[mark.line - 1] if 0 < mark.line <= len(lines) else ""
+        opening = line[mark.column - 1 : mark.column]
+        if opening in ("|", ">") or mark.column + offset > len(line) + 1:
+            return mark
+        return Mark(mark.line, mark.column + offset + (opening in ("'", '"')))
+
 
 def _mark(node: yaml.Node) -> Mark:
     mark = Mark(node.start_mark.line + 1, node.start_mark.column + 1)

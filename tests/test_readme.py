@@ -14,7 +14,7 @@ from wanform.spec.schema import SchemaCheck
 from wanform.spec.schemagen import project_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RECIPE, PROJECT, CHAINED, SCENARIO, STORE = re.findall(
+RECIPE, PROJECT, CHAINED, CATALOGUE, SCENARIO, STORE = re.findall(
     r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S
 )
 
@@ -46,6 +46,14 @@ def test_readme_chained_recipe_is_the_example_in_recipes():
     chained = yaml.safe_load(CHAINED)
     assert SchemaCheck("recipe").problems(chained) == []
     assert chained == {k: v for k, v in shipped.items() if k not in ("description", "seed")}
+
+
+def test_readme_catalogue_recipe_is_the_example_in_recipes():
+    """The README's data-driven recipe is recipes/catalogue/place.yaml (which `wanform validate
+    recipes/` checks in CI), keys and values."""
+    shipped = yaml.safe_load((README.parent / "recipes/catalogue/place.yaml").read_text())
+    catalogue = yaml.safe_load(CATALOGUE)
+    assert catalogue == {k: v for k, v in shipped.items() if k != "description"}
 
 
 def test_readme_scenario_loads(tmp_path):

@@ -29,6 +29,9 @@ HashEntry = tuple[int, int, str]
 LONG_TEXT = 64  # longer strings appear in the lock's field list as their hash
 
 
+ROW_FIELD = "row: "  # the fields of a job's row, as the lock and `plan` name them
+
+
 def sha256_text(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -142,6 +145,8 @@ def _declared(request: BuiltRequest, identities: dict[Path, str]) -> dict:
         ]
     if "mask" in values:
         values["mask"] = by_recipe.get(("mask",), "")
+    # a data-driven job's row, cell by cell: `plan` says which cell changed
+    values.update({f"{ROW_FIELD}{column}": cell for column, cell in request.job.fields.items()})
     return values
 
 

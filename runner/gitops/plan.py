@@ -13,7 +13,7 @@ from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.targets import DASHSCOPE
 from wanform.runner.engine.states import REFETCH, RESUBMIT, rerun_kind
 from wanform.runner.files.areas import within
-from wanform.runner.gitops.fingerprint import Fingerprint, HashCache, fingerprint
+from wanform.runner.gitops.fingerprint import ROW_FIELD, Fingerprint, HashCache, fingerprint
 from wanform.runner.gitops.lockfile import (
     LockEntry,
     LockFile,
@@ -184,6 +184,8 @@ def judge(
     if entry.get("fingerprint") != job.fingerprint.digest:
         job.status = CHANGED
         fields = changed_fields(entry.get("fields", {}), job.fingerprint.fields)
+        # a changed cell says why the fields it fills changed
+        fields = [f for f in fields if f.startswith(ROW_FIELD)] or fields
         job.reasons = fields + moved if fields or moved else ["request"]
         return job
     job.reasons = moved + _output_drift(entry, root, hashes, areas)

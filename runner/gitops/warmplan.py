@@ -225,8 +225,8 @@ def _entry(
     name: Callable[[Path], str],
     warnings: list[WarningRow],
 ) -> PlanEntry | None:
-    if recipe.file in result.invalid or not recipe.located.source:
-        return None
+    if recipe.file in result.invalid or not recipe.located.source or "files" in recipe.data:
+        return None  # the files a glob matches are not remembered: a new one is a new job
     files: dict[str, str] = {}  # `path:` value -> the file's identity
     rows: list[PlanJob] = []
     for checked in jobs:
@@ -249,6 +249,8 @@ def _entry(
         rows.append(row)
     folder = recipe.abspath.parent
     inputs = {name(folder / value): identity for value, identity in files.items()}
+    if recipe.table is not None and recipe.table.path is not None:
+        inputs[name(recipe.table.path)] = recipe.table.source
     return {"source": recipe.located.source, "inputs": inputs, "warnings": warnings, "jobs": rows}
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from types import MappingProxyType
 
-from wanform.runner.recipes import graph
+from wanform.runner.recipes import graph, templates
 from wanform.runner.recipes.build import BuiltRequest, ImageRef, build_request
-from wanform.runner.recipes.load import Job, Recipe, discover, expand, load
+from wanform.runner.recipes.load import Job, Recipe, discover, expand, load, recipe_check
 from wanform.runner.recipes.projectfile import ProjectFile
 from wanform.runner.recipes.references import (
     Index,
@@ -147,6 +147,9 @@ def check_job(
 ) -> CheckedJob:
     """Build the job's request with placeholder images and run every check of the spec on it;
     `linked` says what another job's output (a `from:` input) will be."""
+    filled = _filled_problems(job)
+    if filled:  # a cell of the wrong type: no request to build
+        return CheckedJob(job, models, findings=[(job.location(p.path), p) for p in filled])
     request = build_request(job, placeholder, models=models)
     by_body_path = {ref.body_path: ref for ref in request.images}
     extra: list[Problem] = list(request.problems)
@@ -182,7 +185,7 @@ def check_job(
         (p, p.path) for p in extra
     ]
     checked = CheckedJob(job, models, infos=infos or NO_INFOS)
-    checked.findings = [(job.recipe.location(path), p) for p, path in placed] or ()
+    checked.findings = [(job.location(path), p) for p, path in placed] or ()
     return checked
 
 
@@ -192,6 +195,15 @@ def _for_recipe(problem: Problem) -> Problem:
     if problem.recipe_note is None:
         return problem
     return replace(problem, message=f"{problem.message} {problem.recipe_note}")
+
+
+def _filled_problems(job: Job) -> list[Problem]:
+    """The schema's problems with the values a job's row filled in (the recipe's own values were
+    checked when it loaded)."""
+    found = job.recipe.templates
+    if job.row is None or not found:
+        return []
+    return [p for p in recipe_check().problems(job.values) if templates.covers(found, p.path)]
 
 
 @dataclass
@@ -344,7 +356,7 @@ def _check_linked(
             result.links = [*result.links, link]
             problem = _link_problem(link, key_of(job), checked.get(up), on_cycle)
         if problem is not None:
-            placed = (job.recipe.location(ref.where), replace(problem, path=ref.where))
+            placed = (job.location(ref.where), replace(problem, path=ref.where))
             result.findings = [*result.findings, placed]
     return result
 

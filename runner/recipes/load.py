@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import sys
 from collections.abc import Mapping
@@ -12,6 +11,18 @@ from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import cast
 
+from wanform.runner.recipes import templates
+from wanform.runner.recipes.combos import combos
+from wanform.runner.recipes.table import (
+    FILE_FIELDS,
+    ROWS,
+    Table,
+    TableError,
+    file_rows,
+    key_problems,
+    read_table,
+)
+from wanform.runner.recipes.templates import TEXT, Templates
 from wanform.spec.models import MODELS
 from wanform.spec.problems import Location, Path, Problem
 from wanform.spec.schema import SchemaCheck, matches
@@ -24,6 +35,9 @@ PROJECT_FILE = "wanform.yaml"
 SHARED_VALUES = ("model", "size")
 # a recipe path that points into the project file's `defaults:` rather than into the recipe
 DEFAULTS = "\0defaults"
+# a recipe path that is a place in another file: (AT, file, line, column)
+AT = "\0at"
+NO_TEMPLATES: Templates = MappingProxyType({})
 YAML_KINDS = {
     list: "a list",
     str: "a string",
@@ -60,6 +74,10 @@ class Recipe:
     root: FsPath
     located: Located
     defaults: Defaults = NO_DEFAULTS
+    # a data-driven recipe's rows (`rows:` or `files:`) and templates; left out of its repr, which
+    # each of its jobs' reprs holds (asyncio.run builds the repr of a run's result)
+    table: Table | None = field(default=None, repr=False)
+    templates: Templates = field(default_factory=lambda: NO_TEMPLATES, repr=False)
     relative: str = field(init=False)  # the path from the project root, in the platform's spelling
 
     def __post_init__(self) -> None:
@@ -78,10 +96,22 @@ class Recipe:
     def name(self) -> str:
         return self.data.get("name") or self.abspath.stem
 
+    @property
+    def key(self) -> str:
+        """The column naming a row in job names: `key:`, or a file's path."""
+        return str(self.data.get("key", "path"))
+
     def location(self, path: Path, key: bool = False) -> Location:
         if path[:1] == (DEFAULTS,):
             return self.defaults.location(path[1:])
-        mark = self.located.mark(path, key)
+        if path[:1] == (AT,):
+            return Location(str(path[1]), int(path[2]), int(path[3]))
+        if path[:1] == (ROWS,) and self.table is not None:
+            return self.table.location(int(path[1]), str(path[2]) if len(path) > 2 else None)
+        if path[:1] == (TEXT,):
+            mark = self.located.text_mark(path[2:], int(path[1]))
+        else:
+            mark = self.located.mark(path, key)
         return Location(self.file, mark.line, mark.column)
 
     def applied_defaults(self) -> tuple[dict, list[str]]:
@@ -107,10 +137,28 @@ class Job:
     name: str
     values: dict
     origins: Mapping[str, Path] = field(default_factory=dict)
+    row: int | None = None  # its row in the recipe's table
 
     def origin(self, key: str) -> Path:
         """The recipe path a top-level value came from (a matrix entry, or the key itself)."""
         return self.origins.get(key, (key,))
+
+    def location(self, path: Path, key: bool = False) -> Location:
+        """Where a recipe path of this job is written: a value a cell gave whole is at the cell."""
+        found, row = self.recipe.templates, self.row
+        # an image's problem is at its input: at the cell when the cell names the file
+        cell = (
+            None
+            if row is None
+            else templates.cell(found, path, row) or templates.cell(found, (*path, "path"), row)
+        )
+        return self.recipe.location(cell or path, key)
+
+    @property
+    def fields(self) -> Mapping[str, object]:
+        """Its row's cells (a file's path, name and stem), or none."""
+        table = self.recipe.table
+        return table.rows[self.row] if table is not None and self.row is not None else {}
 
 
 NO_ORIGINS: Mapping[str, Path] = MappingProxyType({})
@@ -206,13 +254,61 @@ def load(
     for key in SHARED_VALUES:
         if isinstance(located.data.get(key), str):
             located.data[key] = sys.intern(located.data[key])
-    problems = _recipe_check().problems(located.data)
+    problems = recipe_check().problems(located.data)
+    if "rows" in located.data or "files" in located.data:
+        problems = _data_driven(recipe, problems)
     return recipe, problems + _missing(located.data) + _stem(recipe), recipe.location(())
 
 
 @functools.cache
-def _recipe_check() -> SchemaCheck:
+def recipe_check() -> SchemaCheck:
     return SchemaCheck("recipe")
+
+
+def _data_driven(recipe: Recipe, problems: list[Problem]) -> list[Problem]:
+    """Read a data-driven recipe's rows and templates; the schema's problems at templated
+    values are left to each job, filled."""
+    unfilled, _ = templates.find(recipe.data, ())
+    problems = [p for p in problems if not templates.covers(unfilled, p.path)]
+    if any(p.path[:1] in (("rows",), ("files",), ("key",)) for p in problems) or (
+        "rows" in recipe.data and "key" not in recipe.data
+    ):
+        return problems
+    try:
+        recipe.table = _table(recipe)
+    except TableError as exc:
+        at: Path = ("files",) if "files" in recipe.data else ("rows",)
+        if exc.line:
+            at = (AT, _data_file(recipe), exc.line, exc.column)
+        return problems + [Problem(exc.code, exc.message, at)]
+    if recipe.key not in recipe.table.columns:
+        known = ", ".join(recipe.table.columns)
+        message = f"{recipe.table.file} has no column {recipe.key!r}; it has: {known}"
+        return problems + [Problem("unknown-column", message, ("key",))]
+    found, template_problems = templates.find(recipe.data, recipe.table.columns)
+    recipe.templates = MappingProxyType(found)
+    matrix = recipe.data.get("matrix") or {}
+    unmatched = combos(recipe.data, recipe.table, recipe.key)[1] if "include" in matrix else []
+    return problems + template_problems + key_problems(recipe.table, recipe.key) + unmatched
+
+
+def _data_file(recipe: Recipe) -> str:
+    return display_path(recipe.abspath.parent / str(recipe.data["rows"]))
+
+
+def _table(recipe: Recipe) -> Table:
+    folder = recipe.abspath.parent
+    if "files" in recipe.data:
+        rows = list(file_rows(folder, str(recipe.data["files"]), recipe.root))
+        at = recipe.location(("files",))
+        return Table(recipe.file, rows, FILE_FIELDS, [0] * len(rows), "files", at=at)
+    path = (folder / str(recipe.data["rows"])).resolve()
+    if not path.is_relative_to(recipe.root):
+        raise TableError(
+            "path-outside-root",
+            f"{recipe.data['rows']} resolves to {path}, outside the project root {recipe.root}",
+        )
+    return read_table(path, _data_file(recipe))
 
 
 def _missing(data: dict) -> list[Problem]:
@@ -251,8 +347,8 @@ def _shown(value: object) -> object:
     return value
 
 
-def _suffix(combo: dict[str, object]) -> str:
-    return "[" + ",".join(f"{k}={_shown(v)}" for k, v in combo.items()) + "]"
+def _suffix(named: tuple[tuple[str, object], ...]) -> str:
+    return "[" + ",".join(f"{k}={_shown(v)}" for k, v in named) + "]"
 
 
 def _fill_references(values: dict, reference: object) -> dict:
@@ -268,25 +364,25 @@ def _fill_references(values: dict, reference: object) -> dict:
 
 
 def expand(recipe: Recipe) -> list[Job]:
-    """The jobs of a recipe: one, or the cartesian product of its `matrix`, with the project's
-    defaults its model takes under its own keys."""
+    """The jobs of a recipe: one, or one per row of its table times each combination of its
+    `matrix`, with the project's defaults its model takes under its own keys."""
     defaults, _ = recipe.applied_defaults()
-    if not defaults and "matrix" not in recipe.data:
+    table = recipe.table
+    if not defaults and "matrix" not in recipe.data and table is None:
         # the recipe's own values, not a copy: a run of 20,000 one-job recipes holds each once
         return [Job(recipe, recipe.name, recipe.data, NO_ORIGINS)]
     base = {**defaults, **{k: v for k, v in recipe.data.items() if k != "matrix"}}
     at_defaults: dict[str, Path] = {k: (DEFAULTS, k) for k in defaults}
-    matrix = recipe.data.get("matrix") or {}
-    if not matrix:
+    if not recipe.data.get("matrix") and table is None:
         return [Job(recipe, recipe.name, base, at_defaults)]
-    keys = list(matrix)
     jobs = []
-    for indices in itertools.product(*(range(len(matrix[k])) for k in keys)):
-        combo = {k: matrix[k][i] for k, i in zip(keys, indices, strict=True)}
-        origins: dict[str, Path] = {k: ("matrix", k, i) for k, i in zip(keys, indices, strict=True)}
-        values = {**base, **{k: v for k, v in combo.items() if k != "from"}}
-        if "from" in combo:
-            values = _fill_references(values, combo["from"])
-        name = recipe.name + _suffix(combo)
-        jobs.append(Job(recipe, name, values, {**at_defaults, **origins}))
+    for combo in combos(recipe.data, table, recipe.key)[0]:
+        values = base
+        if table is not None and combo.row is not None:
+            values = templates.fill(base, recipe.templates, table.rows[combo.row])
+        values = {**values, **{k: v for k, v in combo.values.items() if k != "from"}}
+        if "from" in combo.values:
+            values = _fill_references(values, combo.values["from"])
+        name = recipe.name + (_suffix(combo.named) if combo.named else "")
+        jobs.append(Job(recipe, name, values, {**at_defaults, **combo.origins}, combo.row))
     return jobs

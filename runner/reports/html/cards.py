@@ -18,6 +18,7 @@ from wanform.runner.gitops.lockfile import LockEntry, LockOutput
 from wanform.runner.gitops.plan import CHANGED, PlannedJob
 from wanform.runner.recipes.check import CheckedJob
 from wanform.runner.recipes.references import Link
+from wanform.runner.recipes.table import text_of
 from wanform.runner.reports.history import COMPLETE, OUTDATED, RunJob, report_state
 from wanform.runner.reports.html.stored import thumb_name
 from wanform.runner.reports.html.thumbs import Thumb, ThumbError, cached
@@ -156,6 +157,12 @@ def palette(checked: CheckedJob) -> list[dict]:
     ]
 
 
+def row(checked: CheckedJob | None) -> dict[str, str]:
+    """A data-driven job's row, cell by cell as text; empty for other jobs."""
+    fields = checked.job.fields if checked is not None else {}
+    return {str(column): text_of(cell) for column, cell in fields.items()}
+
+
 def sidecar(entry: LockEntry | None, root: Path) -> Sidecar | None:
     """The job's sidecar, or None when there is none or it cannot be read."""
     name = (entry or {}).get("sidecar")
@@ -236,6 +243,7 @@ def card(
         "parameters": parameters(checked, None if changed else side),
         "inputs": inputs(checked, places, make, jobs) if checked is not None else [],
         "palette": palette(checked) if checked is not None else [],
+        "row": row(checked),
         "outputs": outputs(entry, places, make),
         "made": made(entry, last, changed),
         "made_on": made_on_words(str((entry or {}).get("target") or "")),
