@@ -103,7 +103,7 @@ MUTANTS = [
     Mutant(
         "fingerprint-image-by-name",
         "runner/gitops/fingerprint.py",
-        "return hashes.file((request.job.recipe.abspath.parent / ref.value).resolve())",
+        "return hashes.input(request.job.recipe.resolved, ref.value)",
         "return ref.value",
         (GITOPS + "test_plan.py",),
         "an input image is identified by its name, not its bytes",

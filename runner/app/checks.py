@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from wanform.runner.api.errors import TargetError
 from wanform.runner.api.targets import Target, resolve
 from wanform.runner.app.errors import DestinationError, SettingError
-from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.files.areas import STATE_DIR
 from wanform.runner.storage.errors import StoreError
 from wanform.runner.storage.location import Location, is_stored
 

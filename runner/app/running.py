@@ -35,12 +35,12 @@ from wanform.runner.app.errors import (
 from wanform.runner.app.results import RunOutcome
 from wanform.runner.app.settings import RunSettings
 from wanform.runner.engine.chain import Made
-from wanform.runner.engine.guard import STATE_DIR, RunBusy, run_guard
+from wanform.runner.engine.guard import RunBusy, run_guard
 from wanform.runner.engine.launch import execute
 from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import Progress, RunResult
 from wanform.runner.engine.submission import LATE_TASK_GRACE
-from wanform.runner.files.areas import OutsideError, check_links
+from wanform.runner.files.areas import STATE_DIR, OutsideError, check_links
 from wanform.runner.files.atomic import remove_stale_temps
 from wanform.runner.files.names import safe_name
 from wanform.runner.gitops import project as gitops_project

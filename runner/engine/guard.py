@@ -18,9 +18,9 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from wanform.runner.api.errors import WanformError
+from wanform.runner.files.areas import STATE_DIR
 from wanform.runner.timestamps import utc_now
 
-STATE_DIR = ".wanform"  # the project's working state: journal, run guard, hash cache
 GUARD = "run.guard"
 OWNER = "run.owner"
 

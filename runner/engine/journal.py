@@ -24,7 +24,8 @@ from typing import IO, Required, TypedDict, TypeGuard, Unpack
 
 from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.errors import WanformError
-from wanform.runner.engine.guard import STATE_DIR, run_guard
+from wanform.runner.engine.guard import run_guard
+from wanform.runner.files.areas import STATE_DIR
 from wanform.runner.timestamps import utc_now
 from wanform.spec.models import TaskStatus
 

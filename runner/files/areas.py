@@ -9,6 +9,8 @@ from pathlib import Path
 
 from wanform.runner.api.errors import WanformError
 
+STATE_DIR = ".wanform"  # the project's working state: journal, run guard, hash cache
+
 
 class OutsideError(WanformError):
     """A path read from the lock, the journal or a sidecar, or a folder a run writes in, leads out

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.files.areas import STATE_DIR
 from wanform.runner.files.atomic import write_atomic
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.recipes.build import BuiltRequest

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wanform.runner.engine.guard import STATE_DIR
+from wanform.runner.files.areas import STATE_DIR
 from wanform.runner.gitops import plancache
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache
 from wanform.runner.gitops.links import identity

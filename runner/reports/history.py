@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TypedDict, TypeGuard
 
 from wanform.runner import versions
-from wanform.runner.engine.guard import STATE_DIR
 from wanform.runner.engine.states import (
     BLOCKED,
     FAILED,
@@ -28,6 +27,7 @@ from wanform.runner.engine.states import (
     UNRESOLVED,
     RunResult,
 )
+from wanform.runner.files.areas import STATE_DIR
 from wanform.runner.files.atomic import write_atomic
 from wanform.runner.timestamps import utc_now
 from wanform.spec.models import MODELS

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 
-from wanform.runner.engine.guard import OWNER, STATE_DIR, run_guard
+from wanform.runner.engine.guard import OWNER, run_guard
 from wanform.runner.engine.journal import Journal
+from wanform.runner.files.areas import STATE_DIR
 
 
 def test_each_entry_is_fsynced_before_write_returns(tmp_path, monkeypatch):

@@ -54,7 +54,7 @@ async def test_every_example_recipe_runs_to_its_images(project, emulators):
     )
     assert done.result.exit_code == Exit.OK, done.out + done.err
     jobs = done.result.jobs
-    assert len(jobs) == 36  # 29, and the 7 jobs of the two chains in recipes/chains
+    assert len(jobs) == 60  # 29, the 7 jobs of the chains and the 24 of recipes/catalogue
     created = Counter(e["task_id"] for e in submissions(await emulator.requests()))
     assert sorted(created.values()) == [1] * len(jobs)
     for job in jobs:
