@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from wanform.emulator.config import EmulatorConfig
+from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
+
 # --import-mode=importlib puts no test directory on sys.path; the helper module sits beside this.
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -90,6 +93,15 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[tuple[str, AdminClient]]:
+    """An emulator at 100x speed for a module's runs: its base URL and its admin client."""
+    server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=100))
+    base_url = server.start()
+    yield base_url, AdminClient(server.root_url)
+    server.stop()
 
 
 @pytest.fixture

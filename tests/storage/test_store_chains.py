@@ -4,13 +4,9 @@ the store, checked by sha256; prune deletes only the objects wanform put there, 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from store_kit import StoreProject
-
-from wanform.emulator import EmulatorConfig
-from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
 
 # several runs each: the slow tier (test_store_run.py keeps the default tier's store tests)
 pytestmark = pytest.mark.slow
@@ -22,14 +18,6 @@ EDIT = (
     "name: scene-edit\nmodel: wan2.7-image-pro\nprompt: Add a fern.\n"
     "inputs:\n  - from: scene\n    bboxes: [[560, 520, 860, 820]]\nsize: 1K\nn: 1\nseed: 12\n"
 )
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[tuple[str, AdminClient]]:
-    server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=100))
-    base_url = server.start()
-    yield base_url, AdminClient(server.root_url)
-    server.stop()
 
 
 @pytest.fixture

@@ -5,28 +5,18 @@ the same tasks without paying again."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from store_kit import StoreProject
 
 import wanform
-from wanform.emulator import EmulatorConfig
-from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
+from wanform.emulator.pytest_plugin import AdminClient
 
 SUBMIT = "/api/v1/services/aigc/image-generation/generation"
 SEEDS = (
     "model: wan2.7-image\nprompt: A fox.\ninputs:\n  - path: ../images/portrait.png\nn: 1\n"
     "matrix:\n  seed: [1, 2, 3, 4]\n"
 )
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[tuple[str, AdminClient]]:
-    server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=100))
-    base_url = server.start()
-    yield base_url, AdminClient(server.root_url)
-    server.stop()
 
 
 def submitted(admin: AdminClient) -> int:

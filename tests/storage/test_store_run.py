@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 
 import pytest
 from store_kit import StoreProject
 
-from wanform.emulator import EmulatorConfig
-from wanform.emulator.pytest_plugin import AdminClient, EmulatorThread
+from wanform.emulator.pytest_plugin import AdminClient
 
 SUBMIT = "/api/v1/services/aigc/image-generation/generation"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[tuple[str, AdminClient]]:
-    server = EmulatorThread(EmulatorConfig(host="127.0.0.1", port=0, speed=100))
-    base_url = server.start()
-    yield base_url, AdminClient(server.root_url)
-    server.stop()
 
 
 @pytest.fixture
