@@ -123,22 +123,28 @@ def find(data: Mapping[str, object], columns: Sequence[str]) -> tuple[Templates,
 
 
 def fill(values: dict, templates: Templates, row: Mapping[str, object]) -> dict:
-    """`values` with every template filled from `row`; untemplated parts are shared, not copied."""
+    """`values` with every template filled from `row`; containers without a template below them
+    are shared, not copied (10,000 rows need not hold 10,000 copies of a palette)."""
+    above = {path[:end] for path in templates for end in range(1, len(path))}
     out = dict(values)
     for key in {path[0] for path in templates}:
         if key in out:
-            out[key] = _filled(out[key], (key,), templates, row)
+            out[key] = _filled(out[key], (key,), templates, above, row)
     return out
 
 
-def _filled(value: object, path: Path, templates: Templates, row: Mapping[str, object]) -> object:
+def _filled(
+    value: object, path: Path, templates: Templates, above: set[Path], row: Mapping[str, object]
+) -> object:
     template = templates.get(path)
     if template is not None:
         return template.fill(row)
+    if path not in above:
+        return value
     if isinstance(value, dict):
-        return {k: _filled(v, (*path, k), templates, row) for k, v in value.items()}
+        return {k: _filled(v, (*path, k), templates, above, row) for k, v in value.items()}
     if isinstance(value, list):
-        return [_filled(v, (*path, i), templates, row) for i, v in enumerate(value)]
+        return [_filled(v, (*path, i), templates, above, row) for i, v in enumerate(value)]
     return value
 
 

@@ -215,3 +215,10 @@ def test_reading_a_small_data_file_sets_aside_little_memory(shop):
     finally:
         tracemalloc.stop()
     assert peak < 1024 * 1024
+
+
+def test_rows_share_what_no_template_reaches(shop, models):
+    """Jobs of different rows hold one copy of a value without a template below it (the brand
+    colours of a palette), not one each."""
+    first, second = list(jobs(shop, models).values())[:2]
+    assert first["palette"][1] is second["palette"][1]
