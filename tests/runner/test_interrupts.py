@@ -187,7 +187,8 @@ async def test_a_signal_while_the_lock_is_written_waits_for_it(project, emulator
 
 async def test_ctrl_c_twice_during_the_jobs(project, emulators):
     """A first Ctrl-C cancels PENDING tasks; a second, while those cancels hang, ends it at once."""
-    emulator = await emulators(speed=1.0)  # 30 s tasks, and a cancel that takes 3 s to answer
+    # tasks PENDING for a minute (however late the signal comes), a cancel that takes 3 s to answer
+    emulator = await emulators(speed=1.0, pending_seconds=60.0)
     cancel = await emulator.fault(action="latency", endpoint="cancel", seconds=3)
     project.recipe("foxes", SEEDS)
     proc = await start(
