@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -24,11 +25,11 @@ from wanform.emulator.errors import (
 from wanform.emulator.http import admin, listings, storage, ui
 from wanform.emulator.http import dashscope as routes
 from wanform.emulator.http.client.inputurls import FETCHER, InputFetcher
-from wanform.emulator.http.connections import DOORMAN, Doorman, door_middleware
+from wanform.emulator.http.connections import DOORMAN, Doorman
 from wanform.emulator.http.context import (
     EMULATOR,
+    NOTE,
     facts,
-    facts_middleware,
     note,
     request_id,
     unverified,
@@ -104,12 +105,13 @@ def _client_gone(request: web.Request) -> web.Response:
     return web.Response(status=499)  # never reaches the client: the connection is gone
 
 
-@web.middleware
-async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Every failure leaves as DashScope's (or OSS's) error body; nothing a client sends can
-    produce a traceback.
+async def _answer(request: web.Request, handler, guarded: bool) -> web.StreamResponse:
+    """The handler's answer; every failure leaves as DashScope's (or OSS's) error body, so
+    nothing a client sends can produce a traceback. `guarded`: an admin route, `ui.check` first.
     """
     try:
+        if guarded:
+            ui.check(request)
         return await handler(request)
     except ErrorReply as exc:
         unverified(request, *exc.unverified)
@@ -133,34 +135,44 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 @web.middleware
-async def request_log_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Log every request but the admin API's, with the status the client got (None: dropped)."""
-    if request.path.startswith(ADMIN_PREFIX):
-        return await handler(request)
-    emulator = request.app[EMULATOR]
+async def front_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """The one middleware, as each layer costs every request a call: give the request its empty
+    facts, tell the doorman a request head arrived, guard the admin routes, turn failures into
+    error bodies, and log every request but the admin API's with the status the client got
+    (None: dropped).
+    """
+    noted: dict = {}
+    request[NOTE] = noted
+    app = request.app
+    if request.transport is not None:
+        app[DOORMAN].served(request.transport)
+    path = request.path
+    if path.startswith(ADMIN_PREFIX):
+        return await _answer(request, handler, path.startswith(ADMIN_PREFIX + "/"))
     status = None
     try:
-        response = await handler(request)
+        response = await _answer(request, handler, False)
         status = response.status
-        guesses = facts(request).get("unverified")
+        guesses = noted.get("unverified")
         if guesses and not response.prepared:  # a stream sets it before it starts
             response.headers[UNVERIFIED_HEADER] = ",".join(guesses)
         return response
     finally:
-        noted = facts(request)
+        emulator = app[EMULATOR]
         if noted.get("dropped"):
             status = None
-        emulator.request_log.record(
-            emulator.clock.now(), request.method, request.path, status, noted
-        )
+        emulator.request_log.record(emulator.clock.now(), request.method, path, status, noted)
 
 
 async def _service_date(request: web.Request, response: web.StreamResponse) -> None:
     """`Date` on the virtual clock, as a service's answers carry its own time: a client reads the
     service's clock from it (a skewed or fast clock included)."""
-    response.headers[hdrs.DATE] = format_datetime(
-        datetime.fromtimestamp(request.app[EMULATOR].clock.now(), UTC), usegmt=True
-    )
+    response.headers[hdrs.DATE] = _http_date(int(request.app[EMULATOR].clock.now()))
+
+
+@functools.lru_cache(maxsize=1)  # whole seconds: formatting it is a good part of a task query
+def _http_date(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC), usegmt=True)
 
 
 def _rules(config: EmulatorConfig) -> list:
@@ -197,15 +209,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         pngs=pngs,
         executor=executor,
     )
-    app = web.Application(
-        middlewares=[
-            facts_middleware,
-            door_middleware,
-            request_log_middleware,
-            errors_middleware,
-            ui.guard_middleware,
-        ]
-    )
+    app = web.Application(middlewares=[front_middleware])
     app[EMULATOR] = emulator
     app.on_response_prepare.append(_service_date)
     app[DOORMAN] = Doorman(config.request_seconds)

@@ -67,14 +67,6 @@ class Doorman:
 DOORMAN = web.AppKey("doorman", Doorman)
 
 
-@web.middleware
-async def door_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Tell the doorman that the connection has sent a request head."""
-    if request.transport is not None:
-        request.app[DOORMAN].served(request.transport)
-    return await handler(request)
-
-
 @contextlib.asynccontextmanager
 async def deadline(request: web.Request) -> AsyncIterator[None]:
     """Reading a body: it must arrive within `request_seconds`, else the connection is dropped."""

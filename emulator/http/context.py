@@ -1,8 +1,8 @@
 """What a handler reaches through its request: the emulator's state, the facts noted for the log.
 
 The state lives on the application under one typed key; what handlers learn about a request
-(account, model, task id, error code, faults fired) is kept on the request, in a dict that
-`facts_middleware` sets before anything else runs, until the log middleware records it.
+(account, model, task id, error code, faults fired) is kept on the request, in a dict that the
+application's middleware sets before anything else runs, and records in the log at the end.
 """
 
 from __future__ import annotations
@@ -16,14 +16,6 @@ from wanform.emulator.state.instance import Emulator
 
 EMULATOR = web.AppKey("emulator", Emulator)
 NOTE = web.RequestKey("wanform.request_facts", dict)
-
-
-@web.middleware
-async def facts_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Give the request its (empty) facts once, so reading them never misses: a `request.get`
-    that misses raises and catches a KeyError inside aiohttp, on every request."""
-    request[NOTE] = {}
-    return await handler(request)
 
 
 def facts(request: web.Request) -> dict:

@@ -257,10 +257,10 @@ async def _last_gates(
 
 
 def url_for(request: web.Request) -> bodies.UrlFor:
-    """Result URLs as this client reaches the emulator."""
+    """Result URLs as this client reaches the emulator; the base is read only when a URL is made,
+    as most task queries (pending, running) make none."""
     emulator = request.app[EMULATOR]
-    base = base_url(request)
-    return lambda task, index: emulator.results.url(base, task, index)
+    return lambda task, index: emulator.results.url(base_url(request), task, index)
 
 
 async def submit_async(request: web.Request) -> web.Response:

@@ -71,6 +71,8 @@ async def checkpoint(
     emulator = request.app[EMULATOR]
     if step.endpoint in HEADER_ENDPOINTS:
         step.header_rules = header_rules(request, step.endpoint)
+    if not (emulator.faults.rules or step.header_rules or extra):
+        return step  # no rule to consult, as on most requests: nothing fires
     context = Context(step.endpoint, account, model, prompt)
     step.decision = emulator.faults.decide(context, [*step.header_rules, *extra])
     note(request, faults=step.decision.fired)

@@ -104,14 +104,6 @@ def check(request: web.Request) -> None:
         raise _forbidden(f"no valid {TOKEN_HEADER} header (the dashboard sends it)")
 
 
-@web.middleware
-async def guard_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Every admin route and the dashboard pass `check` first."""
-    if request.path.startswith(ADMIN_PREFIX + "/"):
-        check(request)
-    return await handler(request)
-
-
 async def page(request: web.Request) -> web.Response:
     """The dashboard, with the token, the admin prefix and the token's header in meta tags for
     its script."""
