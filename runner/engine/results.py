@@ -75,6 +75,9 @@ T = TypeVar("T")
 # bytes of a download held in memory before they are written out: most images are smaller, so
 # each costs one worker-thread hop, and a larger one a hop per SPOOL_BYTES
 SPOOL_BYTES = 8 << 20
+# downloads of a run under way at once: each holds its image in memory until a worker thread
+# writes it, and thousands of jobs ending together would otherwise hold thousands of images
+DOWNLOADS = 16
 
 
 @dataclass(slots=True)
@@ -149,6 +152,7 @@ class ResultWriter:
         self.client, self.journal, self.progress = client, journal, progress
         self.retry, self.seen, self.store = retry, seen, store
         self.target = client.target.describe()
+        self.fetching = asyncio.Semaphore(DOWNLOADS)
 
     async def kept(self, w: Work, record: JobRecord) -> bool:
         """Whether a finished job's images are all still on disk (or in the store), unchanged,
@@ -331,8 +335,9 @@ class ResultWriter:
         async def attempt() -> ImageOut:
             spool = Spool(w.place.image(index))
             try:
-                await self.client.download(url, spool.write)
-                image = await _to_thread_to_its_end(self._commit, spool, index, texts, size)
+                async with self.fetching:
+                    await self.client.download(url, spool.write)
+                    image = await _to_thread_to_its_end(self._commit, spool, index, texts, size)
             except BaseException:
                 spool.discard()
                 raise

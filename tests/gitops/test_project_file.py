@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from wanform.runner.cli import main
+from wanform.runner.recipes.load import NOT_A_FILE, discover
 from wanform.runner.recipes.projectfile import find_root, read
 from wanform.spec.schema import SchemaCheck
 from wanform.spec.schemagen import project_schema
@@ -202,6 +203,21 @@ def test_validate_of_a_folder_skips_hidden_folders_and_virtual_environments(
     write(project / "tools" / "fox.yaml", FOX)
     result = wanform("validate", "tools")
     assert result.exit_code == 0 and "ok: 1 recipes" in result.stdout
+
+
+def test_a_folders_recipes_come_in_path_order_and_a_broken_link_is_not_a_file(
+    tmp_path: Path,
+) -> None:
+    """A folder's files sort by their path's parts (`a/b.yaml` before `a-c.yaml`, as Path
+    orders them, not as their text would); a broken link is named as not a file."""
+    for name in ("a-c.yaml", "a/b.yaml", "a.yaml"):
+        write(tmp_path / name, FOX)
+    (tmp_path / "z.yaml").symlink_to(tmp_path / "gone.yaml")
+    files, missing = discover([str(tmp_path)])
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a/b.yaml", "a-c.yaml", "a.yaml"]
+    assert [(Path(name).name, problem.code) for name, problem in missing] == [
+        ("z.yaml", NOT_A_FILE.code)
+    ]
 
 
 def test_render_takes_the_projects_target_and_region_after_the_command_line_and_environment(

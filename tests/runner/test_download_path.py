@@ -8,6 +8,7 @@ import threading
 
 from runner_kit import make_project, run
 
+from wanform.runner.api.client import Client
 from wanform.runner.engine import results
 from wanform.runner.files.atomic import AtomicFile
 
@@ -109,3 +110,28 @@ async def test_a_download_cancelled_while_its_thread_writes_leaves_no_temporary(
         await task
     assert made.wait(10)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+async def test_a_run_holds_at_most_downloads_images_at_once(project, emulators, monkeypatch):
+    """Downloads wait for a free place among DOWNLOADS, so jobs ending together do not hold
+    every image in memory at once."""
+    emulator = await emulators()
+    project.recipe("foxes", FOXES.format(n=3))
+    monkeypatch.setattr(results, "DOWNLOADS", 2)
+    real = Client.download
+    now = most = 0
+
+    async def download(self: Client, url, sink):
+        nonlocal now, most
+        now += 1
+        most = max(most, now)
+        try:
+            return await real(self, url, sink)
+        finally:
+            now -= 1
+
+    monkeypatch.setattr(Client, "download", download)
+    result = await run(project, emulator)
+    assert result.result.exit_code == 0, result.err
+    assert len(result.result.jobs[0].images) == 3
+    assert most == 2
