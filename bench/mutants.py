@@ -70,8 +70,8 @@ MUTANTS = [
     Mutant(
         "lock-unsorted",
         "runner/gitops/lockfile.py",
-        "json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)",
-        "json.dumps(doc, indent=2, ensure_ascii=False)",
+        "json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)",
+        "json.JSONEncoder(indent=2, ensure_ascii=False)",
         (GITOPS + "test_lock_and_budget.py", GITOPS + "test_plan.py"),
         "the lock's text depends on insertion order",
     ),
