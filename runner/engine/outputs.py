@@ -17,7 +17,7 @@ from typing import Any, TypedDict, TypeGuard
 from wanform.runner import versions
 from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.errors import FileError, WanformError, safe_url
-from wanform.runner.files.atomic import AtomicFile, write_atomic
+from wanform.runner.files.atomic import AtomicFile, read_object, write_atomic
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.files.names import safe_name
 from wanform.spec import datauri
@@ -211,10 +211,7 @@ def write_sidecar(path: Path, provenance: Provenance) -> None:
 
 def read_sidecar(path: Path) -> Sidecar | None:
     """The sidecar at `path`; None when there is none, or it is damaged or of another version."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    doc = read_object(path)
     return doc if _is_sidecar(doc) else None
 
 

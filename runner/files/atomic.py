@@ -7,6 +7,7 @@ It is written to a temporary file in the same directory, fsynced and renamed ove
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -91,3 +92,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         out.discard()
         raise
+
+
+def read_object(path: Path) -> dict | None:
+    """The JSON object a file written whole holds; None when there is none, or it is not JSON or
+    not an object (a damaged cache or record reads as missing)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

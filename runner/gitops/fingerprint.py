@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from wanform.runner.files.areas import STATE_DIR
-from wanform.runner.files.atomic import write_atomic
+from wanform.runner.files.atomic import read_object, write_atomic
 from wanform.runner.files.hashes import file_sha256
 from wanform.runner.recipes.build import BuiltRequest
 from wanform.runner.recipes.digest import canonical, request_digest
@@ -88,15 +87,9 @@ class HashCache:
 def _read_hashes(path: FsPath) -> dict[str, HashEntry]:
     """The entries of the hash cache at `path`; none from a file that is not one, and none
     that is not of the shape `HashEntry` (a damaged cache is a miss: files are hashed again)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict):
-        return {}
     return {
         name: (entry[0], entry[1], entry[2])
-        for name, entry in doc.items()
+        for name, entry in (read_object(path) or {}).items()
         if isinstance(entry, list)
         and len(entry) == 3
         and all(type(n) is int for n in entry[:2])

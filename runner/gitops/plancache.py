@@ -8,12 +8,11 @@ code that serves entries trusts their shape and a bug in it is raised as one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import NotRequired, TypedDict, TypeGuard
 
-from wanform.runner.files.atomic import write_atomic
+from wanform.runner.files.atomic import read_object, write_atomic
 from wanform.runner.recipes.digest import canonical
 
 FORMAT = 2  # bump when an entry's shape changes: it is part of every context
@@ -47,11 +46,8 @@ class PlanEntry(TypedDict):
 def read(path: Path, context: str) -> dict[str, PlanEntry]:
     """The entries of the file at `path` made in `context` and of the shape above; any other
     file (none, not JSON, another context) holds none."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict) or doc.get("context") != context:
+    doc = read_object(path)
+    if doc is None or doc.get("context") != context:
         return {}
     recipes = doc.get("recipes")
     if not isinstance(recipes, dict):

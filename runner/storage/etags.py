@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wanform.runner.files.atomic import write_atomic
+from wanform.runner.files.atomic import read_object, write_atomic
 
 OBJECTS = "objects.json"  # beside the stage, in the project's `.wanform/`
 
@@ -17,15 +17,9 @@ Known = dict[str, list[str]]
 
 def read_known(path: Path) -> Known:
     """The cache at `path`; empty when there is none or it is not one (a miss: HEAD again)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict):
-        return {}
     return {
         uri: entry
-        for uri, entry in doc.items()
+        for uri, entry in (read_object(path) or {}).items()
         if isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, str) for v in entry)
     }
 
