@@ -34,6 +34,7 @@ class LockOutput(TypedDict, total=False):
     width: int | None
     height: int | None
     bytes: int  # of an object in a store (a file's size is on disk beside it)
+    etag: str  # the store's ETag for the object put: a listing alone then shows it unchanged
 
 
 class LockEntry(TypedDict, total=False):
@@ -93,6 +94,7 @@ OUTPUT_FIELDS = {
     "width": _kinds(_INT, _NONE),
     "height": _kinds(_INT, _NONE),
     "bytes": _kinds(_INT),
+    "etag": _kinds(_STR),
 }
 FAILURE_FIELDS = {"index": _kinds(_INT), "code": _kinds(_STR), "message": _kinds(_STR)}
 

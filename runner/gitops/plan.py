@@ -226,16 +226,21 @@ def _unfinished(job: PlannedJob, entry: LockEntry, failures: list[FailureRecord]
 
 
 def look_up_outputs(lock: LockFile, hashes: HashCache, store: Store) -> None:
-    """The digests of the lock's outputs in `store`, by HEAD requests in parallel, for the plan."""
-    uris = [
-        o["path"]
+    """The digests of the lock's outputs in `store`, for the plan: one listing of the prefix, and
+    a HEAD request (in parallel) for each object whose ETag differs from the one recorded."""
+    outputs = [
+        o
         for entry in lock.jobs.values()
         for o in entry.get("outputs", [])
         if store.location.key_of(o["path"]) is not None
     ]
+    recorded = {
+        o["path"]: [o["etag"], o["sha256"]] for o in outputs if "etag" in o and "sha256" in o
+    }
+    uris = [o["path"] for o in outputs]
     from wanform.runner.storage.s3 import wait_for  # here: a plan without a store needs no loop
 
-    hashes.stored.update(wait_for(lambda: store.digests(uris)))
+    hashes.stored.update(wait_for(lambda: store.digests(uris, recorded)))
 
 
 def make_plan(

@@ -30,6 +30,7 @@ from wanform.runner.gitops.lockfile import (
 from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry, look_up_outputs
 from wanform.runner.recipes import graph
 from wanform.runner.recipes.check import CheckedJob
+from wanform.runner.storage.etags import Known
 from wanform.runner.storage.location import is_stored
 from wanform.runner.storage.s3 import Store, wait_for
 from wanform.spec.imageprobe import ImageProbeError, probe_file
@@ -92,15 +93,24 @@ def over_budget(
     return None
 
 
-def _output(image: ImageOut, base: Path, before: LockEntry) -> LockOutput:
-    """An image as the lock records it: its path (or an object's URI), digest and pixel size."""
+def _output(image: ImageOut, base: Path, before: LockEntry, etags: Known) -> LockOutput:
+    """An image as the lock records it: its path (or an object's URI), digest and pixel size, and
+    a stored object's ETag where it is known for these bytes."""
     width, height = image.pixels or (None, None)
+    digest = f"sha256:{image.sha256}"
+    etag = None
     if is_stored(image.file):
         path = image.file
-        if image.pixels is None:  # skipped as done: the size the lock recorded of these bytes
-            same = [o for o in before.get("outputs", []) if o.get("path") == path]
-            if same and same[0].get("sha256") == f"sha256:{image.sha256}":
-                width, height = same[0].get("width"), same[0].get("height")
+        # what the lock recorded of these same bytes at this URI, if it did
+        kept = [
+            o
+            for o in before.get("outputs", [])
+            if o.get("path") == path and o.get("sha256") == digest
+        ]
+        if image.pixels is None and kept:  # skipped as done: the size the lock recorded
+            width, height = kept[0].get("width"), kept[0].get("height")
+        put = etags.get(path)
+        etag = put[0] if put and put[1] == digest else kept[0].get("etag") if kept else None
     else:
         path = _relative(image.file, base)
         with contextlib.suppress(OSError, ImageProbeError):
@@ -109,12 +119,14 @@ def _output(image: ImageOut, base: Path, before: LockEntry) -> LockOutput:
     output: LockOutput = {
         "index": image.index,
         "path": path,
-        "sha256": f"sha256:{image.sha256}",
+        "sha256": digest,
         "width": width,
         "height": height,
     }
     if is_stored(path):
         output["bytes"] = image.bytes
+    if etag:
+        output["etag"] = etag
     return output
 
 
@@ -142,7 +154,12 @@ def _sha256(path: str | Path) -> str | None:
 
 
 def record(
-    lock: LockFile, jobs: list[PlannedJob], states: list[JobState], root: Path, target: str
+    lock: LockFile,
+    jobs: list[PlannedJob],
+    states: list[JobState],
+    root: Path,
+    target: str,
+    etags: Known,
 ) -> None:
     """Write a lock entry for every job that ended with images (or was already done); others keep
     theirs."""
@@ -151,7 +168,7 @@ def record(
         if state.state not in RECORDED:
             continue
         before = lock.jobs.get(job.key, {})
-        outputs = [_output(image, base, before) for image in state.images]
+        outputs = [_output(image, base, before, etags) for image in state.images]
         failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
@@ -301,7 +318,8 @@ class Project:
             if state.state in RECORDED
         }
         relinked(jobs, plan, self.lock, made, self.hashes)
-        record(self.lock, jobs, result.jobs, self.root, target)
+        etags = self.store.learned if self.store is not None else {}
+        record(self.lock, jobs, result.jobs, self.root, target, etags)
         pruned = (
             prune(self.lock, plan, self.root, self.out, self.store)
             if prune_orphans

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from wanform.runner.files.atomic import AtomicFile
 from wanform.runner.storage.errors import StoreAccess, StoreError, StoreSetting
-from wanform.runner.storage.etags import OBJECTS, read_known, save_known
+from wanform.runner.storage.etags import OBJECTS, Known, read_known, save_known
 from wanform.runner.storage.location import Location, StoredImage
 
 T = TypeVar("T")
@@ -101,7 +101,7 @@ class Store:
         self._config = settings.client_config()
         self._env = env
         self._client: Any = None
-        self.learned: dict[str, list[str]] = {}  # URI -> [ETag, digest] of the objects put
+        self.learned: Known = {}  # URI -> [ETag, digest] of the objects put or looked up
 
     @property
     def client(self) -> Any:
@@ -179,14 +179,17 @@ class Store:
             raise translate(exc, StoreError, f"cannot read {uri}") from None
         return f"sha256:{digest.hexdigest()}"
 
-    async def digests(self, uris: Iterable[str]) -> dict[str, str | None]:
+    async def digests(
+        self, uris: Iterable[str], recorded: Known | None = None
+    ) -> dict[str, str | None]:
         """`digest` of each object: a listing of the prefix says which exist and their ETags;
-        an object whose ETag `objects.json` records takes no request of its own, the others a
-        HEAD each, HEADS_AT_ONCE at a time."""
+        an object whose ETag the lock (`recorded`) or `objects.json` pairs with a digest takes no
+        request of its own, the others a HEAD each, HEADS_AT_ONCE at a time."""
         wanted = set(uris)
         cache = self.stage.parent / OBJECTS
         known = await asyncio.to_thread(read_known, cache)
         before = dict(known)
+        trusted = {**(recorded or {}), **known}
         etags = await self._etags() if len(wanted) > LISTED_FROM else None
         gate = asyncio.Semaphore(HEADS_AT_ONCE)
 
@@ -194,12 +197,12 @@ class Store:
             etag = etags.get(uri) if etags is not None else None
             if etags is not None and etag is None:
                 return uri, None
-            if etag is not None and known.get(uri, [None])[0] == etag:
-                return uri, known[uri][1]
+            if etag is not None and trusted.get(uri, [None])[0] == etag:
+                return uri, trusted[uri][1]
             async with gate:
                 found = await self.digest(uri)
             if etag is not None and found is not None:
-                known[uri] = [etag, found]
+                known[uri] = self.learned[uri] = [etag, found]
             return uri, found
 
         found = dict(await asyncio.gather(*(one(u) for u in wanted)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import pytest
 from store_kit import StoreProject
 
 from wanform.emulator.pytest_plugin import AdminClient
+from wanform.runner.storage.s3 import Store
 
 SUBMIT = "/api/v1/services/aigc/image-generation/generation"
 
@@ -130,9 +132,43 @@ def test_a_listed_plan_learns_etags_and_still_sees_deletes_and_overwrites(
     data, meta = store_project.get("shots/fox/fox-1.png") or (b"", {})
     assert json.loads(cache.read_text())[uri][1] == f"sha256:{meta['sha256']}"  # from the run
     cache.unlink()
+    written = store_project.root / "wanform.lock"
+    old = json.loads(written.read_text())
+    for entry in old["jobs"].values():  # as a lock written before ETags were kept
+        for output in entry["outputs"]:
+            del output["etag"]
+    written.write_text(json.dumps(old))
     assert "0 changed, 1 unchanged" in store_project.wanform("plan").output
     assert json.loads(cache.read_text())[uri][1] == f"sha256:{meta['sha256']}"  # from a HEAD
     store_project.put("shots/fox/fox-1.png", data + b"x", {"sha256": "1" * 64})
     assert f"output modified: {uri}" in store_project.wanform("plan").output
     store_project.delete("shots/fox/fox-1.png")
     assert f"output missing: {uri}" in store_project.wanform("plan").output
+
+
+def test_a_fresh_machine_plans_from_the_locks_etags_without_a_head(store_project, monkeypatch):
+    """The lock keeps each stored output's ETag, so on a machine with no `.wanform/` (a fresh CI
+    clone) a listing of the prefix settles the plan with no HEAD per object; an object written
+    over since has another ETag, takes its HEAD and is changed."""
+    monkeypatch.setattr("wanform.runner.storage.s3.LISTED_FROM", 0)  # list, as for many outputs
+    assert store_project.wanform("run").exit_code == 0
+    key = "shots/fox/fox-1.png"
+    (output,) = lock(store_project)["recipes/fox.yaml::fox"]["outputs"]
+    assert (
+        output["etag"] == store_project.s3.head_object(Bucket=store_project.bucket, Key=key)["ETag"]
+    )
+    shutil.rmtree(store_project.root / ".wanform")
+    heads: list[str] = []
+    look_up = Store.digest
+
+    async def counted(self: Store, uri: str) -> str | None:
+        heads.append(uri)
+        return await look_up(self, uri)
+
+    monkeypatch.setattr(Store, "digest", counted)
+    assert "0 changed, 1 unchanged" in store_project.wanform("plan").output
+    assert heads == []
+    data, _ = store_project.get(key) or (b"", {})
+    store_project.put(key, data + b"x", {"sha256": "2" * 64})
+    assert f"output modified: {output['path']}" in store_project.wanform("plan").output
+    assert heads == [output["path"]]
