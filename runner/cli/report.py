@@ -106,7 +106,7 @@ def report(
     if html:
         check_writable("--report-dir", folder)
     places = page.places(project_root, folder)
-    if store is not None and html:
+    if store is not None and html:  # the lock's images as they are in the store now
         places = replace(places, signed=stored.prepare(project.lock, store, places.thumbs))
         click.echo(
             f"report: the full images in {store.location} are linked by URLs signed for "

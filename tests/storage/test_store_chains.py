@@ -88,3 +88,18 @@ def test_the_report_shows_stored_outputs_by_thumbnail_and_presigned_url(chain):
     before = thumb.stat().st_mtime_ns
     assert chain.wanform("report").exit_code == 0
     assert thumb.stat().st_mtime_ns == before
+
+
+def test_a_plan_report_shows_a_changed_jobs_stored_images_as_before(chain):
+    """`report --plan` shows what a changed job's stored outputs are now, from the store (its
+    thumbnail and a signed link), not as missing from disk and git."""
+    assert chain.wanform("run").exit_code == 0
+    (chain.root / "recipes" / "scene.yaml").write_text(SCENE.replace("corner", "nook"))
+    made = chain.wanform("report", "--plan")
+    assert made.exit_code == 0, made.output
+    entry = json.loads((chain.root / "wanform.lock").read_text())["jobs"]
+    sha = entry["recipes/scene.yaml::scene"]["outputs"][0]["sha256"].removeprefix("sha256:")
+    page = (chain.root / "report" / "index.html").read_text()
+    assert "not on disk, not in git" not in page
+    assert f"thumbs/{sha[:32]}.jpg" in page
+    assert f"{chain.bucket}/shots/scene/scene-1.png?X-Amz-Algorithm=AWS4-HMAC-SHA256" in page

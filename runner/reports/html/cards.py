@@ -37,7 +37,8 @@ class Places:
     root: Path
     report: Path
     thumbs: Path
-    signed: Mapping[str, str] = field(default_factory=dict)  # a stored output -> presigned URL
+    # a stored output's URI -> the sha256 the lock records of it, and its presigned URL
+    signed: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def link(self, path: Path) -> str:
         """`path` as the page links it: relative to the report folder, each name percent-encoded,
@@ -199,11 +200,13 @@ def stored_picture(output: LockOutput, places: Places) -> dict:
     there is none)."""
     uri = output["path"]
     shown: dict = {"name": uri.rsplit("/", 1)[-1], "path": uri}
-    signed = places.signed.get(uri)
-    key = thumb_name(output.get("sha256", ""))
+    sha256 = output.get("sha256", "")
+    digest, signed = places.signed.get(uri, ("", ""))
+    if digest != sha256:  # the URI holds another image now (a store keeps the latest only)
+        return shown | {"href": "", "error": "not this image in the store any more"}
     width, height = output.get("width") or 0, output.get("height") or 0
-    thumb = cached(places.thumbs, key, width, height) if key else None
-    if signed is None or thumb is None:
+    thumb = cached(places.thumbs, thumb_name(sha256), width, height) if sha256 else None
+    if not signed or thumb is None:
         return shown | {"href": "", "error": "not found in the store, or not readable"}
     return shown | {
         "href": signed,

@@ -13,8 +13,9 @@ from pathlib import Path
 from wanform.runner.files.atomic import write_atomic
 from wanform.runner.gitops.fingerprint import field_value
 from wanform.runner.gitops.lockfile import LockEntry
-from wanform.runner.reports.html.cards import Places, Thumbnailer, picture
+from wanform.runner.reports.html.cards import Places, Thumbnailer, picture, stored_picture
 from wanform.runner.reports.html.changes import Before
+from wanform.runner.storage.location import is_stored
 
 GIT_TIMEOUT = 30.0
 
@@ -105,6 +106,9 @@ def finder(
     def previous(key: str) -> list[dict]:
         shown = []
         for output in (jobs.get(key) or {}).get("outputs", []):
+            if is_stored(output["path"]):
+                shown.append(stored_picture(output, places))
+                continue
             found = restore(output["path"], output.get("sha256"), True)
             shown.append(found or {"path": output["path"], "error": "not on disk, not in git"})
         return shown

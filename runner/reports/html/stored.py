@@ -23,9 +23,10 @@ def thumb_name(sha256: str) -> str:
     return sha256.removeprefix("sha256:")[:32]
 
 
-def prepare(lock: LockFile, store: Store, thumbs: Path) -> dict[str, str]:
-    """The presigned URL of each output of the lock in `store`, its thumbnail made in `thumbs`
-    where missing; an object that cannot be had is left out (the card says so)."""
+def prepare(lock: LockFile, store: Store, thumbs: Path) -> dict[str, tuple[str, str]]:
+    """The sha256 and presigned URL of each output of the lock in `store`, by URI, its thumbnail
+    made in `thumbs` where missing; an object that cannot be had is left out (the card says
+    so)."""
     wanted = {
         o["path"]: o.get("sha256", "")
         for entry in lock.jobs.values()
@@ -35,7 +36,9 @@ def prepare(lock: LockFile, store: Store, thumbs: Path) -> dict[str, str]:
     return wait_for(lambda: _prepared(wanted, store, thumbs))
 
 
-async def _prepared(wanted: dict[str, str], store: Store, thumbs: Path) -> dict[str, str]:
+async def _prepared(
+    wanted: dict[str, str], store: Store, thumbs: Path
+) -> dict[str, tuple[str, str]]:
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def one(uri: str, sha256: str) -> tuple[str, str | None]:
@@ -48,7 +51,7 @@ async def _prepared(wanted: dict[str, str], store: Store, thumbs: Path) -> dict[
                 return uri, None
 
     found = await asyncio.gather(*(one(uri, sha) for uri, sha in wanted.items()))
-    return {uri: url for uri, url in found if url is not None}
+    return {uri: (wanted[uri], url) for uri, url in found if url is not None}
 
 
 def _cached(thumbs: Path, sha256: str) -> bool:
