@@ -400,9 +400,12 @@ def project_schema(models: Mapping[str, ModelSpec] = MODELS) -> dict:
                 "properties": {
                     "endpoint": {"type": "string", "pattern": "^https?://[^/?#@]+/?$"},
                     "region": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+                    "addressing": {"enum": ["virtual", "path"]},
                 },
                 "description": "the store of an s3:// out that is not AWS S3: its endpoint "
-                "(https) and region; credentials only from the standard AWS places",
+                "(https), region and addressing (virtual: bucket.host, as OSS requires, the "
+                "default; path: host/bucket, as MinIO serves by default); credentials only from "
+                "the standard AWS places",
             },
             "max_images": {"type": "integer", "minimum": 0},
             "max_cost": {"type": "number", "minimum": 0},

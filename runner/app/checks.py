@@ -39,7 +39,7 @@ def store_of(project: ProjectFile, out: str, env: Mapping[str, str]) -> Store | 
         return None
     from wanform.runner.storage.s3 import STAGE, Store, StoreSettings  # here: folders need no loop
 
-    storage = StoreSettings(project.storage.get("endpoint"), project.storage.get("region"))
+    storage = StoreSettings(**project.storage)
     try:
         location = Location.parse(out)
         storage.client_config()

@@ -34,7 +34,9 @@ class ProjectFile:
     max_cost: float | None = None
     target: str | None = None
     region: str | None = None
-    storage: dict[str, str] = field(default_factory=dict)  # an s3:// out's endpoint and region
+    storage: dict[str, str] = field(
+        default_factory=dict
+    )  # an s3:// out's endpoint, region, addressing
     problems: list[tuple[Location, Problem]] = field(default_factory=list)
 
     def recipe_files(self) -> list[Path]:

@@ -48,10 +48,12 @@ CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """`storage:` of the project file: an endpoint for stores that are not AWS, and the region."""
+    """`storage:` of the project file: an endpoint for stores that are not AWS, the region, and
+    how buckets are addressed (`virtual` or `path`; by default path on this machine only)."""
 
     endpoint: str | None = None
     region: str | None = None
+    addressing: str | None = None
 
     def client_config(self) -> dict[str, Any]:
         """The endpoint's settings; StoreSetting for plain HTTP anywhere but this machine."""
@@ -65,7 +67,9 @@ class StoreSettings:
                 f"storage.endpoint {self.endpoint!r}: use https:// (plain http only on 127.0.0.1)"
             )
         config["endpoint"] = self.endpoint
-        config["virtual_hosted_style_request"] = not local  # OSS takes only that style
+        # OSS takes only the virtual style; MinIO serves the path style unless given a domain
+        style = self.addressing or ("path" if local else "virtual")
+        config["virtual_hosted_style_request"] = style == "virtual"
         return config
 
 

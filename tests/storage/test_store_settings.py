@@ -85,3 +85,29 @@ def test_run_with_an_unusable_store_url_says_why_and_sends_nothing(tmp_path):
     assert done.exit_code != 0
     assert "StoreSetting: 's3://Bad_Bucket/x' is not s3://BUCKET/PREFIX" in done.output
     assert "Traceback" not in done.output
+
+
+def test_addressing_is_virtual_off_this_machine_unless_the_project_says_path():
+    """OSS needs bucket.host; a MinIO without a domain needs host/bucket: `addressing: path`."""
+    remote = "https://minio.example.com:9000"
+    assert StoreSettings(remote).client_config()["virtual_hosted_style_request"] is True
+    pathed = StoreSettings(remote, addressing="path").client_config()
+    assert pathed["virtual_hosted_style_request"] is False
+    local = StoreSettings("http://127.0.0.1:9000").client_config()
+    assert local["virtual_hosted_style_request"] is False
+
+
+def test_the_project_file_takes_addressing_and_refuses_other_styles(tmp_path):
+    """`storage.addressing` reaches the store; a misspelt one is a located project-file error."""
+    from wanform.runner.app.checks import store_of
+    from wanform.runner.recipes.projectfile import read
+
+    (tmp_path / "wanform.yaml").write_text(
+        "out: s3://shots/run\nstorage:\n  endpoint: https://minio.example.com\n  addressing: path\n"
+    )
+    store = store_of(read(tmp_path), "s3://shots/run", {})
+    assert store is not None and store._config["virtual_hosted_style_request"] is False
+    (tmp_path / "wanform.yaml").write_text("out: s3://shots/run\nstorage:\n  addressing: paths\n")
+    ((where, problem),) = read(tmp_path).problems
+    assert (where.line, where.column) == (3, 15)
+    assert "addressing" in problem.message
