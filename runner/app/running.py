@@ -261,6 +261,8 @@ def finish(chosen: Selection, result: RunResult) -> RunOutcome:
             chosen.say(f"notice: pruned {removed}")
         for kept, reason in pruned.kept:
             chosen.say(f"notice: kept {kept}: {reason}")
+        for left in pruned.left:
+            chosen.say(f"notice: left {left}: its job no longer makes it (--prune deletes such)")
         if chosen.settings.junit:
             write_junit(Path(chosen.settings.junit), result)
         if chosen.options.store is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanform.runner.engine.states import (
@@ -160,15 +160,21 @@ def record(
     root: Path,
     target: str,
     etags: Known,
-) -> None:
+) -> list[tuple[str, str | None]]:
     """Write a lock entry for every job that ended with images (or was already done); others keep
-    theirs."""
+    theirs. Returns the outputs a replaced entry recorded that the new one does not (a job rerun
+    to make fewer images), each with the sha256 recorded."""
     base = root.resolve()
+    dropped = []
     for job, state in zip(jobs, states, strict=True):
         if state.state not in RECORDED:
             continue
         before = lock.jobs.get(job.key, {})
         outputs = [_output(image, base, before, etags) for image in state.images]
+        kept = {o["path"] for o in outputs}
+        dropped += [
+            (o["path"], o.get("sha256")) for o in before.get("outputs", []) if o["path"] not in kept
+        ]
         failures = [f.record() for f in state.failures]
         lock.jobs[job.key] = lock_entry(
             job,
@@ -183,6 +189,7 @@ def record(
             or (_sha256(state.sidecar) if state.sidecar else None),
             state=state.outcome or PARTIAL,
         )
+    return dropped
 
 
 def recorded_files(entry: LockEntry) -> list[tuple[str, str | None]]:
@@ -207,10 +214,12 @@ def check_confined(lock: LockFile, root: Path, areas: tuple[Path, ...]) -> None:
 
 @dataclass(frozen=True)
 class Pruned:
-    """What `prune` did: the files it deleted, and those it kept with the reason."""
+    """What `prune` did: the files it deleted, those it kept with the reason, and (without
+    --prune) the files no job records any more that were left in place."""
 
     removed: list[str]
     kept: list[tuple[str, str]]
+    left: list[str] = field(default_factory=list)
 
 
 def _why_kept(file: Path, sha256: str | None, out: Path) -> str | None:
@@ -245,28 +254,37 @@ async def _prune_object(uri: str, sha256: str | None, store: Store | None) -> st
     return None
 
 
-def prune(lock: LockFile, plan: Plan, root: Path, out: Path, store: Store | None = None) -> Pruned:
-    """Drop orphaned entries from the lock and delete the files they recorded that are still what
-    wanform wrote in `out` (the objects still what it put under `store`'s prefix); anything else
-    an orphan names is kept, and listed with why."""
+def prune(
+    lock: LockFile,
+    plan: Plan,
+    root: Path,
+    out: Path,
+    store: Store | None = None,
+    dropped: list[tuple[str, str | None]] | None = None,
+) -> Pruned:
+    """Drop orphaned entries from the lock and delete the files they recorded (and the `dropped`
+    outputs of jobs that now make fewer images) that are still what wanform wrote in `out` (the
+    objects still what it put under `store`'s prefix); anything else is kept, and listed with
+    why."""
     removed, kept = [], []
+    files = list(dropped or [])
     for job in plan.orphaned():
-        entry = lock.jobs.pop(job.key, {})
-        for path, sha256 in recorded_files(entry):
-            if is_stored(path):
-                reason = wait_for(functools.partial(_prune_object, path, sha256, store))
-                removed += [path] if reason is None else []
-                kept += [(path, reason)] if reason else []
-                continue
-            file = root / path if path else None
-            if file is None or not (file.exists() or file.is_symlink()):
-                continue  # nothing on disk to delete or keep
-            reason = _why_kept(file, sha256, out)
-            if reason is None:
-                file.unlink()
-                removed.append(str(path))
-            else:
-                kept.append((str(path), reason))
+        files += recorded_files(lock.jobs.pop(job.key, {}))
+    for path, sha256 in files:
+        if is_stored(path):
+            reason = wait_for(functools.partial(_prune_object, path, sha256, store))
+            removed += [path] if reason is None else []
+            kept += [(path, reason)] if reason else []
+            continue
+        file = root / path if path else None
+        if file is None or not (file.exists() or file.is_symlink()):
+            continue  # nothing on disk to delete or keep
+        reason = _why_kept(file, sha256, out)
+        if reason is None:
+            file.unlink()
+            removed.append(str(path))
+        else:
+            kept.append((str(path), reason))
     return Pruned(removed, kept)
 
 
@@ -319,11 +337,11 @@ class Project:
         }
         relinked(jobs, plan, self.lock, made, self.hashes)
         etags = self.store.learned if self.store is not None else {}
-        record(self.lock, jobs, result.jobs, self.root, target, etags)
+        dropped = record(self.lock, jobs, result.jobs, self.root, target, etags)
         pruned = (
-            prune(self.lock, plan, self.root, self.out, self.store)
+            prune(self.lock, plan, self.root, self.out, self.store, dropped)
             if prune_orphans
-            else Pruned([], [])
+            else Pruned([], [], [path for path, _ in dropped])
         )
         self.lock.save()
         self.hashes.save()

@@ -113,3 +113,29 @@ def test_prune_keeps_what_it_cannot_tell_is_its_own(tmp_path):
             ("out/gone/gone.json", "the lock records no sha256 for it"),
         ],
     )
+
+
+async def test_a_job_rerun_to_make_fewer_images_has_its_extra_ones_pruned(tmp_path):
+    """n: 2 -> n: 1: the lock forgets image 2, so it would stay in `out` for good; a plain run
+    says it is left, a --prune run deletes it while it is still what wanform wrote."""
+    project_with_recipe(tmp_path)
+    recipe = tmp_path / "recipes" / "a.yaml"
+    recipe.write_text(FOX.replace("n: 1", "n: 2"))
+    assert (await run_cli(tmp_path, "run", *FAST))[0] == 0
+    made = tmp_path / "out" / "a"
+    assert sorted(p.name for p in made.iterdir()) == ["a-1.png", "a-2.png", "a.json"]
+    recipe.write_text(FOX.replace("n: 1", "n: 1\nseed: 5"))
+    code, _, err = await run_cli(tmp_path, "run", *FAST)
+    assert code == 0, err
+    assert "notice: left out/a/a-2.png: its job no longer makes it" in err
+    recipe.write_text(FOX.replace("n: 1", "n: 2"))
+    assert (await run_cli(tmp_path, "run", *FAST))[0] == 0
+    recipe.write_text(FOX.replace("n: 1", "n: 1\nseed: 6"))
+    code, _, err = await run_cli(tmp_path, "run", "--prune", *FAST)
+    assert code == 0, err
+    assert "notice: pruned out/a/a-2.png\n" in err
+    assert sorted(p.name for p in made.iterdir()) == ["a-1.png", "a.json"]
+    (output,) = json.loads((tmp_path / "wanform.lock").read_text())["jobs"]["recipes/a.yaml::a"][
+        "outputs"
+    ]
+    assert output["path"] == "out/a/a-1.png"
