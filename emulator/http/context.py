@@ -7,10 +7,9 @@ application's middleware sets before anything else runs, and records in the log 
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
+from wanform.emulator.state import ids
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.instance import Emulator
 
@@ -39,7 +38,7 @@ def request_id(request: web.Request) -> str:
     """The request's id, made on first use; every answer and the log entry carry it."""
     noted = facts(request)
     if "request_id" not in noted:
-        noted["request_id"] = str(uuid.uuid4())
+        noted["request_id"] = ids.uuid4()
     return noted["request_id"]
 
 

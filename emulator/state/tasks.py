@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import heapq
 import math
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from wanform.emulator.images.brief import Brief
+from wanform.emulator.state import ids
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import VirtualClock
 from wanform.spec.models import (
@@ -180,7 +180,7 @@ class TaskStore:
         lane = self._lane(account, brief.model)
         lane.advance(now)
         task = Task(
-            str(uuid.uuid4()),
+            ids.uuid4(),
             request_id,
             account,
             endpoint,
