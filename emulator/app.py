@@ -37,6 +37,7 @@ from wanform.emulator.http.context import (
 from wanform.emulator.images.draw import CACHE_MAX_BYTES, PngCache
 from wanform.emulator.images.inputstore import InputStore
 from wanform.emulator.state.accounts import Accounts
+from wanform.emulator.state.answers import QueryAnswers
 from wanform.emulator.state.clock import VirtualClock
 from wanform.emulator.state.faultbook import FaultBook, load_scenario
 from wanform.emulator.state.instance import Emulator
@@ -206,6 +207,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         uploads=UploadStore(clock),
         inputs=inputs,
         request_log=RequestLog(),
+        answers=QueryAnswers(),
         pngs=pngs,
         executor=executor,
     )

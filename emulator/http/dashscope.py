@@ -366,9 +366,14 @@ async def get_task(request: web.Request) -> web.Response:
     choice = emulator.config.guess(body_guess) if body_guess else None
     bare = choice == "bare"
     on_top = choice == "top"
-    return web.json_response(
-        bodies.task(task, now, request_id(request), url_for(request), bare, on_top)
+    body = emulator.answers.body(
+        task_id,
+        status,
+        base_url(request) if status == TaskStatus.SUCCEEDED else "",  # only results link to it
+        request_id(request),
+        lambda placeholder: bodies.task(task, now, placeholder, url_for(request), bare, on_top),
     )
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _body_guess(task: Task, status: str) -> str | None:

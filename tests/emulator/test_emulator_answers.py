@@ -1,10 +1,17 @@
-"""Task query answers: ids of their own."""
+"""Task query answers are kept serialised per task and status: the bytes a client gets are those
+a fresh answer would be, with a request_id of their own."""
 
 from __future__ import annotations
 
 import uuid
 
+from emulator_api import KEY, image_urls, wan27
+
 from wanform.emulator.state import ids
+from wanform.spec.models import MODELS
+
+PICKUP = 0.05  # EmulatorConfig.pending_seconds
+RUN = MODELS["wan2.7-image"].typical_seconds
 
 
 def test_ids_are_distinct_uuid4_strings():
@@ -14,3 +21,42 @@ def test_ids_are_distinct_uuid4_strings():
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
     assert [str(u) for u in parsed] == made
     assert len(set(made)) == len(made)
+
+
+async def test_repeated_queries_differ_only_in_request_id(api):
+    """Two queries about a task in one status get the same body, each its own request_id, as
+    JSON with a charset."""
+    task_id = await api.submit(wan27())
+    await api.advance(PICKUP)
+    answers = []
+    for _ in range(2):
+        response = await api.client.get(
+            f"/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {KEY}"}
+        )
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        answers.append(await response.json())
+    first, second = answers
+    assert first["request_id"] != second["request_id"]
+    assert uuid.UUID(first["request_id"]).version == 4
+    assert {**first, "request_id": ""} == {**second, "request_id": ""}
+    assert first["output"]["task_status"] == "RUNNING"
+
+
+async def test_the_answer_follows_the_status(api):
+    """A task queried while RUNNING answers SUCCEEDED, with its links, once it ended."""
+    task_id = await api.submit(wan27())
+    assert await api.status(task_id) == "PENDING"
+    await api.advance(PICKUP)
+    assert await api.status(task_id) == "RUNNING"
+    await api.advance(RUN)
+    done = await api.task(task_id)
+    assert done["output"]["task_status"] == "SUCCEEDED" and len(image_urls(done)) == 1
+
+
+async def test_result_links_name_the_host_each_query_came_to(api):
+    """An ended task queried through two host names links its results under each name."""
+    task_id = await api.submit(wan27())
+    await api.advance(PICKUP + RUN)
+    for host in ("first.test:8000", "second.test:8000", "first.test:8000"):
+        _, answer = await api.call("GET", f"/api/v1/tasks/{task_id}", headers={"Host": host})
+        assert image_urls(answer)[0].startswith(f"http://{host}/__results/")
