@@ -199,7 +199,8 @@ class TaskStore:
     def get(self, account: Account, task_id: str) -> Task | None:
         """The account's task, advanced to now; None when unknown, expired or not queryable."""
         now = self._clock.now()
-        task = self._tasks.get(account.key, OrderedDict()).get(task_id)
+        tasks = self._tasks.get(account.key)
+        task = tasks.get(task_id) if tasks is not None else None
         if task is None or not task.visible or now >= task.submitted + TASK_RETENTION_SECONDS:
             return None
         self._lane(account, task.brief.model).advance(now)
