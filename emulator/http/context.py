@@ -24,7 +24,10 @@ def facts(request: web.Request) -> dict:
 
 def note(request: web.Request, **fields: object) -> None:
     """Record facts for the request's log entry (account key id, model, task_id, code, faults)."""
-    facts(request).update({k: v for k, v in fields.items() if v is not None})
+    noted = request[NOTE]
+    for name, value in fields.items():
+        if value is not None:
+            noted[name] = value
 
 
 def unverified(request: web.Request, *ids: str | None) -> None:
