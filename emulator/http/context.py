@@ -7,6 +7,10 @@ application's middleware sets before anything else runs, and records in the log 
 
 from __future__ import annotations
 
+import functools
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
 from aiohttp import web
 
 from wanform.emulator.state import ids
@@ -43,6 +47,17 @@ def request_id(request: web.Request) -> str:
     if "request_id" not in noted:
         noted["request_id"] = ids.uuid4()
     return noted["request_id"]
+
+
+def service_date(request: web.Request) -> str:
+    """The `Date` of an answer, on the virtual clock, as a service's answers carry its own time: a
+    client reads the service's clock from it (a skewed or fast clock included)."""
+    return _http_date(int(request.app[EMULATOR].clock.now()))
+
+
+@functools.lru_cache(maxsize=1)  # whole seconds: formatting it is a good part of a task query
+def _http_date(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC), usegmt=True)
 
 
 def base_url(request: web.Request) -> str:
