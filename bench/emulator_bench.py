@@ -1,8 +1,9 @@
 """Emulator throughput over loopback sockets, against a bare aiohttp handler as the ceiling;
 render time; or, with --tasks N, the emulator's memory after N tasks.
 
-Run: python bench/emulator_bench.py [--requests 20000] [--rounds 5] [--creations 5000]
-                                    [--concurrency 32] [--seconds 30] [--renders 15]
+Run: python bench/emulator_bench.py [--requests 12000] [--pace 2000] [--rounds 5]
+                                    [--creations 5000] [--concurrency 32] [--seconds 30]
+                                    [--renders 15]
      python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100]
                                     [--image [--distinct-images]]
      python bench/emulator_bench.py --store 3000 [--input-store-mb 64] [--concurrency 32]
@@ -12,13 +13,18 @@ Both servers (the emulator, and a bare aiohttp app answering a fixed JSON body) 
 in a child process; the load comes from one concurrent aiohttp client in this process, so on a
 2-core machine server and client each get a core. Both see the same request count, concurrency and
 keep-alive connections. What is compared is the server's CPU time (utime + stime from /proc) per
-request: unlike requests per second it holds when the client is the bottleneck. On a shared
-machine it still drifts with the machine's load, so task queries are measured in `--rounds`
-rounds that alternate between the servers (bare, emulator, bare, emulator, ...), each round a
-fresh measurement of `--requests` queries; the report gives each server's median CPU per request,
-the bare handler's over the emulator's (the ratio of medians: target 0.8x), and the spread of the
-per-round ratio, with requests per second beside them. Queries cycle over tasks that stay as they
-are, the emulator's clock frozen: half SUCCEEDED, half RUNNING. Task creations get one run each.
+request, for task queries. A server's CPU per request falls as its request rate rises (more
+requests per wake-up and per system call), and an unpaced client sends each server as many as it
+can take, so a server that answers faster, or a quieter moment on the machine, would earn a lower
+figure: the queries are offered at one pace (`--pace` per second, each at its time; 0: unpaced)
+that both servers keep up with, so both do the same work at the same rate. The machine's load
+still drifts, so the queries come in `--rounds` rounds that alternate between the servers (bare,
+emulator, bare, emulator, ...), each round a fresh measurement of `--requests` queries; the report
+gives each server's median CPU per request, the bare handler's over the emulator's (the ratio of
+medians: target 0.8x), the spread of the per-round ratio, and the requests per second each
+reached (below the pace: the pace was not held). Queries cycle over tasks that stay as they are,
+the emulator's clock frozen: half SUCCEEDED, half RUNNING. Task creations get one unpaced run
+each.
 The emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20
 queries/s per account would otherwise be all we measure. Rendering is timed in-process, without a
 cache.
@@ -102,6 +108,7 @@ class Load:
     seconds: float  # time budget per run: a run stops early rather than hang
     rounds: int  # query rounds per server, alternating between the two
     creations: int  # requests of the one creation run per server
+    pace: float = 0.0  # requests per second offered, each at its time (0: as fast as answered)
 
 
 @dataclass(frozen=True)
@@ -258,19 +265,23 @@ async def drive(
     session: aiohttp.ClientSession,
     cpu: Callable[[], float],
 ) -> Result:
-    """`load.requests` calls of `request` from `load.concurrency` workers, within `load.seconds`."""
+    """`load.requests` calls of `request` from `load.concurrency` workers, within `load.seconds`;
+    with a pace, call i waits for its time, i / pace seconds after the start."""
     counter = iter(range(load.requests))
     outcomes: list[bool] = []
-    deadline = time.perf_counter() + load.seconds
+    cpu_before = cpu()
+    start = time.perf_counter()
+    deadline = start + load.seconds
 
     async def worker() -> None:
         for i in counter:
-            if time.perf_counter() > deadline:
+            now = time.perf_counter()
+            if now > deadline:
                 return
+            if load.pace and start + i / load.pace > now:
+                await asyncio.sleep(start + i / load.pace - now)
             outcomes.append(await request(session, i))
 
-    cpu_before = cpu()
-    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(load.concurrency)))
     elapsed = time.perf_counter() - start
     return Result(sum(outcomes), outcomes.count(False), elapsed, (cpu() - cpu_before) / elapsed)
@@ -682,8 +693,10 @@ def report_http(load: Load, emulator: Http, bare: Http) -> None:
         "both servers in processes of their own, clocks frozen; server CPU (utime + stime from "
         "/proc/<pid>/stat) per request;"
         f"\n  queries: {load.rounds} rounds alternating bare, emulator, ... of {load.requests:,} "
-        f"requests (or {load.seconds:.0f} s) each, cycling over {QUERY_TASKS} tasks (half "
-        "SUCCEEDED, half RUNNING); medians of the rounds, the ratio's spread over the rounds"
+        f"requests (or {load.seconds:.0f} s) each, "
+        f"{f'offered at {load.pace:,.0f}/s' if load.pace else 'unpaced'}, cycling over "
+        f"{QUERY_TASKS} tasks (half SUCCEEDED, half RUNNING); medians of the rounds, the ratio's "
+        "spread over the rounds"
     )
     rate = emulator.median(lambda r: r.rate) / bare.median(lambda r: r.rate)
     emu_cpu = emulator.median(lambda r: r.cpu_per_request)
@@ -783,11 +796,14 @@ def report_tasks(load: TaskLoad, concurrency: int, speed: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=20000, help="per query round")
+    parser.add_argument("--requests", type=int, default=12000, help="per query round")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30.0, help="time budget of a run")
     parser.add_argument("--rounds", type=int, default=5, help="query rounds per server")
     parser.add_argument("--creations", type=int, default=5000, help="requests of a creation run")
+    parser.add_argument(
+        "--pace", type=float, default=2000.0, help="queries per second offered (0: no pace)"
+    )
     parser.add_argument("--renders", type=int, default=15)
     parser.add_argument("--tasks", type=int, help="measure memory after this many tasks instead")
     parser.add_argument(
@@ -825,7 +841,9 @@ def main() -> None:
         )
         report_tasks(memory, args.concurrency, args.speed)
         return
-    load = Load(args.requests, args.concurrency, args.seconds, args.rounds, args.creations)
+    load = Load(
+        args.requests, args.concurrency, args.seconds, args.rounds, args.creations, args.pace
+    )
     print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} cores")
     measured = asyncio.run(measure(load))
     report_http(load, measured["emulator"], measured["bare"])
