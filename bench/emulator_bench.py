@@ -1,19 +1,30 @@
 """Emulator throughput over loopback sockets, against a bare aiohttp handler as the ceiling;
 render time; or, with --tasks N, the emulator's memory after N tasks.
 
-Run: python bench/emulator_bench.py [--requests 20000] [--concurrency 32] [--seconds 20]
-                                    [--repeat 3] [--renders 15]
+Run: python bench/emulator_bench.py [--requests 12000] [--pace 2000] [--rounds 5]
+                                    [--creations 5000] [--concurrency 32] [--seconds 30]
+                                    [--renders 15]
      python bench/emulator_bench.py --tasks 100000 [--concurrency 32] [--speed 100]
                                     [--image [--distinct-images]]
      python bench/emulator_bench.py --store 3000 [--input-store-mb 64] [--concurrency 32]
      python bench/emulator_bench.py --sigterm 5
 
-Each server (the emulator, then a bare aiohttp app answering a fixed JSON body) runs alone in a
-child process; the load comes from one concurrent aiohttp client in this process, so on a 2-core
-machine server and client each get a core. Both servers see the same request count, concurrency and
-keep-alive connections; the server's CPU use during the run is printed so a client-bound run shows
-itself, and so is its CPU per request: the bare handler's over the emulator's is the ratio that
-holds on a busy machine (target for task queries: 0.8x, like the requests-per-second ratio).
+Both servers (the emulator, and a bare aiohttp app answering a fixed JSON body) run at once, each
+in a child process; the load comes from one concurrent aiohttp client in this process, so on a
+2-core machine server and client each get a core. Both see the same request count, concurrency and
+keep-alive connections. What is compared is the server's CPU time (utime + stime from /proc) per
+request, for task queries. A server's CPU per request falls as its request rate rises (more
+requests per wake-up and per system call), and an unpaced client sends each server as many as it
+can take, so a server that answers faster, or a quieter moment on the machine, would earn a lower
+figure: the queries are offered at one pace (`--pace` per second, each at its time; 0: unpaced)
+that both servers keep up with, so both do the same work at the same rate. The machine's load
+still drifts, so the queries come in `--rounds` rounds that alternate between the servers (bare,
+emulator, bare, emulator, ...), each round a fresh measurement of `--requests` queries; the report
+gives each server's median CPU per request, the bare handler's over the emulator's (the ratio of
+medians: target 0.8x), the spread of the per-round ratio, and the requests per second each
+reached (below the pace: the pace was not held). Queries cycle over tasks that stay as they are,
+the emulator's clock frozen: half SUCCEEDED, half RUNNING. Task creations get one unpaced run
+each.
 The emulator runs with throttling off (`EmulatorConfig(throttle=False)`): the documented 20
 queries/s per account would otherwise be all we measure. Rendering is timed in-process, without a
 cache.
@@ -45,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import multiprocessing
@@ -81,7 +93,7 @@ CREATE_BODY: dict[str, Any] = {
 UNCAPPED = 2**62  # an input store cap no run reaches
 STOP_TIMEOUT = 120.0  # seconds a server may take to clean up: 100,000 input files to delete
 QUERY_TASKS = 64  # tasks created before the query run; queries cycle over them
-# a task query's throughput, and the bare handler's CPU per request over the emulator's
+# a task query's CPU per request: the bare handler's over the emulator's
 TARGET_RATIO = 0.8
 FIXED_BODY = {
     "request_id": "00000000-0000-0000-0000-000000000000",
@@ -91,10 +103,12 @@ FIXED_BODY = {
 
 @dataclass(frozen=True)
 class Load:
-    requests: int
+    requests: int  # per query round
     concurrency: int
     seconds: float  # time budget per run: a run stops early rather than hang
-    repeat: int  # query runs per server; the median is reported
+    rounds: int  # query rounds per server, alternating between the two
+    creations: int  # requests of the one creation run per server
+    pace: float = 0.0  # requests per second offered, each at its time (0: as fast as answered)
 
 
 @dataclass(frozen=True)
@@ -251,19 +265,23 @@ async def drive(
     session: aiohttp.ClientSession,
     cpu: Callable[[], float],
 ) -> Result:
-    """`load.requests` calls of `request` from `load.concurrency` workers, within `load.seconds`."""
+    """`load.requests` calls of `request` from `load.concurrency` workers, within `load.seconds`;
+    with a pace, call i waits for its time, i / pace seconds after the start."""
     counter = iter(range(load.requests))
     outcomes: list[bool] = []
-    deadline = time.perf_counter() + load.seconds
+    cpu_before = cpu()
+    start = time.perf_counter()
+    deadline = start + load.seconds
 
     async def worker() -> None:
         for i in counter:
-            if time.perf_counter() > deadline:
+            now = time.perf_counter()
+            if now > deadline:
                 return
+            if load.pace and start + i / load.pace > now:
+                await asyncio.sleep(start + i / load.pace - now)
             outcomes.append(await request(session, i))
 
-    cpu_before = cpu()
-    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(load.concurrency)))
     elapsed = time.perf_counter() - start
     return Result(sum(outcomes), outcomes.count(False), elapsed, (cpu() - cpu_before) / elapsed)
@@ -278,39 +296,83 @@ async def create(
         return response.status == 200, payload
 
 
-async def measure(kind: str, load: Load) -> dict[str, Result]:
-    """Task queries, then task creations, against one server."""
-    server = Server(kind)
-    with server as base_url:
-        connector = aiohttp.TCPConnector(limit=load.concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            ids = [
-                (await create(session, base_url))[1].get("output", {}).get("task_id", "x")
-                for _ in range(QUERY_TASKS)
-            ]
+async def query_tasks(session: aiohttp.ClientSession, base_url: str) -> list[str]:
+    """QUERY_TASKS tasks that stay as they are on a frozen clock: half SUCCEEDED, half RUNNING
+    (for the bare handler, its fixed ids: it answers the clock's advance like any request)."""
+    advance = base_url.removesuffix("/api/v1") + "/__emulator/clock/advance"
+    ids = []
+    for seconds in (60, 1):  # past the end of a 30 s task, then past its 0.05 s pending wait
+        for _ in range(QUERY_TASKS // 2):
+            ids.append((await create(session, base_url))[1].get("output", {}).get("task_id", "x"))
+        async with session.post(advance, json={"seconds": seconds}) as response:
+            await response.read()
+    return ids
 
-            async def query(session: aiohttp.ClientSession, i: int) -> bool:
-                url = f"{base_url}/tasks/{ids[i % len(ids)]}"
-                async with session.get(url, headers=HEADERS) as response:
-                    await response.read()
-                    return response.status == 200
 
-            async def submit(session: aiohttp.ClientSession, i: int) -> bool:
-                return (await create(session, base_url))[0]
+@dataclass(frozen=True)
+class Http:
+    """What one server measured: a result per query round, and one creation run."""
 
-            await drive(
-                Load(min(200, load.requests), load.concurrency, load.seconds, 1),
-                query,
-                session,
-                server.cpu_seconds,
+    queries: list[Result]
+    creations: Result
+
+    def median(self, value: Callable[[Result], float]) -> float:
+        return statistics.median(value(run) for run in self.queries)
+
+
+class Target:
+    """One server under load: its base URL, a session of `concurrency` keep-alive connections,
+    and the tasks its queries cycle over."""
+
+    def __init__(self, server: Server, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.server = server
+        self.base_url = base_url
+        self.session = session
+        self.ids: list[str] = []
+
+    async def query(self, session: aiohttp.ClientSession, i: int) -> bool:
+        url = f"{self.base_url}/tasks/{self.ids[i % len(self.ids)]}"
+        async with session.get(url, headers=HEADERS) as response:
+            await response.read()
+            return response.status == 200
+
+    async def submit(self, session: aiohttp.ClientSession, i: int) -> bool:
+        return (await create(session, self.base_url))[0]
+
+    async def run(self, load: Load, request: Callable[..., Awaitable[bool]]) -> Result:
+        return await drive(load, request, self.session, self.server.cpu_seconds)
+
+
+async def measure(load: Load) -> dict[str, Http]:
+    """Both servers at once, each in its own process: `load.rounds` query rounds alternating
+    between them (bare, emulator, bare, ...), each a fresh measurement, so a change in the
+    machine's load hits both alike; then one creation run each."""
+    servers = {kind: Server(kind, speed=0.0) for kind in ("bare", "emulator")}
+    async with contextlib.AsyncExitStack() as stack:
+        targets = {
+            kind: Target(
+                server,
+                stack.enter_context(server),
+                await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=load.concurrency))
+                ),
             )
-            runs = [
-                await drive(load, query, session, server.cpu_seconds) for _ in range(load.repeat)
-            ]
-            queries = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
-            # One creation run only: every task created stays in the emulator, so runs differ.
-            creations = await drive(load, submit, session, server.cpu_seconds)
-    return {"queries": queries, "creations": creations}
+            for kind, server in servers.items()
+        }
+        warm_up = Load(min(500, load.requests), load.concurrency, load.seconds, 1, 0)
+        for target in targets.values():
+            target.ids = await query_tasks(target.session, target.base_url)
+            await target.run(warm_up, target.query)
+        rounds: dict[str, list[Result]] = {kind: [] for kind in targets}
+        for _ in range(load.rounds):
+            for kind, target in targets.items():
+                rounds[kind].append(await target.run(load, target.query))
+        creations = Load(load.creations, load.concurrency, load.seconds, 1, 0)
+        measured = {
+            kind: Http(rounds[kind], await target.run(creations, target.submit))
+            for kind, target in targets.items()
+        }
+    return measured
 
 
 # ---------------------------------------------------------------- memory after many tasks
@@ -625,36 +687,48 @@ def time_render(runs: int, bases: list[Image.Image]) -> list[float]:
 # ---------------------------------------------------------------- report
 
 
-def report_http(load: Load, emulator: dict[str, Result], bare: dict[str, Result]) -> None:
+def report_http(load: Load, emulator: Http, bare: Http) -> None:
     print(
         f"HTTP: loopback, one aiohttp client process (concurrency {load.concurrency}, keep-alive), "
-        f"{load.requests} requests per run or {load.seconds:.0f} s, whichever ends first; "
-        "server in its own process;"
-        f"\n  queries: median of {load.repeat} runs cycling over {QUERY_TASKS} tasks; "
-        "creations: one run"
+        "both servers in processes of their own, clocks frozen; server CPU (utime + stime from "
+        "/proc/<pid>/stat) per request;"
+        f"\n  queries: {load.rounds} rounds alternating bare, emulator, ... of {load.requests:,} "
+        f"requests (or {load.seconds:.0f} s) each, "
+        f"{f'offered at {load.pace:,.0f}/s' if load.pace else 'unpaced'}, cycling over "
+        f"{QUERY_TASKS} tasks (half SUCCEEDED, half RUNNING); medians of the rounds, the ratio's "
+        "spread over the rounds"
     )
-    for name, label, target in (
-        ("queries", "task query  GET tasks/{id}", TARGET_RATIO),
-        ("creations", "task create POST async", None),
-    ):
-        emu = emulator[name]
-        ceiling = bare[name]
-        print(
-            f"  {label}: emulator {emu.rate:7,.0f} req/s ({emu.done} ok, {emu.failed} failed, "
-            f"server CPU {emu.server_cpu:.0%}, {emu.cpu_per_request * 1e6:,.0f} us/req) | "
-            f"bare aiohttp {ceiling.rate:7,.0f} req/s (server CPU {ceiling.server_cpu:.0%}, "
-            f"{ceiling.cpu_per_request * 1e6:,.0f} us/req)"
-        )
-        for what, ratio in (
-            ("req/s", emu.rate / ceiling.rate),
-            ("CPU per request", ceiling.cpu_per_request / emu.cpu_per_request),
-        ):
-            verdict = (
-                ""
-                if target is None
-                else f"  [target >= {target:.1f}x: {'met' if ratio >= target else 'NOT met'}]"
-            )
-            print(f"    ratio to bare aiohttp, {what}: {ratio:.2f}x{verdict}")
+    rate = emulator.median(lambda r: r.rate) / bare.median(lambda r: r.rate)
+    emu_cpu = emulator.median(lambda r: r.cpu_per_request)
+    bare_cpu = bare.median(lambda r: r.cpu_per_request)
+    ratios = [
+        b.cpu_per_request / e.cpu_per_request
+        for b, e in zip(bare.queries, emulator.queries, strict=True)
+    ]
+    failed = sum(r.failed for r in emulator.queries)
+    print(
+        f"  task query  GET tasks/{{id}}: emulator {emulator.median(lambda r: r.rate):7,.0f} req/s "
+        f"({failed} failed), {emu_cpu * 1e6:,.0f} us/req | bare aiohttp "
+        f"{bare.median(lambda r: r.rate):7,.0f} req/s, {bare_cpu * 1e6:,.0f} us/req"
+    )
+    print(f"    ratio to bare aiohttp, req/s: {rate:.2f}x")
+    verdict = "met" if bare_cpu / emu_cpu >= TARGET_RATIO else "NOT met"
+    print(
+        f"    ratio to bare aiohttp, CPU per request: {bare_cpu / emu_cpu:.2f}x (per round "
+        f"{min(ratios):.2f}x to {max(ratios):.2f}x: {' '.join(f'{r:.2f}' for r in ratios)})"
+        f"  [target >= {TARGET_RATIO:.1f}x: {verdict}]"
+    )
+    emu = emulator.creations
+    ceiling = bare.creations
+    print(
+        f"  task create POST async, one run of {load.creations:,}: emulator {emu.rate:7,.0f} req/s "
+        f"({emu.failed} failed), {emu.cpu_per_request * 1e6:,.0f} us/req | bare aiohttp "
+        f"{ceiling.rate:7,.0f} req/s, {ceiling.cpu_per_request * 1e6:,.0f} us/req"
+    )
+    print(
+        f"    ratio to bare aiohttp: req/s {emu.rate / ceiling.rate:.2f}x, CPU per request "
+        f"{ceiling.cpu_per_request / emu.cpu_per_request:.2f}x"
+    )
 
 
 def report_render(runs: int) -> None:
@@ -722,10 +796,14 @@ def report_tasks(load: TaskLoad, concurrency: int, speed: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--requests", type=int, default=12000, help="per query round")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30.0, help="time budget of a run")
+    parser.add_argument("--rounds", type=int, default=5, help="query rounds per server")
+    parser.add_argument("--creations", type=int, default=5000, help="requests of a creation run")
+    parser.add_argument(
+        "--pace", type=float, default=2000.0, help="queries per second offered (0: no pace)"
+    )
     parser.add_argument("--renders", type=int, default=15)
     parser.add_argument("--tasks", type=int, help="measure memory after this many tasks instead")
     parser.add_argument(
@@ -763,11 +841,12 @@ def main() -> None:
         )
         report_tasks(memory, args.concurrency, args.speed)
         return
-    load = Load(args.requests, args.concurrency, args.seconds, args.repeat)
+    load = Load(
+        args.requests, args.concurrency, args.seconds, args.rounds, args.creations, args.pace
+    )
     print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} cores")
-    emulator = asyncio.run(measure("emulator", load))
-    bare = asyncio.run(measure("bare", load))
-    report_http(load, emulator, bare)
+    measured = asyncio.run(measure(load))
+    report_http(load, measured["emulator"], measured["bare"])
     report_render(args.renders)
 
 

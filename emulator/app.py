@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
@@ -32,11 +29,13 @@ from wanform.emulator.http.context import (
     facts,
     note,
     request_id,
+    service_date,
     unverified,
 )
 from wanform.emulator.images.draw import CACHE_MAX_BYTES, PngCache
 from wanform.emulator.images.inputstore import InputStore
 from wanform.emulator.state.accounts import Accounts
+from wanform.emulator.state.answers import QueryAnswers
 from wanform.emulator.state.clock import VirtualClock
 from wanform.emulator.state.faultbook import FaultBook, load_scenario
 from wanform.emulator.state.instance import Emulator
@@ -125,6 +124,7 @@ async def _answer(request: web.Request, handler, guarded: bool) -> web.StreamRes
         return web.Response(status=499)  # never reaches the client: the connection is gone
     except web.HTTPException as exc:
         if exc.status < 400:
+            exc.headers[hdrs.DATE] = service_date(request)
             raise
         return _unrouted(request, exc)
     except ConnectionResetError:  # aiohttp's "Connection lost" while reading a body
@@ -138,8 +138,8 @@ async def _answer(request: web.Request, handler, guarded: bool) -> web.StreamRes
 async def front_middleware(request: web.Request, handler) -> web.StreamResponse:
     """The one middleware, as each layer costs every request a call: give the request its empty
     facts, tell the doorman a request head arrived, guard the admin routes, turn failures into
-    error bodies, and log every request but the admin API's with the status the client got
-    (None: dropped).
+    error bodies, date the answer (a stream dates itself before it starts), and log every request
+    but the admin API's with the status the client got (None: dropped).
     """
     noted: dict = {}
     request[NOTE] = noted
@@ -148,31 +148,25 @@ async def front_middleware(request: web.Request, handler) -> web.StreamResponse:
         app[DOORMAN].served(request.transport)
     path = request.path
     if path.startswith(ADMIN_PREFIX):
-        return await _answer(request, handler, path.startswith(ADMIN_PREFIX + "/"))
+        response = await _answer(request, handler, path.startswith(ADMIN_PREFIX + "/"))
+        if not response.prepared:
+            response.headers[hdrs.DATE] = service_date(request)
+        return response
     status = None
     try:
         response = await _answer(request, handler, False)
         status = response.status
-        guesses = noted.get("unverified")
-        if guesses and not response.prepared:  # a stream sets it before it starts
-            response.headers[UNVERIFIED_HEADER] = ",".join(guesses)
+        if not response.prepared:  # a stream sets its headers before it starts
+            response.headers[hdrs.DATE] = service_date(request)
+            guesses = noted.get("unverified")
+            if guesses:
+                response.headers[UNVERIFIED_HEADER] = ",".join(guesses)
         return response
     finally:
         emulator = app[EMULATOR]
         if noted.get("dropped"):
             status = None
         emulator.request_log.record(emulator.clock.now(), request.method, path, status, noted)
-
-
-async def _service_date(request: web.Request, response: web.StreamResponse) -> None:
-    """`Date` on the virtual clock, as a service's answers carry its own time: a client reads the
-    service's clock from it (a skewed or fast clock included)."""
-    response.headers[hdrs.DATE] = _http_date(int(request.app[EMULATOR].clock.now()))
-
-
-@functools.lru_cache(maxsize=1)  # whole seconds: formatting it is a good part of a task query
-def _http_date(second: int) -> str:
-    return format_datetime(datetime.fromtimestamp(second, UTC), usegmt=True)
 
 
 def _rules(config: EmulatorConfig) -> list:
@@ -206,12 +200,12 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         uploads=UploadStore(clock),
         inputs=inputs,
         request_log=RequestLog(),
+        answers=QueryAnswers(),
         pngs=pngs,
         executor=executor,
     )
     app = web.Application(middlewares=[front_middleware])
     app[EMULATOR] = emulator
-    app.on_response_prepare.append(_service_date)
     app[DOORMAN] = Doorman(config.request_seconds)
     app[FETCHER] = InputFetcher(
         max(spec.image.max_bytes for spec in config.models.values()), config.loopback_inputs

@@ -7,10 +7,13 @@ application's middleware sets before anything else runs, and records in the log 
 
 from __future__ import annotations
 
-import uuid
+import functools
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from aiohttp import web
 
+from wanform.emulator.state import ids
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.instance import Emulator
 
@@ -25,7 +28,10 @@ def facts(request: web.Request) -> dict:
 
 def note(request: web.Request, **fields: object) -> None:
     """Record facts for the request's log entry (account key id, model, task_id, code, faults)."""
-    facts(request).update({k: v for k, v in fields.items() if v is not None})
+    noted = request[NOTE]
+    for name, value in fields.items():
+        if value is not None:
+            noted[name] = value
 
 
 def unverified(request: web.Request, *ids: str | None) -> None:
@@ -39,8 +45,19 @@ def request_id(request: web.Request) -> str:
     """The request's id, made on first use; every answer and the log entry carry it."""
     noted = facts(request)
     if "request_id" not in noted:
-        noted["request_id"] = str(uuid.uuid4())
+        noted["request_id"] = ids.uuid4()
     return noted["request_id"]
+
+
+def service_date(request: web.Request) -> str:
+    """The `Date` of an answer, on the virtual clock, as a service's answers carry its own time: a
+    client reads the service's clock from it (a skewed or fast clock included)."""
+    return _http_date(int(request.app[EMULATOR].clock.now()))
+
+
+@functools.lru_cache(maxsize=1)  # whole seconds: formatting it is a good part of a task query
+def _http_date(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC), usegmt=True)
 
 
 def base_url(request: web.Request) -> str:

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from yarl import URL
 
 from wanform.emulator.errors import ErrorReply, bad_request, error_body, invalid_parameter
@@ -28,6 +28,7 @@ from wanform.emulator.http.context import (
     facts,
     note,
     request_id,
+    service_date,
     unverified,
 )
 from wanform.emulator.http.faultinjection import Step, apply_to_task, checkpoint, faulty
@@ -312,6 +313,7 @@ async def _stream(request: web.Request, emulator: Emulator, done: Submission) ->
             "Content-Type": "text/event-stream;charset=UTF-8",
             "Cache-Control": "no-cache",
             UNVERIFIED_HEADER: ",".join(facts(request)["unverified"]),
+            hdrs.DATE: service_date(request),
         }
     )
     await response.prepare(request)
@@ -366,9 +368,14 @@ async def get_task(request: web.Request) -> web.Response:
     choice = emulator.config.guess(body_guess) if body_guess else None
     bare = choice == "bare"
     on_top = choice == "top"
-    return web.json_response(
-        bodies.task(task, now, request_id(request), url_for(request), bare, on_top)
+    body = emulator.answers.body(
+        task_id,
+        status,
+        base_url(request) if status == TaskStatus.SUCCEEDED else "",  # only results link to it
+        request_id(request),
+        lambda placeholder: bodies.task(task, now, placeholder, url_for(request), bare, on_top),
     )
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _body_guess(task: Task, status: str) -> str | None:

@@ -8,12 +8,19 @@ Refusals on the two object-storage paths are answered as OSS does, in XML (see
 
 from __future__ import annotations
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http import HttpProcessingError
 
 from wanform.emulator.errors import OssError, bad_request, invalid_parameter
 from wanform.emulator.http.connections import deadline
-from wanform.emulator.http.context import EMULATOR, base_url, caller, note, request_id
+from wanform.emulator.http.context import (
+    EMULATOR,
+    base_url,
+    caller,
+    note,
+    request_id,
+    service_date,
+)
 from wanform.emulator.http.faultinjection import checkpoint, faulty
 from wanform.emulator.state.results import RESULTS_PREFIX
 from wanform.emulator.state.uploads import FIELD_MAX_BYTES
@@ -119,7 +126,9 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 async def _cut_off(request: web.Request, png: bytes) -> web.StreamResponse:
     """Promise the whole file, send half of it, then close the connection."""
-    response = web.StreamResponse(headers={"Content-Type": "image/png"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "image/png", hdrs.DATE: service_date(request)}
+    )
     response.content_length = len(png)
     await response.prepare(request)
     await response.write(png[: len(png) // 2])

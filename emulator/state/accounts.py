@@ -27,7 +27,6 @@ class Account:
     uid: str  # numeric, like DashScope's caller_uid
 
 
-@functools.lru_cache(maxsize=1024)  # the same few keys call again and again
 def _account(key: str) -> Account:
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
     return Account(key, digest[:12], str(int(digest[12:26], 16) % 10**16).zfill(16))
@@ -41,23 +40,29 @@ class Accounts:
 
     def authenticate(self, authorization: str) -> Account:
         """The account of an `Authorization: Bearer <key>` header value, or 401 InvalidApiKey."""
-        header = authorization.strip()
-        if not header:
-            raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme.lower() == "bearer" and not key:
-            raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
-        if scheme.lower() != "bearer" or not self._acceptable(key):
-            raise ErrorReply(401, "InvalidApiKey", INVALID_API_KEY)
-        return _account(key)
+        return _authorized(authorization, self._allowed)
 
-    def _acceptable(self, key: str) -> bool:
-        if self._allowed:
-            return key in self._allowed
-        return (
-            key.startswith(KEY_PREFIX)
-            and len(key) > len(KEY_PREFIX)
-            and key.isprintable()
-            and " " not in key
-        )
+
+@functools.lru_cache(maxsize=1024)  # the same few headers call again and again; refusals raise
+def _authorized(authorization: str, allowed: frozenset[str]) -> Account:
+    header = authorization.strip()
+    if not header:
+        raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() == "bearer" and not key:
+        raise ErrorReply(401, "InvalidApiKey", NO_API_KEY)
+    if scheme.lower() != "bearer" or not _acceptable(key, allowed):
+        raise ErrorReply(401, "InvalidApiKey", INVALID_API_KEY)
+    return _account(key)
+
+
+def _acceptable(key: str, allowed: frozenset[str]) -> bool:
+    if allowed:
+        return key in allowed
+    return (
+        key.startswith(KEY_PREFIX)
+        and len(key) > len(KEY_PREFIX)
+        and key.isprintable()
+        and " " not in key
+    )

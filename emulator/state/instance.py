@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from wanform.emulator.images.draw import PngCache
     from wanform.emulator.images.inputstore import InputStore
     from wanform.emulator.state.accounts import Accounts
+    from wanform.emulator.state.answers import QueryAnswers
     from wanform.emulator.state.clock import VirtualClock
     from wanform.emulator.state.faultbook import FaultBook
     from wanform.emulator.state.requestlog import RequestLog
@@ -34,6 +35,7 @@ class Emulator:
     uploads: UploadStore
     inputs: InputStore  # the tasks' input images, on disk
     request_log: RequestLog
+    answers: QueryAnswers  # task query answers, serialised
     pngs: PngCache  # rendered result images, shared by downloads and inputs that point back
     executor: Executor  # worker threads for rendering and for validating large bodies
 
@@ -49,6 +51,7 @@ class Emulator:
             self.results,
             self.uploads,
             self.request_log,
+            self.answers,
         ):
             part.reset()
         self.pngs.clear()

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import heapq
 import math
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from wanform.emulator.images.brief import Brief
+from wanform.emulator.state import ids
 from wanform.emulator.state.accounts import Account
 from wanform.emulator.state.clock import VirtualClock
 from wanform.spec.models import (
@@ -180,7 +180,7 @@ class TaskStore:
         lane = self._lane(account, brief.model)
         lane.advance(now)
         task = Task(
-            str(uuid.uuid4()),
+            ids.uuid4(),
             request_id,
             account,
             endpoint,
@@ -199,7 +199,8 @@ class TaskStore:
     def get(self, account: Account, task_id: str) -> Task | None:
         """The account's task, advanced to now; None when unknown, expired or not queryable."""
         now = self._clock.now()
-        task = self._tasks.get(account.key, OrderedDict()).get(task_id)
+        tasks = self._tasks.get(account.key)
+        task = tasks.get(task_id) if tasks is not None else None
         if task is None or not task.visible or now >= task.submitted + TASK_RETENTION_SECONDS:
             return None
         self._lane(account, task.brief.model).advance(now)
