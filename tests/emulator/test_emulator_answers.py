@@ -4,6 +4,7 @@ a fresh answer would be, with a request_id of their own."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from email.utils import parsedate_to_datetime
 
@@ -25,6 +26,21 @@ def test_ids_are_distinct_uuid4_strings():
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
     assert [str(u) for u in parsed] == made
     assert len(set(made)) == len(made)
+
+
+def test_a_forked_child_never_repeats_its_parents_ids():
+    """An emulator in a forked process (multiprocessing's default on Linux) makes ids of its
+    own, not the ones its parent makes next."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and exits
+        os.write(write, ids.uuid4().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read().decode()
+    assert theirs != ids.uuid4()
 
 
 async def test_repeated_queries_differ_only_in_request_id(api):
