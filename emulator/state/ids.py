@@ -6,11 +6,14 @@ import itertools
 import os
 import random
 import uuid
+from collections.abc import Iterator
 
 # One random UUID4 per process gives every id its first 20 hex digits (the version and variant
 # among them); the last 12 count up from a random start. uuid.uuid4() would read os.urandom (a
 # system call) for every id, and every answer carries one.
 _LAST = 0xFFFF_FFFF_FFFF
+_PREFIX = ""
+_NEXT: Iterator[int] = iter(())
 
 
 def _start() -> None:
