@@ -69,6 +69,7 @@ from wanform.runner.storage.s3 import Store
 from wanform.runner.timestamps import utc_now
 from wanform.spec.formats.png import IEND as PNG_IEND
 from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
+from wanform.spec.formats.png import header_size
 from wanform.spec.imageprobe import ImageProbeError, probe_file, probe_stream
 from wanform.spec.models import TaskStatus
 
@@ -77,7 +78,7 @@ T = TypeVar("T")
 # bytes of a download held in memory before they are written out: most images are smaller, so
 # each costs one worker-thread hop, and a larger one a hop per SPOOL_BYTES
 SPOOL_BYTES = 8 << 20
-HEAD_BYTES = 16  # of a download's first bytes, what tells its format (`image_suffix`)
+HEAD_BYTES = 24  # of a download's first bytes: its format (`image_suffix`), a PNG's size
 # downloads of a run under way at once: each holds its image in memory until a worker thread
 # writes it, and thousands of jobs ending together would otherwise hold thousands of images
 DOWNLOADS = 16
@@ -340,7 +341,7 @@ class ResultWriter:
             try:
                 async with self.fetching:
                     await self.client.download(url, spool.write)
-                    image = await _to_thread_to_its_end(self._commit, spool, index, texts, size)
+                    image = await _to_thread_to_its_end(commit_image, spool, index, texts, size)
             except BaseException:
                 spool.discard()
                 raise
@@ -364,20 +365,6 @@ class ResultWriter:
         if image is None:
             return ImageOut(0, uri, sha256, 0)
         return ImageOut(image.index, uri, sha256, image.bytes, pixels)
-
-    def _commit(
-        self, spool: Spool, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
-    ) -> ImageOut:
-        out = spool.spill()
-        if fixed is not None:
-            _check_size(out, index, fixed)
-        try:
-            digest, size = spool.finish(texts)
-            out.path = out.path.with_suffix(image_suffix(spool.head))
-            out.commit(durable_name=False)  # made durable with the job's sidecar: `_record`
-        except OSError as exc:
-            raise write_error(out.path, exc) from None
-        return ImageOut(index, str(out.path), digest, size)
 
     def _png_texts(self, w: Work, index: int) -> dict[str, str]:
         job = w.checked.job
@@ -480,6 +467,23 @@ async def _to_thread_to_its_end(func: Callable[..., T], *args: object) -> T:
         if not hop.cancelled():
             hop.exception()  # the caller's cancellation is what it reports
         raise
+
+
+def commit_image(
+    spool: Spool, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
+) -> ImageOut:
+    """The download in `spool` written out and made its file, named for its format: its PNG texts
+    put in, its size checked against `fixed`, its sha256 and pixel size taken on the way."""
+    out = spool.spill()
+    if fixed is not None:
+        _check_size(out, index, fixed)
+    try:
+        digest, size = spool.finish(texts)
+        out.path = out.path.with_suffix(image_suffix(spool.head))
+        out.commit(durable_name=False)  # made durable with the job's sidecar: `_record`
+    except OSError as exc:
+        raise write_error(out.path, exc) from None
+    return ImageOut(index, str(out.path), digest, size, header_size(spool.head))
 
 
 def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:

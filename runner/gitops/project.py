@@ -103,9 +103,10 @@ def _output(image: ImageOut, base: Path, before: LockEntry) -> LockOutput:
                 width, height = same[0].get("width"), same[0].get("height")
     else:
         path = _relative(image.file, base)
-        with contextlib.suppress(OSError, ImageProbeError):
-            info = probe_file(image.file)
-            width, height = info.width, info.height
+        if image.pixels is None:  # a PNG's size was read as it was written
+            with contextlib.suppress(OSError, ImageProbeError):
+                info = probe_file(image.file)
+                width, height = info.width, info.height
     output: LockOutput = {
         "index": image.index,
         "path": path,

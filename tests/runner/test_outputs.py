@@ -13,9 +13,10 @@ from PIL import Image
 
 from wanform.runner.api.errors import FileError
 from wanform.runner.engine.outputs import Stems, redact
-from wanform.runner.engine.results import Spool
+from wanform.runner.engine.results import Spool, commit_image
 from wanform.runner.files.atomic import write_atomic
 from wanform.runner.files.names import safe_name
+from wanform.runner.gitops import project
 from wanform.spec.formats import png
 
 
@@ -86,6 +87,20 @@ def test_a_download_in_pieces_is_hashed_as_written(tmp_path, cut):
         written = (tmp_path / name).read_bytes()
         assert (hashlib.sha256(written).hexdigest(), len(written)) == (digest, size)
         assert written.endswith(png.IEND) and (b"iTXt" in written) == (name == "a.png")
+
+
+def test_a_written_png_carries_its_size_to_the_lock_which_opens_no_image(tmp_path, monkeypatch):
+    """The size read from a PNG's header as it is written is the one the lock records: writing
+    the lock opens no image again."""
+    spool = spooled(tmp_path / "a.png", [png_bytes()])
+    image = commit_image(spool, 1, {}, None)
+
+    def opened(path):
+        raise AssertionError(f"{path} was opened again")
+
+    monkeypatch.setattr(project, "probe_file", opened)
+    entry = project._output(image, tmp_path, {})
+    assert (entry["width"], entry["height"], image.pixels) == (8, 8, (8, 8))
 
 
 def test_a_truncated_png_is_refused_and_leaves_nothing(tmp_path):
