@@ -100,13 +100,10 @@ class Client:
         self.timeouts = timeouts
         self.traffic = traffic if traffic is not None else Traffic()
         self.clock = ServiceClock()  # the target's time, from its answers' Date headers
-
-    def _auth(self, extra: Mapping[str, str] = {}) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.target.api_key}",
-            "Accept": "application/json",
-            **extra,
-        }
+        # made once: a run sends thousands of requests with the same headers and timeout
+        self._headers = {"Authorization": f"Bearer {target.api_key}", "Accept": "application/json"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._timeout = timeouts.client()
 
     async def _call(
         self,
@@ -122,38 +119,36 @@ class Client:
         """One request to the API; the single place its answers and failures become runner
         errors."""
         url = self.target.base_url + path
-        where = f"{method} {safe_url(url)}"
         self.traffic.requests[kind] += 1
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        sent = self._auth(
-            {**({"Content-Type": "application/json"} if data is not None else {}), **headers}
-        )
+        sent = self._headers if data is None else self._json_headers
         sent_at = time.time()
         try:
             async with self.session.request(
                 method,
                 url,
                 data=data,
-                headers=sent,
+                headers={**sent, **headers} if headers else sent,
                 params=params,
-                timeout=self.timeouts.client(read),
+                timeout=self._timeout if read is None else self.timeouts.client(read),
                 allow_redirects=False,
             ) as resp:
-                text = await resp.text(errors="replace")
+                parsed = _parsed(await resp.read(), resp)
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
                 self.clock.heard(resp.headers.get("Date"), sent_at, time.time())
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise transport.from_transport(exc, where=where) from None
-        return self._answer(status, text, where, retry_after)
+            raise transport.from_transport(exc, where=f"{method} {safe_url(url)}") from None
+        return self._answer(status, parsed, method, url, retry_after)
 
-    def _answer(self, status: int, text: str, where: str, retry_after: str | None) -> Answer:
-        try:
-            parsed: Any = json.loads(text) if text else {}
-        except ValueError:
-            parsed = text
+    def _answer(
+        self, status: int, parsed: Any, method: str, url: str, retry_after: str | None
+    ) -> Answer:
         self.traffic.answers += 1
         if status == 429:
             self.traffic.throttled += 1
+        if 200 <= status < 300 and isinstance(parsed, dict) and "output" in parsed:
+            return Answer(parsed, status)  # the usual answer: no `where` made for it
+        where = f"{method} {safe_url(url)}"
         if not 200 <= status < 300:
             raise errors.from_answer(status, parsed, where=where, retry_after_header=retry_after)
         if not isinstance(parsed, dict):
@@ -273,6 +268,20 @@ class Client:
         if expected is not None and size != expected:
             raise errors.DisconnectedError(f"{where}: got {size} of {expected} bytes", where=where)
         return size
+
+
+def _parsed(raw: bytes, resp: aiohttp.ClientResponse) -> Any:
+    """An answer's body: its JSON, or its text when it is not JSON (an HTML error page). UTF-8
+    JSON, the usual body, is parsed from the bytes, with no text made of them."""
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        pass
+    text = raw.decode(resp.get_encoding(), errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def session(target: Target, limit: int = 100) -> aiohttp.ClientSession:

@@ -3,7 +3,9 @@
 One JSON object per line, appended, flushed and fsynced before the run goes on, so a crash,
 `kill -9` or Ctrl-C never loses a task that is being paid for. In a run, the lines that jobs
 record in one turn of the loop (or while the last write is on its way) share one write and one
-fsync, made in a worker thread; each job goes on only once its own line is durable. A rerun reads
+fsync, made in a worker thread; each job goes on only once its own line is durable. A job's
+`finished` line, which no request waits on, waits up to GROUP_SECONDS for company: the next
+submission's intent or task id takes it along. A rerun reads
 it back: a job whose task is journaled is polled, not submitted again. The run guard keeps two
 runs from sharing one journal. Output files inside the project are recorded relative to it, so a
 journal committed to git holds in any checkout of the project (a CI machine's, a colleague's).
@@ -34,6 +36,10 @@ EXPIRED = "EXPIRED"  # the journal's own status: the task outlived its retention
 # The task will never produce images: submit again.
 DEAD = frozenset({TaskStatus.CANCELED, EXPIRED})
 # The type of each field a line may hold: a line that breaks one is skipped, as a torn one is.
+# Lines that no request waits on (a job's end: nothing is sent or paid after it), and how long one
+# waits for other lines to share its write and fsync (most runs record one every few ms).
+GROUPED = frozenset({"finished"})
+GROUP_SECONDS = 0.02
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "event": str,
     "job": str,
@@ -149,6 +155,9 @@ class Journal:
         # entries `record` was given and not yet written, each with the future its job waits on
         self._queued: list[tuple[JournalLine, asyncio.Future[JournalError | None]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        # a line a request waits on (or `drained`) came: the next write waits for no company
+        self._hurried = False
+        self._hurry: asyncio.Event | None = None  # the wait for company, while there is one
 
     def open(self) -> Journal:
         """Take the lock, read what earlier runs wrote, and open for appending."""
@@ -264,6 +273,8 @@ class Journal:
         waits leaves its event to be written all the same."""
         done: asyncio.Future[JournalError | None] = asyncio.get_running_loop().create_future()
         self._queued.append((self._entry(event, job, fields), done))
+        if event not in GROUPED:
+            self._hurry_up()
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
         error = await asyncio.shield(done)
@@ -272,6 +283,7 @@ class Journal:
 
     async def drained(self) -> None:
         """Wait until every recorded event has been written (or has failed to be)."""
+        self._hurry_up()
         if self._flushing is not None:
             await asyncio.shield(self._flushing)
 
@@ -279,6 +291,8 @@ class Journal:
         """Write what was recorded, a batch at a time, until nothing waits."""
         try:
             while self._queued:
+                await self._company()
+                self._hurried = False  # by the lines of this batch
                 batch, self._queued = self._queued, []
                 try:
                     await asyncio.to_thread(self._append, [entry for entry, _ in batch])
@@ -295,6 +309,24 @@ class Journal:
                     done.set_result(None)
         finally:
             self._flushing = None
+
+    async def _company(self) -> None:
+        """While only GROUPED lines wait, wait up to GROUP_SECONDS for a line a request waits on
+        (or `drained`), so they share its fsync."""
+        if self._hurried or any(entry["event"] not in GROUPED for entry, _ in self._queued):
+            return
+        hurry = self._hurry = asyncio.Event()
+        timer = asyncio.get_running_loop().call_later(GROUP_SECONDS, hurry.set)
+        try:
+            await hurry.wait()
+        finally:
+            timer.cancel()
+            self._hurry = None
+
+    def _hurry_up(self) -> None:
+        self._hurried = True
+        if self._hurry is not None:
+            self._hurry.set()
 
     def _entry(self, event: str, job: str, fields: JournalFields) -> JournalLine:
         entry: JournalLine = {"event": event, "job": job, "time": utc_now(), **fields}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -17,8 +16,7 @@ from typing import Any, TypedDict, TypeGuard
 from wanform.runner import versions
 from wanform.runner.api.answers import FailureRecord
 from wanform.runner.api.errors import FileError, WanformError, safe_url
-from wanform.runner.files.atomic import AtomicFile, read_object, write_atomic
-from wanform.runner.files.hashes import file_sha256
+from wanform.runner.files.atomic import read_object, write_atomic
 from wanform.runner.files.names import safe_name
 from wanform.spec import datauri
 from wanform.spec.formats import png
@@ -95,22 +93,12 @@ def disk_error(exc: OSError) -> DiskError:
     return DiskError(f"{where}{exc.strerror or exc}" + (f" ({name})" if name else ""))
 
 
-def finish_png(out: AtomicFile, texts: dict[str, str]) -> str:
-    """Check the downloaded file is a whole PNG,
-    put `texts` before its IEND, and return the final sha256."""
-    f = out.file
-    size = f.seek(0, os.SEEK_END)
-    f.seek(0)
-    head = f.read(8)
-    f.seek(max(0, size - len(png.IEND)))
-    if head != png.SIGNATURE or size < 8 + len(png.IEND) or f.read() != png.IEND:
-        raise FileError(f"{out.path.name}: the download is not a complete PNG ({size} bytes)")
-    f.seek(size - len(png.IEND))
-    f.truncate()
-    for key, value in texts.items():
-        f.write(png.text_chunk(key, value))
-    f.write(png.IEND)
-    return file_sha256(f)
+def png_ending(name: str, size: int, last: bytes, texts: dict[str, str]) -> bytes:
+    """What replaces the `last` bytes of a downloaded PNG of `size` bytes: `texts` as text chunks,
+    then IEND. FileError unless `last` is its IEND, which makes the PNG whole."""
+    if size < len(png.SIGNATURE) + len(png.IEND) or last != png.IEND:
+        raise FileError(f"{name}: the download is not a complete PNG ({size} bytes)")
+    return b"".join(png.text_chunk(key, value) for key, value in texts.items()) + png.IEND
 
 
 def image_suffix(head: bytes) -> str:

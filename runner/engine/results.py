@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -40,8 +41,8 @@ from wanform.runner.engine.outputs import (
     Placement,
     Provenance,
     SentRequest,
-    finish_png,
     image_suffix,
+    png_ending,
     write_error,
     write_sidecar,
 )
@@ -66,7 +67,9 @@ from wanform.runner.storage.errors import NotStored
 from wanform.runner.storage.location import is_stored
 from wanform.runner.storage.s3 import Store
 from wanform.runner.timestamps import utc_now
+from wanform.spec.formats.png import IEND as PNG_IEND
 from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
+from wanform.spec.formats.png import header_size
 from wanform.spec.imageprobe import ImageProbeError, probe_file, probe_stream
 from wanform.spec.models import TaskStatus
 
@@ -75,6 +78,7 @@ T = TypeVar("T")
 # bytes of a download held in memory before they are written out: most images are smaller, so
 # each costs one worker-thread hop, and a larger one a hop per SPOOL_BYTES
 SPOOL_BYTES = 8 << 20
+HEAD_BYTES = 24  # of a download's first bytes: its format (`image_suffix`), a PNG's size
 # downloads of a run under way at once: each holds its image in memory until a worker thread
 # writes it, and thousands of jobs ending together would otherwise hold thousands of images
 DOWNLOADS = 16
@@ -337,7 +341,7 @@ class ResultWriter:
             try:
                 async with self.fetching:
                     await self.client.download(url, spool.write)
-                    image = await _to_thread_to_its_end(self._commit, spool, index, texts, size)
+                    image = await _to_thread_to_its_end(commit_image, spool, index, texts, size)
             except BaseException:
                 spool.discard()
                 raise
@@ -362,24 +366,6 @@ class ResultWriter:
             return ImageOut(0, uri, sha256, 0)
         return ImageOut(image.index, uri, sha256, image.bytes, pixels)
 
-    def _commit(
-        self, spool: Spool, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
-    ) -> ImageOut:
-        out = spool.spill()
-        if fixed is not None:
-            _check_size(out, index, fixed)
-        try:
-            out.file.seek(0)
-            head = out.file.read(16)
-            png = head.startswith(PNG_SIGNATURE)
-            digest = finish_png(out, texts) if png else file_sha256(out.file)
-            out.path = out.path.with_suffix(image_suffix(head))
-            size = out.file.seek(0, os.SEEK_END)
-            out.commit(durable_name=False)  # made durable with the job's sidecar: `_record`
-        except OSError as exc:
-            raise write_error(out.path, exc) from None
-        return ImageOut(index, str(out.path), digest, size)
-
     def _png_texts(self, w: Work, index: int) -> dict[str, str]:
         job = w.checked.job
         ident = json.dumps(
@@ -397,13 +383,18 @@ class ResultWriter:
 class Spool:
     """A download on its way to its AtomicFile: held in memory and written out in a worker thread
     once SPOOL_BYTES have come or the body is complete, so most images cost one thread hop and
-    no write on the loop."""
+    no write on the loop. What it writes is hashed on the way, so no file is read back."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.out: AtomicFile | None = None
         self.chunks: list[bytes] = []
         self.held = 0
+        self.head = b""  # the body's first bytes: its format
+        self.size = 0  # bytes written to the file
+        # the sha256 of the bytes written but the last few, which a PNG's texts go before
+        self.digest = hashlib.sha256()
+        self.unhashed = b""
 
     async def write(self, data: bytes) -> None:
         """Take a chunk of the body (the client's sink)."""
@@ -419,10 +410,35 @@ class Spool:
                 self.out = AtomicFile(self.path)
             for chunk in self.chunks:
                 self.out.write(chunk)
+                self._hash(chunk)
         except OSError as exc:
             raise write_error(self.path, exc) from None
         self.chunks, self.held = [], 0
         return self.out
+
+    def _hash(self, chunk: bytes) -> None:
+        """Hash what was written but its last bytes, as many as a PNG's IEND; keep its head."""
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
+        self.size += len(chunk)
+        if len(chunk) < len(PNG_IEND):
+            chunk, self.unhashed = self.unhashed + chunk, b""
+        self.digest.update(self.unhashed)
+        cut = max(0, len(chunk) - len(PNG_IEND))
+        self.digest.update(memoryview(chunk)[:cut])
+        self.unhashed = chunk[cut:]
+
+    def finish(self, texts: dict[str, str]) -> tuple[str, int]:
+        """Put `texts` before a PNG's IEND once all is spilled; the final sha256 and size."""
+        assert self.out is not None and not self.chunks, "finish after the last spill"
+        if not self.head.startswith(PNG_SIGNATURE):
+            self.digest.update(self.unhashed)
+            return self.digest.hexdigest(), self.size
+        ending = png_ending(self.out.path.name, self.size, self.unhashed, texts)
+        self.out.file.seek(self.size - len(PNG_IEND))
+        self.out.write(ending)
+        self.digest.update(ending)
+        return self.digest.hexdigest(), self.size - len(PNG_IEND) + len(ending)
 
     def discard(self) -> None:
         self.chunks = []
@@ -451,6 +467,23 @@ async def _to_thread_to_its_end(func: Callable[..., T], *args: object) -> T:
         if not hop.cancelled():
             hop.exception()  # the caller's cancellation is what it reports
         raise
+
+
+def commit_image(
+    spool: Spool, index: int, texts: dict[str, str], fixed: tuple[int, int] | None
+) -> ImageOut:
+    """The download in `spool` written out and made its file, named for its format: its PNG texts
+    put in, its size checked against `fixed`, its sha256 and pixel size taken on the way."""
+    out = spool.spill()
+    if fixed is not None:
+        _check_size(out, index, fixed)
+    try:
+        digest, size = spool.finish(texts)
+        out.path = out.path.with_suffix(image_suffix(spool.head))
+        out.commit(durable_name=False)  # made durable with the job's sidecar: `_record`
+    except OSError as exc:
+        raise write_error(out.path, exc) from None
+    return ImageOut(index, str(out.path), digest, size, header_size(spool.head))
 
 
 def _check_size(out: AtomicFile, index: int, size: tuple[int, int]) -> None:

@@ -287,7 +287,8 @@ class Engine:
     async def _run_job(self, w: Work) -> None:
         linked = await self.chain.inputs(w.checked)
         w.state.state = PREPARING
-        w.sources = await asyncio.to_thread(load_sources, w.built, linked)
+        if w.built.images:  # read off the loop; a job without input images needs no hop there
+            w.sources = await asyncio.to_thread(load_sources, w.built, linked)
         w.journal_key = journal_key(w.built, w.sources, self.client.target.identity)
         record = self.journal.get(w.journal_key)
         if record is not None and record.status == TaskStatus.SUCCEEDED:

@@ -76,7 +76,8 @@ class ImageOut:
     file: str
     sha256: str
     bytes: int
-    pixels: tuple[int, int] | None = None  # width and height, where the file left the disk
+    # width and height, when read: from a written PNG's header, or where the file left the disk
+    pixels: tuple[int, int] | None = None
 
     def record(self) -> JournalOutput:
         """The image as the journal records it."""

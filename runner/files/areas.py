@@ -39,7 +39,8 @@ def link_out(folder: Path, area: Path, inside: set[Path]) -> Path | None:
         step = step / part
         if step in inside:
             continue
-        if not within(step, (area,)):
+        # below a step that stays in, only a symlink can lead out: most steps cost one lstat
+        if os.path.islink(step) and not within(step, (area,)):
             return step
         inside.add(step)
     return None

@@ -113,9 +113,10 @@ def _output(image: ImageOut, base: Path, before: LockEntry, etags: Known) -> Loc
         etag = put[0] if put and put[1] == digest else kept[0].get("etag") if kept else None
     else:
         path = _relative(image.file, base)
-        with contextlib.suppress(OSError, ImageProbeError):
-            info = probe_file(image.file)
-            width, height = info.width, info.height
+        if image.pixels is None:  # a PNG's size was read as it was written
+            with contextlib.suppress(OSError, ImageProbeError):
+                info = probe_file(image.file)
+                width, height = info.width, info.height
     output: LockOutput = {
         "index": image.index,
         "path": path,

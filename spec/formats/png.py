@@ -34,6 +34,15 @@ def image(ihdr: bytes, idat: bytes, ancillary: bytes = b"") -> bytes:
     return SIGNATURE + chunk(b"IHDR", ihdr) + ancillary + chunk(b"IDAT", idat) + IEND
 
 
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's first 24 bytes (signature, then IHDR's length, type, width
+    and height); None when they are not a PNG's."""
+    if len(head) < 24 or not head.startswith(SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
+
+
 def chunks(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
     """Each chunk's type and data length, from the stream's position (past the signature) to IEND
     or to where the stream ends. At each, the stream stands at the chunk's data: read it or not,

@@ -13,6 +13,7 @@ import pytest
 from runner_kit import SEEDS, run
 
 from wanform.runner.api.client import Client
+from wanform.runner.engine import journal as journal_module
 from wanform.runner.engine import results
 from wanform.runner.engine.journal import Journal
 from wanform.runner.files import atomic
@@ -61,6 +62,39 @@ async def test_events_recorded_at_once_share_one_fsync_and_are_durable_on_return
         await asyncio.gather(*(submitted(j, f"t-{j}") for j in "abc"))
         assert durable.fsyncs == 1
         assert journal.task_ids == {"t-a", "t-b", "t-c"}
+
+
+async def test_a_finished_line_waits_for_the_next_intent_and_shares_its_fsync(
+    tmp_path, monkeypatch
+):
+    """A job's end, which no request waits on, is written with the next line one does (here a
+    submission's intent) in one fsync; each `record` returns with its line on disk."""
+    monkeypatch.setattr(journal_module, "GROUP_SECONDS", 60.0)  # only the intent ends the wait
+    durable = Durable(tmp_path / ".wanform" / "journal.jsonl")
+    with Journal(tmp_path) as journal:
+        durable.watch(monkeypatch)
+        finished = asyncio.create_task(journal.record("finished", "a", task_id="t1", outputs=[]))
+        for _ in range(3):
+            await asyncio.sleep(0)  # its write begins, and waits for company
+        await asyncio.wait_for(journal.record("submitting", "b", at=1.0, timeout=75.0), 30)
+        await asyncio.wait_for(finished, 30)
+        assert durable.fsyncs == 1
+        assert [e["event"] for e in durable.entries()] == ["finished", "submitting"]
+
+
+async def test_a_finished_line_waiting_for_company_is_written_when_the_run_drains(
+    tmp_path, monkeypatch
+):
+    """At the run's end nothing else comes: draining writes the waiting line at once."""
+    monkeypatch.setattr(journal_module, "GROUP_SECONDS", 60.0)
+    durable = Durable(tmp_path / ".wanform" / "journal.jsonl")
+    with Journal(tmp_path) as journal:
+        durable.watch(monkeypatch)
+        finished = asyncio.create_task(journal.record("finished", "a", task_id="t1", outputs=[]))
+        for _ in range(3):
+            await asyncio.sleep(0)  # its write begins, and waits for company
+        await asyncio.wait_for(journal.drained(), 30)
+        assert finished.done() and [e["job"] for e in durable.entries()] == ["a"]
 
 
 async def test_each_intent_and_task_id_is_durable_before_the_request_that_depends_on_it(

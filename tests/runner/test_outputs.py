@@ -6,14 +6,18 @@ import base64
 import hashlib
 import io
 import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from wanform.runner.api.errors import FileError
-from wanform.runner.engine.outputs import Stems, finish_png, redact
-from wanform.runner.files.atomic import AtomicFile, write_atomic
+from wanform.runner.engine.outputs import Stems, redact
+from wanform.runner.engine.results import Spool, commit_image
+from wanform.runner.files.atomic import write_atomic
 from wanform.runner.files.names import safe_name
+from wanform.runner.gitops import project
+from wanform.spec.formats import png
 
 
 def png_bytes() -> bytes:
@@ -46,26 +50,65 @@ def test_names_that_sanitise_alike_are_told_apart():
     )
 
 
+def spooled(path: Path, pieces: list[bytes]) -> Spool:
+    """A Spool given a download in `pieces`, each spilled to its file as it comes."""
+    spool = Spool(path)
+    for piece in pieces:
+        spool.chunks.append(piece)
+        spool.spill()
+    return spool
+
+
 def test_png_text_chunks_are_readable_and_the_digest_is_of_the_final_file(tmp_path):
-    """The provenance chunks sit before IEND; the returned sha256 is the file on disk."""
-    out = AtomicFile(tmp_path / "a.png")
-    out.write(png_bytes())
-    digest = finish_png(out, {"Description": "一只狐狸", "wanform": '{"job": "fox"}'})
-    out.commit()
+    """The provenance chunks sit before IEND; the returned sha256 and size are the file's."""
+    spool = spooled(tmp_path / "a.png", [png_bytes()])
+    digest, size = spool.finish({"Description": "一只狐狸", "wanform": '{"job": "fox"}'})
+    assert spool.out is not None
+    spool.out.commit()
     data = (tmp_path / "a.png").read_bytes()
-    assert hashlib.sha256(data).hexdigest() == digest
+    assert (hashlib.sha256(data).hexdigest(), len(data)) == (digest, size)
     with Image.open(tmp_path / "a.png") as img:
         img.load()
         assert img.text == {"Description": "一只狐狸", "wanform": '{"job": "fox"}'}
 
 
+@pytest.mark.parametrize("cut", [1, 5, 11, 12, 13, 40])
+def test_a_download_in_pieces_is_hashed_as_written(tmp_path, cut):
+    """A body spilled in pieces, some shorter than IEND or cutting through it, hashes as the
+    file it makes, PNG or not."""
+    data = png_bytes()
+    ends = sorted({0, cut, len(data) - cut, len(data) - 3, len(data) - 1, len(data)})
+    pieces = [data[a:b] for a, b in zip(ends, ends[1:], strict=False)]
+    for name, head in (("a.png", []), ("b.bin", [b"x"])):  # b"x" first: not a PNG
+        spool = spooled(tmp_path / name, head + pieces)
+        digest, size = spool.finish({"Comment": "c"})
+        assert spool.out is not None
+        spool.out.commit()
+        written = (tmp_path / name).read_bytes()
+        assert (hashlib.sha256(written).hexdigest(), len(written)) == (digest, size)
+        assert written.endswith(png.IEND) and (b"iTXt" in written) == (name == "a.png")
+
+
+def test_a_written_png_carries_its_size_to_the_lock_which_opens_no_image(tmp_path, monkeypatch):
+    """The size read from a PNG's header as it is written is the one the lock records: writing
+    the lock opens no image again."""
+    spool = spooled(tmp_path / "a.png", [png_bytes()])
+    image = commit_image(spool, 1, {}, None)
+
+    def opened(path):
+        raise AssertionError(f"{path} was opened again")
+
+    monkeypatch.setattr(project, "probe_file", opened)
+    entry = project._output(image, tmp_path, {})
+    assert (entry["width"], entry["height"], image.pixels) == (8, 8, (8, 8))
+
+
 def test_a_truncated_png_is_refused_and_leaves_nothing(tmp_path):
     """Half a PNG never reaches its final name; the temporary file is removed."""
-    out = AtomicFile(tmp_path / "a.png")
-    out.write(png_bytes()[:40])
+    spool = spooled(tmp_path / "a.png", [png_bytes()[:40]])
     with pytest.raises(FileError, match="not a complete PNG"):
-        finish_png(out, {})
-    out.discard()
+        spool.finish({})
+    spool.discard()
     assert os.listdir(tmp_path) == []
 
 

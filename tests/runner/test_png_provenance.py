@@ -9,8 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from wanform.runner.engine.outputs import finish_png
-from wanform.runner.files.atomic import AtomicFile
+from wanform.runner.engine.results import Spool
 from wanform.spec.formats.png import SIGNATURE as PNG_SIGNATURE
 
 
@@ -30,9 +29,10 @@ def test_provenance_chunks_have_valid_crcs_and_sit_before_iend(tmp_path: Path):
     """Each chunk's CRC covers its type and data, as the PNG spec says; IEND is still last."""
     buf = io.BytesIO()
     Image.new("RGB", (4, 4)).save(buf, "PNG")
-    out = AtomicFile(tmp_path / "a.png")
-    out.write(buf.getvalue())
-    finish_png(out, {"Software": "wanform", "Description": "一只狐狸"})
+    spool = Spool(tmp_path / "a.png")
+    spool.chunks.append(buf.getvalue())
+    out = spool.spill()
+    spool.finish({"Software": "wanform", "Description": "一只狐狸"})
     out.commit()
     found = chunks((tmp_path / "a.png").read_bytes())
     assert [kind for kind, _, _ in found[-3:]] == [b"iTXt", b"iTXt", b"IEND"]

@@ -71,3 +71,11 @@ def test_the_png_signature_is_written_only_in_spec_png() -> None:
         if b"\\x89PNG" in path.read_bytes()
     ]
     assert holders == ["spec/formats/png.py"]
+
+
+def test_header_size_reads_width_and_height_from_the_first_24_bytes() -> None:
+    """A PNG's IHDR gives its size without Pillow; other bytes, or too few, give none."""
+    data = png.image(struct.pack(">IIBBBBB", 640, 480, 8, 2, 0, 0, 0), b"")
+    assert png.header_size(data[:24]) == (640, 480)
+    assert png.header_size(data[:23]) is None
+    assert png.header_size(b"\xff\xd8" + data[2:24]) is None
