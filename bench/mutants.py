@@ -276,8 +276,8 @@ MUTANTS = [
     Mutant(
         "emulator-any-scheme",
         "emulator/state/accounts.py",
-        'if scheme.lower() != "bearer" or not self._acceptable(key):',
-        "if not self._acceptable(key):",
+        'if scheme.lower() != "bearer" or not _acceptable(key, allowed):',
+        "if not _acceptable(key, allowed):",
         (EMU + "test_emulator_accounts.py",),
         "a key sent without `Bearer` is accepted",
     ),

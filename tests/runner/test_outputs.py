@@ -99,7 +99,7 @@ def test_a_written_png_carries_its_size_to_the_lock_which_opens_no_image(tmp_pat
         raise AssertionError(f"{path} was opened again")
 
     monkeypatch.setattr(project, "probe_file", opened)
-    entry = project._output(image, tmp_path, {})
+    entry = project._output(image, tmp_path, {}, {})
     assert (entry["width"], entry["height"], image.pixels) == (8, 8, (8, 8))
 
 
