@@ -97,18 +97,22 @@ class PlanCache:
             ).encode()
         ).hexdigest()
         self.entries = plancache.read(self.path, self.context)
-        self._folders: dict[Path, str] = {}  # a folder -> its resolved path from the root
+        self._folders: dict[str, str] = {}  # a folder -> its resolved path from the root
+        # a local input's name -> its identity, read once per plan (thousands of recipes share
+        # a few images)
+        self._inputs: dict[str, str] = {}
 
     def _name(self, path: Path) -> str:
         """The resolved path of a file from the root, with forward slashes; its folder resolved
         once for all the files in it (thousands of recipes), the file itself when a link."""
-        if path.is_symlink():
+        if os.path.islink(path):
             return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
-        folder = self._folders.get(path.parent)
+        parent, name = os.path.split(path)
+        folder = self._folders.get(parent)
         if folder is None:
-            resolved = os.path.relpath(path.parent.resolve(), self.root)
-            folder = self._folders[path.parent] = Path(resolved).as_posix()
-        return path.name if folder == "." else f"{folder}/{path.name}"
+            resolved = os.path.relpath(Path(parent).resolve(), self.root)
+            folder = self._folders[parent] = Path(resolved).as_posix()
+        return name if folder == "." else f"{folder}/{name}"
 
     def _held(self, path: Path, hashes: HashCache) -> PlanEntry | None:
         """The entry of a recipe whose bytes and local inputs are as remembered."""
@@ -116,15 +120,23 @@ class PlanCache:
         if entry is None:
             return None
         try:
-            source = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+            with open(path, "rb", buffering=0) as recipe:
+                source = "sha256:" + hashlib.sha256(recipe.read()).hexdigest()
             if source != entry["source"]:
                 return None
             for name, known in entry["inputs"].items():
-                if hashes.file(self.root / name) != known:
+                if self._identity(name, hashes) != known:
                     return None
         except OSError:
             return None
         return entry
+
+    def _identity(self, name: str, hashes: HashCache) -> str:
+        """The identity of the local input `name` (its path from the root), read once a plan."""
+        found = self._inputs.get(name)
+        if found is None:
+            found = self._inputs[name] = hashes.file(self.root / name)
+        return found
 
     def recall(
         self,
