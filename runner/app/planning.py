@@ -45,29 +45,40 @@ def build_plan(
     changed is served from the plan cache (wanform.runner.gitops.warmplan). Outputs in `store`
     are looked up first, all at once, by HEAD requests."""
     try:
-        lock = load_lock(lock_path)
-        _settle()
-        hashes = HashCache(project.root)
-        if store is not None:
-            try:
-                look_up_outputs(lock, hashes, store)
-            except StoreError as exc:
-                raise StartError(exc.line()) from None
-        cache = PlanCache(project.root, project.defaults, models)
-        _settle()
-        files, missing = discover(validating.targets(paths, project))
-        warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
-        if warm is not None:
-            hashes.save()
-            return PlanResult(warm.plan, warm.warnings)
-        result = validating.valid(paths, project, models).validation
-        _settle()
-        plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
-        cache.remember(result, plan)
-        hashes.save()
-        return PlanResult(plan, result.report.warnings())
+        return _planned(paths, project, lock_path, models, target, store)
     finally:
-        gc.unfreeze()
+        gc.unfreeze()  # after the lock and the caches are freed, so no collection walks them
+
+
+def _planned(
+    paths: tuple[str, ...],
+    project: ProjectFile,
+    lock_path: Path,
+    models: Mapping[str, ModelSpec],
+    target: str,
+    store: Store | None,
+) -> PlanResult:
+    lock = load_lock(lock_path)
+    _settle()
+    hashes = HashCache(project.root)
+    if store is not None:
+        try:
+            look_up_outputs(lock, hashes, store)
+        except StoreError as exc:
+            raise StartError(exc.line()) from None
+    cache = PlanCache(project.root, project.defaults, models)
+    _settle()
+    files, missing = discover(validating.targets(paths, project))
+    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
+    if warm is not None:
+        hashes.save()
+        return PlanResult(warm.plan, warm.warnings)
+    result = validating.valid(paths, project, models).validation
+    _settle()
+    plan = plan_chained(result.jobs + result.context, lock, project.root, hashes, target=target)
+    cache.remember(result, plan)
+    hashes.save()
+    return PlanResult(plan, result.report.warnings())
 
 
 def _settle() -> None:
