@@ -189,7 +189,7 @@ def _walk(folder: FsPath) -> list[FsPath]:
         found += [
             here / name
             for name in filenames
-            if FsPath(name).suffix in RECIPE_SUFFIXES
+            if os.path.splitext(name)[1] in RECIPE_SUFFIXES
             and not name.startswith(".")
             and name != PROJECT_FILE
         ]
