@@ -65,11 +65,19 @@ class PlannedJob:
         return self.expected * MODELS[self.model].price_cny if self.model in MODELS else 0.0
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
-    """Every job of the recipes and of the lock, each with its verdict."""
+    """Every job of the recipes and of the lock, each with its verdict.
+
+    Its repr is a line, not every job: Python 3.11's asyncio.run builds the repr of its main
+    task's result (a run's outcome holds its plan) as it restores the SIGINT handler, and at
+    10,000 jobs that was a run's peak memory.
+    """
 
     jobs: list[PlannedJob]
+
+    def __repr__(self) -> str:
+        return f"<Plan: {len(self.jobs)} jobs, {len(self.pending())} pending>"
 
     def pending(self) -> list[PlannedJob]:
         return [j for j in self.jobs if j.pending]

@@ -3,6 +3,7 @@ disk."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import shutil
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from wanform.runner.app.results import RunOutcome
+from wanform.runner.engine.states import RunResult
 from wanform.runner.gitops.fingerprint import Fingerprint, HashCache
 from wanform.runner.gitops.lockfile import LockFile, LockFileError, merge
 from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan
@@ -299,3 +302,19 @@ def test_the_json_plan_lists_one_job_a_line() -> None:
         (0, "sha256:" + "0" * 64),
         (0, None),
     ]
+
+
+def test_a_runs_plan_is_never_spelled_out_job_by_job(monkeypatch) -> None:
+    """asyncio.run builds the repr of its main task's result, a run's outcome with its plan: at
+    10,000 jobs a plan spelled out job by job was a run's peak memory."""
+    spelled: list[PlannedJob] = []
+    monkeypatch.setattr(PlannedJob, "__repr__", lambda job: spelled.append(job) or "job")
+    plan = Plan([PlannedJob(f"r.yaml::{i}", "new", "wan2.7-image", 1, 1) for i in range(300)])
+    outcome = RunOutcome(RunResult("emulator", []), plan)
+
+    async def run() -> RunOutcome:
+        return outcome
+
+    assert asyncio.run(run()) is outcome
+    assert spelled == []
+    assert repr(plan) == "<Plan: 300 jobs, 300 pending>"
