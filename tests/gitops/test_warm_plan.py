@@ -253,3 +253,18 @@ def test_the_cache_written_by_one_process_is_read_by_the_next():
         for seed in ("1", "2")
     }
     assert len(contexts) == 1
+
+
+def test_a_recipe_turned_into_a_link_is_planned_as_the_full_plan_plans_it(ran, monkeypatch):
+    """A recipe file replaced by a link to the same bytes elsewhere is keyed by where it leads,
+    as the full plan keys it, not served from the entry of the file it was."""
+    assert not _served_warm(ran, monkeypatch)
+    (ran / "elsewhere").mkdir()
+    recipe = ran / "recipes" / "cat.yaml"
+    shutil.copy(recipe, ran / "elsewhere" / "cat.yaml")
+    recipe.unlink()
+    recipe.symlink_to(ran / "elsewhere" / "cat.yaml")
+    cached = plan(ran, monkeypatch, warm=False)
+    (ran / ".wanform" / "plans.json").unlink()
+    assert cached == plan(ran, monkeypatch, warm=False)
+    assert '"key": "elsewhere/cat.yaml::cat"' in cached[1]
