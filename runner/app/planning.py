@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,18 +59,19 @@ def _planned(
     target: str,
     store: Store | None,
 ) -> PlanResult:
-    lock = load_lock(lock_path)
-    _settle()
+    """`build_plan`'s work: what it makes is freed as it returns, before the unfreeze."""
+    with _trees_only():
+        lock = load_lock(lock_path)
     hashes = HashCache(project.root)
     if store is not None:
         try:
             look_up_outputs(lock, hashes, store)
         except StoreError as exc:
             raise StartError(exc.line()) from None
-    cache = PlanCache(project.root, project.defaults, models)
-    _settle()
-    files, missing = discover(validating.targets(paths, project))
-    warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
+    with _trees_only():
+        cache = PlanCache(project.root, project.defaults, models)
+        files, missing = discover(validating.targets(paths, project))
+        warm = None if missing else cache.recall(files, lock, hashes, project.recipe_files, target)
     if warm is not None:
         hashes.save()
         return PlanResult(warm.plan, warm.warnings)
@@ -88,3 +90,20 @@ def _settle() -> None:
     `build_plan` unfreezes them as it returns, so nothing stays out of the collector's reach; a
     freeze or unfreeze by another thread meanwhile costs only time."""
     gc.freeze()
+
+
+@contextlib.contextmanager
+def _trees_only() -> Iterator[None]:
+    """The collector off while the plan makes only trees, and what they made settled before it
+    is back: JSON documents (the lock, the plan cache) and a warm plan's jobs hold no cycles, so
+    collections there freed nothing and cost a tenth of a warm plan's CPU at 20,000 jobs.
+    Validating (YAML) and store lookups (an event loop) run with it on. It is turned back on
+    only if it was on as the block began."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        _settle()
+        if enabled:
+            gc.enable()

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 from runner_kit import FOX, WINTER, make_project, run_cli
 
-from wanform.runner.app import validating
+from wanform.runner.app import planning, validating
 from wanform.runner.cli import main
 from wanform.runner.exits import Exit
 from wanform.runner.gitops import warmplan
@@ -227,6 +227,33 @@ def test_a_plan_leaves_nothing_frozen_from_the_collector(ran, monkeypatch):
     assert gc.get_freeze_count() == 0
     assert plan(ran, monkeypatch, warm=True)[0] == Exit.OK
     assert gc.get_freeze_count() == 0
+
+
+def test_a_plan_reads_json_with_the_collector_off_and_puts_it_back(ran, monkeypatch):
+    """The lock and the plan cache are read, and a warm plan's jobs made, with the cyclic
+    collector off (they hold no cycles: its passes freed nothing); it is on again after, and
+    stays off for a caller that had turned it off."""
+    seen = []
+    real_load, real_recall = planning.load_lock, warmplan.PlanCache.recall
+
+    def load(path):
+        seen.append(gc.isenabled())
+        return real_load(path)
+
+    def recall(self, *args):
+        seen.append(gc.isenabled())
+        return real_recall(self, *args)
+
+    monkeypatch.setattr(planning, "load_lock", load)
+    monkeypatch.setattr(warmplan.PlanCache, "recall", recall)
+    assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 CONTEXT = """\
