@@ -143,7 +143,7 @@ def _declared(request: BuiltRequest, identities: dict[Path, str]) -> dict:
     return values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     """The digest of a job's request, and the job's declared fields (to say *what* changed)."""
 

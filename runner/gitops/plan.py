@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ NEW, CHANGED, UNCHANGED, ORPHANED = "new", "changed", "unchanged", "orphaned"
 INCOMPLETE, PARTIAL = "incomplete", "partial"
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedJob:
     """One job's verdict, why, and what running it would bill: `images` at most, whatever the
     service decides where the documents say "up to" or disagree; `expected` as the table's guesses
@@ -64,11 +65,19 @@ class PlannedJob:
         return self.expected * MODELS[self.model].price_cny if self.model in MODELS else 0.0
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
-    """Every job of the recipes and of the lock, each with its verdict."""
+    """Every job of the recipes and of the lock, each with its verdict.
+
+    Its repr is a line, not every job: Python 3.11's asyncio.run builds the repr of its main
+    task's result (a run's outcome holds its plan) as it restores the SIGINT handler, and at
+    10,000 jobs that was a run's peak memory.
+    """
 
     jobs: list[PlannedJob]
+
+    def __repr__(self) -> str:
+        return f"<Plan: {len(self.jobs)} jobs, {len(self.pending())} pending>"
 
     def pending(self) -> list[PlannedJob]:
         return [j for j in self.jobs if j.pending]
@@ -273,11 +282,10 @@ def with_orphans(planned: list[PlannedJob], lock: LockFile) -> Plan:
     """The plan of these jobs, sorted, then the lock's entries that none of them is."""
     declared = {job.key for job in planned}
     orphans = [
-        PlannedJob(key, ORPHANED, entry.get("model", ""))
-        for key, entry in sorted(lock.jobs.items())
-        if key not in declared
+        PlannedJob(key, ORPHANED, lock.jobs[key].get("model", ""))
+        for key in sorted(lock.jobs.keys() - declared)
     ]
-    return Plan(sorted(planned, key=lambda j: j.key) + orphans)
+    return Plan(sorted(planned, key=attrgetter("key")) + orphans)
 
 
 def lock_entry(

@@ -97,18 +97,36 @@ class PlanCache:
             ).encode()
         ).hexdigest()
         self.entries = plancache.read(self.path, self.context)
-        self._folders: dict[Path, str] = {}  # a folder -> its resolved path from the root
+        # a folder -> its resolved path from the root, and the names of the links in it
+        self._folders: dict[str, tuple[str, frozenset[str]]] = {}
+        # a local input's name -> its identity, read once per plan (thousands of recipes share
+        # a few images)
+        self._inputs: dict[str, str] = {}
 
     def _name(self, path: Path) -> str:
         """The resolved path of a file from the root, with forward slashes; its folder resolved
-        once for all the files in it (thousands of recipes), the file itself when a link."""
-        if path.is_symlink():
-            return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
-        folder = self._folders.get(path.parent)
+        and listed once for all the files in it (thousands of recipes), the file itself resolved
+        when a link."""
+        parent, name = os.path.split(path)
+        folder = self._folders.get(parent)
         if folder is None:
-            resolved = os.path.relpath(path.parent.resolve(), self.root)
-            folder = self._folders[path.parent] = Path(resolved).as_posix()
-        return path.name if folder == "." else f"{folder}/{path.name}"
+            folder = self._folders[parent] = self._folder(parent)
+        resolved, links = folder
+        if name in links:
+            return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+        return name if resolved == "." else f"{resolved}/{name}"
+
+    def _folder(self, parent: str) -> tuple[str, frozenset[str]]:
+        """A folder's resolved path from the root, and the names of the links in it: one listing
+        rather than a stat of each file (an unreadable folder lists none: its files are not read
+        either)."""
+        try:
+            with os.scandir(parent or ".") as entries:
+                links = frozenset(entry.name for entry in entries if entry.is_symlink())
+        except OSError:
+            links = frozenset()
+        resolved = os.path.relpath(Path(parent).resolve(), self.root)
+        return Path(resolved).as_posix(), links
 
     def _held(self, path: Path, hashes: HashCache) -> PlanEntry | None:
         """The entry of a recipe whose bytes and local inputs are as remembered."""
@@ -116,15 +134,23 @@ class PlanCache:
         if entry is None:
             return None
         try:
-            source = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+            with open(path, "rb", buffering=0) as recipe:
+                source = "sha256:" + hashlib.sha256(recipe.read()).hexdigest()
             if source != entry["source"]:
                 return None
             for name, known in entry["inputs"].items():
-                if hashes.file(self.root / name) != known:
+                if self._identity(name, hashes) != known:
                     return None
         except OSError:
             return None
         return entry
+
+    def _identity(self, name: str, hashes: HashCache) -> str:
+        """The identity of the local input `name` (its path from the root), read once a plan."""
+        found = self._inputs.get(name)
+        if found is None:
+            found = self._inputs[name] = hashes.file(self.root / name)
+        return found
 
     def recall(
         self,
@@ -171,12 +197,13 @@ class PlanCache:
             order, stuck = graph.toposort(graph.closure(named, upstream), upstream)
             if stuck or any(key not in jobs for key in order):
                 return None
+        root = self.root
+        areas = (root,)
         done: dict[str, PlannedJob] = {}
         for key in order:
             job = jobs[key]
-            if "digest" in job:
-                digest = job["digest"]
-            else:
+            digest = job.get("digest")
+            if digest is None:
                 linked = {
                     tuple(path): identity(up, image, done, lock, {})
                     for path, up, image in job["links"]
@@ -186,7 +213,7 @@ class PlanCache:
             found = PlannedJob(
                 key, NEW, job["model"], most, asked, fingerprint=Fingerprint(digest, {})
             )
-            if judge(found, lock, self.root, hashes, (self.root,), target).status != UNCHANGED:
+            if judge(found, lock, root, hashes, areas, target).status != UNCHANGED:
                 return None
             done[key] = found
         return with_orphans(list(done.values()), lock)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from types import MappingProxyType
@@ -177,24 +177,41 @@ NOT_A_FILE = Problem(
 )
 
 
-def _walk(folder: FsPath) -> list[FsPath]:
-    """YAML names below `folder` (sorted), leaving out hidden files and folders, virtual
-    environments (a folder with `pyvenv.cfg`) and the project file; the caller stats each."""
+def _walk(folder: FsPath) -> list[tuple[FsPath, bool]]:
+    """YAML names below `folder` (sorted), each with whether it is a file (a link followed),
+    leaving out hidden files and folders, virtual environments (a folder with `pyvenv.cfg`),
+    links to folders (as os.walk does) and the project file. A folder's listing tells its files
+    from the rest, without a stat of each (5,000 recipes: a fifth of a warm plan's discovery)."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        here = FsPath(dirpath)
-        dirnames[:] = [
-            d for d in dirnames if not d.startswith(".") and not (here / d / "pyvenv.cfg").exists()
-        ]
-        found += [
-            here / name
-            for name in filenames
-            if FsPath(name).suffix in RECIPE_SUFFIXES
-            and not name.startswith(".")
-            and name != PROJECT_FILE
-        ]
+    folders = [folder]
+    while folders:
+        here = folders.pop()
+        try:
+            with os.scandir(here) as listed:
+                entries = list(listed)
+        except OSError:
+            continue  # as os.walk: a folder that cannot be listed holds nothing
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if _is(entry.is_dir):
+                venv = os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+                if not entry.is_symlink() and not venv:
+                    folders.append(here / name)
+            elif os.path.splitext(name)[1] in RECIPE_SUFFIXES and name != PROJECT_FILE:
+                found.append((here / name, _is(entry.is_file)))
     # by parts, as Path's own order, without its O(n log n) comparisons in Python
-    return sorted(found, key=lambda p: p.parts)
+    return sorted(found, key=lambda item: item[0].parts)
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """A listed name's `is_dir` or `is_file` (a link followed); a name that cannot be told (a
+    looping link, say) is neither."""
+    try:
+        return test()
+    except OSError:
+        return False
 
 
 def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]:
@@ -204,10 +221,10 @@ def discover(paths: list[str]) -> tuple[list[FsPath], list[tuple[str, Problem]]]
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            for found in _walk(path):
-                if found.is_file():
+            for found, is_file in _walk(path):
+                if is_file:
                     files.append(found)
-                elif not found.is_dir():
+                else:
                     missing.append((str(found), NOT_A_FILE))
         elif path.is_file():
             files.append(path)

@@ -3,6 +3,7 @@ disk."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import shutil
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from wanform.runner.gitops.fingerprint import HashCache
+from wanform.runner.app.results import RunOutcome
+from wanform.runner.engine.states import RunResult
+from wanform.runner.gitops.fingerprint import Fingerprint, HashCache
 from wanform.runner.gitops.lockfile import LockFile, LockFileError, merge
 from wanform.runner.gitops.plan import Plan, PlannedJob, lock_entry, make_plan
 from wanform.runner.recipes.check import validate_paths
@@ -276,15 +279,42 @@ def test_plan_against_a_damaged_lock_entry_names_it_without_a_traceback(project:
 
 
 def test_the_json_plan_lists_one_job_a_line() -> None:
-    """`plan -o json` writes each job on a line of its own, in the document it parses to."""
+    """`plan -o json` writes each job on a line of its own, as `json.dumps` with sorted keys
+    writes it, whatever its strings hold."""
+    tricky = 'x}, {"key": "y"}\n\\ é ✓ \u2028'
     jobs = [
-        PlannedJob("a.yaml::a", "new", "wan2.7-image", 1, 1),
-        PlannedJob("b.yaml::b", "orphaned", ""),
+        PlannedJob("a.yaml::a", "new", "wan2.7-image", 1, 1, reasons=[tricky, "b"]),
+        PlannedJob(f"{tricky}.yaml::b", "unchanged", "wan2.7-image", 2, 2),
+        PlannedJob("c.yaml::c", "orphaned", ""),
     ]
+    jobs[1].fingerprint = Fingerprint("sha256:" + "0" * 64, {})
     out = io.StringIO()
     as_json(Plan(jobs), out)
     lines = out.getvalue().splitlines()
-    assert lines[1] == '  "jobs": [' and lines[4] == "  ],"
-    assert [json.loads(line.rstrip(",")) for line in lines[2:4]] == json.loads(out.getvalue())[
-        "jobs"
+    assert lines[1] == '  "jobs": [' and lines[5] == "  ],"
+    listed = json.loads(out.getvalue())["jobs"]
+    assert [line.strip().rstrip(",") for line in lines[2:5]] == [
+        json.dumps(job, sort_keys=True) for job in listed
     ]
+    assert listed[0]["reasons"] == [tricky, "b"] and listed[1]["key"] == jobs[1].key
+    assert [(j["images"], j["fingerprint"]) for j in listed] == [
+        (1, None),
+        (0, "sha256:" + "0" * 64),
+        (0, None),
+    ]
+
+
+def test_a_runs_plan_is_never_spelled_out_job_by_job(monkeypatch) -> None:
+    """asyncio.run builds the repr of its main task's result, a run's outcome with its plan: at
+    10,000 jobs a plan spelled out job by job was a run's peak memory."""
+    spelled: list[PlannedJob] = []
+    monkeypatch.setattr(PlannedJob, "__repr__", lambda job: spelled.append(job) or "job")
+    plan = Plan([PlannedJob(f"r.yaml::{i}", "new", "wan2.7-image", 1, 1) for i in range(300)])
+    outcome = RunOutcome(RunResult("emulator", []), plan)
+
+    async def run() -> RunOutcome:
+        return outcome
+
+    assert asyncio.run(run()) is outcome
+    assert spelled == []
+    assert repr(plan) == "<Plan: 300 jobs, 300 pending>"

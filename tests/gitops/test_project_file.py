@@ -209,14 +209,16 @@ def test_a_folders_recipes_come_in_path_order_and_a_broken_link_is_not_a_file(
     tmp_path: Path,
 ) -> None:
     """A folder's files sort by their path's parts (`a/b.yaml` before `a-c.yaml`, as Path
-    orders them, not as their text would); a broken link is named as not a file."""
+    orders them, not as their text would); a broken or looping link is named as not a file."""
     for name in ("a-c.yaml", "a/b.yaml", "a.yaml"):
         write(tmp_path / name, FOX)
     (tmp_path / "z.yaml").symlink_to(tmp_path / "gone.yaml")
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
     files, missing = discover([str(tmp_path)])
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a/b.yaml", "a-c.yaml", "a.yaml"]
     assert [(Path(name).name, problem.code) for name, problem in missing] == [
-        ("z.yaml", NOT_A_FILE.code)
+        ("loop.yaml", NOT_A_FILE.code),
+        ("z.yaml", NOT_A_FILE.code),
     ]
 
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 from runner_kit import FOX, WINTER, make_project, run_cli
 
-from wanform.runner.app import validating
+from wanform.runner.app import planning, validating
 from wanform.runner.cli import main
 from wanform.runner.exits import Exit
 from wanform.runner.gitops import warmplan
@@ -132,19 +132,28 @@ def test_a_change_to_what_a_fingerprint_depends_on_is_never_served_stale(
     assert {key for key, status in jobs.items() if status == "changed"} == changed
 
 
+def _edit_entry(root: Path, recipe: str, edit) -> None:
+    """Apply `edit` to the held entry of `recipe` (a file name under recipes/), leaving the
+    header (its context and checksum) as the cache wrote it."""
+    path = root / ".wanform" / "plans.json"
+    head, body = path.read_text().split("\n", 1)
+    entries = json.loads(body)
+    edit(entries[f"recipes/{recipe}"])
+    path.write_text(f"{head}\n{json.dumps(entries)}\n")
+
+
 @pytest.mark.parametrize(
-    "content", [b"not json", b"[]", b'{"context": null}', b"{}", b'{"recipes": {"x": 1}}']
+    "content", [b"not json", b"[]", b'{"context": null}', b"{}", b'{"recipes": {"x": 1}}', b""]
 )
 def test_a_cache_file_not_of_our_making_is_ignored(ran, monkeypatch, content):
     plan(ran, monkeypatch, warm=False)
     path = ran / ".wanform" / "plans.json"
-    held = json.loads(path.read_text())
+    head = path.read_bytes().split(b"\n", 1)[0]
     path.write_bytes(content)
     code, out, _ = plan(ran, monkeypatch, warm=False)
     assert code == Exit.OK
     assert {j["status"] for j in json.loads(out)["jobs"]} == {"unchanged"}
-    held["recipes"]["recipes/cat.yaml"]["jobs"] = [{"key": 1}]  # same context, broken entry
-    path.write_text(json.dumps(held))
+    path.write_bytes(head + b"\n" + content)  # our header over another body
     assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
 
 
@@ -181,16 +190,22 @@ DAMAGES = {
 
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_cache_entry_is_a_miss(ran, monkeypatch, damage):
-    """An entry of the right context but the wrong shape is not served: the full plan answers."""
+    """An entry changed after the cache wrote it (its context kept) is not served: the full plan
+    answers."""
     assert not _served_warm(ran, monkeypatch)
     assert _served_warm(ran, monkeypatch)
-    path = ran / ".wanform" / "plans.json"
-    held = json.loads(path.read_text())
     recipe, edit = DAMAGES[damage]
-    edit(held["recipes"][f"recipes/{recipe}.yaml"])
-    path.write_text(json.dumps(held))
+    _edit_entry(ran, f"{recipe}.yaml", edit)
     assert not _served_warm(ran, monkeypatch)
     assert _served_warm(ran, monkeypatch)  # the full plan refilled it
+
+
+def test_an_entry_edited_in_its_own_shape_is_a_miss(ran, monkeypatch):
+    """A hand edit that keeps an entry's shape (a warning's text) is not served: the cache
+    serves only what it wrote."""
+    assert not _served_warm(ran, monkeypatch)
+    _edit_entry(ran, "cat.yaml", lambda e: e["warnings"][0].__setitem__(3, "edited"))
+    assert not _served_warm(ran, monkeypatch)
 
 
 def test_a_bug_in_the_warm_plan_is_raised_not_taken_for_a_cache_miss(ran, monkeypatch):
@@ -212,6 +227,33 @@ def test_a_plan_leaves_nothing_frozen_from_the_collector(ran, monkeypatch):
     assert gc.get_freeze_count() == 0
     assert plan(ran, monkeypatch, warm=True)[0] == Exit.OK
     assert gc.get_freeze_count() == 0
+
+
+def test_a_plan_reads_json_with_the_collector_off_and_puts_it_back(ran, monkeypatch):
+    """The lock and the plan cache are read, and a warm plan's jobs made, with the cyclic
+    collector off (they hold no cycles: its passes freed nothing); it is on again after, and
+    stays off for a caller that had turned it off."""
+    seen = []
+    real_load, real_recall = planning.load_lock, warmplan.PlanCache.recall
+
+    def load(path):
+        seen.append(gc.isenabled())
+        return real_load(path)
+
+    def recall(self, *args):
+        seen.append(gc.isenabled())
+        return real_recall(self, *args)
+
+    monkeypatch.setattr(planning, "load_lock", load)
+    monkeypatch.setattr(warmplan.PlanCache, "recall", recall)
+    assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert plan(ran, monkeypatch, warm=False)[0] == Exit.OK
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 CONTEXT = """\
@@ -238,3 +280,18 @@ def test_the_cache_written_by_one_process_is_read_by_the_next():
         for seed in ("1", "2")
     }
     assert len(contexts) == 1
+
+
+def test_a_recipe_turned_into_a_link_is_planned_as_the_full_plan_plans_it(ran, monkeypatch):
+    """A recipe file replaced by a link to the same bytes elsewhere is keyed by where it leads,
+    as the full plan keys it, not served from the entry of the file it was."""
+    assert not _served_warm(ran, monkeypatch)
+    (ran / "elsewhere").mkdir()
+    recipe = ran / "recipes" / "cat.yaml"
+    shutil.copy(recipe, ran / "elsewhere" / "cat.yaml")
+    recipe.unlink()
+    recipe.symlink_to(ran / "elsewhere" / "cat.yaml")
+    cached = plan(ran, monkeypatch, warm=False)
+    (ran / ".wanform" / "plans.json").unlink()
+    assert cached == plan(ran, monkeypatch, warm=False)
+    assert '"key": "elsewhere/cat.yaml::cat"' in cached[1]
