@@ -52,6 +52,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "failures": list,
     "sidecar": bool,
     "candidates": list,
+    "candidates_of": str,
 }
 
 
@@ -78,6 +79,7 @@ class JournalFields(TypedDict, total=False):
     failures: list[FailureRecord]
     sidecar: bool
     candidates: list[str]
+    candidates_of: str  # the job whose line named the same candidates in full
     adopted: bool
 
 
@@ -150,6 +152,8 @@ class Journal:
         self.named: set[str] = set()
         # tasks the user chose to pay past (--resubmit-unresolved, --force): no job's lost task
         self.dismissed: set[str] = set()
+        # the candidates each job's line named in full, for the lines that refer to them
+        self._listed: dict[str, list[str]] = {}
         self._guard = contextlib.ExitStack()
         self._file: IO[str] | None = None
         # entries `record` was given and not yet written, each with the future its job waits on
@@ -195,6 +199,14 @@ class Journal:
             if _well_formed(entry):
                 self._apply(self._located(entry))
 
+    def _candidates(self, entry: JournalLine) -> list[str]:
+        """The tasks a line names: its own list, or the one named in full by the job it refers
+        to (one list shared by every job that names it)."""
+        if "candidates" in entry:
+            self._listed[entry["job"]] = entry["candidates"]
+            return entry["candidates"]
+        return self._listed.get(entry.get("candidates_of", ""), [])
+
     def _located(self, entry: JournalLine) -> JournalLine:
         """The entry with each output file as a path in this checkout of the project, spelled as
         the run spells the files it writes (from the root it was given)."""
@@ -238,10 +250,11 @@ class Journal:
             if task_id and answered is not None:
                 self.answered.setdefault(task_id, answered)
         elif event == "dismissed":
-            self.dismissed.update(entry.get("candidates", []))
+            self.dismissed.update(self._candidates(entry))
         elif event == "unresolved":
-            self.records[entry["job"]] = JobRecord(unresolved=list(entry.get("candidates", [])))
-            self.named.update(entry.get("candidates", []))
+            candidates = self._candidates(entry)
+            self.records[entry["job"]] = JobRecord(unresolved=candidates)
+            self.named.update(candidates)
         elif event == "finished" and task_id is None:  # a sync call: no task to resume
             self.records[entry["job"]] = JobRecord(
                 None,

@@ -65,6 +65,7 @@ RESUBMIT = "rerun with --resubmit-unresolved to submit it again, knowing it may 
 # statuses of a listed task that bill nothing: a task in one is never a job's lost one
 UNBILLED = frozenset({TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.UNKNOWN})
 UNREACHABLE_AFTER = 3  # refused connections, before any answer, that make a target unreachable
+NAMED = 5  # candidates an unresolved job's error names; the journal holds them all
 T = TypeVar("T")
 
 
@@ -75,8 +76,9 @@ class UnresolvedError(WanformError):
     hint = RESUBMIT
 
     def __init__(self, candidates: list[str], why: str) -> None:
-        named = ", ".join(candidates) if candidates else "none"
-        super().__init__(f"{why} (candidates: {named})")
+        named = ", ".join(candidates[:NAMED]) if candidates else "none"
+        more = len(candidates) - NAMED
+        super().__init__(f"{why} (candidates: {named}{f' and {more} more' if more > 0 else ''})")
         self.candidates = candidates
 
 
@@ -154,6 +156,8 @@ class Submitter:
         self._swept: dict[str, list[dict]] = {}  # each model's tasks of the last 24 h, at first use
         self._sweeping: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waited: set[str] = set()  # models listed again after a run that died moments ago
+        # (event, model) -> the candidates a job's line last named in full, and that job
+        self._named: dict[tuple[str, str], tuple[list[str], str]] = {}
         self.grace = grace
 
     async def wire(
@@ -242,17 +246,28 @@ class Submitter:
         if not suspects:
             return
         suspects.sort(key=_created)
-        candidates = [str(e["task_id"]) for e in suspects]
+        candidates = await self._name("unresolved" if strict else "dismissed", key, model, suspects)
         if not strict:
-            await self.journal.record("dismissed", key, model=model, candidates=candidates)
             return
-        await self.journal.record("unresolved", key, model=model, candidates=candidates)
         raise UnresolvedError(
             candidates,
             f"the account holds {len(candidates)} task(s) of {model} from the last 24 h that "
             "neither the journal nor the lock claims: a run whose local state was lost (or "
             "another client of the key, or a sibling shard) made them, and one may be this job's",
         )
+
+    async def _name(self, event: str, key: str, model: str, suspects: list[dict]) -> list[str]:
+        """Journal that job `key` names the `suspects` (as unresolved or dismissed): in full, or
+        by reference to the last job that named the same ones. Each of thousands of jobs naming
+        thousands of tasks in full made the journal and memory grow as their product."""
+        candidates = [str(e["task_id"]) for e in suspects]
+        last = self._named.get((event, model))
+        if last is not None and last[0] == candidates:
+            await self.journal.record(event, key, model=model, candidates_of=last[1])
+            return last[0]
+        self._named[(event, model)] = (candidates, key)
+        await self.journal.record(event, key, model=model, candidates=candidates)
+        return candidates
 
     def _suspects(self, listed: list[dict]) -> list[dict]:
         """The listed tasks that may still bill and that no record of this project explains."""
