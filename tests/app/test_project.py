@@ -111,7 +111,13 @@ def test_progress_gets_the_events_ndjson_prints(root, models, tmp_path_factory, 
         main, ["run", "-o", "ndjson", "--target", "emulator", "--emulator-speed", "50"], env={}
     )
     lines = [json.loads(line) for line in ran.stdout.splitlines()[:-1]]  # the report ends it
-    assert [_shape(e) for e in events] == [_shape(e) for e in lines]
+    assert _shapes(events) == _shapes(lines)
+
+
+def _shapes(events: list[dict]) -> list[tuple]:
+    """Each event's shape, polls that found the task still going left out: how many a run
+    makes depends on how fast the machine is."""
+    return [_shape(e) for e in events if e.get("task_status") not in ("PENDING", "RUNNING")]
 
 
 def _shape(event: dict) -> tuple:
