@@ -92,3 +92,29 @@ def test_every_command_is_listed():
     """The group lists exactly the commands it can load, sorted as click sorts them."""
     ctx = click.Context(main)
     assert main.list_commands(ctx) == sorted(COMMANDS)
+
+
+API_RUN = f"""
+import sys
+import wanform
+project = wanform.Project(sys.argv[1], env={{}})
+ran = project.run(settings=wanform.RunSettings(target="emulator", emulator_speed=50.0),
+                  progress=lambda event: None)
+assert ran.exit_code == 0, ran
+print("{MARK}", *sorted(sys.modules), file=sys.stderr)
+"""
+
+
+def test_a_python_api_run_with_a_callback_never_imports_the_terminal_library(tmp_path):
+    """`Project.run(progress=...)` prints nothing, so rich (the live panel's library, a tenth of
+    a second to import) stays out of the caller's process."""
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "fox.yaml").write_text(
+        "model: wan2.7-image\nprompt: A red fox in fresh snow.\nsize: 1K\nn: 1\nseed: 3\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", API_RUN, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    modules = set(done.stderr.rpartition(MARK)[2].split())
+    assert "wanform.runner.engine.run" in modules  # the run did run here
+    assert within(modules, ("rich",)) == []

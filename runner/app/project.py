@@ -16,7 +16,7 @@ from wanform.spec.models import MODELS, ModelSpec
 if TYPE_CHECKING:
     from wanform.runner.app.results import RunOutcome
     from wanform.runner.app.running import Scope
-    from wanform.runner.reports.progress import Callback
+    from wanform.runner.reports.events import Callback
 
 # what `run(progress=...)` takes: a callable given each event as `-o ndjson` prints it
 OnEvent = Callable[[dict], None]
@@ -133,7 +133,7 @@ class Project:
     @staticmethod
     def _reporting(progress: OnEvent | None) -> tuple[Callback, Callable[[str], None]]:
         """The engine's reporter and the notice sink for a `progress` callback (or none)."""
-        from wanform.runner.reports.progress import Callback
+        from wanform.runner.reports.events import Callback
 
         send = progress or _ignore
         reporter = Callback(send)

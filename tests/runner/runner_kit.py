@@ -23,7 +23,7 @@ from wanform.runner.engine.run import RunOptions
 from wanform.runner.engine.states import RunResult
 from wanform.runner.engine.submission import LATE_TASK_GRACE
 from wanform.runner.recipes.check import validate_paths
-from wanform.runner.reports.progress import Lines
+from wanform.runner.reports.events import Lines
 from wanform.spec.emulator.wire import CLOCK_ADVANCE, FAULTS, REQUESTS
 from wanform.spec.models import MODELS, ModelSpec
 

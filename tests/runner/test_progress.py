@@ -7,7 +7,8 @@ import io
 from rich.console import Console
 
 from wanform.runner.engine.states import ImageOut, JobState, RunResult
-from wanform.runner.reports.progress import Lines, LiveDisplay, Panel, choose
+from wanform.runner.reports.events import Lines
+from wanform.runner.reports.progress import LiveDisplay, Panel, choose
 
 
 def test_the_panel_counts_jobs_by_phase():
