@@ -75,17 +75,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_moto(port: int) -> subprocess.Popen:
-    """moto's server on `port`, waited for until it answers."""
+def start_moto() -> tuple[subprocess.Popen, str]:
+    """moto's server on a free port, waited for until it answers; it and its endpoint."""
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
+    for _ in range(400):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return server
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.05)
     server.kill()
@@ -127,10 +128,8 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     os.environ.update(CREDENTIALS)
-    server = start_moto(port)
+    server, endpoint = start_moto()
     try:
         make_bucket(endpoint, "bench")
         with tempfile.TemporaryDirectory() as tmp:

@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,33 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
+from s3_client_bench import CREDENTIALS, make_bucket, start_moto  # noqa: E402
+
 KEY = "sk-wanform-bench-store"
 RECIPE = "model: wan2.7-image\nname: {name}\nprompt: A red fox in fresh snow.\nsize: 1K\nn: 1\n"
 PLAN_TARGET_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit("moto's server did not start")
 
 
 def bench_models():
@@ -221,12 +198,6 @@ async def _put_all(store, uris: list[str], data: bytes, sha: str) -> dict[str, s
             return uri, str(put["e_tag"])
 
     return dict(await asyncio.gather(*(one(u) for u in uris)))
-
-
-def make_bucket(endpoint: str, name: str) -> None:
-    import boto3  # moto's own dependency
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=name)
 
 
 def main() -> None:
