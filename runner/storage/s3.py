@@ -193,7 +193,7 @@ class Store:
         cache = self.stage.parent / OBJECTS
         known = await asyncio.to_thread(read_known, cache)
         before = dict(known)
-        trusted = {**(recorded or {}), **known}
+        paired = (known, recorded or {})  # each pairs an ETag with the digest it had: either serves
         etags = await self._etags() if len(wanted) > LISTED_FROM else None
         gate = asyncio.Semaphore(HEADS_AT_ONCE)
 
@@ -201,8 +201,9 @@ class Store:
             etag = etags.get(uri) if etags is not None else None
             if etags is not None and etag is None:
                 return uri, None
-            if etag is not None and trusted.get(uri, [None])[0] == etag:
-                return uri, trusted[uri][1]
+            for pairs in paired:
+                if etag is not None and pairs.get(uri, [None])[0] == etag:
+                    return uri, pairs[uri][1]
             async with gate:
                 found = await self.digest(uri)
             if etag is not None and found is not None:

@@ -158,6 +158,10 @@ def test_a_fresh_machine_plans_from_the_locks_etags_without_a_head(store_project
         output["etag"] == store_project.s3.head_object(Bucket=store_project.bucket, Key=key)["ETag"]
     )
     shutil.rmtree(store_project.root / ".wanform")
+    (store_project.root / ".wanform").mkdir()  # a cache pairing an older ETag hides nothing
+    (store_project.root / ".wanform" / "objects.json").write_text(
+        json.dumps({output["path"]: ['"older"', "sha256:" + "3" * 64]})
+    )
     heads: list[str] = []
     look_up = Store.digest
 
