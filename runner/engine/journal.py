@@ -5,10 +5,10 @@ One JSON object per line, appended, flushed and fsynced before the run goes on, 
 record in one turn of the loop (or while the last write is on its way) share one write and one
 fsync, made in a worker thread; each job goes on only once its own line is durable. A job's
 `finished` line, which no request waits on, waits up to GROUP_SECONDS for company: the next
-submission's intent or task id takes it along. A rerun reads
-it back: a job whose task is journaled is polled, not submitted again. The run guard keeps two
-runs from sharing one journal. Output files inside the project are recorded relative to it, so a
-journal committed to git holds in any checkout of the project (a CI machine's, a colleague's).
+submission's intent or task id takes it along. A rerun reads it back: a job whose task is
+journaled is polled, not submitted again. The run guard keeps two runs from sharing one journal.
+Output files inside the project are recorded relative to it, so a journal committed to git holds
+in any checkout of the project (a CI machine's, a colleague's).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ FILE = "journal.jsonl"
 EXPIRED = "EXPIRED"  # the journal's own status: the task outlived its retention, unseen
 # The task will never produce images: submit again.
 DEAD = frozenset({TaskStatus.CANCELED, EXPIRED})
-# The type of each field a line may hold: a line that breaks one is skipped, as a torn one is.
 # Lines that no request waits on (a job's end: nothing is sent or paid after it), and how long one
 # waits for other lines to share its write and fsync (most runs record one every few ms).
 GROUPED = frozenset({"finished"})
 GROUP_SECONDS = 0.02
+# The type of each field a line may hold: a line that breaks one is skipped, as a torn one is.
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "event": str,
     "job": str,
