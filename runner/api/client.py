@@ -146,10 +146,13 @@ class Client:
         self.traffic.answers += 1
         if status == 429:
             self.traffic.throttled += 1
-        if 200 <= status < 300 and isinstance(parsed, dict) and "output" in parsed:
-            return Answer(parsed, status)  # the usual answer: no `where` made for it
-        where = f"{method} {safe_url(url)}"
-        if not 200 <= status < 300:
+        # an error-shaped body is an error even under a 200: DashScope's own v2 SDK expects its
+        # gateway to answer so
+        ok = 200 <= status < 300
+        if ok and isinstance(parsed, dict) and not _error_shaped(parsed):
+            return Answer(parsed, status)
+        where = f"{method} {safe_url(url)}"  # made only for an error
+        if not ok:
             raise errors.from_answer(status, parsed, where=where, retry_after_header=retry_after)
         if not isinstance(parsed, dict):
             raise ServiceError(
@@ -158,11 +161,7 @@ class Client:
                 f"{where} answered {status} with a body that is not a JSON object",
                 where=where,
             )
-        if parsed.get("code") and "output" not in parsed and "data" not in parsed:
-            # A body shaped like page 002's error response (code and message, no output) is an
-            # error even under a 200: DashScope's own v2 SDK expects its gateway to answer so.
-            raise errors.from_answer(status, parsed, where=where)
-        return Answer(parsed, status)
+        raise errors.from_answer(status, parsed, where=where)
 
     async def submit(
         self, path: str, body: dict, headers: Mapping[str, str], synchronous: bool = False
@@ -268,6 +267,11 @@ class Client:
         if expected is not None and size != expected:
             raise errors.DisconnectedError(f"{where}: got {size} of {expected} bytes", where=where)
         return size
+
+
+def _error_shaped(body: dict) -> bool:
+    """Whether a body reads as page 002's error response: a code, and no output or data."""
+    return bool(body.get("code")) and "output" not in body and "data" not in body
 
 
 def _parsed(raw: bytes, resp: aiohttp.ClientResponse) -> Any:
