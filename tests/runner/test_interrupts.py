@@ -86,16 +86,23 @@ async def interrupted(
 
 
 async def opened_to_read(fifo: Path, proc: asyncio.subprocess.Process) -> int:
-    """Wait until the run opens `fifo` to read it; return a write end, which keeps its read
-    blocked until closed."""
+    """Wait until the run is asleep reading `fifo`; return a write end, which keeps that read
+    blocked until closed. Not before: a signal that comes between the open and the read runs its
+    handler only once the read returns (Python runs handlers between bytecodes, and the read began
+    after the signal), which with nothing written is never (4 runs in 100 under load)."""
     while True:
         try:  # without a reader, a non-blocking open for writing fails with ENXIO
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
         except OSError as exc:
             if exc.errno != errno.ENXIO:
                 raise
         assert proc.returncode is None, (await proc.stderr.read()).decode()
         await asyncio.sleep(0.02)
+    while "pipe" not in Path(f"/proc/{proc.pid}/wchan").read_text():  # pipe_read, pipe_wait...
+        assert proc.returncode is None, (await proc.stderr.read()).decode()
+        await asyncio.sleep(0.01)
+    return writer
 
 
 async def said(proc: asyncio.subprocess.Process, marker: bytes) -> None:
