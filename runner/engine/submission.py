@@ -58,8 +58,8 @@ LIST_PAGE_SIZE = "100"
 # seconds before a lost submission in which another client's task on the account makes adopting
 # unsafe: a client active then may have made the one task found
 ANOTHER_CLIENT_SPAN = 3600.0
-# real seconds a request that reached the service before its sender died may still take to make
-# its task (the sender's own timeouts no longer matter: its connection is gone)
+# real seconds a request that reached the service may still take to make its task after its
+# sender gave up on it (timed out, or died): the service does not stop when the connection goes
 LATE_TASK_GRACE = 5.0
 RESUBMIT = "rerun with --resubmit-unresolved to submit it again, knowing it may be billed twice"
 # statuses of a listed task that bill nothing: a task in one is never a job's lost one
@@ -93,13 +93,12 @@ class Lost:
 
     since: float
     until: float | None = None
-    earlier_run: bool = False  # journaled by a run that died: it may still be in the air
 
     @classmethod
     def journaled(cls, record: JobRecord | None) -> Lost | None:
         if record is None or record.intent is None:
             return None
-        return cls(record.intent, record.deadline, earlier_run=True)
+        return cls(record.intent, record.deadline)
 
 
 @dataclass
@@ -129,7 +128,7 @@ class Submitter:
         grace: float = LATE_TASK_GRACE,
     ) -> None:
         """`claimed`: the task ids the lock records, never another job's lost task; `grace`: the
-        real seconds a dead run's last request may still take to make its task."""
+        real seconds a request may still take to make its task after its sender gave up."""
         self.client, self.gates, self.journal, self.retry, self.seen = (
             client,
             gates,
@@ -211,9 +210,12 @@ class Submitter:
 
     async def _recover(self, key: str, model: str, lost: Lost) -> Submitted | None:
         """The task a lost answer named, when exactly one can be it; None when none was made."""
-        if lost.earlier_run and lost.until is not None:
-            # a killed run's request may still make its task until then: never decide before
-            await asyncio.sleep(min(lost.until - time.time(), lost.until - lost.since))
+        if lost.until is not None:
+            # the service may make the task after its sender gave up (a read timeout, a killed
+            # run): never decide before the grace past that is over (capped, for a clock that
+            # jumped since the journal was written)
+            wait = lost.until + self.grace - time.time()
+            await asyncio.sleep(min(wait, lost.until - lost.since + self.grace))
         candidates, rival = await self.find_lost(model, lost.since, lost.until, key)
         if len(candidates) > 1 or rival:
             await self.journal.record("unresolved", key, model=model, candidates=candidates)

@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from wanform.emulator import EmulatorConfig, start
+from wanform.runner.api.client import Timeouts
 from wanform.runner.api.limits import Limits, resolve_limits
 from wanform.runner.api.targets import Target
 from wanform.runner.engine.launch import execute
@@ -168,6 +169,7 @@ async def run(
     limits: Limits | None = None,
     models: Mapping[str, ModelSpec] = MODELS,
     base_url: str | None = None,
+    timeouts: Timeouts = Timeouts(),
     **options: object,
 ) -> Run:
     """Validate `paths` (default: every recipe of the project) and run them against the emulator."""
@@ -190,6 +192,7 @@ async def run(
         RunOptions(**settings),
         Lines(out, err),
         root=project.root,
+        timeouts=timeouts,
         models=models,
     )
     return Run(result, out.getvalue(), err.getvalue())

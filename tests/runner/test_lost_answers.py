@@ -13,7 +13,7 @@ from email.utils import format_datetime
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from runner_kit import KEY, SUBMIT_PATHS, Emulator, make_project, run
+from runner_kit import KEY, SUBMIT_PATHS, Emulator, fast_models, make_project, run
 
 from wanform.emulator import EmulatorConfig
 from wanform.emulator.http.context import EMULATOR
@@ -120,6 +120,22 @@ async def test_two_projects_on_one_key_never_take_each_others_tasks(tmp_path, em
     paid = await run(mine, emulator, resubmit_unresolved=True)
     assert paid.job("fox").state == "succeeded" and len(await emulator.created()) == 3
     assert_own_images(paid.result.jobs, briefs(emulator))
+
+
+async def test_a_task_made_after_the_submission_timed_out_is_adopted_not_paid_again(
+    project, emulators
+):
+    """The service answers a submission only after the runner stopped waiting, and makes its task
+    then: the runner waits the grace past its own deadline before it looks, so it adopts that task
+    instead of submitting again (it listed at once, found nothing and paid twice)."""
+    models = fast_models(0.3)  # real seconds, so that the latency outlasts the read timeout
+    emulator = await emulators(speed=1.0, models=models)
+    await emulator.fault(action="latency", seconds=2.6, nth=1, endpoint="submit")
+    write_jobs(project, ["fox"])
+    done = await run(project, emulator, timeouts=Timeouts(connect=1.0, read=2.0), models=models)
+    made = await emulator.created()
+    assert (done.result.exit_code, len(made)) == (Exit.OK, 1), done.err
+    assert done.job("fox").task_id == made[0] and "adopted task" in done.err
 
 
 async def test_a_lone_candidate_that_differs_from_the_job_is_not_adopted(tmp_path, emulators):
