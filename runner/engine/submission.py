@@ -8,15 +8,20 @@ other submission of that model in the air). DashScope has no idempotency key and
 request content, so a task is adopted only when it is the one unclaimed task of the model made in
 the submission's window, no other lost submission can have made it, and the account shows no task
 of another client (a project sharing the key); else the job is unresolved rather than given a task
-that may be another job's (a wrong image is worse than a second bill). A rerun first waits until the
-unanswered request can no longer make a task. Windows are compared in the service's time, read from
-its answers' `Date` headers: the machine's clock may be far off.
+that may be another job's (a wrong image is worse than a second bill). The list is read only once
+the unanswered request can no longer make a task: the service goes on with a request whose sender
+gave up (a read timeout, a killed run), so that is a grace past the sender's own deadline. Windows
+are compared in the service's time, read from its answers' `Date` headers: the machine's clock may
+be far off.
 
 The journal itself can be lost (`git clean`, a fresh CI machine, a damaged file). So before a run
 first submits a model's job, it lists the account's tasks of that model from the service's last 24 h
 (tasks live that long): any that may still bill and that neither the journal nor the lock claims may
 be one of this run's jobs, made by a run whose record is gone, and such a job is unresolved instead
-of submitted. Only `--force` and `--resubmit-unresolved` submit without this.
+of submitted. A run that died moments ago may still have a request in the air, of a model it had
+not used yet: when the account shows a task made moments ago that no record claims, the run waits
+out the grace before its first listing. Only `--force` and `--resubmit-unresolved` submit without
+this.
 """
 
 from __future__ import annotations
@@ -155,6 +160,8 @@ class Submitter:
         self._swept: dict[str, list[dict]] = {}  # each model's tasks of the last 24 h, at first use
         self._sweeping: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waited: set[str] = set()  # models listed again after a run that died moments ago
+        self._quiet = asyncio.Lock()  # held by the run's first listing until the account is quiet
+        self._settled = False
         # (event, model) -> the candidates a job's line last named in full, and that job
         self._named: dict[tuple[str, str], tuple[list[str], str]] = {}
         self.grace = grace
@@ -305,6 +312,7 @@ class Submitter:
         """The account's tasks of `model` from the service's last 24 h, listed once per run,
         before the run's first submission of the model. `after` (service time): once the
         requests that may still make tasks since then are over, list again."""
+        await self._settle()
         async with self._sweeping[model]:
             if model not in self._swept or after is not None:
                 if after is not None and model in self._swept:
@@ -314,6 +322,26 @@ class Submitter:
                 async with self._gates[model].exclusive():
                     self._swept[model] = await self._listed(model)
             return self._swept[model]
+
+    async def _settle(self) -> None:
+        """Once, before the run's first listing of a model (and so before its first submission):
+        when the account shows a task of any model made moments ago that no record of this project
+        claims, a run that just died with its record (or another client) is at work, and may still
+        have a request in the air that makes a task of a model it had not used yet; wait until such
+        a request can no longer make one, so that the listings name its task."""
+        if self._settled:  # every submission asks
+            return
+        async with self._quiet:
+            if self._settled:
+                return
+            listed = await self._listed(None, time.time() - self.grace)
+            known = self.journal.named | self.journal.dismissed  # a run before this one saw them
+            recent = [e for e in listed if self._unclaimed(e) and e["task_id"] not in known]
+            now = self.client.clock.now()
+            if recent and now is not None and self._recent(recent):
+                latest = max(_created(e) for e in recent)
+                await asyncio.sleep(max(0.0, (latest - now) / self.speed + self.grace))
+            self._settled = True
 
     def _claimed_here(self, entry: dict) -> bool:
         """Whether the journal or the lock names the listed task as a job's."""

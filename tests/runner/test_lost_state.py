@@ -7,8 +7,9 @@ import asyncio
 import shutil
 import signal
 
+import aiohttp
 import pytest
-from runner_kit import SEEDS, fast_models, run
+from runner_kit import KEY, SEEDS, fast_models, run
 from test_process import created, journaled, tasks_made, wanform
 
 from wanform.runner.exits import Exit
@@ -146,3 +147,36 @@ async def test_many_unclaimed_tasks_are_named_once_not_once_per_job(project, emu
     assert {job.state for job in still.result.jobs} == {"unresolved"}
     paid = await run(project, emulator, resubmit_unresolved=True)
     assert paid.result.exit_code == Exit.OK and len(await created(emulator)) == 14
+
+
+async def test_a_dead_runs_first_request_of_a_model_is_named_after_its_state_was_lost(
+    project, emulators
+):
+    """A run made a wan2.7-image task, sent its first wan2.7-image-pro request and died; its
+    state is lost and the rerun starts while that request is still making its task. The account
+    shows no wan2.7-image-pro task yet, but a moment-old task nobody claims: the rerun waits out
+    the grace before it lists, so it names the late task instead of paying for the job again
+    (it listed at once, found nothing and paid twice)."""
+    models = fast_models(0.3)
+    emulator = await emulators(speed=1.0, models=models)
+    headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+    path = emulator.base_url + "/services/aigc/image-generation/generation"
+    await emulator.fault(action="latency", seconds=1.5, model="wan2.7-image-pro", nth=1)
+    async with aiohttp.ClientSession(headers=headers) as dead:
+        async with dead.post(path, json=wire("wan2.7-image", "A moth.")) as answer:
+            assert answer.status == 200
+        in_air = asyncio.ensure_future(dead.post(path, json=wire("wan2.7-image-pro", "An owl.")))
+        await asyncio.sleep(0.2)
+        in_air.cancel()  # the connection closes, as the process's did; the service goes on
+    project.recipe("owl", "model: wan2.7-image-pro\nprompt: An owl.\nsize: 1K\nn: 1\n")
+    done = await run(project, emulator, models=models, late_task_grace=3.0)
+    made = await created(emulator)
+    owl = done.job("owl")
+    assert len(made) == 2, done.err
+    assert owl.state == "unresolved" and made[1] in owl.error.candidates
+
+
+def wire(model: str, prompt: str) -> dict:
+    content = [{"text": prompt}]
+    message = {"role": "user", "content": content}
+    return {"model": model, "input": {"messages": [message]}, "parameters": {"n": 1, "size": "1K"}}
