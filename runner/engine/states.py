@@ -12,6 +12,7 @@ from wanform.runner.api.answers import ImageFailure
 from wanform.runner.api.errors import WanformError
 from wanform.runner.engine.journal import JournalError, JournalOutput
 from wanform.runner.engine.outputs import DiskError
+from wanform.runner.engine.submission import UnresolvedError
 from wanform.runner.exits import Exit
 from wanform.runner.storage.errors import NotStored
 from wanform.spec.errors import lookup
@@ -148,11 +149,14 @@ class JobState:
             "error": None,
         }
         if self.error is not None:
-            out["error"] = {
+            error: dict[str, object] = {
                 "code": self.error.code,
                 "message": self.error.message,
                 "hint": self.error.hint,
             }
+            if isinstance(self.error, UnresolvedError):  # the message names only the first few
+                error["candidates"] = self.error.candidates
+            out["error"] = error
         return out
 
 

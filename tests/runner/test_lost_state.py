@@ -142,6 +142,7 @@ async def test_many_unclaimed_tasks_are_named_once_not_once_per_job(project, emu
     assert {journal.count(task) for task in made} == {1}
     for job in again.result.jobs:
         assert job.state == "unresolved" and "and 2 more" in job.error.message
+        assert sorted(job.as_dict()["error"]["candidates"]) == sorted(made)  # -o json: all
     # the next run reads every job's candidates back, and pays past them when told to
     still = await run(project, emulator)
     assert {job.state for job in still.result.jobs} == {"unresolved"}
