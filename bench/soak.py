@@ -38,7 +38,9 @@ Printed counts and how they are measured (every count but jobs and submissions s
   tracebacks     runs whose stderr holds a Python traceback
   hung runs      runs still going after RUN_TIMEOUT seconds (killed, and counted)
   deleted outside canary files outside the output folders that are gone or changed
-Exits 1 when any of these but jobs and submissions is not 0.
+Exits 1 when any of these but jobs and submissions is not 0. `--keep DIR` leaves the projects in
+DIR with `emulator.json` beside them: every task the emulator made, every request it heard, and
+its clock against real time (each run's `began`), to trace a finding through.
 """
 
 from __future__ import annotations
@@ -346,17 +348,21 @@ async def wanform_run(
         "killed": killed,
         "hung": hung,
         "seconds": round(time.monotonic() - started, 2),
+        "began": round(time.time() - (time.monotonic() - started), 3),  # epoch, for `--keep`
     }
     project.runs.append(run)
     if b"Traceback (most recent call last)" in err:
         project.tracebacks += 1
         run["stderr"] = err.decode(errors="replace")[-2000:]
-    if not killed and not hung:
-        with contextlib.suppress(ValueError):
-            project.last_report = json.loads(out)
-            for job in project.last_report.get("jobs") or []:
-                key = (os.path.basename(job["recipe"]), job["job"])
-                project.named[key].update(candidates(job))
+    # a run the signal reached after it had ended, or that a SIGINT or SIGTERM stopped in order,
+    # printed its report too: the candidates it names were shown to the user
+    with contextlib.suppress(ValueError):
+        report = json.loads(out)
+        for job in report.get("jobs") or []:
+            key = (os.path.basename(job["recipe"]), job["job"])
+            project.named[key].update(candidates(job))
+        if not killed and not hung:
+            project.last_report = report
 
 
 async def drive(project: Project, base_url: str, speed: float, kills: list[Kill]) -> None:
@@ -439,6 +445,30 @@ class Truth:
             self.by_job[(task.brief.prompt, task.brief.seed)].append(task)
         self._digests: dict[str, set[str]] = {}
 
+    def write(self, path: Path) -> None:
+        """Every task (its job, times on the emulator's clock, status) and every request the
+        emulator heard, with its clock at a moment of real time, to read a finding by."""
+        tasks = [
+            {
+                "task_id": t.task_id,
+                "model": t.brief.model,
+                "prompt": t.brief.prompt,
+                "seed": t.brief.seed,
+                "submitted": t.submitted,
+                "status": t.status(self.now),
+                "billed": billed(t, self.now),
+            }
+            for t in self.tasks
+        ]
+        clock = {
+            "real": time.time(),
+            "service": self.state.clock.now(),
+            "speed": self.state.clock.speed,
+        }
+        requests = list(self.state.request_log.entries())
+        text = json.dumps({"clock": clock, "tasks": tasks, "requests": requests}, indent=1)
+        path.write_text(text, encoding="utf-8")
+
     async def digests(self, task: Task) -> set[str]:
         """The image-data digests of the task's images (rendered again: the emulator caches)."""
         if task.task_id not in self._digests:
@@ -471,12 +501,9 @@ def final_states(project: Project, jobs: dict) -> dict[tuple[str, str], dict]:
 
 
 def candidates(job: dict) -> list[str]:
-    """The tasks an unresolved job's report names as maybe its own."""
-    message = (job.get("error") or {}).get("message") or ""
-    before, found, named = message.rpartition("(candidates: ")
-    if not found or named.rstrip(")") == "none":
-        return []
-    return named.rstrip(")").split(", ")
+    """The tasks an unresolved job's report names as maybe its own (all of them: its message
+    names the first few)."""
+    return list((job.get("error") or {}).get("candidates") or [])
 
 
 def in_state(job: dict | None) -> bool:
@@ -589,8 +616,9 @@ class Outcome:
     truth: Truth  # to audit the projects again (the emulator is stopped; its tasks stay readable)
 
 
-async def soak(settings: Settings, base: Path) -> Outcome:
-    """Write the projects, run them under kills against a faulty emulator, audit what is left."""
+async def soak(settings: Settings, base: Path, keep: bool = False) -> Outcome:
+    """Write the projects, run them under kills against a faulty emulator, audit what is left;
+    `keep`: write what the emulator made and heard beside them."""
     started = time.monotonic()
     projects = write_projects(base, settings)
     scenario_file = base / "scenario.yaml"
@@ -615,6 +643,8 @@ async def soak(settings: Settings, base: Path) -> Outcome:
         )
         truth = Truth(runner.app)
         result = await audit(projects, truth)
+        if keep:
+            truth.write(base / "emulator.json")
     finally:
         await runner.cleanup()
     return Outcome(settings, result, projects, time.monotonic() - started, truth)
@@ -666,7 +696,7 @@ def main() -> int:
     base = args.keep or Path(tempfile.mkdtemp(prefix="wanform-soak-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
-        outcome = asyncio.run(soak(settings, base))
+        outcome = asyncio.run(soak(settings, base, keep=args.keep is not None))
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
