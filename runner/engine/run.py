@@ -233,9 +233,15 @@ class Engine:
         return record.task_id
 
     async def _cancel(self, task_id: str, w: Work) -> None:
-        try:
+        """Cancel the task, trying a throttled or unanswered cancel again (within the run's
+        `cancel_wait`): a cancel twice is harmless, a PENDING task left to run is billed."""
+
+        async def attempt() -> Answer:
             await self.gates.query.acquire()
-            await self.client.cancel(task_id)
+            return await self.client.cancel(task_id)
+
+        try:
+            await retrying(attempt, self.options.retry, self._seen)
         except WanformError as exc:
             notice(
                 self.progress,

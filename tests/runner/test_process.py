@@ -51,19 +51,24 @@ async def tasks_made(emulator, count: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sig", "code", "verdict"),
+    ("sig", "code", "verdict", "throttled"),
     [
-        (signal.SIGINT, Exit.INTERRUPTED, "interrupted"),
-        (signal.SIGTERM, Exit.TERMINATED, "terminated"),
+        (signal.SIGINT, Exit.INTERRUPTED, "interrupted", False),
+        (signal.SIGTERM, Exit.TERMINATED, "terminated", False),
+        (signal.SIGINT, Exit.INTERRUPTED, "interrupted", True),
     ],
+    ids=["SIGINT", "SIGTERM", "SIGINT-cancels-throttled-once"],
 )
 async def test_a_signal_cancels_pending_tasks_and_exits_with_its_code(
-    project, emulators, sig, code, verdict
+    project, emulators, sig, code, verdict, throttled
 ):
     """SIGINT (or SIGTERM) while tasks queue behind the service's cap: PENDING ones are
-    cancelled, exit 130 (or 143)."""
+    cancelled, exit 130 (or 143); a cancel answered 429 is sent again (it was given up, and the
+    PENDING task left to run and bill)."""
     # 30 s tasks; 5 run at once, the rest wait PENDING
     emulator = await emulators(speed=1.0, queue_over_cap=True)
+    if throttled:
+        await emulator.fault(action="error", endpoint="cancel", code="Throttling", times=8)
     project.recipe("foxes", SEEDS)
     proc = await wanform(
         project, "foxes.yaml", "--target", emulator.base_url, "--max-in-flight", "8"
@@ -80,7 +85,7 @@ async def test_a_signal_cancels_pending_tasks_and_exits_with_its_code(
         f"{verdict}: 3 PENDING tasks were cancelled; rerun `wanform run` to resume"
     ), shown
     # 3 were PENDING; the 5 RUNNING ones cannot be cancelled
-    assert cancels == Counter({200: 3, 400: 5}), shown
+    assert cancels == Counter({200: 3, 400: 5, **({429: 8} if throttled else {})}), shown
     assert [e["event"] for e in project.journal()].count("canceled") == 3
     assert KEY.encode() not in out + err + project.written()
 
