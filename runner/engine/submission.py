@@ -316,9 +316,7 @@ class Submitter:
         async with self._sweeping[model]:
             if model not in self._swept or after is not None:
                 if after is not None and model in self._swept:
-                    now = self.client.clock.now() or after
-                    wait = (after - now) / self.speed + self.grace
-                    await asyncio.sleep(max(0.0, wait))
+                    await self._outwait(after)
                 async with self._gates[model].exclusive():
                     self._swept[model] = await self._listed(model)
             return self._swept[model]
@@ -337,11 +335,15 @@ class Submitter:
             listed = await self._listed(None, time.time() - self.grace)
             known = self.journal.named | self.journal.dismissed  # a run before this one saw them
             recent = [e for e in listed if self._unclaimed(e) and e["task_id"] not in known]
-            now = self.client.clock.now()
-            if recent and now is not None and self._recent(recent):
-                latest = max(_created(e) for e in recent)
-                await asyncio.sleep(max(0.0, (latest - now) / self.speed + self.grace))
+            if self._recent(recent):
+                await self._outwait(max(_created(e) for e in recent))
             self._settled = True
+
+    async def _outwait(self, made: float) -> None:
+        """Sleep until the grace past service time `made` is over: a request in the air then can
+        no longer make a task (a grace from now while the service's time is not known yet)."""
+        now = self.client.clock.now() or made
+        await asyncio.sleep(max(0.0, (made - now) / self.speed + self.grace))
 
     def _claimed_here(self, entry: dict) -> bool:
         """Whether the journal or the lock names the listed task as a job's."""
