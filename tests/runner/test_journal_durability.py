@@ -4,6 +4,7 @@ jobs share their writes and fsyncs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -64,18 +65,26 @@ async def test_events_recorded_at_once_share_one_fsync_and_are_durable_on_return
         assert journal.task_ids == {"t-a", "t-b", "t-c"}
 
 
-async def test_a_finished_line_waits_for_the_next_intent_and_shares_its_fsync(
-    tmp_path, monkeypatch
-):
-    """A job's end, which no request waits on, is written with the next line one does (here a
-    submission's intent) in one fsync; each `record` returns with its line on disk."""
-    monkeypatch.setattr(journal_module, "GROUP_SECONDS", 60.0)  # only the intent ends the wait
+@contextlib.asynccontextmanager
+async def finished_waiting(tmp_path: Path, monkeypatch):
+    """A journal whose "finished" line for job "a" waits for company (for a minute, unless a line
+    a request waits on comes); yields the journal, its fsync watch and that line's `record`."""
+    monkeypatch.setattr(journal_module, "GROUP_SECONDS", 60.0)
     durable = Durable(tmp_path / ".wanform" / "journal.jsonl")
     with Journal(tmp_path) as journal:
         durable.watch(monkeypatch)
         finished = asyncio.create_task(journal.record("finished", "a", task_id="t1", outputs=[]))
         for _ in range(3):
             await asyncio.sleep(0)  # its write begins, and waits for company
+        yield journal, durable, finished
+
+
+async def test_a_finished_line_waits_for_the_next_intent_and_shares_its_fsync(
+    tmp_path, monkeypatch
+):
+    """A job's end, which no request waits on, is written with the next line one does (here a
+    submission's intent) in one fsync; each `record` returns with its line on disk."""
+    async with finished_waiting(tmp_path, monkeypatch) as (journal, durable, finished):
         await asyncio.wait_for(journal.record("submitting", "b", at=1.0, timeout=75.0), 30)
         await asyncio.wait_for(finished, 30)
         assert durable.fsyncs == 1
@@ -86,13 +95,7 @@ async def test_a_finished_line_waiting_for_company_is_written_when_the_run_drain
     tmp_path, monkeypatch
 ):
     """At the run's end nothing else comes: draining writes the waiting line at once."""
-    monkeypatch.setattr(journal_module, "GROUP_SECONDS", 60.0)
-    durable = Durable(tmp_path / ".wanform" / "journal.jsonl")
-    with Journal(tmp_path) as journal:
-        durable.watch(monkeypatch)
-        finished = asyncio.create_task(journal.record("finished", "a", task_id="t1", outputs=[]))
-        for _ in range(3):
-            await asyncio.sleep(0)  # its write begins, and waits for company
+    async with finished_waiting(tmp_path, monkeypatch) as (journal, durable, finished):
         await asyncio.wait_for(journal.drained(), 30)
         assert finished.done() and [e["job"] for e in durable.entries()] == ["a"]
 
